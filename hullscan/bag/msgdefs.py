@@ -1,0 +1,83 @@
+"""Message definitions and the rosbags type store hullscan reads and writes with.
+
+``marine_acoustic_msgs`` is not part of the ROS 2 core, so its definitions are
+carried here (as published by apl-ocean-engineering/marine_msgs) and registered
+in a Kilted type store. When reading, definitions embedded in the bag win: a bag
+from a drone with a newer ``marine_acoustic_msgs`` still decodes.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+from rosbags.typesys.store import Typestore
+
+PING_INFO = """\
+float32 frequency
+float32 sound_speed
+float32[] tx_beamwidths
+float32[] rx_beamwidths
+"""
+
+SONAR_IMAGE_DATA = """\
+uint32 DTYPE_UINT8=0
+uint32 DTYPE_INT8=1
+uint32 DTYPE_UINT16=2
+uint32 DTYPE_INT16=3
+uint32 DTYPE_UINT32=4
+uint32 DTYPE_INT32=5
+uint32 DTYPE_UINT64=6
+uint32 DTYPE_INT64=7
+uint32 DTYPE_FLOAT32=8
+uint32 DTYPE_FLOAT64=9
+bool is_bigendian
+uint32 dtype
+uint32 beam_count
+uint8[] data
+"""
+
+PROJECTED_SONAR_IMAGE = """\
+std_msgs/Header header
+marine_acoustic_msgs/PingInfo ping_info
+geometry_msgs/Vector3[] beam_directions
+float32[] ranges
+marine_acoustic_msgs/SonarImageData image
+"""
+
+MARINE_ACOUSTIC = {
+    "marine_acoustic_msgs/msg/PingInfo": PING_INFO,
+    "marine_acoustic_msgs/msg/SonarImageData": SONAR_IMAGE_DATA,
+    "marine_acoustic_msgs/msg/ProjectedSonarImage": PROJECTED_SONAR_IMAGE,
+}
+
+# Message types of the input contract, by role.
+LASERSCAN = "sensor_msgs/msg/LaserScan"
+POINTCLOUD2 = "sensor_msgs/msg/PointCloud2"
+SONAR_IMAGE = "marine_acoustic_msgs/msg/ProjectedSonarImage"
+ODOMETRY = "nav_msgs/msg/Odometry"
+TFMESSAGE = "tf2_msgs/msg/TFMessage"
+IMAGE = "sensor_msgs/msg/Image"
+COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
+CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
+
+
+@lru_cache(maxsize=1)
+def typestore() -> Typestore:
+    """ROS 2 Kilted types plus ``marine_acoustic_msgs`` (cached; do not mutate)."""
+    store = get_typestore(Stores.ROS2_KILTED)
+    types = {}
+    for name, text in MARINE_ACOUSTIC.items():
+        types.update(get_types_from_msg(text, name))
+    store.register(types)
+    return store
+
+
+def reader_typestore() -> Typestore:
+    """A fresh store for reading: bag-embedded definitions get registered into it."""
+    store = get_typestore(Stores.ROS2_KILTED)
+    types = {}
+    for name, text in MARINE_ACOUSTIC.items():
+        types.update(get_types_from_msg(text, name))
+    store.register(types)
+    return store

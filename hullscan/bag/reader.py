@@ -1,0 +1,506 @@
+"""Reading rosbag2 bags (MCAP and sqlite3) into typed samples, merged by time.
+
+Usage::
+
+    with BagReader("survey_bag") as bag:
+        print(bag.plan.describe())          # which topic serves which role
+        for item in bag.samples():          # ProfilingPing, NavSample, ...
+            ...
+    print(bag.drops.summary())              # what was dropped and why
+
+Topics are matched by name first and by message type when a default name is
+absent. Damaged bags are read up to the damage: a truncated MCAP, a bag with no
+``metadata.yaml``, or a bare ``.mcap``/``.db3`` file are read by scanning the
+storage file directly, and the damage is reported at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from rosbags.rosbag2 import Reader
+from rosbags.typesys import get_types_from_msg
+from rosbags.typesys.store import Typestore
+
+from hullscan.bag import convert, msgdefs, salvage
+from hullscan.config import TopicsConfig
+from hullscan.diagnostics import DropLog
+from hullscan.errors import BagError, BagTruncatedError, MessageError
+from hullscan.model import (
+    CameraFrame,
+    CameraModel,
+    ImagingPing,
+    NavSample,
+    PointsPing,
+    ProfilingPing,
+    TransformStamped,
+)
+from hullscan.tf import TfTree
+
+log = logging.getLogger("hullscan.bag")
+
+BagItem = ProfilingPing | PointsPing | ImagingPing | NavSample | TransformStamped | CameraFrame | CameraModel
+
+
+class Role(StrEnum):
+    """What a topic is used for (the input contract)."""
+
+    SCAN = "scan"
+    POINTS = "points"
+    IMAGE = "image"
+    ODOM = "odom"
+    TF = "tf"
+    TF_STATIC = "tf_static"
+    CAMERA_IMAGE = "camera_image"
+    CAMERA_COMPRESSED = "camera_compressed"
+    CAMERA_INFO = "camera_info"
+
+
+ROLE_TYPES: dict[Role, str] = {
+    Role.SCAN: msgdefs.LASERSCAN,
+    Role.POINTS: msgdefs.POINTCLOUD2,
+    Role.IMAGE: msgdefs.SONAR_IMAGE,
+    Role.ODOM: msgdefs.ODOMETRY,
+    Role.TF: msgdefs.TFMESSAGE,
+    Role.TF_STATIC: msgdefs.TFMESSAGE,
+    Role.CAMERA_IMAGE: msgdefs.IMAGE,
+    Role.CAMERA_COMPRESSED: msgdefs.COMPRESSED_IMAGE,
+    Role.CAMERA_INFO: msgdefs.CAMERA_INFO,
+}
+SONAR_ROLES = (Role.SCAN, Role.POINTS, Role.IMAGE)
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    topic: str
+    msgtype: str
+    count: int
+
+
+@dataclass(frozen=True)
+class TopicChoice:
+    """The topic chosen for a role and how: ``name``, ``type`` (fallback) or ``missing``."""
+
+    role: Role
+    topic: str | None
+    msgtype: str
+    how: str
+    count: int = 0
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class TopicPlan:
+    """Which topic serves which role, plus the topics that are not used."""
+
+    choices: dict[Role, TopicChoice]
+    unused: tuple[TopicInfo, ...]
+
+    def topic(self, role: Role) -> str | None:
+        return self.choices[role].topic
+
+    def role_of(self) -> dict[str, Role]:
+        return {c.topic: r for r, c in self.choices.items() if c.topic}
+
+    @property
+    def sonar_roles(self) -> list[Role]:
+        return [r for r in SONAR_ROLES if self.choices[r].topic]
+
+    @property
+    def has_camera(self) -> bool:
+        return bool(self.choices[Role.CAMERA_IMAGE].topic or self.choices[Role.CAMERA_COMPRESSED].topic)
+
+    def describe(self) -> str:
+        lines = [f"{'role':<18} {'topic':<32} {'type':<44} {'msgs':>7}  found by"]
+        for role, c in self.choices.items():
+            topic = c.topic or "-"
+            how = c.how + (f" ({c.note})" if c.note else "")
+            lines.append(f"{role.value:<18} {topic:<32} {c.msgtype:<44} {c.count:>7}  {how}")
+        for u in self.unused:
+            lines.append(f"{'(unused)':<18} {u.topic:<32} {u.msgtype:<44} {u.count:>7}")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "roles": {r.value: {"topic": c.topic, "type": c.msgtype, "how": c.how, "count": c.count,
+                                "note": c.note} for r, c in self.choices.items()},
+            "unused": [{"topic": u.topic, "type": u.msgtype, "count": u.count} for u in self.unused],
+        }
+
+
+def plan_topics(available: list[TopicInfo], topics: TopicsConfig) -> TopicPlan:
+    """Match the bag's topics to the input contract: by name, then by type."""
+    by_name = {t.topic: t for t in available}
+    used: set[str] = set()
+    choices: dict[Role, TopicChoice] = {}
+    # Roles whose default name is used first so type fallback cannot steal their topic.
+    for role in Role:
+        name = getattr(topics, role.value)
+        want = ROLE_TYPES[role]
+        t = by_name.get(name) if name else None
+        if t is not None and t.msgtype == want:
+            choices[role] = TopicChoice(role, t.topic, want, "name", t.count)
+            used.add(t.topic)
+    for role in Role:
+        if role in choices:
+            continue
+        name = getattr(topics, role.value)
+        want = ROLE_TYPES[role]
+        note = ""
+        if name and name in by_name and by_name[name].msgtype != want:
+            note = f"{name} has type {by_name[name].msgtype}, expected {want}"
+            log.warning("topic %s: %s", name, note)
+        if not name or not topics.find_by_type or role in (Role.TF, Role.TF_STATIC):
+            choices[role] = TopicChoice(role, None, want, "missing", 0, note or ("disabled" if not name else ""))
+            continue
+        cands = sorted((t for t in available if t.msgtype == want and t.topic not in used),
+                       key=lambda t: -t.count)
+        if not cands:
+            choices[role] = TopicChoice(role, None, want, "missing", 0, note)
+            continue
+        pick = cands[0]
+        if len(cands) > 1:
+            others = ", ".join(c.topic for c in cands[1:])
+            note = (note + "; " if note else "") + f"most messages of {len(cands)} candidates; also {others}"
+            log.warning("role %s: several %s topics, using %s (%s)", role.value, want, pick.topic, note)
+        choices[role] = TopicChoice(role, pick.topic, want, "type", pick.count, note)
+        used.add(pick.topic)
+    unused = tuple(t for t in available if t.topic not in used)
+    return TopicPlan(choices, unused)
+
+
+# --------------------------------------------------------------------------- raw message sources
+
+
+@dataclass
+class _RawConnection:
+    topic: str
+    msgtype: str
+    msgdef: str  # ros2msg text with dependencies, '' if unknown
+    count: int
+
+
+class _Damage(Exception):
+    """Raised inside a raw source when the storage is damaged past this point."""
+
+
+def _iter_rosbags(reader: Reader) -> Iterator[tuple[str, int, bytes]]:
+    try:
+        for conn, ts, raw in reader.messages():
+            yield conn.topic, ts, raw
+    except Exception as err:  # rosbags raises ReaderError, struct.error, sqlite errors...
+        raise _Damage(f"{type(err).__name__}: {err}") from err
+
+
+def _scan_mcap(path: Path) -> tuple[list[_RawConnection], Iterator[tuple[str, int, bytes]]]:
+    """Scan an MCAP file record by record, for files rosbags cannot index."""
+    schemas: dict[int, salvage.McapSchema] = {}
+    channels: dict[int, _RawConnection] = {}
+    counts: dict[int, int] = {}
+    try:
+        for rec in salvage.scan(path):
+            if isinstance(rec, salvage.McapSchema):
+                schemas[rec.id] = rec
+            elif isinstance(rec, salvage.McapChannel):
+                s = schemas.get(rec.schema_id)
+                channels[rec.id] = _RawConnection(rec.topic, s.name if s else "", s.data.decode() if s else "", 0)
+            else:
+                counts[rec.channel_id] = counts.get(rec.channel_id, 0) + 1
+    except salvage.Damaged:
+        pass  # the message pass reports it, after delivering what precedes it
+    for cid, n in counts.items():
+        if cid in channels:
+            channels[cid].count = n
+
+    def messages() -> Iterator[tuple[str, int, bytes]]:
+        try:
+            for rec in salvage.scan(path):
+                if isinstance(rec, salvage.McapMessage) and rec.channel_id in channels:
+                    yield channels[rec.channel_id].topic, rec.log_time, rec.data
+        except salvage.Damaged as err:
+            raise _Damage(str(err)) from err
+
+    return list(channels.values()), messages()
+
+
+def _scan_sqlite(path: Path) -> tuple[list[_RawConnection], Iterator[tuple[str, int, bytes]]]:
+    """Read a rosbag2 sqlite3 file directly (no metadata.yaml needed)."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        rows = db.execute("SELECT id, name, type FROM topics").fetchall()
+        defs: dict[str, str] = {}
+        try:
+            for topic_type, encoding, text in db.execute(
+                "SELECT topic_type, encoding, encoded_message_definition FROM message_definitions"
+            ):
+                if encoding == "ros2msg":
+                    defs[topic_type] = text
+        except sqlite3.DatabaseError:
+            pass  # older bags have no message_definitions table
+        counts = dict(db.execute("SELECT topic_id, COUNT(*) FROM messages GROUP BY topic_id").fetchall())
+    except sqlite3.DatabaseError as err:
+        raise BagError(f"{path}: not a readable rosbag2 sqlite3 file ({err})") from err
+    conns = {tid: _RawConnection(name, typ, defs.get(typ, ""), counts.get(tid, 0)) for tid, name, typ in rows}
+
+    def messages() -> Iterator[tuple[str, int, bytes]]:
+        try:
+            for tid, ts, data in db.execute("SELECT topic_id, timestamp, data FROM messages ORDER BY timestamp"):
+                if tid in conns:
+                    yield conns[tid].topic, ts, bytes(data)
+        except sqlite3.DatabaseError as err:
+            raise _Damage(f"{path.name}: {err}") from err
+        finally:
+            db.close()
+
+    return list(conns.values()), messages()
+
+
+# --------------------------------------------------------------------------- the reader
+
+
+@dataclass
+class BagStats:
+    """Per-topic counts of what was delivered."""
+
+    delivered: dict[str, int] = field(default_factory=dict)
+    sonar_frames: dict[str, int] = field(default_factory=dict)
+
+
+class BagReader:
+    """Context manager over one rosbag2 bag (directory, or a bare ``.mcap``/``.db3`` file).
+
+    ``beamwidth`` (rad) is the profiling sonar's beam width (LaserScan carries none);
+    ``default_aperture`` (rad) is used for imaging sonar pings that carry no tx beam widths.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        topics: TopicsConfig | None = None,
+        *,
+        beamwidth: float = 0.017453292519943295,
+        default_aperture: float = 0.20943951023931956,
+    ) -> None:
+        self.path = Path(path)
+        self.topics = topics or TopicsConfig()
+        self.beamwidth = beamwidth
+        self.default_aperture = default_aperture
+        self.drops = DropLog()
+        self.stats = BagStats()
+        self.tf = TfTree()
+        self.damage: str | None = None
+        self.salvage = False
+        self._reader: Reader | None = None
+        self._conns: list[_RawConnection] = []
+        self._raw: Iterator[tuple[str, int, bytes]] | None = None
+        self._store: Typestore = msgdefs.reader_typestore()
+        self.plan: TopicPlan = TopicPlan({}, ())
+
+    # -- opening
+    def __enter__(self) -> BagReader:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _storage_file(self) -> Path | None:
+        if self.path.is_file():
+            return self.path
+        files = sorted(self.path.glob("*.mcap")) + sorted(self.path.glob("*.db3"))
+        return files[0] if files else None
+
+    def open(self) -> None:
+        if not self.path.exists():
+            raise BagError(f"{self.path}: no such bag (expected a rosbag2 directory or .mcap/.db3 file)")
+        if self.path.is_dir() and not (self.path / "metadata.yaml").exists():
+            self.drops.add(str(self.path), "missing_metadata_yaml", 1,
+                           "metadata.yaml is missing; reading the storage file directly")
+            self._open_salvage()
+        elif self.path.is_file():
+            self._open_salvage()
+        else:
+            try:
+                self._reader = Reader(self.path)
+                self._reader.open()
+            except Exception as err:
+                self._reader = None
+                self.drops.add(str(self.path), "unreadable_index", 1,
+                               f"{type(err).__name__}: {err}; scanning the storage file instead")
+                self._open_salvage()
+            else:
+                self._conns = [
+                    _RawConnection(c.topic, c.msgtype, c.msgdef.data if c.msgdef else "", c.msgcount)
+                    for c in self._reader.connections
+                ]
+                self._raw = _iter_rosbags(self._reader)
+        self._register_types()
+        infos = [TopicInfo(c.topic, c.msgtype, c.count) for c in self._conns]
+        self.plan = plan_topics(infos, self.topics)
+        self._check_plan()
+
+    def _open_salvage(self) -> None:
+        self.salvage = True
+        f = self._storage_file()
+        if f is None:
+            raise BagError(f"{self.path}: no .mcap or .db3 storage file found")
+        if f.suffix == ".mcap":
+            self._conns, self._raw = _scan_mcap(f)
+        elif f.suffix == ".db3":
+            self._conns, self._raw = _scan_sqlite(f)
+        else:
+            raise BagError(f"{f}: unknown storage file type {f.suffix!r} (expected .mcap or .db3)")
+
+    def _register_types(self) -> None:
+        known = self._store.fielddefs
+        for c in self._conns:
+            if c.msgtype in known or not c.msgdef:
+                continue
+            try:
+                types = get_types_from_msg(c.msgdef.split("=" * 80)[0], c.msgtype)
+                for part in c.msgdef.split("=" * 80 + "\n")[1:]:
+                    head, _, body = part.partition("\n")
+                    name = head.removeprefix("MSG: ").strip()
+                    if "/msg/" not in name:
+                        name = name.replace("/", "/msg/")
+                    types.update(get_types_from_msg(body, name))
+                self._store.register({k: v for k, v in types.items() if k not in known})
+            except Exception as err:
+                self.drops.add(c.topic, "bad_message_definition", 1, f"{c.msgtype}: {err}")
+
+    def _check_plan(self) -> None:
+        for c in self._conns:
+            if c.msgtype not in self._store.fielddefs and c.topic in self.plan.role_of():
+                raise BagError(f"{self.path}: topic {c.topic} has unknown message type {c.msgtype} "
+                               "and the bag embeds no definition for it")
+        for c in self._conns:
+            if c.msgtype not in self._store.fielddefs:
+                self.drops.add(c.topic, "unknown_message_type", max(c.count, 1),
+                               f"{c.msgtype}: no definition in the bag or the type store; topic skipped")
+        if not self.plan.topic(Role.ODOM):
+            self.drops.add("navigation", "no_navigation", 1,
+                           f"no {msgdefs.ODOMETRY} topic (looked for {self.topics.odom} and by type); "
+                           "pings cannot be georeferenced")
+        if not self.plan.sonar_roles:
+            self.drops.add("sonar", "no_sonar", 1,
+                           "no LaserScan, PointCloud2 or ProjectedSonarImage topic in the bag")
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    @property
+    def topic_infos(self) -> list[TopicInfo]:
+        return [TopicInfo(c.topic, c.msgtype, c.count) for c in self._conns]
+
+    @property
+    def message_count(self) -> int:
+        return sum(c.count for c in self._conns)
+
+    # -- reading
+    def samples(self, *, strict: bool = False) -> Iterator[BagItem]:
+        """Yield typed samples of every used topic in bag (log time) order.
+
+        Malformed messages are skipped, counted and logged. If the bag is damaged,
+        everything before the damage is yielded first; then the damage is recorded
+        in :attr:`damage` and :attr:`drops`, or raised as
+        :class:`~hullscan.errors.BagTruncatedError` when ``strict``.
+        """
+        if self._raw is None:
+            raise BagError(f"{self.path}: reader is not open")
+        roles = self.plan.role_of()
+        types = {c.topic: c.msgtype for c in self._conns}
+        last_stamp: dict[str, int] = {}
+        raw, self._raw = self._raw, None
+        try:
+            for topic, _log_ns, data in raw:
+                role = roles.get(topic)
+                if role is None:
+                    continue
+                try:
+                    msg = self._store.deserialize_cdr(data, types[topic])
+                except Exception as err:
+                    self.drops.add(topic, "undecodable_message", 1, f"{types[topic]}: {err}")
+                    continue
+                try:
+                    items = self._convert(role, topic, msg)
+                except MessageError as err:
+                    self.drops.add(topic, "malformed_message", 1, str(err))
+                    continue
+                for item in items:
+                    self._check_stamp(topic, item, last_stamp)
+                    self.stats.delivered[topic] = self.stats.delivered.get(topic, 0) + 1
+                    yield item
+        except _Damage as err:
+            self.damage = str(err)
+            self.drops.add(str(self.path), "truncated_or_corrupt", 1,
+                           f"stopped at damage after {sum(self.stats.delivered.values())} samples: {err}")
+            if strict:
+                raise BagTruncatedError(
+                    f"{self.path}: bag is damaged ({err}); "
+                    f"{sum(self.stats.delivered.values())} samples before the damage were delivered"
+                ) from err
+        self._check_sonar_transforms()
+
+    def _check_stamp(self, topic: str, item: BagItem, last: dict[str, int]) -> None:
+        if isinstance(item, TransformStamped) and item.static:
+            return
+        stamp = item.stamp_ns
+        prev = last.get(topic)
+        if prev is not None and stamp < prev - int(1e9 * 0.0):
+            self.drops.add(topic, "stamp_backwards", 1,
+                           f"header.stamp {stamp * 1e-9:.6f} s after {prev * 1e-9:.6f} s (kept; consumers reorder)")
+        last[topic] = max(stamp, prev or stamp)
+
+    def _convert(self, role: Role, topic: str, msg: Any) -> list[BagItem]:
+        if role is Role.SCAN:
+            ping = convert.scan_from_msg(msg, topic, self.beamwidth)
+            nan = int((~(ping.ranges == ping.ranges)).sum())
+            self.drops.add(topic, "nan_range", nan, f"ping at {ping.stamp:.3f} s has {nan} NaN/inf ranges")
+            self._seen_frame(ping.frame_id)
+            return [ping]
+        if role is Role.POINTS:
+            pts = convert.points_from_msg(msg, topic)
+            self._seen_frame(pts.frame_id)
+            return [pts]
+        if role is Role.IMAGE:
+            img = convert.sonar_image_from_msg(msg, topic, self.default_aperture)
+            self._seen_frame(img.frame_id)
+            return [img]
+        if role is Role.ODOM:
+            return [convert.odom_from_msg(msg, topic)]
+        if role in (Role.TF, Role.TF_STATIC):
+            edges = convert.tf_from_msg(msg, topic, static=role is Role.TF_STATIC)
+            for e in edges:
+                self.tf.add(e)
+            return list(edges)
+        if role is Role.CAMERA_IMAGE:
+            return [convert.image_from_msg(msg, topic)]
+        if role is Role.CAMERA_COMPRESSED:
+            return [convert.compressed_from_msg(msg, topic)]
+        return [convert.camera_info_from_msg(msg, topic)]
+
+    def _seen_frame(self, frame: str) -> None:
+        self.stats.sonar_frames[frame] = self.stats.sonar_frames.get(frame, 0) + 1
+
+    def _check_sonar_transforms(self) -> None:
+        base = self.topics.base_frame
+        for frame, n in self.stats.sonar_frames.items():
+            if frame.lstrip("/") != base and not self.tf.can_transform(base, frame):
+                self.drops.add(frame, "no_transform", n,
+                               f"no TF from sonar frame '{frame}' to '{base}' in /tf or /tf_static; "
+                               f"{n} pings cannot be placed")
+
+
+def read_all(path: str | Path, topics: TopicsConfig | None = None) -> tuple[list[BagItem], BagReader]:
+    """Read a whole bag into memory (small bags, tests)."""
+    with BagReader(path, topics) as bag:
+        items = list(bag.samples())
+    return items, bag

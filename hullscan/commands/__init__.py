@@ -1,0 +1,1 @@
+"""Sub-commands of the ``hullscan`` CLI; each module has ``register(subparsers)``."""

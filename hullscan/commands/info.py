@@ -1,0 +1,52 @@
+"""``hullscan info BAG``: what is in a bag and which topic will be used for what."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+EXAMPLES = """\
+examples:
+  hullscan info bags/survey                 topic plan and message counts
+  hullscan info bags/survey --json          the same as JSON (for scripts)
+  hullscan info bags/survey --read          also decode every message and count problems
+"""
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("info", help="show a bag's topics and how hullscan will use them",
+                       description=__doc__, epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("bag", help="rosbag2 directory, or a bare .mcap/.db3 file")
+    p.add_argument("--config", help="YAML config (topic names under 'topics:')")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--read", action="store_true", help="decode every message and report problems")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hullscan.bag import BagReader
+    from hullscan.config import load_config
+
+    cfg = load_config(args.config)
+    with BagReader(args.bag, cfg.topics) as bag:
+        if args.read:
+            for _ in bag.samples():
+                pass
+        out = {
+            "bag": str(bag.path),
+            "messages": bag.message_count,
+            "salvaged": bag.salvage,
+            "plan": bag.plan.as_dict(),
+            "problems": bag.drops.as_dict(),
+            "damage": bag.damage,
+        }
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"bag: {out['bag']}  ({out['messages']} messages{', salvaged by scanning' if bag.salvage else ''})")
+    print(bag.plan.describe())
+    print("problems:")
+    print(bag.drops.summary())
+    return 0

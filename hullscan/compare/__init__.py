@@ -1,0 +1,1 @@
+"""Comparison with a reference hull: alignment, deviation, findings, coverage."""

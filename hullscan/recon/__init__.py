@@ -1,0 +1,1 @@
+"""Reconstruction: pings and poses to a hull point cloud (numba core)."""

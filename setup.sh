@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# hullscan set-up: installs everything, then runs one job.
+#
+#   ./setup.sh demo     install, then a simulated inspection end to end (report in runs/demo)
+#   ./setup.sh test     install, then the test suite
+#   ./setup.sh install  install only
+#
+# Installs: the Debian packages open3d needs (libusb-1.0-0) and python3-venv,
+# a project virtual environment in .venv with hullscan, its dependencies and the
+# ROS 2 Kilted wheels (rclpy, Fast DDS RMW, message packages). A second run
+# skips whatever is already in place.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+job="${1:-install}"
+shift || true
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  say "installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+PY="${PYTHON:-python3}"
+if command -v dpkg-query >/dev/null 2>&1; then
+  apt_install libusb-1.0-0
+  "$PY" -c "import ensurepip" 2>/dev/null || apt_install python3-venv
+fi
+"$PY" -c 'import sys; assert sys.version_info >= (3, 11), sys.version' \
+  || { echo "hullscan needs Python 3.11 or newer (found $("$PY" --version))" >&2; exit 1; }
+
+stamp_src="$(cat pyproject.toml setup.py | sha256sum | cut -d' ' -f1)"
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv"
+  "$PY" -m venv .venv
+fi
+if [ "$(cat .venv/.hullscan-installed 2>/dev/null)" != "$stamp_src" ]; then
+  say "installing hullscan and its dependencies into .venv (first run: a few minutes)"
+  .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
+  .venv/bin/python -m pip install -q -e ".[ros,dev]"
+  echo "$stamp_src" > .venv/.hullscan-installed
+else
+  say ".venv is up to date"
+fi
+
+# Every DDS participant we start stays on loopback.
+export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-17}"
+export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-$PWD/.venv/numba-cache}"
+
+case "$job" in
+  install) say "installed: activate with 'source .venv/bin/activate', then run 'hullscan --help'" ;;
+  demo)
+    exec .venv/bin/hullscan demo --out "${HULLSCAN_DEMO_OUT:-runs/demo}" "$@" ;;
+  test)
+    set +e
+    .venv/bin/python -m pytest "$@"
+    rc=$?
+    set -e
+    if [ "$rc" -eq 5 ]; then
+      echo "pytest collected no tests: failing on purpose" >&2
+      exit 1
+    fi
+    exit "$rc" ;;
+  *) echo "usage: ./setup.sh [install|demo|test] [args...]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,35 @@
+"""Shared fixtures: loopback-only ROS environment, paths to shared data, sample factories."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_HULLS = REPO.parent / "shared" / "data" / "hulls"
+_domain = itertools.count((os.getpid() % 50) * 4 + 20)
+
+
+def ros_env(domain_id: int | None = None) -> dict[str, str]:
+    """Environment for a DDS process: loopback only, a domain of its own."""
+    env = dict(os.environ)
+    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    env["ROS_DOMAIN_ID"] = str(domain_id if domain_id is not None else next(_domain) % 230)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@pytest.fixture
+def ros_domain_env() -> dict[str, str]:
+    pytest.importorskip("rclpy", reason="needs the ROS 2 wheels (pip install -e '.[ros]')")
+    return ros_env()
+
+
+@pytest.fixture
+def shared_hulls() -> Path:
+    if not SHARED_HULLS.is_dir():
+        pytest.skip(f"shared hull meshes not found at {SHARED_HULLS}")
+    return SHARED_HULLS
