@@ -5,6 +5,7 @@ pip reads pyproject.toml for metadata and dependencies. The simulator lives in
 ament index marker, package.xml, launch, RViz and params files under share/hullscan.
 """
 
+import sys
 from glob import glob
 
 from setuptools import find_packages, setup
@@ -12,7 +13,15 @@ from setuptools import find_packages, setup
 packages = find_packages(include=["hullscan", "hullscan.*"])
 packages += ["hullscan_sim"] + [f"hullscan_sim.{p}" for p in find_packages("sim")]
 
+# colcon (setup.py install/develop) must put the node executables in lib/hullscan, where
+# `ros2 run` and launch_ros look; pip's PEP 517 builds never run these commands.
+options = {}
+if {"install", "develop"} & set(sys.argv):
+    options = {"develop": {"script_dir": "$base/lib/hullscan"},
+               "install": {"install_scripts": "$base/lib/hullscan"}}
+
 setup(
+    options=options,
     packages=packages,
     package_dir={"hullscan_sim": "sim"},
     data_files=[

@@ -1,19 +1,60 @@
-"""Core types to rclpy messages (the reverse direction is :mod:`hullscan.bag.convert`,
-whose ``*_from_msg`` functions read rclpy messages as they are)."""
+"""Core types to rclpy messages, and the hullscan output messages back to arrays.
+
+The reverse direction for the input contract is :mod:`hullscan.bag.convert`, whose
+``*_from_msg`` functions read rclpy messages as they are. Output messages (hull
+cloud, findings, reference mesh) are built here so every node, the player and the
+operator view agree on fields, frames and colours.
+"""
 
 from __future__ import annotations
 
+import array
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from typing import Any
+
 import numpy as np
 from builtin_interfaces.msg import Time
-from sensor_msgs.msg import LaserScan
-from std_msgs.msg import Header
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Point, Pose, PoseStamped, Quaternion, Vector3
+from nav_msgs.msg import Odometry, Path
+from numpy.typing import NDArray
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan, PointCloud2, PointField
+from std_msgs.msg import ColorRGBA, Header
+from visualization_msgs.msg import Marker, MarkerArray
 
-from hullscan.model import ProfilingPing
+from hullscan.errors import MessageError
+from hullscan.model import (
+    CameraFrame,
+    CameraModel,
+    Finding,
+    HullCloud,
+    NavSample,
+    PointsPing,
+    ProfilingPing,
+    Transform,
+    TransformStamped,
+)
+
+NS = 1_000_000_000
+
+
+def stamp(stamp_ns: int) -> Time:
+    return Time(sec=int(stamp_ns // NS), nanosec=int(stamp_ns % NS))
 
 
 def header(stamp_ns: int, frame_id: str) -> Header:
-    return Header(stamp=Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000),
-                  frame_id=frame_id)
+    return Header(stamp=stamp(stamp_ns), frame_id=frame_id)
+
+
+def _f32(values: NDArray[Any]) -> array.array[float]:
+    # array.array is rclpy's fast path for float32[] fields.
+    return array.array("f", np.ascontiguousarray(values, np.float32).tobytes())
+
+
+# --------------------------------------------------------------------------- inputs (player)
 
 
 def laserscan(ping: ProfilingPing) -> LaserScan:
@@ -25,6 +66,250 @@ def laserscan(ping: ProfilingPing) -> LaserScan:
     msg.angle_increment = float(ping.angles[1] - ping.angles[0]) if n > 1 else 0.0
     msg.range_min = float(ping.range_min)
     msg.range_max = float(ping.range_max)
-    msg.ranges = np.asarray(ping.ranges, np.float32).tolist()
-    msg.intensities = np.asarray(ping.intensities, np.float32).tolist()
+    msg.ranges = _f32(ping.ranges)
+    msg.intensities = _f32(ping.intensities)
     return msg
+
+
+def _cloud_msg(stamp_ns: int, frame_id: str, columns: dict[str, NDArray[Any]]) -> PointCloud2:
+    """A dense, little-endian PointCloud2 with one float32 (or int32) field per column."""
+    n = len(next(iter(columns.values()))) if columns else 0
+    dt = np.dtype([(k, "<i4" if v.dtype.kind in "iu" else "<f4") for k, v in columns.items()])
+    rec = np.empty(n, dtype=dt)
+    for k, v in columns.items():
+        rec[k] = v
+    fields = [PointField(name=k, offset=int(dt.fields[k][1]) if dt.fields else 0, datatype=5 if dt[k].kind == "i" else 7, count=1)
+              for k in columns]
+    msg = PointCloud2(header=header(stamp_ns, frame_id), height=1, width=n, fields=fields,
+                      is_bigendian=False, point_step=dt.itemsize, row_step=dt.itemsize * n, is_dense=True)
+    msg.data = rec.tobytes()
+    return msg
+
+
+def pointcloud(ping: PointsPing) -> PointCloud2:
+    p = ping.points
+    return _cloud_msg(ping.stamp_ns, ping.frame_id,
+                      {"x": p[:, 0], "y": p[:, 1], "z": p[:, 2], "intensity": ping.intensities})
+
+
+def _pose(position: Sequence[float] | NDArray[Any], orientation: Sequence[float] | NDArray[Any]) -> Pose:
+    return Pose(position=Point(x=float(position[0]), y=float(position[1]), z=float(position[2])),
+                orientation=Quaternion(x=float(orientation[0]), y=float(orientation[1]),
+                                       z=float(orientation[2]), w=float(orientation[3])))
+
+
+def odometry(nav: NavSample) -> Odometry:
+    msg = Odometry()
+    msg.header = header(nav.stamp_ns, nav.frame_id)
+    msg.child_frame_id = nav.child_frame
+    msg.pose.pose = _pose(nav.position, nav.orientation)
+    cov = np.zeros(36)
+    cov[[0, 7, 14]] = nav.position_sigma**2
+    cov[[21, 28, 35]] = nav.orientation_sigma**2
+    msg.pose.covariance = cov.tolist()
+    v = nav.velocity
+    msg.twist.twist.linear = Vector3(x=float(v[0]), y=float(v[1]), z=float(v[2]))
+    return msg
+
+
+def image(frame: CameraFrame) -> Image:
+    img = np.ascontiguousarray(frame.image)
+    h, w = img.shape[:2]
+    ch = 1 if img.ndim == 2 else 3
+    msg = Image(header=header(frame.stamp_ns, frame.frame_id), height=h, width=w,
+                encoding="mono8" if ch == 1 else "rgb8", is_bigendian=0, step=w * ch)
+    msg.data = img.tobytes()
+    return msg
+
+
+def compressed_image(frame: CameraFrame) -> CompressedImage:
+    import io
+
+    from PIL import Image as PILImage
+
+    buf = io.BytesIO()
+    kind = "png" if frame.format == "png" else "jpeg"
+    PILImage.fromarray(np.asarray(frame.image)).save(buf, format=kind.upper())
+    msg = CompressedImage(header=header(frame.stamp_ns, frame.frame_id), format=kind)
+    msg.data = buf.getvalue()
+    return msg
+
+
+def camera_info(model: CameraModel) -> CameraInfo:
+    msg = CameraInfo(header=header(model.stamp_ns, model.frame_id), width=model.width, height=model.height,
+                     distortion_model=model.distortion_model)
+    msg.k = np.asarray(model.k, np.float64).ravel().tolist()
+    msg.d = np.asarray(model.d, np.float64).tolist()
+    return msg
+
+
+def clock(stamp_ns: int) -> Clock:
+    return Clock(clock=stamp(stamp_ns))
+
+
+def mounts_json(edges: Iterable[TransformStamped]) -> str:
+    """Static sensor mountings as JSON (the player's stand-in for /tf_static without tf2_msgs)."""
+    return json.dumps([{"parent": e.parent_frame, "child": e.child_frame,
+                        "translation": e.transform.translation.tolist(),
+                        "rotation": e.transform.rotation.tolist()} for e in edges])
+
+
+def mounts_from_json(text: str) -> list[TransformStamped]:
+    try:
+        rows = json.loads(text)
+        return [TransformStamped(0, r["parent"], r["child"], Transform(r["rotation"], r["translation"]), True)
+                for r in rows]
+    except (ValueError, KeyError, TypeError) as err:
+        raise MessageError(f"/hullscan/mounts: not a mounting list ({err})") from err
+
+
+def mount_from_params(parent: str, child: str, xyz_rpy: Sequence[float]) -> TransformStamped:
+    if len(xyz_rpy) != 6 or not np.all(np.isfinite(xyz_rpy)):
+        raise MessageError(f"mounting of {child}: expected 6 finite numbers x y z roll pitch yaw, got {list(xyz_rpy)}")
+    x, y, z, r, p, yaw = (float(v) for v in xyz_rpy)
+    return TransformStamped(0, parent, child, Transform.from_euler(r, p, yaw, (x, y, z)), True)
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def hull_cloud(cloud: HullCloud, stamp_ns: int, deviation: NDArray[Any] | None = None) -> PointCloud2:
+    """The hull map: xyz, normals, confidence, hits, sigma and deviation (NaN where unknown)."""
+    n = len(cloud)
+    dev = np.full(n, np.nan, np.float32) if deviation is None else np.asarray(deviation, np.float32)
+    p, nr = cloud.points, cloud.normals
+    return _cloud_msg(stamp_ns, cloud.frame_id, {
+        "x": p[:, 0], "y": p[:, 1], "z": p[:, 2],
+        "normal_x": nr[:, 0], "normal_y": nr[:, 1], "normal_z": nr[:, 2],
+        "deviation": dev, "confidence": cloud.confidence, "hits": cloud.hits, "sigma": cloud.sigma,
+    })
+
+
+def cloud_fields(msg: Any) -> dict[str, NDArray[Any]]:
+    """Every field of a PointCloud2 as an array (checked against the data length)."""
+    n = int(msg.width) * int(msg.height)
+    step = int(msg.point_step)
+    codes = {1: "i1", 2: "u1", 3: "i2", 4: "u2", 5: "i4", 6: "u4", 7: "f4", 8: "f8"}
+    end = ">" if msg.is_bigendian else "<"
+    bad = [f.name for f in msg.fields if f.datatype not in codes]
+    if bad:
+        raise MessageError(f"PointCloud2 fields {bad} have unknown datatypes")
+    data = bytes(msg.data)
+    if len(data) < n * step:
+        raise MessageError(f"PointCloud2.data has {len(data)} bytes, expected width*height*point_step = {n * step}")
+    dt = np.dtype({"names": [f.name for f in msg.fields], "formats": [end + codes[f.datatype] for f in msg.fields],
+                   "offsets": [int(f.offset) for f in msg.fields], "itemsize": step})
+    rec = np.frombuffer(data, dtype=dt, count=n)
+    return {name: np.array(rec[name]) for name in dt.names or ()}
+
+
+def hull_cloud_from_msg(msg: Any) -> tuple[HullCloud, NDArray[np.float32]]:
+    """A hull map message back to a :class:`HullCloud` and its deviation (NaN where unknown)."""
+    f = cloud_fields(msg)
+    missing = [k for k in ("x", "y", "z") if k not in f]
+    if missing:
+        raise MessageError(f"hull cloud lacks fields {missing}")
+    n = len(f["x"])
+    pts = np.stack([f["x"], f["y"], f["z"]], axis=1).astype(np.float64)
+    nrm = (np.stack([f["normal_x"], f["normal_y"], f["normal_z"]], axis=1) if "normal_x" in f
+           else np.zeros((n, 3), np.float32))
+    ok = np.all(np.isfinite(pts), axis=1)
+    cloud = HullCloud(pts[ok], nrm[ok], f.get("confidence", np.ones(n, np.float32))[ok],
+                      f.get("hits", np.ones(n, np.int32))[ok], f.get("sigma", np.zeros(n, np.float32))[ok],
+                      msg.header.frame_id or "odom")
+    dev = f.get("deviation", np.full(n, np.nan, np.float32))[ok].astype(np.float32)
+    return cloud, dev
+
+
+def path(stamps_ns: Sequence[int], positions: NDArray[Any], orientations: NDArray[Any], frame_id: str) -> Path:
+    msg = Path(header=header(int(stamps_ns[-1]) if len(stamps_ns) else 0, frame_id))
+    msg.poses = [PoseStamped(header=header(int(t), frame_id), pose=_pose(p, q))
+                 for t, p, q in zip(stamps_ns, positions, orientations, strict=True)]
+    return msg
+
+
+def risk_colour(risk: float, alpha: float = 0.6) -> ColorRGBA:
+    """Green (0) -> yellow (0.5) -> red (1)."""
+    r = float(np.clip(risk, 0.0, 1.0))
+    return ColorRGBA(r=min(1.0, 2 * r), g=min(1.0, 2 * (1 - r)), b=0.0, a=alpha)
+
+
+def finding_label(f: Finding) -> str:
+    size = np.subtract(f.bbox_max, f.bbox_min)
+    return (f"{f.id} {f.kind} {size[0]:.2f}x{size[1]:.2f}x{size[2]:.2f} m\n"
+            f"{f.region} ({f.side}) {f.volume_m3 * 1000:.0f} L risk {f.risk:.2f}")
+
+
+def finding_markers(findings: Sequence[Finding], hull_to_nav: Transform, frame_id: str,
+                    stamp_ns: int) -> MarkerArray:
+    """Findings as boxes (oriented with the hull) and labels, in the navigation frame."""
+    out = MarkerArray()
+    out.markers.append(Marker(header=header(stamp_ns, frame_id), ns="findings", action=Marker.DELETEALL))
+    q = hull_to_nav.rotation
+    for i, f in enumerate(findings):
+        lo, hi = np.asarray(f.bbox_min), np.asarray(f.bbox_max)
+        centre = hull_to_nav.apply((lo + hi) / 2)
+        size = np.maximum(hi - lo, 0.02)
+        box = Marker(header=header(stamp_ns, frame_id), ns="findings", id=2 * i, type=Marker.CUBE,
+                     action=Marker.ADD, pose=_pose(centre, q), color=risk_colour(f.risk))
+        box.scale = Vector3(x=float(size[0]), y=float(size[1]), z=float(size[2]))
+        box.text = f.id
+        label = Marker(header=header(stamp_ns, frame_id), ns="findings", id=2 * i + 1,
+                       type=Marker.TEXT_VIEW_FACING, action=Marker.ADD,
+                       pose=_pose(centre + hull_to_nav.rot.apply([0, 0, size[2] / 2 + 0.3]), q),
+                       color=ColorRGBA(r=1.0, g=1.0, b=1.0, a=1.0), text=finding_label(f))
+        label.scale.z = 0.15
+        out.markers += [box, label]
+    return out
+
+
+def unseen_markers(points_nav: NDArray[Any], cell_m: float, frame_id: str, stamp_ns: int) -> MarkerArray:
+    """Unseen reference areas as one CUBE_LIST of grey cells."""
+    out = MarkerArray()
+    out.markers.append(Marker(header=header(stamp_ns, frame_id), ns="unseen", action=Marker.DELETEALL))
+    m = Marker(header=header(stamp_ns, frame_id), ns="unseen", id=0, type=Marker.CUBE_LIST, action=Marker.ADD,
+               color=ColorRGBA(r=0.6, g=0.2, b=0.8, a=0.5))
+    m.pose.orientation.w = 1.0
+    m.scale = Vector3(x=cell_m, y=cell_m, z=cell_m)
+    m.points = [Point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in np.asarray(points_nav).reshape(-1, 3)]
+    out.markers.append(m)
+    return out
+
+
+def mesh_marker(vertices: NDArray[Any], faces: NDArray[Any], hull_to_nav: Transform, frame_id: str,
+                max_faces: int = 60_000) -> Marker:
+    """The reference hull as a TRIANGLE_LIST (faces subsampled evenly above ``max_faces``)."""
+    f = np.asarray(faces)
+    if len(f) > max_faces:
+        f = f[np.linspace(0, len(f) - 1, max_faces).astype(np.int64)]
+    tri = hull_to_nav.apply(np.asarray(vertices, np.float64)[f.reshape(-1)])
+    m = Marker(header=header(0, frame_id), ns="reference", id=0, type=Marker.TRIANGLE_LIST, action=Marker.ADD,
+               color=ColorRGBA(r=0.55, g=0.6, b=0.7, a=0.35))
+    m.pose.orientation.w = 1.0
+    m.scale = Vector3(x=1.0, y=1.0, z=1.0)
+    m.points = [Point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in tri]
+    return m
+
+
+def findings_json(findings: Sequence[Finding], hull_to_nav: Transform, **extra: Any) -> str:
+    rows = []
+    for f in findings:
+        row = asdict(f)
+        row["centroid_nav"] = hull_to_nav.apply(np.asarray(f.centroid)).tolist()
+        rows.append(row)
+    return json.dumps({**extra, "hull_to_nav": {"translation": hull_to_nav.translation.tolist(),
+                                                "rotation": hull_to_nav.rotation.tolist()},
+                       "findings": rows}, default=_json_default)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.generic):
+        return o.item()
+    return str(o)
+
+
+def diagnostic(name: str, level: int, message: str, values: dict[str, object]) -> DiagnosticStatus:
+    return DiagnosticStatus(level=bytes([level]), name=name, message=message, hardware_id="hullscan",
+                            values=[KeyValue(key=str(k), value=str(v)) for k, v in values.items()])

@@ -1,0 +1,35 @@
+"""``hullscan live --params FILE``: all hullscan nodes in one process (multi-threaded executor)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+EXAMPLES = """\
+examples:
+  hullscan live --params config/hullscan.yaml                 mapper + comparator + camera node
+  hullscan live --params config/replay.yaml --nodes mapper comparator
+  hullscan live --params config/hullscan.yaml --ros-args -p use_sim_time:=true
+"""
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("live", help="run the ROS 2 nodes in one process (composed mode)",
+                       description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--params", help="ROS 2 params file (/** and per-node ros__parameters)")
+    p.add_argument("--nodes", nargs="+", default=["mapper", "comparator", "camera"],
+                   choices=["mapper", "comparator", "camera"], help="which nodes to run")
+    p.add_argument("--threads", type=int, default=4, help="executor threads")
+    p.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    p.add_argument("--ros-args", nargs=argparse.REMAINDER, default=[], help="passed to rclpy (e.g. -p use_sim_time:=true)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hullscan.ros import require_rclpy
+
+    require_rclpy()
+    from hullscan.ros.live import run_live
+
+    ros_args = ["--ros-args", *args.ros_args] if args.ros_args else []
+    return run_live(args.params, args.threads, tuple(args.nodes), args.duration, ros_args)

@@ -1,0 +1,183 @@
+"""What every hullscan node shares: config from parameters, QoS, diagnostics, guarded callbacks."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.clock import Clock, ClockType
+from rclpy.node import Node
+from rclpy.qos import (
+    QoSDurabilityPolicy,
+    QoSHistoryPolicy,
+    QoSProfile,
+    QoSReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+
+from hullscan.config import HullscanConfig, deep_merge, model_from_dict, read_yaml
+from hullscan.diagnostics import DropLog
+from hullscan.ros import messages
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Latched outputs: a late RViz or comparator still gets the last map/findings.
+LATCHED = QoSProfile(depth=1, history=QoSHistoryPolicy.KEEP_LAST, reliability=QoSReliabilityPolicy.RELIABLE,
+                     durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+STEADY = Clock(clock_type=ClockType.STEADY_TIME)
+
+
+def sensor_qos(depth: int, reliable: bool = False) -> QoSProfile:
+    """Sensor-data QoS (best effort, volatile) with a deeper queue so bursts are not lost in the
+    subscriber; ``reliable`` for lossless replay of a bag."""
+    q = QoSProfile(depth=depth, history=QoSHistoryPolicy.KEEP_LAST,
+                   reliability=qos_profile_sensor_data.reliability, durability=qos_profile_sensor_data.durability)
+    if reliable:
+        q.reliability = QoSReliabilityPolicy.RELIABLE
+    return q
+
+
+# --------------------------------------------------------------------------- config <-> parameters
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, v in flat.items():
+        d = out
+        *head, last = key.split(".")
+        for h in head:
+            d = d.setdefault(h, {})
+        d[last] = v
+    return out
+
+
+def config_defaults() -> dict[str, Any]:
+    return flatten(HullscanConfig().model_dump(mode="json"))
+
+
+def declare_config(node: Node) -> HullscanConfig:
+    """Declare ``config_file`` and one parameter per :class:`HullscanConfig` key (``recon.voxel_size``...).
+
+    The file (the same YAML the CLI's ``--config`` reads) is the base; parameters that
+    differ from the defaults override it; validation errors name the key.
+    """
+    file: str = node.declare_parameter("config_file", "").value
+    defaults = config_defaults()
+    overrides: dict[str, Any] = {}
+    for key, default in defaults.items():
+        if default is None or (isinstance(default, list) and not default):
+            p = node.declare_parameter(key, None, ParameterDescriptor(dynamic_typing=True))
+        else:
+            p = node.declare_parameter(key, default)
+        value = p.value
+        if isinstance(value, tuple | list):
+            value = list(value)
+        if value != default:
+            overrides[key] = value
+    data = read_yaml(file) if file else {}
+    return model_from_dict(HullscanConfig, deep_merge(data, unflatten(overrides)),
+                           f"{node.get_name()} parameters" + (f" + {file}" if file else ""))
+
+
+def params_for_node(params_file: str | Path, node_name: str) -> dict[str, Any]:
+    """Read a ROS 2 params file (``/**`` and ``<node>`` sections) into flat parameter values,
+    as ``--ros-args --params-file`` would; used by the composed ``live`` mode."""
+    data = yaml.safe_load(Path(params_file).read_text()) or {}
+    out: dict[str, Any] = {}
+    for section in ("/**", node_name, f"/{node_name}"):
+        body = (data.get(section) or {}).get("ros__parameters") or {}
+        out.update(flatten(body))
+    return out
+
+
+# --------------------------------------------------------------------------- base node
+
+
+class HullscanNode(Node):
+    """A node with health on ``/diagnostics``: warnings are counted in a :class:`DropLog`
+    and keep the status at WARN for ``warn_hold_s`` after the last one."""
+
+    warn_hold_s = 5.0
+
+    def __init__(self, name: str, **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        self.config = declare_config(self)
+        self.drops = DropLog()
+        self.stats: dict[str, object] = {}
+        self._last_warning = ""
+        self._last_warning_t = -1e9
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_timer(1.0, self._publish_diagnostics, clock=STEADY)
+
+    def warn(self, where: str, reason: str, detail: str = "", n: int = 1) -> None:
+        first = (where, reason) not in self.drops.counts
+        self.drops.add(where, reason, n, detail)
+        self._last_warning = f"{where}: {reason.replace('_', ' ')}" + (f" ({detail})" if detail else "")
+        self._last_warning_t = time.monotonic()
+        if first:
+            self.get_logger().warning(self._last_warning)
+
+    def health(self) -> tuple[int, str]:
+        """(level, message) for the diagnostics; nodes may override."""
+        if time.monotonic() - self._last_warning_t < self.warn_hold_s:
+            return int.from_bytes(DiagnosticStatus.WARN, "little"), self._last_warning
+        return int.from_bytes(DiagnosticStatus.OK, "little"), "ok"
+
+    def _publish_diagnostics(self) -> None:
+        level, message = self.health()
+        values: dict[str, object] = dict(self.stats)
+        for (where, reason), n in sorted(self.drops.counts.items()):
+            values[f"drop {where} {reason}"] = n
+        arr = DiagnosticArray(header=messages.header(self.get_clock().now().nanoseconds, ""))
+        arr.status = [messages.diagnostic(f"hullscan/{self.get_name()}", level, message, values)]
+        self._diag_pub.publish(arr)
+
+
+def guarded(where: str) -> Callable[[F], F]:
+    """Turn an exception in a callback into a diagnostics warning instead of a dead node."""
+
+    def wrap(fn: F) -> F:
+        @functools.wraps(fn)
+        def inner(self: HullscanNode, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(self, *args, **kwargs)
+            except Exception as err:
+                self.warn(where, "callback_error", f"{type(err).__name__}: {err}")
+                return None
+
+        return inner  # type: ignore[return-value]
+
+    return wrap
+
+
+def run_node(factory: Callable[[], Node], argv: list[str] | None = None) -> int:
+    """``main`` of a single-node executable."""
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+
+    with rclpy.init(args=argv):
+        node = factory()
+        try:
+            rclpy.spin(node)
+        except (KeyboardInterrupt, ExternalShutdownException):
+            pass
+        finally:
+            node.destroy_node()
+    return 0

@@ -1,0 +1,319 @@
+"""Sonar mapper node: sonar pings and navigation in, the incremental hull map out.
+
+Subscribes (sensor-data QoS) to the configured LaserScan / PointCloud2 (and, where
+``marine_acoustic_msgs`` is installed, ProjectedSonarImage) topics and the odometry;
+sensor mountings come from the parameters ``sensor_frames`` / ``sensor_mounts`` (x y z
+roll pitch yaw per frame), from ``/hullscan/mounts`` (the bag player) or ``/tf_static``
+where ``tf2_msgs`` is installed. Publishes ``/hullscan/cloud`` (PointCloud2, latched) at
+``cloud_rate_hz`` and ``/hullscan/path``; checkpoints the map every ``checkpoint_period_s``
+of data and restores it on start. ``/hullscan/survey_end`` (or ``~/finish``) runs the final
+drift-corrected reconstruction and publishes it on ``/hullscan/cloud_final``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from nav_msgs.msg import Odometry
+from nav_msgs.msg import Path as PathMsg
+from sensor_msgs.msg import LaserScan, PointCloud2
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+from hullscan.bag import convert
+from hullscan.errors import MessageError
+from hullscan.model import TransformStamped
+from hullscan.ros import messages
+from hullscan.ros.common import LATCHED, STEADY, HullscanNode, guarded, run_node, sensor_qos
+
+
+class MapperNode(HullscanNode):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("hullscan_mapper", **kwargs)
+        p: dict[str, Any] = {k: self.declare_parameter(k, v).value for k, v in {
+            "cloud_rate_hz": 1.0, "checkpoint_dir": "", "checkpoint_period_s": 5.0, "beamwidth_deg": 1.0,
+            "sensor_frames": [""], "sensor_mounts": [0.0], "reliable_inputs": False, "input_depth": 200,
+            "reconstructor": "hullscan.recon:Reconstructor", "end_timeout_s": 5.0,
+        }.items()}
+        self.p = p
+        t = self.config.topics
+        module, _, cls = str(p["reconstructor"]).partition(":")
+        self.recon_cls = getattr(importlib.import_module(module), cls)
+        self.mount_edges: dict[str, TransformStamped] = {}
+        self.recon = self.recon_cls(self.config.recon, t)
+        self.mounted: set[str] = {t.base_frame}
+        self.pending: list[Any] = []
+        self.path: list[tuple[int, Any, Any]] = []
+        self.last_stamp: dict[str, int] = {}
+        self.period: dict[str, list[int]] = {}
+        self.latest_ns = 0
+        self.dirty = False
+        self.ckpt = Path(p["checkpoint_dir"]) / "mapper.ckpt" if p["checkpoint_dir"] else None
+        self.ckpt_ns = 0
+        self.restored_ns: int | None = None
+        self.received: dict[str, int] = {t.scan: 0, t.points: 0, t.image: 0, t.odom: 0}
+        self.end_expected: dict[str, int] = {}
+        self.end_since: float | None = None
+        self.stats.update(pings=0, nav=0, cloud_points=0, checkpoints=0)
+        frames = [f for f in p["sensor_frames"] if f]
+        for i, frame in enumerate(frames):
+            try:
+                self._mount(messages.mount_from_params(t.base_frame, frame, p["sensor_mounts"][6 * i:6 * i + 6]))
+            except MessageError as err:
+                self.warn("parameters", "bad_mounting", str(err))
+        self._restore()
+        qos = sensor_qos(int(p["input_depth"]), bool(p["reliable_inputs"]))
+        if t.scan:
+            self.create_subscription(LaserScan, t.scan, lambda m: self.on_ping(m, t.scan, "scan"), qos)
+        if t.points:
+            self.create_subscription(PointCloud2, t.points, lambda m: self.on_ping(m, t.points, "points"), qos)
+        if t.image:
+            try:
+                from marine_acoustic_msgs.msg import ProjectedSonarImage
+
+                self.create_subscription(ProjectedSonarImage, t.image, lambda m: self.on_ping(m, t.image, "image"), qos)
+            except ImportError:
+                self.get_logger().info("marine_acoustic_msgs not installed: imaging sonar topic not subscribed")
+        self.create_subscription(Odometry, t.odom, self.on_odom, qos)
+        self.create_subscription(String, "/hullscan/mounts", self.on_mounts, LATCHED)
+        self.create_subscription(String, "/hullscan/survey_end", self.on_end, LATCHED)
+        try:
+            from tf2_msgs.msg import TFMessage
+
+            self.create_subscription(TFMessage, t.tf_static, self.on_tf_static, LATCHED)
+        except ImportError:
+            self.get_logger().warning("tf2_msgs not installed: sensor mountings come from parameters "
+                                      "(sensor_frames/sensor_mounts) and /hullscan/mounts only")
+        self.cloud_pub = self.create_publisher(PointCloud2, "/hullscan/cloud", LATCHED)
+        self.final_pub = self.create_publisher(PointCloud2, "/hullscan/cloud_final", LATCHED)
+        self.path_pub = self.create_publisher(PathMsg, "/hullscan/path", LATCHED)
+        self.create_service(Trigger, "~/reset_map", self.srv_reset)
+        self.create_service(Trigger, "~/save_map", self.srv_save)
+        self.create_service(Trigger, "~/finish", lambda req, res: self._finish(res))
+        self.create_timer(1.0 / max(float(p["cloud_rate_hz"]), 0.1), self.publish_cloud, clock=STEADY)
+
+    # -- inputs
+    def _mount(self, edge: TransformStamped) -> None:
+        self.mount_edges[edge.child_frame] = edge
+        if edge.child_frame not in self.mounted:
+            self.recon.add(edge)
+            self.mounted.add(edge.child_frame)
+        pending, self.pending = self.pending, []
+        for item in pending:
+            self._add_ping(item)
+
+    @guarded("/hullscan/mounts")
+    def on_mounts(self, msg: String) -> None:
+        for e in messages.mounts_from_json(msg.data):
+            self._mount(e)
+
+    @guarded("/tf_static")
+    def on_tf_static(self, msg: Any) -> None:
+        for e in convert.tf_from_msg(msg, "/tf_static", static=True):
+            self._mount(e)
+
+    @guarded("odometry")
+    def on_odom(self, msg: Odometry) -> None:
+        try:
+            nav = convert.odom_from_msg(msg, self.config.topics.odom)
+        except MessageError as err:
+            self.warn(self.config.topics.odom, "malformed_message", str(err))
+            return
+        self.recon.add(nav)
+        self.received[self.config.topics.odom] = self.received.get(self.config.topics.odom, 0) + 1
+        self._maybe_finish()
+        self.stats["nav"] = int(self.stats["nav"]) + 1  # type: ignore[call-overload]
+        if not self.path or nav.stamp_ns - self.path[-1][0] > 200_000_000:
+            self.path.append((nav.stamp_ns, nav.position, nav.orientation))
+
+    @guarded("sonar")
+    def on_ping(self, msg: Any, topic: str, kind: str) -> None:
+        self.received[topic] = self.received.get(topic, 0) + 1
+        try:
+            self._on_ping(msg, topic, kind)
+        finally:
+            self._maybe_finish()
+
+    def _on_ping(self, msg: Any, topic: str, kind: str) -> None:
+        try:
+            if kind == "scan":
+                ping: Any = convert.scan_from_msg(msg, topic, float(np.deg2rad(self.p["beamwidth_deg"])))
+                nan = int(np.isnan(ping.ranges).sum())
+                if nan:
+                    self.warn(topic, "nan_range", f"{nan} of {ping.n_beams} ranges NaN/inf", n=nan)
+            elif kind == "points":
+                ping = convert.points_from_msg(msg, topic)
+            else:
+                ping = convert.sonar_image_from_msg(msg, topic, float(np.deg2rad(12.0)))
+        except (MessageError, ValueError) as err:
+            self.warn(topic, "malformed_message", str(err))
+            return
+        if kind == "scan" and ping.n_beams == 0:
+            self.warn(topic, "empty_ping", "LaserScan with no ranges")
+            return
+        self._count_gap(topic, ping.stamp_ns)
+        if ping.frame_id.lstrip("/") not in self.mounted:
+            # Held (up to 400) until a mounting arrives; counted either way so it shows on /diagnostics.
+            self.warn(ping.frame_id, "no_transform",
+                      f"no mounting for sonar frame '{ping.frame_id}' (set sensor_frames/sensor_mounts or publish "
+                      "/tf_static); pings held until one arrives, the oldest dropped beyond 400")
+            if len(self.pending) >= 400:
+                self.pending.pop(0)
+            self.pending.append(ping)
+            return
+        self._add_ping(ping)
+
+    def _add_ping(self, ping: Any) -> None:
+        if self.restored_ns is not None:
+            # Data between the checkpoint and the first ping after the restart is lost.
+            self.stats["restore_gap_s"] = round((ping.stamp_ns - self.restored_ns) * 1e-9, 3)
+            self.restored_ns = None
+        self.recon.add(ping)
+        self.dirty = True
+        self.stats["pings"] = int(self.stats["pings"]) + 1  # type: ignore[call-overload]
+        self.latest_ns = max(self.latest_ns, ping.stamp_ns)
+        if self.ckpt and self.latest_ns - self.ckpt_ns >= self.p["checkpoint_period_s"] * 1e9:
+            self._checkpoint()
+
+    def _count_gap(self, topic: str, stamp_ns: int) -> None:
+        """Pings missing from a regular stream (dropped in transport or by a slow node)."""
+        prev = self.last_stamp.get(topic)
+        self.last_stamp[topic] = stamp_ns
+        if prev is None or stamp_ns <= prev:
+            return
+        dts = self.period.setdefault(topic, [])
+        dt = stamp_ns - prev
+        if len(dts) < 20:
+            dts.append(dt)
+            return
+        period = float(np.median(dts))
+        if dt > 1.5 * period:
+            n = round(dt / period) - 1
+            self.warn(topic, "missed_pings", f"{n} pings missing before t={stamp_ns * 1e-9:.3f} s", n=n)
+
+    # -- map state
+    def _checkpoint(self) -> None:
+        assert self.ckpt is not None
+        self.ckpt.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.ckpt.with_name(self.ckpt.name + ".tmp")
+        self.recon.checkpoint(tmp)
+        os.replace(tmp, self.ckpt)
+        np.savez(self.ckpt.with_suffix(".path.npz"), latest_ns=self.latest_ns,
+                 **self._path_arrays(), mounted=np.array(sorted(self.mounted)))
+        self.ckpt_ns = self.latest_ns
+        self.stats["checkpoints"] = int(self.stats["checkpoints"]) + 1  # type: ignore[call-overload]
+        self.stats["checkpoint_stamp_s"] = round(self.latest_ns * 1e-9, 3)
+
+    def _restore(self) -> None:
+        if not self.ckpt or not self.ckpt.exists():
+            return
+        try:
+            self.recon.restore(self.ckpt)
+            side = np.load(self.ckpt.with_suffix(".path.npz"))
+            self.latest_ns = self.ckpt_ns = int(side["latest_ns"])
+            self.mounted |= {str(f) for f in side["mounted"]}
+            self.path = list(zip(side["t"].tolist(), side["p"], side["q"], strict=True))
+        except Exception as err:
+            self.warn(str(self.ckpt), "checkpoint_unreadable", f"{type(err).__name__}: {err}; starting empty")
+            self.recon = self.recon_cls(self.config.recon, self.config.topics)
+            self.mounted = {self.config.topics.base_frame}
+            for edge in list(self.mount_edges.values()):
+                self._mount(edge)
+            return
+        self.dirty = True
+        self.restored_ns = self.latest_ns
+        self.warn(str(self.ckpt), "restored_checkpoint",
+                  f"map restored up to t={self.latest_ns * 1e-9:.3f} s; pings between then and now are lost")
+
+    def _path_arrays(self) -> dict[str, Any]:
+        return {"t": np.array([s[0] for s in self.path], np.int64),
+                "p": np.array([s[1] for s in self.path]).reshape(-1, 3),
+                "q": np.array([s[2] for s in self.path]).reshape(-1, 4)}
+
+    # -- outputs
+    @guarded("cloud")
+    def publish_cloud(self) -> None:
+        if self.path:
+            a = self._path_arrays()
+            self.path_pub.publish(messages.path(a["t"], a["p"], a["q"], self.config.topics.nav_frame))
+        self._maybe_finish()
+        if not self.dirty:
+            return
+        cloud = self.recon.cloud()
+        self.dirty = False
+        self.stats["cloud_points"] = len(cloud)
+        self.cloud_pub.publish(messages.hull_cloud(cloud, self.latest_ns))
+
+    @guarded("/hullscan/survey_end")
+    def on_end(self, msg: String) -> None:
+        # The end message can overtake pings still queued on other topics: finish once the
+        # player's counts have arrived, or when the stream has been quiet for end_timeout_s.
+        import json
+        import time
+
+        published = json.loads(msg.data).get("published", {})
+        self.end_expected = {t: n for t, n in published.items() if t in self.received}
+        self.end_since = time.monotonic()
+        self._maybe_finish()
+
+    def _maybe_finish(self) -> None:
+        import time
+
+        if self.end_since is None:
+            return
+        got_all = all(self.received.get(t, 0) >= n for t, n in self.end_expected.items())
+        if got_all or time.monotonic() - self.end_since > self.p["end_timeout_s"]:
+            if not got_all:
+                missing = {t: n - self.received.get(t, 0) for t, n in self.end_expected.items()}
+                self.warn("survey_end", "pings_missing_at_end", f"finishing without {missing}")
+            self.end_since = None
+            self._finish(Trigger.Response())
+
+    def _finish(self, res: Any) -> Any:
+        try:
+            result = self.recon.finish()
+        except Exception as err:
+            self.warn("finish", "reconstruction_failed", f"{type(err).__name__}: {err}")
+            res.success, res.message = False, str(err)
+            return res
+        tr = result.trajectory
+        self.path_pub.publish(messages.path(tr.stamps_ns[::10], tr.positions[::10], tr.orientations[::10],
+                                            tr.frame_id))
+        msg = messages.hull_cloud(result.cloud, self.latest_ns)
+        self.cloud_pub.publish(msg)
+        self.final_pub.publish(msg)
+        self.stats["final_points"] = len(result.cloud)
+        res.success, res.message = True, f"final map: {len(result.cloud)} points"
+        return res
+
+    def srv_reset(self, req: Any, res: Any) -> Any:
+        self.recon = self.recon_cls(self.config.recon, self.config.topics)
+        self.mounted = {self.config.topics.base_frame}
+        for edge in self.mount_edges.values():
+            self._mount(edge)
+        self.path, self.latest_ns, self.ckpt_ns, self.dirty = [], 0, 0, True
+        self.last_stamp.clear()
+        if self.ckpt:
+            self.ckpt.unlink(missing_ok=True)
+        res.success, res.message = True, "map reset"
+        return res
+
+    def srv_save(self, req: Any, res: Any) -> Any:
+        from hullscan.cloud_io import save_cloud
+
+        out = Path(self.p["checkpoint_dir"] or ".") / f"map_{self.latest_ns}.ply"
+        save_cloud(self.recon.cloud(), out, {"stamp_ns": self.latest_ns})
+        res.success, res.message = True, str(out)
+        return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_node(MapperNode, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
