@@ -32,6 +32,8 @@ apt_install() {
 PY="${PYTHON:-python3}"
 if command -v dpkg-query >/dev/null 2>&1; then
   apt_install libusb-1.0-0
+  # The report test opens report.html in headless Chromium.
+  if [ "$job" = "test" ]; then apt_install chromium; fi
   "$PY" -c "import ensurepip" 2>/dev/null || apt_install python3-venv
 fi
 "$PY" -c 'import sys; assert sys.version_info >= (3, 11), sys.version' \

@@ -6,9 +6,49 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class CompareConfig(BaseModel):
-    """Alignment, deviation and finding thresholds."""
+    """Alignment, deviation, finding, coverage and scoring thresholds (metres unless named)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # --- findings
     min_height_m: float = Field(0.05, gt=0.0, description="smallest deviation that can form a finding (m)")
+    grow_height_m: float = Field(0.025, gt=0.0, description="a finding grows over neighbours deviating more than this (m)")
+    min_zscore: float = Field(3.0, ge=0.0, description="deviation / uncertainty a seed point must exceed")
+    min_footprint_m2: float = Field(0.02, ge=0.0, description="smaller deviating patches are roughness, not findings")
+    min_volume_m3: float = Field(0.002, ge=0.0, description="smaller deviating patches are not reported")
+    min_points: int = Field(12, ge=1, description="fewest cloud points a finding needs")
+    smooth_radius_m: float = Field(0.08, gt=0.0, description="median filter radius over the deviation (barnacles)")
+    baseline_radius_m: float = Field(1.5, gt=0.0, description="radius of the local baseline (as-built, growth layer)")
+    baseline_clip_m: float = Field(0.06, ge=0.0, description="largest local baseline removed (as-built tolerance)")
+    max_deviation_m: float = Field(1.5, gt=0.0, description="points further from the reference are not hull")
     frame_spacing_m: float | None = Field(None, gt=0.0, description="frame spacing for frame numbers (m)")
+    frame_zero_x_m: float = Field(0.0, description="x of frame 0 in the hull frame (m)")
+    # --- alignment
+    voxel_m: float = Field(0.10, gt=0.0, description="voxel size of the cloud used for alignment")
+    icp_max_iter: int = Field(40, ge=1)
+    icp_schedule_m: tuple[float, ...] = Field((0.8, 0.3, 0.12), description="ICP correspondence radii, coarse to fine")
+    tukey_k_m: float = Field(0.06, gt=0.0, description="Tukey width of the final ICP stage (compartments are outliers)")
+    max_residual_m: float = Field(0.06, gt=0.0, description="alignment RMS above this fails (different ship?)")
+    min_inlier_fraction: float = Field(0.6, gt=0.0, le=1.0, description="share of cloud within max_residual after ICP")
+    global_registration: bool = Field(True, description="try FPFH + RANSAC when no navigation prior is given")
+    seed: int = 0
+    # --- coverage
+    coverage_cell_m: float = Field(0.2, gt=0.0, description="spacing of the reference samples for coverage")
+    coverage_radius_m: float = Field(0.2, gt=0.0, description="a reference sample is seen if a good point lies this close")
+    coverage_min_points: int = Field(3, ge=1, description="points needed near a sample to clear it")
+    coverage_min_confidence: float = Field(0.3, ge=0.0, le=1.0, description="cloud points below this do not clear")
+    coverage_max_z_m: float = Field(-0.1, description="only reference surface below this z (hull frame) must be inspected")
+    min_unseen_patch_m2: float = Field(0.1, ge=0.0, description="smaller unseen patches are merged into the total only")
+    # --- scoring
+    region_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "sea_chest": 1.0, "rudder": 0.95, "propeller": 0.9, "thruster_tunnel": 0.9, "skeg": 0.85,
+            "stern": 0.8, "bilge_keel": 0.75, "bottom": 0.6, "side": 0.55, "bow": 0.5, "anode": 0.4,
+            "unknown": 0.6,
+        },
+        description="risk weight per hull region",
+    )
+    mirror_centre_band_m: float = Field(0.3, ge=0.0, description="mirror mode: |y| below this cannot be judged")
+    # --- camera evidence
+    max_crops: int = Field(3, ge=0, description="best camera crops kept per finding")
+    crop_margin_px: int = Field(24, ge=0)

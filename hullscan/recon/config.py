@@ -5,6 +5,19 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class DriftConfig(BaseModel):
+    """Submap alignment that corrects navigation drift (run in ``finish()``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(False, description="align submaps with robust ICP and re-fuse")
+    submap_length_m: float = Field(10.0, gt=0.5, description="distance travelled per submap")
+    icp_voxel: float = Field(0.05, gt=0.0, description="downsampling voxel for ICP (m)")
+    max_correspondence_m: float = Field(1.5, gt=0.0, description="ICP correspondence distance at the start")
+    tukey_k: float = Field(0.1, gt=0.0, description="Tukey robust kernel scale (m)")
+    min_overlap_points: int = Field(200, ge=10, description="skip submaps with less overlap")
+
+
 class ReconConfig(BaseModel):
     """Georeferencing, cleaning and fusion settings."""
 
@@ -13,3 +26,30 @@ class ReconConfig(BaseModel):
     voxel_size: float = Field(0.02, ge=0.01, le=0.05, description="fusion voxel edge (m)")
     time_offset_s: float = Field(0.0, description="sonar clock minus navigation clock (s)")
     max_nav_gap_s: float = Field(0.5, gt=0.0, description="pings in a longer navigation gap are dropped")
+    max_speed_mps: float = Field(5.0, gt=0.0, description="faster apparent motion is a pose jump")
+    # Georeferencing
+    range_sigma: float = Field(0.02, ge=0.0, description="1-sigma range noise of the sonar (m)")
+    beamwidth_rad: float | None = Field(None, gt=0.0, description="override the ping's beam width")
+    # Imaging sonar detection (cell-averaging CFAR, first detection along each beam)
+    cfar_guard: int = Field(2, ge=0, description="CFAR guard cells each side")
+    cfar_train: int = Field(8, ge=1, description="CFAR training cells each side")
+    cfar_scale: float = Field(4.0, gt=0.0, description="detection threshold / noise estimate")
+    cfar_min_intensity: float = Field(1.0, ge=0.0, description="absolute detection floor")
+    # Cleaning
+    min_range_m: float = Field(0.2, ge=0.0, description="drop returns nearer than this")
+    max_range_m: float = Field(30.0, gt=0.0, description="drop returns farther than this")
+    min_intensity: float = Field(0.0, ge=0.0, description="drop returns weaker than this (0: off)")
+    spike_threshold_m: float = Field(0.15, gt=0.0, description="spike if this far off agreeing neighbours")
+    min_grazing_deg: float = Field(10.0, ge=0.0, lt=90.0, description="drop returns at shallower grazing")
+    # Fusion and free-space evidence
+    carve: bool = Field(True, description="free-space evidence along each beam near the surface")
+    carve_start_sigmas: float = Field(3.0, ge=0.0, description="carving starts this many sigmas before a hit")
+    carve_length_m: float = Field(0.2, ge=0.0, description="length of the carved band before each hit")
+    # Surface extraction
+    surface_cell_voxels: int = Field(2, ge=1, le=4,
+                                     description="plane-fit cell edge in voxels (window: 3 cells)")
+    min_hits: int = Field(2, ge=1, description="neighbourhood hits needed to output a point")
+    max_miss_ratio: float = Field(1.0, ge=0.0, description="voxels with misses > ratio*hits are free space")
+    chunk_pings: int = Field(256, ge=1, description="pings processed per kernel call (1: live, lowest latency)")
+    max_pending_pings: int = Field(5000, ge=1, description="pings waiting for navigation before being dropped")
+    drift: DriftConfig = DriftConfig()

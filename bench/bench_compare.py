@@ -1,0 +1,122 @@
+"""Comparator benchmark: a ~5 M-point cloud against a ~200 k-triangle reference, alignment included.
+
+Prints the stage timings of hullscan's inspect() and, on the same data, the signed-distance stage
+against open3d's RaycastingScene.compute_signed_distance and py4dgeo's M3C2 (when installed:
+pip install -e '.[bench]'). Results: bench/results/compare.json and .md. Timings on a shared
+2-core machine are noisy; the target (<= 15 s) is reported, never asserted.
+
+    .venv/bin/python bench/bench_compare.py [--points 5000000] [--triangles 200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hullscan.compare.config import CompareConfig
+from hullscan.compare.inspect import inspect
+from hullscan.compare.synthetic import Box, make_hull, make_scan
+from hullscan.model import Transform
+
+OUT = Path(__file__).parent / "results"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--points", type=int, default=5_000_000)
+    ap.add_argument("--triangles", type=int, default=200_000)
+    ap.add_argument("--m3c2-cores", type=int, default=20000, help="M3C2 core points (it is much slower)")
+    args = ap.parse_args()
+    # Hull size chosen so the wetted surface sampled at the needed spacing gives ~args.points.
+    n_s = 201
+    n_x = max(20, args.triangles // (2 * (n_s + 2)))
+    hull = make_hull(length=60.0, beam=12.0, draft=5.0, n_x=n_x, n_s=n_s)
+    wetted = 60.0 * (12.0 + 2 * 5.0) * 0.85
+    spacing = float(np.sqrt(wetted / args.points))
+    tf = Transform.from_euler(0.01, 0.0, 0.4, (300.0, 120.0, 0.2))
+    boxes = (Box(20.0, 1, -2.0, (0.6, 0.5, 0.25)), Box(35.0, -1, -3.0, (0.4, 0.4, 0.15)),
+             Box(28.0, 0, 0, (1.0, 0.6, 0.3), y=2.0))
+    t = time.perf_counter()
+    scan = make_scan(hull, boxes, spacing=spacing, growth=0.3, hull_to_nav=tf, seed=0)
+    gen_s = time.perf_counter() - t
+    prior = Transform.from_euler(0.0, 0.0, 0.41, (300.2, 120.1, 0.25))
+    cfg = CompareConfig()
+    t = time.perf_counter()
+    ins = inspect(scan.cloud, hull, cfg, hull_to_nav=prior)
+    total = time.perf_counter() - t
+    pts = ins.points
+    assert pts is not None and ins.reference is not None
+    # Peer 1: open3d signed distance on the same points and mesh.
+    import open3d as o3d
+    import open3d.core as o3c
+
+    ref = ins.reference
+    scene = o3d.t.geometry.RaycastingScene()
+    scene.add_triangles(o3c.Tensor(hull.vertices.astype(np.float32)), o3c.Tensor(ref._faces.astype(np.uint32)))
+    t = time.perf_counter()
+    sd = scene.compute_signed_distance(o3c.Tensor(pts.astype(np.float32))).numpy()
+    o3d_s = time.perf_counter() - t
+    ours = ins.deviation
+    both = np.isfinite(ours)
+    agree = float(np.median(np.abs(np.abs(sd[both]) - np.abs(ours[both]))))
+    # Peer 2: py4dgeo M3C2 (cloud-to-cloud), core points subsampled.
+    m3c2: dict[str, object] = {"available": False}
+    try:
+        import py4dgeo
+
+        ref_pts = ref.icp_points
+        rng = np.random.default_rng(0)
+        cores = pts[rng.choice(len(pts), min(args.m3c2_cores, len(pts)), replace=False)]
+        e1 = py4dgeo.Epoch(np.ascontiguousarray(ref_pts))
+        e2 = py4dgeo.Epoch(np.ascontiguousarray(pts[:: max(1, len(pts) // 1_000_000)]))
+        t = time.perf_counter()
+        algo = py4dgeo.M3C2(epochs=(e1, e2), corepoints=cores, cyl_radius=0.2, normal_radii=(0.5,),
+                            max_distance=1.5)
+        dist, _ = algo.run()
+        m3c2_s = time.perf_counter() - t
+        m3c2 = {"available": True, "core_points": len(cores), "seconds": round(m3c2_s, 3),
+                "seconds_per_million_points": round(m3c2_s / len(cores) * 1e6, 2),
+                "finite": float(np.isfinite(dist).mean())}
+    except ImportError as err:
+        m3c2 = {"available": False, "reason": str(err)}
+    ours_sd = ins.timings_s["signed_distance"]
+    result = {
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "note": "shared 2-core box, noisy"},
+        "cloud_points": len(scan.cloud), "reference_triangles": len(hull.faces),
+        "generate_s": round(gen_s, 2), "inspect_total_s": round(total, 2), "target_s": 15.0,
+        "meets_target": total <= 15.0, "stages_s": ins.timings_s,
+        "signed_distance": {
+            "hullscan_s": ours_sd, "open3d_compute_signed_distance_s": round(o3d_s, 3),
+            "ratio_open3d_over_hullscan": round(o3d_s / max(ours_sd, 1e-9), 2),
+            "median_abs_difference_m": round(agree, 6), "py4dgeo_m3c2": m3c2,
+        },
+        "findings": len(ins.findings), "coverage": round(ins.coverage.fraction, 4) if ins.coverage else None,
+        "alignment_residual_m": round(ins.alignment.residual_m, 4) if ins.alignment else None,
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "compare.json").write_text(json.dumps(result, indent=2))
+    md = ["# bench_compare", "", f"{len(scan.cloud):,} points vs {len(hull.faces):,} triangles, alignment included",
+          "", "| stage | seconds |", "|---|---|"]
+    md += [f"| {k} | {v} |" for k, v in ins.timings_s.items()]
+    md += [f"| **total inspect** | **{total:.2f}** (target 15) |", "",
+           "| signed distance | seconds | ratio vs hullscan |", "|---|---|---|",
+           f"| hullscan (closest point + sign) | {ours_sd} | 1.0 |",
+           f"| open3d compute_signed_distance | {o3d_s:.3f} | {o3d_s / max(ours_sd, 1e-9):.2f} |"]
+    if m3c2.get("available"):
+        per_m = float(m3c2["seconds_per_million_points"])  # type: ignore[arg-type]
+        md.append(f"| py4dgeo M3C2 ({m3c2['core_points']} core points; {per_m} s per M points) | "
+                  f"{m3c2['seconds']} | {per_m * len(pts) / 1e6 / max(ours_sd, 1e-9):.1f} (extrapolated) |")
+    else:
+        md.append(f"| py4dgeo M3C2 | not installed ({m3c2.get('reason')}) | |")
+    (OUT / "compare.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()

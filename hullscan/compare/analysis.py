@@ -1,0 +1,345 @@
+"""Deviation from the reference, segmentation into findings, and coverage.
+
+The cloud is first averaged into small surface cells (``analysis_cell`` voxels), which evens out
+the point density and the sonar noise. Per cell: signed distance to the reference (outward
+positive), a median over neighbours (barnacle-scale roughness goes), minus a clipped local
+baseline (a marine-growth layer or a few cm of as-built deviation goes). What remains and stands
+clear of its uncertainty is segmented into connected protrusions and recesses.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from hullscan.compare.align import voxel_keys
+from hullscan.compare.config import CompareConfig
+from hullscan.compare.reference import Reference
+from hullscan.model import Finding
+
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+
+ANALYSIS_CELL_M = 0.05
+
+
+@dataclass(frozen=True, eq=False)
+class Cells:
+    """Cloud averaged into surface cells, in the reference frame."""
+
+    points: F64  # (M, 3) mean position
+    count: I64  # points per cell
+    sigma: F64  # mean 1-sigma of the points (m)
+    confidence: F64
+    of_point: I64  # (N,) cell of each cloud point
+    d: F64  # signed distance of the mean position (m), NaN where off the reference
+    base: F64  # closest reference point
+    normal: F64  # outward reference normal there
+    ref_id: I64
+    smooth: F64  # neighbourhood median of d
+    baseline: F64  # clipped local baseline
+    residual: F64  # smooth - baseline: what findings are made of
+    zscore: F64
+    judged: NDArray[np.bool_]  # has a reference under it and is not excluded (mirror centre band)
+
+
+def group_median(groups: I64, values: F64, n_groups: int) -> F64:
+    """Median of ``values`` per group id (NaN for empty groups)."""
+    order = np.lexsort((values, groups))
+    g = groups[order]
+    v = values[order]
+    starts = np.searchsorted(g, np.arange(n_groups), side="left")
+    ends = np.searchsorted(g, np.arange(n_groups), side="right")
+    out = np.full(n_groups, np.nan)
+    has = ends > starts
+    lo = v[(starts + (ends - starts - 1) // 2)[has]]
+    hi = v[(starts + (ends - starts) // 2)[has]]
+    out[has] = 0.5 * (lo + hi)
+    return out
+
+
+def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, config: CompareConfig,
+               align_residual: float, exclude: Callable[[F64], NDArray[np.bool_]] | None = None) -> Cells:
+    """Average points into cells, measure their deviation and prepare it for segmentation."""
+    cell = ANALYSIS_CELL_M
+    _, inv, count = np.unique(voxel_keys(points, cell), return_inverse=True, return_counts=True)
+    inv = inv.ravel()
+    m = len(count)
+
+    def mean(values: F64) -> F64:
+        return np.bincount(inv, weights=values, minlength=m) / count
+
+    cp = np.stack([mean(points[:, i]) for i in range(3)], axis=1)
+    csig = mean(sigma)
+    cconf = mean(confidence)
+    d, base, normal, ids, over = reference.signed_distance(cp)
+    judged = over & (np.abs(d) <= config.max_deviation_m)
+    if exclude is not None:
+        judged &= ~exclude(cp)
+    d = np.where(judged, d, np.nan)
+    # Neighbourhood median: roughness (barnacles, noise) below ~smooth_radius disappears.
+    tree = cKDTree(cp)
+    _, nb = tree.query(cp, k=9, distance_upper_bound=config.smooth_radius_m, workers=-1)
+    nb_d = np.full(nb.shape, np.nan)
+    valid = nb < m
+    nb_d[valid] = d[nb[valid]]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: cells off the reference
+        smooth = np.where(np.isfinite(d), np.nanmedian(np.where(np.isfinite(nb_d), nb_d, np.nan), axis=1), np.nan)
+    # Local baseline on 0.5 m blocks: medians of medians within baseline_radius, clipped.
+    block = 0.5
+    _, binv = np.unique(voxel_keys(cp, block), return_inverse=True)
+    binv = binv.ravel()
+    nb_blocks = int(binv.max()) + 1 if len(binv) else 0
+    fin = np.isfinite(smooth)
+    bmed = group_median(binv[fin], smooth[fin], nb_blocks)
+    bcen = np.zeros((nb_blocks, 3))
+    bcnt = np.bincount(binv, minlength=nb_blocks).astype(float)
+    for i in range(3):
+        bcen[:, i] = np.bincount(binv, weights=cp[:, i], minlength=nb_blocks) / np.maximum(bcnt, 1)
+    btree = cKDTree(bcen)
+    bbase = np.zeros(nb_blocks)
+    for i, nbrs in enumerate(btree.query_ball_point(bcen, r=config.baseline_radius_m, workers=-1)):
+        vals = bmed[nbrs]
+        vals = vals[np.isfinite(vals)]
+        bbase[i] = np.median(vals) if len(vals) else 0.0
+    baseline = np.clip(bbase[binv], -config.baseline_clip_m, config.baseline_clip_m)
+    residual = smooth - baseline
+    unc = np.sqrt(np.maximum(csig, 0.01) ** 2 + align_residual**2)
+    with np.errstate(invalid="ignore"):
+        z = residual / unc
+    return Cells(cp, count, csig, cconf, inv, d, base, normal, ids, smooth, baseline, residual, z, judged)
+
+
+def components(points: F64, radius: float) -> tuple[int, I64]:
+    """Connected components of points closer than ``radius``."""
+    if len(points) == 0:
+        return 0, np.zeros(0, np.int64)
+    pairs = cKDTree(points).query_pairs(radius, output_type="ndarray")
+    n = len(points)
+    g = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    k, labels = connected_components(g, directed=False)
+    return int(k), labels.astype(np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class Segment:
+    kind: str
+    cells: I64  # indices into Cells
+    height_map: F64  # local deviation raster (NaN = not seen), metres, for the report
+    map_extent: tuple[float, float, float, float]  # u0, u1, v0, v1 in metres
+    base_points: F64
+
+
+def _tangent_basis(n: F64) -> tuple[F64, F64]:
+    helper = np.array([1.0, 0.0, 0.0]) if abs(n[0]) < 0.9 else np.array([0.0, 0.0, 1.0])
+    e1 = helper - n * (helper @ n)
+    e1 /= np.linalg.norm(e1)
+    return e1, np.cross(n, e1)
+
+
+def measure(cells: Cells, idx: I64, sign: float) -> dict[str, Any]:
+    """Footprint, volume, height and centroid of one connected deviation."""
+    g = ANALYSIS_CELL_M
+    h = np.clip(sign * cells.residual[idx], 0.0, None)
+    base = cells.base[idx]
+    nbar = cells.normal[idx].mean(axis=0)
+    nbar /= max(float(np.linalg.norm(nbar)), 1e-9)
+    e1, e2 = _tangent_basis(nbar)
+    c0 = base.mean(axis=0)
+    uv = np.stack([(base - c0) @ e1, (base - c0) @ e2], axis=1)
+    lo = uv.min(axis=0) - g
+    ij = np.floor((uv - lo) / g).astype(np.int64)
+    shape = tuple(int(s) + 2 for s in ij.max(axis=0) + 1)
+    # Mean height per tangent-plane cell: rim cells hold the side walls (0..h) and are half inside.
+    hsum = np.zeros(shape)
+    hcnt = np.zeros(shape)
+    np.add.at(hsum, (ij[:, 0], ij[:, 1]), h)
+    np.add.at(hcnt, (ij[:, 0], ij[:, 1]), 1.0)
+    occ = hcnt > 0
+    raster = np.where(occ, hsum / np.maximum(hcnt, 1.0), -1.0)
+    filled = ndimage.binary_fill_holes(ndimage.binary_closing(occ, iterations=1)) | occ
+    if (~occ & filled).any():
+        _, (ii, jj) = ndimage.distance_transform_edt(~occ, return_indices=True)
+        raster = np.where(filled & ~occ, raster[ii, jj], raster)
+    raster = np.where(filled, np.maximum(raster, 0.0), np.nan)
+    footprint = float(filled.sum() * g * g)
+    volume = float(np.nansum(raster) * g * g)
+    w = np.maximum(h, 1e-6)
+    cbase = (base * w[:, None]).sum(axis=0) / w.sum()
+    hh = raster[np.isfinite(raster)]
+    mid = float((hh**2).sum() / 2 / max(hh.sum(), 1e-9))
+    centroid = cbase + sign * nbar * mid
+    allp = np.vstack([cells.points[idx], base])
+    extent = (float(lo[0]), float(lo[0] + shape[0] * g), float(lo[1]), float(lo[1] + shape[1] * g))
+    return {
+        "footprint": footprint, "volume": volume, "max_height": float(h.max()), "centroid": centroid,
+        "bbox_min": allp.min(axis=0), "bbox_max": allp.max(axis=0), "normal": nbar, "raster": raster,
+        "extent": extent,
+    }
+
+
+def segment(cells: Cells, config: CompareConfig, kinds: tuple[str, ...] = ("protrusion", "recess")
+            ) -> list[tuple[str, I64, dict[str, Any]]]:
+    """Connected deviations that pass the height, z-score, size and volume thresholds."""
+    out = []
+    for kind in kinds:
+        sign = 1.0 if kind == "protrusion" else -1.0
+        r = sign * np.nan_to_num(cells.residual, nan=0.0)
+        z = sign * np.nan_to_num(cells.zscore, nan=0.0)
+        grow = np.flatnonzero((r > config.grow_height_m) & cells.judged)
+        seed = (r > config.min_height_m) & (z > config.min_zscore)
+        k, labels = components(cells.points[grow], 1.8 * ANALYSIS_CELL_M)
+        for lab in range(k):
+            idx = grow[labels == lab]
+            if not seed[idx].any() or int(cells.count[idx].sum()) < config.min_points:
+                continue
+            m = measure(cells, idx, sign)
+            if m["footprint"] < config.min_footprint_m2 or m["volume"] < config.min_volume_m3:
+                continue
+            if m["max_height"] < config.min_height_m:
+                continue
+            out.append((kind, idx, m))
+    return out
+
+
+def side_of(centroid: F64, normal: F64) -> str:
+    if normal[2] < -0.7:
+        return "bottom"
+    return "port" if centroid[1] >= 0 else "starboard"
+
+
+def make_finding(fid: str, kind: str, idx: I64, m: dict[str, Any], cells: Cells, reference: Reference,
+                 config: CompareConfig) -> Finding:
+    c = m["centroid"]
+    regions = reference.regions_at(cells.base[idx], cells.ref_id[idx], cells.normal[idx])
+    names, counts = np.unique(regions, return_counts=True)
+    region = str(names[np.argmax(counts)])
+    # A compartment in a sea chest or on the rudder is what matters: any substantial share counts.
+    for special in ("sea_chest", "rudder", "thruster_tunnel"):
+        if special in names and counts[list(names).index(special)] >= 0.25 * len(regions):
+            region = special
+            break
+    sign = 1.0 if kind == "protrusion" else -1.0
+    zmax = float(np.nanmax(sign * cells.zscore[idx]))
+    n_points = int(cells.count[idx].sum())
+    s1 = 1 - np.exp(-max(zmax, 0.0) / (2 * max(config.min_zscore, 1.0)))
+    s2 = min(1.0, n_points / (3 * config.min_points))
+    s3 = float(np.clip(np.average(cells.confidence[idx], weights=cells.count[idx]), 0, 1))
+    conf = float(np.clip(s1 * np.sqrt(s2) * (0.5 + 0.5 * s3), 0.0, 1.0))
+    size = min(1.0, np.sqrt(m["volume"] / 0.1))
+    weight = config.region_weights.get(region, config.region_weights.get("unknown", 0.6))
+    risk = float(np.clip(weight * (0.4 + 0.6 * size) * (0.5 + 0.5 * conf) * (1.0 if kind == "protrusion" else 0.7),
+                         0.0, 1.0))
+    frame = None
+    if config.frame_spacing_m:
+        frame = round((float(c[0]) - config.frame_zero_x_m) / config.frame_spacing_m)
+    return Finding(
+        id=fid, kind=kind,  # type: ignore[arg-type]
+        centroid=(float(c[0]), float(c[1]), float(c[2])),
+        volume_m3=round(m["volume"], 5), max_height_m=round(m["max_height"], 4),
+        footprint_m2=round(m["footprint"], 4),
+        bbox_min=tuple(float(v) for v in m["bbox_min"]),  # type: ignore[arg-type]
+        bbox_max=tuple(float(v) for v in m["bbox_max"]),  # type: ignore[arg-type]
+        region=region, side=side_of(c, m["normal"]),  # type: ignore[arg-type]
+        distance_from_stern_m=round(float(c[0]), 3), depth_m=round(float(-c[2]), 3),
+        confidence=round(conf, 3), risk=round(risk, 3), n_points=n_points, frame_number=frame,
+    )
+
+
+# ---------------------------------------------------------------------- coverage
+
+
+@dataclass(frozen=True, eq=False)
+class Coverage:
+    """Which reference samples were seen well enough to clear them."""
+
+    samples: F64
+    seen: NDArray[np.bool_]
+    sample_area: float
+    patches: tuple[dict[str, Any], ...]
+
+    @property
+    def fraction(self) -> float:
+        return float(self.seen.mean()) if len(self.seen) else 0.0
+
+    @property
+    def area_m2(self) -> float:
+        return float(len(self.seen) * self.sample_area)
+
+    def as_dict(self, max_patches: int = 200) -> dict[str, Any]:
+        return {
+            "fraction": round(self.fraction, 4),
+            "inspected_area_m2": round(self.area_m2, 2),
+            "seen_area_m2": round(float(self.seen.sum() * self.sample_area), 2),
+            "unseen_area_m2": round(float((~self.seen).sum() * self.sample_area), 2),
+            "n_unseen_patches": len(self.patches),
+            "unseen_patches": list(self.patches[:max_patches]),
+        }
+
+
+def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_cells: list[I64],
+             mirror: bool = False) -> Coverage:
+    samples = reference.samples
+    if reference.hull_frame and len(samples):
+        keep = samples[:, 2] < config.coverage_max_z_m
+        samples = samples[keep]
+        normals = reference.sample_normals[keep]
+    else:
+        normals = reference.sample_normals
+    good = cells.judged & (cells.confidence >= config.coverage_min_confidence)
+    if not len(samples):
+        return Coverage(samples, np.zeros(0, bool), reference.sample_area, ())
+    if good.sum() == 0:
+        seen = np.zeros(len(samples), bool)
+    else:
+        tree = cKDTree(cells.points[good])
+        n_near = tree.query_ball_point(samples, r=config.coverage_radius_m, return_length=True, workers=-1)
+        seen = np.asarray(n_near) >= config.coverage_min_points
+        if mirror:
+            ms = samples * np.array([1.0, -1.0, 1.0])
+            n_m = tree.query_ball_point(ms, r=config.coverage_radius_m, return_length=True, workers=-1)
+            seen &= np.asarray(n_m) >= config.coverage_min_points
+            seen &= np.abs(samples[:, 1]) >= config.mirror_centre_band_m
+    # Under a finding the surface was seen (through the finding).
+    for idx in finding_cells:
+        near = cKDTree(cells.base[idx]).query(samples, k=1, distance_upper_bound=config.coverage_radius_m)[0]
+        seen |= np.isfinite(near)
+    patches: list[dict[str, Any]] = []
+    unseen = np.flatnonzero(~seen)
+    spacing = float(np.sqrt(reference.sample_area))
+    k, labels = components(samples[unseen], 1.6 * spacing)
+    if k:
+        regions = reference.regions_at(samples[unseen], normals=normals[unseen])
+        for lab in range(k):
+            sel = labels == lab
+            area = float(sel.sum() * reference.sample_area)
+            if area < config.min_unseen_patch_m2:
+                continue
+            p = samples[unseen[sel]]
+            c = p.mean(axis=0)
+            names, counts = np.unique(regions[sel], return_counts=True)
+            patches.append({
+                "id": "",
+                "area_m2": round(area, 3),
+                "centroid": [round(float(v), 3) for v in c],
+                "bbox_min": [round(float(v), 3) for v in p.min(axis=0)],
+                "bbox_max": [round(float(v), 3) for v in p.max(axis=0)],
+                "region": str(names[np.argmax(counts)]),
+                "side": side_of(c, normals[unseen[sel]].mean(axis=0)),
+                "distance_from_stern_m": round(float(c[0]), 2),
+                "depth_m": round(float(-c[2]), 2),
+            })
+        patches.sort(key=lambda p: -p["area_m2"])
+        for i, p in enumerate(patches):
+            p["id"] = f"U{i + 1:03d}"
+    return Coverage(samples, seen, reference.sample_area, tuple(patches))

@@ -1,0 +1,284 @@
+"""``inspect``: one hull cloud against one reference -> findings, coverage, deviation.
+
+Errors are raised as usual; whatever was computed before the error travels with it as
+``err.partial`` (an :class:`Inspection` with ``status='partial'``), so the commands can still
+write a report saying what could be done.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.spatial.transform import Rotation
+
+from hullscan.compare.align import Alignment, AlignmentFailed, align, robust_icp, score, voxel_down
+from hullscan.compare.analysis import Cells, Coverage, coverage, make_cells, make_finding, segment
+from hullscan.compare.config import CompareConfig
+from hullscan.compare.reference import Reference, cloud_normals, mesh_reference, scan_reference
+from hullscan.diagnostics import DropLog
+from hullscan.errors import HullscanError
+from hullscan.model import Finding, HullCloud, Transform
+
+log = logging.getLogger("hullscan.compare")
+F64 = NDArray[np.float64]
+MIN_CLOUD_POINTS = 200
+
+
+@dataclass(eq=False)
+class Inspection:
+    """Everything one comparison produced (or, with ``status='partial'``, got as far as)."""
+
+    config: CompareConfig
+    reference_kind: str
+    reference_name: str
+    findings: tuple[Finding, ...] = ()
+    alignment: Alignment | None = None
+    coverage: Coverage | None = None
+    reference: Reference | None = None
+    cloud_to_ref: Transform | None = None  # reference <- cloud frame
+    points: F64 | None = None  # cloud points in the reference frame
+    deviation: F64 | None = None  # per point, m, NaN where not judged
+    cells: Cells | None = None
+    local_maps: dict[str, tuple[F64, tuple[float, float, float, float]]] = field(default_factory=dict)
+    crops: dict[str, list[NDArray[np.uint8]]] = field(default_factory=dict)
+    status: str = "complete"
+    error: str | None = None
+    error_type: str | None = None
+    notes: list[str] = field(default_factory=list)
+    drops: DropLog = field(default_factory=DropLog)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    n_cloud_points: int = 0
+
+    @property
+    def alignment_residual_m(self) -> float | None:
+        return None if self.alignment is None else self.alignment.residual_m
+
+    def status_at(self, point: F64, margin: float = 0.3) -> str:
+        """'finding', 'not_inspected' or 'clear' at a point of the reference frame."""
+        p = np.asarray(point, dtype=float)
+        for f in self.findings:
+            if np.all(p >= np.array(f.bbox_min) - margin) and np.all(p <= np.array(f.bbox_max) + margin):
+                return "finding"
+        cov = self.coverage
+        if cov is None or not len(cov.samples):
+            return "not_inspected"
+        d = np.linalg.norm(cov.samples - p, axis=1)
+        near = d < max(margin, 2 * np.sqrt(cov.sample_area))
+        if not near.any():
+            return "not_inspected"
+        return "clear" if cov.seen[near].mean() >= 0.5 else "not_inspected"
+
+
+@contextmanager
+def _stage(timings: dict[str, float], name: str, progress: Callable[[str], None] | None) -> Iterator[None]:
+    if progress:
+        progress(name)
+    t = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = round(time.perf_counter() - t, 3)
+
+
+def build_reference(reference: Any, config: CompareConfig) -> Reference:
+    if isinstance(reference, Reference):
+        return reference
+    if isinstance(reference, HullCloud):
+        return scan_reference(reference, name=f"scan ({reference.frame_id})", coverage_cell=config.coverage_cell_m)
+    if hasattr(reference, "vertices") and hasattr(reference, "faces"):
+        return mesh_reference(reference, coverage_cell=config.coverage_cell_m, icp_spacing=config.voxel_m,
+                              coverage_max_z=config.coverage_max_z_m, seed=config.seed)
+    raise HullscanError(f"reference: expected a HullMesh, a HullCloud or 'mirror', got {type(reference).__name__}")
+
+
+_M = np.diag([1.0, -1.0, 1.0])
+
+
+def mirror_frame(points: F64, normals: F64, config: CompareConfig, prior: Transform | None
+                 ) -> tuple[Transform, Reference, Alignment]:
+    """Estimate the centreline plane and return (frame <- cloud, mirrored reference, fit).
+
+    The frame has the plane as y = 0; with a navigation prior it is the hull frame, otherwise
+    x runs along the hull's long axis from its aft-most seen point and z = 0 is the top of the scan.
+    """
+    if prior is not None:
+        f0 = prior.inverse()
+    else:
+        xy = points[:, :2] - points[:, :2].mean(axis=0)
+        w, v = np.linalg.eigh(xy.T @ xy)
+        a = v[:, np.argmax(w)]
+        rot = Transform(Rotation.from_euler("z", -np.arctan2(a[1], a[0])).as_quat())
+        p = rot.apply(points)
+        off = -np.array([p[:, 0].min(), np.median(p[:, 1]), p[:, 2].max()])
+        f0 = Transform(translation=off) @ rot
+    p = f0.apply(points)
+    n = normals @ f0.rot.as_matrix().T
+    band = config.mirror_centre_band_m
+    port, stbd = float(np.mean(p[:, 1] > band)), float(np.mean(p[:, 1] < -band))
+    if min(port, stbd) < 0.1:
+        raise HullscanError(
+            f"mirror mode needs both sides of the hull: {port:.0%} of the cloud is to port and {stbd:.0%} "
+            "to starboard of the estimated centreline; give a reference mesh or scan instead")
+    ref0 = scan_reference(HullCloud(p @ _M, (n @ _M).astype(np.float32), np.ones(len(p), np.float32),
+                                    np.ones(len(p), np.int32), np.zeros(len(p), np.float32), "mirror"),
+                          name="mirror", kind="mirror", hull_frame=prior is not None)
+    src = voxel_down(p, config.voxel_m)
+    if len(src) > 60000:
+        src = src[np.random.default_rng(config.seed).choice(len(src), 60000, replace=False)]
+    t, iters, _ = robust_icp(src, ref0, np.eye(4), (1.0, *config.icp_schedule_m), config.tukey_k_m,
+                             config.icp_max_iter)
+    # S = M T is the reflection that maps the hull onto itself; its -1 eigenvector is the plane normal.
+    lin = _M @ t[:3, :3]
+    s_t = _M @ t[:3, 3]
+    ev, evec = np.linalg.eig(lin)
+    nrm = np.real(evec[:, np.argmin(np.real(ev))])
+    nrm = nrm if nrm[1] >= 0 else -nrm
+    c = p.mean(axis=0)
+    q = 0.5 * (c + lin @ c + s_t)
+    rf = Rotation.align_vectors([[0.0, 1.0, 0.0]], [nrm])[0]
+    fix = Transform(translation=np.array([q[0], 0.0, q[2]])) @ Transform(rf.as_quat()) @ Transform(translation=-q)
+    frame = fix @ f0
+    p2 = fix.apply(p)
+    n2 = n @ fix.rot.as_matrix().T
+    ref = scan_reference(HullCloud(p2 @ _M, (n2 @ _M).astype(np.float32), np.ones(len(p2), np.float32),
+                                   np.ones(len(p2), np.int32), np.zeros(len(p2), np.float32), "mirror"),
+                         name="mirror (own reflection)", kind="mirror", coverage_cell=config.coverage_cell_m,
+                         hull_frame=prior is not None)
+    rms, med, inl = score(fix.apply(src), ref, np.eye(4), config.tukey_k_m)
+    fit = Alignment(frame, "mirror symmetry (centreline plane)", rms, med, inl, iters)
+    return frame, ref, fit
+
+
+def inspect(cloud: HullCloud, reference: Any, config: CompareConfig | None = None, *,
+            hull_to_nav: Transform | None = None, cameras: Any = None,
+            progress: Callable[[str], None] | None = None) -> Inspection:
+    """Compare ``cloud`` with ``reference`` (HullMesh, HullCloud or ``"mirror"``).
+
+    ``hull_to_nav`` is the navigation prior (nav <- hull). ``cameras`` is a
+    :class:`hullscan.compare.camera.CameraSet` for camera evidence. Raises HullscanError
+    subclasses; the partial result is attached to the error as ``partial``.
+    """
+    config = config or CompareConfig()
+    is_mirror = isinstance(reference, str)
+    if is_mirror and reference != "mirror":
+        raise HullscanError(f"reference: expected a mesh, a scan or 'mirror', got {reference!r}")
+    ins = Inspection(config, "mirror" if is_mirror else ("scan" if isinstance(reference, HullCloud) else "mesh"),
+                     "mirror" if is_mirror else str(getattr(reference, "name", "") or type(reference).__name__))
+    ins.n_cloud_points = len(cloud)
+    try:
+        _inspect(ins, cloud, reference, config, hull_to_nav, cameras, progress)
+    except HullscanError as err:
+        ins.status = "partial"
+        ins.error = str(err)
+        ins.error_type = type(err).__name__
+        if isinstance(err, AlignmentFailed):
+            ins.alignment = err.attempt
+        err.partial = ins  # type: ignore[attr-defined]
+        raise
+    return ins
+
+
+def _inspect(ins: Inspection, cloud: HullCloud, reference: Any, config: CompareConfig,
+             prior: Transform | None, cameras: Any, progress: Callable[[str], None] | None) -> None:
+    tm = ins.timings_s
+    pts = np.asarray(cloud.points, dtype=np.float64)
+    finite = np.all(np.isfinite(pts), axis=1)
+    ins.drops.add("cloud", "non_finite_point", int((~finite).sum()))
+    if len(pts) and not finite.all():
+        cloud = cloud.subset(finite)
+        pts = pts[finite]
+    if len(pts) < MIN_CLOUD_POINTS:
+        raise HullscanError(f"cloud has {len(pts)} usable points; need at least {MIN_CLOUD_POINTS} to inspect "
+                            "a hull (empty survey, or the wrong topic/frame?)")
+    is_mirror = isinstance(reference, str)
+    with _stage(tm, "reference", progress):
+        if is_mirror:
+            normals = cloud_normals(cloud)
+            frame, ref, fit = mirror_frame(pts, normals, config, prior)
+            ins.notes.append("mirror mode: a deviation on one side shows as a protrusion there; recesses "
+                             "are not reported (each protrusion mirrors to a recess on the other side); "
+                             f"|y| < {config.mirror_centre_band_m} m cannot be judged")
+            if prior is None:
+                ins.notes.append("mirror mode without a navigation prior: x runs from the aft-most seen end "
+                                 "(bow/stern not known), z = 0 is the top of the scan")
+        else:
+            ref = build_reference(reference, config)
+            ins.notes.extend(ref.notes)
+        ins.reference = ref
+        ins.reference_name = ref.name
+    with _stage(tm, "alignment", progress):
+        if is_mirror:
+            ins.alignment = fit
+            cloud_to_ref = frame
+        else:
+            prior_ref = prior.inverse() if prior is not None else None
+            ins.alignment = align(pts, ref, config, prior=prior_ref)
+            cloud_to_ref = ins.alignment.transform
+        ins.cloud_to_ref = cloud_to_ref
+        p_ref = cloud_to_ref.apply(pts)
+        ins.points = p_ref
+    mirror = ref.kind == "mirror"
+    band = config.mirror_centre_band_m
+    with _stage(tm, "signed_distance", progress):
+        d, _, _, _, over = ref.signed_distance(p_ref)
+        judged = over & (np.abs(d) <= config.max_deviation_m)
+        if mirror:
+            judged &= np.abs(p_ref[:, 1]) >= band
+        ins.drops.add("cloud", "off_reference", int((~over).sum()),
+                      "points not over the reference surface (beyond its edge or where it was not seen)")
+        ins.drops.add("cloud", "too_far_from_reference", int((over & (np.abs(d) > config.max_deviation_m)).sum()),
+                      f"more than {config.max_deviation_m} m from the reference (not hull)")
+        ins.deviation = np.where(judged, d, np.nan)
+        off_share = float(np.mean(~over))
+        if ref.kind == "mesh" and not ref.watertight and off_share > 0.02:
+            # Holes in the design mesh under the survey: those areas cannot be judged.
+            ins.status = "partial"
+            ins.error_type = "MeshError"
+            ins.error = (f"reference mesh {ref.name!r} has holes or missing parts under the survey: "
+                         f"{off_share:.0%} of the cloud lies over no reference surface and was not judged; "
+                         "repair the mesh or use an earlier scan / --mirror")
+    with _stage(tm, "cells", progress):
+        def exclude(cp: F64) -> NDArray[np.bool_]:
+            return np.abs(cp[:, 1]) < band
+
+        ins.cells = make_cells(p_ref, np.asarray(cloud.sigma, float), np.asarray(cloud.confidence, float), ref,
+                               config, ins.alignment.residual_m, exclude if mirror else None)
+    with _stage(tm, "segmentation", progress):
+        kinds = ("protrusion",) if mirror else ("protrusion", "recess")
+        segs = segment(ins.cells, config, kinds)
+        findings = []
+        order: list[tuple[str, Any, dict[str, Any]]] = []
+        for seg in sorted(segs, key=lambda s: -s[2]["volume"]):
+            # Edge and shadow artefacts hugging a big finding belong to it, not beside it.
+            m = seg[2]
+            big = next((k for k in order if k[0] == seg[0] and m["volume"] < 0.1 * k[2]["volume"]
+                        and np.all(m["bbox_min"] < k[2]["bbox_max"] + 0.3)
+                        and np.all(m["bbox_max"] > k[2]["bbox_min"] - 0.3)), None)
+            if big is not None:
+                ins.drops.add("findings", "merged_into_neighbour", 1, f"{m['volume']:.4f} m3 beside a larger one")
+                continue
+            order.append(seg)
+        for i, (kind, idx, m) in enumerate(order):
+            f = make_finding(f"F{i + 1:03d}", kind, idx, m, ins.cells, ref, config)
+            findings.append(f)
+            ins.local_maps[f.id] = (m["raster"], m["extent"])
+        findings.sort(key=lambda f: -f.risk)
+        ins.findings = tuple(findings)
+    with _stage(tm, "coverage", progress):
+        ins.coverage = coverage(ins.cells, ref, config, [s[1] for s in segs], mirror=mirror)
+    if cameras is not None and ins.findings:
+        from hullscan.compare.camera import camera_evidence
+
+        with _stage(tm, "camera_evidence", progress):
+            ev, crops = camera_evidence(ins, cameras, config)
+            ins.findings = tuple(replace(f, camera=ev.get(f.id, ())) for f in ins.findings)
+            ins.crops = crops
+    log.info("%d findings, coverage %.0f%%, alignment residual %.3f m", len(ins.findings),
+             100 * ins.coverage.fraction, ins.alignment.residual_m)

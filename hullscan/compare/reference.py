@@ -1,0 +1,304 @@
+"""References a hull cloud is compared with: a design mesh, an earlier clean scan, or its own mirror.
+
+Every reference answers the same questions: the closest reference surface point and its outward
+normal for any query point (``closest``), surface samples with the area each stands for (ICP
+targets and coverage), and the named hull region of a point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+
+from hullscan.errors import AlignmentError, HullscanError, MeshError
+from hullscan.model import HullCloud, Transform
+
+F64 = NDArray[np.float64]
+
+# Same tuple as hullscan.hull.REGIONS (agreed interface); kept here so the comparator works
+# with any mesh object that follows the HullMesh interface.
+REGIONS = ("bottom", "side", "bow", "stern", "bilge_keel", "sea_chest", "rudder", "propeller",
+           "thruster_tunnel", "skeg", "anode")
+
+ReferenceKind = Literal["mesh", "scan", "mirror"]
+
+
+class HullMeshLike(Protocol):
+    @property
+    def vertices(self) -> Any: ...
+    @property
+    def faces(self) -> Any: ...
+
+
+def _regions() -> tuple[str, ...]:
+    try:
+        from hullscan.hull import REGIONS as hull_regions
+    except ImportError:  # simulator package not present in this build
+        return REGIONS
+    return tuple(hull_regions)
+
+
+def _sample_triangles(v: F64, f: NDArray[np.int64], spacing: float, rng: np.random.Generator
+                      ) -> tuple[F64, NDArray[np.int64], float]:
+    """Area-uniform samples, about one per ``spacing``²; returns points, face ids, area per sample."""
+    a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
+    area = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
+    total = float(area.sum())
+    if total <= 0:
+        return np.zeros((0, 3)), np.zeros(0, np.int64), 0.0
+    n = max(1, round(total / spacing**2))
+    # Stratified per face (expected count, remainder drawn) keeps small faces fairly represented.
+    expect = area / total * n
+    counts = np.floor(expect).astype(np.int64)
+    counts += rng.random(len(f)) < (expect - counts)
+    fid = np.repeat(np.arange(len(f)), counts)
+    r1 = np.sqrt(rng.random(len(fid)))
+    r2 = rng.random(len(fid))
+    pts = (1 - r1)[:, None] * a[fid] + (r1 * (1 - r2))[:, None] * b[fid] + (r1 * r2)[:, None] * c[fid]
+    return pts, fid, total / max(1, len(fid))
+
+
+def orient_outward(vertices: F64, faces: NDArray[np.int64]) -> tuple[NDArray[np.int64], bool]:
+    """Faces with a consistent winding whose normals point out of the hull.
+
+    Closed meshes are judged by signed volume; open or broken ones (deck open, holes,
+    non-manifold edges) by the majority of face normals pointing away from the hull's
+    long axis. Returns the faces and whether the mesh was watertight.
+    """
+    import trimesh
+
+    tm = trimesh.Trimesh(vertices, faces, process=False, validate=False)
+    trimesh.repair.fix_winding(tm)
+    f = np.asarray(tm.faces, dtype=np.int64)
+    watertight = bool(tm.is_watertight)
+    if watertight:
+        outward = bool(tm.volume > 0)
+    else:
+        cen = vertices[f].mean(axis=1)
+        fn = np.cross(vertices[f[:, 1]] - vertices[f[:, 0]], vertices[f[:, 2]] - vertices[f[:, 0]])
+        axis_z = 0.5 * (vertices[:, 2].min() + vertices[:, 2].max())
+        away = cen - np.array([0.0, 0.0, axis_z])
+        away[:, 0] = 0.0  # away from the long (x) axis
+        outward = bool(float(np.sum(np.einsum("ij,ij->i", fn, away))) >= 0)
+    if not outward:
+        f = f[:, ::-1].copy()
+    return f, watertight
+
+
+def _geometric_region(points: F64, normals: F64, x_min: float, x_max: float) -> NDArray[np.str_]:
+    """Coarse regions for references without labels (scans, mirror mode)."""
+    length = max(x_max - x_min, 1e-6)
+    u = (points[:, 0] - x_min) / length
+    out = np.full(len(points), "side", dtype=object)
+    out[normals[:, 2] < -0.7] = "bottom"
+    out[u < 0.12] = "stern"
+    out[u > 0.9] = "bow"
+    return out.astype(str)
+
+
+@dataclass(eq=False)
+class Reference:
+    """A reference surface in its own frame (the hull frame for design meshes).
+
+    ``samples``/``sample_normals``/``sample_area``: area-uniform surface samples below the
+    inspected waterline with the area (m²) each stands for; ``icp_points``/``icp_normals``:
+    denser samples used as alignment targets.
+    """
+
+    kind: ReferenceKind
+    name: str
+    frame_id: str
+    hull_frame: bool
+    samples: F64
+    sample_normals: F64
+    sample_area: float
+    icp_points: F64
+    icp_normals: F64
+    spacing: float
+    mesh: Any = None
+    watertight: bool = False
+    notes: list[str] = field(default_factory=list)
+    _scene: Any = None
+    _faces: NDArray[np.int64] | None = None
+    _face_region: NDArray[np.int16] | None = None
+    _tree: cKDTree | None = None
+    _tree_points: F64 | None = None
+    _tree_normals: F64 | None = None
+
+    # ------------------------------------------------------------------ queries
+    def closest(self, points: F64) -> tuple[F64, F64, NDArray[np.int64]]:
+        """Closest surface point (N, 3), its outward normal (N, 3) and the face/sample index."""
+        p = np.ascontiguousarray(points, dtype=np.float64)
+        if self._scene is not None:
+            import open3d.core as o3c
+
+            ans = self._scene.compute_closest_points(o3c.Tensor(p.astype(np.float32)))  # type: ignore[call-overload]
+            c = ans["points"].numpy().astype(np.float64)
+            n = ans["primitive_normals"].numpy().astype(np.float64)
+            ids = ans["primitive_ids"].numpy().astype(np.int64)
+            return c, n, ids
+        assert self._tree is not None and self._tree_points is not None and self._tree_normals is not None
+        _, idx = self._tree.query(p, k=1, workers=-1)
+        idx = np.asarray(idx, dtype=np.int64)
+        q, n = self._tree_points[idx], self._tree_normals[idx]
+        # Foot of the perpendicular on the sample's tangent plane: the nearest sample of a noisy
+        # scan is decided by its noise, not its position, for points well off the surface.
+        foot = p - np.einsum("ij,ij->i", p - q, n)[:, None] * n
+        return foot, n, idx
+
+    def signed_distance(self, points: F64) -> tuple[F64, F64, F64, NDArray[np.int64], NDArray[np.bool_]]:
+        """Signed distance (outward positive), closest points, normals, ids and a mask of
+        points that lie over the reference surface (not beyond its edge or a gap in a scan)."""
+        c, n, ids = self.closest(points)
+        diff = points - c
+        along = np.einsum("ij,ij->i", diff, n)
+        dist = np.linalg.norm(diff, axis=1)
+        tangential = np.sqrt(np.maximum(dist**2 - along**2, 0.0))
+        if self._scene is not None:
+            d = np.where(along >= 0, dist, -dist)
+            over = tangential <= np.maximum(0.25 * dist, 0.02)  # off the edge of an open mesh
+        else:
+            assert self._tree_points is not None
+            d = along
+            gap = np.linalg.norm(c - self._tree_points[ids], axis=1)
+            over = gap <= 3.0 * self.spacing  # a gap wider than this in the scan was not seen
+        return d, c, n, ids, over
+
+    def regions_at(self, points: F64, ids: NDArray[np.int64] | None = None,
+                   normals: F64 | None = None) -> NDArray[np.str_]:
+        if self._face_region is not None:
+            if ids is None:
+                _, normals, ids = self.closest(points)
+            names = np.array((*_regions(), "unknown"), dtype=object)
+            fr = self._face_region[ids].astype(np.int64)
+            fr = np.where((fr < 0) | (fr >= len(names) - 1), len(names) - 1, fr)
+            return names[fr].astype(str)
+        if normals is None:
+            _, normals, _ = self.closest(points)
+        return _geometric_region(points, normals, float(self.samples[:, 0].min()) if len(self.samples) else 0.0,
+                                 float(self.samples[:, 0].max()) if len(self.samples) else 1.0)
+
+    @property
+    def extent(self) -> F64:
+        pts = self.icp_points
+        return pts.max(axis=0) - pts.min(axis=0) if len(pts) else np.zeros(3)
+
+    def transformed(self, tf: Transform) -> F64:
+        return tf.apply(self.samples)
+
+
+# ---------------------------------------------------------------------- constructors
+
+
+def mesh_reference(mesh: HullMeshLike, *, coverage_cell: float = 0.2, icp_spacing: float = 0.1,
+                   coverage_max_z: float = -0.1, seed: int = 0) -> Reference:
+    """A reference from a design mesh (HullMesh interface: vertices, faces, face_region in m, hull frame)."""
+    import open3d as o3d
+    import open3d.core as o3c
+
+    v = np.asarray(mesh.vertices, dtype=np.float64)
+    f = np.asarray(mesh.faces, dtype=np.int64)
+    name = str(getattr(mesh, "name", "mesh"))
+    if v.ndim != 2 or v.shape[1] != 3 or f.ndim != 2 or f.shape[1] != 3 or len(f) == 0:
+        raise MeshError(f"{name}: expected vertices (V, 3) and faces (F, 3), got {v.shape} and {f.shape}")
+    if not np.all(np.isfinite(v)):
+        raise MeshError(f"{name}: mesh has non-finite vertices")
+    if f.min() < 0 or f.max() >= len(v):
+        raise MeshError(f"{name}: face indices out of range 0..{len(v) - 1}")
+    span = float(np.ptp(v, axis=0).max())
+    if span > 600.0:  # longer than any ship afloat: file units were not metres
+        raise AlignmentError(
+            f"{name}: reference is {span:.0f} units long; it appears to be in millimetres (or cm), not metres. "
+            "Load it with hullscan.hull.load_mesh(path, units='mm') (hullscan compare --units mm)")
+    notes: list[str] = []
+    # Degenerate faces carry no surface; dropping them keeps normals well defined.
+    a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
+    good = np.linalg.norm(np.cross(b - a, c - a), axis=1) > 1e-12
+    fr_all = np.asarray(getattr(mesh, "face_region", np.full(len(f), -1)), dtype=np.int16)
+    if len(fr_all) != len(f):
+        fr_all = np.full(len(f), -1, np.int16)
+    if not good.all():
+        notes.append(f"{int((~good).sum())} degenerate faces ignored")
+    f, fr = f[good], fr_all[good]
+    f, watertight = orient_outward(v, f)
+    if not watertight:
+        notes.append("mesh is not watertight (holes or open deck): normals oriented away from the keel axis")
+    rng = np.random.default_rng(seed)
+    wet = v[f][:, :, 2].mean(axis=1) < coverage_max_z + 0.5 * coverage_cell
+    cov_pts, cov_fid, cov_area = _sample_triangles(v, f[wet], coverage_cell, rng)
+    cov_fid = np.flatnonzero(wet)[cov_fid] if len(cov_fid) else cov_fid
+    keep = cov_pts[:, 2] < coverage_max_z if len(cov_pts) else np.zeros(0, bool)
+    cov_pts, cov_fid = cov_pts[keep], cov_fid[keep]
+    fn = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+    fn /= np.linalg.norm(fn, axis=1, keepdims=True)
+    icp_pts, icp_fid, _ = _sample_triangles(v, f, icp_spacing, rng)
+    scene = o3d.t.geometry.RaycastingScene()
+    scene.add_triangles(o3c.Tensor(v.astype(np.float32)),  # type: ignore[call-overload]
+                        o3c.Tensor(f.astype(np.uint32)))  # type: ignore[call-overload]
+    return Reference(
+        kind="mesh", name=name, frame_id="hull", hull_frame=True,
+        samples=cov_pts, sample_normals=fn[cov_fid], sample_area=cov_area,
+        icp_points=icp_pts, icp_normals=fn[icp_fid], spacing=icp_spacing, mesh=mesh,
+        watertight=watertight, notes=notes, _scene=scene, _faces=f, _face_region=fr,
+    )
+
+
+def estimate_normals(points: F64, k: int = 16) -> F64:
+    """Unit normals by local PCA, oriented away from the hull's long axis."""
+    import open3d as o3d
+
+    pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
+    pc.estimate_normals(o3d.geometry.KDTreeSearchParamKNN(k))
+    n = np.asarray(pc.normals)
+    centre = np.median(points, axis=0)
+    away = points - centre
+    away[:, 0] = 0.0
+    flip = np.einsum("ij,ij->i", n, away) < 0
+    n[flip] *= -1
+    return n
+
+
+def _voxel_mean(points: F64, normals: F64, size: float) -> tuple[F64, F64]:
+    from hullscan.compare.align import voxel_keys
+
+    _, inv, counts = np.unique(voxel_keys(points, size), return_inverse=True, return_counts=True)
+    inv = inv.ravel()
+    p = np.zeros((len(counts), 3))
+    n = np.zeros((len(counts), 3))
+    np.add.at(p, inv, points)
+    np.add.at(n, inv, normals)
+    p /= counts[:, None]
+    norm = np.linalg.norm(n, axis=1, keepdims=True)
+    n = np.divide(n, norm, out=np.zeros_like(n), where=norm > 1e-9)
+    return p, n
+
+
+def cloud_normals(cloud: HullCloud) -> F64:
+    n = np.asarray(cloud.normals, dtype=np.float64)
+    norm = np.linalg.norm(n, axis=1)
+    if len(n) and np.mean(norm > 0.5) > 0.95:
+        return n / np.maximum(norm, 1e-9)[:, None]
+    return estimate_normals(np.asarray(cloud.points))
+
+
+def scan_reference(cloud: HullCloud, *, name: str = "scan", spacing: float = 0.05, coverage_cell: float = 0.2,
+                   kind: ReferenceKind = "scan", hull_frame: bool | None = None) -> Reference:
+    """A reference from an earlier clean scan (or a mirrored cloud), in the scan's own frame."""
+    if len(cloud) < 100:
+        raise HullscanError(f"{name}: reference scan has only {len(cloud)} points; need at least 100")
+    pts = np.asarray(cloud.points, dtype=np.float64)
+    nrm = cloud_normals(cloud)
+    tp, tn = _voxel_mean(pts, nrm, spacing)
+    cp, cn = _voxel_mean(pts, nrm, coverage_cell)
+    ip, inn = _voxel_mean(pts, nrm, max(spacing, 0.1))
+    return Reference(
+        kind=kind, name=name, frame_id=cloud.frame_id,
+        hull_frame=cloud.frame_id == "hull" if hull_frame is None else hull_frame,
+        samples=cp, sample_normals=cn, sample_area=coverage_cell**2,
+        icp_points=ip, icp_normals=inn, spacing=spacing,
+        _tree=cKDTree(tp), _tree_points=tp, _tree_normals=tn,
+    )

@@ -1,0 +1,312 @@
+"""Reading hull meshes (STL, OBJ, PLY, optionally gzipped) into the hull frame, and
+writing them as PLY with a per-face ``region`` label.
+
+Files differ in units (metres, millimetres, model scale), axes and origin; the
+loader finds each of them or is told. What it decided is recorded in
+``HullMesh.source`` so a wrong guess is visible.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hullscan.errors import MeshError
+from hullscan.hull.mesh import REGIONS, HullMesh
+from hullscan.hull.regions import classify_regions
+
+log = logging.getLogger("hullscan.hull")
+
+UNITS = ("auto", "m", "cm", "mm", "model")
+AXES = ("auto", "+x", "-x", "+y", "-y", "+z", "-z")
+_UNIT_SCALE = {"m": 1.0, "cm": 0.01, "mm": 0.001}
+# A hull longer than this in file units is in millimetres; shorter than MODEL_MAX is a model.
+MM_MIN_LENGTH = 1000.0
+MODEL_MAX_LENGTH = 5.0
+DEFAULT_MODEL_LENGTH_M = 100.0
+# Waterline guess when the file's own z = 0 is not plausible: fraction of the height above the keel.
+DEFAULT_DRAFT_FRACTION = 0.45
+
+
+def _read_bytes(path: Path) -> tuple[bytes, str]:
+    name = path.name.lower()
+    base = name[:-3] if name.endswith(".gz") else name
+    ext = base.rsplit(".", 1)[-1] if "." in base else ""
+    if ext not in ("stl", "obj", "ply"):
+        raise MeshError(f"{path}: unsupported mesh format {ext!r} (expected .stl, .obj or .ply, optionally .gz)")
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise MeshError(f"{path}: cannot read mesh file: {err.strerror}") from err
+    if name.endswith(".gz"):
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as err:
+            raise MeshError(f"{path}: not a valid gzip file: {err}") from err
+    return raw, ext
+
+
+def _read_labelled_ply(raw: bytes, path: Path) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int16]] | None:
+    """Read a binary little-endian PLY written by :func:`save_mesh` (None if it is another PLY)."""
+    end = raw.find(b"end_header\n")
+    if end < 0:
+        return None
+    header = raw[:end].decode("ascii", "replace").splitlines()
+    if "format binary_little_endian 1.0" not in header or "property short region" not in header:
+        return None
+    nv = nf = 0
+    for line in header:
+        if line.startswith("element vertex"):
+            nv = int(line.split()[2])
+        elif line.startswith("element face"):
+            nf = int(line.split()[2])
+    body = raw[end + len(b"end_header\n"):]
+    vdt = np.dtype([("x", "<f8"), ("y", "<f8"), ("z", "<f8")])
+    fdt = np.dtype([("n", "u1"), ("v", "<i4", (3,)), ("region", "<i2")])
+    need = nv * vdt.itemsize + nf * fdt.itemsize
+    if len(body) < need:
+        raise MeshError(f"{path}: PLY body has {len(body)} bytes, expected {need} (file truncated?)")
+    v = np.frombuffer(body, vdt, nv)
+    f = np.frombuffer(body, fdt, nf, offset=nv * vdt.itemsize)
+    if nf and np.any(f["n"] != 3):
+        raise MeshError(f"{path}: PLY faces must be triangles")
+    verts = np.stack([v["x"], v["y"], v["z"]], axis=1)
+    return verts, f["v"].astype(np.int64), f["region"].astype(np.int16)
+
+
+def _read_any(raw: bytes, ext: str, path: Path) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    import trimesh
+
+    try:
+        m = trimesh.load(io.BytesIO(raw), file_type=ext, process=False, force="mesh")
+    except Exception as err:  # trimesh raises many types for bad files
+        raise MeshError(f"{path}: cannot parse {ext.upper()} mesh: {err}") from err
+    verts = np.asarray(getattr(m, "vertices", np.zeros((0, 3))), dtype=np.float64)
+    faces = np.asarray(getattr(m, "faces", np.zeros((0, 3))), dtype=np.int64)
+    if faces.ndim != 2 or faces.shape[0] == 0 or verts.shape[0] < 3:
+        raise MeshError(f"{path}: no triangles found in the {ext.upper()} file")
+    return verts, faces
+
+
+def _axis_vector(spec: str) -> NDArray[np.float64]:
+    v = np.zeros(3)
+    v["xyz".index(spec[1])] = 1.0 if spec[0] == "+" else -1.0
+    return v
+
+
+def _symmetry_error(verts: NDArray[np.float64], axis: int) -> float:
+    """Mean distance from each vertex mirrored about the mid-plane of ``axis`` to the mesh vertices."""
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(0)
+    sample = verts if len(verts) <= 4000 else verts[rng.choice(len(verts), 4000, replace=False)]
+    mid = 0.5 * (verts[:, axis].min() + verts[:, axis].max())
+    mirrored = sample.copy()
+    mirrored[:, axis] = 2 * mid - mirrored[:, axis]
+    d, _ = cKDTree(verts).query(mirrored)
+    return float(np.mean(d))
+
+
+def _infer_axes(verts: NDArray[np.float64], bow: str, up: str) -> tuple[NDArray[np.float64], NDArray[np.float64], str]:
+    ext = np.ptp(verts, axis=0)
+    notes = []
+    if bow != "auto" and up != "auto" and bow[1] == up[1]:
+        raise MeshError(f"bow={bow} and up={up} name the same axis (expected two different axes)")
+    long_axis = "xyz".index(bow[1]) if bow != "auto" else int(np.argmax(ext))
+    if up != "auto":
+        up_v = _axis_vector(up)
+    else:
+        others = [a for a in range(3) if a != long_axis]
+        # The beam axis is the mirror-symmetric one (port/starboard); the other is up.
+        errs = [_symmetry_error(verts, a) for a in others]
+        up_axis = others[int(np.argmax(errs))]
+        u = verts[:, up_axis]
+        lo, hi = u.min(), u.max()
+        beam_axis = others[int(np.argmin(errs))]
+        band = 0.2 * (hi - lo)
+        # Hull sections widen upwards: the wider end of the up axis is the top.
+        top = np.ptp(verts[u > hi - band, beam_axis]) if np.any(u > hi - band) else 0.0
+        bot = np.ptp(verts[u < lo + band, beam_axis]) if np.any(u < lo + band) else 0.0
+        up_v = np.zeros(3)
+        up_v[up_axis] = 1.0 if top >= bot else -1.0
+        notes.append(f"up={'+' if top >= bot else '-'}{'xyz'[up_axis]}")
+    if bow != "auto":
+        bow_v = _axis_vector(bow)
+    else:
+        x = verts[:, long_axis]
+        lo, hi = x.min(), x.max()
+        band = 0.03 * (hi - lo)
+        beam_axis = 3 - long_axis - int(np.argmax(np.abs(up_v)))
+        # A transom makes the stern end broad; the bow ends in a stem or a bulb.
+        near_hi = verts[x > hi - band, beam_axis]
+        near_lo = verts[x < lo + band, beam_axis]
+        w_hi = np.ptp(near_hi) if near_hi.size else 0.0
+        w_lo = np.ptp(near_lo) if near_lo.size else 0.0
+        sign = 1.0 if w_hi <= w_lo else -1.0
+        bow_v = np.zeros(3)
+        bow_v[long_axis] = sign
+        notes.append(f"bow={'+' if sign > 0 else '-'}{'xyz'[long_axis]}")
+    return bow_v, up_v, ", ".join(notes)
+
+
+def _waterline_points(verts: NDArray[np.float64], faces: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Points where mesh edges cross z = 0."""
+    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    a, b = verts[e[:, 0]], verts[e[:, 1]]
+    cross = (a[:, 2] < 0) != (b[:, 2] < 0)
+    a, b = a[cross], b[cross]
+    t = a[:, 2] / (a[:, 2] - b[:, 2])
+    return np.asarray(a + (b - a) * t[:, None])
+
+
+def load_mesh(
+    path: str | Path,
+    *,
+    units: str = "auto",
+    bow: str = "auto",
+    up: str = "auto",
+    draft: float | None = None,
+    waterline_z: float | None = None,
+    scale: float | None = None,
+    length: float | None = None,
+    name: str | None = None,
+) -> HullMesh:
+    """Load a hull mesh into the hull frame (metres, x to bow, y to port, z up, waterline z = 0).
+
+    ``units``: ``m``, ``cm``, ``mm``, ``model`` (scaled to ``length`` metres, default 100)
+    or ``auto`` (longer than 1000 file units: mm; shorter than 5: a model; else m).
+    ``scale`` (file units to metres) overrides ``units``. ``bow``/``up``: the file's
+    axis towards the bow / upwards (``+x`` ... ``-z``) or ``auto`` (long axis; the
+    port/starboard mirror axis is the beam; sections widen upwards; the transom end is the stern).
+    ``waterline_z``: the waterline height in file units along the file's up axis;
+    ``draft``: the waterline height above the lowest point in metres. Without either,
+    the file's own zero is the waterline when it lies in the upper 3/4 of the hull,
+    else 45 % of the height above the keel. PLY files written by :func:`save_mesh`
+    keep their region labels and frame; others get :func:`classify_regions`.
+    """
+    p = Path(path)
+    if units not in UNITS:
+        raise MeshError(f"{p}: units must be one of {', '.join(UNITS)}, got {units!r}")
+    for key, val in (("bow", bow), ("up", up)):
+        if val not in AXES:
+            raise MeshError(f"{p}: {key} must be one of {', '.join(AXES)}, got {val!r}")
+    if scale is not None and not scale > 0:
+        raise MeshError(f"{p}: scale must be > 0, got {scale}")
+    if draft is not None and not draft > 0:
+        raise MeshError(f"{p}: draft must be > 0 m, got {draft}")
+    raw, ext = _read_bytes(p)
+    labelled = _read_labelled_ply(raw, p) if ext == "ply" else None
+    stem = name or p.name.split(".")[0]
+    if labelled is not None and units == "auto" and bow == "auto" and up == "auto" and scale is None \
+            and draft is None and waterline_z is None:
+        verts, faces, regions = labelled
+        return _finish(verts, faces, regions, stem, f"{p} (hull frame, labelled)")
+    if labelled is not None:
+        verts, faces, regions_opt = labelled[0], labelled[1], labelled[2]
+    else:
+        verts, faces = _read_any(raw, ext, p)
+        regions_opt = None
+    if not np.all(np.isfinite(verts)):
+        raise MeshError(f"{p}: vertices contain NaN or infinite values")
+    if faces.min() < 0 or faces.max() >= len(verts):
+        raise MeshError(f"{p}: face indices outside the vertex list")
+    notes: list[str] = []
+    extent = float(np.ptp(verts, axis=0).max())
+    if extent <= 0:
+        raise MeshError(f"{p}: mesh has zero size")
+    if scale is not None:
+        s = float(scale)
+        notes.append(f"scale={s:g}")
+    else:
+        u = units
+        if u == "auto":
+            u = "mm" if extent > MM_MIN_LENGTH else ("model" if extent < MODEL_MAX_LENGTH else "m")
+        s = (length or DEFAULT_MODEL_LENGTH_M) / extent if u == "model" else _UNIT_SCALE[u]
+        notes.append(f"units={u} (x{s:g})")
+    try:
+        bow_v, up_v, axis_note = _infer_axes(verts, bow, up)
+    except MeshError as err:
+        raise MeshError(f"{p}: {err}") from err
+    if axis_note:
+        notes.append(axis_note)
+    if abs(float(bow_v @ up_v)) > 1e-9:
+        raise MeshError(f"{p}: bow and up axes must differ")
+    rot = np.stack([bow_v, np.cross(up_v, bow_v), up_v])  # rows: hull x, y, z in file axes
+    v = (verts @ rot.T) * s
+    zmin, zmax = float(v[:, 2].min()), float(v[:, 2].max())
+    if waterline_z is not None:
+        wl = float(waterline_z) * s * float(up_v.sum())
+        notes.append(f"waterline z={waterline_z:g} (file)")
+    elif draft is not None:
+        wl = zmin + float(draft)
+        notes.append(f"draft={draft:g} m")
+    elif zmin + 0.25 * (zmax - zmin) < 0.0 < zmax:
+        wl = 0.0
+        notes.append("waterline at file z=0")
+    else:
+        wl = zmin + DEFAULT_DRAFT_FRACTION * (zmax - zmin)
+        notes.append(f"waterline guessed at {DEFAULT_DRAFT_FRACTION:.0%} of height")
+    if not zmin < wl < zmax:
+        raise MeshError(f"{p}: waterline at {wl - zmin:.3f} m above the keel is outside the hull "
+                        f"(height {zmax - zmin:.3f} m)")
+    v[:, 2] -= wl
+    v[:, 1] -= 0.5 * (v[:, 1].min() + v[:, 1].max())
+    wlp = _waterline_points(v, faces)
+    v[:, 0] -= float(wlp[:, 0].min()) if len(wlp) else float(v[:, 0].min())
+    mesh = _finish(v, faces, np.full(len(faces), -1, np.int16), stem, f"{p} ({'; '.join(notes)})")
+    regions = regions_opt if regions_opt is not None else classify_regions(mesh)
+    log.info("loaded %s", mesh.source)
+    return mesh.with_regions(regions)
+
+
+def _finish(verts: NDArray[np.float64], faces: NDArray[np.int64], regions: NDArray[np.int16],
+            name: str, source: str) -> HullMesh:
+    wlp = _waterline_points(verts, faces)
+    below = verts[verts[:, 2] <= 0]
+    if len(wlp):
+        length = float(np.ptp(wlp[:, 0]))
+        beam = float(np.ptp(np.concatenate([wlp[:, 1], below[:, 1]]))) if len(below) else float(np.ptp(wlp[:, 1]))
+    else:
+        length, beam = float(np.ptp(verts[:, 0])), float(np.ptp(verts[:, 1]))
+    draft = float(max(0.0, -verts[:, 2].min()))
+    return HullMesh(verts, faces.astype(np.int32), regions, name, source, length, beam, draft)
+
+
+def save_mesh(mesh: HullMesh, path: str | Path) -> None:
+    """Write ``mesh`` as binary PLY with a per-face ``short region`` (index into REGIONS, -1 unknown).
+
+    Region names are listed in a header comment; open3d, CloudCompare and
+    MeshLab read the file (they ignore the extra property).
+    """
+    p = Path(path)
+    nv, nf = len(mesh.vertices), len(mesh.faces)
+    header = "\n".join([
+        "ply", "format binary_little_endian 1.0",
+        f"comment hullscan hull mesh {mesh.name}",
+        "comment frame hull: x to bow, y to port, z up, waterline z=0, metres",
+        "comment regions " + " ".join(f"{i}={r}" for i, r in enumerate(REGIONS)),
+        f"element vertex {nv}", "property double x", "property double y", "property double z",
+        f"element face {nf}", "property list uchar int vertex_indices", "property short region",
+        "end_header",
+    ]) + "\n"
+    vdt = np.dtype([("x", "<f8"), ("y", "<f8"), ("z", "<f8")])
+    fdt = np.dtype([("n", "u1"), ("v", "<i4", (3,)), ("region", "<i2")])
+    va = np.empty(nv, vdt)
+    va["x"], va["y"], va["z"] = mesh.vertices[:, 0], mesh.vertices[:, 1], mesh.vertices[:, 2]
+    fa = np.empty(nf, fdt)
+    fa["n"] = 3
+    fa["v"] = mesh.faces
+    fa["region"] = mesh.face_region
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        with open(p, "wb") as fh:
+            fh.write(header.encode("ascii"))
+            fh.write(va.tobytes())
+            fh.write(fa.tobytes())
+    except OSError as err:
+        raise MeshError(f"{p}: cannot write mesh: {err.strerror}") from err

@@ -1,0 +1,277 @@
+"""Run a scenario: build the hull and world, fly the survey, simulate the sensors and write
+the rosbag2 bag plus its ground truth (``BAG_DIR.truth/``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from hullscan_sim.hullform import SeaChest, build_parametric, place_anodes
+from hullscan_sim.scenario import Scenario, load_scenario
+from hullscan_sim.sensors import (
+    FRAME_CAMERA,
+    FRAME_IMAGING,
+    FRAME_MULTIBEAM,
+    FRAME_POINTS,
+    Camera,
+    ImagingSonar,
+    Multibeam,
+    Sonar3D,
+    World,
+    sensor_poses,
+)
+from hullscan_sim.survey import Motion, NavSolution, fly, navigate, plan_route
+from hullscan_sim.world import Parasite, SurfaceTexture, apply_dents, place_parasites
+
+from hullscan.bag import BagWriter
+from hullscan.config import TopicsConfig
+from hullscan.errors import BagError, ConfigError, MeshError
+from hullscan.hull import HullMesh, load_mesh, merge_meshes, save_mesh
+from hullscan.model import Transform, TransformStamped, s_to_ns
+
+log = logging.getLogger("hullscan.sim")
+BLOCK_S = 5.0
+_STREAMS = ("placement", "dents", "survey", "nav", "multibeam", "imaging", "points", "camera")
+
+
+@dataclass(frozen=True)
+class Built:
+    """The hull and everything on it, before any sensor runs."""
+
+    reference: HullMesh
+    as_built: HullMesh
+    parasites: tuple[Parasite, ...]
+    decoys: tuple[dict[str, Any], ...]
+    sea_chests: tuple[SeaChest, ...]
+    hull_to_nav: Transform
+
+
+@dataclass(frozen=True)
+class SimResult:
+    bag: Path
+    truth_dir: Path
+    scenario: Scenario
+    duration_s: float
+    messages: dict[str, int]
+    rays_cast: int
+    timings_s: dict[str, float]
+    nav: dict[str, float]
+    parasites: tuple[dict[str, Any], ...] = field(default=())
+
+
+def truth_dir_for(bag: str | Path) -> Path:
+    p = Path(bag)
+    return p.with_name(p.name + ".truth")
+
+
+def _rngs(seed: int) -> dict[str, np.random.Generator]:
+    kids = np.random.SeedSequence(seed).spawn(len(_STREAMS))
+    return {name: np.random.default_rng(k) for name, k in zip(_STREAMS, kids, strict=True)}
+
+
+def build_world(sc: Scenario, rngs: dict[str, np.random.Generator] | None = None) -> Built:
+    rngs = rngs or _rngs(sc.seed)
+    chests: tuple[SeaChest, ...] = ()
+    if sc.hull.parametric is not None:
+        build = build_parametric(sc.hull.parametric)
+        reference, chests = build.mesh, build.sea_chests
+    else:
+        m = sc.hull.mesh
+        assert m is not None
+        try:
+            reference = load_mesh(m.path, units=m.units, bow=m.bow, up=m.up, draft=m.draft_m,
+                                  waterline_z=m.waterline_z, scale=m.scale, length=m.length_m)
+        except MeshError as err:
+            raise ConfigError(f"hull.mesh.path: {err}") from err
+        if m.anodes and not reference.regions_present().count("anode"):
+            reference = merge_meshes([reference, *place_anodes(reference, m.anodes)], reference.name,
+                                     reference.source)
+    parasites = place_parasites(reference, list(sc.parasites), chests, rngs["placement"])
+    as_built, decoys = apply_dents(reference, sc.as_built, rngs["dents"])
+    anodes = reference.region_mask("anode")
+    decoys = [*decoys]
+    if anodes.any():
+        c = reference.face_centroids()[anodes]
+        # anode boxes have 12 faces each: report one decoy per box
+        for k in range(0, len(c), 12):
+            decoys.append({"id": f"A{k // 12 + 1}", "kind": "anode", "centroid_hull": c[k:k + 12].mean(0).tolist(),
+                           "region": "anode", "in_reference": True})
+    if sc.growth.roughness_m > 0 or sc.growth.patch_thickness_m > 0:
+        decoys.append({"id": "G", "kind": "marine_growth", "roughness_m": sc.growth.roughness_m,
+                       "patch_thickness_m": sc.growth.patch_thickness_m, "region": "all"})
+    if sc.as_built.seam_height_m > 0:
+        decoys.append({"id": "S", "kind": "plate_seams", "height_m": sc.as_built.seam_height_m,
+                       "spacing_m": sc.as_built.seam_spacing_m, "region": "all"})
+    pl = sc.placement
+    hull_to_nav = Transform.from_euler(0.0, 0.0, float(np.deg2rad(pl.heading_deg)),
+                                       (pl.origin_en_m[0], pl.origin_en_m[1], 0.0))
+    return Built(reference, as_built, tuple(parasites), tuple(decoys), chests, hull_to_nav)
+
+
+def _stamps(t0: int, t1: int, rate: float, decimation: int) -> np.ndarray:
+    n = int((t1 - t0) * 1e-9 * rate)
+    k = np.arange(0, n, decimation)
+    return t0 + np.round(k * 1e9 / rate).astype(np.int64)
+
+
+def simulate(scenario: Scenario | str | Path, out_dir: str | Path, *, duration_s: float | None = None,
+             ping_decimation: int = 1, progress: bool = False, overwrite: bool = False) -> SimResult:
+    """Simulate ``scenario`` into the bag ``out_dir`` (+ ``out_dir.truth/``).
+
+    ``duration_s`` cuts the survey short and ``ping_decimation`` keeps every n-th
+    sensor message (both for fast tests); the result is deterministic for the seed.
+    """
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    if ping_decimation < 1:
+        raise ConfigError(f"ping_decimation: expected an integer >= 1, got {ping_decimation}")
+    bag_path = Path(out_dir)
+    truth = truth_dir_for(bag_path)
+    if bag_path.exists() or truth.exists():
+        if not overwrite:
+            raise BagError(f"{bag_path}: already exists (use --force to replace it)")
+        shutil.rmtree(bag_path, ignore_errors=True)
+        shutil.rmtree(truth, ignore_errors=True)
+    timings: dict[str, float] = {}
+    t_start = time.perf_counter()
+    rngs = _rngs(sc.seed)
+    built = build_world(sc, rngs)
+    timings["build_s"] = time.perf_counter() - t_start
+    t0 = s_to_ns(sc.start_time_s)
+    route = plan_route(built.reference, sc.survey)
+    motion = fly(route, sc.survey, rngs["survey"], t0, duration_s)
+    true_nav = motion.trajectory(built.hull_to_nav)
+    nav = navigate(true_nav, sc.navigation, rngs["nav"])
+    hull_traj = motion.trajectory()
+    timings["survey_s"] = time.perf_counter() - t_start - timings["build_s"]
+    texture = SurfaceTexture(sc.growth, sc.as_built, sc.seed)
+    world = World(built.as_built, [p.mesh for p in built.parasites], texture)
+    sensors: list[tuple[str, Any, float]] = []
+    se = sc.sensors
+    if se.multibeam is not None:
+        sensors.append(("multibeam", Multibeam(se.multibeam, sc.water), se.multibeam.rate_hz))
+    if se.imaging is not None:
+        sensors.append(("imaging", ImagingSonar(se.imaging), se.imaging.rate_hz))
+    if se.points is not None:
+        sensors.append(("points", Sonar3D(se.points), se.points.rate_hz))
+    if se.camera is not None:
+        sensors.append(("camera", Camera(se.camera, sc.water), se.camera.rate_hz))
+    lo, hi = motion.stamps_ns[0], motion.stamps_ns[-1]
+    stamps = {name: _stamps(lo, hi, rate, ping_decimation) for name, _, rate in sensors}
+    # one interpolation per sensor for the whole survey (a SLERP set-up per block would dominate)
+    poses: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for name, obj, _ in sensors:
+        if len(stamps[name]) == 0:
+            poses[name] = (np.zeros((0, 3)), np.zeros((0, 3, 3)))
+            continue
+        pos, quat, _, _ = hull_traj.interpolate(stamps[name])
+        poses[name] = sensor_poses(pos, quat, obj.mount)
+    nav_stamps = np.array([s.stamp_ns for s in nav.samples])
+    counts: dict[str, int] = {"nav": 0, "tf": 0}
+    topics = TopicsConfig()
+    mounts = [TransformStamped(int(lo), "base_link", _frame(name), obj.mount, static=True)
+              for name, obj, _ in sensors]
+    t_cast = 0.0
+    t_write = 0.0
+    with BagWriter(bag_path, storage=sc.storage, topics=topics) as bag:
+        bag.write_tf(mounts, static=True, log_time_ns=int(lo))
+        edges = np.arange(lo, hi + 1, s_to_ns(BLOCK_S))
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=round((hi - lo) * 1e-9), unit="s", desc=f"simulate {sc.name}", leave=False)
+        for b0 in edges:
+            b1 = b0 + s_to_ns(BLOCK_S)
+            items: list[tuple[int, int, Any]] = []
+            i0, i1 = np.searchsorted(nav_stamps, [b0, b1])
+            for k in range(i0, i1):
+                smp = nav.samples[k]
+                items.append((smp.stamp_ns, 0, smp))
+                items.append((smp.stamp_ns, 1, TransformStamped(smp.stamp_ns, "odom", "base_link", smp.pose)))
+            tc = time.perf_counter()
+            for order, (name, obj, _) in enumerate(sensors, start=2):
+                st = stamps[name]
+                j0, j1 = np.searchsorted(st, [b0, b1])
+                if j1 <= j0:
+                    continue
+                sel = st[j0:j1]
+                org, rot = poses[name][0][j0:j1], poses[name][1][j0:j1]
+                if name == "camera":
+                    for fr in obj.frames(world, sel, org, rot, rngs[name]):
+                        items.append((fr.stamp_ns, order, obj.info(fr.stamp_ns)))
+                        items.append((fr.stamp_ns, order, fr))
+                else:
+                    items.extend((pg.stamp_ns, order, pg) for pg in obj.pings(world, sel, org, rot, rngs[name]))
+            tw = time.perf_counter()
+            t_cast += tw - tc
+            items.sort(key=lambda it: (it[0], it[1]))
+            for _, order, item in items:
+                if isinstance(item, TransformStamped):
+                    bag.write_tf([item], static=False)
+                    counts["tf"] += 1
+                else:
+                    bag.write(item)
+                    key = "nav" if order == 0 else sensors[order - 2][0]
+                    counts[key] = counts.get(key, 0) + 1
+            t_write += time.perf_counter() - tw
+            if bar is not None:
+                bar.update(round(BLOCK_S))
+        if bar is not None:
+            bar.close()
+    timings["sensors_s"] = t_cast
+    timings["write_s"] = t_write
+    _write_truth(truth, sc, built, motion, nav, true_nav)
+    timings["total_s"] = time.perf_counter() - t_start
+    duration = (hi - lo) * 1e-9
+    return SimResult(bag_path, truth, sc, duration, counts, world.rays_cast, timings, nav.stats(),
+                     tuple(p.truth() for p in built.parasites))
+
+
+def _frame(name: str) -> str:
+    return {"multibeam": FRAME_MULTIBEAM, "imaging": FRAME_IMAGING, "points": FRAME_POINTS,
+            "camera": FRAME_CAMERA}[name]
+
+
+def _write_truth(truth: Path, sc: Scenario, built: Built, motion: Motion, nav: NavSolution, true_nav: Any) -> None:
+    truth.mkdir(parents=True, exist_ok=True)
+    stats = nav.stats()
+    doc = {
+        "seed": sc.seed,
+        "scenario": sc.name,
+        "hull": {"name": built.reference.name, "source": built.reference.source, "length_m": built.reference.length,
+                 "beam_m": built.reference.beam, "draft_m": built.reference.draft,
+                 "regions": list(built.reference.regions_present())},
+        "hull_to_nav": {"translation": built.hull_to_nav.translation.tolist(),
+                        "rotation": built.hull_to_nav.rotation.tolist()},
+        "parasites": [p.truth() for p in built.parasites],
+        "decoys": list(built.decoys),
+        "sea_chests": [{"index": c.index, "center_hull": c.center.tolist(), "normal_hull": c.normal.tolist(),
+                        "width_m": c.width, "height_m": c.height, "recess_m": c.recess} for c in built.sea_chests],
+        "nav": {"drift_percent": sc.navigation.drift_percent, "heading_bias_deg": sc.navigation.heading_bias_deg,
+                "correlation_m": sc.navigation.correlation_m, "depth_sigma_m": sc.navigation.depth_sigma_m, **stats},
+    }
+    (truth / "truth.json").write_text(json.dumps(doc, indent=2, sort_keys=False))
+    _savez_deterministic(truth / "trajectory_true.npz", stamps_ns=true_nav.stamps_ns,
+                         positions=true_nav.positions, orientations=true_nav.orientations,
+                         positions_hull=motion.positions, orientations_hull=motion.orientations,
+                         route_hull=motion.route)
+    save_mesh(built.reference, truth / "reference.ply")
+    (truth / "scenario.yaml").write_text(yaml.safe_dump(sc.model_dump(mode="json"), sort_keys=False))
+
+
+def _savez_deterministic(path: Path, **arrays: np.ndarray) -> None:
+    """Like ``np.savez`` but with fixed zip timestamps, so the same seed gives the same bytes."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, arr in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with zf.open(info, "w") as fh:
+                np.lib.format.write_array(fh, np.asarray(arr), allow_pickle=False)

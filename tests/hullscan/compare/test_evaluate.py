@@ -1,0 +1,27 @@
+"""Matching findings to ground truth."""
+
+from __future__ import annotations
+
+from hullscan.compare.evaluate import match_truth, summarise
+
+
+def test_match_truth_counts():
+    findings = [
+        {"id": "F001", "centroid": [10.0, 2.0, -1.0], "bbox_min": [9.7, 1.9, -1.3], "bbox_max": [10.3, 2.2, -0.7],
+         "volume_m3": 0.11},
+        {"id": "F002", "centroid": [30.0, -2.0, -1.0], "bbox_min": [29.9, -2.1, -1.1], "bbox_max": [30.1, -1.9, -0.9],
+         "volume_m3": 0.01},
+    ]
+    truth = [
+        {"id": "P1", "centroid_hull": [10.1, 2.0, -1.0], "volume_m3": 0.1, "height_m": 0.3, "region": "side"},
+        {"id": "P2", "centroid_hull": [50.0, 2.0, -1.0], "volume_m3": 0.05, "height_m": 0.2, "region": "side"},
+        {"id": "P3", "centroid_hull": [60.0, 2.0, -1.0], "volume_m3": 0.05, "height_m": 0.2, "region": "bottom"},
+    ]
+    res = match_truth(findings, truth, lambda c: "not_inspected" if c[0] > 55 else "clear", scenario="s")
+    assert [d["finding"] for d in res.detected] == ["F001"]
+    assert [m["truth"]["id"] for m in res.missed] == ["P2"]
+    assert [m["truth"]["id"] for m in res.not_inspected] == ["P3"]
+    assert [f["id"] for f in res.false_alarms] == ["F002"]
+    s = summarise([res])
+    assert s["recall"] == 0.5 and s["false_alarms_per_hull"] == 1.0
+    assert s["targets"]["vol>=0.03,h>=0.10"] == {"recall": 0.5, "n": 2}

@@ -1,0 +1,122 @@
+"""Detection, location, size, false alarms, references, coverage on synthetic hulls."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hullscan.compare.analysis import group_median
+from hullscan.compare.config import CompareConfig
+from hullscan.compare.inspect import inspect
+from hullscan.compare.synthetic import Box, make_scan
+from hullscan.model import Transform
+
+from .conftest import BOXES, HULL_TO_NAV
+
+PRIOR = Transform.from_euler(0.0, 0.0, 0.6 + 0.01, (120.15, -40.1, 0.35))  # navigation is a little off
+
+
+def match(findings, centroids, tol=0.35):
+    out = []
+    for c in centroids:
+        d = [np.linalg.norm(np.array(f.centroid) - c) for f in findings]
+        out.append(int(np.argmin(d)) if d and min(d) < tol else None)
+    return out
+
+
+def check_boxes(ins, scan, vol_tol=0.35):
+    m = match(ins.findings, scan.box_centroids)
+    assert None not in m, f"missed a box: {m}, findings {[f.centroid for f in ins.findings]}"
+    assert len(ins.findings) == len(BOXES), [f.centroid for f in ins.findings]
+    for i, j in enumerate(m):
+        f = ins.findings[j]
+        assert f.kind == "protrusion"
+        assert np.linalg.norm(np.array(f.centroid) - scan.box_centroids[i]) < 0.25
+        if scan.box_volumes[i] >= 0.05:
+            assert abs(f.volume_m3 - scan.box_volumes[i]) / scan.box_volumes[i] < vol_tol
+        assert abs(f.max_height_m - BOXES[i].size[2]) < 0.06
+    return m
+
+
+def test_mesh_reference_with_prior_finds_every_box(hull, scan):
+    ins = inspect(scan.cloud, hull, CompareConfig(frame_spacing_m=0.6), hull_to_nav=PRIOR)
+    m = check_boxes(ins, scan)
+    assert ins.alignment.residual_m < 0.03
+    assert ins.coverage.fraction > 0.97
+    side = ins.findings[m[0]]
+    assert side.side == "port" and side.frame_number == round(side.centroid[0] / 0.6)
+    assert ins.findings[m[2]].side == "bottom" and ins.findings[m[1]].side == "starboard"
+    assert 0 < side.confidence <= 1 and 0 < side.risk <= 1
+
+
+def test_global_registration_without_prior(hull, scan):
+    ins = inspect(scan.cloud, hull, CompareConfig())
+    check_boxes(ins, scan)
+
+
+def test_clean_hull_with_heavy_growth_and_as_built_offset_has_no_findings(hull):
+    # Heavy barnacles and a 3 cm as-built/growth layer over the whole hull.
+    s = make_scan(hull, (), spacing=0.05, growth=1.0, hull_to_nav=HULL_TO_NAV, seed=5)
+    shifted = s.cloud.transformed(Transform.identity(), "odom")
+    ins = inspect(shifted, hull, CompareConfig(), hull_to_nav=PRIOR)
+    assert ins.findings == (), [(f.centroid, f.volume_m3) for f in ins.findings]
+
+
+def test_anode_in_reference_is_not_flagged(hull):
+    # An anode-sized block on the as-built hull that the reference also has: cloud and mesh agree.
+    import trimesh
+
+    from hullscan.compare.synthetic import SynthHullMesh
+
+    anode = trimesh.creation.box((0.5, 0.2, 0.06))
+    anode.apply_translation((6.0, 0.0, -2.5 - 0.03 + 0.001))
+    v = np.vstack([hull.vertices, anode.vertices])
+    f = np.vstack([hull.faces, anode.faces + len(hull.vertices)])
+    fr = np.concatenate([hull.face_region, np.full(len(anode.faces), 10, np.int16)])
+    ref = SynthHullMesh(v, f.astype(np.int32), fr, name="with anode")
+    s = make_scan(hull, (Box(6.0, 0, 0, (0.5, 0.2, 0.06), y=0.0),), spacing=0.05, hull_to_nav=HULL_TO_NAV, seed=3)
+    ins = inspect(s.cloud, ref, CompareConfig(), hull_to_nav=PRIOR)
+    assert ins.findings == ()
+
+
+def test_scan_reference(hull, scan, clean_scan):
+    ref = clean_scan.cloud.transformed(HULL_TO_NAV.inverse(), "hull")
+    ins = inspect(scan.cloud, ref, CompareConfig(), hull_to_nav=PRIOR)
+    check_boxes(ins, scan, vol_tol=0.45)
+
+
+def test_mirror_mode_finds_boxes(scan):
+    ins = inspect(scan.cloud, "mirror", CompareConfig(), hull_to_nav=PRIOR)
+    m = match(ins.findings, scan.box_centroids, tol=0.4)
+    assert None not in m
+    assert all(f.kind == "protrusion" for f in ins.findings)
+    assert len(ins.findings) == len(BOXES)
+
+
+def test_unseen_patch_is_not_inspected_not_clear(hull):
+    hidden = Box(15.0, 1, -1.0, (0.5, 0.5, 0.2))
+
+    def keep(p):  # the survey missed a 2 m x 1.5 m patch on the port side around the box
+        return ~((np.abs(p[:, 0] - 15.0) < 1.0) & (p[:, 1] > 0) & (np.abs(p[:, 2] + 1.0) < 0.75))
+
+    s = make_scan(hull, (hidden,), spacing=0.05, hull_to_nav=HULL_TO_NAV, keep=keep, seed=4)
+    ins = inspect(s.cloud, hull, CompareConfig(), hull_to_nav=PRIOR)
+    assert ins.findings == ()
+    assert ins.coverage.fraction < 0.995
+    big = ins.coverage.patches[0]
+    assert abs(big["centroid"][0] - 15.0) < 0.5 and big["side"] == "port" and big["area_m2"] > 1.0
+    assert ins.status_at(s.box_centroids[0]) == "not_inspected"
+    assert ins.status_at(np.array([5.0, 2.0, -1.5]) * [1, 1, 1]) in ("clear", "not_inspected")
+
+
+def test_group_median_matches_numpy():
+    rng = np.random.default_rng(0)
+    g = rng.integers(0, 50, 3000)
+    v = rng.normal(size=3000)
+    got = group_median(g, v, 52)
+    for k in range(52):
+        sel = v[g == k]
+        if len(sel):
+            assert got[k] == pytest.approx(np.median(sel))
+        else:
+            assert np.isnan(got[k])

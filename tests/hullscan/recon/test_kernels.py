@@ -1,0 +1,145 @@
+"""Every numba kernel against its plain numpy/Python reference on random inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hullscan.recon import georef
+from hullscan.recon.voxelmap import VoxelMap, extract_reference, fuse_reference
+
+
+def _rays(rng: np.random.Generator, n: int, n_origins: int = 5, noise: float = 0.005) -> tuple[np.ndarray, ...]:
+    origins = rng.normal(0, 1, (n_origins, 3)) + np.array([0, 0, -3])
+    ray = rng.integers(0, n_origins, n).astype(np.int32)
+    # Points near the plane z = 0 so voxels are shared and carving finds voxels to hit.
+    pts = np.column_stack([rng.uniform(-0.2, 0.2, n), rng.uniform(-0.2, 0.2, n), rng.normal(0, noise, n)])
+    sigma = rng.uniform(0.005, 0.03, n).astype(np.float32)
+    return pts, ray, origins, sigma
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fuse_matches_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    pts, ray, origins, sigma = _rays(rng, 3000)
+    vs = 0.02
+    vm = VoxelMap(vs, capacity=16)  # tiny: forces growth and rehashing on the way
+    for part in np.array_split(np.arange(len(pts)), 7):
+        vm.fuse(pts[part], ray[part], origins, sigma[part], 2.0, 0.1)
+    ref = fuse_reference(pts, ray, origins, sigma, vs, 2.0, 0.1)
+    assert vm.n == len(ref)
+    idx = vm.voxel_indices()
+    for v in range(vm.n):
+        e = ref[tuple(int(c) for c in idx[v])]
+        assert vm.hits[v] == e["hits"]
+        assert vm.miss[v] == e["miss"]
+        np.testing.assert_allclose(vm.s1[v], e["s1"], atol=1e-5)
+        np.testing.assert_allclose(vm.s2[v], e["s2"], atol=1e-6)
+        np.testing.assert_allclose(vm.sd[v], e["sd"], atol=1e-4)
+        np.testing.assert_allclose(vm.ss[v], e["ss"], rtol=1e-4)
+    assert sum(e["miss"] for e in ref.values()) > 0  # carving was exercised
+
+
+@pytest.mark.parametrize("cell", [1, 2, 3])
+def test_extract_matches_reference(cell: int) -> None:
+    rng = np.random.default_rng(5)
+    pts, ray, origins, sigma = _rays(rng, 4000)
+    vs = 0.02
+    vm = VoxelMap(vs)
+    vm.fuse(pts, ray, origins, sigma, 2.0, 0.1)
+    out, reason = vm.extract(cell, 3, 1.0)
+    ref = extract_reference(fuse_reference(pts, ray, origins, sigma, vs, 2.0, 0.1), vs, cell, 3, 1.0)
+    assert len(out["points"]) == len(ref) == int((reason == 0).sum())
+    idx = vm.voxel_indices()[out["voxel"]]
+    for k, p, n, h in zip(idx, out["points"], out["normals"], out["hits"], strict=True):
+        rp, rn, rh = ref[tuple(int(c) for c in k)]
+        np.testing.assert_allclose(p, rp, atol=1e-5)
+        np.testing.assert_allclose(n, rn, atol=1e-3)
+        assert h == rh
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_clean_matches_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    p, b = 20, 64
+    ranges = rng.uniform(2, 3, (p + 2, b)).astype(np.float32)
+    ranges[rng.random((p + 2, b)) < 0.05] = np.nan
+    ranges[rng.random((p + 2, b)) < 0.05] += np.float32(1.0)  # spikes
+    ranges[0, :5] = 40.0
+    intens = rng.uniform(0, 100, (p, b)).astype(np.float32)
+    ang = np.linspace(-1, 1, b)
+    dirs = np.column_stack([np.cos(ang), np.sin(ang), np.zeros(b)]).astype(np.float32)
+    rmin = np.full(p, 2.05)
+    rmax = rng.uniform(2.8, 3.5, p)
+    got = georef.clean_block(ranges, intens, dirs, rmin, rmax, 10.0, 0.15, np.deg2rad(20))
+    ref = georef.clean_reference(ranges, intens, dirs, rmin, rmax, 10.0, 0.15, np.deg2rad(20))
+    np.testing.assert_array_equal(got, ref)
+    assert set(np.unique(got)) >= {georef.OK, georef.NAN, georef.WEAK, georef.SPIKE_X}
+
+
+def test_georef_matches_reference() -> None:
+    from scipy.spatial.transform import Rotation
+
+    rng = np.random.default_rng(3)
+    p, b = 30, 50
+    ranges = rng.uniform(0.5, 10, (p, b)).astype(np.float32)
+    keep = rng.random((p, b)) < 0.8
+    d = rng.normal(size=(b, 3))
+    dirs = (d / np.linalg.norm(d, axis=1, keepdims=True)).astype(np.float32)
+    rot = Rotation.random(p, random_state=1).as_matrix()
+    trans = rng.normal(0, 50, (p, 3))
+    nav, att = rng.uniform(0, 0.1, p), rng.uniform(0, 0.01, p)
+    a = georef.georef_block(ranges, keep, dirs, rot, trans, nav, att, 0.02, 0.02, ray0=7)
+    r = georef.georef_reference(ranges, keep, dirs, rot, trans, nav, att, 0.02, 0.02, ray0=7)
+    np.testing.assert_allclose(a[0], r[0], atol=1e-9)
+    np.testing.assert_array_equal(a[1], r[1])
+    np.testing.assert_allclose(a[2], r[2], rtol=1e-5)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_cfar_matches_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    img = rng.exponential(1.0, (200, 40)).astype(np.float32)
+    hit = rng.integers(20, 190, 40)
+    img[hit, np.arange(40)] += rng.uniform(0, 40, 40).astype(np.float32)
+    got = georef.cfar_first(img, 2, 8, 6.0, 1.0, 5)
+    np.testing.assert_array_equal(got, georef.cfar_reference(img, 2, 8, 6.0, 1.0, 5))
+    assert (got >= 0).sum() > 10
+
+
+def test_wrappers_check_shapes() -> None:
+    vm = VoxelMap(0.02)
+    with pytest.raises(ValueError, match="points must be"):
+        vm.fuse(np.zeros((3, 2)), np.zeros(3, np.int32), np.zeros((1, 3)), np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match="ray index"):
+        vm.fuse(np.zeros((3, 3)), np.full(3, 4, np.int32), np.zeros((1, 3)), np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match="neighbour rows"):
+        georef.clean_block(np.zeros((1, 4), np.float32), np.zeros((0, 4)), np.zeros((4, 3)),
+                           np.zeros(0), np.zeros(0), 0, 0.1, 0)
+    with pytest.raises(ValueError):
+        VoxelMap(0.0)
+
+
+def test_map_state_roundtrip() -> None:
+    rng = np.random.default_rng(0)
+    pts, ray, origins, sigma = _rays(rng, 2000)
+    vm = VoxelMap(0.02)
+    vm.fuse(pts, ray, origins, sigma)
+    vm2 = VoxelMap.from_state(vm.state())
+    a, _ = vm.extract()
+    b, _ = vm2.extract()
+    np.testing.assert_array_equal(a["points"], b["points"])
+
+
+def test_smallest_eig_matches_numpy() -> None:
+    from hullscan.recon.voxelmap import _smallest_eig
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        a = rng.normal(size=(3, 3))
+        c = a @ a.T * rng.uniform(1e-6, 1.0)
+        w, v = np.linalg.eigh(c)
+        lam, nx, ny, nz = _smallest_eig(c[0, 0], c[0, 1], c[0, 2], c[1, 1], c[1, 2], c[2, 2])
+        assert abs(lam - w[0]) < 1e-9 * max(1.0, w[2])
+        if w[1] - w[0] > 1e-3 * w[2]:  # eigenvector defined
+            assert abs(abs(np.dot([nx, ny, nz], v[:, 0])) - 1) < 1e-6
