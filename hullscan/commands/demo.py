@@ -44,10 +44,11 @@ def default_scenario() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from hullscan_sim.simulate import simulate
+
     from hullscan.commands.replay import replay
     from hullscan.compare.evaluate import match_truth
     from hullscan.config import load_config
-    from hullscan_sim.simulate import simulate
 
     cfg = load_config(args.config)
     out = Path(args.out)
