@@ -4,8 +4,10 @@ process (the real Reconstructor); measures dropped pings, cloud update rate and 
     .venv/bin/python bench/bench_live_ros.py [--seconds 30]
 
 Results: bench/results/live_ros.json and .md. There is no peer ROS mapper installed to run
-side by side, so the figures are compared with the targets instead. The machine is shared
-(2 cores, several jobs): timings are noisy.
+side by side; the peer measured in the same run is the batch path on the same bag
+(``reconstruct_bag``, 256 pings per kernel call), so the live cost shows as a ratio to it.
+The machine is shared (2 cores, several jobs): timings are noisy, and the load average
+before and after the run is recorded with them.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         bag = Path(tmp) / "bag"
         n_pings = write_bag(bag, a.seconds)
+        load_before = os.getloadavg()
         mapper = subprocess.Popen([py, "-m", "hullscan.ros.mapper", "--ros-args", "-p", f"checkpoint_dir:={tmp}/ckpt",
                                    "-p", "cloud_rate_hz:=1.0"], env=env, cwd=REPO,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -82,6 +85,14 @@ def main() -> int:
             p.terminate()
         pout = probe.communicate(timeout=20)[0]
         mapper.communicate(timeout=20)
+        load_after = os.getloadavg()
+        # Peer: the batch reconstruction of the same bag (same kernels, 256 pings per call).
+        from hullscan.recon.pipeline import reconstruct_bag
+
+        reconstruct_bag(bag, progress=False)  # warm (numba cache)
+        tb = time.process_time()
+        reconstruct_bag(bag, progress=False)
+        batch_cpu_s = time.process_time() - tb
     rows = [json.loads(x) for x in pout.splitlines() if x.startswith("{")]
     diag = [r for r in rows if r["topic"] == "/diagnostics" and r["name"] == "hullscan/hullscan_mapper"]
     values = diag[-1]["values"] if diag else {}
@@ -98,8 +109,12 @@ def main() -> int:
         "mapper_cpu_percent_of_one_core": round(cpu, 1),
         "cloud_points_final": int(values.get("cloud_points", 0)),
         "targets": {"missed_pings": 0, "cloud_update_hz_min": 1.0, "mapper_cpu_percent_max": 50.0},
+        "peer_batch_cpu_s": round(batch_cpu_s, 3),
+        "live_cpu_s": round(cpu / 100.0 * a.seconds, 3),
+        "load_average_1min": {"before": round(load_before[0], 2), "after": round(load_after[0], 2)},
         "machine": f"{psutil.cpu_count()} cores shared with other jobs; timings noisy",
     }
+    res["live_over_batch_cpu"] = round(res["live_cpu_s"] / max(batch_cpu_s, 1e-9), 2)
     res["pass"] = {"no_dropped_pings": res["pings_received"] == n_pings and missed == 0,
                    "cloud_rate": bool(res["cloud_update_interval_s"]["median"] <= 1.05),
                    "cpu": cpu <= 50.0}
@@ -114,8 +129,14 @@ def main() -> int:
           f"| missed pings (stamp gaps) | {missed} | 0 |",
           f"| cloud update interval median / max (s) | {res['cloud_update_interval_s']['median']:.2f} / "
           f"{res['cloud_update_interval_s']['max']:.2f} | <= 1.0 |",
-          f"| mapper CPU (% of one core) | {res['mapper_cpu_percent_of_one_core']} | <= 50 |", "",
-          f"Machine: {res['machine']}."]
+          f"| mapper CPU (% of one core) | {res['mapper_cpu_percent_of_one_core']} | <= 50 |",
+          f"| live mapper CPU for the stream / batch `reconstruct_bag` CPU (s) | {res['live_cpu_s']} / "
+          f"{res['peer_batch_cpu_s']} (x{res['live_over_batch_cpu']}) | |", "",
+          "The mapper runs the real Reconstructor with `recon.chunk_pings: 1` (one ping per kernel call); "
+          "its CPU includes DDS deserialisation, diagnostics and the 1 Hz cloud extraction and publishing, "
+          "which the batch peer does not do.", "",
+          f"Machine: {res['machine']}; 1-min load average {res['load_average_1min']['before']} before, "
+          f"{res['load_average_1min']['after']} after the run."]
     (out / "live_ros.md").write_text("\n".join(md) + "\n")
     print(json.dumps(res, indent=2))
     return 0

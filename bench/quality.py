@@ -94,16 +94,26 @@ def run_case(bag: Path, drift: bool) -> tuple[dict[str, float], dict[str, Any]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenario", type=Path, default=Path("sim/scenarios/demo.yaml"))
+    ap.add_argument("--strong", type=Path, default=Path("sim/scenarios/strong_drift.yaml"),
+                    help="also run this scenario with its own (strong) drift, before/after")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="hullscan_quality_"))
     res: dict[str, Any] = {"scenario": str(args.scenario), "noise_m": NOISE}
     bag_a = simulate(args.scenario, deep_merge(CLEAN, PERFECT), work / "perfect")
     res["perfect"], _ = run_case(bag_a, drift=False)
+    res["perfect_corrected"], res["perfect_stats"] = run_case(bag_a, drift=True)
     bag_b = simulate(args.scenario, deep_merge(CLEAN, DRIFT), work / "drift")
     truth = json.loads((Path(str(bag_b) + ".truth") / "truth.json").read_text())
     res["drift_nav"] = truth.get("nav", {})
     res["drift_before"], _ = run_case(bag_b, drift=False)
     res["drift_after"], res["drift_stats"] = run_case(bag_b, drift=True)
+    strong_rows: list[str] = []
+    if args.strong and args.strong.exists():
+        bag_c = simulate(args.strong, CLEAN, work / "strong")
+        truth_c = json.loads((Path(str(bag_c) + ".truth") / "truth.json").read_text())
+        res["strong_nav"] = truth_c.get("nav", {})
+        res["strong_before"], _ = run_case(bag_c, drift=False)
+        res["strong_after"], res["strong_stats"] = run_case(bag_c, drift=True)
     a, b0, b1 = res["perfect"], res["drift_before"], res["drift_after"]
     res["pass"] = {"perfect_rms": a["rms_m"] <= 1.2 * NOISE, "perfect_outliers": a["share_over_10cm"] < 0.005,
                    "drift_rms": b1["rms_m"] <= 2 * NOISE,
@@ -116,15 +126,21 @@ def main() -> None:
                 f"{100 * m['share_over_10cm']:.2f} % | {100 * m['patch_spread_p95_m']:.1f} | "
                 f"{100 * m['patches_thicker_than_15cm']:.2f} % |")
 
+    if "strong_before" in res:
+        strong_rows = [row(f"{args.strong.stem}, no correction", res["strong_before"]),
+                       row(f"{args.strong.stem}, corrected", res["strong_after"])]
     lines = ["# Reconstruction quality (simulated, against the design mesh)", "",
              f"Scenario `{args.scenario}`, range noise {100 * NOISE:.0f} cm, growth and dents off.", "",
              "| case | points | RMS cm | p99 cm | > 10 cm | patch spread p95 cm | patches > 15 cm thick |",
              "|---|---:|---:|---:|---:|---:|---:|",
-             row("perfect navigation", a), row("0.3 % drift, no correction", b0),
-             row("0.3 % drift, corrected", b1), "",
+             row("perfect navigation", a), row("perfect navigation, drift correction on", res["perfect_corrected"]),
+             row("0.3 % drift, no correction", b0), row("0.3 % drift, corrected", b1), *strong_rows, "",
              f"Targets: perfect RMS <= {120 * NOISE:.1f} cm and < 0.5 % over 10 cm; drift corrected RMS <= "
              f"{200 * NOISE:.0f} cm and no double surfaces. Pass: {res['pass']}.",
-             f"Navigation in the drift case: {res['drift_nav']}. Drift correction: {res['drift_stats']}.", "",
+             f"Navigation in the drift case: {res['drift_nav']}. Drift correction: {res['drift_stats']}.",
+             f"Perfect navigation, drift correction: {res['perfect_stats']}.",
+             *([f"Strong drift (`{args.strong}`): navigation {res['strong_nav']}; correction {res['strong_stats']}."]
+               if "strong_nav" in res else []), "",
              "Reproduce: `.venv/bin/python bench/quality.py`"]
     (RESULTS / "quality.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

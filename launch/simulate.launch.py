@@ -15,6 +15,11 @@ from launch_ros.actions import Node
 from launch import LaunchDescription
 
 
+def truth_file(name: str) -> PathJoinSubstitution:
+    """A file of the simulator's ground truth (written beside the bag)."""
+    return PathJoinSubstitution([LaunchConfiguration("out"), "bag.truth", name])
+
+
 def generate_launch_description():
     share = get_package_share_directory("hullscan")
     params = os.path.join(share, "config", "replay.yaml")
@@ -32,10 +37,10 @@ def generate_launch_description():
         Node(package="hullscan", executable="hullscan_mapper", name="hullscan_mapper", output="screen",
              parameters=[params, sim]),
         Node(package="hullscan", executable="hullscan_comparator", name="hullscan_comparator", output="screen",
-             parameters=[params, sim, {"reference": PathJoinSubstitution([LaunchConfiguration("out"),
-                                                                         "bag.truth", "reference.ply"])}]),
+             parameters=[params, sim, {"reference": truth_file("reference.ply"),
+                                       "hull_to_nav_file": truth_file("truth.json")}]),
         Node(package="hullscan", executable="hullscan_camera", name="hullscan_camera", output="screen",
-             parameters=[params, sim]),
+             parameters=[params, sim, {"reference": truth_file("reference.ply")}]),
         simulate,
         RegisterEventHandler(OnProcessExit(target_action=simulate, on_exit=[play])),
         Node(package="rviz2", executable="rviz2", name="rviz2", condition=IfCondition(LaunchConfiguration("rviz")),

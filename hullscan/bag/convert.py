@@ -9,6 +9,9 @@ rosbags message classes for writing bags. Malformed messages raise
 from __future__ import annotations
 
 import io
+import math
+import struct
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -163,6 +166,108 @@ def odom_from_msg(msg: Any, topic: str) -> NavSample:
         stamp_ns(msg.header), pos, quat, frame_id=msg.header.frame_id, child_frame=msg.child_frame_id,
         position_sigma=diag[:3], orientation_sigma=diag[3:], velocity=np.array([v.x, v.y, v.z]),
     )
+
+
+# --------------------------------------------------------------------------- fast paths
+#
+# A survey bag is mostly Odometry and LaserScan messages; decoding them straight from
+# little-endian CDR skips the generic deserializer (most of the read time). Anything
+# unexpected (big-endian, short buffer) returns None and the caller decodes normally,
+# so messages and errors are exactly those of the generic path.
+
+_STAMP = struct.Struct("<iI")
+_U32 = struct.Struct("<I")
+_SCAN7 = struct.Struct("<7f")
+_ODOM46 = struct.Struct("<46d")
+
+
+def _cdr_string(data: bytes, o: int) -> tuple[str, int] | None:
+    o = 4 + ((o - 4 + 3) & ~3)  # CDR alignment counts from the end of the 4-byte encapsulation header
+    if o + 4 > len(data):
+        return None
+    (n,) = _U32.unpack_from(data, o)
+    if n == 0 or o + 4 + n > len(data):
+        return None
+    return data[o + 4:o + 3 + n].decode("utf-8", "replace"), o + 4 + n
+
+
+def _cdr_header(data: bytes) -> tuple[int, str, int] | None:
+    if len(data) < 16 or data[0] != 0 or data[1] != 1:  # CDR little-endian only
+        return None
+    sec, nsec = _STAMP.unpack_from(data, 4)
+    s = _cdr_string(data, 12)
+    if s is None:
+        return None
+    return sec * 1_000_000_000 + nsec, s[0], s[1]
+
+
+def _frozen(cls: type, **fields: Any) -> Any:
+    """Build a frozen dataclass whose fields are already validated and converted."""
+    obj: Any = object.__new__(cls)
+    for k, v in fields.items():
+        object.__setattr__(obj, k, v)
+    return obj
+
+
+def _ro(a: NDArray[Any]) -> NDArray[Any]:
+    a.setflags(write=False)
+    return a
+
+
+def odom_from_cdr(data: bytes, topic: str) -> NavSample | None:
+    """``nav_msgs/Odometry`` CDR bytes to a :class:`NavSample`, as :func:`odom_from_msg`
+    (same checks, same values, same messages); None if the bytes need the generic path."""
+    h = _cdr_header(data)
+    if h is None:
+        return None
+    stamp, frame, o = h
+    c = _cdr_string(data, o)
+    if c is None:
+        return None
+    child, o = c
+    o = 4 + ((o - 4 + 7) & ~7)
+    if o + 85 * 8 > len(data):
+        return None
+    v = _ODOM46.unpack_from(data, o)  # position 3, orientation 4, pose covariance 36; twist linear 3
+    if not all(map(math.isfinite, v[:7])) or math.sqrt(sum(x * x for x in v[3:7])) < 1e-6:
+        pos, quat = np.array(v[:3]), np.array(v[3:7])
+        raise MessageError(f"{topic}: Odometry.pose has non-finite position or zero quaternion ({pos}, {quat})")
+    # Same steps and values as NavSample.__post_init__ (unit quaternion, read-only float64 arrays).
+    quat = np.array(v[3:7])
+    d = [math.sqrt(max(v[7 + 7 * i], 0.0)) for i in range(6)]
+    return _frozen(
+        NavSample, stamp_ns=stamp, position=_ro(np.array(v[:3])), orientation=_ro(quat / np.linalg.norm(quat)),
+        frame_id=frame, child_frame=child, position_sigma=_ro(np.array(d[:3])),
+        orientation_sigma=_ro(np.array(d[3:])), velocity=_ro(np.array(v[43:46])))
+
+
+def scan_msg_from_cdr(data: bytes) -> Any | None:
+    """``sensor_msgs/LaserScan`` CDR bytes to an object with the message's fields (for
+    :func:`scan_from_msg`); None if the bytes need the generic path."""
+    h = _cdr_header(data)
+    if h is None:
+        return None
+    stamp, frame, o = h
+    o = 4 + ((o - 4 + 3) & ~3)
+    if o + 32 > len(data):
+        return None
+    a0, a1, inc, tinc, stime, rmin, rmax = _SCAN7.unpack_from(data, o)
+    o += 28
+    (n,) = _U32.unpack_from(data, o)
+    o += 4
+    if o + 4 * n + 4 > len(data):
+        return None
+    ranges = np.frombuffer(data, "<f4", n, o)
+    o += 4 * n
+    (ni,) = _U32.unpack_from(data, o)
+    o += 4
+    if o + 4 * ni > len(data):
+        return None
+    inten = np.frombuffer(data, "<f4", ni, o)
+    header = SimpleNamespace(stamp=SimpleNamespace(sec=stamp // 1_000_000_000, nanosec=stamp % 1_000_000_000),
+                             frame_id=frame)
+    return SimpleNamespace(header=header, angle_min=a0, angle_max=a1, angle_increment=inc, time_increment=tinc,
+                           scan_time=stime, range_min=rmin, range_max=rmax, ranges=ranges, intensities=inten)
 
 
 def tf_from_msg(msg: Any, topic: str, static: bool) -> list[TransformStamped]:

@@ -62,22 +62,18 @@ COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
 CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
 
 
+def reader_typestore() -> Typestore:
+    """A fresh ROS 2 Kilted store plus ``marine_acoustic_msgs``; readers register the
+    bag's own embedded definitions into it."""
+    store = get_typestore(Stores.ROS2_KILTED)
+    types = {}
+    for name, text in MARINE_ACOUSTIC.items():
+        types.update(get_types_from_msg(text, name))
+    store.register(types)
+    return store
+
+
 @lru_cache(maxsize=1)
 def typestore() -> Typestore:
-    """ROS 2 Kilted types plus ``marine_acoustic_msgs`` (cached; do not mutate)."""
-    store = get_typestore(Stores.ROS2_KILTED)
-    types = {}
-    for name, text in MARINE_ACOUSTIC.items():
-        types.update(get_types_from_msg(text, name))
-    store.register(types)
-    return store
-
-
-def reader_typestore() -> Typestore:
-    """A fresh store for reading: bag-embedded definitions get registered into it."""
-    store = get_typestore(Stores.ROS2_KILTED)
-    types = {}
-    for name, text in MARINE_ACOUSTIC.items():
-        types.update(get_types_from_msg(text, name))
-    store.register(types)
-    return store
+    """The shared store for writing (cached; do not register into it)."""
+    return reader_typestore()

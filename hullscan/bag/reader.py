@@ -418,22 +418,34 @@ class BagReader:
         roles = self.plan.role_of()
         types = {c.topic: c.msgtype for c in self._conns}
         last_stamp: dict[str, int] = {}
+        fast_roles = {t: r for t, r in roles.items()
+                      if (r is Role.ODOM and types.get(t) == msgdefs.ODOMETRY)
+                      or (r is Role.SCAN and types.get(t) == msgdefs.LASERSCAN)}
         raw, self._raw = self._raw, None
         try:
             for topic, _log_ns, data in raw:
                 role = roles.get(topic)
                 if role is None:
                     continue
-                try:
-                    msg = self._store.deserialize_cdr(data, types[topic])
-                except Exception as err:
-                    self.drops.add(topic, "undecodable_message", 1, f"{types[topic]}: {err}")
-                    continue
-                try:
-                    items = self._convert(role, topic, msg)
-                except MessageError as err:
-                    self.drops.add(topic, "malformed_message", 1, str(err))
-                    continue
+                items = None
+                fast = fast_roles.get(topic)
+                if fast is not None:  # Odometry / LaserScan straight from CDR bytes
+                    try:
+                        items = self._convert_fast(fast, topic, data if isinstance(data, bytes) else bytes(data))
+                    except MessageError as err:
+                        self.drops.add(topic, "malformed_message", 1, str(err))
+                        continue
+                if items is None:
+                    try:
+                        msg = self._store.deserialize_cdr(data, types[topic])
+                    except Exception as err:
+                        self.drops.add(topic, "undecodable_message", 1, f"{types[topic]}: {err}")
+                        continue
+                    try:
+                        items = self._convert(role, topic, msg)
+                    except MessageError as err:
+                        self.drops.add(topic, "malformed_message", 1, str(err))
+                        continue
                 for item in items:
                     self._check_stamp(topic, item, last_stamp)
                     self.stats.delivered[topic] = self.stats.delivered.get(topic, 0) + 1
@@ -458,6 +470,14 @@ class BagReader:
             self.drops.add(topic, "stamp_backwards", 1,
                            f"header.stamp {stamp * 1e-9:.6f} s after {prev * 1e-9:.6f} s (kept; consumers reorder)")
         last[topic] = max(stamp, prev or stamp)
+
+    def _convert_fast(self, role: Role, topic: str, data: bytes) -> list[BagItem] | None:
+        """Odometry / LaserScan decoded from CDR bytes; None: use the generic decoder."""
+        if role is Role.ODOM:
+            nav = convert.odom_from_cdr(data, topic)
+            return None if nav is None else [nav]
+        msg = convert.scan_msg_from_cdr(data)
+        return None if msg is None else self._convert(role, topic, msg)
 
     def _convert(self, role: Role, topic: str, msg: Any) -> list[BagItem]:
         if role is Role.SCAN:

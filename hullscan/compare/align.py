@@ -249,3 +249,71 @@ class AlignmentFailed(AlignmentError):
     def __init__(self, message: str, attempt: Alignment) -> None:
         super().__init__(message)
         self.attempt = attempt
+
+
+@dataclass(frozen=True, eq=False)
+class LocalCorrection:
+    """Piecewise translations that undo navigation drift the rigid alignment cannot."""
+
+    centres: F64  # (B, 3) block centres, reference frame
+    shifts: F64  # (B, 3) translation added to the points of each block (m)
+
+    @property
+    def max_shift_m(self) -> float:
+        return float(np.linalg.norm(self.shifts, axis=1).max()) if len(self.shifts) else 0.0
+
+    def apply(self, points: F64, block: float) -> F64:
+        """Shift ``points`` by a Gaussian blend of the nearby blocks' translations (smooth, no seams)."""
+        if not len(self.centres) or not len(points):
+            return points
+        from scipy.spatial import cKDTree
+
+        k = min(8, len(self.centres))
+        dist, idx = cKDTree(self.centres).query(points, k=k, workers=-1)
+        dist, idx = np.atleast_2d(dist.T).T, np.atleast_2d(idx.T).T
+        w = np.exp(-0.5 * (dist / (0.5 * block)) ** 2) + 1e-12
+        w /= w.sum(axis=1, keepdims=True)
+        return points + np.einsum("ij,ijk->ik", w, self.shifts[idx])
+
+
+def local_refine(points: F64, reference: Reference, config: CompareConfig) -> LocalCorrection:
+    """Per-block (``config.local_block_m`` cubes) robust point-to-plane translation.
+
+    A drifting navigation solution bends the map: each survey lane is shifted a little
+    differently, which a single rigid transform cannot undo and which would show as large,
+    shallow 'protrusions'. Blocks several times larger than any compartment are fitted with a
+    median start and Tukey weights narrowing to ``tukey_k_m``, so compartments have no pull;
+    directions a block does not constrain (one flat plate) are left alone.
+    """
+    block = config.local_block_m
+    src = voxel_down(points, config.voxel_m)
+    keys = np.floor(src / block).astype(np.int64)
+    _, inv = np.unique(keys, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    centres, shifts = [], []
+    for b in range(int(inv.max()) + 1 if len(inv) else 0):
+        p = src[inv == b]
+        if len(p) < 200:
+            continue
+        t = np.zeros(3)
+        d, _, n, _, over = reference.signed_distance(p)
+        ok = over & (np.abs(d) < config.local_max_shift_m)
+        if ok.sum() < 100:
+            continue
+        nbar = n[ok].mean(axis=0)
+        if np.linalg.norm(nbar) > 0.5:
+            t = -float(np.median(d[ok])) * nbar / max(float(np.linalg.norm(nbar)), 1e-9)
+        for k in (0.2, 0.1, config.tukey_k_m, config.tukey_k_m):
+            d, _, n, _, over = reference.signed_distance(p + t)
+            w = _tukey(d, k) * over
+            if w.sum() < 50:
+                break
+            h = n.T @ (w[:, None] * n)
+            g = -n.T @ (w * d)
+            ev, evec = np.linalg.eigh(h)
+            good = ev > 0.05 * ev.max()
+            t = t + evec[:, good] @ ((evec[:, good].T @ g) / ev[good])
+        if np.linalg.norm(t) < config.local_max_shift_m:
+            centres.append(p.mean(axis=0))
+            shifts.append(t)
+    return LocalCorrection(np.array(centres).reshape(-1, 3), np.array(shifts).reshape(-1, 3))

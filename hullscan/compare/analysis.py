@@ -50,6 +50,7 @@ class Cells:
     residual: F64  # smooth - baseline: what findings are made of
     zscore: F64
     judged: NDArray[np.bool_]  # has a reference under it and is not excluded (mirror centre band)
+    in_recess: NDArray[np.bool_] | None = None  # reference there is a recess (sea chest) behind a grating
 
 
 def group_median(groups: I64, values: F64, n_groups: int) -> F64:
@@ -117,14 +118,25 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
     unc = np.sqrt(np.maximum(csig, 0.01) ** 2 + align_residual**2)
     with np.errstate(invalid="ignore"):
         z = residual / unc
-    return Cells(cp, count, csig, cconf, inv, d, base, normal, ids, smooth, baseline, residual, z, judged)
+    return Cells(cp, count, csig, cconf, inv, d, base, normal, ids, smooth, baseline, residual, z, judged,
+                 reference.in_recess(ids))
 
 
-def components(points: F64, radius: float) -> tuple[int, I64]:
-    """Connected components of points closer than ``radius``."""
+RECESS_LINK_M = 0.25
+
+
+def components(points: F64, radius: float, bridge: NDArray[np.bool_] | None = None,
+               bridge_radius: float = RECESS_LINK_M) -> tuple[int, I64]:
+    """Connected components of points closer than ``radius`` (``bridge`` points: ``bridge_radius``)."""
     if len(points) == 0:
         return 0, np.zeros(0, np.int64)
     pairs = cKDTree(points).query_pairs(radius, output_type="ndarray")
+    if bridge is not None and bridge.sum() > 1:
+        # Behind a grating the bars' shadows cut what lies there into strips: one object.
+        bi = np.flatnonzero(bridge)
+        bp = cKDTree(points[bi]).query_pairs(bridge_radius, output_type="ndarray")
+        if len(bp):
+            pairs = np.concatenate([pairs.reshape(-1, 2), bi[bp]])
     n = len(points)
     g = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     k, labels = connected_components(g, directed=False)
@@ -150,6 +162,9 @@ def _tangent_basis(n: F64) -> tuple[F64, F64]:
 def measure(cells: Cells, idx: I64, sign: float) -> dict[str, Any]:
     """Footprint, volume, height and centroid of one connected deviation."""
     g = ANALYSIS_CELL_M
+    # Grating bars shadow strips of what lies behind them: close those gaps before filling holes.
+    recess = cells.in_recess is not None and float(cells.in_recess[idx].mean()) >= 0.5
+    close_iter = int(np.ceil(RECESS_LINK_M / g / 2)) if recess else 1
     h = np.clip(sign * cells.residual[idx], 0.0, None)
     base = cells.base[idx]
     nbar = cells.normal[idx].mean(axis=0)
@@ -167,7 +182,7 @@ def measure(cells: Cells, idx: I64, sign: float) -> dict[str, Any]:
     np.add.at(hcnt, (ij[:, 0], ij[:, 1]), 1.0)
     occ = hcnt > 0
     raster = np.where(occ, hsum / np.maximum(hcnt, 1.0), -1.0)
-    filled = ndimage.binary_fill_holes(ndimage.binary_closing(occ, iterations=1)) | occ
+    filled = ndimage.binary_fill_holes(ndimage.binary_closing(occ, iterations=close_iter)) | occ
     if (~occ & filled).any():
         _, (ii, jj) = ndimage.distance_transform_edt(~occ, return_indices=True)
         raster = np.where(filled & ~occ, raster[ii, jj], raster)
@@ -198,7 +213,8 @@ def segment(cells: Cells, config: CompareConfig, kinds: tuple[str, ...] = ("prot
         z = sign * np.nan_to_num(cells.zscore, nan=0.0)
         grow = np.flatnonzero((r > config.grow_height_m) & cells.judged)
         seed = (r > config.min_height_m) & (z > config.min_zscore)
-        k, labels = components(cells.points[grow], 1.8 * ANALYSIS_CELL_M)
+        bridge = None if cells.in_recess is None else cells.in_recess[grow]
+        k, labels = components(cells.points[grow], 1.8 * ANALYSIS_CELL_M, bridge)
         for lab in range(k):
             idx = grow[labels == lab]
             if not seed[idx].any() or int(cells.count[idx].sum()) < config.min_points:

@@ -30,6 +30,8 @@ class CompareConfig(BaseModel):
     tukey_k_m: float = Field(0.06, gt=0.0, description="Tukey width of the final ICP stage (compartments are outliers)")
     max_residual_m: float = Field(0.06, gt=0.0, description="alignment RMS above this fails (different ship?)")
     min_inlier_fraction: float = Field(0.6, gt=0.0, le=1.0, description="share of cloud within max_residual after ICP")
+    local_block_m: float = Field(4.0, ge=0.0, description="piecewise drift correction block size (0: rigid only)")
+    local_max_shift_m: float = Field(0.6, gt=0.0, description="largest drift a block may be shifted by (m)")
     global_registration: bool = Field(True, description="try FPFH + RANSAC when no navigation prior is given")
     seed: int = 0
     # --- coverage

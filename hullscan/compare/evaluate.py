@@ -1,9 +1,11 @@
 """Matching findings to ground truth, and the evaluation table.
 
-A truth parasite is *detected* when a finding's centroid lies within ``match_radius`` of it (or
-inside the finding's box); it is *not inspected* when it was not detected and lies in an unseen
-patch; otherwise it is *missed*. Findings matching no parasite are false alarms (decoys the
-truth lists, e.g. anodes added after the design, are counted separately).
+A truth parasite is *detected* only by a **protrusion** finding (a compartment adds material to
+the hull; a recess at its place is a wrong finding, not a detection) whose centroid lies within
+``match_radius`` of it (or whose box, grown by 0.1 m, holds the parasite's centre); it is *not
+inspected* when it was not detected and lies in an unseen patch; otherwise it is *missed*. Every
+finding matching no parasite (recesses included) is a false alarm. Each detection records its
+centroid error and its signed relative volume error.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def match_truth(findings: list[dict[str, Any]], parasites: list[dict[str, Any]],
         c = np.asarray(p["centroid_hull"], float)
         best, best_d = None, np.inf
         for i, f in enumerate(findings):
-            if i in used:
+            if i in used or f.get("kind", "protrusion") != "protrusion":
                 continue
             fc = np.asarray(f["centroid"], float)
             inside = np.all(c >= np.asarray(f["bbox_min"]) - 0.1) and np.all(c <= np.asarray(f["bbox_max"]) + 0.1)
@@ -54,8 +56,9 @@ def match_truth(findings: list[dict[str, Any]], parasites: list[dict[str, Any]],
         if best is not None:
             used.add(best)
             f = findings[best]
-            res.detected.append({"truth": p, "finding": f["id"], "centroid_error_m": best_d,
-                                 "volume_error": (f["volume_m3"] - p["volume_m3"]) / max(p["volume_m3"], 1e-9)})
+            res.detected.append({"truth": p, "finding": f["id"], "centroid_error_m": round(best_d, 4),
+                                 "volume_m3": f["volume_m3"],
+                                 "volume_error": round((f["volume_m3"] - p["volume_m3"]) / max(p["volume_m3"], 1e-9), 4)})
         elif status_at is not None and status_at(c) == "not_inspected":
             res.not_inspected.append({"truth": p})
         else:
@@ -72,6 +75,8 @@ def summarise(results: list[HullResult]) -> dict[str, Any]:
     by: dict[str, dict[str, list[int]]] = {"size": defaultdict(lambda: [0, 0]), "region": defaultdict(lambda: [0, 0])}
     targets = {"vol>=0.03,h>=0.10": [0, 0], "vol>=0.01": [0, 0]}
     cerr, verr_big = [], []
+    errs: dict[str, dict[str, dict[str, list[float]]]] = {
+        "size": defaultdict(lambda: {"c": [], "v": []}), "region": defaultdict(lambda: {"c": [], "v": []})}
     for r in results:
         for kind, items in (("det", r.detected), ("miss", r.missed)):
             for it in items:
@@ -87,6 +92,9 @@ def summarise(results: list[HullResult]) -> dict[str, Any]:
                     targets["vol>=0.01"][0] += hit
                     targets["vol>=0.01"][1] += 1
                 if hit:
+                    for key, val in (("size", size_class(t["volume_m3"])), ("region", t.get("region", "?"))):
+                        errs[key][val]["c"].append(it["centroid_error_m"])
+                        errs[key][val]["v"].append(abs(it["volume_error"]))
                     cerr.append(it["centroid_error_m"])
                     if t["volume_m3"] >= 0.1:
                         verr_big.append(abs(it["volume_error"]))
@@ -102,8 +110,13 @@ def summarise(results: list[HullResult]) -> dict[str, Any]:
         "centroid_error_m": {"median": _q(cerr, 50), "p95": _q(cerr, 95)},
         "volume_error_ge_0.1m3": {"median": _q(verr_big, 50), "p95": _q(verr_big, 95)},
         "targets": {k: {"recall": rate(*v), "n": v[1]} for k, v in targets.items()},
-        "by_size": {k: {"recall": rate(*v), "n": v[1]} for k, v in sorted(by["size"].items())},
-        "by_region": {k: {"recall": rate(*v), "n": v[1]} for k, v in sorted(by["region"].items())},
+        "by_size": {k: {"recall": rate(*v), "n": v[1], "centroid_error_median_m": _q(errs["size"][k]["c"], 50),
+                        "volume_error_median": _q(errs["size"][k]["v"], 50)} for k, v in sorted(by["size"].items())},
+        "by_region": {k: {"recall": rate(*v), "n": v[1], "centroid_error_median_m": _q(errs["region"][k]["c"], 50),
+                          "volume_error_median": _q(errs["region"][k]["v"], 50)}
+                      for k, v in sorted(by["region"].items())},
+        "centroid_error_max_m": _q(cerr, 100),
+        "volume_error_ge_0.1m3_max": _q(verr_big, 100),
         "run_time_s": {"total": round(sum(r.run_time_s for r in results), 1),
                        "per_hull_max": round(max((r.run_time_s for r in results), default=0.0), 1)},
         "errors": {r.scenario: r.error for r in results if r.error},
@@ -123,6 +136,7 @@ def markdown_table(summary: dict[str, Any], results: list[HullResult]) -> str:
                      + (f" error: {r.error}" if r.error else ""))
     lines += ["", "| metric | value |", "|---|---|"]
     for k in ("recall", "precision", "false_alarms_per_hull", "not_inspected", "centroid_error_m",
-              "volume_error_ge_0.1m3", "targets", "by_size", "by_region", "run_time_s"):
+              "centroid_error_max_m", "volume_error_ge_0.1m3", "volume_error_ge_0.1m3_max", "targets",
+              "by_size", "by_region", "run_time_s"):
         lines.append(f"| {k} | {summary[k]} |")
     return "\n".join(lines) + "\n"

@@ -18,7 +18,16 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial.transform import Rotation
 
-from hullscan.compare.align import Alignment, AlignmentFailed, align, robust_icp, score, voxel_down
+from hullscan.compare.align import (
+    Alignment,
+    AlignmentFailed,
+    LocalCorrection,
+    align,
+    local_refine,
+    robust_icp,
+    score,
+    voxel_down,
+)
 from hullscan.compare.analysis import Cells, Coverage, coverage, make_cells, make_finding, segment
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.reference import Reference, cloud_normals, mesh_reference, scan_reference
@@ -43,6 +52,7 @@ class Inspection:
     coverage: Coverage | None = None
     reference: Reference | None = None
     cloud_to_ref: Transform | None = None  # reference <- cloud frame
+    local_correction: LocalCorrection | None = None  # piecewise drift correction after cloud_to_ref
     points: F64 | None = None  # cloud points in the reference frame
     deviation: F64 | None = None  # per point, m, NaN where not judged
     cells: Cells | None = None
@@ -223,6 +233,12 @@ def _inspect(ins: Inspection, cloud: HullCloud, reference: Any, config: CompareC
             cloud_to_ref = ins.alignment.transform
         ins.cloud_to_ref = cloud_to_ref
         p_ref = cloud_to_ref.apply(pts)
+        if not is_mirror and config.local_block_m > 0:
+            corr = local_refine(p_ref, ref, config)
+            p_ref = corr.apply(p_ref, config.local_block_m)
+            ins.local_correction = corr
+            ins.notes.append(f"drift correction: {len(corr.shifts)} blocks of {config.local_block_m} m shifted "
+                             f"by up to {corr.max_shift_m:.3f} m after the rigid alignment")
         ins.points = p_ref
     mirror = ref.kind == "mirror"
     band = config.mirror_centre_band_m
@@ -258,7 +274,9 @@ def _inspect(ins: Inspection, cloud: HullCloud, reference: Any, config: CompareC
         for seg in sorted(segs, key=lambda s: -s[2]["volume"]):
             # Edge and shadow artefacts hugging a big finding belong to it, not beside it.
             m = seg[2]
-            big = next((k for k in order if k[0] == seg[0] and m["volume"] < 0.1 * k[2]["volume"]
+            # A small recess at the rim of a larger protrusion is its acoustic shadow / edge effect.
+            big = next((k for k in order if (k[0] == seg[0] or k[0] == "protrusion")
+                        and m["volume"] < 0.1 * k[2]["volume"]
                         and np.all(m["bbox_min"] < k[2]["bbox_max"] + 0.3)
                         and np.all(m["bbox_max"] > k[2]["bbox_min"] - 0.3)), None)
             if big is not None:

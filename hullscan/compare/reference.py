@@ -65,27 +65,42 @@ def _sample_triangles(v: F64, f: NDArray[np.int64], spacing: float, rng: np.rand
 def orient_outward(vertices: F64, faces: NDArray[np.int64]) -> tuple[NDArray[np.int64], bool]:
     """Faces with a consistent winding whose normals point out of the hull.
 
-    Closed meshes are judged by signed volume; open or broken ones (deck open, holes,
-    non-manifold edges) by the majority of face normals pointing away from the hull's
-    long axis. Returns the faces and whether the mesh was watertight.
+    Each connected part (shell, sea-chest recess, grating bar, anode...) is oriented on its own:
+    a closed part by its signed volume, an open or broken one (shell with an open deck or holes,
+    a recess box) by the majority of its face normals pointing away from the hull's long axis.
+    One vote for the whole mesh would flip small separate parts (a recess floor facing into the
+    hull turns a pack in a sea chest into a 'recess'). Returns the faces and whether the mesh
+    was watertight.
     """
     import trimesh
 
     tm = trimesh.Trimesh(vertices, faces, process=False, validate=False)
     trimesh.repair.fix_winding(tm)
-    f = np.asarray(tm.faces, dtype=np.int64)
+    f = np.asarray(tm.faces, dtype=np.int64).copy()
     watertight = bool(tm.is_watertight)
-    if watertight:
-        outward = bool(tm.volume > 0)
-    else:
-        cen = vertices[f].mean(axis=1)
-        fn = np.cross(vertices[f[:, 1]] - vertices[f[:, 0]], vertices[f[:, 2]] - vertices[f[:, 0]])
-        axis_z = 0.5 * (vertices[:, 2].min() + vertices[:, 2].max())
-        away = cen - np.array([0.0, 0.0, axis_z])
-        away[:, 0] = 0.0  # away from the long (x) axis
-        outward = bool(float(np.sum(np.einsum("ij,ij->i", fn, away))) >= 0)
-    if not outward:
-        f = f[:, ::-1].copy()
+    if len(f) == 0:
+        return f, watertight
+    axis_z = 0.5 * (vertices[:, 2].min() + vertices[:, 2].max())
+    fn = np.cross(vertices[f[:, 1]] - vertices[f[:, 0]], vertices[f[:, 2]] - vertices[f[:, 0]])
+    cen = vertices[f].mean(axis=1)
+    away = cen - np.array([0.0, 0.0, axis_z])
+    away[:, 0] = 0.0  # away from the long (x) axis
+    vote = np.einsum("ij,ij->i", fn, away)
+    # Signed volume contribution of each face (divergence theorem); exact for closed parts.
+    vol = np.einsum("ij,ij->i", vertices[f[:, 0]], np.cross(vertices[f[:, 1]], vertices[f[:, 2]])) / 6.0
+    labels = trimesh.graph.connected_component_labels(tm.face_adjacency, node_count=len(f))
+    edges = np.sort(np.stack([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]], axis=1).reshape(-1, 2), axis=1)
+    edge_label = np.repeat(labels, 3)
+    n_parts = int(labels.max()) + 1
+    closed = np.ones(n_parts, bool)
+    _, inv, cnt = np.unique(np.column_stack([edge_label, edges]), axis=0, return_inverse=True, return_counts=True)
+    bad_edges = cnt[inv.ravel()] != 2
+    closed[np.unique(edge_label[bad_edges])] = False
+    vol_part = np.bincount(labels, weights=vol, minlength=n_parts)
+    vote_part = np.bincount(labels, weights=vote, minlength=n_parts)
+    flip_part = np.where(closed, vol_part < 0, vote_part < 0)
+    flip = flip_part[labels]
+    f[flip] = f[flip][:, ::-1]
     return f, watertight
 
 
@@ -123,6 +138,8 @@ class Reference:
     watertight: bool = False
     notes: list[str] = field(default_factory=list)
     _scene: Any = None
+    _shell_scene: Any = None  # the mesh without its recesses (sea chests): the shell's own normal there
+    _recess_region: int = -1
     _faces: NDArray[np.int64] | None = None
     _face_region: NDArray[np.int16] | None = None
     _tree: cKDTree | None = None
@@ -161,12 +178,63 @@ class Reference:
         if self._scene is not None:
             d = np.where(along >= 0, dist, -dist)
             over = tangential <= np.maximum(0.25 * dist, 0.02)  # off the edge of an open mesh
+            if self._shell_scene is not None and self._face_region is not None and len(points):
+                d, c, n, ids, over = self._through_recess(points, d, c, n, ids, over)
         else:
             assert self._tree_points is not None
             d = along
             gap = np.linalg.norm(c - self._tree_points[ids], axis=1)
             over = gap <= 3.0 * self.spacing  # a gap wider than this in the scan was not seen
         return d, c, n, ids, over
+
+    def _through_recess(self, p: F64, d: F64, c: F64, n: F64, ids: NDArray[np.int64], over: NDArray[np.bool_]
+                        ) -> tuple[F64, F64, F64, NDArray[np.int64], NDArray[np.bool_]]:
+        """Inside a recess (sea chest) behind its grating, measure along the shell normal.
+
+        Something lying in a sea chest sits between the recess floor and the grating bars, and its
+        closest reference surface is often the back of a bar: the nearest-point distance then
+        calls it a shallow recess. There the distance is taken instead along the shell's inward
+        normal to the first reference surface facing the point (the recess floor): a pack in a
+        sea chest is a protrusion of its true height. Points beside a wall or on a bar keep the
+        nearest-point distance.
+        """
+        import open3d.core as o3c
+
+        assert self._face_region is not None
+        sel = np.flatnonzero(self._face_region[ids] == self._recess_region)
+        if not len(sel):
+            return d, c, n, ids, over
+        q = np.ascontiguousarray(p[sel], dtype=np.float32)
+        ns = self._shell_scene.compute_closest_points(o3c.Tensor(q))["primitive_normals"].numpy().astype(np.float64)  # type: ignore[call-overload]
+        # Deeper than its nearest reference point (behind a bar, not beside a wall or in the grating plane).
+        depth = np.einsum("ij,ij->i", p[sel] - c[sel], ns)
+        behind = ((np.einsum("ij,ij->i", n[sel], ns) < -0.5) | ~over[sel]) & (depth < -0.02)
+        sel, q, ns = sel[behind], q[behind], ns[behind]
+        if not len(sel):
+            return d, c, n, ids, over
+        rays = np.concatenate([q, -ns.astype(np.float32)], axis=1)
+        hit = self._scene.cast_rays(o3c.Tensor(np.ascontiguousarray(rays)))  # type: ignore[call-overload]
+        t = hit["t_hit"].numpy().astype(np.float64)
+        nh = hit["primitive_normals"].numpy().astype(np.float64)
+        hid = hit["primitive_ids"].numpy().astype(np.int64)
+        front = np.isfinite(t) & (np.einsum("ij,ij->i", nh, -ns) < 0) & (t < 2.0)
+        sel, t, nh, hid, ns = sel[front], t[front], nh[front], hid[front], ns[front]
+        d, c, n, ids, over = d.copy(), c.copy(), n.copy(), ids.copy(), over.copy()
+        d[sel] = t
+        c[sel] = p[sel] - t[:, None] * ns
+        n[sel] = nh
+        ids[sel] = hid
+        over[sel] = True
+        return d, c, n, ids, over
+
+    def in_recess(self, ids: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """Whether each closest face (from ``closest``/``signed_distance``) lies in a recess (sea chest)."""
+        if self._face_region is None or self._recess_region < 0 or self._scene is None:
+            return np.zeros(len(ids), bool)
+        ok = (ids >= 0) & (ids < len(self._face_region))
+        out = np.zeros(len(ids), bool)
+        out[ok] = self._face_region[ids[ok]] == self._recess_region
+        return out
 
     def regions_at(self, points: F64, ids: NDArray[np.int64] | None = None,
                    normals: F64 | None = None) -> NDArray[np.str_]:
@@ -226,7 +294,7 @@ def mesh_reference(mesh: HullMeshLike, *, coverage_cell: float = 0.2, icp_spacin
     f, fr = f[good], fr_all[good]
     f, watertight = orient_outward(v, f)
     if not watertight:
-        notes.append("mesh is not watertight (holes or open deck): normals oriented away from the keel axis")
+        notes.append("mesh is not watertight (holes or open deck): open parts oriented away from the keel axis")
     rng = np.random.default_rng(seed)
     wet = v[f][:, :, 2].mean(axis=1) < coverage_max_z + 0.5 * coverage_cell
     cov_pts, cov_fid, cov_area = _sample_triangles(v, f[wet], coverage_cell, rng)
@@ -239,11 +307,20 @@ def mesh_reference(mesh: HullMeshLike, *, coverage_cell: float = 0.2, icp_spacin
     scene = o3d.t.geometry.RaycastingScene()
     scene.add_triangles(o3c.Tensor(v.astype(np.float32)),  # type: ignore[call-overload]
                         o3c.Tensor(f.astype(np.uint32)))  # type: ignore[call-overload]
+    shell_scene, recess_region = None, -1
+    if "sea_chest" in _regions():
+        recess_region = _regions().index("sea_chest")
+        shell = fr != recess_region
+        if (~shell).any() and shell.any():
+            shell_scene = o3d.t.geometry.RaycastingScene()
+            shell_scene.add_triangles(o3c.Tensor(v.astype(np.float32)),  # type: ignore[call-overload]
+                                      o3c.Tensor(f[shell].astype(np.uint32)))  # type: ignore[call-overload]
     return Reference(
         kind="mesh", name=name, frame_id="hull", hull_frame=True,
         samples=cov_pts, sample_normals=fn[cov_fid], sample_area=cov_area,
         icp_points=icp_pts, icp_normals=fn[icp_fid], spacing=icp_spacing, mesh=mesh,
         watertight=watertight, notes=notes, _scene=scene, _faces=f, _face_region=fr,
+        _shell_scene=shell_scene, _recess_region=recess_region,
     )
 
 

@@ -16,6 +16,12 @@ class DriftConfig(BaseModel):
     max_correspondence_m: float = Field(1.5, gt=0.0, description="ICP correspondence distance at the start")
     tukey_k: float = Field(0.1, gt=0.0, description="Tukey robust kernel scale (m)")
     min_overlap_points: int = Field(200, ge=10, description="skip submaps with less overlap")
+    max_drift_rate: float = Field(0.02, gt=0.0, description="largest credible drift per metre travelled; "
+                                  "a bigger correction step between submaps is rejected")
+    fix_depth: bool = Field(False, description="keep depth (pressure sensor, no drift) out of the correction")
+    min_improvement: float = Field(0.10, ge=0.0, lt=1.0,
+                                   description="accept a submap correction only if it lowers the overlap "
+                                               "cost by this fraction")
 
 
 class ReconConfig(BaseModel):

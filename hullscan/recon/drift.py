@@ -31,15 +31,17 @@ log = logging.getLogger("hullscan.recon.drift")
 
 def align_translation(src: NDArray[np.float64], tgt: NDArray[np.float64], tgt_normals: NDArray[np.float64],
                       t0: NDArray[np.float64], max_dist: float, voxel: float, tukey_k: float,
-                      ) -> tuple[NDArray[np.float64], int, float]:
+                      axes: NDArray[np.float64] | None = None) -> tuple[NDArray[np.float64], int, float]:
     """Robust point-to-plane ICP for a translation only, coarse to fine.
 
     Navigation drift is a position drift (attitude from the INS does not drift), and
     translation-only alignment stays well posed on hull shapes that let a rigid
     transform slide (a flat bottom, a cylindrical midbody): directions without
-    constraint are left out of each step and keep the prior ``t0``. Returns the translation, the number
-    of inliers at the finest scale and their RMS residual.
+    constraint are left out of each step and keep the prior ``t0``. ``axes`` (3,) of 0/1
+    keeps the axes with 0 at the prior (depth from a pressure sensor does not drift).
+    Returns the translation, the number of inliers at the finest scale and their RMS residual.
     """
+    mask = np.ones(3) if axes is None else np.asarray(axes, np.float64)
     from scipy.spatial import cKDTree
 
     tree = cKDTree(tgt)
@@ -55,13 +57,14 @@ def align_translation(src: NDArray[np.float64], tgt: NDArray[np.float64], tgt_no
                 return t, 0, np.inf
             q, n = tgt[j[ok]], tgt_normals[j[ok]]
             r = ((src[ok] + t - q) * n).sum(1)
+            n = n * mask
             w = np.where(np.abs(r) < c, (1 - (r / c) ** 2) ** 2, 0.0)
             wn = n * w[:, None]
             # Degeneracy-aware step: move only along well-constrained directions (the
             # remapping of Zhang et al. 2016), so a sliding direction keeps the prior.
             ev, vec = np.linalg.eigh(wn.T @ n)
             g = vec.T @ (wn.T @ r)
-            good = ev > 0.05 * ev.max()
+            good = ev > 0.05 * max(ev.max(), 1e-12)
             step = -vec[:, good] @ (g[good] / ev[good])
             t += step
             if np.linalg.norm(step) < 1e-4:
@@ -71,6 +74,18 @@ def align_translation(src: NDArray[np.float64], tgt: NDArray[np.float64], tgt_no
         if dist <= 3 * voxel:
             return t, n_in, rms
         dist = max(dist / 4, 3 * voxel)
+
+
+def overlap_cost(src: NDArray[np.float64], tree: Any, tgt_normals: NDArray[np.float64],
+                 t: NDArray[np.float64], c: float) -> float:
+    """Overlap consistency of ``src + t`` with a target: mean truncated squared point-to-plane
+    distance (points without a neighbour within ``c`` cost ``c^2``). Lower is better."""
+    d, j = tree.query(src + t, distance_upper_bound=c)
+    ok = np.isfinite(d)
+    r = np.full(len(src), c)
+    jj = j[ok]
+    r[ok] = np.minimum(np.abs(((src[ok] + t - tree.data[jj]) * tgt_normals[jj]).sum(1)), c)
+    return float(np.mean(r**2))
 
 
 def _submap_ids(nav: NavBuffer, stamps: NDArray[np.int64], length: float) -> NDArray[np.int64]:
@@ -112,7 +127,8 @@ def correct_drift(rec: Reconstructor, blocks: list[_Block]) -> tuple[NavBuffer |
     anchors_T: list[NDArray[np.float64]] = []
     done: list[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]] = []
     current = np.zeros(3)
-    aligned = skipped = 0
+    axes = np.array([1.0, 1.0, 0.0 if cfg.fix_depth else 1.0])
+    aligned = skipped = rejected = 0
     residuals = []
     for k, sid in enumerate(order):
         m = sub == sid
@@ -129,14 +145,28 @@ def correct_drift(rec: Reconstructor, blocks: list[_Block]) -> tuple[NavBuffer |
                     tp_l.append(p_[inside])
                     tn_l.append(n_[inside])
             if sum(len(x) for x in tp_l) >= cfg.min_overlap_points:
-                t_new, n_in, rms = align_translation(sp, np.concatenate(tp_l), np.concatenate(tn_l), current,
-                                                     cfg.max_correspondence_m, cfg.icp_voxel, cfg.tukey_k)
-                if n_in >= cfg.min_overlap_points:
+                tp, tn = np.concatenate(tp_l), np.concatenate(tn_l)
+                t_new, n_in, rms = align_translation(sp, tp, tn, current, cfg.max_correspondence_m,
+                                                     cfg.icp_voxel, cfg.tukey_k, axes)
+                # Accept only a correction that measurably improves the overlap consistency
+                # (noise alone makes ICP wander by a few cm on smooth hull plating).
+                from scipy.spatial import cKDTree
+
+                tree = cKDTree(tp)
+                c = 3 * cfg.icp_voxel
+                before = overlap_cost(sp, tree, tn, current, c)
+                after = overlap_cost(sp, tree, tn, t_new, c)
+                # Drift is slow: a larger jump than the drift rate allows over one submap is ICP
+                # sliding along featureless plating, not drift.
+                jump = float(np.linalg.norm(t_new - current))
+                if (n_in >= cfg.min_overlap_points and after < (1.0 - cfg.min_improvement) * before
+                        and jump <= cfg.max_drift_rate * cfg.submap_length_m):
                     current = t_new
                     aligned += 1
                     residuals.append(rms)
                 else:
                     skipped += 1
+                    rejected += int(n_in >= cfg.min_overlap_points)
             else:
                 skipped += 1
         anchors_t.append(mid_t)
@@ -165,6 +195,7 @@ def correct_drift(rec: Reconstructor, blocks: list[_Block]) -> tuple[NavBuffer |
     out.load(t.copy(), new)
     out.frame_id = nav.frame_id
     info = {"drift_submaps": float(len(order)), "drift_aligned": float(aligned), "drift_skipped": float(skipped),
+            "drift_rejected": float(rejected),
             "drift_max_correction_m": float(np.abs(T[:, :3, 3]).max()) if len(T) else 0.0,
             "drift_icp_rms_m": float(np.mean(residuals)) if residuals else 0.0}
     log.debug("drift corrections: %s", np.round(T[:, :3, 3], 3).tolist())

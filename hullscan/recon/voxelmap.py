@@ -21,13 +21,16 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numba import njit
+from numba import get_num_threads, njit, prange
 from numpy.typing import NDArray
 
 _OFF = 1 << 20  # voxel index offset: +-2^20 voxels = +-21 km at 2 cm
 _MASK21 = (1 << 21) - 1
 EMPTY = -1
 _BITS = 1 << 25  # block occupancy bitmap: 4 MB, lets free-space steps skip empty water cheaply
+PARALLEL_MIN_POINTS = 32768  # smaller batches (a live ping) run the serial kernel: no thread start-up
+_CARVE_BUF = 1 << 23  # carving buffer entries per parallel batch (32 MB)
+_PAR_BATCH = 131072
 
 
 # --------------------------------------------------------------------------- hashing
@@ -91,6 +94,7 @@ def _fuse(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.flo
     """Fuse points in order; returns the new voxel count. Capacity is ensured by the caller."""
     mask = table.shape[0] - 1
     inv = 1.0 / vs
+    hk, hv = EMPTY, 0
     for i in range(points.shape[0]):
         px, py, pz = points[i, 0], points[i, 1], points[i, 2]
         if not (abs(px) < lim and abs(py) < lim and abs(pz) < lim):
@@ -122,8 +126,9 @@ def _fuse(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.flo
         iy = int(np.floor(py * inv))
         iz = int(np.floor(pz * inv))
         k = _key(ix, iy, iz)
-        sl = _slot0(ix, iy, iz, mask)
-        while True:
+        # Neighbouring beams often share a voxel: skip the probe (ids never move in a call).
+        sl = _slot0(ix, iy, iz, mask) if k != hk else -1
+        while sl >= 0:
             kk = table[sl, 0]
             if kk == k:
                 v = table[sl, 1]
@@ -138,6 +143,9 @@ def _fuse(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.flo
                 occ[b >> 3] |= np.uint8(1 << (b & 7))
                 break
             sl = (sl + 1) & mask
+        if k == hk:
+            v = hv
+        hk, hv = k, v
         ox = px - (ix + 0.5) * vs
         oy = py - (iy + 0.5) * vs
         oz = pz - (iz + 0.5) * vs
@@ -155,6 +163,118 @@ def _fuse(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.flo
         acc[v, 12] += dy
         acc[v, 13] += dz
         acc[v, 14] += sigma[i] * sigma[i]
+    return n_vox
+
+
+@njit(cache=True, parallel=True)
+def _fuse_par(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.float32], n_vox: int,
+              points: NDArray[np.float64], ray: NDArray[np.int32], origins: NDArray[np.float64],
+              sigma: NDArray[np.float32], vs: float, carve_start_sigmas: float, carve_len: float,
+              lim: float, occ: NDArray[np.uint8], kmax: int, mbuf: NDArray[np.int32]) -> int:
+    """Multi-threaded :func:`_fuse` with bit-identical results.
+
+    The serial kernel's semantics are kept exactly: every voxel's sums are added in input
+    order, and a beam carves a voxel only if an earlier point (in input order) created
+    it. Stages: (1) serial: hits in input order (lookup/insert, sums), remembering the
+    first point of each new voxel; (2) parallel: free-space steps of every beam against
+    the finished table, keeping a voxel if it existed before that beam, into a per-beam
+    slice of ``mbuf``; (3) serial: add those misses (integers, rare). Nothing depends on
+    the number of threads or their scheduling.
+    """
+    m = points.shape[0]
+    for i in range(m):
+        if not (abs(points[i, 0]) < lim and abs(points[i, 1]) < lim and abs(points[i, 2]) < lim):
+            return -1 - i  # nothing written yet: the wrapper fuses the points before it and raises
+    mask = table.shape[0] - 1
+    inv = 1.0 / vs
+    n0 = n_vox
+    first = np.empty(m, np.int64)
+    hk, hv = EMPTY, 0
+    # (1) Hits, in input order.
+    for i in range(m):
+        px, py, pz = points[i, 0], points[i, 1], points[i, 2]
+        o = ray[i]
+        dx, dy, dz = px - origins[o, 0], py - origins[o, 1], pz - origins[o, 2]
+        rng = np.sqrt(dx * dx + dy * dy + dz * dz)
+        if rng > 0:
+            dx, dy, dz = dx / rng, dy / rng, dz / rng
+        ix = int(np.floor(px * inv))
+        iy = int(np.floor(py * inv))
+        iz = int(np.floor(pz * inv))
+        k = _key(ix, iy, iz)
+        # Neighbouring beams often share a voxel: skip the probe (ids never move in a call).
+        sl = _slot0(ix, iy, iz, mask) if k != hk else -1
+        while sl >= 0:
+            kk = table[sl, 0]
+            if kk == k:
+                v = table[sl, 1]
+                break
+            if kk == EMPTY:
+                v = n_vox
+                first[v - n0] = i
+                n_vox += 1
+                table[sl, 0] = k
+                table[sl, 1] = v
+                vkey[v] = k
+                b = _block_bit(ix, iy, iz)
+                occ[b >> 3] |= np.uint8(1 << (b & 7))
+                break
+            sl = (sl + 1) & mask
+        if k == hk:
+            v = hv
+        hk, hv = k, v
+        ox = px - (ix + 0.5) * vs
+        oy = py - (iy + 0.5) * vs
+        oz = pz - (iz + 0.5) * vs
+        acc[v, 0] += 1
+        acc[v, 2] += ox
+        acc[v, 3] += oy
+        acc[v, 4] += oz
+        acc[v, 5] += ox * ox
+        acc[v, 6] += ox * oy
+        acc[v, 7] += ox * oz
+        acc[v, 8] += oy * oy
+        acc[v, 9] += oy * oz
+        acc[v, 10] += oz * oz
+        acc[v, 11] += dx
+        acc[v, 12] += dy
+        acc[v, 13] += dz
+        acc[v, 14] += sigma[i] * sigma[i]
+    if carve_len <= 0.0:
+        return n_vox
+    # (2) Free space, read-only on the map.
+    mcnt = np.zeros(m, np.int32)
+    for i in prange(m):
+        px, py, pz = points[i, 0], points[i, 1], points[i, 2]
+        o = ray[i]
+        dx, dy, dz = px - origins[o, 0], py - origins[o, 1], pz - origins[o, 2]
+        rng = np.sqrt(dx * dx + dy * dy + dz * dz)
+        if rng > 0:
+            dx, dy, dz = dx / rng, dy / rng, dz / rng
+        s = max(carve_start_sigmas * sigma[i], vs)
+        s_end = min(s + carve_len, rng)
+        lk = -1
+        c = 0
+        base = i * kmax
+        while s < s_end:
+            qx = int(np.floor((px - dx * s) * inv))
+            qy = int(np.floor((py - dy * s) * inv))
+            qz = int(np.floor((pz - dz * s) * inv))
+            k = _key(qx, qy, qz)
+            if k != lk:
+                lk = k
+                b = _block_bit(qx, qy, qz)
+                if occ[b >> 3] & (1 << (b & 7)):
+                    v = _find(table, qx, qy, qz)
+                    if v >= 0 and (v < n0 or first[v - n0] < i):
+                        mbuf[base + c] = v
+                        c += 1
+            s += vs
+        mcnt[i] = c
+    # (3) Misses.
+    for i in range(m):
+        for j in range(mcnt[i]):
+            acc[mbuf[i * kmax + j], 1] += 1
     return n_vox
 
 
@@ -539,10 +659,32 @@ class VoxelMap:
             return
         if ray.min() < 0 or ray.max() >= origins.shape[0]:
             raise ValueError("VoxelMap.fuse: ray index outside origins")
-        self.reserve(m)
         lim = (_OFF - 2) * self.voxel_size
-        n = _fuse(self.table, self.vkey, self.acc, self.n, points, ray, origins, sigma, self.voxel_size,
-                  float(carve_start_sigmas), float(carve_len), lim, self.occ)
+        if m < PARALLEL_MIN_POINTS or get_num_threads() < 2:
+            self.reserve(m)
+            n = _fuse(self.table, self.vkey, self.acc, self.n, points, ray, origins, sigma, self.voxel_size,
+                      float(carve_start_sigmas), float(carve_len), lim, self.occ)
+        else:
+            # Batches bound the carving buffer (points x steps per beam); the result does
+            # not depend on the batching.
+            kmax = int(np.ceil(carve_len / self.voxel_size)) + 2 if carve_len > 0 else 1
+            step = max(1024, min(_PAR_BATCH, _CARVE_BUF // kmax))
+            mbuf = np.empty(min(m, step) * kmax if carve_len > 0 else 1, np.int32)
+            n = self.n
+            for a in range(0, m, step):
+                b = min(m, a + step)
+                self.reserve(b - a)
+                n = _fuse_par(self.table, self.vkey, self.acc, self.n, points[a:b], ray[a:b], origins,
+                              sigma[a:b], self.voxel_size, float(carve_start_sigmas), float(carve_len),
+                              lim, self.occ, kmax, mbuf)
+                if n < 0:
+                    bad = a - 1 - n
+                    n = _fuse(self.table, self.vkey, self.acc, self.n, points[a:bad], ray[a:bad], origins,
+                              sigma[a:bad], self.voxel_size, float(carve_start_sigmas), float(carve_len),
+                              lim, self.occ)
+                    n = -1 - bad
+                    break
+                self.n = n
         if n < 0:
             # The points before the bad one are fused already; say which one stopped it.
             bad = -1 - n

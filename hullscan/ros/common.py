@@ -6,7 +6,7 @@ import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import yaml
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
@@ -72,14 +72,16 @@ def config_defaults() -> dict[str, Any]:
     return flatten(HullscanConfig().model_dump(mode="json"))
 
 
-def declare_config(node: Node) -> HullscanConfig:
+def declare_config(node: Node, node_defaults: dict[str, Any] | None = None) -> HullscanConfig:
     """Declare ``config_file`` and one parameter per :class:`HullscanConfig` key (``recon.voxel_size``...).
 
-    The file (the same YAML the CLI's ``--config`` reads) is the base; parameters that
-    differ from the defaults override it; validation errors name the key.
+    Layers, lowest first: the config defaults, the node's own defaults (``node_defaults``, dotted
+    keys, e.g. the mapper's ``recon.chunk_pings: 1``), the file (the same YAML the CLI's
+    ``--config`` reads), then parameters that differ from their declared default; validation
+    errors name the key.
     """
     file: str = node.declare_parameter("config_file", "").value
-    defaults = config_defaults()
+    defaults = {**config_defaults(), **(node_defaults or {})}
     overrides: dict[str, Any] = {}
     for key, default in defaults.items():
         if default is None or (isinstance(default, list) and not default):
@@ -92,7 +94,8 @@ def declare_config(node: Node) -> HullscanConfig:
         if value != default:
             overrides[key] = value
     data = read_yaml(file) if file else {}
-    return model_from_dict(HullscanConfig, deep_merge(data, unflatten(overrides)),
+    base = deep_merge(unflatten(dict(node_defaults or {})), data)
+    return model_from_dict(HullscanConfig, deep_merge(base, unflatten(overrides)),
                            f"{node.get_name()} parameters" + (f" + {file}" if file else ""))
 
 
@@ -116,9 +119,11 @@ class HullscanNode(Node):
 
     warn_hold_s = 5.0
 
+    node_config_defaults: ClassVar[dict[str, Any]] = {}  # per-node defaults for HullscanConfig keys (dotted)
+
     def __init__(self, name: str, **kwargs: Any) -> None:
         super().__init__(name, **kwargs)
-        self.config = declare_config(self)
+        self.config = declare_config(self, self.node_config_defaults)
         self.drops = DropLog()
         self.stats: dict[str, object] = {}
         self._last_warning = ""

@@ -26,12 +26,23 @@ from hullscan.ros.common import LATCHED, STEADY, HullscanNode, guarded, run_node
 
 
 def load_reference(spec: str) -> Any:
-    """A mesh (STL/OBJ/PLY) or a cloud file, or the string ``mirror``."""
+    """A mesh (STL/OBJ/PLY) or a cloud file (an earlier clean scan), or the string ``mirror``."""
     if spec in ("", "mirror"):
         return "mirror"
-    from hullscan.hull import load_mesh
+    from hullscan.compare.loading import load_reference as load
 
-    return load_mesh(spec)
+    return load(spec)
+
+
+def hull_to_nav_from(values: list[float], file: str) -> Transform | None:
+    """The navigation prior (nav <- hull): ``hull_to_nav_file`` (JSON, the simulator's truth.json
+    works; as ``hullscan replay --hull-to-nav``) or ``hull_to_nav`` (x y z qx qy qz qw)."""
+    if file:
+        from hullscan.compare.loading import load_prior
+
+        return load_prior(file)
+    h = list(values)
+    return Transform(np.array(h[3:7]), np.array(h[:3])) if len(h) == 7 else None
 
 
 def _compare_fn(name: str) -> Any:
@@ -59,13 +70,15 @@ class ComparatorNode(HullscanNode):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("hullscan_comparator", **kwargs)
         p: dict[str, Any] = {k: self.declare_parameter(k, v).value for k, v in {
-            "reference": "mirror", "hull_to_nav": [0.0], "inspect_period_s": 2.0, "report_dir": "reports",
+            "reference": "mirror", "hull_to_nav": [0.0], "hull_to_nav_file": "", "inspect_period_s": 2.0, "report_dir": "reports",
             "max_mesh_faces": 60000, "no_cloud_warning_s": 5.0,
         }.items()}
         self.p = p
         self.reference = load_reference(p["reference"])
-        h = list(p["hull_to_nav"])
-        self.hull_to_nav = Transform(np.array(h[3:7]), np.array(h[:3])) if len(h) == 7 else None
+        # Import the comparison code now: the first inspection does not pay for it, and a node
+        # runs the code that was there when it started (as a replay started beside it does).
+        self.inspect_fn = _compare_fn("inspect")
+        self.hull_to_nav = hull_to_nav_from(p["hull_to_nav"], str(p["hull_to_nav_file"]))
         self.latest: PointCloud2 | None = None
         self.inspected_stamp: tuple[int, int] | None = None
         self.inspection: Any = None
@@ -109,7 +122,7 @@ class ComparatorNode(HullscanNode):
             self.warn("/hullscan/cloud", "empty_cloud", "hull map has no points yet")
             return
         t0 = time.perf_counter()
-        ins = _compare_fn("inspect")(cloud, self.reference, self.config.compare, hull_to_nav=self.hull_to_nav)
+        ins = self.inspect_fn(cloud, self.reference, self.config.compare, hull_to_nav=self.hull_to_nav)
         self.stats["inspect_s"] = round(time.perf_counter() - t0, 3)
         self.stats["inspections"] = int(self.stats["inspections"]) + 1  # type: ignore[call-overload]
         self.inspection, self.cloud = ins, cloud

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 
-def probe(duration_s: float, until_final: bool, save_dir: str | None) -> int:
+def probe(duration_s: float, until_final: bool, save_dir: str | None, linger_s: float = 0.0) -> int:
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import PointCloud2
@@ -47,6 +47,9 @@ def probe(duration_s: float, until_final: bool, save_dir: str | None) -> int:
         if until_final and data.get("final"):
             done = True
 
+    def on_evidence(msg: String) -> None:
+        emit({"topic": "/hullscan/evidence", **json.loads(msg.data)})
+
     def on_markers(msg: MarkerArray) -> None:
         latest["/hullscan/findings"] = msg
         emit({"topic": "/hullscan/findings", "markers": len(msg.markers)})
@@ -58,8 +61,12 @@ def probe(duration_s: float, until_final: bool, save_dir: str | None) -> int:
             node.create_subscription(PointCloud2, topic, on_cloud(topic), LATCHED)
         node.create_subscription(String, "/hullscan/findings_json", on_json, LATCHED)
         node.create_subscription(MarkerArray, "/hullscan/findings", on_markers, LATCHED)
+        node.create_subscription(String, "/hullscan/evidence", on_evidence, LATCHED)
         end = time.monotonic() + duration_s
         while time.monotonic() < end and not done:
+            rclpy.spin_once(node, timeout_sec=0.1)
+        end = time.monotonic() + (linger_s if done else 0.0)  # late outputs (camera evidence)
+        while time.monotonic() < end:
             rclpy.spin_once(node, timeout_sec=0.1)
         if save_dir:
             from hullscan.ros.view import render_operator_view
@@ -75,9 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=float, default=30.0)
     ap.add_argument("--until-final", action="store_true", help="stop at the first final findings message")
+    ap.add_argument("--linger", type=float, default=0.0, help="keep listening this long after the final findings")
     ap.add_argument("--save-view", help="folder: render operator_view.png from the last messages")
     a = ap.parse_args(argv)
-    return probe(a.duration, a.until_final, a.save_view)
+    return probe(a.duration, a.until_final, a.save_view, a.linger)
 
 
 if __name__ == "__main__":

@@ -25,3 +25,18 @@ def test_match_truth_counts():
     s = summarise([res])
     assert s["recall"] == 0.5 and s["false_alarms_per_hull"] == 1.0
     assert s["targets"]["vol>=0.03,h>=0.10"] == {"recall": 0.5, "n": 2}
+    assert s["by_size"][">=0.1 m3"]["volume_error_median"] == 0.1
+    assert s["volume_error_ge_0.1m3"]["median"] == 0.1
+
+
+def test_only_a_protrusion_detects_a_parasite():
+    """A recess at a compartment's place is a wrong finding (a false alarm), not a detection."""
+    box = {"bbox_min": [9.7, 1.9, -1.3], "bbox_max": [10.3, 2.2, -0.7], "volume_m3": 0.01}
+    truth = [{"id": "P1", "centroid_hull": [10.0, 2.0, -1.0], "volume_m3": 0.05, "height_m": 0.25,
+              "region": "sea_chest"}]
+    res = match_truth([{"id": "F001", "kind": "recess", "centroid": [10.0, 2.0, -1.0], **box}], truth,
+                      lambda c: "finding")
+    assert not res.detected and [m["truth"]["id"] for m in res.missed] == ["P1"]
+    assert [f["id"] for f in res.false_alarms] == ["F001"]
+    res = match_truth([{"id": "F001", "kind": "protrusion", "centroid": [10.0, 2.0, -1.0], **box}], truth)
+    assert [d["finding"] for d in res.detected] == ["F001"] and res.detected[0]["volume_error"] == -0.8

@@ -120,3 +120,44 @@ def test_group_median_matches_numpy():
             assert got[k] == pytest.approx(np.median(sel))
         else:
             assert np.isnan(got[k])
+
+
+def test_pack_in_sea_chest_is_a_protrusion_of_its_height():
+    """A recess box with a grating: separately oriented parts, and a pack on the recess floor
+    measured from the floor (not from the back of the bars) as a protrusion."""
+    import trimesh
+
+    from hullscan.compare.reference import REGIONS, mesh_reference
+
+    class Mesh:
+        pass
+
+    # Shell: a plate at y=0 (then moved to y=3) facing +y with a 1 x 1 m hole; recess floor 0.5 m deep; bars at the opening.
+    parts, regions = [], []
+    for x0, x1, z0, z1 in ((-3, -0.5, -3, 3), (0.5, 3, -3, 3), (-0.5, 0.5, -3, -0.5), (-0.5, 0.5, 0.5, 3)):
+        pv = np.array([[x0, 0.0, z0], [x1, 0.0, z0], [x1, 0.0, z1], [x0, 0.0, z1]], float)
+        parts.append(trimesh.Trimesh(pv, np.array([[0, 1, 2], [0, 2, 3]]), process=False))  # single-sided skin
+        regions.append(REGIONS.index("side"))
+    v = np.array([[x, y, z] for y in (0.0, -0.5) for x in (-0.5, 0.5) for z in (-0.5, 0.5)])
+    quads = [(4, 5, 7, 6), (0, 1, 5, 4), (2, 3, 7, 6), (0, 2, 6, 4), (1, 3, 7, 5)]
+    f = np.array([t for q in quads for t in ((q[0], q[2], q[1]), (q[0], q[3], q[2]))])  # wound inward on purpose
+    parts.append(trimesh.Trimesh(v, f, process=False))
+    regions.append(REGIONS.index("sea_chest"))
+    for xb in np.arange(-0.375, 0.4, 0.15):
+        bar = trimesh.creation.box(extents=[0.03, 0.06, 1.0])
+        bar.apply_translation([xb, -0.02, 0.0])
+        parts.append(bar)
+        regions.append(REGIONS.index("sea_chest"))
+    mesh = Mesh()
+    mesh.vertices = np.vstack([p.vertices for p in parts]) + np.array([0.0, 3.0, 0.0])  # port side, 3 m out
+    offs = np.cumsum([0] + [len(p.vertices) for p in parts[:-1]])
+    mesh.faces = np.vstack([p.faces + o for p, o in zip(parts, offs, strict=True)])
+    mesh.face_region = np.concatenate([np.full(len(p.faces), r, np.int16) for p, r in zip(parts, regions, strict=True)])
+    mesh.name = "chest"
+    ref = mesh_reference(mesh)
+    # Top of a 0.25 m pack on the floor, between and behind bars; the floor; a bar's face; open shell.
+    q = np.array([[0.0, -0.25, 0.0], [-0.15, -0.25, 0.1], [0.0, -0.499, 0.2], [0.075, 0.011, 0.0], [2.0, 0.01, 0.0]])
+    q[:, 1] += 3.0
+    d, _, n, _, over = ref.signed_distance(q)
+    np.testing.assert_allclose(d, [0.25, 0.25, 0.001, 0.001, 0.01], atol=0.003)
+    assert over.all() and n[0, 1] > 0.99

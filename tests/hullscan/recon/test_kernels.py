@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hullscan.recon import georef
+from hullscan.recon import georef, voxelmap
 from hullscan.recon.voxelmap import VoxelMap, extract_reference, fuse_reference
 
 
@@ -18,8 +18,10 @@ def _rays(rng: np.random.Generator, n: int, n_origins: int = 5, noise: float = 0
     return pts, ray, origins, sigma
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_fuse_matches_reference(seed: int) -> None:
+@pytest.mark.parametrize("seed,parallel", [(0, False), (1, False), (2, False), (0, True), (1, True)])
+def test_fuse_matches_reference(seed: int, parallel: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if parallel:  # the multi-threaded kernel on every batch, small ones included
+        monkeypatch.setattr(voxelmap, "PARALLEL_MIN_POINTS", 0)
     rng = np.random.default_rng(seed)
     pts, ray, origins, sigma = _rays(rng, 3000)
     vs = 0.02
@@ -143,3 +145,52 @@ def test_smallest_eig_matches_numpy() -> None:
         assert abs(lam - w[0]) < 1e-9 * max(1.0, w[2])
         if w[1] - w[0] > 1e-3 * w[2]:  # eigenvector defined
             assert abs(abs(np.dot([nx, ny, nz], v[:, 0])) - 1) < 1e-6
+
+
+def _fuse_all(pts: np.ndarray, ray: np.ndarray, origins: np.ndarray, sigma: np.ndarray,
+              parts: int, carve: float) -> VoxelMap:
+    vm = VoxelMap(0.02, capacity=16)
+    for part in np.array_split(np.arange(len(pts)), parts):
+        vm.fuse(pts[part], ray[part], origins, sigma[part], 2.0, carve)
+    return vm
+
+
+@pytest.mark.parametrize("carve", [0.1, 0.0])
+def test_parallel_fuse_is_bit_identical_and_deterministic(carve: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Serial vs multi-threaded kernel, 1 vs all threads, any batching, repeated runs: same bits."""
+    import numba
+
+    rng = np.random.default_rng(11)
+    pts, ray, origins, sigma = _rays(rng, 20000, noise=0.02)
+    serial = _fuse_all(pts, ray, origins, sigma, 1, carve)
+    monkeypatch.setattr(voxelmap, "PARALLEL_MIN_POINTS", 0)
+    monkeypatch.setattr(voxelmap, "_PAR_BATCH", 1500)  # several batches per call
+    nt = numba.get_num_threads()
+    runs = []
+    try:
+        for threads, parts in ((nt, 1), (nt, 1), (nt, 9), (1, 3)):
+            numba.set_num_threads(threads)
+            runs.append(_fuse_all(pts, ray, origins, sigma, parts, carve))
+    finally:
+        numba.set_num_threads(nt)
+    if carve > 0:
+        assert serial.miss.sum() > 0
+    for vm in runs:
+        assert vm.n == serial.n
+        np.testing.assert_array_equal(vm.vkey[: vm.n], serial.vkey[: serial.n])
+        np.testing.assert_array_equal(vm.acc[: vm.n], serial.acc[: serial.n])
+
+
+def test_parallel_fuse_reports_bad_point_after_fusing_the_ones_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(voxelmap, "PARALLEL_MIN_POINTS", 0)
+    monkeypatch.setattr(voxelmap, "_PAR_BATCH", 1024)
+    rng = np.random.default_rng(3)
+    pts, ray, origins, sigma = _rays(rng, 3000)
+    pts[2500] = np.nan
+    vm = VoxelMap(0.02)
+    with pytest.raises(ValueError, match="point 2500"):
+        vm.fuse(pts, ray, origins, sigma, 2.0, 0.1)
+    ref = VoxelMap(0.02)
+    ref.fuse(pts[:2500], ray[:2500], origins, sigma[:2500], 2.0, 0.1)
+    assert vm.n == ref.n
+    np.testing.assert_array_equal(vm.acc[: vm.n], ref.acc[: ref.n])
