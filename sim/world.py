@@ -23,6 +23,7 @@ from hullscan.hull.mesh import REGIONS, HullMesh
 F = NDArray[np.float64]
 EMBED_M = 0.02  # solids sink this far into the shell so no ray slips under their edge
 MAX_OFF_HULL_M = 0.5
+X_TOLERANCE_M = 1.5  # how far a region-placed parasite may lie from its x_m
 VOLUME_RANGE_M3 = (0.01, 3.0)
 
 
@@ -130,6 +131,14 @@ def place_parasites(reference: HullMesh, specs: list[ParasiteSpec], chests: tupl
             if a + b > 1:
                 a, b = 1 - a, 1 - b
             anchor = tri[0] + a * (tri[1] - tri[0]) + b * (tri[2] - tri[0])
+            if sp.x_m is not None and abs(anchor[0] - sp.x_m) > X_TOLERANCE_M:
+                # A long face (a bilge keel is one box) spans far more than x_m's tolerance: draw
+                # again within it. Only drawn when needed, so other scenarios keep their bags.
+                ab = rng.uniform(0.0, 1.0, (256, 2))
+                flip = ab.sum(axis=1) > 1
+                ab[flip] = 1 - ab[flip]
+                pts = tri[0] + ab[:, :1] * (tri[1] - tri[0]) + ab[:, 1:] * (tri[2] - tri[0])
+                anchor = pts[int(np.argmin(np.abs(pts[:, 0] - sp.x_m)))]
         if anchor[2] > -0.2:
             raise ConfigError(f"{key}: the parasite lies at z={anchor[2]:.2f} m (expected below the waterline, "
                               "z < -0.2 m)")

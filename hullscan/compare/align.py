@@ -276,18 +276,20 @@ class LocalCorrection:
         return points + np.einsum("ij,ijk->ik", w, self.shifts[idx])
 
 
-def local_refine(points: F64, reference: Reference, config: CompareConfig) -> LocalCorrection:
+def local_refine(points: F64, reference: Reference, config: CompareConfig, offset: float = 0.0) -> LocalCorrection:
     """Per-block (``config.local_block_m`` cubes) robust point-to-plane translation.
 
     A drifting navigation solution bends the map: each survey lane is shifted a little
     differently, which a single rigid transform cannot undo and which would show as large,
     shallow 'protrusions'. Blocks several times larger than any compartment are fitted with a
     median start and Tukey weights narrowing to ``tukey_k_m``, so compartments have no pull;
-    directions a block does not constrain (one flat plate) are left alone.
+    directions a block does not constrain (one flat plate) are left alone. ``offset`` shifts the
+    block grid (a second pass on a half-offset grid fits what one block straddling two lanes
+    or the start of a lane could not).
     """
     block = config.local_block_m
     src = voxel_down(points, config.voxel_m)
-    keys = np.floor(src / block).astype(np.int64)
+    keys = np.floor((src + offset) / block).astype(np.int64)
     _, inv = np.unique(keys, axis=0, return_inverse=True)
     inv = inv.ravel()
     centres, shifts = [], []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -226,6 +226,33 @@ def segment(cells: Cells, config: CompareConfig, kinds: tuple[str, ...] = ("prot
                 continue
             out.append((kind, idx, m))
     return out
+
+
+def peel_layer(cells: Cells, idx: I64, config: CompareConfig, block: float = 0.5) -> Cells:
+    """Cells of one broad deviation with its own layer (local median height) taken off.
+
+    Everything outside ``idx`` is left unjudged. A box standing on a growth layer or on a
+    grazing-thickened appendage keeps what stands proud of the layer around it.
+    """
+    r = cells.residual[idx]
+    pts = cells.points[idx]
+    _, binv = np.unique(voxel_keys(pts, block), return_inverse=True)
+    binv = binv.ravel()
+    nb = int(binv.max()) + 1
+    bmed = group_median(binv, r, nb)
+    bcen = np.stack([np.bincount(binv, weights=pts[:, i], minlength=nb) for i in range(3)], axis=1)
+    bcen /= np.bincount(binv, minlength=nb)[:, None]
+    layer = np.array([np.median(bmed[nbrs]) for nbrs in
+                      cKDTree(bcen).query_ball_point(bcen, r=config.baseline_radius_m * 2 / 3, workers=-1)])
+    new_r = np.full(len(cells.residual), np.nan)
+    new_r[idx] = r - np.maximum(layer[binv], 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        unc = np.where(np.abs(cells.zscore[idx]) > 1e-9, r / cells.zscore[idx], np.inf)
+    new_z = np.full(len(cells.residual), np.nan)
+    new_z[idx] = new_r[idx] / unc
+    judged = np.zeros(len(cells.residual), bool)
+    judged[idx] = cells.judged[idx]
+    return replace(cells, residual=new_r, zscore=new_z, judged=judged)
 
 
 def side_of(centroid: F64, normal: F64) -> str:

@@ -20,6 +20,12 @@ class CompareConfig(BaseModel):
     smooth_radius_m: float = Field(0.08, gt=0.0, description="median filter radius over the deviation (barnacles)")
     baseline_radius_m: float = Field(1.5, gt=0.0, description="radius of the local baseline (as-built, growth layer)")
     baseline_clip_m: float = Field(0.06, ge=0.0, description="largest local baseline removed (as-built tolerance)")
+    growth_min_footprint_m2: float = Field(1.5, ge=0.0, description="a protrusion this broad ...")
+    growth_max_mean_height_m: float = Field(0.08, ge=0.0, description="... whose mean height is below this ...")
+    growth_max_slenderness: float = Field(0.12, ge=0.0,
+                                          description="... and max height / sqrt(footprint) below this is a growth layer")
+    merge_gap_m: float = Field(0.3, ge=0.0, description="fragments this close to a larger finding belong to it")
+    merge_max_volume_m3: float = Field(0.01, ge=0.0, description="largest fragment merged into a neighbour (m3)")
     max_deviation_m: float = Field(1.5, gt=0.0, description="points further from the reference are not hull")
     frame_spacing_m: float | None = Field(None, gt=0.0, description="frame spacing for frame numbers (m)")
     frame_zero_x_m: float = Field(0.0, description="x of frame 0 in the hull frame (m)")

@@ -28,7 +28,16 @@ from hullscan.compare.align import (
     score,
     voxel_down,
 )
-from hullscan.compare.analysis import Cells, Coverage, coverage, make_cells, make_finding, segment
+from hullscan.compare.analysis import (
+    Cells,
+    Coverage,
+    coverage,
+    make_cells,
+    make_finding,
+    measure,
+    peel_layer,
+    segment,
+)
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.reference import Reference, cloud_normals, mesh_reference, scan_reference
 from hullscan.diagnostics import DropLog
@@ -53,6 +62,7 @@ class Inspection:
     reference: Reference | None = None
     cloud_to_ref: Transform | None = None  # reference <- cloud frame
     local_correction: LocalCorrection | None = None  # piecewise drift correction after cloud_to_ref
+    local_corrections: list[LocalCorrection] = field(default_factory=list)  # all passes, applied in order
     points: F64 | None = None  # cloud points in the reference frame
     deviation: F64 | None = None  # per point, m, NaN where not judged
     cells: Cells | None = None
@@ -166,6 +176,30 @@ def mirror_frame(points: F64, normals: F64, config: CompareConfig, prior: Transf
     return frame, ref, fit
 
 
+def is_growth_layer(m: dict[str, Any], config: CompareConfig) -> bool:
+    """A broad, thin, flat protrusion: marine growth thicker than the baseline clip.
+
+    A compartment is compact (its height is a fair share of its width); a growth layer covers
+    square metres at a few cm mean height with isolated lumps.
+    """
+    fp = float(m["footprint"])
+    if fp < config.growth_min_footprint_m2:
+        return False
+    return (float(m["volume"]) / fp < config.growth_max_mean_height_m
+            and float(m["max_height"]) / np.sqrt(fp) < config.growth_max_slenderness)
+
+
+def _merges_into(seg: tuple[str, Any, dict[str, Any]], big: tuple[str, Any, dict[str, Any]],
+                 config: CompareConfig) -> bool:
+    m, b = seg[2], big[2]
+    if not (seg[0] == big[0] or big[0] == "protrusion"):
+        return False
+    small = m["volume"] < 0.1 * b["volume"] or (m["volume"] <= config.merge_max_volume_m3
+                                                 and m["volume"] < b["volume"])
+    g = config.merge_gap_m
+    return bool(small and np.all(m["bbox_min"] < b["bbox_max"] + g) and np.all(m["bbox_max"] > b["bbox_min"] - g))
+
+
 def inspect(cloud: HullCloud, reference: Any, config: CompareConfig | None = None, *,
             hull_to_nav: Transform | None = None, cameras: Any = None,
             progress: Callable[[str], None] | None = None) -> Inspection:
@@ -234,11 +268,15 @@ def _inspect(ins: Inspection, cloud: HullCloud, reference: Any, config: CompareC
         ins.cloud_to_ref = cloud_to_ref
         p_ref = cloud_to_ref.apply(pts)
         if not is_mirror and config.local_block_m > 0:
-            corr = local_refine(p_ref, ref, config)
-            p_ref = corr.apply(p_ref, config.local_block_m)
-            ins.local_correction = corr
-            ins.notes.append(f"drift correction: {len(corr.shifts)} blocks of {config.local_block_m} m shifted "
-                             f"by up to {corr.max_shift_m:.3f} m after the rigid alignment")
+            # Two passes, the second on a half-offset grid: what a block straddling a lane's
+            # start or two lanes left behind is a ramp the shifted blocks fit.
+            for off in (0.0, 0.5 * config.local_block_m):
+                corr = local_refine(p_ref, ref, config, offset=off)
+                p_ref = corr.apply(p_ref, config.local_block_m)
+                ins.local_corrections.append(corr)
+                ins.notes.append(f"drift correction: {len(corr.shifts)} blocks of {config.local_block_m} m "
+                                 f"(grid offset {off:g} m) shifted by up to {corr.max_shift_m:.3f} m")
+            ins.local_correction = ins.local_corrections[0]
         ins.points = p_ref
     mirror = ref.kind == "mirror"
     band = config.mirror_centre_band_m
@@ -271,16 +309,31 @@ def _inspect(ins: Inspection, cloud: HullCloud, reference: Any, config: CompareC
         segs = segment(ins.cells, config, kinds)
         findings = []
         order: list[tuple[str, Any, dict[str, Any]]] = []
-        for seg in sorted(segs, key=lambda s: -s[2]["volume"]):
-            # Edge and shadow artefacts hugging a big finding belong to it, not beside it.
+        pending = sorted(segs, key=lambda s: -s[2]["volume"])
+        while pending:
+            seg = pending.pop(0)
             m = seg[2]
-            # A small recess at the rim of a larger protrusion is its acoustic shadow / edge effect.
-            big = next((k for k in order if (k[0] == seg[0] or k[0] == "protrusion")
-                        and m["volume"] < 0.1 * k[2]["volume"]
-                        and np.all(m["bbox_min"] < k[2]["bbox_max"] + 0.3)
-                        and np.all(m["bbox_max"] > k[2]["bbox_min"] - 0.3)), None)
+            if seg[0] == "protrusion" and is_growth_layer(m, config):
+                # Broad, thin and flat: a marine-growth layer thicker than the baseline clip (or a
+                # thin appendage thickened by grazing sonar returns), not a box. What stands clearly
+                # proud of the layer itself is still a finding.
+                ins.drops.add("findings", "growth_layer", 1,
+                              f"{m['footprint']:.2f} m2, mean height {m['volume'] / m['footprint']:.3f} m")
+                for sub in segment(peel_layer(ins.cells, seg[1], config), config, ("protrusion",)):
+                    if is_growth_layer(sub[2], config):
+                        continue
+                    pending.append(sub)
+                continue
+            # Edge and shadow artefacts (small recesses at the rim of a protrusion included) and
+            # fragments cut off by grating bars or shadows belong to the larger finding beside them.
+            big = next((k for k in range(len(order)) if _merges_into(seg, order[k], config)), None)
             if big is not None:
                 ins.drops.add("findings", "merged_into_neighbour", 1, f"{m['volume']:.4f} m3 beside a larger one")
+                kind, idx, _ = order[big]
+                if seg[0] == kind:  # same sign: the fragment is part of it (volume, footprint)
+                    idx = np.union1d(idx, seg[1])
+                    merged = measure(ins.cells, idx, 1.0 if kind == "protrusion" else -1.0)
+                    order[big] = (kind, idx, merged)
                 continue
             order.append(seg)
         for i, (kind, idx, m) in enumerate(order):

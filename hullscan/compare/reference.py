@@ -62,7 +62,8 @@ def _sample_triangles(v: F64, f: NDArray[np.int64], spacing: float, rng: np.rand
     return pts, fid, total / max(1, len(fid))
 
 
-def orient_outward(vertices: F64, faces: NDArray[np.int64]) -> tuple[NDArray[np.int64], bool]:
+def orient_outward(vertices: F64, faces: NDArray[np.int64], face_region: NDArray[np.int16] | None = None
+                   ) -> tuple[NDArray[np.int64], bool]:
     """Faces with a consistent winding whose normals point out of the hull.
 
     Each connected part (shell, sea-chest recess, grating bar, anode...) is oriented on its own:
@@ -98,6 +99,18 @@ def orient_outward(vertices: F64, faces: NDArray[np.int64]) -> tuple[NDArray[np.
     closed[np.unique(edge_label[bad_edges])] = False
     vol_part = np.bincount(labels, weights=vol, minlength=n_parts)
     vote_part = np.bincount(labels, weights=vote, minlength=n_parts)
+    if face_region is not None and len(face_region) == len(f) and "thruster_tunnel" in _regions():
+        tunnel = face_region == _regions().index("thruster_tunnel")
+        if tunnel.any():
+            # Area-weighted centre of each tunnel part lies on its axis: wetted normals point at it.
+            area = np.linalg.norm(fn, axis=1)
+            wsum = np.bincount(labels[tunnel], weights=area[tunnel], minlength=n_parts)
+            centre = np.stack([np.bincount(labels[tunnel], weights=area[tunnel] * cen[tunnel, i], minlength=n_parts)
+                               for i in range(3)], axis=1) / np.maximum(wsum, 1e-12)[:, None]
+            inward = np.einsum("ij,ij->i", fn, centre[labels] - cen)
+            tvote = np.bincount(labels[tunnel], weights=inward[tunnel], minlength=n_parts)
+            is_tunnel = np.bincount(labels[tunnel], minlength=n_parts) > 0.5 * np.bincount(labels, minlength=n_parts)
+            vote_part = np.where(is_tunnel, tvote, vote_part)
     flip_part = np.where(closed, vol_part < 0, vote_part < 0)
     flip = flip_part[labels]
     f[flip] = f[flip][:, ::-1]
@@ -292,7 +305,7 @@ def mesh_reference(mesh: HullMeshLike, *, coverage_cell: float = 0.2, icp_spacin
     if not good.all():
         notes.append(f"{int((~good).sum())} degenerate faces ignored")
     f, fr = f[good], fr_all[good]
-    f, watertight = orient_outward(v, f)
+    f, watertight = orient_outward(v, f, fr)
     if not watertight:
         notes.append("mesh is not watertight (holes or open deck): open parts oriented away from the keel axis")
     rng = np.random.default_rng(seed)
