@@ -240,8 +240,8 @@ def peel_layer(cells: Cells, idx: I64, config: CompareConfig, block: float = 0.5
     binv = binv.ravel()
     nb = int(binv.max()) + 1
     bmed = group_median(binv, r, nb)
-    bcen = np.stack([np.bincount(binv, weights=pts[:, i], minlength=nb) for i in range(3)], axis=1)
-    bcen /= np.bincount(binv, minlength=nb)[:, None]
+    bsum = np.stack([np.bincount(binv, weights=pts[:, i], minlength=nb) for i in range(3)], axis=1)
+    bcen = bsum / np.bincount(binv, minlength=nb)[:, None]
     layer = np.array([np.median(bmed[nbrs]) for nbrs in
                       cKDTree(bcen).query_ball_point(bcen, r=config.baseline_radius_m * 2 / 3, workers=-1)])
     new_r = np.full(len(cells.residual), np.nan)
