@@ -22,6 +22,7 @@ def _rays(rng: np.random.Generator, n: int, n_origins: int = 5, noise: float = 0
 def test_fuse_matches_reference(seed: int, parallel: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     if parallel:  # the multi-threaded kernel on every batch, small ones included
         monkeypatch.setattr(voxelmap, "PARALLEL_MIN_POINTS", 0)
+        monkeypatch.setattr(voxelmap, "PARALLEL_MIN_THREADS", 2)
     rng = np.random.default_rng(seed)
     pts, ray, origins, sigma = _rays(rng, 3000)
     vs = 0.02
@@ -164,6 +165,7 @@ def test_parallel_fuse_is_bit_identical_and_deterministic(carve: float, monkeypa
     pts, ray, origins, sigma = _rays(rng, 20000, noise=0.02)
     serial = _fuse_all(pts, ray, origins, sigma, 1, carve)
     monkeypatch.setattr(voxelmap, "PARALLEL_MIN_POINTS", 0)
+    monkeypatch.setattr(voxelmap, "PARALLEL_MIN_THREADS", 2)
     monkeypatch.setattr(voxelmap, "_PAR_BATCH", 1500)  # several batches per call
     nt = numba.get_num_threads()
     runs = []
@@ -183,6 +185,7 @@ def test_parallel_fuse_is_bit_identical_and_deterministic(carve: float, monkeypa
 
 def test_parallel_fuse_reports_bad_point_after_fusing_the_ones_before(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(voxelmap, "PARALLEL_MIN_POINTS", 0)
+    monkeypatch.setattr(voxelmap, "PARALLEL_MIN_THREADS", 2)
     monkeypatch.setattr(voxelmap, "_PAR_BATCH", 1024)
     rng = np.random.default_rng(3)
     pts, ray, origins, sigma = _rays(rng, 3000)
