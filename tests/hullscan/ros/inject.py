@@ -13,6 +13,12 @@ from sensor_msgs.msg import LaserScan, PointCloud2, PointField
 from hullscan.ros import messages
 
 
+def _pause(node: rclpy.node.Node, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        rclpy.spin_once(node, timeout_sec=min(0.05, seconds))
+
+
 def main() -> None:
     qos = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)
     with rclpy.init():
@@ -36,15 +42,19 @@ def main() -> None:
         bad_odom.pose.pose.position.x = float("nan")
         short = PointCloud2(header=messages.header(t, "sonar"), width=100, height=1, point_step=16, row_step=1600)
         short.fields = [PointField(name=n, offset=4 * i, datatype=7, count=1) for i, n in enumerate("xyz")]
+        # Paced: the mapper's sensor-data subscription keeps only the last few messages, so a
+        # burst on a loaded machine would let the ghost pings below push the malformed ones out.
         for _ in range(3):
-            scan.publish(bad_len)
-            scan.publish(nan)
-            scan.publish(empty)
+            for msg in (bad_len, nan, empty):
+                scan.publish(msg)
+                _pause(node, 0.1)
             odom.publish(bad_odom)
-            rclpy.spin_once(node, timeout_sec=0.05)
+            _pause(node, 0.3)
         for i in range(401):  # more than the mapper holds while waiting for a mounting
             ghost.header = messages.header(t + 10 + i, "ghost_sonar")
             scan.publish(ghost)
+            if i % 4 == 3:
+                _pause(node, 0.01)
         pts.publish(short)
         end = time.monotonic() + 2
         while time.monotonic() < end:
