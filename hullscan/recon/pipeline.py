@@ -37,7 +37,7 @@ from hullscan.model import (
 )
 from hullscan.recon import georef
 from hullscan.recon.config import ReconConfig
-from hullscan.recon.voxelmap import VoxelMap
+from hullscan.recon.voxelmap import SurfaceCache, VoxelMap
 from hullscan.tf import TfTree
 
 log = logging.getLogger("hullscan.recon")
@@ -234,6 +234,11 @@ class Reconstructor:
         self._blocks: list[_Block] = []
         self._offset_ns = round(self.config.time_offset_s * 1e9)
         self._finished = False
+        self._surface = self._new_surface()
+
+    def _new_surface(self) -> SurfaceCache:
+        c = self.config
+        return SurfaceCache(c.surface_cell_voxels, c.min_hits, c.max_miss_ratio)
 
     # -- input
     def add(self, item: Any) -> None:
@@ -417,8 +422,22 @@ class Reconstructor:
 
     # -- output
     def cloud(self) -> HullCloud:
-        """The current fused surface (pings still waiting for navigation are not in it)."""
+        """The current fused surface (pings still waiting for navigation are not in it).
+
+        Incremental: only cells near voxels changed since the previous call are re-extracted
+        (:class:`SurfaceCache`); the result is exactly that of a full extraction, same order.
+        """
         self._process(final=False, force=True)
+        t0 = time.perf_counter()
+        out, _ = self._surface.update(self.map)
+        self.timings["extract"] += time.perf_counter() - t0
+        return HullCloud(out["points"], out["normals"], out["confidence"], out["hits"], out["sigma"],
+                         self.topics.nav_frame)
+
+    def _full_cloud(self) -> HullCloud:
+        """One full extraction; frees the incremental cache (the final cloud needs no cache, and
+        a batch run would only hold its memory)."""
+        self._surface = self._new_surface()
         t0 = time.perf_counter()
         c = self.config
         out, reason = self.map.extract(c.surface_cell_voxels, c.min_hits, c.max_miss_ratio)
@@ -453,11 +472,11 @@ class Reconstructor:
             self.drops.add("sonar", "no_pings", 1, "no sonar pings were received; the cloud is empty")
         elif self.nav.last_ns is None:
             self.drops.add("navigation", "no_navigation", 1, "no navigation samples; no ping could be placed")
-        cloud = self.cloud()
+        cloud = self._full_cloud()
         self.stats["voxels"] = self.map.n
         self.stats["map_bytes"] = self.map.nbytes
         self.stats["points_out"] = len(cloud)
-        ex = getattr(self, "_last_extract", np.zeros(4, int))
+        ex = self._last_extract
         self.stats["voxels_free_space"] = int(ex[1])
         self.stats["voxels_sparse"] = int(ex[2])
         self.stats["voxels_off_surface"] = int(ex[3])
@@ -489,6 +508,7 @@ class Reconstructor:
             raise HullscanError(f"{path}: checkpoint voxel size {float(st['voxel_size'])} m differs from "
                                 f"the configured {self.config.voxel_size} m")
         self.map = VoxelMap.from_state(st)
+        self._surface = self._new_surface()
         self.nav = NavBuffer(self.config.max_nav_gap_s, self.config.max_speed_mps)
         self.nav.load(nav_t, nav_a)
         self.stats.update(meta["stats"])

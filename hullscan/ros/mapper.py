@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -251,17 +252,26 @@ class MapperNode(HullscanNode):
         self._maybe_finish()
         if not self.dirty:
             return
+        # Reconstructor.cloud() re-extracts only what changed since the last call; building and
+        # publishing the message still costs O(points), so each stage's time is on /diagnostics.
+        t0 = time.perf_counter()
         cloud = self.recon.cloud()
+        t1 = time.perf_counter()
+        msg = messages.hull_cloud(cloud, self.latest_ns)
+        t2 = time.perf_counter()
+        self.cloud_pub.publish(msg)
+        t3 = time.perf_counter()
         self.dirty = False
         self.stats["cloud_points"] = len(cloud)
-        self.cloud_pub.publish(messages.hull_cloud(cloud, self.latest_ns))
+        self.stats["cloud_extract_s"] = round(t1 - t0, 4)
+        self.stats["cloud_message_s"] = round(t2 - t1, 4)
+        self.stats["cloud_publish_s"] = round(t3 - t2, 4)
 
     @guarded("/hullscan/survey_end")
     def on_end(self, msg: String) -> None:
         # The end message can overtake pings still queued on other topics: finish once the
         # player's counts have arrived, or when the stream has been quiet for end_timeout_s.
         import json
-        import time
 
         published = json.loads(msg.data).get("published", {})
         self.end_expected = {t: n for t, n in published.items() if t in self.received}
@@ -269,8 +279,6 @@ class MapperNode(HullscanNode):
         self._maybe_finish()
 
     def _maybe_finish(self) -> None:
-        import time
-
         if self.end_since is None:
             return
         got_all = all(self.received.get(t, 0) >= n for t, n in self.end_expected.items())
