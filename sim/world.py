@@ -40,9 +40,11 @@ class Parasite:
     anchor: tuple[float, float, float]
     normal: tuple[float, float, float]
     mesh: HullMesh = field(repr=False)
+    volume_proud_m3: float = 0.0  # the part outside the hull's material (see proud_volume)
 
     def truth(self) -> dict[str, Any]:
         return {"id": self.id, "shape": self.shape, "size_m": list(self.size_m), "volume_m3": self.volume_m3,
+                "volume_proud_m3": self.volume_proud_m3,
                 "region": self.region, "centroid_hull": list(self.centroid_hull), "height_m": self.height_m,
                 "inside_sea_chest": self.inside_sea_chest, "anchor_hull": list(self.anchor),
                 "normal_hull": list(self.normal)}
@@ -84,6 +86,44 @@ def _local_solid(shape: str, size: tuple[float, float, float]) -> tuple[trimesh.
     return trimesh.Trimesh(v, m.faces, process=False), 3 * h / 8, h
 
 
+def proud_volume(reference: HullMesh, solid: HullMesh, normal: F, n_samples: int = 40000) -> float:
+    """Volume (m3) of ``solid`` that lies outside the hull's material.
+
+    This is what a scan can measure as space between the reference and the parasite: a
+    torpedo strapped along a bilge keel partly overlaps the keel plate and the shell. A
+    sample point is inside the hull when a ray from it along the parasite's outward
+    ``normal`` crosses the reference an odd number of times (the ray leaves the hull into
+    open water, so an open deck does not matter). Fixed sampling seed: truth stays
+    deterministic and the scenario's random stream is untouched.
+    """
+    import open3d as o3d
+
+    core: Any = o3d.core
+    lo, hi = solid.vertices.min(axis=0), solid.vertices.max(axis=0)
+    box_volume = float(np.prod(hi - lo))
+    pts = np.random.default_rng(0).uniform(lo, hi, (n_samples, 3)).astype(np.float32)
+    in_solid = solid.raycasting_scene().compute_occupancy(core.Tensor(pts)).numpy() > 0.5
+    rays = np.concatenate([pts[in_solid], np.broadcast_to(normal.astype(np.float32), (int(in_solid.sum()), 3))],
+                          axis=1)
+    hits = reference.raycasting_scene().count_intersections(core.Tensor(np.ascontiguousarray(rays))).numpy()
+    outside = int(np.count_nonzero(hits % 2 == 0))
+    return box_volume * outside / n_samples
+
+
+def _buried(reference: HullMesh, points: F, face_ids: NDArray[np.int64], lift_m: float = 0.03) -> NDArray[np.bool_]:
+    """Whether each face point, lifted ``lift_m`` off its face, is inside other hull material.
+
+    Odd crossings along the face's outward normal mean the lifted point is inside a solid.
+    """
+    import open3d as o3d
+
+    core: Any = o3d.core
+    n = outward_normal(reference, points, face_ids)
+    rays = np.concatenate([points + lift_m * n, n], axis=1).astype(np.float32)
+    hits = reference.raycasting_scene().count_intersections(core.Tensor(rays)).numpy()
+    return np.asarray(hits % 2 == 1)
+
+
 def place_parasites(reference: HullMesh, specs: list[ParasiteSpec], chests: tuple[SeaChest, ...],
                     rng: np.random.Generator) -> list[Parasite]:
     out: list[Parasite] = []
@@ -116,6 +156,8 @@ def place_parasites(reference: HullMesh, specs: list[ParasiteSpec], chests: tupl
             elif sp.side == "starboard":
                 cand &= centroids[:, 1] < -0.05
             cand &= centroids[:, 2] < -0.3
+            # Faces buried in other parts (the top of a skeg inside the stern) are not hull surface.
+            cand[cand] = ~_buried(reference, centroids[cand], np.flatnonzero(cand))
             if not cand.any():
                 present = ", ".join(reference.regions_present())
                 raise ConfigError(f"{key}.region: this hull has no submerged {sp.region!r} faces"
@@ -153,7 +195,7 @@ def place_parasites(reference: HullMesh, specs: list[ParasiteSpec], chests: tupl
         centroid = anchor + nrm * c_h
         region = str(names[face]) if names[face] != "unknown" else "side"
         out.append(Parasite(pid, sp.shape, sp.size_m, vol, region, _t3(centroid), float(height),
-                            False, _t3(anchor), _t3(nrm), mesh))
+                            False, _t3(anchor), _t3(nrm), mesh, proud_volume(reference, mesh, nrm)))
     return out
 
 
@@ -183,7 +225,7 @@ def _pack(reference: HullMesh, sp: ParasiteSpec, key: str, pid: str, vol: float,
     mesh = solid_at(solid, floor, frame, "sea_chest", pid)
     centroid = floor + chest.normal * c_h
     return Parasite(pid, sp.shape, sp.size_m, vol, "sea_chest", _t3(centroid), float(height),
-                    True, _t3(floor), _t3(chest.normal), mesh)
+                    True, _t3(floor), _t3(chest.normal), mesh, proud_volume(reference, mesh, chest.normal))
 
 
 def apply_dents(reference: HullMesh, spec: AsBuiltSpec, rng: np.random.Generator) -> tuple[HullMesh, list[dict[str, Any]]]:
