@@ -40,7 +40,13 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hullscan.commands.replay import replay
-    from hullscan.compare.evaluate import HullResult, markdown_table, match_truth, summarise
+    from hullscan.compare.evaluate import (
+        HullResult,
+        markdown_table,
+        match_truth,
+        summarise,
+        unseen_reason,
+    )
     from hullscan.config import dump_config, load_config
     from hullscan.errors import HullscanError
 
@@ -79,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
             ins = replay(str(bag), None if args.mirror else str(truth_dir / "reference.ply"), str(out / f.stem),
                          cfg, hull_to_nav=str(truth_dir / "truth.json"), progress=not args.no_progress)
             doc = json.loads((out / f.stem / "findings.json").read_text())
-            res = match_truth(doc["findings"], truth.get("parasites", []), ins.status_at, scenario=f.stem)
+            res = match_truth(doc["findings"], truth.get("parasites", []), ins.status_at, scenario=f.stem,
+                              reason_at=lambda c, cov=ins.coverage: unseen_reason(cov.patches, c))
             res.coverage = ins.coverage.fraction
         except HullscanError as err:
             res = HullResult(f.stem, 0, error=str(err))

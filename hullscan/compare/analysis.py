@@ -51,6 +51,7 @@ class Cells:
     zscore: F64
     judged: NDArray[np.bool_]  # has a reference under it and is not excluded (mirror centre band)
     in_recess: NDArray[np.bool_] | None = None  # reference there is a recess (sea chest) behind a grating
+    reference: Reference | None = None  # for heights along a finding's mean normal
 
 
 def group_median(groups: I64, values: F64, n_groups: int) -> F64:
@@ -119,7 +120,7 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
     with np.errstate(invalid="ignore"):
         z = residual / unc
     return Cells(cp, count, csig, cconf, inv, d, base, normal, ids, smooth, baseline, residual, z, judged,
-                 reference.in_recess(ids))
+                 reference.in_recess(ids), reference)
 
 
 RECESS_LINK_M = 0.25
@@ -159,19 +160,12 @@ def _tangent_basis(n: F64) -> tuple[F64, F64]:
     return e1, np.cross(n, e1)
 
 
-def measure(cells: Cells, idx: I64, sign: float) -> dict[str, Any]:
-    """Footprint, volume, height and centroid of one connected deviation."""
+def _height_raster(foot: F64, h: F64, nbar: F64, close_iter: int) -> tuple[F64, NDArray[np.bool_], F64]:
+    """Heights ``h`` standing on ``foot`` rasterised on the tangent plane of ``nbar``: (raster, filled, lo)."""
     g = ANALYSIS_CELL_M
-    # Grating bars shadow strips of what lies behind them: close those gaps before filling holes.
-    recess = cells.in_recess is not None and float(cells.in_recess[idx].mean()) >= 0.5
-    close_iter = int(np.ceil(RECESS_LINK_M / g / 2)) if recess else 1
-    h = np.clip(sign * cells.residual[idx], 0.0, None)
-    base = cells.base[idx]
-    nbar = cells.normal[idx].mean(axis=0)
-    nbar /= max(float(np.linalg.norm(nbar)), 1e-9)
     e1, e2 = _tangent_basis(nbar)
-    c0 = base.mean(axis=0)
-    uv = np.stack([(base - c0) @ e1, (base - c0) @ e2], axis=1)
+    c0 = foot.mean(axis=0)
+    uv = np.stack([(foot - c0) @ e1, (foot - c0) @ e2], axis=1)
     lo = uv.min(axis=0) - g
     ij = np.floor((uv - lo) / g).astype(np.int64)
     shape = tuple(int(s) + 2 for s in ij.max(axis=0) + 1)
@@ -186,20 +180,111 @@ def measure(cells: Cells, idx: I64, sign: float) -> dict[str, Any]:
     if (~occ & filled).any():
         _, (ii, jj) = ndimage.distance_transform_edt(~occ, return_indices=True)
         raster = np.where(filled & ~occ, raster[ii, jj], raster)
-    raster = np.where(filled, np.maximum(raster, 0.0), np.nan)
+    return np.where(filled, np.maximum(raster, 0.0), np.nan), filled, lo + c0 @ np.stack([e1, e2], axis=1)
+
+
+def _overhang(cells: Cells, idx: I64, nbar: F64, max_steps: int = 40) -> tuple[I64, F64]:
+    """Unjudged cells (off the reference's edge) connected to ``idx`` that stand 2.5 cm..1.5 m
+    above the reference along ``-nbar`` (at most twice their nearest-point distance): their
+    indices and those distances."""
+    assert cells.reference is not None
+    off = np.flatnonzero(np.isnan(cells.d))
+    if not len(off):
+        return np.zeros(0, np.int64), np.zeros(0)
+    near = cKDTree(cells.points[off]).query_ball_point(cells.points[idx], r=1.8 * ANALYSIS_CELL_M)
+    cand = np.unique(np.concatenate([np.asarray(n, np.int64) for n in near])) if len(near) else np.zeros(0, np.int64)
+    if not len(cand):
+        return np.zeros(0, np.int64), np.zeros(0)
+    t_off = np.full(len(off), np.nan)
+    tree = cKDTree(cells.points[off])
+    taken = np.zeros(len(off), bool)
+    tried = np.zeros(len(off), bool)
+    front = cand
+    for _ in range(max_steps):
+        front = front[~tried[front]]
+        if not len(front):
+            break
+        tried[front] = True
+        q = cells.points[off[front]]
+        t = cells.reference.distance_along(q, nbar)
+        dn = cells.reference.signed_distance(q)[0]
+        # Outside the reference and not a ray grazing past thin structure (over twice the
+        # nearest-point distance, as in measure).
+        good = np.isfinite(t) & (t > 0.025) & (t < 1.5) & (dn > 0) & (t <= 2 * dn)
+        t_off[front[good]] = t[good]
+        front = front[good]
+        taken[front] = True
+        if not len(front):
+            break
+        nxt = tree.query_ball_point(cells.points[off[front]], r=1.8 * ANALYSIS_CELL_M)
+        front = np.unique(np.concatenate([np.asarray(n, np.int64) for n in nxt]))
+    return off[taken], t_off[taken]
+
+
+def measure(cells: Cells, idx: I64, sign: float) -> dict[str, Any]:
+    """Footprint, volume, height and centroid of one connected deviation.
+
+    ``layer_*``: the same from nearest-point heights over the reference surface (a layer's own
+    thickness, for telling growth layers from objects).
+    """
+    g = ANALYSIS_CELL_M
+    # Grating bars shadow strips of what lies behind them: close those gaps before filling holes.
+    recess = cells.in_recess is not None and float(cells.in_recess[idx].mean()) >= 0.5
+    close_iter = int(np.ceil(RECESS_LINK_M / g / 2)) if recess else 1
+    h0 = np.clip(sign * cells.residual[idx], 0.0, None)
+    base = cells.base[idx]
+    nbar = cells.normal[idx].mean(axis=0)
+    nbar /= max(float(np.linalg.norm(nbar)), 1e-9)
+    layer, layer_filled, _ = _height_raster(base, h0, nbar, close_iter)
+    h, foot = h0, base
+    if sign > 0 and not recess and cells.reference is not None:
+        # Where the reference under a finding is not flat (an object in the corner of a bilge
+        # keel or a skeg) the nearest-point distance is shorter than the object is thick: there
+        # the height is taken along the mean normal and stands on the footprint seen along it.
+        # The smoothed height is scaled by that ratio, at most 2 (rays grazing past an edge);
+        # cells where it is under 10 % longer, or no face is hit, keep the nearest-point measure.
+        pts = cells.points[idx]
+        t = cells.reference.distance_along(pts, nbar)
+        ok = np.isfinite(t) & (h0 > 0)
+        ratio = np.clip(np.where(ok, t, 0.0) / np.maximum(np.nan_to_num(cells.d[idx]), 0.02), 1.0, 2.0)
+        ok &= ratio > 1.1
+        h = np.where(ok, h0 * ratio, h0)
+        foot = np.where(ok[:, None], pts - np.where(ok, t, 0.0)[:, None] * nbar, base)
+        # What overhangs the edge of the reference (a box past the transom) has no nearest
+        # surface under it and is not judged; along the finding's normal it still stands on
+        # the hull: those cells, connected to the finding, join it with their height along nbar.
+        ext, te = _overhang(cells, idx, nbar)
+        if len(ext):
+            base = np.vstack([base, cells.points[ext] - te[:, None] * nbar])
+            foot = np.vstack([foot, base[len(idx):]])
+            h = np.concatenate([h, te - cells.baseline[ext]])
+            idx = np.concatenate([idx, ext])
+    raster, filled, lo = _height_raster(foot, h, nbar, close_iter)
     footprint = float(filled.sum() * g * g)
     volume = float(np.nansum(raster) * g * g)
+    # Centroid over the filled height raster (volume-weighted), not over the cells: sonar sees
+    # the walls facing it far more densely than the others, which would pull a cell average.
+    e1, e2 = _tangent_basis(nbar)
+    hr = np.nan_to_num(raster)
+    if hr.sum() > 0:
+        ii, jj = np.meshgrid(np.arange(hr.shape[0]), np.arange(hr.shape[1]), indexing="ij")
+        cu = float((hr * (lo[0] + (ii + 0.5) * g)).sum() / hr.sum())
+        cv = float((hr * (lo[1] + (jj + 0.5) * g)).sum() / hr.sum())
+    else:
+        cu, cv = float(np.mean(foot @ e1)), float(np.mean(foot @ e2))
     w = np.maximum(h, 1e-6)
-    cbase = (base * w[:, None]).sum(axis=0) / w.sum()
+    level = float(((foot @ nbar) * w).sum() / w.sum())  # the reference surface under it, along nbar
     hh = raster[np.isfinite(raster)]
     mid = float((hh**2).sum() / 2 / max(hh.sum(), 1e-9))
-    centroid = cbase + sign * nbar * mid
+    centroid = cu * e1 + cv * e2 + (level + sign * mid) * nbar
     allp = np.vstack([cells.points[idx], base])
-    extent = (float(lo[0]), float(lo[0] + shape[0] * g), float(lo[1]), float(lo[1] + shape[1] * g))
+    lo = lo - foot.mean(axis=0) @ np.stack([e1, e2], axis=1)  # report map relative to its centre
+    extent = (float(lo[0]), float(lo[0] + raster.shape[0] * g), float(lo[1]), float(lo[1] + raster.shape[1] * g))
     return {
         "footprint": footprint, "volume": volume, "max_height": float(h.max()), "centroid": centroid,
         "bbox_min": allp.min(axis=0), "bbox_max": allp.max(axis=0), "normal": nbar, "raster": raster,
-        "extent": extent,
+        "extent": extent, "layer_footprint": float(layer_filled.sum() * g * g),
+        "layer_volume": float(np.nansum(layer) * g * g), "layer_max_height": float(h0.max()),
     }
 
 

@@ -57,6 +57,19 @@ class CompareConfig(BaseModel):
         description="risk weight per hull region",
     )
     mirror_centre_band_m: float = Field(0.3, ge=0.0, description="mirror mode: |y| below this cannot be judged")
+    mirror_counterpart_radius_m: float = Field(
+        0.12, gt=0.0, description="mirror mode: radius in which a point's mirrored counterpart must be observed")
+    mirror_min_density_ratio: float = Field(
+        0.1, ge=0.0, description="mirror mode: counterpart needs this share of the point's own good returns")
+    mirror_shell_cell_m: float = Field(0.5, gt=0.0, description="mirror mode: cell of the mean shell normal")
+    mirror_context_radius_m: float = Field(
+        1.0, gt=0.0, description="mirror mode: surroundings of a finding that must agree with their reflection")
+    mirror_context_min_judged: float = Field(
+        0.5, ge=0.0, le=1.0, description="mirror mode: share of a finding's surroundings that must be comparable")
+    mirror_context_min_agreement: float = Field(
+        0.7, ge=0.0, le=1.0, description="mirror mode: share of those within min_height of their reflection")
+    mirror_icp_points: int = Field(20000, ge=100, description="mirror mode: cloud points used to fit the plane")
+    mirror_icp_max_iter: int = Field(12, ge=1, description="mirror mode: ICP iterations per stage of the plane fit")
     # --- camera evidence
     max_crops: int = Field(3, ge=0, description="best camera crops kept per finding")
     crop_margin_px: int = Field(24, ge=0)

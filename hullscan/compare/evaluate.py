@@ -5,12 +5,19 @@ the hull; a recess at its place is a wrong finding, not a detection) whose centr
 ``match_radius`` of it (or whose box, grown by 0.1 m, holds the parasite's centre); it is *not
 inspected* when it was not detected and lies in an unseen patch; otherwise it is *missed*. Every
 finding matching no parasite (recesses included) is a false alarm. Each detection records its
-centroid error and its signed relative volume error.
+centroid error and its signed relative volume error against ``volume_proud_m3`` (the parasite's
+volume outside the hull's material); size classes use the nominal ``volume_m3``.
+
+Mirror mode judges a surface only where its mirrored counterpart was observed about as well
+(symmetric regions); elsewhere its coverage patches carry the reason ``no mirrored counterpart``.
+A parasite there that was not detected counts as *not inspected* (never as missed or clean), and
+``reason_at`` records why (``not seen`` or the mirror reason): ``summary["not_inspected_by_reason"]``.
+Recall, the target classes and false alarms are therefore those on the regions the mode can judge.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,9 +44,19 @@ class HullResult:
     error: str | None = None
 
 
+def unseen_reason(patches: list[dict[str, Any]] | tuple[dict[str, Any], ...], point: Any, margin: float = 0.3) -> str:
+    """Why a point was not inspected: the ``reason`` of the unseen coverage patch around it."""
+    p = np.asarray(point, float)
+    for patch in patches:
+        if np.all(p >= np.asarray(patch["bbox_min"]) - margin) and np.all(p <= np.asarray(patch["bbox_max"]) + margin):
+            return str(patch.get("reason", "not seen"))
+    return "not seen"
+
+
 def match_truth(findings: list[dict[str, Any]], parasites: list[dict[str, Any]], status_at: Any = None,
-                match_radius: float = 0.5, scenario: str = "") -> HullResult:
-    """``findings``: findings.json entries; ``parasites``: truth.json entries (centroid_hull...)."""
+                match_radius: float = 0.5, scenario: str = "", reason_at: Any = None) -> HullResult:
+    """``findings``: findings.json entries; ``parasites``: truth.json entries (centroid_hull...);
+    ``reason_at(point)``: why a point was not inspected (e.g. :func:`unseen_reason` on the patches)."""
     res = HullResult(scenario, len(findings))
     used: set[int] = set()
     for p in sorted(parasites, key=lambda p: -p.get("volume_m3", 0.0)):
@@ -56,11 +73,14 @@ def match_truth(findings: list[dict[str, Any]], parasites: list[dict[str, Any]],
         if best is not None:
             used.add(best)
             f = findings[best]
+            # A finding's volume is the space between reference and scan, so it is scored against the
+            # part of the parasite outside the hull's material (older truth files: the nominal volume).
+            ref_v = float(p.get("volume_proud_m3") or p["volume_m3"])
             res.detected.append({"truth": p, "finding": f["id"], "centroid_error_m": round(best_d, 4),
                                  "volume_m3": f["volume_m3"],
-                                 "volume_error": round((f["volume_m3"] - p["volume_m3"]) / max(p["volume_m3"], 1e-9), 4)})
+                                 "volume_error": round((f["volume_m3"] - ref_v) / max(ref_v, 1e-9), 4)})
         elif status_at is not None and status_at(c) == "not_inspected":
-            res.not_inspected.append({"truth": p})
+            res.not_inspected.append({"truth": p, "reason": reason_at(c) if reason_at is not None else "not seen"})
         else:
             res.missed.append({"truth": p})
     res.false_alarms = [f for i, f in enumerate(findings) if i not in used]
@@ -107,6 +127,8 @@ def summarise(results: list[HullResult]) -> dict[str, Any]:
         "precision": rate(n_det, n_det + n_fa),
         "false_alarms_per_hull": round(n_fa / max(1, len(results)), 3),
         "not_inspected": sum(len(r.not_inspected) for r in results),
+        "not_inspected_by_reason": dict(sorted(Counter(str(it.get("reason", "not seen")) for r in results
+                                                       for it in r.not_inspected).items())),
         "centroid_error_m": {"median": _q(cerr, 50), "p95": _q(cerr, 95)},
         "volume_error_ge_0.1m3": {"median": _q(verr_big, 50), "p95": _q(verr_big, 95)},
         "targets": {k: {"recall": rate(*v), "n": v[1]} for k, v in targets.items()},
@@ -135,7 +157,7 @@ def markdown_table(summary: dict[str, Any], results: list[HullResult]) -> str:
                      f"{len(r.not_inspected)} | {len(r.false_alarms)} | {r.coverage:.2f} | {r.run_time_s:.1f} |"
                      + (f" error: {r.error}" if r.error else ""))
     lines += ["", "| metric | value |", "|---|---|"]
-    for k in ("recall", "precision", "false_alarms_per_hull", "not_inspected", "centroid_error_m",
+    for k in ("recall", "precision", "false_alarms_per_hull", "not_inspected", "not_inspected_by_reason", "centroid_error_m",
               "centroid_error_max_m", "volume_error_ge_0.1m3", "volume_error_ge_0.1m3_max", "targets",
               "by_size", "by_region", "run_time_s"):
         lines.append(f"| {k} | {summary[k]} |")

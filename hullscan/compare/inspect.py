@@ -39,6 +39,13 @@ from hullscan.compare.analysis import (
     segment,
 )
 from hullscan.compare.config import CompareConfig
+from hullscan.compare.mirror import (
+    NOT_COMPARABLE,
+    MirrorReference,
+    MirrorSupport,
+    context_filter,
+    mirror_coverage,
+)
 from hullscan.compare.reference import Reference, cloud_normals, mesh_reference, scan_reference
 from hullscan.diagnostics import DropLog
 from hullscan.errors import HullscanError
@@ -150,10 +157,13 @@ def mirror_frame(points: F64, normals: F64, config: CompareConfig, prior: Transf
                                     np.ones(len(p), np.int32), np.zeros(len(p), np.float32), "mirror"),
                           name="mirror", kind="mirror", hull_frame=prior is not None)
     src = voxel_down(p, config.voxel_m)
-    if len(src) > 60000:
-        src = src[np.random.default_rng(config.seed).choice(len(src), 60000, replace=False)]
+    # The plane has three degrees of freedom: a few thousand well-spread points fix it. The fit
+    # slides slowly along the barely constrained long axis (harmless for the plane), so each stage
+    # is capped rather than run to the full convergence tolerance (that took minutes).
+    if len(src) > config.mirror_icp_points:
+        src = src[np.random.default_rng(config.seed).choice(len(src), config.mirror_icp_points, replace=False)]
     t, iters, _ = robust_icp(src, ref0, np.eye(4), (1.0, *config.icp_schedule_m), config.tukey_k_m,
-                             config.icp_max_iter)
+                             min(config.icp_max_iter, config.mirror_icp_max_iter))
     # S = M T is the reflection that maps the hull onto itself; its -1 eigenvector is the plane normal.
     lin = _M @ t[:3, :3]
     s_t = _M @ t[:3, 3]
@@ -167,10 +177,11 @@ def mirror_frame(points: F64, normals: F64, config: CompareConfig, prior: Transf
     frame = fix @ f0
     p2 = fix.apply(p)
     n2 = n @ fix.rot.as_matrix().T
-    ref = scan_reference(HullCloud(p2 @ _M, (n2 @ _M).astype(np.float32), np.ones(len(p2), np.float32),
-                                   np.ones(len(p2), np.int32), np.zeros(len(p2), np.float32), "mirror"),
-                         name="mirror (own reflection)", kind="mirror", coverage_cell=config.coverage_cell_m,
-                         hull_frame=prior is not None)
+    ref = MirrorReference.of(scan_reference(
+        HullCloud(p2 @ _M, (n2 @ _M).astype(np.float32), np.ones(len(p2), np.float32),
+                  np.ones(len(p2), np.int32), np.zeros(len(p2), np.float32), "mirror"),
+        name="mirror (own reflection)", kind="mirror", coverage_cell=config.coverage_cell_m,
+        hull_frame=prior is not None))
     rms, med, inl = score(fix.apply(src), ref, np.eye(4), config.tukey_k_m)
     fit = Alignment(frame, "mirror symmetry (centreline plane)", rms, med, inl, iters)
     return frame, ref, fit
@@ -182,11 +193,12 @@ def is_growth_layer(m: dict[str, Any], config: CompareConfig) -> bool:
     A compartment is compact (its height is a fair share of its width); a growth layer covers
     square metres at a few cm mean height with isolated lumps.
     """
-    fp = float(m["footprint"])
+    # A layer's thickness is measured over the surface it covers (nearest-point heights).
+    fp = float(m.get("layer_footprint", m["footprint"]))
     if fp < config.growth_min_footprint_m2:
         return False
-    return (float(m["volume"]) / fp < config.growth_max_mean_height_m
-            and float(m["max_height"]) / np.sqrt(fp) < config.growth_max_slenderness)
+    return (float(m.get("layer_volume", m["volume"])) / fp < config.growth_max_mean_height_m
+            and float(m.get("layer_max_height", m["max_height"])) / np.sqrt(fp) < config.growth_max_slenderness)
 
 
 def _merges_into(seg: tuple[str, Any, dict[str, Any]], big: tuple[str, Any, dict[str, Any]],
@@ -261,6 +273,10 @@ def _inspect(ins: Inspection, cloud: HullCloud, reference: Any, config: CompareC
         if is_mirror:
             ins.alignment = fit
             cloud_to_ref = frame
+            support = MirrorSupport.build(frame.apply(pts), normals @ frame.rot.as_matrix().T,
+                                          np.asarray(cloud.sigma, float), np.asarray(cloud.confidence, float), config)
+            if isinstance(ref, MirrorReference):
+                ref.support = support
         else:
             prior_ref = prior.inverse() if prior is not None else None
             ins.alignment = align(pts, ref, config, prior=prior_ref)
@@ -285,6 +301,12 @@ def _inspect(ins: Inspection, cloud: HullCloud, reference: Any, config: CompareC
         judged = over & (np.abs(d) <= config.max_deviation_m)
         if mirror:
             judged &= np.abs(p_ref[:, 1]) >= band
+            counterpart, _ = support.comparable(p_ref, np.where(judged, d, np.nan),
+                                                normals @ cloud_to_ref.rot.as_matrix().T)
+            ins.drops.add("cloud", "no_mirrored_counterpart", int((judged & ~counterpart).sum()),
+                          "mirror mode: the other side was not seen (or far less well) where this point's "
+                          "reflection falls; not judged")
+            judged &= counterpart
         ins.drops.add("cloud", "off_reference", int((~over).sum()),
                       "points not over the reference surface (beyond its edge or where it was not seen)")
         ins.drops.add("cloud", "too_far_from_reference", int((over & (np.abs(d) > config.max_deviation_m)).sum()),
@@ -302,8 +324,26 @@ def _inspect(ins: Inspection, cloud: HullCloud, reference: Any, config: CompareC
         def exclude(cp: F64) -> NDArray[np.bool_]:
             return np.abs(cp[:, 1]) < band
 
+        mirror_sigma: list[F64] = []
+
+        def exclude_mirror(cp: F64) -> NDArray[np.bool_]:
+            # The centre band, and cells whose mirrored counterpart was not seen about as well.
+            dm, _, nm, _, _ = ref.signed_distance(cp)
+            ok, sig = support.comparable(cp, np.where(np.abs(dm) <= config.max_deviation_m, dm, np.nan), nm)
+            mirror_sigma.append(sig)
+            return exclude(cp) | ~ok
+
         ins.cells = make_cells(p_ref, np.asarray(cloud.sigma, float), np.asarray(cloud.confidence, float), ref,
-                               config, ins.alignment.residual_m, exclude if mirror else None)
+                               config, ins.alignment.residual_m, exclude_mirror if mirror else None)
+        if mirror and mirror_sigma:
+            # Both sides are measurements: where the counterpart is a distinctly poorer one (longer
+            # range, grazing incidence), the comparison is as uncertain as that side.
+            c = ins.cells
+            other = np.nan_to_num(mirror_sigma[-1], nan=0.0)
+            sig = np.where(other > 1.5 * c.sigma, other, c.sigma)
+            unc = np.sqrt(np.maximum(sig, 0.01) ** 2 + ins.alignment.residual_m ** 2)
+            with np.errstate(invalid="ignore"):
+                ins.cells = replace(c, zscore=c.residual / unc)
     with _stage(tm, "segmentation", progress):
         kinds = ("protrusion",) if mirror else ("protrusion", "recess")
         segs = segment(ins.cells, config, kinds)
@@ -317,8 +357,9 @@ def _inspect(ins: Inspection, cloud: HullCloud, reference: Any, config: CompareC
                 # Broad, thin and flat: a marine-growth layer thicker than the baseline clip (or a
                 # thin appendage thickened by grazing sonar returns), not a box. What stands clearly
                 # proud of the layer itself is still a finding.
+                lfp = m.get("layer_footprint", m["footprint"])
                 ins.drops.add("findings", "growth_layer", 1,
-                              f"{m['footprint']:.2f} m2, mean height {m['volume'] / m['footprint']:.3f} m")
+                              f"{lfp:.2f} m2, mean height {m.get('layer_volume', m['volume']) / lfp:.3f} m")
                 for sub in segment(peel_layer(ins.cells, seg[1], config), config, ("protrusion",)):
                     if is_growth_layer(sub[2], config):
                         continue
@@ -336,6 +377,22 @@ def _inspect(ins: Inspection, cloud: HullCloud, reference: Any, config: CompareC
                     order[big] = (kind, idx, merged)
                 continue
             order.append(seg)
+        mirror_rejected: list[Any] = []
+        if mirror and order:
+            # On structures that do not agree with their reflection even around the deviation
+            # (a propeller, a one-sided opening): not comparable, so not inspected - never clean.
+            kept, dropped = context_filter(ins.cells.points, ins.cells.residual, ins.cells.judged,
+                                           [o[1] for o in order], config)
+            for i, share, agree in dropped:
+                m = order[i][2]
+                mirror_rejected.append(order[i][1])
+                mc = np.asarray(m["centroid"], float)
+                ins.drops.add("findings", "mirror_not_comparable", 1,
+                              f"{m['volume']:.4f} m3 at ({mc[0]:.2f}, {mc[1]:.2f}, {mc[2]:.2f}) m: surroundings "
+                              f"{share:.0%} comparable, {agree:.0%} of those agree with their reflection")
+                ins.notes.append(f"mirror mode: not comparable (surroundings not mirror-symmetric), not inspected: "
+                                 f"around ({mc[0]:.1f}, {mc[1]:.1f}, {mc[2]:.1f}) m")
+            order = [order[i] for i in kept]
         for i, (kind, idx, m) in enumerate(order):
             f = make_finding(f"F{i + 1:03d}", kind, idx, m, ins.cells, ref, config)
             findings.append(f)
@@ -343,7 +400,15 @@ def _inspect(ins: Inspection, cloud: HullCloud, reference: Any, config: CompareC
         findings.sort(key=lambda f: -f.risk)
         ins.findings = tuple(findings)
     with _stage(tm, "coverage", progress):
-        ins.coverage = coverage(ins.cells, ref, config, [s[1] for s in segs], mirror=mirror)
+        if mirror:
+            ins.coverage = mirror_coverage(ins.cells, ref, config, segs, mirror_rejected)
+            nc = [p for p in ins.coverage.patches if p.get("reason") == NOT_COMPARABLE]
+            if nc:
+                ins.notes.append(f"mirror mode: {sum(p['area_m2'] for p in nc):.1f} m2 in {len(nc)} patches seen on "
+                                 "one side only or far better than on the other (no mirrored counterpart): "
+                                 "not comparable, reported as not inspected (coverage patches with this reason)")
+        else:
+            ins.coverage = coverage(ins.cells, ref, config, [s[1] for s in segs], mirror=mirror)
     if cameras is not None and ins.findings:
         from hullscan.compare.camera import camera_evidence
 

@@ -240,6 +240,22 @@ class Reference:
         over[sel] = True
         return d, c, n, ids, over
 
+    def distance_along(self, points: F64, direction: F64) -> F64:
+        """Distance from each point along ``-direction`` to the first reference face turned towards
+        it (NaN where there is none, or for references without a surface to cast rays on)."""
+        out = np.full(len(points), np.nan)
+        if self._scene is None or not len(points):
+            return out
+        import open3d.core as o3c
+
+        u = np.asarray(direction, dtype=np.float64)
+        rays = np.concatenate([points, np.broadcast_to(-u, points.shape)], axis=1).astype(np.float32)
+        hit = self._scene.cast_rays(o3c.Tensor(np.ascontiguousarray(rays)))  # type: ignore[call-overload]
+        t = hit["t_hit"].numpy().astype(np.float64)
+        front = np.isfinite(t) & (hit["primitive_normals"].numpy().astype(np.float64) @ u > 0)
+        out[front] = t[front]
+        return out
+
     def in_recess(self, ids: NDArray[np.int64]) -> NDArray[np.bool_]:
         """Whether each closest face (from ``closest``/``signed_distance``) lies in a recess (sea chest)."""
         if self._face_region is None or self._recess_region < 0 or self._scene is None:

@@ -265,11 +265,11 @@ def render_report(ins: Any, doc: dict[str, Any]) -> str:
         parts.append(f"<p>{100 * cov['fraction']:.1f} % of {cov['inspected_area_m2']} m² of reference surface "
                      f"was seen well enough to clear it; {cov['unseen_area_m2']} m² in {cov['n_unseen_patches']} "
                      "patches was <b>not inspected</b> (not clear).</p><table><tr><th>id</th><th>area m²</th>"
-                     "<th>region</th><th>side</th><th>from stern m</th><th>depth m</th></tr>")
+                     "<th>region</th><th>side</th><th>from stern m</th><th>depth m</th><th>why</th></tr>")
         for p in cov["unseen_patches"]:
             parts.append(f"<tr id='unseen-{e(p['id'])}'><td>{e(p['id'])}</td><td>{p['area_m2']}</td>"
                          f"<td>{e(p['region'])}</td><td>{e(p['side'])}</td><td>{p['distance_from_stern_m']}</td>"
-                         f"<td>{p['depth_m']}</td></tr>")
+                         f"<td>{p['depth_m']}</td><td>{e(p.get('reason', 'not seen'))}</td></tr>")
         parts.append("</table>")
     else:
         parts.append("<p>Not computed: nothing is cleared by this report.</p>")

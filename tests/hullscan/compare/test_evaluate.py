@@ -40,3 +40,20 @@ def test_only_a_protrusion_detects_a_parasite():
     assert [f["id"] for f in res.false_alarms] == ["F001"]
     res = match_truth([{"id": "F001", "kind": "protrusion", "centroid": [10.0, 2.0, -1.0], **box}], truth)
     assert [d["finding"] for d in res.detected] == ["F001"] and res.detected[0]["volume_error"] == -0.8
+
+
+def test_not_comparable_in_mirror_mode_counts_as_not_inspected_with_its_reason():
+    """A parasite where mirror mode had no mirrored counterpart is not inspected (not missed, not clean)."""
+    from hullscan.compare.evaluate import unseen_reason
+    from hullscan.compare.mirror import NOT_COMPARABLE
+
+    patches = [{"bbox_min": [40.0, 5.0, -5.0], "bbox_max": [44.0, 7.0, -4.0], "reason": NOT_COMPARABLE},
+               {"bbox_min": [60.0, -7.0, -5.0], "bbox_max": [62.0, -5.0, -4.0], "reason": "not seen"}]
+    truth = [{"id": "P1", "centroid_hull": [42.0, 6.0, -4.5], "volume_m3": 0.05, "height_m": 0.2},
+             {"id": "P2", "centroid_hull": [61.0, -6.0, -4.5], "volume_m3": 0.05, "height_m": 0.2}]
+    res = match_truth([], truth, lambda c: "not_inspected", reason_at=lambda c: unseen_reason(patches, c))
+    assert not res.missed and not res.detected
+    assert [(n["truth"]["id"], n["reason"]) for n in res.not_inspected] == [("P1", NOT_COMPARABLE),
+                                                                          ("P2", "not seen")]
+    s = summarise([res])
+    assert s["recall"] is None and s["not_inspected_by_reason"] == {NOT_COMPARABLE: 1, "not seen": 1}

@@ -1,0 +1,91 @@
+"""Mirror mode: one-sided deviations are found; what has no mirrored counterpart is not inspected."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hullscan.compare.config import CompareConfig
+from hullscan.compare.inspect import inspect
+from hullscan.compare.mirror import NOT_COMPARABLE
+from hullscan.compare.reference import mesh_reference
+from hullscan.compare.synthetic import Box, make_scan
+from hullscan.model import HullCloud, Transform
+
+from .conftest import HULL_TO_NAV
+
+PRIOR = Transform.from_euler(0.0, 0.0, 0.6 + 0.01, (120.15, -40.1, 0.35))
+# Fins on both sides of the bottom (like bilge keels): long, thin, standing 0.3 m proud.
+KEELS = (Box(10.0, 0, 0, (5.0, 0.06, 0.3), y=2.0, name="port fin"),
+         Box(10.0, 0, 0, (5.0, 0.06, 0.3), y=-2.0, name="starboard fin"))
+
+
+def test_box_on_one_side_of_a_symmetric_hull_is_found(hull):
+    box = Box(12.0, 1, -1.4, (0.5, 0.4, 0.2), name="port side, 0.04 m3")
+    s = make_scan(hull, (box,), spacing=0.05, hull_to_nav=HULL_TO_NAV, seed=11)
+    ins = inspect(s.cloud, "mirror", CompareConfig(), hull_to_nav=PRIOR)
+    assert len(ins.findings) == 1, [f.centroid for f in ins.findings]
+    f = ins.findings[0]
+    assert f.kind == "protrusion"
+    assert np.linalg.norm(np.array(f.centroid) - s.box_centroids[0]) < 0.25
+    assert abs(f.volume_m3 - s.box_volumes[0]) / s.box_volumes[0] < 0.35
+    # Its reflection on the clean side is judged clean, not a finding.
+    assert ins.status_at(s.box_centroids[0] * [1, -1, 1]) == "clear"
+
+
+@pytest.fixture(scope="module")
+def grazed(hull):
+    """Fins on both sides; the starboard one seen only at grazing incidence: a few weak returns."""
+    s = make_scan(hull, KEELS, spacing=0.05, hull_to_nav=HULL_TO_NAV, seed=12)
+    c = s.cloud
+    p = HULL_TO_NAV.inverse().apply(np.asarray(c.points))
+    d, _, _, _, _ = mesh_reference(hull).signed_distance(p)
+    fin = (d > 0.03) & (p[:, 1] < 0) & (np.abs(p[:, 0] - 10.0) < 3.0)
+    rng = np.random.default_rng(0)
+    keep = ~fin | (rng.random(len(p)) < 0.03)
+    conf = np.where(fin, 0.2, c.confidence).astype(np.float32)
+    sigma = np.where(fin, 0.1, c.sigma).astype(np.float32)
+    cloud = HullCloud(c.points, c.normals, conf, c.hits, sigma, c.frame_id).subset(keep)
+    return cloud, s.box_centroids[0]
+
+
+def test_appendage_seen_well_on_one_side_only_is_not_inspected(grazed):
+    cloud, port_fin = grazed
+    ins = inspect(cloud, "mirror", CompareConfig(), hull_to_nav=PRIOR)
+    assert ins.findings == (), [(f.centroid, f.volume_m3) for f in ins.findings]
+    assert ins.drops.total("no_mirrored_counterpart") > 0
+    # The well-seen port fin has no comparable counterpart: not inspected, never clean.
+    assert ins.status_at(port_fin, margin=0.1) == "not_inspected"
+    p = ins.points
+    assert NOT_COMPARABLE in {patch.get("reason") for patch in ins.coverage.patches}
+    # Plating seen on both sides away from the fins is judged.
+    clear = p[(np.abs(p[:, 0] - 4.0) < 0.3) & (np.abs(p[:, 1] - 1.5) < 0.1)]
+    assert ins.status_at(np.median(clear, axis=0)) == "clear"
+
+
+def test_deviation_on_a_structure_that_disagrees_with_its_reflection_is_not_comparable():
+    """A deviation is a finding only where its surroundings agree with their reflection."""
+    from hullscan.compare.mirror import context_filter
+
+    g = np.stack(np.meshgrid(np.arange(0, 3, 0.05), np.arange(0, 3, 0.05)), -1).reshape(-1, 2)
+    pts = np.column_stack([g, np.zeros(len(g))])
+    rng = np.random.default_rng(0)
+    finding = np.flatnonzero(np.linalg.norm(g - 1.5, axis=1) < 0.2)
+    cfg = CompareConfig()
+    residual = rng.normal(0, 0.01, len(g))
+    residual[finding] = 0.2
+    judged = np.ones(len(g), bool)
+    # Symmetric surroundings: kept.
+    assert context_filter(pts, residual, judged, [finding], cfg)[0] == [0]
+    # Surroundings that do not match their reflection (a propeller's blades): dropped.
+    wild = residual.copy()
+    ring = np.linalg.norm(g - 1.5, axis=1) < 1.0
+    wild[ring] = rng.normal(0, 0.15, ring.sum())
+    wild[finding] = 0.2
+    kept, dropped = context_filter(pts, wild, judged, [finding], cfg)
+    assert kept == [] and dropped[0][0] == 0
+    # Surroundings mostly not comparable (no mirrored counterpart): dropped too.
+    blind = judged.copy()
+    blind[ring] = False
+    blind[finding] = True
+    assert context_filter(pts, residual, blind, [finding], cfg)[0] == []
