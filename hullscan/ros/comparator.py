@@ -1,7 +1,8 @@
 """Hull comparator node: the hull map and a reference in; deviation, findings and coverage out.
 
-Inspects the latest ``/hullscan/cloud`` every ``inspect_period_s`` (and the final map from
-``/hullscan/cloud_final`` at once) against ``reference`` (a mesh or cloud file, or
+Inspects the latest full-resolution map, ``/hullscan/cloud_full`` (the mapper publishes it
+every ``full_cloud_period_s``; ``/hullscan/cloud`` is a bounded display cloud), every
+``inspect_period_s`` (and the final map from ``/hullscan/cloud_final`` at once) against ``reference`` (a mesh or cloud file, or
 ``mirror``). Latched outputs: ``/hullscan/deviation_cloud`` (PointCloud2 with deviation),
 ``/hullscan/findings`` (MarkerArray), ``/hullscan/findings_json`` (String),
 ``/hullscan/unseen`` (MarkerArray), ``/hullscan/reference`` (Marker mesh), all in the
@@ -85,7 +86,7 @@ class ComparatorNode(HullscanNode):
         self.cloud: HullCloud | None = None
         self.started = time.monotonic()
         self.stats.update(inspections=0, findings=0)
-        self.create_subscription(PointCloud2, "/hullscan/cloud", self.on_cloud, LATCHED)
+        self.create_subscription(PointCloud2, "/hullscan/cloud_full", self.on_cloud, LATCHED)
         self.create_subscription(PointCloud2, "/hullscan/cloud_final", self.on_final, LATCHED)
         self.dev_pub = self.create_publisher(PointCloud2, "/hullscan/deviation_cloud", LATCHED)
         self.find_pub = self.create_publisher(MarkerArray, "/hullscan/findings", LATCHED)

@@ -4,17 +4,24 @@ Subscribes (sensor-data QoS) to the configured LaserScan / PointCloud2 (and, whe
 ``marine_acoustic_msgs`` is installed, ProjectedSonarImage) topics and the odometry;
 sensor mountings come from the parameters ``sensor_frames`` / ``sensor_mounts`` (x y z
 roll pitch yaw per frame), from ``/hullscan/mounts`` (the bag player) or ``/tf_static``
-where ``tf2_msgs`` is installed. Publishes ``/hullscan/cloud`` (PointCloud2, latched) at
-``cloud_rate_hz`` and ``/hullscan/path``; checkpoints the map every ``checkpoint_period_s``
-of data and restores it on start. ``/hullscan/survey_end`` (or ``~/finish``) runs the final
-drift-corrected reconstruction and publishes it on ``/hullscan/cloud_final``.
+where ``tf2_msgs`` is installed. Publishes (PointCloud2, latched) a display cloud on
+``/hullscan/cloud`` at ``cloud_rate_hz`` (the map itself up to ``display_max_points`` points,
+a deterministic spatial thinning of it beyond: :func:`hullscan.recon.display.display_indices`), the
+full-resolution map on ``/hullscan/cloud_full`` every ``full_cloud_period_s``, and
+``/hullscan/path``. Checkpoints the map every ``checkpoint_period_s`` of data (a snapshot taken
+in the ping callback, written by a background thread, one at a time) and restores it on start.
+``/hullscan/survey_end`` (or ``~/finish``) runs the final drift-corrected reconstruction and
+publishes it, full resolution, on ``/hullscan/cloud_final`` (and ``/hullscan/cloud_full``).
 """
 
 from __future__ import annotations
 
+import copy
 import importlib
 import os
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,6 +35,7 @@ from std_srvs.srv import Trigger
 from hullscan.bag import convert
 from hullscan.errors import MessageError
 from hullscan.model import TransformStamped
+from hullscan.recon.display import cell_hashes, display_cloud
 from hullscan.ros import messages
 from hullscan.ros.common import LATCHED, STEADY, HullscanNode, guarded, run_node, sensor_qos
 
@@ -40,7 +48,8 @@ class MapperNode(HullscanNode):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("hullscan_mapper", **kwargs)
         p: dict[str, Any] = {k: self.declare_parameter(k, v).value for k, v in {
-            "cloud_rate_hz": 1.0, "checkpoint_dir": "", "checkpoint_period_s": 5.0, "beamwidth_deg": 1.0,
+            "cloud_rate_hz": 1.0, "display_max_points": 400_000, "full_cloud_period_s": 10.0,
+            "checkpoint_dir": "", "checkpoint_period_s": 5.0, "beamwidth_deg": 1.0,
             "sensor_frames": [""], "sensor_mounts": [0.0], "reliable_inputs": False, "input_depth": 200,
             "reconstructor": "hullscan.recon:Reconstructor", "end_timeout_s": 5.0,
         }.items()}
@@ -52,6 +61,7 @@ class MapperNode(HullscanNode):
         if callable(warmup):
             # Compile/load the kernels now, not on the first ping (a ~1 s stall would back up the queues).
             self.stats["warmup_s"] = round(float(warmup()), 3)
+        cell_hashes(np.zeros((1, 3)), 1.0)  # the display thinning's kernel, likewise
         self.mount_edges: dict[str, TransformStamped] = {}
         self.recon = self.recon_cls(self.config.recon, t)
         self.mounted: set[str] = {t.base_frame}
@@ -60,7 +70,11 @@ class MapperNode(HullscanNode):
         self.last_stamp: dict[str, int] = {}
         self.period: dict[str, list[int]] = {}
         self.latest_ns = 0
-        self.dirty = False
+        self.dirty = False       # the display cloud is behind the map
+        self.full_dirty = False  # the full-resolution cloud is behind the map
+        self.full_t = -1e9       # monotonic time of the last full-resolution cloud
+        self.ckpt_thread: threading.Thread | None = None
+        self.ckpt_done: dict[str, Any] | None = None  # the writer's result, folded into stats by this thread
         self.ckpt = Path(p["checkpoint_dir"]) / "mapper.ckpt" if p["checkpoint_dir"] else None
         self.ckpt_ns = 0
         self.restored_ns: int | None = None
@@ -98,6 +112,7 @@ class MapperNode(HullscanNode):
             self.get_logger().warning("tf2_msgs not installed: sensor mountings come from parameters "
                                       "(sensor_frames/sensor_mounts) and /hullscan/mounts only")
         self.cloud_pub = self.create_publisher(PointCloud2, "/hullscan/cloud", LATCHED)
+        self.full_pub = self.create_publisher(PointCloud2, "/hullscan/cloud_full", LATCHED)
         self.final_pub = self.create_publisher(PointCloud2, "/hullscan/cloud_final", LATCHED)
         self.path_pub = self.create_publisher(PathMsg, "/hullscan/path", LATCHED)
         self.create_service(Trigger, "~/reset_map", self.srv_reset)
@@ -182,7 +197,7 @@ class MapperNode(HullscanNode):
             self.stats["restore_gap_s"] = round((ping.stamp_ns - self.restored_ns) * 1e-9, 3)
             self.restored_ns = None
         self.recon.add(ping)
-        self.dirty = True
+        self.dirty = self.full_dirty = True
         self.stats["pings"] = int(self.stats["pings"]) + 1  # type: ignore[call-overload]
         self.latest_ns = max(self.latest_ns, ping.stamp_ns)
         if self.ckpt and self.latest_ns - self.ckpt_ns >= self.p["checkpoint_period_s"] * 1e9:
@@ -205,17 +220,61 @@ class MapperNode(HullscanNode):
             self.warn(topic, "missed_pings", f"{n} pings missing before t={stamp_ns * 1e-9:.3f} s", n=n)
 
     # -- map state
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, wait: bool = False) -> None:
+        """Snapshot the map now (this thread: a copy of the arrays) and write it in the background.
+
+        One write at a time: while one is in flight the next is put off to the first ping after
+        it ends (``ckpt_ns`` only moves when a snapshot is taken). ``wait`` writes synchronously.
+        """
         assert self.ckpt is not None
-        self.ckpt.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.ckpt.with_name(self.ckpt.name + ".tmp")
-        self.recon.checkpoint(tmp)
-        os.replace(tmp, self.ckpt)
-        np.savez(self.ckpt.with_suffix(".path.npz"), latest_ns=self.latest_ns,
-                 **self._path_arrays(), mounted=np.array(sorted(self.mounted)))
+        self._collect_checkpoint()
+        if self.ckpt_thread is not None:
+            if not wait:
+                return
+            self.ckpt_thread.join()
+            self._collect_checkpoint()
+        t0 = time.perf_counter()
+        write = checkpoint_writer(self.recon)
+        side = {"latest_ns": self.latest_ns, **self._path_arrays(), "mounted": np.array(sorted(self.mounted))}
         self.ckpt_ns = self.latest_ns
+        self.stats["checkpoint_snapshot_s"] = round(time.perf_counter() - t0, 4)
+        ckpt = self.ckpt
+        stamp_ns = self.latest_ns
+
+        def run() -> None:
+            t = time.perf_counter()
+            try:
+                ckpt.parent.mkdir(parents=True, exist_ok=True)
+                tmp = ckpt.with_name(ckpt.name + ".tmp")
+                write(tmp)
+                os.replace(tmp, ckpt)
+                side_path = ckpt.with_suffix(".path.npz")
+                side_tmp = side_path.with_name("tmp." + side_path.name)
+                np.savez(side_tmp, **side)
+                os.replace(side_tmp, side_path)
+                self.ckpt_done = {"stamp_ns": stamp_ns, "write_s": time.perf_counter() - t}
+            except Exception as err:  # reported by the node's thread
+                self.ckpt_done = {"error": f"{type(err).__name__}: {err}"}
+
+        self.ckpt_thread = threading.Thread(target=run, name="hullscan_checkpoint", daemon=True)
+        self.ckpt_thread.start()
+        if wait:
+            self.ckpt_thread.join()
+            self._collect_checkpoint()
+
+    def _collect_checkpoint(self) -> None:
+        """Fold a finished background write into the stats (on the node's own thread)."""
+        if self.ckpt_thread is None or self.ckpt_thread.is_alive():
+            return
+        self.ckpt_thread.join()
+        self.ckpt_thread = None
+        done, self.ckpt_done = self.ckpt_done or {"error": "writer ended without a result"}, None
+        if "error" in done:
+            self.warn(str(self.ckpt), "checkpoint_failed", done["error"])
+            return
         self.stats["checkpoints"] = int(self.stats["checkpoints"]) + 1  # type: ignore[call-overload]
-        self.stats["checkpoint_stamp_s"] = round(self.latest_ns * 1e-9, 3)
+        self.stats["checkpoint_stamp_s"] = round(done["stamp_ns"] * 1e-9, 3)
+        self.stats["checkpoint_write_s"] = round(done["write_s"], 3)
 
     def _restore(self) -> None:
         if not self.ckpt or not self.ckpt.exists():
@@ -233,7 +292,7 @@ class MapperNode(HullscanNode):
             for edge in list(self.mount_edges.values()):
                 self._mount(edge)
             return
-        self.dirty = True
+        self.dirty = self.full_dirty = True
         self.restored_ns = self.latest_ns
         self.warn(str(self.ckpt), "restored_checkpoint",
                   f"map restored up to t={self.latest_ns * 1e-9:.3f} s; pings between then and now are lost")
@@ -250,22 +309,40 @@ class MapperNode(HullscanNode):
             a = self._path_arrays()
             self.path_pub.publish(messages.path(a["t"], a["p"], a["q"], self.config.topics.nav_frame))
         self._maybe_finish()
-        if not self.dirty:
+        if self.ckpt:
+            self._collect_checkpoint()
+        full_due = self.full_dirty and time.monotonic() - self.full_t >= float(self.p["full_cloud_period_s"])
+        if not (self.dirty or full_due):
             return
-        # Reconstructor.cloud() re-extracts only what changed since the last call; building and
-        # publishing the message still costs O(points), so each stage's time is on /diagnostics.
+        # Reconstructor.cloud() re-extracts only what changed since the last call; the display
+        # cloud is bounded (display_max_points), so its message costs O(display points), and the
+        # O(map points) full-resolution message goes out every full_cloud_period_s only. Each
+        # stage's time is on /diagnostics.
         t0 = time.perf_counter()
         cloud = self.recon.cloud()
         t1 = time.perf_counter()
-        msg = messages.hull_cloud(cloud, self.latest_ns)
+        shown = display_cloud(cloud, int(self.p["display_max_points"]), self.config.recon.voxel_size)
         t2 = time.perf_counter()
-        self.cloud_pub.publish(msg)
+        msg = messages.hull_cloud(shown, self.latest_ns)
         t3 = time.perf_counter()
+        self.cloud_pub.publish(msg)
+        t4 = time.perf_counter()
         self.dirty = False
         self.stats["cloud_points"] = len(cloud)
+        self.stats["display_points"] = len(shown)
         self.stats["cloud_extract_s"] = round(t1 - t0, 4)
-        self.stats["cloud_message_s"] = round(t2 - t1, 4)
-        self.stats["cloud_publish_s"] = round(t3 - t2, 4)
+        self.stats["cloud_decimate_s"] = round(t2 - t1, 4)
+        self.stats["cloud_message_s"] = round(t3 - t2, 4)
+        self.stats["cloud_publish_s"] = round(t4 - t3, 4)
+        if full_due:
+            t5 = time.perf_counter()
+            full = msg if shown is cloud else messages.hull_cloud(cloud, self.latest_ns)
+            self.full_pub.publish(full)
+            self.full_t = time.monotonic()
+            self.full_dirty = False
+            self.stats["full_cloud_points"] = len(cloud)
+            # message build and publish (the build shared with the display cloud when they are the same)
+            self.stats["full_cloud_s"] = round(time.perf_counter() - t5 + (t3 - t2 if shown is cloud else 0.0), 4)
 
     @guarded("/hullscan/survey_end")
     def on_end(self, msg: String) -> None:
@@ -300,18 +377,25 @@ class MapperNode(HullscanNode):
         self.path_pub.publish(messages.path(tr.stamps_ns[::10], tr.positions[::10], tr.orientations[::10],
                                             tr.frame_id))
         msg = messages.hull_cloud(result.cloud, self.latest_ns)
-        self.cloud_pub.publish(msg)
+        shown = display_cloud(result.cloud, int(self.p["display_max_points"]), self.config.recon.voxel_size)
+        self.cloud_pub.publish(msg if shown is result.cloud else messages.hull_cloud(shown, self.latest_ns))
+        self.full_pub.publish(msg)
+        self.full_t = time.monotonic()
+        self.dirty = self.full_dirty = False
         self.final_pub.publish(msg)
         self.stats["final_points"] = len(result.cloud)
         res.success, res.message = True, f"final map: {len(result.cloud)} points"
         return res
 
     def srv_reset(self, req: Any, res: Any) -> Any:
+        if self.ckpt_thread is not None:
+            self.ckpt_thread.join()  # or it would write the old map back after the unlink
+            self._collect_checkpoint()
         self.recon = self.recon_cls(self.config.recon, self.config.topics)
         self.mounted = {self.config.topics.base_frame}
         for edge in self.mount_edges.values():
             self._mount(edge)
-        self.path, self.latest_ns, self.ckpt_ns, self.dirty = [], 0, 0, True
+        self.path, self.latest_ns, self.ckpt_ns, self.dirty, self.full_dirty = [], 0, 0, True, True
         self.last_stamp.clear()
         if self.ckpt:
             self.ckpt.unlink(missing_ok=True)
@@ -325,6 +409,52 @@ class MapperNode(HullscanNode):
         save_cloud(self.recon.cloud(), out, {"stamp_ns": self.latest_ns})
         res.success, res.message = True, str(out)
         return res
+
+
+class _FrozenMap:
+    def __init__(self, state: dict[str, Any]) -> None:
+        self._state = state
+
+    def state(self) -> dict[str, Any]:
+        return self._state
+
+
+class _FrozenNav:
+    def __init__(self, nav: Any) -> None:
+        t, a = nav.arrays() if len(nav) else (np.zeros(0, np.int64), np.zeros((0, 13)))
+        self._t, self._a = t.copy(), a.copy()
+
+    def __len__(self) -> int:
+        return int(self._t.shape[0])
+
+    def arrays(self) -> tuple[Any, Any]:
+        return self._t, self._a
+
+
+def checkpoint_writer(recon: Any) -> Callable[[Path], None]:
+    """What ``recon.checkpoint(path)`` would write now, as a function that writes it later (from
+    another thread, while ``recon`` goes on changing).
+
+    A reconstructor may offer this itself (``checkpoint_snapshot()``). For the
+    :class:`hullscan.recon.Reconstructor` layout (``map.state()`` copies the voxel arrays,
+    ``nav.arrays()``), pending pings are fused now and a frozen stand-in holding copies of the map
+    state, navigation, stats and drops is handed to the class's own ``checkpoint`` (so the file
+    format stays the reconstructor's). Anything else is deep-copied.
+    """
+    own = getattr(recon, "checkpoint_snapshot", None)
+    if callable(own):
+        return own()
+    process = getattr(recon, "_process", None)
+    if callable(process) and hasattr(getattr(recon, "map", None), "state") and hasattr(recon, "nav"):
+        process(final=False, force=True)  # what checkpoint() does first, on this thread
+        frozen = copy.copy(recon)
+        frozen.map = _FrozenMap(recon.map.state())  # state() copies
+        frozen.nav = _FrozenNav(recon.nav)
+        frozen.stats = dict(recon.stats)
+        frozen.drops = copy.deepcopy(recon.drops)
+        frozen._process = lambda **_: None  # nothing left to fuse; never touch the live queues
+        return frozen.checkpoint
+    return copy.deepcopy(recon).checkpoint
 
 
 def main(argv: list[str] | None = None) -> int:
