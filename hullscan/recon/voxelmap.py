@@ -19,11 +19,16 @@ beam and the neighbours of a voxel mostly hit the same cache lines.
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any
 
 import numpy as np
 from numba import get_num_threads, njit, prange
+from numba.core.errors import NumbaWarning
 from numpy.typing import NDArray
+
+# numba tries TBB first; an older system TBB only means it uses OpenMP or its own pool instead.
+warnings.filterwarnings("ignore", message="The TBB threading layer requires TBB", category=NumbaWarning)
 
 _OFF = 1 << 20  # voxel index offset: +-2^20 voxels = +-21 km at 2 cm
 _MASK21 = (1 << 21) - 1
