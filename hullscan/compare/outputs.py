@@ -1,7 +1,7 @@
 """Writing an inspection: findings.json (versioned), report.html, deviation.ply, config.yaml.
 
 findings.json is the evidence record: it carries the SHA-256 of every input so the chain of
-custody can be checked later. Schema: docs/comparator.md (``SCHEMA_VERSION``).
+custody can be checked later. Schema: README.md, "findings.json" (``SCHEMA_VERSION``).
 """
 
 from __future__ import annotations
