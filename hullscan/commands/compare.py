@@ -21,16 +21,21 @@ exit status: 0 inspected; 1 error (a partial report is still written to --out)
 """
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser("compare", help="compare a hull cloud with a reference and report findings",
-                       description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("cloud", help="hull cloud PLY (as written by hullscan reconstruct)")
+def add_reference_args(p: argparse.ArgumentParser) -> None:
+    """The reference, output and prior options that compare and replay share."""
     ref = p.add_mutually_exclusive_group(required=True)
     ref.add_argument("--reference", help="design mesh (STL/OBJ/PLY, .gz ok) or an earlier clean scan (cloud PLY)")
     ref.add_argument("--mirror", action="store_true", help="no reference: compare the hull with its reflection")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--hull-to-nav", help="JSON with the navigation prior (nav <- hull); truth.json works")
     p.add_argument("--units", default="auto", help="mesh units: auto, m, cm, mm, model (default auto)")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("compare", help="compare a hull cloud with a reference and report findings",
+                       description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("cloud", help="hull cloud PLY (as written by hullscan reconstruct)")
+    add_reference_args(p)
     p.add_argument("--frame-spacing", type=float, help="frame spacing in m, for frame numbers")
     p.add_argument("--config", help="YAML config (comparator settings under 'compare:')")
     p.add_argument("--no-progress", action="store_true", help="no progress output")

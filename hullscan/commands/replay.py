@@ -11,6 +11,8 @@ import argparse
 import sys
 from typing import Any
 
+from hullscan.commands.compare import add_reference_args
+
 EXAMPLES = """\
 examples:
   hullscan replay bags/box --reference hull.stl --out runs/box
@@ -24,12 +26,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("replay", help="reconstruct a survey bag and inspect it (end to end)",
                        description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("bag", help="rosbag2 directory, or a bare .mcap/.db3 file")
-    ref = p.add_mutually_exclusive_group(required=True)
-    ref.add_argument("--reference", help="design mesh (STL/OBJ/PLY, .gz ok) or an earlier clean scan (cloud PLY)")
-    ref.add_argument("--mirror", action="store_true", help="no reference: compare the hull with its reflection")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--hull-to-nav", help="JSON with the navigation prior (nav <- hull); truth.json works")
-    p.add_argument("--units", default="auto", help="mesh units: auto, m, cm, mm, model (default auto)")
+    add_reference_args(p)
     p.add_argument("--config", help="YAML config")
     p.add_argument("--no-camera", action="store_true", help="skip camera evidence")
     p.add_argument("--no-progress", action="store_true", help="no progress output")

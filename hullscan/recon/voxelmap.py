@@ -92,6 +92,26 @@ def _rehash(table: NDArray[np.int64], vkey: NDArray[np.int64], n: int, occ: NDAr
         occ[b >> 3] |= np.uint8(1 << (b & 7))
 
 
+@njit(cache=True, inline="always")
+def _accumulate(acc: NDArray[np.float32], v: int, ox: float, oy: float, oz: float,
+                dx: float, dy: float, dz: float, sig: float) -> None:
+    """Add one return to voxel ``v``: hit, offset from the centre, its outer product, view direction, sigma^2."""
+    acc[v, 0] += 1
+    acc[v, 2] += ox
+    acc[v, 3] += oy
+    acc[v, 4] += oz
+    acc[v, 5] += ox * ox
+    acc[v, 6] += ox * oy
+    acc[v, 7] += ox * oz
+    acc[v, 8] += oy * oy
+    acc[v, 9] += oy * oz
+    acc[v, 10] += oz * oz
+    acc[v, 11] += dx
+    acc[v, 12] += dy
+    acc[v, 13] += dz
+    acc[v, 14] += sig * sig
+
+
 # --------------------------------------------------------------------------- fusion
 
 
@@ -155,23 +175,7 @@ def _fuse(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.flo
         if k == hk:
             v = hv
         hk, hv = k, v
-        ox = px - (ix + 0.5) * vs
-        oy = py - (iy + 0.5) * vs
-        oz = pz - (iz + 0.5) * vs
-        acc[v, 0] += 1
-        acc[v, 2] += ox
-        acc[v, 3] += oy
-        acc[v, 4] += oz
-        acc[v, 5] += ox * ox
-        acc[v, 6] += ox * oy
-        acc[v, 7] += ox * oz
-        acc[v, 8] += oy * oy
-        acc[v, 9] += oy * oz
-        acc[v, 10] += oz * oz
-        acc[v, 11] += dx
-        acc[v, 12] += dy
-        acc[v, 13] += dz
-        acc[v, 14] += sigma[i] * sigma[i]
+        _accumulate(acc, v, px - (ix + 0.5) * vs, py - (iy + 0.5) * vs, pz - (iz + 0.5) * vs, dx, dy, dz, sigma[i])
     return n_vox
 
 
@@ -232,23 +236,7 @@ def _fuse_par(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np
         if k == hk:
             v = hv
         hk, hv = k, v
-        ox = px - (ix + 0.5) * vs
-        oy = py - (iy + 0.5) * vs
-        oz = pz - (iz + 0.5) * vs
-        acc[v, 0] += 1
-        acc[v, 2] += ox
-        acc[v, 3] += oy
-        acc[v, 4] += oz
-        acc[v, 5] += ox * ox
-        acc[v, 6] += ox * oy
-        acc[v, 7] += ox * oz
-        acc[v, 8] += oy * oy
-        acc[v, 9] += oy * oz
-        acc[v, 10] += oz * oz
-        acc[v, 11] += dx
-        acc[v, 12] += dy
-        acc[v, 13] += dz
-        acc[v, 14] += sigma[i] * sigma[i]
+        _accumulate(acc, v, px - (ix + 0.5) * vs, py - (iy + 0.5) * vs, pz - (iz + 0.5) * vs, dx, dy, dz, sigma[i])
     if carve_len <= 0.0:
         return n_vox
     # (2) Free space, read-only on the map.
