@@ -40,14 +40,14 @@ from hullscan.model import NavSample, ProfilingPing, Transform, TransformStamped
 from hullscan.recon.display import display_cloud  # noqa: E402
 
 T0 = 1_700_000_000_000_000_000
+MOUNT = TransformStamped(T0, "base_link", "sonar", Transform.from_euler(0, 0, 0, (0.2, 0, 0)), True)
 
 
 def write_bag(path: Path, seconds: float, beams: int = 512, ping_hz: int = 20, nav_hz: int = 100) -> int:
     angles = np.linspace(0.3, 2.8, beams)
     n = 0
     with BagWriter(path) as bag:
-        bag.write_tf([TransformStamped(T0, "base_link", "sonar", Transform.from_euler(0, 0, 0, (0.2, 0, 0)), True)],
-                     static=True)
+        bag.write_tf([MOUNT], static=True)
         for i in range(int(seconds * nav_hz)):
             t = T0 + i * (1_000_000_000 // nav_hz)
             x = 0.5 * i / nav_hz
@@ -66,9 +66,11 @@ def wall_y(x: np.ndarray) -> np.ndarray:
 
 def write_big_checkpoint(ckpt_dir: Path, voxels: int, seed: int = 0) -> tuple[int, float]:
     """A mapper checkpoint holding a map of about ``voxels`` voxels: the same wall as the stream,
-    surveyed below it earlier (x -10..26 m), no navigation kept. Returns (voxels, seconds)."""
+    surveyed below it earlier (x -10..26 m), no navigation kept, and 30 min of vehicle path.
+    Returns (voxels, seconds)."""
     from hullscan.recon import Reconstructor
     from hullscan.recon.voxelmap import VoxelMap
+    from hullscan.ros.messages import mounts_json
 
     t = time.perf_counter()
     rec = Reconstructor()
@@ -87,27 +89,36 @@ def write_big_checkpoint(ckpt_dir: Path, voxels: int, seed: int = 0) -> tuple[in
     rec.map = vm
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     rec.checkpoint(ckpt_dir / "mapper.ckpt")
-    np.savez(ckpt_dir / "mapper.path.npz", latest_ns=T0 - 10**9, t=np.zeros(0, np.int64), p=np.zeros((0, 3)),
-             q=np.zeros((0, 4)), mounted=np.array(["sonar"]))
+    # The vehicle's path so far: 30 min at the mapper's 5 Hz (it is published every second).
+    n_path = 9_000
+    t_path = T0 - 10**9 - 200_000_000 * np.arange(n_path, dtype=np.int64)[::-1]
+    p_path = np.column_stack([np.linspace(-10, 26, n_path), np.zeros(n_path), np.full(n_path, -2.0)])
+    np.savez(ckpt_dir / "mapper.path.npz", latest_ns=T0 - 10**9, t=t_path, p=p_path, q=np.tile([0.0, 0, 0, 1], (n_path, 1)),
+             mounted=np.array(["sonar"]), mounts=np.array(mounts_json([MOUNT])))
     return vm.n, time.perf_counter() - t
 
 
 def cloud_timings(ckpt: Path, bag: Path, seconds: int = 5) -> dict[str, object]:
-    """In-process: full extraction of the restored big map, then the incremental cloud() after each
-    second of the stream, and the PointCloud2 message build."""
+    """In-process: full extraction of the restored big map, then after each second of the stream
+    what the mapper does every second (``Reconstructor.packed_cloud``: the incremental update, the
+    message rows of the shown points only) and every 10 s (the full message the same way), what
+    it did before (``cloud()`` gathering the whole surface, thinning it, the message), and an
+    incremental checkpoint (snapshot and write)."""
     from hullscan.recon import ReconConfig, Reconstructor
     from hullscan.ros import messages
+    from hullscan.ros.mapper import byte_array
 
     rec = Reconstructor(ReconConfig(chunk_pings=1))
     rec.restore(ckpt)
     c = rec.config
+    c_frame = rec.topics.nav_frame
     t = time.perf_counter()
     rec.map.extract(c.surface_cell_voxels, c.min_hits, c.max_miss_ratio)
     full_s = time.perf_counter() - t
     t = time.perf_counter()
     rec.cloud()  # fills the cache (a full extraction)
     first_s = time.perf_counter() - t
-    inc, parts, msg_s, disp_s = [], [], [], []
+    inc, parts, msg_s, disp_s, whole_s, thin_s, snap_s, write_s, ck_bytes = [], [], [], [], [], [], [], [], []
     pings = 0
     with BagReader(bag, TopicsConfig()) as b:
         for item in b.samples():
@@ -115,25 +126,47 @@ def cloud_timings(ckpt: Path, bag: Path, seconds: int = 5) -> dict[str, object]:
             if type(item).__name__ == "ProfilingPing":
                 pings += 1
                 if pings % 20 == 0:
-                    t = time.perf_counter()
-                    cloud = rec.cloud()
+                    t = time.perf_counter()  # what the mapper does every second
+                    data, n_rows, _ = rec.packed_cloud(400_000, c.voxel_size, byte_array)
+                    shown_msg = messages.hull_cloud_packed(data, n_rows, 0, c_frame)
                     inc.append(time.perf_counter() - t)
                     parts.append(dict(rec._surface.last))
-                    t = time.perf_counter()
+                    t = time.perf_counter()  # and every 10 s
+                    data, n_rows, _ = rec.packed_cloud(None, None, byte_array)
+                    messages.hull_cloud_packed(data, n_rows, 0, c_frame)
+                    disp_s.append(time.perf_counter() - t)
+                    t = time.perf_counter()  # before: gathering the whole cloud ...
+                    cloud = rec.cloud()
+                    whole_s.append(time.perf_counter() - t)
+                    t = time.perf_counter()  # ... thinning it (every second) ...
+                    thinned = display_cloud(cloud, 400_000, c.voxel_size)
+                    thin_s.append(time.perf_counter() - t)
+                    t = time.perf_counter()  # ... and building the full message (every 10 s)
                     messages.hull_cloud(cloud, 0)
                     msg_s.append(time.perf_counter() - t)
+                    assert bytes(shown_msg.data) == bytes(messages.hull_cloud(thinned, 0).data)
                     t = time.perf_counter()
-                    messages.hull_cloud(display_cloud(cloud, 400_000, c.voxel_size), 0)
-                    disp_s.append(time.perf_counter() - t)
+                    write = rec.checkpoint_incremental(ckpt)  # deltas after the restored base
+                    snap_s.append(time.perf_counter() - t)
+                    t = time.perf_counter()
+                    info = write()
+                    write_s.append(time.perf_counter() - t)
+                    ck_bytes.append(info["bytes"])
                     if len(inc) == seconds:
                         break
     return {"voxels": rec.map.n, "points": len(cloud), "full_extract_s": round(full_s, 3),
             "first_cloud_s": round(first_s, 3),
-            "incremental_cloud_s": {"median": round(float(np.median(inc)), 4), "max": round(max(inc), 4)},
-            "incremental_parts_median": {k: round(float(np.median([p[k] for p in parts])), 4)
-                                         for k in ("changed", "region_voxels", "find_s", "extract_s", "gather_s")},
+            "display_cloud_s": {"median": round(float(np.median(inc)), 4), "max": round(max(inc), 4)},
+            "display_parts_median": {k: round(float(np.median([p[k] for p in parts])), 4)
+                                     for k in ("changed", "region_voxels", "find_s", "extract_s", "gather_s")},
+            "full_packed_s": {"median": round(float(np.median(disp_s)), 4), "max": round(max(disp_s), 4)},
+            "full_gather_s": {"median": round(float(np.median(whole_s)), 4), "max": round(max(whole_s), 4)},
+            "thin_full_cloud_s": {"median": round(float(np.median(thin_s)), 4), "max": round(max(thin_s), 4)},
             "message_build_s": {"median": round(float(np.median(msg_s)), 4), "max": round(max(msg_s), 4)},
-            "display_build_s": {"median": round(float(np.median(disp_s)), 4), "max": round(max(disp_s), 4)}}
+            "checkpoint_delta": {"snapshot_s": round(float(np.median(snap_s)), 4),
+                                 "write_s": round(float(np.median(write_s)), 4),
+                                 "bytes": int(np.median(ck_bytes))},
+            "checkpoint_base_bytes": ckpt.stat().st_size}
 
 
 def _reader(pipe: object, rows: list[dict[str, object]]) -> None:
@@ -172,7 +205,12 @@ def run_case(tmp: Path, bag: Path, n_pings: int, seconds: float, ckpt_dir: Path,
     while player.poll() is None:
         time.sleep(0.5)
     c1, t1 = proc.cpu_times(), time.monotonic()
-    time.sleep(6.0)
+    # The player's end message makes the mapper finish (final reconstruction: a full extraction,
+    # many seconds on a big map); the diagnostics after it count every ping that arrived.
+    end = time.monotonic() + 150
+    while time.monotonic() < end and not any(r["topic"] == "/hullscan/cloud_final" for r in rows):
+        time.sleep(0.5)
+    time.sleep(2.5)
     for p in (mapper, probe):
         p.terminate()
     probe.wait(timeout=30)
@@ -190,6 +228,8 @@ def run_case(tmp: Path, bag: Path, n_pings: int, seconds: float, ckpt_dir: Path,
                                                        "cloud_publish_s")}
     res: dict[str, object] = {
         "map": "restored checkpoint" if restored else "empty",
+        "final_map_published": any(r["topic"] == "/hullscan/cloud_final" for r in rows),
+        "pings_missing_at_end": int(values.get("drop survey_end pings_missing_at_end", 0)),
         "pings_received": int(values.get("pings", 0)), "pings_sent": n_pings, "missed_pings": missed,
         "cloud_updates_during_stream": len(inside),
         "cloud_update_interval_s": {"median": float(np.nanmedian(gaps)), "max": float(np.nanmax(gaps))},
@@ -197,9 +237,12 @@ def run_case(tmp: Path, bag: Path, n_pings: int, seconds: float, ckpt_dir: Path,
         "cloud_points_final": int(values.get("cloud_points", 0)),
         "display_points_final": int(values.get("display_points", values.get("cloud_points", 0))),
         "full_cloud": {"points": int(values.get("full_cloud_points", 0)),
-                       "message_and_publish_s": float(values.get("full_cloud_s", "nan"))},
+                       "message_and_publish_s": float(values.get("full_cloud_s", "nan"))},  # packing included
         "checkpoint_s": {"snapshot": float(values.get("checkpoint_snapshot_s", "nan")),
                          "background_write": float(values.get("checkpoint_write_s", "nan"))},
+        "checkpoint_last": {"kind": values.get("checkpoint_kind", ""), "bytes": int(values.get("checkpoint_bytes", 0)),
+                            "voxels": int(values.get("checkpoint_voxels", 0))},
+        "full_cloud_gather_s": float(values.get("full_cloud_gather_s", "nan")),
         "last_cloud_stage_s": stage, "checkpoints_written": int(values.get("checkpoints", 0)),
         "load_average_1min": {"before": round(load_before[0], 2), "after": round(load_after[0], 2)},
     }
@@ -259,7 +302,7 @@ def report(res: dict, seconds: float, n_pings: int) -> str:  # type: ignore[type
           "(Fast DDS, loopback; a probe process subscribes to `/hullscan/cloud`, the display cloud, like a viewer would; "
           "the full-resolution `/hullscan/cloud_full` goes out every 10 s). "
           "Case *small*: the mapper starts with an empty map. Case *large*: it starts from a restored "
-          "checkpoint of a big map (late in a survey). No peer ROS mapper is installed to run alongside; "
+          "checkpoint of a big map and 30 min of vehicle path (late in a survey). No peer ROS mapper is installed to run alongside; "
           "figures vs targets.", "",
           "| measure | " + " | ".join(names) + " | target |", "|---|" + "---|" * len(names) + "---|"]
 
@@ -267,7 +310,8 @@ def report(res: dict, seconds: float, n_pings: int) -> str:  # type: ignore[type
         md.append(f"| {label} | " + " | ".join(f(cases[n]) for n in names) + f" | {target} |")  # type: ignore[operator]
 
     row("map voxels at start", lambda c: f"{c.get('map_voxels_at_start', 0):,}", "")
-    row("pings received / sent", lambda c: f"{c['pings_received']} / {c['pings_sent']}", "all")
+    row("pings received / sent (diagnostics after the final map)", lambda c: f"{c['pings_received']} / {c['pings_sent']}"
+        + ("" if c.get("final_map_published", True) else " (no final map seen: counted earlier)"), "all")
     row("missed pings (stamp gaps)", lambda c: str(c["missed_pings"]), "0")
     row("cloud update interval median / max (s)", lambda c: f"{c['cloud_update_interval_s']['median']:.2f} / "
         f"{c['cloud_update_interval_s']['max']:.2f}", "<= 1.0")
@@ -276,11 +320,15 @@ def report(res: dict, seconds: float, n_pings: int) -> str:  # type: ignore[type
         f"{c.get('display_points_final', c['cloud_points_final']):,}", "")
     row("last display cloud: extract / decimate / message / publish (s)", lambda c: " / ".join(
         f"{v:.3f}" for v in c["last_cloud_stage_s"].values()), "")
-    row("last `/hullscan/cloud_full`: points, message + publish (s)", lambda c: f"{c['full_cloud']['points']:,}, "
-        f"{c['full_cloud']['message_and_publish_s']:.3f}" if "full_cloud" in c else "", "every 10 s")
+    row("last `/hullscan/cloud_full`: points, gather or pack + message / the same + publish (s)",
+        lambda c: f"{c['full_cloud']['points']:,}, "
+        f"{c.get('full_cloud_gather_s', float('nan')):.3f} / {c['full_cloud']['message_and_publish_s']:.3f}"
+        if "full_cloud" in c else "", "every 10 s")
     row("checkpoints written during the run", lambda c: str(c["checkpoints_written"]), "")
     row("last checkpoint: snapshot in the ping callback / background write (s)", lambda c: f"{c['checkpoint_s']['snapshot']:.3f} / "
         f"{c['checkpoint_s']['background_write']:.3f}" if "checkpoint_s" in c else "", "")
+    row("last checkpoint: kind, voxels, bytes", lambda c: f"{c['checkpoint_last']['kind']}, "
+        f"{c['checkpoint_last']['voxels']:,}, {c['checkpoint_last']['bytes']:,}" if "checkpoint_last" in c else "", "")
     row("1-min load average before / after", lambda c: f"{c['load_average_1min']['before']} / "
         f"{c['load_average_1min']['after']}", "")
     md += ["", f"Live mapper CPU for the small case / batch `reconstruct_bag` CPU on the same bag: "
@@ -290,21 +338,32 @@ def report(res: dict, seconds: float, n_pings: int) -> str:  # type: ignore[type
            "the 1 Hz cloud extraction and publishing, which the batch peer does not do."]
     t = res["cloud_call_timing_big_map"]
     if t:
-        p = t["incremental_parts_median"]
-        md += ["", f"## `Reconstructor.cloud()` on the big map ({t['voxels']:,} voxels, {t['points']:,} points), "
+        p = t["display_parts_median"]
+        ck = t["checkpoint_delta"]
+        md += ["", f"## The mapper's per-second work on the big map ({t['voxels']:,} voxels, {t['points']:,} points), "
                "in-process", "",
                "| call | time (s) |", "|---|---|",
-               f"| full extraction (`VoxelMap.extract`, what every `cloud()` did before) | {t['full_extract_s']} |",
-               f"| first incremental `cloud()` (fills the cache: a full extraction) | {t['first_cloud_s']} |",
-               f"| incremental `cloud()` after 1 s of stream, median / max | "
-               f"{t['incremental_cloud_s']['median']} / {t['incremental_cloud_s']['max']} |",
-               f"| of which: find changes / re-extract region / gather output (median) | "
+               f"| full extraction (`VoxelMap.extract`) | {t['full_extract_s']} |",
+               f"| first `cloud()` after the restore (fills the surface cache: a full extraction) | {t['first_cloud_s']} |",
+               f"| display cloud message after 1 s of stream (`Reconstructor.packed_cloud(400000)`: incremental "
+               f"update, then the rows of only the shown points packed from the surface cache, + "
+               f"`messages.hull_cloud_packed`), median / max | "
+               f"{t['display_cloud_s']['median']} / {t['display_cloud_s']['max']} |",
+               f"| of which: find changes / re-extract region / select the shown points (median) | "
                f"{p['find_s']} / {p['extract_s']} / {p['gather_s']} |",
-               f"| PointCloud2 message build, full map (`messages.hull_cloud`), median | {t['message_build_s']['median']} |",
-               f"| display cloud (`hullscan.recon.display.display_cloud`, <= 400,000 points) + its message, median | "
-               f"{t['display_build_s']['median']} |",
+               f"| full-resolution message the same way (`packed_cloud(None)`, every 10 s), median | "
+               f"{t['full_packed_s']['median']} |",
+               f"| before: `cloud()` gathering the whole surface, median | {t['full_gather_s']['median']} |",
+               f"| before: thinning it (`display.display_cloud`, every second), median | "
+               f"{t['thin_full_cloud_s']['median']} |",
+               f"| before: full message from the gathered cloud (`messages.hull_cloud`), median | "
+               f"{t['message_build_s']['median']} |",
+               f"| incremental checkpoint after 1 s: snapshot (on the caller's thread) / write, median | "
+               f"{ck['snapshot_s']} / {ck['write_s']} ({ck['bytes']:,} bytes vs a {t['checkpoint_base_bytes']:,}-byte "
+               "base) |",
                "", f"Per second of stream (median): {int(p['changed']):,} voxels changed, "
-               f"{int(p['region_voxels']):,} voxels re-extracted (changed cells + two cells of context)."]
+               f"{int(p['region_voxels']):,} voxels re-extracted (changed cells + two cells of context). "
+               "The packed display message equals `hull_cloud(display_cloud(cloud(), 400000))` byte for byte (checked in the run)."]
     md += ["", f"Machine: {res['machine']}."]
     return "\n".join(md) + "\n"
 

@@ -18,6 +18,8 @@ examples:
   hullscan reconstruct bags/survey --out runs/survey
   hullscan reconstruct bags/survey --out runs/survey --voxel 0.03
   hullscan reconstruct bags/survey --out runs/survey --drift     also correct navigation drift
+  hullscan reconstruct bags/survey --out runs/survey --drift --reference hull.stl --hull-to-nav truth.json
+      correct drift against the design mesh (absolute: also the first lane and heading bias)
   hullscan reconstruct bags/survey --out runs/survey --config my.yaml --time-offset 0.012
   (settings live under 'recon:' in the YAML; see config.yaml in any output folder)
 """
@@ -34,6 +36,12 @@ def register(sub: Any) -> None:
     p.add_argument("--voxel", type=float, help="fusion voxel size in metres (0.01..0.05)")
     p.add_argument("--time-offset", type=float, help="sonar clock minus navigation clock (s)")
     p.add_argument("--drift", action="store_true", help="correct navigation drift by submap ICP")
+    p.add_argument("--reference", help="with --drift: align each submap to this design mesh "
+                                       "(STL/OBJ/PLY, .gz ok) or earlier hullscan cloud PLY, "
+                                       "instead of to each other")
+    p.add_argument("--hull-to-nav", help="JSON with the navigation prior nav <- hull (truth.json works); "
+                                         "needed with a mesh --reference")
+    p.add_argument("--units", help="mesh units of --reference: auto, m, cm, mm, model (default auto)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -43,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
     from hullscan.cloud_io import save_cloud
     from hullscan.config import dump_config, load_config
+    from hullscan.errors import HullscanError
     from hullscan.recon.pipeline import reconstruct_bag
 
     recon: dict[str, Any] = {}
@@ -50,9 +59,23 @@ def run(args: argparse.Namespace) -> int:
         recon["voxel_size"] = args.voxel
     if args.time_offset is not None:
         recon["time_offset_s"] = args.time_offset
+    drift: dict[str, Any] = {}
     if args.drift:
-        recon["drift"] = {"enabled": True}
+        drift["enabled"] = True
+    for key, value in (("reference", args.reference), ("hull_to_nav", args.hull_to_nav),
+                       ("reference_units", args.units)):
+        if value is not None:
+            drift[key] = value
+    if drift:
+        recon["drift"] = drift
     cfg = load_config(args.config, {"recon": recon} if recon else None)
+    if cfg.recon.drift.reference is not None:
+        if not cfg.recon.drift.enabled:
+            raise HullscanError("--reference (recon.drift.reference) aligns the drift-correction submaps to it: "
+                                "add --drift (recon.drift.enabled: true)")
+        from hullscan.recon.drift import load_drift_reference
+
+        load_drift_reference(cfg.recon.drift)  # fail before reading the bag, not after
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     dump_config(cfg, out / "config.yaml")

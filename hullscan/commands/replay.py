@@ -18,6 +18,8 @@ examples:
   hullscan replay bags/box --reference hull.stl --out runs/box
   hullscan replay bags/box --reference bags/box.truth/reference.ply --hull-to-nav bags/box.truth/truth.json --out runs/box
   hullscan replay bags/box --mirror --out runs/box-mirror
+  hullscan replay bags/box --reference hull.stl --hull-to-nav truth.json --drift --out runs/box
+      correct navigation drift against the same reference before inspecting
 exit status: 0 inspected; 1 error (a partial report is still written to --out)
 """
 
@@ -28,14 +30,18 @@ def register(sub: Any) -> None:
     p.add_argument("bag", help="rosbag2 directory, or a bare .mcap/.db3 file")
     add_reference_args(p)
     p.add_argument("--config", help="YAML config")
+    p.add_argument("--drift", action="store_true", help="correct navigation drift: submaps aligned to the "
+                   "--reference (placed by --hull-to-nav); with --mirror, to each other")
     p.add_argument("--no-camera", action="store_true", help="skip camera evidence")
     p.add_argument("--no-progress", action="store_true", help="no progress output")
     p.set_defaults(func=run)
 
 
 def replay(bag: str, reference_arg: str | None, out: str, cfg: Any, *, hull_to_nav: str | None = None,
-           units: str = "auto", camera: bool = True, progress: bool = True) -> Any:
-    """Reconstruct + inspect + write; returns the Inspection (raises with a partial report on error)."""
+           units: str = "auto", camera: bool = True, progress: bool = True, drift: bool = False) -> Any:
+    """Reconstruct + inspect + write; returns the Inspection (raises with a partial report on error).
+
+    ``drift``: correct navigation drift, against the reference when there is one (recon.drift)."""
     from pathlib import Path
 
     from hullscan.cloud_io import save_cloud
@@ -47,6 +53,15 @@ def replay(bag: str, reference_arg: str | None, out: str, cfg: Any, *, hull_to_n
     try:
         prior = load_prior(hull_to_nav)
         reference = "mirror" if reference_arg is None else load_reference(reference_arg, units)
+        if drift:
+            extra: dict[str, Any] = {"enabled": True}
+            if reference_arg is not None:
+                extra.update(reference=reference_arg, hull_to_nav=hull_to_nav, reference_units=units)
+            rc = cfg.recon.model_copy(update={"drift": cfg.recon.drift.model_copy(update=extra)})
+            cfg = cfg.model_copy(update={"recon": rc})
+            from hullscan.recon.drift import load_drift_reference
+
+            load_drift_reference(cfg.recon.drift)
         if progress:
             print(f"[replay] reconstructing {bag} ...", file=sys.stderr, flush=True)
         recon = reconstruct_bag(bag, cfg, progress=progress)
@@ -72,5 +87,5 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     replay(args.bag, None if args.mirror else args.reference, args.out, cfg, hull_to_nav=args.hull_to_nav,
-           units=args.units, camera=not args.no_camera, progress=not args.no_progress)
+           units=args.units, camera=not args.no_camera, progress=not args.no_progress, drift=args.drift)
     return 0

@@ -52,6 +52,7 @@ class Cells:
     judged: NDArray[np.bool_]  # has a reference under it and is not excluded (mirror centre band)
     in_recess: NDArray[np.bool_] | None = None  # reference there is a recess (sea chest) behind a grating
     reference: Reference | None = None  # for heights along a finding's mean normal
+    align_residual: float = 0.0  # alignment RMS residual in the z-score's uncertainty (m)
 
 
 def group_median(groups: I64, values: F64, n_groups: int) -> F64:
@@ -120,7 +121,7 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
     with np.errstate(invalid="ignore"):
         z = residual / unc
     return Cells(cp, count, csig, cconf, inv, d, base, normal, ids, smooth, baseline, residual, z, judged,
-                 reference.in_recess(ids), reference)
+                 reference.in_recess(ids), reference, float(align_residual))
 
 
 RECESS_LINK_M = 0.25
@@ -142,6 +143,24 @@ def components(points: F64, radius: float, bridge: NDArray[np.bool_] | None = No
     g = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     k, labels = connected_components(g, directed=False)
     return int(k), labels.astype(np.int64)
+
+
+def joined_off_reference(cells: Cells, a: I64, b: I64, margin: float = 0.3) -> bool:
+    """Whether cell sets ``a`` and ``b`` are connected through cloud cells off the reference's edge.
+
+    An object on a corner of the reference (a box on the side plating overhanging the transom)
+    is measured against two faces, and the cells in the corner's wedge have no reference surface
+    under them: the segmentation cuts it in two there although the cloud is continuous.
+    """
+    if not len(a) or not len(b):
+        return False
+    pa, pb = cells.points[a], cells.points[b]
+    lo = np.minimum(pa.min(axis=0), pb.min(axis=0)) - margin
+    hi = np.maximum(pa.max(axis=0), pb.max(axis=0)) + margin
+    off = np.flatnonzero(np.isnan(cells.d) & np.all((cells.points >= lo) & (cells.points <= hi), axis=1))
+    idx = np.concatenate([a, b, off])
+    _, labels = components(cells.points[idx], 1.8 * ANALYSIS_CELL_M)
+    return bool(np.isin(labels[:len(a)], labels[len(a):len(a) + len(b)]).any())
 
 
 @dataclass(frozen=True, eq=False)
@@ -241,13 +260,16 @@ def measure(cells: Cells, idx: I64, sign: float) -> dict[str, Any]:
         # Where the reference under a finding is not flat (an object in the corner of a bilge
         # keel or a skeg) the nearest-point distance is shorter than the object is thick: there
         # the height is taken along the mean normal and stands on the footprint seen along it.
-        # The smoothed height is scaled by that ratio, at most 2 (rays grazing past an edge);
-        # cells where it is under 10 % longer, or no face is hit, keep the nearest-point measure.
+        # The smoothed height is scaled by that ratio. Cells where it is under 10 % longer, or no
+        # face is hit, keep the nearest-point measure; so do cells whose ray is over twice their
+        # nearest-point distance: it went past the reference's edge (a torpedo's flank under a
+        # skeg: the ray misses the skeg and meets the hull a metre up) and measures nothing of
+        # the object (as in _overhang).
         pts = cells.points[idx]
         t = cells.reference.distance_along(pts, nbar)
         ok = np.isfinite(t) & (h0 > 0)
-        ratio = np.clip(np.where(ok, t, 0.0) / np.maximum(np.nan_to_num(cells.d[idx]), 0.02), 1.0, 2.0)
-        ok &= ratio > 1.1
+        ratio = np.where(ok, t, 0.0) / np.maximum(np.nan_to_num(cells.d[idx]), 0.02)
+        ok &= (ratio > 1.1) & (ratio <= 2.0)
         h = np.where(ok, h0 * ratio, h0)
         foot = np.where(ok[:, None], pts - np.where(ok, t, 0.0)[:, None] * nbar, base)
         # What overhangs the edge of the reference (a box past the transom) has no nearest
@@ -285,6 +307,7 @@ def measure(cells: Cells, idx: I64, sign: float) -> dict[str, Any]:
         "bbox_min": allp.min(axis=0), "bbox_max": allp.max(axis=0), "normal": nbar, "raster": raster,
         "extent": extent, "layer_footprint": float(layer_filled.sum() * g * g),
         "layer_volume": float(np.nansum(layer) * g * g), "layer_max_height": float(h0.max()),
+        "layer_median_height": float(np.median(h0)),
     }
 
 
@@ -309,6 +332,11 @@ def segment(cells: Cells, config: CompareConfig, kinds: tuple[str, ...] = ("prot
                 continue
             if m["max_height"] < config.min_height_m:
                 continue
+            # The evidence of a finding is in its seed cells (the 2.5 cm skirt grown around them is
+            # mostly ordinary plating): the caller merges a segment whose seeds hold fewer than
+            # min_seed_points returns into a neighbour, or drops it (a few far-range returns at a
+            # swath edge or a sea-chest wall, each alone in its cell, are not an object).
+            m["seed_points"] = int(cells.count[idx[seed[idx]]].sum())
             out.append((kind, idx, m))
     return out
 
@@ -333,6 +361,9 @@ def peel_layer(cells: Cells, idx: I64, config: CompareConfig, block: float = 0.5
     new_r[idx] = r - np.maximum(layer[binv], 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         unc = np.where(np.abs(cells.zscore[idx]) > 1e-9, r / cells.zscore[idx], np.inf)
+    # Height above the layer around it is a local difference: an alignment error shifts the
+    # object and the layer within a metre of it alike, so only the measurement noise is left.
+    unc = np.sqrt(np.maximum(unc**2 - cells.align_residual**2, 0.01**2))
     new_z = np.full(len(cells.residual), np.nan)
     new_z[idx] = new_r[idx] / unc
     judged = np.zeros(len(cells.residual), bool)

@@ -17,6 +17,9 @@ class CompareConfig(BaseModel):
     min_footprint_m2: float = Field(0.02, ge=0.0, description="smaller deviating patches are roughness, not findings")
     min_volume_m3: float = Field(0.002, ge=0.0, description="smaller deviating patches are not reported")
     min_points: int = Field(12, ge=1, description="fewest cloud points a finding needs")
+    min_seed_points: int = Field(
+        12, ge=1, description="fewest cloud points in a finding's seed cells (those clearing min_height and "
+        "min_zscore); fewer: a fragment merged into a neighbour, or dropped")
     smooth_radius_m: float = Field(0.08, gt=0.0, description="median filter radius over the deviation (barnacles)")
     baseline_radius_m: float = Field(1.5, gt=0.0, description="radius of the local baseline (as-built, growth layer)")
     baseline_clip_m: float = Field(0.06, ge=0.0, description="largest local baseline removed (as-built tolerance)")

@@ -32,6 +32,7 @@ from hullscan.compare.analysis import (
     Cells,
     Coverage,
     coverage,
+    joined_off_reference,
     make_cells,
     make_finding,
     measure,
@@ -201,15 +202,96 @@ def is_growth_layer(m: dict[str, Any], config: CompareConfig) -> bool:
             and float(m.get("layer_max_height", m["max_height"])) / np.sqrt(fp) < config.growth_max_slenderness)
 
 
+def carries_layer(m: dict[str, Any], config: CompareConfig) -> bool:
+    """A broad protrusion that is mostly a thin layer with something standing on it.
+
+    Half its cells or more are under the growth layer's mean height (nearest-point heights): a
+    growth layer, or a thin appendage (skeg, rudder) that grazing sonar returns thicken by a few
+    cm all over, with a compact object on it. A compartment, however large, is mostly object
+    (median cell height tens of cm). Reported as a whole, the layer would swallow the object
+    (its centroid metres off, its volume several times too large).
+    """
+    fp = float(m.get("layer_footprint", m["footprint"]))
+    return (fp >= config.growth_min_footprint_m2
+            and float(m.get("layer_median_height", np.inf)) < config.growth_max_mean_height_m)
+
+
 def _merges_into(seg: tuple[str, Any, dict[str, Any]], big: tuple[str, Any, dict[str, Any]],
-                 config: CompareConfig) -> bool:
+                 config: CompareConfig, cells: Cells | None = None) -> bool:
     m, b = seg[2], big[2]
     if not (seg[0] == big[0] or big[0] == "protrusion"):
         return False
+    g = config.merge_gap_m
+    if not (np.all(m["bbox_min"] < b["bbox_max"] + g) and np.all(m["bbox_max"] > b["bbox_min"] - g)):
+        return False
     small = m["volume"] < 0.1 * b["volume"] or (m["volume"] <= config.merge_max_volume_m3
                                                  and m["volume"] < b["volume"])
-    g = config.merge_gap_m
-    return bool(small and np.all(m["bbox_min"] < b["bbox_max"] + g) and np.all(m["bbox_max"] > b["bbox_min"] - g))
+    if small:
+        return True
+    # A smaller protrusion the cloud joins to this one across the reference's edge (a corner of
+    # a design mesh, where the cells have no surface under them) is the same object.
+    return bool(cells is not None and seg[0] == big[0] == "protrusion" and m["volume"] < b["volume"]
+                and joined_off_reference(cells, seg[1], big[1]))
+
+
+Seg = tuple[str, Any, dict[str, Any]]
+
+
+def resolve_segments(segs: list[Seg], cells: Cells, config: CompareConfig, drops: DropLog,
+                     edge_joins: bool = False, seed_support: bool = True) -> list[Seg]:
+    """Segments -> findings: growth layers peeled, fragments merged, weakly seeded blobs dropped.
+
+    Largest first. ``edge_joins``: cells off the reference join a fragment to its neighbour
+    (design meshes only: there they mean beyond the reference's edge). ``seed_support``: drop
+    what ``config.min_seed_points`` calls weakly seeded (off in mirror mode, where the plane
+    fit's residual and the worse side's noise cap the z-score: a real 11 cm limpet there keeps
+    one seed cell of 6 returns).
+    """
+    order: list[Seg] = []
+    pending = sorted(segs, key=lambda s: -s[2]["volume"])
+    edge_cells = cells if edge_joins else None
+    while pending:
+        seg = pending.pop(0)
+        m = seg[2]
+        growth = seg[0] == "protrusion" and is_growth_layer(m, config)
+        if growth or (seg[0] == "protrusion" and not m.get("peeled") and carries_layer(m, config)):
+            # Broad, thin and flat: a marine-growth layer thicker than the baseline clip (or a
+            # thin appendage thickened by grazing sonar returns), not a box. What stands clearly
+            # proud of the layer itself is still a finding. The same for a broad layer that is
+            # mostly thin with an object on it: the layer goes, the object is segmented anew.
+            lfp = float(m["layer_footprint"] if "layer_footprint" in m else m["footprint"])
+            lvol = float(m["layer_volume"] if "layer_volume" in m else m["volume"])
+            drops.add("findings", "growth_layer" if growth else "layer_under_object", 1,
+                      f"{lfp:.2f} m2, mean height {lvol / lfp:.3f} m, "
+                      f"median {m.get('layer_median_height', float('nan')):.3f} m")
+            for sub in segment(peel_layer(cells, seg[1], config), config, ("protrusion",)):
+                if is_growth_layer(sub[2], config):
+                    continue
+                sub[2]["peeled"] = True  # peeled once: its own layer is gone
+                pending.append(sub)
+            pending.sort(key=lambda s: -s[2]["volume"])
+            continue
+        # Edge and shadow artefacts (small recesses at the rim of a protrusion included) and
+        # fragments cut off by grating bars or shadows belong to the larger finding beside them.
+        big = next((k for k in range(len(order)) if _merges_into(seg, order[k], config, edge_cells)), None)
+        if big is not None:
+            drops.add("findings", "merged_into_neighbour", 1, f"{m['volume']:.4f} m3 beside a larger one")
+            kind, idx, _ = order[big]
+            if seg[0] == kind:  # same sign: the fragment is part of it (volume, footprint)
+                idx = np.union1d(idx, seg[1])
+                merged = measure(cells, idx, 1.0 if kind == "protrusion" else -1.0)
+                merged["seed_points"] = order[big][2].get("seed_points", 0) + m.get("seed_points", 0)
+                order[big] = (kind, idx, merged)
+            continue
+        if seed_support and m.get("seed_points", config.min_seed_points) < config.min_seed_points:
+            # Seeds holding only a few returns (single far-range returns at a swath edge or a
+            # sea-chest wall) and no finding beside it to belong to: not evidence of an object.
+            drops.add("findings", "weak_seed_support", 1,
+                      f"{m['volume']:.4f} m3, seeds hold {m.get('seed_points', 0)} returns "
+                      f"(need {config.min_seed_points})")
+            continue
+        order.append(seg)
+    return order
 
 
 def inspect(cloud: HullCloud, reference: Any, config: CompareConfig | None = None, *,
@@ -348,35 +430,10 @@ def _inspect(ins: Inspection, cloud: HullCloud, reference: Any, config: CompareC
         kinds = ("protrusion",) if mirror else ("protrusion", "recess")
         segs = segment(ins.cells, config, kinds)
         findings = []
-        order: list[tuple[str, Any, dict[str, Any]]] = []
-        pending = sorted(segs, key=lambda s: -s[2]["volume"])
-        while pending:
-            seg = pending.pop(0)
-            m = seg[2]
-            if seg[0] == "protrusion" and is_growth_layer(m, config):
-                # Broad, thin and flat: a marine-growth layer thicker than the baseline clip (or a
-                # thin appendage thickened by grazing sonar returns), not a box. What stands clearly
-                # proud of the layer itself is still a finding.
-                lfp = m.get("layer_footprint", m["footprint"])
-                ins.drops.add("findings", "growth_layer", 1,
-                              f"{lfp:.2f} m2, mean height {m.get('layer_volume', m['volume']) / lfp:.3f} m")
-                for sub in segment(peel_layer(ins.cells, seg[1], config), config, ("protrusion",)):
-                    if is_growth_layer(sub[2], config):
-                        continue
-                    pending.append(sub)
-                continue
-            # Edge and shadow artefacts (small recesses at the rim of a protrusion included) and
-            # fragments cut off by grating bars or shadows belong to the larger finding beside them.
-            big = next((k for k in range(len(order)) if _merges_into(seg, order[k], config)), None)
-            if big is not None:
-                ins.drops.add("findings", "merged_into_neighbour", 1, f"{m['volume']:.4f} m3 beside a larger one")
-                kind, idx, _ = order[big]
-                if seg[0] == kind:  # same sign: the fragment is part of it (volume, footprint)
-                    idx = np.union1d(idx, seg[1])
-                    merged = measure(ins.cells, idx, 1.0 if kind == "protrusion" else -1.0)
-                    order[big] = (kind, idx, merged)
-                continue
-            order.append(seg)
+        # Off-reference cells mean "beyond the edge" only for a design mesh (in a scan: not seen;
+        # in mirror mode: not comparable), so only there do they join two protrusions.
+        order = resolve_segments(segs, ins.cells, config, ins.drops, edge_joins=ref.kind == "mesh",
+                                 seed_support=not mirror)
         mirror_rejected: list[Any] = []
         if mirror and order:
             # On structures that do not agree with their reflection even around the deviation

@@ -22,6 +22,21 @@ class DriftConfig(BaseModel):
     min_improvement: float = Field(0.10, ge=0.0, lt=1.0,
                                    description="accept a submap correction only if it lowers the overlap "
                                                "cost by this fraction")
+    # Alignment to a reference surface (absolute: also corrects the first lane and heading bias)
+    reference: str | None = Field(None, description="design mesh (STL/OBJ/PLY) or an earlier hullscan cloud "
+                                                    "PLY; submaps are aligned to it (yaw + translation) "
+                                                    "instead of to each other")
+    hull_to_nav: str | None = Field(None, description="JSON with the navigation prior nav <- hull "
+                                                      "(translation, rotation xyzw; truth.json works); "
+                                                      "needed for a mesh, identity for a cloud")
+    reference_units: str = Field("auto", description="mesh units: auto, m, cm, mm, model")
+    reference_max_points: int = Field(20000, ge=100, description="submap points used against the reference")
+    reference_min_eig_ratio: float = Field(
+        0.005, gt=0.0, lt=1.0, description="against the reference, a direction is constrained if its ICP "
+        "eigenvalue exceeds this fraction of the largest (submap to submap: 0.05); a few bilge points fix "
+        "a bottom lane sideways")
+    max_yaw_deg: float = Field(3.0, gt=0.0, le=45.0,
+                               description="largest heading correction against the reference (deg)")
 
 
 class ReconConfig(BaseModel):

@@ -10,17 +10,29 @@ in time (linear + SLERP) and applied to every navigation sample; the caller re-f
 The first submap is the anchor: drift before any overlap cannot be observed without a
 reference, so the result is self-consistent (no double surfaces) and the remaining
 absolute error is the drift of the anchor submap.
+
+With a reference (``recon.drift.reference``: a design mesh placed in the nav frame by the
+prior ``hull_to_nav``, or an earlier hullscan cloud), each submap is aligned to the reference
+instead, for a yaw and a translation (a heading bias turns the track), so the first lane and
+the heading bias are corrected too. Both modes share :func:`align_submap`; the reference's
+closest points come from :mod:`hullscan.compare.reference`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial.transform import Rotation
 
+from hullscan.errors import HullscanError
+from hullscan.model import HullCloud, Transform
+from hullscan.recon.config import DriftConfig
 from hullscan.recon.pipeline import NavBuffer, slerp
 
 if TYPE_CHECKING:
@@ -29,51 +41,114 @@ if TYPE_CHECKING:
 log = logging.getLogger("hullscan.recon.drift")
 
 
-def align_translation(src: NDArray[np.float64], tgt: NDArray[np.float64], tgt_normals: NDArray[np.float64],
-                      t0: NDArray[np.float64], max_dist: float, voxel: float, tukey_k: float,
-                      axes: NDArray[np.float64] | None = None) -> tuple[NDArray[np.float64], int, float]:
-    """Robust point-to-plane ICP for a translation only, coarse to fine.
+Closest = Callable[[NDArray[np.float64], float],
+                   tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]]
 
-    Navigation drift is a position drift (attitude from the INS does not drift), and
-    translation-only alignment stays well posed on hull shapes that let a rigid
-    transform slide (a flat bottom, a cylindrical midbody): directions without
-    constraint are left out of each step and keep the prior ``t0``. ``axes`` (3,) of 0/1
-    keeps the axes with 0 at the prior (depth from a pressure sensor does not drift).
-    Returns the translation, the number of inliers at the finest scale and their RMS residual.
+
+def _rotate_yaw(d: NDArray[np.float64], yaw: float) -> NDArray[np.float64]:
+    c, s = np.cos(yaw), np.sin(yaw)
+    out = d.copy()
+    out[:, 0] = c * d[:, 0] - s * d[:, 1]
+    out[:, 1] = s * d[:, 0] + c * d[:, 1]
+    return out
+
+
+def yaw_matrix(yaw: float) -> NDArray[np.float64]:
+    c, s = np.cos(yaw), np.sin(yaw)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def align_submap(src: NDArray[np.float64], closest: Closest, t0: NDArray[np.float64], max_dist: float,
+                 voxel: float, tukey_k: float, axes: NDArray[np.float64] | None = None,
+                 yaw0: float | None = None, min_eig_ratio: float = 0.05
+                 ) -> tuple[NDArray[np.float64], float, int, float]:
+    """Robust (Tukey) point-to-plane ICP of ``src`` against a target, coarse to fine.
+
+    ``closest(points, max_dist)`` gives, for the points with a target point within ``max_dist``,
+    the closest target points and their unit normals, and the mask of those points. The pose is a
+    translation ``t`` and, when ``yaw0`` is given, a rotation about the vertical through the
+    centroid ``m`` of ``src``: ``p -> Rz(yaw) (p - m) + m + t`` (heading bias is a rotation;
+    roll and pitch come from the INS's gravity reference and do not drift).
+    Degeneracy-aware step: directions the target leaves unconstrained (a flat bottom, a
+    cylindrical midbody) are left out of each step and keep the prior. ``axes`` (3,) of 0/1 keeps
+    the translation axes with 0 at the prior (depth from a pressure sensor does not drift).
+    Returns the translation, the yaw (0 without ``yaw0``), the number of inliers at the finest
+    scale and their RMS residual.
     """
     mask = np.ones(3) if axes is None else np.asarray(axes, np.float64)
-    from scipy.spatial import cKDTree
-
-    tree = cKDTree(tgt)
+    rotate = yaw0 is not None
+    centre = src.mean(axis=0)
+    # Yaw enters the step scaled by the submap's horizontal radius, so that its eigenvalue is
+    # comparable with the translations' (both in metres at the points).
+    lever = float(np.sqrt(np.mean(np.sum((src[:, :2] - centre[:2]) ** 2, axis=1)))) if rotate else 1.0
+    lever = max(lever, 1e-3)
     t = np.asarray(t0, np.float64).copy()
+    yaw = float(yaw0) if yaw0 is not None else 0.0
     n_in, rms = 0, np.inf
     dist = max_dist
     while True:
         c = max(dist, tukey_k)
         for _ in range(15):
-            d, j = tree.query(src + t, distance_upper_bound=dist)
-            ok = np.isfinite(d)
+            p = _rotate_yaw(src - centre, yaw) + centre + t if rotate else src + t
+            q, n, ok = closest(p, dist)
             if ok.sum() < 10:
-                return t, 0, np.inf
-            q, n = tgt[j[ok]], tgt_normals[j[ok]]
-            r = ((src[ok] + t - q) * n).sum(1)
+                return t, yaw, 0, np.inf
+            r = ((p[ok] - q) * n).sum(1)
             n = n * mask
+            if rotate:
+                arm = p[ok] - (centre + t)
+                # d r / d (lever * yaw): a small yaw moves a point by ez x arm.
+                n = np.column_stack([(n[:, 1] * arm[:, 0] - n[:, 0] * arm[:, 1]) / lever, n])
             w = np.where(np.abs(r) < c, (1 - (r / c) ** 2) ** 2, 0.0)
             wn = n * w[:, None]
             # Degeneracy-aware step: move only along well-constrained directions (the
             # remapping of Zhang et al. 2016), so a sliding direction keeps the prior.
             ev, vec = np.linalg.eigh(wn.T @ n)
             g = vec.T @ (wn.T @ r)
-            good = ev > 0.05 * max(ev.max(), 1e-12)
+            good = ev > min_eig_ratio * max(ev.max(), 1e-12)
             step = -vec[:, good] @ (g[good] / ev[good])
-            t += step
+            if rotate:
+                yaw += float(step[0]) / lever
+                t += step[1:]
+            else:
+                t += step
             if np.linalg.norm(step) < 1e-4:
                 break
         n_in = int((w > 0).sum())
         rms = float(np.sqrt(np.average(r**2, weights=w))) if w.sum() > 0 else np.inf
         if dist <= 3 * voxel:
-            return t, n_in, rms
+            return t, yaw, n_in, rms
         dist = max(dist / 4, 3 * voxel)
+
+
+def tree_closest(tgt: NDArray[np.float64], tgt_normals: NDArray[np.float64], tree: Any = None) -> Closest:
+    """``closest`` for :func:`align_submap` on target points with normals (nearest point)."""
+    if tree is None:
+        from scipy.spatial import cKDTree
+
+        tree = cKDTree(tgt)
+
+    def closest(p: NDArray[np.float64], dist: float
+                ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+        d, j = tree.query(p, distance_upper_bound=dist)
+        ok = np.isfinite(d)
+        return tgt[j[ok]], tgt_normals[j[ok]], ok
+
+    return closest
+
+
+def align_translation(src: NDArray[np.float64], tgt: NDArray[np.float64], tgt_normals: NDArray[np.float64],
+                      t0: NDArray[np.float64], max_dist: float, voxel: float, tukey_k: float,
+                      axes: NDArray[np.float64] | None = None) -> tuple[NDArray[np.float64], int, float]:
+    """Robust point-to-plane ICP for a translation only against target points, coarse to fine.
+
+    Navigation drift between overlapping submaps is mostly a position drift, and
+    translation-only alignment stays well posed on hull shapes that let a rigid
+    transform slide (:func:`align_submap` without yaw).
+    Returns the translation, the number of inliers at the finest scale and their RMS residual.
+    """
+    t, _, n_in, rms = align_submap(src, tree_closest(tgt, tgt_normals), t0, max_dist, voxel, tukey_k, axes)
+    return t, n_in, rms
 
 
 def overlap_cost(src: NDArray[np.float64], tree: Any, tgt_normals: NDArray[np.float64],
@@ -97,12 +172,11 @@ def _submap_ids(nav: NavBuffer, stamps: NDArray[np.int64], length: float) -> NDA
 
 def correct_drift(rec: Reconstructor, blocks: list[_Block]) -> tuple[NavBuffer | None, dict[str, float]]:
     """Corrected navigation (None when nothing could be aligned) and alignment statistics."""
-    import open3d as o3d
-
     cfg = rec.config.drift
     nav = rec.nav
     if len(nav) < 2:
         return None, {"drift_submaps": 0}
+    reference = load_drift_reference(cfg)
     # 1. Georeference every kept return once, labelled by submap.
     pts_l, sub_l, time_l = [], [], []
     for blk in blocks:
@@ -116,12 +190,51 @@ def correct_drift(rec: Reconstructor, blocks: list[_Block]) -> tuple[NavBuffer |
     pts = np.concatenate(pts_l)
     sub = np.concatenate(sub_l)
     stamps = np.concatenate(time_l)
+    if reference is None:
+        anchors_t, anchors_T, info = _align_submaps(cfg, pts, sub, stamps)
+    else:
+        anchors_t, anchors_T, info = _align_to_reference(cfg, reference, pts, sub, stamps)
+    # 2. Interpolate the corrections in time and apply them to the navigation.
+    t, a = nav.arrays()
+    at = np.array(anchors_t)
+    T = np.array(anchors_T)
+    idx = np.clip(np.searchsorted(at, t, side="right") - 1, 0, len(at) - 1)
+    idx1 = np.clip(idx + 1, 0, len(at) - 1)
+    span = at[idx1] - at[idx]
+    w = np.where(span > 0, np.clip((t - at[idx]) / np.where(span > 0, span, 1), 0, 1), 0.0)
+    q0 = Rotation.from_matrix(T[idx, :3, :3]).as_quat()
+    q1 = Rotation.from_matrix(T[idx1, :3, :3]).as_quat()
+    rc = Rotation.from_quat(slerp(q0, q1, w))
+    tc = T[idx, :3, 3] * (1 - w)[:, None] + T[idx1, :3, 3] * w[:, None]
+    new = a.copy()
+    new[:, :3] = rc.apply(a[:, :3]) + tc
+    new[:, 3:7] = (rc * Rotation.from_quat(a[:, 3:7])).as_quat()
+    out = NavBuffer(rec.config.max_nav_gap_s, rec.config.max_speed_mps)
+    out.load(t.copy(), new)
+    out.frame_id = nav.frame_id
+    log.debug("drift corrections: %s", np.round(T[:, :3, 3], 3).tolist())
+    log.info("drift: %d submaps, %d aligned, %d skipped, largest correction %.3f m",
+             int(info["drift_submaps"]), int(info["drift_aligned"]), int(info["drift_skipped"]),
+             info["drift_max_correction_m"])
+    return out, info
+
+
+def _downsample(p: NDArray[np.float64], voxel: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Voxel-downsampled points and their normals (open3d)."""
+    import open3d as o3d
+
+    pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(p)).voxel_down_sample(voxel)
+    pc.estimate_normals(o3d.geometry.KDTreeSearchParamHybrid(radius=4 * voxel, max_nn=30))
+    return np.asarray(pc.points).copy(), np.asarray(pc.normals).copy()
+
+
+def _align_submaps(cfg: DriftConfig, pts: NDArray[np.float64], sub: NDArray[np.int64], stamps: NDArray[np.int64]
+                   ) -> tuple[list[float], list[NDArray[np.float64]], dict[str, float]]:
+    """Each submap, in time order, to the corrected submaps it overlaps (translation only)."""
     order = np.unique(sub)
 
-    def cloud(p: NDArray[np.float64]) -> Any:
-        pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(p)).voxel_down_sample(cfg.icp_voxel)
-        pc.estimate_normals(o3d.geometry.KDTreeSearchParamHybrid(radius=4 * cfg.icp_voxel, max_nn=30))
-        return np.asarray(pc.points).copy(), np.asarray(pc.normals).copy()
+    def cloud(p: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        return _downsample(p, cfg.icp_voxel)
 
     anchors_t: list[float] = []
     anchors_T: list[NDArray[np.float64]] = []
@@ -176,29 +289,159 @@ def correct_drift(rec: Reconstructor, blocks: list[_Block]) -> tuple[NavBuffer |
         p_new = sp + current
         p_new, n_new = cloud(p_new)
         done.append((p_new, n_new, p_new.min(0), p_new.max(0)))
-    # 2. Interpolate the corrections in time and apply them to the navigation.
-    t, a = nav.arrays()
-    at = np.array(anchors_t)
     T = np.array(anchors_T)
-    idx = np.clip(np.searchsorted(at, t, side="right") - 1, 0, len(at) - 1)
-    idx1 = np.clip(idx + 1, 0, len(at) - 1)
-    span = at[idx1] - at[idx]
-    w = np.where(span > 0, np.clip((t - at[idx]) / np.where(span > 0, span, 1), 0, 1), 0.0)
-    q0 = Rotation.from_matrix(T[idx, :3, :3]).as_quat()
-    q1 = Rotation.from_matrix(T[idx1, :3, :3]).as_quat()
-    rc = Rotation.from_quat(slerp(q0, q1, w))
-    tc = T[idx, :3, 3] * (1 - w)[:, None] + T[idx1, :3, 3] * w[:, None]
-    new = a.copy()
-    new[:, :3] = rc.apply(a[:, :3]) + tc
-    new[:, 3:7] = (rc * Rotation.from_quat(a[:, 3:7])).as_quat()
-    out = NavBuffer(rec.config.max_nav_gap_s, rec.config.max_speed_mps)
-    out.load(t.copy(), new)
-    out.frame_id = nav.frame_id
     info = {"drift_submaps": float(len(order)), "drift_aligned": float(aligned), "drift_skipped": float(skipped),
             "drift_rejected": float(rejected),
             "drift_max_correction_m": float(np.abs(T[:, :3, 3]).max()) if len(T) else 0.0,
             "drift_icp_rms_m": float(np.mean(residuals)) if residuals else 0.0}
-    log.debug("drift corrections: %s", np.round(T[:, :3, 3], 3).tolist())
-    log.info("drift: %d submaps, %d aligned, %d skipped, largest correction %.3f m",
-             len(order), aligned, skipped, info["drift_max_correction_m"])
-    return out, info
+    return anchors_t, anchors_T, info
+
+
+# --------------------------------------------------------------------------- alignment to a reference
+
+
+@dataclass(frozen=True, eq=False)
+class NavReference:
+    """A reference surface (hullscan.compare Reference, in its own frame) placed in the
+    navigation frame by the prior ``hull_to_nav`` (nav <- hull)."""
+
+    reference: Any
+    hull_to_nav: Transform
+    name: str
+
+    def closest(self, p: NDArray[np.float64], dist: float
+                ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+        """:data:`Closest` for :func:`align_submap`: closest reference surface points (nav frame)."""
+        rot = self.hull_to_nav.rot.as_matrix()
+        tr = self.hull_to_nav.translation
+        ph = (p - tr) @ rot
+        c, n, _ = self.reference.closest(ph)
+        ok = np.linalg.norm(ph - c, axis=1) < dist
+        return c[ok] @ rot.T + tr, n[ok] @ rot.T, ok
+
+    def cost(self, p: NDArray[np.float64], c: float) -> float:
+        """Mean truncated squared point-to-plane distance to the reference (as :func:`overlap_cost`)."""
+        q, n, ok = self.closest(p, c)
+        r = np.full(len(p), c)
+        r[ok] = np.minimum(np.abs(((p[ok] - q) * n).sum(1)), c)
+        return float(np.mean(r**2))
+
+
+_REFERENCE_CACHE: dict[tuple[Any, ...], NavReference] = {}
+
+
+def _stamp(path: str | None) -> tuple[str | None, float]:
+    if path is None:
+        return None, 0.0
+    try:
+        return str(Path(path).resolve()), Path(path).stat().st_mtime
+    except OSError:
+        return path, 0.0
+
+
+def load_drift_reference(cfg: DriftConfig) -> NavReference | None:
+    """The reference of ``cfg`` in the navigation frame (None without one); loaded once per file.
+
+    A design mesh (``hullscan.hull.load_mesh``) is in the hull frame and needs ``hull_to_nav``;
+    an earlier hullscan cloud is taken to be in this survey's navigation frame unless
+    ``hull_to_nav`` says otherwise. Raises HullscanError naming the file.
+    """
+    if cfg.reference is None:
+        return None
+    from hullscan.compare.loading import load_prior, load_reference
+    from hullscan.compare.reference import mesh_reference, scan_reference
+
+    key = (_stamp(cfg.reference), _stamp(cfg.hull_to_nav), cfg.reference_units)
+    hit = _REFERENCE_CACHE.get(key)
+    if hit is not None:
+        return hit
+    obj = load_reference(cfg.reference, cfg.reference_units)
+    prior = load_prior(cfg.hull_to_nav)
+    name = Path(cfg.reference).name
+    if isinstance(obj, HullCloud):
+        ref = scan_reference(obj, name=name)
+        if prior is None:
+            prior = Transform()
+    else:
+        if prior is None:
+            raise HullscanError(f"{cfg.reference}: a design mesh is in the hull frame; drift correction against "
+                                "it needs the navigation prior hull_to_nav (recon.drift.hull_to_nav, "
+                                "--hull-to-nav truth.json)")
+        ref = mesh_reference(obj)
+    _REFERENCE_CACHE.clear()
+    out = NavReference(ref, prior, name)
+    _REFERENCE_CACHE[key] = out
+    return out
+
+
+def _align_to_reference(cfg: DriftConfig, reference: NavReference, pts: NDArray[np.float64],
+                        sub: NDArray[np.int64], stamps: NDArray[np.int64]
+                        ) -> tuple[list[float], list[NDArray[np.float64]], dict[str, float]]:
+    """Each submap, in time order, to the reference: a yaw and a translation per submap.
+
+    Starts from the navigation prior (the reference placed by ``hull_to_nav``) for the first
+    submap and from the previous submap's correction after that (drift is continuous). A
+    correction is accepted if it lowers the truncated point-to-plane cost against the
+    reference by ``min_improvement``, keeps the heading correction within ``max_yaw_deg`` and
+    moves the submap by no more than credible drift since the last accepted one
+    (``max_drift_rate`` x distance, at least ``max_correspondence_m`` for the first);
+    otherwise the previous correction is kept (``drift_rejected``).
+    """
+    order = np.unique(sub)
+    rng = np.random.default_rng(0)
+    axes = np.array([1.0, 1.0, 0.0 if cfg.fix_depth else 1.0])
+    yaw, trans = 0.0, np.zeros(3)  # current correction: p -> Rz(yaw) p + trans
+    anchors_t: list[float] = []
+    anchors_T: list[NDArray[np.float64]] = []
+    aligned = skipped = rejected = 0
+    residuals: list[float] = []
+    moves: list[float] = []
+    since = 0  # submaps since the last accepted correction
+    c_cost = 3 * cfg.icp_voxel
+    for sid in order:
+        m = sub == sid
+        mid_t = float(np.median(stamps[m]))
+        sp, _ = _downsample(pts[m], cfg.icp_voxel)
+        since += 1
+        if len(sp) > cfg.reference_max_points:
+            sp = sp[np.sort(rng.choice(len(sp), cfg.reference_max_points, replace=False))]
+        if len(sp) >= cfg.min_overlap_points:
+            centre = sp.mean(axis=0)
+            rz = yaw_matrix(yaw)
+            t0 = rz @ centre + trans - centre  # the same correction about the submap's centre
+            t_new, yaw_new, n_in, rms = align_submap(sp, reference.closest, t0, cfg.max_correspondence_m,
+                                                     cfg.icp_voxel, cfg.tukey_k, axes, yaw0=yaw,
+                                                     min_eig_ratio=cfg.reference_min_eig_ratio)
+            rz_new = yaw_matrix(yaw_new)
+            before = reference.cost(sp @ rz.T + trans, c_cost)
+            after = reference.cost((sp - centre) @ rz_new.T + centre + t_new, c_cost)
+            jump = float(np.linalg.norm(t_new - t0))  # of the submap's centre
+            limit = (cfg.max_correspondence_m if aligned == 0
+                     else cfg.max_drift_rate * cfg.submap_length_m * since + 3 * cfg.icp_voxel)
+            if (n_in >= cfg.min_overlap_points and after < (1.0 - cfg.min_improvement) * before
+                    and abs(yaw_new) <= np.deg2rad(cfg.max_yaw_deg) and jump <= limit):
+                yaw = yaw_new
+                trans = centre + t_new - rz_new @ centre
+                aligned += 1
+                since = 0
+                residuals.append(rms)
+                moves.append(float(np.linalg.norm(t_new)))
+            else:
+                skipped += 1
+                rejected += int(n_in >= cfg.min_overlap_points)
+                log.debug("submap %d: correction rejected (inliers %d, cost %.5f -> %.5f, yaw %.2f deg, jump "
+                          "%.3f m of %.3f)", sid, n_in, before, after, np.rad2deg(yaw_new), jump, limit)
+        else:
+            skipped += 1
+        t4 = np.eye(4)
+        t4[:3, :3] = yaw_matrix(yaw)
+        t4[:3, 3] = trans
+        anchors_t.append(mid_t)
+        anchors_T.append(t4)
+        log.debug("submap %d: yaw %.3f deg, translation %s", sid, np.rad2deg(yaw), np.round(trans, 3).tolist())
+    info = {"drift_submaps": float(len(order)), "drift_aligned": float(aligned), "drift_skipped": float(skipped),
+            "drift_rejected": float(rejected), "drift_max_correction_m": max(moves, default=0.0),
+            "drift_icp_rms_m": float(np.mean(residuals)) if residuals else 0.0,
+            "drift_max_yaw_deg": float(np.rad2deg(max((abs(float(np.arctan2(T[1, 0], T[0, 0])))
+                                                       for T in anchors_T), default=0.0)))}
+    return anchors_t, anchors_T, info

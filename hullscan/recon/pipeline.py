@@ -9,10 +9,9 @@ runs give the same cloud.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from hullscan.model import (
     Trajectory,
     TransformStamped,
 )
+from hullscan.recon import checkpoint as ckpt_files
 from hullscan.recon import georef
 from hullscan.recon.config import ReconConfig
 from hullscan.recon.voxelmap import SurfaceCache, VoxelMap
@@ -235,6 +235,8 @@ class Reconstructor:
         self._offset_ns = round(self.config.time_offset_s * 1e9)
         self._finished = False
         self._surface = self._new_surface()
+        self._ckpt: ckpt_files.Tracker | None = None  # what the incremental checkpoint files hold
+        self.restored: dict[str, int] = {}  # what the last restore read: deltas applied, bytes ignored
 
     def _new_surface(self) -> SurfaceCache:
         c = self.config
@@ -434,6 +436,40 @@ class Reconstructor:
         return HullCloud(out["points"], out["normals"], out["confidence"], out["hits"], out["sigma"],
                          self.topics.nav_frame)
 
+    def display_cloud(self, max_points: int, cell_m: float | None = None) -> tuple[HullCloud, int]:
+        """``hullscan.recon.display.display_cloud(self.cloud(), max_points, cell_m)`` (the same points,
+        values and order; ``cell_m`` defaults to the voxel size) and the number of points of the whole
+        cloud, gathering only the points shown: O(map voxels) cheap passes plus O(shown points)."""
+        self._process(final=False, force=True)
+        t0 = time.perf_counter()
+        out, total = self._surface.display(self.map, int(max_points), float(cell_m or self.config.voxel_size))
+        self.timings["extract"] += time.perf_counter() - t0
+        return HullCloud(out["points"], out["normals"], out["confidence"], out["hits"], out["sigma"],
+                         self.topics.nav_frame), total
+
+    def packed_cloud(self, max_points: int | None = None, cell_m: float | None = None,
+                     alloc: Callable[[int], Any] | None = None) -> tuple[Any, int, int]:
+        """The rows of a hull-cloud message (:data:`hullscan.recon.display.ROW_FIELDS`, 40 bytes each,
+        deviation NaN) of :meth:`cloud` (``max_points`` None) or of :meth:`display_cloud`, packed
+        straight from the surface cache (no cloud gathered, no copy into a message) into a writable
+        buffer from ``alloc(nbytes)`` (default a numpy uint8 array): (buffer, rows, surface points)."""
+        from hullscan.recon.display import ROW_BYTES
+
+        self._process(final=False, force=True)
+        t0 = time.perf_counter()
+        if max_points is None:
+            ids = self._surface.surface_ids(self.map)
+            total = int(ids.shape[0])
+        else:
+            ids, total = self._surface.display_ids(self.map, int(max_points),
+                                                   float(cell_m or self.config.voxel_size))
+        nbytes = int(ids.shape[0]) * ROW_BYTES
+        buf = alloc(nbytes) if alloc is not None else np.empty(nbytes, np.uint8)
+        if nbytes:
+            self._surface.pack(ids, np.frombuffer(buf, np.uint8) if not isinstance(buf, np.ndarray) else buf)
+        self.timings["extract"] += time.perf_counter() - t0
+        return buf, int(ids.shape[0]), total
+
     def _full_cloud(self) -> HullCloud:
         """One full extraction; frees the incremental cache (the final cloud needs no cache, and
         a batch run would only hold its memory)."""
@@ -484,37 +520,83 @@ class Reconstructor:
         return ReconResult(cloud, traj, self.drops, dict(self.timings), dict(self.stats))
 
     # -- persistence
+    def _ckpt_meta(self) -> dict[str, Any]:
+        return {"config": self.config.model_dump(mode="json"), "stats": dict(self.stats),
+                "drops": [[w, r, n, self.drops.examples.get((w, r), "")] for (w, r), n in self.drops.counts.items()]}
+
+    def _nav_copy(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        t, a = self.nav.arrays() if len(self.nav) else (np.zeros(0, np.int64), np.zeros((0, 13)))
+        return t.copy(), a.copy()
+
     def checkpoint(self, path: str | Path) -> None:
-        """Save the map and navigation so :meth:`restore` can continue after a restart."""
+        """Save the map and navigation so :meth:`restore` can continue after a restart (a full
+        base file; a delta log beside it from an earlier base is removed)."""
         self._process(final=False, force=True)
         st = self.map.state()
         t, a = self.nav.arrays() if len(self.nav) else (np.zeros(0, np.int64), np.zeros((0, 13)))
-        meta = {"config": self.config.model_dump(mode="json"), "stats": self.stats,
-                "drops": [[w, r, n, self.drops.examples.get((w, r), "")] for (w, r), n in self.drops.counts.items()]}
-        with open(path, "wb") as f:
-            arrays: dict[str, Any] = {f"map_{k}": v for k, v in st.items()}
-            np.savez(f, nav_t=t, nav_a=a, meta=np.array(json.dumps(meta)), **arrays)
+        meta = {**self._ckpt_meta(), "base_id": ckpt_files.new_base_id()}
+        ckpt_files.write_base(Path(path), st, t, a, meta)
+        ckpt_files.delta_path(path).unlink(missing_ok=True)
+        self._ckpt = None
+
+    def checkpoint_incremental(self, path: str | Path, compact_ratio: float = 0.5) -> Callable[[], dict[str, Any]]:
+        """Capture the checkpoint at ``path`` now, on this thread; returns the function that writes
+        it (from any thread, while this reconstructor goes on; writers must run one at a time, in
+        the order taken). Returns what it wrote (``kind`` base/delta, ``bytes``, ``voxels``).
+
+        When ``path`` holds a base of this map (written or restored here), only the voxels changed
+        since the previous checkpoint (and the new navigation rows) are captured and appended to
+        the delta log beside it (:mod:`hullscan.recon.checkpoint`): the cost here is one pass over
+        the hit/miss counts plus the changes. Otherwise (first checkpoint, another path, a map
+        replaced by drift correction, a failed write) the whole map is copied for a new base. The
+        log is folded into a new base by the writer once over ``compact_ratio`` of the base size.
+        :meth:`restore` reads base + log back bit for bit."""
+        self._process(final=False, force=True)
+        path = Path(path)
+        tr, vm, n = self._ckpt, self.map, self.map.n
+        if (tr is None or tr.path != path or tr.map is not vm or tr.nav is not self.nav or tr.broken
+                or n < tr.n):
+            st = vm.state()
+            t, a = self._nav_copy()
+            meta = {**self._ckpt_meta(), "base_id": ckpt_files.new_base_id()}
+            tr = ckpt_files.Tracker(path, vm, self.nav, np.ascontiguousarray(st["acc"][:, :2]), n, len(self.nav),
+                                    meta["base_id"], compact_ratio=compact_ratio)
+            self._ckpt = tr
+            return ckpt_files.base_writer(tr, st, t, a, meta)
+        tr.grow(n)
+        ids = ckpt_files.changed_since(vm.acc, tr.snap, tr.n, n)
+        start = max(tr.nav_n - 1, 0)  # the last row may have been replaced (same stamp)
+        t, a = self.nav.arrays() if len(self.nav) else (np.zeros(0, np.int64), np.zeros((0, 13)))
+        arrays = {"ids": ids, "vkey": vm.vkey[ids], "acc": vm.acc[ids], "nav_t": t[start:].copy(),
+                  "nav_a": a[start:].copy()}
+        meta = {"n": n, "nav_start": start, "stats": dict(self.stats), "drops": self._ckpt_meta()["drops"]}
+        tr.n, tr.nav_n = n, len(self.nav)
+        return ckpt_files.delta_writer(tr, arrays, meta)
 
     def restore(self, path: str | Path) -> None:
-        """Load a checkpoint written by :meth:`checkpoint` (replaces the current map)."""
-        try:
-            with np.load(path) as z:
-                st = {k[4:]: z[k] for k in z.files if k.startswith("map_")}
-                nav_t, nav_a = z["nav_t"], z["nav_a"]
-                meta = json.loads(str(z["meta"]))
-        except (OSError, KeyError, ValueError) as err:
-            raise HullscanError(f"{path}: not a readable reconstruction checkpoint ({err})") from err
+        """Load a checkpoint written by :meth:`checkpoint` or :meth:`checkpoint_incremental` (base and
+        the valid records of its delta log; replaces the current map). Further incremental
+        checkpoints to ``path`` append to its log."""
+        ck = ckpt_files.load(path)
+        st, meta = ck["state"], ck["meta"]
         if abs(float(st["voxel_size"]) - self.config.voxel_size) > 1e-12:
             raise HullscanError(f"{path}: checkpoint voxel size {float(st['voxel_size'])} m differs from "
                                 f"the configured {self.config.voxel_size} m")
         self.map = VoxelMap.from_state(st)
         self._surface = self._new_surface()
         self.nav = NavBuffer(self.config.max_nav_gap_s, self.config.max_speed_mps)
-        self.nav.load(nav_t, nav_a)
+        self.nav.load(ck["nav_t"], ck["nav_a"])
         self.stats.update(meta["stats"])
         for w, r, n, ex in meta["drops"]:
             self.drops.counts[(w, r)] = n
             self.drops.examples[(w, r)] = ex
+        self.restored = {"deltas": ck["deltas"], "ignored_bytes": ck["ignored_bytes"]}
+        self._ckpt = None
+        if ck["base_id"] is not None:
+            n = self.map.n
+            self._ckpt = ckpt_files.Tracker(Path(path), self.map, self.nav, np.ascontiguousarray(st["acc"][:n, :2]),
+                                            n, len(self.nav), ck["base_id"], base_bytes=Path(path).stat().st_size,
+                                            log_end=ck["log_bytes"], seq=ck["deltas"])
 
 
 # --------------------------------------------------------------------------- batch

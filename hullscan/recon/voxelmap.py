@@ -916,8 +916,10 @@ class SurfaceCache:
 
     Gives exactly the full extraction's output (same points, values and order: ascending voxel
     id). Costs per call: one pass over the hit/miss counts (a cache line per voxel) to find
-    changes, the re-extraction of the changed region, and gathering the output. Memory: ~57 B
-    per voxel (results and a copy of the counts). A different map object (restore, re-fusion
+    changes, the re-extraction of the changed region, and gathering the output (:meth:`display`
+    and :meth:`display_ids` select a bounded display subset by each point's display cell hash,
+    kept here, and gather only that). Memory: ~65 B per voxel (results, hashes and a copy of
+    the counts). A different map object (restore, re-fusion
     after drift correction) or a region over ``full_fraction`` of the map runs a full extraction.
     """
 
@@ -927,6 +929,7 @@ class SurfaceCache:
         self.full_fraction = full_fraction
         self._map: VoxelMap | None = None
         self.n = 0
+        self.hash_cell: float | None = None  # display grid of ``hash`` (None: not kept)
         self._alloc(0)
         self.last: dict[str, float] = {}  # what the last call did (for benchmarks and logs)
 
@@ -939,16 +942,77 @@ class SurfaceCache:
         self.confidence: NDArray[np.float32] = np.zeros(cap, np.float32)
         self.hits: NDArray[np.int32] = np.zeros(cap, np.int32)
         self.sigma: NDArray[np.float32] = np.zeros(cap, np.float32)
+        self.hash: NDArray[np.uint64] = np.zeros(cap, np.uint64)  # display cell hash of each point
         if old is not None:
             for new, o in zip(self._arrays(), old, strict=True):
                 new[: self.n] = o[: self.n]
 
     def _arrays(self) -> tuple[NDArray[Any], ...]:
-        return self.snap, self.reason, self.points, self.normals, self.confidence, self.hits, self.sigma
+        return (self.snap, self.reason, self.points, self.normals, self.confidence, self.hits, self.sigma,
+                self.hash)
 
     def update(self, vm: VoxelMap) -> tuple[dict[str, NDArray[Any]], NDArray[np.int8]]:
         """The surface of ``vm`` now (as :meth:`VoxelMap.extract`, less ``voxel``) and the
         per-voxel outcome codes (a view, valid until the next call)."""
+        n = self._refresh(vm)
+        t2 = time.perf_counter()
+        sel = np.flatnonzero(self.reason[:n] == 0)
+        res = self._gather(sel)
+        self.last.update(gather_s=time.perf_counter() - t2, points=int(sel.shape[0]))
+        return res, self.reason[:n]
+
+    def display(self, vm: VoxelMap, max_points: int, cell_m: float) -> tuple[dict[str, NDArray[Any]], int]:
+        """What :func:`hullscan.recon.display.display_cloud` gives for the surface of ``vm`` now (the
+        same points, values and order) and the number of surface points, without gathering the whole
+        surface: each point's display cell hash is kept with it, so only the shown points are gathered."""
+        t = time.perf_counter()
+        sel, total = self.display_ids(vm, max_points, cell_m)
+        res = self._gather(sel)
+        self.last["gather_s"] = time.perf_counter() - t
+        return res, total
+
+    def surface_ids(self, vm: VoxelMap) -> NDArray[np.int64]:
+        """Voxel ids of the surface points of ``vm`` now, ascending (the rows of :meth:`update`)."""
+        n = self._refresh(vm)
+        t = time.perf_counter()
+        sel = np.flatnonzero(self.reason[:n] == 0)
+        self.last.update(gather_s=time.perf_counter() - t, points=int(sel.shape[0]))
+        return sel
+
+    def pack(self, ids: NDArray[np.int64], out: NDArray[np.uint8]) -> None:
+        """Hull-cloud message rows of voxels ``ids`` (see :func:`hullscan.recon.display.pack_rows`)."""
+        from hullscan.recon.display import pack_rows
+
+        pack_rows(ids, self.points, self.normals, self.confidence, self.hits, self.sigma, out)
+
+    def display_ids(self, vm: VoxelMap, max_points: int, cell_m: float) -> tuple[NDArray[np.int64], int]:
+        """Voxel ids of the points :meth:`display` gives, and the number of surface points."""
+        from hullscan.recon.display import cell_hashes, display_cutoff, limit_indices, surface_below
+
+        n = self._refresh(vm)
+        t2 = time.perf_counter()
+        if self.hash_cell != float(cell_m):
+            sel = np.flatnonzero(self.reason[:n] == 0)
+            self.hash[sel] = cell_hashes(self.points[sel], cell_m)
+            self.hash_cell = float(cell_m)
+        reason = self.reason[:n]
+        total = int(np.count_nonzero(reason == 0))
+        if total <= max_points:
+            sel = np.flatnonzero(reason == 0)
+        elif max_points <= 0:
+            sel = np.zeros(0, np.int64)
+        else:
+            sel = surface_below(reason, self.hash[:n], display_cutoff(total, max_points))
+            sel = limit_indices(sel, self.hash[sel], max_points)
+        self.last.update(gather_s=time.perf_counter() - t2, points=total, shown=int(sel.shape[0]))
+        return sel, total
+
+    def _gather(self, sel: NDArray[np.int64]) -> dict[str, NDArray[Any]]:
+        return {"points": self.points[sel], "normals": self.normals[sel], "confidence": self.confidence[sel],
+                "hits": self.hits[sel], "sigma": self.sigma[sel]}
+
+    def _refresh(self, vm: VoxelMap) -> int:
+        """Bring the per-voxel results up to date with ``vm``; returns its voxel count."""
         t0 = time.perf_counter()
         cell, min_hits, max_miss = self.params
         n = vm.n
@@ -977,15 +1041,9 @@ class SurfaceCache:
                 keep = aff[sv]
                 self._store(ids[sv[keep]], out, keep)
         self.n = n
-        t2 = time.perf_counter()
-        sel = np.flatnonzero(self.reason[:n] == 0)
-        res: dict[str, NDArray[Any]] = {"points": self.points[sel], "normals": self.normals[sel],
-                                        "confidence": self.confidence[sel], "hits": self.hits[sel],
-                                        "sigma": self.sigma[sel]}
-        t3 = time.perf_counter()
         self.last = {"voxels": n, "changed": int(changed.shape[0]), "region_voxels": n_region,
-                     "find_s": t1 - t0, "extract_s": t2 - t1, "gather_s": t3 - t2}
-        return res, self.reason[:n]
+                     "find_s": t1 - t0, "extract_s": time.perf_counter() - t1}
+        return n
 
     def _full(self, vm: VoxelMap, n: int) -> None:
         out, reason = vm.extract(*self.params)
@@ -998,3 +1056,7 @@ class SurfaceCache:
         self.confidence[ids] = out["confidence"][keep]
         self.hits[ids] = out["hits"][keep]
         self.sigma[ids] = out["sigma"][keep]
+        if self.hash_cell is not None:
+            from hullscan.recon.display import cell_hashes
+
+            self.hash[ids] = cell_hashes(self.points[ids], self.hash_cell)

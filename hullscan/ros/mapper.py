@@ -7,15 +7,20 @@ roll pitch yaw per frame), from ``/hullscan/mounts`` (the bag player) or ``/tf_s
 where ``tf2_msgs`` is installed. Publishes (PointCloud2, latched) a display cloud on
 ``/hullscan/cloud`` at ``cloud_rate_hz`` (the map itself up to ``display_max_points`` points,
 a deterministic spatial thinning of it beyond: :func:`hullscan.recon.display.display_indices`), the
-full-resolution map on ``/hullscan/cloud_full`` every ``full_cloud_period_s``, and
-``/hullscan/path``. Checkpoints the map every ``checkpoint_period_s`` of data (a snapshot taken
-in the ping callback, written by a background thread, one at a time) and restores it on start.
+full-resolution map on ``/hullscan/cloud_full`` every ``full_cloud_period_s`` (with the real
+reconstructor both are packed straight from its surface cache: :meth:`Reconstructor.packed_cloud`),
+and ``/hullscan/path`` (at most ``path_max_poses`` poses: :class:`PathThinner`). Checkpoints the
+map every ``checkpoint_period_s`` of data (a snapshot taken in the ping callback, written by a
+background thread, one at a time; incremental with the real reconstructor: the voxels changed
+since the previous checkpoint appended to a delta log beside the base, see
+:mod:`hullscan.recon.checkpoint`) and restores it on start.
 ``/hullscan/survey_end`` (or ``~/finish``) runs the final drift-corrected reconstruction and
 publishes it, full resolution, on ``/hullscan/cloud_final`` (and ``/hullscan/cloud_full``).
 """
 
 from __future__ import annotations
 
+import array
 import copy
 import importlib
 import os
@@ -35,6 +40,7 @@ from std_srvs.srv import Trigger
 from hullscan.bag import convert
 from hullscan.errors import MessageError
 from hullscan.model import TransformStamped
+from hullscan.recon.checkpoint import delta_path
 from hullscan.recon.display import cell_hashes, display_cloud
 from hullscan.ros import messages
 from hullscan.ros.common import LATCHED, STEADY, HullscanNode, guarded, run_node, sensor_qos
@@ -51,7 +57,7 @@ class MapperNode(HullscanNode):
             "cloud_rate_hz": 1.0, "display_max_points": 400_000, "full_cloud_period_s": 10.0,
             "checkpoint_dir": "", "checkpoint_period_s": 5.0, "beamwidth_deg": 1.0,
             "sensor_frames": [""], "sensor_mounts": [0.0], "reliable_inputs": False, "input_depth": 200,
-            "reconstructor": "hullscan.recon:Reconstructor", "end_timeout_s": 5.0,
+            "reconstructor": "hullscan.recon:Reconstructor", "end_timeout_s": 5.0, "path_max_poses": 1000,
         }.items()}
         self.p = p
         t = self.config.topics
@@ -67,6 +73,7 @@ class MapperNode(HullscanNode):
         self.mounted: set[str] = {t.base_frame}
         self.pending: list[Any] = []
         self.path: list[tuple[int, Any, Any]] = []
+        self.path_view = PathThinner(int(p["path_max_poses"]))
         self.last_stamp: dict[str, int] = {}
         self.period: dict[str, list[int]] = {}
         self.latest_ns = 0
@@ -221,10 +228,15 @@ class MapperNode(HullscanNode):
 
     # -- map state
     def _checkpoint(self, wait: bool = False) -> None:
-        """Snapshot the map now (this thread: a copy of the arrays) and write it in the background.
+        """Snapshot the map now (this thread) and write it in the background.
 
-        One write at a time: while one is in flight the next is put off to the first ping after
-        it ends (``ckpt_ns`` only moves when a snapshot is taken). ``wait`` writes synchronously.
+        With a reconstructor offering ``checkpoint_incremental`` (the real one), the snapshot is
+        the voxels changed since the previous checkpoint, appended to a delta log beside the base
+        file (a whole-map base the first time; the log is folded into a new base by the writer
+        now and then); otherwise a copy of the whole map (:func:`checkpoint_writer`), written
+        beside and renamed over the file. One write at a time: while one is in flight the next is
+        put off to the first ping after it ends (``ckpt_ns`` only moves when a snapshot is taken).
+        ``wait`` writes synchronously.
         """
         assert self.ckpt is not None
         self._collect_checkpoint()
@@ -234,8 +246,9 @@ class MapperNode(HullscanNode):
             self.ckpt_thread.join()
             self._collect_checkpoint()
         t0 = time.perf_counter()
-        write = checkpoint_writer(self.recon)
-        side = {"latest_ns": self.latest_ns, **self._path_arrays(), "mounted": np.array(sorted(self.mounted))}
+        write = _file_writer(self.recon, self.ckpt)
+        side = {"latest_ns": self.latest_ns, **self._path_arrays(), "mounted": np.array(sorted(self.mounted)),
+                "mounts": np.array(messages.mounts_json(self.mount_edges.values()))}
         self.ckpt_ns = self.latest_ns
         self.stats["checkpoint_snapshot_s"] = round(time.perf_counter() - t0, 4)
         ckpt = self.ckpt
@@ -245,14 +258,12 @@ class MapperNode(HullscanNode):
             t = time.perf_counter()
             try:
                 ckpt.parent.mkdir(parents=True, exist_ok=True)
-                tmp = ckpt.with_name(ckpt.name + ".tmp")
-                write(tmp)
-                os.replace(tmp, ckpt)
+                info = write()
                 side_path = ckpt.with_suffix(".path.npz")
                 side_tmp = side_path.with_name("tmp." + side_path.name)
                 np.savez(side_tmp, **side)
                 os.replace(side_tmp, side_path)
-                self.ckpt_done = {"stamp_ns": stamp_ns, "write_s": time.perf_counter() - t}
+                self.ckpt_done = {"stamp_ns": stamp_ns, "write_s": time.perf_counter() - t, "info": info}
             except Exception as err:  # reported by the node's thread
                 self.ckpt_done = {"error": f"{type(err).__name__}: {err}"}
 
@@ -275,6 +286,13 @@ class MapperNode(HullscanNode):
         self.stats["checkpoints"] = int(self.stats["checkpoints"]) + 1  # type: ignore[call-overload]
         self.stats["checkpoint_stamp_s"] = round(done["stamp_ns"] * 1e-9, 3)
         self.stats["checkpoint_write_s"] = round(done["write_s"], 3)
+        info = done.get("info") or {}
+        self.stats["checkpoint_kind"] = str(info.get("kind", "full"))
+        for k in ("bytes", "voxels", "log_bytes"):
+            if k in info:
+                self.stats[f"checkpoint_{k}"] = int(info[k])
+        if "compacted" in info:
+            self.stats["checkpoint_compactions"] = int(self.stats.get("checkpoint_compactions", 0)) + 1  # type: ignore[call-overload]
 
     def _restore(self) -> None:
         if not self.ckpt or not self.ckpt.exists():
@@ -283,8 +301,15 @@ class MapperNode(HullscanNode):
             self.recon.restore(self.ckpt)
             side = np.load(self.ckpt.with_suffix(".path.npz"))
             self.latest_ns = self.ckpt_ns = int(side["latest_ns"])
-            self.mounted |= {str(f) for f in side["mounted"]}
+            # The reconstructor's checkpoint holds no mountings: the ones known at the checkpoint
+            # are given to it again (side["mounted"], names only, is not taken back: it made
+            # every ping after a restart a no_transform drop). Others arrive as before.
+            if "mounts" in side.files:
+                for edge in messages.mounts_from_json(str(side["mounts"])):
+                    if edge.child_frame not in self.mount_edges:
+                        self._mount(edge)
             self.path = list(zip(side["t"].tolist(), side["p"], side["q"], strict=True))
+            self.path_view.clear()
         except Exception as err:
             self.warn(str(self.ckpt), "checkpoint_unreadable", f"{type(err).__name__}: {err}; starting empty")
             self.recon = self.recon_cls(self.config.recon, self.config.topics)
@@ -294,8 +319,13 @@ class MapperNode(HullscanNode):
             return
         self.dirty = self.full_dirty = True
         self.restored_ns = self.latest_ns
+        got = getattr(self.recon, "restored", None) or {}
+        how = f" (base + {got['deltas']} delta records)" if "deltas" in got else ""
+        if "deltas" in got:
+            self.stats["restored_deltas"] = int(got["deltas"])
+        self.stats["restored_stamp_s"] = round(self.latest_ns * 1e-9, 3)
         self.warn(str(self.ckpt), "restored_checkpoint",
-                  f"map restored up to t={self.latest_ns * 1e-9:.3f} s; pings between then and now are lost")
+                  f"map restored up to t={self.latest_ns * 1e-9:.3f} s{how}; pings between then and now are lost")
 
     def _path_arrays(self) -> dict[str, Any]:
         return {"t": np.array([s[0] for s in self.path], np.int64),
@@ -306,43 +336,64 @@ class MapperNode(HullscanNode):
     @guarded("cloud")
     def publish_cloud(self) -> None:
         if self.path:
-            a = self._path_arrays()
-            self.path_pub.publish(messages.path(a["t"], a["p"], a["q"], self.config.topics.nav_frame))
+            self.path_pub.publish(self.path_view.message(self.path, self.config.topics.nav_frame))
         self._maybe_finish()
         if self.ckpt:
             self._collect_checkpoint()
         full_due = self.full_dirty and time.monotonic() - self.full_t >= float(self.p["full_cloud_period_s"])
         if not (self.dirty or full_due):
             return
-        # Reconstructor.cloud() re-extracts only what changed since the last call; the display
-        # cloud is bounded (display_max_points), so its message costs O(display points), and the
-        # O(map points) full-resolution message goes out every full_cloud_period_s only. Each
+        # The surface is re-extracted only where voxels changed since the last call (SurfaceCache).
+        # The display cloud is bounded (display_max_points). A reconstructor offering packed_cloud()
+        # (the real one) packs the message rows of only the points shown straight from its surface
+        # cache (each point's display cell hash is kept with it); others give the whole cloud to
+        # thin here. The O(map points) full cloud goes out every full_cloud_period_s only. Each
         # stage's time is on /diagnostics.
+        cap = int(self.p["display_max_points"])
+        packed = getattr(self.recon, "packed_cloud", None)
+        frame = self.config.topics.nav_frame
+        cloud: Any = None
         t0 = time.perf_counter()
-        cloud = self.recon.cloud()
-        t1 = time.perf_counter()
-        shown = display_cloud(cloud, int(self.p["display_max_points"]), self.config.recon.voxel_size)
-        t2 = time.perf_counter()
-        msg = messages.hull_cloud(shown, self.latest_ns)
+        if callable(packed):
+            data, rows, n_map = packed(cap, self.config.recon.voxel_size, byte_array)
+            whole = n_map <= cap  # then the display cloud is the whole cloud
+            t2 = time.perf_counter()
+            last = getattr(getattr(self.recon, "_surface", None), "last", None) or {}
+            t1 = t0 + float(last.get("find_s", 0.0)) + float(last.get("extract_s", 0.0))
+            msg = messages.hull_cloud_packed(data, rows, self.latest_ns, frame)
+        else:
+            cloud = self.recon.cloud()
+            t1 = time.perf_counter()
+            shown = display_cloud(cloud, cap, self.config.recon.voxel_size)
+            t2 = time.perf_counter()
+            n_map, whole, rows = len(cloud), shown is cloud, len(shown)
+            msg = messages.hull_cloud(shown, self.latest_ns)
         t3 = time.perf_counter()
         self.cloud_pub.publish(msg)
         t4 = time.perf_counter()
         self.dirty = False
-        self.stats["cloud_points"] = len(cloud)
-        self.stats["display_points"] = len(shown)
+        self.stats["cloud_points"] = n_map
+        self.stats["display_points"] = rows
         self.stats["cloud_extract_s"] = round(t1 - t0, 4)
-        self.stats["cloud_decimate_s"] = round(t2 - t1, 4)
+        self.stats["cloud_decimate_s"] = round(t2 - t1, 4)  # thinning, or selecting and packing the shown rows
         self.stats["cloud_message_s"] = round(t3 - t2, 4)
         self.stats["cloud_publish_s"] = round(t4 - t3, 4)
         if full_due:
             t5 = time.perf_counter()
-            full = msg if shown is cloud else messages.hull_cloud(cloud, self.latest_ns)
+            if whole:
+                full = msg
+            elif callable(packed):
+                data, rows_full, _ = packed(None, None, byte_array)  # nothing left to re-extract
+                full = messages.hull_cloud_packed(data, rows_full, self.latest_ns, frame)
+            else:
+                full = messages.hull_cloud(cloud, self.latest_ns)
+            t6 = time.perf_counter()
             self.full_pub.publish(full)
             self.full_t = time.monotonic()
             self.full_dirty = False
-            self.stats["full_cloud_points"] = len(cloud)
-            # message build and publish (the build shared with the display cloud when they are the same)
-            self.stats["full_cloud_s"] = round(time.perf_counter() - t5 + (t3 - t2 if shown is cloud else 0.0), 4)
+            self.stats["full_cloud_points"] = n_map
+            self.stats["full_cloud_gather_s"] = round(t6 - t5, 4)  # gathering/packing and the message
+            self.stats["full_cloud_s"] = round(time.perf_counter() - t5, 4)  # the same and publishing
 
     @guarded("/hullscan/survey_end")
     def on_end(self, msg: String) -> None:
@@ -396,9 +447,11 @@ class MapperNode(HullscanNode):
         for edge in self.mount_edges.values():
             self._mount(edge)
         self.path, self.latest_ns, self.ckpt_ns, self.dirty, self.full_dirty = [], 0, 0, True, True
+        self.path_view.clear()
         self.last_stamp.clear()
         if self.ckpt:
             self.ckpt.unlink(missing_ok=True)
+            delta_path(self.ckpt).unlink(missing_ok=True)
         res.success, res.message = True, "map reset"
         return res
 
@@ -409,6 +462,43 @@ class MapperNode(HullscanNode):
         save_cloud(self.recon.cloud(), out, {"stamp_ns": self.latest_ns})
         res.success, res.message = True, str(out)
         return res
+
+
+class PathThinner:
+    """``/hullscan/path`` for a survey of any length: every k-th pose of the path (k a power of two,
+    doubled whenever more than ``max_poses`` would be kept) and the newest one, built incrementally
+    (a 1 h survey holds ~18 000 poses; building and serialising all of them every second took
+    over a second)."""
+
+    def __init__(self, max_poses: int) -> None:
+        self.max_poses = max(int(max_poses), 2)
+        self.clear()
+
+    def clear(self) -> None:
+        self.k, self.seen = 1, 0
+        self.kept_i: list[int] = []  # path entries 0, k, 2k, ...
+        self.kept: list[Any] = []    # their PoseStamped (None until built)
+
+    def indices(self, n: int) -> list[int]:
+        """Indices of a path of ``n`` entries that :meth:`message` shows (advances the state)."""
+        for i in range(self.seen, n):
+            if i % self.k == 0:
+                self.kept_i.append(i)
+                self.kept.append(None)
+        self.seen = n
+        while len(self.kept_i) > self.max_poses:
+            self.k *= 2
+            self.kept_i, self.kept = self.kept_i[::2], self.kept[::2]
+        return self.kept_i + ([n - 1] if n and self.kept_i[-1] != n - 1 else [])
+
+    def message(self, path: list[tuple[int, Any, Any]], frame_id: str) -> PathMsg:
+        idx = self.indices(len(path))
+        for j, i in enumerate(self.kept_i):
+            if self.kept[j] is None:
+                self.kept[j] = messages.pose_stamped(*path[i], frame_id)
+        msg = PathMsg(header=messages.header(int(path[-1][0]), frame_id))
+        msg.poses = self.kept + [messages.pose_stamped(*path[i], frame_id) for i in idx[len(self.kept_i):]]
+        return msg
 
 
 class _FrozenMap:
@@ -429,6 +519,27 @@ class _FrozenNav:
 
     def arrays(self) -> tuple[Any, Any]:
         return self._t, self._a
+
+
+def byte_array(n: int) -> array.array[int]:
+    """A zeroed byte array: message data rclpy takes without a copy."""
+    return array.array("B", b"\0") * n
+
+
+def _file_writer(recon: Any, ckpt: Path) -> Callable[[], dict[str, Any]]:
+    """Snapshot now; the returned function writes the checkpoint file ``ckpt`` (from any thread)."""
+    own = getattr(recon, "checkpoint_incremental", None)
+    if callable(own):
+        return own(ckpt)
+    write = checkpoint_writer(recon)
+
+    def run() -> dict[str, Any]:
+        tmp = ckpt.with_name(ckpt.name + ".tmp")
+        write(tmp)
+        os.replace(tmp, ckpt)
+        return {"kind": "full", "bytes": ckpt.stat().st_size}
+
+    return run
 
 
 def checkpoint_writer(recon: Any) -> Callable[[Path], None]:

@@ -185,6 +185,21 @@ def hull_cloud(cloud: HullCloud, stamp_ns: int, deviation: NDArray[Any] | None =
     })
 
 
+def hull_cloud_packed(data: Any, rows: int, stamp_ns: int, frame_id: str) -> PointCloud2:
+    """The :func:`hull_cloud` message around rows already packed in that layout
+    (:data:`hullscan.recon.display.ROW_FIELDS`; ``data`` an ``array.array('B')`` is taken as is)."""
+    from hullscan.recon.display import ROW_BYTES, ROW_FIELDS
+
+    if len(data) != rows * ROW_BYTES:
+        raise MessageError(f"hull cloud: {len(data)} bytes for {rows} rows of {ROW_BYTES}")
+    fields = [PointField(name=k, offset=4 * i, datatype=5 if k == "hits" else 7, count=1)
+              for i, k in enumerate(ROW_FIELDS)]
+    msg = PointCloud2(header=header(stamp_ns, frame_id), height=1, width=rows, fields=fields,
+                      is_bigendian=False, point_step=ROW_BYTES, row_step=ROW_BYTES * rows, is_dense=True)
+    msg.data = data
+    return msg
+
+
 def cloud_fields(msg: Any) -> dict[str, NDArray[Any]]:
     """Every field of a PointCloud2 as an array (checked against the data length)."""
     n = int(msg.width) * int(msg.height)
@@ -221,10 +236,14 @@ def hull_cloud_from_msg(msg: Any) -> tuple[HullCloud, NDArray[np.float32]]:
     return cloud, dev
 
 
+def pose_stamped(stamp_ns: int, position: Sequence[float] | NDArray[Any],
+                 orientation: Sequence[float] | NDArray[Any], frame_id: str) -> PoseStamped:
+    return PoseStamped(header=header(int(stamp_ns), frame_id), pose=_pose(position, orientation))
+
+
 def path(stamps_ns: Sequence[int], positions: NDArray[Any], orientations: NDArray[Any], frame_id: str) -> Path:
     msg = Path(header=header(int(stamps_ns[-1]) if len(stamps_ns) else 0, frame_id))
-    msg.poses = [PoseStamped(header=header(int(t), frame_id), pose=_pose(p, q))
-                 for t, p, q in zip(stamps_ns, positions, orientations, strict=True)]
+    msg.poses = [pose_stamped(t, p, q, frame_id) for t, p, q in zip(stamps_ns, positions, orientations, strict=True)]
     return msg
 
 

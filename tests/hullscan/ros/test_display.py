@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,61 @@ def test_checkpoint_snapshot_is_the_map_at_snapshot_time(tmp_path: Path) -> None
     with np.load(tmp_path / "direct.ckpt") as a, np.load(tmp_path / "snap.ckpt") as b:
         assert sorted(a.files) == sorted(b.files)
         for k in a.files:
-            assert np.array_equal(a[k], b[k]), k
+            if k == "meta":  # the same but for each base file's own id
+                ma, mb = json.loads(str(a[k])), json.loads(str(b[k]))
+                assert ma.pop("base_id") != mb.pop("base_id") and ma == mb
+            else:
+                assert np.array_equal(a[k], b[k]), k
     back = Reconstructor(ReconConfig(chunk_pings=1))
     back.restore(tmp_path / "snap.ckpt")
     assert back.map.n > 0 and back.map.n < rec.map.n
+
+
+def test_packed_messages_equal_the_cloud_messages() -> None:
+    """The mapper's packed display and full messages are, byte for byte, the messages of
+    display_cloud(cloud()) and of cloud() (the full one is what the comparator inspects)."""
+    import array
+
+    from hullscan.recon import ReconConfig, Reconstructor
+    from tests.hullscan.recon.synth import survey
+
+    rec = Reconstructor(ReconConfig(chunk_pings=1))
+    checked = 0
+    for i, it in enumerate(survey(n_pings=120, beams=64, lanes=(0.0, 1.0)).items):
+        rec.add(it)
+        if i % 61 != 60:
+            continue
+        for cap in (None, 600, 10**7):
+            data, rows, total = rec.packed_cloud(cap, None, lambda n: array.array("B", b"\0") * n)
+            got = messages.hull_cloud_packed(data, rows, 5, "odom")
+            cloud = rec.cloud()
+            want = messages.hull_cloud(cloud if cap is None else display_cloud(cloud, cap, rec.config.voxel_size), 5)
+            assert total == len(cloud) and got.width == want.width == rows
+            assert list(got.fields) == list(want.fields) and got.point_step == want.point_step
+            assert got.row_step == want.row_step and got.header == want.header and got.is_dense == want.is_dense
+            assert bytes(got.data) == bytes(want.data)
+            checked += 1
+    assert checked >= 6 and len(rec.cloud()) > 600
+
+
+def test_path_is_thinned_incrementally_and_bounded() -> None:
+    from hullscan.ros.mapper import PathThinner
+
+    rng = np.random.default_rng(0)
+    path = [(i * 200_000_000, rng.random(3), np.array([0.0, 0, 0, 1])) for i in range(20_000)]
+    th = PathThinner(1000)
+    n = 0
+    while n < len(path):
+        n = min(len(path), n + int(rng.integers(1, 400)))
+        msg = th.message(path[:n], "odom")
+        stamps = [p.header.stamp.sec * 10**9 + p.header.stamp.nanosec for p in msg.poses]
+        k = th.k
+        want = list(range(0, n, k)) + ([n - 1] if (n - 1) % k else [])
+        assert stamps == [path[i][0] for i in want]                       # every k-th pose and the newest
+        assert len(msg.poses) <= 1001 and (k == 1 or len(range(0, n, k // 2)) > 1000)  # k as small as the bound allows
+        assert msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec == path[n - 1][0]
+        p0 = msg.poses[-1].pose.position
+        assert np.allclose([p0.x, p0.y, p0.z], path[n - 1][1])
+    assert th.k == 32
+    th.clear()
+    assert len(th.message(path[:5], "odom").poses) == 5

@@ -1,0 +1,307 @@
+"""Incremental checkpoints of a reconstruction: a base snapshot plus a log of deltas.
+
+A live map late in a survey holds millions of voxels (64 B each), but a few seconds of
+stream change only thousands of them. So a checkpoint is the base file (the full
+:meth:`hullscan.recon.Reconstructor.checkpoint` format, with a ``base_id``) and, beside it,
+``<base>.delta``: an append-only log of records, each holding the voxels changed since the
+previous record (ids, keys and 64-byte records; voxel ids are insertion order and voxels are
+never removed, so new voxels are the ids past the previous count), the navigation rows added
+since (the last row again: a sample with the same stamp replaces it), and the stats and drops.
+Restoring applies the records of the same ``base_id`` in order onto the base, which gives
+the map, navigation, stats and drops at the last record bit for bit.
+
+Record layout: ``MAGIC`` (8 bytes), payload length (uint64 LE), CRC-32 of the payload (uint32
+LE), payload (an ``.npz``). A process killed while appending leaves a torn last record:
+restore stops at the first record that is short, fails its CRC or names another base, and the
+next append overwrites from there. The log is folded into a new base (written beside, then
+renamed over the old one) once it outgrows a fraction of the base; a crash between the rename
+and emptying the log leaves records naming the old base, which restore ignores.
+
+What changed is found from the hit and miss counts (every change of a record adds a hit or a
+miss), compared with a copy taken at the previous checkpoint; counts at 2^24 or over, where
+float32 stops counting, are always taken as changed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+import uuid
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+from hullscan.errors import HullscanError
+
+MAGIC = b"HSDELTA1"
+_HEAD = struct.Struct("<8sQI")
+_SATURATED = np.float32(2.0**24)  # float32 counts stop changing by +1 here
+
+
+def delta_path(base: str | Path) -> Path:
+    """The delta log beside a base checkpoint file."""
+    base = Path(base)
+    return base.with_name(base.name + ".delta")
+
+
+# --------------------------------------------------------------------------- change detection
+
+
+@njit(cache=True)
+def _changed_since(acc: NDArray[np.float32], snap: NDArray[np.float32], n_old: int, n: int, sat: float,
+                   out: NDArray[np.int64]) -> int:
+    """Ids of voxels below ``n_old`` whose hit or miss count differs from ``snap`` or has reached
+    ``sat``, then the new ones up to ``n``, into ``out``; brings ``snap`` up to date."""
+    c = 0
+    for v in range(n_old):
+        h, m = acc[v, 0], acc[v, 1]
+        if h != snap[v, 0] or m != snap[v, 1] or h >= sat or m >= sat:
+            snap[v, 0], snap[v, 1] = h, m
+            out[c] = v
+            c += 1
+    for v in range(n_old, n):
+        snap[v, 0], snap[v, 1] = acc[v, 0], acc[v, 1]
+        out[c] = v
+        c += 1
+    return c
+
+
+def changed_since(acc: NDArray[np.float32], snap: NDArray[np.float32], n_old: int, n: int) -> NDArray[np.int64]:
+    """Voxels changed since ``snap`` (hit and miss counts of the first ``n_old`` records, (>= n, 2))
+    or new up to ``n``, ascending; ``snap`` is brought up to date."""
+    if not (0 <= n_old <= n <= acc.shape[0] and acc.ndim == 2 and acc.shape[1] >= 2
+            and snap.ndim == 2 and snap.shape[0] >= n and snap.shape[1] == 2):
+        raise ValueError(f"changed_since: need 0 <= n_old {n_old} <= n {n} <= records {acc.shape} "
+                         f"and snap (>= n, 2), got {snap.shape}")
+    if acc.dtype != np.float32 or snap.dtype != np.float32 or not snap.flags.c_contiguous:
+        raise ValueError("changed_since: acc and snap must be float32 (snap C-contiguous)")
+    out = np.empty(n, np.int64)
+    c = _changed_since(acc, snap, int(n_old), int(n), float(_SATURATED), out)
+    return out[:c].copy()
+
+
+def changed_since_reference(acc: NDArray[np.float32], snap: NDArray[np.float32], n_old: int,
+                            n: int) -> NDArray[np.int64]:
+    """numpy reference of :func:`changed_since` (does not update ``snap``)."""
+    a, s = acc[:n_old, :2], snap[:n_old]
+    diff = np.flatnonzero((a != s).any(axis=1) | (a >= _SATURATED).any(axis=1))
+    return np.concatenate([diff, np.arange(n_old, n)]).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def write_base(path: Path, st: dict[str, NDArray[Any]], nav_t: NDArray[np.int64], nav_a: NDArray[np.float64],
+               meta: dict[str, Any]) -> None:
+    """The base file (the full checkpoint format; ``meta`` carries ``base_id``)."""
+    with open(path, "wb") as f:
+        arrays: dict[str, Any] = {f"map_{k}": v for k, v in st.items()}
+        np.savez(f, nav_t=nav_t, nav_a=nav_a, meta=np.array(json.dumps(meta)), **arrays)
+
+
+def _record(arrays: dict[str, NDArray[Any]], meta: dict[str, Any]) -> bytes:
+    buf = io.BytesIO()
+    named: dict[str, Any] = dict(arrays)
+    np.savez(buf, meta=np.array(json.dumps(meta)), **named)
+    payload = buf.getvalue()
+    return _HEAD.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
+
+
+def read_deltas(path: Path, base_id: str | None) -> tuple[list[tuple[dict[str, Any], dict[str, NDArray[Any]]]], int, int]:
+    """The valid records of the log at ``path`` for ``base_id``, in order: (records, bytes used,
+    bytes ignored after them). Reading stops at the first torn, corrupt or foreign record."""
+    if base_id is None or not path.exists():
+        return [], 0, 0
+    data = path.read_bytes()
+    out: list[tuple[dict[str, Any], dict[str, NDArray[Any]]]] = []
+    pos = 0
+    while pos + _HEAD.size <= len(data):
+        magic, length, crc = _HEAD.unpack_from(data, pos)
+        start, end = pos + _HEAD.size, pos + _HEAD.size + length
+        if magic != MAGIC or end > len(data) or zlib.crc32(data[start:end]) != crc:
+            break
+        try:
+            with np.load(io.BytesIO(data[start:end])) as z:
+                meta = json.loads(str(z["meta"]))
+                arrays = {k: z[k] for k in z.files if k != "meta"}
+        except (OSError, KeyError, ValueError):
+            break
+        if meta.get("base_id") != base_id or meta.get("seq") != len(out) + 1:
+            break
+        out.append((meta, arrays))
+        pos = end
+    return out, pos, len(data) - pos
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """A checkpoint as of its last valid delta: ``state`` (vkey, acc, voxel_size), ``nav_t``,
+    ``nav_a``, ``meta`` (config, stats, drops, base_id), ``base_id``, ``deltas`` (applied),
+    ``log_bytes`` (the log's valid length) and ``ignored_bytes`` (after it)."""
+    path = Path(path)
+    try:
+        with np.load(path) as z:
+            st = {k[4:]: z[k] for k in z.files if k.startswith("map_")}
+            nav_t, nav_a = z["nav_t"], z["nav_a"]
+            meta = json.loads(str(z["meta"]))
+    except (OSError, KeyError, ValueError, EOFError) as err:
+        raise HullscanError(f"{path}: not a readable reconstruction checkpoint ({err})") from err
+    base_id = meta.get("base_id")
+    try:
+        recs, used, ignored = read_deltas(delta_path(path), base_id)
+    except OSError as err:
+        raise HullscanError(f"{delta_path(path)}: delta log unreadable ({err})") from err
+    if recs:
+        n = int(recs[-1][0]["n"])
+        vkey = np.empty(n, np.int64)
+        acc = np.empty((n, st["acc"].shape[1] if st["acc"].ndim == 2 else 16), np.float32)
+        n0 = st["vkey"].shape[0]
+        vkey[:n0], acc[:n0] = st["vkey"], st["acc"]
+        ends = [int(m["nav_start"]) + a["nav_t"].shape[0] for m, a in recs]
+        t = np.empty(max([nav_t.shape[0], *ends]), np.int64)
+        a13 = np.empty((t.shape[0], 13))
+        t[: nav_t.shape[0]], a13[: nav_t.shape[0]] = nav_t, nav_a
+        for m, arr in recs:
+            ids = arr["ids"]
+            vkey[ids] = arr["vkey"]
+            acc[ids] = arr["acc"]
+            s = int(m["nav_start"])
+            t[s: s + arr["nav_t"].shape[0]] = arr["nav_t"]
+            a13[s: s + arr["nav_t"].shape[0]] = arr["nav_a"]
+        st = {"vkey": vkey, "acc": acc, "voxel_size": st["voxel_size"]}
+        nav_t, nav_a = t[: ends[-1]], a13[: ends[-1]]
+        last = recs[-1][0]
+        meta = {**meta, "stats": last["stats"], "drops": last["drops"]}
+    return {"state": st, "nav_t": nav_t, "nav_a": nav_a, "meta": meta, "base_id": base_id,
+            "deltas": len(recs), "log_bytes": used, "ignored_bytes": ignored}
+
+
+def new_base_id() -> str:
+    return uuid.uuid4().hex
+
+
+# --------------------------------------------------------------------------- the tracker
+
+
+@dataclass
+class Tracker:
+    """What the files at ``path`` hold of a live map: the map and navigation objects they follow,
+    the hit/miss counts and sizes at the last checkpoint, and the log's state."""
+
+    path: Path
+    map: Any
+    nav: Any
+    snap: NDArray[np.float32]
+    n: int
+    nav_n: int
+    base_id: str
+    base_bytes: int = 0
+    log_end: int = 0
+    seq: int = 0          # records in the log
+    taken: int = 0        # snapshots taken (each one's writer must run in order)
+    written: int = 0      # snapshots written
+    broken: bool = False  # a write failed: the next checkpoint is a new base
+    compact_ratio: float = 0.5
+    compact_min_bytes: int = 4 << 20
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def grow(self, n: int) -> None:
+        if n > self.snap.shape[0]:
+            snap = np.zeros((max(n, 2 * self.snap.shape[0], 1024), 2), np.float32)
+            snap[: self.n] = self.snap[: self.n]
+            self.snap = snap
+
+
+def base_writer(tr: Tracker, st: dict[str, NDArray[Any]], nav_t: NDArray[np.int64], nav_a: NDArray[np.float64],
+                meta: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+    """A writer of a new base (the arrays are copies taken now): beside, then renamed over the old
+    one, then the log emptied."""
+    tr.taken += 1
+    order = tr.taken
+
+    def write() -> dict[str, Any]:
+        return _guard(tr, order, lambda: _write_base(tr, st, nav_t, nav_a, meta))
+
+    return write
+
+
+def _write_base(tr: Tracker, st: dict[str, NDArray[Any]], nav_t: NDArray[np.int64], nav_a: NDArray[np.float64],
+                meta: dict[str, Any]) -> dict[str, Any]:
+    tr.path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tr.path.with_name(tr.path.name + ".tmp")
+    write_base(tmp, st, nav_t, nav_a, meta)
+    os.replace(tmp, tr.path)
+    tr.base_bytes = tr.path.stat().st_size
+    delta_path(tr.path).unlink(missing_ok=True)
+    tr.base_id, tr.log_end, tr.seq = meta["base_id"], 0, 0
+    return {"kind": "base", "bytes": tr.base_bytes, "voxels": int(st["vkey"].shape[0])}
+
+
+def delta_writer(tr: Tracker, arrays: dict[str, NDArray[Any]], meta: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+    """A writer appending one record (``arrays`` copies taken now) and compacting when due."""
+    tr.taken += 1
+    order = tr.taken
+
+    def write() -> dict[str, Any]:
+        def run() -> dict[str, Any]:
+            if tr.broken:  # an earlier record is missing: appending this one would restore a wrong map
+                raise HullscanError(f"{delta_path(tr.path)}: an earlier checkpoint write failed; not appending")
+            return _append(tr, arrays, meta)
+
+        return _guard(tr, order, run)
+
+    return write
+
+
+def _append(tr: Tracker, arrays: dict[str, NDArray[Any]], meta: dict[str, Any]) -> dict[str, Any]:
+    rec = _record(arrays, {**meta, "base_id": tr.base_id, "seq": tr.seq + 1})
+    log = delta_path(tr.path)
+    with open(log, "r+b" if log.exists() else "wb") as f:
+        f.truncate(tr.log_end)  # drops a torn record left by a killed writer
+        f.seek(tr.log_end)
+        f.write(rec)
+        f.flush()
+        os.fsync(f.fileno())
+    tr.log_end += len(rec)
+    tr.seq += 1
+    info: dict[str, Any] = {"kind": "delta", "bytes": len(rec), "voxels": int(arrays["ids"].shape[0]),
+                            "log_bytes": tr.log_end}
+    if tr.log_end > max(tr.compact_ratio * tr.base_bytes, tr.compact_min_bytes):
+        info["compacted"] = compact(tr)
+    return info
+
+
+def compact(tr: Tracker) -> dict[str, Any]:
+    """Fold the log into a new base, from the files alone (the live map is not touched)."""
+    ck = load(tr.path)
+    if ck["base_id"] != tr.base_id or ck["deltas"] != tr.seq:
+        raise HullscanError(f"{tr.path}: checkpoint files changed under the writer "
+                            f"(base {ck['base_id']} with {ck['deltas']} deltas, expected {tr.base_id} with {tr.seq})")
+    meta = {**ck["meta"], "base_id": new_base_id()}
+    return _write_base(tr, ck["state"], ck["nav_t"], ck["nav_a"], meta)
+
+
+def _guard(tr: Tracker, order: int, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    try:
+        if order != tr.written + 1:
+            raise HullscanError(f"{tr.path}: checkpoint writers must run in snapshot order "
+                                f"(this is snapshot {order}, {tr.written} written)")
+        out = fn()
+        tr.written = order
+        tr.info = out
+        return out
+    except BaseException:
+        tr.broken = True
+        tr.written = order
+        raise
+
+
+__all__ = ["MAGIC", "Tracker", "changed_since", "changed_since_reference", "compact", "delta_path", "load",
+           "read_deltas"]

@@ -1,0 +1,118 @@
+"""From segments to findings: seed support, layers under objects, fragments joined across an edge.
+
+Hand-made surface cells on a flat plate (z = 0, normal +z; cells kept on the plate, heights in
+the deviation only): each test sets the heights and point counts that matter and runs the real
+segmentation and resolution on them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hullscan.compare.analysis import ANALYSIS_CELL_M, Cells, joined_off_reference, segment
+from hullscan.compare.config import CompareConfig
+from hullscan.compare.inspect import carries_layer, resolve_segments
+from hullscan.diagnostics import DropLog
+
+G = ANALYSIS_CELL_M
+SIGMA = 0.02
+
+
+def plate(nx: int, ny: int, count: int = 4) -> dict[str, np.ndarray]:
+    i, j = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
+    pts = np.stack([(i.ravel() + 0.5) * G, (j.ravel() + 0.5) * G, np.zeros(i.size)], axis=1)
+    return {"points": pts, "height": np.zeros(len(pts)), "count": np.full(len(pts), count, np.int64),
+            "judged": np.ones(len(pts), bool)}
+
+
+def cells_of(p: dict[str, np.ndarray]) -> Cells:
+    n = len(p["points"])
+    h = np.where(p["judged"], p["height"], np.nan)
+    normal = np.tile([0.0, 0.0, 1.0], (n, 1))
+    base = p["points"].copy()
+    pts = base.copy()
+    sig = np.full(n, SIGMA)
+    return Cells(pts, p["count"], sig, np.ones(n), np.arange(n), h, base, normal, np.zeros(n, np.int64),
+                 h.copy(), np.zeros(n), h.copy(), h / SIGMA, p["judged"].copy())
+
+
+def box(p: dict[str, np.ndarray], x0: float, x1: float, y0: float, y1: float) -> np.ndarray:
+    x, y = p["points"][:, 0], p["points"][:, 1]
+    return (x >= x0) & (x < x1) & (y >= y0) & (y < y1)
+
+
+def resolve(cells: Cells, config: CompareConfig, seed_support: bool = True) -> tuple[list, DropLog]:
+    drops = DropLog()
+    segs = segment(cells, config, ("protrusion",))
+    return resolve_segments(segs, cells, config, drops, edge_joins=True, seed_support=seed_support), drops
+
+
+def test_blob_seeded_by_a_few_lone_returns_is_dropped_but_a_supported_one_is_kept():
+    cfg = CompareConfig()
+    p = plate(20, 20)
+    p["height"][box(p, 0.3, 0.6, 0.3, 0.6)] = 0.035  # a skirt above the grow height, below min_height
+    lone = np.flatnonzero(box(p, 0.4, 0.65, 0.45, 0.5))  # a row of 5 cells standing 20 cm proud
+    assert len(lone) == 5
+    p["height"][lone] = 0.2
+    p["count"][lone] = 1  # one far-range return each (swath edge)
+    segs = segment(cells_of(p), cfg, ("protrusion",))
+    assert len(segs) == 1 and segs[0][2]["seed_points"] == 5
+    order, drops = resolve(cells_of(p), cfg)
+    assert order == []
+    assert drops.total("weak_seed_support") == 1
+    assert len(resolve(cells_of(p), cfg, seed_support=False)[0]) == 1  # mirror mode keeps it
+    p["count"][lone] = 4  # the same deviation seen by 20 returns: an object
+    order, _ = resolve(cells_of(p), cfg)
+    assert len(order) == 1
+
+
+def test_object_on_a_broad_thin_layer_is_reported_alone():
+    cfg = CompareConfig()
+    p = plate(60, 60)
+    p["height"][box(p, 0.5, 2.5, 0.5, 2.5)] = 0.06  # 4 m2 of layer 6 cm thick (thickened appendage)
+    obj = box(p, 0.6, 1.0, 0.6, 1.0)  # 0.4 x 0.4 x 0.3 m object near the layer's corner
+    p["height"][obj] = 0.3
+    cells = cells_of(p)
+    whole = max(segment(cells, cfg, ("protrusion",)), key=lambda s: s[2]["volume"])
+    assert whole[2]["footprint"] > 3.0 and carries_layer(whole[2], cfg)
+    order, drops = resolve(cells, cfg)
+    assert len(order) == 1
+    m = order[0][2]
+    assert m["footprint"] < 0.3
+    assert np.linalg.norm(m["centroid"][:2] - [0.8, 0.8]) < 0.1
+    assert drops.total("layer_under_object") == 1
+
+
+def test_a_real_compartment_is_not_taken_for_a_layer():
+    cfg = CompareConfig()
+    p = plate(40, 40)
+    p["height"][box(p, 0.2, 1.8, 0.2, 1.8)] = 0.3  # 2.6 m2, 30 cm tall: mostly object
+    whole = max(segment(cells_of(p), cfg, ("protrusion",)), key=lambda s: s[2]["volume"])
+    assert not carries_layer(whole[2], cfg)
+    order, _ = resolve(cells_of(p), cfg)
+    assert len(order) == 1 and order[0][2]["footprint"] > 2.4
+
+
+def test_fragment_joined_across_the_reference_edge_is_merged():
+    cfg = CompareConfig()
+    p = plate(40, 12)
+    p["height"][box(p, 0.2, 0.9, 0.1, 0.5)] = 0.3  # the part measured against one face
+    p["height"][box(p, 1.1, 1.4, 0.1, 0.5)] = 0.3  # the part measured against the other (0.036 m3)
+    gap = box(p, 0.9, 1.1, 0.0, 0.6)
+    p["judged"][gap] = False  # between them: no reference surface under the cloud (the corner)
+    cells = cells_of(p)
+    segs = segment(cells, cfg, ("protrusion",))
+    assert len(segs) == 2
+    a, b = sorted(segs, key=lambda s: s[2]["volume"])
+    assert a[2]["volume"] > cfg.merge_max_volume_m3 and a[2]["volume"] > 0.1 * b[2]["volume"]
+    assert joined_off_reference(cells, a[1], b[1])
+    order, _ = resolve(cells, cfg)
+    assert len(order) == 1
+    # Without the off-reference cells between them (plating seen there, at zero height) they
+    # are two objects.
+    p["judged"][gap] = True
+    cells = cells_of(p)
+    a, b = sorted(segment(cells, cfg, ("protrusion",)), key=lambda s: s[2]["volume"])
+    assert not joined_off_reference(cells, a[1], b[1])
+    order, _ = resolve(cells, cfg)
+    assert len(order) == 2

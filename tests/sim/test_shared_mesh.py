@@ -1,0 +1,45 @@
+"""The simulator on a real hull mesh it has never seen (DTMB 5415, full scale, from ../shared)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from hullscan_sim import simulate
+from hullscan_sim.scenario import scenario_from_dict
+
+from hullscan.bag import BagReader
+from hullscan.bag.reader import Role
+from hullscan.hull import load_mesh
+from tests.sim._helpers import returns_hull
+
+
+def test_survey_of_dtmb5415_with_a_box(shared_hulls: Path, tmp_path: Path) -> None:
+    scenario = {
+        "name": "dtmb5415_box",
+        "seed": 5,
+        "hull": {"mesh": {"path": str(shared_hulls / "dtmb5415.stl.gz"), "units": "auto", "draft_m": 6.0}},
+        "parasites": [{"id": "box", "shape": "box", "size_m": [0.8, 0.5, 0.4], "region": "side",
+                       "side": "port", "x_m": 70}],
+        "survey": {"sides": ["port"], "side_lane_depths": [0.5], "bottom_lanes": 1, "x_range_m": [64, 76],
+                   "standoff_m": 3},
+        "sensors": {"multibeam": {"rate_hz": 10}, "camera": {"rate_hz": 0.5, "width": 64, "height": 48}},
+    }
+    res = simulate(scenario_from_dict(scenario), tmp_path / "bag")
+    with BagReader(res.bag) as bag:
+        assert bag.plan.topic(Role.ODOM) == "/nav/odom" and bag.plan.sonar_roles and bag.plan.has_camera
+
+    truth = json.loads((res.truth_dir / "truth.json").read_text())
+    ref = load_mesh(res.truth_dir / "reference.ply")
+    # Read at full scale (153 m overall) with its 6 m draft: ~125 m on that waterline, ~17 m wide there.
+    assert 115 < ref.length < 140 and 15 < ref.beam < 20 and ref.draft == 6.0
+    box = truth["parasites"][0]
+    assert box["region"] == "side" and abs(box["centroid_hull"][0] - 70) < 2.5 and box["centroid_hull"][1] > 0
+
+    # Returns lie on the real hull's surface, and the box stands out of it.
+    pts = returns_hull(res.bag)
+    _, _, dist = ref.closest(pts)
+    near = np.linalg.norm(pts - np.asarray(box["centroid_hull"]), axis=1) < 1.0
+    assert np.median(dist[~near]) < 0.05
+    assert ((dist > 0.15) & near).sum() > 50, "the box must stand out of the DTMB 5415 hull in the returns"
