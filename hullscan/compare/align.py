@@ -211,23 +211,38 @@ def align(points: F64, reference: Reference, config: CompareConfig, *, prior: Tr
         src = src[np.random.default_rng(config.seed).choice(len(src), 60000, replace=False)]
     check_scale(points, reference)
     k = config.tukey_k_m
-    cands: list[tuple[str, F64]] = []
-    if prior is not None:
-        cands.append(("navigation prior", prior.as_matrix()))
-        schedule = config.icp_schedule_m
-    else:
-        cands += [(f"principal axes #{i}", t) for i, t in enumerate(_yaw_candidates(src, reference))]
+
+    def global_candidates() -> list[tuple[str, F64]]:
+        cands = [(f"principal axes #{i}", t) for i, t in enumerate(_yaw_candidates(src, reference))]
         if config.global_registration:
             g = _fpfh_candidate(src, reference, max(0.5, float(reference.extent.max()) / 150), config.seed)
             if g is not None:
                 cands.append(("FPFH+RANSAC", g))
-        schedule = (4.0, 2.0, 1.0, *config.icp_schedule_m)
-    results = []
-    for name, t0 in cands:
-        t, iters, degenerate = robust_icp(src, reference, t0, schedule, k, config.icp_max_iter)
-        rms, med, inl = score(src, reference, t, k)
-        results.append((inl, -med, name, t, iters, degenerate, rms, med))
-        log.info("alignment candidate %s: inliers %.2f, median |d| %.3f m, rms %.3f m", name, inl, med, rms)
+        return cands
+
+    def refine(cands: list[tuple[str, F64]], schedule: tuple[float, ...]) -> list[tuple[Any, ...]]:
+        out = []
+        for name, t0 in cands:
+            t, iters, degenerate = robust_icp(src, reference, t0, schedule, k, config.icp_max_iter)
+            rms, med, inl = score(src, reference, t, k)
+            out.append((inl, -med, name, t, iters, degenerate, rms, med))
+            log.info("alignment candidate %s: inliers %.2f, median |d| %.3f m, rms %.3f m", name, inl, med, rms)
+        return out
+
+    def fits(r: tuple[Any, ...]) -> bool:
+        return bool(r[0] >= config.min_inlier_fraction and r[7] <= config.max_residual_m)
+
+    wide = (4.0, 2.0, 1.0, *config.icp_schedule_m)
+    if prior is not None:
+        results = refine([("navigation prior", prior.as_matrix())], config.icp_schedule_m)
+        if not fits(results[0]) and config.global_registration:
+            # A prior metres off (another waterline or origin convention in the mesh, a wrong
+            # truth file) must not sink an inspection that global registration can still align.
+            log.warning("navigation prior does not fit reference %r (inliers %.0f%%, median %.2f m): "
+                        "trying global registration", reference.name, 100 * results[0][0], results[0][7])
+            results += refine(global_candidates(), wide)
+    else:
+        results = refine(global_candidates(), wide)
     results.sort(key=lambda r: (round(r[0], 2), r[1]), reverse=True)
     inl, _, name, t, iters, degenerate, rms, med = results[0]
     summary = tuple({"method": r[2], "inlier_fraction": round(r[0], 4), "median_abs_m": round(r[7], 4)}

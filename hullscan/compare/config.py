@@ -41,7 +41,7 @@ class CompareConfig(BaseModel):
     min_inlier_fraction: float = Field(0.6, gt=0.0, le=1.0, description="share of cloud within max_residual after ICP")
     local_block_m: float = Field(4.0, ge=0.0, description="piecewise drift correction block size (0: rigid only)")
     local_max_shift_m: float = Field(0.6, gt=0.0, description="largest drift a block may be shifted by (m)")
-    global_registration: bool = Field(True, description="try FPFH + RANSAC when no navigation prior is given")
+    global_registration: bool = Field(True, description="try FPFH + RANSAC when no navigation prior is given, or when the prior does not fit")
     seed: int = 0
     # --- coverage
     coverage_cell_m: float = Field(0.2, gt=0.0, description="spacing of the reference samples for coverage")

@@ -55,7 +55,7 @@ def delta_path(base: str | Path) -> Path:
 # --------------------------------------------------------------------------- change detection
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _changed_since(acc: NDArray[np.float32], snap: NDArray[np.float32], n_old: int, n: int, sat: float,
                    out: NDArray[np.int64]) -> int:
     """Ids of voxels below ``n_old`` whose hit or miss count differs from ``snap`` or has reached

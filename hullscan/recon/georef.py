@@ -23,7 +23,7 @@ _FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 # --------------------------------------------------------------------------- cleaning
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _gate(ranges: NDArray[np.float32], intens: NDArray[np.float32], rmin: NDArray[np.float64],
           rmax: NDArray[np.float64], min_int: float, out: NDArray[np.int8]) -> None:
     p_, b_ = ranges.shape
@@ -42,7 +42,7 @@ def _gate(ranges: NDArray[np.float32], intens: NDArray[np.float32], rmin: NDArra
                 out[p, b] = OK
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _clean(ranges_ext: NDArray[np.float32], intens: NDArray[np.float32], dirs: NDArray[np.float32],
            rmin: NDArray[np.float64], rmax: NDArray[np.float64], min_int: float, spike: float,
            min_sin_graze: float, out: NDArray[np.int8]) -> None:
@@ -141,7 +141,7 @@ def clean_reference(ranges_ext: NDArray[np.float32], intens: NDArray[np.float32]
 # --------------------------------------------------------------------------- georeferencing
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _georef(ranges: NDArray[np.float32], keep: NDArray[np.bool_], dirs: NDArray[np.float32],
             rot: NDArray[np.float64], trans: NDArray[np.float64], nav_sigma: NDArray[np.float64],
             att_sigma: NDArray[np.float64], range_sigma: float, foot_sigma_rad: float, ray0: int,
@@ -213,7 +213,7 @@ def georef_reference(ranges: NDArray[np.float32], keep: NDArray[np.bool_], dirs:
 # --------------------------------------------------------------------------- imaging sonar detection
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _cfar_first(intens: NDArray[np.float32], guard: int, train: int, scale: float, floor: float,
                 first_bin: int, out: NDArray[np.int32]) -> None:
     """Index of the first range bin per beam above ``scale`` x the CA-CFAR noise estimate, else -1."""

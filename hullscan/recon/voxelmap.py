@@ -75,7 +75,7 @@ def _find(table: NDArray[np.int64], ix: int, iy: int, iz: int) -> int:
         s = (s + 1) & mask
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _rehash(table: NDArray[np.int64], vkey: NDArray[np.int64], n: int, occ: NDArray[np.uint8]) -> None:
     mask = table.shape[0] - 1
     for v in range(n):
@@ -115,7 +115,7 @@ def _accumulate(acc: NDArray[np.float32], v: int, ox: float, oy: float, oz: floa
 # --------------------------------------------------------------------------- fusion
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _fuse(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.float32], n_vox: int,
           points: NDArray[np.float64], ray: NDArray[np.int32], origins: NDArray[np.float64],
           sigma: NDArray[np.float32], vs: float, carve_start_sigmas: float, carve_len: float,
@@ -179,7 +179,7 @@ def _fuse(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.flo
     return n_vox
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _fuse_par(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.float32], n_vox: int,
               points: NDArray[np.float64], ray: NDArray[np.int32], origins: NDArray[np.float64],
               sigma: NDArray[np.float32], vs: float, carve_start_sigmas: float, carve_len: float,
@@ -312,7 +312,7 @@ def fuse_reference(points: NDArray[np.float64], ray: NDArray[np.int32], origins:
 # --------------------------------------------------------------------------- extraction
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _smallest_eig(a00: float, a01: float, a02: float, a11: float, a12: float,
                   a22: float) -> tuple[float, float, float, float]:
     """Smallest eigenvalue of a symmetric 3x3 matrix and its unit eigenvector (closed form;
@@ -350,7 +350,7 @@ def _smallest_eig(a00: float, a01: float, a02: float, a11: float, a12: float,
     return lam, best[0] * inv, best[1] * inv, best[2] * inv
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _extract(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.float32], n_vox: int,
              vs: float, cell: int, min_hits: int, max_miss_ratio: float,
              out_p: NDArray[np.float64], out_n: NDArray[np.float32], out_c: NDArray[np.float32],
@@ -740,7 +740,7 @@ def _pow2(n: int) -> int:
 # sums them in), gives the affected voxels bit for bit what a full extraction gives.
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _changed(acc: NDArray[np.float32], snap: NDArray[np.float32], n_old: int, n: int,
              out: NDArray[np.int64]) -> int:
     """Ids of voxels whose hit or miss count differs from ``snap`` or that are new (>= ``n_old``),
@@ -760,7 +760,7 @@ def _changed(acc: NDArray[np.float32], snap: NDArray[np.float32], n_old: int, n:
     return c
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _cell_get(hk: NDArray[np.int64], table: NDArray[np.int64], occ: NDArray[np.uint8], cell: int,
               jx: int, jy: int, jz: int, ckey: NDArray[np.int64], cstat: NDArray[np.int8],
               cvs: NDArray[np.int64], cvn: NDArray[np.int32], vbuf: NDArray[np.int64],
@@ -807,7 +807,7 @@ def _cell_get(hk: NDArray[np.int64], table: NDArray[np.int64], occ: NDArray[np.u
     return nc, nc + 1, nv
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _region(table: NDArray[np.int64], vkey: NDArray[np.int64], occ: NDArray[np.uint8],
             changed: NDArray[np.int64], cell: int, hk: NDArray[np.int64], ckey: NDArray[np.int64],
             cstat: NDArray[np.int8], cvs: NDArray[np.int64], cvn: NDArray[np.int32],

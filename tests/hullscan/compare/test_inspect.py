@@ -54,6 +54,17 @@ def test_global_registration_without_prior(hull, scan):
     check_boxes(ins, scan)
 
 
+def test_prior_metres_off_falls_back_to_global_registration(hull, scan):
+    # A wrong truth file: heading 30 degrees and the origin metres off; ICP from it cannot recover.
+    off = Transform.from_euler(0.0, 0.0, 0.6 + 0.5, (124.0, -37.0, 0.3 + 2.5))
+    ins = inspect(scan.cloud, hull, CompareConfig(), hull_to_nav=off)
+    assert ins.alignment.method != "navigation prior"
+    assert any(c["method"] == "navigation prior" for c in ins.alignment.candidates)
+    check_boxes(ins, scan)
+    with pytest.raises(Exception, match="does not fit"):
+        inspect(scan.cloud, hull, CompareConfig(global_registration=False), hull_to_nav=off)
+
+
 def test_clean_hull_with_heavy_growth_and_as_built_offset_has_no_findings(hull):
     # Heavy barnacles and a 3 cm as-built/growth layer over the whole hull.
     s = make_scan(hull, (), spacing=0.05, growth=1.0, hull_to_nav=HULL_TO_NAV, seed=5)
