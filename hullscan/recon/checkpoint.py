@@ -36,14 +36,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numba import njit
 from numpy.typing import NDArray
 
 from hullscan.errors import HullscanError
+from hullscan.recon.voxelmap import changed_reference, changed_voxels
 
 MAGIC = b"HSDELTA1"
 _HEAD = struct.Struct("<8sQI")
-_SATURATED = np.float32(2.0**24)  # float32 counts stop changing by +1 here
 
 
 def delta_path(base: str | Path) -> Path:
@@ -55,25 +54,6 @@ def delta_path(base: str | Path) -> Path:
 # --------------------------------------------------------------------------- change detection
 
 
-@njit(cache=True, nogil=True)
-def _changed_since(acc: NDArray[np.float32], snap: NDArray[np.float32], n_old: int, n: int, sat: float,
-                   out: NDArray[np.int64]) -> int:
-    """Ids of voxels below ``n_old`` whose hit or miss count differs from ``snap`` or has reached
-    ``sat``, then the new ones up to ``n``, into ``out``; brings ``snap`` up to date."""
-    c = 0
-    for v in range(n_old):
-        h, m = acc[v, 0], acc[v, 1]
-        if h != snap[v, 0] or m != snap[v, 1] or h >= sat or m >= sat:
-            snap[v, 0], snap[v, 1] = h, m
-            out[c] = v
-            c += 1
-    for v in range(n_old, n):
-        snap[v, 0], snap[v, 1] = acc[v, 0], acc[v, 1]
-        out[c] = v
-        c += 1
-    return c
-
-
 def changed_since(acc: NDArray[np.float32], snap: NDArray[np.float32], n_old: int, n: int) -> NDArray[np.int64]:
     """Voxels changed since ``snap`` (hit and miss counts of the first ``n_old`` records, (>= n, 2))
     or new up to ``n``, ascending; ``snap`` is brought up to date."""
@@ -83,17 +63,13 @@ def changed_since(acc: NDArray[np.float32], snap: NDArray[np.float32], n_old: in
                          f"and snap (>= n, 2), got {snap.shape}")
     if acc.dtype != np.float32 or snap.dtype != np.float32 or not snap.flags.c_contiguous:
         raise ValueError("changed_since: acc and snap must be float32 (snap C-contiguous)")
-    out = np.empty(n, np.int64)
-    c = _changed_since(acc, snap, int(n_old), int(n), float(_SATURATED), out)
-    return out[:c].copy()
+    return changed_voxels(acc, snap, n_old, n)
 
 
 def changed_since_reference(acc: NDArray[np.float32], snap: NDArray[np.float32], n_old: int,
                             n: int) -> NDArray[np.int64]:
     """numpy reference of :func:`changed_since` (does not update ``snap``)."""
-    a, s = acc[:n_old, :2], snap[:n_old]
-    diff = np.flatnonzero((a != s).any(axis=1) | (a >= _SATURATED).any(axis=1))
-    return np.concatenate([diff, np.arange(n_old, n)]).astype(np.int64)
+    return changed_reference(acc, snap, n_old, n)
 
 
 # --------------------------------------------------------------------------- files

@@ -38,6 +38,7 @@ PARALLEL_MIN_POINTS = 32768  # smaller batches (a live ping) run the serial kern
 # The hit stage is serial either way, so on 2-3 threads the carving buffer's extra memory passes
 # cost more than the second thread gains (measured: 5.8 M beams/s serial, 4.0-5.1 M with 2 threads).
 PARALLEL_MIN_THREADS = 4
+SATURATED = np.float32(2.0**24)  # float32 hit/miss counts stop changing by +1 here
 _CARVE_BUF = 1 << 23  # carving buffer entries per parallel batch (32 MB)
 _PAR_BATCH = 131072
 
@@ -741,15 +742,16 @@ def _pow2(n: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _changed(acc: NDArray[np.float32], snap: NDArray[np.float32], n_old: int, n: int,
+def _changed(acc: NDArray[np.float32], snap: NDArray[np.float32], n_old: int, n: int, sat: float,
              out: NDArray[np.int64]) -> int:
-    """Ids of voxels whose hit or miss count differs from ``snap`` or that are new (>= ``n_old``),
-    into ``out``; brings ``snap`` up to date. Every record change adds a hit or a miss, so the two
-    counts show every change (until a count passes 2^24, where float32 stops counting)."""
+    """Ids of voxels whose hit or miss count differs from ``snap`` or has reached ``sat``, then the
+    new ones (>= ``n_old``) up to ``n``, into ``out``; brings ``snap`` up to date. Every record
+    change adds a hit or a miss, so the two counts show every change until a count reaches 2^24,
+    where float32 stops counting: from there a voxel always counts as changed."""
     c = 0
     for v in range(n_old):
         h, m = acc[v, 0], acc[v, 1]
-        if h != snap[v, 0] or m != snap[v, 1]:
+        if h != snap[v, 0] or m != snap[v, 1] or h >= sat or m >= sat:
             snap[v, 0], snap[v, 1] = h, m
             out[c] = v
             c += 1
@@ -863,14 +865,15 @@ def changed_voxels(acc: NDArray[np.float32], snap: NDArray[np.float32], n_old: i
     if acc.dtype != np.float32 or snap.dtype != np.float32:
         raise ValueError("changed_voxels: acc and snap must be float32")
     out = np.empty(n, np.int64)
-    c = _changed(acc, snap, int(n_old), int(n), out)
+    c = _changed(acc, snap, int(n_old), int(n), float(SATURATED), out)
     return out[:c].copy()
 
 
 def changed_reference(acc: NDArray[np.float32], snap: NDArray[np.float32], n_old: int,
                       n: int) -> NDArray[np.int64]:
     """numpy reference of :func:`changed_voxels` (does not update ``snap``)."""
-    diff = np.flatnonzero((acc[:n_old, 0] != snap[:n_old, 0]) | (acc[:n_old, 1] != snap[:n_old, 1]))
+    a, s = acc[:n_old, :2], snap[:n_old]
+    diff = np.flatnonzero((a != s).any(axis=1) | (a >= SATURATED).any(axis=1))
     return np.concatenate([diff, np.arange(n_old, n)]).astype(np.int64)
 
 
