@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hullscan.model import NavSample, ProfilingPing, Transform, TransformStamped
+from hullscan.recon.voxelmap import VoxelMap
 
 RADIUS = 5.0
 MOUNT = Transform.from_euler(0.0, -np.pi / 2, 0.0, (0.3, 0.0, 0.2))  # fan in base y-z, looking up
@@ -90,3 +91,15 @@ def survey(n_pings: int = 200, beams: int = 64, noise: float = 0.02, lanes: tupl
     events.sort(key=lambda e: (e[0], e[1]))
     items += [e[2] for e in events]
     return Survey(items, np.array(truth))
+
+
+# Voxel-map level: a plane patch of returns, for the incremental-extraction and checkpoint tests.
+PATCH_VS = 0.02
+PATCH_ORIGINS = np.array([[0.0, 0.0, -3.0], [0.5, 0.3, -2.0]])
+
+
+def fuse_patch(vm: VoxelMap, rng: np.random.Generator, x0: float, x1: float, m: int, mu: float = 0.0) -> None:
+    """Fuse ``m`` returns near the plane z = mu over x0..x1, seen from below with free space."""
+    pts = np.column_stack([rng.uniform(x0, x1, m), rng.uniform(-0.3, 0.3, m), rng.normal(mu, 0.01, m)])
+    ray = rng.integers(0, 2, m).astype(np.int32)
+    vm.fuse(pts, ray, PATCH_ORIGINS, rng.uniform(0.005, 0.02, m).astype(np.float32), 2.0, 0.15)

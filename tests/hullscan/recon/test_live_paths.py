@@ -15,16 +15,11 @@ from hullscan.recon.display import (
     surface_below_reference,
 )
 from hullscan.recon.voxelmap import SurfaceCache, VoxelMap
-from tests.hullscan.recon.synth import survey
+from tests.hullscan.recon.synth import PATCH_ORIGINS, PATCH_VS, fuse_patch, survey
 
-VS = 0.02
-ORIGINS = np.array([[0.0, 0.0, -3.0], [0.5, 0.3, -2.0]])
-
-
-def _fuse(vm: VoxelMap, rng: np.random.Generator, x0: float, x1: float, m: int) -> None:
-    pts = np.column_stack([rng.uniform(x0, x1, m), rng.uniform(-0.3, 0.3, m), rng.normal(0.0, 0.01, m)])
-    ray = rng.integers(0, 2, m).astype(np.int32)
-    vm.fuse(pts, ray, ORIGINS, rng.uniform(0.005, 0.02, m).astype(np.float32), 2.0, 0.15)
+VS = PATCH_VS
+ORIGINS = PATCH_ORIGINS
+_fuse = fuse_patch
 
 
 def _same_cloud(a: object, b: object) -> None:
