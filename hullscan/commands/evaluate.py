@@ -21,6 +21,7 @@ examples:
   hullscan evaluate --scenarios sim/scenarios --out runs/eval
   hullscan evaluate --scenarios sim/scenarios --only box_on_side --out runs/eval
   hullscan evaluate --scenarios sim/scenarios --mirror --out runs/eval-mirror   mirror mode instead of the mesh
+  hullscan evaluate --scenarios sim/scenarios --drift --out runs/eval-drift     correct navigation drift first
 """
 
 
@@ -31,6 +32,9 @@ def register(sub: Any) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--only", action="append", default=[], help="scenario name (repeatable)")
     p.add_argument("--mirror", action="store_true", help="evaluate mirror mode instead of the design mesh")
+    p.add_argument("--drift", action="store_true",
+                   help="correct navigation drift before inspecting (against the design mesh; in mirror "
+                        "mode between submaps), as hullscan replay --drift")
     p.add_argument("--config", help="YAML config")
     p.add_argument("--resimulate", action="store_true",
                    help="simulate again even when OUT/bags holds a bag of the same scenario file")
@@ -83,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
                 stamp.write_text(digest + "\n")
             truth = json.loads((truth_dir / "truth.json").read_text())
             ins = replay(str(bag), None if args.mirror else str(truth_dir / "reference.ply"), str(out / f.stem),
-                         cfg, hull_to_nav=str(truth_dir / "truth.json"), progress=not args.no_progress)
+                         cfg, hull_to_nav=str(truth_dir / "truth.json"), progress=not args.no_progress,
+                         drift=args.drift)
             doc = json.loads((out / f.stem / "findings.json").read_text())
             res = match_truth(doc["findings"], truth.get("parasites", []), ins.status_at, scenario=f.stem,
                               reason_at=lambda c, cov=ins.coverage: unseen_reason(cov.patches, c))

@@ -59,6 +59,7 @@ def render_operator_view(cloud_msg: Any, markers_msg: Any, out_png: str | Path, 
         from scipy.spatial.transform import Rotation
 
         labels = {m.id - 1: m.text for m in markers_msg.markers if m.type == m.TEXT_VIEW_FACING}
+        placed: list[tuple[float, ...]] = []  # label boxes drawn so far
         for m in markers_msg.markers:
             if m.type != m.CUBE:
                 continue
@@ -71,7 +72,17 @@ def render_operator_view(cloud_msg: Any, markers_msg: Any, out_png: str | Path, 
             x0, y0 = box.min(axis=0) - 4
             x1, y1 = box.max(axis=0) + 4
             draw.rectangle([x0, y0, x1, y1], outline=colour, width=3)
-            draw.text((x0, y1 + 4), labels.get(m.id, m.text), fill=colour)
+            # Findings close together (a pack and a fragment in one sea chest) get stacked labels.
+            text, ty = labels.get(m.id, m.text), y1 + 4
+            while True:
+                bb = draw.multiline_textbbox((x0, ty), text)
+                hit = [q for q in placed if bb[0] < q[2] and q[0] < bb[2] and bb[1] < q[3] and q[1] < bb[3]]
+                if not hit:
+                    break
+                ty = max(q[3] for q in hit) + 2
+            placed.append(tuple(bb))
+            draw.rectangle((bb[0] - 2, bb[1] - 2, bb[2] + 2, bb[3] + 2), fill=(18, 22, 30))  # legible over the cloud
+            draw.multiline_text((x0, ty), text, fill=colour)
     draw.text((PAD, 12), f"hullscan operator view: {len(pts)} map points, {n_find} findings; colour = deviation "
               f"from reference (blue -{span_m:.2f} m .. red +{span_m:.2f} m, grey = not compared)", fill=(230, 230, 230))
     for i in range(200):  # colour bar

@@ -57,3 +57,22 @@ def test_not_comparable_in_mirror_mode_counts_as_not_inspected_with_its_reason()
                                                                           ("P2", "not seen")]
     s = summarise([res])
     assert s["recall"] is None and s["not_inspected_by_reason"] == {NOT_COMPARABLE: 1, "not seen": 1}
+
+
+def test_evaluate_with_drift_correction_end_to_end(tmp_path):
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from hullscan.cli import main
+
+    scenarios = Path(__file__).resolve().parents[3] / "sim" / "scenarios"
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--scenarios", str(scenarios), "--only", "demo", "--drift", "--out", str(out),
+                 "--no-progress"]) == 0
+    hull = json.loads((out / "evaluation.json").read_text())["hulls"][0]
+    assert hull["scenario"] == "demo" and len(hull["detected"]) == 2 and not hull.get("error")
+    used = yaml.safe_load((out / "demo" / "config.yaml").read_text())["recon"]["drift"]
+    assert used["enabled"] and used["reference"].endswith("demo.truth/reference.ply")
+    assert used["hull_to_nav"].endswith("demo.truth/truth.json")

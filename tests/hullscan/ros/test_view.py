@@ -1,0 +1,42 @@
+"""The operator view rendered from published messages (no DDS)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from hullscan.model import Finding, HullCloud, Transform
+from hullscan.ros import messages
+from hullscan.ros.view import render_operator_view
+
+
+def _finding(fid: str, x: float) -> Finding:
+    return Finding(fid, "protrusion", (x, 3.0, -2.0), 0.02, 0.3, 0.1, (x - 0.15, 2.9, -2.15), (x + 0.15, 3.2, -1.85),
+                   "sea_chest", "port", x, 2.0, 0.8, 0.5, 40)
+
+
+def _label_rows(png: Path, colour: tuple[int, int, int]) -> int:
+    from PIL import Image
+
+    img = np.asarray(Image.open(png).convert("RGB")).astype(int)
+    # Anti-aliased text: pixels near the label colour (the cloud here is white, the background dark).
+    near = np.abs(img - np.array(colour)).sum(axis=2) < 120
+    return int(near.any(axis=1).sum())
+
+
+def test_labels_of_findings_side_by_side_do_not_overlap(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    n = 4000
+    pts = np.column_stack([rng.uniform(0, 10, n), np.full(n, 3.0), rng.uniform(-4, 0, n)])
+    cloud = HullCloud(pts, np.tile([0.0, 1.0, 0.0], (n, 1)), np.ones(n, np.float32), np.ones(n, np.int32),
+                      np.full(n, 0.01, np.float32))
+    msg = messages.hull_cloud(cloud, 0, deviation=np.zeros(n, np.float32))
+    c = messages.risk_colour(0.5)
+    colour = (int(255 * c.r), int(255 * c.g), int(255 * c.b))
+    one = messages.finding_markers([_finding("F001", 5.0)], Transform.identity(), "odom", 0)
+    two = messages.finding_markers([_finding("F001", 5.0), _finding("F002", 5.2)], Transform.identity(), "odom", 0)
+    rows_one = _label_rows(render_operator_view(msg, one, tmp_path / "one.png"), colour)
+    rows_two = _label_rows(render_operator_view(msg, two, tmp_path / "two.png"), colour)
+    # The second (two-line) label is stacked under the first instead of printed over it: ~20 more rows.
+    assert rows_one > 0 and rows_two >= rows_one + 15
