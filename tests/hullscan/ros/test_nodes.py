@@ -34,7 +34,9 @@ def test_bag_played_through_mapper_process(tmp_path: Path, ros_domain_env: dict[
                             reliable_inputs="true"), ros_domain_env)
     probe = spawn([sys.executable, "-m", "hullscan.ros.probe", "--duration", "40"], ros_domain_env)
     try:
-        played = _play(bag, ros_domain_env)
+        # Rate 2: 3 s of pings, so the 1 Hz cloud goes out at least twice while the map grows
+        # (at 5x the 6 s bag lasts 1.2 s and a second cloud was a matter of timer phase).
+        played = _play(bag, ros_domain_env, rate=2.0)
         assert played.returncode == 0, played.stderr
         time.sleep(2.5)
     finally:
