@@ -69,17 +69,18 @@ def run(args: argparse.Namespace) -> int:
     if drift:
         recon["drift"] = drift
     cfg = load_config(args.config, {"recon": recon} if recon else None)
+    drift_reference = None
     if cfg.recon.drift.reference is not None:
         if not cfg.recon.drift.enabled:
             raise HullscanError("--reference (recon.drift.reference) aligns the drift-correction submaps to it: "
                                 "add --drift (recon.drift.enabled: true)")
         from hullscan.recon.drift import load_drift_reference
 
-        load_drift_reference(cfg.recon.drift)  # fail before reading the bag, not after
+        drift_reference = load_drift_reference(cfg.recon.drift)  # fail before reading the bag, not after
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     dump_config(cfg, out / "config.yaml")
-    res = reconstruct_bag(args.bag, cfg, progress=not args.no_progress)
+    res = reconstruct_bag(args.bag, cfg, progress=not args.no_progress, drift_reference=drift_reference)
     save_cloud(res.cloud, out / "cloud.ply", {"bag": str(args.bag), "voxel_size": cfg.recon.voxel_size,
                                               "stats": res.stats})
     if res.trajectory is not None:

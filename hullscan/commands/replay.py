@@ -53,18 +53,20 @@ def replay(bag: str, reference_arg: str | None, out: str, cfg: Any, *, hull_to_n
     try:
         prior = load_prior(hull_to_nav)
         reference = "mirror" if reference_arg is None else load_reference(reference_arg, units)
+        drift_reference = None
         if drift:
             extra: dict[str, Any] = {"enabled": True}
             if reference_arg is not None:
                 extra.update(reference=reference_arg, hull_to_nav=hull_to_nav, reference_units=units)
             rc = cfg.recon.model_copy(update={"drift": cfg.recon.drift.model_copy(update=extra)})
             cfg = cfg.model_copy(update={"recon": rc})
-            from hullscan.recon.drift import load_drift_reference
+            if reference_arg is not None:  # the file the inspection loaded, not read a second time
+                from hullscan.recon.drift import nav_reference
 
-            load_drift_reference(cfg.recon.drift)
+                drift_reference = nav_reference(reference, prior, reference_arg)
         if progress:
             print(f"[replay] reconstructing {bag} ...", file=sys.stderr, flush=True)
-        recon = reconstruct_bag(bag, cfg, progress=progress)
+        recon = reconstruct_bag(bag, cfg, progress=progress, drift_reference=drift_reference)
     except HullscanError as err:
         write_failure(err, out, cfg.compare, inputs, cfg, str(reference_arg or "mirror"))
         raise

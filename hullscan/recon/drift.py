@@ -176,7 +176,8 @@ def correct_drift(rec: Reconstructor, blocks: list[_Block]) -> tuple[NavBuffer |
     nav = rec.nav
     if len(nav) < 2:
         return None, {"drift_submaps": 0}
-    reference = load_drift_reference(cfg)
+    # Loaded by the caller (the commands check it before reading a bag), or here from the config.
+    reference = rec.drift_reference if rec.drift_reference is not None else load_drift_reference(cfg)
     # 1. Georeference every kept return once, labelled by submap.
     pts_l, sub_l, time_l = [], [], []
     for blk in blocks:
@@ -327,51 +328,34 @@ class NavReference:
         return float(np.mean(r**2))
 
 
-_REFERENCE_CACHE: dict[tuple[Any, ...], NavReference] = {}
+def nav_reference(obj: Any, prior: Transform | None, source: str) -> NavReference:
+    """A loaded reference (``HullMesh`` or earlier ``HullCloud``) placed in the navigation frame.
 
+    A design mesh is in the hull frame and needs the prior ``hull_to_nav``; an earlier hullscan
+    cloud is taken to be in this survey's navigation frame unless ``prior`` says otherwise.
+    Raises HullscanError naming ``source``.
+    """
+    from hullscan.compare.reference import mesh_reference, scan_reference
 
-def _stamp(path: str | None) -> tuple[str | None, float]:
-    if path is None:
-        return None, 0.0
-    try:
-        return str(Path(path).resolve()), Path(path).stat().st_mtime
-    except OSError:
-        return path, 0.0
+    name = Path(source).name
+    if isinstance(obj, HullCloud):
+        return NavReference(scan_reference(obj, name=name), prior or Transform(), name)
+    if prior is None:
+        raise HullscanError(f"{source}: a design mesh is in the hull frame; drift correction against "
+                            "it needs the navigation prior hull_to_nav (recon.drift.hull_to_nav, "
+                            "--hull-to-nav truth.json)")
+    return NavReference(mesh_reference(obj), prior, name)
 
 
 def load_drift_reference(cfg: DriftConfig) -> NavReference | None:
-    """The reference of ``cfg`` in the navigation frame (None without one); loaded once per file.
-
-    A design mesh (``hullscan.hull.load_mesh``) is in the hull frame and needs ``hull_to_nav``;
-    an earlier hullscan cloud is taken to be in this survey's navigation frame unless
-    ``hull_to_nav`` says otherwise. Raises HullscanError naming the file.
-    """
+    """The reference file of ``cfg`` in the navigation frame (None without one); see
+    :func:`nav_reference`. Raises HullscanError naming the file."""
     if cfg.reference is None:
         return None
     from hullscan.compare.loading import load_prior, load_reference
-    from hullscan.compare.reference import mesh_reference, scan_reference
 
-    key = (_stamp(cfg.reference), _stamp(cfg.hull_to_nav), cfg.reference_units)
-    hit = _REFERENCE_CACHE.get(key)
-    if hit is not None:
-        return hit
-    obj = load_reference(cfg.reference, cfg.reference_units)
-    prior = load_prior(cfg.hull_to_nav)
-    name = Path(cfg.reference).name
-    if isinstance(obj, HullCloud):
-        ref = scan_reference(obj, name=name)
-        if prior is None:
-            prior = Transform()
-    else:
-        if prior is None:
-            raise HullscanError(f"{cfg.reference}: a design mesh is in the hull frame; drift correction against "
-                                "it needs the navigation prior hull_to_nav (recon.drift.hull_to_nav, "
-                                "--hull-to-nav truth.json)")
-        ref = mesh_reference(obj)
-    _REFERENCE_CACHE.clear()
-    out = NavReference(ref, prior, name)
-    _REFERENCE_CACHE[key] = out
-    return out
+    return nav_reference(load_reference(cfg.reference, cfg.reference_units), load_prior(cfg.hull_to_nav),
+                         cfg.reference)
 
 
 def _align_to_reference(cfg: DriftConfig, reference: NavReference, pts: NDArray[np.float64],

@@ -218,9 +218,12 @@ class NavBuffer:
 class Reconstructor:
     """Incremental reconstruction: ``add`` samples in stream order, ``cloud()`` any time, ``finish()``."""
 
-    def __init__(self, config: ReconConfig | None = None, topics: TopicsConfig | None = None) -> None:
+    def __init__(self, config: ReconConfig | None = None, topics: TopicsConfig | None = None,
+                 drift_reference: Any = None) -> None:
         self.config = config or ReconConfig()
         self.topics = topics or TopicsConfig()
+        # recon.drift.reference already loaded (hullscan.recon.drift.NavReference), or None: from the file.
+        self.drift_reference = drift_reference
         self.drops = DropLog()
         self.tf = TfTree()
         self.nav = NavBuffer(self.config.max_nav_gap_s, self.config.max_speed_mps)
@@ -525,7 +528,7 @@ class Reconstructor:
                 "drops": [[w, r, n, self.drops.examples.get((w, r), "")] for (w, r), n in self.drops.counts.items()]}
 
     def _nav_copy(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-        t, a = self.nav.arrays() if len(self.nav) else (np.zeros(0, np.int64), np.zeros((0, 13)))
+        t, a = self.nav.arrays()
         return t.copy(), a.copy()
 
     def checkpoint(self, path: str | Path) -> None:
@@ -533,7 +536,7 @@ class Reconstructor:
         base file; a delta log beside it from an earlier base is removed)."""
         self._process(final=False, force=True)
         st = self.map.state()
-        t, a = self.nav.arrays() if len(self.nav) else (np.zeros(0, np.int64), np.zeros((0, 13)))
+        t, a = self.nav.arrays()
         meta = {**self._ckpt_meta(), "base_id": ckpt_files.new_base_id()}
         ckpt_files.write_base(Path(path), st, t, a, meta)
         ckpt_files.delta_path(path).unlink(missing_ok=True)
@@ -566,7 +569,7 @@ class Reconstructor:
         tr.grow(n)
         ids = ckpt_files.changed_since(vm.acc, tr.snap, tr.n, n)
         start = max(tr.nav_n - 1, 0)  # the last row may have been replaced (same stamp)
-        t, a = self.nav.arrays() if len(self.nav) else (np.zeros(0, np.int64), np.zeros((0, 13)))
+        t, a = self.nav.arrays()
         arrays = {"ids": ids, "vkey": vm.vkey[ids], "acc": vm.acc[ids], "nav_t": t[start:].copy(),
                   "nav_a": a[start:].copy()}
         meta = {"n": n, "nav_start": start, "stats": dict(self.stats), "drops": self._ckpt_meta()["drops"]}
@@ -626,8 +629,10 @@ def _warm_inputs() -> None:
     rec.finish()
 
 
-def reconstruct_bag(path: str | Path, config: HullscanConfig | None = None, progress: bool = True) -> ReconResult:
-    """Reconstruct a whole bag (the same code path as the live mapper)."""
+def reconstruct_bag(path: str | Path, config: HullscanConfig | None = None, progress: bool = True,
+                    drift_reference: Any = None) -> ReconResult:
+    """Reconstruct a whole bag (the same code path as the live mapper); ``drift_reference``: the
+    drift-correction reference already loaded (:func:`hullscan.recon.drift.load_drift_reference`)."""
     from tqdm import tqdm
 
     from hullscan.bag import BagReader
@@ -635,7 +640,7 @@ def reconstruct_bag(path: str | Path, config: HullscanConfig | None = None, prog
     config = config or HullscanConfig()
     compile_s = warmup()
     t_start = time.perf_counter()
-    rec = Reconstructor(config.recon, config.topics)
+    rec = Reconstructor(config.recon, config.topics, drift_reference)
     with BagReader(path, config.topics) as bag:
         total = sum(c.count for c in bag.plan.choices.values() if c.topic)
         bar = tqdm(total=total, unit="msg", desc="reconstruct", disable=not progress, mininterval=0.5)
