@@ -630,12 +630,14 @@ def _warm_inputs() -> None:
 
 
 def reconstruct_bag(path: str | Path, config: HullscanConfig | None = None, progress: bool = True,
-                    drift_reference: Any = None) -> ReconResult:
+                    drift_reference: Any = None, prefetch: bool = True) -> ReconResult:
     """Reconstruct a whole bag (the same code path as the live mapper); ``drift_reference``: the
-    drift-correction reference already loaded (:func:`hullscan.recon.drift.load_drift_reference`)."""
+    drift-correction reference already loaded (:func:`hullscan.recon.drift.load_drift_reference`);
+    ``prefetch``: decode the bag in a second process while this one fuses (same result)."""
     from tqdm import tqdm
 
     from hullscan.bag import BagReader
+    from hullscan.bag.prefetch import prefetched_samples
 
     config = config or HullscanConfig()
     compile_s = warmup()
@@ -645,7 +647,7 @@ def reconstruct_bag(path: str | Path, config: HullscanConfig | None = None, prog
         total = sum(c.count for c in bag.plan.choices.values() if c.topic)
         bar = tqdm(total=total, unit="msg", desc="reconstruct", disable=not progress, mininterval=0.5)
         n = 0
-        for item in bag.samples():
+        for item in prefetched_samples(bag) if prefetch else bag.samples():
             rec.add(item)
             n += 1
             if n % 256 == 0:

@@ -76,6 +76,11 @@ def test_incremental_equals_batch(tmp_path: Path) -> None:
     np.testing.assert_array_equal(batch.cloud.normals, inc.cloud.normals)
     np.testing.assert_array_equal(batch.cloud.hits, inc.cloud.hits)
     assert {"georef", "clean", "fuse", "extract", "read_bag", "numba_compile"} <= set(batch.timings_s)
+    # Decoding in a second process (the default) or in this one: the same cloud and drops.
+    same = reconstruct_bag(bag, HullscanConfig(), progress=False, prefetch=False)
+    np.testing.assert_array_equal(batch.cloud.points, same.cloud.points)
+    np.testing.assert_array_equal(batch.cloud.confidence, same.cloud.confidence)
+    assert batch.drops.as_dict() == same.drops.as_dict() and batch.stats == same.stats
 
 
 def test_time_offset_is_applied() -> None:
