@@ -18,8 +18,12 @@ beam and the neighbours of a voxel mostly hit the same cache lines.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 import warnings
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -35,9 +39,16 @@ _MASK21 = (1 << 21) - 1
 EMPTY = -1
 _BITS = 1 << 25  # block occupancy bitmap: 4 MB, lets free-space steps skip empty water cheaply
 PARALLEL_MIN_POINTS = 32768  # smaller batches (a live ping) run the serial kernel: no thread start-up
-# The hit stage is serial either way, so on 2-3 threads the carving buffer's extra memory passes
-# cost more than the second thread gains (measured: 5.8 M beams/s serial, 4.0-5.1 M with 2 threads).
+# From 4 threads: _fuse_par (serial hits, then free space on all threads). Its hit stage is serial and
+# its carving buffer costs extra memory passes, so on 2-3 threads it is slower than the serial kernel;
+# there the two-thread pipeline (_FusePipeline: hits of one batch beside the free space of earlier ones) runs.
 PARALLEL_MIN_THREADS = 4
+PIPELINE_MIN_THREADS = 2
+_PIPE_BATCH = 16384  # points per hits task of the two-thread pipeline
+_PIPE_CHUNK = 4096  # points per free-space task
+_PIPE_DEPTH = 3  # batches whose free space may be pending
+_PIPE_LISTS = 8  # lists of carved voxels (each chunk x steps per beam)
+_PIPE_TRACE: list[tuple[float, float]] | None = None  # benchmarks: CPU seconds in tasks (this thread, helper)
 SATURATED = np.float32(2.0**24)  # float32 hit/miss counts stop changing by +1 here
 _CARVE_BUF = 1 << 23  # carving buffer entries per parallel batch (32 MB)
 _PAR_BATCH = 131072
@@ -180,31 +191,22 @@ def _fuse(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.flo
     return n_vox
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def _fuse_par(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.float32], n_vox: int,
-              points: NDArray[np.float64], ray: NDArray[np.int32], origins: NDArray[np.float64],
-              sigma: NDArray[np.float32], vs: float, carve_start_sigmas: float, carve_len: float,
-              lim: float, occ: NDArray[np.uint8], kmax: int, mbuf: NDArray[np.int32]) -> int:
-    """Multi-threaded :func:`_fuse` with bit-identical results.
-
-    The serial kernel's semantics are kept exactly: every voxel's sums are added in input
-    order, and a beam carves a voxel only if an earlier point (in input order) created
-    it. Stages: (1) serial: hits in input order (lookup/insert, sums), remembering the
-    first point of each new voxel; (2) parallel: free-space steps of every beam against
-    the finished table, keeping a voxel if it existed before that beam, into a per-beam
-    slice of ``mbuf``; (3) serial: add those misses (integers, rare). Nothing depends on
-    the number of threads or their scheduling.
-    """
+@njit(cache=True, nogil=True)
+def _fuse_hits(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.float32], n_vox: int,
+               points: NDArray[np.float64], ray: NDArray[np.int32], origins: NDArray[np.float64],
+               sigma: NDArray[np.float32], vs: float, lim: float, occ: NDArray[np.uint8],
+               first: NDArray[np.int64]) -> int:
+    """The hits of :func:`_fuse` alone, in input order; ``first[v - n_vox]`` gets the first point of
+    each new voxel ``v``. Returns the new voxel count, or ``-1 - i`` (nothing written) when point
+    ``i`` is outside the map."""
     m = points.shape[0]
     for i in range(m):
         if not (abs(points[i, 0]) < lim and abs(points[i, 1]) < lim and abs(points[i, 2]) < lim):
-            return -1 - i  # nothing written yet: the wrapper fuses the points before it and raises
+            return -1 - i
     mask = table.shape[0] - 1
     inv = 1.0 / vs
     n0 = n_vox
-    first = np.empty(m, np.int64)
     hk, hv = EMPTY, 0
-    # (1) Hits, in input order.
     for i in range(m):
         px, py, pz = points[i, 0], points[i, 1], points[i, 2]
         o = ray[i]
@@ -238,6 +240,33 @@ def _fuse_par(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np
             v = hv
         hk, hv = k, v
         _accumulate(acc, v, px - (ix + 0.5) * vs, py - (iy + 0.5) * vs, pz - (iz + 0.5) * vs, dx, dy, dz, sigma[i])
+    return n_vox
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _fuse_par(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.float32], n_vox: int,
+              points: NDArray[np.float64], ray: NDArray[np.int32], origins: NDArray[np.float64],
+              sigma: NDArray[np.float32], vs: float, carve_start_sigmas: float, carve_len: float,
+              lim: float, occ: NDArray[np.uint8], kmax: int, mbuf: NDArray[np.int32]) -> int:
+    """Multi-threaded :func:`_fuse` with bit-identical results.
+
+    The serial kernel's semantics are kept exactly: every voxel's sums are added in input
+    order, and a beam carves a voxel only if an earlier point (in input order) created
+    it. Stages: (1) serial: hits in input order (lookup/insert, sums), remembering the
+    first point of each new voxel; (2) parallel: free-space steps of every beam against
+    the finished table, keeping a voxel if it existed before that beam, into a per-beam
+    slice of ``mbuf``; (3) serial: add those misses (integers, rare). Nothing depends on
+    the number of threads or their scheduling.
+    """
+    m = points.shape[0]
+    inv = 1.0 / vs
+    n0 = n_vox
+    first = np.empty(m, np.int64)
+    # (1) Hits, in input order (nothing written if a point is outside the map: the wrapper fuses
+    # the points before it and raises).
+    n_vox = _fuse_hits(table, vkey, acc, n_vox, points, ray, origins, sigma, vs, lim, occ, first)
+    if n_vox < 0:
+        return n_vox
     if carve_len <= 0.0:
         return n_vox
     # (2) Free space, read-only on the map.
@@ -274,6 +303,56 @@ def _fuse_par(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np
         for j in range(mcnt[i]):
             acc[mbuf[i * kmax + j], 1] += 1
     return n_vox
+
+
+@njit(cache=True, nogil=True)
+def _fuse_carve(table: NDArray[np.int64], n0: int, n1: int, first: NDArray[np.int64], points: NDArray[np.float64],
+                ray: NDArray[np.int32], origins: NDArray[np.float64], sigma: NDArray[np.float32], vs: float,
+                carve_start_sigmas: float, carve_len: float, occ: NDArray[np.uint8], lo: int, hi: int,
+                out: NDArray[np.int32]) -> int:
+    """The free-space steps of :func:`_fuse` for points ``lo:hi`` of a batch whose hits made voxels
+    ``n0:n1`` (``first`` from :func:`_fuse_hits`): a voxel is carved if it existed before the beam.
+
+    Writes the carved voxel ids to ``out`` (room for ``hi - lo`` times the steps per beam) and
+    returns their count; listing them and adding them afterwards (:func:`_add_misses`) is faster than
+    adding each one as it is found. Only reads the map, so it may run while :func:`_fuse_hits` adds
+    the next batch: a key that batch inserts reads as absent, as id -1 (being written) or as an id
+    >= ``n1``, and is skipped in every case (ids and keys are aligned 8-byte words).
+    """
+    inv = 1.0 / vs
+    c = 0
+    for i in range(lo, hi):
+        px, py, pz = points[i, 0], points[i, 1], points[i, 2]
+        o = ray[i]
+        dx, dy, dz = px - origins[o, 0], py - origins[o, 1], pz - origins[o, 2]
+        rng = np.sqrt(dx * dx + dy * dy + dz * dz)
+        if rng > 0:
+            dx, dy, dz = dx / rng, dy / rng, dz / rng
+        s = max(carve_start_sigmas * sigma[i], vs)
+        s_end = min(s + carve_len, rng)
+        lk = -1
+        while s < s_end:
+            qx = int(np.floor((px - dx * s) * inv))
+            qy = int(np.floor((py - dy * s) * inv))
+            qz = int(np.floor((pz - dz * s) * inv))
+            k = _key(qx, qy, qz)
+            if k != lk:
+                lk = k
+                b = _block_bit(qx, qy, qz)
+                if occ[b >> 3] & (1 << (b & 7)):
+                    v = _find(table, qx, qy, qz)
+                    if v >= 0 and (v < n0 or (v < n1 and first[v - n0] < i)):
+                        out[c] = v
+                        c += 1
+            s += vs
+    return c
+
+
+@njit(cache=True, nogil=True)
+def _add_misses(acc: NDArray[np.float32], ids: NDArray[np.int32], c: int) -> None:
+    """One miss for each of the first ``c`` voxel ids (integer counts: the order does not matter)."""
+    for j in range(c):
+        acc[ids[j], 1] += 1
 
 
 def fuse_reference(points: NDArray[np.float64], ray: NDArray[np.int32], origins: NDArray[np.float64],
@@ -658,7 +737,11 @@ class VoxelMap:
         if ray.min() < 0 or ray.max() >= origins.shape[0]:
             raise ValueError("VoxelMap.fuse: ray index outside origins")
         lim = (_OFF - 2) * self.voxel_size
-        if m < PARALLEL_MIN_POINTS or get_num_threads() < max(2, PARALLEL_MIN_THREADS):
+        threads = get_num_threads() if m >= PARALLEL_MIN_POINTS else 1
+        pipelined = carve_len > 0 and _CARVE_BUF // _PIPE_LISTS // (int(np.ceil(carve_len / self.voxel_size)) + 2) >= 256
+        if threads < max(2, PARALLEL_MIN_THREADS) and threads >= max(2, PIPELINE_MIN_THREADS) and pipelined:
+            n = self._fuse_pipelined(points, ray, origins, sigma, float(carve_start_sigmas), float(carve_len), lim)
+        elif threads < max(2, PARALLEL_MIN_THREADS):
             self.reserve(m)
             n = _fuse(self.table, self.vkey, self.acc, self.n, points, ray, origins, sigma, self.voxel_size,
                       float(carve_start_sigmas), float(carve_len), lim, self.occ)
@@ -690,6 +773,13 @@ class VoxelMap:
             raise ValueError(f"VoxelMap.fuse: point {bad} {points[bad].tolist()} is not finite or beyond "
                              f"+-{lim:.0f} m of the map origin")
         self.n = n
+
+    def _fuse_pipelined(self, points: NDArray[np.float64], ray: NDArray[np.int32], origins: NDArray[np.float64],
+                        sigma: NDArray[np.float32], css: float, carve_len: float, lim: float) -> int:
+        """:func:`_fuse` on two threads with bit-identical results (see :class:`_FusePipeline`); returns
+        the new voxel count or ``-1 - i`` for a bad point ``i`` (the points before it fused)."""
+        self.reserve(points.shape[0])  # one growth up front, as the serial kernel: same table, no move mid-call
+        return _FusePipeline(self, points, ray, origins, sigma, css, carve_len, lim).run()
 
     def extract(self, cell: int = 2, min_hits: int = 2, max_miss_ratio: float = 1.0
                 ) -> tuple[dict[str, NDArray[Any]], NDArray[np.int8]]:
@@ -725,6 +815,151 @@ class VoxelMap:
         vm.table = np.full((_pow2(2 * max(n, 1)), 2), EMPTY, np.int64)
         _rehash(vm.table, vm.vkey, n, vm.occ)
         return vm
+
+
+class _FusePipeline:
+    """:func:`_fuse` as tasks for two threads (this one and a helper), with bit-identical results.
+
+    Tasks: the hits of batch ``k`` (:func:`_fuse_hits`: ids and sums in input order, as the serial
+    kernel; one at a time, in order), then the free space of its beams in chunks
+    (:func:`_fuse_carve`: lists of carved voxels, read-only on the map, so they run beside the hits
+    of later batches), then adding the lists to the miss counts (:func:`_add_misses`, one at a time:
+    only it writes those words; the hits write the other words of a record). A beam carves only
+    voxels made before it, as in the serial kernel, and misses are integer counts, so their order
+    does not matter. Either thread takes whatever task is ready (the next hits first), so the work
+    balances itself and a thread that the system holds back only delays the hits it is adding.
+    """
+
+    def __init__(self, vm: VoxelMap, points: NDArray[np.float64], ray: NDArray[np.int32],
+                 origins: NDArray[np.float64], sigma: NDArray[np.float32], css: float, carve_len: float,
+                 lim: float) -> None:
+        self.vm, self.points, self.ray, self.origins, self.sigma = vm, points, ray, origins, sigma
+        self.css, self.carve_len, self.lim = css, carve_len, lim
+        m = points.shape[0]
+        kmax = int(np.ceil(carve_len / vm.voxel_size)) + 2
+        self.batch = max(1, min(m, _PIPE_BATCH))
+        self.chunk = max(1, min(self.batch, _PIPE_CHUNK, _CARVE_BUF // _PIPE_LISTS // kmax))
+        self.nb = -(-m // self.batch)
+        self.firsts = [np.empty(self.batch, np.int64) for _ in range(_PIPE_DEPTH)]
+        self.lists = [np.empty(self.chunk * kmax, np.int32) for _ in range(_PIPE_LISTS)]
+        self.cv = threading.Condition()
+        self.next = 0  # next batch to add hits for
+        self.hits_busy = False
+        self.n = vm.n  # voxel count after the hits added so far
+        self.bounds: dict[int, tuple[int, int, int, int]] = {}  # batch -> a, b, n0, n1
+        self.chunks: deque[tuple[int, int, int]] = deque()  # free space ready: batch, lo, hi
+        self.left: dict[int, int] = {}  # batch -> free-space chunks not listed yet (none: no entry)
+        self.free = list(range(_PIPE_LISTS))
+        self.full: list[tuple[int, int]] = []  # lists to add: index, count
+        self.adding = False
+        self.bad = -1  # first point outside the map
+        self.failed = False
+        self.cpu = [0.0, 0.0]  # CPU seconds in tasks (this thread, helper)
+
+    def run(self) -> int:
+        job = _helper_pool().submit(self.work, 1)
+        try:
+            self.work(0)
+        finally:  # never return (an interrupt included) while the helper still writes to the map
+            err = job.exception()
+        if err is not None:
+            raise err
+        if _PIPE_TRACE is not None:
+            _PIPE_TRACE.append((self.cpu[0], self.cpu[1]))
+        vm = self.vm
+        if self.bad >= 0:
+            a, bad = self.next * self.batch - self.batch, self.bad
+            _fuse(vm.table, vm.vkey, vm.acc, self.n, self.points[a:bad], self.ray[a:bad], self.origins,
+                  self.sigma[a:bad], vm.voxel_size, self.css, self.carve_len, self.lim, vm.occ)
+            return -1 - bad
+        return self.n
+
+    def _take(self) -> tuple[Any, ...] | None:
+        """The next task (under ``cv``), waiting while none is ready; None when all is done."""
+        while not self.failed:
+            k = self.next
+            if not self.hits_busy and self.bad < 0 and k < self.nb and self.left.get(k - _PIPE_DEPTH, 0) == 0:
+                self.hits_busy = True  # its ``first`` slot is free: batch k - depth is listed
+                self.next += 1
+                return ("hits", k)
+            if self.chunks and self.free:
+                return ("carve", *self.chunks.popleft(), self.free.pop())
+            if self.full and not self.adding:
+                self.adding = True
+                todo, self.full = self.full, []
+                return ("add", todo)
+            if not (self.hits_busy or self.adding or self.chunks or self.full or self.left) and (
+                    self.next >= self.nb or self.bad >= 0):
+                return None
+            self.cv.wait()
+        return None
+
+    def work(self, me: int) -> None:
+        vm, vs = self.vm, self.vm.voxel_size
+        table, acc, occ = vm.table, vm.acc, vm.occ
+        try:
+            while True:
+                with self.cv:
+                    task = self._take()
+                if task is None:
+                    return
+                t0 = time.thread_time()
+                if task[0] == "hits":
+                    k = task[1]
+                    a, b, n0 = k * self.batch, min(self.points.shape[0], (k + 1) * self.batch), self.n
+                    n1 = _fuse_hits(table, vm.vkey, acc, n0, self.points[a:b], self.ray[a:b], self.origins,
+                                    self.sigma[a:b], vs, self.lim, occ, self.firsts[k % _PIPE_DEPTH])
+                    with self.cv:
+                        self.hits_busy = False
+                        if n1 < 0:
+                            self.bad = a - 1 - n1
+                        else:
+                            self.n = n1
+                            self.bounds[k] = (a, b, n0, n1)
+                            los = range(0, b - a, self.chunk)
+                            self.chunks.extend((k, lo, min(b - a, lo + self.chunk)) for lo in los)
+                            if len(los):
+                                self.left[k] = len(los)
+                        self.cv.notify_all()
+                elif task[0] == "carve":
+                    _, k, lo, hi, li = task
+                    a, b, n0, n1 = self.bounds[k]
+                    c = _fuse_carve(table, n0, n1, self.firsts[k % _PIPE_DEPTH], self.points[a:b], self.ray[a:b],
+                                    self.origins, self.sigma[a:b], vs, self.css, self.carve_len, occ, lo, hi,
+                                    self.lists[li])
+                    with self.cv:
+                        self.full.append((li, c))
+                        self.left[k] -= 1
+                        if self.left[k] == 0:
+                            del self.left[k], self.bounds[k]
+                        self.cv.notify_all()
+                else:
+                    for li, c in task[1]:
+                        _add_misses(acc, self.lists[li], c)
+                    with self.cv:
+                        self.adding = False
+                        self.free.extend(li for li, _ in task[1])
+                        self.cv.notify_all()
+                self.cpu[me] += time.thread_time() - t0
+        except BaseException:
+            with self.cv:
+                self.failed = True
+                self.cv.notify_all()
+            raise
+
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None  # (process id, pool)
+_pool_lock = threading.Lock()
+
+
+def _helper_pool() -> ThreadPoolExecutor:
+    """The one helper thread of :meth:`VoxelMap._fuse_pipelined` (its kernels release the GIL); a
+    forked child makes its own (the parent's thread does not exist there)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="hullscan-fuse"))
+        return _pool[1]
 
 
 def _pow2(n: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 
@@ -18,11 +19,16 @@ def _rays(rng: np.random.Generator, n: int, n_origins: int = 5, noise: float = 0
     return pts, ray, origins, sigma
 
 
-@pytest.mark.parametrize("seed,parallel", [(0, False), (1, False), (2, False), (0, True), (1, True)])
-def test_fuse_matches_reference(seed: int, parallel: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    if parallel:  # the multi-threaded kernel on every batch, small ones included
+@pytest.mark.parametrize("seed,kernel", [(0, "serial"), (1, "serial"), (2, "serial"), (0, "parallel"),
+                                         (1, "parallel"), (0, "pipelined"), (1, "pipelined")])
+def test_fuse_matches_reference(seed: int, kernel: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if kernel != "serial":  # the multi-threaded kernel on every batch, small ones included
         monkeypatch.setattr(voxelmap, "PARALLEL_MIN_POINTS", 0)
+        monkeypatch.setattr(voxelmap, "_PIPE_BATCH", 100)  # several pipeline steps per call
+    if kernel == "parallel":
         monkeypatch.setattr(voxelmap, "PARALLEL_MIN_THREADS", 2)
+    if kernel == "pipelined" and numba.get_num_threads() < 2:
+        pytest.skip("one numba thread: the serial kernel runs")
     rng = np.random.default_rng(seed)
     pts, ray, origins, sigma = _rays(rng, 3000)
     vs = 0.02
@@ -189,6 +195,56 @@ def test_parallel_fuse_reports_bad_point_after_fusing_the_ones_before(monkeypatc
     monkeypatch.setattr(voxelmap, "_PAR_BATCH", 1024)
     rng = np.random.default_rng(3)
     pts, ray, origins, sigma = _rays(rng, 3000)
+    pts[2500] = np.nan
+    vm = VoxelMap(0.02)
+    with pytest.raises(ValueError, match="point 2500"):
+        vm.fuse(pts, ray, origins, sigma, 2.0, 0.1)
+    ref = VoxelMap(0.02)
+    ref.fuse(pts[:2500], ray[:2500], origins, sigma[:2500], 2.0, 0.1)
+    assert vm.n == ref.n
+    np.testing.assert_array_equal(vm.acc[: vm.n], ref.acc[: ref.n])
+
+
+@pytest.mark.parametrize("carve", [0.1, 0.3])
+def test_pipelined_fuse_is_bit_identical(carve: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two-thread pipeline (2 and 3 numba threads) vs serial kernel (1 thread): same table, ids, sums,
+    occupancy, whatever the batching and the order in which the threads take the tasks."""
+    rng = np.random.default_rng(12)
+    pts, ray, origins, sigma = _rays(rng, 20000, noise=0.02)
+    monkeypatch.setattr(voxelmap, "PARALLEL_MIN_POINTS", 0)
+    nt = numba.get_num_threads()
+    runs = []
+    try:
+        for threads, batch, chunk, depth, lists in ((1, 1024, 256, 3, 8), (2, 1024, 256, 3, 8), (2, 1500, 100, 1, 1),
+                                                    (2, 700, 1000, 2, 3), (2, 1 << 20, 4096, 3, 8),
+                                                    (3, 2000, 333, 3, 8)):
+            if threads > numba.config.NUMBA_NUM_THREADS:
+                continue
+            numba.set_num_threads(threads)
+            for name, value in (("_PIPE_BATCH", batch), ("_PIPE_CHUNK", chunk), ("_PIPE_DEPTH", depth),
+                                ("_PIPE_LISTS", lists)):
+                monkeypatch.setattr(voxelmap, name, value)
+            runs.append(_fuse_all(pts, ray, origins, sigma, 3, carve))
+    finally:
+        numba.set_num_threads(nt)
+    serial = runs[0]  # one thread: the serial kernel
+    assert serial.miss.sum() > 0 and len(runs) >= 2
+    for vm in runs[1:]:
+        assert vm.n == serial.n
+        np.testing.assert_array_equal(vm.table, serial.table)
+        np.testing.assert_array_equal(vm.vkey, serial.vkey)
+        np.testing.assert_array_equal(vm.acc, serial.acc)
+        np.testing.assert_array_equal(vm.occ, serial.occ)
+
+
+def test_pipelined_fuse_reports_bad_point_after_fusing_the_ones_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(voxelmap, "PARALLEL_MIN_POINTS", 0)
+    monkeypatch.setattr(voxelmap, "_PIPE_BATCH", 1024)
+    monkeypatch.setattr(voxelmap, "_PIPE_CHUNK", 300)
+    if numba.get_num_threads() < 2:
+        pytest.skip("one numba thread: the serial kernel runs")
+    rng = np.random.default_rng(4)
+    pts, ray, origins, sigma = _rays(rng, 5000)
     pts[2500] = np.nan
     vm = VoxelMap(0.02)
     with pytest.raises(ValueError, match="point 2500"):
