@@ -10,10 +10,14 @@ not constrain (sliding along a parallel mid-body) keep the prior instead of drif
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
 from scipy.spatial.transform import Rotation
 
@@ -52,18 +56,282 @@ class Alignment:
         }
 
 
-def voxel_keys(points: F64, size: float) -> NDArray[np.int64]:
-    """One int64 per voxel (21 bits per axis): np.unique on it is far faster than on rows."""
+# ------------------------------------------------------------------ voxel keys and groups
+# 5 M-point clouds go through voxel grouping several times per inspection (alignment, two drift
+# passes, their blend, the analysis cells): two linear numba passes replace numpy's floor / astype /
+# strided column minimum and np.unique's O(N log N) stable sort (about 3 s -> 0.3 s per call there).
+
+_KEY_BITS = 21
+
+
+@njit(cache=True, nogil=True)
+def _voxel_keys(points: F64, size: float, out: NDArray[np.int64]) -> int:
+    """Fill ``out`` (N,) with the voxel key of each point; 0 on success, 1 if an axis spans
+    ``1 << 21`` voxels or more, 2 on a non-finite coordinate."""
+    n = points.shape[0]
+    if n == 0:
+        return 0
+    lo = np.empty(3, np.int64)
+    hi = np.empty(3, np.int64)
+    for j in range(3):
+        v = points[0, j]
+        if not np.isfinite(v):
+            return 2
+        f = np.floor(v / size)
+        if abs(f) > 4.0e18:
+            return 1
+        lo[j] = np.int64(f)
+        hi[j] = lo[j]
+    for i in range(n):
+        for j in range(3):
+            v = points[i, j]
+            if not np.isfinite(v):
+                return 2
+            f = np.floor(v / size)
+            if abs(f) > 4.0e18:
+                return 1
+            k = np.int64(f)
+            if k < lo[j]:
+                lo[j] = k
+            elif k > hi[j]:
+                hi[j] = k
+    for j in range(3):
+        if hi[j] - lo[j] >= (1 << _KEY_BITS):
+            return 1
+    for i in range(n):
+        kx = np.int64(np.floor(points[i, 0] / size)) - lo[0]
+        ky = np.int64(np.floor(points[i, 1] / size)) - lo[1]
+        kz = np.int64(np.floor(points[i, 2] / size)) - lo[2]
+        out[i] = (kx << 42) | (ky << 21) | kz
+    return 0
+
+
+def _voxel_keys_numpy(points: F64, size: float) -> NDArray[np.int64]:
+    """Plain numpy reference of :func:`voxel_keys`."""
+    if not len(points):
+        return np.zeros(0, np.int64)
     k = np.floor(points / size).astype(np.int64)
     k -= k.min(axis=0)
-    if k.max(initial=0) >= 1 << 21:
-        raise ValueError(f"cloud spans more than {(1 << 21) * size:.0f} m at {size} m voxels")
+    if k.max(initial=0) >= 1 << _KEY_BITS:
+        raise ValueError(f"cloud spans more than {(1 << _KEY_BITS) * size:.0f} m at {size} m voxels")
     return (k[:, 0] << 42) | (k[:, 1] << 21) | k[:, 2]
 
 
+def voxel_keys(points: F64, size: float) -> NDArray[np.int64]:
+    """One int64 per voxel of ``size`` m (21 bits per axis, lexicographic in x, y, z voxel index)."""
+    p = np.ascontiguousarray(points, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] != 3:
+        raise ValueError(f"voxel_keys: expected points (N, 3), got {p.shape}")
+    if not size > 0:
+        raise ValueError(f"voxel_keys: voxel size must be > 0 m, got {size}")
+    out = np.empty(len(p), np.int64)
+    err = _voxel_keys(p, float(size), out)
+    if err == 1:
+        raise ValueError(f"cloud spans more than {(1 << _KEY_BITS) * size:.0f} m at {size} m voxels")
+    if err == 2:
+        raise ValueError("voxel_keys: points hold non-finite coordinates")
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _first_of_groups(keys: NDArray[np.int64], table_keys: NDArray[np.int64], table_ids: NDArray[np.int64],
+                     first: NDArray[np.int64], inverse: NDArray[np.int64]) -> int:
+    """Open-addressing hash grouping: ``first[g]`` is the first index of group ``g`` (groups numbered
+    in order of first appearance), ``inverse[i]`` the group of ``keys[i]``. ``table_ids`` must be
+    all -1 and a power of two long. Returns the number of groups, or -1 when the table got half full."""
+    mask = np.uint64(len(table_ids) - 1)
+    mult = np.uint64(0x9E3779B97F4A7C15)
+    shift = np.uint64(29)
+    one = np.uint64(1)
+    limit = len(table_ids) // 2
+    n = 0
+    for i in range(len(keys)):
+        k = keys[i]
+        if i > 0 and k == keys[i - 1]:  # scan order: neighbouring points often share a voxel
+            inverse[i] = inverse[i - 1]
+            continue
+        h = np.uint64(k) * mult
+        s = (h ^ (h >> shift)) & mask
+        while True:
+            g = table_ids[s]
+            if g < 0:
+                if n >= limit:
+                    return -1
+                table_ids[s] = n
+                table_keys[s] = k
+                first[n] = i
+                inverse[i] = n
+                n += 1
+                break
+            if table_keys[s] == k:
+                inverse[i] = g
+                break
+            s = (s + one) & mask
+    return n
+
+
+def _group_keys_numpy(keys: NDArray[np.int64], sort: bool = True) -> tuple[NDArray[np.int64], ...]:
+    """Plain numpy reference of :func:`group_keys`."""
+    _, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+    first, inverse = first.astype(np.int64), inverse.ravel().astype(np.int64)
+    if not sort:  # renumber groups in order of first appearance
+        order = np.argsort(first, kind="stable")
+        rank = np.empty(len(order), np.int64)
+        rank[order] = np.arange(len(order))
+        first, inverse, counts = first[order], rank[inverse], counts[order]
+    return first, inverse, counts.astype(np.int64)
+
+
+def group_keys(keys: NDArray[np.int64], sort: bool = True
+               ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """``(first, inverse, counts)`` of the distinct values of ``keys`` (N,) int64.
+
+    ``sort``: groups in ascending key order, exactly as ``np.unique(keys, return_index=True,
+    return_inverse=True, return_counts=True)`` returns them; otherwise in order of first
+    appearance (``first`` then ascends: ``points[first]`` keeps the input order).
+    """
+    k = np.ascontiguousarray(keys)
+    if k.ndim != 1 or k.dtype != np.int64:
+        raise ValueError(f"group_keys: expected int64 keys (N,), got {k.dtype} {k.shape}")
+    n = len(k)
+    first = np.empty(n, np.int64)
+    inverse = np.empty(n, np.int64)
+    size = 1 << max(10, int(np.ceil(np.log2(max(1, 2 * n if n < (1 << 20) else n // 2)))))
+    while True:
+        table_ids = np.full(size, -1, np.int64)
+        u = _first_of_groups(k, np.empty(size, np.int64), table_ids, first, inverse)
+        if u >= 0:
+            break
+        size *= 4
+    first = first[:u]
+    if sort:
+        order = np.argsort(k[first])
+        rank = np.empty(u, np.int64)
+        rank[order] = np.arange(u)
+        first, inverse = first[order], rank[inverse]
+    return first, inverse, np.bincount(inverse, minlength=u).astype(np.int64)
+
+
+@njit(cache=True, nogil=True)
+def _voxel_knn(p: F64, keys: NDArray[np.int64], col_keys: NDArray[np.int64], col_start: NDArray[np.int64],
+               k: int, r2: float, reach: int, c_begin: int, c_end: int, out: NDArray[np.int64]) -> None:
+    """k nearest (squared distance < ``r2``) of each voxel mean ``p`` among all, searching the
+    voxels within ``reach`` of its own. ``keys`` ascending (x, then y, then z); a column (x, y)
+    is one run of them, starting at ``col_start`` (C + 1,) with key ``col_keys`` (C,). ``out``
+    (M, k): indices by distance, M where fewer are in range; filled for columns ``c_begin`` to
+    ``c_end`` (exclusive)."""
+    m_all = p.shape[0]
+    n_cols = len(col_keys)
+    zmask = np.int64((1 << 21) - 1)
+    span = 2 * reach + 1
+    nbr = np.empty(span * span, np.int64)
+    ptr = np.empty(span * span, np.int64)
+    cptr = np.zeros(span, np.int64)  # per x offset: first column not before the window (only moves on)
+    bd = np.empty(k)
+    bi = np.empty(k, np.int64)
+    for c in range(c_begin, c_end):
+        cx = col_keys[c] >> 21
+        cy = col_keys[c] & zmask
+        nn = 0
+        for a in range(span):
+            x = cx + a - reach
+            if x < 0:
+                continue
+            lo_key = (x << 21) | max(cy - reach, 0)
+            hi_key = (x << 21) | min(cy + reach, zmask)
+            while cptr[a] < n_cols and col_keys[cptr[a]] < lo_key:
+                cptr[a] += 1
+            q = cptr[a]
+            while q < n_cols and col_keys[q] <= hi_key:
+                nbr[nn] = q
+                ptr[nn] = col_start[q]
+                nn += 1
+                q += 1
+        for i in range(col_start[c], col_start[c + 1]):  # ascending z: the pointers only move on
+            z = keys[i] & zmask
+            m = 0
+            for j in range(nn):
+                end = col_start[nbr[j] + 1]
+                while ptr[j] < end and (keys[ptr[j]] & zmask) < z - reach:
+                    ptr[j] += 1
+                q = ptr[j]
+                while q < end and (keys[q] & zmask) <= z + reach:
+                    dx = p[q, 0] - p[i, 0]
+                    dy = p[q, 1] - p[i, 1]
+                    dz = p[q, 2] - p[i, 2]
+                    d2 = dx * dx + dy * dy + dz * dz
+                    if d2 < r2 and (m < k or d2 < bd[k - 1]):
+                        t = m if m < k else k - 1
+                        if m < k:
+                            m += 1
+                        while t > 0 and bd[t - 1] > d2:
+                            bd[t] = bd[t - 1]
+                            bi[t] = bi[t - 1]
+                            t -= 1
+                        bd[t] = d2
+                        bi[t] = q
+                    q += 1
+            for t in range(k):
+                out[i, t] = bi[t] if t < m else m_all
+
+
+def _voxel_knn_numpy(points: F64, k: int, radius: float) -> NDArray[np.int64]:
+    """Plain (cKDTree) reference of :func:`voxel_knn`."""
+    from scipy.spatial import cKDTree
+
+    _, nb = cKDTree(points).query(points, k=k, distance_upper_bound=radius, workers=-1)
+    return np.asarray(nb, dtype=np.int64).reshape(len(points), k)
+
+
+def voxel_knn(points: F64, keys: NDArray[np.int64], size: float, k: int, radius: float) -> NDArray[np.int64]:
+    """(M, k) indices of the ``k`` nearest of ``points`` (themselves included) closer than ``radius``
+    m, nearest first, M where fewer are; as ``cKDTree.query(points, k, distance_upper_bound=radius)``.
+
+    ``points`` are the means of the voxels of ``size`` m whose :func:`voxel_keys` are ``keys``,
+    distinct and ascending (``group_keys`` order): each lies in its own voxel, so its neighbours
+    are in the voxels around it, found through the sorted keys without building a tree.
+    """
+    p = np.ascontiguousarray(points, dtype=np.float64)
+    kk = np.ascontiguousarray(keys, dtype=np.int64)
+    if p.ndim != 2 or p.shape[1] != 3 or kk.shape != (len(p),):
+        raise ValueError(f"voxel_knn: expected points (M, 3) and keys (M,), got {p.shape} and {kk.shape}")
+    if len(kk) > 1 and not bool(np.all(kk[1:] > kk[:-1])):
+        raise ValueError("voxel_knn: keys must be distinct and ascending (group_keys order)")
+    if k < 1 or not radius > 0 or not size > 0:
+        raise ValueError(f"voxel_knn: need k >= 1, radius > 0 m and size > 0 m; got {k}, {radius}, {size}")
+    out = np.empty((len(p), k), np.int64)
+    if not len(p):
+        return out
+    cols = kk >> 21
+    start = np.flatnonzero(np.concatenate([[True], cols[1:] != cols[:-1]]))
+    col_start = np.concatenate([start, [len(p)]]).astype(np.int64)
+    reach = int(np.floor(radius / size)) + 1  # a mean lies in its voxel: no nearer one is further off
+    col_keys = np.ascontiguousarray(cols[start])
+    n_chunks = max(1, min(os.cpu_count() or 1, 4, len(p) // 100_000))
+    cuts = np.linspace(0, len(col_keys), n_chunks + 1).astype(np.int64)
+
+    def run(i: int) -> None:
+        _voxel_knn(p, kk, col_keys, col_start, int(k), float(radius) ** 2, reach, int(cuts[i]), int(cuts[i + 1]), out)
+
+    if n_chunks == 1:
+        run(0)
+    else:  # nogil kernel, disjoint rows of out per chunk
+        with ThreadPoolExecutor(n_chunks) as pool:
+            list(pool.map(run, range(n_chunks)))
+    return out
+
+
 def voxel_down(points: F64, size: float) -> F64:
-    _, first = np.unique(voxel_keys(points, size), return_index=True)
-    return points[np.sort(first)]
+    """The first point (in input order) of each voxel of ``size`` m, in input order."""
+    first, _, _ = group_keys(voxel_keys(points, size), sort=False)
+    return points[first]
+
+
+def extent(points: F64) -> F64:
+    """``np.ptp(points, axis=0)`` without numpy's slow strided column reduction on (N, 3)."""
+    if not len(points):
+        return np.zeros(points.shape[1] if points.ndim == 2 else 3)
+    return np.array([float(np.ptp(points[:, j])) for j in range(points.shape[1])])
 
 
 def _tukey(r: F64, k: float) -> F64:
@@ -81,9 +349,23 @@ def _exp(x: F64) -> F64:
 _DIRS = ("roll", "pitch", "yaw", "x", "y", "z")
 
 
+def _inverse(order: NDArray[np.int64] | None) -> NDArray[np.int64] | None:
+    if order is None:
+        return None
+    inv = np.empty(len(order), np.int64)
+    inv[order] = np.arange(len(order))
+    return inv
+
+
 def robust_icp(src: F64, reference: Reference, t0: F64, schedule: tuple[float, ...], k_final: float,
-               max_iter: int) -> tuple[F64, int, tuple[str, ...]]:
-    """Tukey-weighted point-to-plane ICP against ``reference.closest``; returns the 4x4 matrix."""
+               max_iter: int, *, order: NDArray[np.int64] | None = None) -> tuple[F64, int, tuple[str, ...]]:
+    """Tukey-weighted point-to-plane ICP against ``reference.closest``; returns the 4x4 matrix.
+
+    ``order``: a permutation of ``src`` putting nearby points next to each other, in which the
+    reference is queried (a random subsample queried in random order takes twice as long); the
+    fit itself is the same.
+    """
+    back = _inverse(order)
     t = t0.copy()
     iters = 0
     degenerate: tuple[str, ...] = ()
@@ -92,7 +374,11 @@ def robust_icp(src: F64, reference: Reference, t0: F64, schedule: tuple[float, .
         for _ in range(max_iter):
             iters += 1
             p = src @ t[:3, :3].T + t[:3, 3]
-            c, n, _ = reference.closest(p)
+            if order is None or back is None:
+                c, n, _ = reference.closest(p)
+            else:
+                c, n, _ = reference.closest(p[order])
+                c, n = c[back], n[back]
             diff = p - c
             r = np.einsum("ij,ij->i", diff, n)
             w = _tukey(r, k) * (np.linalg.norm(diff, axis=1) < radius)
@@ -119,10 +405,16 @@ def robust_icp(src: F64, reference: Reference, t0: F64, schedule: tuple[float, .
     return t, iters, degenerate
 
 
-def score(src: F64, reference: Reference, t: F64, k: float) -> tuple[float, float, float]:
-    """RMS of inliers, median |distance|, inlier fraction (|distance| < 2k)."""
+def score(src: F64, reference: Reference, t: F64, k: float, *, order: NDArray[np.int64] | None = None
+          ) -> tuple[float, float, float]:
+    """RMS of inliers, median |distance|, inlier fraction (|distance| < 2k); ``order`` as in robust_icp."""
     p = src @ t[:3, :3].T + t[:3, 3]
-    d, _, _, _, over = reference.signed_distance(p)
+    back = _inverse(order)
+    if order is None or back is None:
+        d, _, _, _, over = reference.signed_distance(p)
+    else:
+        d, _, _, _, over = reference.signed_distance(p[order])
+        d, over = d[back], over[back]
     ad = np.abs(d)
     inl = (ad < 2 * k) & over
     rms = float(np.sqrt(np.mean(d[inl] ** 2))) if inl.any() else float("inf")
@@ -131,7 +423,7 @@ def score(src: F64, reference: Reference, t: F64, k: float) -> tuple[float, floa
 
 def check_scale(cloud_points: F64, reference: Reference) -> None:
     """Catch references in the wrong units, or of a ship of another size, before aligning."""
-    ce = np.sort(np.ptp(cloud_points, axis=0))[::-1]
+    ce = np.sort(extent(cloud_points))[::-1]
     re = np.sort(reference.extent)[::-1]
     if re[0] <= 0 or ce[0] <= 0:
         raise AlignmentError(f"reference {reference.name!r} or cloud has zero extent")
@@ -207,8 +499,11 @@ def align(points: F64, reference: Reference, config: CompareConfig, *, prior: Tr
     if len(reference.icp_points) < 50:
         raise AlignmentError(f"reference {reference.name!r} has too little surface to align with")
     src = voxel_down(points, config.voxel_m)
+    order = None
     if len(src) > 60000:
-        src = src[np.random.default_rng(config.seed).choice(len(src), 60000, replace=False)]
+        sel = np.random.default_rng(config.seed).choice(len(src), 60000, replace=False)
+        src = src[sel]
+        order = np.argsort(sel)  # the same points in cloud order: the reference is queried in that order
     check_scale(points, reference)
     k = config.tukey_k_m
 
@@ -223,8 +518,8 @@ def align(points: F64, reference: Reference, config: CompareConfig, *, prior: Tr
     def refine(cands: list[tuple[str, F64]], schedule: tuple[float, ...]) -> list[tuple[Any, ...]]:
         out = []
         for name, t0 in cands:
-            t, iters, degenerate = robust_icp(src, reference, t0, schedule, k, config.icp_max_iter)
-            rms, med, inl = score(src, reference, t, k)
+            t, iters, degenerate = robust_icp(src, reference, t0, schedule, k, config.icp_max_iter, order=order)
+            rms, med, inl = score(src, reference, t, k, order=order)
             out.append((inl, -med, name, t, iters, degenerate, rms, med))
             log.info("alignment candidate %s: inliers %.2f, median |d| %.3f m, rms %.3f m", name, inl, med, rms)
         return out
@@ -266,6 +561,93 @@ class AlignmentFailed(AlignmentError):
         self.attempt = attempt
 
 
+@njit(cache=True, nogil=True)
+def _blend_shifts(q: F64, cx: F64, cy: F64, cz: F64, shifts: F64, k: int, sigma: float, out: F64) -> None:
+    """Brute-force k nearest of a few hundred block centres (``cx``, ``cy``, ``cz``) per query
+    point, Gaussian-weighted blend of their ``shifts`` into ``out``."""
+    d2 = np.empty(len(cx))
+    bd = np.empty(k)
+    bi = np.empty(k, np.int64)
+    w = np.empty(k)
+    for i in range(q.shape[0]):
+        qx, qy, qz = q[i, 0], q[i, 1], q[i, 2]
+        for b in range(len(cx)):
+            dx = qx - cx[b]
+            dy = qy - cy[b]
+            dz = qz - cz[b]
+            d2[b] = dx * dx + dy * dy + dz * dz
+        m = 0
+        for b in range(len(cx)):
+            v = d2[b]
+            if m < k:
+                j = m
+                m += 1
+            elif v < bd[k - 1]:
+                j = k - 1
+            else:
+                continue
+            while j > 0 and bd[j - 1] > v:  # the k nearest, sorted; the earlier block first on ties
+                bd[j] = bd[j - 1]
+                bi[j] = bi[j - 1]
+                j -= 1
+            bd[j] = v
+            bi[j] = b
+        total = 0.0
+        for j in range(k):
+            r = np.sqrt(bd[j]) / sigma
+            w[j] = np.exp(-0.5 * r * r) + 1e-12
+            total += w[j]
+        sx = sy = sz = 0.0
+        for j in range(k):
+            wj = w[j] / total
+            sx += wj * shifts[bi[j], 0]
+            sy += wj * shifts[bi[j], 1]
+            sz += wj * shifts[bi[j], 2]
+        out[i, 0] = sx
+        out[i, 1] = sy
+        out[i, 2] = sz
+
+
+def _blend_shifts_numpy(points: F64, centres: F64, shifts: F64, k: int, sigma: float) -> F64:
+    """Plain numpy (cKDTree) reference of :func:`blend_shifts`."""
+    from scipy.spatial import cKDTree
+
+    dist, idx = cKDTree(centres).query(points, k=k, workers=-1)
+    dist, idx = np.atleast_2d(dist.T).T, np.atleast_2d(idx.T).T
+    w = np.exp(-0.5 * (dist / sigma) ** 2) + 1e-12
+    w /= w.sum(axis=1, keepdims=True)
+    return np.einsum("ij,ijk->ik", w, shifts[idx])
+
+
+def blend_shifts(points: F64, centres: F64, shifts: F64, k: int, sigma: float) -> F64:
+    """(N, 3) blend of the translations ``shifts`` (B, 3) of the ``k`` block ``centres`` (B, 3) nearest
+    each point, weighted by a Gaussian of the distance (``sigma`` m)."""
+    p = np.ascontiguousarray(points, dtype=np.float64)
+    c = np.ascontiguousarray(centres, dtype=np.float64)
+    sh = np.ascontiguousarray(shifts, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] != 3 or c.ndim != 2 or c.shape[1] != 3 or sh.shape != c.shape:
+        raise ValueError(f"blend_shifts: expected points (N, 3), centres and shifts (B, 3); got {p.shape}, "
+                         f"{c.shape}, {sh.shape}")
+    if not 1 <= k <= len(c) or not sigma > 0:
+        raise ValueError(f"blend_shifts: need 1 <= k <= {len(c)} blocks and sigma > 0 m, got k={k}, sigma={sigma}")
+    out = np.empty(p.shape)
+    cx, cy, cz = (np.ascontiguousarray(c[:, j]) for j in range(3))
+    # nogil kernel: large queries in a few chunks on threads.
+    n_chunks = max(1, min(os.cpu_count() or 1, 4, len(p) // 50_000))
+    bounds = np.linspace(0, len(p), n_chunks + 1).astype(np.int64)
+
+    def run(i: int) -> None:
+        lo, hi = bounds[i], bounds[i + 1]
+        _blend_shifts(p[lo:hi], cx, cy, cz, sh, int(k), float(sigma), out[lo:hi])
+
+    if n_chunks == 1:
+        run(0)
+    else:
+        with ThreadPoolExecutor(n_chunks) as pool:
+            list(pool.map(run, range(n_chunks)))
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class LocalCorrection:
     """Piecewise translations that undo navigation drift the rigid alignment cannot."""
@@ -278,15 +660,8 @@ class LocalCorrection:
         return float(np.linalg.norm(self.shifts, axis=1).max()) if len(self.shifts) else 0.0
 
     def shift_at(self, points: F64, block: float) -> F64:
-        """(N, 3) Gaussian blend of the nearby blocks' translations at ``points`` (smooth, no seams)."""
-        from scipy.spatial import cKDTree
-
-        k = min(8, len(self.centres))
-        dist, idx = cKDTree(self.centres).query(points, k=k, workers=-1)
-        dist, idx = np.atleast_2d(dist.T).T, np.atleast_2d(idx.T).T
-        w = np.exp(-0.5 * (dist / (0.5 * block)) ** 2) + 1e-12
-        w /= w.sum(axis=1, keepdims=True)
-        return np.einsum("ij,ijk->ik", w, self.shifts[idx])
+        """(N, 3) Gaussian blend of the 8 nearest blocks' translations at ``points`` (smooth, no seams)."""
+        return blend_shifts(points, self.centres, self.shifts, min(8, len(self.centres)), 0.5 * block)
 
     def apply(self, points: F64, block: float) -> F64:
         """Shift ``points`` by :meth:`shift_at`, evaluated once per cell of ``block / 64``.
@@ -298,9 +673,9 @@ class LocalCorrection:
         if not len(self.centres) or not len(points):
             return points
         cell = block / 64.0
-        _, first, inv = np.unique(voxel_keys(points, cell), return_index=True, return_inverse=True)
+        first, inv, _ = group_keys(voxel_keys(points, cell), sort=False)
         centres = (np.floor(points[first] / cell) + 0.5) * cell
-        return points + self.shift_at(centres, block)[inv.ravel()]
+        return points + self.shift_at(centres, block)[inv]
 
 
 def local_refine(points: F64, reference: Reference, config: CompareConfig, offset: float = 0.0) -> LocalCorrection:
@@ -316,33 +691,48 @@ def local_refine(points: F64, reference: Reference, config: CompareConfig, offse
     """
     block = config.local_block_m
     src = voxel_down(points, config.voxel_m)
-    keys = np.floor((src + offset) / block).astype(np.int64)
-    _, inv = np.unique(keys, axis=0, return_inverse=True)
-    inv = inv.ravel()
-    centres, shifts = [], []
-    for b in range(int(inv.max()) + 1 if len(inv) else 0):
-        p = src[inv == b]
-        if len(p) < 200:
-            continue
-        t = np.zeros(3)
-        d, _, n, _, over = reference.signed_distance(p)
+    # Blocks in lexicographic (x, y, z) block-index order, points of each in input order. Every
+    # step queries the reference once for all blocks still iterating (one large query instead of
+    # a few hundred small ones); each block's own fit is as if it were done alone.
+    _, inv, counts = group_keys(voxel_keys(src + offset, block))
+    order = np.argsort(inv, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    pts = [src[order[bounds[b]:bounds[b + 1]]] for b in range(len(counts)) if counts[b] >= 200]
+    ts = [np.zeros(3) for _ in pts]
+
+    def query(which: list[int]) -> list[tuple[F64, F64, NDArray[np.bool_]]]:
+        if not which:
+            return []
+        d, _, n, _, over = reference.signed_distance(np.concatenate([pts[i] + ts[i] for i in which]))
+        cut = np.cumsum([0] + [len(pts[i]) for i in which])
+        return [(d[a:b], n[a:b], over[a:b]) for a, b in pairwise(cut)]
+
+    active = []
+    for i, (d, n, over) in enumerate(query(list(range(len(pts))))):
         ok = over & (np.abs(d) < config.local_max_shift_m)
         if ok.sum() < 100:
             continue
+        active.append(i)
         nbar = n[ok].mean(axis=0)
         if np.linalg.norm(nbar) > 0.5:
-            t = -float(np.median(d[ok])) * nbar / max(float(np.linalg.norm(nbar)), 1e-9)
-        for k in (0.2, 0.1, config.tukey_k_m, config.tukey_k_m):
-            d, _, n, _, over = reference.signed_distance(p + t)
+            ts[i] = -float(np.median(d[ok])) * nbar / max(float(np.linalg.norm(nbar)), 1e-9)
+    fitted = list(active)
+    for k in (0.2, 0.1, config.tukey_k_m, config.tukey_k_m):
+        still = []
+        for i, (d, n, over) in zip(active, query(active), strict=True):
             w = _tukey(d, k) * over
             if w.sum() < 50:
-                break
+                continue
             h = n.T @ (w[:, None] * n)
             g = -n.T @ (w * d)
             ev, evec = np.linalg.eigh(h)
             good = ev > 0.05 * ev.max()
-            t = t + evec[:, good] @ ((evec[:, good].T @ g) / ev[good])
-        if np.linalg.norm(t) < config.local_max_shift_m:
-            centres.append(p.mean(axis=0))
-            shifts.append(t)
+            ts[i] = ts[i] + evec[:, good] @ ((evec[:, good].T @ g) / ev[good])
+            still.append(i)
+        active = still
+    centres, shifts = [], []
+    for i in fitted:
+        if np.linalg.norm(ts[i]) < config.local_max_shift_m:
+            centres.append(pts[i].mean(axis=0))
+            shifts.append(ts[i])
     return LocalCorrection(np.array(centres).reshape(-1, 3), np.array(shifts).reshape(-1, 3))

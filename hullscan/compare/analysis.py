@@ -9,7 +9,6 @@ clear of its uncertainty is segmented into connected protrusions and recesses.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -21,7 +20,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from hullscan.compare.align import voxel_keys
+from hullscan.compare.align import group_keys, voxel_keys, voxel_knn
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.reference import Reference
 from hullscan.model import Finding
@@ -70,12 +69,25 @@ def group_median(groups: I64, values: F64, n_groups: int) -> F64:
     return out
 
 
+def row_nanmedian(values: F64) -> F64:
+    """``np.nanmedian(values, axis=1)`` for a (M, K) array (NaN for all-NaN rows), by one row sort."""
+    s = np.sort(values, axis=1)  # NaN sorts last
+    n = (~np.isnan(values)).sum(axis=1)
+    rows = np.arange(len(values))
+    out = np.full(len(values), np.nan)
+    has = n > 0
+    lo = s[rows[has], (n[has] - 1) // 2]
+    hi = s[rows[has], n[has] // 2]
+    out[has] = 0.5 * (lo + hi)
+    return out
+
+
 def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, config: CompareConfig,
                align_residual: float, exclude: Callable[[F64], NDArray[np.bool_]] | None = None) -> Cells:
     """Average points into cells, measure their deviation and prepare it for segmentation."""
     cell = ANALYSIS_CELL_M
-    _, inv, count = np.unique(voxel_keys(points, cell), return_inverse=True, return_counts=True)
-    inv = inv.ravel()
+    keys = voxel_keys(points, cell)
+    first, inv, count = group_keys(keys)
     m = len(count)
 
     def mean(values: F64) -> F64:
@@ -90,18 +102,14 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
         judged &= ~exclude(cp)
     d = np.where(judged, d, np.nan)
     # Neighbourhood median: roughness (barnacles, noise) below ~smooth_radius disappears.
-    tree = cKDTree(cp)
-    _, nb = tree.query(cp, k=9, distance_upper_bound=config.smooth_radius_m, workers=-1)
+    nb = voxel_knn(cp, keys[first], cell, 9, config.smooth_radius_m)  # as cKDTree(cp).query, without the tree
     nb_d = np.full(nb.shape, np.nan)
     valid = nb < m
     nb_d[valid] = d[nb[valid]]
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: cells off the reference
-        smooth = np.where(np.isfinite(d), np.nanmedian(np.where(np.isfinite(nb_d), nb_d, np.nan), axis=1), np.nan)
+    smooth = np.where(np.isfinite(d), row_nanmedian(nb_d), np.nan)
     # Local baseline on 0.5 m blocks: medians of medians within baseline_radius, clipped.
     block = 0.5
-    _, binv = np.unique(voxel_keys(cp, block), return_inverse=True)
-    binv = binv.ravel()
+    _, binv, _ = group_keys(voxel_keys(cp, block))
     nb_blocks = int(binv.max()) + 1 if len(binv) else 0
     fin = np.isfinite(smooth)
     bmed = group_median(binv[fin], smooth[fin], nb_blocks)
@@ -109,12 +117,11 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
     bcnt = np.bincount(binv, minlength=nb_blocks).astype(float)
     for i in range(3):
         bcen[:, i] = np.bincount(binv, weights=cp[:, i], minlength=nb_blocks) / np.maximum(bcnt, 1)
-    btree = cKDTree(bcen)
-    bbase = np.zeros(nb_blocks)
-    for i, nbrs in enumerate(btree.query_ball_point(bcen, r=config.baseline_radius_m, workers=-1)):
-        vals = bmed[nbrs]
-        vals = vals[np.isfinite(vals)]
-        bbase[i] = np.median(vals) if len(vals) else 0.0
+    nbrs = cKDTree(bcen).query_ball_point(bcen, r=config.baseline_radius_m, workers=-1, return_sorted=False)
+    owner = np.repeat(np.arange(nb_blocks), [len(x) for x in nbrs])
+    vals = bmed[np.concatenate([np.asarray(x, np.int64) for x in nbrs])] if nb_blocks else np.zeros(0)
+    fin = np.isfinite(vals)
+    bbase = np.nan_to_num(group_median(owner[fin], vals[fin], nb_blocks), nan=0.0)
     baseline = np.clip(bbase[binv], -config.baseline_clip_m, config.baseline_clip_m)
     residual = smooth - baseline
     unc = np.sqrt(np.maximum(csig, 0.01) ** 2 + align_residual**2)
