@@ -238,15 +238,19 @@ Seg = tuple[str, Any, dict[str, Any]]
 
 
 def resolve_segments(segs: list[Seg], cells: Cells, config: CompareConfig, drops: DropLog,
-                     edge_joins: bool = False, seed_support: bool = True) -> list[Seg]:
+                     edge_joins: bool = False, seed_support: bool = True, min_seed_points: int | None = None
+                     ) -> list[Seg]:
     """Segments -> findings: growth layers peeled, fragments merged, weakly seeded blobs dropped.
 
     Largest first. ``edge_joins``: cells off the reference join a fragment to its neighbour
     (design meshes only: there they mean beyond the reference's edge). ``seed_support``: drop
-    what ``config.min_seed_points`` calls weakly seeded (off in mirror mode, where the plane
-    fit's residual and the worse side's noise cap the z-score: a real 11 cm limpet there keeps
-    one seed cell of 6 returns).
+    what ``min_seed_points`` (default ``config.min_seed_points``) calls weakly seeded. Mirror
+    mode asks less (the plane fit's residual and the worse side's noise cap the z-score: a real
+    11 cm limpet there keeps one seed cell of 6 returns) but still some: a seed of one or two
+    far-range returns is no more an object than so few returns make a surface seen
+    (``coverage_min_points``).
     """
+    need = config.min_seed_points if min_seed_points is None else min_seed_points
     order: list[Seg] = []
     pending = sorted(segs, key=lambda s: -s[2]["volume"])
     edge_cells = cells if edge_joins else None
@@ -283,12 +287,11 @@ def resolve_segments(segs: list[Seg], cells: Cells, config: CompareConfig, drops
                 merged["seed_points"] = order[big][2].get("seed_points", 0) + m.get("seed_points", 0)
                 order[big] = (kind, idx, merged)
             continue
-        if seed_support and m.get("seed_points", config.min_seed_points) < config.min_seed_points:
+        if seed_support and m.get("seed_points", need) < need:
             # Seeds holding only a few returns (single far-range returns at a swath edge or a
             # sea-chest wall) and no finding beside it to belong to: not evidence of an object.
             drops.add("findings", "weak_seed_support", 1,
-                      f"{m['volume']:.4f} m3, seeds hold {m.get('seed_points', 0)} returns "
-                      f"(need {config.min_seed_points})")
+                      f"{m['volume']:.4f} m3, seeds hold {m.get('seed_points', 0)} returns (need {need})")
             continue
         order.append(seg)
     return order
@@ -433,7 +436,7 @@ def _inspect(ins: Inspection, cloud: HullCloud, reference: Any, config: CompareC
         # Off-reference cells mean "beyond the edge" only for a design mesh (in a scan: not seen;
         # in mirror mode: not comparable), so only there do they join two protrusions.
         order = resolve_segments(segs, ins.cells, config, ins.drops, edge_joins=ref.kind == "mesh",
-                                 seed_support=not mirror)
+                                 min_seed_points=config.coverage_min_points if mirror else None)
         mirror_rejected: list[Any] = []
         if mirror and order:
             # On structures that do not agree with their reflection even around the deviation

@@ -19,6 +19,11 @@ side, reflected about the centreline plane. That comparison is only meaningful w
   returns than ``mirror_min_density_ratio`` of the point's own neighbourhood are not comparable.
 * Where the counterpart is a distinctly poorer measurement (its 1-sigma over 1.5 times the
   point's own), the comparison's tolerance is that side's uncertainty.
+* The shell normal under a point is that of the side without the deviation: for a point standing
+  proud of its reflection the other side's shell (reflected), for one below it its own. An
+  object a good share of a coarse cell tall (a 1 m box) is a large part of the coarse cells
+  around it on its own side: their plane tilts towards its walls or is no plane at all, and
+  marching along it from the object's face misses the shell under it.
 * Structures that are not mirror-symmetric at all (a propeller; a one-sided sea chest or thruster
   opening; a rudder or skeg seen from one side) do not agree with their reflection even around a
   deviation: a deviation whose surroundings (``mirror_context_radius_m``) are mostly not
@@ -59,13 +64,15 @@ class MirrorSupport:
     other_sigma: F64
     shell_cells: cKDTree  # centres of coarse cells ...
     shell_normals: F64  # ... and the shell's normal there (zero where it is not a surface)
+    other_shell_cells: cKDTree  # the same cells reflected: the other side's shell
 
     @classmethod
     def build(cls, points: F64, normals: F64, sigma: F64, confidence: F64, config: CompareConfig
               ) -> MirrorSupport:
         good = np.asarray(confidence, float) >= config.coverage_min_confidence
         p = points[good]
-        # Shell normal: mean point normal over coarse cells (a box, a barnacle or noise barely tilts it).
+        # Shell normal: mean point normal over coarse cells (a barnacle or noise barely tilts it; an
+        # object as tall as a cell does, see shell_normal).
         _, inv = np.unique(voxel_keys(points, config.mirror_shell_cell_m), return_inverse=True)
         inv = inv.ravel()
         m = int(inv.max()) + 1 if len(inv) else 0
@@ -88,12 +95,26 @@ class MirrorSupport:
             o = mean_n[nb].sum(axis=0)
             sn[i] = nv if nv @ o >= 0 else -nv
         return cls(config, cKDTree(p), cKDTree(p * _M), cKDTree(points * _M), np.asarray(sigma, float)[good],
-                   tree, sn)
+                   tree, sn, cKDTree(cen * _M))
 
-    def shell_normal(self, q: F64, fallback: F64) -> F64:
-        """Mean cloud normal of the coarse cell nearest each point (``fallback`` where it is weak)."""
+    def shell_normal(self, q: F64, fallback: F64, proud: NDArray[np.bool_] | None = None) -> F64:
+        """Shell normal of the coarse cell nearest each point (``fallback`` where it is weak).
+
+        For ``proud`` points (standing proud of their reflection) the other side's shell, reflected:
+        that side shows the shell without the object, whose own walls and face make up much of the
+        coarse cells around a tall object on its side. Where the other side has no surface plane
+        within reach, the point's own side's.
+        """
         _, idx = self.shell_cells.query(q, k=1, workers=-1)
         out = self.shell_normals[np.asarray(idx, dtype=np.int64)]
+        if proud is not None and proud.any():
+            sel = np.flatnonzero(proud)
+            reach = self.config.max_deviation_m + self.config.mirror_shell_cell_m
+            dist, j = self.other_shell_cells.query(q[sel], k=1, distance_upper_bound=reach, workers=-1)
+            near = np.isfinite(dist)
+            on = self.shell_normals[np.minimum(np.asarray(j, dtype=np.int64), len(self.shell_normals) - 1)] * _M
+            good = near & (np.linalg.norm(on, axis=1) > 0.5)
+            out[sel[good]] = on[good]
         weak = np.linalg.norm(out, axis=1) < 0.5
         out[weak] = fallback[weak]  # no shell plane there: the reference's normal
         return out
@@ -109,7 +130,7 @@ class MirrorSupport:
         if not len(fin):
             return ok, sig
         qs = q[fin]
-        nrm = self.shell_normal(qs, ref_normals[fin])
+        nrm = self.shell_normal(qs, ref_normals[fin], d[fin] > 0)
         r = cfg.mirror_counterpart_radius_m
         # Where this point's shell lies on the other side: march from the point along its shell
         # normal towards the reflection (inwards for a protrusion) to the first observed other-side
@@ -128,9 +149,12 @@ class MirrorSupport:
             if not len(act):
                 break
             probe = qs[act] + t * step[act]
-            dist, _ = self.other.query(probe, k=1, distance_upper_bound=r, workers=-1)
+            dist, j = self.other.query(probe, k=1, distance_upper_bound=r, workers=-1)
             hit = np.isfinite(dist)
-            foot[act[hit]] = probe[hit]
+            # The foot is the other side's observed surface itself: the march's first probe within
+            # reach of it is up to a step short of it, where only the fringe of that side's returns
+            # would be counted (a tall object's counterpart would look barely seen).
+            foot[act[hit]] = self.other.data[np.asarray(j, dtype=np.int64)[hit]]
             found[act[hit]] = True
             # Before the observed surface: returns too weak to count as seen mean something stands
             # there on the other side too, seen poorly (an appendage at grazing incidence). A box on
@@ -168,7 +192,7 @@ class MirrorSupport:
         object: the nearest reflected samples lie beside it), the distance along the shell normal
         to the first observed other-side surface, that normal, and whether one was met within
         ``max_deviation_m``."""
-        nrm = self.shell_normal(q, np.zeros_like(q))
+        nrm = self.shell_normal(q, np.zeros_like(q), np.ones(len(q), bool))
         usable = np.linalg.norm(nrm, axis=1) > 0.5
         t_hit = np.full(len(q), np.nan)
         r = self.config.mirror_counterpart_radius_m

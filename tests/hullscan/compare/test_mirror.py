@@ -89,3 +89,58 @@ def test_deviation_on_a_structure_that_disagrees_with_its_reflection_is_not_comp
     blind[ring] = False
     blind[finding] = True
     assert context_filter(pts, residual, blind, [finding], cfg)[0] == []
+
+
+def _bottom_with_tall_box(sparse_starboard: bool, h: float = 1.0, spacing: float = 0.05
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A flat bottom (z = 0, normals down) on both sides of the centreline and a 2 x 1.5 x ``h`` m
+    box hanging under the port side (y > 0); the starboard plating optionally seen with a quarter
+    of the returns. Returns (points, normals, the box's face ``h`` below the plating)."""
+    g = np.arange(-4.0, 4.0, spacing)
+    x, y = np.meshgrid(g, g, indexing="ij")
+    plate = np.column_stack([x.ravel(), y.ravel(), np.zeros(x.size)])
+    lo, hi = np.array([-1.0, 1.0, -h]), np.array([1.0, 2.5, 0.0])
+    plate = plate[~np.all((plate[:, :2] > lo[:2]) & (plate[:, :2] < hi[:2]), axis=1)]
+    if sparse_starboard:
+        ij = np.round(plate[:, :2] / spacing).astype(np.int64)
+        plate = plate[(plate[:, 1] > 0) | np.all(ij % 2 == 0, axis=1)]
+    parts, normals = [plate], [np.tile([0.0, 0.0, -1.0], (len(plate), 1))]
+    for axis in range(3):
+        for sgn in (-1, 1):
+            if axis == 2 and sgn > 0:
+                continue  # against the plating
+            o1, o2 = (k for k in range(3) if k != axis)
+            a, b = np.meshgrid(np.arange(lo[o1], hi[o1] + 1e-9, spacing), np.arange(lo[o2], hi[o2] + 1e-9, spacing))
+            q = np.zeros((a.size, 3))
+            q[:, o1], q[:, o2] = a.ravel(), b.ravel()
+            q[:, axis] = hi[axis] if sgn > 0 else lo[axis]
+            n = np.zeros((a.size, 3))
+            n[:, axis] = sgn
+            parts.append(q)
+            normals.append(n)
+    pts = np.vstack(parts) + np.random.default_rng(0).normal(0.0, 0.005, (sum(len(p) for p in parts), 3))
+    face = np.vstack(parts[1:])
+    return pts, np.vstack(normals), face[face[:, 2] < -h + 0.01]
+
+
+@pytest.mark.parametrize("sparse_starboard", [False, True])
+def test_tall_box_face_is_judged_against_the_other_sides_plating(sparse_starboard):
+    """A box 1 m tall is most of the coarse shell cells around it on its own side: their plane
+    tilts towards its walls or is no plane at all. Its face is measured along the other side's
+    shell (which shows the plating without it) down to that plating, and is comparable where
+    that plating was seen about as well as the face (counted on the plating itself, not on the
+    fringe the march first reaches)."""
+    from hullscan.compare.mirror import MirrorSupport
+
+    pts, nrm, face = _bottom_with_tall_box(sparse_starboard)
+    cfg = CompareConfig()
+    s = MirrorSupport.build(pts, nrm, np.full(len(pts), 0.01), np.full(len(pts), 0.9), cfg)
+    down = np.tile([0.0, 0.0, -1.0], (len(face), 1))
+    ok, sigma = s.comparable(face, np.full(len(face), 1.0), down)
+    assert ok.mean() > 0.95, ok.mean()
+    assert np.all(np.isfinite(sigma[ok]))
+    if not sparse_starboard:
+        t, n, hit = s.height_along_shell(face)
+        assert hit.mean() > 0.95, hit.mean()
+        assert np.all(np.abs(t[hit] - 1.0) < 0.1)
+        assert np.allclose(n[hit], [0.0, 0.0, -1.0], atol=0.05)
