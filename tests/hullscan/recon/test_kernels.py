@@ -189,12 +189,20 @@ def test_parallel_fuse_is_bit_identical_and_deterministic(carve: float, monkeypa
         np.testing.assert_array_equal(vm.acc[: vm.n], serial.acc[: serial.n])
 
 
-def test_parallel_fuse_reports_bad_point_after_fusing_the_ones_before(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("kernel", ["parallel", "pipelined"])
+def test_multithreaded_fuse_reports_bad_point_after_fusing_the_ones_before(
+        kernel: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(voxelmap, "PARALLEL_MIN_POINTS", 0)
-    monkeypatch.setattr(voxelmap, "PARALLEL_MIN_THREADS", 2)
-    monkeypatch.setattr(voxelmap, "_PAR_BATCH", 1024)
+    if kernel == "parallel":
+        monkeypatch.setattr(voxelmap, "PARALLEL_MIN_THREADS", 2)
+        monkeypatch.setattr(voxelmap, "_PAR_BATCH", 1024)
+    else:
+        monkeypatch.setattr(voxelmap, "_PIPE_BATCH", 1024)
+        monkeypatch.setattr(voxelmap, "_PIPE_CHUNK", 300)
+        if numba.get_num_threads() < 2:
+            pytest.skip("one numba thread: the serial kernel runs")
     rng = np.random.default_rng(3)
-    pts, ray, origins, sigma = _rays(rng, 3000)
+    pts, ray, origins, sigma = _rays(rng, 5000)
     pts[2500] = np.nan
     vm = VoxelMap(0.02)
     with pytest.raises(ValueError, match="point 2500"):
@@ -235,21 +243,3 @@ def test_pipelined_fuse_is_bit_identical(carve: float, monkeypatch: pytest.Monke
         np.testing.assert_array_equal(vm.vkey, serial.vkey)
         np.testing.assert_array_equal(vm.acc, serial.acc)
         np.testing.assert_array_equal(vm.occ, serial.occ)
-
-
-def test_pipelined_fuse_reports_bad_point_after_fusing_the_ones_before(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(voxelmap, "PARALLEL_MIN_POINTS", 0)
-    monkeypatch.setattr(voxelmap, "_PIPE_BATCH", 1024)
-    monkeypatch.setattr(voxelmap, "_PIPE_CHUNK", 300)
-    if numba.get_num_threads() < 2:
-        pytest.skip("one numba thread: the serial kernel runs")
-    rng = np.random.default_rng(4)
-    pts, ray, origins, sigma = _rays(rng, 5000)
-    pts[2500] = np.nan
-    vm = VoxelMap(0.02)
-    with pytest.raises(ValueError, match="point 2500"):
-        vm.fuse(pts, ray, origins, sigma, 2.0, 0.1)
-    ref = VoxelMap(0.02)
-    ref.fuse(pts[:2500], ray[:2500], origins, sigma[:2500], 2.0, 0.1)
-    assert vm.n == ref.n
-    np.testing.assert_array_equal(vm.acc[: vm.n], ref.acc[: ref.n])
