@@ -44,8 +44,10 @@ from hullscan.compare.mirror import (
     NOT_COMPARABLE,
     MirrorReference,
     MirrorSupport,
+    centreline_constrained,
     context_filter,
     mirror_coverage,
+    sideways_balance,
 )
 from hullscan.compare.reference import Reference, cloud_normals, mesh_reference, scan_reference
 from hullscan.diagnostics import DropLog
@@ -165,6 +167,8 @@ def mirror_frame(points: F64, normals: F64, config: CompareConfig, prior: Transf
         src = src[np.random.default_rng(config.seed).choice(len(src), config.mirror_icp_points, replace=False)]
     t, iters, _ = robust_icp(src, ref0, np.eye(4), (1.0, *config.icp_schedule_m), config.tukey_k_m,
                              min(config.icp_max_iter, config.mirror_icp_max_iter))
+    sideways = centreline_constrained(src, ref0, t, config.icp_schedule_m[-1], config.tukey_k_m,
+                                      sideways_balance(p, n, config.voxel_m, band))
     # S = M T is the reflection that maps the hull onto itself; its -1 eigenvector is the plane normal.
     lin = _M @ t[:3, :3]
     s_t = _M @ t[:3, 3]
@@ -173,6 +177,12 @@ def mirror_frame(points: F64, normals: F64, config: CompareConfig, prior: Transf
     nrm = nrm if nrm[1] >= 0 else -nrm
     c = p.mean(axis=0)
     q = 0.5 * (c + lin @ c + s_t)
+    degenerate: tuple[str, ...] = ()
+    if not sideways and prior is not None:
+        # Offset and heading not constrained by the cloud: the navigation prior's (roll fitted).
+        nrm = np.array([0.0, nrm[1], nrm[2]]) / np.hypot(nrm[1], nrm[2])
+        q[1] = 0.0
+        degenerate = ("y", "yaw")
     rf = Rotation.align_vectors([[0.0, 1.0, 0.0]], [nrm])[0]
     fix = Transform(translation=np.array([q[0], 0.0, q[2]])) @ Transform(rf.as_quat()) @ Transform(translation=-q)
     frame = fix @ f0
@@ -184,7 +194,7 @@ def mirror_frame(points: F64, normals: F64, config: CompareConfig, prior: Transf
         name="mirror (own reflection)", kind="mirror", coverage_cell=config.coverage_cell_m,
         hull_frame=prior is not None))
     rms, med, inl = score(fix.apply(src), ref, np.eye(4), config.tukey_k_m)
-    fit = Alignment(frame, "mirror symmetry (centreline plane)", rms, med, inl, iters)
+    fit = Alignment(frame, "mirror symmetry (centreline plane)", rms, med, inl, iters, degenerate)
     return frame, ref, fit
 
 

@@ -43,7 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-from hullscan.compare.align import voxel_keys
+from hullscan.compare.align import _tukey, voxel_down, voxel_keys
 from hullscan.compare.analysis import Cells, Coverage, coverage
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.reference import Reference
@@ -51,6 +51,52 @@ from hullscan.compare.reference import Reference
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 _M = np.array([1.0, -1.0, 1.0])
+# The centreline's offset and heading are fitted only where sideways-facing surfaces (|n_y| above
+# this) were matched on both sides with at least this share of the fit's weight
+# (see centreline_constrained) ...
+_SIDE_NY = 0.7
+MIN_SIDE_SHARE = 0.2
+# ... or where both sides show about as much sideways-facing surface (both surveyed alike: from
+# bottom lanes only, or from a lane each), this smaller-to-larger ratio at least.
+MIN_SIDE_BALANCE = 0.5
+
+
+def sideways_balance(points: F64, normals: F64, voxel: float, band: float) -> float:
+    """How evenly sideways-facing surfaces (|n_y| > ``_SIDE_NY``, beyond the centre ``band``) were
+    seen on the two sides: the smaller side's share of the larger one (0.0 to 1.0), counting
+    ``voxel`` cells so that denser passes do not count more. A side surveyed from its own lane
+    shows its side plating; a side seen from bottom lanes only, its bilge at most."""
+    side = np.abs(normals[:, 1]) > _SIDE_NY
+    counts = [len(voxel_down(points[side & sel], voxel)) if (side & sel).any() else 0
+              for sel in (points[:, 1] > band, points[:, 1] < -band)]
+    return min(counts) / max(max(counts), 1)
+
+
+def centreline_constrained(src: F64, reference: Reference, t: F64, radius: float, k: float, balance: float) -> bool:
+    """Whether the cloud constrains the sideways position and heading of the centreline plane,
+    given the fit ``t`` of ``src`` onto its own reflection (``reference``).
+
+    Offset and heading come from surfaces facing sideways, matched where the reflection was
+    observed (over its surface, not beyond its edge). In a one-sided survey (one side from its
+    own lane, whose grazing returns also land on its bilge and the bottom beside it; the other
+    side seen from a bottom lane only) the side plating has no counterpart and only the two
+    bilges are left, two different measurements: their survey bias (0.1-0.2 m proud on one side
+    against 0.07 m on the other on a fouled hull) moves the plane by half of it. They count as
+    constrained with at least ``MIN_SIDE_SHARE`` of the weight (within ``radius``, Tukey ``k``)
+    on sideways-facing surfaces matched on both sides, or where both sides show about as much
+    of them (``balance``, :func:`sideways_balance`, at least ``MIN_SIDE_BALANCE``: both surveyed
+    alike, from bottom lanes only or from a lane each).
+    """
+    if balance >= MIN_SIDE_BALANCE:
+        return True
+    p = src @ t[:3, :3].T + t[:3, 3]
+    r, _, n, _, over = reference.signed_distance(p)
+    w = _tukey(r, k) * (np.abs(r) < radius) * over
+    if w.sum() <= 0:
+        return False
+    side = np.abs(n[:, 1]) > _SIDE_NY
+    share = 2.0 * min(float(w[side & (p[:, 1] > 0)].sum()), float(w[side & (p[:, 1] < 0)].sum())) / float(w.sum())
+    return share >= MIN_SIDE_SHARE
 
 
 @dataclass(eq=False)

@@ -144,3 +144,47 @@ def test_tall_box_face_is_judged_against_the_other_sides_plating(sparse_starboar
         assert hit.mean() > 0.95, hit.mean()
         assert np.all(np.abs(t[hit] - 1.0) < 0.1)
         assert np.allclose(n[hit], [0.0, 0.0, -1.0], atol=0.05)
+
+
+def _one_side_survey(hull, bias: float) -> HullCloud:
+    """The port side from its own lane and the bottom from bottom lanes: the starboard side only
+    up its bilge. The port bilge and the bottom beside it also hold the side lane's grazing
+    returns, ``bias`` m proud of the plating; the starboard bilge, seen from the bottom lane
+    alone, has none."""
+    s = make_scan(hull, (), spacing=0.05, hull_to_nav=HULL_TO_NAV, seed=13,
+                  keep=lambda p: (p[:, 1] > 0) | (p[:, 2] < -1.9))
+    c = s.cloud
+    back = HULL_TO_NAV.inverse()
+    p = back.apply(np.asarray(c.points))
+    n = np.asarray(c.normals, float) @ back.rot.as_matrix().T
+    grazed = (p[:, 1] > 1.5) & (p[:, 2] < -1.5)
+    p[grazed] += bias * n[grazed]
+    return HullCloud(HULL_TO_NAV.apply(p), c.normals, c.confidence, c.hits, c.sigma, c.frame_id)
+
+
+def test_centreline_of_a_one_side_survey_is_not_moved_by_the_bilges(hull):
+    """Only the bilges face sideways on both sides of a one-side survey: their different survey
+    biases would move the centreline plane (0.15 m on heavy_growth). Offset and heading come from
+    the navigation prior there (reported as degenerate); roll is still fitted."""
+    from hullscan.compare.inspect import mirror_frame
+    from hullscan.compare.reference import cloud_normals
+
+    cloud = _one_side_survey(hull, 0.08)
+    frame, _, fit = mirror_frame(np.asarray(cloud.points), cloud_normals(cloud), CompareConfig(), HULL_TO_NAV)
+    on_centre = np.array([[x, 0.0, z] for x in (5.0, 10.0, 15.0) for z in (-2.4, -1.0)])
+    y = (frame @ HULL_TO_NAV).apply(on_centre)[:, 1]
+    assert np.all(np.abs(y) < 0.02), y
+    assert set(fit.degenerate) == {"y", "yaw"}
+
+
+def test_centreline_is_fitted_where_both_sides_were_surveyed(hull, clean_scan):
+    """With both sides seen, the plane corrects a prior that is off in offset and heading."""
+    from hullscan.compare.inspect import mirror_frame
+    from hullscan.compare.reference import cloud_normals
+
+    cloud = clean_scan.cloud
+    frame, _, fit = mirror_frame(np.asarray(cloud.points), cloud_normals(cloud), CompareConfig(), PRIOR)
+    on_centre = np.array([[x, 0.0, -1.5] for x in (5.0, 10.0, 15.0)])
+    y = (frame @ HULL_TO_NAV).apply(on_centre)[:, 1]
+    assert np.all(np.abs(y) < 0.02), y
+    assert fit.degenerate == ()
