@@ -48,7 +48,6 @@ _PIPE_BATCH = 16384  # points per hits task of the two-thread pipeline
 _PIPE_CHUNK = 4096  # points per free-space task
 _PIPE_DEPTH = 3  # batches whose free space may be pending
 _PIPE_LISTS = 8  # lists of carved voxels (each chunk x steps per beam)
-_PIPE_TRACE: list[tuple[float, float]] | None = None  # benchmarks: CPU seconds in tasks (this thread, helper)
 SATURATED = np.float32(2.0**24)  # float32 hit/miss counts stop changing by +1 here
 _CARVE_BUF = 1 << 23  # carving buffer entries per parallel batch (32 MB)
 _PAR_BATCH = 131072
@@ -830,18 +829,15 @@ class _FusePipeline:
         self.adding = False
         self.bad = -1  # first point outside the map
         self.failed = False
-        self.cpu = [0.0, 0.0]  # CPU seconds in tasks (this thread, helper)
 
     def run(self) -> int:
-        job = _helper_pool().submit(self.work, 1)
+        job = _helper_pool().submit(self.work)
         try:
-            self.work(0)
+            self.work()
         finally:  # never return (an interrupt included) while the helper still writes to the map
             err = job.exception()
         if err is not None:
             raise err
-        if _PIPE_TRACE is not None:
-            _PIPE_TRACE.append((self.cpu[0], self.cpu[1]))
         vm = self.vm
         if self.bad >= 0:
             a, bad = self.next * self.batch - self.batch, self.bad
@@ -870,7 +866,7 @@ class _FusePipeline:
             self.cv.wait()
         return None
 
-    def work(self, me: int) -> None:
+    def work(self) -> None:
         vm, vs = self.vm, self.vm.voxel_size
         table, acc, occ = vm.table, vm.acc, vm.occ
         try:
@@ -879,7 +875,6 @@ class _FusePipeline:
                     task = self._take()
                 if task is None:
                     return
-                t0 = time.thread_time()
                 if task[0] == "hits":
                     k = task[1]
                     a, b, n0 = k * self.batch, min(self.points.shape[0], (k + 1) * self.batch), self.n
@@ -916,7 +911,6 @@ class _FusePipeline:
                         self.adding = False
                         self.free.extend(li for li, _ in task[1])
                         self.cv.notify_all()
-                self.cpu[me] += time.thread_time() - t0
         except BaseException:
             with self.cv:
                 self.failed = True
