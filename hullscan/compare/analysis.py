@@ -356,8 +356,7 @@ def peel_layer(cells: Cells, idx: I64, config: CompareConfig, block: float = 0.5
     """
     r = cells.residual[idx]
     pts = cells.points[idx]
-    _, binv = np.unique(voxel_keys(pts, block), return_inverse=True)
-    binv = binv.ravel()
+    _, binv, _ = group_keys(voxel_keys(pts, block))
     nb = int(binv.max()) + 1
     bmed = group_median(binv, r, nb)
     bsum = np.stack([np.bincount(binv, weights=pts[:, i], minlength=nb) for i in range(3)], axis=1)

@@ -43,7 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-from hullscan.compare.align import _tukey, voxel_down, voxel_keys
+from hullscan.compare.align import _tukey, group_keys, voxel_down, voxel_keys
 from hullscan.compare.analysis import Cells, Coverage, coverage
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.reference import Reference
@@ -119,8 +119,7 @@ class MirrorSupport:
         p = points[good]
         # Shell normal: mean point normal over coarse cells (a barnacle or noise barely tilts it; an
         # object as tall as a cell does, see shell_normal).
-        _, inv = np.unique(voxel_keys(points, config.mirror_shell_cell_m), return_inverse=True)
-        inv = inv.ravel()
+        _, inv, _ = group_keys(voxel_keys(points, config.mirror_shell_cell_m))
         m = int(inv.max()) + 1 if len(inv) else 0
         cnt = np.maximum(np.bincount(inv, minlength=m), 1).astype(float)
         cen = np.stack([np.bincount(inv, weights=points[:, i], minlength=m) / cnt for i in range(3)], axis=1)
