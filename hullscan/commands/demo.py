@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     from hullscan.commands.replay import replay
     from hullscan.compare.evaluate import match_truth
+    from hullscan.compare.loading import coverage_line
     from hullscan.config import load_config
 
     cfg = load_config(args.config)
@@ -97,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
               f"{f['max_height_m'] * 100:.0f} cm proud, risk {f['risk']:.2f}")
     print(f"  ground truth: {summary['detected']}/{summary['parasites']} parasites found, "
           f"{summary['not_inspected']} in areas not inspected, {summary['false_alarms']} false alarms")
+    print(f"  {coverage_line(inspection.coverage)} of the wetted hull")
     print(f"  report:   {out / 'inspection' / 'report.html'}")
     print(f"  findings: {out / 'inspection' / 'findings.json'}")
     return 0

@@ -93,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
             res = match_truth(doc["findings"], truth.get("parasites", []), ins.status_at, scenario=f.stem,
                               reason_at=lambda c, cov=ins.coverage: unseen_reason(cov.patches, c))
             res.coverage = ins.coverage.fraction
+            res.coverage_seen = ins.coverage.seen_fraction
+            res.coverage_by_height = dict(ins.coverage.cleared_by_height)
         except HullscanError as err:
             res = HullResult(f.stem, 0, error=str(err))
         res.run_time_s = time.perf_counter() - t0

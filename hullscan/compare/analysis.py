@@ -10,7 +10,7 @@ clear of its uncertainty is segmented into connected protrusions and recesses.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -52,6 +52,7 @@ class Cells:
     in_recess: NDArray[np.bool_] | None = None  # reference there is a recess (sea chest) behind a grating
     reference: Reference | None = None  # for heights along a finding's mean normal
     align_residual: float = 0.0  # alignment RMS residual in the z-score's uncertainty (m)
+    uncertainty: F64 | None = None  # the z-score's denominator (m): residual / zscore
 
 
 def group_median(groups: I64, values: F64, n_groups: int) -> F64:
@@ -128,7 +129,7 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
     with np.errstate(invalid="ignore"):
         z = residual / unc
     return Cells(cp, count, csig, cconf, inv, d, base, normal, ids, smooth, baseline, residual, z, judged,
-                 reference.in_recess(ids), reference, float(align_residual))
+                 reference.in_recess(ids), reference, float(align_residual), unc)
 
 
 RECESS_LINK_M = 0.25
@@ -424,18 +425,35 @@ def make_finding(fid: str, kind: str, idx: I64, m: dict[str, Any], cells: Cells,
 # ---------------------------------------------------------------------- coverage
 
 
+UNCERTAIN = "seen, too uncertain to clear"
+
+
 @dataclass(frozen=True, eq=False)
 class Coverage:
-    """Which reference samples were seen well enough to clear them."""
+    """Which reference samples were seen well enough to clear them.
+
+    ``seen``: cleared, i.e. observed by cells on which a compartment ``clear_height`` high would
+    have seeded a finding; ``seen_any``: observed at all (good cells nearby, whatever their
+    uncertainty). Samples seen but not cleared are not inspected, with their own reason.
+    """
 
     samples: F64
     seen: NDArray[np.bool_]
     sample_area: float
     patches: tuple[dict[str, Any], ...]
+    seen_any: NDArray[np.bool_] | None = None
+    clear_height: float = 0.0
+    cleared_by_height: dict[float, float] = field(default_factory=dict)  # clear height (m) -> fraction
+    under: NDArray[np.bool_] | None = None  # samples under a reported finding (cleared through it)
 
     @property
     def fraction(self) -> float:
         return float(self.seen.mean()) if len(self.seen) else 0.0
+
+    @property
+    def seen_fraction(self) -> float:
+        s = self.seen if self.seen_any is None else self.seen_any
+        return float(s.mean()) if len(s) else 0.0
 
     @property
     def area_m2(self) -> float:
@@ -444,6 +462,9 @@ class Coverage:
     def as_dict(self, max_patches: int = 200) -> dict[str, Any]:
         return {
             "fraction": round(self.fraction, 4),
+            "seen_fraction": round(self.seen_fraction, 4),
+            "clear_height_m": self.clear_height,
+            "cleared_fraction_by_height": {f"{h:g}": round(f, 4) for h, f in self.cleared_by_height.items()},
             "inspected_area_m2": round(self.area_m2, 2),
             "seen_area_m2": round(float(self.seen.sum() * self.sample_area), 2),
             "unseen_area_m2": round(float((~self.seen).sum() * self.sample_area), 2),
@@ -452,8 +473,72 @@ class Coverage:
         }
 
 
+def clearing_cells(cells: Cells, config: CompareConfig, height: float | None = None
+                   ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """(good, clearing): cells judged and confident enough to count as seen; of those, the ones on
+    which a compartment ``height`` (default ``clear_height_m``) high would pass the detector's seed
+    test with room to spare: min_zscore x the z-score's uncertainty <= clear_margin x height (the
+    detector reads a rounded compartment's top low; bench/clearance.py measures how low)."""
+    h = config.clear_height_m if height is None else height
+    good = cells.judged & (cells.confidence >= config.coverage_min_confidence)
+    if h <= 0 or cells.uncertainty is None:
+        return good, good
+    unc = np.nan_to_num(cells.uncertainty, nan=np.inf)
+    return good, good & (max(config.min_zscore, 1.0) * unc <= config.clear_margin * h)
+
+
+REPORT_CLEAR_HEIGHTS_M = (0.1, 0.2, 0.3)
+
+
+def clearance(cells: Cells, config: CompareConfig, at: F64, mirror: bool = False, local: bool = False
+              ) -> tuple[NDArray[np.bool_], Callable[[float], NDArray[np.bool_]]]:
+    """(seen, cleared) at reference points ``at`` (N, 3): seen where >= coverage_min_points good cells
+    lie within coverage_radius_m (in mirror mode around the reflection too, outside the centre band);
+    ``cleared(height)``: seen, and most of those cells (so that a few good returns among poor ones do
+    not speak for the place) are clearing cells for ``height``. ``local``: ``at`` is a few points, so
+    only the cells around them are searched."""
+    places = [at]
+    if mirror:
+        places.append(at * np.array([1.0, -1.0, 1.0]))
+    centre = np.abs(at[:, 1]) >= config.mirror_centre_band_m if mirror else np.ones(len(at), bool)
+    good, _ = clearing_cells(cells, config)
+    if local and len(at):
+        allp = np.vstack(places)
+        lo, hi = allp.min(axis=0) - config.coverage_radius_m, allp.max(axis=0) + config.coverage_radius_m
+        good &= np.all((cells.points >= lo) & (cells.points <= hi), axis=1)
+
+    # Every (place, good cell) pair within the radius, once: each clear height then only counts.
+    gi = np.flatnonzero(good)
+    tree = cKDTree(cells.points[gi]) if len(gi) else None
+    pairs: list[tuple[I64, I64]] = []
+    for p in places:
+        if tree is None or not len(p):
+            pairs.append((np.zeros(0, np.int64), np.zeros(0, np.int64)))
+            continue
+        m = cKDTree(p).sparse_distance_matrix(tree, config.coverage_radius_m, output_type="ndarray")
+        pairs.append((m["i"].astype(np.int64), gi[m["j"]]))
+    n_good = [np.bincount(i, minlength=len(at)) for i, _ in pairs]
+    seen = centre.copy()
+    for n in n_good:
+        seen &= n >= config.coverage_min_points
+
+    def cleared(height: float) -> NDArray[np.bool_]:
+        out = seen.copy()
+        if height > 0 and cells.uncertainty is not None:
+            clears = clearing_cells(cells, config, height)[1]
+            for n, (i, j) in zip(n_good, pairs, strict=True):
+                out &= 2 * np.bincount(i, weights=clears[j], minlength=len(at)) >= n
+        return out
+
+    return seen, cleared
+
+
 def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_cells: list[I64],
              mirror: bool = False) -> Coverage:
+    """Seen and cleared reference samples (see README, Coverage) and the patches not cleared.
+
+    ``finding_cells``: cell indices of each reported finding; the surface under one is cleared.
+    """
     samples = reference.samples
     if reference.hull_frame and len(samples):
         keep = samples[:, 2] < config.coverage_max_z_m
@@ -461,29 +546,31 @@ def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_
         normals = reference.sample_normals[keep]
     else:
         normals = reference.sample_normals
-    good = cells.judged & (cells.confidence >= config.coverage_min_confidence)
     if not len(samples):
-        return Coverage(samples, np.zeros(0, bool), reference.sample_area, ())
-    if good.sum() == 0:
-        seen = np.zeros(len(samples), bool)
-    else:
-        tree = cKDTree(cells.points[good])
-        n_near = tree.query_ball_point(samples, r=config.coverage_radius_m, return_length=True, workers=-1)
-        seen = np.asarray(n_near) >= config.coverage_min_points
-        if mirror:
-            ms = samples * np.array([1.0, -1.0, 1.0])
-            n_m = tree.query_ball_point(ms, r=config.coverage_radius_m, return_length=True, workers=-1)
-            seen &= np.asarray(n_m) >= config.coverage_min_points
-            seen &= np.abs(samples[:, 1]) >= config.mirror_centre_band_m
-    # Under a finding the surface was seen (through the finding).
+        return Coverage(samples, np.zeros(0, bool), reference.sample_area, (), np.zeros(0, bool),
+                        config.clear_height_m)
+    under = np.zeros(len(samples), bool)  # under a finding the surface was seen (through it)
     for idx in finding_cells:
         near = cKDTree(cells.base[idx]).query(samples, k=1, distance_upper_bound=config.coverage_radius_m)[0]
-        seen |= np.isfinite(near)
+        under |= np.isfinite(near)
+    seen_any, cleared_at = clearance(cells, config, samples, mirror)
+
+    def cleared(height: float) -> NDArray[np.bool_]:
+        return cleared_at(height) | under
+
+    seen = cleared(config.clear_height_m)
+    seen_any |= seen
+    by_height = {h: float(cleared(h).mean()) for h in sorted({*REPORT_CLEAR_HEIGHTS_M, config.clear_height_m})
+                 if h > 0 and h != config.clear_height_m}
+    by_height[config.clear_height_m] = float(seen.mean())
     patches: list[dict[str, Any]] = []
-    unseen = np.flatnonzero(~seen)
     spacing = float(np.sqrt(reference.sample_area))
-    k, labels = components(samples[unseen], 1.6 * spacing)
-    if k:
+    # Patches never seen, and patches seen only too uncertainly to clear (each with its reason).
+    for unseen, reason in ((np.flatnonzero(~seen_any), "not seen"),
+                           (np.flatnonzero(seen_any & ~seen), f"{UNCERTAIN} {config.clear_height_m:g} m")):
+        k, labels = components(samples[unseen], 1.6 * spacing)
+        if not k:
+            continue
         regions = reference.regions_at(samples[unseen], normals=normals[unseen])
         for lab in range(k):
             sel = labels == lab
@@ -503,8 +590,11 @@ def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_
                 "side": side_of(c, normals[unseen[sel]].mean(axis=0)),
                 "distance_from_stern_m": round(float(c[0]), 2),
                 "depth_m": round(float(-c[2]), 2),
+                "reason": reason,
             })
+    if patches:
         patches.sort(key=lambda p: -p["area_m2"])
         for i, p in enumerate(patches):
             p["id"] = f"U{i + 1:03d}"
-    return Coverage(samples, seen, reference.sample_area, tuple(patches))
+    return Coverage(samples, seen, reference.sample_area, tuple(patches), seen_any, config.clear_height_m,
+                    dict(sorted(by_height.items())), under)

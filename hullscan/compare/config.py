@@ -48,6 +48,13 @@ class CompareConfig(BaseModel):
     coverage_radius_m: float = Field(0.2, gt=0.0, description="a reference sample is seen if a good point lies this close")
     coverage_min_points: int = Field(3, ge=1, description="points needed near a sample to clear it")
     coverage_min_confidence: float = Field(0.3, ge=0.0, le=1.0, description="cloud points below this do not clear")
+    clear_height_m: float = Field(
+        0.10, ge=0.0, description="coverage: a sample is cleared only where most good cells around it could show a "
+        "compartment this high (min_zscore x the z-score's uncertainty <= clear_margin x this); surface seen only "
+        "by poorer cells is not inspected (0: any good cell clears)")
+    clear_margin: float = Field(
+        0.8, gt=0.0, le=1.0, description="share of clear_height_m a compartment's top is counted on: the detector "
+        "reads a rounded top low (5 cm cells, median, local baseline); bench/clearance.py measures it")
     coverage_max_z_m: float = Field(-0.1, description="only reference surface below this z (hull frame) must be inspected")
     min_unseen_patch_m2: float = Field(0.1, ge=0.0, description="smaller unseen patches are merged into the total only")
     # --- scoring

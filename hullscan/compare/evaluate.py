@@ -40,23 +40,35 @@ class HullResult:
     not_inspected: list[dict[str, Any]] = field(default_factory=list)
     false_alarms: list[dict[str, Any]] = field(default_factory=list)
     run_time_s: float = 0.0
-    coverage: float = 0.0
+    coverage: float = 0.0  # cleared for clear_height_m
+    coverage_seen: float = 0.0
+    coverage_by_height: dict[float, float] = field(default_factory=dict)  # clear height (m) -> fraction
     error: str | None = None
 
 
 def unseen_reason(patches: list[dict[str, Any]] | tuple[dict[str, Any], ...], point: Any, margin: float = 0.3) -> str:
-    """Why a point was not inspected: the ``reason`` of the unseen coverage patch around it."""
+    """Why a point was not inspected: the ``reason`` of the unseen coverage patch around it (the
+    nearest bounding box within ``margin``; of boxes containing it, the smallest: a broad "not
+    seen" patch can wrap around a smaller patch of another reason)."""
     p = np.asarray(point, float)
+    best, best_key = "not seen", (np.inf, np.inf)
     for patch in patches:
-        if np.all(p >= np.asarray(patch["bbox_min"]) - margin) and np.all(p <= np.asarray(patch["bbox_max"]) + margin):
-            return str(patch.get("reason", "not seen"))
-    return "not seen"
+        lo, hi = np.asarray(patch["bbox_min"], float), np.asarray(patch["bbox_max"], float)
+        gap = float(np.linalg.norm(np.maximum(0.0, np.maximum(lo - p, p - hi))))
+        if gap > margin:
+            continue
+        key = (gap, float(np.prod(np.maximum(hi - lo, 1e-3))))
+        if key < best_key:
+            best, best_key = str(patch.get("reason", "not seen")), key
+    return best
 
 
 def match_truth(findings: list[dict[str, Any]], parasites: list[dict[str, Any]], status_at: Any = None,
                 match_radius: float = 0.5, scenario: str = "", reason_at: Any = None) -> HullResult:
     """``findings``: findings.json entries; ``parasites``: truth.json entries (centroid_hull...);
-    ``reason_at(point)``: why a point was not inspected (e.g. :func:`unseen_reason` on the patches)."""
+    ``status_at(point, height=...)``: 'finding', 'clear' or 'not_inspected' there for a compartment
+    of the parasite's height (:meth:`Inspection.status_at`); ``reason_at(point)``: why a point was not
+    inspected (e.g. :func:`unseen_reason` on the patches)."""
     res = HullResult(scenario, len(findings))
     used: set[int] = set()
     for p in sorted(parasites, key=lambda p: -p.get("volume_m3", 0.0)):
@@ -79,7 +91,7 @@ def match_truth(findings: list[dict[str, Any]], parasites: list[dict[str, Any]],
             res.detected.append({"truth": p, "finding": f["id"], "centroid_error_m": round(best_d, 4),
                                  "volume_m3": f["volume_m3"],
                                  "volume_error": round((f["volume_m3"] - ref_v) / max(ref_v, 1e-9), 4)})
-        elif status_at is not None and status_at(c) == "not_inspected":
+        elif status_at is not None and status_at(c, height=p.get("height_m")) == "not_inspected":
             res.not_inspected.append({"truth": p, "reason": reason_at(c) if reason_at is not None else "not seen"})
         else:
             res.missed.append({"truth": p})
@@ -150,12 +162,15 @@ def _q(v: list[float], q: float) -> float | None:
 
 
 def markdown_table(summary: dict[str, Any], results: list[HullResult]) -> str:
-    lines = ["| scenario | findings | detected | missed | not inspected | false alarms | coverage | time s |",
-             "|---|---|---|---|---|---|---|---|"]
+    heights = sorted({h for r in results for h in r.coverage_by_height})
+    lines = ["| scenario | findings | detected | missed | not inspected | false alarms | "
+             + "".join(f"cleared {h:g} m | " for h in heights) + "seen | time s |",
+             "|---|---|---|---|---|---|" + "---|" * len(heights) + "---|---|"]
     for r in results:
+        cov = "".join(f"{r.coverage_by_height[h]:.2f} | " if h in r.coverage_by_height else "- | " for h in heights)
         lines.append(f"| {r.scenario} | {r.n_findings} | {len(r.detected)} | {len(r.missed)} | "
-                     f"{len(r.not_inspected)} | {len(r.false_alarms)} | {r.coverage:.2f} | {r.run_time_s:.1f} |"
-                     + (f" error: {r.error}" if r.error else ""))
+                     f"{len(r.not_inspected)} | {len(r.false_alarms)} | {cov}{r.coverage_seen:.2f} | "
+                     f"{r.run_time_s:.1f} |" + (f" error: {r.error}" if r.error else ""))
     lines += ["", "| metric | value |", "|---|---|"]
     for k in ("recall", "precision", "false_alarms_per_hull", "not_inspected", "not_inspected_by_reason", "centroid_error_m",
               "centroid_error_max_m", "volume_error_ge_0.1m3", "volume_error_ge_0.1m3_max", "targets",

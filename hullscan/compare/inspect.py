@@ -31,6 +31,7 @@ from hullscan.compare.align import (
 from hullscan.compare.analysis import (
     Cells,
     Coverage,
+    clearance,
     coverage,
     joined_off_reference,
     make_cells,
@@ -90,8 +91,12 @@ class Inspection:
     def alignment_residual_m(self) -> float | None:
         return None if self.alignment is None else self.alignment.residual_m
 
-    def status_at(self, point: F64, margin: float = 0.3) -> str:
-        """'finding', 'not_inspected' or 'clear' at a point of the reference frame."""
+    def status_at(self, point: F64, margin: float = 0.3, height: float | None = None) -> str:
+        """'finding', 'not_inspected' or 'clear' at a point of the reference frame.
+
+        ``height``: for a compartment of this height (m), the surface around must be cleared for
+        it (see Coverage) rather than for ``clear_height_m``. Mirror mode keeps its own coverage.
+        """
         p = np.asarray(point, dtype=float)
         for f in self.findings:
             if np.all(p >= np.array(f.bbox_min) - margin) and np.all(p <= np.array(f.bbox_max) + margin):
@@ -103,7 +108,12 @@ class Inspection:
         near = d < max(margin, 2 * np.sqrt(cov.sample_area))
         if not near.any():
             return "not_inspected"
-        return "clear" if cov.seen[near].mean() >= 0.5 else "not_inspected"
+        seen = cov.seen[near]
+        if (height is not None and height > 0 and self.cells is not None and cov.under is not None
+                and self.reference_kind != "mirror"):
+            idx = np.flatnonzero(near)
+            seen = clearance(self.cells, self.config, cov.samples[idx], local=True)[1](height) | cov.under[idx]
+        return "clear" if seen.mean() >= 0.5 else "not_inspected"
 
 
 @contextmanager
@@ -438,7 +448,7 @@ def _inspect(ins: Inspection, cloud: HullCloud, reference: Any, config: CompareC
             sig = np.where(other > 1.5 * c.sigma, other, c.sigma)
             unc = np.sqrt(np.maximum(sig, 0.01) ** 2 + ins.alignment.residual_m ** 2)
             with np.errstate(invalid="ignore"):
-                ins.cells = replace(c, zscore=c.residual / unc)
+                ins.cells = replace(c, zscore=c.residual / unc, uncertainty=unc)
     with _stage(tm, "segmentation", progress):
         kinds = ("protrusion",) if mirror else ("protrusion", "recess")
         segs = segment(ins.cells, config, kinds)
@@ -471,14 +481,16 @@ def _inspect(ins: Inspection, cloud: HullCloud, reference: Any, config: CompareC
         ins.findings = tuple(findings)
     with _stage(tm, "coverage", progress):
         if mirror:
-            ins.coverage = mirror_coverage(ins.cells, ref, config, segs, mirror_rejected)
+            ins.coverage = mirror_coverage(ins.cells, ref, config, order, mirror_rejected)
             nc = [p for p in ins.coverage.patches if p.get("reason") == NOT_COMPARABLE]
             if nc:
                 ins.notes.append(f"mirror mode: {sum(p['area_m2'] for p in nc):.1f} m2 in {len(nc)} patches seen on "
                                  "one side only or far better than on the other (no mirrored counterpart): "
                                  "not comparable, reported as not inspected (coverage patches with this reason)")
         else:
-            ins.coverage = coverage(ins.cells, ref, config, [s[1] for s in segs], mirror=mirror)
+            # Only what is reported counts as seen through: a growth layer or a fragment dropped
+            # above is not a finding, and what could hide under it was not inspected.
+            ins.coverage = coverage(ins.cells, ref, config, [o[1] for o in order], mirror=mirror)
     if cameras is not None and ins.findings:
         from hullscan.compare.camera import camera_evidence
 

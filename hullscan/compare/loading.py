@@ -7,11 +7,14 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hullscan.compare.config import CompareConfig
 from hullscan.errors import HullscanError
 from hullscan.model import HullCloud, Transform
+
+if TYPE_CHECKING:
+    from hullscan.compare.analysis import Coverage
 
 log = logging.getLogger("hullscan.compare")
 MESH_SUFFIXES = (".stl", ".obj", ".off")
@@ -100,8 +103,7 @@ def run_inspection(cloud: HullCloud | None, reference: Any, out_dir: str | Path,
         log.error("partial report written to %s", files["report"])
         raise
     files = write_outputs(ins, out_dir, inputs, full_config or config)
-    cov = ins.coverage.fraction if ins.coverage is not None else 0.0
-    print(f"[compare] {len(ins.findings)} findings, coverage {100 * cov:.1f} %, alignment "
+    print(f"[compare] {len(ins.findings)} findings, {coverage_line(ins.coverage)}, alignment "
           f"residual {ins.alignment_residual_m or 0.0:.3f} m -> {files['report']}", file=sys.stderr)
     if ins.status != "complete":
         raise HullscanError(f"{ins.error} (partial report: {files['report']})")
@@ -119,3 +121,12 @@ def write_failure(err: Exception, out_dir: str | Path, config: CompareConfig, in
     files = write_outputs(ins, out_dir, inputs, full_config or config)
     log.error("partial report written to %s", files["report"])
     return files["report"]
+
+
+def coverage_line(cov: Coverage | None) -> str:
+    """'coverage: cleared 4.1 % for 0.1 m compartments (0.2 m: 16 %, 0.3 m: 21 %), seen 25 %'."""
+    if cov is None:
+        return "coverage not computed"
+    others = ", ".join(f"{h:g} m: {100 * f:.0f} %" for h, f in cov.cleared_by_height.items() if h != cov.clear_height)
+    return (f"coverage: cleared {100 * cov.fraction:.1f} % for {cov.clear_height:g} m compartments"
+            + (f" ({others})" if others else "") + f", seen {100 * cov.seen_fraction:.0f} %")

@@ -44,7 +44,7 @@ from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from hullscan.compare.align import _tukey, group_keys, voxel_down, voxel_keys
-from hullscan.compare.analysis import Cells, Coverage, coverage
+from hullscan.compare.analysis import UNCERTAIN, Cells, Coverage, coverage
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.reference import Reference
 
@@ -367,6 +367,9 @@ def mirror_coverage(cells: Cells, reference: Any, config: CompareConfig, segs: l
     patches = []
     for p in cov.patches:
         q = dict(p)
+        if str(p.get("reason", "")).startswith(UNCERTAIN):
+            patches.append(q)  # comparable, but too uncertain to clear
+            continue
         seen_own = False
         if tree is not None:
             box = (np.all(cov.samples >= np.asarray(p["bbox_min"]) - 1e-6, axis=1)

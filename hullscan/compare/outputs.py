@@ -21,7 +21,7 @@ from hullscan._version import __version__
 from hullscan.compare.inspect import Inspection
 
 SCHEMA = "hullscan.findings"
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 def sha256_file(path: str | Path) -> str:

@@ -19,6 +19,14 @@ from numpy.typing import NDArray
 F64 = NDArray[np.float64]
 
 
+def _coverage_line(cov: dict[str, Any]) -> str:
+    line = f"{100 * cov['fraction']:.1f} % of {cov['inspected_area_m2']} m² cleared"
+    h = cov.get("clear_height_m")
+    if h:
+        line += f" for compartments of {h:g} m or more (seen at all: {100 * cov.get('seen_fraction', 0.0):.1f} %)"
+    return line
+
+
 def _png(rgb: NDArray[np.uint8]) -> str:
     from PIL import Image
 
@@ -190,7 +198,7 @@ def render_report(ins: Any, doc: dict[str, Any]) -> str:
     for k, v in (("reference", f"{doc['reference']['kind']}: {doc['reference']['name']}"),
                  ("findings", f"{s['n_findings']} ({s['n_protrusions']} protrusions, {s['n_recesses']} recesses)"),
                  ("highest risk", s["max_risk"]),
-                 ("coverage", f"{100 * cov['fraction']:.1f} % of {cov['inspected_area_m2']} m²" if cov else "n/a"),
+                 ("coverage", _coverage_line(cov) if cov else "n/a"),
                  ("alignment", f"{al.get('method')} - residual {al.get('residual_m')} m, inliers "
                                f"{al.get('inlier_fraction')}" if al else "n/a"),
                  ("cloud points", doc["cloud"]["n_points"])):
@@ -262,9 +270,13 @@ def render_report(ins: Any, doc: dict[str, Any]) -> str:
     # --- coverage
     parts.append("<h2>Coverage</h2>")
     if cov:
+        h = cov.get("clear_height_m")
+        how = (f" (a compartment {h:g} m high would have stood out of the noise there; "
+               f"{100 * cov.get('seen_fraction', cov['fraction']):.1f} % was seen at all)" if h else "")
         parts.append(f"<p>{100 * cov['fraction']:.1f} % of {cov['inspected_area_m2']} m² of reference surface "
-                     f"was seen well enough to clear it; {cov['unseen_area_m2']} m² in {cov['n_unseen_patches']} "
-                     "patches was <b>not inspected</b> (not clear).</p><table><tr><th>id</th><th>area m²</th>"
+                     f"was seen well enough to clear it{how}; {cov['unseen_area_m2']} m² in "
+                     f"{cov['n_unseen_patches']} patches was <b>not inspected</b> (not clear).</p>"
+                     "<table><tr><th>id</th><th>area m²</th>"
                      "<th>region</th><th>side</th><th>from stern m</th><th>depth m</th><th>why</th></tr>")
         for p in cov["unseen_patches"]:
             parts.append(f"<tr id='unseen-{e(p['id'])}'><td>{e(p['id'])}</td><td>{p['area_m2']}</td>"

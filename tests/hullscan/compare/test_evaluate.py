@@ -17,7 +17,7 @@ def test_match_truth_counts():
         {"id": "P2", "centroid_hull": [50.0, 2.0, -1.0], "volume_m3": 0.05, "height_m": 0.2, "region": "side"},
         {"id": "P3", "centroid_hull": [60.0, 2.0, -1.0], "volume_m3": 0.05, "height_m": 0.2, "region": "bottom"},
     ]
-    res = match_truth(findings, truth, lambda c: "not_inspected" if c[0] > 55 else "clear", scenario="s")
+    res = match_truth(findings, truth, lambda c, height=None: "not_inspected" if c[0] > 55 else "clear", scenario="s")
     assert [d["finding"] for d in res.detected] == ["F001"]
     assert [m["truth"]["id"] for m in res.missed] == ["P2"]
     assert [m["truth"]["id"] for m in res.not_inspected] == ["P3"]
@@ -35,7 +35,7 @@ def test_only_a_protrusion_detects_a_parasite():
     truth = [{"id": "P1", "centroid_hull": [10.0, 2.0, -1.0], "volume_m3": 0.05, "height_m": 0.25,
               "region": "sea_chest"}]
     res = match_truth([{"id": "F001", "kind": "recess", "centroid": [10.0, 2.0, -1.0], **box}], truth,
-                      lambda c: "finding")
+                      lambda c, height=None: "finding")
     assert not res.detected and [m["truth"]["id"] for m in res.missed] == ["P1"]
     assert [f["id"] for f in res.false_alarms] == ["F001"]
     res = match_truth([{"id": "F001", "kind": "protrusion", "centroid": [10.0, 2.0, -1.0], **box}], truth)
@@ -51,7 +51,7 @@ def test_not_comparable_in_mirror_mode_counts_as_not_inspected_with_its_reason()
                {"bbox_min": [60.0, -7.0, -5.0], "bbox_max": [62.0, -5.0, -4.0], "reason": "not seen"}]
     truth = [{"id": "P1", "centroid_hull": [42.0, 6.0, -4.5], "volume_m3": 0.05, "height_m": 0.2},
              {"id": "P2", "centroid_hull": [61.0, -6.0, -4.5], "volume_m3": 0.05, "height_m": 0.2}]
-    res = match_truth([], truth, lambda c: "not_inspected", reason_at=lambda c: unseen_reason(patches, c))
+    res = match_truth([], truth, lambda c, height=None: "not_inspected", reason_at=lambda c: unseen_reason(patches, c))
     assert not res.missed and not res.detected
     assert [(n["truth"]["id"], n["reason"]) for n in res.not_inspected] == [("P1", NOT_COMPARABLE),
                                                                           ("P2", "not seen")]
@@ -76,3 +76,31 @@ def test_evaluate_with_drift_correction_end_to_end(tmp_path):
     used = yaml.safe_load((out / "demo" / "config.yaml").read_text())["recon"]["drift"]
     assert used["enabled"] and used["reference"].endswith("demo.truth/reference.ply")
     assert used["hull_to_nav"].endswith("demo.truth/truth.json")
+
+
+def test_unseen_reason_takes_the_patch_around_the_point_not_a_broad_one_wrapping_it():
+    from hullscan.compare.analysis import UNCERTAIN
+    from hullscan.compare.evaluate import unseen_reason
+
+    broad = {"bbox_min": [0.0, -7.0, -5.0], "bbox_max": [80.0, 7.0, 0.0], "reason": "not seen"}
+    small = {"bbox_min": [40.0, 0.5, -4.0], "bbox_max": [41.0, 1.5, -3.0], "reason": f"{UNCERTAIN} 0.1 m"}
+    assert unseen_reason([broad, small], [40.5, 1.0, -3.5]) == f"{UNCERTAIN} 0.1 m"
+    assert unseen_reason([small], [41.2, 1.0, -3.5]) == f"{UNCERTAIN} 0.1 m"  # within the margin
+    assert unseen_reason([broad, small], [60.0, 1.0, -3.5]) == "not seen"
+    assert unseen_reason([small], [60.0, 1.0, -3.5]) == "not seen"  # no patch near: the default
+
+
+def test_a_missed_parasite_is_judged_by_its_own_height():
+    """Cleared for a 0.3 m compartment is not cleared for a 0.1 m one: status_at gets the height."""
+    asked = []
+
+    def status_at(c, height=None):
+        asked.append(height)
+        return "clear" if height is not None and height >= 0.3 else "not_inspected"
+
+    truth = [{"id": "tall", "centroid_hull": [10.0, 2.0, -1.0], "volume_m3": 0.3, "height_m": 0.5},
+             {"id": "flat", "centroid_hull": [20.0, 2.0, -1.0], "volume_m3": 0.03, "height_m": 0.1}]
+    res = match_truth([], truth, status_at)
+    assert sorted(asked) == [0.1, 0.5]
+    assert [m["truth"]["id"] for m in res.missed] == ["tall"]
+    assert [n["truth"]["id"] for n in res.not_inspected] == ["flat"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from hullscan.compare.analysis import group_median
+from hullscan.compare.analysis import UNCERTAIN, group_median
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.inspect import inspect
 from hullscan.compare.synthetic import Box, make_scan
@@ -118,6 +120,39 @@ def test_unseen_patch_is_not_inspected_not_clear(hull):
     assert abs(big["centroid"][0] - 15.0) < 0.5 and big["side"] == "port" and big["area_m2"] > 1.0
     assert ins.status_at(s.box_centroids[0]) == "not_inspected"
     assert ins.status_at(np.array([5.0, 2.0, -1.5]) * [1, 1, 1]) in ("clear", "not_inspected")
+
+
+def test_patch_seen_too_uncertain_to_clear_is_not_inspected(hull):
+    # A 12 cm box the detector finds where the scan is good; where the same surface was seen only
+    # by uncertain returns (far range, drifting navigation) it cannot stand 3 sigma proud: the
+    # patch must come out as not inspected, for that reason, never as clear.
+    box = Box(15.0, 1, -1.0, (0.6, 0.5, 0.12))
+    s = make_scan(hull, (box,), spacing=0.05, hull_to_nav=HULL_TO_NAV, seed=5)
+    good = inspect(s.cloud, hull, CompareConfig(), hull_to_nav=PRIOR)
+    assert None not in match(good.findings, s.box_centroids)
+    p_hull = HULL_TO_NAV.inverse().apply(s.cloud.points)
+    patch = (np.abs(p_hull[:, 0] - 15.0) < 1.0) & (p_hull[:, 1] > 0) & (np.abs(p_hull[:, 2] + 1.0) < 0.75)
+    poor = replace(s.cloud, sigma=np.where(patch, 0.06, s.cloud.sigma).astype(np.float32))
+    ins = inspect(poor, hull, CompareConfig(), hull_to_nav=PRIOR)
+    assert match(ins.findings, s.box_centroids) == [None]
+    assert ins.status_at(s.box_centroids[0]) == "not_inspected"
+    # Judged by the compartment's own height: a 0.3 m one would have stood out there, a 0.12 m one not.
+    assert ins.status_at(s.box_centroids[0], height=0.12) == "not_inspected"
+    assert ins.status_at(s.box_centroids[0], height=0.3) == "clear"
+    cov = ins.coverage
+    assert cov.seen_fraction > cov.fraction
+    where = [p for p in cov.patches if abs(p["centroid"][0] - 15.0) < 0.6 and p["side"] == "port"]
+    assert where and where[0]["reason"].startswith(UNCERTAIN) and where[0]["area_m2"] > 1.0
+    doc = cov.as_dict()
+    assert doc["clear_height_m"] == 0.10
+    # 3 x 6.3 cm stays under 0.8 x 0.3 m: the patch is cleared for compartments of 0.3 m.
+    by_height = doc["cleared_fraction_by_height"]
+    assert by_height["0.1"] == round(cov.fraction, 4) < by_height["0.3"] == round(cov.seen_fraction, 4)
+    # Without the clearance test (clear_height_m 0, any good return clears) the missed box sits
+    # in "clear" surface: the false "clean" the test exists to prevent.
+    blind = inspect(poor, hull, CompareConfig(clear_height_m=0.0), hull_to_nav=PRIOR)
+    assert blind.status_at(s.box_centroids[0]) == "clear"
+    assert blind.coverage.fraction == blind.coverage.seen_fraction
 
 
 def test_group_median_matches_numpy():

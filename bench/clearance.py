@@ -1,0 +1,218 @@
+"""Does "cleared" mean "would have been found"? Compartments pressed into real survey clouds.
+
+    .venv/bin/python bench/clearance.py --run runs/eval [--rounds 2] [--per-status 5]
+
+``--run``: the output of ``hullscan evaluate`` (each scenario's ``cloud.ply``, and
+``bags/<scenario>.truth/`` with the design mesh and the navigation prior).
+
+For each scenario the comparator first runs on the cloud as surveyed. Then limpets of the
+smallest size the README's recall target covers (ellipsoidal caps 0.9 x 0.65 m, 0.10 m high,
+0.031 m³) are pressed into the cloud: every point within a cap's footprint is moved out along
+the reference normal by the cap's height there. So each limpet is seen exactly as the hull
+there was (the same returns, with the same uncertainty), which is what coverage claims to
+speak for. Locations are random reference samples, half in cleared surface and half in surface
+seen but not cleared (``--per-status`` each), at least 3 m from each other and from the truth's
+parasites. The comparator runs on the pressed cloud, and each limpet is detected (a finding
+within 0.5 m) or not. The detection rate per status of its location in the first run:
+
+- cleared: should be at least 0.95 (the recall target), or "cleared" overstates;
+- seen, too uncertain to clear: what the earlier coverage (any good return clears) called clean.
+
+Results to bench/results/clearance.json and .md. A limpet standing on a surface seen from
+one side only is seen more densely on its flank facing the sonar than this models, so the
+rate in uncertain surface is a lower bound; the cleared rate is the claim under test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hullscan.cloud_io import load_cloud
+from hullscan.compare.config import CompareConfig
+from hullscan.compare.evaluate import match_truth
+from hullscan.compare.inspect import Inspection, inspect
+from hullscan.compare.loading import load_prior, load_reference
+from hullscan.model import HullCloud
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CAP = [0.45, 0.325, 0.10]  # semi-axes and height (m): 2/3 pi a b h = 0.0306 m3 (height: --height)
+SPACING_M = 3.0
+
+
+def cap_volume(a: float, b: float, h: float) -> float:
+    return 2.0 / 3.0 * np.pi * a * b * h
+
+
+def press(cloud: HullCloud, ins: Inspection, centre: np.ndarray, normal: np.ndarray) -> tuple[HullCloud, int]:
+    """``cloud`` with a cap pressed in at ``centre`` (reference frame) along ``normal``; points moved."""
+    a, b, h = CAP
+    assert ins.points is not None and ins.cloud_to_ref is not None
+    p = ins.points  # cloud points in the reference frame (aligned, drift-corrected)
+    helper = np.array([1.0, 0.0, 0.0]) if abs(normal[0]) < 0.9 else np.array([0.0, 0.0, 1.0])
+    e1 = helper - normal * (helper @ normal)
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(normal, e1)
+    rel = p - centre
+    u, v, w = rel @ e1, rel @ e2, rel @ normal
+    q = (u / a) ** 2 + (v / b) ** 2
+    inside = (q < 1.0) & (np.abs(w) < 0.3)
+    lift = np.where(inside, h * np.sqrt(np.clip(1.0 - q, 0.0, 1.0)), 0.0)
+    # The reference-frame displacement, turned back into the cloud's frame (local corrections
+    # are translations, so the rotation alone maps directions).
+    d_cloud = (lift[:, None] * normal[None]) @ ins.cloud_to_ref.rot.as_matrix()
+    return replace(cloud, points=np.asarray(cloud.points) + d_cloud), int(inside.sum())
+
+
+def pick(ins: Inspection, truth: list[dict[str, Any]], per_status: int, rng: np.random.Generator,
+         taken: list[np.ndarray]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    cov = ins.coverage
+    assert cov is not None and cov.seen_any is not None and ins.reference is not None
+    normals = ins.reference.sample_normals
+    if ins.reference.hull_frame:
+        normals = normals[ins.reference.samples[:, 2] < ins.config.coverage_max_z_m]
+    status = np.where(cov.seen, "cleared", np.where(cov.seen_any, "uncertain", "not seen"))
+    avoid = [np.asarray(t["centroid_hull"], float) for t in truth] + taken
+    out = []
+    for want in ("cleared", "uncertain"):
+        cand = rng.permutation(np.flatnonzero(status == want))
+        n = 0
+        for i in cand:
+            c = cov.samples[i]
+            if any(np.linalg.norm(c - x) < SPACING_M for x in avoid):
+                continue
+            # Both sides of the status boundary are a coin toss: keep locations whose whole
+            # footprint has the status.
+            near = np.linalg.norm(cov.samples - c, axis=1) < CAP[0]
+            if not np.all(status[near] == want):
+                continue
+            out.append((want, c, normals[i] / np.linalg.norm(normals[i])))
+            avoid.append(c)
+            n += 1
+            if n >= per_status:
+                break
+    return out
+
+
+def run_scenario(run: Path, name: str, rounds: int, per_status: int, seed: int) -> list[dict[str, Any]]:
+    truth_dir = run / "bags" / f"{name}.truth"
+    cloud = load_cloud(run / name / "cloud.ply")
+    ref = load_reference(str(truth_dir / "reference.ply"))
+    reference = ref[0] if isinstance(ref, tuple) else ref
+    prior = load_prior(str(truth_dir / "truth.json"))
+    truth = json.loads((truth_dir / "truth.json").read_text())["parasites"]
+    config = CompareConfig(clear_height_m=CAP[2])
+    base = inspect(cloud, reference, config, hull_to_nav=prior)
+    rng = np.random.default_rng(seed)
+    rows: list[dict[str, Any]] = []
+    for k in range(rounds):
+        taken: list[np.ndarray] = []
+        sites = pick(base, truth, per_status, rng, taken)
+        pressed = cloud
+        parasites = []
+        for j, (status, c, n) in enumerate(sites):
+            pressed, n_points = press(pressed, base, c, n)
+            parasites.append({"id": f"L{k}{j:02d}", "centroid_hull": (c + n * 3 * CAP[2] / 8).tolist(),
+                              "status": status, "points_moved": n_points, "volume_m3": cap_volume(*CAP)})
+        ins = inspect(pressed, reference, config, hull_to_nav=prior)
+        assert base.cells is not None and base.cells.uncertainty is not None and ins.cells is not None
+        findings = [asdict(f) for f in ins.findings]
+        res = match_truth(findings, parasites + [{**t, "truth": True} for t in truth])
+        hit = {d["truth"]["id"] for d in res.detected}
+        for p, (_, c, _) in zip(parasites, sites, strict=True):
+            # The surface's uncertainty there (first run) and the best z-score the limpet reached.
+            near0 = np.linalg.norm(base.cells.points - c, axis=1) < CAP[1]
+            near1 = np.linalg.norm(ins.cells.points - c, axis=1) < CAP[1] + CAP[2]
+            assert base.coverage is not None
+            rows.append({"scenario": name, "round": k, **p, "detected": p["id"] in hit,
+                         "scenario_cleared_fraction": round(base.coverage.fraction, 4),
+                         "scenario_seen_fraction": round(base.coverage.seen_fraction, 4),
+                         "site_uncertainty_m": round(float(np.nanmedian(base.cells.uncertainty[near0])), 4)
+                         if near0.any() else None,
+                         "max_zscore": round(float(np.nanmax(ins.cells.zscore[near1])), 2) if near1.any() else None})
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", required=True, help="output directory of hullscan evaluate")
+    ap.add_argument("--rounds", type=int, default=2, help="pressed clouds per scenario")
+    ap.add_argument("--per-status", type=int, default=5, help="limpets per status and round")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--height", type=float, default=0.10,
+                    help="cap height and clear_height_m (m); the footprint stays 0.9 x 0.65 m")
+    ap.add_argument("--out", default=None, help="results name (default clearance or clearance_<height>)")
+    ap.add_argument("--only", action="append", help="scenario name (repeatable)")
+    args = ap.parse_args()
+    logging.getLogger("hullscan").setLevel(logging.ERROR)
+    CAP[2] = args.height
+    stem = args.out or ("clearance" if args.height == 0.10 else f"clearance_{args.height:g}")
+    run = Path(args.run)
+    names = args.only or sorted(p.parent.name for p in run.glob("*/cloud.ply"))
+    t0 = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    for i, name in enumerate(names):
+        if not (run / "bags" / f"{name}.truth" / "reference.ply").exists():
+            continue
+        got = run_scenario(run, name, args.rounds, args.per_status, args.seed + i)
+        rows += got
+        print(f"[{i + 1}/{len(names)}] {name}: " + ", ".join(
+            f"{s} {sum(r['detected'] for r in got if r['status'] == s)}/{sum(r['status'] == s for r in got)}"
+            for s in ("cleared", "uncertain")), flush=True)
+    summary: dict[str, Any] = {"cap_m": CAP, "volume_m3": round(cap_volume(*CAP), 4), "run": str(run),
+                               "time_s": round(time.perf_counter() - t0, 1)}
+    for s in ("cleared", "uncertain"):
+        sel = [r for r in rows if r["status"] == s]
+        summary[s] = {"n": len(sel), "detected": sum(r["detected"] for r in sel),
+                      "rate": round(sum(r["detected"] for r in sel) / len(sel), 3) if sel else None}
+    # Over all seen surface, weighting each scenario's two rates by its cleared and seen-only area.
+    num = den = 0.0
+    for name in names:
+        sel = [r for r in rows if r["scenario"] == name]
+        if not sel:
+            continue
+        fc, fs = sel[0]["scenario_cleared_fraction"], sel[0]["scenario_seen_fraction"]
+        for s_, w in (("cleared", fc), ("uncertain", fs - fc)):
+            got = [r["detected"] for r in sel if r["status"] == s_]
+            if got and w > 0:
+                num += w * float(np.mean(got))
+                den += w
+    summary["seen_area_weighted_rate"] = round(num / den, 3) if den else None
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{stem}.json").write_text(json.dumps({"summary": summary, "limpets": rows}, indent=1))
+    lines = ["# Clearance: limpets pressed into surveyed clouds", "",
+             f"`bench/clearance.py --run {run} --height {CAP[2]:g}`; {summary['volume_m3']} m³ caps, "
+             f"{CAP[2]:g} m high (clear_height_m {CAP[2]:g}); "
+             f"{summary['time_s']} s.", "",
+             "| location status (first run) | limpets | detected | rate |", "|---|---|---|---|"]
+    for s, label in (("cleared", "cleared"), ("uncertain", f"seen, too uncertain to clear {CAP[2]:g} m")):
+        lines.append(f"| {label} | {summary[s]['n']} | {summary[s]['detected']} | {summary[s]['rate']} |")
+    lines += ["", f"Over all seen surface (each scenario's rates weighted by its cleared and seen-only area): "
+              f"{summary['seen_area_weighted_rate']}.", "",
+              "| scenario | cleared | uncertain | cleared / seen fraction |", "|---|---|---|---|"]
+    for name in names:
+        cells = []
+        for s in ("cleared", "uncertain"):
+            sel = [r for r in rows if r["scenario"] == name and r["status"] == s]
+            cells.append(f"{sum(r['detected'] for r in sel)}/{len(sel)}")
+        fr = next(((r["scenario_cleared_fraction"], r["scenario_seen_fraction"]) for r in rows
+                   if r["scenario"] == name), (None, None))
+        lines.append(f"| {name} | {cells[0]} | {cells[1]} | {fr[0]} / {fr[1]} |")
+    missed = [r for r in rows if r["status"] == "cleared" and not r["detected"]]
+    if missed:
+        lines += ["", "Missed in cleared surface:", ""]
+        lines += [f"- {r['scenario']} {r['id']} at {np.round(r['centroid_hull'], 2).tolist()} "
+                  f"({r['points_moved']} points moved)" for r in missed]
+    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
