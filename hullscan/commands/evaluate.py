@@ -49,7 +49,6 @@ def run(args: argparse.Namespace) -> int:
         markdown_table,
         match_truth,
         summarise,
-        unseen_reason,
     )
     from hullscan.config import dump_config, load_config
     from hullscan.errors import HullscanError
@@ -91,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
                          drift=args.drift)
             doc = json.loads((out / f.stem / "findings.json").read_text())
             res = match_truth(doc["findings"], truth.get("parasites", []), ins.status_at, scenario=f.stem,
-                              reason_at=lambda c, cov=ins.coverage: unseen_reason(cov.patches, c))
+                              reason_at=ins.reason_not_inspected)
             res.coverage = ins.coverage.fraction
             res.coverage_seen = ins.coverage.seen_fraction
             res.coverage_by_height = dict(ins.coverage.cleared_by_height)

@@ -68,7 +68,7 @@ def match_truth(findings: list[dict[str, Any]], parasites: list[dict[str, Any]],
     """``findings``: findings.json entries; ``parasites``: truth.json entries (centroid_hull...);
     ``status_at(point, height=...)``: 'finding', 'clear' or 'not_inspected' there for a compartment
     of the parasite's height (:meth:`Inspection.status_at`); ``reason_at(point)``: why a point was not
-    inspected (e.g. :func:`unseen_reason` on the patches)."""
+    inspected, for a compartment of ``height`` (:meth:`Inspection.reason_not_inspected`)."""
     res = HullResult(scenario, len(findings))
     used: set[int] = set()
     for p in sorted(parasites, key=lambda p: -p.get("volume_m3", 0.0)):
@@ -92,7 +92,8 @@ def match_truth(findings: list[dict[str, Any]], parasites: list[dict[str, Any]],
                                  "volume_m3": f["volume_m3"],
                                  "volume_error": round((f["volume_m3"] - ref_v) / max(ref_v, 1e-9), 4)})
         elif status_at is not None and status_at(c, height=p.get("height_m")) == "not_inspected":
-            res.not_inspected.append({"truth": p, "reason": reason_at(c) if reason_at is not None else "not seen"})
+            res.not_inspected.append({"truth": p, "reason": reason_at(c, height=p.get("height_m"))
+                                      if reason_at is not None else "not seen"})
         else:
             res.missed.append({"truth": p})
     res.false_alarms = [f for i, f in enumerate(findings) if i not in used]

@@ -29,6 +29,7 @@ from hullscan.compare.align import (
     voxel_down,
 )
 from hullscan.compare.analysis import (
+    UNCERTAIN,
     Cells,
     Coverage,
     clearance,
@@ -114,6 +115,22 @@ class Inspection:
             idx = np.flatnonzero(near)
             seen = clearance(self.cells, self.config, cov.samples[idx], local=True)[1](height) | cov.under[idx]
         return "clear" if seen.mean() >= 0.5 else "not_inspected"
+
+
+    def reason_not_inspected(self, point: F64, height: float | None = None, margin: float = 0.3) -> str:
+        """Why ``point`` is not inspected: "not seen", or seen but too uncertain to clear a compartment
+        of ``height`` (default clear_height_m); in mirror mode the reason of the patch around it."""
+        cov = self.coverage
+        if cov is None or not len(cov.samples):
+            return "not seen"
+        if self.reference_kind == "mirror" or cov.seen_any is None:
+            from hullscan.compare.evaluate import unseen_reason
+
+            return unseen_reason(cov.patches, point, margin)
+        near = np.linalg.norm(cov.samples - np.asarray(point, float), axis=1) < max(margin, 2 * np.sqrt(cov.sample_area))
+        if near.any() and cov.seen_any[near].mean() >= 0.5:
+            return f"{UNCERTAIN} {cov.clear_height if height is None else height:g} m"
+        return "not seen"
 
 
 @contextmanager

@@ -23,7 +23,10 @@ def _coverage_line(cov: dict[str, Any]) -> str:
     line = f"{100 * cov['fraction']:.1f} % of {cov['inspected_area_m2']} m² cleared"
     h = cov.get("clear_height_m")
     if h:
-        line += f" for compartments of {h:g} m or more (seen at all: {100 * cov.get('seen_fraction', 0.0):.1f} %)"
+        others = ", ".join(f"{k} m: {100 * v:.0f} %" for k, v in (cov.get("cleared_fraction_by_height") or {}).items()
+                           if float(k) != h)
+        line += (f" for compartments of {h:g} m or more" + (f" ({others})" if others else "")
+                 + f"; seen at all: {100 * cov.get('seen_fraction', 0.0):.1f} %")
     return line
 
 
@@ -91,14 +94,16 @@ def _hull_map(ins: Any) -> tuple[str, list[dict[str, Any]], dict[str, float]]:
     res = max((x1 - x0) / 1000, (g1 - g0) / 400, 0.03)
     wpx, hpx = int((x1 - x0) / res) + 1, int((g1 - g0) / res) + 1
     img = np.full((hpx, wpx, 3), 40, np.uint8)
-    # Reference surface: dark grey where unseen (not inspected), light grey where seen.
+    # Reference surface: light grey where cleared, mid grey where seen but too uncertain to clear,
+    # dark grey where not seen (both not inspected).
+    shade = np.where(cov.seen, 200, np.where(cov.seen_any if cov.seen_any is not None else cov.seen, 150, 95))
     si = ((sx - x0) / res).astype(int)
     sj = ((g1 - sg) / res).astype(int)
     rad = max(1, int(np.sqrt(cov.sample_area) / res / 2 + 0.5))
     for dy in range(-rad, rad + 1):
         for dx in range(-rad, rad + 1):
             ii, jj = np.clip(si + dx, 0, wpx - 1), np.clip(sj + dy, 0, hpx - 1)
-            img[jj, ii] = np.where(cov.seen[:, None], 200, 95)
+            img[jj, ii] = shade[:, None].astype(np.uint8)
     fin = np.isfinite(cells.residual)
     ci = ((cx[fin] - x0) / res).astype(int)
     cj = ((g1 - cg[fin]) / res).astype(int)
@@ -213,7 +218,8 @@ def render_report(ins: Any, doc: dict[str, Any]) -> str:
     if img:
         parts.append(f"<p class='muted'>x from {geo['x0']:.1f} to {geo['x1']:.1f} m (stern left, bow right); "
                      f"girth {geo['g0']:.1f} (starboard, bottom) to {geo['g1']:.1f} m (port, top). Red: proud "
-                     "of the reference, blue: recessed, light grey: seen and clear, dark grey: not inspected."
+                     "of the reference, blue: recessed, light grey: cleared, mid grey: seen but too uncertain to clear "
+                     "(not inspected), dark grey: not seen (not inspected)."
                      "</p>")
         svg = [f"<svg width='{geo['w']}' height='{geo['h']}' style='position:absolute;left:0;top:0;max-width:100%'"
                f" viewBox='0 0 {geo['w']} {geo['h']}'>"]

@@ -51,7 +51,7 @@ def test_not_comparable_in_mirror_mode_counts_as_not_inspected_with_its_reason()
                {"bbox_min": [60.0, -7.0, -5.0], "bbox_max": [62.0, -5.0, -4.0], "reason": "not seen"}]
     truth = [{"id": "P1", "centroid_hull": [42.0, 6.0, -4.5], "volume_m3": 0.05, "height_m": 0.2},
              {"id": "P2", "centroid_hull": [61.0, -6.0, -4.5], "volume_m3": 0.05, "height_m": 0.2}]
-    res = match_truth([], truth, lambda c, height=None: "not_inspected", reason_at=lambda c: unseen_reason(patches, c))
+    res = match_truth([], truth, lambda c, height=None: "not_inspected", reason_at=lambda c, height=None: unseen_reason(patches, c))
     assert not res.missed and not res.detected
     assert [(n["truth"]["id"], n["reason"]) for n in res.not_inspected] == [("P1", NOT_COMPARABLE),
                                                                           ("P2", "not seen")]

@@ -139,6 +139,8 @@ def test_patch_seen_too_uncertain_to_clear_is_not_inspected(hull):
     # Judged by the compartment's own height: a 0.3 m one would have stood out there, a 0.12 m one not.
     assert ins.status_at(s.box_centroids[0], height=0.12) == "not_inspected"
     assert ins.status_at(s.box_centroids[0], height=0.3) == "clear"
+    assert ins.reason_not_inspected(s.box_centroids[0], height=0.12) == f"{UNCERTAIN} 0.12 m"
+    assert ins.reason_not_inspected(np.array([15.0, -40.0, -1.0])) == "not seen"  # nowhere near the hull
     cov = ins.coverage
     assert cov.seen_fraction > cov.fraction
     where = [p for p in cov.patches if abs(p["centroid"][0] - 15.0) < 0.6 and p["side"] == "port"]
