@@ -433,8 +433,9 @@ class Coverage:
     """Which reference samples were seen well enough to clear them.
 
     ``seen``: cleared, i.e. observed by cells on which a compartment ``clear_height`` high would
-    have seeded a finding; ``seen_any``: observed at all (good cells nearby, whatever their
-    uncertainty). Samples seen but not cleared are not inspected, with their own reason.
+    have been found (:func:`clearing_cells`), or under a reported finding; ``seen_any``: observed
+    at all (good cells nearby, whatever their uncertainty). Samples seen but not cleared are not
+    inspected, with their own reason.
     """
 
     samples: F64
