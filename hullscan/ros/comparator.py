@@ -146,10 +146,13 @@ class ComparatorNode(HullscanNode):
                  "coverage": float(np.mean(seen)) if seen is not None and len(seen) else None}
         self.json_pub.publish(String(data=messages.findings_json(findings, h2n, **extra)))
         if seen is not None and len(seen):
-            unseen = np.asarray(getattr(cov, "samples", np.zeros((0, 3))))[~np.asarray(seen, bool)]
+            samples = np.asarray(getattr(cov, "samples", np.zeros((0, 3)))).reshape(-1, 3)
+            seen = np.asarray(seen, bool)
+            seen_any = np.asarray(getattr(cov, "seen_any", None) if getattr(cov, "seen_any", None) is not None
+                                  else seen, bool)
             cell = float(np.sqrt(getattr(cov, "sample_area", 0.0625)))
-            self.unseen_pub.publish(messages.unseen_markers(h2n.apply(np.asarray(unseen).reshape(-1, 3)),
-                                                            cell, frame, stamp_ns))
+            self.unseen_pub.publish(messages.unseen_markers(h2n.apply(samples[~seen_any]), cell, frame, stamp_ns,
+                                                            h2n.apply(samples[seen_any & ~seen])))
         if not self.ref_sent and hasattr(self.reference, "faces"):
             self.ref_pub.publish(messages.mesh_marker(self.reference.vertices, self.reference.faces, h2n, frame,
                                                       int(self.p["max_mesh_faces"])))

@@ -282,16 +282,22 @@ def finding_markers(findings: Sequence[Finding], hull_to_nav: Transform, frame_i
     return out
 
 
-def unseen_markers(points_nav: NDArray[Any], cell_m: float, frame_id: str, stamp_ns: int) -> MarkerArray:
-    """Unseen reference areas as one CUBE_LIST of grey cells."""
+def unseen_markers(points_nav: NDArray[Any], cell_m: float, frame_id: str, stamp_ns: int,
+                   uncertain_nav: NDArray[Any] | None = None) -> MarkerArray:
+    """Areas not inspected as CUBE_LISTs: never seen (id 0, purple) and seen but too uncertain to
+    clear (id 1, amber; ``uncertain_nav``)."""
     out = MarkerArray()
     out.markers.append(Marker(header=header(stamp_ns, frame_id), ns="unseen", action=Marker.DELETEALL))
-    m = Marker(header=header(stamp_ns, frame_id), ns="unseen", id=0, type=Marker.CUBE_LIST, action=Marker.ADD,
-               color=ColorRGBA(r=0.6, g=0.2, b=0.8, a=0.5))
-    m.pose.orientation.w = 1.0
-    m.scale = Vector3(x=cell_m, y=cell_m, z=cell_m)
-    m.points = [Point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in np.asarray(points_nav).reshape(-1, 3)]
-    out.markers.append(m)
+    for i, (pts, color) in enumerate(((points_nav, ColorRGBA(r=0.6, g=0.2, b=0.8, a=0.5)),
+                                      (uncertain_nav, ColorRGBA(r=0.9, g=0.6, b=0.1, a=0.35)))):
+        if pts is None:
+            continue
+        m = Marker(header=header(stamp_ns, frame_id), ns="unseen", id=i, type=Marker.CUBE_LIST,
+                   action=Marker.ADD, color=color)
+        m.pose.orientation.w = 1.0
+        m.scale = Vector3(x=cell_m, y=cell_m, z=cell_m)
+        m.points = [Point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in np.asarray(pts).reshape(-1, 3)]
+        out.markers.append(m)
     return out
 
 

@@ -102,3 +102,13 @@ def test_path_is_thinned_incrementally_and_bounded() -> None:
     assert th.k == 32
     th.clear()
     assert len(th.message(path[:5], "odom").poses) == 5
+
+
+def test_unseen_markers_show_not_seen_and_too_uncertain_apart() -> None:
+    not_seen = np.array([[0.0, 1.0, -2.0], [0.2, 1.0, -2.0]])
+    uncertain = np.array([[5.0, 1.0, -2.0]])
+    arr = messages.unseen_markers(not_seen, 0.2, "odom", 0, uncertain)
+    add = [m for m in arr.markers if m.action == m.ADD]
+    assert [(m.id, len(m.points)) for m in add] == [(0, 2), (1, 1)]
+    assert add[0].color != add[1].color and add[1].points[0].x == 5.0
+    assert [m.id for m in messages.unseen_markers(not_seen, 0.2, "odom", 0).markers if m.action == m.ADD] == [0]
