@@ -107,7 +107,13 @@ def _hull_map(ins: Any) -> tuple[str, list[dict[str, Any]], dict[str, float]]:
     fin = np.isfinite(cells.residual)
     ci = ((cx[fin] - x0) / res).astype(int)
     cj = ((g1 - cg[fin]) / res).astype(int)
-    img[cj, ci] = _colour(cells.residual[fin], 0.2)
+    col = _colour(cells.residual[fin], 0.2)
+    # Deviation over surface that is not cleared is drawn darker: seen, but not inspected.
+    from scipy.spatial import cKDTree
+
+    nearest = cKDTree(samples).query(cells.points[fin], k=1)[1]
+    col = np.where(cov.seen[nearest][:, None], col, (col * 0.55).astype(np.uint8))
+    img[cj, ci] = col
     markers = []
     for f in ins.findings:
         fx, fg = girth_coords(samples, np.array([f.centroid]))
@@ -218,8 +224,9 @@ def render_report(ins: Any, doc: dict[str, Any]) -> str:
     if img:
         parts.append(f"<p class='muted'>x from {geo['x0']:.1f} to {geo['x1']:.1f} m (stern left, bow right); "
                      f"girth {geo['g0']:.1f} (starboard, bottom) to {geo['g1']:.1f} m (port, top). Red: proud "
-                     "of the reference, blue: recessed, light grey: cleared, mid grey: seen but too uncertain to clear "
-                     "(not inspected), dark grey: not seen (not inspected)."
+                     "of the reference, blue: recessed, drawn darker where the surface is not cleared; light grey: "
+                     "cleared, mid grey: seen but too uncertain to clear (not inspected), dark grey: not seen (not "
+                     "inspected)."
                      "</p>")
         svg = [f"<svg width='{geo['w']}' height='{geo['h']}' style='position:absolute;left:0;top:0;max-width:100%'"
                f" viewBox='0 0 {geo['w']} {geo['h']}'>"]
