@@ -428,6 +428,42 @@ def make_finding(fid: str, kind: str, idx: I64, m: dict[str, Any], cells: Cells,
 UNCERTAIN = "seen, too uncertain to clear"
 
 
+def uncertain_reason(height: float) -> str:
+    """The reason given for surface seen, but too uncertain to clear a compartment ``height`` high."""
+    return f"{UNCERTAIN} {height:g} m"
+
+
+def coverage_summary(cov: dict[str, Any]) -> str:
+    """One line from ``Coverage.as_dict()``: 'cleared 0.3 % for 0.1 m compartments (0.2 m: 10 %,
+    0.3 m: 16 %), seen 24 %' (the report, the [compare] line and the demo print it)."""
+    h = cov.get("clear_height_m") or 0.0
+    if not h:
+        return f"cleared {100 * cov['fraction']:.1f} %"
+    others = ", ".join(f"{k} m: {100 * v:.0f} %" for k, v in (cov.get("cleared_fraction_by_height") or {}).items()
+                       if float(k) != h)
+    return (f"cleared {100 * cov['fraction']:.1f} % for {h:g} m compartments" + (f" ({others})" if others else "")
+            + f", seen {100 * cov.get('seen_fraction', cov['fraction']):.0f} %")
+
+
+def unseen_reason(patches: list[dict[str, Any]] | tuple[dict[str, Any], ...], point: Any, margin: float = 0.3) -> str:
+    """Why a point was not inspected: the ``reason`` of the unseen coverage patch around it (the
+    nearest bounding box within ``margin``; of boxes containing it, the smallest: a broad "not
+    seen" patch can wrap around a smaller patch of another reason)."""
+    p = np.asarray(point, float)
+    best, best_key = "not seen", (np.inf, np.inf)
+    for patch in patches:
+        lo, hi = np.asarray(patch["bbox_min"], float), np.asarray(patch["bbox_max"], float)
+        gap = float(np.linalg.norm(np.maximum(0.0, np.maximum(lo - p, p - hi))))
+        if gap > margin:
+            continue
+        key = (gap, float(np.prod(np.maximum(hi - lo, 1e-3))))
+        if key < best_key:
+            best, best_key = str(patch.get("reason", "not seen")), key
+    return best
+
+
+
+
 @dataclass(frozen=True, eq=False)
 class Coverage:
     """Which reference samples were seen well enough to clear them.
@@ -568,7 +604,7 @@ def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_
     spacing = float(np.sqrt(reference.sample_area))
     # Patches never seen, and patches seen only too uncertainly to clear (each with its reason).
     for unseen, reason in ((np.flatnonzero(~seen_any), "not seen"),
-                           (np.flatnonzero(seen_any & ~seen), f"{UNCERTAIN} {config.clear_height_m:g} m")):
+                           (np.flatnonzero(seen_any & ~seen), uncertain_reason(config.clear_height_m))):
         k, labels = components(samples[unseen], 1.6 * spacing)
         if not k:
             continue

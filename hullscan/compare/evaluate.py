@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from hullscan.compare.analysis import unseen_reason  # noqa: F401  (part of this module's API)
+
 SIZE_CLASSES = ((0.0, 0.01, "<0.01 m3"), (0.01, 0.03, "0.01-0.03 m3"), (0.03, 0.1, "0.03-0.1 m3"),
                 (0.1, np.inf, ">=0.1 m3"))
 
@@ -44,23 +46,6 @@ class HullResult:
     coverage_seen: float = 0.0
     coverage_by_height: dict[float, float] = field(default_factory=dict)  # clear height (m) -> fraction
     error: str | None = None
-
-
-def unseen_reason(patches: list[dict[str, Any]] | tuple[dict[str, Any], ...], point: Any, margin: float = 0.3) -> str:
-    """Why a point was not inspected: the ``reason`` of the unseen coverage patch around it (the
-    nearest bounding box within ``margin``; of boxes containing it, the smallest: a broad "not
-    seen" patch can wrap around a smaller patch of another reason)."""
-    p = np.asarray(point, float)
-    best, best_key = "not seen", (np.inf, np.inf)
-    for patch in patches:
-        lo, hi = np.asarray(patch["bbox_min"], float), np.asarray(patch["bbox_max"], float)
-        gap = float(np.linalg.norm(np.maximum(0.0, np.maximum(lo - p, p - hi))))
-        if gap > margin:
-            continue
-        key = (gap, float(np.prod(np.maximum(hi - lo, 1e-3))))
-        if key < best_key:
-            best, best_key = str(patch.get("reason", "not seen")), key
-    return best
 
 
 def match_truth(findings: list[dict[str, Any]], parasites: list[dict[str, Any]], status_at: Any = None,

@@ -29,7 +29,6 @@ from hullscan.compare.align import (
     voxel_down,
 )
 from hullscan.compare.analysis import (
-    UNCERTAIN,
     Cells,
     Coverage,
     clearance,
@@ -40,6 +39,8 @@ from hullscan.compare.analysis import (
     measure,
     peel_layer,
     segment,
+    uncertain_reason,
+    unseen_reason,
 )
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.mirror import (
@@ -124,12 +125,10 @@ class Inspection:
         if cov is None or not len(cov.samples):
             return "not seen"
         if self.reference_kind == "mirror" or cov.seen_any is None:
-            from hullscan.compare.evaluate import unseen_reason
-
             return unseen_reason(cov.patches, point, margin)
         near = np.linalg.norm(cov.samples - np.asarray(point, float), axis=1) < max(margin, 2 * np.sqrt(cov.sample_area))
         if near.any() and cov.seen_any[near].mean() >= 0.5:
-            return f"{UNCERTAIN} {cov.clear_height if height is None else height:g} m"
+            return uncertain_reason(cov.clear_height if height is None else height)
         return "not seen"
 
 

@@ -127,6 +127,6 @@ def coverage_line(cov: Coverage | None) -> str:
     """'coverage: cleared 4.1 % for 0.1 m compartments (0.2 m: 16 %, 0.3 m: 21 %), seen 25 %'."""
     if cov is None:
         return "coverage not computed"
-    others = ", ".join(f"{h:g} m: {100 * f:.0f} %" for h, f in cov.cleared_by_height.items() if h != cov.clear_height)
-    return (f"coverage: cleared {100 * cov.fraction:.1f} % for {cov.clear_height:g} m compartments"
-            + (f" ({others})" if others else "") + f", seen {100 * cov.seen_fraction:.0f} %")
+    from hullscan.compare.analysis import coverage_summary
+
+    return "coverage: " + coverage_summary(cov.as_dict(max_patches=0))

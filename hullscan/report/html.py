@@ -15,19 +15,11 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+
+from hullscan.compare.analysis import coverage_summary
 
 F64 = NDArray[np.float64]
-
-
-def _coverage_line(cov: dict[str, Any]) -> str:
-    line = f"{100 * cov['fraction']:.1f} % of {cov['inspected_area_m2']} m² cleared"
-    h = cov.get("clear_height_m")
-    if h:
-        others = ", ".join(f"{k} m: {100 * v:.0f} %" for k, v in (cov.get("cleared_fraction_by_height") or {}).items()
-                           if float(k) != h)
-        line += (f" for compartments of {h:g} m or more" + (f" ({others})" if others else "")
-                 + f"; seen at all: {100 * cov.get('seen_fraction', 0.0):.1f} %")
-    return line
 
 
 def _png(rgb: NDArray[np.uint8]) -> str:
@@ -109,8 +101,6 @@ def _hull_map(ins: Any) -> tuple[str, list[dict[str, Any]], dict[str, float]]:
     cj = ((g1 - cg[fin]) / res).astype(int)
     col = _colour(cells.residual[fin], 0.2)
     # Deviation over surface that is not cleared is drawn darker: seen, but not inspected.
-    from scipy.spatial import cKDTree
-
     nearest = cKDTree(samples).query(cells.points[fin], k=1)[1]
     col = np.where(cov.seen[nearest][:, None], col, (col * 0.55).astype(np.uint8))
     img[cj, ci] = col
@@ -209,7 +199,7 @@ def render_report(ins: Any, doc: dict[str, Any]) -> str:
     for k, v in (("reference", f"{doc['reference']['kind']}: {doc['reference']['name']}"),
                  ("findings", f"{s['n_findings']} ({s['n_protrusions']} protrusions, {s['n_recesses']} recesses)"),
                  ("highest risk", s["max_risk"]),
-                 ("coverage", _coverage_line(cov) if cov else "n/a"),
+                 ("coverage", f"{coverage_summary(cov)} of {cov['inspected_area_m2']} m²" if cov else "n/a"),
                  ("alignment", f"{al.get('method')} - residual {al.get('residual_m')} m, inliers "
                                f"{al.get('inlier_fraction')}" if al else "n/a"),
                  ("cloud points", doc["cloud"]["n_points"])):

@@ -104,3 +104,12 @@ def test_a_missed_parasite_is_judged_by_its_own_height():
     assert sorted(asked) == [0.1, 0.5]
     assert [m["truth"]["id"] for m in res.missed] == ["tall"]
     assert [n["truth"]["id"] for n in res.not_inspected] == ["flat"]
+
+
+def test_coverage_summary_line():
+    from hullscan.compare.analysis import coverage_summary
+
+    d = {"fraction": 0.0027, "seen_fraction": 0.2421, "clear_height_m": 0.1,
+         "cleared_fraction_by_height": {"0.1": 0.0027, "0.2": 0.0963, "0.3": 0.1624}}
+    assert coverage_summary(d) == "cleared 0.3 % for 0.1 m compartments (0.2 m: 10 %, 0.3 m: 16 %), seen 24 %"
+    assert coverage_summary({"fraction": 0.25, "clear_height_m": 0.0}) == "cleared 25.0 %"
