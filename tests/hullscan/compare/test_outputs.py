@@ -121,6 +121,15 @@ def test_different_ship_fails_alignment(scan, tmp_path):
     assert "Partial report" in (tmp_path / "report.html").read_text()
 
 
+def test_sister_ship_of_the_same_form_fails_alignment(scan):
+    # Same length, draft and form, 1 m more beam: with the old 60 % inlier floor it "fitted" (67 %)
+    # and produced findings that were the difference between the two ships.
+    sister = make_hull(length=20.0, beam=7.0, draft=2.5, n_x=81, n_s=49, name="sister ship")
+    with pytest.raises(AlignmentError, match="does not fit") as info:
+        inspect(scan.cloud, sister, CompareConfig(), hull_to_nav=HULL_TO_NAV)
+    assert info.value.partial.findings == ()
+
+
 @pytest.mark.parametrize("n", [0, 30])
 def test_empty_or_tiny_cloud(hull, n, tmp_path):
     cloud = HullCloud.from_points(np.random.default_rng(0).normal(size=(n, 3)))
