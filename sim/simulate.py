@@ -38,7 +38,7 @@ from hullscan.model import Transform, TransformStamped, s_to_ns
 
 log = logging.getLogger("hullscan.sim")
 BLOCK_S = 5.0
-_STREAMS = ("placement", "dents", "survey", "nav", "multibeam", "imaging", "points", "camera")
+_STREAMS = ("placement", "dents", "survey", "nav", "multibeam", "imaging", "points", "camera", "operator")
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,12 @@ class SimResult:
     timings_s: dict[str, float]
     nav: dict[str, float]
     parasites: tuple[dict[str, Any], ...] = field(default=())
+
+
+def operator_notes_for(bag: str | Path) -> Path:
+    """``BAG.operator.yaml``: what the dive team noted on the quay (not ground truth)."""
+    p = Path(bag)
+    return p.with_name(p.name + ".operator.yaml")
 
 
 def truth_dir_for(bag: str | Path) -> Path:
@@ -228,6 +234,7 @@ def simulate(scenario: Scenario | str | Path, out_dir: str | Path, *, duration_s
     timings["sensors_s"] = t_cast
     timings["write_s"] = t_write
     _write_truth(truth, sc, built, motion, nav, true_nav)
+    _write_operator_notes(operator_notes_for(bag_path), sc, built, motion, rngs["operator"])
     timings["total_s"] = time.perf_counter() - t_start
     duration = (hi - lo) * 1e-9
     return SimResult(bag_path, truth, sc, duration, counts, world.rays_cast, timings, nav.stats(),
@@ -250,6 +257,11 @@ def _write_truth(truth: Path, sc: Scenario, built: Built, motion: Motion, nav: N
                  "regions": list(built.reference.regions_present())},
         "hull_to_nav": {"translation": built.hull_to_nav.translation.tolist(),
                         "rotation": built.hull_to_nav.rotation.tolist()},
+        # The mesh file's own frame (what a user's outputs are in) from the hull frame above.
+        "reference_frame": None if built.reference.ref_from_hull is None else {
+            "ref_from_hull": {"translation": built.reference.ref_from_hull.translation.tolist(),
+                              "rotation": built.reference.ref_from_hull.rotation.tolist()},
+            "mesh": sc.hull.mesh.model_dump(mode="json") if sc.hull.mesh is not None else None},
         "parasites": [p.truth() for p in built.parasites],
         "decoys": list(built.decoys),
         "sea_chests": [{"index": c.index, "center_hull": c.center.tolist(), "normal_hull": c.normal.tolist(),
@@ -264,6 +276,34 @@ def _write_truth(truth: Path, sc: Scenario, built: Built, motion: Motion, nav: N
                          route_hull=motion.route)
     save_mesh(built.reference, truth / "reference.ply")
     (truth / "scenario.yaml").write_text(yaml.safe_dump(sc.model_dump(mode="json"), sort_keys=False))
+
+
+def _write_operator_notes(path: Path, sc: Scenario, built: Built, motion: Motion, rng: np.random.Generator) -> None:
+    """What a dive team knows on the quay, with the errors such notes have: the ship's gyro heading
+    (a few degrees off), where the vehicle went in (a few metres off along the ship, depth to half a
+    metre) and the draft read from the marks. A user's path reads this file, never truth.json."""
+    start = motion.positions[0]
+    yaw_enu = float(np.rad2deg(built.hull_to_nav.rot.as_euler("xyz")[2]))
+    heading = (90.0 - yaw_enu + rng.normal(0.0, 2.0)) % 360.0
+    side = "port" if start[1] >= 0 else "starboard"
+    m = sc.hull.mesh
+    # The design hull the team holds: the scenario's mesh file as drawn, or the parametric design.
+    design = ({"path": str(m.path), "units": m.units, "up": m.up, "bow": m.bow} if m is not None else
+              {"path": str(truth_dir_for(path.with_name(path.name.removesuffix(".operator.yaml"))) / "reference.ply"),
+               "units": "auto", "up": "auto", "bow": "auto"})
+    notes = {
+        "reference": design,
+        "draft_m": round(float(built.reference.draft), 2),
+        "prior": {
+            "ship_heading_deg": round(float(heading)),
+            "start": {"x_from_stern_m": round(float(start[0] + rng.uniform(-3.0, 3.0)) * 2) / 2,
+                      "side": side, "depth_m": round(float(-start[2] + rng.uniform(-0.5, 0.5)) * 2) / 2,
+                      "standoff_m": float(sc.survey.standoff_m)},
+        },
+    }
+    text = ("# What the dive team noted on the quay (simulated notes with realistic errors; not ground truth).\n"
+            "# hullscan replay BAG --reference MESH --draft DRAFT --prior THIS_FILE\n")
+    path.write_text(text + yaml.safe_dump(notes, sort_keys=False))
 
 
 def _savez_deterministic(path: Path, **arrays: np.ndarray) -> None:

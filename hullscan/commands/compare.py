@@ -16,7 +16,8 @@ examples:
   hullscan compare cloud.ply --reference hull.stl.gz --units mm --out out    mesh drawn in millimetres
   hullscan compare cloud.ply --reference earlier_scan.ply --out out        against an earlier clean scan
   hullscan compare cloud.ply --mirror --out out                            no reference: port vs starboard
-  hullscan compare cloud.ply --reference ref.ply --hull-to-nav bags/box.truth/truth.json --out out
+  hullscan compare cloud.ply --reference hull.stl --draft 6.2 --prior prior.json --out out
+      prior.json: {"translation": [50, -20, 0], "yaw_deg": 30, "sigma": {"along_m": 5, "heading_deg": 10}}
 exit status: 0 inspected; 1 error (a partial report is still written to --out)
 """
 
@@ -27,8 +28,19 @@ def add_reference_args(p: argparse.ArgumentParser) -> None:
     ref.add_argument("--reference", help="design mesh (STL/OBJ/PLY, .gz ok) or an earlier clean scan (cloud PLY)")
     ref.add_argument("--mirror", action="store_true", help="no reference: compare the hull with its reflection")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--hull-to-nav", help="JSON with the navigation prior (nav <- hull); truth.json works")
+    p.add_argument("--prior", "--hull-to-nav", dest="prior", metavar="FILE",
+                   help="navigation prior (JSON/YAML): {translation, rotation} placing the reference file's own "
+                        "frame in the navigation frame, or a quay prior {ship_heading_deg, start: {frame, side, "
+                        "depth_m}} (replay only); optional sigma {along_m, across_m, heading_deg} (default 5 m, "
+                        "2 m, 10 deg: the search range). See docs/prior.md")
+    p.add_argument("--draft", type=float, metavar="M",
+                   help="the ship's draft today, metres from the keel to the waterline (draft marks); without "
+                        "it the waterline is guessed and every output says so")
     p.add_argument("--units", default="auto", help="mesh units: auto, m, cm, mm, model (default auto)")
+    p.add_argument("--up", default="auto", choices=("auto", "+x", "-x", "+y", "-y", "+z", "-z"),
+                   help="the mesh file's up axis (default: the file's +z when its axes read as a hull's)")
+    p.add_argument("--bow", default="auto", choices=("auto", "+x", "-x", "+y", "-y", "+z", "-z"),
+                   help="the mesh file's axis towards the bow (default: the file's +x when plausible)")
 
 
 def register(sub: Any) -> None:
@@ -51,14 +63,18 @@ def run(args: argparse.Namespace) -> int:
     overrides = {"compare": {"frame_spacing_m": args.frame_spacing}} if args.frame_spacing else None
     cfg = load_config(args.config, overrides)
     inputs = {"cloud": args.cloud, "reference": None if args.mirror else args.reference,
-              "hull_to_nav": args.hull_to_nav, "config": args.config}
+              "prior": args.prior, "config": args.config}
     try:
         cloud = load_cloud(args.cloud)
-        prior = load_prior(args.hull_to_nav)
-        reference = "mirror" if args.mirror else load_reference(args.reference, args.units)
+        prior = load_prior(args.prior)
+        reference = "mirror" if args.mirror else load_reference(args.reference, args.units, draft=args.draft,
+                                                                up=args.up, bow=args.bow)
+        if prior is not None and prior.form == "quay":
+            raise HullscanError(f"{args.prior}: a quay prior needs the survey's first navigation fix; use it with "
+                                "hullscan replay BAG, or give compare a {translation, rotation} prior")
     except HullscanError as err:
         write_failure(err, args.out, cfg.compare, inputs, cfg, str(args.reference or "mirror"))
         raise
-    run_inspection(cloud, reference, args.out, cfg.compare, inputs, cfg, hull_to_nav=prior,
+    run_inspection(cloud, reference, args.out, cfg.compare, inputs, cfg, prior=prior,
                    progress=not args.no_progress)
     return 0

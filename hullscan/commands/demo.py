@@ -44,10 +44,10 @@ def default_scenario() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hullscan_sim.simulate import simulate
+    from hullscan_sim.simulate import operator_notes_for, simulate
 
     from hullscan.commands.replay import replay
-    from hullscan.compare.evaluate import match_truth
+    from hullscan.compare.evaluate import evaluation_reference, score_inspection
     from hullscan.compare.loading import coverage_line
     from hullscan.config import load_config
 
@@ -65,17 +65,24 @@ def run(args: argparse.Namespace) -> int:
     truth_dir = sim.truth_dir
     t_sim = time.perf_counter() - t0
 
-    # 2. Replay it through the same pipeline a recorded bag takes.
-    print("[demo] 2/3 replaying the bag: reconstruct, align, compare, report ...", file=sys.stderr, flush=True)
-    reference = None if args.mirror else str(truth_dir / "reference.ply")
-    inspection = replay(str(out / "bag"), reference, str(out / "inspection"), cfg,
-                        hull_to_nav=str(truth_dir / "truth.json"))
+    # 2. Replay it through the same pipeline a recorded bag takes, with what a dive team knows: the
+    #    design mesh, the draft read from the marks and its quay notes (heading, where the vehicle
+    #    went in). The simulator's truth is not read until the scoring below.
+    print("[demo] 2/3 replaying the bag: reconstruct, register, compare, report ...", file=sys.stderr, flush=True)
+    # The design mesh the scenario names (a parametric hull's is written beside the bag).
+    notes = operator_notes_for(out / "bag")
+    ref = evaluation_reference(notes)
+    if args.mirror:
+        inspection = replay(str(out / "bag"), None, str(out / "inspection"), cfg)
+    else:
+        inspection = replay(str(out / "bag"), ref.path, str(out / "inspection"), cfg, prior_path=str(notes),
+                            draft=ref.draft_m, units=ref.units, up=ref.up, bow=ref.bow)
     t_replay = time.perf_counter() - t0 - t_sim
 
     # 3. Score against ground truth.
     doc = json.loads((out / "inspection" / "findings.json").read_text())
     truth = json.loads((truth_dir / "truth.json").read_text())
-    score = match_truth(doc["findings"], truth.get("parasites", []), inspection.status_at, scenario=scenario.stem)
+    score = score_inspection(inspection, doc, truth, scenario.stem)
     summary = {
         "scenario": str(scenario),
         "findings": len(doc["findings"]),

@@ -1,9 +1,13 @@
 """``hullscan evaluate --scenarios sim/scenarios --out DIR``: the comparator against ground truth.
 
-Simulates every scenario, replays it end to end against the scenario's design mesh (with the
-navigation prior from the truth), matches findings to the truth parasites, and writes
-evaluation.json and evaluation.md (recall, precision, false alarms per hull, centroid and volume
-error by size class and region, run time).
+Simulates every scenario and replays it end to end as a dive team would: against the design mesh
+named in the survey's operator notes, with the true draft (read from the marks) and an operator
+prior drawn with realistic errors (seeded: up to +/- 5 m along the ship, 2 m across, 10 degrees of
+heading; ``--priors N`` draws N per scenario). The simulator's truth is used only to draw those
+errors and to score: findings are matched to the truth parasites in the reference file's own frame,
+and each registration is judged by where it placed the survey. Writes evaluation.json and
+evaluation.md (recall, precision, false alarms per hull, centroid and volume error by size class and
+region, registration success and placement error, run time).
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ EXAMPLES = """\
 examples:
   hullscan evaluate --scenarios sim/scenarios --out runs/eval
   hullscan evaluate --scenarios sim/scenarios --only box_on_side --out runs/eval
+  hullscan evaluate --scenarios sim/scenarios --priors 3 --out runs/eval      3 operator priors per scenario
   hullscan evaluate --scenarios sim/scenarios --mirror --out runs/eval-mirror   mirror mode instead of the mesh
-  hullscan evaluate --scenarios sim/scenarios --drift --out runs/eval-drift     correct navigation drift first
+  hullscan evaluate --scenarios sim/scenarios --no-drift --out runs/eval-nodrift  without drift correction
 """
 
 
@@ -31,10 +36,14 @@ def register(sub: Any) -> None:
     p.add_argument("--scenarios", required=True, help="folder of scenario YAML files (or one file)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--only", action="append", default=[], help="scenario name (repeatable)")
+    p.add_argument("--exclude", action="append", default=[], help="scenario name to leave out (repeatable)")
     p.add_argument("--mirror", action="store_true", help="evaluate mirror mode instead of the design mesh")
-    p.add_argument("--drift", action="store_true",
-                   help="correct navigation drift before inspecting (against the design mesh; in mirror "
-                        "mode between submaps), as hullscan replay --drift")
+    p.add_argument("--no-drift", action="store_true", help="no navigation drift correction (on by default)")
+    p.add_argument("--drift", action="store_true", help=argparse.SUPPRESS)  # the default now
+    p.add_argument("--priors", type=int, default=1, metavar="N",
+                   help="operator priors per scenario (default 1); the first run is scored for detection, "
+                        "all for registration")
+    p.add_argument("--prior-seed", type=int, default=0, help="seed of the operator priors' errors")
     p.add_argument("--config", help="YAML config")
     p.add_argument("--resimulate", action="store_true",
                    help="simulate again even when OUT/bags holds a bag of the same scenario file")
@@ -42,19 +51,90 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def _simulate(f: Path, bag: Path, resimulate: bool) -> None:
+    """Simulate ``f`` into ``bag`` unless a bag of the same scenario file is there (deterministic)."""
+    from hullscan_sim import simulate
+    from hullscan_sim.simulate import operator_notes_for
+
+    stamp = Path(f"{bag}.scenario.sha256")
+    digest = hashlib.sha256(f.read_bytes()).hexdigest()
+    fresh = (not resimulate and stamp.exists() and stamp.read_text().strip() == digest
+             and Path(f"{bag}.truth", "truth.json").exists() and operator_notes_for(bag).exists())
+    if not fresh:
+        simulate(f, bag, overwrite=True)
+        stamp.write_text(digest + "\n")
+
+
+def _one_scenario(f: Path, out: Path, cfg: Any, args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]]]:
+    """Detection result (first prior) and registration runs (every prior) of one scenario."""
+    import numpy as np
+    from hullscan_sim.simulate import operator_notes_for
+
     from hullscan.commands.replay import replay
     from hullscan.compare.evaluate import (
         HullResult,
-        markdown_table,
-        match_truth,
-        summarise,
+        evaluation_reference,
+        judge_registration,
+        operator_prior,
+        placement_error,
+        score_inspection,
     )
+    from hullscan.errors import HullscanError
+
+    bag = out / "bags" / f.stem
+    _simulate(f, bag, args.resimulate)
+    truth_dir = Path(f"{bag}.truth")
+    truth = json.loads((truth_dir / "truth.json").read_text())
+    ref = evaluation_reference(operator_notes_for(bag))
+    traj = np.load(truth_dir / "trajectory_true.npz")
+    pivot = traj["positions_hull"].mean(axis=0)
+    rng = np.random.default_rng([args.prior_seed, int(hashlib.sha256(f.stem.encode()).hexdigest()[:8], 16)])
+    result: Any = None
+    runs: list[dict[str, Any]] = []
+    for k in range(max(1, args.priors)):
+        drawn = operator_prior(truth, pivot, rng)
+        run_dir = out / f.stem if k == 0 else out / f.stem / f"prior_{k}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        prior_file = run_dir / "operator_prior.json"
+        prior_file.write_text(json.dumps(drawn["prior"], indent=2))
+        t0 = time.perf_counter()
+        rec: dict[str, Any] = {"scenario": f.stem, "k": k, "prior": drawn["error"]}
+        try:
+            ins = replay(str(bag), None if args.mirror else ref.path, str(run_dir), cfg,
+                         prior_path=str(prior_file), draft=None if args.mirror else ref.draft_m, units=ref.units,
+                         up=ref.up, bow=ref.bow, progress=not args.no_progress, drift=not args.no_drift,
+                         camera=k == 0)
+            if ins.track is not None and ins.cloud_to_ref is not None:
+                stamps, positions, orientations = ins.track
+                err = placement_error(ins, stamps, positions, orientations, traj, truth)
+                reg = ins.alignment.registration if ins.alignment is not None else None
+                rng_along = None if reg is None else reg.along_range_m
+                rec["success"], rec["ambiguous"] = judge_registration(err, rng_along)
+                rec["error"], rec["along_range_m"] = err, rng_along
+            if k == 0:
+                doc = json.loads((run_dir / "findings.json").read_text())
+                result = score_inspection(ins, doc, truth, f.stem)
+                result.coverage = ins.coverage.fraction
+                result.coverage_seen = ins.coverage.seen_fraction
+                result.coverage_by_height = dict(ins.coverage.cleared_by_height)
+        except HullscanError as err_:
+            rec["success"], rec["reason"] = False, str(err_)
+            if k == 0:
+                result = HullResult(f.stem, 0, error=str(err_))
+        rec["time_s"] = round(time.perf_counter() - t0, 1)
+        if k == 0:
+            result.run_time_s = rec["time_s"]
+        runs.append(rec)
+    return result, runs
+
+
+def run(args: argparse.Namespace) -> int:
+    from hullscan.compare.evaluate import markdown_table, summarise, summarise_registration
     from hullscan.config import dump_config, load_config
     from hullscan.errors import HullscanError
 
     try:
-        from hullscan_sim import simulate
+        import hullscan_sim  # noqa: F401
     except ImportError as err:
         raise HullscanError("hullscan evaluate needs the simulator (hullscan_sim) installed") from err
     cfg = load_config(args.config)
@@ -62,45 +142,32 @@ def run(args: argparse.Namespace) -> int:
     files = sorted(src.glob("*.yaml")) if src.is_dir() else [src]
     if args.only:
         files = [f for f in files if f.stem in args.only]
+    files = [f for f in files if f.stem not in args.exclude]
     if not files:
         raise HullscanError(f"{src}: no scenario files")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     dump_config(cfg, out / "config.yaml")
-    results = []
+    results, runs = [], []
     for i, f in enumerate(files):
         print(f"[evaluate] {i + 1}/{len(files)} {f.stem}", file=sys.stderr, flush=True)
-        bag = out / "bags" / f.stem
-        truth_dir = Path(f"{bag}.truth")
-        t0 = time.perf_counter()
-        res: HullResult
-        try:
-            # A bag from an earlier run of the same scenario file is reused (the simulator is
-            # deterministic for the seed); a changed scenario file is simulated again.
-            stamp = Path(f"{bag}.scenario.sha256")
-            digest = hashlib.sha256(f.read_bytes()).hexdigest()
-            fresh = (not args.resimulate and stamp.exists() and stamp.read_text().strip() == digest
-                     and (truth_dir / "truth.json").exists())
-            if not fresh:
-                simulate(f, bag, overwrite=True)
-                stamp.write_text(digest + "\n")
-            truth = json.loads((truth_dir / "truth.json").read_text())
-            ins = replay(str(bag), None if args.mirror else str(truth_dir / "reference.ply"), str(out / f.stem),
-                         cfg, hull_to_nav=str(truth_dir / "truth.json"), progress=not args.no_progress,
-                         drift=args.drift)
-            doc = json.loads((out / f.stem / "findings.json").read_text())
-            res = match_truth(doc["findings"], truth.get("parasites", []), ins.status_at, scenario=f.stem,
-                              reason_at=ins.reason_not_inspected)
-            res.coverage = ins.coverage.fraction
-            res.coverage_seen = ins.coverage.seen_fraction
-            res.coverage_by_height = dict(ins.coverage.cleared_by_height)
-        except HullscanError as err:
-            res = HullResult(f.stem, 0, error=str(err))
-        res.run_time_s = time.perf_counter() - t0
+        res, reg_runs = _one_scenario(f, out, cfg, args)
         results.append(res)
+        runs.extend(reg_runs)
     summary = summarise(results)
-    (out / "evaluation.json").write_text(json.dumps({"summary": summary, "hulls": [r.__dict__ for r in results]},
-                                                    indent=2, default=str))
-    (out / "evaluation.md").write_text(markdown_table(summary, results))
-    print(markdown_table(summary, results))
+    registration = summarise_registration(runs)
+    (out / "evaluation.json").write_text(json.dumps(
+        {"summary": summary, "registration": registration, "hulls": [r.__dict__ for r in results],
+         "registration_runs": runs}, indent=2, default=str))
+    table = markdown_table(summary, results) + "\n" + registration_table(registration)
+    (out / "evaluation.md").write_text(table)
+    print(table)
     return 0
+
+
+def registration_table(reg: dict[str, Any]) -> str:
+    lines = ["| registration (operator priors) | value |", "|---|---|"]
+    for k in ("runs", "success", "success_rate", "ambiguous", "observable", "within_target",
+              "translation_error_m", "rotation_error_deg", "failures"):
+        lines.append(f"| {k} | {reg[k]} |")
+    return "\n".join(lines) + "\n"

@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from scipy.spatial.transform import Rotation
 
 from hullscan.compare.config import CompareConfig
+from hullscan.compare.prior import PriorSigma
 from hullscan.compare.reference import Reference
 from hullscan.errors import AlignmentError, HullscanError
 from hullscan.model import Transform
@@ -42,6 +43,12 @@ class Alignment:
     iterations: int
     degenerate: tuple[str, ...] = ()
     candidates: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    registration: Registration | None = None
+
+    @property
+    def ambiguity_note(self) -> str | None:
+        reg = self.registration
+        return None if reg is None else reg.ambiguity_note()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -53,7 +60,67 @@ class Alignment:
             "degenerate_directions": list(self.degenerate),
             "matrix": np.round(self.transform.as_matrix(), 6).tolist(),
             "candidates": list(self.candidates),
+            "registration": None if self.registration is None else self.registration.as_dict(),
         }
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """One converged coarse fit: ``transform`` is reference <- cloud."""
+
+    transform: Transform
+    seed: str
+    inlier_fraction: float
+    median_abs_m: float
+    cost: float  # mean truncated squared distance at the fine scale (m^2): lower fits better
+    offset_along_m: float  # from the prior, at the survey's centre, hull axes
+    offset_across_m: float
+    offset_vertical_m: float
+    offset_heading_deg: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seed": self.seed, "inlier_fraction": round(self.inlier_fraction, 4), "cost_m2": float(f"{self.cost:.4g}"),
+                "median_abs_m": round(self.median_abs_m, 4),
+                "offset_from_prior": {"along_m": round(self.offset_along_m, 3),
+                                      "across_m": round(self.offset_across_m, 3),
+                                      "vertical_m": round(self.offset_vertical_m, 3),
+                                      "heading_deg": round(self.offset_heading_deg, 3)}}
+
+
+@dataclass(frozen=True)
+class Registration:
+    """Coarse, multi-hypothesis registration from a prior with its uncertainty.
+
+    ``best`` is the chosen hypothesis; ``alternatives`` are distinct ones that fit as well (within
+    ``tie_margin`` of its inlier fraction). ``along_range_m`` is the interval of shifts along the
+    ship (hull x) over which the fit stays as good: wider than a metre means the surveyed geometry
+    (a parallel midbody from one side) does not fix the position along the ship.
+    """
+
+    best: Hypothesis
+    hypotheses: tuple[Hypothesis, ...]
+    alternatives: tuple[Hypothesis, ...]
+    along_range_m: tuple[float, float]
+    searched: dict[str, float]
+    pivot: tuple[float, float, float] = (0.0, 0.0, 0.0)  # the survey's centre, reference frame
+
+    @property
+    def along_ambiguous(self) -> bool:
+        lo, hi = self.along_range_m
+        return hi - lo > 1.0
+
+    def ambiguity_note(self) -> str | None:
+        if not self.along_ambiguous:
+            return None
+        lo, hi = self.along_range_m
+        return (f"position along the ship ambiguous by {lo:+.1f}/{hi:+.1f} m (the surveyed hull looks the same "
+                "over that range); frame numbers and metres from the stern are uncertain by as much")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"best": self.best.as_dict(), "alternatives": [h.as_dict() for h in self.alternatives],
+                "hypotheses": len(self.hypotheses), "along_range_m": [round(v, 2) for v in self.along_range_m],
+                "along_ambiguous": self.along_ambiguous, "note": self.ambiguity_note(), "searched": self.searched,
+                "pivot": [round(v, 3) for v in self.pivot]}
 
 
 # ------------------------------------------------------------------ voxel keys and groups
@@ -492,8 +559,222 @@ def _fpfh_candidate(src: F64, reference: Reference, voxel: float, seed: int) -> 
     return np.asarray(res.transformation)
 
 
-def align(points: F64, reference: Reference, config: CompareConfig, *, prior: Transform | None = None) -> Alignment:
-    """Align cloud ``points`` (cloud frame) with ``reference``; raises AlignmentError when it fails."""
+def _offsets(t: F64, prior: F64, pivot: F64) -> tuple[float, float, float, float]:
+    """(along, across, vertical, heading deg) of fit ``t`` relative to ``prior`` at ``pivot`` (reference frame)."""
+    d = t @ np.linalg.inv(prior)  # reference-frame motion taking the prior's placement to t's
+    moved = d[:3, :3] @ pivot + d[:3, 3] - pivot
+    yaw = float(np.rad2deg(np.arctan2(d[1, 0], d[0, 0])))
+    return float(moved[0]), float(moved[1]), float(moved[2]), yaw
+
+
+def _about(pivot: F64, yaw_deg: float, shift: F64) -> F64:
+    """4x4 reference-frame motion: turn by ``yaw_deg`` about the vertical through ``pivot``, then shift."""
+    m = np.eye(4)
+    r = Rotation.from_euler("z", np.deg2rad(yaw_deg)).as_matrix()
+    m[:3, :3] = r
+    m[:3, 3] = pivot + shift - r @ pivot
+    return m
+
+
+def _steps(sigma: float, step: float) -> F64:
+    """Seed offsets covering +/- ``sigma`` at most ``step`` apart (0 always included)."""
+    if sigma <= 0:
+        return np.zeros(1)
+    n = int(np.ceil(sigma / step))
+    return np.linspace(-sigma, sigma, 2 * n + 1)
+
+
+def coarse_register(points: F64, reference: Reference, prior: Transform, sigma: PriorSigma,
+                    config: CompareConfig) -> Registration:
+    """Multi-hypothesis coarse registration of cloud ``points`` from ``prior`` (reference <- cloud).
+
+    The prior's error is bounded by ``sigma`` (ship terms). Seeds cover that box: headings about the
+    vertical through the survey's centre and shifts along the ship, each refined by robust ICP with
+    wide, shrinking radii on a sparse copy of the cloud. Directions the surface does not constrain
+    keep their seed's value, so on a parallel midbody the seeds stay where they started, all fitting
+    equally well: the fit is then reported as ambiguous along the ship, never silently chosen.
+    """
+    rc = config.registration
+    # 1. A sparse cloud: the coarse fit needs shape, not detail.
+    src = _sparse(points, config)
+    p0 = prior.as_matrix()
+    pivot = prior.apply(src.mean(axis=0))
+    # 2. Seeds over the prior's uncertainty (heading x along; across and depth ICP reaches from 0).
+    seeds = [(yaw, along) for yaw in _steps(sigma.heading_deg, rc.seed_heading_step_deg)
+             for along in _steps(sigma.along_m, rc.seed_along_step_m)]
+    coarse: list[tuple[F64, str, tuple[float, float, float, float]]] = []
+    for yaw, along in seeds:
+        t0 = _about(pivot, float(yaw), np.array([along, 0.0, 0.0])) @ p0
+        t, _, _ = robust_icp(src, reference, t0, rc.coarse_schedule_m, rc.coarse_tukey_m, rc.coarse_max_iter)
+        off = _offsets(t, p0, pivot)
+        # Seeds that converge to the same place are one hypothesis.
+        if all(abs(off[3] - o[3]) > rc.distinct_heading_deg or np.hypot(off[0] - o[0], off[1] - o[1])
+               > rc.distinct_shift_m for _, _, o in coarse):
+            coarse.append((t, f"heading {yaw:+.1f} deg, along {along:+.1f} m", off))
+    # 3. Each distinct hypothesis refined and judged at the fine scale: at the coarse scale a fit
+    #    metres along a hull can hold as many points within 0.3 m as the right one.
+    k = config.tukey_k_m
+    hyps: list[Hypothesis] = []
+    for t_c, name, _ in coarse:
+        t, _, _ = robust_icp(src, reference, t_c, config.icp_schedule_m, k, rc.coarse_max_iter)
+        _, med, inl = score(src, reference, t, k)
+        hyps.append(Hypothesis(Transform.from_matrix(t), name, inl, med, _cost(src, reference, t, 2 * k),
+                               *_offsets(t, p0, pivot)))
+
+    # 4. The best fit, and the distinct hypotheses that fit about as well: reported, never dropped.
+    def move(h: Hypothesis) -> float:
+        return float(np.hypot(h.offset_along_m, h.offset_across_m) + 0.2 * abs(h.offset_heading_deg))
+
+    best = min(hyps, key=lambda h: h.cost)
+    tied = [h for h in hyps if h.cost <= rc.tie_ratio * best.cost]
+    alternatives: list[Hypothesis] = []
+    for h in sorted(tied, key=move):
+        distinct = all(abs(h.offset_heading_deg - o.offset_heading_deg) > rc.distinct_heading_deg
+                       or np.hypot(h.offset_along_m - o.offset_along_m, h.offset_across_m - o.offset_across_m)
+                       > rc.distinct_shift_m for o in [best, *alternatives])
+        if distinct:
+            alternatives.append(h)
+    # 5. How far the fit can slide along the ship and stay as good.
+    lo, hi = _along_range(src, reference, best.transform.as_matrix(), best.cost, sigma, config)
+    # Tied hypotheses elsewhere along the ship widen the range (ICP stops where the hull gives no grip).
+    for h in alternatives:
+        if abs(h.offset_heading_deg - best.offset_heading_deg) <= 2 * rc.distinct_heading_deg:
+            lo = min(lo, h.offset_along_m - best.offset_along_m)
+            hi = max(hi, h.offset_along_m - best.offset_along_m)
+    along_range = (lo, hi)
+    return Registration(best, tuple(hyps), tuple(alternatives), along_range,
+                        {"seeds": float(len(seeds)), "along_m": sigma.along_m, "across_m": sigma.across_m,
+                         "heading_deg": sigma.heading_deg}, (float(pivot[0]), float(pivot[1]), float(pivot[2])))
+
+
+def _sparse(points: F64, config: CompareConfig) -> F64:
+    rc = config.registration
+    src = voxel_down(points, rc.coarse_voxel_m)
+    if len(src) > rc.coarse_points:
+        src = src[np.sort(np.random.default_rng(config.seed).choice(len(src), rc.coarse_points, replace=False))]
+    return src
+
+
+def register_prior(points: F64, reference: Reference, prior: Transform, sigma: PriorSigma,
+                   config: CompareConfig) -> Registration:
+    """:func:`coarse_register`, checked: when nothing within the prior's range fits even coarsely
+    (a drifting survey still fits within ``2 x coarse_tukey_m`` almost everywhere), the whole
+    reference is searched and the error says how far from the prior the cloud does fit."""
+    rc = config.registration
+    check_scale(points, reference)
+    reg = coarse_register(points, reference, prior, sigma, config)
+    src = _sparse(points, config)
+    t = reg.best.transform.as_matrix()
+    rms, med, inl = score(src, reference, t, rc.coarse_tukey_m)
+    if inl >= rc.min_coarse_inliers:
+        check_upright(t, reference)
+        attempt = Alignment(reg.best.transform, "registration from the navigation prior", rms, med, inl, 0, (), (), reg)
+        check_within_prior(t, prior, np.array(reg.pivot), sigma, attempt)
+        return reg
+    near = (inl, -med, "registration from the navigation prior", t, 0, (), rms, med)
+
+    def refine(cands: list[tuple[str, F64]], schedule: tuple[float, ...]) -> list[tuple[Any, ...]]:
+        out = []
+        for name, t0 in cands:
+            tt, iters, deg = robust_icp(src, reference, t0, schedule, rc.coarse_tukey_m, rc.coarse_max_iter)
+            r2, m2, i2 = score(src, reference, tt, rc.coarse_tukey_m)
+            out.append((i2, -m2, name, tt, iters, deg, r2, m2))
+        return out
+
+    def global_candidates() -> list[tuple[str, F64]]:
+        cands = [(f"principal axes #{i}", t0) for i, t0 in enumerate(_yaw_candidates(src, reference))]
+        if config.global_registration:
+            g = _fpfh_candidate(src, reference, max(0.5, float(reference.extent.max()) / 150), config.seed)
+            if g is not None:
+                cands.append(("FPFH+RANSAC", g))
+        return cands
+
+    def fits(r: tuple[Any, ...]) -> bool:
+        return bool(r[0] >= rc.min_coarse_inliers)
+
+    _raise_prior_far_off(near, reg, prior, global_candidates, refine, (8.0, *rc.coarse_schedule_m), fits,
+                         reference, config, need=rc.min_coarse_inliers, within=2 * rc.coarse_tukey_m)
+    raise AssertionError("unreachable")  # _raise_prior_far_off always raises
+
+
+def _cost(src: F64, reference: Reference, t: F64, c: float) -> float:
+    """Mean squared distance of ``src`` placed by ``t`` to the reference, each truncated at ``c``."""
+    d, _, _, _, over = reference.signed_distance(src @ t[:3, :3].T + t[:3, 3])
+    return float(np.mean(np.where(over, np.minimum(np.abs(d), c), c) ** 2))
+
+
+def _along_range(src: F64, reference: Reference, t: F64, cost0: float, sigma: PriorSigma,
+                 config: CompareConfig) -> tuple[float, float]:
+    """Shifts along hull x (m) around ``t`` over which the fit stays as good (cost within the tie ratio)."""
+    rc = config.registration
+    reach = max(2.0 * sigma.along_m, rc.ambiguity_scan_m)
+    shifts = np.arange(rc.ambiguity_step_m, reach + 1e-9, rc.ambiguity_step_m)
+    lo = hi = 0.0
+    for sign in (1.0, -1.0):
+        for s in shifts:
+            m = t.copy()
+            m[0, 3] += sign * s
+            if _cost(src, reference, m, 2 * config.tukey_k_m) > rc.tie_ratio * cost0:
+                break
+            if sign > 0:
+                hi = float(s)
+            else:
+                lo = -float(s)
+    return lo, hi
+
+
+def check_within_prior(t: F64, prior: Transform, pivot: F64, sigma: PriorSigma, attempt: Alignment) -> None:
+    """A fit far outside the prior's uncertainty is not accepted silently: the prior (or the
+    reference's axes) is wrong, or the fit is a look-alike elsewhere on the hull."""
+    along, across, _, yaw = _offsets(t, prior.as_matrix(), pivot)
+    if (abs(along) <= 1.5 * sigma.along_m + 1.0 and abs(across) <= 1.5 * sigma.across_m + 1.0
+            and abs(yaw) <= 1.5 * sigma.heading_deg + 2.0):
+        return
+    raise AlignmentFailed(
+        f"navigation prior is outside the capture range: the cloud fits {along:+.1f} m along, {across:+.1f} m "
+        f"across and {yaw:+.1f} deg in heading from the prior, beyond its uncertainty (+/- {sigma.along_m:g} m "
+        f"along, {sigma.across_m:g} m across, {sigma.heading_deg:g} deg heading). Check the ship heading (degrees "
+        "clockwise from north), the start frame and side, the prior's frame (the reference file's own "
+        "coordinates) and the reference's --bow/--up; or state a wider sigma in the prior.", attempt)
+
+
+def check_half_side(points_ref: F64, reference: Reference) -> None:
+    """A half-hull reference (one side, open along the centreline) can only judge a survey of that
+    side: a cloud placed mostly on the open side is refused with the reason."""
+    half = str(getattr(reference.mesh, "half", "") or "")
+    if not half or not len(points_ref):
+        return
+    sign = 1.0 if half == "port" else -1.0
+    other = float(np.mean(sign * points_ref[:, 1] < -0.5))
+    if other > 0.5:
+        seen = "starboard" if half == "port" else "port"
+        raise AlignmentError(
+            f"reference {reference.name!r} is a {half} half hull (open along its centreline), but {other:.0%} of the "
+            f"survey lies on the {seen} side, where the half hull has no plating: give the full hull, or a "
+            f"{seen} half (a mirrored copy of this one if the ship is symmetric)")
+
+
+def check_upright(t: F64, reference: Reference) -> None:
+    """The fit must keep the keel down and the waterline level: a design mesh's up axis (+z) stays
+    within a few degrees of the navigation frame's up (INS roll and pitch are referenced to gravity)."""
+    if reference.kind != "mesh":
+        return
+    up_in_ref = t[:3, :3] @ np.array([0.0, 0.0, 1.0])  # the navigation frame's up, in the hull frame
+    tilt = float(np.rad2deg(np.arccos(np.clip(up_in_ref[2], -1.0, 1.0))))
+    if tilt > 20.0:
+        raise AlignmentError(
+            f"the fit to reference {reference.name!r} tilts the hull by {tilt:.0f} deg (keel not down, waterline not "
+            "level): the reference's axes are probably wrong; state them with --up and --bow (e.g. --up +z --bow +x)")
+
+
+def align(points: F64, reference: Reference, config: CompareConfig, *, prior: Transform | None = None,
+          sigma: PriorSigma | None = None) -> Alignment:
+    """Align cloud ``points`` (cloud frame) with ``reference``; raises AlignmentError when it fails.
+
+    ``prior`` is reference <- cloud from the navigation prior; with ``sigma`` (its uncertainty) the
+    prior's neighbourhood is searched first (:func:`coarse_register`), without it the prior is
+    only refined. Without a prior, global candidates (principal axes, FPFH + RANSAC) are tried.
+    """
     if len(points) < 50:
         raise HullscanError(f"cloud has only {len(points)} points; need at least 50 to align")
     if len(reference.icp_points) < 50:
@@ -528,7 +809,17 @@ def align(points: F64, reference: Reference, config: CompareConfig, *, prior: Tr
         return bool(r[0] >= config.min_inlier_fraction and r[7] <= config.max_residual_m)
 
     wide = (4.0, 2.0, 1.0, *config.icp_schedule_m)
+    reg = None
     if prior is not None:
+        check_half_side(prior.apply(points), reference)
+    if prior is not None and sigma is not None:
+        # Search the prior's neighbourhood (its stated or default uncertainty), then refine.
+        reg = coarse_register(points, reference, prior, sigma, config)
+        results = refine([("registration from the navigation prior", reg.best.transform.as_matrix())],
+                         config.icp_schedule_m)
+        if not fits(results[0]):
+            _raise_prior_far_off(results[0], reg, prior, global_candidates, refine, wide, fits, reference, config)
+    elif prior is not None:
         results = refine([("navigation prior", prior.as_matrix())], config.icp_schedule_m)
         if not fits(results[0]) and config.global_registration:
             # A prior metres off (another waterline or origin convention in the mesh, a wrong
@@ -542,15 +833,45 @@ def align(points: F64, reference: Reference, config: CompareConfig, *, prior: Tr
     inl, _, name, t, iters, degenerate, rms, med = results[0]
     summary = tuple({"method": r[2], "inlier_fraction": round(r[0], 4), "median_abs_m": round(r[7], 4)}
                     for r in results)
-    result = Alignment(Transform.from_matrix(t), name, rms, med, inl, iters, degenerate, summary)
+    result = Alignment(Transform.from_matrix(t), name, rms, med, inl, iters, degenerate, summary, reg)
     if inl < config.min_inlier_fraction or med > config.max_residual_m:
+        cause = ("a navigation prior that is far off" if prior is not None
+                 else "a reference that does not cover the surveyed part of the hull")
         raise AlignmentFailed(
             f"cloud does not fit reference {reference.name!r}: after alignment ({name}) only "
             f"{inl:.0%} of the cloud lies within {2 * k:.2f} m of it (need {config.min_inlier_fraction:.0%}), "
-            f"median distance {med:.2f} m (limit {config.max_residual_m:.2f} m). A different ship, a "
-            "reference in other units, or a navigation prior that is far off; no findings were produced.",
-            result)
+            f"median distance {med:.2f} m (limit {config.max_residual_m:.2f} m). A different ship, or "
+            f"{cause}; no findings were produced.", result)
+    check_upright(t, reference)
+    check_half_side(points @ t[:3, :3].T + t[:3, 3], reference)
+    if reg is not None and prior is not None and sigma is not None:
+        check_within_prior(t, prior, np.array(reg.pivot), sigma, result)
     return result
+
+
+def _raise_prior_far_off(near: tuple[Any, ...], reg: Registration, prior: Transform, global_candidates: Any,
+                         refine: Any, wide: tuple[float, ...], fits: Any, reference: Reference,
+                         config: CompareConfig, need: float | None = None, within: float | None = None) -> None:
+    """Nothing within the prior's range fits: find where the cloud does fit and say how far that is."""
+    far = refine(global_candidates(), wide) if config.global_registration else []
+    good = sorted((r for r in far if fits(r)), key=lambda r: -r[0])
+    sg = reg.searched
+    where = (f"within the prior's range (+/- {sg['along_m']:g} m along, {sg['across_m']:g} m across, "
+             f"{sg['heading_deg']:g} deg heading) the best fit holds only {near[0]:.0%} of the cloud "
+             f"within {within or 2 * config.tukey_k_m:.2f} m (need {need or config.min_inlier_fraction:.0%})")
+    attempt = Alignment(Transform.from_matrix(near[3]), str(near[2]), near[6], near[7], near[0], near[4],
+                        near[5], (), reg)
+    if good:
+        along, across, _, yaw = _offsets(good[0][3], prior.as_matrix(), np.array(reg.pivot))
+        raise AlignmentFailed(
+            f"navigation prior is outside the capture range: {where}; a fit holding {good[0][0]:.0%} lies "
+            f"{along:+.1f} m along, {across:+.1f} m across and {yaw:+.1f} deg in heading from the prior. Check the "
+            "ship heading (degrees clockwise from north), the start frame and side, the prior's frame (the "
+            "reference file's own coordinates) and the reference's --bow/--up; then give the prior again.",
+            attempt)
+    raise AlignmentFailed(
+        f"cloud does not fit reference {reference.name!r}: {where}, and no fit was found elsewhere either. "
+        "A different ship, or a prior that is far off; no findings were produced.", attempt)
 
 
 class AlignmentFailed(AlignmentError):

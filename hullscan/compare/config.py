@@ -5,6 +5,29 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class RegistrationConfig(BaseModel):
+    """Coarse, multi-hypothesis registration from the navigation prior (compare.registration)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    coarse_voxel_m: float = Field(0.5, gt=0.0, description="voxel of the sparse cloud the coarse fit uses (m)")
+    coarse_points: int = Field(6000, ge=100, description="most cloud points in the coarse fit")
+    seed_heading_step_deg: float = Field(5.0, gt=0.0, description="heading spacing of the seeds (deg)")
+    seed_along_step_m: float = Field(2.5, gt=0.0, description="spacing of the seeds along the ship (m)")
+    coarse_schedule_m: tuple[float, ...] = Field((4.0, 2.0, 1.0, 0.5),
+                                                 description="coarse ICP correspondence radii (m)")
+    coarse_tukey_m: float = Field(0.15, gt=0.0, description="Tukey width of the coarse fit's last stage (m)")
+    coarse_max_iter: int = Field(12, ge=1, description="ICP iterations per coarse stage")
+    tie_ratio: float = Field(1.3, ge=1.0, description="hypotheses (and shifts along the ship) whose fit cost is "
+                             "within this factor of the best fit as well: seen from here they are the same")
+    distinct_heading_deg: float = Field(1.0, gt=0.0, description="tied hypotheses this far apart in heading are distinct")
+    distinct_shift_m: float = Field(0.5, gt=0.0, description="... or this far apart horizontally (m)")
+    min_coarse_inliers: float = Field(0.5, gt=0.0, le=1.0, description="share of the sparse cloud within "
+                                      "2 x coarse_tukey_m of the reference below which the prior is judged off")
+    ambiguity_scan_m: float = Field(10.0, gt=0.0, description="least reach of the scan along the ship (m)")
+    ambiguity_step_m: float = Field(0.5, gt=0.0, description="step of the scan along the ship (m)")
+
+
 class CompareConfig(BaseModel):
     """Alignment, deviation, finding, coverage and scoring thresholds (metres unless named)."""
 
@@ -45,6 +68,7 @@ class CompareConfig(BaseModel):
     local_max_shift_m: float = Field(0.6, gt=0.0, description="largest drift a block may be shifted by (m)")
     global_registration: bool = Field(True, description="try FPFH + RANSAC when no navigation prior is given, or when the prior does not fit")
     seed: int = 0
+    registration: RegistrationConfig = Field(default_factory=RegistrationConfig)
     # --- coverage
     coverage_cell_m: float = Field(0.2, gt=0.0, description="spacing of the reference samples for coverage")
     coverage_radius_m: float = Field(0.2, gt=0.0, description="a reference sample is seen if a good point lies this close")

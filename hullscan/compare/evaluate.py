@@ -163,3 +163,145 @@ def markdown_table(summary: dict[str, Any], results: list[HullResult]) -> str:
               "by_size", "by_region", "run_time_s"):
         lines.append(f"| {k} | {summary[k]} |")
     return "\n".join(lines) + "\n"
+
+
+def truth_in_reference_frame(truth: dict[str, Any]) -> list[dict[str, Any]]:
+    """The truth parasites with ``centroid_hull`` in the reference file's own frame (for a mesh
+    scenario the simulator's hull frame differs from the file's; findings are in the file's)."""
+    from hullscan.model import Transform
+
+    frame = truth.get("reference_frame")
+    parasites = [dict(p) for p in truth.get("parasites", [])]
+    if not frame:
+        return parasites
+    tf = Transform(frame["ref_from_hull"]["rotation"], frame["ref_from_hull"]["translation"])
+    for p in parasites:
+        p["centroid_hull"] = tf.apply(np.asarray(p["centroid_hull"], float)).tolist()
+    return parasites
+
+
+def score_inspection(ins: Any, doc: dict[str, Any], truth: dict[str, Any], scenario: str) -> HullResult:
+    """Match ``doc``'s findings (reference file frame) with the truth, both in the file's frame; the
+    coverage is asked in the inspection's internal frame."""
+    def status_at(c: Any, height: float | None = None) -> str:
+        return str(ins.status_at(ins.to_internal(c), height=height))
+
+    def reason_at(c: Any, height: float | None = None) -> str:
+        return str(ins.reason_not_inspected(ins.to_internal(c), height=height))
+
+    return match_truth(doc["findings"], truth_in_reference_frame(truth), status_at, scenario=scenario,
+                       reason_at=reason_at)
+
+
+@dataclass(frozen=True)
+class EvalReference:
+    """The reference a user would give for a simulated survey: the mesh file the scenario was built
+    from (in its own frame and units), or the simulator's design hull for a parametric hull; the
+    draft is the true draft, as read from the marks."""
+
+    path: str
+    units: str
+    up: str
+    bow: str
+    draft_m: float
+
+
+def evaluation_reference(notes_path: Any) -> EvalReference:
+    """The design mesh and draft from a simulated survey's operator notes (``BAG.operator.yaml``)."""
+    from pathlib import Path
+
+    import yaml
+
+    notes = yaml.safe_load(Path(notes_path).read_text())
+    r = notes["reference"]
+    return EvalReference(str(r["path"]), str(r.get("units", "auto")), str(r.get("up", "auto")),
+                         str(r.get("bow", "auto")), float(notes["draft_m"]))
+
+
+def operator_prior(truth: dict[str, Any], pivot_hull: Any, rng: np.random.Generator,
+                   along_m: float = 5.0, across_m: float = 2.0, heading_deg: float = 10.0) -> dict[str, Any]:
+    """A prior as a dive team would have it: the true placement with a seeded error of up to
+    +/- ``along_m`` along the ship, ``across_m`` across and ``heading_deg`` of heading (about the
+    survey's centre ``pivot_hull``), expressed in the reference file's own frame, no sigma stated.
+    Returns ``{"prior": {translation, rotation}, "error": {...}}``."""
+    from hullscan.compare.prior import perturbed
+    from hullscan.model import Transform
+
+    e = rng.uniform(-1.0, 1.0, 3) * np.array([along_m, across_m, heading_deg])
+    h2n = Transform(truth["hull_to_nav"]["rotation"], truth["hull_to_nav"]["translation"])
+    wrong = perturbed(h2n, np.asarray(pivot_hull, float), float(e[0]), float(e[1]), float(e[2]))
+    frame = truth.get("reference_frame")
+    ref_from_hull = (Transform(frame["ref_from_hull"]["rotation"], frame["ref_from_hull"]["translation"])
+                     if frame else Transform())
+    ref_to_nav = wrong @ ref_from_hull.inverse()
+    return {"prior": {"translation": ref_to_nav.translation.tolist(), "rotation": ref_to_nav.rotation.tolist()},
+            "error": {"along_m": round(float(e[0]), 3), "across_m": round(float(e[1]), 3),
+                      "heading_deg": round(float(e[2]), 3)}}
+
+
+def placement_error(ins: Any, stamps: Any, nav_positions: Any, nav_orientations: Any, truth_track: Any,
+                    truth: dict[str, Any]) -> dict[str, float]:
+    """How far the pipeline placed the survey from where it was, in the reference file's frame.
+
+    The vehicle track as the pipeline placed it (corrected navigation, the rigid alignment, then the
+    block corrections) against the true track in the hull frame, sample by sample:
+    ``translation_m`` is the mean position error (the rigid offset at the survey's centre),
+    ``along_m`` its component along the ship, ``rotation_deg`` the median heading error of the
+    vehicle, ``rms_m`` the position error left after removing the mean (drift left over)."""
+    from scipy.spatial.transform import Rotation
+
+    from hullscan.model import Transform
+
+    cfg = ins.config
+    est = ins.cloud_to_ref.apply(np.asarray(nav_positions, float))
+    for corr in ins.local_corrections:
+        est = corr.apply(est, cfg.local_block_m)
+    ts, s = np.asarray(truth_track["stamps_ns"], float), np.asarray(stamps, float)
+    inside = (s >= ts[0]) & (s <= ts[-1])
+    true_p = np.column_stack([np.interp(s[inside], ts, truth_track["positions_hull"][:, j]) for j in range(3)])
+    idx = np.clip(np.searchsorted(ts, s[inside]), 0, len(ts) - 1)
+    true_q = Rotation.from_quat(truth_track["orientations_hull"][idx])
+    est_q = ins.cloud_to_ref.rot * Rotation.from_quat(np.asarray(nav_orientations, float)[inside])
+    est_p = est[inside]
+    frame = truth.get("reference_frame")
+    to_file = (Transform(frame["ref_from_hull"]["rotation"], frame["ref_from_hull"]["translation"]).apply
+               if frame else (lambda p: p))
+    diff = ins.to_user(est_p) - to_file(true_p)
+    mean = diff.mean(axis=0)
+    yaw = (est_q * true_q.inv()).as_euler("zyx")[:, 0]
+    off_hull = ins.to_internal(mean) - ins.to_internal(np.zeros(3))
+    return {"translation_m": round(float(np.linalg.norm(mean)), 4),
+            "rotation_deg": round(float(abs(np.rad2deg(np.median(yaw)))), 4),
+            "along_m": round(float(-off_hull[0]), 4),
+            "rms_m": round(float(np.sqrt(np.mean(np.sum((diff - mean) ** 2, axis=1)))), 4)}
+
+
+def summarise_registration(runs: list[dict[str, Any]], tol_m: float = 0.05, tol_deg: float = 0.1) -> dict[str, Any]:
+    """Success rate and placement error over registration runs (see :func:`placement_error`).
+
+    A run succeeds when it ended in an alignment and, where the position along the ship was
+    reported ambiguous, the truth lies inside the reported range; otherwise when it placed the
+    survey within 0.5 m and 1 degree (a converged registration, not a neighbouring minimum)."""
+    ok = [r for r in runs if r.get("success")]
+    obs = [r for r in ok if not r.get("ambiguous")]
+    t = [r["error"]["translation_m"] for r in obs]
+    a = [r["error"]["rotation_deg"] for r in obs]
+    return {"runs": len(runs), "success": len(ok), "success_rate": round(len(ok) / max(1, len(runs)), 4),
+            "ambiguous": sum(bool(r.get("ambiguous")) for r in runs),
+            "observable": len(obs),
+            "translation_error_m": {"median": _q(t, 50), "p95": _q(t, 95), "max": _q(t, 100)},
+            "rotation_error_deg": {"median": _q(a, 50), "p95": _q(a, 95), "max": _q(a, 100)},
+            "within_target": sum(1 for r in obs if r["error"]["translation_m"] <= tol_m
+                                 and r["error"]["rotation_deg"] <= tol_deg),
+            "failures": [{"scenario": r["scenario"], "prior": r["prior"], "reason": r.get("reason")}
+                         for r in runs if not r.get("success")]}
+
+
+def judge_registration(err: dict[str, float], along_range: tuple[float, float] | None) -> tuple[bool, bool]:
+    """(success, ambiguous) of one run from its placement error and the reported along-ship range."""
+    if along_range is not None and along_range[1] - along_range[0] > 1.0:
+        lo, hi = along_range
+        # The truth lies inside the reported range when the error along the ship does.
+        return bool(lo - 0.5 <= err["along_m"] <= hi + 0.5), True
+    return bool(err["translation_m"] <= 0.5 and err["rotation_deg"] <= 1.0), False
+

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from scipy.spatial.transform import Rotation
 
 from hullscan.compare.align import (
@@ -52,6 +52,7 @@ from hullscan.compare.mirror import (
     mirror_coverage,
     sideways_balance,
 )
+from hullscan.compare.prior import PriorSigma
 from hullscan.compare.reference import Reference, cloud_normals, mesh_reference, scan_reference
 from hullscan.diagnostics import DropLog
 from hullscan.errors import HullscanError
@@ -88,6 +89,32 @@ class Inspection:
     drops: DropLog = field(default_factory=DropLog)
     timings_s: dict[str, float] = field(default_factory=dict)
     n_cloud_points: int = 0
+    # The reference file's own frame (what users see) from the internal hull frame; None: the same.
+    ref_from_hull: Transform | None = None
+    waterline: str = ""
+    waterline_guessed: bool = False
+    prior: dict[str, Any] | None = None  # the navigation prior as given (NavPrior.as_dict)
+    registration: dict[str, Any] | None = None  # the drift stage's registration from the prior
+    # The vehicle's (stamps, positions, orientations) in the cloud's frame, for evaluation.
+    track: tuple[NDArray[np.int64], F64, F64] | None = None
+
+    def to_user(self, points: ArrayLike) -> F64:
+        """Internal hull-frame points (N, 3) or (3,) in the reference file's own coordinates (m)."""
+        p = np.asarray(points, dtype=np.float64)
+        return p.copy() if self.ref_from_hull is None else self.ref_from_hull.apply(p)
+
+    def to_internal(self, points: ArrayLike) -> F64:
+        """The reference file's coordinates back in the internal hull frame (inverse of :meth:`to_user`)."""
+        p = np.asarray(points, dtype=np.float64)
+        return p.copy() if self.ref_from_hull is None else self.ref_from_hull.inverse().apply(p)
+
+    def box_to_user(self, lo: ArrayLike, hi: ArrayLike) -> tuple[F64, F64]:
+        """An axis-aligned box of the hull frame as the axis-aligned box around it in the file's frame."""
+        lo_a, hi_a = np.asarray(lo, float), np.asarray(hi, float)
+        corners = np.array([[(lo_a, hi_a)[i][0], (lo_a, hi_a)[j][1], (lo_a, hi_a)[k][2]]
+                            for i in (0, 1) for j in (0, 1) for k in (0, 1)])
+        c = self.to_user(corners)
+        return c.min(axis=0), c.max(axis=0)
 
     @property
     def alignment_residual_m(self) -> float | None:
@@ -335,10 +362,12 @@ def resolve_segments(segs: list[Seg], cells: Cells, config: CompareConfig, drops
 
 def inspect(cloud: HullCloud, reference: Any, config: CompareConfig | None = None, *,
             hull_to_nav: Transform | None = None, cameras: Any = None,
-            progress: Callable[[str], None] | None = None) -> Inspection:
+            progress: Callable[[str], None] | None = None, sigma: PriorSigma | None = None,
+            prior: dict[str, Any] | None = None, registration: dict[str, Any] | None = None) -> Inspection:
     """Compare ``cloud`` with ``reference`` (HullMesh, HullCloud or ``"mirror"``).
 
-    ``hull_to_nav`` is the navigation prior (nav <- hull). ``cameras`` is a
+    ``hull_to_nav`` is the navigation prior (nav <- hull, the internal hull frame) and ``sigma``
+    its uncertainty (searched by the registration; None: the prior is only refined). ``cameras`` is a
     :class:`hullscan.compare.camera.CameraSet` for camera evidence. Raises HullscanError
     subclasses; the partial result is attached to the error as ``partial``.
     """
@@ -349,8 +378,15 @@ def inspect(cloud: HullCloud, reference: Any, config: CompareConfig | None = Non
     ins = Inspection(config, "mirror" if is_mirror else ("scan" if isinstance(reference, HullCloud) else "mesh"),
                      "mirror" if is_mirror else str(getattr(reference, "name", "") or type(reference).__name__))
     ins.n_cloud_points = len(cloud)
+    ins.prior, ins.registration = prior, registration
+    ins.ref_from_hull = getattr(reference, "ref_from_hull", None)
+    ins.waterline = str(getattr(reference, "waterline", "") or "")
+    ins.waterline_guessed = bool(getattr(reference, "waterline_guessed", False))
+    if ins.waterline_guessed:
+        ins.notes.append(f"{ins.waterline}: depths below the waterline and the wetted surface are a guess; "
+                         "give --draft from the draft marks")
     try:
-        _inspect(ins, cloud, reference, config, hull_to_nav, cameras, progress)
+        _inspect(ins, cloud, reference, config, hull_to_nav, cameras, progress, sigma)
     except HullscanError as err:
         ins.status = "partial"
         ins.error = str(err)
@@ -363,7 +399,8 @@ def inspect(cloud: HullCloud, reference: Any, config: CompareConfig | None = Non
 
 
 def _inspect(ins: Inspection, cloud: HullCloud, reference: Any, config: CompareConfig,
-             prior: Transform | None, cameras: Any, progress: Callable[[str], None] | None) -> None:
+             prior: Transform | None, cameras: Any, progress: Callable[[str], None] | None,
+             sigma: PriorSigma | None = None) -> None:
     tm = ins.timings_s
     pts = np.asarray(cloud.points, dtype=np.float64)
     finite = np.all(np.isfinite(pts), axis=1)
@@ -400,8 +437,11 @@ def _inspect(ins: Inspection, cloud: HullCloud, reference: Any, config: CompareC
                 ref.support = support
         else:
             prior_ref = prior.inverse() if prior is not None else None
-            ins.alignment = align(pts, ref, config, prior=prior_ref)
+            ins.alignment = align(pts, ref, config, prior=prior_ref, sigma=sigma if prior is not None else None)
             cloud_to_ref = ins.alignment.transform
+            amb = ins.alignment.ambiguity_note
+            if amb:
+                ins.notes.append(amb)
         ins.cloud_to_ref = cloud_to_ref
         p_ref = cloud_to_ref.apply(pts)
         if not is_mirror and config.local_block_m > 0:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import json
 import logging
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from hullscan.model import HullCloud, Transform
 
 if TYPE_CHECKING:
     from hullscan.compare.analysis import Coverage
+    from hullscan.compare.prior import NavPrior
 
 log = logging.getLogger("hullscan.compare")
 MESH_SUFFIXES = (".stl", ".obj", ".off")
@@ -41,35 +41,28 @@ def reference_is_mesh(path: Path) -> bool:
     raise HullscanError(f"{path}: unknown reference type (expected STL/OBJ/PLY mesh, a hull-cloud PLY, or --mirror)")
 
 
-def load_reference(path: str | Path, units: str = "auto") -> Any:
-    """A HullMesh (design mesh) or a HullCloud (earlier scan), by content."""
+def load_reference(path: str | Path, units: str = "auto", *, draft: float | None = None, up: str = "auto",
+                   bow: str = "auto") -> Any:
+    """A HullMesh (design mesh) or a HullCloud (earlier scan), by content.
+
+    ``draft`` (m, keel to waterline), ``up`` and ``bow`` apply to a mesh (see load_mesh)."""
     p = Path(path)
     if not p.exists():
         raise HullscanError(f"{p}: reference not found")
     if reference_is_mesh(p):
         from hullscan.hull import load_mesh
 
-        return load_mesh(p, units=units)
+        return load_mesh(p, units=units, draft=draft, up=up, bow=bow)
     from hullscan.cloud_io import load_cloud
 
     return load_cloud(p)
 
 
-def load_prior(path: str | Path | None) -> Transform | None:
-    """Navigation prior ``hull_to_nav`` (nav <- hull) from JSON: {translation, rotation (xyzw)},
-    or a file with such an object under ``hull_to_nav`` (e.g. the simulator's truth.json)."""
-    if path is None:
-        return None
-    p = Path(path)
-    try:
-        data = json.loads(p.read_text())
-    except (OSError, ValueError) as err:
-        raise HullscanError(f"{p}: cannot read navigation prior: {err}") from err
-    data = data.get("hull_to_nav", data)
-    try:
-        return Transform(data["rotation"], data["translation"])
-    except (KeyError, ValueError, TypeError) as err:
-        raise HullscanError(f"{p}: expected hull_to_nav {{translation: [x,y,z], rotation: [x,y,z,w]}}") from err
+def load_prior(path: str | Path | None) -> NavPrior | None:
+    """The navigation prior file (see :mod:`hullscan.compare.prior`); None for None."""
+    from hullscan.compare.prior import load_prior as _load
+
+    return _load(path)
 
 
 def progress_printer(enabled: bool = True) -> Any:
@@ -83,17 +76,31 @@ def progress_printer(enabled: bool = True) -> Any:
 
 
 def run_inspection(cloud: HullCloud | None, reference: Any, out_dir: str | Path, config: CompareConfig,
-                   inputs: dict[str, Any], full_config: Any = None, *, hull_to_nav: Transform | None = None,
+                   inputs: dict[str, Any], full_config: Any = None, *, prior: NavPrior | None = None,
+                   registered: Transform | None = None, registration: dict[str, Any] | None = None,
                    cameras: Any = None, progress: bool = True, reference_name: str = "") -> Any:
-    """Inspect and write the outputs; on error write a partial report, then re-raise."""
+    """Inspect and write the outputs; on error write a partial report, then re-raise.
+
+    ``prior``: the navigation prior as given (searched over its sigma). ``registered``: nav <- hull
+    from an earlier registration from that prior (the drift stage's), only checked and refined."""
     from hullscan.compare.inspect import Inspection, inspect
     from hullscan.compare.outputs import write_outputs
+    from hullscan.compare.prior import REGISTERED_SIGMA
 
     try:
         if cloud is None or reference is None:
             raise HullscanError("nothing to compare (cloud or reference missing)")
+        if registered is not None:
+            hull_to_nav, sigma = registered, REGISTERED_SIGMA
+        elif prior is not None and reference != "mirror":
+            hull_to_nav, sigma = prior.hull_to_nav(getattr(reference, "ref_from_hull", None)), prior.sigma
+        elif prior is not None:  # mirror mode: the prior's frame is the hull frame
+            hull_to_nav, sigma = prior.hull_to_nav(None), None
+        else:
+            hull_to_nav, sigma = None, None
         ins = inspect(cloud, reference, config, hull_to_nav=hull_to_nav, cameras=cameras,
-                      progress=progress_printer(progress))
+                      progress=progress_printer(progress), sigma=sigma,
+                      prior=None if prior is None else prior.as_dict(), registration=registration)
     except HullscanError as err:
         partial = getattr(err, "partial", None)
         if partial is None:

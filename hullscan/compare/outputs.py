@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from hullscan._version import __version__
 from hullscan.compare.inspect import Inspection
+from hullscan.model import Transform
 
 SCHEMA = "hullscan.findings"
 SCHEMA_VERSION = "1.1"
@@ -57,12 +58,30 @@ def describe_inputs(inputs: Mapping[str, str | Path | None]) -> list[dict[str, A
     return out
 
 
-def _finding_dict(f: Any) -> dict[str, Any]:
+def _finding_dict(f: Any, ins: Inspection) -> dict[str, Any]:
     d = asdict(f)
+    # Positions in the reference file's own frame; the ship terms (side, metres from the stern,
+    # depth below the waterline, frame) are the hull frame's.
+    lo, hi = ins.box_to_user(d["bbox_min"], d["bbox_max"])
+    d["centroid"], d["bbox_min"], d["bbox_max"] = ins.to_user(d["centroid"]), lo, hi
     for k in ("centroid", "bbox_min", "bbox_max"):
         d[k] = [round(float(v), 4) for v in d[k]]
     d["camera"] = [dict(c, box=list(c["box"])) for c in d["camera"]]
     return d
+
+
+def _coverage_dict(ins: Inspection) -> dict[str, Any] | None:
+    if ins.coverage is None:
+        return None
+    cov = ins.coverage.as_dict()
+    patches = []
+    for patch in cov["unseen_patches"]:
+        q = dict(patch)  # the Inspection's own patches stay in the hull frame
+        if "centroid" in q:
+            q["centroid"] = [round(float(v), 3) for v in ins.to_user(q["centroid"])]
+        patches.append(q)
+    cov["unseen_patches"] = patches
+    return cov
 
 
 def findings_document(ins: Inspection, inputs: list[dict[str, Any]], config: BaseModel | None) -> dict[str, Any]:
@@ -80,12 +99,25 @@ def findings_document(ins: Inspection, inputs: list[dict[str, Any]], config: Bas
             "frame_id": None if ref is None else ref.frame_id,
             "hull_frame": None if ref is None else ref.hull_frame,
             "watertight": None if ref is None else ref.watertight,
+            "waterline": ins.waterline,
+            "waterline_guessed": ins.waterline_guessed,
         },
+        "frame": {
+            "positions": "the reference file's own coordinates (metres, its axes and origin)"
+            if ins.reference_kind != "mirror" else "the hull frame estimated from the mirror plane",
+            "hull_from_reference": np.round((ins.ref_from_hull or Transform()).inverse().as_matrix(), 6).tolist(),
+            "ship_terms": "distance_from_stern_m from the stern end of the waterline, depth_m below the "
+            "waterline, side port/starboard/bottom, frame_number from compare.frame_spacing_m",
+        },
+        "navigation_prior": ins.prior,
+        # The registration of the uncorrected survey from the prior (before drift correction); the
+        # final fit, and whether the position along the ship is ambiguous, is under "alignment".
+        "prior_registration": ins.registration,
         "inputs": inputs,
         "cloud": {"n_points": ins.n_cloud_points},
         "alignment": None if ins.alignment is None else ins.alignment.as_dict(),
         "alignment_residual_m": ins.alignment_residual_m,
-        "coverage": None if ins.coverage is None else ins.coverage.as_dict(),
+        "coverage": _coverage_dict(ins),
         "summary": {
             "n_findings": len(ins.findings),
             "n_protrusions": sum(f.kind == "protrusion" for f in ins.findings),
@@ -93,7 +125,7 @@ def findings_document(ins: Inspection, inputs: list[dict[str, Any]], config: Bas
             "max_risk": max((f.risk for f in ins.findings), default=0.0),
             "total_volume_m3": round(sum(f.volume_m3 for f in ins.findings), 5),
         },
-        "findings": [_finding_dict(f) for f in ins.findings],
+        "findings": [_finding_dict(f, ins) for f in ins.findings],
         "notes": list(ins.notes),
         "drops": ins.drops.as_dict(),
         "timings_s": dict(ins.timings_s),
@@ -149,7 +181,7 @@ def write_outputs(ins: Inspection, out_dir: str | Path, inputs: Mapping[str, str
         dump_config(ins.config, out / "config.yaml")
         files["config"] = out / "config.yaml"
     if ins.points is not None and ins.deviation is not None:
-        write_deviation_ply(out / "deviation.ply", ins.points, ins.deviation)
+        write_deviation_ply(out / "deviation.ply", ins.to_user(ins.points), ins.deviation)
         files["deviation"] = out / "deviation.ply"
         doc["outputs"] = {"deviation_ply": "deviation.ply"}
     if ins.crops:

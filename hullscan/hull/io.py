@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from hullscan.errors import MeshError
 from hullscan.hull.mesh import REGIONS, HullMesh
 from hullscan.hull.regions import classify_regions
+from hullscan.model import Transform
 
 log = logging.getLogger("hullscan.hull")
 
@@ -112,11 +113,67 @@ def _symmetry_error(verts: NDArray[np.float64], axis: int) -> float:
     return float(np.mean(d))
 
 
+def _boundary_vertices(verts: NDArray[np.float64], faces: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Vertices on edges that belong to one face only (the mesh's open rims).
+
+    STL stores three vertices per triangle: vertices are matched by position first."""
+    scale = 1e-6 * max(float(np.ptp(verts, axis=0).max()), 1e-9)
+    _, first, ids = np.unique(np.round(verts / scale).astype(np.int64), axis=0, return_index=True,
+                              return_inverse=True)
+    f = ids.reshape(-1)[faces]
+    e = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
+    e = e[e[:, 0] != e[:, 1]]
+    uniq, counts = np.unique(e, axis=0, return_counts=True)
+    return np.asarray(first[np.unique(uniq[counts == 1])], dtype=np.int64)
+
+
+def _half_side(verts: NDArray[np.float64], faces: NDArray[np.int64], long_axis: int, beam_axis: int
+               ) -> tuple[float, float] | None:
+    """``(plane, sign)`` when the mesh is a half hull open along a plane of ``beam_axis``.
+
+    Hull offsets often come as one side only: the skin ends on the centreline plane, so a long
+    run of open rim (keel line, stem and transom profile) lies on one extreme of the beam axis,
+    and the mesh is not mirror-symmetric about its own middle. ``sign`` is +1 when the skin
+    lies on the + side of the plane.
+    """
+    rim = _boundary_vertices(verts, faces)
+    if len(rim) < 10:
+        return None
+    b = verts[:, beam_axis]
+    lo, hi = float(b.min()), float(b.max())
+    tol = 2e-3 * float(np.ptp(verts, axis=0).max())
+    length = float(np.ptp(verts[:, long_axis]))
+    for plane, sign in ((lo, 1.0), (hi, -1.0)):
+        on = rim[np.abs(b[rim] - plane) < tol]
+        if (len(on) >= 0.3 * len(rim) and np.ptp(verts[on, long_axis]) > 0.6 * length
+                and _symmetry_error(verts, beam_axis) > 0.1 * (hi - lo)):
+            return plane, sign
+    return None
+
+
+def _file_axes_plausible(verts: NDArray[np.float64]) -> bool:
+    """The file's own axes read as a hull (x along the ship, z up), so they are kept.
+
+    A hull is longest along x. A z-up file has y as its port/starboard mirror axis; a file whose z
+    is the mirror axis and whose y is not is a y-up file (many CAD exports) and is not plausible.
+    """
+    ext = np.ptp(verts, axis=0)
+    if int(np.argmax(ext)) != 0:
+        return False
+    ey, ez = _symmetry_error(verts, 1), _symmetry_error(verts, 2)
+    return not (ez < 0.5 * ey and ez < 0.02 * ext[2] + 1e-9)
+
+
 def _infer_axes(verts: NDArray[np.float64], bow: str, up: str) -> tuple[NDArray[np.float64], NDArray[np.float64], str]:
     ext = np.ptp(verts, axis=0)
     notes = []
     if bow != "auto" and up != "auto" and bow[1] == up[1]:
         raise MeshError(f"bow={bow} and up={up} name the same axis (expected two different axes)")
+    if bow == "auto" and up == "auto" and _file_axes_plausible(verts):
+        # The file's own axes are a hull's (x long, z up): keep them rather than guess and risk
+        # turning a correctly drawn hull upside down or end for end. --bow/--up state otherwise.
+        notes.append("axes as in the file (bow=+x, up=+z; state --bow/--up otherwise)")
+        return _axis_vector("+x"), _axis_vector("+z"), ", ".join(notes)
     long_axis = "xyz".index(bow[1]) if bow != "auto" else int(np.argmax(ext))
     if up != "auto":
         up_v = _axis_vector(up)
@@ -134,7 +191,7 @@ def _infer_axes(verts: NDArray[np.float64], bow: str, up: str) -> tuple[NDArray[
         bot = np.ptp(verts[u < lo + band, beam_axis]) if np.any(u < lo + band) else 0.0
         up_v = np.zeros(3)
         up_v[up_axis] = 1.0 if top >= bot else -1.0
-        notes.append(f"up={'+' if top >= bot else '-'}{'xyz'[up_axis]}")
+        notes.append(f"up={'+' if top >= bot else '-'}{'xyz'[up_axis]} (guessed)")
     if bow != "auto":
         bow_v = _axis_vector(bow)
     else:
@@ -150,7 +207,7 @@ def _infer_axes(verts: NDArray[np.float64], bow: str, up: str) -> tuple[NDArray[
         sign = 1.0 if w_hi <= w_lo else -1.0
         bow_v = np.zeros(3)
         bow_v[long_axis] = sign
-        notes.append(f"bow={'+' if sign > 0 else '-'}{'xyz'[long_axis]}")
+        notes.append(f"bow={'+' if sign > 0 else '-'}{'xyz'[long_axis]} (guessed)")
     return bow_v, up_v, ", ".join(notes)
 
 
@@ -205,7 +262,8 @@ def load_mesh(
     if labelled is not None and units == "auto" and bow == "auto" and up == "auto" and scale is None \
             and draft is None and waterline_z is None:
         verts, faces, regions = labelled
-        return _finish(verts, faces, regions, stem, f"{p} (hull frame, labelled)")
+        return _finish(verts, faces, regions, stem, f"{p} (hull frame, labelled)",
+                       waterline="waterline z=0 of the hull-frame file")
     if labelled is not None:
         verts, faces, regions_opt = labelled[0], labelled[1], labelled[2]
     else:
@@ -239,33 +297,53 @@ def load_mesh(
     rot = np.stack([bow_v, np.cross(up_v, bow_v), up_v])  # rows: hull x, y, z in file axes
     v = (verts @ rot.T) * s
     zmin, zmax = float(v[:, 2].min()), float(v[:, 2].max())
+    guessed = False
     if waterline_z is not None:
         wl = float(waterline_z) * s * float(up_v.sum())
-        notes.append(f"waterline z={waterline_z:g} (file)")
+        wl_note = f"waterline at file z={waterline_z:g} (stated)"
     elif draft is not None:
         wl = zmin + float(draft)
-        notes.append(f"draft={draft:g} m")
+        wl_note = f"draft {draft:g} m above the keel (stated)"
     elif zmin + 0.25 * (zmax - zmin) < 0.0 < zmax:
-        wl = 0.0
-        notes.append("waterline at file z=0")
+        wl, guessed = 0.0, True
+        wl_note = "waterline assumed at the file's z=0 (no --draft given)"
     else:
-        wl = zmin + DEFAULT_DRAFT_FRACTION * (zmax - zmin)
-        notes.append(f"waterline guessed at {DEFAULT_DRAFT_FRACTION:.0%} of height")
+        wl, guessed = zmin + DEFAULT_DRAFT_FRACTION * (zmax - zmin), True
+        wl_note = (f"waterline guessed at {DEFAULT_DRAFT_FRACTION:.0%} of the height above the keel "
+                   "(no --draft given)")
+    notes.append(wl_note)
     if not zmin < wl < zmax:
-        raise MeshError(f"{p}: waterline at {wl - zmin:.3f} m above the keel is outside the hull "
-                        f"(height {zmax - zmin:.3f} m)")
+        what = f"draft {draft:g} m" if draft is not None else f"waterline at {wl - zmin:.3f} m above the keel"
+        raise MeshError(f"{p}: {what} is outside the hull, whose keel-to-top height is {zmax - zmin:.3f} m "
+                        "(--draft is the depth of the keel below the waterline, read from the draft marks)")
+    half = _half_side(v, faces, 0, 1)
+    side = ""
+    if half is not None:
+        plane, sign = half
+        side = "port" if sign > 0 else "starboard"
+        notes.append(f"half hull ({side} side, open along its centreline plane)")
+        yc = plane
+    else:
+        yc = 0.5 * (float(v[:, 1].min()) + float(v[:, 1].max()))
     v[:, 2] -= wl
-    v[:, 1] -= 0.5 * (v[:, 1].min() + v[:, 1].max())
+    v[:, 1] -= yc
     wlp = _waterline_points(v, faces)
-    v[:, 0] -= float(wlp[:, 0].min()) if len(wlp) else float(v[:, 0].min())
-    mesh = _finish(v, faces, np.full(len(faces), -1, np.int16), stem, f"{p} ({'; '.join(notes)})")
+    x0 = float(wlp[:, 0].min()) if len(wlp) else float(v[:, 0].min())
+    v[:, 0] -= x0
+    # hull = R (s * file) - offset: kept so every coordinate users see goes back to the file's own.
+    from scipy.spatial.transform import Rotation
+
+    hull_from_ref = Transform(Rotation.from_matrix(rot).as_quat(), -np.array([x0, yc, wl]))
+    mesh = _finish(v, faces, np.full(len(faces), -1, np.int16), stem, f"{p} ({'; '.join(notes)})",
+                   ref_from_hull=hull_from_ref.inverse(), waterline=wl_note, guessed=guessed, half=side)
     regions = regions_opt if regions_opt is not None else classify_regions(mesh)
     log.info("loaded %s", mesh.source)
     return mesh.with_regions(regions)
 
 
 def _finish(verts: NDArray[np.float64], faces: NDArray[np.int64], regions: NDArray[np.int16],
-            name: str, source: str) -> HullMesh:
+            name: str, source: str, *, ref_from_hull: Transform | None = None, waterline: str = "",
+            guessed: bool = False, half: str = "") -> HullMesh:
     wlp = _waterline_points(verts, faces)
     below = verts[verts[:, 2] <= 0]
     if len(wlp):
@@ -273,8 +351,11 @@ def _finish(verts: NDArray[np.float64], faces: NDArray[np.int64], regions: NDArr
         beam = float(np.ptp(np.concatenate([wlp[:, 1], below[:, 1]]))) if len(below) else float(np.ptp(wlp[:, 1]))
     else:
         length, beam = float(np.ptp(verts[:, 0])), float(np.ptp(verts[:, 1]))
+    if half:
+        beam = 2.0 * float(np.abs(below[:, 1] if len(below) else verts[:, 1]).max())
     draft = float(max(0.0, -verts[:, 2].min()))
-    return HullMesh(verts, faces.astype(np.int32), regions, name, source, length, beam, draft)
+    return HullMesh(verts, faces.astype(np.int32), regions, name, source, length, beam, draft,
+                    ref_from_hull, waterline, guessed, half)
 
 
 def save_mesh(mesh: HullMesh, path: str | Path) -> None:

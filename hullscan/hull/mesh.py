@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from hullscan.errors import MeshError
+from hullscan.model import Transform
 
 if TYPE_CHECKING:  # pragma: no cover
     import open3d
@@ -41,6 +42,12 @@ class HullMesh:
 
     ``length`` is the waterline length, ``beam`` the largest breadth at or below
     the waterline and ``draft`` the depth of the lowest point below the waterline.
+
+    ``ref_from_hull`` maps the hull frame back to the reference file's own coordinates (its
+    axes and origin, in metres after unit scaling): what users see. None means the file was
+    already in the hull frame. ``waterline`` says where the waterline came from (a stated draft,
+    the file's z = 0, or a guess: ``waterline_guessed``). ``half`` is ``port``/``starboard`` for
+    a half-hull mesh (one side, open along the centreline y = 0), ``""`` for a whole hull.
     """
 
     # Annotated Any: constructors accept any array-like; stored as float64 / int32 / int16.
@@ -52,6 +59,10 @@ class HullMesh:
     length: float
     beam: float
     draft: float
+    ref_from_hull: Transform | None = None
+    waterline: str = ""
+    waterline_guessed: bool = False
+    half: str = ""
 
     def __post_init__(self) -> None:
         v = np.array(self.vertices, dtype=np.float64, copy=True)
@@ -108,7 +119,8 @@ class HullMesh:
 
     def with_regions(self, face_region: ArrayLike) -> HullMesh:
         return HullMesh(self.vertices, self.faces, np.asarray(face_region), self.name, self.source,
-                        self.length, self.beam, self.draft)
+                        self.length, self.beam, self.draft, self.ref_from_hull, self.waterline,
+                        self.waterline_guessed, self.half)
 
     def to_open3d(self) -> open3d.geometry.TriangleMesh:
         import open3d as o3d
@@ -169,4 +181,5 @@ def merge_meshes(parts: list[HullMesh], name: str, source: str) -> HullMesh:
         off += p.vertices.shape[0]
     base = parts[0]
     return HullMesh(np.concatenate(verts), np.concatenate(faces).astype(np.int32), np.concatenate(regs),
-                    name, source, base.length, base.beam, base.draft)
+                    name, source, base.length, base.beam, base.draft, base.ref_from_hull, base.waterline,
+                    base.waterline_guessed, base.half)

@@ -194,6 +194,12 @@ def correct_drift(rec: Reconstructor, blocks: list[_Block]) -> tuple[NavBuffer |
     if reference is None:
         anchors_t, anchors_T, info = _align_submaps(cfg, pts, sub, stamps)
     else:
+        if reference.sigma is not None:
+            # Where the ship lies is known only to the prior's uncertainty: register the whole
+            # (drifting) survey first, so that the submaps start from the right placement.
+            reference, reg = reference.registered(pts)
+            rec.drift_reference = reference
+            rec.registration = reg
         anchors_t, anchors_T, info = _align_to_reference(cfg, reference, pts, sub, stamps)
     # 2. Interpolate the corrections in time and apply them to the navigation.
     t, a = nav.arrays()
@@ -301,14 +307,59 @@ def _align_submaps(cfg: DriftConfig, pts: NDArray[np.float64], sub: NDArray[np.i
 # --------------------------------------------------------------------------- alignment to a reference
 
 
+def dense_voxels(pts: NDArray[np.float64], size: float, min_count: int = 4) -> NDArray[np.float64]:
+    """Means of the voxels of ``size`` m that hold at least ``min_count`` returns: the surface,
+    without the lone spikes, fish and multipath ghosts of the raw returns."""
+    from hullscan.compare.align import group_keys, voxel_keys
+
+    if not len(pts):
+        return pts
+    _, inv, counts = group_keys(voxel_keys(pts, size))
+    sums = np.column_stack([np.bincount(inv, weights=pts[:, j], minlength=len(counts)) for j in range(3)])
+    keep = counts >= min_count
+    return sums[keep] / counts[keep, None]
+
+
 @dataclass(frozen=True, eq=False)
 class NavReference:
     """A reference surface (hullscan.compare Reference, in its own frame) placed in the
-    navigation frame by the prior ``hull_to_nav`` (nav <- hull)."""
+    navigation frame by the prior ``hull_to_nav`` (nav <- hull).
+
+    ``sigma`` (a :class:`hullscan.compare.prior.PriorSigma`) is the prior's uncertainty: the
+    placement is then searched (:meth:`registered`) before the submaps are aligned to it. None
+    means the placement is already registered.
+    """
 
     reference: Any
     hull_to_nav: Transform
     name: str
+    sigma: Any = None
+    compare_config: Any = None
+
+    def registered(self, pts: NDArray[np.float64], early: float = 0.25) -> tuple[NavReference, Any]:
+        """This reference placed by a multi-hypothesis registration of the (uncorrected) survey
+        ``pts`` (nav frame, in time order) from the prior; returns it and the :class:`Registration`.
+
+        The whole survey fixes the heading and the position as well as its geometry allows, but a
+        drifting survey fits only as a compromise; the submaps are aligned from the start, where
+        dead reckoning has not drifted yet, so the placement is then refined on the first
+        ``early`` share of the survey (directions that part does not constrain keep the whole
+        survey's value)."""
+        from dataclasses import replace
+
+        from hullscan.compare.align import register_prior, robust_icp
+        from hullscan.compare.config import CompareConfig
+
+        cfg = self.compare_config or CompareConfig()
+        reg = register_prior(dense_voxels(pts, 0.25), self.reference, self.hull_to_nav.inverse(), self.sigma, cfg)
+        t = reg.best.transform.as_matrix()
+        first = dense_voxels(pts[: max(1, int(early * len(pts)))], cfg.voxel_m)
+        if len(first) > 20000:
+            first = first[np.sort(np.random.default_rng(cfg.seed).choice(len(first), 20000, replace=False))]
+        if len(first) >= 200:
+            t, _, _ = robust_icp(first, self.reference, t, (1.0, 0.5, *cfg.icp_schedule_m), cfg.tukey_k_m,
+                                 cfg.icp_max_iter)
+        return replace(self, hull_to_nav=Transform.from_matrix(t).inverse(), sigma=None), reg
 
     def closest(self, p: NDArray[np.float64], dist: float
                 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
@@ -328,7 +379,8 @@ class NavReference:
         return float(np.mean(r**2))
 
 
-def nav_reference(obj: Any, prior: Transform | None, source: str) -> NavReference:
+def nav_reference(obj: Any, prior: Transform | None, source: str, sigma: Any = None,
+                  compare_config: Any = None) -> NavReference:
     """A loaded reference (``HullMesh`` or earlier ``HullCloud``) placed in the navigation frame.
 
     A design mesh is in the hull frame and needs the prior ``hull_to_nav``; an earlier hullscan
@@ -339,12 +391,13 @@ def nav_reference(obj: Any, prior: Transform | None, source: str) -> NavReferenc
 
     name = Path(source).name
     if isinstance(obj, HullCloud):
-        return NavReference(scan_reference(obj, name=name), prior or Transform(), name)
+        return NavReference(scan_reference(obj, name=name), prior or Transform(), name,
+                            sigma if prior is not None else None, compare_config)
     if prior is None:
         raise HullscanError(f"{source}: a design mesh is in the hull frame; drift correction against "
                             "it needs the navigation prior hull_to_nav (recon.drift.hull_to_nav, "
                             "--hull-to-nav truth.json)")
-    return NavReference(mesh_reference(obj), prior, name)
+    return NavReference(mesh_reference(obj), prior, name, sigma, compare_config)
 
 
 def load_drift_reference(cfg: DriftConfig) -> NavReference | None:
@@ -354,8 +407,13 @@ def load_drift_reference(cfg: DriftConfig) -> NavReference | None:
         return None
     from hullscan.compare.loading import load_prior, load_reference
 
-    return nav_reference(load_reference(cfg.reference, cfg.reference_units), load_prior(cfg.hull_to_nav),
-                         cfg.reference)
+    ref = load_reference(cfg.reference, cfg.reference_units)
+    prior = load_prior(cfg.hull_to_nav)
+    if prior is None:
+        return nav_reference(ref, None, cfg.reference)
+    # The prior is read in the reference file's own frame, and searched over its uncertainty.
+    return nav_reference(ref, prior.hull_to_nav(getattr(ref, "ref_from_hull", None)), cfg.reference,
+                         sigma=prior.sigma)
 
 
 def _align_to_reference(cfg: DriftConfig, reference: NavReference, pts: NDArray[np.float64],

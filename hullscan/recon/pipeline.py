@@ -32,6 +32,7 @@ from hullscan.model import (
     PointsPing,
     ProfilingPing,
     Trajectory,
+    Transform,
     TransformStamped,
 )
 from hullscan.recon import checkpoint as ckpt_files
@@ -57,6 +58,10 @@ class ReconResult:
     drops: DropLog
     timings_s: dict[str, float]
     stats: dict[str, float]
+    # With drift correction against a reference: its placement in the navigation frame after the
+    # registration from the prior (nav <- hull), and that registration.
+    hull_to_nav: Transform | None = None
+    registration: Any = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -224,6 +229,7 @@ class Reconstructor:
         self.topics = topics or TopicsConfig()
         # recon.drift.reference already loaded (hullscan.recon.drift.NavReference), or None: from the file.
         self.drift_reference = drift_reference
+        self.registration: Any = None
         self.drops = DropLog()
         self.tf = TfTree()
         self.nav = NavBuffer(self.config.max_nav_gap_s, self.config.max_speed_mps)
@@ -520,7 +526,9 @@ class Reconstructor:
         self.stats["voxels_sparse"] = int(ex[2])
         self.stats["voxels_off_surface"] = int(ex[3])
         self._finished = True
-        return ReconResult(cloud, traj, self.drops, dict(self.timings), dict(self.stats))
+        placed = getattr(self.drift_reference, "hull_to_nav", None)
+        return ReconResult(cloud, traj, self.drops, dict(self.timings), dict(self.stats),
+                           placed if self.config.drift.enabled else None, self.registration)
 
     # -- persistence
     def _ckpt_meta(self) -> dict[str, Any]:
@@ -661,7 +669,7 @@ def reconstruct_bag(path: str | Path, config: HullscanConfig | None = None, prog
     timings["read_bag"] = max(0.0, total_s - sum(timings.values()))
     timings["total"] = total_s
     timings["numba_compile"] = compile_s
-    return ReconResult(res.cloud, res.trajectory, res.drops, timings, res.stats)
+    return ReconResult(res.cloud, res.trajectory, res.drops, timings, res.stats, res.hull_to_nav, res.registration)
 
 
 __all__ = ["NavBuffer", "ReconResult", "Reconstructor", "reconstruct_bag", "slerp", "warmup"]

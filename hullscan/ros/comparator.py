@@ -41,7 +41,8 @@ def hull_to_nav_from(values: list[float], file: str) -> Transform | None:
     if file:
         from hullscan.compare.loading import load_prior
 
-        return load_prior(file)
+        prior = load_prior(file)
+        return None if prior is None else prior.hull_to_nav(None)
     h = list(values)
     return Transform(np.array(h[3:7]), np.array(h[:3])) if len(h) == 7 else None
 

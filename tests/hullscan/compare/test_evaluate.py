@@ -59,7 +59,7 @@ def test_not_comparable_in_mirror_mode_counts_as_not_inspected_with_its_reason()
     assert s["recall"] is None and s["not_inspected_by_reason"] == {NOT_COMPARABLE: 1, "not seen": 1}
 
 
-def test_evaluate_with_drift_correction_end_to_end(tmp_path):
+def test_evaluate_end_to_end_with_an_operator_prior_never_the_truth(tmp_path):
     import json
     from pathlib import Path
 
@@ -69,13 +69,22 @@ def test_evaluate_with_drift_correction_end_to_end(tmp_path):
 
     scenarios = Path(__file__).resolve().parents[3] / "sim" / "scenarios"
     out = tmp_path / "eval"
-    assert main(["evaluate", "--scenarios", str(scenarios), "--only", "demo", "--drift", "--out", str(out),
+    assert main(["evaluate", "--scenarios", str(scenarios), "--only", "demo", "--out", str(out),
                  "--no-progress"]) == 0
-    hull = json.loads((out / "evaluation.json").read_text())["hulls"][0]
+    ev = json.loads((out / "evaluation.json").read_text())
+    hull = ev["hulls"][0]
     assert hull["scenario"] == "demo" and len(hull["detected"]) == 2 and not hull.get("error")
-    used = yaml.safe_load((out / "demo" / "config.yaml").read_text())["recon"]["drift"]
-    assert used["enabled"] and used["reference"].endswith("demo.truth/reference.ply")
-    assert used["hull_to_nav"].endswith("demo.truth/truth.json")
+    # Drift correction is on by default; the inspection was handed an operator prior with errors
+    # of metres and degrees, never the simulator's transform.
+    assert yaml.safe_load((out / "demo" / "config.yaml").read_text())["recon"]["drift"]["enabled"]
+    doc = json.loads((out / "demo" / "findings.json").read_text())
+    paths = [str(i["path"]) for i in doc["inputs"] if i["path"]]
+    assert any(p.endswith("operator_prior.json") for p in paths)
+    assert not any("truth.json" in p or "trajectory_true" in p for p in paths)
+    run = ev["registration_runs"][0]
+    assert max(abs(run["prior"]["along_m"]), abs(run["prior"]["heading_deg"])) > 0.5
+    assert run["success"] and run["error"]["translation_m"] < 0.1, run
+    assert ev["registration"]["success_rate"] == 1.0
 
 
 def test_unseen_reason_takes_the_patch_around_the_point_not_a_broad_one_wrapping_it():

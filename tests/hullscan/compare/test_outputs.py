@@ -169,7 +169,7 @@ def test_compare_command(hull, scan, tmp_path):
     assert rc == 0
     doc = json.loads((out / "findings.json").read_text())
     assert len(doc["findings"]) == 3 and (out / "report.html").exists() and (out / "config.yaml").exists()
-    assert {i["role"] for i in doc["inputs"] if i["sha256"]} == {"cloud", "reference", "hull_to_nav"}
+    assert {i["role"] for i in doc["inputs"] if i["sha256"]} == {"cloud", "reference", "prior"}
     # A missing reference: clear error, exit 1, and still a partial report.
     rc = main(["-q", "compare", str(tmp_path / "cloud.ply"), "--reference", str(tmp_path / "nope.stl"),
                "--out", str(tmp_path / "bad"), "--no-progress"])

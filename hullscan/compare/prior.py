@@ -1,0 +1,242 @@
+"""The navigation prior: what a dive team knows on the quay of where the ship lies.
+
+Two forms, read from JSON or YAML (:func:`load_prior`):
+
+* **transform** - ``{translation: [x, y, z], rotation: [x, y, z, w]}`` (or ``yaw_deg`` instead
+  of ``rotation``): the reference file's own frame (its axes and origin, in metres after unit
+  scaling) placed in the navigation frame, ``nav <- reference``. An object under a
+  ``hull_to_nav`` key is read the same way.
+* **quay** - ``{ship_heading_deg, start: {frame | x_from_stern_m, side, depth_m, standoff_m}}``:
+  the ship's gyro heading (degrees clockwise from north; the navigation frame is ENU, REP 103,
+  with z = 0 at the sea surface) and where the vehicle was when the survey started. It is turned
+  into a transform once the reference hull and the first navigation fix are known
+  (:meth:`NavPrior.resolve`).
+
+Either form may carry ``sigma: {along_m, across_m, vertical_m, heading_deg}``, the team's
+uncertainty. Without it, :data:`DEFAULT_SIGMA` applies, which is the registration's capture
+range (5 m along the ship, 2 m across, 10 degrees of heading): the registration searches that
+range, so a prior that is good to those limits always converges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.spatial.transform import Rotation
+
+from hullscan.errors import HullscanError
+from hullscan.model import Transform
+
+if TYPE_CHECKING:
+    from hullscan.hull.mesh import HullMesh
+
+F64 = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class PriorSigma:
+    """1-sigma-like bounds of the prior's error, in ship terms (the registration searches +/- these)."""
+
+    along_m: float = 5.0
+    across_m: float = 2.0
+    vertical_m: float = 0.5
+    heading_deg: float = 10.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {"along_m": self.along_m, "across_m": self.across_m, "vertical_m": self.vertical_m,
+                "heading_deg": self.heading_deg}
+
+
+DEFAULT_SIGMA = PriorSigma()
+# A prior that an earlier registration produced (the drift stage's): only a fine check is needed.
+REGISTERED_SIGMA = PriorSigma(0.5, 0.3, 0.3, 1.0)
+
+
+@dataclass(frozen=True)
+class QuayStart:
+    """Where the vehicle was at the start of the survey, in ship terms."""
+
+    x_from_stern_m: float | None = None
+    frame: float | None = None
+    side: str = "starboard"
+    depth_m: float = 2.0
+    standoff_m: float = 3.0
+
+
+@dataclass(frozen=True, eq=False)
+class NavPrior:
+    """The navigation prior and its uncertainty.
+
+    ``ref_to_nav`` places the reference file's own frame in the navigation frame (None for a
+    quay prior not yet resolved). ``form`` is ``transform`` or ``quay``; ``source`` names the file.
+    """
+
+    ref_to_nav: Transform | None
+    sigma: PriorSigma = DEFAULT_SIGMA
+    form: str = "transform"
+    source: str = ""
+    ship_heading_deg: float | None = None
+    start: QuayStart | None = None
+    sigma_stated: bool = False
+
+    def hull_to_nav(self, ref_from_hull: Transform | None) -> Transform:
+        """``nav <- hull`` for a reference whose internal hull frame maps to its file frame by ``ref_from_hull``."""
+        if self.ref_to_nav is None:
+            raise HullscanError(f"{self.source}: a quay prior must be resolved against the reference hull and "
+                                "the first navigation fix first (hullscan replay does this)")
+        return self.ref_to_nav if ref_from_hull is None else self.ref_to_nav @ ref_from_hull
+
+    def resolve(self, mesh: HullMesh, first_fix: F64, frame_spacing_m: float | None,
+                frame_zero_x_m: float = 0.0) -> NavPrior:
+        """A quay prior turned into a transform: the first fix (nav frame, ENU) is the start point."""
+        if self.form != "quay" or self.start is None or self.ship_heading_deg is None:
+            return self
+        st = self.start
+        if st.x_from_stern_m is not None:
+            x = float(st.x_from_stern_m)
+        elif st.frame is not None:
+            if not frame_spacing_m:
+                raise HullscanError(f"{self.source}: start.frame needs the frame spacing (--frame-spacing, or "
+                                    "compare.frame_spacing_m in the config); or give start.x_from_stern_m")
+            x = frame_zero_x_m + float(st.frame) * frame_spacing_m
+        else:
+            raise HullscanError(f"{self.source}: start: expected frame or x_from_stern_m")
+        z = -float(st.depth_m)
+        sign = 1.0 if st.side == "port" else -1.0
+        half = _half_breadth(mesh, x, z, sign)
+        hull_pt = np.array([x, sign * (half + st.standoff_m), z])
+        # ENU yaw of the ship's bow from the gyro heading (clockwise from north).
+        yaw = np.deg2rad(90.0 - float(self.ship_heading_deg))
+        rot = Rotation.from_euler("z", yaw)
+        p0 = np.asarray(first_fix, float)
+        t = p0 - rot.apply(hull_pt)
+        t[2] = 0.0  # the hull's waterline is the sea surface, z = 0 of the navigation frame
+        hull_to_nav = Transform(rot.as_quat(), t)
+        ref_from_hull = mesh.ref_from_hull or Transform()
+        return replace(self, ref_to_nav=hull_to_nav @ ref_from_hull.inverse())
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"form": self.form, "source": self.source, "sigma": self.sigma.as_dict(),
+                               "sigma_stated": self.sigma_stated}
+        if self.ref_to_nav is not None:
+            out["reference_to_nav"] = {"translation": np.round(self.ref_to_nav.translation, 4).tolist(),
+                                       "rotation": np.round(self.ref_to_nav.rotation, 8).tolist()}
+        if self.form == "quay":
+            out["ship_heading_deg"] = self.ship_heading_deg
+            out["start"] = None if self.start is None else self.start.__dict__
+        return out
+
+
+def _half_breadth(mesh: HullMesh, x: float, z: float, sign: float) -> float:
+    """Half breadth of the hull at station ``x`` and height ``z`` on the side ``sign`` (+1 port)."""
+    import open3d as o3d
+
+    scene = mesh.raycasting_scene()
+    far = 4.0 * max(mesh.beam, 1.0)
+    ray = np.array([[x, sign * far, z, 0.0, -sign, 0.0]], np.float32)
+    core: Any = o3d.core
+    hit = scene.cast_rays(core.Tensor(ray))["t_hit"].numpy()[0]
+    if not np.isfinite(hit):
+        # Above the keel at that station there is no hull (a depth below it): the nearest plating.
+        near = mesh.vertices[np.abs(mesh.vertices[:, 0] - x) < 2.0]
+        return float(np.abs(near[:, 1]).max()) if len(near) else 0.5 * mesh.beam
+    return float(far - hit)
+
+
+def _num(data: dict[str, Any], key: str, where: str) -> float:
+    try:
+        v = float(data[key])
+    except (KeyError, TypeError, ValueError) as err:
+        raise HullscanError(f"{where}: {key}: expected a number, got {data.get(key)!r}") from err
+    if not np.isfinite(v):
+        raise HullscanError(f"{where}: {key}: expected a finite number, got {v}")
+    return v
+
+
+def _sigma(data: dict[str, Any], where: str) -> tuple[PriorSigma, bool]:
+    s = data.get("sigma")
+    if s is None:
+        return DEFAULT_SIGMA, False
+    if not isinstance(s, dict):
+        raise HullscanError(f"{where}: sigma: expected {{along_m, across_m, vertical_m, heading_deg}}")
+    unknown = set(s) - {"along_m", "across_m", "vertical_m", "heading_deg"}
+    if unknown:
+        raise HullscanError(f"{where}: sigma: unknown key(s) {sorted(unknown)} (expected along_m, across_m, "
+                            "vertical_m, heading_deg)")
+    vals = {k: _num(s, k, f"{where}: sigma") for k in s}
+    if any(v < 0 for v in vals.values()):
+        raise HullscanError(f"{where}: sigma: expected values >= 0, got {vals}")
+    return replace(DEFAULT_SIGMA, **vals), True
+
+
+def parse_prior(data: Any, where: str) -> NavPrior:
+    """A :class:`NavPrior` from a decoded JSON/YAML object; ``where`` names it in errors."""
+    if not isinstance(data, dict):
+        raise HullscanError(f"{where}: expected a mapping (a transform or a quay prior), got {type(data).__name__}")
+    if isinstance(data.get("prior"), dict):  # operator notes: {draft_m, prior: {...}}
+        data = data["prior"]
+    sigma, stated = _sigma(data, where)
+    if "ship_heading_deg" in data:
+        start = data.get("start")
+        if not isinstance(start, dict):
+            raise HullscanError(f"{where}: start: expected {{frame or x_from_stern_m, side, depth_m, standoff_m}}")
+        side = str(start.get("side", "starboard"))
+        if side not in ("port", "starboard"):
+            raise HullscanError(f"{where}: start.side: expected port or starboard, got {side!r}")
+        qs = QuayStart(
+            x_from_stern_m=_num(start, "x_from_stern_m", f"{where}: start") if "x_from_stern_m" in start else None,
+            frame=_num(start, "frame", f"{where}: start") if "frame" in start else None,
+            side=side,
+            depth_m=_num(start, "depth_m", f"{where}: start") if "depth_m" in start else 2.0,
+            standoff_m=_num(start, "standoff_m", f"{where}: start") if "standoff_m" in start else 3.0)
+        return NavPrior(None, sigma, "quay", where, _num(data, "ship_heading_deg", where), qs, stated)
+    tf = data.get("hull_to_nav", data)
+    if not isinstance(tf, dict) or "translation" not in tf:
+        raise HullscanError(f"{where}: expected {{translation: [x,y,z], rotation: [x,y,z,w] or yaw_deg}} "
+                            "or a quay prior {ship_heading_deg, start: {...}}")
+    try:
+        t = np.asarray(tf["translation"], float).reshape(3)
+        if "rotation" in tf:
+            q = np.asarray(tf["rotation"], float).reshape(4)
+        else:
+            q = Rotation.from_euler("z", np.deg2rad(_num(tf, "yaw_deg", where))).as_quat()
+        transform = Transform(q, t)
+    except (KeyError, ValueError, TypeError) as err:
+        raise HullscanError(f"{where}: expected translation [x, y, z] and rotation [x, y, z, w] "
+                            f"(or yaw_deg): {err}") from err
+    if "sigma" not in data and isinstance(tf, dict) and "sigma" in tf:
+        sigma, stated = _sigma(tf, where)
+    return NavPrior(transform, sigma, "transform", where, sigma_stated=stated)
+
+
+def load_prior(path: str | Path | None) -> NavPrior | None:
+    """Read a prior file (JSON or YAML, either form); None for None."""
+    if path is None:
+        return None
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as err:
+        raise HullscanError(f"{p}: cannot read navigation prior: {err.strerror or err}") from err
+    import yaml
+
+    try:
+        # YAML is a superset of JSON: one parser reads both forms.
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise HullscanError(f"{p}: navigation prior is not valid JSON/YAML: {err}") from err
+    return parse_prior(data, str(p))
+
+
+def perturbed(hull_to_nav: Transform, pivot_hull: F64, along_m: float, across_m: float,
+              heading_deg: float) -> Transform:
+    """``hull_to_nav`` with the ship moved ``along_m``/``across_m`` (hull axes) and turned by
+    ``heading_deg`` about ``pivot_hull``: an operator's prior with that error (for evaluation)."""
+    rz = Rotation.from_euler("z", np.deg2rad(heading_deg))
+    c = np.asarray(pivot_hull, float)
+    move = Transform(rz.as_quat(), c + np.array([along_m, across_m, 0.0]) - rz.apply(c))
+    return hull_to_nav @ move

@@ -1,0 +1,78 @@
+"""The reference file's own frame: origin and topsides as drawn, the draft as stated (or labelled a
+guess), the file's axes kept when plausible, and half hulls."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+
+from hullscan.compare.align import check_half_side
+from hullscan.compare.reference import mesh_reference
+from hullscan.compare.synthetic import make_hull
+from hullscan.errors import AlignmentError, MeshError
+from hullscan.hull import load_mesh
+
+# Keel to deck (4 m of topsides above a 3 m draft), origin on the baseline at the bow.
+SHIFT = np.array([-40.0, 0.0, 3.0])
+
+
+def _write(tmp_path: Path, v: np.ndarray, f: np.ndarray, name: str = "hull.stl.gz") -> Path:
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(trimesh.Trimesh(v, f, process=False).export(file_type="stl")))
+    return path
+
+
+@pytest.fixture(scope="module")
+def synth():
+    return make_hull(length=40.0, beam=8.0, draft=3.0, freeboard=4.0, n_x=61, n_s=33, sea_chest=False)
+
+
+def test_file_frame_round_trip_with_topsides_and_offset_origin(tmp_path: Path, synth) -> None:
+    v = np.asarray(synth.vertices) + SHIFT
+    m = load_mesh(_write(tmp_path, v, np.asarray(synth.faces)), draft=3.0)
+    assert "axes as in the file" in m.source and not m.waterline_guessed
+    assert m.length == pytest.approx(40.0, abs=0.1) and m.draft == pytest.approx(3.0, abs=1e-6)
+    assert m.vertices[:, 2].min() == pytest.approx(-3.0, abs=1e-6)  # internal frame: waterline z = 0
+    # Every internal coordinate maps back to the file's own (what a user sees).
+    back = m.ref_from_hull.apply(m.vertices)
+    tri = np.asarray(trimesh.Trimesh(v, np.asarray(synth.faces), process=False).triangles).reshape(-1, 3)
+    assert np.abs(np.sort(back, axis=0) - np.sort(tri, axis=0)).max() < 1e-4
+
+
+def test_guessed_waterline_is_labelled_and_a_draft_outside_the_hull_is_refused(tmp_path: Path, synth) -> None:
+    path = _write(tmp_path, np.asarray(synth.vertices) + SHIFT, np.asarray(synth.faces))
+    guessed = load_mesh(path)
+    assert guessed.waterline_guessed and "guessed" in guessed.waterline and "--draft" in guessed.waterline
+    with pytest.raises(MeshError, match=r"draft 9 m is outside the hull.*keel-to-top height is 7\.0"):
+        load_mesh(path, draft=9.0)
+
+
+def test_correctly_oriented_file_is_not_flipped(tmp_path: Path, synth) -> None:
+    # A hull whose stern is the narrower end fooled the transom heuristic: the file's axes win.
+    v = np.asarray(synth.vertices).copy()
+    m = load_mesh(_write(tmp_path, v, np.asarray(synth.faces)), draft=3.0)
+    up_col = m.ref_from_hull.rot.as_matrix()[:, 2]
+    bow_col = m.ref_from_hull.rot.as_matrix()[:, 0]
+    assert np.allclose(up_col, [0, 0, 1]) and np.allclose(bow_col, [1, 0, 0])
+    stated = load_mesh(_write(tmp_path, v, np.asarray(synth.faces), "b.stl.gz"), draft=3.0, bow="-x", up="+z")
+    assert np.allclose(stated.ref_from_hull.rot.as_matrix()[:, 0], [-1, 0, 0])
+
+
+def test_half_hull_keeps_its_centreline_and_refuses_the_other_side(tmp_path: Path, synth) -> None:
+    v = np.asarray(synth.vertices)
+    f = np.asarray(synth.faces)
+    port = f[np.all(v[f][:, :, 1] >= -1e-6, axis=1)]
+    m = load_mesh(_write(tmp_path, v + SHIFT, port), draft=3.0)
+    assert m.half == "port" and "half hull" in m.source
+    # The centreline is the mesh's own open plane, not the middle of its y extent.
+    assert m.vertices[:, 1].min() == pytest.approx(0.0, abs=1e-6)
+    assert m.beam == pytest.approx(8.0, abs=0.2)
+    ref = mesh_reference(m, icp_spacing=0.2)
+    side = np.array([[20.0, 4.0, -1.5], [21.0, 4.0, -1.0]])
+    check_half_side(side, ref)
+    with pytest.raises(AlignmentError, match=r"port half hull.*starboard side"):
+        check_half_side(side * [1, -1, 1], ref)
