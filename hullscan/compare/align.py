@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any
 
@@ -595,28 +595,31 @@ def coarse_register(points: F64, reference: Reference, prior: Transform, sigma: 
     equally well: the fit is then reported as ambiguous along the ship, never silently chosen.
     """
     rc = config.registration
-    # 1. A sparse cloud: the coarse fit needs shape, not detail.
+    # 1. A sparse cloud, and the reference as oriented samples in a KD-tree: the coarse search
+    #    needs shape, not detail, and queries a tree many times faster than the mesh.
     src = _sparse(points, config)
+    reference = _sample_proxy(reference, rc.proxy_spacing_m)
     p0 = prior.as_matrix()
     pivot = prior.apply(src.mean(axis=0))
     # 2. Seeds over the prior's uncertainty (heading x along; across and depth ICP reaches from 0).
     seeds = [(yaw, along) for yaw in _steps(sigma.heading_deg, rc.seed_heading_step_deg)
              for along in _steps(sigma.along_m, rc.seed_along_step_m)]
     coarse: list[tuple[F64, str, tuple[float, float, float, float]]] = []
+    wide, narrow = rc.coarse_schedule_m[:2], rc.coarse_schedule_m[2:]
     for yaw, along in seeds:
         t0 = _about(pivot, float(yaw), np.array([along, 0.0, 0.0])) @ p0
-        t, _, _ = robust_icp(src, reference, t0, rc.coarse_schedule_m, rc.coarse_tukey_m, rc.coarse_max_iter)
+        t, _, _ = robust_icp(src, reference, t0, wide, rc.coarse_tukey_m, rc.coarse_max_iter)
         off = _offsets(t, p0, pivot)
-        # Seeds that converge to the same place are one hypothesis.
+        # Seeds that the wide radii bring to the same place are one hypothesis.
         if all(abs(off[3] - o[3]) > rc.distinct_heading_deg or np.hypot(off[0] - o[0], off[1] - o[1])
                > rc.distinct_shift_m for _, _, o in coarse):
             coarse.append((t, f"heading {yaw:+.1f} deg, along {along:+.1f} m", off))
-    # 3. Each distinct hypothesis refined and judged at the fine scale: at the coarse scale a fit
-    #    metres along a hull can hold as many points within 0.3 m as the right one.
+    # 3. Each distinct hypothesis refined to the fine scale and judged there: at the coarse scale a
+    #    fit metres along a hull can hold as many points within 0.3 m as the right one.
     k = config.tukey_k_m
     hyps: list[Hypothesis] = []
     for t_c, name, _ in coarse:
-        t, _, _ = robust_icp(src, reference, t_c, config.icp_schedule_m, k, rc.coarse_max_iter)
+        t, _, _ = robust_icp(src, reference, t_c, (*narrow, *config.icp_schedule_m), k, rc.coarse_max_iter)
         _, med, inl = score(src, reference, t, k)
         hyps.append(Hypothesis(Transform.from_matrix(t), name, inl, med, _cost(src, reference, t, 2 * k),
                                *_offsets(t, p0, pivot)))
@@ -645,6 +648,17 @@ def coarse_register(points: F64, reference: Reference, prior: Transform, sigma: 
     return Registration(best, tuple(hyps), tuple(alternatives), along_range,
                         {"seeds": float(len(seeds)), "along_m": sigma.along_m, "across_m": sigma.across_m,
                          "heading_deg": sigma.heading_deg}, (float(pivot[0]), float(pivot[1]), float(pivot[2])))
+
+
+def _sample_proxy(reference: Reference, spacing: float) -> Reference:
+    """``reference`` as its ICP samples (thinned to ``spacing``) with normals, queried through a
+    KD-tree (the scan-reference path of :class:`Reference`)."""
+    from scipy.spatial import cKDTree
+
+    first, _, _ = group_keys(voxel_keys(reference.icp_points, spacing), sort=False)
+    p, n = reference.icp_points[first], reference.icp_normals[first]
+    return replace(reference, _scene=None, _shell_scene=None, _tree=cKDTree(p), _tree_points=p, _tree_normals=n,
+                   spacing=spacing)
 
 
 def _sparse(points: F64, config: CompareConfig) -> F64:
@@ -842,11 +856,54 @@ def align(points: F64, reference: Reference, config: CompareConfig, *, prior: Tr
             f"{inl:.0%} of the cloud lies within {2 * k:.2f} m of it (need {config.min_inlier_fraction:.0%}), "
             f"median distance {med:.2f} m (limit {config.max_residual_m:.2f} m). A different ship, or "
             f"{cause}; no findings were produced.", result)
+    if reg is not None and sigma is not None:
+        # Along a hull the fit is held by a few features (bilge keel ends, sea chests, the ends'
+        # curvature) that the Tukey-weighted ICP cannot pull once they are off by more than its
+        # width: the shift along the ship is settled by scanning the fit's cost directly.
+        t, along_range = settle_along(src, reference, t, sigma, config)
+        reg = replace(reg, along_range_m=along_range)
+        rms, med, inl = score(src, reference, t, k, order=order)
+        result = replace(result, transform=Transform.from_matrix(t), residual_m=rms, median_abs_m=med,
+                         inlier_fraction=inl, registration=reg)
     check_upright(t, reference)
     check_half_side(points @ t[:3, :3].T + t[:3, 3], reference)
     if reg is not None and prior is not None and sigma is not None:
         check_within_prior(t, prior, np.array(reg.pivot), sigma, result)
     return result
+
+
+def settle_along(src: F64, reference: Reference, t: F64, sigma: PriorSigma, config: CompareConfig
+                  ) -> tuple[F64, tuple[float, float]]:
+    """The fit moved along the ship (hull x) to its lowest fine cost, and the range of shifts from
+    there over which the cost stays within ``along_tie`` of it (the position's ambiguity)."""
+    rc = config.registration
+    pts = src if len(src) <= rc.along_points else src[
+        np.sort(np.random.default_rng(config.seed).choice(len(src), rc.along_points, replace=False))]
+    c = 2 * config.tukey_k_m
+
+    def cost(shift: float) -> float:
+        m = t.copy()
+        m[0, 3] += shift
+        return _cost(pts, reference, m, c)
+
+    near = np.arange(-rc.along_settle_m, rc.along_settle_m + 1e-9, rc.along_settle_step_m)
+    costs = np.array([cost(float(v)) for v in near])
+    best = float(near[int(np.argmin(costs))])
+    low = float(costs.min())
+    t = t.copy()
+    t[0, 3] += best
+    reach = max(2.0 * sigma.along_m, rc.ambiguity_scan_m)
+    lo = hi = 0.0
+    for sign in (1.0, -1.0):
+        for v in np.arange(rc.along_settle_step_m, reach + 1e-9,
+                           rc.along_settle_step_m if reach <= rc.along_settle_m else rc.ambiguity_step_m):
+            if cost(best + sign * float(v)) > (1.0 + rc.along_tie) * low:
+                break
+            if sign > 0:
+                hi = float(v)
+            else:
+                lo = -float(v)
+    return t, (lo, hi)
 
 
 def _raise_prior_far_off(near: tuple[Any, ...], reg: Registration, prior: Transform, global_candidates: Any,

@@ -11,19 +11,28 @@ class RegistrationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     coarse_voxel_m: float = Field(0.5, gt=0.0, description="voxel of the sparse cloud the coarse fit uses (m)")
-    coarse_points: int = Field(6000, ge=100, description="most cloud points in the coarse fit")
-    seed_heading_step_deg: float = Field(5.0, gt=0.0, description="heading spacing of the seeds (deg)")
-    seed_along_step_m: float = Field(2.5, gt=0.0, description="spacing of the seeds along the ship (m)")
-    coarse_schedule_m: tuple[float, ...] = Field((4.0, 2.0, 1.0, 0.5),
-                                                 description="coarse ICP correspondence radii (m)")
+    coarse_points: int = Field(3000, ge=100, description="most cloud points in the coarse fit")
+    proxy_spacing_m: float = Field(0.15, gt=0.0, description="spacing of the reference samples the coarse fit "
+                                   "queries (a KD-tree of oriented samples instead of the mesh)")
+    seed_heading_step_deg: float = Field(10.0, gt=0.0, description="heading spacing of the seeds (deg)")
+    seed_along_step_m: float = Field(5.0, gt=0.0, description="spacing of the seeds along the ship (m)")
+    coarse_schedule_m: tuple[float, ...] = Field(
+        (4.0, 2.0, 1.0, 0.5), min_length=3, description="coarse ICP correspondence radii (m): every seed runs the "
+        "first two, each distinct hypothesis the rest and then icp_schedule_m")
     coarse_tukey_m: float = Field(0.15, gt=0.0, description="Tukey width of the coarse fit's last stage (m)")
-    coarse_max_iter: int = Field(12, ge=1, description="ICP iterations per coarse stage")
+    coarse_max_iter: int = Field(10, ge=1, description="ICP iterations per coarse stage")
     tie_ratio: float = Field(1.3, ge=1.0, description="hypotheses (and shifts along the ship) whose fit cost is "
                              "within this factor of the best fit as well: seen from here they are the same")
     distinct_heading_deg: float = Field(1.0, gt=0.0, description="tied hypotheses this far apart in heading are distinct")
     distinct_shift_m: float = Field(0.5, gt=0.0, description="... or this far apart horizontally (m)")
     min_coarse_inliers: float = Field(0.5, gt=0.0, le=1.0, description="share of the sparse cloud within "
                                       "2 x coarse_tukey_m of the reference below which the prior is judged off")
+    along_points: int = Field(10000, ge=100, description="cloud points in the scan of the fit along the ship")
+    along_settle_m: float = Field(1.5, gt=0.0, description="the fit is moved along the ship to its lowest cost "
+                                  "within +/- this (m)")
+    along_settle_step_m: float = Field(0.1, gt=0.0, description="step of that scan (m)")
+    along_tie: float = Field(0.03, gt=0.0, description="shifts along the ship whose cost is within this share of "
+                             "the lowest are as good: the reported ambiguity")
     ambiguity_scan_m: float = Field(10.0, gt=0.0, description="least reach of the scan along the ship (m)")
     ambiguity_step_m: float = Field(0.5, gt=0.0, description="step of the scan along the ship (m)")
 

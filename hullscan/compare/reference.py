@@ -218,7 +218,8 @@ class Reference:
             ids = ans["primitive_ids"].numpy().astype(np.int64)
             return c, n, ids
         assert self._tree is not None and self._tree_points is not None and self._tree_normals is not None
-        _, idx = self._tree.query(p, k=1, workers=-1)
+        # Threads pay off only for large queries: the coarse registration asks thousands of small ones.
+        _, idx = self._tree.query(p, k=1, workers=-1 if len(p) > 50_000 else 1)
         idx = np.asarray(idx, dtype=np.int64)
         q, n = self._tree_points[idx], self._tree_normals[idx]
         # Foot of the perpendicular on the sample's tangent plane: the nearest sample of a noisy

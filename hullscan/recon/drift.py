@@ -347,12 +347,13 @@ class NavReference:
         survey's value)."""
         from dataclasses import replace
 
-        from hullscan.compare.align import register_prior, robust_icp
+        from hullscan.compare.align import register_prior, robust_icp, settle_along
         from hullscan.compare.config import CompareConfig
 
         cfg = self.compare_config or CompareConfig()
-        reg = register_prior(dense_voxels(pts, 0.25), self.reference, self.hull_to_nav.inverse(), self.sigma, cfg)
-        t = reg.best.transform.as_matrix()
+        dense = dense_voxels(pts, 0.25)
+        reg = register_prior(dense, self.reference, self.hull_to_nav.inverse(), self.sigma, cfg)
+        t, _ = settle_along(dense, self.reference, reg.best.transform.as_matrix(), self.sigma, cfg)
         first = dense_voxels(pts[: max(1, int(early * len(pts)))], cfg.voxel_m)
         if len(first) > 20000:
             first = first[np.sort(np.random.default_rng(cfg.seed).choice(len(first), 20000, replace=False))]
