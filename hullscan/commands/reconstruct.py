@@ -39,8 +39,10 @@ def register(sub: Any) -> None:
     p.add_argument("--reference", help="with --drift: align each submap to this design mesh "
                                        "(STL/OBJ/PLY, .gz ok) or earlier hullscan cloud PLY, "
                                        "instead of to each other")
-    p.add_argument("--hull-to-nav", help="JSON with the navigation prior nav <- hull (truth.json works); "
-                                         "needed with a mesh --reference")
+    p.add_argument("--prior", "--hull-to-nav", dest="hull_to_nav", metavar="FILE",
+                   help="navigation prior placing the reference file's own frame in the navigation frame "
+                        "(JSON/YAML {translation, rotation|yaw_deg, sigma}; see docs/prior.md); needed with a "
+                        "mesh --reference; registered over its sigma before the submaps are aligned")
     p.add_argument("--units", help="mesh units of --reference: auto, m, cm, mm, model (default auto)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

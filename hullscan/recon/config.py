@@ -26,9 +26,10 @@ class DriftConfig(BaseModel):
     reference: str | None = Field(None, description="design mesh (STL/OBJ/PLY) or an earlier hullscan cloud "
                                                     "PLY; submaps are aligned to it (yaw + translation) "
                                                     "instead of to each other")
-    hull_to_nav: str | None = Field(None, description="JSON with the navigation prior nav <- hull "
-                                                      "(translation, rotation xyzw; truth.json works); "
-                                                      "needed for a mesh, identity for a cloud")
+    hull_to_nav: str | None = Field(None, description="navigation prior file (JSON/YAML): the reference "
+                                                      "file's own frame in the navigation frame, with an "
+                                                      "optional sigma (docs/prior.md); needed for a mesh, "
+                                                      "identity for a cloud")
     reference_units: str = Field("auto", description="mesh units: auto, m, cm, mm, model")
     reference_max_points: int = Field(20000, ge=100, description="submap points used against the reference")
     reference_min_eig_ratio: float = Field(
