@@ -289,7 +289,7 @@ def _write_operator_notes(path: Path, sc: Scenario, built: Built, motion: Motion
     m = sc.hull.mesh
     # The design hull the team holds: the scenario's mesh file as drawn, or the parametric design.
     design = ({"path": str(m.path), "units": m.units, "up": m.up, "bow": m.bow} if m is not None else
-              {"path": str(truth_dir_for(path.with_name(path.name.removesuffix(".operator.yaml"))) / "reference.ply"),
+              {"path": f"{path.name.removesuffix('.operator.yaml')}.truth/reference.ply",  # beside this file
                "units": "auto", "up": "auto", "bow": "auto"})
     notes = {
         "reference": design,

@@ -92,7 +92,7 @@ def replay(bag: str, reference_arg: str | None, out: str, cfg: Any, *, prior_pat
                 # Submaps are aligned to the reference placed by the prior, registered first over
                 # the prior's uncertainty (the file is not read a second time).
                 drift_reference = nav_reference(reference, prior.hull_to_nav(getattr(reference, "ref_from_hull", None)),
-                                                reference_arg or "", sigma=prior.sigma, compare_config=cfg.compare)
+                                                reference_arg or "", sigma=prior.search, compare_config=cfg.compare)
         if progress:
             print(f"[replay] reconstructing {bag} ...", file=sys.stderr, flush=True)
         recon = reconstruct_bag(bag, cfg, progress=progress, drift_reference=drift_reference)

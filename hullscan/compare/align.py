@@ -425,8 +425,13 @@ def _inverse(order: NDArray[np.int64] | None) -> NDArray[np.int64] | None:
 
 
 def robust_icp(src: F64, reference: Reference, t0: F64, schedule: tuple[float, ...], k_final: float,
-               max_iter: int, *, order: NDArray[np.int64] | None = None) -> tuple[F64, int, tuple[str, ...]]:
+               max_iter: int, *, order: NDArray[np.int64] | None = None, upright: bool = False
+               ) -> tuple[F64, int, tuple[str, ...]]:
     """Tukey-weighted point-to-plane ICP against ``reference.closest``; returns the 4x4 matrix.
+
+    ``upright``: roll and pitch stay as they are (heading and translation only): the navigation
+    frame is levelled by the INS, so a coarse search from afar must not tip the hull over a
+    direction the surveyed surface leaves loose (a round bilge, a cylinder).
 
     ``order``: a permutation of ``src`` putting nearby points next to each other, in which the
     reference is queried (a random subsample queried in random order takes twice as long); the
@@ -453,11 +458,13 @@ def robust_icp(src: F64, reference: Reference, t0: F64, schedule: tuple[float, .
                 break
             m = np.average(p, axis=0, weights=w)
             a = np.hstack([np.cross(p - m, n), n])
+            if upright:
+                a[:, :2] = 0.0
             h = a.T @ (w[:, None] * a)
             g = -a.T @ (w * r)
             # Directions the surface barely constrains keep their current value.
             ev, evec = np.linalg.eigh(h)
-            ok = ev > 1e-4 * ev.max()
+            ok = ev > 1e-4 * ev.max() if not upright else ev > max(1e-4 * ev.max(), 1e-12)
             x = evec[:, ok] @ ((evec[:, ok].T @ g) / ev[ok])
             if si == len(schedule) - 1:
                 degenerate = tuple(_DIRS[int(np.argmax(np.abs(evec[:, j])))] for j in np.flatnonzero(~ok))
@@ -608,7 +615,7 @@ def coarse_register(points: F64, reference: Reference, prior: Transform, sigma: 
     wide, narrow = rc.coarse_schedule_m[:2], rc.coarse_schedule_m[2:]
     for yaw, along in seeds:
         t0 = _about(pivot, float(yaw), np.array([along, 0.0, 0.0])) @ p0
-        t, _, _ = robust_icp(src, reference, t0, wide, rc.coarse_tukey_m, rc.coarse_max_iter)
+        t, _, _ = robust_icp(src, reference, t0, wide, rc.coarse_tukey_m, rc.coarse_max_iter, upright=True)
         off = _offsets(t, p0, pivot)
         # Seeds that the wide radii bring to the same place are one hypothesis.
         if all(abs(off[3] - o[3]) > rc.distinct_heading_deg or np.hypot(off[0] - o[0], off[1] - o[1])
@@ -619,7 +626,8 @@ def coarse_register(points: F64, reference: Reference, prior: Transform, sigma: 
     k = config.tukey_k_m
     hyps: list[Hypothesis] = []
     for t_c, name, _ in coarse:
-        t, _, _ = robust_icp(src, reference, t_c, (*narrow, *config.icp_schedule_m), k, rc.coarse_max_iter)
+        t, _, _ = robust_icp(src, reference, t_c, (*narrow, *config.icp_schedule_m), k, rc.coarse_max_iter,
+                             upright=True)
         _, med, inl = score(src, reference, t, k)
         hyps.append(Hypothesis(Transform.from_matrix(t), name, inl, med, _cost(src, reference, t, 2 * k),
                                *_offsets(t, p0, pivot)))

@@ -214,7 +214,8 @@ def evaluation_reference(notes_path: Any) -> EvalReference:
 
     notes = yaml.safe_load(Path(notes_path).read_text())
     r = notes["reference"]
-    return EvalReference(str(r["path"]), str(r.get("units", "auto")), str(r.get("up", "auto")),
+    path = Path(r["path"]) if Path(r["path"]).is_absolute() else Path(notes_path).parent / r["path"]
+    return EvalReference(str(path), str(r.get("units", "auto")), str(r.get("up", "auto")),
                          str(r.get("bow", "auto")), float(notes["draft_m"]))
 
 

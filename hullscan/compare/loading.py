@@ -93,7 +93,7 @@ def run_inspection(cloud: HullCloud | None, reference: Any, out_dir: str | Path,
         if registered is not None:
             hull_to_nav, sigma = registered, REGISTERED_SIGMA
         elif prior is not None and reference != "mirror":
-            hull_to_nav, sigma = prior.hull_to_nav(getattr(reference, "ref_from_hull", None)), prior.sigma
+            hull_to_nav, sigma = prior.hull_to_nav(getattr(reference, "ref_from_hull", None)), prior.search
         elif prior is not None:  # mirror mode: the prior's frame is the hull frame
             hull_to_nav, sigma = prior.hull_to_nav(None), None
         else:

@@ -46,6 +46,11 @@ class PriorSigma:
     vertical_m: float = 0.5
     heading_deg: float = 10.0
 
+    @property
+    def exact(self) -> bool:
+        """All zero: the placement is known exactly (a surveyed berth); it is refined, not searched."""
+        return self.along_m == self.across_m == self.vertical_m == self.heading_deg == 0.0
+
     def as_dict(self) -> dict[str, float]:
         return {"along_m": self.along_m, "across_m": self.across_m, "vertical_m": self.vertical_m,
                 "heading_deg": self.heading_deg}
@@ -82,6 +87,11 @@ class NavPrior:
     ship_heading_deg: float | None = None
     start: QuayStart | None = None
     sigma_stated: bool = False
+
+    @property
+    def search(self) -> PriorSigma | None:
+        """The uncertainty the registration searches, None for an exact prior."""
+        return None if self.sigma.exact else self.sigma
 
     def hull_to_nav(self, ref_from_hull: Transform | None) -> Transform:
         """``nav <- hull`` for a reference whose internal hull frame maps to its file frame by ``ref_from_hull``."""

@@ -359,7 +359,7 @@ class NavReference:
             first = first[np.sort(np.random.default_rng(cfg.seed).choice(len(first), 20000, replace=False))]
         if len(first) >= 200:
             t, _, _ = robust_icp(first, self.reference, t, (1.0, 0.5, *cfg.icp_schedule_m), cfg.tukey_k_m,
-                                 cfg.icp_max_iter)
+                                 cfg.icp_max_iter, upright=True)
         return replace(self, hull_to_nav=Transform.from_matrix(t).inverse(), sigma=None), reg
 
     def closest(self, p: NDArray[np.float64], dist: float
@@ -414,7 +414,7 @@ def load_drift_reference(cfg: DriftConfig) -> NavReference | None:
         return nav_reference(ref, None, cfg.reference)
     # The prior is read in the reference file's own frame, and searched over its uncertainty.
     return nav_reference(ref, prior.hull_to_nav(getattr(ref, "ref_from_hull", None)), cfg.reference,
-                         sigma=prior.sigma)
+                         sigma=prior.search)
 
 
 def _align_to_reference(cfg: DriftConfig, reference: NavReference, pts: NDArray[np.float64],

@@ -81,8 +81,10 @@ def _cylinder_mesh(path: Path) -> Path:
 
 
 def _prior(path: Path) -> Path:
+    # An exact placement (sigma zero): these tests are about the drift correction, not the search.
     path.write_text(json.dumps({"hull_to_nav": {"translation": HULL_TO_NAV.translation.tolist(),
-                                                "rotation": HULL_TO_NAV.rotation.tolist()}}))
+                                                "rotation": HULL_TO_NAV.rotation.tolist()},
+                                "sigma": {"along_m": 0, "across_m": 0, "vertical_m": 0, "heading_deg": 0}}))
     return path
 
 
