@@ -17,7 +17,12 @@ examples:
   hullscan compare cloud.ply --reference earlier_scan.ply --out out        against an earlier clean scan
   hullscan compare cloud.ply --mirror --out out                            no reference: port vs starboard
   hullscan compare cloud.ply --reference ref.ply --hull-to-nav bags/box.truth/truth.json --out out
-exit status: 0 inspected; 1 error (a partial report is still written to --out)
+  hullscan compare cloud.ply --reference hull.stl --case case.yaml --out out   vessel, IMO, case number in the report
+the last line is the verdict; exit status (docs/report.md):
+  0 nothing found, and at least report.clear_floor (95 %) of the wetted hull cleared
+  3 compartments found
+  4 nothing found in what was cleared, but less than the floor cleared: not a clean hull
+  1 inspection failed (a partial report is still written to --out)
 """
 
 
@@ -29,6 +34,8 @@ def add_reference_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--hull-to-nav", help="JSON with the navigation prior (nav <- hull); truth.json works")
     p.add_argument("--units", default="auto", help="mesh units: auto, m, cm, mm, model (default auto)")
+    p.add_argument("--case", help="case YAML: case_number, vessel_name, imo_number, flag, port, berth, operator, "
+                   "agency, survey_start/end, vehicle, sensor_serials (shown in the report, kept in findings.json)")
 
 
 def register(sub: Any) -> None:
@@ -47,18 +54,22 @@ def run(args: argparse.Namespace) -> int:
     from hullscan.compare.loading import load_prior, load_reference, run_inspection, write_failure
     from hullscan.config import load_config
     from hullscan.errors import HullscanError
+    from hullscan.report.verdict import failed, inspection_verdict, print_verdict
 
     overrides = {"compare": {"frame_spacing_m": args.frame_spacing}} if args.frame_spacing else None
     cfg = load_config(args.config, overrides)
     inputs = {"cloud": args.cloud, "reference": None if args.mirror else args.reference,
-              "hull_to_nav": args.hull_to_nav, "config": args.config}
+              "hull_to_nav": args.hull_to_nav, "config": args.config, "case": args.case}
     try:
         cloud = load_cloud(args.cloud)
         prior = load_prior(args.hull_to_nav)
         reference = "mirror" if args.mirror else load_reference(args.reference, args.units)
     except HullscanError as err:
         write_failure(err, args.out, cfg.compare, inputs, cfg, str(args.reference or "mirror"))
-        raise
-    run_inspection(cloud, reference, args.out, cfg.compare, inputs, cfg, hull_to_nav=prior,
-                   progress=not args.no_progress)
-    return 0
+        return failed(err)
+    try:
+        ins = run_inspection(cloud, reference, args.out, cfg.compare, inputs, cfg, hull_to_nav=prior,
+                             progress=not args.no_progress)
+    except HullscanError as err:
+        return failed(err)
+    return print_verdict(inspection_verdict(ins, cfg.report))

@@ -23,7 +23,9 @@ examples:
   hullscan demo                                   writes runs/demo/ (bag, truth, report)
   hullscan demo --out /tmp/demo --scenario sim/scenarios/box_on_side.yaml
   hullscan demo --mirror                          no design mesh: port/starboard mirror
-then open runs/demo/inspection/report.html in a browser (works offline).
+then open runs/demo/inspection/report.html in a browser (works offline), or report.pdf.
+the last line is the inspection's verdict; the demo exits 0 when it ran end to end (compare and
+replay exit 3 when they find compartments, 4 when too little was cleared to call the hull clean).
 """
 
 
@@ -84,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
         "missed": len(score.missed),
         "not_inspected": len(score.not_inspected),
         "false_alarms": len(score.false_alarms),
-        "coverage": (doc.get("coverage") or {}).get("fraction"),
+        "coverage": (doc.get("coverage") or {}).get("cleared_fraction"),
+        "verdict": doc["verdict"]["text"],
         "time_s": {"simulate": round(t_sim, 1), "replay": round(t_replay, 1)},
     }
     (out / "demo_summary.json").write_text(json.dumps(summary, indent=2))
@@ -101,4 +104,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {coverage_line(inspection.coverage)} of the wetted hull")
     print(f"  report:   {out / 'inspection' / 'report.html'}")
     print(f"  findings: {out / 'inspection' / 'findings.json'}")
+    # The verdict as replay prints it; the demo itself exits 0 when it ran end to end (finding the
+    # simulated compartments is what it is for), unlike compare/replay (3 = compartments found).
+    print(f"verdict: {doc['verdict']['text']}")
     return 0

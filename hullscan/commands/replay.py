@@ -20,7 +20,8 @@ examples:
   hullscan replay bags/box --mirror --out runs/box-mirror
   hullscan replay bags/box --reference hull.stl --hull-to-nav truth.json --drift --out runs/box
       correct navigation drift against the same reference before inspecting
-exit status: 0 inspected; 1 error (a partial report is still written to --out)
+the last line is the verdict; exit status: 0 nothing found and >= 95 % cleared; 3 compartments found;
+  4 nothing found but less cleared; 1 inspection failed (a partial report is still written); see compare --help
 """
 
 
@@ -38,7 +39,8 @@ def register(sub: Any) -> None:
 
 
 def replay(bag: str, reference_arg: str | None, out: str, cfg: Any, *, hull_to_nav: str | None = None,
-           units: str = "auto", camera: bool = True, progress: bool = True, drift: bool = False) -> Any:
+           units: str = "auto", camera: bool = True, progress: bool = True, drift: bool = False,
+           case: str | None = None) -> Any:
     """Reconstruct + inspect + write; returns the Inspection (raises with a partial report on error).
 
     ``drift``: correct navigation drift, against the reference when there is one (recon.drift)."""
@@ -49,7 +51,7 @@ def replay(bag: str, reference_arg: str | None, out: str, cfg: Any, *, hull_to_n
     from hullscan.errors import HullscanError
     from hullscan.recon import reconstruct_bag
 
-    inputs = {"bag": bag, "reference": reference_arg, "hull_to_nav": hull_to_nav}
+    inputs = {"bag": bag, "reference": reference_arg, "hull_to_nav": hull_to_nav, "case": case}
     try:
         prior = load_prior(hull_to_nav)
         reference = "mirror" if reference_arg is None else load_reference(reference_arg, units)
@@ -86,8 +88,14 @@ def replay(bag: str, reference_arg: str | None, out: str, cfg: Any, *, hull_to_n
 
 def run(args: argparse.Namespace) -> int:
     from hullscan.config import load_config
+    from hullscan.errors import HullscanError
+    from hullscan.report.verdict import failed, inspection_verdict, print_verdict
 
     cfg = load_config(args.config)
-    replay(args.bag, None if args.mirror else args.reference, args.out, cfg, hull_to_nav=args.hull_to_nav,
-           units=args.units, camera=not args.no_camera, progress=not args.no_progress, drift=args.drift)
-    return 0
+    try:
+        ins = replay(args.bag, None if args.mirror else args.reference, args.out, cfg, hull_to_nav=args.hull_to_nav,
+                     units=args.units, camera=not args.no_camera, progress=not args.no_progress, drift=args.drift,
+                     case=args.case)
+    except HullscanError as err:
+        return failed(err)
+    return print_verdict(inspection_verdict(ins, cfg.report))

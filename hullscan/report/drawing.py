@@ -227,7 +227,7 @@ def ship_drawing(ins: Any, doc: dict[str, Any], landmarks: list[Landmark]) -> st
             sec.set_xlabel("frame", fontsize=7)
             sec.tick_params(labelsize=7)
     axes[-1].set_xlabel(xlabel, fontsize=8)
-    handles = [Patch(facecolor=COVERAGE_COLOURS[k], label=COVERAGE_LABELS[k]) for k in (2, 1, 0)]
+    handles: list[Any] = [Patch(facecolor=COVERAGE_COLOURS[k], label=COVERAGE_LABELS[k]) for k in (2, 1, 0)]
     handles.append(Line2D([], [], marker="o", markersize=9, markerfacecolor="none", markeredgecolor=FINDING_COLOUR,
                           markeredgewidth=2, linestyle="none", label="finding"))
     handles += [Patch(facecolor="none", edgecolor=c, linestyle="--", label=f"landmark: {k}")

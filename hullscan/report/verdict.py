@@ -70,3 +70,17 @@ def inspection_verdict(ins: Any, config: ReportConfig | None = None) -> Verdict:
     cov = ins.coverage
     return verdict_for(ins.status, ins.error, len(ins.findings), None if cov is None else cov.fraction,
                        None if cov is None else (cov.clear_height or None), config)
+
+
+def print_verdict(verdict: Verdict) -> int:
+    """The CLI's last line, on stdout: ``verdict: ...``; returns the exit status that goes with it."""
+    print(f"verdict: {verdict.text}", flush=True)
+    return verdict.exit_code
+
+
+def failed(err: Exception) -> int:
+    """An error ended the run: logged as one line, then the verdict line; exit status 1."""
+    import logging
+
+    logging.getLogger("hullscan").error("%s", err)
+    return print_verdict(Verdict("failed", f"inspection failed: {err}", EXIT_FAILED))
