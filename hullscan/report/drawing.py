@@ -232,7 +232,7 @@ def ship_drawing(ins: Any, doc: dict[str, Any], landmarks: list[Landmark]) -> st
                           markeredgewidth=2, linestyle="none", label="finding"))
     handles += [Patch(facecolor="none", edgecolor=c, linestyle="--", label=f"landmark: {k}")
                 for k, c in STATUS_EDGE.items()]
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=7, frameon=False, bbox_to_anchor=(0.5, 0.0))
     return _svg(fig)
 

@@ -232,6 +232,31 @@ def test_report_in_headless_chromium(written, width, tmp_path):
     assert 0 < float(re.search(r'data-drawing-width="([0-9.]+)"', dom).group(1)) <= width
 
 
+def test_report_pdf(written, tmp_path):
+    """report.pdf: A4, page numbers, the case in the header, and page 1 carries the verdict and the
+    ship drawing (its text read back, its raster checked for the finding rings)."""
+    pdfium = pytest.importorskip("pypdfium2")
+    ins, out = written
+    pdf = pdfium.PdfDocument(str(out / "report.pdf"))
+    n = len(pdf)
+    assert n >= 3
+    w, h = pdf[0].get_size()
+    assert (round(w), round(h)) == (595, 842)  # A4 in points
+    pages = [pdf[i].get_textpage().get_text_range() for i in range(n)]
+    first = " ".join(pages[0].split())
+    assert f"page 1 / {n}" in first and f"page 1 of {n}" in first and f"case {CASE_NUMBER}" in first
+    assert "compartments found (3)" in first
+    assert "PORT SIDE" in first and "STARBOARD SIDE" in first and "BOTTOM" in first and "waterline" in first
+    assert all(f"page {i + 1} / {n}" in " ".join(t.split()) for i, t in enumerate(pages))
+    assert "Appendix A" in " ".join(pages[-1].split()) or any("Appendix A" in t for t in pages[2:])
+    # Page 1 rasterised: the red finding rings are drawn (one ring has a few hundred such pixels at 100 dpi).
+    img = np.asarray(pdf[0].render(scale=100 / 72).to_pil().convert("RGB")).astype(int)
+    red = (img[:, :, 0] > 180) & (img[:, :, 1] < 80) & (img[:, :, 2] < 80)
+    assert red.sum() > 100 * len(ins.findings)
+    # The card of every finding is in the PDF.
+    assert all(any(f"{f.id}: " in t for t in pages) for f in ins.findings)
+
+
 # ------------------------------------------------------------------ bad input
 
 
