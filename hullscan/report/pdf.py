@@ -23,6 +23,7 @@ def write_pdf(html: str, path: Path, base_url: str | Path | None = None) -> Path
                           "install libpango-1.0-0 and libpangoft2-1.0-0, or set report.pdf: false") from err
     # WeasyPrint logs every CSS property it does not know (the screen-only parts) as a warning.
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)  # a line per layout step otherwise
     logging.getLogger("fontTools").setLevel(logging.ERROR)
     HTML(string=html, base_url=str(base_url) if base_url else None).write_pdf(str(path))
     return path
