@@ -69,21 +69,27 @@ def _iso(ns: int) -> str:
     return dt.datetime.fromtimestamp(ns * 1e-9, dt.UTC).isoformat(timespec="seconds")
 
 
-def survey_times_from_bag(bag: str | Path | None) -> tuple[str | None, str | None]:
-    """(start, end) of a rosbag2 recording, ISO 8601 UTC, from its ``metadata.yaml``; (None, None)
-    when there is none (a bare .mcap/.db3, or not a bag). Simulated bags start near t = 0 (1970)."""
+def survey_span_from_bag(bag: str | Path | None) -> dict[str, Any] | None:
+    """{start, end (ISO 8601 UTC), duration_s} of a rosbag2 recording from its ``metadata.yaml``; None
+    when there is none (a bare .mcap/.db3, or not a bag)."""
     if bag is None:
-        return None, None
+        return None
     meta = Path(bag) / "metadata.yaml"
     if not meta.is_file():
-        return None, None
+        return None
     try:
         info = yaml.safe_load(meta.read_text())["rosbag2_bagfile_information"]
         start = int(info["starting_time"]["nanoseconds_since_epoch"])
         dur = int(info["duration"]["nanoseconds"])
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError):
-        return None, None
-    return _iso(start), _iso(start + dur)
+        return None
+    return {"start": _iso(start), "end": _iso(start + dur), "duration_s": dur * 1e-9}
+
+
+def survey_times_from_bag(bag: str | Path | None) -> tuple[str | None, str | None]:
+    """(start, end) of a rosbag2 recording, ISO 8601 UTC; (None, None) when not known."""
+    span = survey_span_from_bag(bag)
+    return (None, None) if span is None else (span["start"], span["end"])
 
 
 def case_record(case: CaseData, bag: str | Path | None = None) -> dict[str, Any]:

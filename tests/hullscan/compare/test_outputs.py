@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import json
+import re
 import shutil
 import subprocess
-import html as html_lib
-import re
 from html.parser import HTMLParser
 from pathlib import Path
 
