@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         if args.read:
             for _ in bag.samples():
                 pass
-        out = {
+        out: dict[str, Any] = {
             "bag": str(bag.path),
             "messages": bag.message_count,
             # As ros2 bag info: start, end and duration, from the bag's metadata.yaml.
