@@ -174,15 +174,35 @@ def _finding_card(f: dict[str, Any], ins: Any, doc: dict[str, Any]) -> str:
     crops = ins.crops.get(f["id"], [])
     cams = f.get("camera", [])
     crop_html = "".join(
-        f"<figure style='display:inline-block;margin:0'><img src='{_png(c)}' alt='camera crop of {e(f['id'])}'>"
+        f"<figure style='display:inline-block;margin:0'><img src='{_png(c)}' alt='camera crop'>"
         f"<figcaption class='muted'>t = {cams[i]['stamp_ns'] * 1e-9:.2f} s, box {cams[i]['box']} px</figcaption></figure>"
         for i, c in enumerate(crops) if i < len(cams))
-    cam_block = (f"<div class='crops'><b>Camera ({len(cams)} frames saw it; best {len(crops)} shown)</b><br>{crop_html}"
-                 "</div>" if cams else
+    frames = getattr(ins, "frames", {}).get(f["id"], [])
+    frame_html = "".join(_frame_with_box(img, box, f["id"]) for img, box in frames)
+    cam_block = (f"<div class='crops'><b>Camera ({len(cams)} frames saw it; best {len(crops)} shown)</b><br>{frame_html}"
+                 f"{crop_html}</div>" if cams else
                  "<div class='crops'><b>Camera</b><br><span class='muted'>no camera frame saw it</span></div>")
     title = f"{f['id']}: {f['kind']} on the {f['side']}, {f['distance_from_stern_m']:.1f} m from the stern"
     return (f"<section class='finding cls-{e(cls)}' id='finding-{e(f['id'])}' data-finding-id='{e(f['id'])}'>"
             f"<div class='where'><h3>{e(title)}</h3><table>{table}</table></div>{local}{cam_block}</section>")
+
+
+def _frame_with_box(img: NDArray[np.uint8], box: tuple[int, int, int, int], fid: str, max_w: int = 480) -> str:
+    """The whole camera frame, scaled to at most ``max_w`` px, with the finding's box drawn over it."""
+    from PIL import Image
+
+    h, w = img.shape[:2]
+    k = min(1.0, max_w / w)
+    small = np.asarray(Image.fromarray(img).resize((max(1, round(w * k)), max(1, round(h * k))))) if k < 1 else img
+    sw, sh = small.shape[1], small.shape[0]
+    u0, v0, u1, v1 = (c * k for c in box)
+    return (f"<figure class='frame' style='margin:0 0 4px 0'><svg xmlns='http://www.w3.org/2000/svg' "
+            f"viewBox='0 0 {sw} {sh}' style='width:{sw}px;max-width:100%;height:auto' id='frame-{_esc(fid)}'>"
+            f"<image href='{_png(np.ascontiguousarray(small))}' width='{sw}' height='{sh}'/>"
+            f"<rect x='{u0:.1f}' y='{v0:.1f}' width='{u1 - u0:.1f}' height='{v1 - v0:.1f}' fill='none' stroke='#ff0' "
+            f"stroke-width='3'/><rect x='{u0:.1f}' y='{v0:.1f}' width='{u1 - u0:.1f}' height='{v1 - v0:.1f}' "
+            "fill='none' stroke='#c00' stroke-width='1.2'/></svg><figcaption class='muted'>whole frame, "
+            f"{w} x {h} px, the finding outlined</figcaption></figure>")
 
 
 def _landmark_table(landmarks: list[Landmark]) -> str:
