@@ -36,6 +36,7 @@ def register(sub: Any) -> None:
     p.add_argument("--scenario", help="scenario YAML (default: the library's demo.yaml)")
     p.add_argument("--mirror", action="store_true", help="compare with the hull's own mirror image")
     p.add_argument("--config", help="YAML config")
+    p.add_argument("--case", help="case YAML (vessel, IMO number, case number ...) shown in the report")
     p.set_defaults(func=run)
 
 
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     print("[demo] 2/3 replaying the bag: reconstruct, align, compare, report ...", file=sys.stderr, flush=True)
     reference = None if args.mirror else str(truth_dir / "reference.ply")
     inspection = replay(str(out / "bag"), reference, str(out / "inspection"), cfg,
-                        hull_to_nav=str(truth_dir / "truth.json"))
+                        hull_to_nav=str(truth_dir / "truth.json"), case=args.case)
     t_replay = time.perf_counter() - t0 - t_sim
 
     # 3. Score against ground truth.

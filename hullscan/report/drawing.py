@@ -150,7 +150,8 @@ def ship_drawing(ins: Any, doc: dict[str, Any], landmarks: list[Landmark]) -> st
     xlabel = "metres from the stern (x, towards the bow)" if hull_frame else "x (m, cloud frame: no hull frame)"
 
     heights = [depth + 1.2, depth + 1.2, breadth + 1.2]
-    fig_w = 10.0
+    # 8 in keeps the text legible when the drawing is scaled down to a 640 px window.
+    fig_w = 8.0
     fig_h = fig_w * sum(heights) / (length + 2) + 2.4
     fig, axes = plt.subplots(3, 1, figsize=(fig_w, max(fig_h, 5.0)), gridspec_kw={"height_ratios": heights})
     titles = {"port": "PORT SIDE (profile; bow to the right in every view)",
@@ -202,7 +203,7 @@ def ship_drawing(ins: Any, doc: dict[str, Any], landmarks: list[Landmark]) -> st
             r.set_gid(f"landmark-{lm.name.replace(' ', '-')}-{v}")
             ax.add_patch(r)
             ax.text(lm.bbox_min[0], a1 + 0.05, lm.name.replace("port ", "").replace("starboard ", "")
-                    + f" ({lm.status})", fontsize=6.5, color=STATUS_EDGE[lm.status], va="bottom", zorder=6)
+                    + f" ({lm.status})", fontsize=7.5, color=STATUS_EDGE[lm.status], va="bottom", zorder=6)
         # Findings: a marker on their own view, labels staggered so they do not overlap.
         mine = [f for f in findings if f.get("side") == v or (v == "bottom" and f.get("side") not in ("port",
                                                                                                        "starboard"))]
@@ -218,22 +219,22 @@ def ship_drawing(ins: Any, doc: dict[str, Any], landmarks: list[Landmark]) -> st
                                                                      "linewidth": 0.8})
         ax.set_aspect("equal")  # to scale
         ax.set_xlim(x0 - 1.0, x1 + 1.0)
-        ax.set_title(titles[v], fontsize=9, loc="left", fontweight="bold")
-        ax.tick_params(labelsize=7)
+        ax.set_title(titles[v], fontsize=9.5, loc="left", fontweight="bold")
+        ax.tick_params(labelsize=8)
         ax.grid(True, linewidth=0.3, color="#999", zorder=0)
         if spacing:
             sec = ax.secondary_xaxis("top", functions=(lambda x: (x - frame0) / spacing,
                                                        lambda f: f * spacing + frame0))
             sec.set_xlabel("frame", fontsize=7)
             sec.tick_params(labelsize=7)
-    axes[-1].set_xlabel(xlabel, fontsize=8)
+    axes[-1].set_xlabel(xlabel, fontsize=9)
     handles: list[Any] = [Patch(facecolor=COVERAGE_COLOURS[k], label=COVERAGE_LABELS[k]) for k in (2, 1, 0)]
     handles.append(Line2D([], [], marker="o", markersize=9, markerfacecolor="none", markeredgecolor=FINDING_COLOUR,
                           markeredgewidth=2, linestyle="none", label="finding"))
     handles += [Patch(facecolor="none", edgecolor=c, linestyle="--", label=f"landmark: {k}")
                 for k, c in STATUS_EDGE.items()]
     fig.tight_layout(rect=(0, 0.1, 1, 1))
-    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=7, frameon=False, bbox_to_anchor=(0.5, 0.0))
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False, bbox_to_anchor=(0.5, 0.0))
     return _svg(fig)
 
 
