@@ -95,14 +95,15 @@ font-size:13px;vertical-align:top} th{background:#f3f3f3}
 .verdict.nothing_found.clean{background:#e5f5e0;border-color:#238b45;color:#00441b}
 .verdict.failed{background:#eee;border-color:#444;color:#111}
 .case td,.case th{font-size:12px} .case{width:100%} .drawing svg{width:100%;height:auto;display:block}
-.drawing{max-width:1250px}
+.drawing{max-width:1000px}
 .error{background:#fee;border:2px solid #c00;padding:.6em 1em;margin:1em 0}
 .finding{border:1px solid #999;border-radius:6px;padding:.6em 1em;margin:1em 0;display:flex;gap:1.2em;
 flex-wrap:wrap;break-inside:avoid}
 .finding h3{margin:.2em 0} .finding>div{min-width:0} .finding .where{flex:1 1 320px}
 .local svg{width:300px;max-width:100%;height:auto}
 .cls-high{border-left:10px solid #c00} .cls-medium{border-left:10px solid #e90} .cls-low{border-left:10px solid #6a6}
-.crops img{width:220px;max-width:100%;image-rendering:pixelated;margin:0 4px 4px 0;border:1px solid #444}
+.crops img{width:220px;max-width:100%;image-rendering:pixelated;border:1px solid #444}
+.crops figure.crop{display:inline-block;width:224px;max-width:100%;vertical-align:top;margin:0 6px 6px 0}
 .badge{display:inline-block;padding:0 .4em;border-radius:3px;color:#fff;font-size:12px}
 .b-high{background:#c00} .b-medium{background:#d97b00} .b-low{background:#4a8a4a}
 .st-cleared{color:#1b7837;font-weight:bold} .st-seen{color:#d95f02;font-weight:bold} .st-not{color:#7b3294;font-weight:bold}
@@ -174,7 +175,7 @@ def _finding_card(f: dict[str, Any], ins: Any, doc: dict[str, Any]) -> str:
     crops = ins.crops.get(f["id"], [])
     cams = f.get("camera", [])
     crop_html = "".join(
-        f"<figure style='display:inline-block;margin:0'><img src='{_png(c)}' alt='camera crop'>"
+        f"<figure class='crop'><img src='{_png(c)}' alt='camera crop'>"
         f"<figcaption class='muted'>t = {cams[i]['stamp_ns'] * 1e-9:.2f} s, box {cams[i]['box']} px</figcaption></figure>"
         for i, c in enumerate(crops) if i < len(cams))
     frames = getattr(ins, "frames", {}).get(f["id"], [])
@@ -197,8 +198,10 @@ def _frame_with_box(img: NDArray[np.uint8], box: tuple[int, int, int, int], fid:
     sw, sh = small.shape[1], small.shape[0]
     u0, v0, u1, v1 = (c * k for c in box)
     return (f"<figure class='frame' style='margin:0 0 4px 0'><svg xmlns='http://www.w3.org/2000/svg' "
-            f"viewBox='0 0 {sw} {sh}' style='width:{sw}px;max-width:100%;height:auto' id='frame-{_esc(fid)}'>"
-            f"<image href='{_png(np.ascontiguousarray(small))}' width='{sw}' height='{sh}'/>"
+            f"viewBox='0 0 {sw} {sh}' style='width:{max(sw, 400)}px;max-width:100%;height:auto' "
+            f"id='frame-{_esc(fid)}'>"
+            f"<image href='{_png(np.ascontiguousarray(small))}' width='{sw}' height='{sh}' "
+            "style='image-rendering:pixelated'/>"
             f"<rect x='{u0:.1f}' y='{v0:.1f}' width='{u1 - u0:.1f}' height='{v1 - v0:.1f}' fill='none' stroke='#ff0' "
             f"stroke-width='3'/><rect x='{u0:.1f}' y='{v0:.1f}' width='{u1 - u0:.1f}' height='{v1 - v0:.1f}' "
             "fill='none' stroke='#c00' stroke-width='1.2'/></svg><figcaption class='muted'>whole frame, "
