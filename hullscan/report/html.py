@@ -14,6 +14,7 @@ import base64
 import html
 import io
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -261,7 +262,12 @@ def render_report(ins: Any, doc: dict[str, Any]) -> str:
     svg = ship_drawing(ins, doc, landmarks)
     parts.append("<h2>The ship: where the findings are</h2>")
     if svg:
-        parts.append(f"<div class='drawing' id='ship-drawing'>{svg}</div>")
+        # On paper the drawing shares page 1 with the verdict and the case: at most ~165 mm tall, so a
+        # short, beamy hull is drawn narrower than the page rather than pushed to page 2.
+        m = re.search(r'viewBox="0 0 ([0-9.]+) ([0-9.]+)"', svg)
+        aspect = float(m.group(2)) / float(m.group(1)) if m else 0.5
+        parts.append(f"<style>@media print{{#ship-drawing{{width:{min(186.0, 165.0 / aspect):.0f}mm}}}}</style>"
+                     f"<div class='drawing' id='ship-drawing'>{svg}</div>")
         parts.append("<p class='muted'>To scale, bow to the right. Green: cleared (a compartment of the cleared "
                      "height would have been found); orange: seen, but too uncertain to clear; grey: not seen. "
                      "Both orange and grey are <b>not inspected</b>. Red rings: findings (cards below). Dashed "
@@ -296,7 +302,12 @@ def render_report(ins: Any, doc: dict[str, Any]) -> str:
     # --- finding cards
     parts.append(f"<div class='cards'><h2>Findings ({len(doc['findings'])})</h2>")
     if not doc["findings"]:
-        parts.append(f"<p>None in the cleared surface. {e(verdict['text'])}.</p>")
+        if verdict["kind"] == "failed":
+            parts.append("<p>None computed: the inspection failed (see the verdict above). This is not a "
+                         "clearance.</p>")
+        else:
+            parts.append(f"<p>None in the surface that was cleared ({_pct(cov.get('cleared_fraction'))} of the wetted "
+                         "hull). Everything else is <b>not inspected</b>: see the drawing and the list below.</p>")
     for f in doc["findings"]:
         parts.append(_finding_card(f, ins, doc))
     parts.append("</div>")
