@@ -277,3 +277,53 @@ def local_map_svg(raster: F64, extent: tuple[float, float, float, float], fid: s
             f"<text x='4' y='{h + 30:.1f}' font-size='10'>{bar:g} m</text>"
             f"<text x='{w:.1f}' y='{h + 30:.1f}' font-size='10' text-anchor='end'>{wu:.2f} x {wv:.2f} m, "
             "grey: not seen</text></svg>")
+
+
+def section_svg(ins: Any, finding: dict[str, Any], half_width: float = 0.1, window: float = 1.5,
+                max_points: int = 800) -> str:
+    """The fused sonar returns in a thin slice across a finding (the hull section at its x), coloured by
+    deviation, over the reference surface in the same slice: what the sonar saw there ('' without a
+    cloud). Written directly as SVG: a few hundred dots per card."""
+    from hullscan.compare.outputs import deviation_colours
+
+    pts, dev, cov = ins.points, ins.deviation, ins.coverage
+    if pts is None or dev is None or not len(pts):
+        return ""
+    cx, cy, cz = finding["centroid"]
+    near = (np.abs(pts[:, 0] - cx) < half_width) & (np.abs(pts[:, 1] - cy) < window) & (np.abs(pts[:, 2] - cz) < window)
+    idx = np.flatnonzero(near)
+    if not len(idx):
+        return ""
+    if len(idx) > max_points:
+        idx = np.random.default_rng(0).choice(idx, max_points, replace=False)
+    p, d = pts[idx], dev[idx]
+    ref = np.zeros((0, 3))
+    if cov is not None and len(cov.samples):
+        s = cov.samples
+        ref = s[(np.abs(s[:, 0] - cx) < 3 * half_width) & (np.abs(s[:, 1] - cy) < window) & (np.abs(s[:, 2] - cz) < window)]
+    size = 240.0
+    k = size / (2 * window)  # px per metre
+    # Seen from the stern: port (+y) to the left, as a diver facing forward sees it.
+    def u(y: F64) -> F64:
+        return (window - (y - cy)) * k
+
+    def v(z: F64) -> F64:
+        return (window - (z - cz)) * k
+
+    rgb = deviation_colours(d, 0.2)
+    dots = "".join(f"<circle cx='{a:.1f}' cy='{b:.1f}' r='1.8' fill='rgb({c[0]},{c[1]},{c[2]})'/>"
+                   for a, b, c in zip(u(p[:, 1]), v(p[:, 2]), rgb, strict=True))
+    refs = "".join(f"<circle cx='{a:.1f}' cy='{b:.1f}' r='1.2' fill='#555'/>"
+                   for a, b in zip(u(ref[:, 1]), v(ref[:, 2]), strict=True))
+    fid = str(finding["id"])
+    return (f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {size:.0f} {size + 48:.0f}' width='{size:.0f}' "
+            f"id='section-{fid}' role='img' aria-label='sonar returns across {fid}'>"
+            f"<rect x='0' y='0' width='{size:.0f}' height='{size:.0f}' fill='#111'/>{refs}{dots}"
+            f"<circle cx='{size / 2:.1f}' cy='{size / 2:.1f}' r='10' fill='none' stroke='#ff0' stroke-width='1.5'/>"
+            f"<line x1='6' y1='{size - 8:.1f}' x2='{6 + 0.5 * k:.1f}' y2='{size - 8:.1f}' stroke='#fff' stroke-width='3'/>"
+            f"<text x='6' y='{size - 13:.1f}' font-size='10' fill='#fff'>0.5 m</text>"
+            f"<text x='4' y='12' font-size='10' fill='#fff'>port</text>"
+            f"<text x='{size - 4:.0f}' y='12' font-size='10' fill='#fff' text-anchor='end'>starboard</text>"
+            f"<text x='0' y='{size + 14:.0f}' font-size='10'>{len(idx)} returns, {2 * half_width * 100:.0f} cm slice at "
+            f"x = {cx:.2f} m</text><text x='0' y='{size + 28:.0f}' font-size='10'>seen from aft; red proud, blue "
+            f"recessed,</text><text x='0' y='{size + 42:.0f}' font-size='10'>grey: reference surface</text></svg>")

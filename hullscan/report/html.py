@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from hullscan.compare.analysis import coverage_summary
 from hullscan.report.case import CASE_FIELDS
-from hullscan.report.drawing import local_map_svg, ship_drawing
+from hullscan.report.drawing import local_map_svg, section_svg, ship_drawing
 from hullscan.report.landmarks import Landmark, find_landmarks
 
 F64 = NDArray[np.float64]
@@ -173,6 +173,9 @@ def _finding_card(f: dict[str, Any], ins: Any, doc: dict[str, Any]) -> str:
     lm = ins.local_maps.get(f["id"])
     local = (f"<div class='local'><b>Local height map</b><br>{local_map_svg(lm[0], lm[1], f['id'])}</div>"
              if lm is not None else "<div class='local'><b>Local height map</b><br><i>not computed</i></div>")
+    sec = section_svg(ins, f)
+    local += (f"<div class='local'><b>Sonar returns across it</b><br>{sec}</div>" if sec else
+              "<div class='local'><b>Sonar returns across it</b><br><i>no cloud points kept</i></div>")
     crops = ins.crops.get(f["id"], [])
     cams = f.get("camera", [])
     crop_html = "".join(

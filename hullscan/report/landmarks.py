@@ -145,5 +145,5 @@ def nearest_landmark(point: tuple[float, float, float], landmarks: list[Landmark
     for lm in same or landmarks:
         d, text = relative_position(point, lm)
         if best is None or d < best[1]:
-            best = (lm, d, text)
+            best = (lm, d, text if same else f"{text} (on the other side of the hull)")
     return best

@@ -167,6 +167,11 @@ def test_report_has_every_card(written):
     assert not re.search(r"(src|href)=['\"]https?://", html)
     assert "ship-drawing" in html and "view3d" in html and CASE_NUMBER in html
     assert html.index("id='verdict'") < html.index("ship-drawing") < html.index("data-finding-id")
+    for f in ins.findings:  # each card: a local height map with its scale bar, the sonar returns across it
+        card = html[html.index(f"id='finding-{f.id}'"):].split("</section>")[0]
+        assert f"id='local-map-{f.id}'" in card and " m</text>" in card
+        section = card[card.index(f"id='section-{f.id}'"):].split("</svg>")[0]
+        assert section.count("<circle") > 20
 
 
 def _chromium() -> str | None:

@@ -22,7 +22,8 @@ def test_nearest_is_on_the_findings_side() -> None:
     assert relative_position(p, STBD)[0] < relative_position(p, CHEST)[0]
     lm, _, text = nearest_landmark(p, [CHEST, STBD])
     assert lm is CHEST and "port sea chest" in text
-    assert nearest_landmark((20.5, -4.6, -2.0), [CHEST])[0] is CHEST  # none on its side: the other one
+    lm, _, text = nearest_landmark((20.5, -4.6, -2.0), [CHEST])  # none on its side: the other one, said so
+    assert lm is CHEST and text.endswith("(on the other side of the hull)")
     assert nearest_landmark((0.0, 0.0, 0.0), []) is None
 
 
