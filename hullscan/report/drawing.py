@@ -29,6 +29,8 @@ COVERAGE_COLOURS = {2: "#4daf4a", 1: "#fdbf6f", 0: "#bdbdbd"}
 COVERAGE_LABELS = {2: "cleared", 1: "seen, not cleared", 0: "not seen"}
 STATUS_EDGE = {"cleared": "#1b7837", "seen, not cleared": "#d95f02", "not seen": "#7b3294"}
 FINDING_COLOUR = "#d7191c"
+# Labels sit on a pale box so that one crossing another, or the shading, stays legible.
+_LABEL_BOX = {"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 0.6}
 
 
 def _pyplot() -> Any:
@@ -203,7 +205,8 @@ def ship_drawing(ins: Any, doc: dict[str, Any], landmarks: list[Landmark]) -> st
             r.set_gid(f"landmark-{lm.name.replace(' ', '-')}-{v}")
             ax.add_patch(r)
             ax.text(lm.bbox_min[0], a1 + 0.05, lm.name.replace("port ", "").replace("starboard ", "")
-                    + f" ({lm.status})", fontsize=7.5, color=STATUS_EDGE[lm.status], va="bottom", zorder=6)
+                    + f" ({lm.status})", fontsize=7.5, color=STATUS_EDGE[lm.status], va="bottom", zorder=6,
+                    bbox=_LABEL_BOX)
         # Findings: a marker on their own view, labels staggered so they do not overlap.
         mine = [f for f in findings if f.get("side") == v or (v == "bottom" and f.get("side") not in ("port",
                                                                                                        "starboard"))]
@@ -215,8 +218,8 @@ def ship_drawing(ins: Any, doc: dict[str, Any], landmarks: list[Landmark]) -> st
             mk.set_gid(f"finding-marker-{f['id']}")
             dy = (0.45 + 0.45 * (k % 3)) * (1 if k % 2 == 0 else -1)
             ax.annotate(f["id"], (c[0], py), xytext=(c[0] + 0.6, py + dy), fontsize=9, fontweight="bold",
-                        color=FINDING_COLOUR, zorder=9, arrowprops={"arrowstyle": "-", "color": FINDING_COLOUR,
-                                                                     "linewidth": 0.8})
+                        color=FINDING_COLOUR, zorder=9, bbox=_LABEL_BOX,
+                        arrowprops={"arrowstyle": "-", "color": FINDING_COLOUR, "linewidth": 0.8})
         ax.set_aspect("equal")  # to scale
         ax.set_xlim(x0 - 1.0, x1 + 1.0)
         ax.set_title(titles[v], fontsize=9.5, loc="left", fontweight="bold")
