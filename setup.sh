@@ -32,6 +32,8 @@ apt_install() {
 PY="${PYTHON:-python3}"
 if command -v dpkg-query >/dev/null 2>&1; then
   apt_install libusb-1.0-0
+  # report.pdf: WeasyPrint lays the report out with Pango (and subsets fonts with HarfBuzz).
+  apt_install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
   # The report test opens report.html in headless Chromium.
   if [ "$job" = "test" ]; then apt_install chromium; fi
   "$PY" -c "import ensurepip" 2>/dev/null || apt_install python3-venv

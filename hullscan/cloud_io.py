@@ -1,7 +1,9 @@
 """Hull clouds to and from PLY (open3d / CloudCompare readable) with a JSON metadata sidecar.
 
 The PLY is binary little-endian with vertex properties ``x y z nx ny nz`` plus
-``confidence hits sigma``; CloudCompare shows the extra ones as scalar fields.
+``scalar_confidence scalar_hits scalar_sigma``: CloudCompare loads a PLY property as a scalar field
+only when its name starts with ``scalar_``. Clouds written with the earlier plain names
+(``confidence hits sigma``) still load.
 Metadata (frame, config, provenance) goes to ``path.with_suffix(".json")``.
 """
 
@@ -17,7 +19,7 @@ from hullscan.errors import HullscanError
 from hullscan.model import HullCloud
 
 _FIELDS = [("x", "<f8"), ("y", "<f8"), ("z", "<f8"), ("nx", "<f4"), ("ny", "<f4"), ("nz", "<f4"),
-           ("confidence", "<f4"), ("hits", "<i4"), ("sigma", "<f4")]
+           ("scalar_confidence", "<f4"), ("scalar_hits", "<i4"), ("scalar_sigma", "<f4")]
 _PLY_TYPES = {"<f8": "double", "<f4": "float", "<i4": "int", "<u1": "uchar", "<i2": "short",
               "<u2": "ushort", "<u4": "uint", "<i1": "char"}
 _FROM_PLY = {"double": "<f8", "float64": "<f8", "float": "<f4", "float32": "<f4", "int": "<i4",
@@ -33,9 +35,9 @@ def save_cloud(cloud: HullCloud, path: str | Path, metadata: dict[str, Any] | No
     for i, a in enumerate("xyz"):
         rec[a] = cloud.points[:, i]
         rec["n" + a] = cloud.normals[:, i]
-    rec["confidence"] = cloud.confidence
-    rec["hits"] = cloud.hits
-    rec["sigma"] = cloud.sigma
+    rec["scalar_confidence"] = cloud.confidence
+    rec["scalar_hits"] = cloud.hits
+    rec["scalar_sigma"] = cloud.sigma
     header = ["ply", "format binary_little_endian 1.0", "comment hullscan hull cloud",
               f"comment frame_id {cloud.frame_id}", f"element vertex {n}"]
     header += [f"property {_PLY_TYPES[t]} {name}" for name, t in _FIELDS]
@@ -100,9 +102,16 @@ def load_cloud(path: str | Path) -> HullCloud:
         raise HullscanError(f"{p}: PLY vertices have no x, y, z")
     pts = np.stack([rec["x"], rec["y"], rec["z"]], 1).astype(np.float64)
     nrm = (np.stack([rec["nx"], rec["ny"], rec["nz"]], 1) if "nx" in names else np.zeros((n, 3)))
-    conf = rec["confidence"] if "confidence" in names else np.ones(n)
-    hits = rec["hits"] if "hits" in names else np.ones(n, np.int32)
-    sig = rec["sigma"] if "sigma" in names else np.zeros(n)
+    def field(name: str) -> Any:
+        for key in (f"scalar_{name}", name):  # this version's name, then the earlier one
+            if key in names:
+                return rec[key]
+        return None
+
+    conf, hits, sig = field("confidence"), field("hits"), field("sigma")
+    conf = np.ones(n) if conf is None else conf
+    hits = np.ones(n, np.int32) if hits is None else hits
+    sig = np.zeros(n) if sig is None else sig
     return HullCloud(pts, nrm, conf, hits, sig, frame)
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hullscan.compare.config import CompareConfig
 from hullscan.errors import ConfigError
 from hullscan.recon.config import ReconConfig
+from hullscan.report.config import ReportConfig
 
 
 class StrictModel(BaseModel):
@@ -61,6 +62,7 @@ class HullscanConfig(StrictModel):
     bag: BagConfig = BagConfig()
     recon: ReconConfig = ReconConfig()
     compare: CompareConfig = CompareConfig()
+    report: ReportConfig = ReportConfig()
 
 
 def _format_validation(err: ValidationError, source: str) -> str:

@@ -14,6 +14,15 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger("hullscan")
 
+# Routine filtering that every survey has (sonar noise, the survey's edges): logged at INFO, summed up
+# in one line (DropLog.routine_summary); everything else is a WARNING, as a damaged bag or a missing
+# transform is something to act on.
+ROUTINE_REASONS = frozenset({
+    "nan_range", "below_min_range", "beyond_max_range", "low_intensity", "spike_across", "spike_along",
+    "grazing_angle", "off_reference", "no_mirrored_counterpart", "merged_into_neighbour", "weak_seed_support",
+    "growth_layer", "layer_under_object", "no_detection",
+})
+
 
 @dataclass
 class DropLog:
@@ -32,7 +41,8 @@ class DropLog:
         key = (where, reason)
         if key not in self.counts:
             self.examples[key] = detail
-            log.warning("%s: %s%s", where, reason.replace("_", " "), f" ({detail})" if detail else "")
+            level = logging.INFO if reason in ROUTINE_REASONS else logging.WARNING
+            log.log(level, "%s: %s%s", where, reason.replace("_", " "), f" ({detail})" if detail else "")
         self.counts[key] += n
 
     def merge(self, other: DropLog) -> None:
@@ -52,6 +62,16 @@ class DropLog:
             {"where": w, "reason": r, "count": n, "example": self.examples.get((w, r), "")}
             for (w, r), n in sorted(self.counts.items())
         ]
+
+    def routine_summary(self) -> str:
+        """One line: 'filtered as routine: nan range x155103, spike along x812, ...' (all places summed)."""
+        by_reason: Counter[str] = Counter()
+        for (_, r), n in self.counts.items():
+            if r in ROUTINE_REASONS:
+                by_reason[r] += n
+        if not by_reason:
+            return "filtered as routine: nothing"
+        return "filtered as routine: " + ", ".join(f"{r.replace('_', ' ')} x{n}" for r, n in by_reason.most_common())
 
     def summary(self) -> str:
         if not self.counts:

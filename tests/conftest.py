@@ -33,3 +33,23 @@ def shared_hulls() -> Path:
     if not SHARED_HULLS.is_dir():
         pytest.skip(f"shared hull meshes not found at {SHARED_HULLS}")
     return SHARED_HULLS
+
+
+@pytest.fixture(autouse=True)
+def _findings_json_matches_schema(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """Every findings.json a test writes (anywhere under pytest's tmp dirs) validates against the
+    JSON Schema shipped in the package (``hullscan schema findings``)."""
+    import time
+
+    start = time.time()
+    yield
+    base = tmp_path_factory.getbasetemp()
+    written = [p for p in base.rglob("findings.json") if p.stat().st_mtime >= start - 1.0]
+    if not written:
+        return
+    import json
+
+    from hullscan.report.schema import validate_findings
+
+    for p in written:
+        validate_findings(json.loads(p.read_text()), str(p))

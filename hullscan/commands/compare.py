@@ -18,7 +18,12 @@ examples:
   hullscan compare cloud.ply --mirror --out out                            no reference: port vs starboard
   hullscan compare cloud.ply --reference hull.stl --draft 6.2 --prior prior.json --out out
       prior.json: {"translation": [50, -20, 0], "yaw_deg": 30, "sigma": {"along_m": 5, "heading_deg": 10}}
-exit status: 0 inspected; 1 error (a partial report is still written to --out)
+  hullscan compare cloud.ply --reference hull.stl --case case.yaml --out out   vessel, IMO, case number in the report
+the last line is the verdict; exit status (docs/report.md):
+  0 nothing found, and at least report.clear_floor (95 %) of the wetted hull cleared
+  3 compartments found
+  4 nothing found in what was cleared, but less than the floor cleared: not a clean hull
+  1 inspection failed (a partial report is still written to --out)
 """
 
 
@@ -41,6 +46,8 @@ def add_reference_args(p: argparse.ArgumentParser) -> None:
                    help="the mesh file's up axis (default: the file's +z when its axes read as a hull's)")
     p.add_argument("--bow", default="auto", choices=("auto", "+x", "-x", "+y", "-y", "+z", "-z"),
                    help="the mesh file's axis towards the bow (default: the file's +x when plausible)")
+    p.add_argument("--case", help="case YAML: case_number, vessel_name, imo_number, flag, port, berth, operator, "
+                   "agency, survey_start/end, vehicle, sensor_serials (shown in the report, kept in findings.json)")
 
 
 def register(sub: Any) -> None:
@@ -59,11 +66,12 @@ def run(args: argparse.Namespace) -> int:
     from hullscan.compare.loading import load_prior, load_reference, run_inspection, write_failure
     from hullscan.config import load_config
     from hullscan.errors import HullscanError
+    from hullscan.report.verdict import failed, inspection_verdict, print_verdict
 
     overrides = {"compare": {"frame_spacing_m": args.frame_spacing}} if args.frame_spacing else None
     cfg = load_config(args.config, overrides)
     inputs = {"cloud": args.cloud, "reference": None if args.mirror else args.reference,
-              "prior": args.prior, "config": args.config}
+              "prior": args.prior, "config": args.config, "case": args.case}
     try:
         cloud = load_cloud(args.cloud)
         prior = load_prior(args.prior)
@@ -74,7 +82,10 @@ def run(args: argparse.Namespace) -> int:
                                 "hullscan replay BAG, or give compare a {translation, rotation} prior")
     except HullscanError as err:
         write_failure(err, args.out, cfg.compare, inputs, cfg, str(args.reference or "mirror"))
-        raise
-    run_inspection(cloud, reference, args.out, cfg.compare, inputs, cfg, prior=prior,
-                   progress=not args.no_progress)
-    return 0
+        return failed(err)
+    try:
+        ins = run_inspection(cloud, reference, args.out, cfg.compare, inputs, cfg, prior=prior,
+                             progress=not args.no_progress)
+    except HullscanError as err:
+        return failed(err)
+    return print_verdict(inspection_verdict(ins, cfg.report))

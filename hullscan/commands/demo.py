@@ -23,7 +23,9 @@ examples:
   hullscan demo                                   writes runs/demo/ (bag, truth, report)
   hullscan demo --out /tmp/demo --scenario sim/scenarios/box_on_side.yaml
   hullscan demo --mirror                          no design mesh: port/starboard mirror
-then open runs/demo/inspection/report.html in a browser (works offline).
+then open runs/demo/inspection/report.html in a browser (works offline), or report.pdf.
+the last line is the inspection's verdict; the demo exits 0 when it ran end to end (compare and
+replay exit 3 when they find compartments, 4 when too little was cleared to call the hull clean).
 """
 
 
@@ -34,6 +36,7 @@ def register(sub: Any) -> None:
     p.add_argument("--scenario", help="scenario YAML (default: the library's demo.yaml)")
     p.add_argument("--mirror", action="store_true", help="compare with the hull's own mirror image")
     p.add_argument("--config", help="YAML config")
+    p.add_argument("--case", help="case YAML (vessel, IMO number, case number ...) shown in the report")
     p.set_defaults(func=run)
 
 
@@ -73,10 +76,10 @@ def run(args: argparse.Namespace) -> int:
     notes = operator_notes_for(out / "bag")
     ref = evaluation_reference(notes)
     if args.mirror:
-        inspection = replay(str(out / "bag"), None, str(out / "inspection"), cfg)
+        inspection = replay(str(out / "bag"), None, str(out / "inspection"), cfg, case=args.case)
     else:
         inspection = replay(str(out / "bag"), ref.path, str(out / "inspection"), cfg, prior_path=str(notes),
-                            draft=ref.draft_m, units=ref.units, up=ref.up, bow=ref.bow)
+                            draft=ref.draft_m, units=ref.units, up=ref.up, bow=ref.bow, case=args.case)
     t_replay = time.perf_counter() - t0 - t_sim
 
     # 3. Score against ground truth.
@@ -91,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
         "missed": len(score.missed),
         "not_inspected": len(score.not_inspected),
         "false_alarms": len(score.false_alarms),
-        "coverage": (doc.get("coverage") or {}).get("fraction"),
+        "coverage": (doc.get("coverage") or {}).get("cleared_fraction"),
+        "verdict": doc["verdict"]["text"],
         "time_s": {"simulate": round(t_sim, 1), "replay": round(t_replay, 1)},
     }
     (out / "demo_summary.json").write_text(json.dumps(summary, indent=2))
@@ -108,4 +112,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {coverage_line(inspection.coverage)} of the wetted hull")
     print(f"  report:   {out / 'inspection' / 'report.html'}")
     print(f"  findings: {out / 'inspection' / 'findings.json'}")
+    # The verdict as replay prints it; the demo itself exits 0 when it ran end to end (finding the
+    # simulated compartments is what it is for), unlike compare/replay (3 = compartments found).
+    print(f"verdict: {doc['verdict']['text']}")
     return 0

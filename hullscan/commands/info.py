@@ -28,25 +28,39 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from hullscan.bag import BagReader
     from hullscan.config import load_config
+    from hullscan.report.case import survey_span_from_bag
 
     cfg = load_config(args.config)
     with BagReader(args.bag, cfg.topics) as bag:
         if args.read:
             for _ in bag.samples():
                 pass
-        out = {
+        out: dict[str, Any] = {
             "bag": str(bag.path),
             "messages": bag.message_count,
+            # As ros2 bag info: start, end and duration, from the bag's metadata.yaml.
+            "recording": survey_span_from_bag(args.bag),
             "salvaged": bag.salvage,
             "plan": bag.plan.as_dict(),
-            "problems": bag.drops.as_dict(),
+            "problems": bag.drops.as_dict() if args.read else None,
+            "decoded": bool(args.read),
             "damage": bag.damage,
         }
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
     print(f"bag: {out['bag']}  ({out['messages']} messages{', salvaged by scanning' if bag.salvage else ''})")
+    rec = out["recording"]
+    if rec is None:
+        print("recording: start/end not known (no metadata.yaml; a bare storage file)")
+    else:
+        print(f"recording: {rec['start']} to {rec['end']} (UTC), duration {rec['duration_s']:.1f} s")
     print(bag.plan.describe())
-    print("problems:")
-    print(bag.drops.summary())
+    if args.read:
+        print("problems:")
+        print(bag.drops.summary())
+    else:
+        print("problems: not decoded (add --read to decode every message and count problems)")
+        if bag.drops:  # what opening the bag already found (damage, unknown types)
+            print(bag.drops.summary())
     return 0

@@ -23,7 +23,8 @@ examples:
   hullscan replay bags/box --mirror --out runs/box-mirror
   hullscan replay bags/box --reference hull.stl --prior prior.json --no-drift --out runs/box
       skip the navigation drift correction (on by default)
-exit status: 0 inspected; 1 error (a partial report is still written to --out)
+the last line is the verdict; exit status: 0 nothing found and >= 95 % cleared; 3 compartments found;
+  4 nothing found but less cleared; 1 inspection failed (a partial report is still written); see compare --help
 """
 
 
@@ -58,7 +59,7 @@ def first_fix(bag: str, cfg: Any) -> Any:
 
 def replay(bag: str, reference_arg: str | None, out: str, cfg: Any, *, prior_path: str | None = None,
            units: str = "auto", draft: float | None = None, up: str = "auto", bow: str = "auto",
-           camera: bool = True, progress: bool = True, drift: bool = True) -> Any:
+           camera: bool = True, progress: bool = True, drift: bool = True, case: str | None = None) -> Any:
     """Reconstruct + inspect + write; returns the Inspection (raises with a partial report on error).
 
     ``drift``: correct navigation drift, against the reference when there is one and a prior places
@@ -71,7 +72,7 @@ def replay(bag: str, reference_arg: str | None, out: str, cfg: Any, *, prior_pat
     from hullscan.hull.mesh import HullMesh
     from hullscan.recon import reconstruct_bag
 
-    inputs = {"bag": bag, "reference": reference_arg, "prior": prior_path}
+    inputs = {"bag": bag, "reference": reference_arg, "prior": prior_path, "case": case}
     try:
         prior = load_prior(prior_path)
         reference = "mirror" if reference_arg is None else load_reference(reference_arg, units, draft=draft,
@@ -120,10 +121,15 @@ def replay(bag: str, reference_arg: str | None, out: str, cfg: Any, *, prior_pat
 
 def run(args: argparse.Namespace) -> int:
     from hullscan.config import load_config
+    from hullscan.errors import HullscanError
+    from hullscan.report.verdict import failed, inspection_verdict, print_verdict
 
     overrides = {"compare": {"frame_spacing_m": args.frame_spacing}} if args.frame_spacing else None
     cfg = load_config(args.config, overrides)
-    replay(args.bag, None if args.mirror else args.reference, args.out, cfg, prior_path=args.prior,
-           units=args.units, draft=args.draft, up=args.up, bow=args.bow, camera=not args.no_camera,
-           progress=not args.no_progress, drift=not args.no_drift)
-    return 0
+    try:
+        ins = replay(args.bag, None if args.mirror else args.reference, args.out, cfg, prior_path=args.prior,
+                     units=args.units, draft=args.draft, up=args.up, bow=args.bow, camera=not args.no_camera,
+                     progress=not args.no_progress, drift=not args.no_drift, case=args.case)
+    except HullscanError as err:
+        return failed(err)
+    return print_verdict(inspection_verdict(ins, cfg.report))

@@ -437,12 +437,14 @@ def coverage_summary(cov: dict[str, Any]) -> str:
     """One line from ``Coverage.as_dict()``: 'cleared 0.3 % for 0.1 m compartments (0.2 m: 10 %,
     0.3 m: 16 %), seen 24 %' (the report, the [compare] line and the demo print it)."""
     h = cov.get("clear_height_m") or 0.0
+    # findings.json 2.0 names it cleared_fraction; Coverage.as_dict() still says fraction.
+    cleared = cov["cleared_fraction"] if "cleared_fraction" in cov else cov["fraction"]
     if not h:
-        return f"cleared {100 * cov['fraction']:.1f} %"
+        return f"cleared {100 * cleared:.1f} %"
     others = ", ".join(f"{k} m: {100 * v:.0f} %" for k, v in (cov.get("cleared_fraction_by_height") or {}).items()
                        if float(k) != h)
-    return (f"cleared {100 * cov['fraction']:.1f} % for {h:g} m compartments" + (f" ({others})" if others else "")
-            + f", seen {100 * cov.get('seen_fraction', cov['fraction']):.0f} %")
+    return (f"cleared {100 * cleared:.1f} % for {h:g} m compartments" + (f" ({others})" if others else "")
+            + f", seen {100 * cov.get('seen_fraction', cleared):.0f} %")
 
 
 def unseen_reason(patches: list[dict[str, Any]] | tuple[dict[str, Any], ...], point: Any, margin: float = 0.3) -> str:

@@ -119,3 +119,21 @@ def camera_evidence(ins: Any, cams: CameraSet, config: CompareConfig
             for i, (_, ev, _) in enumerate(items))
         crops[fid] = [c for _, _, c in best]
     return out_ev, crops
+
+
+def context_frames(evidence: dict[str, tuple[CameraEvidence, ...]], cams: CameraSet, n: int = 1
+                   ) -> dict[str, list[tuple[NDArray[np.uint8], tuple[int, int, int, int]]]]:
+    """The ``n`` best whole camera frames per finding (RGB) with the finding's pixel box, for the report's
+    card: a diver needs the surroundings the crop cuts away to recognise the place."""
+    by_stamp = {fr.stamp_ns: fr for fr in cams.frames}
+    out: dict[str, list[tuple[NDArray[np.uint8], tuple[int, int, int, int]]]] = {}
+    for fid, evs in evidence.items():
+        items = []
+        for ev in evs[:n]:
+            fr = by_stamp.get(ev.stamp_ns)
+            if fr is None:
+                continue
+            img = np.asarray(fr.image)
+            items.append((np.repeat(img[:, :, None], 3, axis=2) if img.ndim == 2 else img, ev.box))
+        out[fid] = items
+    return out

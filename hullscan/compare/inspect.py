@@ -82,6 +82,8 @@ class Inspection:
     cells: Cells | None = None
     local_maps: dict[str, tuple[F64, tuple[float, float, float, float]]] = field(default_factory=dict)
     crops: dict[str, list[NDArray[np.uint8]]] = field(default_factory=dict)
+    # Whole camera frames with the finding's pixel box, for the report (issue 16).
+    frames: dict[str, list[tuple[NDArray[np.uint8], tuple[int, int, int, int]]]] = field(default_factory=dict)
     status: str = "complete"
     error: str | None = None
     error_type: str | None = None
@@ -548,11 +550,12 @@ def _inspect(ins: Inspection, cloud: HullCloud, reference: Any, config: CompareC
             # above is not a finding, and what could hide under it was not inspected.
             ins.coverage = coverage(ins.cells, ref, config, [o[1] for o in order], mirror=mirror)
     if cameras is not None and ins.findings:
-        from hullscan.compare.camera import camera_evidence
+        from hullscan.compare.camera import camera_evidence, context_frames
 
         with _stage(tm, "camera_evidence", progress):
             ev, crops = camera_evidence(ins, cameras, config)
             ins.findings = tuple(replace(f, camera=ev.get(f.id, ())) for f in ins.findings)
             ins.crops = crops
+            ins.frames = context_frames(ev, cameras)
     log.info("%d findings, coverage %.0f%%, alignment residual %.3f m", len(ins.findings),
              100 * ins.coverage.fraction, ins.alignment.residual_m)

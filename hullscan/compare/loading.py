@@ -85,11 +85,13 @@ def run_inspection(cloud: HullCloud | None, reference: Any, out_dir: str | Path,
     from an earlier registration from that prior (the drift stage's), only checked and refined."""
     from hullscan.compare.inspect import Inspection, inspect
     from hullscan.compare.outputs import write_outputs
-    from hullscan.compare.prior import REGISTERED_SIGMA
+    from hullscan.compare.prior import REGISTERED_SIGMA, PriorSigma
 
     try:
         if cloud is None or reference is None:
             raise HullscanError("nothing to compare (cloud or reference missing)")
+        hull_to_nav: Transform | None
+        sigma: PriorSigma | None
         if registered is not None:
             hull_to_nav, sigma = registered, REGISTERED_SIGMA
         elif prior is not None and reference != "mirror":

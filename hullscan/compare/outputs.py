@@ -1,7 +1,8 @@
 """Writing an inspection: findings.json (versioned), report.html, deviation.ply, config.yaml.
 
 findings.json is the evidence record: it carries the SHA-256 of every input so the chain of
-custody can be checked later. Schema: README.md, "findings.json" (``SCHEMA_VERSION``).
+custody can be checked later. Schema: docs/findings-schema.md and the JSON Schema
+``hullscan schema findings`` prints (``SCHEMA_VERSION``).
 """
 
 from __future__ import annotations
@@ -18,11 +19,16 @@ import numpy as np
 from pydantic import BaseModel
 
 from hullscan._version import __version__
+from hullscan.compare.analysis import Coverage
 from hullscan.compare.inspect import Inspection
 from hullscan.model import Transform
+from hullscan.report.case import CaseData, case_record, load_case
+from hullscan.report.config import ReportConfig
 
 SCHEMA = "hullscan.findings"
-SCHEMA_VERSION = "1.1"
+# 2.0: honest coverage key names (wetted/cleared/seen/not_inspected), verdict, case, method, landmarks,
+# confidence_class and nearest_landmark per finding. The JSON Schema ships as report/findings.schema.json.
+SCHEMA_VERSION = "2.0"
 
 
 def sha256_file(path: str | Path) -> str:
@@ -58,7 +64,9 @@ def describe_inputs(inputs: Mapping[str, str | Path | None]) -> list[dict[str, A
     return out
 
 
-def _finding_dict(f: Any, ins: Inspection) -> dict[str, Any]:
+def _finding_dict(f: Any, ins: Inspection, landmarks: list[Any], rcfg: ReportConfig) -> dict[str, Any]:
+    from hullscan.report.landmarks import nearest_landmark
+
     d = asdict(f)
     # Positions in the reference file's own frame; the ship terms (side, metres from the stern,
     # depth below the waterline, frame) are the hull frame's.
@@ -67,25 +75,55 @@ def _finding_dict(f: Any, ins: Inspection) -> dict[str, Any]:
     for k in ("centroid", "bbox_min", "bbox_max"):
         d[k] = [round(float(v), 4) for v in d[k]]
     d["camera"] = [dict(c, box=list(c["box"])) for c in d["camera"]]
+    d["confidence_class"] = rcfg.confidence_class(f.confidence)
+    near = nearest_landmark(f.centroid, landmarks)
+    d["nearest_landmark"] = None if near is None else {
+        "name": near[0].name, "distance_m": round(near[1], 2), "description": near[2]}
     return d
 
 
-def _coverage_dict(ins: Inspection) -> dict[str, Any] | None:
-    if ins.coverage is None:
-        return None
-    cov = ins.coverage.as_dict()
-    patches = []
-    for patch in cov["unseen_patches"]:
-        q = dict(patch)  # the Inspection's own patches stay in the hull frame
-        if "centroid" in q:
-            q["centroid"] = [round(float(v), 3) for v in ins.to_user(q["centroid"])]
-        patches.append(q)
-    cov["unseen_patches"] = patches
-    return cov
+def _landmark_dict(lm: Any, ins: Inspection) -> dict[str, Any]:
+    d = lm.as_dict()
+    lo, hi = ins.box_to_user(d["bbox_min"], d["bbox_max"])  # the reference file's own frame
+    d["bbox_min"], d["bbox_max"] = [round(float(v), 3) for v in lo], [round(float(v), 3) for v in hi]
+    return d
 
 
-def findings_document(ins: Inspection, inputs: list[dict[str, Any]], config: BaseModel | None) -> dict[str, Any]:
+def coverage_record(cov: Coverage, max_patches: int = 200, ins: Inspection | None = None) -> dict[str, Any]:
+    """Coverage as findings.json 2.0 records it: every key says what it measures; patch centroids in
+    the reference file's own frame when ``ins`` is given (the Inspection's stay in the hull frame)."""
+    d = cov.as_dict(max_patches=max_patches)
+    if ins is not None:
+        patches = []
+        for patch in d["unseen_patches"]:
+            q = dict(patch)
+            if "centroid" in q:
+                q["centroid"] = [round(float(v), 3) for v in ins.to_user(q["centroid"])]
+            patches.append(q)
+        d["unseen_patches"] = patches
+    seen_any = cov.seen if cov.seen_any is None else cov.seen_any
+    return {
+        "cleared_fraction": d["fraction"],
+        "seen_fraction": d["seen_fraction"],
+        "clear_height_m": d["clear_height_m"],
+        "cleared_fraction_by_height": d["cleared_fraction_by_height"],
+        "wetted_area_m2": d["inspected_area_m2"],
+        "cleared_area_m2": d["seen_area_m2"],
+        "seen_area_m2": round(float(seen_any.sum() * cov.sample_area), 2),
+        "not_inspected_area_m2": d["unseen_area_m2"],
+        "n_not_inspected_patches": d["n_unseen_patches"],
+        "not_inspected_patches": d["unseen_patches"],
+    }
+
+
+def findings_document(ins: Inspection, inputs: list[dict[str, Any]], config: BaseModel | None,
+                      case: dict[str, Any] | None = None) -> dict[str, Any]:
+    from hullscan.report.landmarks import find_landmarks
+    from hullscan.report.verdict import inspection_verdict
+
     ref = ins.reference
+    rcfg = report_config(config)
+    landmarks = find_landmarks(ins)
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -93,6 +131,17 @@ def findings_document(ins: Inspection, inputs: list[dict[str, Any]], config: Bas
         "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "status": ins.status,
         "error": None if ins.error is None else {"type": ins.error_type, "message": ins.error},
+        "verdict": inspection_verdict(ins, rcfg).as_dict(),
+        "case": case if case is not None else case_record(CaseData()),
+        "method": {
+            "description": "signed deviation of the aligned hull cloud from the reference; findings are "
+                           "deviating patches above min_height_m and min_zscore; cleared = a compartment "
+                           "clear_height_m high would have been found there (docs/method.md)",
+            "reference_kind": ins.reference_kind,
+            "confidence_classes": {"high": rcfg.confidence_high, "medium": rcfg.confidence_medium, "low": 0.0},
+            "clear_floor": rcfg.clear_floor,
+            "config": "see 'config'",
+        },
         "reference": {
             "kind": ins.reference_kind,
             "name": ins.reference_name,
@@ -117,7 +166,8 @@ def findings_document(ins: Inspection, inputs: list[dict[str, Any]], config: Bas
         "cloud": {"n_points": ins.n_cloud_points},
         "alignment": None if ins.alignment is None else ins.alignment.as_dict(),
         "alignment_residual_m": ins.alignment_residual_m,
-        "coverage": _coverage_dict(ins),
+        "coverage": None if ins.coverage is None else coverage_record(ins.coverage, ins=ins),
+        "landmarks": [_landmark_dict(lm, ins) for lm in landmarks],
         "summary": {
             "n_findings": len(ins.findings),
             "n_protrusions": sum(f.kind == "protrusion" for f in ins.findings),
@@ -125,12 +175,19 @@ def findings_document(ins: Inspection, inputs: list[dict[str, Any]], config: Bas
             "max_risk": max((f.risk for f in ins.findings), default=0.0),
             "total_volume_m3": round(sum(f.volume_m3 for f in ins.findings), 5),
         },
-        "findings": [_finding_dict(f, ins) for f in ins.findings],
+        "findings": [_finding_dict(f, ins, landmarks, rcfg) for f in ins.findings],
         "notes": list(ins.notes),
         "drops": ins.drops.as_dict(),
         "timings_s": dict(ins.timings_s),
         "config": None if config is None else config.model_dump(mode="json"),
+        "outputs": {},
     }
+
+
+def report_config(config: BaseModel | None) -> ReportConfig:
+    """The report section of a full config; defaults for a comparator-only config."""
+    r = getattr(config, "report", None)
+    return r if isinstance(r, ReportConfig) else ReportConfig()
 
 
 def deviation_colours(d: np.ndarray, scale: float = 0.2) -> np.ndarray:
@@ -145,45 +202,59 @@ def deviation_colours(d: np.ndarray, scale: float = 0.2) -> np.ndarray:
 
 
 def write_deviation_ply(path: Path, points: np.ndarray, d: np.ndarray) -> None:
-    """Binary PLY: x y z (float32), red green blue (uchar), deviation (float32, NaN = not judged)."""
+    """Binary PLY: x y z (float32), red green blue (uchar), scalar_deviation (float32, m, NaN = not judged).
+
+    The ``scalar_`` prefix is what CloudCompare's PLY loader needs to offer a property as a scalar field.
+    """
     n = len(points)
     rgb = deviation_colours(d)
     rec = np.empty(n, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("red", "u1"), ("green", "u1"),
-                             ("blue", "u1"), ("deviation", "<f4")])
+                             ("blue", "u1"), ("scalar_deviation", "<f4")])
     rec["x"], rec["y"], rec["z"] = points[:, 0], points[:, 1], points[:, 2]
     rec["red"], rec["green"], rec["blue"] = rgb[:, 0], rgb[:, 1], rgb[:, 2]
-    rec["deviation"] = d
+    rec["scalar_deviation"] = d
     header = (
         "ply\nformat binary_little_endian 1.0\ncomment hullscan deviation cloud (reference frame, m)\n"
         f"element vertex {n}\nproperty float x\nproperty float y\nproperty float z\n"
-        "property uchar red\nproperty uchar green\nproperty uchar blue\nproperty float deviation\nend_header\n"
+        "property uchar red\nproperty uchar green\nproperty uchar blue\nproperty float scalar_deviation\nend_header\n"
     )
     with path.open("wb") as fh:
         fh.write(header.encode("ascii"))
         fh.write(rec.tobytes())
 
 
+def write_sha256_sidecar(path: Path) -> Path:
+    """``path.sha256`` in ``sha256sum`` format, so ``sha256sum -c report.html.sha256`` checks the file."""
+    side = path.with_name(path.name + ".sha256")
+    side.write_text(f"{sha256_file(path)}  {path.name}\n")
+    return side
+
+
 def write_outputs(ins: Inspection, out_dir: str | Path, inputs: Mapping[str, str | Path | None] | None = None,
                   config: BaseModel | None = None) -> dict[str, Path]:
-    """Write findings.json, report.html, deviation.ply (when computed), crops and config.yaml."""
+    """Write findings.json, report.html (+ report.pdf), the SHA-256 sidecars, deviation.ply (when
+    computed), findings.geojson / findings.csv, crops and config.yaml.
+
+    ``inputs`` may name a ``case`` YAML (vessel, IMO number, case number ...) and a ``bag`` (survey start
+    and end are read from it when the case file does not give them)."""
     from hullscan.config import dump_config
-    from hullscan.report.html import render_report
+    from hullscan.report.exports import write_findings_csv, write_findings_geojson
+    from hullscan.report.html import render_report, with_view3d
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
-    input_list = describe_inputs(inputs or {})
-    doc = findings_document(ins, input_list, config if config is not None else ins.config)
-    if config is not None:
-        dump_config(config, out / "config.yaml")
-        files["config"] = out / "config.yaml"
-    else:
-        dump_config(ins.config, out / "config.yaml")
-        files["config"] = out / "config.yaml"
+    inputs = dict(inputs or {})
+    case = case_record(load_case(inputs.get("case")), inputs.get("bag"))
+    input_list = describe_inputs(inputs)
+    cfg = config if config is not None else ins.config
+    doc = findings_document(ins, input_list, cfg, case)
+    dump_config(cfg, out / "config.yaml")
+    files["config"] = out / "config.yaml"
     if ins.points is not None and ins.deviation is not None:
         write_deviation_ply(out / "deviation.ply", ins.to_user(ins.points), ins.deviation)
         files["deviation"] = out / "deviation.ply"
-        doc["outputs"] = {"deviation_ply": "deviation.ply"}
+        doc["outputs"]["deviation_ply"] = "deviation.ply"
     if ins.crops:
         from PIL import Image
 
@@ -192,11 +263,27 @@ def write_outputs(ins: Inspection, out_dir: str | Path, inputs: Mapping[str, str
         for fid, imgs in ins.crops.items():
             for i, img in enumerate(imgs):
                 Image.fromarray(img).save(crop_dir / f"{fid}_{i}.png")
+    files["geojson"] = write_findings_geojson(doc, out / "findings.geojson")
+    files["csv"] = write_findings_csv(doc, out / "findings.csv")
+    doc["outputs"].update(findings_geojson="findings.geojson", findings_csv="findings.csv",
+                          report_html="report.html", report_html_sha256="report.html.sha256")
+    rcfg = report_config(cfg)
+    if rcfg.pdf:
+        doc["outputs"].update(report_pdf="report.pdf", report_pdf_sha256="report.pdf.sha256")
     doc = _finite(doc)
+    printed = render_report(ins, doc)
+    (out / "report.html").write_text(with_view3d(printed, ins))
+    files["report"] = out / "report.html"
+    files["report_sha256"] = write_sha256_sidecar(files["report"])
+    if rcfg.pdf:
+        from hullscan.report.pdf import write_pdf
+
+        files["pdf"] = write_pdf(printed, out / "report.pdf", base_url=out)
+        files["pdf_sha256"] = write_sha256_sidecar(files["pdf"])
+    # The report cannot carry its own hash; the evidence record does (and the sidecars beside it).
+    doc["report_sha256"] = {p.name: sha256_file(p) for k, p in files.items() if k in ("report", "pdf")}
     (out / "findings.json").write_text(json.dumps(doc, indent=2, allow_nan=False, default=_json_default))
     files["findings"] = out / "findings.json"
-    (out / "report.html").write_text(render_report(ins, doc))
-    files["report"] = out / "report.html"
     return files
 
 

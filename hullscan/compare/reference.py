@@ -473,7 +473,7 @@ def estimate_normals(points: F64, k: int = 16) -> F64:
     """Unit normals by local PCA, oriented away from the hull's long axis."""
     import open3d as o3d
 
-    pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
+    pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.array(points, dtype=np.float64)))  # open3d needs a writable copy
     pc.estimate_normals(o3d.geometry.KDTreeSearchParamKNN(k))
     n = np.asarray(pc.normals)
     centre = np.median(points, axis=0)

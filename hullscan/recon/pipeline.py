@@ -643,6 +643,7 @@ def reconstruct_bag(path: str | Path, config: HullscanConfig | None = None, prog
     drift-correction reference already loaded (:func:`hullscan.recon.drift.load_drift_reference`);
     ``prefetch``: decode the bag in a second process while this one fuses (same result)."""
     from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
 
     from hullscan.bag import BagReader
     from hullscan.bag.prefetch import prefetched_samples
@@ -655,15 +656,18 @@ def reconstruct_bag(path: str | Path, config: HullscanConfig | None = None, prog
         total = sum(c.count for c in bag.plan.choices.values() if c.topic)
         bar = tqdm(total=total, unit="msg", desc="reconstruct", disable=not progress, mininterval=0.5)
         n = 0
-        for item in prefetched_samples(bag) if prefetch else bag.samples():
-            rec.add(item)
-            n += 1
-            if n % 256 == 0:
-                bar.update(256)
-        bar.update(n % 256)
+        # Log lines during the run go through tqdm.write, so they do not break the progress bar.
+        with logging_redirect_tqdm():
+            for item in prefetched_samples(bag) if prefetch else bag.samples():
+                rec.add(item)
+                n += 1
+                if n % 256 == 0:
+                    bar.update(256)
+            bar.update(n % 256)
         bar.close()
         rec.drops.merge(bag.drops)
     res = rec.finish()
+    log.info("%s", res.drops.routine_summary())
     total_s = time.perf_counter() - t_start
     timings = dict(res.timings_s)
     timings["read_bag"] = max(0.0, total_s - sum(timings.values()))

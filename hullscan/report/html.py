@@ -1,8 +1,11 @@
-"""The inspection report: one HTML file, no network, images inline.
+"""The inspection report: one HTML file, no network, drawings inline as SVG; printed to report.pdf.
 
-Sections: summary (and the error, for a partial report), the unrolled hull map (length against
-girth) with findings and unseen areas, a 3D view (canvas, plain JS), one card per finding
-(location, size, local deviation map, camera crops), coverage, alignment, inputs with SHA-256.
+Order (the same on screen and on paper): the verdict; the case (vessel, IMO number, case number,
+survey times, operator ...); the ship drawn as a ship (both side profiles and the bottom plan, to
+scale, with coverage, landmarks and findings); the summary and the high-risk landmarks with their
+status; one card per finding a diver can act on; what was not inspected; then an appendix with
+alignment, inputs and their SHA-256 (chain of custody), dropped data, configuration and timings.
+The 3D view is on screen only.
 """
 
 from __future__ import annotations
@@ -11,13 +14,16 @@ import base64
 import html
 import io
 import json
+import re
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
 from hullscan.compare.analysis import coverage_summary
+from hullscan.report.case import CASE_FIELDS
+from hullscan.report.drawing import local_map_svg, section_svg, ship_drawing
+from hullscan.report.landmarks import Landmark, find_landmarks
 
 F64 = NDArray[np.float64]
 
@@ -34,94 +40,6 @@ def _colour(d: F64, scale: float) -> NDArray[np.uint8]:
     from hullscan.compare.outputs import deviation_colours
 
     return deviation_colours(d, scale)
-
-
-def girth_coords(samples: F64, query: F64) -> tuple[F64, F64]:
-    """(x, girth) of ``query``: girth is arc length round the section from the keel, port positive."""
-    if not len(samples) or not len(query):
-        return np.zeros(len(query)), np.zeros(len(query))
-    x0, x1 = float(samples[:, 0].min()), float(samples[:, 0].max())
-    w = max(0.25, (x1 - x0) / 200)
-    nb = max(1, int(np.ceil((x1 - x0) / w)) + 1)
-    s_bin = np.clip(((samples[:, 0] - x0) / w).astype(int), 0, nb - 1)
-    q_bin = np.clip(((query[:, 0] - x0) / w).astype(int), 0, nb - 1)
-    th_edges = np.deg2rad(np.arange(-120, 121, 3))
-    th_c = 0.5 * (th_edges[1:] + th_edges[:-1])
-    girth = np.zeros(len(query))
-    top = float(np.percentile(samples[:, 2], 99))
-    for b in np.unique(q_bin):
-        s = samples[s_bin == b]
-        if len(s) < 5:
-            s = samples[np.abs(samples[:, 0] - (x0 + (b + 0.5) * w)) < 3 * w]
-            if len(s) < 5:
-                continue
-        th = np.arctan2(s[:, 1], -(s[:, 2] - top))
-        r = np.hypot(s[:, 1], s[:, 2] - top)
-        idx = np.clip(np.digitize(th, th_edges) - 1, 0, len(th_c) - 1)
-        cnt = np.bincount(idx, minlength=len(th_c))
-        rr = np.bincount(idx, weights=r, minlength=len(th_c)) / np.maximum(cnt, 1)
-        ok = cnt > 0
-        rr = np.interp(th_c, th_c[ok], rr[ok])
-        px, pz = rr * np.sin(th_c), -rr * np.cos(th_c)
-        seg = np.hypot(np.diff(px), np.diff(pz))
-        g = np.concatenate([[0.0], np.cumsum(seg)])
-        g -= np.interp(0.0, th_c, g)
-        qm = q_bin == b
-        qth = np.arctan2(query[qm, 1], -(query[qm, 2] - top))
-        girth[qm] = np.interp(qth, th_c, g)
-    return query[:, 0].copy(), girth
-
-
-def _hull_map(ins: Any) -> tuple[str, list[dict[str, Any]], dict[str, float]]:
-    """Raster of deviation over (x, girth) plus marker positions for findings and unseen patches."""
-    cells, cov = ins.cells, ins.coverage
-    if cells is None or cov is None or not len(cov.samples):
-        return "", [], {}
-    samples = cov.samples
-    cx, cg = girth_coords(samples, cells.points)
-    sx, sg = girth_coords(samples, samples)
-    allx, allg = np.concatenate([sx, cx]), np.concatenate([sg, cg])
-    x0, x1 = float(allx.min()), float(allx.max())
-    g0, g1 = float(allg.min()), float(allg.max())
-    res = max((x1 - x0) / 1000, (g1 - g0) / 400, 0.03)
-    wpx, hpx = int((x1 - x0) / res) + 1, int((g1 - g0) / res) + 1
-    img = np.full((hpx, wpx, 3), 40, np.uint8)
-    # Reference surface: light grey where cleared, mid grey where seen but too uncertain to clear,
-    # dark grey where not seen (both not inspected).
-    shade = np.where(cov.seen, 200, np.where(cov.seen_any if cov.seen_any is not None else cov.seen, 150, 95))
-    si = ((sx - x0) / res).astype(int)
-    sj = ((g1 - sg) / res).astype(int)
-    rad = max(1, int(np.sqrt(cov.sample_area) / res / 2 + 0.5))
-    for dy in range(-rad, rad + 1):
-        for dx in range(-rad, rad + 1):
-            ii, jj = np.clip(si + dx, 0, wpx - 1), np.clip(sj + dy, 0, hpx - 1)
-            img[jj, ii] = shade[:, None].astype(np.uint8)
-    fin = np.isfinite(cells.residual)
-    ci = ((cx[fin] - x0) / res).astype(int)
-    cj = ((g1 - cg[fin]) / res).astype(int)
-    col = _colour(cells.residual[fin], 0.2)
-    # Deviation over surface that is not cleared is drawn darker: seen, but not inspected.
-    nearest = cKDTree(samples).query(cells.points[fin], k=1)[1]
-    col = np.where(cov.seen[nearest][:, None], col, (col * 0.55).astype(np.uint8))
-    img[cj, ci] = col
-    markers = []
-    for f in ins.findings:
-        fx, fg = girth_coords(samples, np.array([f.centroid]))
-        markers.append({"id": f.id, "kind": "finding", "x": float((fx[0] - x0) / res), "y": float((g1 - fg[0]) / res)})
-    for p in cov.patches[:50]:
-        px, pg = girth_coords(samples, np.array([p["centroid"]]))
-        markers.append({"id": p["id"], "kind": "unseen", "x": float((px[0] - x0) / res),
-                        "y": float((g1 - pg[0]) / res)})
-    return _png(img), markers, {"x0": x0, "x1": x1, "g0": g0, "g1": g1, "w": wpx, "h": hpx}
-
-
-def _local_map(raster: F64) -> str:
-    r = np.asarray(raster, dtype=float)
-    rgb = _colour(r.ravel(), max(0.05, float(np.nanmax(r)) if np.isfinite(r).any() else 0.1))
-    img = rgb.reshape(r.shape[0], r.shape[1], 3).transpose(1, 0, 2)[::-1]
-    scale = max(1, 160 // max(img.shape[:2]))
-    img = np.repeat(np.repeat(img, scale, axis=0), scale, axis=1)
-    return _png(np.ascontiguousarray(img))
 
 
 def _esc(v: Any) -> str:
@@ -168,120 +86,244 @@ draw(); document.body.setAttribute('data-view3d','ready');
 """
 
 _CSS = """
-body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:1300px}
-h1{margin-bottom:0} .muted{color:#666} table{border-collapse:collapse;margin:.5em 0}
-td,th{border:1px solid #ccc;padding:2px 8px;text-align:left;font-size:13px}
+body{font-family:"DejaVu Sans",system-ui,sans-serif;margin:1.2em;color:#222;max-width:1300px}
+h1{margin:0 0 .2em 0;font-size:1.5em} h2{font-size:1.2em;margin:1.2em 0 .4em} .muted{color:#555;font-size:.9em}
+table{border-collapse:collapse;margin:.4em 0} td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;
+font-size:13px;vertical-align:top} th{background:#f3f3f3}
+.verdict{font-size:1.35em;font-weight:bold;padding:.5em .8em;margin:.4em 0;border-radius:4px;border:3px solid}
+.verdict.found{background:#fde0dd;border-color:#c00;color:#7a0000}
+.verdict.nothing_found{background:#fff7d6;border-color:#b58900;color:#5c4400}
+.verdict.nothing_found.clean{background:#e5f5e0;border-color:#238b45;color:#00441b}
+.verdict.failed{background:#eee;border-color:#444;color:#111}
+.case td,.case th{font-size:12px} .case{width:100%} .drawing svg{width:100%;height:auto;display:block}
+.drawing{max-width:1000px}
 .error{background:#fee;border:2px solid #c00;padding:.6em 1em;margin:1em 0}
-.finding{border:1px solid #999;border-radius:6px;padding:.6em 1em;margin:1em 0;display:flex;gap:1.5em;flex-wrap:wrap}
-.finding h3{margin:.2em 0} .risk-high{border-left:8px solid #c00} .risk-mid{border-left:8px solid #e90}
-.risk-low{border-left:8px solid #6a6} .map{position:relative;display:inline-block}
-.map img{image-rendering:pixelated;max-width:100%;border:1px solid #444}
-.crops img{max-height:160px;margin-right:4px;border:1px solid #444} code{font-size:12px}
+.finding{border:1px solid #999;border-radius:6px;padding:.6em 1em;margin:1em 0;display:flex;gap:1.2em;
+flex-wrap:wrap;break-inside:avoid}
+.finding h3{margin:.2em 0} .finding>div{min-width:0} .finding .where{flex:1 1 320px}
+.local svg{width:300px;max-width:100%;height:auto}
+.cls-high{border-left:10px solid #c00} .cls-medium{border-left:10px solid #e90} .cls-low{border-left:10px solid #6a6}
+.crops img{width:220px;max-width:100%;image-rendering:pixelated;border:1px solid #444}
+.crops figure.crop{display:inline-block;width:224px;max-width:100%;vertical-align:top;margin:0 6px 6px 0}
+.badge{display:inline-block;padding:0 .4em;border-radius:3px;color:#fff;font-size:12px}
+.b-high{background:#c00} .b-medium{background:#d97b00} .b-low{background:#4a8a4a}
+.st-cleared{color:#1b7837;font-weight:bold} .st-seen{color:#d95f02;font-weight:bold} .st-not{color:#7b3294;font-weight:bold}
+pre{white-space:pre-wrap;word-break:break-all;font-size:11px} code{font-size:11px;word-break:break-all}
+canvas{max-width:100%}
+@media (max-width:700px){body{margin:.5em} td,th{font-size:11px} .verdict{font-size:1.1em}}
+@media print{.screen-only{display:none} body{margin:0;max-width:none;font-size:10pt}
+ .cards{break-before:page} .appendix{break-before:page} h2{break-after:avoid} td,th{font-size:8.5pt}
+ pre{font-size:7pt} .drawing{break-inside:avoid}}
 """
 
 
-def render_report(ins: Any, doc: dict[str, Any]) -> str:
-    """The whole report as one HTML string."""
+def _print_css(case_number: str) -> str:
+    """Page set-up for report.pdf (WeasyPrint reads @page margin boxes; browsers print the rest)."""
+    label = json.dumps(f"hullscan inspection - case {case_number}")
+    return ("@page{size:A4;margin:18mm 12mm 16mm 12mm;"
+            f"@top-left{{content:{label};font-size:8pt;color:#444}}"
+            "@top-right{content:'page ' counter(page) ' / ' counter(pages);font-size:8pt;color:#444}"
+            "@bottom-center{content:'page ' counter(page) ' of ' counter(pages);font-size:8pt;color:#444}}")
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{100 * v:.1f} %"
+
+
+def _status_class(status: str) -> str:
+    return {"cleared": "st-cleared", "seen, not cleared": "st-seen"}.get(status, "st-not")
+
+
+def _case_table(doc: dict[str, Any]) -> str:
     e = _esc
-    parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-             f"<title>hullscan inspection - {e(doc['reference']['name'])}</title><style>{_CSS}</style></head><body>"]
-    s = doc["summary"]
-    parts.append(f"<h1>Hull inspection report</h1><p class='muted'>hullscan {e(doc['software']['version'])}, "
-                 f"{e(doc['created_utc'])}, schema {e(doc['schema'])} {e(doc['schema_version'])}</p>")
+    case = doc.get("case") or {}
+    cells = []
+    for key, label in CASE_FIELDS:
+        v = case.get(key)
+        if key == "survey_start" and v and case.get("survey_times_from") == "bag":
+            label += " (from the bag)"
+        cells.append(f"<th>{e(label)}</th><td data-case='{e(key)}'>{e(v) if v else '<i>not given</i>'}</td>")
+    serials = case.get("sensor_serials") or {}
+    cells.append("<th>sensor serials</th><td>" + (e(", ".join(f"{k}: {v}" for k, v in serials.items())) if serials
+                                                  else "<i>not given</i>") + "</td>")
+    rows = ["<tr>" + "".join(cells[i:i + 2]) + "</tr>" for i in range(0, len(cells), 2)]
+    return f"<table class='case' id='case'>{''.join(rows)}</table>"
+
+
+def _finding_card(f: dict[str, Any], ins: Any, doc: dict[str, Any]) -> str:
+    e = _esc
+    cls = f.get("confidence_class", "low")
+    frame = f"frame {f['frame_number']}" if f.get("frame_number") is not None else "frame not known (no frame spacing)"
+    guessed = (doc.get("reference") or {}).get("waterline_guessed")
+    near = f.get("nearest_landmark")
+    where = [
+        ("side", f["side"]), ("region", f["region"].replace("_", " ")),
+        ("from the stern", f"{f['distance_from_stern_m']:.2f} m ({frame})"),
+        ("depth", f"{f['depth_m']:.2f} m below the waterline" + (" (waterline guessed)" if guessed else "")),
+        ("nearest landmark", near["description"] if near else "no landmark known (reference has no named regions)"),
+        ("size", f"{f['volume_m3'] * 1000:.0f} L, {f['max_height_m'] * 100:.0f} cm "
+                 f"{'proud of' if f['kind'] == 'protrusion' else 'into'} the hull, footprint {f['footprint_m2']:.2f} m²"),
+        ("box (m)", f"x {f['bbox_min'][0]:.2f}-{f['bbox_max'][0]:.2f}, y {f['bbox_min'][1]:.2f}-{f['bbox_max'][1]:.2f}, "
+                    f"z {f['bbox_min'][2]:.2f}-{f['bbox_max'][2]:.2f}"),
+        ("confidence", f"<span class='badge b-{cls}'>{cls}</span> {f['confidence']:.2f} (see the legend)"),
+        ("risk", f"{f['risk']:.2f} (0-1: region weight x size x confidence)"),
+        ("evidence", f"{f['n_points']} sonar cloud points, {len(f.get('camera', []))} camera frames"),
+    ]
+    table = "".join(f"<tr><th>{e(k)}</th><td>{v if k == 'confidence' else e(v)}</td></tr>" for k, v in where)
+    lm = ins.local_maps.get(f["id"])
+    local = (f"<div class='local'><b>Local height map</b><br>{local_map_svg(lm[0], lm[1], f['id'])}</div>"
+             if lm is not None else "<div class='local'><b>Local height map</b><br><i>not computed</i></div>")
+    sec = section_svg(ins, f)
+    local += (f"<div class='local'><b>Sonar returns across it</b><br>{sec}</div>" if sec else
+              "<div class='local'><b>Sonar returns across it</b><br><i>no cloud points kept</i></div>")
+    crops = ins.crops.get(f["id"], [])
+    cams = f.get("camera", [])
+    crop_html = "".join(
+        f"<figure class='crop'><img src='{_png(c)}' alt='camera crop'>"
+        f"<figcaption class='muted'>t = {cams[i]['stamp_ns'] * 1e-9:.2f} s, box {cams[i]['box']} px</figcaption></figure>"
+        for i, c in enumerate(crops) if i < len(cams))
+    frames = getattr(ins, "frames", {}).get(f["id"], [])
+    frame_html = "".join(_frame_with_box(img, box, f["id"]) for img, box in frames)
+    cam_block = (f"<div class='crops'><b>Camera ({len(cams)} frames saw it; best {len(crops)} shown)</b><br>{frame_html}"
+                 f"{crop_html}</div>" if cams else
+                 "<div class='crops'><b>Camera</b><br><span class='muted'>no camera frame saw it</span></div>")
+    title = f"{f['id']}: {f['kind']} on the {f['side']}, {f['distance_from_stern_m']:.1f} m from the stern"
+    return (f"<section class='finding cls-{e(cls)}' id='finding-{e(f['id'])}' data-finding-id='{e(f['id'])}'>"
+            f"<div class='where'><h3>{e(title)}</h3><table>{table}</table></div>{local}{cam_block}</section>")
+
+
+def _frame_with_box(img: NDArray[np.uint8], box: tuple[int, int, int, int], fid: str, max_w: int = 480) -> str:
+    """The whole camera frame, scaled to at most ``max_w`` px, with the finding's box drawn over it."""
+    from PIL import Image
+
+    h, w = img.shape[:2]
+    k = min(1.0, max_w / w)
+    small = np.asarray(Image.fromarray(img).resize((max(1, round(w * k)), max(1, round(h * k))))) if k < 1 else img
+    sw, sh = small.shape[1], small.shape[0]
+    u0, v0, u1, v1 = (c * k for c in box)
+    return (f"<figure class='frame' style='margin:0 0 4px 0'><svg xmlns='http://www.w3.org/2000/svg' "
+            f"viewBox='0 0 {sw} {sh}' style='width:{max(sw, 400)}px;max-width:100%;height:auto' "
+            f"id='frame-{_esc(fid)}'>"
+            f"<image href='{_png(np.ascontiguousarray(small))}' width='{sw}' height='{sh}' "
+            "style='image-rendering:pixelated'/>"
+            f"<rect x='{u0:.1f}' y='{v0:.1f}' width='{u1 - u0:.1f}' height='{v1 - v0:.1f}' fill='none' stroke='#ff0' "
+            f"stroke-width='3'/><rect x='{u0:.1f}' y='{v0:.1f}' width='{u1 - u0:.1f}' height='{v1 - v0:.1f}' "
+            "fill='none' stroke='#c00' stroke-width='1.2'/></svg><figcaption class='muted'>whole frame, "
+            f"{w} x {h} px, the finding outlined</figcaption></figure>")
+
+
+def _landmark_table(landmarks: list[Landmark]) -> str:
+    if not landmarks:
+        return ("<p class='muted' id='landmarks'>No high-risk landmarks known: the reference has no named regions "
+                "(a scan or mirror reference). Check sea chests, rudder, propeller, thruster tunnels and bilge "
+                "keels by hand.</p>")
+    rows = "".join(f"<tr><td>{_esc(lm.name)}</td><td>{lm.bbox_min[0]:.1f}-{lm.bbox_max[0]:.1f}</td>"
+                   f"<td>{-lm.bbox_max[2]:.1f}-{-lm.bbox_min[2]:.1f}</td>"
+                   f"<td class='{_status_class(lm.status)}'>{_esc(lm.status)}</td><td>{_pct(lm.cleared_fraction)}</td>"
+                   f"<td>{_pct(lm.seen_fraction)}</td></tr>" for lm in landmarks)
+    return ("<table id='landmarks'><tr><th>landmark</th><th>m from stern</th><th>depth m</th><th>status</th>"
+            f"<th>cleared</th><th>seen</th></tr>{rows}</table>")
+
+
+VIEW3D_SLOT = "{}"
+
+
+def with_view3d(report: str, ins: Any) -> str:
+    """The printed report plus the 3D view's point data (most of the file; print cannot rotate it)."""
+    data = json.dumps(_view3d_data(ins)).replace("</", "<\\/")
+    slot = f"<script type='application/json' id='view3d-data'>{VIEW3D_SLOT}</script>"
+    return report.replace(slot, f"<script type='application/json' id='view3d-data'>{data}</script>", 1)
+
+
+def render_report(ins: Any, doc: dict[str, Any]) -> str:
+    """The whole report as one HTML string, without the 3D view's data (:func:`with_view3d` adds it;
+    report.pdf is made from the string as it is)."""
+    e = _esc
+    case = doc.get("case") or {}
+    case_number = case.get("case_number") or "not given"
+    verdict = doc.get("verdict") or {"kind": "failed", "text": "inspection failed: no verdict", "exit_code": 1}
+    vessel = case.get("vessel_name") or doc["reference"]["name"]
+    parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+             "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+             f"<title>hullscan inspection - {e(vessel)} - case {e(case_number)}</title>"
+             f"<style>{_CSS}{_print_css(str(case_number))}</style></head><body>"]
+    parts.append(f"<h1>Hull inspection: {e(vessel)}</h1><p class='muted'>case {e(case_number)}; hullscan "
+                 f"{e(doc['software']['version'])}; report created {e(doc['created_utc'])} (UTC); findings.json "
+                 f"schema {e(doc['schema_version'])}</p>")
+    clean = " clean" if verdict.get("exit_code") == 0 else ""
+    parts.append(f"<div class='verdict {e(verdict['kind'])}{clean}' id='verdict' data-verdict='{e(verdict['kind'])}' "
+                 f"data-exit-code='{e(verdict.get('exit_code'))}'>{e(verdict['text'])}</div>")
     if doc["status"] != "complete":
         err = doc["error"] or {}
         parts.append(f"<div class='error' id='error'><b>Partial report: {e(err.get('type', ''))}</b><br>"
                      f"{e(err.get('message', ''))}<br>Only what could be computed before this error is shown; "
                      "no finding below (if any) can be trusted as complete and nothing here clears the hull.</div>")
+    parts.append(_case_table(doc))
+
+    # --- the ship drawn as a ship
+    landmarks = find_landmarks(ins)
+    svg = ship_drawing(ins, doc, landmarks)
+    parts.append("<h2>The ship: where the findings are</h2>")
+    if svg:
+        # On paper the drawing shares page 1 with the verdict and the case: at most ~165 mm tall, so a
+        # short, beamy hull is drawn narrower than the page rather than pushed to page 2.
+        m = re.search(r'viewBox="0 0 ([0-9.]+) ([0-9.]+)"', svg)
+        aspect = float(m.group(2)) / float(m.group(1)) if m else 0.5
+        parts.append(f"<style>@media print{{#ship-drawing{{width:{min(186.0, 165.0 / aspect):.0f}mm}}}}</style>"
+                     f"<div class='drawing' id='ship-drawing'>{svg}</div>")
+        parts.append("<p class='muted'>To scale, bow to the right. Green: cleared (a compartment of the cleared "
+                     "height would have been found); orange: seen, but too uncertain to clear; grey: not seen. "
+                     "Both orange and grey are <b>not inspected</b>. Red rings: findings (cards below). Dashed "
+                     "boxes: high-risk landmarks, edged by status.</p>")
+    else:
+        parts.append("<p>Not available: the comparison did not get as far as coverage.</p>")
+
+    # --- summary, landmarks, legend
+    s = doc["summary"]
     cov = doc.get("coverage") or {}
     al = doc.get("alignment") or {}
-    parts.append("<h2>Summary</h2><table>")
-    for k, v in (("reference", f"{doc['reference']['kind']}: {doc['reference']['name']}"),
-                 ("findings", f"{s['n_findings']} ({s['n_protrusions']} protrusions, {s['n_recesses']} recesses)"),
-                 ("highest risk", s["max_risk"]),
-                 ("coverage", f"{coverage_summary(cov)} of {cov['inspected_area_m2']} m²" if cov else "n/a"),
-                 ("alignment", f"{al.get('method')} - residual {al.get('residual_m')} m, inliers "
-                               f"{al.get('inlier_fraction')}" if al else "n/a"),
-                 ("cloud points", doc["cloud"]["n_points"])):
-        parts.append(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>")
+    parts.append("<h2>Summary</h2><table id='summary'>")
+    rows = [("reference", f"{doc['reference']['kind']}: {doc['reference']['name']}"),
+            ("findings", f"{s['n_findings']} ({s['n_protrusions']} protrusions, {s['n_recesses']} recesses)"),
+            ("coverage", f"{coverage_summary(cov)} of {cov['wetted_area_m2']} m² wetted hull; "
+                         f"{cov['not_inspected_area_m2']} m² not inspected" if cov else "not computed: nothing cleared"),
+            ("alignment", f"{al.get('method')}, residual {al.get('residual_m')} m, inliers {al.get('inlier_fraction')}"
+             if al else "not computed"),
+            ("cloud points", doc["cloud"]["n_points"])]
+    parts.extend(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows)
     parts.append("</table>")
+    parts.append("<h2>High-risk landmarks (clear these first)</h2>" + _landmark_table(landmarks))
+    rc = (doc.get("method") or {}).get("confidence_classes") or {"high": 0.7, "medium": 0.4}
+    parts.append(f"<p id='confidence-legend' class='muted'><b>Confidence</b> (0-1, how sure the sonar data is that "
+                 f"the deviation is real): <span class='badge b-high'>high</span> &ge; {rc['high']}, "
+                 f"<span class='badge b-medium'>medium</span> {rc['medium']}-{rc['high']}, "
+                 f"<span class='badge b-low'>low</span> &lt; {rc['medium']}. <b>Risk</b> (0-1) ranks findings for the "
+                 "dive: the region's weight (sea chest, rudder ... highest) x size x confidence.</p>")
     for note in doc.get("notes", []):
         parts.append(f"<p class='muted'>Note: {e(note)}</p>")
 
-    # --- unrolled hull map
-    img, markers, geo = _hull_map(ins)
-    parts.append("<h2>Unrolled hull map (length against girth)</h2>")
-    if img:
-        parts.append(f"<p class='muted'>x from {geo['x0']:.1f} to {geo['x1']:.1f} m (stern left, bow right); "
-                     f"girth {geo['g0']:.1f} (starboard, bottom) to {geo['g1']:.1f} m (port, top). Red: proud "
-                     "of the reference, blue: recessed, drawn darker where the surface is not cleared; light grey: "
-                     "cleared, mid grey: seen but too uncertain to clear (not inspected), dark grey: not seen (not "
-                     "inspected)."
-                     "</p>")
-        svg = [f"<svg width='{geo['w']}' height='{geo['h']}' style='position:absolute;left:0;top:0;max-width:100%'"
-               f" viewBox='0 0 {geo['w']} {geo['h']}'>"]
-        for m in markers:
-            colour = "#ff0" if m["kind"] == "finding" else "#0cf"
-            href = f"#finding-{m['id']}" if m["kind"] == "finding" else f"#unseen-{m['id']}"
-            svg.append(f"<a href='{href}'><circle cx='{m['x']:.1f}' cy='{m['y']:.1f}' r='8' fill='none' "
-                       f"stroke='{colour}' stroke-width='2'/><text x='{m['x'] + 10:.1f}' y='{m['y'] - 6:.1f}' "
-                       f"fill='{colour}' font-size='12'>{e(m['id'])}</text></a>")
-        svg.append("</svg>")
-        parts.append(f"<div class='map' id='hull-map'><img src='{img}' width='{geo['w']}' height='{geo['h']}' "
-                     f"alt='unrolled hull deviation map'>{''.join(svg)}</div>")
-    else:
-        parts.append("<p>Not available (the comparison did not get that far).</p>")
-
-    # --- 3D view
-    parts.append("<h2>3D view</h2><p class='muted'>Drag to rotate, wheel to zoom. Colour: deviation.</p>"
-                 "<canvas id='view3d' width='1000' height='520'></canvas>")
-    data = json.dumps(_view3d_data(ins)).replace("</", "<\\/")
-    parts.append(f"<script type='application/json' id='view3d-data'>{data}</script>")
-
     # --- finding cards
-    parts.append(f"<h2>Findings ({len(doc['findings'])})</h2>")
+    parts.append(f"<div class='cards'><h2>Findings ({len(doc['findings'])})</h2>")
     if not doc["findings"]:
-        parts.append("<p>No findings." + (" Areas not inspected are listed under coverage; they are not clear."
-                                          if cov else "") + "</p>")
+        if verdict["kind"] == "failed":
+            parts.append("<p>None computed: the inspection failed (see the verdict above). This is not a "
+                         "clearance.</p>")
+        else:
+            parts.append(f"<p>None in the surface that was cleared ({_pct(cov.get('cleared_fraction'))} of the wetted "
+                         "hull). Everything else is <b>not inspected</b>: see the drawing and the list below.</p>")
     for f in doc["findings"]:
-        risk = f["risk"]
-        cls = "risk-high" if risk >= 0.6 else ("risk-mid" if risk >= 0.35 else "risk-low")
-        frame = f"frame {f['frame_number']}, " if f.get("frame_number") is not None else ""
-        rows = [("kind", f["kind"]), ("region", f["region"]), ("side", f["side"]),
-                ("location", f"{frame}{f['distance_from_stern_m']:.2f} m from stern, {f['depth_m']:.2f} m below "
-                             "waterline"),
-                ("centroid (m)", ", ".join(f"{v:.3f}" for v in f["centroid"])),
-                ("volume", f"{f['volume_m3']:.4f} m³"), ("max height", f"{f['max_height_m']:.3f} m"),
-                ("footprint", f"{f['footprint_m2']:.3f} m²"),
-                ("bbox (m)", f"{[round(v, 2) for v in f['bbox_min']]} - {[round(v, 2) for v in f['bbox_max']]}"),
-                ("confidence", f["confidence"]), ("risk", risk), ("cloud points", f["n_points"])]
-        table = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows)
-        lm = ins.local_maps.get(f["id"])
-        local = (f"<div><b>Local deviation map</b><br><img src='{_local_map(lm[0])}' alt='local deviation'>"
-                 f"<br><span class='muted'>{lm[1][1] - lm[1][0]:.2f} x {lm[1][3] - lm[1][2]:.2f} m</span></div>"
-                 if lm is not None else "")
-        crops = ins.crops.get(f["id"], [])
-        cams = f.get("camera", [])
-        crop_html = "".join(f"<img src='{_png(c)}' alt='camera crop' title='t={cams[i]['stamp_ns'] * 1e-9:.2f} s'>"
-                            for i, c in enumerate(crops) if i < len(cams))
-        cam_block = (f"<div class='crops'><b>Camera ({len(cams)} frames)</b><br>{crop_html}</div>" if cams else
-                     "<div class='crops'><b>Camera</b><br><span class='muted'>no camera frame saw it</span></div>")
-        parts.append(f"<section class='finding {cls}' id='finding-{e(f['id'])}' data-finding-id='{e(f['id'])}'>"
-                     f"<div><h3>{e(f['id'])}: {e(f['kind'])} in {e(f['region'])} ({e(f['side'])})</h3>"
-                     f"<table>{table}</table></div>{local}{cam_block}</section>")
+        parts.append(_finding_card(f, ins, doc))
+    parts.append("</div>")
 
-    # --- coverage
-    parts.append("<h2>Coverage</h2>")
+    # --- not inspected
+    parts.append("<h2>Not inspected</h2>")
     if cov:
-        h = cov.get("clear_height_m")
-        how = (f" (a compartment {h:g} m high would have stood out of the noise there; "
-               f"{100 * cov.get('seen_fraction', cov['fraction']):.1f} % was seen at all)" if h else "")
-        parts.append(f"<p>{100 * cov['fraction']:.1f} % of {cov['inspected_area_m2']} m² of reference surface "
-                     f"was seen well enough to clear it{how}; {cov['unseen_area_m2']} m² in "
-                     f"{cov['n_unseen_patches']} patches was <b>not inspected</b> (not clear).</p>"
-                     "<table><tr><th>id</th><th>area m²</th>"
-                     "<th>region</th><th>side</th><th>from stern m</th><th>depth m</th><th>why</th></tr>")
-        for p in cov["unseen_patches"]:
+        patches = cov["not_inspected_patches"]
+        parts.append(f"<p>{cov['not_inspected_area_m2']} m² of {cov['wetted_area_m2']} m² in "
+                     f"{cov['n_not_inspected_patches']} patches is <b>not inspected</b> (not clear); the largest:</p>"
+                     "<table><tr><th>id</th><th>area m²</th><th>region</th><th>side</th><th>from stern m</th>"
+                     "<th>depth m</th><th>why</th></tr>")
+        for p in sorted(patches, key=lambda p: -p["area_m2"])[:25]:
             parts.append(f"<tr id='unseen-{e(p['id'])}'><td>{e(p['id'])}</td><td>{p['area_m2']}</td>"
                          f"<td>{e(p['region'])}</td><td>{e(p['side'])}</td><td>{p['distance_from_stern_m']}</td>"
                          f"<td>{p['depth_m']}</td><td>{e(p.get('reason', 'not seen'))}</td></tr>")
@@ -289,19 +331,27 @@ def render_report(ins: Any, doc: dict[str, Any]) -> str:
     else:
         parts.append("<p>Not computed: nothing is cleared by this report.</p>")
 
-    # --- alignment, inputs, config
-    parts.append("<h2>Alignment</h2>")
-    parts.append(f"<pre>{e(json.dumps(al, indent=1))}</pre>" if al else "<p>Not computed.</p>")
-    parts.append("<h2>Inputs (chain of custody)</h2><table><tr><th>role</th><th>path</th><th>SHA-256</th></tr>")
+    # --- 3D view (screen only)
+    parts.append("<div class='screen-only'><h2>3D view</h2><p class='muted'>Drag to rotate, wheel to zoom. Colour: "
+                 "deviation (red proud, blue recessed).</p><canvas id='view3d' width='1000' height='520'></canvas>")
+    parts.append(f"<script type='application/json' id='view3d-data'>{VIEW3D_SLOT}</script></div>")
+
+    # --- appendix
+    parts.append("<div class='appendix'><h2>Appendix A: inputs (chain of custody)</h2>"
+                 "<table><tr><th>role</th><th>path</th><th>SHA-256</th></tr>")
     for i in doc["inputs"]:
         parts.append(f"<tr><td>{e(i['role'])}</td><td>{e(i['path'])}</td><td><code>{e(i.get('sha256'))}</code>"
                      "</td></tr>")
-    parts.append("</table>")
+    parts.append("</table><p class='muted'>This report's own SHA-256 is in <code>report.html.sha256</code> and in "
+                 "findings.json (<code>report_sha256</code>).</p>")
+    parts.append("<h2>Appendix B: alignment</h2>")
+    parts.append(f"<pre>{e(json.dumps(al, indent=1))}</pre>" if al else "<p>Not computed.</p>")
     if doc.get("drops"):
-        parts.append("<h2>Dropped data</h2><table>" + "".join(
+        parts.append("<h2>Appendix C: dropped data</h2><table>" + "".join(
             f"<tr><td>{e(d['where'])}</td><td>{e(d['reason'])}</td><td>{d['count']}</td></tr>" for d in doc["drops"])
             + "</table>")
-    parts.append(f"<h2>Configuration</h2><pre>{e(json.dumps(doc.get('config'), indent=1))}</pre>")
-    parts.append(f"<h2>Timings</h2><pre>{e(json.dumps(doc.get('timings_s'), indent=1))}</pre>")
+    parts.append(f"<h2>Appendix D: method and configuration</h2><pre>{e(json.dumps(doc.get('method'), indent=1))}\n"
+                 f"{e(json.dumps(doc.get('config'), indent=1))}</pre>")
+    parts.append(f"<h2>Appendix E: timings</h2><pre>{e(json.dumps(doc.get('timings_s'), indent=1))}</pre></div>")
     parts.append(f"<script>{_JS}</script></body></html>")
     return "\n".join(parts)

@@ -33,3 +33,17 @@ def test_info_bad_bag_is_a_clear_error(tmp_path: Path) -> None:
                          capture_output=True, text=True)
     assert out.returncode == 1
     assert "no such bag" in out.stderr and "missing" in out.stderr
+
+
+def test_info_shows_recording_span_and_says_not_decoded(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    with BagWriter(tmp_path / "bag") as bag:
+        for x in contract_samples(2):
+            bag.write(x)
+    assert main(["info", str(tmp_path / "bag")]) == 0
+    out = capsys.readouterr().out
+    assert "recording: " in out and "duration " in out
+    assert "problems: not decoded" in out and "nothing dropped" not in out
+    assert main(["info", str(tmp_path / "bag"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["decoded"] is False and data["problems"] is None
+    assert data["recording"]["duration_s"] >= 0 and data["recording"]["start"] <= data["recording"]["end"]

@@ -51,3 +51,37 @@ def test_empty_and_ascii_and_errors(tmp_path: Path) -> None:
         load_cloud(tmp_path / "bad.ply")
     with pytest.raises(HullscanError, match="cannot read"):
         load_cloud(tmp_path / "missing.ply")
+
+
+def test_scalar_fields_named_for_cloudcompare_and_old_names_still_load(tmp_path: Path) -> None:
+    c = _cloud(20)
+    p = save_cloud(c, tmp_path / "cloud.ply")
+    header = p.read_bytes().split(b"end_header")[0].decode()
+    # CloudCompare loads a PLY property as a scalar field only when it is named scalar_*.
+    for name in ("scalar_confidence", "scalar_hits", "scalar_sigma"):
+        assert f" {name}\n" in header
+    # A cloud written before the rename (plain names) loads the same.
+    old = tmp_path / "old.ply"
+    old.write_bytes(p.read_bytes().replace(b"scalar_confidence", b"confidence", 1)
+                    .replace(b"scalar_hits", b"hits", 1).replace(b"scalar_sigma", b"sigma", 1))
+    back = load_cloud(old)
+    for f in ("confidence", "hits", "sigma"):
+        np.testing.assert_array_equal(getattr(back, f), getattr(c, f))
+
+
+def test_cloudcompare_loads_the_scalar_fields(tmp_path: Path) -> None:
+    import os
+    import shutil
+    import subprocess
+
+    exe = shutil.which("CloudCompare") or shutil.which("cloudcompare")
+    if exe is None:
+        pytest.skip("CloudCompare not installed (Debian: apt-get install cloudcompare)")
+    p = save_cloud(_cloud(50), tmp_path / "cloud.ply")
+    out = tmp_path / "cc.asc"
+    res = subprocess.run([exe, "-SILENT", "-AUTO_SAVE", "OFF", "-O", str(p), "-C_EXPORT_FMT", "ASC", "-ADD_HEADER",
+                          "-SAVE_CLOUDS", "FILE", str(out)], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert res.returncode == 0, res.stdout[-1000:] + res.stderr[-1000:]
+    head = out.read_text().splitlines()[0].lower()
+    assert "confidence" in head and "hits" in head and "sigma" in head

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from hullscan.compare.camera import CameraSet, camera_evidence
+from hullscan.compare.camera import CameraSet, camera_evidence, context_frames
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.inspect import inspect
 from hullscan.compare.outputs import write_outputs
@@ -85,8 +85,11 @@ def test_finding_in_view_gets_crops_occluded_and_away_do_not(port_finding):
 def test_report_shows_crops(port_finding, tmp_path):
     ins, f = port_finding
     c = np.array(f.centroid)
-    ev, crops = camera_evidence(ins, _camera_set([(c + np.array([0.0, 2.5, 0.0]), LOOK_STBD)]), CompareConfig())
+    cams = _camera_set([(c + np.array([0.0, 2.5, 0.0]), LOOK_STBD)])
+    ev, crops = camera_evidence(ins, cams, CompareConfig())
     ins2 = replace_findings(ins, ev, crops)
+    ins2.frames = context_frames(ev, cams)
+    assert [box for _, box in ins2.frames[f.id]] == [ev[f.id][0].box]
     write_outputs(ins2, tmp_path, {"cloud": None, "reference": None})
     doc = json.loads((tmp_path / "findings.json").read_text())
     fj = next(x for x in doc["findings"] if x["id"] == f.id)
@@ -107,9 +110,15 @@ def test_report_shows_crops(port_finding, tmp_path):
                 assert (a.get("src") or "").startswith("data:image/png;base64,")  # self-contained
                 self.imgs[self.card] = self.imgs.get(self.card, 0) + 1
 
+    html = (tmp_path / "report.html").read_text()
     p = Card()
-    p.feed((tmp_path / "report.html").read_text())
+    p.feed(html)
     assert p.imgs.get(f.id) == 1
+    # The whole frame too, scaled, with the finding's box drawn where the crop was cut.
+    frame_svg = html[html.index(f"id='frame-{f.id}'"):].split("</svg>")[0]
+    u0, v0, u1, _ = ev[f.id][0].box
+    k = min(1.0, 480 / ins2.frames[f.id][0][0].shape[1])
+    assert f"<rect x='{u0 * k:.1f}' y='{v0 * k:.1f}' width='{(u1 - u0) * k:.1f}'" in frame_svg
 
 
 def replace_findings(ins, ev, crops):

@@ -188,3 +188,30 @@ def test_centreline_is_fitted_where_both_sides_were_surveyed(hull, clean_scan):
     y = (frame @ HULL_TO_NAV).apply(on_centre)[:, 1]
     assert np.all(np.abs(y) < 0.02), y
     assert fit.degenerate == ()
+
+
+def test_mirror_run_that_judges_little_never_reads_clean(hull, tmp_path, capsys):
+    """Port side surveyed, starboard only amidships: mirror mode judges only where both sides were seen.
+    The report and the CLI say how little was cleared and exit 4, never 'No findings', never 0 (issue 16)."""
+    import json
+
+    from hullscan.cli import main
+    from hullscan.cloud_io import save_cloud
+
+    s = make_scan(hull, (), spacing=0.05, growth=0.0, hull_to_nav=HULL_TO_NAV, seed=5)
+    hp = HULL_TO_NAV.inverse().apply(s.cloud.points)
+    port = HullCloud.from_points(s.cloud.points[(hp[:, 1] > 0.3) | ((hp[:, 0] > 7.0) & (hp[:, 0] < 12.0))])
+    save_cloud(port, tmp_path / "port.ply")
+    prior = tmp_path / "prior.json"
+    prior.write_text(json.dumps({"hull_to_nav": {"translation": PRIOR.translation.tolist(),
+                                                 "rotation": PRIOR.rotation.tolist()}}))
+    rc = main(["-q", "compare", str(tmp_path / "port.ply"), "--mirror", "--hull-to-nav", str(prior),
+               "--out", str(tmp_path / "out"), "--no-progress"])
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    doc = json.loads((tmp_path / "out" / "findings.json").read_text())
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert "No findings" not in report
+    assert doc["status"] == "complete" and not doc["findings"], last
+    assert rc == 4 and doc["verdict"]["exit_code"] == 4 and doc["coverage"]["cleared_fraction"] < 0.95
+    assert last.startswith("verdict: nothing found in the cleared ") and "not inspected" in last
+    assert doc["verdict"]["text"] in report

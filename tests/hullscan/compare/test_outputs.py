@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import json
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -33,30 +35,84 @@ class Cards(HTMLParser):
             self.ids.append(a["data-finding-id"])
 
 
+CASE_NUMBER = "NL-ZOLL-2026-0417"
+CASE_YAML = f"""\
+case_number: {CASE_NUMBER}
+vessel_name: MV Synthetic Trader
+imo_number: 9074729
+flag: Liberia
+port: Rotterdam
+berth: Maasvlakte 2, berth 7
+operator: J. de Vries
+agency: Douane Rotterdam, underwater team
+survey_start: 2026-12-02T06:10:00Z
+vehicle: BlueROV2 Heavy SN 2231
+sensor_serials: {{sonar: Oculus M750d 12345, dvl: A50 778}}
+"""
+
+
 @pytest.fixture(scope="module")
 def written(hull, scan, tmp_path_factory):
     out = tmp_path_factory.mktemp("inspection")
-    ins = inspect(scan.cloud, hull, CompareConfig(), hull_to_nav=HULL_TO_NAV)
+    ins = inspect(scan.cloud, hull, CompareConfig(frame_spacing_m=0.6), hull_to_nav=HULL_TO_NAV)
     src = out / "input.bin"
     src.write_bytes(b"cloud bytes")
-    write_outputs(ins, out, {"cloud": src, "reference": None})
+    case = out / "case.yaml"
+    case.write_text(CASE_YAML)
+    write_outputs(ins, out, {"cloud": src, "reference": None, "case": case})
     return ins, out
 
 
 def test_findings_json_schema(written):
+    from hullscan.report.schema import validate_findings
+
     ins, out = written
     doc = json.loads((out / "findings.json").read_text())
-    assert doc["schema_version"] == SCHEMA_VERSION and doc["status"] == "complete"
+    validate_findings(doc)
+    assert doc["schema_version"] == SCHEMA_VERSION == "2.0" and doc["status"] == "complete"
     assert doc["inputs"][0]["sha256"] == "0ba5b1c4d4d5c0b53ac8b7f4e1e38d5e4d2fd41f0bc5da6a50aee4bf6e0f3ec6" or \
         len(doc["inputs"][0]["sha256"]) == 64
     assert len(doc["findings"]) == len(ins.findings) == 3
     for f in doc["findings"]:
         for key in ("id", "kind", "centroid", "volume_m3", "max_height_m", "footprint_m2", "region",
-                    "confidence", "risk"):
+                    "confidence", "confidence_class", "risk", "nearest_landmark"):
             assert key in f
-    assert 0.9 < doc["coverage"]["fraction"] <= 1.0
+    cov = doc["coverage"]
+    assert 0.9 < cov["cleared_fraction"] <= 1.0
+    # Honest names: the wetted area is the whole surface, the cleared area the part cleared.
+    assert cov["cleared_area_m2"] <= cov["seen_area_m2"] <= cov["wetted_area_m2"]
+    assert cov["cleared_area_m2"] + cov["not_inspected_area_m2"] == pytest.approx(cov["wetted_area_m2"], abs=0.05)
     assert doc["alignment_residual_m"] < 0.05 and doc["config"]["min_height_m"] == 0.05
     assert (out / "config.yaml").exists()
+    assert doc["verdict"] == {"kind": "found", "text": "compartments found (3)", "exit_code": 3,
+                              "cleared_fraction": cov["cleared_fraction"], "clear_height_m": 0.1}
+    assert doc["case"]["case_number"] == CASE_NUMBER and doc["case"]["imo_number"] == "9074729"
+    assert doc["case"]["survey_times_from"] == "case file"
+    assert doc["software"]["version"] and doc["method"]["confidence_classes"]["high"] == 0.7
+    assert {i["role"] for i in doc["inputs"] if i["sha256"]} == {"cloud", "case"}  # the case file is evidence too
+
+
+def test_findings_schema_rejects_old_and_bad_documents(written):
+    from hullscan.report.schema import SchemaError, validate_findings
+
+    _, out = written
+    doc = json.loads((out / "findings.json").read_text())
+    old = dict(doc, coverage=dict(doc["coverage"], fraction=0.5))  # a 1.x key
+    with pytest.raises(SchemaError, match="coverage"):
+        validate_findings(old)
+    bad = json.loads(json.dumps(doc))
+    bad["findings"][0]["confidence"] = 1.5
+    with pytest.raises(SchemaError, match=r"findings/0/confidence"):
+        validate_findings(bad)
+
+
+def test_schema_command(written, capsys):
+    _, out = written
+    assert main(["schema", "findings"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["properties"]["schema_version"]["pattern"].startswith("^2")
+    assert main(["schema", "findings", "--check", str(out / "findings.json")]) == 0
+    assert "valid" in capsys.readouterr().out
 
 
 def test_deviation_ply(written):
@@ -65,6 +121,40 @@ def test_deviation_ply(written):
     ins, out = written
     pc = o3d.io.read_point_cloud(str(out / "deviation.ply"))
     assert len(pc.points) == len(ins.points) and pc.has_colors()
+    header = (out / "deviation.ply").read_bytes()[:600].split(b"end_header")[0].decode()
+    # CloudCompare offers a PLY property as a scalar field only when it is named scalar_*.
+    assert "property float scalar_deviation" in header
+
+
+def test_deviation_ply_in_cloudcompare(written, tmp_path):
+    exe = shutil.which("CloudCompare") or shutil.which("cloudcompare")
+    if exe is None:
+        pytest.skip("CloudCompare not installed (Debian: apt-get install cloudcompare)")
+    _, out = written
+    res = subprocess.run([exe, "-SILENT", "-AUTO_SAVE", "OFF", "-O", str(out / "deviation.ply"), "-C_EXPORT_FMT",
+                          "ASC", "-ADD_HEADER", "-SAVE_CLOUDS", "FILE", str(tmp_path / "cc.asc")],
+                         capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert res.returncode == 0, res.stderr[-1000:]
+    assert "deviation" in (tmp_path / "cc.asc").read_text().splitlines()[0]
+
+
+def test_sidecars_and_exports(written):
+    import csv
+
+    ins, out = written
+    doc = json.loads((out / "findings.json").read_text())
+    for name in ("report.html", "report.pdf"):
+        digest, fname = (out / f"{name}.sha256").read_text().split()
+        assert fname == name and digest == doc["report_sha256"][name]
+        assert digest == __import__("hashlib").sha256((out / name).read_bytes()).hexdigest()
+    gj = json.loads((out / "findings.geojson").read_text())
+    assert gj["type"] == "FeatureCollection" and [f["id"] for f in gj["features"]] == [f.id for f in ins.findings]
+    f0 = gj["features"][0]
+    assert f0["geometry"]["coordinates"] == pytest.approx(list(ins.findings[0].centroid), abs=1e-3)
+    assert f0["properties"]["case_number"] == CASE_NUMBER
+    rows = list(csv.DictReader((out / "findings.csv").open()))
+    assert [r["id"] for r in rows] == [f.id for f in ins.findings] and rows[0]["imo_number"] == "9074729"
 
 
 def test_report_has_every_card(written):
@@ -73,8 +163,15 @@ def test_report_has_every_card(written):
     p = Cards()
     p.feed(html)
     assert p.ids == [f.id for f in ins.findings]
-    assert "http://" not in html and "https://" not in html  # opens offline
-    assert "hull-map" in html and "view3d" in html
+    # Opens offline: no fetched resource (the SVG namespace URIs are names, not fetches).
+    assert not re.search(r"(src|href)=['\"]https?://", html)
+    assert "ship-drawing" in html and "view3d" in html and CASE_NUMBER in html
+    assert html.index("id='verdict'") < html.index("ship-drawing") < html.index("data-finding-id")
+    for f in ins.findings:  # each card: a local height map with its scale bar, the sonar returns across it
+        card = html[html.index(f"id='finding-{f.id}'"):].split("</section>")[0]
+        assert f"id='local-map-{f.id}'" in card and " m</text>" in card
+        section = card[card.index(f"id='section-{f.id}'"):].split("</svg>")[0]
+        assert section.count("<circle") > 20
 
 
 def _chromium() -> str | None:
@@ -84,19 +181,85 @@ def _chromium() -> str | None:
     return None
 
 
-def test_report_in_headless_chromium(written):
+# Run in the browser after the report's own scripts: for every finding marker of the ship drawing, is the
+# centre of its ring, as laid out at this window width, inside the hull outline of its view?
+_PROBE = """<script>
+window.addEventListener('load', function(){
+  const out = {};
+  for (const g of document.querySelectorAll('#ship-drawing g[id^="finding-marker-"]')) {
+    const view = g.closest('g[id^="view-"]');
+    const path = view && view.querySelector('g[id^="hull-outline-"] path');
+    const r = g.getBoundingClientRect();
+    let inside = false;
+    if (path) {
+      const p = new DOMPoint(r.x + r.width / 2, r.y + r.height / 2).matrixTransform(path.getScreenCTM().inverse());
+      inside = path.isPointInFill(p);
+    }
+    out[g.id.slice('finding-marker-'.length)] = {view: view && view.id, inside: inside, w: r.width};
+  }
+  const svg = document.querySelector('#ship-drawing svg');
+  document.body.setAttribute('data-markers', JSON.stringify(out));
+  document.body.setAttribute('data-drawing-width', svg ? svg.getBoundingClientRect().width : -1);
+});
+</script></body>"""
+
+
+@pytest.mark.parametrize("width", [640, 1400])
+def test_report_in_headless_chromium(written, width, tmp_path):
     exe = _chromium()
     if exe is None:
         pytest.skip("headless Chromium not installed (Debian: apt-get install chromium); setup.sh should add it")
     ins, out = written
-    res = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
-                          "--dump-dom", (out / "report.html").resolve().as_uri()],
-                         capture_output=True, text=True, timeout=120)
+    probe = out / f"report_probe_{width}.html"
+    probe.write_text((out / "report.html").read_text().replace("</body>", _PROBE, 1))
+    base = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--virtual-time-budget=5000",
+            f"--window-size={width},2400"]
+    res = subprocess.run([*base, "--dump-dom", probe.resolve().as_uri()], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
+    dom = res.stdout
+    shot = tmp_path / f"report_{width}.png"
+    subprocess.run([*base, f"--screenshot={shot}", (out / "report.html").resolve().as_uri()],
+                   capture_output=True, timeout=120)
+    assert shot.is_file() and shot.stat().st_size > 10_000
     p = Cards()
-    p.feed(res.stdout)
-    assert p.ids == [f.id for f in ins.findings]
-    assert 'data-view3d="ready"' in res.stdout  # the 3D view script ran without errors
+    p.feed(dom)
+    assert p.ids == [f.id for f in ins.findings]  # every finding's card
+    assert 'data-view3d="ready"' in dom  # the 3D view script ran without errors
+    assert re.search(r'id="verdict"[^>]*>compartments found \(3\)<', dom)
+    assert CASE_NUMBER in dom
+    assert 'id="waterline-port"' in dom and 'id="waterline-starboard"' in dom
+    markers = json.loads(html_lib.unescape(re.search(r'data-markers="([^"]*)"', dom).group(1)))
+    assert set(markers) == {f.id for f in ins.findings}
+    for fid, m in markers.items():
+        f = next(f for f in ins.findings if f.id == fid)
+        assert m["view"] == f"view-{f.side}" and m["inside"], (fid, m)
+    # The drawing fits the window (no horizontal scrolling of the ship at 640 px).
+    assert 0 < float(re.search(r'data-drawing-width="([0-9.]+)"', dom).group(1)) <= width
+
+
+def test_report_pdf(written, tmp_path):
+    """report.pdf: A4, page numbers, the case in the header, and page 1 carries the verdict and the
+    ship drawing (its text read back, its raster checked for the finding rings)."""
+    pdfium = pytest.importorskip("pypdfium2")
+    ins, out = written
+    pdf = pdfium.PdfDocument(str(out / "report.pdf"))
+    n = len(pdf)
+    assert n >= 3
+    w, h = pdf[0].get_size()
+    assert (round(w), round(h)) == (595, 842)  # A4 in points
+    pages = [pdf[i].get_textpage().get_text_range() for i in range(n)]
+    first = " ".join(pages[0].split())
+    assert f"page 1 / {n}" in first and f"page 1 of {n}" in first and f"case {CASE_NUMBER}" in first
+    assert "compartments found (3)" in first
+    assert "PORT SIDE" in first and "STARBOARD SIDE" in first and "BOTTOM" in first and "waterline" in first
+    assert all(f"page {i + 1} / {n}" in " ".join(t.split()) for i, t in enumerate(pages))
+    assert "Appendix A" in " ".join(pages[-1].split()) or any("Appendix A" in t for t in pages[2:])
+    # Page 1 rasterised: the red finding rings are drawn (one ring has a few hundred such pixels at 100 dpi).
+    img = np.asarray(pdf[0].render(scale=100 / 72).to_pil().convert("RGB")).astype(int)
+    red = (img[:, :, 0] > 180) & (img[:, :, 1] < 80) & (img[:, :, 2] < 80)
+    assert red.sum() > 100 * len(ins.findings)
+    # The card of every finding is in the PDF.
+    assert all(any(f"{f.id}: " in t for t in pages) for f in ins.findings)
 
 
 # ------------------------------------------------------------------ bad input
@@ -153,7 +316,7 @@ def test_mesh_with_holes_gives_partial_report(hull, scan):
 # ------------------------------------------------------------------ command line
 
 
-def test_compare_command(hull, scan, tmp_path):
+def test_compare_command(hull, scan, tmp_path, capsys):
     from hullscan.cloud_io import save_cloud
     from hullscan.hull import HullMesh, save_mesh
 
@@ -166,7 +329,8 @@ def test_compare_command(hull, scan, tmp_path):
     out = tmp_path / "out"
     rc = main(["-q", "compare", str(tmp_path / "cloud.ply"), "--reference", str(tmp_path / "hull.ply"),
                "--hull-to-nav", str(prior), "--out", str(out), "--no-progress", "--frame-spacing", "0.6"])
-    assert rc == 0
+    assert rc == 3  # compartments found
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "verdict: compartments found (3)"
     doc = json.loads((out / "findings.json").read_text())
     assert len(doc["findings"]) == 3 and (out / "report.html").exists() and (out / "config.yaml").exists()
     assert {i["role"] for i in doc["inputs"] if i["sha256"]} == {"cloud", "reference", "prior"}
@@ -174,6 +338,8 @@ def test_compare_command(hull, scan, tmp_path):
     rc = main(["-q", "compare", str(tmp_path / "cloud.ply"), "--reference", str(tmp_path / "nope.stl"),
                "--out", str(tmp_path / "bad"), "--no-progress"])
     assert rc == 1
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("verdict: inspection failed: ") and "nope.stl" in last
     assert json.loads((tmp_path / "bad" / "findings.json").read_text())["status"] == "partial"
 
 

@@ -31,9 +31,9 @@ def _bag_counts(bag: Path) -> tuple[int, int]:
     return pings, nan
 
 
-def _run(args: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+def _run(args: list[str], ok: tuple[int, ...] = (0,), **kw: object) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(args, cwd=REPO, capture_output=True, text=True, **kw)  # type: ignore[call-overload]
-    assert done.returncode == 0, f"{args[3]} failed: {done.stderr[-3000:]}"
+    assert done.returncode in ok, f"{args[3]} failed: {done.stderr[-3000:]}"
     return done  # type: ignore[no-any-return]
 
 
@@ -52,7 +52,7 @@ def test_live_findings_match_replay(tmp_path: Path, ros_domain_env: dict[str, st
     probe = spawn([*cli[:2], "hullscan.ros.probe", "--duration", "150", "--until-final", "--linger", "4"], env)
     try:
         _run([*cli, "replay", str(bag), "--reference", str(ref), "--hull-to-nav", str(prior),
-              "--out", str(tmp_path / "replay"), "--no-progress"], timeout=300)
+              "--out", str(tmp_path / "replay"), "--no-progress"], ok=(3,), timeout=300)  # 3: compartments found
         expected = json.loads((tmp_path / "replay" / "findings.json").read_text())["findings"]
         t0 = time.monotonic()
         played = _run([*cli, "play", str(bag), "--rate", "5", "--wait", "30", "--json"], env=env, timeout=120)
