@@ -15,6 +15,7 @@ import numpy as np
 
 from hullscan.errors import HullscanError
 from hullscan.model import HullCloud
+from hullscan.outdir import atomic_path, os_error_line, write_text_atomic
 
 _FIELDS = [("x", "<f8"), ("y", "<f8"), ("z", "<f8"), ("nx", "<f4"), ("ny", "<f4"), ("nz", "<f4"),
            ("confidence", "<f4"), ("hits", "<i4"), ("sigma", "<f4")]
@@ -42,13 +43,15 @@ def save_cloud(cloud: HullCloud, path: str | Path, metadata: dict[str, Any] | No
     header.append("end_header")
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        with open(p, "wb") as f:
+        # Sidecar first, both under temporary names renamed when complete: a full disk leaves no
+        # truncated PLY that would load as a smaller hull.
+        meta = {"frame_id": cloud.frame_id, "points": n, **(metadata or {})}
+        write_text_atomic(p.with_suffix(".json"), json.dumps(meta, indent=2, default=str))
+        with atomic_path(p) as tmp, open(tmp, "wb") as f:
             f.write(("\n".join(header) + "\n").encode("ascii"))
             f.write(rec.tobytes())
-        meta = {"frame_id": cloud.frame_id, "points": n, **(metadata or {})}
-        p.with_suffix(".json").write_text(json.dumps(meta, indent=2, default=str))
     except OSError as err:
-        raise HullscanError(f"{p}: cannot write cloud: {err.strerror}") from err
+        raise HullscanError(f"{p}: cannot write cloud: {os_error_line(err)}") from err
     return p
 
 

@@ -83,6 +83,18 @@ class DropLog:
         """True when input data was lost to damage (not merely filtered): the run is partial."""
         return any(r in DAMAGE_REASONS for (_, r) in self.counts)
 
+    @classmethod
+    def from_dicts(cls, rows: list[dict[str, object]]) -> DropLog:
+        """The inverse of :meth:`as_dict` (drops carried in a cloud's metadata sidecar)."""
+        out = cls()
+        for d in rows:
+            key = (str(d["where"]), str(d["reason"]))
+            out.counts[key] += int(d["count"])  # type: ignore[call-overload]
+            out.examples.setdefault(key, str(d.get("example", "")))
+            for a, b in d.get("spans_s", []) or []:  # type: ignore[attr-defined]
+                out.add_span(key, (round(float(a) * 1e9), round(float(b) * 1e9)))
+        return out
+
     def total(self, reason: str | None = None) -> int:
         return sum(n for (_, r), n in self.counts.items() if reason is None or r == reason)
 

@@ -43,22 +43,27 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hullscan.cloud_io import load_cloud
+    from hullscan.cloud_io import load_cloud, load_metadata
     from hullscan.compare.loading import load_prior, load_reference, run_inspection, write_failure
     from hullscan.config import load_config
+    from hullscan.diagnostics import DropLog
     from hullscan.errors import HullscanError
+    from hullscan.outdir import output_folder
 
     overrides = {"compare": {"frame_spacing_m": args.frame_spacing}} if args.frame_spacing else None
     cfg = load_config(args.config, overrides)
     inputs = {"cloud": args.cloud, "reference": None if args.mirror else args.reference,
               "hull_to_nav": args.hull_to_nav, "config": args.config}
-    try:
-        cloud = load_cloud(args.cloud)
-        prior = load_prior(args.hull_to_nav)
-        reference = "mirror" if args.mirror else load_reference(args.reference, args.units)
-    except HullscanError as err:
-        write_failure(err, args.out, cfg.compare, inputs, cfg, str(args.reference or "mirror"))
-        raise
-    run_inspection(cloud, reference, args.out, cfg.compare, inputs, cfg, hull_to_nav=prior,
-                   progress=not args.no_progress)
+    with output_folder(args.out, "compare"):  # checked and locked before any work (issue 17)
+        try:
+            cloud = load_cloud(args.cloud)
+            prior = load_prior(args.hull_to_nav)
+            reference = "mirror" if args.mirror else load_reference(args.reference, args.units)
+        except HullscanError as err:
+            write_failure(err, args.out, cfg.compare, inputs, cfg, str(args.reference or "mirror"))
+            raise
+        # The bag's and the reconstruction's drops, from the cloud's sidecar (reconstruct writes them).
+        upstream = DropLog.from_dicts(load_metadata(args.cloud).get("drops") or [])
+        run_inspection(cloud, reference, args.out, cfg.compare, inputs, cfg, hull_to_nav=prior,
+                       progress=not args.no_progress, upstream=upstream)
     return 0

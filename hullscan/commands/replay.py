@@ -81,13 +81,15 @@ def replay(bag: str, reference_arg: str | None, out: str, cfg: Any, *, hull_to_n
         except HullscanError as err:
             print(f"[replay] no camera evidence: {err}", file=sys.stderr)
     return run_inspection(recon.cloud, reference, out, cfg.compare, inputs, cfg, hull_to_nav=prior,
-                          cameras=cams, progress=progress)
+                          cameras=cams, progress=progress, upstream=recon.drops)
 
 
 def run(args: argparse.Namespace) -> int:
     from hullscan.config import load_config
+    from hullscan.outdir import output_folder
 
     cfg = load_config(args.config)
-    replay(args.bag, None if args.mirror else args.reference, args.out, cfg, hull_to_nav=args.hull_to_nav,
-           units=args.units, camera=not args.no_camera, progress=not args.no_progress, drift=args.drift)
+    with output_folder(args.out, "replay"):  # checked and locked before any work (issue 17)
+        replay(args.bag, None if args.mirror else args.reference, args.out, cfg, hull_to_nav=args.hull_to_nav,
+               units=args.units, camera=not args.no_camera, progress=not args.no_progress, drift=args.drift)
     return 0

@@ -67,13 +67,24 @@ def _finding_dict(f: Any) -> dict[str, Any]:
 
 def findings_document(ins: Inspection, inputs: list[dict[str, Any]], config: BaseModel | None) -> dict[str, Any]:
     ref = ins.reference
+    # Damaged input (a bag with lost messages, a restore gap) makes the run partial even when the
+    # comparison itself finished: the hull it saw is missing those time spans (issue 17).
+    damaged = ins.drops.damaged()
+    status = "partial" if ins.status == "complete" and damaged else ins.status
+    error = None if ins.error is None else {"type": ins.error_type, "message": ins.error}
+    if error is None and damaged:
+        lost = ins.drops.lost_spans()
+        error = {"type": "DamagedInput", "message": "the input was damaged; data lost"
+                 + (": " + ", ".join(f"{d['where']} {d['start_s']:.1f}-{d['end_s']:.1f} s" for d in lost[:10])
+                    if lost else " (see drops)")}
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "software": {"name": "hullscan", "version": __version__},
         "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "status": ins.status,
-        "error": None if ins.error is None else {"type": ins.error_type, "message": ins.error},
+        "status": status,
+        "error": error,
+        "lost_spans": ins.drops.lost_spans(),
         "reference": {
             "kind": ins.reference_kind,
             "name": ins.reference_name,
@@ -135,6 +146,7 @@ def write_outputs(ins: Inspection, out_dir: str | Path, inputs: Mapping[str, str
                   config: BaseModel | None = None) -> dict[str, Path]:
     """Write findings.json, report.html, deviation.ply (when computed), crops and config.yaml."""
     from hullscan.config import dump_config
+    from hullscan.outdir import atomic_path, write_text_atomic
     from hullscan.report.html import render_report
 
     out = Path(out_dir)
@@ -148,10 +160,16 @@ def write_outputs(ins: Inspection, out_dir: str | Path, inputs: Mapping[str, str
     else:
         dump_config(ins.config, out / "config.yaml")
         files["config"] = out / "config.yaml"
+    # findings.json first and atomically (issue 17): on a full disk the findings survive, not the PLY.
     if ins.points is not None and ins.deviation is not None:
-        write_deviation_ply(out / "deviation.ply", ins.points, ins.deviation)
-        files["deviation"] = out / "deviation.ply"
         doc["outputs"] = {"deviation_ply": "deviation.ply"}
+    doc = _finite(doc)
+    write_text_atomic(out / "findings.json", json.dumps(doc, indent=2, allow_nan=False, default=_json_default))
+    files["findings"] = out / "findings.json"
+    if ins.points is not None and ins.deviation is not None:
+        with atomic_path(out / "deviation.ply") as tmp:
+            write_deviation_ply(tmp, ins.points, ins.deviation)
+        files["deviation"] = out / "deviation.ply"
     if ins.crops:
         from PIL import Image
 
@@ -160,10 +178,7 @@ def write_outputs(ins: Inspection, out_dir: str | Path, inputs: Mapping[str, str
         for fid, imgs in ins.crops.items():
             for i, img in enumerate(imgs):
                 Image.fromarray(img).save(crop_dir / f"{fid}_{i}.png")
-    doc = _finite(doc)
-    (out / "findings.json").write_text(json.dumps(doc, indent=2, allow_nan=False, default=_json_default))
-    files["findings"] = out / "findings.json"
-    (out / "report.html").write_text(render_report(ins, doc))
+    write_text_atomic(out / "report.html", render_report(ins, doc))
     files["report"] = out / "report.html"
     return files
 
