@@ -648,6 +648,10 @@ class BagReader:
             return
         stamp = item.stamp_ns
         prev = last.get(topic)
+        if prev is not None and stamp == prev and not isinstance(item, TransformStamped):
+            # (one /tf message carries several transforms of one stamp: not duplicates)
+            self.drops.add(topic, "stamp_duplicate", 1, f"header.stamp {stamp * 1e-9:.6f} s repeated "
+                           "(kept; consumers keep the first)")
         if prev is not None and stamp < prev - int(1e9 * 0.0):
             self.drops.add(topic, "stamp_backwards", 1,
                            f"header.stamp {stamp * 1e-9:.6f} s after {prev * 1e-9:.6f} s (kept; consumers reorder)")
@@ -656,7 +660,7 @@ class BagReader:
     def _convert_fast(self, role: Role, topic: str, data: bytes) -> list[BagItem] | None:
         """Odometry / LaserScan decoded from CDR bytes; None: use the generic decoder."""
         if role is Role.ODOM:
-            nav = convert.odom_from_cdr(data, topic)
+            nav = convert.odom_from_cdr(data, topic, self.drops)
             return None if nav is None else [nav]
         msg = convert.scan_msg_from_cdr(data)
         return None if msg is None else self._convert(role, topic, msg)
@@ -677,7 +681,7 @@ class BagReader:
             self._seen_frame(img.frame_id)
             return [img]
         if role is Role.ODOM:
-            return [convert.odom_from_msg(msg, topic)]
+            return [convert.odom_from_msg(msg, topic, self.drops)]
         if role in (Role.TF, Role.TF_STATIC):
             edges = convert.tf_from_msg(msg, topic, static=role is Role.TF_STATIC)
             for e in edges:
