@@ -302,6 +302,13 @@ class Reconstructor:
             return
         self._process(final=False, force=False)
 
+    def remount(self, edge: TransformStamped) -> None:
+        """Replace a sensor mounting (a /tf_static one over a configured one); pings not yet
+        placed use the new one."""
+        self.tf.add(edge)
+        self._mounts.pop(edge.child_frame, None)
+        self._mounts.pop(edge.child_frame.lstrip("/"), None)
+
     def add_all(self, items: Iterable[Any]) -> None:
         for it in items:
             self.add(it)
