@@ -58,11 +58,11 @@ def test_duplicate_stamps_in_a_bag_are_counted(tmp_path: Path) -> None:
     items = survey(20)
     items.insert(12, _nav(5, x=3.0))  # a second sample with the stamp of the fifth (after later ones)
     items.insert(13, _nav(5, x=3.0))
-    items, r = read(write_in_order(tmp_path / "bag", items))
+    items, _r = read(write_in_order(tmp_path / "bag", items))
     rec = Reconstructor(ReconConfig())
     rec.add_all(items)
     assert rec.drops.counts[("navigation", "nav_duplicate_stamp")] == 2
-    items2, r2 = read(write_in_order(tmp_path / "bag2", [*survey(3)[:2], _nav(0, x=1.0)]))
+    _items2, r2 = read(write_in_order(tmp_path / "bag2", [*survey(3)[:2], _nav(0, x=1.0)]))
     assert r2.drops.counts[("/nav/odom", "stamp_duplicate")] == 1
 
 
@@ -147,7 +147,7 @@ def test_frame_missing_is_counted_and_late_frame_still_places_pings() -> None:
     res = rec.finish()
     assert len(res.cloud) == 0 and res.drops.total("no_transform") > 0
     late = Reconstructor(ReconConfig())
-    late.add_all(rest[:10] + [mount] + rest[10:])  # the mounting arrives after the first pings
+    late.add_all([*rest[:10], mount, *rest[10:]])  # the mounting arrives after the first pings
     res2 = late.finish()
     assert len(res2.cloud) > 0
 
