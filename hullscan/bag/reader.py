@@ -216,8 +216,10 @@ def _scan_mcap(path: Path, on_gap: Any = None) -> tuple[list[_RawConnection], It
                 channels[rec.id] = _RawConnection(rec.topic, s.name if s else "", s.data.decode() if s else "", 0)
             elif isinstance(rec, salvage.McapMessage):
                 counts[rec.channel_id] = counts.get(rec.channel_id, 0) + 1
-    except salvage.Damaged:
-        pass  # the message pass reports it, after delivering what precedes it
+    except salvage.Damaged as err:
+        if not channels and "bad magic" in str(err):
+            raise BagError(f"{path}: not an MCAP file (bad magic); expected a rosbag2 .mcap or .db3 file") from err
+        # otherwise the message pass reports it, after delivering what precedes it
     for cid, n in counts.items():
         if cid in channels:
             channels[cid].count = n
