@@ -23,6 +23,7 @@ from __future__ import annotations
 import array
 import copy
 import importlib
+import json
 import os
 import threading
 import time
@@ -310,8 +311,11 @@ class MapperNode(HullscanNode):
             self._collect_checkpoint()
         t0 = time.perf_counter()
         write = _file_writer(self.recon, self.ckpt)
+        # Messages received so far, so a restart compares the player's counts with everything received,
+        # not with what arrived since the restart (it reported 819 missing pings for about 119 lost).
         side = {"latest_ns": self.latest_ns, **self._path_arrays(), "mounted": np.array(sorted(self.mounted)),
-                "mounts": np.array(messages.mounts_json(self.mount_edges.values()))}
+                "mounts": np.array(messages.mounts_json(self.mount_edges.values())),
+                "received": np.array(json.dumps(self.received))}
         self.ckpt_ns = self.latest_ns
         self.stats["checkpoint_snapshot_s"] = round(time.perf_counter() - t0, 4)
         ckpt = self.ckpt
@@ -374,6 +378,9 @@ class MapperNode(HullscanNode):
                 for edge in messages.mounts_from_json(str(side["mounts"])):
                     if edge.child_frame not in self.mount_edges:
                         self._mount(edge, "checkpoint")
+            if "received" in side.files:
+                for topic, n in json.loads(str(side["received"])).items():
+                    self.received[topic] = self.received.get(topic, 0) + int(n)
             self.path = list(zip(side["t"].tolist(), side["p"], side["q"], strict=True))
             self.path_view.clear()
         except Exception as err:
