@@ -16,6 +16,7 @@ storage file directly, and the damage is reported at the end.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sqlite3
 from collections.abc import Iterator
@@ -313,8 +314,7 @@ def _scan_sqlite(path: Path, on_bad: Any = None) -> tuple[list[_RawConnection], 
         except sqlite3.DatabaseError:
             pass  # older bags have no message_definitions table
     except sqlite3.DatabaseError as err:
-        raise BagError(f"{path}: not a readable rosbag2 sqlite3 file ({err}); "
-                       "its topic table is damaged, so nothing can be salvaged") from err
+        return _salvage_sqlite_pages(path, err, on_bad)
     damaged = False
     try:
         counts = dict(db.execute("SELECT topic_id, COUNT(*) FROM messages GROUP BY topic_id").fetchall())
@@ -347,6 +347,42 @@ def _scan_sqlite(path: Path, on_bad: Any = None) -> tuple[list[_RawConnection], 
             raise _Damage(f"{path.name}: {err}") from err
         finally:
             db.close()
+
+    return list(conns.values()), messages()
+
+
+def _salvage_sqlite_pages(path: Path, err: sqlite3.DatabaseError,
+                          on_bad: Any) -> tuple[list[_RawConnection], Iterator[tuple[str, int, bytes]]]:
+    """A ``.db3`` SQLite refuses as a whole (cut short): the message rows read from its pages."""
+    from hullscan.bag import sqlite_salvage
+
+    try:
+        got = sqlite_salvage.salvage(path)
+    except (sqlite3.DatabaseError, OSError, ValueError) as err2:
+        raise BagError(f"{path}: not a readable rosbag2 sqlite3 file ({err}; page salvage: {err2}); "
+                       "nothing can be salvaged") from err2
+    counts: dict[int, int] = {}
+    for _rid, tid, _ts, _d in got.rows:
+        counts[tid] = counts.get(tid, 0) + 1
+    conns = {tid: _RawConnection(name, typ, got.definitions.get(typ, ""), counts.get(tid, 0))
+             for tid, name, typ in got.topics}
+
+    def messages() -> Iterator[tuple[str, int, bytes]]:
+        # Rows missing between the ones recovered (rowids are insertion order): counted with the
+        # stamps either side; the cut tail is counted against metadata.yaml by the reader.
+        by_id = sorted((r[0], r[2]) for r in got.rows)
+        if on_bad is not None:
+            for (a, ta), (b, tb) in itertools.pairwise(by_id):
+                if b - a > 1:
+                    on_bad(b - a - 1, ta, tb)
+            if got.lost_rows:
+                last = by_id[-1][1] if by_id else 0
+                on_bad(got.lost_rows, last, last)
+        for _rid, tid, ts, data in got.rows:
+            if tid in conns:
+                yield conns[tid].topic, ts, data
+        raise _Damage(f"{path.name}: {err}; {len(got.rows)} message rows recovered from its pages, "
+                      "the rest is counted against the bag's metadata")
 
     return list(conns.values()), messages()
 

@@ -122,10 +122,25 @@ def test_sqlite_pages_overwritten_mid_file(tmp_path: Path) -> None:
     assert r.drops.total("corrupt_rows") >= 1
 
 
-def test_sqlite_truncated_is_one_clear_error(tmp_path: Path) -> None:
-    # Not salvaged yet (the B-tree's interior pages are gone with the tail): a clear error, not silence.
-    bag = write(tmp_path / "bag", survey(N), "sqlite3")
+@pytest.mark.parametrize(("fraction", "beams"), [(0.1, 64), (0.35, 64), (0.6, 64), (0.9, 64), (0.5, 512)])
+def test_sqlite_truncated_is_salvaged_from_its_pages(tmp_path: Path, fraction: float, beams: int) -> None:
+    # 512 beams: each ping row overflows its leaf page, so overflow chains are followed (and cut).
+    n = N if beams == 64 else 300
+    bag = write(tmp_path / "bag", survey(n, beams), "sqlite3")
     f = storage_file(bag)
-    f.write_bytes(f.read_bytes()[: int(f.stat().st_size * 0.6)])
+    f.write_bytes(f.read_bytes()[: int(f.stat().st_size * fraction)])
+    items, r = read(bag)
+    got = per_topic(items)
+    for topic in TOPICS:
+        assert got[topic] + accounted(r, topic) == n, (topic, got[topic], r.drops.summary())
+    assert 0 < sum(got.values()) < 2 * n and r.damage is not None and r.drops.lost_spans()
+    stamps = [x.stamp_ns for x in items[1:]]  # type: ignore[attr-defined]
+    assert stamps == sorted(stamps)
+
+
+def test_sqlite_without_its_first_pages_is_one_clear_error(tmp_path: Path) -> None:
+    bag = write(tmp_path / "bag", survey(50), "sqlite3")
+    f = storage_file(bag)
+    f.write_bytes(b"\0" * 4096 + f.read_bytes()[4096:])
     with pytest.raises(BagError, match=r"\.db3.*not a readable rosbag2 sqlite3 file"):
         read(bag)
