@@ -56,7 +56,7 @@ def _int(buf: bytes, off: int, serial: int) -> int:
 def _record(payload: bytes) -> tuple[int, int, bytes] | None:
     """(topic_id, timestamp, data) if ``payload`` is a rosbag2 message row, else None."""
     hsize, p = _varint(payload, 0)
-    types = []
+    types: list[int] = []
     while p < hsize and len(types) < 5:
         t, p = _varint(payload, p)
         types.append(t)
