@@ -71,6 +71,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except OSError as err:  # a full disk, a read-only or vanished file: one line naming it, no traceback
+        from hullscan.outdir import os_error_line
+
+        logging.getLogger("hullscan").error("%s", os_error_line(err))
+        if args.verbose > 1:
+            raise
+        return 1
+    except Exception as err:  # a bug: still one line for the user; -vv shows the traceback
+        logging.getLogger("hullscan").error("internal error in '%s': %s: %s (run with -vv for the traceback "
+                                            "and please report it)", args.command, type(err).__name__, err)
+        if args.verbose > 1:
+            raise
+        return 1
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import numpy as np
 
 from hullscan.errors import HullscanError
 from hullscan.model import HullCloud
+from hullscan.outdir import atomic_path, os_error_line, write_text_atomic
 
 _FIELDS = [("x", "<f8"), ("y", "<f8"), ("z", "<f8"), ("nx", "<f4"), ("ny", "<f4"), ("nz", "<f4"),
            ("scalar_confidence", "<f4"), ("scalar_hits", "<i4"), ("scalar_sigma", "<f4")]
@@ -44,13 +45,15 @@ def save_cloud(cloud: HullCloud, path: str | Path, metadata: dict[str, Any] | No
     header.append("end_header")
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        with open(p, "wb") as f:
+        # Sidecar first, both under temporary names renamed when complete: a full disk leaves no
+        # truncated PLY that would load as a smaller hull.
+        meta = {"frame_id": cloud.frame_id, "points": n, **(metadata or {})}
+        write_text_atomic(p.with_suffix(".json"), json.dumps(meta, indent=2, default=str))
+        with atomic_path(p) as tmp, open(tmp, "wb") as f:
             f.write(("\n".join(header) + "\n").encode("ascii"))
             f.write(rec.tobytes())
-        meta = {"frame_id": cloud.frame_id, "points": n, **(metadata or {})}
-        p.with_suffix(".json").write_text(json.dumps(meta, indent=2, default=str))
     except OSError as err:
-        raise HullscanError(f"{p}: cannot write cloud: {err.strerror}") from err
+        raise HullscanError(f"{p}: cannot write cloud: {os_error_line(err)}") from err
     return p
 
 

@@ -23,6 +23,16 @@ ROUTINE_REASONS = frozenset({
     "growth_layer", "layer_under_object", "no_detection",
 })
 
+# Drops closer than this are one span (a survey's messages come every 5-50 ms).
+GAP_JOIN_NS = 1_000_000_000
+
+# Reasons that mean input was lost or damaged, not filtered by design: any of them makes
+# the outputs "partial" (findings.json, report, diagnostics).
+DAMAGE_REASONS = frozenset({
+    "truncated_or_corrupt", "corrupt_chunk", "corrupt_bytes", "missing_vs_index", "unreadable_index", "missing_metadata_yaml",
+    "undecodable_message", "malformed_message", "corrupt_rows", "restore_gap", "checkpoint_unreadable",
+})
+
 
 @dataclass
 class DropLog:
@@ -30,12 +40,17 @@ class DropLog:
 
     ``where`` is a topic, file or stage name; ``reason`` is a short stable key
     such as ``nan_range`` or ``no_pose``. ``examples`` keeps the first detail.
+    ``spans`` keeps, for losses of data (not repairs), the time spans lost as
+    ``(first_ns, last_ns)`` of the messages concerned, so a report can say which
+    part of a survey is missing, not only how much.
     """
 
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
     examples: dict[tuple[str, str], str] = field(default_factory=dict)
+    spans: dict[tuple[str, str], list[tuple[int, int]]] = field(default_factory=dict)
 
-    def add(self, where: str, reason: str, n: int = 1, detail: str = "") -> None:
+    def add(self, where: str, reason: str, n: int = 1, detail: str = "",
+            span: tuple[int, int] | None = None) -> None:
         if n <= 0:
             return
         key = (where, reason)
@@ -44,12 +59,51 @@ class DropLog:
             level = logging.INFO if reason in ROUTINE_REASONS else logging.WARNING
             log.log(level, "%s: %s%s", where, reason.replace("_", " "), f" ({detail})" if detail else "")
         self.counts[key] += n
+        if span is not None:
+            self.add_span(key, span)
+
+    def add_span(self, key: tuple[str, str], span: tuple[int, int]) -> None:
+        spans = self.spans.setdefault(key, [])
+        t0, t1 = int(min(span)), int(max(span))
+        # Adjacent drops (one NaN ping after another) extend the last span instead of piling up.
+        if spans and spans[-1][0] <= t0 <= spans[-1][1] + GAP_JOIN_NS:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], t1))
+        else:
+            spans.append((t0, t1))
 
     def merge(self, other: DropLog) -> None:
         for key, n in other.counts.items():
             if key not in self.counts:
                 self.examples[key] = other.examples.get(key, "")
             self.counts[key] += n
+        for key, spans in getattr(other, "spans", {}).items():
+            for span in spans:
+                self.add_span(key, span)
+
+    def lost_spans(self) -> list[dict[str, object]]:
+        """Every time span lost, one entry per (where, reason, span), in time order (seconds)."""
+        out: list[dict[str, object]] = []
+        for (w, r), spans in self.spans.items():
+            for t0, t1 in spans:
+                out.append({"where": w, "reason": r, "start_s": round(t0 * 1e-9, 3), "end_s": round(t1 * 1e-9, 3),
+                            "duration_s": round((t1 - t0) * 1e-9, 3)})
+        return sorted(out, key=lambda d: (d["start_s"], d["where"]))
+
+    def damaged(self) -> bool:
+        """True when input data was lost to damage (not merely filtered): the run is partial."""
+        return any(r in DAMAGE_REASONS for (_, r) in self.counts)
+
+    @classmethod
+    def from_dicts(cls, rows: list[dict[str, object]]) -> DropLog:
+        """The inverse of :meth:`as_dict` (drops carried in a cloud's metadata sidecar)."""
+        out = cls()
+        for d in rows:
+            key = (str(d["where"]), str(d["reason"]))
+            out.counts[key] += int(d["count"])  # type: ignore[call-overload]
+            out.examples.setdefault(key, str(d.get("example", "")))
+            for a, b in d.get("spans_s", []) or []:  # type: ignore[attr-defined]
+                out.add_span(key, (round(float(a) * 1e9), round(float(b) * 1e9)))
+        return out
 
     def total(self, reason: str | None = None) -> int:
         return sum(n for (_, r), n in self.counts.items() if reason is None or r == reason)
@@ -58,10 +112,14 @@ class DropLog:
         return bool(self.counts)
 
     def as_dict(self) -> list[dict[str, object]]:
-        return [
-            {"where": w, "reason": r, "count": n, "example": self.examples.get((w, r), "")}
-            for (w, r), n in sorted(self.counts.items())
-        ]
+        out: list[dict[str, object]] = []
+        for (w, r), n in sorted(self.counts.items()):
+            d: dict[str, object] = {"where": w, "reason": r, "count": n, "example": self.examples.get((w, r), "")}
+            spans = self.spans.get((w, r))
+            if spans:
+                d["spans_s"] = [[round(a * 1e-9, 3), round(b * 1e-9, 3)] for a, b in spans]
+            out.append(d)
+        return out
 
     def routine_summary(self) -> str:
         """One line: 'filtered as routine: nan range x155103, spike along x812, ...' (all places summed)."""

@@ -41,3 +41,7 @@ class MeshError(HullscanError):
 
 class AlignmentError(HullscanError):
     """A cloud could not be aligned with its reference."""
+
+
+class OutputError(HullscanError):
+    """An output folder or file cannot be used (names the path and what to do)."""

@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hullscan.bag import msgdefs
+from hullscan.diagnostics import DropLog
 from hullscan.errors import MessageError
 from hullscan.model import (
     CameraFrame,
@@ -152,13 +153,14 @@ def sonar_image_from_msg(msg: Any, topic: str, default_aperture: float) -> Imagi
     )
 
 
-def odom_from_msg(msg: Any, topic: str) -> NavSample:
+def odom_from_msg(msg: Any, topic: str, drops: DropLog | None = None) -> NavSample:
     """``nav_msgs/Odometry`` to a :class:`NavSample` (sigma from the covariance diagonal)."""
     p, q = msg.pose.pose.position, msg.pose.pose.orientation
     pos = np.array([p.x, p.y, p.z], dtype=np.float64)
     quat = np.array([q.x, q.y, q.z, q.w], dtype=np.float64)
     if not np.all(np.isfinite(pos)) or not np.all(np.isfinite(quat)) or np.linalg.norm(quat) < 1e-6:
         raise MessageError(f"{topic}: Odometry.pose has non-finite position or zero quaternion ({pos}, {quat})")
+    _count_renorm(drops, topic, float(np.linalg.norm(quat)), stamp_ns(msg.header))
     cov = _arr(msg.pose.covariance, "f8")
     diag = np.sqrt(np.clip(np.diag(cov.reshape(6, 6)), 0.0, None)) if cov.size == 36 else np.zeros(6)
     v = msg.twist.twist.linear
@@ -214,7 +216,17 @@ def _ro(a: NDArray[Any]) -> NDArray[Any]:
     return a
 
 
-def odom_from_cdr(data: bytes, topic: str) -> NavSample | None:
+# A quaternion this far off unit length was not merely rounded: its renormalisation is counted.
+QUAT_TOLERANCE = 1e-3
+
+
+def _count_renorm(drops: DropLog | None, topic: str, norm: float, stamp: int) -> None:
+    if drops is not None and abs(norm - 1.0) > QUAT_TOLERANCE:
+        drops.add(topic, "quaternion_renormalised", 1, f"orientation norm {norm:.4f} at {stamp * 1e-9:.3f} s, "
+                  "renormalised to 1")
+
+
+def odom_from_cdr(data: bytes, topic: str, drops: DropLog | None = None) -> NavSample | None:
     """``nav_msgs/Odometry`` CDR bytes to a :class:`NavSample`, as :func:`odom_from_msg`
     (same checks, same values, same messages); None if the bytes need the generic path."""
     h = _cdr_header(data)
@@ -234,6 +246,7 @@ def odom_from_cdr(data: bytes, topic: str) -> NavSample | None:
         raise MessageError(f"{topic}: Odometry.pose has non-finite position or zero quaternion ({pos}, {quat})")
     # Same steps and values as NavSample.__post_init__ (unit quaternion, read-only float64 arrays).
     quat = np.array(v[3:7])
+    _count_renorm(drops, topic, math.sqrt(sum(x * x for x in v[3:7])), stamp)
     d = [math.sqrt(max(v[7 + 7 * i], 0.0)) for i in range(6)]
     return _frozen(
         NavSample, stamp_ns=stamp, position=_ro(np.array(v[:3])), orientation=_ro(quat / np.linalg.norm(quat)),

@@ -16,6 +16,7 @@ storage file directly, and the damage is reported at the end.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sqlite3
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from rosbags.rosbag2 import Reader
 from rosbags.typesys import get_types_from_msg
 from rosbags.typesys.store import Typestore
 
-from hullscan.bag import convert, msgdefs, salvage
+from hullscan.bag import convert, mcap_index, msgdefs, salvage
 from hullscan.config import TopicsConfig
 from hullscan.diagnostics import DropLog
 from hullscan.errors import BagError, BagTruncatedError, MessageError
@@ -198,8 +199,12 @@ def _iter_rosbags(reader: Reader) -> Iterator[tuple[str, int, bytes]]:
         raise _Damage(f"{type(err).__name__}: {err}") from err
 
 
-def _scan_mcap(path: Path) -> tuple[list[_RawConnection], Iterator[tuple[str, int, bytes]]]:
-    """Scan an MCAP file record by record, for files rosbags cannot index."""
+def _scan_mcap(path: Path, on_gap: Any = None) -> tuple[list[_RawConnection], Iterator[tuple[str, int, bytes]]]:
+    """Scan an MCAP file record by record, for files rosbags cannot index.
+
+    ``on_gap(gap, last_ns, next_ns)`` is called for each damaged stretch skipped in the middle
+    of the file, with the log times of the messages either side of it (None where unknown).
+    """
     schemas: dict[int, salvage.McapSchema] = {}
     channels: dict[int, _RawConnection] = {}
     counts: dict[int, int] = {}
@@ -210,27 +215,92 @@ def _scan_mcap(path: Path) -> tuple[list[_RawConnection], Iterator[tuple[str, in
             elif isinstance(rec, salvage.McapChannel):
                 s = schemas.get(rec.schema_id)
                 channels[rec.id] = _RawConnection(rec.topic, s.name if s else "", s.data.decode() if s else "", 0)
-            else:
+            elif isinstance(rec, salvage.McapMessage):
                 counts[rec.channel_id] = counts.get(rec.channel_id, 0) + 1
-    except salvage.Damaged:
-        pass  # the message pass reports it, after delivering what precedes it
+    except salvage.Damaged as err:
+        if not channels and "bad magic" in str(err):
+            raise BagError(f"{path}: not an MCAP file (bad magic); expected a rosbag2 .mcap or .db3 file") from err
+        # otherwise the message pass reports it, after delivering what precedes it
     for cid, n in counts.items():
         if cid in channels:
             channels[cid].count = n
 
     def messages() -> Iterator[tuple[str, int, bytes]]:
+        last: int | None = None
+        gap: salvage.McapGap | None = None
         try:
             for rec in salvage.scan(path):
-                if isinstance(rec, salvage.McapMessage) and rec.channel_id in channels:
+                if isinstance(rec, salvage.McapGap):
+                    gap = rec
+                elif isinstance(rec, salvage.McapMessage) and rec.channel_id in channels:
+                    if gap is not None and on_gap is not None:
+                        on_gap(gap, last, rec.log_time)
+                    gap = None
+                    last = rec.log_time
                     yield channels[rec.channel_id].topic, rec.log_time, rec.data
         except salvage.Damaged as err:
             raise _Damage(str(err)) from err
+        if gap is not None and on_gap is not None:
+            on_gap(gap, last, None)
 
     return list(channels.values()), messages()
 
 
-def _scan_sqlite(path: Path) -> tuple[list[_RawConnection], Iterator[tuple[str, int, bytes]]]:
-    """Read a rosbag2 sqlite3 file directly (no metadata.yaml needed)."""
+def _metadata_counts(bag_dir: Path) -> tuple[dict[str, int], int | None]:
+    """Messages per topic and the end time (ns) that ``metadata.yaml`` records, if it can be read."""
+    import yaml
+
+    try:
+        info = yaml.safe_load((bag_dir / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+        counts: dict[str, int] = {}
+        for t in info.get("topics_with_message_count") or []:
+            name = t["topic_metadata"]["name"]
+            counts[name] = counts.get(name, 0) + int(t["message_count"])
+        start = int(info["starting_time"]["nanoseconds_since_epoch"])
+        end = start + int(info["duration"]["nanoseconds"])
+        return counts, end
+    except Exception:  # absent or damaged: nothing to compare with (the damage is reported elsewhere)
+        return {}, None
+
+
+SQLITE_BLOCK = 1000  # message rows per query when salvaging a damaged sqlite3 file
+
+
+def _salvage_rows(db: sqlite3.Connection, cols: str, bad: list[int]) -> Iterator[tuple[Any, ...]]:
+    """Rows of ``messages`` in id order from a damaged file: blocks of ids, bisected down to the
+    single rows that cannot be read (their ids go to ``bad``). Ends after a block with no row."""
+
+    def block(lo: int, hi: int) -> Iterator[tuple[Any, ...]]:
+        try:
+            rows = db.execute(f"SELECT id, {cols} FROM messages WHERE id BETWEEN ? AND ? ORDER BY id",
+                              (lo, hi)).fetchall()
+        except sqlite3.DatabaseError:
+            if lo == hi:
+                bad.append(lo)
+                return
+            mid = (lo + hi) // 2
+            yield from block(lo, mid)
+            yield from block(mid + 1, hi)
+            return
+        yield from rows
+
+    lo = 1
+    while True:
+        n_bad = len(bad)
+        rows = list(block(lo, lo + SQLITE_BLOCK - 1))
+        if not rows:
+            del bad[n_bad:]  # past the last readable row: the tail is counted against the index instead
+            return
+        yield from rows
+        lo += SQLITE_BLOCK
+
+
+def _scan_sqlite(path: Path, on_bad: Any = None) -> tuple[list[_RawConnection], Iterator[tuple[str, int, bytes]]]:
+    """Read a rosbag2 sqlite3 file directly (no metadata.yaml needed).
+
+    A damaged file (cut short, pages overwritten) is read row block by row block; rows that
+    cannot be read are reported through ``on_bad(n, before_ns, after_ns)``.
+    """
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         rows = db.execute("SELECT id, name, type FROM topics").fetchall()
@@ -243,20 +313,76 @@ def _scan_sqlite(path: Path) -> tuple[list[_RawConnection], Iterator[tuple[str, 
                     defs[topic_type] = text
         except sqlite3.DatabaseError:
             pass  # older bags have no message_definitions table
-        counts = dict(db.execute("SELECT topic_id, COUNT(*) FROM messages GROUP BY topic_id").fetchall())
     except sqlite3.DatabaseError as err:
-        raise BagError(f"{path}: not a readable rosbag2 sqlite3 file ({err})") from err
+        return _salvage_sqlite_pages(path, err, on_bad)
+    damaged = False
+    try:
+        counts = dict(db.execute("SELECT topic_id, COUNT(*) FROM messages GROUP BY topic_id").fetchall())
+    except sqlite3.DatabaseError:
+        damaged = True  # counted row by row below
+        counts = {}
+        for _id, tid in _salvage_rows(db, "topic_id", []):
+            counts[tid] = counts.get(tid, 0) + 1
     conns = {tid: _RawConnection(name, typ, defs.get(typ, ""), counts.get(tid, 0)) for tid, name, typ in rows}
 
     def messages() -> Iterator[tuple[str, int, bytes]]:
         try:
-            for tid, ts, data in db.execute("SELECT topic_id, timestamp, data FROM messages ORDER BY timestamp"):
+            if not damaged:
+                for tid, ts, data in db.execute("SELECT topic_id, timestamp, data FROM messages ORDER BY timestamp"):
+                    if tid in conns:
+                        yield conns[tid].topic, ts, bytes(data)
+                return
+            bad: list[int] = []
+            last: int | None = None
+            for _id, tid, ts, data in _salvage_rows(db, "topic_id, timestamp, data", bad):
+                if bad and on_bad is not None:
+                    on_bad(len(bad), last, ts)
+                    bad.clear()
+                last = ts
                 if tid in conns:
                     yield conns[tid].topic, ts, bytes(data)
+            raise sqlite3.DatabaseError("database disk image is malformed; rows after the last readable one "
+                                        "are counted against the bag's metadata")
         except sqlite3.DatabaseError as err:
             raise _Damage(f"{path.name}: {err}") from err
         finally:
             db.close()
+
+    return list(conns.values()), messages()
+
+
+def _salvage_sqlite_pages(path: Path, err: sqlite3.DatabaseError,
+                          on_bad: Any) -> tuple[list[_RawConnection], Iterator[tuple[str, int, bytes]]]:
+    """A ``.db3`` SQLite refuses as a whole (cut short): the message rows read from its pages."""
+    from hullscan.bag import sqlite_salvage
+
+    try:
+        got = sqlite_salvage.salvage(path)
+    except (sqlite3.DatabaseError, OSError, ValueError) as err2:
+        raise BagError(f"{path}: not a readable rosbag2 sqlite3 file ({err}; page salvage: {err2}); "
+                       "nothing can be salvaged") from err2
+    counts: dict[int, int] = {}
+    for _rid, tid, _ts, _d in got.rows:
+        counts[tid] = counts.get(tid, 0) + 1
+    conns = {tid: _RawConnection(name, typ, got.definitions.get(typ, ""), counts.get(tid, 0))
+             for tid, name, typ in got.topics}
+
+    def messages() -> Iterator[tuple[str, int, bytes]]:
+        # Rows missing between the ones recovered (rowids are insertion order): counted with the
+        # stamps either side; the cut tail is counted against metadata.yaml by the reader.
+        by_id = sorted((r[0], r[2]) for r in got.rows)
+        if on_bad is not None:
+            for (a, ta), (b, tb) in itertools.pairwise(by_id):
+                if b - a > 1:
+                    on_bad(b - a - 1, ta, tb)
+            if got.lost_rows:
+                last = by_id[-1][1] if by_id else 0
+                on_bad(got.lost_rows, last, last)
+        for _rid, tid, ts, data in got.rows:
+            if tid in conns:
+                yield conns[tid].topic, ts, data
+        raise _Damage(f"{path.name}: {err}; {len(got.rows)} message rows recovered from its pages, "
+                      "the rest is counted against the bag's metadata")
 
     return list(conns.values()), messages()
 
@@ -296,6 +422,14 @@ class BagReader:
         self.tf = TfTree()
         self.damage: str | None = None
         self.salvage = False
+        # What the bag's own metadata/index says it holds, per topic, and when it ends: every
+        # message not delivered is counted against it (missing_vs_index), nothing lost silently.
+        self.expected: dict[str, int] = {}
+        self.end_ns: int | None = None
+        self._read_raw: dict[str, int] = {}
+        self._last_raw: dict[str, int] = {}
+        self._damage_ns: int | None = None  # last log time read before a damage that ended the stream
+        self._damage_spans: list[tuple[int, int]] = []  # stretches skipped in the middle
         self._reader: Reader | None = None
         self._conns: list[_RawConnection] = []
         self._raw: Iterator[tuple[str, int, bytes]] | None = None
@@ -339,21 +473,76 @@ class BagReader:
                     _RawConnection(c.topic, c.msgtype, c.msgdef.data if c.msgdef else "", c.msgcount)
                     for c in self._reader.connections
                 ]
-                self._raw = _iter_rosbags(self._reader)
+                for c in self._conns:
+                    self.expected[c.topic] = self.expected.get(c.topic, 0) + c.count
+                self.end_ns = self._reader.end_time if self._reader.message_count else None
+                self._raw = self._indexed_mcap() or _iter_rosbags(self._reader)
         self._register_types()
         infos = [TopicInfo(c.topic, c.msgtype, c.count) for c in self._conns]
         self.plan = plan_topics(infos, self.topics)
         self._check_plan()
+
+    def _indexed_mcap(self) -> Iterator[tuple[str, int, bytes]] | None:
+        """Chunk-by-chunk reading of a single indexed MCAP (a bad chunk costs only its messages)."""
+        files = [p for p in self.path.iterdir() if p.name != "metadata.yaml"] if self.path.is_dir() else []
+        if len(files) != 1 or files[0].suffix != ".mcap":
+            return None
+        f = files[0]
+        try:
+            with f.open("rb") as fh:
+                import mmap
+
+                with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                    idx = mcap_index.read_index(mm, f.name)
+        except (mcap_index.IndexDamaged, OSError, ValueError) as err:
+            self.drops.add(str(f), "unreadable_index", 1, f"{err}; reading with rosbags instead")
+            return None
+        topics = idx.channels
+
+        def lost(lc: mcap_index.LostChunk) -> None:
+            ch = lc.chunk
+            for cid, k in sorted(ch.channel_counts.items()):
+                self.drops.add(topics.get(cid, f"channel {cid}"), "corrupt_chunk", k,
+                               f"{lc.reason}; its {sum(ch.channel_counts.values())} messages "
+                               f"{ch.start_ns * 1e-9:.3f}-{ch.end_ns * 1e-9:.3f} s are lost",
+                               span=(ch.start_ns, ch.end_ns))
+
+        def messages() -> Iterator[tuple[str, int, bytes]]:
+            for cid, t, data in mcap_index.iter_messages(f, idx, lost):
+                topic = topics.get(cid)
+                if topic is not None:
+                    yield topic, t, data
+
+        return messages()
+
+    def _on_gap(self, gap: salvage.McapGap, before: int | None, after: int | None) -> None:
+        span = None if before is None else (before, after if after is not None else (self.end_ns or before))
+        # One per damaged stretch; the messages it held are counted per topic by _reconcile.
+        self.drops.add(str(self.path), "corrupt_bytes", 1,
+                       f"bytes {gap.start}-{gap.end} unreadable ({gap.reason}); reading resumed after them",
+                       span=span)
+        if span is not None:
+            self._damage_spans.append(span)
+
+    def _on_bad_rows(self, n: int, before: int | None, after: int) -> None:
+        span = (before if before is not None else after, after)
+        # One per damaged stretch; the messages it held are counted per topic by _reconcile.
+        self.drops.add(str(self.path), "corrupt_rows", 1,
+                       f"{n} sqlite3 message rows cannot be read (damaged pages); reading resumed after them",
+                       span=span)
+        self._damage_spans.append(span)
 
     def _open_salvage(self) -> None:
         self.salvage = True
         f = self._storage_file()
         if f is None:
             raise BagError(f"{self.path}: no .mcap or .db3 storage file found")
+        if self.path.is_dir():
+            self.expected, self.end_ns = _metadata_counts(self.path)
         if f.suffix == ".mcap":
-            self._conns, self._raw = _scan_mcap(f)
+            self._conns, self._raw = _scan_mcap(f, self._on_gap)
         elif f.suffix == ".db3":
-            self._conns, self._raw = _scan_sqlite(f)
+            self._conns, self._raw = _scan_sqlite(f, self._on_bad_rows)
         else:
             raise BagError(f"{f}: unknown storage file type {f.suffix!r} (expected .mcap or .db3)")
 
@@ -422,8 +611,11 @@ class BagReader:
                       if (r is Role.ODOM and types.get(t) == msgdefs.ODOMETRY)
                       or (r is Role.SCAN and types.get(t) == msgdefs.LASERSCAN)}
         raw, self._raw = self._raw, None
+        read_raw, last_raw = self._read_raw, self._last_raw
         try:
-            for topic, _log_ns, data in raw:
+            for topic, log_ns, data in raw:
+                read_raw[topic] = read_raw.get(topic, 0) + 1
+                last_raw[topic] = log_ns
                 role = roles.get(topic)
                 if role is None:
                     continue
@@ -452,20 +644,52 @@ class BagReader:
                     yield item
         except _Damage as err:
             self.damage = str(err)
+            last = max(last_raw.values(), default=None)
+            self._damage_ns = last if self._damage_ns is None else self._damage_ns
             self.drops.add(str(self.path), "truncated_or_corrupt", 1,
-                           f"stopped at damage after {sum(self.stats.delivered.values())} samples: {err}")
+                           f"stopped at damage after {sum(self.stats.delivered.values())} samples: {err}",
+                           span=None if last is None or self.end_ns is None else (last, max(last, self.end_ns)))
+            self._reconcile()
             if strict:
                 raise BagTruncatedError(
                     f"{self.path}: bag is damaged ({err}); "
                     f"{sum(self.stats.delivered.values())} samples before the damage were delivered"
                 ) from err
+        else:
+            self._reconcile()
         self._check_sonar_transforms()
+
+    def _reconcile(self) -> None:
+        """Count, per topic, every message the bag's metadata/index lists but that was not read.
+
+        Messages in a chunk that failed (``corrupt_chunk``) are already counted with their span;
+        what remains (a cut file, damage the reader could not place) is ``missing_vs_index``,
+        spanning from the last message read before the damage to the end of the bag.
+        """
+        for topic, want in sorted(self.expected.items()):
+            got = self._read_raw.get(topic, 0) + self.drops.counts.get((topic, "corrupt_chunk"), 0)
+            if got >= want:
+                continue
+            spans = list(self._damage_spans)
+            t0 = self._damage_ns if self._damage_ns is not None else (
+                None if spans else self._last_raw.get(topic))
+            if t0 is not None and self.end_ns is not None:
+                spans.append((t0, max(t0, self.end_ns)))  # the stream ended at damage: the rest is gone
+            where = "; lost in " + ", ".join(f"{a * 1e-9:.3f}-{b * 1e-9:.3f} s" for a, b in spans) if spans else ""
+            self.drops.add(topic, "missing_vs_index", want - got,
+                           f"the bag's index lists {want} messages, {got} were read or counted lost{where}")
+            for span in spans:
+                self.drops.add_span((topic, "missing_vs_index"), span)
 
     def _check_stamp(self, topic: str, item: BagItem, last: dict[str, int]) -> None:
         if isinstance(item, TransformStamped) and item.static:
             return
         stamp = item.stamp_ns
         prev = last.get(topic)
+        if prev is not None and stamp == prev and not isinstance(item, TransformStamped):
+            # (one /tf message carries several transforms of one stamp: not duplicates)
+            self.drops.add(topic, "stamp_duplicate", 1, f"header.stamp {stamp * 1e-9:.6f} s repeated "
+                           "(kept; consumers keep the first)")
         if prev is not None and stamp < prev - int(1e9 * 0.0):
             self.drops.add(topic, "stamp_backwards", 1,
                            f"header.stamp {stamp * 1e-9:.6f} s after {prev * 1e-9:.6f} s (kept; consumers reorder)")
@@ -474,7 +698,7 @@ class BagReader:
     def _convert_fast(self, role: Role, topic: str, data: bytes) -> list[BagItem] | None:
         """Odometry / LaserScan decoded from CDR bytes; None: use the generic decoder."""
         if role is Role.ODOM:
-            nav = convert.odom_from_cdr(data, topic)
+            nav = convert.odom_from_cdr(data, topic, self.drops)
             return None if nav is None else [nav]
         msg = convert.scan_msg_from_cdr(data)
         return None if msg is None else self._convert(role, topic, msg)
@@ -495,7 +719,7 @@ class BagReader:
             self._seen_frame(img.frame_id)
             return [img]
         if role is Role.ODOM:
-            return [convert.odom_from_msg(msg, topic)]
+            return [convert.odom_from_msg(msg, topic, self.drops)]
         if role in (Role.TF, Role.TF_STATIC):
             edges = convert.tf_from_msg(msg, topic, static=role is Role.TF_STATIC)
             for e in edges:

@@ -4,12 +4,16 @@ rosbags needs an intact footer; a bag cut off mid-recording (battery, crash,
 full disk) has none. This scanner walks the records from the start, descends
 into chunks (also a chunk cut in half: uncompressed chunks are parsed as far as
 they go, zstd/lz4 chunks are decompressed as a stream) and stops at the first
-record that does not fit, reporting where.
+record that does not fit, reporting where. Damage in the middle of a file (bytes
+overwritten, a chunk that fails its CRC) does not end the scan: the scanner looks
+for the next intact chunk (header plausible, decompresses to its size, CRC right),
+reports the skipped bytes as a :class:`McapGap` and goes on.
 """
 
 from __future__ import annotations
 
 import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +48,16 @@ class McapMessage:
     data: bytes
 
 
-McapRecord = McapSchema | McapChannel | McapMessage
+@dataclass
+class McapGap:
+    """Bytes ``start``..``end`` could not be read; the scan resumed at ``end``."""
+
+    start: int
+    end: int
+    reason: str
+
+
+McapRecord = McapSchema | McapChannel | McapMessage | McapGap
 
 
 def _string(buf: bytes, off: int) -> tuple[str, int]:
@@ -113,39 +126,85 @@ def _decompress(compression: str, data: bytes, size: int) -> tuple[bytes, bool]:
     raise Damaged(f"unknown chunk compression {compression!r}")
 
 
+def _chunk_body(buf: bytes, off: int, name: str) -> tuple[bytes, bool, bool]:
+    """A chunk's records: (raw bytes, complete, crc_ok); raises :class:`Damaged` if the header is cut."""
+    _op, n = struct.unpack_from("<BQ", buf, off)
+    body = buf[off + 9 : off + 9 + n]
+    if len(body) < 32:
+        raise Damaged(f"{name}: chunk header cut at byte {off}")
+    size, crc = struct.unpack_from("<QI", body, 16)
+    compression, p = _string(body, 28)
+    (rlen,) = struct.unpack_from("<Q", body, p)
+    data = body[p + 8 : p + 8 + rlen]
+    raw, complete = _decompress(compression, data, size)
+    complete = complete and len(raw) == size and len(body) == n
+    crc_ok = not (complete and crc and zlib.crc32(raw) != crc)
+    return raw, complete, crc_ok
+
+
+def _next_chunk(buf: bytes, start: int) -> int | None:
+    """Offset of the next intact chunk at or after ``start`` (plausible header, size and CRC), or None."""
+    pos = buf.find(bytes([OP_CHUNK]), start)
+    while pos >= 0 and pos + 9 + 40 <= len(buf):
+        n = struct.unpack_from("<Q", buf, pos + 1)[0]
+        if 40 <= n <= len(buf) - pos - 9:
+            try:
+                (clen,) = struct.unpack_from("<I", buf, pos + 9 + 28)
+                if clen <= 8 and buf[pos + 9 + 32 : pos + 9 + 32 + clen] in (b"", b"zstd", b"lz4"):
+                    _raw, complete, crc_ok = _chunk_body(buf, pos, "")
+                    if complete and crc_ok:
+                        return pos
+            except (Damaged, struct.error, UnicodeDecodeError):
+                pass
+        pos = buf.find(bytes([OP_CHUNK]), pos + 1)
+    return None
+
+
 def scan(path: Path) -> Iterator[McapRecord]:
-    """Yield schemas, channels and messages in file order; raise :class:`Damaged` at damage."""
+    """Yield schemas, channels, messages and gaps in file order; raise :class:`Damaged` at an unrecoverable end."""
     buf = path.read_bytes()
     if not buf.startswith(MAGIC):
         raise Damaged(f"{path.name}: not an MCAP file (bad magic)")
     off = len(MAGIC)
     while off < len(buf):
-        if off + 9 > len(buf):
-            raise Damaged(f"{path.name}: file ends inside a record header at byte {off}")
-        op, n = struct.unpack_from("<BQ", buf, off)
-        body = buf[off + 9 : off + 9 + n]
-        truncated = off + 9 + n > len(buf)
-        if op in (OP_FOOTER, OP_DATA_END):
-            return
-        if op == OP_CHUNK:
-            if len(body) < 32:
-                raise Damaged(f"{path.name}: chunk header cut at byte {off}")
-            size = struct.unpack_from("<Q", body, 16)[0]
-            compression, p = _string(body, 28)
-            (rlen,) = struct.unpack_from("<Q", body, p)
-            data = body[p + 8 : p + 8 + rlen]
-            raw, complete = _decompress(compression, data, size)
-            for iop, ibody in _records(raw, f"{path.name}: chunk at byte {off}", partial_ok=not complete):
-                rec = _parse(iop, ibody)
+        try:
+            if off + 9 > len(buf):
+                raise Damaged(f"{path.name}: file ends inside a record header at byte {off}")
+            op, n = struct.unpack_from("<BQ", buf, off)
+            truncated = off + 9 + n > len(buf)
+            if op in (OP_FOOTER, OP_DATA_END):
+                return
+            if op == OP_CHUNK:
+                raw, complete, crc_ok = _chunk_body(buf, off, path.name)
+                if not crc_ok:
+                    raise Damaged(f"{path.name}: chunk at byte {off} fails its CRC (bytes changed inside it)")
+                recs: list[McapRecord] = []
+                cut: Damaged | None = None
+                try:
+                    for iop, ibody in _records(raw, f"{path.name}: chunk at byte {off}", partial_ok=not complete):
+                        rec = _parse(iop, ibody)
+                        if rec is not None:
+                            recs.append(rec)
+                except (Damaged, struct.error) as err:
+                    cut = Damaged(str(err))
+                yield from recs  # a chunk cut at the end of the file: the messages before the cut
+                if cut is not None or not complete or truncated:
+                    raise Damaged(f"{path.name}: file ends inside a chunk starting at byte {off}")
+            elif truncated:
+                raise Damaged(f"{path.name}: file ends inside a record (opcode 0x{op:02x}) at byte {off}")
+            elif op not in (OP_SCHEMA, OP_CHANNEL, OP_MESSAGE, 0x01, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x0D,
+                            0x0E, 0x0F):
+                raise Damaged(f"{path.name}: unknown record opcode 0x{op:02x} at byte {off}")
+            else:
+                body = buf[off + 9 : off + 9 + n]
+                rec = _parse(op, body)
                 if rec is not None:
                     yield rec
-            if not complete or truncated:
-                raise Damaged(f"{path.name}: file ends inside a chunk starting at byte {off}")
-        elif truncated:
-            raise Damaged(f"{path.name}: file ends inside a record (opcode 0x{op:02x}) at byte {off}")
-        else:
-            rec = _parse(op, body)
-            if rec is not None:
-                yield rec
-        off += 9 + n
+            off += 9 + n
+        except (Damaged, struct.error, UnicodeDecodeError) as err:
+            nxt = _next_chunk(buf, off + 1)
+            if nxt is None:
+                raise Damaged(str(err)) from err
+            yield McapGap(off, nxt, str(err))
+            off = nxt
     raise Damaged(f"{path.name}: file ends without a footer")

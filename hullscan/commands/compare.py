@@ -62,10 +62,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hullscan.cloud_io import load_cloud
+    from hullscan.cloud_io import load_cloud, load_metadata
     from hullscan.compare.loading import load_prior, load_reference, run_inspection, write_failure
     from hullscan.config import load_config
+    from hullscan.diagnostics import DropLog
     from hullscan.errors import HullscanError
+    from hullscan.outdir import output_folder
     from hullscan.report.verdict import failed, inspection_verdict, print_verdict
 
     overrides = {"compare": {"frame_spacing_m": args.frame_spacing}} if args.frame_spacing else None
@@ -73,19 +75,22 @@ def run(args: argparse.Namespace) -> int:
     inputs = {"cloud": args.cloud, "reference": None if args.mirror else args.reference,
               "prior": args.prior, "config": args.config, "case": args.case}
     try:
-        cloud = load_cloud(args.cloud)
-        prior = load_prior(args.prior)
-        reference = "mirror" if args.mirror else load_reference(args.reference, args.units, draft=args.draft,
-                                                                up=args.up, bow=args.bow)
-        if prior is not None and prior.form == "quay":
-            raise HullscanError(f"{args.prior}: a quay prior needs the survey's first navigation fix; use it with "
-                                "hullscan replay BAG, or give compare a {translation, rotation} prior")
-    except HullscanError as err:
-        write_failure(err, args.out, cfg.compare, inputs, cfg, str(args.reference or "mirror"))
-        return failed(err)
-    try:
-        ins = run_inspection(cloud, reference, args.out, cfg.compare, inputs, cfg, prior=prior,
-                             progress=not args.no_progress)
+        with output_folder(args.out, "compare"):  # checked and locked before any work
+            try:
+                cloud = load_cloud(args.cloud)
+                prior = load_prior(args.prior)
+                reference = "mirror" if args.mirror else load_reference(args.reference, args.units, draft=args.draft,
+                                                                        up=args.up, bow=args.bow)
+                if prior is not None and prior.form == "quay":
+                    raise HullscanError(f"{args.prior}: a quay prior needs the survey's first navigation fix; use it "
+                                        "with hullscan replay BAG, or give compare a {translation, rotation} prior")
+            except HullscanError as err:
+                write_failure(err, args.out, cfg.compare, inputs, cfg, str(args.reference or "mirror"))
+                raise
+            # The bag's and the reconstruction's drops, from the cloud's sidecar (reconstruct writes them).
+            upstream = DropLog.from_dicts(load_metadata(args.cloud).get("drops") or [])
+            ins = run_inspection(cloud, reference, args.out, cfg.compare, inputs, cfg, prior=prior,
+                                 progress=not args.no_progress, upstream=upstream)
     except HullscanError as err:
         return failed(err)
     return print_verdict(inspection_verdict(ins, cfg.report))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from typing import Any
 
 EXAMPLES = """\
@@ -47,8 +48,9 @@ def run(args: argparse.Namespace) -> int:
             "damage": bag.damage,
         }
     if args.json:
+        out["lost_spans"] = bag.drops.lost_spans()
         print(json.dumps(out, indent=2))
-        return 0
+        return _verdict(bag)
     print(f"bag: {out['bag']}  ({out['messages']} messages{', salvaged by scanning' if bag.salvage else ''})")
     rec = out["recording"]
     if rec is None:
@@ -63,4 +65,15 @@ def run(args: argparse.Namespace) -> int:
         print("problems: not decoded (add --read to decode every message and count problems)")
         if bag.drops:  # what opening the bag already found (damage, unknown types)
             print(bag.drops.summary())
-    return 0
+    return _verdict(bag)
+
+
+def _verdict(bag: Any) -> int:
+    """Exit 1, with one line, when the bag is damaged: data would be lost by any command reading it."""
+    if not bag.drops.damaged():
+        return 0
+    lost = bag.drops.lost_spans()
+    spans = ", ".join(f"{d['where']} {d['start_s']:.1f}-{d['end_s']:.1f} s" for d in lost[:6])
+    logging.getLogger("hullscan.info").error("%s: damaged bag%s", bag.path, f"; data lost: {spans}" if spans else
+                                             " (see problems above)")
+    return 1

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from pathlib import Path
 from typing import Any
 
 EXAMPLES = """\
@@ -54,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from hullscan.cloud_io import save_cloud
     from hullscan.config import dump_config, load_config
     from hullscan.errors import HullscanError
+    from hullscan.outdir import atomic_path, output_folder, write_text_atomic
     from hullscan.recon.pipeline import reconstruct_bag
 
     recon: dict[str, Any] = {}
@@ -79,25 +79,32 @@ def run(args: argparse.Namespace) -> int:
         from hullscan.recon.drift import load_drift_reference
 
         drift_reference = load_drift_reference(cfg.recon.drift)  # fail before reading the bag, not after
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    dump_config(cfg, out / "config.yaml")
-    res = reconstruct_bag(args.bag, cfg, progress=not args.no_progress, drift_reference=drift_reference)
-    save_cloud(res.cloud, out / "cloud.ply", {"bag": str(args.bag), "voxel_size": cfg.recon.voxel_size,
-                                              "stats": res.stats})
-    if res.trajectory is not None:
-        tr = res.trajectory
-        np.savez(out / "trajectory.npz", stamps_ns=tr.stamps_ns, positions=tr.positions,
-                 orientations=tr.orientations)
-    summary = {"bag": str(args.bag), "points": len(res.cloud), "timings_s": res.timings_s,
-               "stats": res.stats, "drops": res.drops.as_dict()}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    with output_folder(args.out, "reconstruct") as folder:  # checked and locked before the bag is read
+        out = folder.path
+        dump_config(cfg, out / "config.yaml")
+        res = reconstruct_bag(args.bag, cfg, progress=not args.no_progress, drift_reference=drift_reference)
+        partial = res.drops.damaged()
+        summary = {"bag": str(args.bag), "status": "partial" if partial else "complete", "points": len(res.cloud),
+                   "timings_s": res.timings_s, "stats": res.stats, "drops": res.drops.as_dict(),
+                   "lost_spans": res.drops.lost_spans()}
+        # The drop counts first: on a full disk they are what must survive, not the large PLY.
+        write_text_atomic(out / "summary.json", json.dumps(summary, indent=2))
+        save_cloud(res.cloud, out / "cloud.ply", {"bag": str(args.bag), "voxel_size": cfg.recon.voxel_size,
+                                                  "stats": res.stats, "status": summary["status"],
+                                                  "drops": res.drops.as_dict()})
+        if res.trajectory is not None:
+            tr = res.trajectory
+            with atomic_path(out / "trajectory.npz") as tmp, tmp.open("wb") as fh:
+                np.savez(fh, stamps_ns=tr.stamps_ns, positions=tr.positions, orientations=tr.orientations)
     t = res.timings_s
     stages = ", ".join(f"{k} {v:.2f}s" for k, v in t.items() if k not in ("total", "numba_compile"))
     print(f"{len(res.cloud)} points -> {out / 'cloud.ply'}  ({t['total']:.2f} s: {stages}; "
           f"numba compile/load {t['numba_compile']:.2f} s)")
     if res.drops:
         print("dropped:\n" + res.drops.summary())
+    if partial:
+        spans = ", ".join(f"{d['where']} {d['start_s']:.1f}-{d['end_s']:.1f} s" for d in res.drops.lost_spans())
+        print(f"PARTIAL: the input was damaged; data lost{': ' + spans if spans else ''} (see summary.json)")
     if len(res.cloud) == 0:
         log.error("%s: no hull points could be reconstructed (see the drop counts above)", args.bag)
         return 1

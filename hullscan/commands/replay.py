@@ -113,7 +113,8 @@ def replay(bag: str, reference_arg: str | None, out: str, cfg: Any, *, prior_pat
     reg = recon.registration
     ins = run_inspection(recon.cloud, reference, out, cfg.compare, inputs, cfg, prior=prior,
                          registered=recon.hull_to_nav if drift_reference is not None else None,
-                         registration=None if reg is None else reg.as_dict(), cameras=cams, progress=progress)
+                         registration=None if reg is None else reg.as_dict(), cameras=cams, progress=progress,
+                         upstream=recon.drops)
     if recon.trajectory is not None:
         ins.track = (recon.trajectory.stamps_ns, recon.trajectory.positions, recon.trajectory.orientations)
     return ins
@@ -122,14 +123,16 @@ def replay(bag: str, reference_arg: str | None, out: str, cfg: Any, *, prior_pat
 def run(args: argparse.Namespace) -> int:
     from hullscan.config import load_config
     from hullscan.errors import HullscanError
+    from hullscan.outdir import output_folder
     from hullscan.report.verdict import failed, inspection_verdict, print_verdict
 
     overrides = {"compare": {"frame_spacing_m": args.frame_spacing}} if args.frame_spacing else None
     cfg = load_config(args.config, overrides)
     try:
-        ins = replay(args.bag, None if args.mirror else args.reference, args.out, cfg, prior_path=args.prior,
-                     units=args.units, draft=args.draft, up=args.up, bow=args.bow, camera=not args.no_camera,
-                     progress=not args.no_progress, drift=not args.no_drift, case=args.case)
+        with output_folder(args.out, "replay"):  # checked and locked before any work
+            ins = replay(args.bag, None if args.mirror else args.reference, args.out, cfg, prior_path=args.prior,
+                         units=args.units, draft=args.draft, up=args.up, bow=args.bow, camera=not args.no_camera,
+                         progress=not args.no_progress, drift=not args.no_drift, case=args.case)
     except HullscanError as err:
         return failed(err)
     return print_verdict(inspection_verdict(ins, cfg.report))

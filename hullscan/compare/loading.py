@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hullscan.compare.config import CompareConfig
+from hullscan.diagnostics import DropLog
 from hullscan.errors import HullscanError
 from hullscan.model import HullCloud, Transform
 
@@ -78,11 +79,13 @@ def progress_printer(enabled: bool = True) -> Any:
 def run_inspection(cloud: HullCloud | None, reference: Any, out_dir: str | Path, config: CompareConfig,
                    inputs: dict[str, Any], full_config: Any = None, *, prior: NavPrior | None = None,
                    registered: Transform | None = None, registration: dict[str, Any] | None = None,
-                   cameras: Any = None, progress: bool = True, reference_name: str = "") -> Any:
+                   cameras: Any = None, progress: bool = True, reference_name: str = "",
+                   upstream: DropLog | None = None) -> Any:
     """Inspect and write the outputs; on error write a partial report, then re-raise.
 
     ``prior``: the navigation prior as given (searched over its sigma). ``registered``: nav <- hull
-    from an earlier registration from that prior (the drift stage's), only checked and refined."""
+    from an earlier registration from that prior (the drift stage's), only checked and refined.
+    ``upstream``: the bag's and the reconstruction's drops, carried into findings.json."""
     from hullscan.compare.inspect import Inspection, inspect
     from hullscan.compare.outputs import write_outputs
     from hullscan.compare.prior import REGISTERED_SIGMA, PriorSigma
@@ -108,10 +111,16 @@ def run_inspection(cloud: HullCloud | None, reference: Any, out_dir: str | Path,
         if partial is None:
             partial = Inspection(config, "mirror" if reference == "mirror" else "unknown", reference_name,
                                  status="partial", error=str(err), error_type=type(err).__name__)
+        if upstream is not None:
+            partial.drops.merge(upstream)
         files = write_outputs(partial, out_dir, inputs, full_config or config)
         log.error("partial report written to %s", files["report"])
         raise
+    if upstream is not None:
+        ins.drops.merge(upstream)
     files = write_outputs(ins, out_dir, inputs, full_config or config)
+    if ins.drops.damaged():
+        log.warning("PARTIAL: the input was damaged; findings.json lists the time spans lost")
     print(f"[compare] {len(ins.findings)} findings, {coverage_line(ins.coverage)}, alignment "
           f"residual {ins.alignment_residual_m or 0.0:.3f} m -> {files['report']}", file=sys.stderr)
     if ins.status != "complete":

@@ -124,13 +124,24 @@ def findings_document(ins: Inspection, inputs: list[dict[str, Any]], config: Bas
     ref = ins.reference
     rcfg = report_config(config)
     landmarks = find_landmarks(ins)
+    # Damaged input (a bag with lost messages, a restore gap) makes the run partial even when the
+    # comparison itself finished: the hull it saw is missing those time spans (issue 17).
+    damaged = ins.drops.damaged()
+    status = "partial" if ins.status == "complete" and damaged else ins.status
+    error = None if ins.error is None else {"type": ins.error_type, "message": ins.error}
+    if error is None and damaged:
+        lost = ins.drops.lost_spans()
+        error = {"type": "DamagedInput", "message": "the input was damaged; data lost"
+                 + (": " + ", ".join(f"{d['where']} {d['start_s']:.1f}-{d['end_s']:.1f} s" for d in lost[:10])
+                    if lost else " (see drops)")}
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "software": {"name": "hullscan", "version": __version__},
         "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "status": ins.status,
-        "error": None if ins.error is None else {"type": ins.error_type, "message": ins.error},
+        "status": status,
+        "error": error,
+        "lost_spans": ins.drops.lost_spans(),
         "verdict": inspection_verdict(ins, rcfg).as_dict(),
         "case": case if case is not None else case_record(CaseData()),
         "method": {
@@ -238,6 +249,7 @@ def write_outputs(ins: Inspection, out_dir: str | Path, inputs: Mapping[str, str
     ``inputs`` may name a ``case`` YAML (vessel, IMO number, case number ...) and a ``bag`` (survey start
     and end are read from it when the case file does not give them)."""
     from hullscan.config import dump_config
+    from hullscan.outdir import atomic_path, write_text_atomic
     from hullscan.report.exports import write_findings_csv, write_findings_geojson
     from hullscan.report.html import render_report, with_view3d
 
@@ -251,10 +263,17 @@ def write_outputs(ins: Inspection, out_dir: str | Path, inputs: Mapping[str, str
     doc = findings_document(ins, input_list, cfg, case)
     dump_config(cfg, out / "config.yaml")
     files["config"] = out / "config.yaml"
+    # findings.json first and atomically: on a full disk the findings survive, not the PLY. It is
+    # written again at the end with the report's hashes.
     if ins.points is not None and ins.deviation is not None:
-        write_deviation_ply(out / "deviation.ply", ins.to_user(ins.points), ins.deviation)
-        files["deviation"] = out / "deviation.ply"
         doc["outputs"]["deviation_ply"] = "deviation.ply"
+    doc = _finite(doc)
+    write_text_atomic(out / "findings.json", json.dumps(doc, indent=2, allow_nan=False, default=_json_default))
+    files["findings"] = out / "findings.json"
+    if ins.points is not None and ins.deviation is not None:
+        with atomic_path(out / "deviation.ply") as tmp:
+            write_deviation_ply(tmp, ins.to_user(ins.points), ins.deviation)
+        files["deviation"] = out / "deviation.ply"
     if ins.crops:
         from PIL import Image
 
@@ -272,7 +291,7 @@ def write_outputs(ins: Inspection, out_dir: str | Path, inputs: Mapping[str, str
         doc["outputs"].update(report_pdf="report.pdf", report_pdf_sha256="report.pdf.sha256")
     doc = _finite(doc)
     printed = render_report(ins, doc)
-    (out / "report.html").write_text(with_view3d(printed, ins))
+    write_text_atomic(out / "report.html", with_view3d(printed, ins))
     files["report"] = out / "report.html"
     files["report_sha256"] = write_sha256_sidecar(files["report"])
     if rcfg.pdf:
@@ -282,7 +301,7 @@ def write_outputs(ins: Inspection, out_dir: str | Path, inputs: Mapping[str, str
         files["pdf_sha256"] = write_sha256_sidecar(files["pdf"])
     # The report cannot carry its own hash; the evidence record does (and the sidecars beside it).
     doc["report_sha256"] = {p.name: sha256_file(p) for k, p in files.items() if k in ("report", "pdf")}
-    (out / "findings.json").write_text(json.dumps(doc, indent=2, allow_nan=False, default=_json_default))
+    write_text_atomic(out / "findings.json", json.dumps(doc, indent=2, allow_nan=False, default=_json_default))
     files["findings"] = out / "findings.json"
     return files
 

@@ -281,3 +281,86 @@ def _guard(tr: Tracker, order: int, fn: Callable[[], dict[str, Any]]) -> dict[st
 
 __all__ = ["MAGIC", "Tracker", "changed_since", "changed_since_reference", "compact", "delta_path", "load",
            "read_deltas"]
+
+
+# --------------------------------------------------------------------------- survey identity
+
+RESUME_MODES = ("auto", "resume", "fresh")
+# A restart that takes longer than this (after the checkpoint's last data) is not the same
+# survey resumed in auto mode: ``--resume`` says so explicitly.
+RESUME_WINDOW_S = 120.0
+
+
+@dataclass(frozen=True)
+class SurveyIdentity:
+    """Which survey a checkpoint belongs to (written beside it, ``<base>.survey.json``).
+
+    ``survey_id``: a bag or session id when one is known ('' otherwise); ``nav_frame``: the
+    navigation frame of its poses; ``first_ns`` / ``last_ns``: the first and latest data stamps
+    it holds; ``finished``: the survey ended (its final map was made), so nothing resumes it
+    unless asked to.
+    """
+
+    survey_id: str
+    nav_frame: str
+    first_ns: int
+    last_ns: int
+    finished: bool = False
+
+
+def identity_path(base: str | Path) -> Path:
+    base = Path(base)
+    return base.with_name(base.name + ".survey.json")
+
+
+def write_identity(base: str | Path, ident: SurveyIdentity) -> None:
+    """Write the identity beside ``base`` (temporary name, then rename)."""
+    p = identity_path(base)
+    tmp = p.with_name("tmp." + p.name)
+    tmp.write_text(json.dumps(ident.__dict__))
+    os.replace(tmp, p)
+
+
+def read_identity(base: str | Path) -> SurveyIdentity | None:
+    """The identity beside ``base``; None when absent or unreadable (an old checkpoint)."""
+    try:
+        d = json.loads(identity_path(base).read_text())
+        return SurveyIdentity(str(d["survey_id"]), str(d["nav_frame"]), int(d["first_ns"]), int(d["last_ns"]),
+                              bool(d.get("finished", False)))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def restore_decision(ident: SurveyIdentity | None, mode: str, *, first_ns: int, nav_frame: str,
+                     survey_id: str = "", window_s: float = RESUME_WINDOW_S) -> tuple[bool, str]:
+    """Whether a checkpoint may be restored into the survey whose first data (stamp ``first_ns``,
+    frame ``nav_frame``, id ``survey_id``) just arrived, and why (one line for diagnostics).
+
+    ``fresh``: never. ``resume``: yes unless the navigation frame or the survey id differ (the
+    poses would be meaningless). ``auto``: only an unfinished checkpoint of the same survey whose
+    last data is at most ``window_s`` before the new data (a restart), never a finished one.
+    """
+    if mode not in RESUME_MODES:
+        raise HullscanError(f"checkpoint resume mode {mode!r}: expected one of {', '.join(RESUME_MODES)}")
+    if mode == "fresh":
+        return False, "fresh start asked for (--fresh): the checkpoint is not restored"
+    if ident is None:
+        if mode == "resume":
+            return True, "restored on request (--resume); the checkpoint carries no survey identity"
+        return False, "the checkpoint carries no survey identity; not restored (use --resume to restore it)"
+    if ident.nav_frame != nav_frame:
+        return False, (f"the checkpoint's navigation frame is '{ident.nav_frame}', this survey's '{nav_frame}': "
+                       "another survey, not restored")
+    if survey_id and ident.survey_id and survey_id != ident.survey_id:
+        return False, f"the checkpoint belongs to survey '{ident.survey_id}', not '{survey_id}': not restored"
+    if mode == "resume":
+        return True, "restored on request (--resume)"
+    if ident.finished:
+        return False, ("the checkpoint's survey was finished: a new survey starts empty "
+                       "(use --resume to continue it anyway)")
+    if first_ns < ident.first_ns or first_ns > ident.last_ns + int(window_s * 1e9):
+        return False, (f"the new data starts at {first_ns * 1e-9:.3f} s, outside the checkpoint's survey "
+                       f"({ident.first_ns * 1e-9:.3f}-{ident.last_ns * 1e-9:.3f} s, +{window_s:.0f} s to restart): "
+                       "another survey, not restored (use --resume to force it)")
+    return True, (f"same survey resumed: the checkpoint ends at {ident.last_ns * 1e-9:.3f} s, "
+                  f"new data starts at {first_ns * 1e-9:.3f} s")

@@ -124,6 +124,7 @@ class NavBuffer:
         self._t = np.zeros(1024, np.int64)
         self._a = np.zeros((1024, 13))  # x y z qx qy qz qw sx sy sz ax ay az
         self.frame_id = "odom"
+        self.rewritten_from = 1 << 62  # first row changed by a late insert since the last checkpoint
 
     def __len__(self) -> int:
         return self._n
@@ -137,17 +138,20 @@ class NavBuffer:
         return int(self._t[0]) if self._n else None
 
     def add(self, s: NavSample) -> str | None:
-        """Append a sample; returns a problem description for a jump or gap, else None."""
+        """Append a sample; returns a problem description for a jump or gap, else None.
+
+        ``"duplicate"``: a sample with a stamp already held is ignored (the first one is kept; a
+        replacement would silently move the pings around it). ``"reordered"``: a late sample is
+        inserted in stamp order (rows from there on are rewritten: ``rewritten_from``)."""
         self.frame_id = s.frame_id
         n = self._n
         problem = None
         if n:
             last = int(self._t[n - 1])
             if s.stamp_ns <= last:
-                if s.stamp_ns != last:
-                    return "backwards"
-                n -= 1  # same stamp: the newer sample replaces it
-                self._n = n
+                if s.stamp_ns == last:
+                    return "duplicate"
+                return self._insert(s)
             else:
                 dt = (s.stamp_ns - last) * 1e-9
                 dist = float(np.linalg.norm(s.position - self._a[n - 1, :3]))
@@ -165,6 +169,25 @@ class NavBuffer:
         self._a[n, 10:13] = s.orientation_sigma
         self._n = n + 1
         return problem
+
+    def _insert(self, s: NavSample) -> str:
+        n = self._n
+        i = int(np.searchsorted(self._t[:n], s.stamp_ns))
+        if self._t[i] == s.stamp_ns:
+            return "duplicate"
+        if n == self._t.shape[0]:
+            self._t = np.concatenate([self._t, np.zeros_like(self._t)])
+            self._a = np.concatenate([self._a, np.zeros_like(self._a)])
+        self._t[i + 1:n + 1] = self._t[i:n].copy()
+        self._a[i + 1:n + 1] = self._a[i:n].copy()
+        self._t[i] = s.stamp_ns
+        self._a[i, :3] = s.position
+        self._a[i, 3:7] = s.orientation
+        self._a[i, 7:10] = s.position_sigma
+        self._a[i, 10:13] = s.orientation_sigma
+        self._n = n + 1
+        self.rewritten_from = min(self.rewritten_from, i)
+        return "reordered"
 
     def arrays(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """Views of the stamps (N,) and rows (N, 13) so far."""
@@ -256,8 +279,13 @@ class Reconstructor:
         """Take one sample (ping, navigation, TF; camera data is ignored here)."""
         if isinstance(item, NavSample):
             problem = self.nav.add(item)
-            if problem == "backwards":
-                self.drops.add("navigation", "nav_backwards", 1, f"sample at {item.stamp:.3f} s out of order")
+            if problem == "duplicate":
+                self.drops.add("navigation", "nav_duplicate_stamp", 1,
+                               f"second sample at {item.stamp:.3f} s ignored (the first one is kept)")
+            elif problem == "reordered":
+                # Pings already placed before it arrived used the poses without it.
+                self.drops.add("navigation", "nav_late_reordered", 1,
+                               f"sample at {item.stamp:.3f} s arrived after a later one; inserted in order")
             elif problem:
                 reason = "nav_gap" if problem.startswith("gap") else "pose_jump"
                 self.drops.add("navigation", reason, 1, problem + "; pings in between are dropped")
@@ -279,6 +307,13 @@ class Reconstructor:
         elif isinstance(item, CameraFrame | CameraModel):
             return
         self._process(final=False, force=False)
+
+    def remount(self, edge: TransformStamped) -> None:
+        """Replace a sensor mounting (a /tf_static one over a configured one); pings not yet
+        placed use the new one."""
+        self.tf.add(edge)
+        self._mounts.pop(edge.child_frame, None)
+        self._mounts.pop(edge.child_frame.lstrip("/"), None)
 
     def add_all(self, items: Iterable[Any]) -> None:
         for it in items:
@@ -576,7 +611,9 @@ class Reconstructor:
             return ckpt_files.base_writer(tr, st, t, a, meta)
         tr.grow(n)
         ids = ckpt_files.changed_since(vm.acc, tr.snap, tr.n, n)
-        start = max(tr.nav_n - 1, 0)  # the last row may have been replaced (same stamp)
+        # From the first row a late sample shifted (or the last row, as before), so a restore matches.
+        start = max(min(tr.nav_n - 1, self.nav.rewritten_from), 0)
+        self.nav.rewritten_from = 1 << 62
         t, a = self.nav.arrays()
         arrays = {"ids": ids, "vkey": vm.vkey[ids], "acc": vm.acc[ids], "nav_t": t[start:].copy(),
                   "nav_a": a[start:].copy()}

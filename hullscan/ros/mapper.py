@@ -23,6 +23,7 @@ from __future__ import annotations
 import array
 import copy
 import importlib
+import json
 import os
 import threading
 import time
@@ -40,8 +41,15 @@ from std_srvs.srv import Trigger
 from hullscan.bag import convert
 from hullscan.errors import MessageError
 from hullscan.model import TransformStamped
-from hullscan.recon.checkpoint import delta_path
+from hullscan.recon.checkpoint import (
+    SurveyIdentity,
+    delta_path,
+    read_identity,
+    restore_decision,
+    write_identity,
+)
 from hullscan.recon.display import cell_hashes, display_cloud
+from hullscan.recon.mounts import MountTable
 from hullscan.ros import messages
 from hullscan.ros.common import LATCHED, STEADY, HullscanNode, guarded, run_node, sensor_qos
 
@@ -58,6 +66,7 @@ class MapperNode(HullscanNode):
             "checkpoint_dir": "", "checkpoint_period_s": 5.0, "beamwidth_deg": 1.0,
             "sensor_frames": [""], "sensor_mounts": [0.0], "reliable_inputs": False, "input_depth": 200,
             "reconstructor": "hullscan.recon:Reconstructor", "end_timeout_s": 5.0, "path_max_poses": 1000,
+            "resume": "auto", "survey_id": "",
         }.items()}
         self.p = p
         t = self.config.topics
@@ -69,6 +78,7 @@ class MapperNode(HullscanNode):
             self.stats["warmup_s"] = round(float(warmup()), 3)
         cell_hashes(np.zeros((1, 3)), 1.0)  # the display thinning's kernel, likewise
         self.mount_edges: dict[str, TransformStamped] = {}
+        self.mount_table = MountTable()  # /tf_static wins over parameters (hullscan.recon.mounts)
         self.recon = self.recon_cls(self.config.recon, t)
         self.mounted: set[str] = {t.base_frame}
         self.pending: list[Any] = []
@@ -85,6 +95,11 @@ class MapperNode(HullscanNode):
         self.ckpt = Path(p["checkpoint_dir"]) / "mapper.ckpt" if p["checkpoint_dir"] else None
         self.ckpt_ns = 0
         self.restored_ns: int | None = None
+        self.restored_upto: int | None = None  # data up to here is in the restored map already
+        # A checkpoint is restored only into the survey it belongs to (issue 17): decided when the
+        # first data arrives (recon.checkpoint.restore_decision), never blindly at start.
+        self.restore_pending = bool(self.ckpt and self.ckpt.exists())
+        self.survey_first_ns: int | None = None
         self.received: dict[str, int] = {t.scan: 0, t.points: 0, t.image: 0, t.odom: 0}
         self.end_expected: dict[str, int] = {}
         self.end_since: float | None = None
@@ -92,10 +107,10 @@ class MapperNode(HullscanNode):
         frames = [f for f in p["sensor_frames"] if f]
         for i, frame in enumerate(frames):
             try:
-                self._mount(messages.mount_from_params(t.base_frame, frame, p["sensor_mounts"][6 * i:6 * i + 6]))
+                self._mount(messages.mount_from_params(t.base_frame, frame, p["sensor_mounts"][6 * i:6 * i + 6]),
+                            "parameters")
             except MessageError as err:
                 self.warn("parameters", "bad_mounting", str(err))
-        self._restore()
         qos = sensor_qos(int(p["input_depth"]), bool(p["reliable_inputs"]))
         if t.scan:
             self.create_subscription(LaserScan, t.scan, lambda m: self.on_ping(m, t.scan, "scan"), qos)
@@ -128,7 +143,18 @@ class MapperNode(HullscanNode):
         self.create_timer(1.0 / max(float(p["cloud_rate_hz"]), 0.1), self.publish_cloud, clock=STEADY)
 
     # -- inputs
-    def _mount(self, edge: TransformStamped) -> None:
+    def _mount(self, edge: TransformStamped, source: str = "tf_static") -> None:
+        verdict = self.mount_table.offer(edge, source)
+        self.stats["mount_sources"] = ", ".join(f"{f}: {s}" for f, s in sorted(self.mount_table.sources.items()))
+        if verdict == "kept":
+            return  # a lower-priority source (parameters) never replaces /tf_static
+        if verdict == "replaced":
+            self.warn(edge.child_frame, "mount_replaced", f"the {source} mounting replaces the configured one "
+                      f"(pings placed with the old one so far: {self.stats.get('pings', 0)})")
+            self.recon.remount(edge) if hasattr(self.recon, "remount") else self.recon.add(edge)
+        elif source == "parameters":
+            self.warn(edge.child_frame, "mount_from_parameters", "mounting taken from sensor_frames/sensor_mounts "
+                      "until /tf_static gives one")
         self.mount_edges[edge.child_frame] = edge
         if edge.child_frame not in self.mounted:
             self.recon.add(edge)
@@ -137,10 +163,17 @@ class MapperNode(HullscanNode):
         for item in pending:
             self._add_ping(item)
 
+    def _readd_mounts(self) -> None:
+        """The mountings in use, given to a new reconstructor (their sources unchanged)."""
+        for edge in list(self.mount_edges.values()):
+            if edge.child_frame not in self.mounted:
+                self.recon.add(edge)
+                self.mounted.add(edge.child_frame)
+
     @guarded("/hullscan/mounts")
     def on_mounts(self, msg: String) -> None:
         for e in messages.mounts_from_json(msg.data):
-            self._mount(e)
+            self._mount(e, "player")
 
     @guarded("/tf_static")
     def on_tf_static(self, msg: Any) -> None:
@@ -154,6 +187,7 @@ class MapperNode(HullscanNode):
         except MessageError as err:
             self.warn(self.config.topics.odom, "malformed_message", str(err))
             return
+        self._first_data(nav.stamp_ns, nav.frame_id)
         self.recon.add(nav)
         self.received[self.config.topics.odom] = self.received.get(self.config.topics.odom, 0) + 1
         self._maybe_finish()
@@ -186,6 +220,7 @@ class MapperNode(HullscanNode):
         if kind == "scan" and ping.n_beams == 0:
             self.warn(topic, "empty_ping", "LaserScan with no ranges")
             return
+        self._first_data(ping.stamp_ns, self.config.topics.nav_frame)
         self._count_gap(topic, ping.stamp_ns)
         if ping.frame_id.lstrip("/") not in self.mounted:
             # Held (up to 400) until a mounting arrives; counted either way so it shows on /diagnostics.
@@ -198,10 +233,39 @@ class MapperNode(HullscanNode):
             return
         self._add_ping(ping)
 
+    def _first_data(self, stamp_ns: int, nav_frame: str) -> None:
+        """On the first message: restore the checkpoint if it is this survey's (or asked to)."""
+        if self.survey_first_ns is None:
+            self.survey_first_ns = stamp_ns
+        if not self.restore_pending:
+            return
+        self.restore_pending = False
+        assert self.ckpt is not None
+        ok, why = restore_decision(read_identity(self.ckpt), str(self.p["resume"]), first_ns=stamp_ns,
+                                   nav_frame=nav_frame, survey_id=str(self.p["survey_id"]))
+        self.stats["checkpoint_decision"] = why
+        if not ok:
+            self.warn(str(self.ckpt), "checkpoint_not_restored", why)
+            return
+        ident = read_identity(self.ckpt)
+        if ident is not None:
+            self.survey_first_ns = min(ident.first_ns, stamp_ns)
+        self._restore()
+
     def _add_ping(self, ping: Any) -> None:
+        if self.restored_upto is not None and ping.stamp_ns <= self.restored_upto:
+            # Replayed data the restored map already holds: fusing it again would count it twice.
+            self.warn("restore", "already_in_checkpoint", f"ping at {ping.stamp_ns * 1e-9:.3f} s is older than "
+                      f"the restored map ({self.restored_upto * 1e-9:.3f} s); skipped")
+            return
         if self.restored_ns is not None:
             # Data between the checkpoint and the first ping after the restart is lost.
-            self.stats["restore_gap_s"] = round((ping.stamp_ns - self.restored_ns) * 1e-9, 3)
+            gap_ns = ping.stamp_ns - self.restored_ns
+            self.stats["restore_gap_s"] = round(gap_ns * 1e-9, 3)
+            if gap_ns > 0:
+                self.warn("restore", "restore_gap", f"{gap_ns * 1e-9:.3f} s of data between the checkpoint and the "
+                          "restart is lost")
+                self.drops.add_span(("restore", "restore_gap"), (self.restored_ns, ping.stamp_ns))
             self.restored_ns = None
         self.recon.add(ping)
         self.dirty = self.full_dirty = True
@@ -247,18 +311,24 @@ class MapperNode(HullscanNode):
             self._collect_checkpoint()
         t0 = time.perf_counter()
         write = _file_writer(self.recon, self.ckpt)
+        # Messages received so far, so a restart compares the player's counts with everything received,
+        # not with what arrived since the restart (it reported 819 missing pings for about 119 lost).
         side = {"latest_ns": self.latest_ns, **self._path_arrays(), "mounted": np.array(sorted(self.mounted)),
-                "mounts": np.array(messages.mounts_json(self.mount_edges.values()))}
+                "mounts": np.array(messages.mounts_json(self.mount_edges.values())),
+                "received": np.array(json.dumps(self.received))}
         self.ckpt_ns = self.latest_ns
         self.stats["checkpoint_snapshot_s"] = round(time.perf_counter() - t0, 4)
         ckpt = self.ckpt
         stamp_ns = self.latest_ns
+        ident = SurveyIdentity(str(self.p["survey_id"]), self.config.topics.nav_frame,
+                               self.survey_first_ns if self.survey_first_ns is not None else stamp_ns, stamp_ns)
 
         def run() -> None:
             t = time.perf_counter()
             try:
                 ckpt.parent.mkdir(parents=True, exist_ok=True)
                 info = write()
+                write_identity(ckpt, ident)
                 side_path = ckpt.with_suffix(".path.npz")
                 side_tmp = side_path.with_name("tmp." + side_path.name)
                 np.savez(side_tmp, **side)
@@ -307,18 +377,20 @@ class MapperNode(HullscanNode):
             if "mounts" in side.files:
                 for edge in messages.mounts_from_json(str(side["mounts"])):
                     if edge.child_frame not in self.mount_edges:
-                        self._mount(edge)
+                        self._mount(edge, "checkpoint")
+            if "received" in side.files:
+                for topic, n in json.loads(str(side["received"])).items():
+                    self.received[topic] = self.received.get(topic, 0) + int(n)
             self.path = list(zip(side["t"].tolist(), side["p"], side["q"], strict=True))
             self.path_view.clear()
         except Exception as err:
             self.warn(str(self.ckpt), "checkpoint_unreadable", f"{type(err).__name__}: {err}; starting empty")
             self.recon = self.recon_cls(self.config.recon, self.config.topics)
             self.mounted = {self.config.topics.base_frame}
-            for edge in list(self.mount_edges.values()):
-                self._mount(edge)
+            self._readd_mounts()
             return
         self.dirty = self.full_dirty = True
-        self.restored_ns = self.latest_ns
+        self.restored_ns = self.restored_upto = self.latest_ns
         got = getattr(self.recon, "restored", None) or {}
         how = f" (base + {got['deltas']} delta records)" if "deltas" in got else ""
         if "deltas" in got:
@@ -435,6 +507,14 @@ class MapperNode(HullscanNode):
         self.dirty = self.full_dirty = False
         self.final_pub.publish(msg)
         self.stats["final_points"] = len(result.cloud)
+        if self.ckpt is not None and self.ckpt.exists():
+            # This survey is over: its checkpoint must not be restored into the next one.
+            if self.ckpt_thread is not None:
+                self.ckpt_thread.join()
+                self._collect_checkpoint()
+            write_identity(self.ckpt, SurveyIdentity(
+                str(self.p["survey_id"]), self.config.topics.nav_frame,
+                self.survey_first_ns if self.survey_first_ns is not None else self.latest_ns, self.latest_ns, True))
         res.success, res.message = True, f"final map: {len(result.cloud)} points"
         return res
 
@@ -444,8 +524,7 @@ class MapperNode(HullscanNode):
             self._collect_checkpoint()
         self.recon = self.recon_cls(self.config.recon, self.config.topics)
         self.mounted = {self.config.topics.base_frame}
-        for edge in self.mount_edges.values():
-            self._mount(edge)
+        self._readd_mounts()
         self.path, self.latest_ns, self.ckpt_ns, self.dirty, self.full_dirty = [], 0, 0, True, True
         self.path_view.clear()
         self.last_stamp.clear()
