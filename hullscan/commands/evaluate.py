@@ -45,6 +45,8 @@ def register(sub: Any) -> None:
                         "all for registration")
     p.add_argument("--prior-seed", type=int, default=0, help="seed of the operator priors' errors")
     p.add_argument("--config", help="YAML config")
+    p.add_argument("--pdf", action="store_true", help="also write report.pdf for every run (off: it adds seconds "
+                   "per run and an evaluation is not a case file)")
     p.add_argument("--resimulate", action="store_true",
                    help="simulate again even when OUT/bags holds a bag of the same scenario file")
     p.add_argument("--no-progress", action="store_true")
@@ -138,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as err:
         raise HullscanError("hullscan evaluate needs the simulator (hullscan_sim) installed") from err
     cfg = load_config(args.config)
+    if not args.pdf:
+        cfg = cfg.model_copy(update={"report": cfg.report.model_copy(update={"pdf": False})})
     src = Path(args.scenarios)
     files = sorted(src.glob("*.yaml")) if src.is_dir() else [src]
     if args.only:
