@@ -10,6 +10,10 @@ examples:
   hullscan live --params config/hullscan.yaml                 mapper + comparator + camera node
   hullscan live --params config/replay.yaml --nodes mapper comparator
   hullscan live --params config/hullscan.yaml --ros-args -p use_sim_time:=true
+  hullscan live --params config/hullscan.yaml --ros-args -p hullscan_comparator:reference:=hull.stl
+
+--ros-args comes last and wins over the params file, as in `ros2 run` (-p NAME:=VALUE for every
+node, -p NODE:NAME:=VALUE for one).
 """
 
 
@@ -31,5 +35,4 @@ def run(args: argparse.Namespace) -> int:
     require_rclpy()
     from hullscan.ros.live import run_live
 
-    ros_args = ["--ros-args", *args.ros_args] if args.ros_args else []
-    return run_live(args.params, args.threads, tuple(args.nodes), args.duration, ros_args)
+    return run_live(args.params, args.threads, tuple(args.nodes), args.duration, list(args.ros_args))

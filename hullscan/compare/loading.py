@@ -41,15 +41,16 @@ def reference_is_mesh(path: Path) -> bool:
     raise HullscanError(f"{path}: unknown reference type (expected STL/OBJ/PLY mesh, a hull-cloud PLY, or --mirror)")
 
 
-def load_reference(path: str | Path, units: str = "auto") -> Any:
-    """A HullMesh (design mesh) or a HullCloud (earlier scan), by content."""
+def load_reference(path: str | Path, units: str = "auto", draft: float | None = None) -> Any:
+    """A HullMesh (design mesh) or a HullCloud (earlier scan), by content; ``draft`` (m above the
+    keel, from the draft marks) places a mesh's waterline."""
     p = Path(path)
     if not p.exists():
         raise HullscanError(f"{p}: reference not found")
     if reference_is_mesh(p):
         from hullscan.hull import load_mesh
 
-        return load_mesh(p, units=units)
+        return load_mesh(p, units=units, draft=draft)
     from hullscan.cloud_io import load_cloud
 
     return load_cloud(p)

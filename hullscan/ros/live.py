@@ -1,7 +1,10 @@
 """Composed mode: mapper, comparator and camera node in one process (a small laptop).
 
-Parameters come from a ROS 2 params file (``/**`` and per-node sections), exactly as
-``--ros-args --params-file`` gives them to the separate executables.
+Parameters come from a ROS 2 params file (``/**`` and per-node sections) handed to rclpy as
+``--ros-args --params-file FILE``, followed by the user's own ``--ros-args``: as with ``ros2 run``
+and ``ros2 launch``, what comes later on the command line wins (``-p reference:=hull.stl``
+overrides the file's ``reference``). The file is not turned into ``parameter_overrides``: those
+beat every command-line argument in rclpy, so a ``-p`` was silently ignored.
 """
 
 from __future__ import annotations
@@ -10,41 +13,55 @@ from pathlib import Path
 from typing import Any
 
 
+def live_ros_args(params_file: str | Path | None, ros_args: list[str] | None = None) -> list[str]:
+    """rclpy arguments: the params file first, then the user's ``--ros-args ...`` (later wins)."""
+    user = list(ros_args or [])
+    if user[:1] == ["--ros-args"]:
+        user = user[1:]
+    out = ["--params-file", str(Path(params_file).resolve())] if params_file else []
+    out += user
+    return ["--ros-args", *out] if out else []
+
+
 def run_live(params_file: str | Path | None, threads: int = 4, nodes: tuple[str, ...] = ("mapper", "comparator", "camera"),
              duration_s: float | None = None, ros_args: list[str] | None = None) -> int:
     import time
 
     import rclpy
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
-    from rclpy.parameter import Parameter
 
     from hullscan.ros.camera import CameraNode
-    from hullscan.ros.common import params_for_node
     from hullscan.ros.comparator import ComparatorNode
     from hullscan.ros.mapper import MapperNode
 
-    classes: dict[str, Any] = {"mapper": (MapperNode, "hullscan_mapper"),
-                               "comparator": (ComparatorNode, "hullscan_comparator"),
-                               "camera": (CameraNode, "hullscan_camera")}
-    with rclpy.init(args=["hullscan_live", *(ros_args or [])]):
+    classes: dict[str, Any] = {"mapper": MapperNode, "comparator": ComparatorNode, "camera": CameraNode}
+    if params_file and not Path(params_file).is_file():
+        from hullscan.errors import ConfigError
+
+        raise ConfigError(f"--params {params_file}: no such file (a ROS 2 params file was expected)")
+    with rclpy.init(args=["hullscan_live", *live_ros_args(params_file, ros_args)]):
         executor = MultiThreadedExecutor(num_threads=threads)
         made = []
-        for name in nodes:
-            cls, node_name = classes[name]
-            values = params_for_node(params_file, node_name) if params_file else {}
-            overrides = [Parameter(k, value=v) for k, v in values.items()]
-            node = cls(parameter_overrides=overrides, allow_undeclared_parameters=False)
-            executor.add_node(node)
-            made.append(node)
+        # Ctrl-C can come at any point, while the nodes start (numba warm-up) as well as while
+        # they spin: every path ends in the same clean shutdown, without a traceback.
         try:
+            for name in nodes:
+                node = classes[name]()
+                executor.add_node(node)
+                made.append(node)
             if duration_s is None:
                 executor.spin()
             else:
                 end = time.monotonic() + duration_s
-                while time.monotonic() < end:
+                while rclpy.ok() and time.monotonic() < end:
                     executor.spin_once(timeout_sec=0.1)
         except (KeyboardInterrupt, ExternalShutdownException):
             pass
+        except Exception:
+            if rclpy.ok():
+                raise
+            # Ctrl-C while a node was being made: rclpy's signal handler had shut the context
+            # down under it (RCLError "context is invalid"). A stop, not a failure.
         finally:
             executor.shutdown()
             for node in made:

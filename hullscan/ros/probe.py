@@ -20,6 +20,7 @@ def probe(duration_s: float, until_final: bool, save_dir: str | None, linger_s: 
     from visualization_msgs.msg import MarkerArray
 
     from hullscan.ros.common import LATCHED
+    from hullscan.ros.messages import STATUS_NS
 
     done = False
     latest: dict[str, Any] = {}
@@ -52,7 +53,9 @@ def probe(duration_s: float, until_final: bool, save_dir: str | None, linger_s: 
 
     def on_markers(msg: MarkerArray) -> None:
         latest["/hullscan/findings"] = msg
-        emit({"topic": "/hullscan/findings", "markers": len(msg.markers)})
+        emit({"topic": "/hullscan/findings", "markers": len(msg.markers),
+              "findings": sum(m.type == m.CUBE and m.action == m.ADD for m in msg.markers),
+              "status": [m.text for m in msg.markers if m.ns == STATUS_NS and m.action == m.ADD]})
 
     with rclpy.init():
         node = rclpy.create_node("hullscan_probe")
