@@ -10,10 +10,11 @@ examples:
   hullscan live --params config/hullscan.yaml                 mapper + comparator + camera node
   hullscan live --params config/replay.yaml --nodes mapper comparator
   hullscan live --params config/hullscan.yaml --ros-args -p use_sim_time:=true
-  hullscan live --params config/hullscan.yaml --ros-args -p hullscan_comparator:reference:=hull.stl
+  hullscan live --params config/hullscan.yaml --ros-args -p reference:=hull.stl -p draft:=7.2
+  hullscan live --params config/hullscan.yaml --ros-args -p hullscan_mapper:input_timeout_s:=10.0
 
---ros-args comes last and wins over the params file, as in `ros2 run` (-p NAME:=VALUE for every
-node, -p NODE:NAME:=VALUE for one).
+--ros-args comes last and wins over the params file (-p NAME:=VALUE for every node that has
+NAME, -p NODE:NAME:=VALUE for one), also over the file's per-node sections.
 """
 
 

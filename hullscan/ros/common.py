@@ -135,6 +135,7 @@ class HullscanNode(Node):
         self._last_warning = ""
         self._last_warning_t = -1e9
         self.faults: dict[str, str] = {}  # function -> why it fails now
+        self.stats["use_sim_time"] = bool(self.get_parameter("use_sim_time").value)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(1.0, self._publish_diagnostics, clock=STEADY)
 

@@ -13,13 +13,37 @@ from pathlib import Path
 from typing import Any
 
 
-def live_ros_args(params_file: str | Path | None, ros_args: list[str] | None = None) -> list[str]:
-    """rclpy arguments: the params file first, then the user's ``--ros-args ...`` (later wins)."""
+NODE_NAMES = {"mapper": "hullscan_mapper", "comparator": "hullscan_comparator", "camera": "hullscan_camera"}
+
+
+def live_ros_args(params_file: str | Path | None, ros_args: list[str] | None = None,
+                  node_names: tuple[str, ...] = ()) -> list[str]:
+    """rclpy arguments: the params file first, then the user's ``--ros-args ...``, so that the
+    command line comes last and wins.
+
+    rcl ranks a node's own section above the ``/**`` wildcard whatever the order, and a plain
+    ``-p NAME:=VALUE`` is a wildcard: against a file with ``hullscan_comparator: reference:
+    mirror`` it would lose (``ros2 run`` drops it just the same). So each plain ``-p`` is also
+    given for every node of this process by name (``-p NODE:NAME:=VALUE``), where it ranks with
+    the file's node sections and, coming later, wins.
+    """
     user = list(ros_args or [])
     if user[:1] == ["--ros-args"]:
         user = user[1:]
     out = ["--params-file", str(Path(params_file).resolve())] if params_file else []
-    out += user
+    i = 0
+    while i < len(user):
+        arg = user[i]
+        out.append(arg)
+        if arg in ("-p", "--param") and i + 1 < len(user):
+            rule = user[i + 1]
+            out.append(rule)
+            name = rule.split(":=", 1)[0]
+            if ":=" in rule and ":" not in name:  # plain NAME:=VALUE, not NODE:NAME:=VALUE
+                for node in node_names:
+                    out += [arg, f"{node}:{rule}"]
+            i += 1
+        i += 1
     return ["--ros-args", *out] if out else []
 
 
@@ -39,7 +63,8 @@ def run_live(params_file: str | Path | None, threads: int = 4, nodes: tuple[str,
         from hullscan.errors import ConfigError
 
         raise ConfigError(f"--params {params_file}: no such file (a ROS 2 params file was expected)")
-    with rclpy.init(args=["hullscan_live", *live_ros_args(params_file, ros_args)]):
+    names = tuple(NODE_NAMES[n] for n in nodes)
+    with rclpy.init(args=["hullscan_live", *live_ros_args(params_file, ros_args, names)]):
         executor = MultiThreadedExecutor(num_threads=threads)
         made = []
         # Ctrl-C can come at any point, while the nodes start (numba warm-up) as well as while
