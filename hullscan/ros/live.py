@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-
 NODE_NAMES = {"mapper": "hullscan_mapper", "comparator": "hullscan_comparator", "camera": "hullscan_camera"}
 
 

@@ -43,7 +43,7 @@ def test_command_line_overrides_params_file(tmp_path: Path, ros_domain_env: dict
     except subprocess.TimeoutExpired:
         pass
     finally:
-        (lout, lerr), (pout, _) = stop(live, probe)
+        (_, lerr), (pout, _) = stop(live, probe)
     assert live.returncode == 0, lerr[-3000:]
     diag = [e for e in rows(pout) if e["topic"] == "/diagnostics" and e["name"] == "hullscan/hullscan_comparator"]
     assert diag, lerr[-3000:]
