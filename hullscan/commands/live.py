@@ -25,6 +25,9 @@ def register(sub: Any) -> None:
     p.add_argument("--nodes", nargs="+", default=["mapper", "comparator", "camera"],
                    choices=["mapper", "comparator", "camera"], help="which nodes to run")
     p.add_argument("--threads", type=int, default=4, help="executor threads")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="run even where tf2_msgs / marine_acoustic_msgs are missing (the pip wheels): "
+                        "/tf_static and the imaging sonar are then not subscribed (a warning on /diagnostics)")
     p.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     p.add_argument("--ros-args", nargs=argparse.REMAINDER, default=[], help="passed to rclpy (e.g. -p use_sim_time:=true)")
     p.set_defaults(func=run)
@@ -36,4 +39,8 @@ def run(args: argparse.Namespace) -> int:
     require_rclpy()
     from hullscan.ros.live import run_live
 
-    return run_live(args.params, args.threads, tuple(args.nodes), args.duration, list(args.ros_args))
+    ros_args = list(args.ros_args)
+    if args.allow_missing:
+        ros_args = ["-p", "allow_missing_msgs:=true", *ros_args[1:]] if ros_args[:1] == ["--ros-args"] \
+            else ["-p", "allow_missing_msgs:=true", *ros_args]
+    return run_live(args.params, args.threads, tuple(args.nodes), args.duration, ros_args)

@@ -135,6 +135,7 @@ class HullscanNode(Node):
         self._last_warning = ""
         self._last_warning_t = -1e9
         self.faults: dict[str, str] = {}  # function -> why it fails now
+        self.degraded: list[str] = []     # lasting limits the node was allowed to start with (WARN)
         self.stats["use_sim_time"] = bool(self.get_parameter("use_sim_time").value)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(1.0, self._publish_diagnostics, clock=STEADY)
@@ -168,6 +169,8 @@ class HullscanNode(Node):
                     "; ".join(f"{k} failed: {v}" for k, v in sorted(self.faults.items())))
         if time.monotonic() - self._last_warning_t < self.warn_hold_s:
             return int.from_bytes(DiagnosticStatus.WARN, "little"), self._last_warning
+        if self.degraded:
+            return int.from_bytes(DiagnosticStatus.WARN, "little"), "; ".join(self.degraded)
         return int.from_bytes(DiagnosticStatus.OK, "little"), "ok"
 
     def _publish_diagnostics(self) -> None:
