@@ -203,13 +203,24 @@ def guarded(where: str) -> Callable[[F], F]:
 
 
 def run_node(factory: Callable[[], Node], argv: list[str] | None = None) -> int:
-    """``main`` of a single-node executable."""
+    """``main`` of a single-node executable.
+
+    On SIGINT (Ctrl-C, or ``ros2 launch`` stopping) rclpy shuts the context down, and spinning ends
+    once the running callback returns. An inspection or an evidence search can take longer than
+    the 5 s after which launch escalates to SIGTERM, so a watchdog thread ends the process, status 0,
+    if it is still there ``STOP_GRACE_S`` after the shutdown: what that callback would have
+    published is lost with the shutdown anyway.
+    """
+    import threading
+
     import rclpy
     from rclpy.executors import ExternalShutdownException
 
     from hullscan.errors import HullscanError
 
     with rclpy.init(args=argv):
+        context = rclpy.get_default_context()
+        threading.Thread(target=_leave_after_grace, args=(context,), name="hullscan_stop", daemon=True).start()
         try:
             node = factory()
         except HullscanError as err:  # bad parameters, a reference that cannot be read: one line
@@ -224,3 +235,21 @@ def run_node(factory: Callable[[], Node], argv: list[str] | None = None) -> int:
         finally:
             node.destroy_node()
     return 0
+
+
+STOP_GRACE_S = 3.0
+
+
+def _leave_after_grace(context: Any) -> None:
+    """Watchdog: once ``context`` is shut down (rclpy's SIGINT handler does that from C++, without
+    calling on_shutdown callbacks), give the node STOP_GRACE_S to finish, then leave."""
+    import os
+    import sys
+
+    while context.ok():
+        time.sleep(0.2)
+    time.sleep(STOP_GRACE_S)
+    print(f"a callback was still busy {STOP_GRACE_S:.0f} s after the stop: leaving without it", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
