@@ -234,7 +234,19 @@ def run_node(factory: Callable[[], Node], argv: list[str] | None = None) -> int:
             pass
         finally:
             node.destroy_node()
+    _leave(0)
     return 0
+
+
+def _leave(status: int) -> None:
+    """End the process now: the node is down and rclpy shut down; the interpreter's finalization
+    (native libraries' threads and destructors) once hung a stopped node past launch's SIGTERM."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 STOP_GRACE_S = 3.0
@@ -243,13 +255,10 @@ STOP_GRACE_S = 3.0
 def _leave_after_grace(context: Any) -> None:
     """Watchdog: once ``context`` is shut down (rclpy's SIGINT handler does that from C++, without
     calling on_shutdown callbacks), give the node STOP_GRACE_S to finish, then leave."""
-    import os
     import sys
 
     while context.ok():
         time.sleep(0.2)
     time.sleep(STOP_GRACE_S)
     print(f"a callback was still busy {STOP_GRACE_S:.0f} s after the stop: leaving without it", file=sys.stderr)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    _leave(0)
