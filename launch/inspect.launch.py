@@ -45,7 +45,8 @@ def generate_launch_description():
         hullscan_node("hullscan_comparator", [arg("params_file"), common, {
             "reference": arg("reference"), "draft": ParameterValue(arg("draft"), value_type=float),
             "prior": ParameterValue(arg("prior"), value_type=str)}]),
-        hullscan_node("hullscan_camera", [arg("params_file"), common]),
+        hullscan_node("hullscan_camera", [arg("params_file"), common, {
+            "allow_missing_msgs": ParameterValue(arg("allow_missing"), value_type=bool)}]),
         Node(package="rviz2", executable="rviz2", name="rviz2", condition=IfCondition(arg("rviz")),
              arguments=["-d", os.path.join(share, "launch", "hullscan.rviz")], parameters=[common]),
     ])

@@ -43,7 +43,8 @@ def generate_launch_description():
         hullscan_node("hullscan_comparator", [arg("params_file"), sim, {
             "reference": arg("reference"), "draft": ParameterValue(arg("draft"), value_type=float),
             "prior": ParameterValue(arg("prior"), value_type=str)}]),
-        hullscan_node("hullscan_camera", [arg("params_file"), sim]),
+        hullscan_node("hullscan_camera", [arg("params_file"), sim, {
+            "allow_missing_msgs": ParameterValue(arg("allow_missing"), value_type=bool)}]),
         Node(package="hullscan", executable="hullscan_player", name="hullscan_player", output="screen",
              arguments=[arg("bag"), "--rate", arg("rate"), "--wait", "15"]),
         Node(package="rviz2", executable="rviz2", name="rviz2", condition=IfCondition(arg("rviz")),

@@ -56,7 +56,7 @@ def _nodes(context, share):
     started = [
         node("hullscan_mapper", {"allow_missing_msgs": allow, "checkpoint_dir": ""}),
         node("hullscan_comparator", {"reference": reference, "draft": float(arg["draft"]), "prior": arg["prior"]}),
-        node("hullscan_camera", {"reference": reference}),
+        node("hullscan_camera", {"reference": reference, "allow_missing_msgs": allow}),
         Node(package="hullscan", executable="hullscan_player", name="hullscan_player", output="screen",
              arguments=[bag, "--rate", arg["rate"], "--wait", "30"]),
         Node(package="rviz2", executable="rviz2", name="rviz2", condition=IfCondition(arg["rviz"]),
