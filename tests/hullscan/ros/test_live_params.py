@@ -52,3 +52,20 @@ def test_command_line_overrides_params_file(tmp_path: Path, ros_domain_env: dict
     assert values["draft"] == "4.5"                 # -p NODE:NAME:=VALUE beats the file's 3.0
     assert values["prior"] == str(prior)            # the file beats the default (none)
     assert values["use_sim_time"] == "True"         # the help's own example
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize("after_s", [4.0, 15.0], ids=["starting", "spinning"])
+def test_ctrl_c_during_live_duration_ends_cleanly(ros_domain_env: dict[str, str], after_s: float) -> None:
+    """Ctrl-C during ``hullscan live --duration``, while the nodes are made or while they spin: no
+    traceback; status 0 (stopped by ROS) or 130 (interrupted before rclpy took over SIGINT)."""
+    import signal
+    import time
+
+    live = spawn([sys.executable, "-m", "hullscan", "live", "--nodes", "mapper", "comparator", "--duration", "60",
+                  "--allow-missing"], ros_domain_env)
+    time.sleep(after_s)
+    live.send_signal(signal.SIGINT)
+    _, err = live.communicate(timeout=60)
+    assert live.returncode in (0, 130), err[-3000:]
+    assert "Traceback" not in err, err[-3000:]
