@@ -29,8 +29,11 @@ def test_command_line_overrides_params_file(tmp_path: Path, ros_domain_env: dict
     prior = tmp_path / "prior.json"
     prior.write_text(json.dumps({"translation": [1.0, 2.0, 3.0], "rotation": [0.0, 0.0, 0.0, 1.0]}))
     text = (REPO / "config" / "hullscan.yaml").read_text().replace("/tmp/hullscan", str(tmp_path))
-    text = text.replace("    reference: mirror", f"    reference: mirror\n    draft: 3.0\n    prior: {prior}")
-    assert f"prior: {prior}" in text
+    for key, value in (("draft", "3.0"), ("prior", str(prior))):  # the file's own lines, changed
+        lines = [x for x in text.splitlines() if x.strip().startswith(f"{key}:")]
+        assert len(lines) == 1, (key, lines)
+        text = text.replace(lines[0], f"    {key}: {value}")
+    assert f"prior: {prior}" in text and "reference: mirror" in text
     params = tmp_path / "hullscan.yaml"
     params.write_text(text)
     env = ros_domain_env
