@@ -61,7 +61,8 @@ def test_command_line_overrides_params_file(tmp_path: Path, ros_domain_env: dict
 @pytest.mark.parametrize("after_s", [4.0, 15.0], ids=["starting", "spinning"])
 def test_ctrl_c_during_live_duration_ends_cleanly(ros_domain_env: dict[str, str], after_s: float) -> None:
     """Ctrl-C during ``hullscan live --duration``, while the nodes are made or while they spin: no
-    traceback; status 0 (stopped by ROS) or 130 (interrupted before rclpy took over SIGINT)."""
+    traceback; status 0 (stopped by ROS), 130, or the signal itself (-2: how CPython ends on an
+    interrupt that reaches it outside rclpy's handling; seen once while the nodes were being made)."""
     import signal
     import time
 
@@ -70,5 +71,5 @@ def test_ctrl_c_during_live_duration_ends_cleanly(ros_domain_env: dict[str, str]
     time.sleep(after_s)
     live.send_signal(signal.SIGINT)
     _, err = live.communicate(timeout=60)
-    assert live.returncode in (0, 130), err[-3000:]
+    assert live.returncode in (0, 130, -signal.SIGINT), err[-3000:]
     assert "Traceback" not in err, err[-3000:]
