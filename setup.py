@@ -21,6 +21,8 @@ if {"install", "develop"} & set(sys.argv):
                "install": {"install_scripts": "$base/lib/hullscan"}}
 
 setup(
+    license="Apache-2.0",  # these two here, not in pyproject.toml: see the comment there
+    python_requires=">=3.11",
     options=options,
     packages=packages,
     package_dir={"hullscan_sim": "sim"},

@@ -36,6 +36,8 @@ if command -v dpkg-query >/dev/null 2>&1; then
   apt_install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
   # The report test opens report.html in headless Chromium.
   if [ "$job" = "test" ]; then apt_install chromium; fi
+  # The colcon build test (tests/test_colcon.py) builds the package with Debian's colcon, as a ROS user would.
+  if [ "$job" = "test" ]; then apt_install colcon python3-colcon-ros python3-colcon-defaults python3-setuptools; fi
   "$PY" -c "import ensurepip" 2>/dev/null || apt_install python3-venv
 fi
 "$PY" -c 'import sys; assert sys.version_info >= (3, 11), sys.version' \

@@ -180,7 +180,7 @@ def run_case(tmp: Path, bag: Path, n_pings: int, seconds: float, ckpt_dir: Path,
     py = sys.executable
     load_before = os.getloadavg()
     mapper = subprocess.Popen([py, "-m", "hullscan.ros.mapper", "--ros-args", "-p", f"checkpoint_dir:={ckpt_dir}",
-                               "-p", "cloud_rate_hz:=1.0"], env=env, cwd=REPO,
+                               "-p", "cloud_rate_hz:=1.0", "-p", "allow_missing_msgs:=true"], env=env, cwd=REPO,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     probe = subprocess.Popen([py, "-m", "hullscan.ros.probe", "--duration", str(seconds + 200)], env=env,
                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

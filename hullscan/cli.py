@@ -17,7 +17,8 @@ from hullscan._version import __version__
 from hullscan.errors import HullscanError
 
 # Order is the order shown in --help.
-COMMANDS = ("demo", "simulate", "info", "reconstruct", "compare", "replay", "evaluate", "schema", "play", "live")
+COMMANDS = ("demo", "simulate", "info", "reconstruct", "compare", "replay", "evaluate", "schema", "play", "live",
+            "oculus2bag")
 
 EPILOG = """\
 examples:

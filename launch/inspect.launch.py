@@ -1,6 +1,11 @@
 """Live inspection from the drone's topics: mapper, comparator, camera evidence and RViz.
 
-    ros2 launch hullscan inspect.launch.py reference:=/data/hull.stl rviz:=true
+    ros2 launch hullscan inspect.launch.py reference:=/data/hull.stl draft:=6.8 rviz:=true
+
+Arguments: params_file, reference (mesh, earlier scan or 'mirror'), draft (m above the keel from
+the draft marks; 0 = unknown), prior (navigation-prior JSON; '' = none), use_sim_time, rviz,
+allow_missing (run where tf2_msgs / marine_acoustic_msgs are missing). The arguments are given
+to each node by its own name, after the params file, so they win over the file's node sections.
 """
 
 import os
@@ -10,25 +15,38 @@ from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 
 from launch import LaunchDescription
 
 
+def hullscan_node(executable: str, params: list) -> Node:
+    # namespace="/": the node's name is fully specified, so launch_ros writes the dict parameters
+    # under that name; under "/**" they would lose to the params file's per-node section.
+    return Node(package="hullscan", executable=executable, name=executable, namespace="/", output="screen",
+                parameters=params)
+
+
 def generate_launch_description():
     share = get_package_share_directory("hullscan")
-    params = LaunchConfiguration("params_file")
-    overrides = {"use_sim_time": LaunchConfiguration("use_sim_time")}
+    arg = LaunchConfiguration
+    common = {"use_sim_time": ParameterValue(arg("use_sim_time"), value_type=bool)}
     return LaunchDescription([
         DeclareLaunchArgument("params_file", default_value=os.path.join(share, "config", "hullscan.yaml")),
         DeclareLaunchArgument("reference", default_value="mirror", description="reference hull mesh or 'mirror'"),
+        DeclareLaunchArgument("draft", default_value="0.0", description="draft from the marks, m (0 = unknown)"),
+        DeclareLaunchArgument("prior", default_value="", description="navigation-prior JSON ('' = none)"),
         DeclareLaunchArgument("use_sim_time", default_value="false"),
         DeclareLaunchArgument("rviz", default_value="true"),
-        Node(package="hullscan", executable="hullscan_mapper", name="hullscan_mapper", output="screen",
-             parameters=[params, overrides]),
-        Node(package="hullscan", executable="hullscan_comparator", name="hullscan_comparator", output="screen",
-             parameters=[params, overrides, {"reference": LaunchConfiguration("reference")}]),
-        Node(package="hullscan", executable="hullscan_camera", name="hullscan_camera", output="screen",
-             parameters=[params, overrides]),
-        Node(package="rviz2", executable="rviz2", name="rviz2", condition=IfCondition(LaunchConfiguration("rviz")),
-             arguments=["-d", os.path.join(share, "launch", "hullscan.rviz")], parameters=[overrides]),
+        DeclareLaunchArgument("allow_missing", default_value="false",
+                              description="run where tf2_msgs / marine_acoustic_msgs are missing"),
+        hullscan_node("hullscan_mapper", [arg("params_file"), common, {
+            "allow_missing_msgs": ParameterValue(arg("allow_missing"), value_type=bool)}]),
+        hullscan_node("hullscan_comparator", [arg("params_file"), common, {
+            "reference": arg("reference"), "draft": ParameterValue(arg("draft"), value_type=float),
+            "prior": ParameterValue(arg("prior"), value_type=str)}]),
+        hullscan_node("hullscan_camera", [arg("params_file"), common, {
+            "allow_missing_msgs": ParameterValue(arg("allow_missing"), value_type=bool)}]),
+        Node(package="rviz2", executable="rviz2", name="rviz2", condition=IfCondition(arg("rviz")),
+             arguments=["-d", os.path.join(share, "launch", "hullscan.rviz")], parameters=[common]),
     ])

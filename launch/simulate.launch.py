@@ -1,48 +1,90 @@
-"""A simulated drone: simulate a survey to a bag, then play it into the nodes.
+"""A simulated drone: simulate a survey to a bag, then start the nodes and play it into them.
 
-    ros2 launch hullscan simulate.launch.py scenario:=sim/scenarios/demo.yaml rate:=5
+    ros2 launch hullscan simulate.launch.py scenario:=demo rate:=5
+    ros2 launch hullscan simulate.launch.py scenario:=sim/scenarios/demo.yaml duration:=30 decimate:=2
+
+The simulator runs first (``hullscan simulate --force``: a second launch simulates anew rather than
+replaying the old bag), and the nodes and the player start only once it has written the bag and
+the reference; if it fails, nothing else starts and the launch ends. Arguments: scenario, out
+(bag at OUT/bag, the simulator's reference mesh at OUT/bag.truth/reference.ply), duration and
+decimate (shorter surveys; 0 = the scenario's own), rate, params_file, draft, prior ('' = none:
+the comparator aligns without a navigation prior), rviz, allow_missing. The mapper keeps no
+checkpoint here: a simulated run is reproduced from its scenario.
 """
 
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch.actions import DeclareLaunchArgument, ExecuteProcess, RegisterEventHandler
+from launch.actions import (
+    DeclareLaunchArgument,
+    EmitEvent,
+    ExecuteProcess,
+    LogInfo,
+    OpaqueFunction,
+    RegisterEventHandler,
+)
 from launch.conditions import IfCondition
 from launch.event_handlers import OnProcessExit
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.events import Shutdown
 from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackagePrefix
 
 from launch import LaunchDescription
 
 
-def truth_file(name: str) -> PathJoinSubstitution:
-    """A file of the simulator's ground truth (written beside the bag)."""
-    return PathJoinSubstitution([LaunchConfiguration("out"), "bag.truth", name])
+def _nodes(context, share):
+    """The simulator, then (on its clean exit) the nodes, the player and RViz."""
+    arg = {k: v for k, v in context.launch_configurations.items()}
+    out = arg["out"]
+    bag, reference = os.path.join(out, "bag"), os.path.join(out, "bag.truth", "reference.ply")
+    # colcon installs the console scripts to lib/hullscan (not on PATH): call it there.
+    hullscan = os.path.join(FindPackagePrefix("hullscan").perform(context), "lib", "hullscan", "hullscan")
+    cmd = [hullscan, "simulate", "--scenario", arg["scenario"], "--out", bag, "--force"]
+    if float(arg["duration"]) > 0:
+        cmd += ["--duration", arg["duration"]]
+    if int(arg["decimate"]) > 1:
+        cmd += ["--decimate", arg["decimate"]]
+    simulate = ExecuteProcess(cmd=cmd, name="hullscan_simulate", output="screen")
+    sim = {"use_sim_time": True}
+    allow = arg["allow_missing"].lower() in ("1", "true", "yes")
+
+    def node(executable, extra):
+        # namespace="/": dict parameters go under the node's own name and beat the file's sections.
+        return Node(package="hullscan", executable=executable, name=executable, namespace="/", output="screen",
+                    parameters=[arg["params_file"], sim, extra])
+
+    started = [
+        node("hullscan_mapper", {"allow_missing_msgs": allow, "checkpoint_dir": ""}),
+        node("hullscan_comparator", {"reference": reference, "draft": float(arg["draft"]), "prior": arg["prior"]}),
+        node("hullscan_camera", {"reference": reference, "allow_missing_msgs": allow}),
+        Node(package="hullscan", executable="hullscan_player", name="hullscan_player", output="screen",
+             arguments=[bag, "--rate", arg["rate"], "--wait", "30"]),
+        Node(package="rviz2", executable="rviz2", name="rviz2", condition=IfCondition(arg["rviz"]),
+             arguments=["-d", os.path.join(share, "launch", "hullscan.rviz")], parameters=[sim]),
+    ]
+
+    def after_simulation(event, _context):
+        if event.returncode != 0:
+            return [LogInfo(msg=f"hullscan simulate failed (exit {event.returncode}): nodes not started"),
+                    EmitEvent(event=Shutdown(reason="simulation failed"))]
+        return started
+
+    return [simulate, RegisterEventHandler(OnProcessExit(target_action=simulate, on_exit=after_simulation))]
 
 
 def generate_launch_description():
     share = get_package_share_directory("hullscan")
-    params = os.path.join(share, "config", "replay.yaml")
-    sim = {"use_sim_time": True}
-    bag = PathJoinSubstitution([LaunchConfiguration("out"), "bag"])
-    simulate = ExecuteProcess(cmd=["hullscan", "simulate", "--scenario", LaunchConfiguration("scenario"),
-                                   "--out", bag], output="screen")
-    play = Node(package="hullscan", executable="hullscan_player", name="hullscan_player", output="screen",
-                arguments=[bag, "--rate", LaunchConfiguration("rate"), "--wait", "15"])
     return LaunchDescription([
-        DeclareLaunchArgument("scenario", description="simulator scenario YAML"),
+        DeclareLaunchArgument("scenario", description="simulator scenario: a YAML file or a library name"),
         DeclareLaunchArgument("out", default_value="/tmp/hullscan/sim"),
+        DeclareLaunchArgument("duration", default_value="0", description="survey seconds (0 = the scenario's)"),
+        DeclareLaunchArgument("decimate", default_value="1", description="keep every n-th sensor message"),
         DeclareLaunchArgument("rate", default_value="1.0"),
+        DeclareLaunchArgument("params_file", default_value=os.path.join(share, "config", "replay.yaml")),
+        DeclareLaunchArgument("draft", default_value="0.0", description="draft from the marks, m (0 = unknown)"),
+        DeclareLaunchArgument("prior", default_value="", description="navigation-prior JSON ('' = none)"),
         DeclareLaunchArgument("rviz", default_value="true"),
-        Node(package="hullscan", executable="hullscan_mapper", name="hullscan_mapper", output="screen",
-             parameters=[params, sim]),
-        Node(package="hullscan", executable="hullscan_comparator", name="hullscan_comparator", output="screen",
-             parameters=[params, sim, {"reference": truth_file("reference.ply"),
-                                       "hull_to_nav_file": truth_file("truth.json")}]),
-        Node(package="hullscan", executable="hullscan_camera", name="hullscan_camera", output="screen",
-             parameters=[params, sim, {"reference": truth_file("reference.ply")}]),
-        simulate,
-        RegisterEventHandler(OnProcessExit(target_action=simulate, on_exit=[play])),
-        Node(package="rviz2", executable="rviz2", name="rviz2", condition=IfCondition(LaunchConfiguration("rviz")),
-             arguments=["-d", os.path.join(share, "launch", "hullscan.rviz")], parameters=[sim]),
+        DeclareLaunchArgument("allow_missing", default_value="false",
+                              description="run where tf2_msgs / marine_acoustic_msgs are missing"),
+        OpaqueFunction(function=_nodes, args=[share]),
     ])

@@ -48,18 +48,31 @@ def test_launch_file_names_real_things(path: Path) -> None:
     assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description" for n in tree.body)
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
     installed = _installed()
+    n_nodes = 0
     for call in _calls(tree, "Node"):
         pkg = ast.literal_eval(_kw(call, "package"))  # type: ignore[arg-type]
-        exe = ast.literal_eval(_kw(call, "executable"))  # type: ignore[arg-type]
+        exe_node = _kw(call, "executable")
+        if not isinstance(exe_node, ast.Constant):  # a helper's Node(executable=executable): checked below
+            continue
+        n_nodes += 1
+        exe = exe_node.value
         if pkg == "hullscan":
             assert exe in scripts, f"{path.name}: executable {exe} is not a console script in pyproject.toml"
         else:
             assert pkg in _exec_depends(), f"{path.name}: package {pkg} not in package.xml exec_depend"
-    for call in _calls(tree, "ExecuteProcess"):
-        cmd0 = ast.literal_eval(_kw(call, "cmd").elts[0])  # type: ignore[union-attr]
-        assert cmd0 in scripts, f"{path.name}: command {cmd0} is not a console script"
+    # hullscan_node("hullscan_mapper", ...) / node("hullscan_mapper", ...): the launch files' helpers
+    for call in _calls(tree, "hullscan_node") + _calls(tree, "node"):
+        n_nodes += 1
+        exe = ast.literal_eval(call.args[0])
+        assert exe in scripts, f"{path.name}: executable {exe} is not a console script in pyproject.toml"
+    assert n_nodes >= 3, f"{path.name}: expected the three hullscan nodes"
+    # The simulator is called by its installed path (lib/hullscan/hullscan: not on PATH under colcon).
+    if _calls(tree, "ExecuteProcess"):
+        assert '"lib", "hullscan", "hullscan"' in path.read_text(), path.name
     # Every share file named (os.path.join(share, "dir", "file")) exists and is installed there.
     for call in _calls(tree, "join"):
+        if not (call.args and isinstance(call.args[0], ast.Name) and call.args[0].id == "share"):
+            continue
         parts = [a.value for a in call.args if isinstance(a, ast.Constant)]
         if len(parts) == 2:
             rel = f"{parts[0]}/{parts[1]}"

@@ -10,6 +10,11 @@ examples:
   hullscan live --params config/hullscan.yaml                 mapper + comparator + camera node
   hullscan live --params config/replay.yaml --nodes mapper comparator
   hullscan live --params config/hullscan.yaml --ros-args -p use_sim_time:=true
+  hullscan live --params config/hullscan.yaml --ros-args -p reference:=hull.stl -p draft:=7.2
+  hullscan live --params config/hullscan.yaml --ros-args -p hullscan_mapper:input_timeout_s:=10.0
+
+--ros-args comes last and wins over the params file (-p NAME:=VALUE for every node that has
+NAME, -p NODE:NAME:=VALUE for one), also over the file's per-node sections.
 """
 
 
@@ -20,6 +25,9 @@ def register(sub: Any) -> None:
     p.add_argument("--nodes", nargs="+", default=["mapper", "comparator", "camera"],
                    choices=["mapper", "comparator", "camera"], help="which nodes to run")
     p.add_argument("--threads", type=int, default=4, help="executor threads")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="run even where tf2_msgs / marine_acoustic_msgs are missing (the pip wheels): "
+                        "/tf_static and the imaging sonar are then not subscribed (a warning on /diagnostics)")
     p.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     intent = p.add_mutually_exclusive_group()
     intent.add_argument("--resume", action="store_true", help="restore the mapper's checkpoint even if its survey "
@@ -42,6 +50,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.params}: no such params file (--params expects a ROS 2 params YAML, "
                           "e.g. config/hullscan.yaml)")
     mode = "resume" if args.resume else "fresh" if args.fresh else ""
-    extra = ["-p", f"resume:={mode}"] if mode else []
-    ros_args = ["--ros-args", *args.ros_args, *extra] if args.ros_args or extra else []
+    ros_args = list(args.ros_args)
+    if ros_args[:1] == ["--ros-args"]:
+        ros_args = ros_args[1:]
+    if mode:
+        ros_args += ["-p", f"resume:={mode}"]
+    if args.allow_missing:
+        ros_args = ["-p", "allow_missing_msgs:=true", *ros_args]
+    ros_args = ["--ros-args", *ros_args] if ros_args else []
     return run_live(args.params, args.threads, tuple(args.nodes), args.duration, ros_args)

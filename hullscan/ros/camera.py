@@ -107,8 +107,18 @@ class CameraNode(HullscanNode):
             from tf2_msgs.msg import TFMessage
 
             self.create_subscription(TFMessage, t.tf_static, self.on_tf_static, LATCHED)
-        except ImportError:
-            pass  # mountings from /hullscan/mounts and the parameters
+        except ImportError as err:
+            # Never silent: refuse, or (allow_missing_msgs) run on /hullscan/mounts and the parameters.
+            what = f"tf2_msgs ({t.tf_static} not subscribed: camera mountings only from /hullscan/mounts and " \
+                   "camera_frames/camera_mounts)"
+            if not self.declare_parameter("allow_missing_msgs", False).value:
+                raise HullscanError(f"hullscan_camera: message package missing in this Python environment: {what}. "
+                                    "Install it (ROS 2: apt install ros-$ROS_DISTRO-tf2-msgs) or start with "
+                                    "allow_missing_msgs:=true (hullscan live --allow-missing, launch argument "
+                                    "allow_missing:=true)") from err
+            self.get_logger().warning(f"running without {what} (allow_missing_msgs)")
+            self.stats["missing_msgs"] = what
+            self.degraded.append(f"missing message package: {what}")
         self.create_subscription(String, "/hullscan/findings_json", self.on_findings, LATCHED)
         self.key_pub = self.create_publisher(Image, "/hullscan/keyframes", 10)
         self.img_pub = self.create_publisher(Image, "/hullscan/evidence/image", EVIDENCE_QOS)

@@ -115,7 +115,13 @@ def params_for_node(params_file: str | Path, node_name: str) -> dict[str, Any]:
 
 class HullscanNode(Node):
     """A node with health on ``/diagnostics``: warnings are counted in a :class:`DropLog`
-    and keep the status at WARN for ``warn_hold_s`` after the last one."""
+    and keep the status at WARN for ``warn_hold_s`` after the last one.
+
+    A function of the node that fails (the comparator cannot align, the mapper has no
+    navigation or no mounting, an input went stale) is a *fault*: :meth:`fail` sets it with its
+    reason and the status is ERROR, naming every fault, until :meth:`recover` clears it, which
+    the node does only once that function works again (a fault never fades on a timer).
+    """
 
     warn_hold_s = 5.0
 
@@ -128,6 +134,9 @@ class HullscanNode(Node):
         self.stats: dict[str, object] = {}
         self._last_warning = ""
         self._last_warning_t = -1e9
+        self.faults: dict[str, str] = {}  # function -> why it fails now
+        self.degraded: list[str] = []     # lasting limits the node was allowed to start with (WARN)
+        self.stats["use_sim_time"] = bool(self.get_parameter("use_sim_time").value)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(1.0, self._publish_diagnostics, clock=STEADY)
 
@@ -139,15 +148,36 @@ class HullscanNode(Node):
         if first:
             self.get_logger().warning(self._last_warning)
 
+    def fail(self, function: str, reason: str) -> None:
+        """``function`` fails now, because of ``reason`` (ERROR on /diagnostics until recovered)."""
+        changed = self.faults.get(function) != reason
+        self.faults[function] = reason
+        if changed:
+            self.get_logger().error(f"{function} failed: {reason}")
+            self._publish_diagnostics()  # at once: an operator should not wait for the next second
+
+    def recover(self, function: str) -> None:
+        """``function`` works again."""
+        if self.faults.pop(function, None) is not None:
+            self.get_logger().info(f"{function} works again")
+            self._publish_diagnostics()
+
     def health(self) -> tuple[int, str]:
         """(level, message) for the diagnostics; nodes may override."""
+        if self.faults:
+            return (int.from_bytes(DiagnosticStatus.ERROR, "little"),
+                    "; ".join(f"{k} failed: {v}" for k, v in sorted(self.faults.items())))
         if time.monotonic() - self._last_warning_t < self.warn_hold_s:
             return int.from_bytes(DiagnosticStatus.WARN, "little"), self._last_warning
+        if self.degraded:
+            return int.from_bytes(DiagnosticStatus.WARN, "little"), "; ".join(self.degraded)
         return int.from_bytes(DiagnosticStatus.OK, "little"), "ok"
 
     def _publish_diagnostics(self) -> None:
         level, message = self.health()
         values: dict[str, object] = dict(self.stats)
+        for function, reason in sorted(self.faults.items()):
+            values[f"error {function}"] = reason
         for (where, reason), n in sorted(self.drops.counts.items()):
             values[f"drop {where} {reason}"] = n
         arr = DiagnosticArray(header=messages.header(self.get_clock().now().nanoseconds, ""))
@@ -173,16 +203,62 @@ def guarded(where: str) -> Callable[[F], F]:
 
 
 def run_node(factory: Callable[[], Node], argv: list[str] | None = None) -> int:
-    """``main`` of a single-node executable."""
+    """``main`` of a single-node executable.
+
+    On SIGINT (Ctrl-C, or ``ros2 launch`` stopping) rclpy shuts the context down, and spinning ends
+    once the running callback returns. An inspection or an evidence search can take longer than
+    the 5 s after which launch escalates to SIGTERM, so a watchdog thread ends the process, status 0,
+    if it is still there ``STOP_GRACE_S`` after the shutdown: what that callback would have
+    published is lost with the shutdown anyway.
+    """
+    import threading
+
     import rclpy
     from rclpy.executors import ExternalShutdownException
 
+    from hullscan.errors import HullscanError
+
     with rclpy.init(args=argv):
-        node = factory()
+        context = rclpy.get_default_context()
+        threading.Thread(target=_leave_after_grace, args=(context,), name="hullscan_stop", daemon=True).start()
+        try:
+            node = factory()
+        except HullscanError as err:  # bad parameters, a reference that cannot be read: one line
+            import sys
+
+            print(f"ERROR {getattr(factory, '__name__', 'node')}: {err}", file=sys.stderr)
+            return 1
         try:
             rclpy.spin(node)
         except (KeyboardInterrupt, ExternalShutdownException):
             pass
         finally:
             node.destroy_node()
+    _leave(0)
     return 0
+
+
+def _leave(status: int) -> None:
+    """End the process now: the node is down and rclpy shut down; the interpreter's finalization
+    (native libraries' threads and destructors) once hung a stopped node past launch's SIGTERM."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+STOP_GRACE_S = 3.0
+
+
+def _leave_after_grace(context: Any) -> None:
+    """Watchdog: once ``context`` is shut down (rclpy's SIGINT handler does that from C++, without
+    calling on_shutdown callbacks), give the node STOP_GRACE_S to finish, then leave."""
+    import sys
+
+    while context.ok():
+        time.sleep(0.2)
+    time.sleep(STOP_GRACE_S)
+    print(f"a callback was still busy {STOP_GRACE_S:.0f} s after the stop: leaving without it", file=sys.stderr)
+    _leave(0)

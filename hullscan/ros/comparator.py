@@ -7,6 +7,15 @@ every ``full_cloud_period_s``; ``/hullscan/cloud`` is a bounded display cloud), 
 ``/hullscan/findings`` (MarkerArray), ``/hullscan/findings_json`` (String),
 ``/hullscan/unseen`` (MarkerArray), ``/hullscan/reference`` (Marker mesh), all in the
 navigation frame. ``~/save_report`` writes findings.json, report.html and deviation.ply.
+
+``draft`` (m above the keel, read from the draft marks; 0 = unknown, the waterline is then
+guessed) places a mesh reference's waterline; ``prior`` names a navigation-prior file (JSON, as
+``hullscan replay --prior``; empty = none; ``hull_to_nav_file`` is its older name).
+
+Health: an inspection that fails (the map cannot be aligned with the reference, e.g. a reference
+of another ship) is an ERROR on ``/diagnostics`` with the reason, published at once, and a red
+banner (``ns=hullscan_status``) on ``/hullscan/findings`` replaces the findings, until an
+inspection succeeds again. No hull map yet (before the survey) is a warning.
 """
 
 from __future__ import annotations
@@ -21,18 +30,20 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
+from hullscan.errors import HullscanError
 from hullscan.model import HullCloud, Transform
 from hullscan.ros import messages
 from hullscan.ros.common import LATCHED, STEADY, HullscanNode, guarded, run_node
 
 
-def load_reference(spec: str) -> Any:
-    """A mesh (STL/OBJ/PLY) or a cloud file (an earlier clean scan), or the string ``mirror``."""
+def load_reference(spec: str, draft: float = 0.0) -> Any:
+    """A mesh (STL/OBJ/PLY) or a cloud file (an earlier clean scan), or the string ``mirror``;
+    ``draft`` > 0 is the ship's draft (m) for a mesh's waterline."""
     if spec in ("", "mirror"):
         return "mirror"
     from hullscan.compare.loading import load_reference as load
 
-    return load(spec)
+    return load(spec, draft=draft if draft > 0 else None)
 
 
 def hull_to_nav_from(values: list[float], file: str) -> Transform | None:
@@ -72,15 +83,23 @@ class ComparatorNode(HullscanNode):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("hullscan_comparator", **kwargs)
         p: dict[str, Any] = {k: self.declare_parameter(k, v).value for k, v in {
-            "reference": "mirror", "hull_to_nav": [0.0], "hull_to_nav_file": "", "inspect_period_s": 2.0, "report_dir": "reports",
-            "max_mesh_faces": 60000, "no_cloud_warning_s": 5.0,
+            "reference": "mirror", "draft": 0.0, "prior": "", "hull_to_nav": [0.0], "hull_to_nav_file": "",
+            "inspect_period_s": 2.0, "report_dir": "reports", "max_mesh_faces": 60000, "no_cloud_warning_s": 5.0,
         }.items()}
         self.p = p
-        self.reference = load_reference(p["reference"])
+        if float(p["draft"]) < 0:
+            from hullscan.errors import ConfigError
+
+            raise ConfigError(f"hullscan_comparator parameter draft is {p['draft']}: expected metres above the keel "
+                              "(0 = unknown)")
+        self.reference = load_reference(str(p["reference"]), float(p["draft"]))
+        # What the node runs with, on /diagnostics: a dropped override shows at a glance.
+        self.stats.update(reference=str(p["reference"]), draft=float(p["draft"]),
+                          prior=str(p["prior"] or p["hull_to_nav_file"]))
         # Import the comparison code now: the first inspection does not pay for it, and a node
         # runs the code that was there when it started (as a replay started beside it does).
         self.inspect_fn = _compare_fn("inspect")
-        self.hull_to_nav = hull_to_nav_from(p["hull_to_nav"], str(p["hull_to_nav_file"]))
+        self.hull_to_nav = hull_to_nav_from(p["hull_to_nav"], str(p["prior"] or p["hull_to_nav_file"]))
         self.latest: PointCloud2 | None = None
         self.inspected_stamp: tuple[int, int] | None = None
         self.inspection: Any = None
@@ -109,6 +128,7 @@ class ComparatorNode(HullscanNode):
     def tick(self) -> None:
         if self.latest is None:
             if time.monotonic() - self.started > self.p["no_cloud_warning_s"]:
+                # Waiting for the first map (before the survey starts) is a warning, not a failure.
                 self.warn("/hullscan/cloud", "no_cloud",
                           f"no hull map for {time.monotonic() - self.started:.0f} s: is the mapper running?")
             return
@@ -124,11 +144,34 @@ class ComparatorNode(HullscanNode):
             self.warn("/hullscan/cloud", "empty_cloud", "hull map has no points yet")
             return
         t0 = time.perf_counter()
-        ins = self.inspect_fn(cloud, self.reference, self.config.compare, hull_to_nav=self.hull_to_nav)
+        try:
+            ins = self.inspect_fn(cloud, self.reference, self.config.compare, hull_to_nav=self.hull_to_nav)
+        except HullscanError as err:
+            self.stats["inspect_s"] = round(time.perf_counter() - t0, 3)
+            self.stats["failed_inspections"] = int(self.stats.get("failed_inspections", 0)) + 1  # type: ignore[call-overload]
+            self.publish_failure(f"{type(err).__name__}: {err}", cloud, key[0], final)
+            return
         self.stats["inspect_s"] = round(time.perf_counter() - t0, 3)
         self.stats["inspections"] = int(self.stats["inspections"]) + 1  # type: ignore[call-overload]
         self.inspection, self.cloud = ins, cloud
         self.publish(ins, cloud, key[0], final)
+        self.recover("inspection")
+
+    def publish_failure(self, reason: str, cloud: HullCloud, stamp_ns: int, final: bool) -> None:
+        """A failed inspection, visibly: ERROR on /diagnostics, the map uncompared (grey), no findings
+        but a red banner over the map, and the reason in findings_json. An earlier inspection's
+        findings are withdrawn: they belong to a map that is no longer the current one."""
+        self.fail("inspection", reason)
+        self.inspection = None
+        self.stats["findings"] = 0
+        frame = cloud.frame_id
+        self.dev_pub.publish(messages.hull_cloud(cloud, stamp_ns, np.full(len(cloud), np.nan, np.float32)))
+        pts = np.asarray(cloud.points, np.float64)
+        top = pts.mean(axis=0) + np.array([0.0, 0.0, np.ptp(pts[:, 2]) / 2 + 1.0]) if len(pts) else np.zeros(3)
+        self.find_pub.publish(messages.failure_markers(f"INSPECTION FAILED: {reason}", top, frame, stamp_ns))
+        self.json_pub.publish(String(data=messages.findings_json((), self.hull_to_nav or Transform(), final=final,
+                                                                 stamp_ns=stamp_ns, cloud_points=len(cloud),
+                                                                 status="failed", error=reason)))
 
     def publish(self, ins: Any, cloud: HullCloud, stamp_ns: int, final: bool) -> None:
         frame = cloud.frame_id

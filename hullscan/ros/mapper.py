@@ -68,6 +68,9 @@ class MapperNode(HullscanNode):
             "reconstructor": "hullscan.recon:Reconstructor", "end_timeout_s": 5.0, "path_max_poses": 1000,
             "resume": "auto", "survey_id": "",
         }.items()}
+        # Health (see _check_health) and what to do when a message package is missing.
+        p.update({k: self.declare_parameter(k, v).value for k, v in {
+            "input_timeout_s": 5.0, "allow_missing_msgs": False}.items()})
         self.p = p
         t = self.config.topics
         module, _, cls = str(p["reconstructor"]).partition(":")
@@ -104,6 +107,10 @@ class MapperNode(HullscanNode):
         self.end_expected: dict[str, int] = {}
         self.end_since: float | None = None
         self.stats.update(pings=0, nav=0, cloud_points=0, checkpoints=0)
+        self.ping_wall: float | None = None        # monotonic time of the last ping, of the first one,
+        self.first_ping_wall: float | None = None  # and of the last odometry (health checks)
+        self.nav_wall: float | None = None
+        self.finished = False
         frames = [f for f in p["sensor_frames"] if f]
         for i, frame in enumerate(frames):
             try:
@@ -116,13 +123,14 @@ class MapperNode(HullscanNode):
             self.create_subscription(LaserScan, t.scan, lambda m: self.on_ping(m, t.scan, "scan"), qos)
         if t.points:
             self.create_subscription(PointCloud2, t.points, lambda m: self.on_ping(m, t.points, "points"), qos)
+        missing: list[str] = []  # message packages this Python environment lacks, with what they cost
         if t.image:
             try:
                 from marine_acoustic_msgs.msg import ProjectedSonarImage
 
                 self.create_subscription(ProjectedSonarImage, t.image, lambda m: self.on_ping(m, t.image, "image"), qos)
             except ImportError:
-                self.get_logger().info("marine_acoustic_msgs not installed: imaging sonar topic not subscribed")
+                missing.append(f"marine_acoustic_msgs (imaging sonar {t.image} not subscribed)")
         self.create_subscription(Odometry, t.odom, self.on_odom, qos)
         self.create_subscription(String, "/hullscan/mounts", self.on_mounts, LATCHED)
         self.create_subscription(String, "/hullscan/survey_end", self.on_end, LATCHED)
@@ -131,8 +139,9 @@ class MapperNode(HullscanNode):
 
             self.create_subscription(TFMessage, t.tf_static, self.on_tf_static, LATCHED)
         except ImportError:
-            self.get_logger().warning("tf2_msgs not installed: sensor mountings come from parameters "
-                                      "(sensor_frames/sensor_mounts) and /hullscan/mounts only")
+            missing.append(f"tf2_msgs ({t.tf_static} not subscribed: mountings only from sensor_frames/"
+                           "sensor_mounts and /hullscan/mounts)")
+        self._missing_msgs(missing)
         self.cloud_pub = self.create_publisher(PointCloud2, "/hullscan/cloud", LATCHED)
         self.full_pub = self.create_publisher(PointCloud2, "/hullscan/cloud_full", LATCHED)
         self.final_pub = self.create_publisher(PointCloud2, "/hullscan/cloud_final", LATCHED)
@@ -141,6 +150,53 @@ class MapperNode(HullscanNode):
         self.create_service(Trigger, "~/save_map", self.srv_save)
         self.create_service(Trigger, "~/finish", lambda req, res: self._finish(res))
         self.create_timer(1.0 / max(float(p["cloud_rate_hz"]), 0.1), self.publish_cloud, clock=STEADY)
+        self.create_timer(1.0, self._check_health, clock=STEADY)
+
+    def _missing_msgs(self, missing: list[str]) -> None:
+        """A message package missing from the Python environment (the pip wheels have neither
+        tf2_msgs nor marine_acoustic_msgs) silently blinds the mapper to a topic: refuse to start,
+        unless ``allow_missing_msgs`` (``--allow-missing``) says to go on without; then it stays a
+        warning on /diagnostics for as long as the node runs."""
+        if not missing:
+            return
+        what = "; ".join(missing)
+        if not self.p["allow_missing_msgs"]:
+            from hullscan.errors import HullscanError
+
+            raise HullscanError(
+                f"hullscan_mapper: message packages missing in this Python environment: {what}. Install them "
+                "(ROS 2: apt install ros-$ROS_DISTRO-tf2-msgs ros-$ROS_DISTRO-marine-acoustic-msgs), set the topic "
+                "to '' (topics.image), or start with allow_missing_msgs:=true (hullscan live --allow-missing, "
+                "launch argument allow_missing:=true) to run without them")
+        self.get_logger().warning(f"running without {what} (allow_missing_msgs)")
+        self.stats["missing_msgs"] = what
+        self.degraded.append(f"missing message packages: {what}")
+
+    def _check_health(self) -> None:
+        """Faults of the mapping function (1 Hz): no mounting for a sonar frame (pings held), no
+        navigation while pings arrive, sonar input gone stale. Each clears once it works again."""
+        now, limit = time.monotonic(), float(self.p["input_timeout_s"])
+        if self.pending:
+            frames = sorted({str(x.frame_id) for x in self.pending})
+            self.fail("mounting", f"no mounting for sonar frame(s) {', '.join(frames)}: {len(self.pending)} pings "
+                                  "held (set sensor_frames/sensor_mounts or publish /tf_static)")
+        else:
+            self.recover("mounting")
+        odom = self.config.topics.odom
+        if self.ping_wall is not None and now - self.ping_wall < limit:
+            last_nav = self.nav_wall if self.nav_wall is not None else self.first_ping_wall
+            if last_nav is not None and now - last_nav > limit:
+                self.fail("navigation", f"no odometry on {odom} for {now - last_nav:.0f} s while pings arrive: "
+                                        "pings cannot be placed")
+            elif self.nav_wall is not None:
+                self.recover("navigation")
+        if self.ping_wall is not None and self.end_since is None and not self.finished and now - self.ping_wall > limit:
+            self.fail("sonar", f"no ping for {now - self.ping_wall:.0f} s (stale input; the survey has not ended)")
+        elif self.ping_wall is not None and now - self.ping_wall <= limit:
+            self.recover("sonar")
+        if self.finished:
+            self.recover("sonar")
+            self.recover("navigation")
 
     # -- inputs
     def _mount(self, edge: TransformStamped, source: str = "tf_static") -> None:
@@ -189,6 +245,7 @@ class MapperNode(HullscanNode):
             return
         self._first_data(nav.stamp_ns, nav.frame_id)
         self.recon.add(nav)
+        self.nav_wall = time.monotonic()
         self.received[self.config.topics.odom] = self.received.get(self.config.topics.odom, 0) + 1
         self._maybe_finish()
         self.stats["nav"] = int(self.stats["nav"]) + 1  # type: ignore[call-overload]
@@ -198,6 +255,9 @@ class MapperNode(HullscanNode):
     @guarded("sonar")
     def on_ping(self, msg: Any, topic: str, kind: str) -> None:
         self.received[topic] = self.received.get(topic, 0) + 1
+        self.ping_wall = time.monotonic()
+        if self.first_ping_wall is None:
+            self.first_ping_wall = self.ping_wall
         try:
             self._on_ping(msg, topic, kind)
         finally:
@@ -506,6 +566,7 @@ class MapperNode(HullscanNode):
         self.full_t = time.monotonic()
         self.dirty = self.full_dirty = False
         self.final_pub.publish(msg)
+        self.finished = True
         self.stats["final_points"] = len(result.cloud)
         if self.ckpt is not None and self.ckpt.exists():
             # This survey is over: its checkpoint must not be restored into the next one.
@@ -526,6 +587,7 @@ class MapperNode(HullscanNode):
         self.mounted = {self.config.topics.base_frame}
         self._readd_mounts()
         self.path, self.latest_ns, self.ckpt_ns, self.dirty, self.full_dirty = [], 0, 0, True, True
+        self.finished = False
         self.path_view.clear()
         self.last_stamp.clear()
         if self.ckpt:

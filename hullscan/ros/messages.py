@@ -279,6 +279,25 @@ def finding_markers(findings: Sequence[Finding], hull_to_nav: Transform, frame_i
                        color=ColorRGBA(r=1.0, g=1.0, b=1.0, a=1.0), text=finding_label(f))
         label.scale.z = 0.15
         out.markers += [box, label]
+    # A banner of an earlier failed inspection goes away.
+    out.markers.append(Marker(header=header(stamp_ns, frame_id), ns=STATUS_NS, id=0, action=Marker.DELETE))
+    return out
+
+
+STATUS_NS = "hullscan_status"
+
+
+def failure_markers(text: str, position: Sequence[float] | NDArray[Any], frame_id: str,
+                    stamp_ns: int) -> MarkerArray:
+    """No findings, and a red banner (``ns=hullscan_status``) saying why: a failed inspection must
+    not look like a clean hull."""
+    out = MarkerArray()
+    out.markers.append(Marker(header=header(stamp_ns, frame_id), ns="findings", action=Marker.DELETEALL))
+    banner = Marker(header=header(stamp_ns, frame_id), ns=STATUS_NS, id=0, type=Marker.TEXT_VIEW_FACING,
+                    action=Marker.ADD, pose=_pose(position, (0.0, 0.0, 0.0, 1.0)),
+                    color=ColorRGBA(r=1.0, g=0.1, b=0.1, a=1.0), text=text)
+    banner.scale.z = 1.0
+    out.markers.append(banner)
     return out
 
 

@@ -164,4 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     # Drop the --ros-args tail a launch file appends.
     if "--ros-args" in args:
         args = args[: args.index("--ros-args")]
-    return cli_main(["play", *args])
+    status = cli_main(["play", *args])
+    # Played and shut down: end now. The interpreter's finalization (DDS threads of the native
+    # libraries) has hung a finished player until launch's SIGINT killed it ("process has died").
+    from hullscan.ros.common import _leave
+
+    _leave(status)
+    return status

@@ -12,7 +12,8 @@ import time
 from typing import Any
 
 
-def probe(duration_s: float, until_final: bool, save_dir: str | None, linger_s: float = 0.0) -> int:
+def probe(duration_s: float, until_final: bool, save_dir: str | None, linger_s: float = 0.0,
+          until_topic: str = "") -> int:
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import PointCloud2
@@ -20,6 +21,7 @@ def probe(duration_s: float, until_final: bool, save_dir: str | None, linger_s: 
     from visualization_msgs.msg import MarkerArray
 
     from hullscan.ros.common import LATCHED
+    from hullscan.ros.messages import STATUS_NS
 
     done = False
     latest: dict[str, Any] = {}
@@ -35,7 +37,9 @@ def probe(duration_s: float, until_final: bool, save_dir: str | None, linger_s: 
 
     def on_cloud(topic: str) -> Any:
         def cb(msg: PointCloud2) -> None:
+            nonlocal done
             latest[topic] = msg
+            done = done or topic == until_topic
             emit({"topic": topic, "points": msg.width * msg.height,
                   "stamp_ns": msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec})
         return cb
@@ -52,7 +56,9 @@ def probe(duration_s: float, until_final: bool, save_dir: str | None, linger_s: 
 
     def on_markers(msg: MarkerArray) -> None:
         latest["/hullscan/findings"] = msg
-        emit({"topic": "/hullscan/findings", "markers": len(msg.markers)})
+        emit({"topic": "/hullscan/findings", "markers": len(msg.markers),
+              "findings": sum(m.type == m.CUBE and m.action == m.ADD for m in msg.markers),
+              "status": [m.text for m in msg.markers if m.ns == STATUS_NS and m.action == m.ADD]})
 
     with rclpy.init():
         node = rclpy.create_node("hullscan_probe")
@@ -75,17 +81,18 @@ def probe(duration_s: float, until_final: bool, save_dir: str | None, linger_s: 
             if cloud is not None:
                 render_operator_view(cloud, latest.get("/hullscan/findings"), f"{save_dir}/operator_view.png")
         node.destroy_node()
-    return 0 if (done or not until_final) else 1
+    return 0 if (done or not (until_final or until_topic)) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=float, default=30.0)
     ap.add_argument("--until-final", action="store_true", help="stop at the first final findings message")
+    ap.add_argument("--until", default="", help="stop at the first cloud on this topic (e.g. /hullscan/cloud_final)")
     ap.add_argument("--linger", type=float, default=0.0, help="keep listening this long after the final findings")
     ap.add_argument("--save-view", help="folder: render operator_view.png from the last messages")
     a = ap.parse_args(argv)
-    return probe(a.duration, a.until_final, a.save_view, a.linger)
+    return probe(a.duration, a.until_final, a.save_view, a.linger, a.until)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,8 @@ def render_operator_view(cloud_msg: Any, markers_msg: Any, out_png: str | Path, 
     for (x, y), c in zip(xy, col, strict=True):
         draw.rectangle([x - r, y - r, x + r, y + r], fill=tuple(int(v) for v in c))
     n_find = 0
+    banners = [m.text for m in markers_msg.markers if m.ns == messages.STATUS_NS and m.action == m.ADD] \
+        if markers_msg is not None else []
     if markers_msg is not None:
         from scipy.spatial.transform import Rotation
 
@@ -85,6 +87,10 @@ def render_operator_view(cloud_msg: Any, markers_msg: Any, out_png: str | Path, 
             draw.multiline_text((x0, ty), text, fill=colour)
     draw.text((PAD, 12), f"hullscan operator view: {len(pts)} map points, {n_find} findings; colour = deviation "
               f"from reference (blue -{span_m:.2f} m .. red +{span_m:.2f} m, grey = not compared)", fill=(230, 230, 230))
+    if banners:  # a failed inspection: red across the top, so "0 findings" is never read as "clean"
+        draw.rectangle([0, 0, W, 50], fill=(200, 20, 20))
+        draw.text((PAD, 8), "\n".join(b[:180] for b in banners), fill=(255, 255, 255))
+        draw.text((PAD, 56), f"{len(pts)} map points, NOT INSPECTED (grey = not compared)", fill=(255, 120, 120))
     for i in range(200):  # colour bar
         c = _colours(np.array([(i / 199 * 2 - 1) * span_m]), span_m)[0]
         draw.line([W - PAD - 200 + i, 30, W - PAD - 200 + i, 40], fill=tuple(int(v) for v in c))

@@ -40,6 +40,8 @@ def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
 
 
 def node_cmd(executable: str, **params: Any) -> list[str]:
+    if executable in ("mapper", "camera"):  # the pip wheels lack tf2_msgs and marine_acoustic_msgs
+        params.setdefault("allow_missing_msgs", "true")
     cmd = [sys.executable, "-m", f"hullscan.ros.{executable}", "--ros-args"]
     for k, v in params.items():
         cmd += ["-p", f"{k}:={v}"]

@@ -20,10 +20,10 @@ def _play(bag: Path, env: dict[str, str], rate: float = 5.0) -> subprocess.Compl
 
 
 def _warnings(events: list[dict], node: str) -> dict[str, str]:
-    """drop keys -> counts from the node's WARN diagnostics."""
+    """drop keys -> counts from the node's WARN and ERROR diagnostics."""
     out: dict[str, str] = {}
     for e in events:
-        if e["topic"] == "/diagnostics" and e["name"] == f"hullscan/{node}" and e["level"] == 1:
+        if e["topic"] == "/diagnostics" and e["name"] == f"hullscan/{node}" and e["level"] >= 1:
             out.update({k: v for k, v in e["values"].items() if k.startswith("drop ")})
     return out
 
@@ -76,6 +76,10 @@ def test_malformed_input_missing_mounting_and_comparator_first(tmp_path: Path,
     assert "drop /nav/odom malformed_message" in mw
     assert "drop /sonar/points malformed_message" in mw
     assert "drop ghost_sonar no_transform" in mw                   # missing TF/mounting
+    # ... and while pings wait for a mounting, mapping fails: ERROR, naming the frame.
+    errors = [e for e in events if e["topic"] == "/diagnostics" and e["name"] == "hullscan/hullscan_mapper"
+              and e["level"] == 2]
+    assert errors and "ghost_sonar" in errors[-1]["values"].get("error mounting", ""), merr
     cw = _warnings(events, "hullscan_comparator")
     assert "drop /hullscan/cloud no_cloud" in cw, cerr
 

@@ -40,3 +40,25 @@ def test_labels_of_findings_side_by_side_do_not_overlap(tmp_path: Path) -> None:
     rows_two = _label_rows(render_operator_view(msg, two, tmp_path / "two.png"), colour)
     # The second (two-line) label is stacked under the first instead of printed over it: ~20 more rows.
     assert rows_one > 0 and rows_two >= rows_one + 15
+
+
+def test_failed_inspection_shows_a_red_banner_not_a_clean_hull(tmp_path: Path) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    n = 2000
+    pts = np.column_stack([rng.uniform(0, 10, n), np.full(n, 3.0), rng.uniform(-4, 0, n)])
+    cloud = HullCloud(pts, np.tile([0.0, 1.0, 0.0], (n, 1)), np.ones(n, np.float32), np.ones(n, np.int32),
+                      np.full(n, 0.01, np.float32))
+    grey = messages.hull_cloud(cloud, 0, deviation=np.full(n, np.nan, np.float32))  # nothing compared
+    failed = messages.failure_markers("INSPECTION FAILED: cloud does not fit reference", (5.0, 3.0, 1.0), "odom", 0)
+    assert [m.ns for m in failed.markers] == ["findings", messages.STATUS_NS]  # findings cleared, banner added
+    ok = messages.finding_markers([], Transform.identity(), "odom", 0)
+    assert ok.markers[-1].ns == messages.STATUS_NS and ok.markers[-1].action == ok.markers[-1].DELETE
+
+    def red_rows(png: Path) -> int:
+        img = np.asarray(Image.open(png).convert("RGB")).astype(int)[:60]
+        return int(((img[..., 0] > 150) & (img[..., 1] < 60) & (img[..., 2] < 60)).all(axis=1).sum())
+
+    assert red_rows(render_operator_view(grey, failed, tmp_path / "failed.png")) >= 20
+    assert red_rows(render_operator_view(grey, ok, tmp_path / "ok.png")) == 0

@@ -1,0 +1,1 @@
+"""Sonar wire formats read straight from the device (no ROS driver in between)."""

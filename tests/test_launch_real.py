@@ -1,0 +1,224 @@
+"""The three launch files run for real, as ``ros2 launch`` would (launch 3.7.1 + launch_ros 0.28.0
+from ../shared/ros_launch, on the pip wheels): nodes started from an ament prefix, a simulated bag
+played into them, findings on /hullscan/findings, every launch argument checked in the nodes'
+parameters, and SIGINT ending every process cleanly. Skipped where ../shared/ros_launch is absent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO, ros_env
+
+SHIP = Path(os.environ.get("ROS_LAUNCH_SHIP", REPO.parent / "shared" / "ros_launch"))
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+HELPERS = REPO / "tests" / "hullscan" / "ros"
+
+
+@pytest.fixture(scope="module")
+def prefix(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not (SHIP / "tools" / "make_ament_prefix.py").is_file():
+        pytest.skip(f"the launch library is not at {SHIP}")
+    pytest.importorskip("rclpy", reason="needs the ROS 2 wheels")
+    pytest.importorskip("osrf_pycommon", reason="launch needs osrf-pycommon (pip install -e '.[dev]')")
+    sys.path.insert(0, str(SHIP / "tools"))
+    try:
+        from make_ament_prefix import make_ament_prefix
+    finally:
+        sys.path.remove(str(SHIP / "tools"))
+    return Path(make_ament_prefix(REPO, tmp_path_factory.mktemp("ament") / "install"))
+
+
+@pytest.fixture(scope="module")
+def survey(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """30 s of the demo survey, every 2nd sensor message: the box on the port side is in it."""
+    bag = tmp_path_factory.mktemp("survey") / "bag"
+    done = subprocess.run([sys.executable, "-m", "hullscan", "simulate", "--scenario", "demo", "--out", str(bag),
+                           "--duration", "30", "--decimate", "2"], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return bag
+
+
+def _env(prefix: Path, tmp: Path) -> dict[str, str]:
+    env = ros_env()
+    env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(SHIP / "python"), str(REPO), env.get("PYTHONPATH")])),
+               AMENT_PREFIX_PATH=os.pathsep.join([str(prefix), str(SHIP / "prefix"), sys.prefix]),
+               ROS_LOG_DIR=str(tmp / "log"), TMPDIR=str(tmp))
+    return env
+
+
+def _params(name: str, tmp: Path, **replace: str) -> Path:
+    """A copy of config/NAME with the output folders in tmp (and lines replaced: old=new)."""
+    text = (REPO / "config" / name).read_text().replace("/tmp/hullscan", str(tmp / "hullscan"))
+    for old, new in replace.items():
+        assert old in text, (name, old)
+        text = text.replace(old, new)
+    out = tmp / name
+    out.write_text(text)
+    return out
+
+
+class Launch:
+    """``run_launch.py FILE ARGS...`` in its own session, its output collected as it comes."""
+
+    def __init__(self, prefix: Path, file: str, args: dict[str, Any], env: dict[str, str]) -> None:
+        cmd = [sys.executable, str(SHIP / "tools" / "run_launch.py"), str(prefix / "share/hullscan/launch" / file),
+               *(f"{k}:={v}" for k, v in args.items())]
+        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     start_new_session=True)
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=lambda: self.lines.extend(iter(self.proc.stdout.readline, "")),  # type: ignore[union-attr]
+                                       daemon=True)
+        self.reader.start()
+
+    @property
+    def log(self) -> str:
+        return "".join(self.lines)
+
+    def stop(self) -> int:
+        """SIGINT, like Ctrl-C on ``ros2 launch``; the return code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # a node the launch left behind, if any
+        self.reader.join(timeout=10)
+        return int(self.proc.returncode)
+
+
+def _get_params(node: str, names: list[str], env: dict[str, str]) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, str(HELPERS / "get_params.py"), node, *names], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def _probe(env: dict[str, str], seconds: float, until: str = "") -> subprocess.Popen[str]:
+    """Until the final findings, or until the first cloud on ``until``."""
+    stop = ["--until", until] if until else ["--until-final"]
+    return subprocess.Popen([sys.executable, "-m", "hullscan.ros.probe", "--duration", str(seconds), *stop,
+                             "--linger", "1"], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def _findings(probe: subprocess.Popen[str], launch: Launch) -> list[dict[str, Any]]:
+    """The probe's events once the final findings came (or its time ran out)."""
+    try:
+        out, err = probe.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        probe.kill()
+        out, err = probe.communicate()
+    assert probe.returncode == 0, f"no final findings\n{err[-1500:]}\n{launch.log[-5000:]}"
+    return [json.loads(x) for x in out.splitlines() if x.startswith("{")]
+
+
+def _check_findings(events: list[dict[str, Any]], launch: Launch) -> None:
+    # Finding boxes went out on /hullscan/findings, no inspection failed (no red banner), and the
+    # final inspection of the finished map has findings.
+    marks = [e for e in events if e["topic"] == "/hullscan/findings"]
+    assert any(m["findings"] >= 1 for m in marks), (marks[-3:], launch.log[-4000:])
+    assert not any(m["status"] for m in marks), marks
+    final = [e for e in events if e["topic"] == "/hullscan/findings_json" and e.get("final")]
+    assert final and final[-1]["findings"], (final[-1:], launch.log[-4000:])
+
+
+def _check_clean_exit(launch: Launch, n_processes: int) -> None:
+    rc = launch.stop()
+    log = launch.log
+    assert rc == 0, log[-5000:]
+    assert log.count("process has finished cleanly") == n_processes, log[-5000:]
+
+
+def test_inspect_launch(prefix: Path, survey: Path, tmp_path: Path) -> None:
+    env = _env(prefix, tmp_path)
+    truth = survey.with_name("bag.truth")  # test scaffolding: the simulator's mesh and prior
+    params = _params("hullscan.yaml", tmp_path, **{"reliable_inputs: false": "reliable_inputs: true"})  # 5x, no loss
+    args = {"rviz": "false", "params_file": params, "reference": truth / "reference.ply", "draft": "4.0",
+            "prior": truth / "truth.json", "use_sim_time": "true", "allow_missing": "true"}
+    launch = Launch(prefix, "inspect.launch.py", args, env)
+    probe = _probe(env, 150)
+    try:
+        got = _get_params("hullscan_comparator", ["reference", "draft", "prior", "use_sim_time", "report_dir"], env)
+        assert got == {"reference": str(truth / "reference.ply"), "draft": 4.0, "prior": str(truth / "truth.json"),
+                       "use_sim_time": True, "report_dir": str(tmp_path / "hullscan" / "reports")}, got
+        got = _get_params("hullscan_mapper", ["use_sim_time", "reliable_inputs", "allow_missing_msgs"], env)
+        assert got == {"use_sim_time": True, "reliable_inputs": True, "allow_missing_msgs": True}, got
+        assert _get_params("hullscan_camera", ["use_sim_time"], env) == {"use_sim_time": True}
+        played = subprocess.run([sys.executable, "-m", "hullscan", "play", str(survey), "--rate", "5", "--wait", "30"],
+                                env=env, cwd=REPO, capture_output=True, text=True, timeout=180)
+        assert played.returncode == 0, played.stderr[-2000:]
+        events = _findings(probe, launch)
+    finally:
+        if probe.poll() is None:
+            probe.kill()
+        _check_clean_exit(launch, 3)
+    _check_findings(events, launch)
+
+
+def test_replay_launch(prefix: Path, survey: Path, tmp_path: Path) -> None:
+    env = _env(prefix, tmp_path)
+    truth = survey.with_name("bag.truth")
+    params = _params("replay.yaml", tmp_path)
+    args = {"rviz": "false", "bag": survey, "rate": "5", "params_file": params, "reference": truth / "reference.ply",
+            "draft": "4.0", "prior": truth / "truth.json", "allow_missing": "true"}
+    probe = _probe(env, 150)
+    launch = Launch(prefix, "replay.launch.py", args, env)
+    try:
+        got = _get_params("hullscan_comparator", ["reference", "draft", "prior", "use_sim_time", "report_dir"], env)
+        assert got == {"reference": str(truth / "reference.ply"), "draft": 4.0, "prior": str(truth / "truth.json"),
+                       "use_sim_time": True, "report_dir": str(tmp_path / "hullscan" / "reports")}, got
+        events = _findings(probe, launch)
+    finally:
+        if probe.poll() is None:
+            probe.kill()
+        _check_clean_exit(launch, 4)  # the player ends by itself when the bag is played
+    _check_findings(events, launch)
+
+
+def test_simulate_launch_first_and_second_run(prefix: Path, tmp_path: Path) -> None:
+    """First run: the nodes start once the bag and the reference exist, findings come. Second run
+    in the same folder: the simulator runs anew (--force) and its bag reaches the mapper (its final
+    map; the findings were checked in the first run)."""
+    env = _env(prefix, tmp_path)
+    out = tmp_path / "sim"
+    params = _params("replay.yaml", tmp_path)
+    stamps = []
+    for run in (1, 2):
+        args = {"rviz": "false", "scenario": "demo", "out": out, "duration": "30", "decimate": "2", "rate": "5",
+                "params_file": params, "draft": "4.0", "prior": out / "bag.truth" / "truth.json",
+                "allow_missing": "true"}
+        probe = _probe(env, 180, "" if run == 1 else "/hullscan/cloud_final")
+        launch = Launch(prefix, "simulate.launch.py", args, env)
+        try:
+            # Asked as soon as the nodes are up (after the simulator), before the map keeps them busy.
+            got = _get_params("hullscan_comparator", ["reference", "draft", "prior", "use_sim_time"], env)
+            assert got == {"reference": str(out / "bag.truth" / "reference.ply"), "draft": 4.0,
+                           "prior": str(out / "bag.truth" / "truth.json"), "use_sim_time": True}, got
+            assert _get_params("hullscan_mapper", ["checkpoint_dir"], env) == {"checkpoint_dir": ""}
+            events = _findings(probe, launch)
+        finally:
+            if probe.poll() is None:
+                probe.kill()
+            _check_clean_exit(launch, 5)  # the simulator and the player end by themselves
+        if run == 1:
+            _check_findings(events, launch)
+        else:
+            finals = [e for e in events if e["topic"] == "/hullscan/cloud_final"]
+            assert finals and finals[-1]["points"] > 1000, launch.log[-4000:]
+        stamps.append((out / "bag" / "metadata.yaml").stat().st_mtime_ns)
+    assert stamps[1] > stamps[0]  # the second launch simulated anew
