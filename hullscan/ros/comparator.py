@@ -30,7 +30,8 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
-from hullscan.errors import HullscanError
+from hullscan.compare.prior import REGISTERED_SIGMA
+from hullscan.errors import ConfigError, HullscanError
 from hullscan.model import HullCloud, Transform
 from hullscan.ros import messages
 from hullscan.ros.common import LATCHED, STEADY, HullscanNode, guarded, run_node
@@ -46,16 +47,27 @@ def load_reference(spec: str, draft: float = 0.0) -> Any:
     return load(spec, draft=draft if draft > 0 else None)
 
 
-def hull_to_nav_from(values: list[float], file: str) -> Transform | None:
-    """The navigation prior (nav <- hull): ``hull_to_nav_file`` (JSON, the simulator's truth.json
-    works; as ``hullscan replay --hull-to-nav``) or ``hull_to_nav`` (x y z qx qy qz qw)."""
-    if file:
-        from hullscan.compare.loading import load_prior
+def hull_to_nav_from(values: list[float], file: str, reference: Any = None) -> tuple[Transform | None, Any]:
+    """The navigation prior (nav <- the reference's internal hull frame) and the uncertainty the
+    registration searches: ``prior`` (a file as ``hullscan replay --prior``, read in the reference
+    file's own frame, with its sigma or the default) or ``hull_to_nav`` (x y z qx qy qz qw, the
+    reference file's frame, default sigma)."""
+    from hullscan.compare.prior import DEFAULT_SIGMA, load_prior
 
+    ref_from_hull = getattr(reference, "ref_from_hull", None)
+    if file:
         prior = load_prior(file)
-        return None if prior is None else prior.hull_to_nav(None)
+        if prior is None:
+            return None, None
+        if prior.form == "quay":
+            raise ConfigError(f"{file}: a quay prior is resolved against the survey's first fix by hullscan replay; "
+                              "live, give the comparator a {translation, rotation} prior")
+        return prior.hull_to_nav(ref_from_hull), prior.search
     h = list(values)
-    return Transform(np.array(h[3:7]), np.array(h[:3])) if len(h) == 7 else None
+    if len(h) != 7:
+        return None, None
+    tf = Transform(np.array(h[3:7]), np.array(h[:3]))
+    return (tf if ref_from_hull is None else tf @ ref_from_hull), DEFAULT_SIGMA
 
 
 def _compare_fn(name: str) -> Any:
@@ -99,7 +111,11 @@ class ComparatorNode(HullscanNode):
         # Import the comparison code now: the first inspection does not pay for it, and a node
         # runs the code that was there when it started (as a replay started beside it does).
         self.inspect_fn = _compare_fn("inspect")
-        self.hull_to_nav = hull_to_nav_from(p["hull_to_nav"], str(p["prior"] or p["hull_to_nav_file"]))
+        self.hull_to_nav, self.sigma = hull_to_nav_from(p["hull_to_nav"], str(p["prior"] or p["hull_to_nav_file"]),
+                                                        self.reference)
+        # The prior is searched over its uncertainty once; later inspections of the growing map
+        # start from the last registration and only check and refine it.
+        self.registered: Transform | None = None
         self.latest: PointCloud2 | None = None
         self.inspected_stamp: tuple[int, int] | None = None
         self.inspection: Any = None
@@ -145,8 +161,14 @@ class ComparatorNode(HullscanNode):
             return
         t0 = time.perf_counter()
         try:
-            ins = self.inspect_fn(cloud, self.reference, self.config.compare, hull_to_nav=self.hull_to_nav)
+            if self.registered is not None:
+                ins = self.inspect_fn(cloud, self.reference, self.config.compare, hull_to_nav=self.registered,
+                                      sigma=REGISTERED_SIGMA)
+            else:
+                ins = self.inspect_fn(cloud, self.reference, self.config.compare, hull_to_nav=self.hull_to_nav,
+                                      sigma=self.sigma if self.hull_to_nav is not None else None)
         except HullscanError as err:
+            self.registered = None  # search from the prior again next time
             self.stats["inspect_s"] = round(time.perf_counter() - t0, 3)
             self.stats["failed_inspections"] = int(self.stats.get("failed_inspections", 0)) + 1  # type: ignore[call-overload]
             self.publish_failure(f"{type(err).__name__}: {err}", cloud, key[0], final)
@@ -154,6 +176,8 @@ class ComparatorNode(HullscanNode):
         self.stats["inspect_s"] = round(time.perf_counter() - t0, 3)
         self.stats["inspections"] = int(self.stats["inspections"]) + 1  # type: ignore[call-overload]
         self.inspection, self.cloud = ins, cloud
+        if self.hull_to_nav is not None and getattr(ins, "cloud_to_ref", None) is not None:
+            self.registered = ins.cloud_to_ref.inverse()
         self.publish(ins, cloud, key[0], final)
         self.recover("inspection")
 
