@@ -41,7 +41,7 @@ def _mapper(ckpt_dir: Path, **extra: object) -> Any:
     from hullscan.ros.mapper import MapperNode
 
     params = {"checkpoint_dir": str(ckpt_dir), "checkpoint_period_s": 1000.0, "sensor_frames": ["sonar"],
-              "sensor_mounts": [0.0] * 6, **extra}
+              "sensor_mounts": [0.0] * 6, "allow_missing_msgs": True, **extra}
     return MapperNode(parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
 
 
