@@ -540,6 +540,16 @@ def _yaw_candidates(src: F64, reference: Reference) -> list[F64]:
     return out
 
 
+def _global_candidates(src: F64, reference: Reference, config: CompareConfig) -> list[tuple[str, F64]]:
+    """Placements found without a prior: principal axes both ways round, and FPFH + RANSAC."""
+    cands = [(f"principal axes #{i}", t) for i, t in enumerate(_yaw_candidates(src, reference))]
+    if config.global_registration:
+        g = _fpfh_candidate(src, reference, max(0.5, float(reference.extent.max()) / 150), config.seed)
+        if g is not None:
+            cands.append(("FPFH+RANSAC", g))
+    return cands
+
+
 def _fpfh_candidate(src: F64, reference: Reference, voxel: float, seed: int) -> F64 | None:
     import open3d as o3d
 
@@ -704,12 +714,7 @@ def register_prior(points: F64, reference: Reference, prior: Transform, sigma: P
         return out
 
     def global_candidates() -> list[tuple[str, F64]]:
-        cands = [(f"principal axes #{i}", t0) for i, t0 in enumerate(_yaw_candidates(src, reference))]
-        if config.global_registration:
-            g = _fpfh_candidate(src, reference, max(0.5, float(reference.extent.max()) / 150), config.seed)
-            if g is not None:
-                cands.append(("FPFH+RANSAC", g))
-        return cands
+        return _global_candidates(src, reference, config)
 
     def fits(r: tuple[Any, ...]) -> bool:
         return bool(r[0] >= rc.min_coarse_inliers)
@@ -811,12 +816,7 @@ def align(points: F64, reference: Reference, config: CompareConfig, *, prior: Tr
     k = config.tukey_k_m
 
     def global_candidates() -> list[tuple[str, F64]]:
-        cands = [(f"principal axes #{i}", t) for i, t in enumerate(_yaw_candidates(src, reference))]
-        if config.global_registration:
-            g = _fpfh_candidate(src, reference, max(0.5, float(reference.extent.max()) / 150), config.seed)
-            if g is not None:
-                cands.append(("FPFH+RANSAC", g))
-        return cands
+        return _global_candidates(src, reference, config)
 
     def refine(cands: list[tuple[str, F64]], schedule: tuple[float, ...]) -> list[tuple[Any, ...]]:
         out = []
