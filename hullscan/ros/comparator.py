@@ -163,7 +163,7 @@ class ComparatorNode(HullscanNode):
         try:
             if self.registered is not None:
                 ins = self.inspect_fn(cloud, self.reference, self.config.compare, hull_to_nav=self.registered,
-                                      sigma=REGISTERED_SIGMA)
+                                      sigma=REGISTERED_SIGMA if self.sigma is not None else None)
             else:
                 ins = self.inspect_fn(cloud, self.reference, self.config.compare, hull_to_nav=self.hull_to_nav,
                                       sigma=self.sigma if self.hull_to_nav is not None else None)
