@@ -5,7 +5,8 @@
 #   ./setup.sh test     install, then the test suite
 #   ./setup.sh install  install only
 #
-# Installs: the Debian packages open3d needs (libusb-1.0-0) and python3-venv,
+# Installs: the Debian packages open3d needs (libusb-1.0-0) and python3-venv (for `test`:
+# Chromium, colcon and PostgreSQL, which the tests start themselves on loopback),
 # a project virtual environment in .venv with hullscan, its dependencies and the
 # ROS 2 Kilted wheels (rclpy, Fast DDS RMW, message packages). A second run
 # skips whatever is already in place.
@@ -38,6 +39,8 @@ if command -v dpkg-query >/dev/null 2>&1; then
   if [ "$job" = "test" ]; then apt_install chromium; fi
   # The colcon build test (tests/test_colcon.py) builds the package with Debian's colcon, as a ROS user would.
   if [ "$job" = "test" ]; then apt_install colcon python3-colcon-ros python3-colcon-defaults python3-setuptools; fi
+  # The history test runs a real PostgreSQL server on a loopback port (tests/hullscan/history).
+  if [ "$job" = "test" ]; then apt_install postgresql; fi
   "$PY" -c "import ensurepip" 2>/dev/null || apt_install python3-venv
 fi
 "$PY" -c 'import sys; assert sys.version_info >= (3, 11), sys.version' \

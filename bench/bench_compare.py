@@ -17,7 +17,9 @@ import json
 import os
 import platform
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,8 +34,9 @@ OUT = Path(__file__).parent / "results"
 
 def warm_kernels() -> float:
     """Compile or load the comparator's numba kernels on a few points; returns the seconds it took."""
-    from hullscan.compare.align import blend_shifts, group_keys, voxel_keys, voxel_knn
-    from hullscan.compare.reference import mesh_signed_distance
+    from hullscan.core.distance import mesh_signed_distance
+    from hullscan.core.grid import group_keys, voxel_keys, voxel_knn
+    from hullscan.core.interp import blend_shifts
 
     t = time.perf_counter()
     p = np.random.default_rng(0).uniform(0.0, 1.0, (256, 3))
@@ -54,68 +57,28 @@ def main() -> None:
     ap.add_argument("--no-registration", action="store_true",
                     help="only refine the prior (the figure before registration from an operator's prior)")
     args = ap.parse_args()
-    # Hull size chosen so the wetted surface sampled at the needed spacing gives ~args.points.
-    n_s = 201
-    n_x = max(20, args.triangles // (2 * (n_s + 2)))
-    hull = make_hull(length=60.0, beam=12.0, draft=5.0, n_x=n_x, n_s=n_s)
-    wetted = 60.0 * (12.0 + 2 * 5.0) * 0.85
-    spacing = float(np.sqrt(wetted / args.points))
-    tf = Transform.from_euler(0.01, 0.0, 0.4, (300.0, 120.0, 0.2))
-    boxes = (Box(20.0, 1, -2.0, (0.6, 0.5, 0.25)), Box(35.0, -1, -3.0, (0.4, 0.4, 0.15)),
-             Box(28.0, 0, 0, (1.0, 0.6, 0.3), y=2.0))
-    t = time.perf_counter()
-    scan = make_scan(hull, boxes, spacing=spacing, growth=0.3, hull_to_nav=tf, seed=0)
-    gen_s = time.perf_counter() - t
-    # An operator's prior: 3 m along the ship, 1 m across and 4 degrees of heading off, searched
-    # over the default uncertainty (5 m, 2 m, 10 deg) as replay and compare do.
-    pivot = tf.inverse().apply(np.asarray(scan.cloud.points[:: max(1, len(scan.cloud) // 10000)], float).mean(0))
-    prior = perturbed(tf, pivot, 3.0, 1.0, 4.0)
+    case = make_case(args.points, args.triangles)
+    hull, scan, tf, pivot = case.hull, case.scan, case.tf, case.pivot
     cfg = CompareConfig()
     warm_s = warm_kernels()
     t = time.perf_counter()
-    ins = inspect(scan.cloud, hull, cfg, hull_to_nav=prior, sigma=None if args.no_registration else DEFAULT_SIGMA)
+    ins = inspect(scan.cloud, hull, cfg, hull_to_nav=case.prior, sigma=None if args.no_registration else DEFAULT_SIGMA)
     total = time.perf_counter() - t
     pts = ins.points
     assert pts is not None and ins.reference is not None
-    # Peer 1: open3d signed distance on the same points and mesh.
-    import open3d as o3d
-    import open3d.core as o3c
-
     ref = ins.reference
-    scene = o3d.t.geometry.RaycastingScene()
-    scene.add_triangles(o3c.Tensor(hull.vertices.astype(np.float32)), o3c.Tensor(ref._faces.astype(np.uint32)))
-    t = time.perf_counter()
-    sd = scene.compute_signed_distance(o3c.Tensor(pts.astype(np.float32))).numpy()
-    o3d_s = time.perf_counter() - t
+    # The same signed-distance stage by the peers, on the same points and mesh.
+    o3d_s, sd = open3d_signed_distance(hull, ref, pts)
     ours = ins.deviation
     both = np.isfinite(ours)
     agree = float(np.median(np.abs(np.abs(sd[both]) - np.abs(ours[both]))))
-    # Peer 2: py4dgeo M3C2 (cloud-to-cloud), core points subsampled.
-    m3c2: dict[str, object] = {"available": False}
-    try:
-        import py4dgeo
-
-        ref_pts = ref.icp_points
-        rng = np.random.default_rng(0)
-        cores = pts[rng.choice(len(pts), min(args.m3c2_cores, len(pts)), replace=False)]
-        e1 = py4dgeo.Epoch(np.ascontiguousarray(ref_pts))
-        e2 = py4dgeo.Epoch(np.ascontiguousarray(pts[:: max(1, len(pts) // 1_000_000)]))
-        t = time.perf_counter()
-        algo = py4dgeo.M3C2(epochs=(e1, e2), corepoints=cores, cyl_radius=0.2, normal_radii=(0.5,),
-                            max_distance=1.5)
-        dist, _ = algo.run()
-        m3c2_s = time.perf_counter() - t
-        m3c2 = {"available": True, "core_points": len(cores), "seconds": round(m3c2_s, 3),
-                "seconds_per_million_points": round(m3c2_s / len(cores) * 1e6, 2),
-                "finite": float(np.isfinite(dist).mean())}
-    except ImportError as err:
-        m3c2 = {"available": False, "reason": str(err)}
+    m3c2 = m3c2_peer(ref, pts, args.m3c2_cores)
     ours_sd = ins.timings_s["signed_distance"]
     result = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "note": "shared 2-core box, noisy"},
         "cloud_points": len(scan.cloud), "reference_triangles": len(hull.faces),
-        "generate_s": round(gen_s, 2), "numba_warmup_s": round(warm_s, 2), "inspect_total_s": round(total, 2), "target_s": 15.0,
-        "meets_target": total <= 15.0, "stages_s": ins.timings_s,
+        "generate_s": round(case.generate_s, 2), "numba_warmup_s": round(warm_s, 2), "inspect_total_s": round(total, 2),
+        "target_s": 15.0, "meets_target": total <= 15.0, "stages_s": ins.timings_s,
         "signed_distance": {
             "hullscan_s": ours_sd, "open3d_compute_signed_distance_s": round(o3d_s, 3),
             "ratio_open3d_over_hullscan": round(o3d_s / max(ours_sd, 1e-9), 2),
@@ -130,25 +93,102 @@ def main() -> None:
     }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "compare.json").write_text(json.dumps(result, indent=2))
-    md = ["# bench_compare", "", f"{len(scan.cloud):,} points vs {len(hull.faces):,} triangles, registration from "
+    md = markdown(result, ins.timings_s, total, warm_s, o3d_s, len(pts), registration=not args.no_registration)
+    (OUT / "compare.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+@dataclass(frozen=True)
+class Case:
+    """The benchmark's hull, its scan placed in the navigation frame by ``tf``, and an operator's prior."""
+
+    hull: Any
+    scan: Any
+    tf: Transform
+    pivot: np.ndarray
+    prior: Transform
+    generate_s: float
+
+
+def make_case(points: int, triangles: int) -> Case:
+    """A hull of about ``triangles`` triangles and a scan of about ``points`` points with three boxes."""
+    # Hull size chosen so the wetted surface sampled at the needed spacing gives ~points.
+    n_s = 201
+    n_x = max(20, triangles // (2 * (n_s + 2)))
+    hull = make_hull(length=60.0, beam=12.0, draft=5.0, n_x=n_x, n_s=n_s)
+    wetted = 60.0 * (12.0 + 2 * 5.0) * 0.85
+    spacing = float(np.sqrt(wetted / points))
+    tf = Transform.from_euler(0.01, 0.0, 0.4, (300.0, 120.0, 0.2))
+    boxes = (Box(20.0, 1, -2.0, (0.6, 0.5, 0.25)), Box(35.0, -1, -3.0, (0.4, 0.4, 0.15)),
+             Box(28.0, 0, 0, (1.0, 0.6, 0.3), y=2.0))
+    t = time.perf_counter()
+    scan = make_scan(hull, boxes, spacing=spacing, growth=0.3, hull_to_nav=tf, seed=0)
+    gen_s = time.perf_counter() - t
+    # An operator's prior: 3 m along the ship, 1 m across and 4 degrees of heading off, searched
+    # over the default uncertainty (5 m, 2 m, 10 deg) as replay and compare do.
+    pivot = tf.inverse().apply(np.asarray(scan.cloud.points[:: max(1, len(scan.cloud) // 10000)], float).mean(0))
+    prior = perturbed(tf, pivot, 3.0, 1.0, 4.0)
+    return Case(hull, scan, tf, pivot, prior, gen_s)
+
+
+def open3d_signed_distance(hull: Any, ref: Any, pts: np.ndarray) -> tuple[float, np.ndarray]:
+    """Peer 1: open3d's RaycastingScene.compute_signed_distance; (seconds, distances)."""
+    import open3d as o3d
+    import open3d.core as o3c
+
+    scene = o3d.t.geometry.RaycastingScene()
+    scene.add_triangles(o3c.Tensor(hull.vertices.astype(np.float32)), o3c.Tensor(ref._faces.astype(np.uint32)))
+    t = time.perf_counter()
+    sd = scene.compute_signed_distance(o3c.Tensor(pts.astype(np.float32))).numpy()
+    return time.perf_counter() - t, sd
+
+
+def m3c2_peer(ref: Any, pts: np.ndarray, n_cores: int) -> dict[str, object]:
+    """Peer 2: py4dgeo M3C2 (cloud-to-cloud), core points subsampled; {'available': False} without it."""
+    try:
+        import py4dgeo
+
+        ref_pts = ref.icp_points
+        rng = np.random.default_rng(0)
+        cores = pts[rng.choice(len(pts), min(n_cores, len(pts)), replace=False)]
+        e1 = py4dgeo.Epoch(np.ascontiguousarray(ref_pts))
+        e2 = py4dgeo.Epoch(np.ascontiguousarray(pts[:: max(1, len(pts) // 1_000_000)]))
+        t = time.perf_counter()
+        algo = py4dgeo.M3C2(epochs=(e1, e2), corepoints=cores, cyl_radius=0.2, normal_radii=(0.5,),
+                            max_distance=1.5)
+        dist, _ = algo.run()
+        m3c2_s = time.perf_counter() - t
+        return {"available": True, "core_points": len(cores), "seconds": round(m3c2_s, 3),
+                "seconds_per_million_points": round(m3c2_s / len(cores) * 1e6, 2),
+                "finite": float(np.isfinite(dist).mean())}
+    except ImportError as err:
+        return {"available": False, "reason": str(err)}
+
+
+def markdown(result: dict[str, Any], stages: dict[str, float], total: float, warm_s: float, o3d_s: float,
+             n_points: int, *, registration: bool) -> list[str]:
+    """compare.md's lines: the stage table, then the signed-distance comparison with the peers."""
+    n_cloud, n_tri = result["cloud_points"], result["reference_triangles"]
+    ours_sd = result["signed_distance"]["hullscan_s"]
+    m3c2 = result["signed_distance"]["py4dgeo_m3c2"]
+    md = ["# bench_compare", "", f"{n_cloud:,} points vs {n_tri:,} triangles, registration from "
           "an operator's prior (3 m along, 1 m across, 4 deg off; searched over 5 m / 2 m / 10 deg) included"
-          if not args.no_registration else f"{len(scan.cloud):,} points vs {len(hull.faces):,} triangles, prior "
+          if registration else f"{n_cloud:,} points vs {n_tri:,} triangles, prior "
           "refined only", "", "Reproduce: `.venv/bin/python bench/bench_compare.py`",
           "", "| stage | seconds |", "|---|---|"]
-    md += [f"| {k} | {v} |" for k, v in ins.timings_s.items()]
+    md += [f"| {k} | {v} |" for k, v in stages.items()]
     md += [f"| **total inspect** | **{total:.2f}** (target 15) |",
            f"| (numba kernels compiled or loaded from cache beforehand) | {warm_s:.2f} |", "",
            "| signed distance | seconds | ratio vs hullscan |", "|---|---|---|",
            f"| hullscan (closest point + sign) | {ours_sd} | 1.0 |",
            f"| open3d compute_signed_distance | {o3d_s:.3f} | {o3d_s / max(ours_sd, 1e-9):.2f} |"]
     if m3c2.get("available"):
-        per_m = float(m3c2["seconds_per_million_points"])  # type: ignore[arg-type]
+        per_m = float(m3c2["seconds_per_million_points"])
         md.append(f"| py4dgeo M3C2 ({m3c2['core_points']} core points; {per_m} s per M points) | "
-                  f"{m3c2['seconds']} | {per_m * len(pts) / 1e6 / max(ours_sd, 1e-9):.1f} (extrapolated) |")
+                  f"{m3c2['seconds']} | {per_m * n_points / 1e6 / max(ours_sd, 1e-9):.1f} (extrapolated) |")
     else:
         md.append(f"| py4dgeo M3C2 | not installed ({m3c2.get('reason')}) | |")
-    (OUT / "compare.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+    return md
 
 
 if __name__ == "__main__":

@@ -25,8 +25,8 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from hullscan.core.voxelmap import PARALLEL_MIN_THREADS, PIPELINE_MIN_THREADS, VoxelMap
 from hullscan.recon.synthetic import cylinder_rays
-from hullscan.recon.voxelmap import PARALLEL_MIN_THREADS, PIPELINE_MIN_THREADS, VoxelMap
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -44,7 +44,7 @@ def fuse_rate(origins: np.ndarray, pts: np.ndarray, vs: float, carve_len: float,
     ``force_parallel`` runs the multi-threaded kernel ``_fuse_par`` even below ``PARALLEL_MIN_THREADS``
     (by default 2-3 threads run the two-thread pipeline, 1 thread the serial kernel).
     """
-    from hullscan.recon import voxelmap
+    from hullscan.core import voxelmap
 
     p, ray = _flat(origins, pts)
     sig = np.full(len(p), 0.025, np.float32)

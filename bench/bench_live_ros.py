@@ -68,8 +68,8 @@ def write_big_checkpoint(ckpt_dir: Path, voxels: int, seed: int = 0) -> tuple[in
     """A mapper checkpoint holding a map of about ``voxels`` voxels: the same wall as the stream,
     surveyed below it earlier (x -10..26 m), no navigation kept, and 30 min of vehicle path.
     Returns (voxels, seconds)."""
+    from hullscan.core.voxelmap import VoxelMap
     from hullscan.recon import Reconstructor
-    from hullscan.recon.voxelmap import VoxelMap
     from hullscan.ros.messages import mounts_json
 
     t = time.perf_counter()
@@ -106,7 +106,7 @@ def cloud_timings(ckpt: Path, bag: Path, seconds: int = 5) -> dict[str, object]:
     incremental checkpoint (snapshot and write)."""
     from hullscan.recon import ReconConfig, Reconstructor
     from hullscan.ros import messages
-    from hullscan.ros.mapper import byte_array
+    from hullscan.ros.messages import byte_array
 
     rec = Reconstructor(ReconConfig(chunk_pings=1))
     rec.restore(ckpt)

@@ -2,8 +2,10 @@
 
     .venv/bin/python bench/clearance.py --run runs/eval [--rounds 2] [--per-status 5]
 
-``--run``: the output of ``hullscan evaluate`` (each scenario's ``cloud.ply``, and
-``bags/<scenario>.truth/`` with the design mesh and the navigation prior).
+``--run``: the output of ``hullscan evaluate`` (each scenario's ``cloud.ply`` and the operator
+prior it was inspected with, ``operator_prior.json``; ``bags/<scenario>.operator.yaml`` names the
+design mesh and the draft; ``bags/<scenario>.truth/`` only says where the real parasites are, so
+that limpets keep clear of them). No truth reaches the comparator.
 
 For each scenario the comparator first runs on the cloud as surveyed. Then limpets of the
 smallest size the README's recall target covers (ellipsoidal caps 0.9 x 0.65 m, 0.10 m high,
@@ -37,10 +39,11 @@ import numpy as np
 
 from hullscan.cloud_io import load_cloud
 from hullscan.compare.config import CompareConfig
-from hullscan.compare.evaluate import match_truth
+from hullscan.compare.evaluate import evaluation_reference, match_truth
 from hullscan.compare.inspect import Inspection, inspect
-from hullscan.compare.loading import load_prior, load_reference
-from hullscan.model import HullCloud
+from hullscan.compare.loading import load_prior
+from hullscan.inspection import ReferenceFile, load_survey_reference
+from hullscan.model import HullCloud, Transform
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CAP = [0.45, 0.325, 0.10]  # semi-axes and height (m): 2/3 pi a b h = 0.0306 m3 (height: --height)
@@ -77,7 +80,7 @@ def pick(ins: Inspection, truth: list[dict[str, Any]], per_status: int, rng: np.
     assert cov is not None and cov.seen_any is not None and ins.reference is not None
     normals = ins.reference.sample_normals
     if ins.reference.hull_frame:
-        normals = normals[ins.reference.samples[:, 2] < ins.config.coverage_max_z_m]
+        normals = normals[ins.reference.samples[:, 2] < ins.config.coverage.coverage_max_z_m]
     status = np.where(cov.seen, "cleared", np.where(cov.seen_any, "uncertain", "not seen"))
     avoid = [np.asarray(t["centroid_hull"], float) for t in truth] + taken
     out = []
@@ -101,15 +104,25 @@ def pick(ins: Inspection, truth: list[dict[str, Any]], per_status: int, rng: np.
     return out
 
 
-def run_scenario(run: Path, name: str, rounds: int, per_status: int, seed: int) -> list[dict[str, Any]]:
+def run_scenario(run: Path, name: str, rounds: int, per_status: int, seed: int, model: str
+                 ) -> list[dict[str, Any]]:
     truth_dir = run / "bags" / f"{name}.truth"
     cloud = load_cloud(run / name / "cloud.ply")
-    ref = load_reference(str(truth_dir / "reference.ply"))
-    reference = ref[0] if isinstance(ref, tuple) else ref
-    prior = load_prior(str(truth_dir / "truth.json"))
-    truth = json.loads((truth_dir / "truth.json").read_text())["parasites"]
-    config = CompareConfig(clear_height_m=CAP[2])
-    base = inspect(cloud, reference, config, hull_to_nav=prior)
+    notes = evaluation_reference(run / "bags" / f"{name}.operator.yaml")
+    survey_ref = load_survey_reference(ReferenceFile(notes.path, notes.units, notes.draft_m, notes.up, notes.bow, notes.trim_m or None))
+    reference = survey_ref.source
+    op = load_prior(str(run / name / "operator_prior.json"))
+    assert op is not None
+    prior, sigma = op.hull_to_nav(survey_ref.ref_from_hull), op.search
+    truth_doc = json.loads((truth_dir / "truth.json").read_text())
+    # The parasites' places, in the comparison's frame (only to keep limpets clear of them).
+    frame = truth_doc.get("reference_frame")
+    t_rfh = Transform(frame["ref_from_hull"]["rotation"], frame["ref_from_hull"]["translation"]) if frame else Transform()
+    to_internal = (survey_ref.ref_from_hull or Transform()).inverse() @ t_rfh
+    truth = [{**t, "centroid_hull": to_internal.apply(np.asarray(t["centroid_hull"], float)).tolist()}
+             for t in truth_doc["parasites"]]
+    config = CompareConfig(coverage={"clear_height_m": CAP[2]}, uncertainty={"model": model})
+    base = inspect(cloud, reference, config, hull_to_nav=prior, sigma=sigma)
     rng = np.random.default_rng(seed)
     rows: list[dict[str, Any]] = []
     for k in range(rounds):
@@ -121,7 +134,7 @@ def run_scenario(run: Path, name: str, rounds: int, per_status: int, seed: int) 
             pressed, n_points = press(pressed, base, c, n)
             parasites.append({"id": f"L{k}{j:02d}", "centroid_hull": (c + n * 3 * CAP[2] / 8).tolist(),
                               "status": status, "points_moved": n_points, "volume_m3": cap_volume(*CAP)})
-        ins = inspect(pressed, reference, config, hull_to_nav=prior)
+        ins = inspect(pressed, reference, config, hull_to_nav=prior, sigma=sigma)
         assert base.cells is not None and base.cells.uncertainty is not None and ins.cells is not None
         findings = [asdict(f) for f in ins.findings]
         res = match_truth(findings, parasites + [{**t, "truth": True} for t in truth])
@@ -140,6 +153,12 @@ def run_scenario(run: Path, name: str, rounds: int, per_status: int, seed: int) 
     return rows
 
 
+def _stem(height: float, model: str) -> str:
+    """Results name: clearance[_<height>][_<model> where it is not the default]."""
+    stem = "clearance" if height == 0.10 else f"clearance_{height:g}"
+    return stem if model == CompareConfig().uncertainty.model else f"{stem}_{model}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", required=True, help="output directory of hullscan evaluate")
@@ -150,10 +169,12 @@ def main() -> None:
                     help="cap height and clear_height_m (m); the footprint stays 0.9 x 0.65 m")
     ap.add_argument("--out", default=None, help="results name (default clearance or clearance_<height>)")
     ap.add_argument("--only", action="append", help="scenario name (repeatable)")
+    ap.add_argument("--model", choices=("sonar", "estimated"), default=CompareConfig().uncertainty.model,
+                    help="the comparator's uncertainty model (compare.uncertainty.model)")
     args = ap.parse_args()
     logging.getLogger("hullscan").setLevel(logging.ERROR)
     CAP[2] = args.height
-    stem = args.out or ("clearance" if args.height == 0.10 else f"clearance_{args.height:g}")
+    stem = args.out or _stem(args.height, args.model)
     run = Path(args.run)
     names = args.only or sorted(p.parent.name for p in run.glob("*/cloud.ply"))
     t0 = time.perf_counter()
@@ -161,12 +182,13 @@ def main() -> None:
     for i, name in enumerate(names):
         if not (run / "bags" / f"{name}.truth" / "reference.ply").exists():
             continue
-        got = run_scenario(run, name, args.rounds, args.per_status, args.seed + i)
+        got = run_scenario(run, name, args.rounds, args.per_status, args.seed + i, args.model)
         rows += got
         print(f"[{i + 1}/{len(names)}] {name}: " + ", ".join(
             f"{s} {sum(r['detected'] for r in got if r['status'] == s)}/{sum(r['status'] == s for r in got)}"
             for s in ("cleared", "uncertain")), flush=True)
     summary: dict[str, Any] = {"cap_m": CAP, "volume_m3": round(cap_volume(*CAP), 4), "run": str(run),
+                               "model": args.model,
                                "time_s": round(time.perf_counter() - t0, 1)}
     for s in ("cleared", "uncertain"):
         sel = [r for r in rows if r["status"] == s]
@@ -180,15 +202,15 @@ def main() -> None:
             continue
         fc, fs = sel[0]["scenario_cleared_fraction"], sel[0]["scenario_seen_fraction"]
         for s_, w in (("cleared", fc), ("uncertain", fs - fc)):
-            got = [r["detected"] for r in sel if r["status"] == s_]
-            if got and w > 0:
-                num += w * float(np.mean(got))
+            found = [float(r["detected"]) for r in sel if r["status"] == s_]
+            if found and w > 0:
+                num += w * float(np.mean(found))
                 den += w
     summary["seen_area_weighted_rate"] = round(num / den, 3) if den else None
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{stem}.json").write_text(json.dumps({"summary": summary, "limpets": rows}, indent=1))
     lines = ["# Clearance: limpets pressed into surveyed clouds", "",
-             f"`bench/clearance.py --run {run} --height {CAP[2]:g}`; {summary['volume_m3']} m³ caps, "
+             f"`bench/clearance.py --run {run} --height {CAP[2]:g} --model {args.model}`; {summary['volume_m3']} m³ caps, "
              f"{CAP[2]:g} m high (clear_height_m {CAP[2]:g}); "
              f"{summary['time_s']} s.", "",
              "| location status (first run) | limpets | detected | rate |", "|---|---|---|---|"]

@@ -17,8 +17,8 @@ from hullscan._version import __version__
 from hullscan.errors import HullscanError
 
 # Order is the order shown in --help.
-COMMANDS = ("demo", "simulate", "info", "reconstruct", "compare", "replay", "evaluate", "schema", "play", "live",
-            "oculus2bag")
+COMMANDS = ("demo", "simulate", "info", "reconstruct", "compare", "replay", "batch", "history", "evaluate", "plan",
+            "schema", "play", "live", "oculus2bag")
 
 EPILOG = """\
 examples:
@@ -27,6 +27,9 @@ examples:
   hullscan info bags/box                            which topics will be used for what
   hullscan reconstruct bags/box --out runs/box      bag -> hull point cloud (PLY)
   hullscan replay bags/box --reference hull.stl --out runs/box
+  hullscan replay bags/box --reference hull.stl --out runs/box --vessel 9074729   recorded in the vessel's history
+  hullscan batch --from surveys.txt --reference hull.stl --out runs/archive   many surveys, with a summary
+  hullscan history 9074729                          the vessel's inspections
 """
 
 
@@ -56,6 +59,8 @@ def setup_logging(verbose: int, quiet: bool) -> None:
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)-7s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("numba").setLevel(logging.WARNING)
+    # Alembic narrates each migration step at INFO; hullscan.history says what changed in one line.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -45,3 +45,15 @@ class AlignmentError(HullscanError):
 
 class OutputError(HullscanError):
     """An output folder or file cannot be used (names the path and what to do)."""
+
+
+class PlyError(HullscanError):
+    """A PLY file that cannot be read (the message names the file and what is wrong)."""
+
+
+class BatchError(HullscanError):
+    """A batch cannot start or go on: a survey list, a bag path or a Dask cluster at fault."""
+
+
+class PlanError(HullscanError):
+    """A survey plan cannot be made as asked (names the input at fault and what would work)."""

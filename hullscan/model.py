@@ -32,6 +32,14 @@ from hullscan.errors import HullscanError, NavigationError
 F64 = NDArray[Any]
 F32 = NDArray[Any]
 
+# Sensor defaults where a message does not say (one home: the bag reader, the live mapper and the
+# reconstructor must agree, or live and replay give different clouds). A profiling sonar's LaserScan
+# carries no beam width; an imaging sonar's message may lack its vertical (tx) aperture.
+DEFAULT_BEAMWIDTH_DEG = 1.0
+DEFAULT_ELEVATION_APERTURE_DEG = 12.0
+DEFAULT_BEAMWIDTH_RAD = float(np.deg2rad(DEFAULT_BEAMWIDTH_DEG))
+DEFAULT_ELEVATION_APERTURE_RAD = float(np.deg2rad(DEFAULT_ELEVATION_APERTURE_DEG))
+
 
 def _array(
     name: str,
@@ -304,7 +312,7 @@ class ProfilingPing:
     intensities: F32
     range_min: float = 0.1
     range_max: float = 30.0
-    beamwidth: float = float(np.deg2rad(1.0))
+    beamwidth: float = DEFAULT_BEAMWIDTH_RAD
 
     def __post_init__(self) -> None:
         a = _array("ProfilingPing.angles", self.angles, np.float32, (None,))
@@ -346,8 +354,8 @@ class ImagingPing:
     beam_directions: F32
     ranges: F32
     intensities: F32
-    beamwidth: float = float(np.deg2rad(1.0))
-    elevation_aperture: float = float(np.deg2rad(12.0))
+    beamwidth: float = DEFAULT_BEAMWIDTH_RAD
+    elevation_aperture: float = DEFAULT_ELEVATION_APERTURE_RAD
     sound_speed: float = 1500.0
     frequency: float = 900e3
 
@@ -391,6 +399,61 @@ class PointsPing:
     @property
     def stamp(self) -> float:
         return self.stamp_ns * 1e-9
+
+
+@dataclass(frozen=True, eq=False)
+class MultibeamDetections:
+    """A multibeam's detections of one ping (``marine_acoustic_msgs/SonarDetections``): per beam a
+    two-way travel time (s), the across-track (rx) and along-track (tx) steering angles (rad), a
+    flag (0 = good; the sonar, a filter or a user marked the others bad) and an intensity.
+
+    Directions are those of a down-looking multibeam in its own frame (x forward, y to port, z up),
+    as the message defines its angles: rx positive to starboard, tx positive forward. A beam points
+    along (sin tx, -sin rx cos tx, -cos rx cos tx); how the sonar is mounted on the vehicle (looking
+    at the hull) is the frame's transform, as for every sonar.
+    """
+
+    stamp_ns: int
+    frame_id: str
+    two_way_travel_times: F32
+    rx_angles: F32
+    tx_angles: F32
+    flags: NDArray[np.uint8]
+    intensities: F32
+    sound_speed: float = 1500.0
+
+    def __post_init__(self) -> None:
+        t = _array("MultibeamDetections.two_way_travel_times", self.two_way_travel_times, np.float32, (None,))
+        n = t.shape[0]
+        object.__setattr__(self, "two_way_travel_times", t)
+        for name in ("rx_angles", "tx_angles", "intensities"):
+            object.__setattr__(self, name, _array(f"MultibeamDetections.{name}", getattr(self, name), np.float32, (n,)))
+        object.__setattr__(self, "flags", _array("MultibeamDetections.flags", self.flags, np.uint8, (n,)))
+        if not self.sound_speed > 0:
+            raise ValueError(f"MultibeamDetections.sound_speed must be > 0 m/s, got {self.sound_speed}")
+
+    @property
+    def n_beams(self) -> int:
+        return int(self.two_way_travel_times.shape[0])
+
+    def good(self) -> NDArray[np.bool_]:
+        """Beams with a usable detection: flag 0 and a finite, positive travel time."""
+        t = self.two_way_travel_times
+        return (self.flags == 0) & np.isfinite(t) & (t > 0)
+
+    def directions(self) -> F32:
+        """(N, 3) unit beam directions in the sonar frame."""
+        rx = self.rx_angles.astype(np.float64)
+        tx = self.tx_angles.astype(np.float64)
+        d = np.stack([np.sin(tx), -np.sin(rx) * np.cos(tx), -np.cos(rx) * np.cos(tx)], axis=1)
+        return d.astype(np.float32)
+
+    def to_points(self) -> PointsPing:
+        """The good beams as 3-D returns (range = sound speed x two-way time / 2)."""
+        ok = self.good()
+        r = 0.5 * self.sound_speed * self.two_way_travel_times[ok].astype(np.float64)
+        pts = self.directions()[ok].astype(np.float64) * r[:, None]
+        return PointsPing(self.stamp_ns, self.frame_id, pts.astype(np.float32), self.intensities[ok])
 
 
 SonarPing = ProfilingPing | ImagingPing | PointsPing
@@ -463,7 +526,10 @@ class HullCloud:
 
     ``points`` (N, 3) m and ``normals`` (N, 3) unit vectors in ``frame_id``;
     ``confidence`` (N,) in [0, 1]; ``hits`` (N,) number of returns fused into the
-    point; ``sigma`` (N,) 1-sigma position uncertainty in metres.
+    point; ``sigma`` (N,) 1-sigma position uncertainty in metres (all terms, navigation included).
+    The viewing geometry, where the reconstruction kept it (None for clouds from elsewhere):
+    ``incidence_deg`` (N,) the angle between the surface normal and the returns' mean view
+    direction, ``range_m`` (N,) their mean range.
     """
 
     points: F64
@@ -472,6 +538,8 @@ class HullCloud:
     hits: NDArray[np.int32]
     sigma: F32
     frame_id: str = "odom"
+    incidence_deg: F32 | None = None
+    range_m: F32 | None = None
 
     def __post_init__(self) -> None:
         p = _array("HullCloud.points", self.points, np.float64, (None, 3))
@@ -481,9 +549,17 @@ class HullCloud:
         object.__setattr__(self, "confidence", _array("HullCloud.confidence", self.confidence, np.float32, (n,)))
         object.__setattr__(self, "hits", _array("HullCloud.hits", self.hits, np.int32, (n,)))
         object.__setattr__(self, "sigma", _array("HullCloud.sigma", self.sigma, np.float32, (n,)))
+        for name in ("incidence_deg", "range_m"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _array(f"HullCloud.{name}", getattr(self, name), np.float32, (n,)))
 
     def __len__(self) -> int:
         return int(self.points.shape[0])
+
+    @property
+    def has_geometry(self) -> bool:
+        """Whether the viewing geometry (incidence and range) is known for every point."""
+        return self.incidence_deg is not None and self.range_m is not None
 
     @classmethod
     def from_points(cls, points: ArrayLike, frame_id: str = "odom") -> HullCloud:
@@ -494,12 +570,14 @@ class HullCloud:
 
     def transformed(self, tf: Transform, frame_id: str) -> HullCloud:
         normals = (self.normals.astype(np.float64) @ tf.rot.as_matrix().T).astype(np.float32)
-        return HullCloud(tf.apply(self.points), normals, self.confidence, self.hits, self.sigma, frame_id)
+        return HullCloud(tf.apply(self.points), normals, self.confidence, self.hits, self.sigma, frame_id,
+                         self.incidence_deg, self.range_m)
 
     def subset(self, mask: ArrayLike) -> HullCloud:
         m = np.asarray(mask)
         return HullCloud(self.points[m], self.normals[m], self.confidence[m], self.hits[m], self.sigma[m],
-                         self.frame_id)
+                         self.frame_id, None if self.incidence_deg is None else self.incidence_deg[m],
+                         None if self.range_m is None else self.range_m[m])
 
 
 # --------------------------------------------------------------------------- findings
@@ -518,6 +596,41 @@ class CameraEvidence:
     box: tuple[int, int, int, int]
     visible_fraction: float
     crop_path: str | None = None
+
+
+HistoryStatus = Literal["new", "present", "not_seen"]
+
+
+@dataclass(frozen=True)
+class FindingHistory:
+    """How a finding stands against the vessel's last cleared scan (``hullscan.history``):
+    ``new`` (not in that scan), ``present`` (already there) or ``not_seen`` (that scan did not
+    cover the place). ``since`` is the earlier inspection's date (ISO 8601, UTC)."""
+
+    status: HistoryStatus
+    since: str
+    text: str  # "new since 2024-05-01": what the report and findings.json show
+
+
+@dataclass(frozen=True)
+class HistoryComparison:
+    """The comparison of an inspection with the vessel's last cleared scan, as findings.json and the
+    report state it. ``status``: ``compared``, ``skipped`` (the scan is missing or could not be
+    registered; ``summary`` says why) or ``none`` (no earlier cleared scan of this vessel)."""
+
+    imo: str
+    status: Literal["compared", "skipped", "none"]
+    summary: str  # the sentence the report's summary shows
+    earlier_inspection: int | None = None
+    earlier_date: str | None = None
+    earlier_cloud: str | None = None
+    earlier_cloud_sha256: str | None = None
+    alignment_residual_m: float | None = None
+    n_new: int = 0
+    n_present: int = 0
+    n_not_seen: int = 0
+    # Differences from the earlier scan that none of this inspection's findings explains.
+    n_unexplained_differences: int = 0
 
 
 @dataclass(frozen=True)
@@ -546,6 +659,7 @@ class Finding:
     n_points: int
     frame_number: int | None = None
     camera: tuple[CameraEvidence, ...] = ()
+    history: FindingHistory | None = None  # against the vessel's last cleared scan
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.confidence <= 1.0:

@@ -26,6 +26,9 @@ from hullscan.errors import OutputError
 LOCK = ".hullscan.lock"
 MANIFEST = ".hullscan-run.json"
 TMP_PREFIX = ".tmp-"
+# hullscan batch's mark that the folder's run finished (hullscan.batch.jobs). Any new run into
+# the folder removes it first: the folder is no longer the one the batch finished.
+DONE_MARKER = ".hullscan-batch-done.json"
 
 
 def os_error_line(err: OSError, what: str = "") -> str:
@@ -73,7 +76,8 @@ class OutputFolder:
 
     def files(self) -> list[str]:
         return sorted(str(p.relative_to(self.path)) for p in self.path.rglob("*")
-                      if p.is_file() and p.name not in (LOCK, MANIFEST) and not p.name.startswith(TMP_PREFIX))
+                      if p.is_file() and p.name not in (LOCK, MANIFEST, DONE_MARKER)
+                      and not p.name.startswith(TMP_PREFIX))
 
 
 def _check_writable(path: Path) -> None:
@@ -87,6 +91,8 @@ def _check_writable(path: Path) -> None:
 
 def _clear_previous(path: Path, command: str) -> None:
     """Remove the previous run's files (listed in its manifest); refuse foreign files."""
+    with contextlib.suppress(FileNotFoundError):
+        (path / DONE_MARKER).unlink()
     man = path / MANIFEST
     previous: list[str] = []
     if man.exists():
@@ -114,8 +120,6 @@ def _clear_previous(path: Path, command: str) -> None:
 @contextlib.contextmanager
 def output_folder(out: str | Path, command: str) -> Iterator[OutputFolder]:
     """Check, create, lock and clear ``out`` for one run of ``command``; record its files at the end."""
-    import fcntl
-
     path = Path(out)
     if path.exists() and not path.is_dir():
         raise OutputError(f"{path}: --out is a file, expected a folder; give a folder name (it is created)")
@@ -124,22 +128,7 @@ def output_folder(out: str | Path, command: str) -> Iterator[OutputFolder]:
     except OSError as err:
         raise OutputError(f"{path}: cannot create the output folder ({os_error_line(err)})") from err
     _check_writable(path)
-    try:
-        fh = (path / LOCK).open("a+")
-    except OSError as err:
-        raise OutputError(f"{path}: cannot create the lock file ({os_error_line(err)})") from err
-    try:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as err:
-            fh.seek(0)
-            owner = fh.read().strip() or "another process"
-            raise OutputError(f"{path}: another hullscan run ({owner}) is writing into this folder; "
-                              "wait for it to finish or choose another --out") from err
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()} ({command})")
-        fh.flush()
+    with held_lock(path, LOCK, f"pid {os.getpid()} ({command})", "hullscan run"):
         _clear_previous(path, command)
         folder = OutputFolder(path)
         try:
@@ -149,6 +138,31 @@ def output_folder(out: str | Path, command: str) -> Iterator[OutputFolder]:
             with contextlib.suppress(OSError):
                 write_text_atomic(path / MANIFEST, json.dumps({"command": command, "files": folder.files()},
                                                               indent=1))
+
+
+@contextlib.contextmanager
+def held_lock(path: Path, name: str, owner: str, what: str) -> Iterator[None]:
+    """``path/name`` held with an exclusive lock while the block runs, ``owner`` written in it; a
+    folder another process holds is one line naming that holder (``what`` it is, and its owner text)."""
+    import fcntl
+
+    try:
+        fh = (path / name).open("a+")
+    except OSError as err:
+        raise OutputError(f"{path}: cannot create the lock file ({os_error_line(err)})") from err
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise OutputError(f"{path}: another {what} ({holder}) is writing into this folder; "
+                              "wait for it to finish or choose another --out") from err
+        fh.seek(0)
+        fh.truncate()
+        fh.write(owner)
+        fh.flush()
+        yield
     finally:
         with contextlib.suppress(OSError):
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

@@ -2,7 +2,7 @@
 
     ros2 launch hullscan replay.launch.py bag:=/data/survey rate:=5 reference:=/data/hull.stl draft:=6.8
 
-Arguments: bag, rate, params_file, reference, draft, prior, rviz, allow_missing (as in
+Arguments: bag, rate, params_file, reference, draft, trim, prior, rviz, allow_missing (as in
 inspect.launch.py; use_sim_time is always true here: the player publishes /clock).
 """
 
@@ -33,6 +33,7 @@ def generate_launch_description():
         DeclareLaunchArgument("rate", default_value="1.0"),
         DeclareLaunchArgument("reference", default_value="mirror"),
         DeclareLaunchArgument("draft", default_value="0.0", description="draft from the marks, m (0 = unknown)"),
+        DeclareLaunchArgument("trim", default_value="0.0", description="aft minus forward draft, m (0 = even keel)"),
         DeclareLaunchArgument("prior", default_value="", description="navigation-prior JSON ('' = none)"),
         DeclareLaunchArgument("params_file", default_value=os.path.join(share, "config", "replay.yaml")),
         DeclareLaunchArgument("rviz", default_value="true"),
@@ -42,6 +43,7 @@ def generate_launch_description():
             "allow_missing_msgs": ParameterValue(arg("allow_missing"), value_type=bool)}]),
         hullscan_node("hullscan_comparator", [arg("params_file"), sim, {
             "reference": arg("reference"), "draft": ParameterValue(arg("draft"), value_type=float),
+            "trim": ParameterValue(arg("trim"), value_type=float),
             "prior": ParameterValue(arg("prior"), value_type=str)}]),
         hullscan_node("hullscan_camera", [arg("params_file"), sim, {
             "allow_missing_msgs": ParameterValue(arg("allow_missing"), value_type=bool)}]),

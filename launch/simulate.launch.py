@@ -8,8 +8,8 @@ replaying the old bag), and the nodes and the player start only once it has writ
 the reference; if it fails, nothing else starts and the launch ends. Arguments: scenario, out
 (bag at OUT/bag, the simulator's reference mesh at OUT/bag.truth/reference.ply), duration and
 decimate (shorter surveys; 0 = the scenario's own), rate, params_file, draft, prior ('' = none:
-the comparator aligns without a navigation prior), rviz, allow_missing. The mapper keeps no
-checkpoint here: a simulated run is reproduced from its scenario.
+the comparator aligns without a navigation prior), rviz, allow_missing. The mapper and the
+camera node keep no checkpoint here: a simulated run is reproduced from its scenario.
 """
 
 import os
@@ -56,7 +56,7 @@ def _nodes(context, share):
     started = [
         node("hullscan_mapper", {"allow_missing_msgs": allow, "checkpoint_dir": ""}),
         node("hullscan_comparator", {"reference": reference, "draft": float(arg["draft"]), "prior": arg["prior"]}),
-        node("hullscan_camera", {"reference": reference, "allow_missing_msgs": allow}),
+        node("hullscan_camera", {"reference": reference, "allow_missing_msgs": allow, "checkpoint_dir": ""}),
         Node(package="hullscan", executable="hullscan_player", name="hullscan_player", output="screen",
              arguments=[bag, "--rate", arg["rate"], "--wait", "30"]),
         Node(package="rviz2", executable="rviz2", name="rviz2", condition=IfCondition(arg["rviz"]),

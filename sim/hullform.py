@@ -264,20 +264,45 @@ def build_parametric(s: ParametricHullSpec) -> HullBuild:
     skin = _skin(s, lines)
     parts: list[HullMesh] = []
     chests: list[SeaChest] = []
+    # Openings in the shell first (they cut the skin), then the solids on it; the part order is
+    # the face order of the merged mesh, which the scenarios' random draws depend on.
     if s.bow_thruster:
-        xt, zt = 0.9 * L, -0.45 * T
-        rad = float(np.clip(0.12 * T, 0.3, 1.5))
-        bt = lines.half_breadth(xt, zt)
-        if bt > 2 * rad:
-            c = skin.face_centroids()
-            hole = ((c[:, 0] - xt) ** 2 + (c[:, 2] - zt) ** 2 < rad ** 2) & (np.abs(c[:, 1]) > 0.3 * bt)
-            skin = _remove_faces(skin, hole)
-            v, f = _tube(np.array([xt, 0.0, zt]), np.array([0.0, 1.0, 0.0]), rad, bt + 0.3)
-            parts.append(part(v, f, "thruster_tunnel", "thruster_tunnel"))
+        skin, tunnel = _thruster_tunnel(skin, lines, s)
+        parts += tunnel
     for i, spec in enumerate(s.sea_chests):
         skin, chest_parts, chest = _sea_chest(skin, lines, spec, i)
         parts += chest_parts
         chests.append(chest)
+    parts += _appendages(s, lines)
+    design = merge_meshes([skin, *parts], "parametric", "parametric")
+    design = HullMesh(design.vertices, design.faces, design.face_region, f"parametric_{L:g}m",
+                      f"parametric L={L:g} B={B:g} T={T:g} Cb={cb:.3f}", L, B, T)
+    anodes = place_anodes(design, s.anodes, rng_seed=int(L * 1000) % 2**31)
+    if anodes:
+        design = merge_meshes([design, *anodes], design.name, design.source)
+    return HullBuild(design, tuple(chests), cb)
+
+
+def _thruster_tunnel(skin: HullMesh, lines: _Lines, s: ParametricHullSpec) -> tuple[HullMesh, list[HullMesh]]:
+    """A transverse bow-thruster tunnel: the shell opened where it passes (none where the bow is too
+    fine to hold it)."""
+    L, T = s.length_m, s.draft_m
+    xt, zt = 0.9 * L, -0.45 * T
+    rad = float(np.clip(0.12 * T, 0.3, 1.5))
+    bt = lines.half_breadth(xt, zt)
+    if not bt > 2 * rad:
+        return skin, []
+    c = skin.face_centroids()
+    hole = ((c[:, 0] - xt) ** 2 + (c[:, 2] - zt) ** 2 < rad ** 2) & (np.abs(c[:, 1]) > 0.3 * bt)
+    skin = _remove_faces(skin, hole)
+    v, f = _tube(np.array([xt, 0.0, zt]), np.array([0.0, 1.0, 0.0]), rad, bt + 0.3)
+    return skin, [part(v, f, "thruster_tunnel", "thruster_tunnel")]
+
+
+def _appendages(s: ParametricHullSpec, lines: _Lines) -> list[HullMesh]:
+    """The closed solids on the shell, in this order: bulb, skeg, propeller, rudder, bilge keels."""
+    L, B, T = s.length_m, s.beam_m, s.draft_m
+    parts: list[HullMesh] = []
     if s.bulbous_bow:
         bulb = trimesh.creation.icosphere(subdivisions=3)
         bulb.apply_scale([0.045 * L, min(0.09 * B, 0.22 * T), 0.22 * T])
@@ -288,47 +313,56 @@ def build_parametric(s: ParametricHullSpec) -> HullBuild:
         skeg = trimesh.creation.box(extents=[0.13 * L, max(0.04 * B, 0.2), 0.6 * T])
         parts.append(solid_at(skeg, np.array([0.055 * L, 0.0, -0.45 * T - 0.1 * T]), np.eye(3), "skeg", "skeg"))
     if s.propeller_blades > 0:
-        hub_r = 0.11 * prop_d
-        hub = trimesh.creation.cylinder(radius=hub_r, height=0.25 * prop_d, sections=24)
-        to_x = np.array([[0, 0, 1.0], [0, 1.0, 0], [-1.0, 0, 0]])  # cylinder axis z -> x
-        parts.append(solid_at(hub, np.array([xp, 0.0, zp]), to_x, "propeller", "hub"))
-        # shaft into the skeg
-        shaft = trimesh.creation.cylinder(radius=0.4 * hub_r, height=0.06 * L, sections=16)
-        parts.append(solid_at(shaft, np.array([xp + 0.03 * L, 0.0, zp]), to_x, "propeller", "shaft"))
-        span = prop_d / 2 - hub_r
-        for kb in range(s.propeller_blades):
-            blade = trimesh.creation.box(extents=[0.03 * prop_d, 0.28 * prop_d, span])
-            blade.apply_translation([0, 0, hub_r + span / 2])
-            pitch = trimesh.transformations.rotation_matrix(np.deg2rad(35), [0, 0, 1])
-            spin = trimesh.transformations.rotation_matrix(2 * np.pi * kb / s.propeller_blades, [1, 0, 0])
-            blade.apply_transform(spin @ pitch)
-            parts.append(solid_at(blade, np.array([xp, 0.0, zp]), np.eye(3), "propeller", "blade"))
+        parts += _propeller(s, prop_d, xp, zp)
     if s.rudder:
         chord = 0.035 * L
         rudder = trimesh.creation.box(extents=[chord, max(0.15 * chord, 0.15), 0.9 * T])
         parts.append(solid_at(rudder, np.array([xp - 0.3 * prop_d - chord / 2, 0.0, -0.5 * T]), np.eye(3),
                               "rudder", "rudder"))
     if s.bilge_keels:
-        xb0, xb1 = max(lines.x_aft, 0.3 * L), min(lines.x_fwd, 0.7 * L)
-        if xb1 - xb0 > 2:
-            k = T
-            n = lines.n_mid
-            th = np.pi / 4
-            yb = 0.5 * B * np.cos(th) ** (2 / n)
-            zb = -k * np.sin(th) ** (2 / n)
-            for sign in (1.0, -1.0):
-                nrm = np.array([0.0, sign, -1.0]) / np.sqrt(2)
-                fin = trimesh.creation.box(extents=[xb1 - xb0, 0.04, 0.45])
-                fr = np.stack([np.array([1.0, 0, 0]), np.cross(nrm, [1.0, 0, 0]), nrm], axis=1)
-                parts.append(solid_at(fin, np.array([0.5 * (xb0 + xb1), sign * yb, zb]) + nrm * 0.2, fr,
-                                      "bilge_keel", "bilge_keel"))
-    design = merge_meshes([skin, *parts], "parametric", "parametric")
-    design = HullMesh(design.vertices, design.faces, design.face_region, f"parametric_{L:g}m",
-                      f"parametric L={L:g} B={B:g} T={T:g} Cb={cb:.3f}", L, B, T)
-    anodes = place_anodes(design, s.anodes, rng_seed=int(L * 1000) % 2**31)
-    if anodes:
-        design = merge_meshes([design, *anodes], design.name, design.source)
-    return HullBuild(design, tuple(chests), cb)
+        parts += _bilge_keels(s, lines)
+    return parts
+
+
+def _propeller(s: ParametricHullSpec, prop_d: float, xp: float, zp: float) -> list[HullMesh]:
+    """Hub, shaft (into the skeg) and pitched blades of a propeller centred at (xp, 0, zp)."""
+    L = s.length_m
+    hub_r = 0.11 * prop_d
+    hub = trimesh.creation.cylinder(radius=hub_r, height=0.25 * prop_d, sections=24)
+    to_x = np.array([[0, 0, 1.0], [0, 1.0, 0], [-1.0, 0, 0]])  # cylinder axis z -> x
+    parts = [solid_at(hub, np.array([xp, 0.0, zp]), to_x, "propeller", "hub")]
+    shaft = trimesh.creation.cylinder(radius=0.4 * hub_r, height=0.06 * L, sections=16)
+    parts.append(solid_at(shaft, np.array([xp + 0.03 * L, 0.0, zp]), to_x, "propeller", "shaft"))
+    span = prop_d / 2 - hub_r
+    for kb in range(s.propeller_blades):
+        blade = trimesh.creation.box(extents=[0.03 * prop_d, 0.28 * prop_d, span])
+        blade.apply_translation([0, 0, hub_r + span / 2])
+        pitch = trimesh.transformations.rotation_matrix(np.deg2rad(35), [0, 0, 1])
+        spin = trimesh.transformations.rotation_matrix(2 * np.pi * kb / s.propeller_blades, [1, 0, 0])
+        blade.apply_transform(spin @ pitch)
+        parts.append(solid_at(blade, np.array([xp, 0.0, zp]), np.eye(3), "propeller", "blade"))
+    return parts
+
+
+def _bilge_keels(s: ParametricHullSpec, lines: _Lines) -> list[HullMesh]:
+    """A fin on each bilge (port, then starboard) along the parallel midbody; none when it is too short."""
+    L, B, T = s.length_m, s.beam_m, s.draft_m
+    xb0, xb1 = max(lines.x_aft, 0.3 * L), min(lines.x_fwd, 0.7 * L)
+    if not xb1 - xb0 > 2:
+        return []
+    k = T
+    n = lines.n_mid
+    th = np.pi / 4
+    yb = 0.5 * B * np.cos(th) ** (2 / n)
+    zb = -k * np.sin(th) ** (2 / n)
+    parts = []
+    for sign in (1.0, -1.0):
+        nrm = np.array([0.0, sign, -1.0]) / np.sqrt(2)
+        fin = trimesh.creation.box(extents=[xb1 - xb0, 0.04, 0.45])
+        fr = np.stack([np.array([1.0, 0, 0]), np.cross(nrm, [1.0, 0, 0]), nrm], axis=1)
+        parts.append(solid_at(fin, np.array([0.5 * (xb0 + xb1), sign * yb, zb]) + nrm * 0.2, fr,
+                              "bilge_keel", "bilge_keel"))
+    return parts
 
 
 def outward_normal(mesh: HullMesh, points: F, face_ids: NDArray[np.int64]) -> F:

@@ -69,6 +69,10 @@ class MeshHullSpec(_Strict):
     up: Literal["auto", "+x", "-x", "+y", "-y", "+z", "-z"] = "auto"
     draft_m: float | None = Field(None, gt=0, description="waterline height above the lowest point")
     waterline_z: float | None = Field(None, description="waterline in file units along the file's up axis")
+    anodes_draft_m: float | None = Field(None, gt=0, description="the draft the anodes were placed at (they are "
+                                         "fitted in dry dock, not moved with the load); default draft_m")
+    trim_m: float = Field(0.0, description="aft draft minus forward draft (m, positive by the stern; with it "
+                          "draft_m is the mean draft at mid-length): the ship floats pitched")
     anodes: int = Field(6, ge=0, le=60)
 
 
@@ -86,7 +90,8 @@ class HullSpec(_Strict):
 
 
 class ParasiteSpec(_Strict):
-    """A hidden compartment. Placed by ``position`` (hull frame, snapped to the surface) or by
+    """A hidden compartment. Placed by ``position`` (hull frame, or the mesh file's own frame in
+    metres with ``position_frame: file``, snapped to the surface) or by
     ``region`` (+ optional ``side`` and ``x_m``). ``size_m``: box/pack/limpet length, width,
     height; torpedo length, diameter, diameter."""
 
@@ -94,6 +99,10 @@ class ParasiteSpec(_Strict):
     shape: Literal["box", "torpedo", "limpet", "pack"]
     size_m: tuple[float, float, float]
     position: Vec3 | None = None
+    position_frame: Literal["hull", "file"] = Field(
+        "hull", description="frame of 'position': the hull frame (x from the stern end of today's waterline, "
+        "z up from it), or the mesh file's own (metres), which does not move with the draft: the same "
+        "spot on two visits of one ship")
     region: str | None = None
     side: Literal["port", "starboard", "bottom"] | None = None
     x_m: float | None = None
@@ -162,6 +171,8 @@ class SurveySpec(_Strict):
     min_depth_m: float = Field(1.0, ge=0, description="the drone stays this deep (leaves a gap near the waterline)")
     max_duration_s: float | None = Field(None, gt=0, description="stop the survey after this time")
     motion: float = Field(1.0, ge=0, le=5, description="scale of sway/heave/roll/pitch/yaw wobble")
+    plan: str | None = Field(None, description="fly the route of a `hullscan plan` plan.json (hull frame) at its "
+                             "speed instead of the lanes above (relative to the scenario file)")
 
     @field_validator("side_lane_depths")
     @classmethod
@@ -309,4 +320,10 @@ def load_scenario(path: str | Path) -> Scenario:
                                   f"file relative to the scenario or absolute)")
             mesh = sc.hull.mesh.model_copy(update={"path": str(mp)})
             sc = sc.model_copy(update={"hull": HullSpec(mesh=mesh)})
+    if sc.survey.plan is not None and not Path(sc.survey.plan).is_absolute():
+        pp = (p.parent / sc.survey.plan).resolve()
+        if not pp.exists():
+            raise ConfigError(f"{p}: survey.plan: file {sc.survey.plan!r} not found (expected a plan.json relative "
+                              "to the scenario or absolute)")
+        sc = sc.model_copy(update={"survey": sc.survey.model_copy(update={"plan": str(pp)})})
     return sc

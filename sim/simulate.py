@@ -7,14 +7,14 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 from hullscan_sim.hullform import SeaChest, build_parametric, place_anodes
-from hullscan_sim.scenario import Scenario, load_scenario
+from hullscan_sim.scenario import MeshHullSpec, Scenario, load_scenario
 from hullscan_sim.sensors import (
     FRAME_CAMERA,
     FRAME_IMAGING,
@@ -27,7 +27,7 @@ from hullscan_sim.sensors import (
     World,
     sensor_poses,
 )
-from hullscan_sim.survey import Motion, NavSolution, fly, navigate, plan_route
+from hullscan_sim.survey import Motion, NavSolution, fly, navigate, plan_route, route_from_plan
 from hullscan_sim.world import Parasite, SurfaceTexture, apply_dents, place_parasites
 
 from hullscan.bag import BagWriter
@@ -82,6 +82,21 @@ def _rngs(seed: int) -> dict[str, np.random.Generator]:
     return {name: np.random.default_rng(k) for name, k in zip(_STREAMS, kids, strict=True)}
 
 
+def _mesh_anodes(m: MeshHullSpec, reference: HullMesh) -> list[HullMesh]:
+    """The anodes of a mesh hull, placed as at ``anodes_draft_m`` (dry dock) when it is given, so two
+    visits of one ship at different drafts have them on the same spot of the plating."""
+    if m.anodes_draft_m is None or reference.ref_from_hull is None:
+        return place_anodes(reference, m.anodes)
+    try:
+        design = load_mesh(m.path, units=m.units, bow=m.bow, up=m.up, draft=m.anodes_draft_m, scale=m.scale,
+                           length=m.length_m)
+    except MeshError as err:
+        raise ConfigError(f"hull.mesh.anodes_draft_m: {err}") from err
+    assert design.ref_from_hull is not None
+    to_today = reference.ref_from_hull.inverse() @ design.ref_from_hull
+    return [replace(a, vertices=to_today.apply(a.vertices)) for a in place_anodes(design, m.anodes)]
+
+
 def build_world(sc: Scenario, rngs: dict[str, np.random.Generator] | None = None) -> Built:
     rngs = rngs or _rngs(sc.seed)
     chests: tuple[SeaChest, ...] = ()
@@ -92,13 +107,12 @@ def build_world(sc: Scenario, rngs: dict[str, np.random.Generator] | None = None
         m = sc.hull.mesh
         assert m is not None
         try:
-            reference = load_mesh(m.path, units=m.units, bow=m.bow, up=m.up, draft=m.draft_m,
+            reference = load_mesh(m.path, units=m.units, bow=m.bow, up=m.up, draft=m.draft_m, trim=m.trim_m or None,
                                   waterline_z=m.waterline_z, scale=m.scale, length=m.length_m)
         except MeshError as err:
             raise ConfigError(f"hull.mesh.path: {err}") from err
         if m.anodes and not reference.regions_present().count("anode"):
-            reference = merge_meshes([reference, *place_anodes(reference, m.anodes)], reference.name,
-                                     reference.source)
+            reference = merge_meshes([reference, *_mesh_anodes(m, reference)], reference.name, reference.source)
     parasites = place_parasites(reference, list(sc.parasites), chests, rngs["placement"])
     as_built, decoys = apply_dents(reference, sc.as_built, rngs["dents"])
     anodes = reference.region_mask("anode")
@@ -139,25 +153,80 @@ def simulate(scenario: Scenario | str | Path, out_dir: str | Path, *, duration_s
         raise ConfigError(f"ping_decimation: expected an integer >= 1, got {ping_decimation}")
     bag_path = Path(out_dir)
     truth = truth_dir_for(bag_path)
-    if bag_path.exists() or truth.exists():
-        if not overwrite:
-            raise BagError(f"{bag_path}: already exists (use --force to replace it)")
-        shutil.rmtree(bag_path, ignore_errors=True)
-        shutil.rmtree(truth, ignore_errors=True)
+    _clear_outputs(bag_path, truth, overwrite)
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
     rngs = _rngs(sc.seed)
     built = build_world(sc, rngs)
     timings["build_s"] = time.perf_counter() - t_start
+    # The vehicle's true path (hull and navigation frames) and the drifting navigation it reports.
     t0 = s_to_ns(sc.start_time_s)
     route = plan_route(built.reference, sc.survey)
-    motion = fly(route, sc.survey, rngs["survey"], t0, duration_s)
+    survey = sc.survey
+    if survey.plan is not None:  # a plan flies at its own lane speed
+        survey = survey.model_copy(update={"speed_mps": route_from_plan(survey.plan)[1]})
+    motion = fly(route, survey, rngs["survey"], t0, duration_s)
     true_nav = motion.trajectory(built.hull_to_nav)
     nav = navigate(true_nav, sc.navigation, rngs["nav"])
     hull_traj = motion.trajectory()
     timings["survey_s"] = time.perf_counter() - t_start - timings["build_s"]
+    # What the sensors see: the as-built hull with its parasites and surface texture.
     texture = SurfaceTexture(sc.growth, sc.as_built, sc.seed)
     world = World(built.as_built, [p.mesh for p in built.parasites], texture)
+    lo, hi = motion.stamps_ns[0], motion.stamps_ns[-1]
+    runs = _sensor_runs(_sensor_models(sc), hull_traj, int(lo), int(hi), ping_decimation)
+    rec = _record(bag_path, sc, _Survey(nav, world, runs, rngs, int(lo), int(hi)), progress)
+    timings["sensors_s"] = rec.cast_s
+    timings["write_s"] = rec.write_s
+    _write_truth(truth, sc, built, motion, nav, true_nav)
+    _write_operator_notes(operator_notes_for(bag_path), sc, built, motion, rngs["operator"])
+    timings["total_s"] = time.perf_counter() - t_start
+    duration = (hi - lo) * 1e-9
+    return SimResult(bag_path, truth, sc, duration, rec.counts, world.rays_cast, timings, nav.stats(),
+                     tuple(p.truth() for p in built.parasites))
+
+
+@dataclass(frozen=True)
+class _SensorRun:
+    """One sensor over the whole survey: its model, message stamps and poses (hull frame) at them."""
+
+    name: str
+    model: Any
+    stamps: np.ndarray
+    origins: np.ndarray
+    rotations: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Survey:
+    """What the bag is written from: navigation, the world the sensors see, and the sensors."""
+
+    nav: NavSolution
+    world: World
+    runs: list[_SensorRun]
+    rngs: dict[str, np.random.Generator]
+    lo: int
+    hi: int
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    counts: dict[str, int]
+    cast_s: float
+    write_s: float
+
+
+def _clear_outputs(bag_path: Path, truth: Path, overwrite: bool) -> None:
+    """Refuse to replace an earlier bag unless told to (a survey takes minutes to simulate)."""
+    if bag_path.exists() or truth.exists():
+        if not overwrite:
+            raise BagError(f"{bag_path}: already exists (use --force to replace it)")
+        shutil.rmtree(bag_path, ignore_errors=True)
+        shutil.rmtree(truth, ignore_errors=True)
+
+
+def _sensor_models(sc: Scenario) -> list[tuple[str, Any, float]]:
+    """The scenario's sensors as (name, model, rate); this order is the write order at equal stamps."""
     sensors: list[tuple[str, Any, float]] = []
     se = sc.sensors
     if se.multibeam is not None:
@@ -168,77 +237,104 @@ def simulate(scenario: Scenario | str | Path, out_dir: str | Path, *, duration_s
         sensors.append(("points", Sonar3D(se.points), se.points.rate_hz))
     if se.camera is not None:
         sensors.append(("camera", Camera(se.camera, sc.water), se.camera.rate_hz))
-    lo, hi = motion.stamps_ns[0], motion.stamps_ns[-1]
-    stamps = {name: _stamps(lo, hi, rate, ping_decimation) for name, _, rate in sensors}
-    # one interpolation per sensor for the whole survey (a SLERP set-up per block would dominate)
-    poses: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for name, obj, _ in sensors:
-        if len(stamps[name]) == 0:
-            poses[name] = (np.zeros((0, 3)), np.zeros((0, 3, 3)))
-            continue
-        pos, quat, _, _ = hull_traj.interpolate(stamps[name])
-        poses[name] = sensor_poses(pos, quat, obj.mount)
-    nav_stamps = np.array([s.stamp_ns for s in nav.samples])
+    return sensors
+
+
+def _sensor_runs(sensors: list[tuple[str, Any, float]], hull_traj: Any, lo: int, hi: int,
+                 ping_decimation: int) -> list[_SensorRun]:
+    """Message stamps and sensor poses for the whole survey, per sensor.
+
+    One interpolation per sensor for the whole survey: a SLERP set-up per block would dominate."""
+    runs = []
+    for name, obj, rate in sensors:
+        st = _stamps(lo, hi, rate, ping_decimation)
+        if len(st) == 0:
+            org, rot = np.zeros((0, 3)), np.zeros((0, 3, 3))
+        else:
+            pos, quat, _, _ = hull_traj.interpolate(st)
+            org, rot = sensor_poses(pos, quat, obj.mount)
+        runs.append(_SensorRun(name, obj, st, org, rot))
+    return runs
+
+
+def _record(bag_path: Path, sc: Scenario, sv: _Survey, progress: bool) -> _Recorded:
+    """Write the bag block by block (BLOCK_S of survey each), so memory stays flat on long surveys."""
+    nav_stamps = np.array([s.stamp_ns for s in sv.nav.samples])
     counts: dict[str, int] = {"nav": 0, "tf": 0}
-    topics = TopicsConfig()
-    mounts = [TransformStamped(int(lo), "base_link", _frame(name), obj.mount, static=True)
-              for name, obj, _ in sensors]
+    mounts = [TransformStamped(sv.lo, "base_link", _frame(r.name), r.model.mount, static=True) for r in sv.runs]
     t_cast = 0.0
     t_write = 0.0
-    with BagWriter(bag_path, storage=sc.storage, topics=topics) as bag:
-        bag.write_tf(mounts, static=True, log_time_ns=int(lo))
-        edges = np.arange(lo, hi + 1, s_to_ns(BLOCK_S))
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=round((hi - lo) * 1e-9), unit="s", desc=f"simulate {sc.name}", leave=False)
-        for b0 in edges:
+    with BagWriter(bag_path, storage=sc.storage, topics=TopicsConfig()) as bag:
+        bag.write_tf(mounts, static=True, log_time_ns=sv.lo)
+        bar = _progress_bar(sc, sv, progress)
+        for b0 in range(sv.lo, sv.hi + 1, s_to_ns(BLOCK_S)):
             b1 = b0 + s_to_ns(BLOCK_S)
-            items: list[tuple[int, int, Any]] = []
-            i0, i1 = np.searchsorted(nav_stamps, [b0, b1])
-            for k in range(i0, i1):
-                smp = nav.samples[k]
-                items.append((smp.stamp_ns, 0, smp))
-                items.append((smp.stamp_ns, 1, TransformStamped(smp.stamp_ns, "odom", "base_link", smp.pose)))
+            items = _nav_items(sv.nav, nav_stamps, b0, b1)
             tc = time.perf_counter()
-            for order, (name, obj, _) in enumerate(sensors, start=2):
-                st = stamps[name]
-                j0, j1 = np.searchsorted(st, [b0, b1])
-                if j1 <= j0:
-                    continue
-                sel = st[j0:j1]
-                org, rot = poses[name][0][j0:j1], poses[name][1][j0:j1]
-                if name == "camera":
-                    for fr in obj.frames(world, sel, org, rot, rngs[name]):
-                        items.append((fr.stamp_ns, order, obj.info(fr.stamp_ns)))
-                        items.append((fr.stamp_ns, order, fr))
-                else:
-                    items.extend((pg.stamp_ns, order, pg) for pg in obj.pings(world, sel, org, rot, rngs[name]))
+            items += _sensor_items(sv, b0, b1)
             tw = time.perf_counter()
             t_cast += tw - tc
-            items.sort(key=lambda it: (it[0], it[1]))
-            for _, order, item in items:
-                if isinstance(item, TransformStamped):
-                    bag.write_tf([item], static=False)
-                    counts["tf"] += 1
-                else:
-                    bag.write(item)
-                    key = "nav" if order == 0 else sensors[order - 2][0]
-                    counts[key] = counts.get(key, 0) + 1
+            _write_items(bag, items, sv.runs, counts)
             t_write += time.perf_counter() - tw
             if bar is not None:
                 bar.update(round(BLOCK_S))
         if bar is not None:
             bar.close()
-    timings["sensors_s"] = t_cast
-    timings["write_s"] = t_write
-    _write_truth(truth, sc, built, motion, nav, true_nav)
-    _write_operator_notes(operator_notes_for(bag_path), sc, built, motion, rngs["operator"])
-    timings["total_s"] = time.perf_counter() - t_start
-    duration = (hi - lo) * 1e-9
-    return SimResult(bag_path, truth, sc, duration, counts, world.rays_cast, timings, nav.stats(),
-                     tuple(p.truth() for p in built.parasites))
+    return _Recorded(counts, t_cast, t_write)
+
+
+def _progress_bar(sc: Scenario, sv: _Survey, progress: bool) -> Any:
+    """A tqdm bar in survey seconds, or None (tqdm is imported only when asked for)."""
+    if not progress:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=round((sv.hi - sv.lo) * 1e-9), unit="s", desc=f"simulate {sc.name}", leave=False)
+
+
+def _nav_items(nav: NavSolution, nav_stamps: np.ndarray, b0: int, b1: int) -> list[tuple[int, int, Any]]:
+    """The block's navigation samples, each with its odom -> base_link transform (write order 0, 1)."""
+    items: list[tuple[int, int, Any]] = []
+    i0, i1 = np.searchsorted(nav_stamps, [b0, b1])
+    for k in range(i0, i1):
+        smp = nav.samples[k]
+        items.append((smp.stamp_ns, 0, smp))
+        items.append((smp.stamp_ns, 1, TransformStamped(smp.stamp_ns, "odom", "base_link", smp.pose)))
+    return items
+
+
+def _sensor_items(sv: _Survey, b0: int, b1: int) -> list[tuple[int, int, Any]]:
+    """The block's sensor messages (write order 2 + the sensor's index); each sensor draws from its
+    own random stream, so adding a sensor leaves the others' messages as they were."""
+    items: list[tuple[int, int, Any]] = []
+    for order, run in enumerate(sv.runs, start=2):
+        j0, j1 = np.searchsorted(run.stamps, [b0, b1])
+        if j1 <= j0:
+            continue
+        sel = run.stamps[j0:j1]
+        org, rot = run.origins[j0:j1], run.rotations[j0:j1]
+        rng = sv.rngs[run.name]
+        if run.name == "camera":
+            for fr in run.model.frames(sv.world, sel, org, rot, rng):
+                items.append((fr.stamp_ns, order, run.model.info(fr.stamp_ns)))
+                items.append((fr.stamp_ns, order, fr))
+        else:
+            items.extend((pg.stamp_ns, order, pg) for pg in run.model.pings(sv.world, sel, org, rot, rng))
+    return items
+
+
+def _write_items(bag: BagWriter, items: list[tuple[int, int, Any]], runs: list[_SensorRun],
+                 counts: dict[str, int]) -> None:
+    """Write the block in stamp order (ties: nav, tf, then the sensors in order) and count messages."""
+    items.sort(key=lambda it: (it[0], it[1]))
+    for _, order, item in items:
+        if isinstance(item, TransformStamped):
+            bag.write_tf([item], static=False)
+            counts["tf"] += 1
+        else:
+            bag.write(item)
+            key = "nav" if order == 0 else runs[order - 2].name
+            counts[key] = counts.get(key, 0) + 1
 
 
 def _frame(name: str) -> str:
@@ -293,7 +389,9 @@ def _write_operator_notes(path: Path, sc: Scenario, built: Built, motion: Motion
                "units": "auto", "up": "auto", "bow": "auto"})
     notes = {
         "reference": design,
-        "draft_m": round(float(built.reference.draft), 2),
+        # The marks give the mean draft and the trim of a trimmed ship; else the keel's depth.
+        "draft_m": round(float(m.draft_m if m is not None and m.trim_m and m.draft_m else built.reference.draft), 2),
+        "trim_m": round(float(m.trim_m), 2) if m is not None else 0.0,
         "prior": {
             "ship_heading_deg": round(float(heading)),
             "start": {"x_from_stern_m": round(float(start[0] + rng.uniform(-3.0, 3.0)) * 2) / 2,
@@ -302,7 +400,7 @@ def _write_operator_notes(path: Path, sc: Scenario, built: Built, motion: Motion
         },
     }
     text = ("# What the dive team noted on the quay (simulated notes with realistic errors; not ground truth).\n"
-            "# hullscan replay BAG --reference MESH --draft DRAFT --prior THIS_FILE\n")
+            "# hullscan replay BAG --reference MESH --draft DRAFT [--trim TRIM] --prior THIS_FILE\n")
     path.write_text(text + yaml.safe_dump(notes, sort_keys=False))
 
 

@@ -8,6 +8,7 @@ then mapped into the navigation frame by ``hull_to_nav``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,9 +76,26 @@ def _segment_clear(scene: Any, a: F, b: F) -> bool:
     return bool(not np.isfinite(t[0]) or t[0] > n)
 
 
+def route_from_plan(path: str) -> tuple[F, float]:
+    """The route (K, 3, hull frame) and lane speed (m/s) of a ``hullscan plan`` plan.json."""
+    import json
+
+    try:
+        doc = json.loads(Path(path).read_text())
+        route = np.asarray(doc["route_hull"], float)[:, :3]
+        speed = float(doc["vehicle"]["speed_mps"])
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as err:
+        raise ConfigError(f"survey.plan: {path}: not a readable hullscan plan.json ({type(err).__name__}: {err})") from err
+    if len(route) < 2:
+        raise ConfigError(f"survey.plan: {path}: the plan's route has fewer than 2 waypoints")
+    return route, speed
+
+
 def plan_route(mesh: HullMesh, spec: SurveySpec) -> F:
     """Waypoints (K, 3) in the hull frame: side lanes with the hull on the drone's left
-    (the sonars look left and up), then a lawnmower under the bottom."""
+    (the sonars look left and up), then a lawnmower under the bottom; or a plan's route."""
+    if spec.plan is not None:
+        return route_from_plan(spec.plan)[0]
     scene = mesh.raycasting_scene()
     vx = mesh.vertices[:, 0]
     s = spec.standoff_m

@@ -128,8 +128,6 @@ def place_parasites(reference: HullMesh, specs: list[ParasiteSpec], chests: tupl
                     rng: np.random.Generator) -> list[Parasite]:
     out: list[Parasite] = []
     names = reference.region_names()
-    centroids = reference.face_centroids()
-    areas = reference.face_areas()
     for i, sp in enumerate(specs):
         key = f"parasites.{i}"
         pid = sp.id or f"P{i + 1}"
@@ -141,46 +139,9 @@ def place_parasites(reference: HullMesh, specs: list[ParasiteSpec], chests: tupl
             out.append(_pack(reference, sp, key, pid, vol, chests))
             continue
         if sp.position is not None:
-            p = np.array(sp.position, dtype=np.float64)
-            cp, fid, dist = reference.closest(p[None])
-            if dist[0] > MAX_OFF_HULL_M:
-                raise ConfigError(f"{key}.position: {list(sp.position)} is {dist[0]:.2f} m from the hull surface "
-                                  f"(expected a point on the hull, within {MAX_OFF_HULL_M} m; nearest hull point "
-                                  f"{np.round(cp[0], 2).tolist()})")
-            anchor, face = cp[0], int(fid[0])
+            anchor, face = _anchor_at_position(reference, sp, key)
         else:
-            assert sp.region is not None
-            cand = names == sp.region
-            if sp.side == "port":
-                cand &= centroids[:, 1] > 0.05
-            elif sp.side == "starboard":
-                cand &= centroids[:, 1] < -0.05
-            cand &= centroids[:, 2] < -0.3
-            # Faces buried in other parts (the top of a skeg inside the stern) are not hull surface.
-            cand[cand] = ~_buried(reference, centroids[cand], np.flatnonzero(cand))
-            if not cand.any():
-                present = ", ".join(reference.regions_present())
-                raise ConfigError(f"{key}.region: this hull has no submerged {sp.region!r} faces"
-                                  f"{' on the ' + sp.side + ' side' if sp.side else ''} (regions present: {present})")
-            idx = np.flatnonzero(cand)
-            if sp.x_m is not None:
-                dx = np.abs(centroids[idx, 0] - sp.x_m)
-                idx = idx[dx <= dx.min() + 1.0]
-            w = areas[idx] / areas[idx].sum()
-            face = int(rng.choice(idx, p=w))
-            tri = reference.vertices[reference.faces[face]]
-            a, b = rng.uniform(0.2, 0.8, 2)
-            if a + b > 1:
-                a, b = 1 - a, 1 - b
-            anchor = tri[0] + a * (tri[1] - tri[0]) + b * (tri[2] - tri[0])
-            if sp.x_m is not None and abs(anchor[0] - sp.x_m) > X_TOLERANCE_M:
-                # A long face (a bilge keel is one box) spans far more than x_m's tolerance: draw
-                # again within it. Only drawn when needed, so other scenarios keep their bags.
-                ab = rng.uniform(0.0, 1.0, (256, 2))
-                flip = ab.sum(axis=1) > 1
-                ab[flip] = 1 - ab[flip]
-                pts = tri[0] + ab[:, :1] * (tri[1] - tri[0]) + ab[:, 1:] * (tri[2] - tri[0])
-                anchor = pts[int(np.argmin(np.abs(pts[:, 0] - sp.x_m)))]
+            anchor, face = _anchor_in_region(reference, sp, key, rng)
         if anchor[2] > -0.2:
             raise ConfigError(f"{key}: the parasite lies at z={anchor[2]:.2f} m (expected below the waterline, "
                               "z < -0.2 m)")
@@ -197,6 +158,67 @@ def place_parasites(reference: HullMesh, specs: list[ParasiteSpec], chests: tupl
         out.append(Parasite(pid, sp.shape, sp.size_m, vol, region, _t3(centroid), float(height),
                             False, _t3(anchor), _t3(nrm), mesh, proud_volume(reference, mesh, nrm)))
     return out
+
+
+def _anchor_at_position(reference: HullMesh, sp: ParasiteSpec, key: str) -> tuple[F, int]:
+    """The hull point nearest a stated position (and its face); a position off the hull is refused."""
+    assert sp.position is not None
+    p = np.array(sp.position, dtype=np.float64)
+    if sp.position_frame == "file" and reference.ref_from_hull is not None:
+        p = reference.ref_from_hull.inverse().apply(p)
+    cp, fid, dist = reference.closest(p[None])
+    if dist[0] > MAX_OFF_HULL_M:
+        raise ConfigError(f"{key}.position: {list(sp.position)} is {dist[0]:.2f} m from the hull surface "
+                          f"(expected a point on the hull, within {MAX_OFF_HULL_M} m; nearest hull point "
+                          f"{np.round(cp[0], 2).tolist()})")
+    return cp[0], int(fid[0])
+
+
+def _region_faces(reference: HullMesh, sp: ParasiteSpec, key: str) -> NDArray[np.int64]:
+    """The submerged, exposed faces of the spec's region (and side) a parasite may sit on."""
+    names = reference.region_names()
+    centroids = reference.face_centroids()
+    cand = names == sp.region
+    if sp.side == "port":
+        cand &= centroids[:, 1] > 0.05
+    elif sp.side == "starboard":
+        cand &= centroids[:, 1] < -0.05
+    cand &= centroids[:, 2] < -0.3
+    # Faces buried in other parts (the top of a skeg inside the stern) are not hull surface.
+    cand[cand] = ~_buried(reference, centroids[cand], np.flatnonzero(cand))
+    if not cand.any():
+        present = ", ".join(reference.regions_present())
+        raise ConfigError(f"{key}.region: this hull has no submerged {sp.region!r} faces"
+                          f"{' on the ' + sp.side + ' side' if sp.side else ''} (regions present: {present})")
+    idx = np.flatnonzero(cand)
+    if sp.x_m is not None:
+        dx = np.abs(centroids[idx, 0] - sp.x_m)
+        idx = idx[dx <= dx.min() + 1.0]
+    return idx
+
+
+def _anchor_in_region(reference: HullMesh, sp: ParasiteSpec, key: str, rng: np.random.Generator
+                      ) -> tuple[F, int]:
+    """A random point on the region's faces (area weighted), near ``x_m`` when it is given."""
+    assert sp.region is not None
+    idx = _region_faces(reference, sp, key)
+    areas = reference.face_areas()
+    w = areas[idx] / areas[idx].sum()
+    face = int(rng.choice(idx, p=w))
+    tri = reference.vertices[reference.faces[face]]
+    a, b = rng.uniform(0.2, 0.8, 2)
+    if a + b > 1:
+        a, b = 1 - a, 1 - b
+    anchor = tri[0] + a * (tri[1] - tri[0]) + b * (tri[2] - tri[0])
+    if sp.x_m is not None and abs(anchor[0] - sp.x_m) > X_TOLERANCE_M:
+        # A long face (a bilge keel is one box) spans far more than x_m's tolerance: draw
+        # again within it. Only drawn when needed, so other scenarios keep their bags.
+        ab = rng.uniform(0.0, 1.0, (256, 2))
+        flip = ab.sum(axis=1) > 1
+        ab[flip] = 1 - ab[flip]
+        pts = tri[0] + ab[:, :1] * (tri[1] - tri[0]) + ab[:, 1:] * (tri[2] - tri[0])
+        anchor = pts[int(np.argmin(np.abs(pts[:, 0] - sp.x_m)))]
+    return anchor, face
 
 
 def _pack(reference: HullMesh, sp: ParasiteSpec, key: str, pid: str, vol: float,

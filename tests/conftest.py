@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +28,24 @@ def ros_env(domain_id: int | None = None) -> dict[str, str]:
 def ros_domain_env() -> dict[str, str]:
     pytest.importorskip("rclpy", reason="needs the ROS 2 wheels (pip install -e '.[ros]')")
     return ros_env()
+
+
+@pytest.fixture
+def rclpy_ctx(ros_domain_env: dict[str, str]) -> Iterator[Any]:
+    """rclpy initialised in this process (nodes made and called directly), on the test's own domain."""
+    import rclpy
+
+    old = {k: os.environ.get(k) for k in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_DOMAIN_ID")}
+    os.environ.update({k: ros_domain_env[k] for k in old})
+    try:
+        with rclpy.init():
+            yield rclpy
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @pytest.fixture

@@ -21,9 +21,12 @@ from hullscan.bag import msgdefs
 from hullscan.diagnostics import DropLog
 from hullscan.errors import MessageError
 from hullscan.model import (
+    DEFAULT_BEAMWIDTH_RAD,
+    DEFAULT_ELEVATION_APERTURE_RAD,
     CameraFrame,
     CameraModel,
     ImagingPing,
+    MultibeamDetections,
     NavSample,
     PointsPing,
     ProfilingPing,
@@ -116,6 +119,61 @@ def points_from_msg(msg: Any, topic: str) -> PointsPing:
     return PointsPing(stamp_ns(msg.header), msg.header.frame_id, pts, inten)
 
 
+def detections_from_msg(msg: Any, topic: str) -> MultibeamDetections:
+    """``marine_acoustic_msgs/SonarDetections`` to :class:`MultibeamDetections`. Optional arrays
+    (intensities, tx angles) may be empty; the others must have one value per beam."""
+    twtt = _arr(msg.two_way_travel_times, "f4")
+    n = twtt.shape[0]
+
+    def per_beam(name: str, values: Any, fill: float) -> NDArray[np.float32]:
+        a = _arr(values, "f4")
+        if a.shape[0] == 0:
+            return np.full(n, fill, np.float32)
+        if a.shape[0] != n:
+            raise MessageError(f"{topic}: SonarDetections.{name} has {a.shape[0]} values for {n} beams")
+        return a
+
+    rx = _arr(msg.rx_angles, "f4")
+    if rx.shape[0] != n:
+        raise MessageError(f"{topic}: SonarDetections.rx_angles has {rx.shape[0]} values for {n} beams")
+    flags = np.array([f.flag for f in msg.flags], np.uint8) if len(msg.flags) else np.zeros(n, np.uint8)
+    if flags.shape[0] != n:
+        raise MessageError(f"{topic}: SonarDetections.flags has {flags.shape[0]} values for {n} beams")
+    c = float(msg.ping_info.sound_speed)
+    return MultibeamDetections(stamp_ns(msg.header), msg.header.frame_id, twtt, rx,
+                               per_beam("tx_angles", msg.tx_angles, 0.0), flags,
+                               per_beam("intensities", msg.intensities, 1.0), c if c > 0 else 1500.0)
+
+
+def detections_to_msg(det: MultibeamDetections) -> Any:
+    t = _t()
+    flag = t["marine_acoustic_msgs/msg/DetectionFlag"]
+    n = det.n_beams
+    return t[msgdefs.SONAR_DETECTIONS](
+        header=header(det.stamp_ns, det.frame_id),
+        ping_info=t["marine_acoustic_msgs/msg/PingInfo"](
+            frequency=0.0, sound_speed=det.sound_speed, tx_beamwidths=np.zeros(0, np.float32),
+            rx_beamwidths=np.zeros(0, np.float32)),
+        flags=[flag(flag=int(f)) for f in det.flags],
+        two_way_travel_times=det.two_way_travel_times, tx_delays=np.zeros(n, np.float32),
+        intensities=det.intensities, tx_angles=det.tx_angles, rx_angles=det.rx_angles,
+    )
+
+
+def ping_from_msg(msg: Any, topic: str, kind: str, beamwidth: float) -> ProfilingPing | PointsPing | ImagingPing:
+    """A sonar message as its ping: ``kind`` ``scan`` (LaserScan, beams ``beamwidth`` rad wide),
+    ``points`` (PointCloud2), ``detections`` (SonarDetections, as its 3-D returns) or ``image``
+    (ProjectedSonarImage, :data:`~hullscan.model.DEFAULT_ELEVATION_APERTURE_RAD` of elevation
+    aperture unless it gives its own)."""
+    if kind == "scan":
+        return scan_from_msg(msg, topic, beamwidth)
+    if kind == "points":
+        return points_from_msg(msg, topic)
+    if kind == "detections":
+        return detections_from_msg(msg, topic).to_points()
+    return sonar_image_from_msg(msg, topic, DEFAULT_ELEVATION_APERTURE_RAD)
+
+
 def sonar_image_from_msg(msg: Any, topic: str, default_aperture: float) -> ImagingPing:
     """``marine_acoustic_msgs/ProjectedSonarImage`` (range-major data) to an :class:`ImagingPing`."""
     dirs = np.array([[v.x, v.y, v.z] for v in msg.beam_directions], dtype=np.float32).reshape(-1, 3)
@@ -145,7 +203,7 @@ def sonar_image_from_msg(msg: Any, topic: str, default_aperture: float) -> Imagi
     tx = _arr(msg.ping_info.tx_beamwidths, "f4")
     rx = _arr(msg.ping_info.rx_beamwidths, "f4")
     aperture = float(np.median(tx)) if tx.size else default_aperture
-    beamwidth = float(np.median(rx)) if rx.size else float(np.deg2rad(1.0))
+    beamwidth = float(np.median(rx)) if rx.size else DEFAULT_BEAMWIDTH_RAD
     return ImagingPing(
         stamp_ns(msg.header), msg.header.frame_id, dirs, ranges, inten,
         beamwidth=beamwidth, elevation_aperture=aperture,
@@ -298,7 +356,7 @@ def tf_from_msg(msg: Any, topic: str, static: bool) -> list[TransformStamped]:
 def _decode_image_bytes(data: bytes, fmt: str, topic: str) -> NDArray[np.uint8]:
     try:
         from PIL import Image as PILImage
-    except ImportError as err:  # pragma: no cover - pillow ships with scikit-image
+    except ImportError as err:  # pragma: no cover - pillow is a dependency
         raise MessageError("decoding CompressedImage needs pillow: pip install pillow") from err
     try:
         with PILImage.open(io.BytesIO(data)) as src:

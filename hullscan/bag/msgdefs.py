@@ -45,8 +45,29 @@ float32[] ranges
 marine_acoustic_msgs/SonarImageData image
 """
 
+DETECTION_FLAG = """\
+uint8 DETECT_OK=0
+uint8 DETECT_BAD_SONAR=1
+uint8 DETECT_BAD_FILTER=2
+uint8 DETECT_BAD_USER=4
+uint8 flag
+"""
+
+SONAR_DETECTIONS_DEF = """\
+std_msgs/Header header
+marine_acoustic_msgs/PingInfo ping_info
+marine_acoustic_msgs/DetectionFlag[] flags
+float32[] two_way_travel_times
+float32[] tx_delays
+float32[] intensities
+float32[] tx_angles
+float32[] rx_angles
+"""
+
 MARINE_ACOUSTIC = {
     "marine_acoustic_msgs/msg/PingInfo": PING_INFO,
+    "marine_acoustic_msgs/msg/DetectionFlag": DETECTION_FLAG,
+    "marine_acoustic_msgs/msg/SonarDetections": SONAR_DETECTIONS_DEF,
     "marine_acoustic_msgs/msg/SonarImageData": SONAR_IMAGE_DATA,
     "marine_acoustic_msgs/msg/ProjectedSonarImage": PROJECTED_SONAR_IMAGE,
 }
@@ -55,6 +76,7 @@ MARINE_ACOUSTIC = {
 LASERSCAN = "sensor_msgs/msg/LaserScan"
 POINTCLOUD2 = "sensor_msgs/msg/PointCloud2"
 SONAR_IMAGE = "marine_acoustic_msgs/msg/ProjectedSonarImage"
+SONAR_DETECTIONS = "marine_acoustic_msgs/msg/SonarDetections"
 ODOMETRY = "nav_msgs/msg/Odometry"
 TFMESSAGE = "tf2_msgs/msg/TFMessage"
 IMAGE = "sensor_msgs/msg/Image"

@@ -14,7 +14,8 @@ Usage::
             ...
     print(bag.drops.summary())                  # the child's drops, damage and stats
 
-Where ``fork`` does not exist (Windows, macOS default), samples are read in-process.
+Where ``fork`` does not exist (Windows, macOS default), or in a daemonic process (a Dask worker:
+multiprocessing forbids it children), samples are read in-process.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ _NAV, _SCAN, _OTHER = 0, 1, 2
 
 
 def fork_available() -> bool:
-    return "fork" in mp.get_all_start_methods()
+    """Whether a reader child can be forked here: not where fork does not exist, nor in a daemonic
+    process (a Dask worker runs in one, and multiprocessing refuses it children)."""
+    return "fork" in mp.get_all_start_methods() and not mp.current_process().daemon
 
 
 def prefetched_samples(bag: BagReader, *, strict: bool = False, batch: int = BATCH) -> Iterator[BagItem]:

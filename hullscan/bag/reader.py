@@ -30,10 +30,11 @@ from rosbags.typesys import get_types_from_msg
 from rosbags.typesys.store import Typestore
 
 from hullscan.bag import convert, mcap_index, msgdefs, salvage
-from hullscan.config import TopicsConfig
 from hullscan.diagnostics import DropLog
 from hullscan.errors import BagError, BagTruncatedError, MessageError
 from hullscan.model import (
+    DEFAULT_BEAMWIDTH_RAD,
+    DEFAULT_ELEVATION_APERTURE_RAD,
     CameraFrame,
     CameraModel,
     ImagingPing,
@@ -42,6 +43,7 @@ from hullscan.model import (
     ProfilingPing,
     TransformStamped,
 )
+from hullscan.settings import TopicsConfig
 from hullscan.tf import TfTree
 
 log = logging.getLogger("hullscan.bag")
@@ -55,6 +57,7 @@ class Role(StrEnum):
     SCAN = "scan"
     POINTS = "points"
     IMAGE = "image"
+    DETECTIONS = "detections"
     ODOM = "odom"
     TF = "tf"
     TF_STATIC = "tf_static"
@@ -67,6 +70,7 @@ ROLE_TYPES: dict[Role, str] = {
     Role.SCAN: msgdefs.LASERSCAN,
     Role.POINTS: msgdefs.POINTCLOUD2,
     Role.IMAGE: msgdefs.SONAR_IMAGE,
+    Role.DETECTIONS: msgdefs.SONAR_DETECTIONS,
     Role.ODOM: msgdefs.ODOMETRY,
     Role.TF: msgdefs.TFMESSAGE,
     Role.TF_STATIC: msgdefs.TFMESSAGE,
@@ -74,7 +78,7 @@ ROLE_TYPES: dict[Role, str] = {
     Role.CAMERA_COMPRESSED: msgdefs.COMPRESSED_IMAGE,
     Role.CAMERA_INFO: msgdefs.CAMERA_INFO,
 }
-SONAR_ROLES = (Role.SCAN, Role.POINTS, Role.IMAGE)
+SONAR_ROLES = (Role.SCAN, Role.POINTS, Role.IMAGE, Role.DETECTIONS)
 
 
 @dataclass(frozen=True)
@@ -205,6 +209,12 @@ def _scan_mcap(path: Path, on_gap: Any = None) -> tuple[list[_RawConnection], It
     ``on_gap(gap, last_ns, next_ns)`` is called for each damaged stretch skipped in the middle
     of the file, with the log times of the messages either side of it (None where unknown).
     """
+    channels = _mcap_channels(path)
+    return list(channels.values()), _mcap_messages(path, channels, on_gap)
+
+
+def _mcap_channels(path: Path) -> dict[int, _RawConnection]:
+    """First pass: the channels with their schemas and message counts (as far as the file reads)."""
     schemas: dict[int, salvage.McapSchema] = {}
     channels: dict[int, _RawConnection] = {}
     counts: dict[int, int] = {}
@@ -224,26 +234,28 @@ def _scan_mcap(path: Path, on_gap: Any = None) -> tuple[list[_RawConnection], It
     for cid, n in counts.items():
         if cid in channels:
             channels[cid].count = n
+    return channels
 
-    def messages() -> Iterator[tuple[str, int, bytes]]:
-        last: int | None = None
-        gap: salvage.McapGap | None = None
-        try:
-            for rec in salvage.scan(path):
-                if isinstance(rec, salvage.McapGap):
-                    gap = rec
-                elif isinstance(rec, salvage.McapMessage) and rec.channel_id in channels:
-                    if gap is not None and on_gap is not None:
-                        on_gap(gap, last, rec.log_time)
-                    gap = None
-                    last = rec.log_time
-                    yield channels[rec.channel_id].topic, rec.log_time, rec.data
-        except salvage.Damaged as err:
-            raise _Damage(str(err)) from err
-        if gap is not None and on_gap is not None:
-            on_gap(gap, last, None)
 
-    return list(channels.values()), messages()
+def _mcap_messages(path: Path, channels: dict[int, _RawConnection], on_gap: Any
+                   ) -> Iterator[tuple[str, int, bytes]]:
+    """Second pass: (topic, log time, data) of each message, with each skipped gap reported."""
+    last: int | None = None
+    gap: salvage.McapGap | None = None
+    try:
+        for rec in salvage.scan(path):
+            if isinstance(rec, salvage.McapGap):
+                gap = rec
+            elif isinstance(rec, salvage.McapMessage) and rec.channel_id in channels:
+                if gap is not None and on_gap is not None:
+                    on_gap(gap, last, rec.log_time)
+                gap = None
+                last = rec.log_time
+                yield channels[rec.channel_id].topic, rec.log_time, rec.data
+    except salvage.Damaged as err:
+        raise _Damage(str(err)) from err
+    if gap is not None and on_gap is not None:
+        on_gap(gap, last, None)
 
 
 def _metadata_counts(bag_dir: Path) -> tuple[dict[str, int], int | None]:
@@ -304,51 +316,63 @@ def _scan_sqlite(path: Path, on_bad: Any = None) -> tuple[list[_RawConnection], 
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         rows = db.execute("SELECT id, name, type FROM topics").fetchall()
-        defs: dict[str, str] = {}
-        try:
-            for topic_type, encoding, text in db.execute(
-                "SELECT topic_type, encoding, encoded_message_definition FROM message_definitions"
-            ):
-                if encoding == "ros2msg":
-                    defs[topic_type] = text
-        except sqlite3.DatabaseError:
-            pass  # older bags have no message_definitions table
+        defs = _sqlite_definitions(db)
     except sqlite3.DatabaseError as err:
         return _salvage_sqlite_pages(path, err, on_bad)
-    damaged = False
+    counts, damaged = _sqlite_counts(db)
+    conns = {tid: _RawConnection(name, typ, defs.get(typ, ""), counts.get(tid, 0)) for tid, name, typ in rows}
+    return list(conns.values()), _sqlite_messages(path, db, conns, damaged, on_bad)
+
+
+def _sqlite_definitions(db: sqlite3.Connection) -> dict[str, str]:
+    """Message definitions the bag embeds, by type (older bags have no such table)."""
+    defs: dict[str, str] = {}
     try:
-        counts = dict(db.execute("SELECT topic_id, COUNT(*) FROM messages GROUP BY topic_id").fetchall())
+        for topic_type, encoding, text in db.execute(
+            "SELECT topic_type, encoding, encoded_message_definition FROM message_definitions"
+        ):
+            if encoding == "ros2msg":
+                defs[topic_type] = text
     except sqlite3.DatabaseError:
-        damaged = True  # counted row by row below
-        counts = {}
+        pass  # older bags have no message_definitions table
+    return defs
+
+
+def _sqlite_counts(db: sqlite3.Connection) -> tuple[dict[int, int], bool]:
+    """Messages per topic id, and whether the table is damaged (then counted row block by block)."""
+    try:
+        return dict(db.execute("SELECT topic_id, COUNT(*) FROM messages GROUP BY topic_id").fetchall()), False
+    except sqlite3.DatabaseError:
+        counts: dict[int, int] = {}
         for _id, tid in _salvage_rows(db, "topic_id", []):
             counts[tid] = counts.get(tid, 0) + 1
-    conns = {tid: _RawConnection(name, typ, defs.get(typ, ""), counts.get(tid, 0)) for tid, name, typ in rows}
+        return counts, True
 
-    def messages() -> Iterator[tuple[str, int, bytes]]:
-        try:
-            if not damaged:
-                for tid, ts, data in db.execute("SELECT topic_id, timestamp, data FROM messages ORDER BY timestamp"):
-                    if tid in conns:
-                        yield conns[tid].topic, ts, bytes(data)
-                return
-            bad: list[int] = []
-            last: int | None = None
-            for _id, tid, ts, data in _salvage_rows(db, "topic_id, timestamp, data", bad):
-                if bad and on_bad is not None:
-                    on_bad(len(bad), last, ts)
-                    bad.clear()
-                last = ts
+
+def _sqlite_messages(path: Path, db: sqlite3.Connection, conns: dict[int, _RawConnection], damaged: bool,
+                     on_bad: Any) -> Iterator[tuple[str, int, bytes]]:
+    """(topic, stamp, data) in stamp order; from a damaged table in id order, bad rows reported."""
+    try:
+        if not damaged:
+            for tid, ts, data in db.execute("SELECT topic_id, timestamp, data FROM messages ORDER BY timestamp"):
                 if tid in conns:
                     yield conns[tid].topic, ts, bytes(data)
-            raise sqlite3.DatabaseError("database disk image is malformed; rows after the last readable one "
-                                        "are counted against the bag's metadata")
-        except sqlite3.DatabaseError as err:
-            raise _Damage(f"{path.name}: {err}") from err
-        finally:
-            db.close()
-
-    return list(conns.values()), messages()
+            return
+        bad: list[int] = []
+        last: int | None = None
+        for _id, tid, ts, data in _salvage_rows(db, "topic_id, timestamp, data", bad):
+            if bad and on_bad is not None:
+                on_bad(len(bad), last, ts)
+                bad.clear()
+            last = ts
+            if tid in conns:
+                yield conns[tid].topic, ts, bytes(data)
+        raise sqlite3.DatabaseError("database disk image is malformed; rows after the last readable one "
+                                    "are counted against the bag's metadata")
+    except sqlite3.DatabaseError as err:
+        raise _Damage(f"{path.name}: {err}") from err
+    finally:
+        db.close()
 
 
 def _salvage_sqlite_pages(path: Path, err: sqlite3.DatabaseError,
@@ -410,8 +434,8 @@ class BagReader:
         path: str | Path,
         topics: TopicsConfig | None = None,
         *,
-        beamwidth: float = 0.017453292519943295,
-        default_aperture: float = 0.20943951023931956,
+        beamwidth: float = DEFAULT_BEAMWIDTH_RAD,
+        default_aperture: float = DEFAULT_ELEVATION_APERTURE_RAD,
     ) -> None:
         self.path = Path(path)
         self.topics = topics or TopicsConfig()
@@ -578,7 +602,7 @@ class BagReader:
                            "pings cannot be georeferenced")
         if not self.plan.sonar_roles:
             self.drops.add("sonar", "no_sonar", 1,
-                           "no LaserScan, PointCloud2 or ProjectedSonarImage topic in the bag")
+                           "no LaserScan, PointCloud2, ProjectedSonarImage or SonarDetections topic in the bag")
 
     def close(self) -> None:
         if self._reader is not None:
@@ -619,45 +643,54 @@ class BagReader:
                 role = roles.get(topic)
                 if role is None:
                     continue
-                items = None
-                fast = fast_roles.get(topic)
-                if fast is not None:  # Odometry / LaserScan straight from CDR bytes
-                    try:
-                        items = self._convert_fast(fast, topic, data if isinstance(data, bytes) else bytes(data))
-                    except MessageError as err:
-                        self.drops.add(topic, "malformed_message", 1, str(err))
-                        continue
+                items = self._decode(topic, role, fast_roles.get(topic), types[topic], data)
                 if items is None:
-                    try:
-                        msg = self._store.deserialize_cdr(data, types[topic])
-                    except Exception as err:
-                        self.drops.add(topic, "undecodable_message", 1, f"{types[topic]}: {err}")
-                        continue
-                    try:
-                        items = self._convert(role, topic, msg)
-                    except MessageError as err:
-                        self.drops.add(topic, "malformed_message", 1, str(err))
-                        continue
+                    continue
                 for item in items:
                     self._check_stamp(topic, item, last_stamp)
                     self.stats.delivered[topic] = self.stats.delivered.get(topic, 0) + 1
                     yield item
         except _Damage as err:
-            self.damage = str(err)
-            last = max(last_raw.values(), default=None)
-            self._damage_ns = last if self._damage_ns is None else self._damage_ns
-            self.drops.add(str(self.path), "truncated_or_corrupt", 1,
-                           f"stopped at damage after {sum(self.stats.delivered.values())} samples: {err}",
-                           span=None if last is None or self.end_ns is None else (last, max(last, self.end_ns)))
-            self._reconcile()
-            if strict:
-                raise BagTruncatedError(
-                    f"{self.path}: bag is damaged ({err}); "
-                    f"{sum(self.stats.delivered.values())} samples before the damage were delivered"
-                ) from err
+            self._record_damage(err, strict)
         else:
             self._reconcile()
         self._check_sonar_transforms()
+
+    def _decode(self, topic: str, role: Role, fast: Role | None, msgtype: str, data: Any) -> list[BagItem] | None:
+        """The samples of one message; None (counted as a drop) when it cannot be decoded."""
+        if fast is not None:  # Odometry / LaserScan straight from CDR bytes
+            try:
+                items = self._convert_fast(fast, topic, data if isinstance(data, bytes) else bytes(data))
+            except MessageError as err:
+                self.drops.add(topic, "malformed_message", 1, str(err))
+                return None
+            if items is not None:
+                return items
+        try:
+            msg = self._store.deserialize_cdr(data, msgtype)
+        except Exception as err:
+            self.drops.add(topic, "undecodable_message", 1, f"{msgtype}: {err}")
+            return None
+        try:
+            return self._convert(role, topic, msg)
+        except MessageError as err:
+            self.drops.add(topic, "malformed_message", 1, str(err))
+            return None
+
+    def _record_damage(self, err: Exception, strict: bool) -> None:
+        """The stream stopped at damage: recorded with its span (raised when ``strict``)."""
+        self.damage = str(err)
+        last = max(self._last_raw.values(), default=None)
+        self._damage_ns = last if self._damage_ns is None else self._damage_ns
+        self.drops.add(str(self.path), "truncated_or_corrupt", 1,
+                       f"stopped at damage after {sum(self.stats.delivered.values())} samples: {err}",
+                       span=None if last is None or self.end_ns is None else (last, max(last, self.end_ns)))
+        self._reconcile()
+        if strict:
+            raise BagTruncatedError(
+                f"{self.path}: bag is damaged ({err}); "
+                f"{sum(self.stats.delivered.values())} samples before the damage were delivered"
+            ) from err
 
     def _reconcile(self) -> None:
         """Count, per topic, every message the bag's metadata/index lists but that was not read.
@@ -718,6 +751,14 @@ class BagReader:
             img = convert.sonar_image_from_msg(msg, topic, self.default_aperture)
             self._seen_frame(img.frame_id)
             return [img]
+        if role is Role.DETECTIONS:
+            det = convert.detections_from_msg(msg, topic)
+            bad = det.n_beams - int(det.good().sum())
+            if bad:
+                self.drops.add(topic, "flagged_beam", bad, f"ping at {det.stamp_ns * 1e-9:.3f} s: {bad} of "
+                               f"{det.n_beams} beams flagged bad or without a travel time")
+            self._seen_frame(det.frame_id)
+            return [det.to_points()]
         if role is Role.ODOM:
             return [convert.odom_from_msg(msg, topic, self.drops)]
         if role in (Role.TF, Role.TF_STATIC):

@@ -8,13 +8,19 @@ record that does not fit, reporting where. Damage in the middle of a file (bytes
 overwritten, a chunk that fails its CRC) does not end the scan: the scanner looks
 for the next intact chunk (header plausible, decompresses to its size, CRC right),
 reports the skipped bytes as a :class:`McapGap` and goes on.
+
+Why not the ``mcap`` package's ``StreamReader`` (issue 14 asked): it reads record by record, but
+stops at the first record that fails (a CRC error, a cut chunk) and has no way to resume at the
+next intact chunk, and it drops a chunk cut in half as a whole. The fault tests
+(tests/faults/test_bag_damage.py) recover the messages after mid-file damage and the first half of
+a cut chunk; the package would lose both.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,6 +166,9 @@ def _next_chunk(buf: bytes, start: int) -> int | None:
     return None
 
 
+_KNOWN_OPS = (OP_SCHEMA, OP_CHANNEL, OP_MESSAGE, 0x01, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F)
+
+
 def scan(path: Path) -> Iterator[McapRecord]:
     """Yield schemas, channels, messages and gaps in file order; raise :class:`Damaged` at an unrecoverable end."""
     buf = path.read_bytes()
@@ -168,43 +177,54 @@ def scan(path: Path) -> Iterator[McapRecord]:
     off = len(MAGIC)
     while off < len(buf):
         try:
-            if off + 9 > len(buf):
-                raise Damaged(f"{path.name}: file ends inside a record header at byte {off}")
-            op, n = struct.unpack_from("<BQ", buf, off)
-            truncated = off + 9 + n > len(buf)
-            if op in (OP_FOOTER, OP_DATA_END):
+            end = yield from _record_at(buf, off, path.name)
+            if end is None:  # footer or data end: the records are over
                 return
-            if op == OP_CHUNK:
-                raw, complete, crc_ok = _chunk_body(buf, off, path.name)
-                if not crc_ok:
-                    raise Damaged(f"{path.name}: chunk at byte {off} fails its CRC (bytes changed inside it)")
-                recs: list[McapRecord] = []
-                cut: Damaged | None = None
-                try:
-                    for iop, ibody in _records(raw, f"{path.name}: chunk at byte {off}", partial_ok=not complete):
-                        rec = _parse(iop, ibody)
-                        if rec is not None:
-                            recs.append(rec)
-                except (Damaged, struct.error) as err:
-                    cut = Damaged(str(err))
-                yield from recs  # a chunk cut at the end of the file: the messages before the cut
-                if cut is not None or not complete or truncated:
-                    raise Damaged(f"{path.name}: file ends inside a chunk starting at byte {off}")
-            elif truncated:
-                raise Damaged(f"{path.name}: file ends inside a record (opcode 0x{op:02x}) at byte {off}")
-            elif op not in (OP_SCHEMA, OP_CHANNEL, OP_MESSAGE, 0x01, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x0D,
-                            0x0E, 0x0F):
-                raise Damaged(f"{path.name}: unknown record opcode 0x{op:02x} at byte {off}")
-            else:
-                body = buf[off + 9 : off + 9 + n]
-                rec = _parse(op, body)
-                if rec is not None:
-                    yield rec
-            off += 9 + n
+            off = end
         except (Damaged, struct.error, UnicodeDecodeError) as err:
+            # Damage in the middle: skip to the next intact chunk, reporting the gap.
             nxt = _next_chunk(buf, off + 1)
             if nxt is None:
                 raise Damaged(str(err)) from err
             yield McapGap(off, nxt, str(err))
             off = nxt
-    raise Damaged(f"{path.name}: file ends without a footer")
+
+
+def _record_at(buf: bytes, off: int, name: str) -> Generator[McapRecord, None, int | None]:
+    """Yield the record(s) at ``off`` (a chunk's records); returns the next offset, None at the end."""
+    if off + 9 > len(buf):
+        raise Damaged(f"{name}: file ends inside a record header at byte {off}")
+    op, n = struct.unpack_from("<BQ", buf, off)
+    truncated = off + 9 + n > len(buf)
+    if op in (OP_FOOTER, OP_DATA_END):
+        return None
+    if op == OP_CHUNK:
+        yield from _chunk_records(buf, off, name, truncated)
+    elif truncated:
+        raise Damaged(f"{name}: file ends inside a record (opcode 0x{op:02x}) at byte {off}")
+    elif op not in _KNOWN_OPS:
+        raise Damaged(f"{name}: unknown record opcode 0x{op:02x} at byte {off}")
+    else:
+        rec = _parse(op, buf[off + 9 : off + 9 + n])
+        if rec is not None:
+            yield rec
+    return int(off + 9 + n)
+
+
+def _chunk_records(buf: bytes, off: int, name: str, truncated: bool) -> Iterator[McapRecord]:
+    """The records of the chunk at ``off``; of a chunk cut at the end of the file, those before the cut."""
+    raw, complete, crc_ok = _chunk_body(buf, off, name)
+    if not crc_ok:
+        raise Damaged(f"{name}: chunk at byte {off} fails its CRC (bytes changed inside it)")
+    recs: list[McapRecord] = []
+    cut: Damaged | None = None
+    try:
+        for iop, ibody in _records(raw, f"{name}: chunk at byte {off}", partial_ok=not complete):
+            rec = _parse(iop, ibody)
+            if rec is not None:
+                recs.append(rec)
+    except (Damaged, struct.error) as err:
+        cut = Damaged(str(err))
+    yield from recs  # a chunk cut at the end of the file: the messages before the cut
+    if cut is not None or not complete or truncated:
+        raise Damaged(f"{name}: file ends inside a chunk starting at byte {off}")

@@ -28,17 +28,18 @@ from rosbags.interfaces import (
 from rosbags.rosbag2 import StoragePlugin, Writer
 
 from hullscan.bag import convert, msgdefs
-from hullscan.config import TopicsConfig
 from hullscan.errors import BagError
 from hullscan.model import (
     CameraFrame,
     CameraModel,
     ImagingPing,
+    MultibeamDetections,
     NavSample,
     PointsPing,
     ProfilingPing,
     TransformStamped,
 )
+from hullscan.settings import TopicsConfig
 
 _INF = QosTime(0x7FFFFFFF, 0xFFFFFFFF)
 _LATCHED = Qos(QosHistory.KEEP_LAST, 1, QosReliability.RELIABLE, QosDurability.TRANSIENT_LOCAL,
@@ -109,6 +110,9 @@ class BagWriter:
         elif isinstance(item, ImagingPing):
             msg = convert.sonar_image_to_msg(item, self.sonar_image_dtype, self.sonar_image_bigendian)
             self.write_msg(topic or t.image, msgdefs.SONAR_IMAGE, msg, log_time_ns or item.stamp_ns)
+        elif isinstance(item, MultibeamDetections):
+            self.write_msg(topic or t.detections, msgdefs.SONAR_DETECTIONS, convert.detections_to_msg(item),
+                           log_time_ns or item.stamp_ns)
         elif isinstance(item, NavSample):
             self.write_msg(topic or t.odom, msgdefs.ODOMETRY, convert.odom_to_msg(item),
                            log_time_ns or item.stamp_ns)

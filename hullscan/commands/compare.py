@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from hullscan.commands.history import add_vessel_args
+
 EXAMPLES = """\
 examples:
   hullscan compare runs/box/cloud.ply --reference hull.stl --out runs/box/inspection
@@ -41,6 +43,9 @@ def add_reference_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--draft", type=float, metavar="M",
                    help="the ship's draft today, metres from the keel to the waterline (draft marks); without "
                         "it the waterline is guessed and every output says so")
+    p.add_argument("--trim", type=float, metavar="M",
+                   help="the ship's trim today: aft draft minus forward draft in metres (positive by the stern); "
+                        "with it --draft is the mean draft, and the waterline and depths follow the trimmed ship")
     p.add_argument("--units", default="auto", help="mesh units: auto, m, cm, mm, model (default auto)")
     p.add_argument("--up", default="auto", choices=("auto", "+x", "-x", "+y", "-y", "+z", "-z"),
                    help="the mesh file's up axis (default: the file's +z when its axes read as a hull's)")
@@ -58,39 +63,26 @@ def register(sub: Any) -> None:
     p.add_argument("--frame-spacing", type=float, help="frame spacing in m, for frame numbers")
     p.add_argument("--config", help="YAML config (comparator settings under 'compare:')")
     p.add_argument("--no-progress", action="store_true", help="no progress output")
+    add_vessel_args(p)
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from hullscan.cloud_io import load_cloud, load_metadata
-    from hullscan.compare.loading import load_prior, load_reference, run_inspection, write_failure
-    from hullscan.config import load_config
-    from hullscan.diagnostics import DropLog
-    from hullscan.errors import HullscanError
-    from hullscan.outdir import output_folder
-    from hullscan.report.verdict import failed, inspection_verdict, print_verdict
+def reference_file(args: argparse.Namespace) -> Any:
+    """The reference options shared by compare and replay (``--reference``/``--mirror``, ``--units``,
+    ``--draft``, ``--up``, ``--bow``, ``--trim``) as a :class:`hullscan.inspection.ReferenceFile`."""
+    from hullscan.inspection import ReferenceFile
 
-    overrides = {"compare": {"frame_spacing_m": args.frame_spacing}} if args.frame_spacing else None
+    return ReferenceFile(None if args.mirror else args.reference, args.units, args.draft, args.up, args.bow,
+                         args.trim)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hullscan.commands.history import inspect_and_record
+    from hullscan.config import load_config
+    from hullscan.inspection import compare_cloud
+
+    overrides = {"compare": {"scoring": {"frame_spacing_m": args.frame_spacing}}} if args.frame_spacing else None
     cfg = load_config(args.config, overrides)
-    inputs = {"cloud": args.cloud, "reference": None if args.mirror else args.reference,
-              "prior": args.prior, "config": args.config, "case": args.case}
-    try:
-        with output_folder(args.out, "compare"):  # checked and locked before any work
-            try:
-                cloud = load_cloud(args.cloud)
-                prior = load_prior(args.prior)
-                reference = "mirror" if args.mirror else load_reference(args.reference, args.units, draft=args.draft,
-                                                                        up=args.up, bow=args.bow)
-                if prior is not None and prior.form == "quay":
-                    raise HullscanError(f"{args.prior}: a quay prior needs the survey's first navigation fix; use it "
-                                        "with hullscan replay BAG, or give compare a {translation, rotation} prior")
-            except HullscanError as err:
-                write_failure(err, args.out, cfg.compare, inputs, cfg, str(args.reference or "mirror"))
-                raise
-            # The bag's and the reconstruction's drops, from the cloud's sidecar (reconstruct writes them).
-            upstream = DropLog.from_dicts(load_metadata(args.cloud).get("drops") or [])
-            ins = run_inspection(cloud, reference, args.out, cfg.compare, inputs, cfg, prior=prior,
-                                 progress=not args.no_progress, upstream=upstream)
-    except HullscanError as err:
-        return failed(err)
-    return print_verdict(inspection_verdict(ins, cfg.report))
+    return inspect_and_record(args, cfg, "compare", args.cloud, lambda amend: compare_cloud(
+        args.cloud, reference_file(args), args.out, cfg, prior_path=args.prior, progress=not args.no_progress,
+        config_path=args.config, case=args.case, amend=amend))

@@ -49,10 +49,10 @@ def default_scenario() -> Path:
 def run(args: argparse.Namespace) -> int:
     from hullscan_sim.simulate import operator_notes_for, simulate
 
-    from hullscan.commands.replay import replay
     from hullscan.compare.evaluate import evaluation_reference, score_inspection
     from hullscan.compare.loading import coverage_line
     from hullscan.config import load_config
+    from hullscan.inspection import ReferenceFile, replay
 
     cfg = load_config(args.config)
     out = Path(args.out)
@@ -78,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
     if args.mirror:
         inspection = replay(str(out / "bag"), None, str(out / "inspection"), cfg, case=args.case)
     else:
-        inspection = replay(str(out / "bag"), ref.path, str(out / "inspection"), cfg, prior_path=str(notes),
-                            draft=ref.draft_m, units=ref.units, up=ref.up, bow=ref.bow, case=args.case)
+        inspection = replay(str(out / "bag"), ReferenceFile(ref.path, ref.units, ref.draft_m, ref.up, ref.bow, ref.trim_m or None),
+                            str(out / "inspection"), cfg, prior_path=str(notes), case=args.case)
     t_replay = time.perf_counter() - t0 - t_sim
 
     # 3. Score against ground truth.

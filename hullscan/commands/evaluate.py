@@ -72,7 +72,6 @@ def _one_scenario(f: Path, out: Path, cfg: Any, args: argparse.Namespace) -> tup
     import numpy as np
     from hullscan_sim.simulate import operator_notes_for
 
-    from hullscan.commands.replay import replay
     from hullscan.compare.evaluate import (
         HullResult,
         evaluation_reference,
@@ -82,6 +81,7 @@ def _one_scenario(f: Path, out: Path, cfg: Any, args: argparse.Namespace) -> tup
         score_inspection,
     )
     from hullscan.errors import HullscanError
+    from hullscan.inspection import ReferenceFile, replay
 
     bag = out / "bags" / f.stem
     _simulate(f, bag, args.resimulate)
@@ -102,10 +102,10 @@ def _one_scenario(f: Path, out: Path, cfg: Any, args: argparse.Namespace) -> tup
         t0 = time.perf_counter()
         rec: dict[str, Any] = {"scenario": f.stem, "k": k, "prior": drawn["error"]}
         try:
-            ins = replay(str(bag), None if args.mirror else ref.path, str(run_dir), cfg,
-                         prior_path=str(prior_file), draft=None if args.mirror else ref.draft_m, units=ref.units,
-                         up=ref.up, bow=ref.bow, progress=not args.no_progress, drift=not args.no_drift,
-                         camera=k == 0)
+            reference = (ReferenceFile(None) if args.mirror
+                         else ReferenceFile(ref.path, ref.units, ref.draft_m, ref.up, ref.bow, ref.trim_m or None))
+            ins = replay(str(bag), reference, str(run_dir), cfg, prior_path=str(prior_file),
+                         progress=not args.no_progress, drift=not args.no_drift, camera=k == 0)
             if ins.track is not None and ins.cloud_to_ref is not None:
                 stamps, positions, orientations = ins.track
                 err = placement_error(ins, stamps, positions, orientations, traj, truth)
@@ -116,9 +116,10 @@ def _one_scenario(f: Path, out: Path, cfg: Any, args: argparse.Namespace) -> tup
             if k == 0:
                 doc = json.loads((run_dir / "findings.json").read_text())
                 result = score_inspection(ins, doc, truth, f.stem)
-                result.coverage = ins.coverage.fraction
-                result.coverage_seen = ins.coverage.seen_fraction
-                result.coverage_by_height = dict(ins.coverage.cleared_by_height)
+                if ins.coverage is not None:  # always there once replay returns (it raises otherwise)
+                    result.coverage = ins.coverage.fraction
+                    result.coverage_seen = ins.coverage.seen_fraction
+                    result.coverage_by_height = dict(ins.coverage.cleared_by_height)
         except HullscanError as err_:
             rec["success"], rec["reason"] = False, str(err_)
             if k == 0:

@@ -30,9 +30,11 @@ def register(sub: Any) -> None:
                         "/tf_static and the imaging sonar are then not subscribed (a warning on /diagnostics)")
     p.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     intent = p.add_mutually_exclusive_group()
-    intent.add_argument("--resume", action="store_true", help="restore the mapper's checkpoint even if its survey "
-                        "ended or lies long before this one (default: only a restart of the same survey resumes)")
-    intent.add_argument("--fresh", action="store_true", help="start with an empty map; never restore a checkpoint")
+    intent.add_argument("--resume", action="store_true", help="restore the mapper's and the camera node's checkpoints "
+                        "even if their survey ended or lies long before this one (default: only a restart of the same "
+                        "survey resumes)")
+    intent.add_argument("--fresh", action="store_true", help="start with an empty map and no keyframes; never restore "
+                        "a checkpoint (the camera node's is cleared)")
     p.add_argument("--ros-args", nargs=argparse.REMAINDER, default=[], help="passed to rclpy (e.g. -p use_sim_time:=true)")
     p.set_defaults(func=run)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 EXAMPLES = """\
@@ -17,7 +18,7 @@ examples:
   hullscan reconstruct bags/survey --out runs/survey
   hullscan reconstruct bags/survey --out runs/survey --voxel 0.03
   hullscan reconstruct bags/survey --out runs/survey --drift     also correct navigation drift
-  hullscan reconstruct bags/survey --out runs/survey --drift --reference hull.stl --hull-to-nav truth.json
+  hullscan reconstruct bags/survey --out runs/survey --drift --reference hull.stl --prior prior.json
       correct drift against the design mesh (absolute: also the first lane and heading bias)
   hullscan reconstruct bags/survey --out runs/survey --config my.yaml --time-offset 0.012
   (settings live under 'recon:' in the YAML; see config.yaml in any output folder)
@@ -47,6 +48,40 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``recon:`` settings the command line gives (nothing for an option not given)."""
+    recon: dict[str, Any] = {}
+    if args.voxel is not None:
+        recon["voxel_size"] = args.voxel
+    if args.time_offset is not None:
+        recon["time_offset_s"] = args.time_offset
+    drift: dict[str, Any] = {"enabled": True} if args.drift else {}
+    for key, value in (("reference", args.reference), ("hull_to_nav", args.hull_to_nav),
+                       ("reference_units", args.units)):
+        if value is not None:
+            drift[key] = value
+    if drift:
+        recon["drift"] = drift
+    return recon
+
+
+def _report(res: Any, out: Path, bag: str) -> int:
+    """What the run did, on the console; 1 when no hull point came out."""
+    t = res.timings_s
+    stages = ", ".join(f"{k} {v:.2f}s" for k, v in t.items() if k not in ("total", "numba_compile"))
+    print(f"{len(res.cloud)} points -> {out / 'cloud.ply'}  ({t['total']:.2f} s: {stages}; "
+          f"numba compile/load {t['numba_compile']:.2f} s)")
+    if res.drops:
+        print("dropped:\n" + res.drops.summary())
+    if res.drops.damaged():
+        spans = ", ".join(f"{d['where']} {d['start_s']:.1f}-{d['end_s']:.1f} s" for d in res.drops.lost_spans())
+        print(f"PARTIAL: the input was damaged; data lost{': ' + spans if spans else ''} (see summary.json)")
+    if len(res.cloud) == 0:
+        log.error("%s: no hull points could be reconstructed (see the drop counts above)", bag)
+        return 1
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -56,56 +91,31 @@ def run(args: argparse.Namespace) -> int:
     from hullscan.outdir import atomic_path, output_folder, write_text_atomic
     from hullscan.recon.pipeline import reconstruct_bag
 
-    recon: dict[str, Any] = {}
-    if args.voxel is not None:
-        recon["voxel_size"] = args.voxel
-    if args.time_offset is not None:
-        recon["time_offset_s"] = args.time_offset
-    drift: dict[str, Any] = {}
-    if args.drift:
-        drift["enabled"] = True
-    for key, value in (("reference", args.reference), ("hull_to_nav", args.hull_to_nav),
-                       ("reference_units", args.units)):
-        if value is not None:
-            drift[key] = value
-    if drift:
-        recon["drift"] = drift
+    recon = _overrides(args)
     cfg = load_config(args.config, {"recon": recon} if recon else None)
     drift_reference = None
     if cfg.recon.drift.reference is not None:
         if not cfg.recon.drift.enabled:
             raise HullscanError("--reference (recon.drift.reference) aligns the drift-correction submaps to it: "
                                 "add --drift (recon.drift.enabled: true)")
-        from hullscan.recon.drift import load_drift_reference
+        from hullscan.compare.navref import load_drift_reference
 
         drift_reference = load_drift_reference(cfg.recon.drift)  # fail before reading the bag, not after
     with output_folder(args.out, "reconstruct") as folder:  # checked and locked before the bag is read
         out = folder.path
         dump_config(cfg, out / "config.yaml")
         res = reconstruct_bag(args.bag, cfg, progress=not args.no_progress, drift_reference=drift_reference)
-        partial = res.drops.damaged()
-        summary = {"bag": str(args.bag), "status": "partial" if partial else "complete", "points": len(res.cloud),
+        status = "partial" if res.drops.damaged() else "complete"
+        summary = {"bag": str(args.bag), "status": status, "points": len(res.cloud),
                    "timings_s": res.timings_s, "stats": res.stats, "drops": res.drops.as_dict(),
                    "lost_spans": res.drops.lost_spans()}
         # The drop counts first: on a full disk they are what must survive, not the large PLY.
         write_text_atomic(out / "summary.json", json.dumps(summary, indent=2))
         save_cloud(res.cloud, out / "cloud.ply", {"bag": str(args.bag), "voxel_size": cfg.recon.voxel_size,
-                                                  "stats": res.stats, "status": summary["status"],
+                                                  "stats": res.stats, "status": status,
                                                   "drops": res.drops.as_dict()})
         if res.trajectory is not None:
             tr = res.trajectory
             with atomic_path(out / "trajectory.npz") as tmp, tmp.open("wb") as fh:
                 np.savez(fh, stamps_ns=tr.stamps_ns, positions=tr.positions, orientations=tr.orientations)
-    t = res.timings_s
-    stages = ", ".join(f"{k} {v:.2f}s" for k, v in t.items() if k not in ("total", "numba_compile"))
-    print(f"{len(res.cloud)} points -> {out / 'cloud.ply'}  ({t['total']:.2f} s: {stages}; "
-          f"numba compile/load {t['numba_compile']:.2f} s)")
-    if res.drops:
-        print("dropped:\n" + res.drops.summary())
-    if partial:
-        spans = ", ".join(f"{d['where']} {d['start_s']:.1f}-{d['end_s']:.1f} s" for d in res.drops.lost_spans())
-        print(f"PARTIAL: the input was damaged; data lost{': ' + spans if spans else ''} (see summary.json)")
-    if len(res.cloud) == 0:
-        log.error("%s: no hull points could be reconstructed (see the drop counts above)", args.bag)
-        return 1
-    return 0
+    return _report(res, out, str(args.bag))

@@ -10,20 +10,20 @@ not constrain (sliding along a parallel mid-body) keep the prior instead of drif
 from __future__ import annotations
 
 import logging
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
-from numba import njit
 from numpy.typing import NDArray
 from scipy.spatial.transform import Rotation
 
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.prior import PriorSigma
 from hullscan.compare.reference import Reference
+from hullscan.core.grid import extent, group_keys, voxel_down, voxel_keys
+from hullscan.core.interp import blend_shifts
+from hullscan.core.robust import tukey
 from hullscan.errors import AlignmentError, HullscanError
 from hullscan.model import Transform
 
@@ -123,289 +123,6 @@ class Registration:
                 "pivot": [round(v, 3) for v in self.pivot]}
 
 
-# ------------------------------------------------------------------ voxel keys and groups
-# 5 M-point clouds go through voxel grouping several times per inspection (alignment, two drift
-# passes, their blend, the analysis cells): two linear numba passes replace numpy's floor / astype /
-# strided column minimum and np.unique's O(N log N) stable sort (about 3 s -> 0.3 s per call there).
-
-_KEY_BITS = 21
-
-
-@njit(cache=True, nogil=True)
-def _voxel_keys(points: F64, size: float, out: NDArray[np.int64]) -> int:
-    """Fill ``out`` (N,) with the voxel key of each point; 0 on success, 1 if an axis spans
-    ``1 << 21`` voxels or more, 2 on a non-finite coordinate."""
-    n = points.shape[0]
-    if n == 0:
-        return 0
-    lo = np.empty(3, np.int64)
-    hi = np.empty(3, np.int64)
-    for j in range(3):
-        v = points[0, j]
-        if not np.isfinite(v):
-            return 2
-        f = np.floor(v / size)
-        if abs(f) > 4.0e18:
-            return 1
-        lo[j] = np.int64(f)
-        hi[j] = lo[j]
-    for i in range(n):
-        for j in range(3):
-            v = points[i, j]
-            if not np.isfinite(v):
-                return 2
-            f = np.floor(v / size)
-            if abs(f) > 4.0e18:
-                return 1
-            k = np.int64(f)
-            if k < lo[j]:
-                lo[j] = k
-            elif k > hi[j]:
-                hi[j] = k
-    for j in range(3):
-        if hi[j] - lo[j] >= (1 << _KEY_BITS):
-            return 1
-    for i in range(n):
-        kx = np.int64(np.floor(points[i, 0] / size)) - lo[0]
-        ky = np.int64(np.floor(points[i, 1] / size)) - lo[1]
-        kz = np.int64(np.floor(points[i, 2] / size)) - lo[2]
-        out[i] = (kx << 42) | (ky << 21) | kz
-    return 0
-
-
-def _voxel_keys_numpy(points: F64, size: float) -> NDArray[np.int64]:
-    """Plain numpy reference of :func:`voxel_keys`."""
-    if not len(points):
-        return np.zeros(0, np.int64)
-    k = np.floor(points / size).astype(np.int64)
-    k -= k.min(axis=0)
-    if k.max(initial=0) >= 1 << _KEY_BITS:
-        raise ValueError(f"cloud spans more than {(1 << _KEY_BITS) * size:.0f} m at {size} m voxels")
-    return (k[:, 0] << 42) | (k[:, 1] << 21) | k[:, 2]
-
-
-def voxel_keys(points: F64, size: float) -> NDArray[np.int64]:
-    """One int64 per voxel of ``size`` m (21 bits per axis, lexicographic in x, y, z voxel index)."""
-    p = np.ascontiguousarray(points, dtype=np.float64)
-    if p.ndim != 2 or p.shape[1] != 3:
-        raise ValueError(f"voxel_keys: expected points (N, 3), got {p.shape}")
-    if not size > 0:
-        raise ValueError(f"voxel_keys: voxel size must be > 0 m, got {size}")
-    out = np.empty(len(p), np.int64)
-    err = _voxel_keys(p, float(size), out)
-    if err == 1:
-        raise ValueError(f"cloud spans more than {(1 << _KEY_BITS) * size:.0f} m at {size} m voxels")
-    if err == 2:
-        raise ValueError("voxel_keys: points hold non-finite coordinates")
-    return out
-
-
-@njit(cache=True, nogil=True)
-def _first_of_groups(keys: NDArray[np.int64], table_keys: NDArray[np.int64], table_ids: NDArray[np.int64],
-                     first: NDArray[np.int64], inverse: NDArray[np.int64]) -> int:
-    """Open-addressing hash grouping: ``first[g]`` is the first index of group ``g`` (groups numbered
-    in order of first appearance), ``inverse[i]`` the group of ``keys[i]``. ``table_ids`` must be
-    all -1 and a power of two long. Returns the number of groups, or -1 when the table got half full."""
-    mask = np.uint64(len(table_ids) - 1)
-    mult = np.uint64(0x9E3779B97F4A7C15)
-    shift = np.uint64(29)
-    one = np.uint64(1)
-    limit = len(table_ids) // 2
-    n = 0
-    for i in range(len(keys)):
-        k = keys[i]
-        if i > 0 and k == keys[i - 1]:  # scan order: neighbouring points often share a voxel
-            inverse[i] = inverse[i - 1]
-            continue
-        h = np.uint64(k) * mult
-        s = (h ^ (h >> shift)) & mask
-        while True:
-            g = table_ids[s]
-            if g < 0:
-                if n >= limit:
-                    return -1
-                table_ids[s] = n
-                table_keys[s] = k
-                first[n] = i
-                inverse[i] = n
-                n += 1
-                break
-            if table_keys[s] == k:
-                inverse[i] = g
-                break
-            s = (s + one) & mask
-    return n
-
-
-def _group_keys_numpy(keys: NDArray[np.int64], sort: bool = True) -> tuple[NDArray[np.int64], ...]:
-    """Plain numpy reference of :func:`group_keys`."""
-    _, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
-    first, inverse = first.astype(np.int64), inverse.ravel().astype(np.int64)
-    if not sort:  # renumber groups in order of first appearance
-        order = np.argsort(first, kind="stable")
-        rank = np.empty(len(order), np.int64)
-        rank[order] = np.arange(len(order))
-        first, inverse, counts = first[order], rank[inverse], counts[order]
-    return first, inverse, counts.astype(np.int64)
-
-
-def group_keys(keys: NDArray[np.int64], sort: bool = True
-               ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-    """``(first, inverse, counts)`` of the distinct values of ``keys`` (N,) int64.
-
-    ``sort``: groups in ascending key order, exactly as ``np.unique(keys, return_index=True,
-    return_inverse=True, return_counts=True)`` returns them; otherwise in order of first
-    appearance (``first`` then ascends: ``points[first]`` keeps the input order).
-    """
-    k = np.ascontiguousarray(keys)
-    if k.ndim != 1 or k.dtype != np.int64:
-        raise ValueError(f"group_keys: expected int64 keys (N,), got {k.dtype} {k.shape}")
-    n = len(k)
-    first = np.empty(n, np.int64)
-    inverse = np.empty(n, np.int64)
-    size = 1 << max(10, int(np.ceil(np.log2(max(1, 2 * n if n < (1 << 20) else n // 2)))))
-    while True:
-        table_ids = np.full(size, -1, np.int64)
-        u = _first_of_groups(k, np.empty(size, np.int64), table_ids, first, inverse)
-        if u >= 0:
-            break
-        size *= 4
-    first = first[:u]
-    if sort:
-        order = np.argsort(k[first])
-        rank = np.empty(u, np.int64)
-        rank[order] = np.arange(u)
-        first, inverse = first[order], rank[inverse]
-    return first, inverse, np.bincount(inverse, minlength=u).astype(np.int64)
-
-
-@njit(cache=True, nogil=True)
-def _voxel_knn(p: F64, keys: NDArray[np.int64], col_keys: NDArray[np.int64], col_start: NDArray[np.int64],
-               k: int, r2: float, reach: int, c_begin: int, c_end: int, out: NDArray[np.int64]) -> None:
-    """k nearest (squared distance < ``r2``) of each voxel mean ``p`` among all, searching the
-    voxels within ``reach`` of its own. ``keys`` ascending (x, then y, then z); a column (x, y)
-    is one run of them, starting at ``col_start`` (C + 1,) with key ``col_keys`` (C,). ``out``
-    (M, k): indices by distance, M where fewer are in range; filled for columns ``c_begin`` to
-    ``c_end`` (exclusive)."""
-    m_all = p.shape[0]
-    n_cols = len(col_keys)
-    zmask = np.int64((1 << 21) - 1)
-    span = 2 * reach + 1
-    nbr = np.empty(span * span, np.int64)
-    ptr = np.empty(span * span, np.int64)
-    cptr = np.zeros(span, np.int64)  # per x offset: first column not before the window (only moves on)
-    bd = np.empty(k)
-    bi = np.empty(k, np.int64)
-    for c in range(c_begin, c_end):
-        cx = col_keys[c] >> 21
-        cy = col_keys[c] & zmask
-        nn = 0
-        for a in range(span):
-            x = cx + a - reach
-            if x < 0:
-                continue
-            lo_key = (x << 21) | max(cy - reach, 0)
-            hi_key = (x << 21) | min(cy + reach, zmask)
-            while cptr[a] < n_cols and col_keys[cptr[a]] < lo_key:
-                cptr[a] += 1
-            q = cptr[a]
-            while q < n_cols and col_keys[q] <= hi_key:
-                nbr[nn] = q
-                ptr[nn] = col_start[q]
-                nn += 1
-                q += 1
-        for i in range(col_start[c], col_start[c + 1]):  # ascending z: the pointers only move on
-            z = keys[i] & zmask
-            m = 0
-            for j in range(nn):
-                end = col_start[nbr[j] + 1]
-                while ptr[j] < end and (keys[ptr[j]] & zmask) < z - reach:
-                    ptr[j] += 1
-                q = ptr[j]
-                while q < end and (keys[q] & zmask) <= z + reach:
-                    dx = p[q, 0] - p[i, 0]
-                    dy = p[q, 1] - p[i, 1]
-                    dz = p[q, 2] - p[i, 2]
-                    d2 = dx * dx + dy * dy + dz * dz
-                    if d2 < r2 and (m < k or d2 < bd[k - 1]):
-                        t = m if m < k else k - 1
-                        if m < k:
-                            m += 1
-                        while t > 0 and bd[t - 1] > d2:
-                            bd[t] = bd[t - 1]
-                            bi[t] = bi[t - 1]
-                            t -= 1
-                        bd[t] = d2
-                        bi[t] = q
-                    q += 1
-            for t in range(k):
-                out[i, t] = bi[t] if t < m else m_all
-
-
-def _voxel_knn_numpy(points: F64, k: int, radius: float) -> NDArray[np.int64]:
-    """Plain (cKDTree) reference of :func:`voxel_knn`."""
-    from scipy.spatial import cKDTree
-
-    _, nb = cKDTree(points).query(points, k=k, distance_upper_bound=radius, workers=-1)
-    return np.asarray(nb, dtype=np.int64).reshape(len(points), k)
-
-
-def voxel_knn(points: F64, keys: NDArray[np.int64], size: float, k: int, radius: float) -> NDArray[np.int64]:
-    """(M, k) indices of the ``k`` nearest of ``points`` (themselves included) closer than ``radius``
-    m, nearest first, M where fewer are; as ``cKDTree.query(points, k, distance_upper_bound=radius)``.
-
-    ``points`` are the means of the voxels of ``size`` m whose :func:`voxel_keys` are ``keys``,
-    distinct and ascending (``group_keys`` order): each lies in its own voxel, so its neighbours
-    are in the voxels around it, found through the sorted keys without building a tree.
-    """
-    p = np.ascontiguousarray(points, dtype=np.float64)
-    kk = np.ascontiguousarray(keys, dtype=np.int64)
-    if p.ndim != 2 or p.shape[1] != 3 or kk.shape != (len(p),):
-        raise ValueError(f"voxel_knn: expected points (M, 3) and keys (M,), got {p.shape} and {kk.shape}")
-    if len(kk) > 1 and not bool(np.all(kk[1:] > kk[:-1])):
-        raise ValueError("voxel_knn: keys must be distinct and ascending (group_keys order)")
-    if k < 1 or not radius > 0 or not size > 0:
-        raise ValueError(f"voxel_knn: need k >= 1, radius > 0 m and size > 0 m; got {k}, {radius}, {size}")
-    out = np.empty((len(p), k), np.int64)
-    if not len(p):
-        return out
-    cols = kk >> 21
-    start = np.flatnonzero(np.concatenate([[True], cols[1:] != cols[:-1]]))
-    col_start = np.concatenate([start, [len(p)]]).astype(np.int64)
-    reach = int(np.floor(radius / size)) + 1  # a mean lies in its voxel: no nearer one is further off
-    col_keys = np.ascontiguousarray(cols[start])
-    n_chunks = max(1, min(os.cpu_count() or 1, 4, len(p) // 100_000))
-    cuts = np.linspace(0, len(col_keys), n_chunks + 1).astype(np.int64)
-
-    def run(i: int) -> None:
-        _voxel_knn(p, kk, col_keys, col_start, int(k), float(radius) ** 2, reach, int(cuts[i]), int(cuts[i + 1]), out)
-
-    if n_chunks == 1:
-        run(0)
-    else:  # nogil kernel, disjoint rows of out per chunk
-        with ThreadPoolExecutor(n_chunks) as pool:
-            list(pool.map(run, range(n_chunks)))
-    return out
-
-
-def voxel_down(points: F64, size: float) -> F64:
-    """The first point (in input order) of each voxel of ``size`` m, in input order."""
-    first, _, _ = group_keys(voxel_keys(points, size), sort=False)
-    return points[first]
-
-
-def extent(points: F64) -> F64:
-    """``np.ptp(points, axis=0)`` without numpy's slow strided column reduction on (N, 3)."""
-    if not len(points):
-        return np.zeros(points.shape[1] if points.ndim == 2 else 3)
-    return np.array([float(np.ptp(points[:, j])) for j in range(points.shape[1])])
-
-
-def _tukey(r: F64, k: float) -> F64:
-    u = np.clip(np.abs(r) / k, 0.0, 1.0)
-    return (1 - u**2) ** 2
-
-
 def _exp(x: F64) -> F64:
     m = np.eye(4)
     m[:3, :3] = Rotation.from_rotvec(x[:3]).as_matrix()
@@ -453,7 +170,7 @@ def robust_icp(src: F64, reference: Reference, t0: F64, schedule: tuple[float, .
                 c, n = c[back], n[back]
             diff = p - c
             r = np.einsum("ij,ij->i", diff, n)
-            w = _tukey(r, k) * (np.linalg.norm(diff, axis=1) < radius)
+            w = tukey(r, k) * (np.linalg.norm(diff, axis=1) < radius)
             if w.sum() < 30:
                 break
             m = np.average(p, axis=0, weights=w)
@@ -492,7 +209,15 @@ def score(src: F64, reference: Reference, t: F64, k: float, *, order: NDArray[np
     ad = np.abs(d)
     inl = (ad < 2 * k) & over
     rms = float(np.sqrt(np.mean(d[inl] ** 2))) if inl.any() else float("inf")
+    if reference.kind == "scan" and over.mean() >= SCAN_MIN_OVERLAP:
+        # An earlier scan covers only what that survey covered: today's survey is judged where the
+        # two overlap (enough of it must, or another ship's scan would pass on a sliver).
+        return rms, float(np.median(ad[over])), float(inl[over].mean())
     return rms, float(np.median(ad)), float(inl.mean())
+
+
+# The share of today's cloud an earlier scan must lie under for the fit to be judged on the overlap.
+SCAN_MIN_OVERLAP = 0.5
 
 
 def check_scale(cloud_points: F64, reference: Reference) -> None:
@@ -510,7 +235,8 @@ def check_scale(cloud_points: F64, reference: Reference) -> None:
         raise AlignmentError(
             f"cloud spans {ce[0]:.0f} units against a {re[0]:.2f} m reference: the cloud or the reference "
             "is in the wrong units (mm vs m)")
-    if ratio > 1.3:
+    # An earlier scan covers what that survey covered: today's may run further along the same ship.
+    if ratio > 1.3 and reference.kind != "scan":
         raise AlignmentError(
             f"cloud ({ce[0]:.1f} m long) is longer than reference {reference.name!r} ({re[0]:.1f} m): "
             "a different ship, or the wrong reference")
@@ -543,7 +269,7 @@ def _yaw_candidates(src: F64, reference: Reference) -> list[F64]:
 def _global_candidates(src: F64, reference: Reference, config: CompareConfig) -> list[tuple[str, F64]]:
     """Placements found without a prior: principal axes both ways round, and FPFH + RANSAC."""
     cands = [(f"principal axes #{i}", t) for i, t in enumerate(_yaw_candidates(src, reference))]
-    if config.global_registration:
+    if config.alignment.global_registration:
         g = _fpfh_candidate(src, reference, max(0.5, float(reference.extent.max()) / 150), config.seed)
         if g is not None:
             cands.append(("FPFH+RANSAC", g))
@@ -611,7 +337,7 @@ def coarse_register(points: F64, reference: Reference, prior: Transform, sigma: 
     keep their seed's value, so on a parallel midbody the seeds stay where they started, all fitting
     equally well: the fit is then reported as ambiguous along the ship, never silently chosen.
     """
-    rc = config.registration
+    rc = config.alignment.registration
     # 1. A sparse cloud, and the reference as oriented samples in a KD-tree: the coarse search
     #    needs shape, not detail, and queries a tree many times faster than the mesh.
     src = _sparse(points, config)
@@ -633,10 +359,10 @@ def coarse_register(points: F64, reference: Reference, prior: Transform, sigma: 
             coarse.append((t, f"heading {yaw:+.1f} deg, along {along:+.1f} m", off))
     # 3. Each distinct hypothesis refined to the fine scale and judged there: at the coarse scale a
     #    fit metres along a hull can hold as many points within 0.3 m as the right one.
-    k = config.tukey_k_m
+    k = config.alignment.tukey_k_m
     hyps: list[Hypothesis] = []
     for t_c, name, _ in coarse:
-        t, _, _ = robust_icp(src, reference, t_c, (*narrow, *config.icp_schedule_m), k, rc.coarse_max_iter,
+        t, _, _ = robust_icp(src, reference, t_c, (*narrow, *config.alignment.icp_schedule_m), k, rc.coarse_max_iter,
                              upright=True)
         _, med, inl = score(src, reference, t, k)
         hyps.append(Hypothesis(Transform.from_matrix(t), name, inl, med, _cost(src, reference, t, 2 * k),
@@ -680,11 +406,73 @@ def _sample_proxy(reference: Reference, spacing: float) -> Reference:
 
 
 def _sparse(points: F64, config: CompareConfig) -> F64:
-    rc = config.registration
+    rc = config.alignment.registration
     src = voxel_down(points, rc.coarse_voxel_m)
     if len(src) > rc.coarse_points:
         src = src[np.sort(np.random.default_rng(config.seed).choice(len(src), rc.coarse_points, replace=False))]
     return src
+
+
+@dataclass(frozen=True, eq=False)
+class AlignmentCandidate:
+    """One starting pose refined by ICP and scored: where it put the cloud and how well it fits."""
+
+    method: str  # where the starting pose came from
+    matrix: F64  # reference <- cloud, 4 x 4
+    inlier_fraction: float
+    median_abs_m: float
+    residual_m: float  # RMS point-to-plane distance of the inliers
+    iterations: int = 0
+    degenerate: tuple[str, ...] = ()
+
+    @property
+    def rank(self) -> tuple[float, float]:
+        """Better is larger: inliers (to the percent, so noise does not decide), then closeness."""
+        return round(self.inlier_fraction, 2), -self.median_abs_m
+
+    def summary(self) -> dict[str, Any]:
+        return {"method": self.method, "inlier_fraction": round(self.inlier_fraction, 4),
+                "median_abs_m": round(self.median_abs_m, 4)}
+
+    def alignment(self, candidates: tuple[dict[str, Any], ...] = (),
+                  registration: Registration | None = None) -> Alignment:
+        return Alignment(Transform.from_matrix(self.matrix), self.method, self.residual_m, self.median_abs_m,
+                         self.inlier_fraction, self.iterations, self.degenerate, candidates, registration)
+
+
+StartingPose = tuple[str, F64]  # (method, reference <- cloud 4 x 4)
+
+
+@dataclass(frozen=True, eq=False)
+class _Refiner:
+    """Starting poses refined by robust ICP on ``src`` and scored; what counts as a fit."""
+
+    src: F64
+    reference: Reference
+    config: CompareConfig
+    tukey_m: float
+    max_iter: int
+    need: float  # share of the cloud within 2 x tukey_m a fit must hold
+    max_median_m: float = np.inf
+    order: NDArray[np.int64] | None = None
+    verbose: bool = False
+
+    def refine(self, cands: list[StartingPose], schedule: tuple[float, ...]) -> list[AlignmentCandidate]:
+        out = []
+        for name, t0 in cands:
+            t, iters, degenerate = robust_icp(self.src, self.reference, t0, schedule, self.tukey_m, self.max_iter,
+                                              order=self.order)
+            rms, med, inl = score(self.src, self.reference, t, self.tukey_m, order=self.order)
+            out.append(AlignmentCandidate(name, t, inl, med, rms, iters, degenerate))
+            if self.verbose:
+                log.info("alignment candidate %s: inliers %.2f, median |d| %.3f m, rms %.3f m", name, inl, med, rms)
+        return out
+
+    def fits(self, r: AlignmentCandidate) -> bool:
+        return bool(r.inlier_fraction >= self.need and r.median_abs_m <= self.max_median_m)
+
+    def global_candidates(self) -> list[StartingPose]:
+        return _global_candidates(self.src, self.reference, self.config)
 
 
 def register_prior(points: F64, reference: Reference, prior: Transform, sigma: PriorSigma,
@@ -692,7 +480,7 @@ def register_prior(points: F64, reference: Reference, prior: Transform, sigma: P
     """:func:`coarse_register`, checked: when nothing within the prior's range fits even coarsely
     (a drifting survey still fits within ``2 x coarse_tukey_m`` almost everywhere), the whole
     reference is searched and the error says how far from the prior the cloud does fit."""
-    rc = config.registration
+    rc = config.alignment.registration
     check_scale(points, reference)
     reg = coarse_register(points, reference, prior, sigma, config)
     src = _sparse(points, config)
@@ -703,24 +491,9 @@ def register_prior(points: F64, reference: Reference, prior: Transform, sigma: P
         attempt = Alignment(reg.best.transform, "registration from the navigation prior", rms, med, inl, 0, (), (), reg)
         check_within_prior(t, prior, np.array(reg.pivot), sigma, attempt)
         return reg
-    near = (inl, -med, "registration from the navigation prior", t, 0, (), rms, med)
-
-    def refine(cands: list[tuple[str, F64]], schedule: tuple[float, ...]) -> list[tuple[Any, ...]]:
-        out = []
-        for name, t0 in cands:
-            tt, iters, deg = robust_icp(src, reference, t0, schedule, rc.coarse_tukey_m, rc.coarse_max_iter)
-            r2, m2, i2 = score(src, reference, tt, rc.coarse_tukey_m)
-            out.append((i2, -m2, name, tt, iters, deg, r2, m2))
-        return out
-
-    def global_candidates() -> list[tuple[str, F64]]:
-        return _global_candidates(src, reference, config)
-
-    def fits(r: tuple[Any, ...]) -> bool:
-        return bool(r[0] >= rc.min_coarse_inliers)
-
-    _raise_prior_far_off(near, reg, prior, global_candidates, refine, (8.0, *rc.coarse_schedule_m), fits,
-                         reference, config, need=rc.min_coarse_inliers, within=2 * rc.coarse_tukey_m)
+    near = AlignmentCandidate("registration from the navigation prior", t, inl, med, rms)
+    coarse = _Refiner(src, reference, config, rc.coarse_tukey_m, rc.coarse_max_iter, rc.min_coarse_inliers)
+    _raise_prior_far_off(near, reg, prior, coarse, (8.0, *rc.coarse_schedule_m))
     raise AssertionError("unreachable")  # _raise_prior_far_off always raises
 
 
@@ -733,7 +506,7 @@ def _cost(src: F64, reference: Reference, t: F64, c: float) -> float:
 def _along_range(src: F64, reference: Reference, t: F64, cost0: float, sigma: PriorSigma,
                  config: CompareConfig) -> tuple[float, float]:
     """Shifts along hull x (m) around ``t`` over which the fit stays as good (cost within the tie ratio)."""
-    rc = config.registration
+    rc = config.alignment.registration
     reach = max(2.0 * sigma.along_m, rc.ambiguity_scan_m)
     shifts = np.arange(rc.ambiguity_step_m, reach + 1e-9, rc.ambiguity_step_m)
     lo = hi = 0.0
@@ -741,7 +514,7 @@ def _along_range(src: F64, reference: Reference, t: F64, cost0: float, sigma: Pr
         for s in shifts:
             m = t.copy()
             m[0, 3] += sign * s
-            if _cost(src, reference, m, 2 * config.tukey_k_m) > rc.tie_ratio * cost0:
+            if _cost(src, reference, m, 2 * config.alignment.tukey_k_m) > rc.tie_ratio * cost0:
                 break
             if sign > 0:
                 hi = float(s)
@@ -802,77 +575,28 @@ def align(points: F64, reference: Reference, config: CompareConfig, *, prior: Tr
     prior's neighbourhood is searched first (:func:`coarse_register`), without it the prior is
     only refined. Without a prior, global candidates (principal axes, FPFH + RANSAC) are tried.
     """
-    if len(points) < 50:
-        raise HullscanError(f"cloud has only {len(points)} points; need at least 50 to align")
-    if len(reference.icp_points) < 50:
-        raise AlignmentError(f"reference {reference.name!r} has too little surface to align with")
-    src = voxel_down(points, config.voxel_m)
-    order = None
-    if len(src) > 60000:
-        sel = np.random.default_rng(config.seed).choice(len(src), 60000, replace=False)
-        src = src[sel]
-        order = np.argsort(sel)  # the same points in cloud order: the reference is queried in that order
-    check_scale(points, reference)
-    k = config.tukey_k_m
-
-    def global_candidates() -> list[tuple[str, F64]]:
-        return _global_candidates(src, reference, config)
-
-    def refine(cands: list[tuple[str, F64]], schedule: tuple[float, ...]) -> list[tuple[Any, ...]]:
-        out = []
-        for name, t0 in cands:
-            t, iters, degenerate = robust_icp(src, reference, t0, schedule, k, config.icp_max_iter, order=order)
-            rms, med, inl = score(src, reference, t, k, order=order)
-            out.append((inl, -med, name, t, iters, degenerate, rms, med))
-            log.info("alignment candidate %s: inliers %.2f, median |d| %.3f m, rms %.3f m", name, inl, med, rms)
-        return out
-
-    def fits(r: tuple[Any, ...]) -> bool:
-        return bool(r[0] >= config.min_inlier_fraction and r[7] <= config.max_residual_m)
-
-    wide = (4.0, 2.0, 1.0, *config.icp_schedule_m)
-    reg = None
+    # The cloud as the fine fit sees it (voxel-thinned, at most 60 k points).
+    fit = _fine_refiner(points, reference, config)
     if prior is not None:
         check_half_side(prior.apply(points), reference)
-    if prior is not None and sigma is not None:
-        # Search the prior's neighbourhood (its stated or default uncertainty), then refine.
-        reg = coarse_register(points, reference, prior, sigma, config)
-        results = refine([("registration from the navigation prior", reg.best.transform.as_matrix())],
-                         config.icp_schedule_m)
-        if not fits(results[0]):
-            _raise_prior_far_off(results[0], reg, prior, global_candidates, refine, wide, fits, reference, config)
-    elif prior is not None:
-        results = refine([("navigation prior", prior.as_matrix())], config.icp_schedule_m)
-        if not fits(results[0]) and config.global_registration:
-            # A prior metres off (another waterline or origin convention in the mesh, a wrong
-            # truth file) must not sink an inspection that global registration can still align.
-            log.warning("navigation prior does not fit reference %r (inliers %.0f%%, median %.2f m): "
-                        "trying global registration", reference.name, 100 * results[0][0], results[0][7])
-            results += refine(global_candidates(), wide)
-    else:
-        results = refine(global_candidates(), wide)
-    results.sort(key=lambda r: (round(r[0], 2), r[1]), reverse=True)
-    inl, _, name, t, iters, degenerate, rms, med = results[0]
-    summary = tuple({"method": r[2], "inlier_fraction": round(r[0], 4), "median_abs_m": round(r[7], 4)}
-                    for r in results)
-    result = Alignment(Transform.from_matrix(t), name, rms, med, inl, iters, degenerate, summary, reg)
-    if inl < config.min_inlier_fraction or med > config.max_residual_m:
-        cause = ("a navigation prior that is far off" if prior is not None
-                 else "a reference that does not cover the surveyed part of the hull")
-        raise AlignmentFailed(
-            f"cloud does not fit reference {reference.name!r}: after alignment ({name}) only "
-            f"{inl:.0%} of the cloud lies within {2 * k:.2f} m of it (need {config.min_inlier_fraction:.0%}), "
-            f"median distance {med:.2f} m (limit {config.max_residual_m:.2f} m). A different ship, or "
-            f"{cause}; no findings were produced.", result)
+    # Candidate poses: from the prior's neighbourhood, the prior itself, or global registration.
+    results, reg = _fine_candidates(points, fit, prior, sigma)
+    results.sort(key=lambda r: r.rank, reverse=True)
+    best = results[0]
+    result = best.alignment(tuple(r.summary() for r in results), reg)
+    if not fit.fits(best):
+        raise _no_fit(best, result, reference, config, prior is not None)
+    t = best.matrix
     if reg is not None and sigma is not None:
         # Along a hull the fit is held by a few features (bilge keel ends, sea chests, the ends'
         # curvature) that the Tukey-weighted ICP cannot pull once they are off by more than its
         # width: the shift along the ship is settled by scanning the fit's cost directly.
-        t, along_range = settle_along(src, reference, t, sigma, config)
+        t, along_range = settle_along(fit.src, reference, t, sigma, config)
         reg = replace(reg, along_range_m=along_range)
-        rms, med, inl = score(src, reference, t, k, order=order)
+        rms, med, inl = score(fit.src, reference, t, fit.tukey_m, order=fit.order)
         result = replace(result, transform=Transform.from_matrix(t), residual_m=rms, median_abs_m=med,
                          inlier_fraction=inl, registration=reg)
+    # A fit must leave the hull upright, on its surveyed side, and within the prior's range.
     check_upright(t, reference)
     check_half_side(points @ t[:3, :3].T + t[:3, 3], reference)
     if reg is not None and prior is not None and sigma is not None:
@@ -880,14 +604,71 @@ def align(points: F64, reference: Reference, config: CompareConfig, *, prior: Tr
     return result
 
 
+def _fine_refiner(points: F64, reference: Reference, config: CompareConfig) -> _Refiner:
+    """The fine fit's sample of the cloud and its acceptance (inliers and median distance)."""
+    if len(points) < 50:
+        raise HullscanError(f"cloud has only {len(points)} points; need at least 50 to align")
+    if len(reference.icp_points) < 50:
+        raise AlignmentError(f"reference {reference.name!r} has too little surface to align with")
+    ac = config.alignment
+    src = voxel_down(points, ac.voxel_m)
+    order = None
+    if len(src) > 60000:
+        sel = np.random.default_rng(config.seed).choice(len(src), 60000, replace=False)
+        src = src[sel]
+        order = np.argsort(sel)  # the same points in cloud order: the reference is queried in that order
+    check_scale(points, reference)
+    return _Refiner(src, reference, config, ac.tukey_k_m, ac.icp_max_iter, ac.min_inlier_fraction,
+                    ac.max_residual_m, order, verbose=True)
+
+
+def _fine_candidates(points: F64, fit: _Refiner, prior: Transform | None, sigma: PriorSigma | None
+                     ) -> tuple[list[AlignmentCandidate], Registration | None]:
+    """Refined candidate poses, and the coarse registration when the prior's range was searched."""
+    ac = fit.config.alignment
+    wide = (4.0, 2.0, 1.0, *ac.icp_schedule_m)
+    if prior is None:
+        return fit.refine(fit.global_candidates(), wide), None
+    if sigma is not None:
+        # Search the prior's neighbourhood (its stated or default uncertainty), then refine.
+        reg = coarse_register(points, fit.reference, prior, sigma, fit.config)
+        results = fit.refine([("registration from the navigation prior", reg.best.transform.as_matrix())],
+                             ac.icp_schedule_m)
+        if not fit.fits(results[0]):
+            _raise_prior_far_off(results[0], reg, prior, fit, wide)
+        return results, reg
+    results = fit.refine([("navigation prior", prior.as_matrix())], ac.icp_schedule_m)
+    if not fit.fits(results[0]) and ac.global_registration:
+        # A prior metres off (another waterline or origin convention in the mesh, a wrong
+        # truth file) must not sink an inspection that global registration can still align.
+        log.warning("navigation prior does not fit reference %r (inliers %.0f%%, median %.2f m): "
+                    "trying global registration", fit.reference.name, 100 * results[0].inlier_fraction,
+                    results[0].median_abs_m)
+        results += fit.refine(fit.global_candidates(), wide)
+    return results, None
+
+
+def _no_fit(best: AlignmentCandidate, result: Alignment, reference: Reference, config: CompareConfig,
+            had_prior: bool) -> AlignmentFailed:
+    """The error for a best candidate that still does not fit (with the attempt, for the report)."""
+    ac = config.alignment
+    cause = ("a navigation prior that is far off" if had_prior
+             else "a reference that does not cover the surveyed part of the hull")
+    return AlignmentFailed(
+        f"cloud does not fit reference {reference.name!r}: after alignment ({best.method}) only "
+        f"{best.inlier_fraction:.0%} of the cloud lies within {2 * ac.tukey_k_m:.2f} m of it (need "
+        f"{ac.min_inlier_fraction:.0%}), median distance {best.median_abs_m:.2f} m (limit {ac.max_residual_m:.2f} m). "
+        f"A different ship, or {cause}; no findings were produced.", result)
+
+
 def settle_along(src: F64, reference: Reference, t: F64, sigma: PriorSigma, config: CompareConfig
                   ) -> tuple[F64, tuple[float, float]]:
     """The fit moved along the ship (hull x) to its lowest fine cost, and the range of shifts from
     there over which the cost stays within ``along_tie`` of it (the position's ambiguity)."""
-    rc = config.registration
+    rc = config.alignment.registration
     pts = src if len(src) <= rc.along_points else src[
         np.sort(np.random.default_rng(config.seed).choice(len(src), rc.along_points, replace=False))]
-    c = 2 * config.tukey_k_m
+    c = 2 * config.alignment.tukey_k_m
 
     def cost(shift: float) -> float:
         m = t.copy()
@@ -914,28 +695,26 @@ def settle_along(src: F64, reference: Reference, t: F64, sigma: PriorSigma, conf
     return t, (lo, hi)
 
 
-def _raise_prior_far_off(near: tuple[Any, ...], reg: Registration, prior: Transform, global_candidates: Any,
-                         refine: Any, wide: tuple[float, ...], fits: Any, reference: Reference,
-                         config: CompareConfig, need: float | None = None, within: float | None = None) -> None:
+def _raise_prior_far_off(near: AlignmentCandidate, reg: Registration, prior: Transform, fit: _Refiner,
+                         wide: tuple[float, ...]) -> None:
     """Nothing within the prior's range fits: find where the cloud does fit and say how far that is."""
-    far = refine(global_candidates(), wide) if config.global_registration else []
-    good = sorted((r for r in far if fits(r)), key=lambda r: -r[0])
+    far = fit.refine(fit.global_candidates(), wide) if fit.config.alignment.global_registration else []
+    good = sorted((r for r in far if fit.fits(r)), key=lambda r: -r.inlier_fraction)
     sg = reg.searched
     where = (f"within the prior's range (+/- {sg['along_m']:g} m along, {sg['across_m']:g} m across, "
-             f"{sg['heading_deg']:g} deg heading) the best fit holds only {near[0]:.0%} of the cloud "
-             f"within {within or 2 * config.tukey_k_m:.2f} m (need {need or config.min_inlier_fraction:.0%})")
-    attempt = Alignment(Transform.from_matrix(near[3]), str(near[2]), near[6], near[7], near[0], near[4],
-                        near[5], (), reg)
+             f"{sg['heading_deg']:g} deg heading) the best fit holds only {near.inlier_fraction:.0%} of the cloud "
+             f"within {2 * fit.tukey_m:.2f} m (need {fit.need:.0%})")
+    attempt = near.alignment(registration=reg)
     if good:
-        along, across, _, yaw = _offsets(good[0][3], prior.as_matrix(), np.array(reg.pivot))
+        along, across, _, yaw = _offsets(good[0].matrix, prior.as_matrix(), np.array(reg.pivot))
         raise AlignmentFailed(
-            f"navigation prior is outside the capture range: {where}; a fit holding {good[0][0]:.0%} lies "
+            f"navigation prior is outside the capture range: {where}; a fit holding {good[0].inlier_fraction:.0%} lies "
             f"{along:+.1f} m along, {across:+.1f} m across and {yaw:+.1f} deg in heading from the prior. Check the "
             "ship heading (degrees clockwise from north), the start frame and side, the prior's frame (the "
             "reference file's own coordinates) and the reference's --bow/--up; then give the prior again.",
             attempt)
     raise AlignmentFailed(
-        f"cloud does not fit reference {reference.name!r}: {where}, and no fit was found elsewhere either. "
+        f"cloud does not fit reference {fit.reference.name!r}: {where}, and no fit was found elsewhere either. "
         "A different ship, or a prior that is far off; no findings were produced.", attempt)
 
 
@@ -945,93 +724,6 @@ class AlignmentFailed(AlignmentError):
     def __init__(self, message: str, attempt: Alignment) -> None:
         super().__init__(message)
         self.attempt = attempt
-
-
-@njit(cache=True, nogil=True)
-def _blend_shifts(q: F64, cx: F64, cy: F64, cz: F64, shifts: F64, k: int, sigma: float, out: F64) -> None:
-    """Brute-force k nearest of a few hundred block centres (``cx``, ``cy``, ``cz``) per query
-    point, Gaussian-weighted blend of their ``shifts`` into ``out``."""
-    d2 = np.empty(len(cx))
-    bd = np.empty(k)
-    bi = np.empty(k, np.int64)
-    w = np.empty(k)
-    for i in range(q.shape[0]):
-        qx, qy, qz = q[i, 0], q[i, 1], q[i, 2]
-        for b in range(len(cx)):
-            dx = qx - cx[b]
-            dy = qy - cy[b]
-            dz = qz - cz[b]
-            d2[b] = dx * dx + dy * dy + dz * dz
-        m = 0
-        for b in range(len(cx)):
-            v = d2[b]
-            if m < k:
-                j = m
-                m += 1
-            elif v < bd[k - 1]:
-                j = k - 1
-            else:
-                continue
-            while j > 0 and bd[j - 1] > v:  # the k nearest, sorted; the earlier block first on ties
-                bd[j] = bd[j - 1]
-                bi[j] = bi[j - 1]
-                j -= 1
-            bd[j] = v
-            bi[j] = b
-        total = 0.0
-        for j in range(k):
-            r = np.sqrt(bd[j]) / sigma
-            w[j] = np.exp(-0.5 * r * r) + 1e-12
-            total += w[j]
-        sx = sy = sz = 0.0
-        for j in range(k):
-            wj = w[j] / total
-            sx += wj * shifts[bi[j], 0]
-            sy += wj * shifts[bi[j], 1]
-            sz += wj * shifts[bi[j], 2]
-        out[i, 0] = sx
-        out[i, 1] = sy
-        out[i, 2] = sz
-
-
-def _blend_shifts_numpy(points: F64, centres: F64, shifts: F64, k: int, sigma: float) -> F64:
-    """Plain numpy (cKDTree) reference of :func:`blend_shifts`."""
-    from scipy.spatial import cKDTree
-
-    dist, idx = cKDTree(centres).query(points, k=k, workers=-1)
-    dist, idx = np.atleast_2d(dist.T).T, np.atleast_2d(idx.T).T
-    w = np.exp(-0.5 * (dist / sigma) ** 2) + 1e-12
-    w /= w.sum(axis=1, keepdims=True)
-    return np.einsum("ij,ijk->ik", w, shifts[idx])
-
-
-def blend_shifts(points: F64, centres: F64, shifts: F64, k: int, sigma: float) -> F64:
-    """(N, 3) blend of the translations ``shifts`` (B, 3) of the ``k`` block ``centres`` (B, 3) nearest
-    each point, weighted by a Gaussian of the distance (``sigma`` m)."""
-    p = np.ascontiguousarray(points, dtype=np.float64)
-    c = np.ascontiguousarray(centres, dtype=np.float64)
-    sh = np.ascontiguousarray(shifts, dtype=np.float64)
-    if p.ndim != 2 or p.shape[1] != 3 or c.ndim != 2 or c.shape[1] != 3 or sh.shape != c.shape:
-        raise ValueError(f"blend_shifts: expected points (N, 3), centres and shifts (B, 3); got {p.shape}, "
-                         f"{c.shape}, {sh.shape}")
-    if not 1 <= k <= len(c) or not sigma > 0:
-        raise ValueError(f"blend_shifts: need 1 <= k <= {len(c)} blocks and sigma > 0 m, got k={k}, sigma={sigma}")
-    out = np.empty(p.shape)
-    cx, cy, cz = (np.ascontiguousarray(c[:, j]) for j in range(3))
-    # nogil kernel: large queries in a few chunks on threads.
-    n_chunks = max(1, min(os.cpu_count() or 1, 4, len(p) // 50_000))
-    bounds = np.linspace(0, len(p), n_chunks + 1).astype(np.int64)
-
-    def run(i: int) -> None:
-        lo, hi = bounds[i], bounds[i + 1]
-        _blend_shifts(p[lo:hi], cx, cy, cz, sh, int(k), float(sigma), out[lo:hi])
-
-    if n_chunks == 1:
-        run(0)
-    else:
-        with ThreadPoolExecutor(n_chunks) as pool:
-            list(pool.map(run, range(n_chunks)))
-    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -1065,7 +757,7 @@ class LocalCorrection:
 
 
 def local_refine(points: F64, reference: Reference, config: CompareConfig, offset: float = 0.0) -> LocalCorrection:
-    """Per-block (``config.local_block_m`` cubes) robust point-to-plane translation.
+    """Per-block (``config.alignment.local_block_m`` cubes) robust point-to-plane translation.
 
     A drifting navigation solution bends the map: each survey lane is shifted a little
     differently, which a single rigid transform cannot undo and which would show as large,
@@ -1075,8 +767,8 @@ def local_refine(points: F64, reference: Reference, config: CompareConfig, offse
     block grid (a second pass on a half-offset grid fits what one block straddling two lanes
     or the start of a lane could not).
     """
-    block = config.local_block_m
-    src = voxel_down(points, config.voxel_m)
+    block = config.alignment.local_block_m
+    src = voxel_down(points, config.alignment.voxel_m)
     # Blocks in lexicographic (x, y, z) block-index order, points of each in input order. Every
     # step queries the reference once for all blocks still iterating (one large query instead of
     # a few hundred small ones); each block's own fit is as if it were done alone.
@@ -1095,7 +787,7 @@ def local_refine(points: F64, reference: Reference, config: CompareConfig, offse
 
     active = []
     for i, (d, n, over) in enumerate(query(list(range(len(pts))))):
-        ok = over & (np.abs(d) < config.local_max_shift_m)
+        ok = over & (np.abs(d) < config.alignment.local_max_shift_m)
         if ok.sum() < 100:
             continue
         active.append(i)
@@ -1103,10 +795,10 @@ def local_refine(points: F64, reference: Reference, config: CompareConfig, offse
         if np.linalg.norm(nbar) > 0.5:
             ts[i] = -float(np.median(d[ok])) * nbar / max(float(np.linalg.norm(nbar)), 1e-9)
     fitted = list(active)
-    for k in (0.2, 0.1, config.tukey_k_m, config.tukey_k_m):
+    for k in (0.2, 0.1, config.alignment.tukey_k_m, config.alignment.tukey_k_m):
         still = []
         for i, (d, n, over) in zip(active, query(active), strict=True):
-            w = _tukey(d, k) * over
+            w = tukey(d, k) * over
             if w.sum() < 50:
                 continue
             h = n.T @ (w[:, None] * n)
@@ -1118,7 +810,7 @@ def local_refine(points: F64, reference: Reference, config: CompareConfig, offse
         active = still
     centres, shifts = [], []
     for i in fitted:
-        if np.linalg.norm(ts[i]) < config.local_max_shift_m:
+        if np.linalg.norm(ts[i]) < config.alignment.local_max_shift_m:
             centres.append(pts[i].mean(axis=0))
             shifts.append(ts[i])
     return LocalCorrection(np.array(centres).reshape(-1, 3), np.array(shifts).reshape(-1, 3))

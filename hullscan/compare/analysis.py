@@ -19,10 +19,12 @@ from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
+from scipy.special import ndtri
 
-from hullscan.compare.align import group_keys, voxel_keys, voxel_knn
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.reference import Reference
+from hullscan.compare.uncertainty import calibrated_scale, point_sigma
+from hullscan.core.grid import group_keys, voxel_keys, voxel_knn
 from hullscan.model import Finding
 
 F64 = NDArray[np.float64]
@@ -53,10 +55,15 @@ class Cells:
     reference: Reference | None = None  # for heights along a finding's mean normal
     align_residual: float = 0.0  # alignment RMS residual in the z-score's uncertainty (m)
     uncertainty: F64 | None = None  # the z-score's denominator (m): residual / zscore
+    # "sonar": from each point's incidence and range (hullscan.compare.uncertainty), scaled by the
+    # survey's own scatter (uncertainty_scale); "estimated": the cloud has no viewing geometry.
+    uncertainty_model: str = "estimated"
+    uncertainty_scale: float = 1.0
 
 
-def group_median(groups: I64, values: F64, n_groups: int) -> F64:
-    """Median of ``values`` per group id (NaN for empty groups)."""
+def group_quantile(groups: I64, values: F64, n_groups: int, q: float) -> F64:
+    """The ``q`` quantile (0..1, linear between order statistics) of ``values`` per group id (NaN
+    for empty groups)."""
     order = np.lexsort((values, groups))
     g = groups[order]
     v = values[order]
@@ -64,10 +71,16 @@ def group_median(groups: I64, values: F64, n_groups: int) -> F64:
     ends = np.searchsorted(g, np.arange(n_groups), side="right")
     out = np.full(n_groups, np.nan)
     has = ends > starts
-    lo = v[(starts + (ends - starts - 1) // 2)[has]]
-    hi = v[(starts + (ends - starts) // 2)[has]]
-    out[has] = 0.5 * (lo + hi)
+    pos = starts[has] + q * (ends[has] - starts[has] - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, ends[has] - 1)
+    out[has] = v[lo] + (pos - lo) * (v[hi] - v[lo])
     return out
+
+
+def group_median(groups: I64, values: F64, n_groups: int) -> F64:
+    """Median of ``values`` per group id (NaN for empty groups)."""
+    return group_quantile(groups, values, n_groups, 0.5)
 
 
 def row_nanmedian(values: F64) -> F64:
@@ -84,8 +97,14 @@ def row_nanmedian(values: F64) -> F64:
 
 
 def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, config: CompareConfig,
-               align_residual: float, exclude: Callable[[F64], NDArray[np.bool_]] | None = None) -> Cells:
-    """Average points into cells, measure their deviation and prepare it for segmentation."""
+               align_residual: float, exclude: Callable[[F64], NDArray[np.bool_]] | None = None,
+               geometry: tuple[F64, F64] | None = None) -> Cells:
+    """Average points into cells, measure their deviation and prepare it for segmentation.
+
+    ``geometry``: each point's incidence (deg) and range (m), where the cloud has them: the cell
+    is then the inverse-variance mean of its points and its uncertainty the sonar model's
+    (:mod:`hullscan.compare.uncertainty`); without, the cloud's own ``sigma`` (or the configured
+    fallback) and the alignment's residual, and coverage is estimated."""
     cell = ANALYSIS_CELL_M
     keys = voxel_keys(points, cell)
     first, inv, count = group_keys(keys)
@@ -94,16 +113,22 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
     def mean(values: F64) -> F64:
         return np.bincount(inv, weights=values, minlength=m) / count
 
-    cp = np.stack([mean(points[:, i]) for i in range(3)], axis=1)
+    if geometry is not None:
+        # Head-on returns at short range outweigh grazing ones from a far lane in the same cell.
+        w = 1.0 / np.maximum(point_sigma(geometry[0], geometry[1], config.uncertainty), 1e-4) ** 2
+        wsum = np.bincount(inv, weights=w, minlength=m)
+        cp = np.stack([np.bincount(inv, weights=points[:, i] * w, minlength=m) / wsum for i in range(3)], axis=1)
+    else:
+        cp = np.stack([mean(points[:, i]) for i in range(3)], axis=1)
     csig = mean(sigma)
     cconf = mean(confidence)
     d, base, normal, ids, over = reference.signed_distance(cp)
-    judged = over & (np.abs(d) <= config.max_deviation_m)
+    judged = over & (np.abs(d) <= config.detection.max_deviation_m)
     if exclude is not None:
         judged &= ~exclude(cp)
     d = np.where(judged, d, np.nan)
     # Neighbourhood median: roughness (barnacles, noise) below ~smooth_radius disappears.
-    nb = voxel_knn(cp, keys[first], cell, 9, config.smooth_radius_m)  # as cKDTree(cp).query, without the tree
+    nb = voxel_knn(cp, keys[first], cell, 9, config.detection.smooth_radius_m)  # as cKDTree(cp).query, without the tree
     nb_d = np.full(nb.shape, np.nan)
     valid = nb < m
     nb_d[valid] = d[nb[valid]]
@@ -118,18 +143,64 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
     bcnt = np.bincount(binv, minlength=nb_blocks).astype(float)
     for i in range(3):
         bcen[:, i] = np.bincount(binv, weights=cp[:, i], minlength=nb_blocks) / np.maximum(bcnt, 1)
-    nbrs = cKDTree(bcen).query_ball_point(bcen, r=config.baseline_radius_m, workers=-1, return_sorted=False)
+    nbrs = cKDTree(bcen).query_ball_point(bcen, r=config.detection.baseline_radius_m, workers=-1, return_sorted=False)
     owner = np.repeat(np.arange(nb_blocks), [len(x) for x in nbrs])
     vals = bmed[np.concatenate([np.asarray(x, np.int64) for x in nbrs])] if nb_blocks else np.zeros(0)
     fin = np.isfinite(vals)
     bbase = np.nan_to_num(group_median(owner[fin], vals[fin], nb_blocks), nan=0.0)
-    baseline = np.clip(bbase[binv], -config.baseline_clip_m, config.baseline_clip_m)
+    baseline = np.clip(bbase[binv], -config.detection.baseline_clip_m, config.detection.baseline_clip_m)
     residual = smooth - baseline
-    unc = np.sqrt(np.maximum(csig, 0.01) ** 2 + align_residual**2)
+    if geometry is not None:
+        # The model's uncertainty of each cell's mean, then of the neighbourhood median taken of it
+        # (1.25 sigma / sqrt(n) for a median of n); the survey's scatter sets the scale. The
+        # alignment's residual is not added: the relative deviation cancels it.
+        nb_s = np.full(nb.shape, np.nan)
+        nb_s[valid] = np.sqrt(1.0 / wsum)[nb[valid]]
+        n_nb = np.maximum(np.isfinite(nb_d).sum(axis=1), 1)
+        model = 1.2533 * row_nanmedian(nb_s) / np.sqrt(n_nb)
+        # What the local baseline does not follow (a lane's offset from its neighbour, a plate's
+        # own shape at the metre scale) is systematic: the robust spread of the 0.5 m blocks'
+        # residual medians around the cell, within the baseline's radius.
+        bres = np.abs(bmed - bbase)
+        vals = bres[np.concatenate([np.asarray(x, np.int64) for x in nbrs])] if nb_blocks else np.zeros(0)
+        fin = np.isfinite(vals)
+        q = config.uncertainty.systematic_quantile
+        sys_m = np.nan_to_num(group_quantile(owner[fin], vals[fin], nb_blocks, q), nan=0.0)[binv] / ndtri(0.5 + q / 2)
+        # And at the scale of metres (a pass placed decimetres off by drifting navigation, over
+        # square metres): the spread of the cells' residuals over 1 m blocks within a few metres.
+        unc0 = np.sqrt(model**2 + sys_m**2 + _wide_spread(cp, residual, config) ** 2 + config.uncertainty.floor_m**2)
+        scale = calibrated_scale(residual, unc0, np.isfinite(residual), config.uncertainty)
+        unc = scale * unc0
+        align_residual, how = 0.0, "sonar"
+    else:
+        scale, how = 1.0, "estimated"
+        sig = np.where(csig > 0, csig, config.uncertainty.fallback_sigma_m)
+        unc = np.sqrt(np.maximum(sig, 0.01) ** 2 + align_residual**2)
     with np.errstate(invalid="ignore"):
         z = residual / unc
     return Cells(cp, count, csig, cconf, inv, d, base, normal, ids, smooth, baseline, residual, z, judged,
-                 reference.in_recess(ids), reference, float(align_residual), unc)
+                 reference.in_recess(ids), reference, float(align_residual), unc, how, float(scale))
+
+
+def _wide_spread(cp: F64, residual: F64, config: CompareConfig, block: float = 1.0) -> F64:
+    """Per cell: the median over 1 m blocks within ``uncertainty.wide_radius_m`` of each block's
+    ``systematic_quantile`` of the cells' absolute residuals, as a Gaussian sigma (0 where off)."""
+    radius = config.uncertainty.wide_radius_m
+    if radius <= 0 or not len(cp):
+        return np.zeros(len(cp))
+    q = config.uncertainty.systematic_quantile
+    _, binv, _ = group_keys(voxel_keys(cp, block))
+    nb = int(binv.max()) + 1
+    fin = np.isfinite(residual)
+    bq = group_quantile(binv[fin], np.abs(residual[fin]), nb, q)
+    cnt = np.bincount(binv, minlength=nb).astype(float)
+    cen = np.stack([np.bincount(binv, weights=cp[:, i], minlength=nb) for i in range(3)], 1) / np.maximum(cnt, 1)[:, None]
+    nbrs = cKDTree(cen).query_ball_point(cen, r=radius, workers=-1, return_sorted=False)
+    owner = np.repeat(np.arange(nb), [len(x) for x in nbrs])
+    vals = bq[np.concatenate([np.asarray(x, np.int64) for x in nbrs])]
+    ok = np.isfinite(vals)
+    wide = np.nan_to_num(group_median(owner[ok], vals[ok], nb), nan=0.0)
+    return np.asarray(wide[binv] / ndtri(0.5 + q / 2), np.float64)
 
 
 RECESS_LINK_M = 0.25
@@ -319,26 +390,67 @@ def measure(cells: Cells, idx: I64, sign: float) -> dict[str, Any]:
     }
 
 
+def contradicted(cells: Cells, config: CompareConfig) -> NDArray[np.bool_]:
+    """Deviating cells over a place where other cells saw plating.
+
+    Two views of one place that disagree (a lane placed a few centimetres off its neighbour, a
+    pass whose navigation drifted, grazing returns beside head-on ones) give two layers over the
+    same reference footprint: one at the plating, one off it. A compartment hides the plating
+    under it, so the plating seen there is the evidence that the other layer is not one. Cells
+    standing more than ``grow_height_m`` off the plating whose foot lies within
+    ``contradiction_radius_m`` of the foot of a judged cell within ``grow_height_m`` of the
+    plating are contradicted; the walls of a real object are not (their plating is hidden)."""
+    out = np.zeros(len(cells.residual), bool)
+    r = np.abs(np.nan_to_num(cells.residual, nan=0.0))
+    flat = np.flatnonzero(cells.judged & np.isfinite(cells.residual) & (r <= config.detection.grow_height_m))
+    off = np.flatnonzero(cells.judged & (r > config.detection.grow_height_m))
+    radius = config.detection.contradiction_radius_m
+    if radius <= 0 or not len(off) or not len(flat):
+        return out
+    tree = cKDTree(cells.base[flat])
+    near = tree.query(cells.base[off], k=1, distance_upper_bound=radius)[0]
+    out[off] = np.isfinite(near)
+    # Plating all around the foot within a wider radius (a sparse view of the plating): beside a
+    # real object's edge the plating lies on one side, outside its footprint.
+    around = config.detection.contradiction_around_m
+    rest = off[~out[off]]
+    if around <= 0 or not len(rest):
+        return out
+    groups = tree.query_ball_point(cells.base[rest], r=around, workers=-1, return_sorted=False)
+    n = np.fromiter((len(g) for g in groups), np.int64, len(groups))
+    has = np.flatnonzero(n >= 4)
+    if not len(has):
+        return out
+    owner = np.repeat(np.arange(len(has)), n[has])
+    members = flat[np.concatenate([np.asarray(groups[i], np.int64) for i in has])]
+    offset = cells.base[members] - cells.base[rest[has]][owner]
+    mean = np.stack([np.bincount(owner, weights=offset[:, k], minlength=len(has)) for k in range(3)], 1) / n[has, None]
+    out[rest[has]] = np.linalg.norm(mean, axis=1) < 0.35 * around
+    return out
+
+
 def segment(cells: Cells, config: CompareConfig, kinds: tuple[str, ...] = ("protrusion", "recess")
             ) -> list[tuple[str, I64, dict[str, Any]]]:
     """Connected deviations that pass the height, z-score, size and volume thresholds."""
     out = []
+    # A deviation over plating that another view saw is not a compartment (contradicted()).
+    against = contradicted(cells, config) if cells.uncertainty_model == "sonar" else np.zeros(len(cells.residual), bool)
     for kind in kinds:
         sign = 1.0 if kind == "protrusion" else -1.0
         r = sign * np.nan_to_num(cells.residual, nan=0.0)
         z = sign * np.nan_to_num(cells.zscore, nan=0.0)
-        grow = np.flatnonzero((r > config.grow_height_m) & cells.judged)
-        seed = (r > config.min_height_m) & (z > config.min_zscore)
+        grow = np.flatnonzero((r > config.detection.grow_height_m) & cells.judged)
+        seed = (r > config.detection.min_height_m) & (z > config.detection.min_zscore) & ~against
         bridge = None if cells.in_recess is None else cells.in_recess[grow]
         k, labels = components(cells.points[grow], 1.8 * ANALYSIS_CELL_M, bridge)
         for lab in range(k):
             idx = grow[labels == lab]
-            if not seed[idx].any() or int(cells.count[idx].sum()) < config.min_points:
+            if not seed[idx].any() or int(cells.count[idx].sum()) < config.detection.min_points:
                 continue
             m = measure(cells, idx, sign)
-            if m["footprint"] < config.min_footprint_m2 or m["volume"] < config.min_volume_m3:
+            if m["footprint"] < config.detection.min_footprint_m2 or m["volume"] < config.detection.min_volume_m3:
                 continue
-            if m["max_height"] < config.min_height_m:
+            if m["max_height"] < config.detection.min_height_m:
                 continue
             # The evidence of a finding is in its seed cells (the 2.5 cm skirt grown around them is
             # mostly ordinary plating): the caller merges a segment whose seeds hold fewer than
@@ -363,7 +475,7 @@ def peel_layer(cells: Cells, idx: I64, config: CompareConfig, block: float = 0.5
     bsum = np.stack([np.bincount(binv, weights=pts[:, i], minlength=nb) for i in range(3)], axis=1)
     bcen = bsum / np.bincount(binv, minlength=nb)[:, None]
     layer = np.array([np.median(bmed[nbrs]) for nbrs in
-                      cKDTree(bcen).query_ball_point(bcen, r=config.baseline_radius_m * 2 / 3, workers=-1)])
+                      cKDTree(bcen).query_ball_point(bcen, r=config.detection.baseline_radius_m * 2 / 3, workers=-1)])
     new_r = np.full(len(cells.residual), np.nan)
     new_r[idx] = r - np.maximum(layer[binv], 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -398,17 +510,17 @@ def make_finding(fid: str, kind: str, idx: I64, m: dict[str, Any], cells: Cells,
     sign = 1.0 if kind == "protrusion" else -1.0
     zmax = float(np.nanmax(sign * cells.zscore[idx]))
     n_points = int(cells.count[idx].sum())
-    s1 = 1 - np.exp(-max(zmax, 0.0) / (2 * max(config.min_zscore, 1.0)))
-    s2 = min(1.0, n_points / (3 * config.min_points))
+    s1 = 1 - np.exp(-max(zmax, 0.0) / (2 * max(config.detection.min_zscore, 1.0)))
+    s2 = min(1.0, n_points / (3 * config.detection.min_points))
     s3 = float(np.clip(np.average(cells.confidence[idx], weights=cells.count[idx]), 0, 1))
     conf = float(np.clip(s1 * np.sqrt(s2) * (0.5 + 0.5 * s3), 0.0, 1.0))
     size = min(1.0, np.sqrt(m["volume"] / 0.1))
-    weight = config.region_weights.get(region, config.region_weights.get("unknown", 0.6))
+    weight = config.scoring.region_weights.get(region, config.scoring.region_weights.get("unknown", 0.6))
     risk = float(np.clip(weight * (0.4 + 0.6 * size) * (0.5 + 0.5 * conf) * (1.0 if kind == "protrusion" else 0.7),
                          0.0, 1.0))
     frame = None
-    if config.frame_spacing_m:
-        frame = round((float(c[0]) - config.frame_zero_x_m) / config.frame_spacing_m)
+    if config.scoring.frame_spacing_m:
+        frame = round((float(c[0]) - config.scoring.frame_zero_x_m) / config.scoring.frame_spacing_m)
     return Finding(
         id=fid, kind=kind,  # type: ignore[arg-type]
         centroid=(float(c[0]), float(c[1]), float(c[2])),
@@ -518,12 +630,16 @@ def clearing_cells(cells: Cells, config: CompareConfig, height: float | None = N
     which a compartment ``height`` (default ``clear_height_m``) high would pass the detector's seed
     test with room to spare: min_zscore x the z-score's uncertainty <= clear_margin x height (the
     detector reads a rounded compartment's top low; bench/clearance.py measures how low)."""
-    h = config.clear_height_m if height is None else height
-    good = cells.judged & (cells.confidence >= config.coverage_min_confidence)
+    h = config.coverage.clear_height_m if height is None else height
+    good = cells.judged & (cells.confidence >= config.coverage.coverage_min_confidence)
     if h <= 0 or cells.uncertainty is None:
         return good, good
+    if config.coverage.clear_margin * h < config.detection.min_height_m:
+        # The detector reads such a compartment's top under the least height it seeds on: it could
+        # not be found anywhere, however well seen (bench/clearance.py --height 0.05 found 92 of 190).
+        return good, np.zeros(len(good), bool)
     unc = np.nan_to_num(cells.uncertainty, nan=np.inf)
-    return good, good & (max(config.min_zscore, 1.0) * unc <= config.clear_margin * h)
+    return good, good & (max(config.detection.min_zscore, 1.0) * unc <= config.coverage.clear_margin * h)
 
 
 REPORT_CLEAR_HEIGHTS_M = (0.1, 0.2, 0.3)
@@ -539,11 +655,11 @@ def clearance(cells: Cells, config: CompareConfig, at: F64, mirror: bool = False
     places = [at]
     if mirror:
         places.append(at * np.array([1.0, -1.0, 1.0]))
-    centre = np.abs(at[:, 1]) >= config.mirror_centre_band_m if mirror else np.ones(len(at), bool)
+    centre = np.abs(at[:, 1]) >= config.mirror.mirror_centre_band_m if mirror else np.ones(len(at), bool)
     good, _ = clearing_cells(cells, config)
     if local and len(at):
         allp = np.vstack(places)
-        lo, hi = allp.min(axis=0) - config.coverage_radius_m, allp.max(axis=0) + config.coverage_radius_m
+        lo, hi = allp.min(axis=0) - config.coverage.coverage_radius_m, allp.max(axis=0) + config.coverage.coverage_radius_m
         good &= np.all((cells.points >= lo) & (cells.points <= hi), axis=1)
 
     # Every (place, good cell) pair within the radius, once: each clear height then only counts.
@@ -554,12 +670,12 @@ def clearance(cells: Cells, config: CompareConfig, at: F64, mirror: bool = False
         if tree is None or not len(p):
             pairs.append((np.zeros(0, np.int64), np.zeros(0, np.int64)))
             continue
-        m = cKDTree(p).sparse_distance_matrix(tree, config.coverage_radius_m, output_type="ndarray")
+        m = cKDTree(p).sparse_distance_matrix(tree, config.coverage.coverage_radius_m, output_type="ndarray")
         pairs.append((m["i"].astype(np.int64), gi[m["j"]]))
     n_good = [np.bincount(i, minlength=len(at)) for i, _ in pairs]
     seen = centre.copy()
     for n in n_good:
-        seen &= n >= config.coverage_min_points
+        seen &= n >= config.coverage.coverage_min_points
 
     def cleared(height: float) -> NDArray[np.bool_]:
         out = seen.copy()
@@ -580,33 +696,33 @@ def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_
     """
     samples = reference.samples
     if reference.hull_frame and len(samples):
-        keep = samples[:, 2] < config.coverage_max_z_m
+        keep = samples[:, 2] < config.coverage.coverage_max_z_m
         samples = samples[keep]
         normals = reference.sample_normals[keep]
     else:
         normals = reference.sample_normals
     if not len(samples):
         return Coverage(samples, np.zeros(0, bool), reference.sample_area, (), np.zeros(0, bool),
-                        config.clear_height_m)
+                        config.coverage.clear_height_m)
     under = np.zeros(len(samples), bool)  # under a finding the surface was seen (through it)
     for idx in finding_cells:
-        near = cKDTree(cells.base[idx]).query(samples, k=1, distance_upper_bound=config.coverage_radius_m)[0]
+        near = cKDTree(cells.base[idx]).query(samples, k=1, distance_upper_bound=config.coverage.coverage_radius_m)[0]
         under |= np.isfinite(near)
     seen_any, cleared_at = clearance(cells, config, samples, mirror)
 
     def cleared(height: float) -> NDArray[np.bool_]:
         return cleared_at(height) | under
 
-    seen = cleared(config.clear_height_m)
+    seen = cleared(config.coverage.clear_height_m)
     seen_any |= seen
-    by_height = {h: float(cleared(h).mean()) for h in sorted({*REPORT_CLEAR_HEIGHTS_M, config.clear_height_m})
-                 if h > 0 and h != config.clear_height_m}
-    by_height[config.clear_height_m] = float(seen.mean())
+    by_height = {h: float(cleared(h).mean()) for h in sorted({*REPORT_CLEAR_HEIGHTS_M, config.coverage.clear_height_m})
+                 if h > 0 and h != config.coverage.clear_height_m}
+    by_height[config.coverage.clear_height_m] = float(seen.mean())
     patches: list[dict[str, Any]] = []
     spacing = float(np.sqrt(reference.sample_area))
     # Patches never seen, and patches seen only too uncertainly to clear (each with its reason).
     for unseen, reason in ((np.flatnonzero(~seen_any), "not seen"),
-                           (np.flatnonzero(seen_any & ~seen), uncertain_reason(config.clear_height_m))):
+                           (np.flatnonzero(seen_any & ~seen), uncertain_reason(config.coverage.clear_height_m))):
         k, labels = components(samples[unseen], 1.6 * spacing)
         if not k:
             continue
@@ -614,7 +730,7 @@ def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_
         for lab in range(k):
             sel = labels == lab
             area = float(sel.sum() * reference.sample_area)
-            if area < config.min_unseen_patch_m2:
+            if area < config.coverage.min_unseen_patch_m2:
                 continue
             p = samples[unseen[sel]]
             c = p.mean(axis=0)
@@ -635,5 +751,5 @@ def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_
         patches.sort(key=lambda p: -p["area_m2"])
         for i, p in enumerate(patches):
             p["id"] = f"U{i + 1:03d}"
-    return Coverage(samples, seen, reference.sample_area, tuple(patches), seen_any, config.clear_height_m,
+    return Coverage(samples, seen, reference.sample_area, tuple(patches), seen_any, config.coverage.clear_height_m,
                     dict(sorted(by_height.items())), under)

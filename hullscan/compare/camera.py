@@ -9,7 +9,8 @@ blocked by the reference hull (ray cast against the design mesh when there is on
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 from itertools import product
 from typing import Any
 
@@ -17,8 +18,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hullscan.compare.config import CompareConfig
-from hullscan.errors import HullscanError
-from hullscan.model import CameraEvidence, CameraFrame, CameraModel, Trajectory, Transform
+from hullscan.compare.reference import Reference
+from hullscan.errors import HullscanError, MessageError
+from hullscan.model import CameraEvidence, CameraFrame, CameraModel, Finding, Trajectory, Transform
 
 log = logging.getLogger("hullscan.compare")
 
@@ -57,14 +59,25 @@ class CameraSet:
 
 def camera_evidence(ins: Any, cams: CameraSet, config: CompareConfig
                     ) -> tuple[dict[str, tuple[CameraEvidence, ...]], dict[str, list[NDArray[np.uint8]]]]:
-    """Evidence and crops per finding id."""
-    if ins.cloud_to_ref is None or not cams.frames:
+    """Evidence and crops per finding id of an :class:`hullscan.compare.inspect.Inspection`."""
+    if ins.cloud_to_ref is None:
         return {}, {}
-    ref_to_nav = ins.cloud_to_ref.inverse()
-    scene = getattr(ins.reference, "_scene", None)
-    evidence: dict[str, list[tuple[float, CameraEvidence, NDArray[np.uint8]]]] = {f.id: [] for f in ins.findings}
+    return findings_evidence(ins.findings, ins.cloud_to_ref, ins.reference, cams, config)
+
+
+def findings_evidence(findings: Sequence[Finding], cloud_to_ref: Transform, reference: Reference | None,
+                      cams: CameraSet, config: CompareConfig
+                      ) -> tuple[dict[str, tuple[CameraEvidence, ...]], dict[str, list[NDArray[np.uint8]]]]:
+    """Evidence (best first) and crops per finding id: ``findings`` in the reference's internal hull
+    frame, placed by ``cloud_to_ref`` (reference <- navigation frame); ``reference`` (its mesh, when
+    it has one) blocks lines of sight."""
+    if not cams.frames:
+        return {}, {}
+    ref_to_nav = cloud_to_ref.inverse()
+    scene = getattr(reference, "_scene", None)
+    evidence: dict[str, list[tuple[float, CameraEvidence, NDArray[np.uint8]]]] = {f.id: [] for f in findings}
     pts_ref = {}
-    for f in ins.findings:
+    for f in findings:
         lo, hi = np.array(f.bbox_min), np.array(f.bbox_max)
         corners = np.array([[(lo, hi)[i][0], (lo, hi)[j][1], (lo, hi)[k][2]] for i, j, k in product((0, 1), repeat=3)])
         pts_ref[f.id] = np.vstack([np.array(f.centroid), corners])
@@ -77,8 +90,8 @@ def camera_evidence(ins: Any, cams: CameraSet, config: CompareConfig
             continue
         nav_from_cam = Transform(quat[k], pos[k]) @ ext
         cam_from_ref = nav_from_cam.inverse() @ ref_to_nav
-        cam_centre_ref = ins.cloud_to_ref.apply(nav_from_cam.translation)
-        for f in ins.findings:
+        cam_centre_ref = cloud_to_ref.apply(nav_from_cam.translation)
+        for f in findings:
             p = cam_from_ref.apply(pts_ref[f.id])
             uv, ok = model.project(p)
             if not ok[0]:
@@ -93,7 +106,7 @@ def camera_evidence(ins: Any, cams: CameraSet, config: CompareConfig
                 if hit < rng - max(0.5, 2 * f.max_height_m):
                     continue  # the hull is in the way
             inside = uv[ok]
-            m = config.crop_margin_px
+            m = config.evidence.crop_margin_px
             u0, v0 = np.floor(inside.min(axis=0)).astype(int) - m
             u1, v1 = np.ceil(inside.max(axis=0)).astype(int) + m
             u0, v0 = max(u0, 0), max(v0, 0)
@@ -112,7 +125,7 @@ def camera_evidence(ins: Any, cams: CameraSet, config: CompareConfig
     crops: dict[str, list[NDArray[np.uint8]]] = {}
     for fid, items in evidence.items():
         items.sort(key=lambda t: -t[0])
-        best = items[: config.max_crops]
+        best = items[: config.evidence.max_crops]
         out_ev[fid] = tuple(
             CameraEvidence(ev.stamp_ns, ev.topic, ev.box, ev.visible_fraction,
                            f"crops/{fid}_{i}.png" if i < len(best) else None)
@@ -137,3 +150,40 @@ def context_frames(evidence: dict[str, tuple[CameraEvidence, ...]], cams: Camera
             items.append((np.repeat(img[:, :, None], 3, axis=2) if img.ndim == 2 else img, ev.box))
         out[fid] = items
     return out
+
+
+@dataclass(frozen=True)
+class BestFrame:
+    """A finding's best camera frame: its evidence (pixel box, visible fraction), the frame itself and
+    how many frames saw the finding."""
+
+    evidence: CameraEvidence
+    frame: CameraFrame
+    candidates: int
+
+
+def best_frames(findings: Sequence[Finding], hull_to_nav: Transform, cams: CameraSet, config: CompareConfig,
+                reference: Reference | None = None) -> dict[str, BestFrame]:
+    """For each finding (placed in the navigation frame by ``hull_to_nav``, nav <- hull) that some
+    frame of ``cams`` saw: the best frame, as :func:`findings_evidence` ranks them (the same scoring
+    as ``hullscan replay``). Findings no frame saw are left out."""
+    evidence, _ = findings_evidence(findings, hull_to_nav.inverse(), reference, cams, config)
+    by_stamp = {f.stamp_ns: f for f in cams.frames}
+    return {fid: BestFrame(ev[0], by_stamp[ev[0].stamp_ns], len(ev)) for fid, ev in evidence.items() if ev}
+
+
+def finding_from_row(row: dict[str, Any], where: str = "/hullscan/findings_json") -> Finding:
+    """A :class:`Finding` back from its row of a findings JSON document (``where`` names the source)."""
+    names = {f.name for f in fields(Finding)} - {"camera", "history"}  # history: not a live concern
+    kw: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in row.items() if k in names}
+    try:
+        return Finding(**kw)
+    except (TypeError, ValueError) as err:
+        raise MessageError(f"{where}: bad finding row {row.get('id')!r} ({err})") from err
+
+
+def findings_from_document(doc: dict[str, Any]) -> tuple[tuple[Finding, ...], Transform]:
+    """The findings of a live findings document (``/hullscan/findings_json``) and its ``hull_to_nav``."""
+    h = doc.get("hull_to_nav") or {}
+    hull_to_nav = Transform(h.get("rotation", [0, 0, 0, 1]), h.get("translation", [0, 0, 0]))
+    return tuple(finding_from_row(r) for r in doc.get("findings", [])), hull_to_nav

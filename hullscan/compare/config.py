@@ -1,8 +1,11 @@
-"""Configuration of the comparator subsystem."""
+"""Configuration of the comparator subsystem, nested by concern (see :class:`CompareConfig`)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import warnings
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class RegistrationConfig(BaseModel):
@@ -37,12 +40,30 @@ class RegistrationConfig(BaseModel):
     ambiguity_step_m: float = Field(0.5, gt=0.0, description="step of the scan along the ship (m)")
 
 
-class CompareConfig(BaseModel):
-    """Alignment, deviation, finding, coverage and scoring thresholds (metres unless named)."""
+class AlignmentConfig(BaseModel):
+    """Fine alignment of the cloud with the reference (compare.alignment): robust ICP, its acceptance, the piecewise drift correction, and the coarse registration from the navigation prior."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    # --- findings
+    voxel_m: float = Field(0.10, gt=0.0, description="voxel size of the cloud used for alignment")
+    icp_max_iter: int = Field(40, ge=1)
+    icp_schedule_m: tuple[float, ...] = Field((0.8, 0.3, 0.12), description="ICP correspondence radii, coarse to fine")
+    tukey_k_m: float = Field(0.06, gt=0.0, description="Tukey width of the final ICP stage (compartments are outliers)")
+    max_residual_m: float = Field(0.06, gt=0.0, description="alignment RMS above this fails (different ship?)")
+    min_inlier_fraction: float = Field(
+        0.8, gt=0.0, le=1.0, description="share of the cloud within 2 x tukey_k of the reference after ICP; the "
+        "right ship fits >= 0.886 in every scenario (1.7 m drift, heavy growth), a similar ship's midbody 0.77")
+    local_block_m: float = Field(4.0, ge=0.0, description="piecewise drift correction block size (0: rigid only)")
+    local_max_shift_m: float = Field(0.6, gt=0.0, description="largest drift a block may be shifted by (m)")
+    global_registration: bool = Field(True, description="try FPFH + RANSAC when no navigation prior is given, or when the prior does not fit")
+    registration: RegistrationConfig = Field(default_factory=RegistrationConfig)
+
+
+class DetectionConfig(BaseModel):
+    """Deviation to findings (compare.detection): smoothing, local baseline, seeds and growth, merging, and what is growth rather than a compartment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     min_height_m: float = Field(0.05, gt=0.0, description="smallest deviation that can form a finding (m)")
     grow_height_m: float = Field(0.025, gt=0.0, description="a finding grows over neighbours deviating more than this (m)")
     min_zscore: float = Field(3.0, ge=0.0, description="deviation / uncertainty a seed point must exceed")
@@ -62,23 +83,50 @@ class CompareConfig(BaseModel):
     merge_gap_m: float = Field(0.3, ge=0.0, description="fragments this close to a larger finding belong to it")
     merge_max_volume_m3: float = Field(0.01, ge=0.0, description="largest fragment merged into a neighbour (m3)")
     max_deviation_m: float = Field(1.5, gt=0.0, description="points further from the reference are not hull")
-    frame_spacing_m: float | None = Field(None, gt=0.0, description="frame spacing for frame numbers (m)")
-    frame_zero_x_m: float = Field(0.0, description="x of frame 0 in the hull frame (m)")
-    # --- alignment
-    voxel_m: float = Field(0.10, gt=0.0, description="voxel size of the cloud used for alignment")
-    icp_max_iter: int = Field(40, ge=1)
-    icp_schedule_m: tuple[float, ...] = Field((0.8, 0.3, 0.12), description="ICP correspondence radii, coarse to fine")
-    tukey_k_m: float = Field(0.06, gt=0.0, description="Tukey width of the final ICP stage (compartments are outliers)")
-    max_residual_m: float = Field(0.06, gt=0.0, description="alignment RMS above this fails (different ship?)")
-    min_inlier_fraction: float = Field(
-        0.8, gt=0.0, le=1.0, description="share of the cloud within 2 x tukey_k of the reference after ICP; the "
-        "right ship fits >= 0.886 in every scenario (1.7 m drift, heavy growth), a similar ship's midbody 0.77")
-    local_block_m: float = Field(4.0, ge=0.0, description="piecewise drift correction block size (0: rigid only)")
-    local_max_shift_m: float = Field(0.6, gt=0.0, description="largest drift a block may be shifted by (m)")
-    global_registration: bool = Field(True, description="try FPFH + RANSAC when no navigation prior is given, or when the prior does not fit")
-    seed: int = 0
-    registration: RegistrationConfig = Field(default_factory=RegistrationConfig)
-    # --- coverage
+    contradiction_radius_m: float = Field(0.05, ge=0.0, description="a deviating cell whose foot on the reference "
+                                          "lies this close to that of a cell on the plating cannot seed a finding: "
+                                          "another view saw plating there (0: off; sonar uncertainty model only)")
+    contradiction_around_m: float = Field(0.15, ge=0.0, description="... nor one with plating seen all around its "
+                                          "foot within this radius (0: off)")
+
+
+class UncertaintyConfig(BaseModel):
+    """How certain a surface cell's height is along the hull's normal (:mod:`hullscan.compare.uncertainty`).
+
+    The sonar's own terms, per point from its incidence and range; navigation error is not among
+    them, since the deviation is judged relative to the surroundings where it cancels."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: Literal["sonar", "estimated"] = Field(
+        "estimated", description="estimated: from the cloud's own sigma (navigation included) and the alignment's "
+        "residual; sonar (trial, docs/results/issue15_uncertainty.md): from each point's incidence and range where the "
+        "cloud has them, the local systematic error, and the contradiction of deviations by plating seen")
+    range_sigma_m: float = Field(0.01, gt=0.0, description="sonar range noise at zero range (1 sigma, m)")
+    range_sigma_per_m: float = Field(0.001, ge=0.0, description="extra range noise per metre of range (1 sigma)")
+    beam_width_deg: float = Field(1.0, gt=0.0, le=45.0, description="the sonar beam's -3 dB width (deg): its "
+                                  "footprint across the normal and its leading-edge bias at grazing incidence")
+    floor_m: float = Field(0.003, ge=0.0, description="least uncertainty of a cell's height (m): what the model "
+                           "leaves out (voxel quantisation, reference meshing)")
+    systematic_quantile: float = Field(0.75, gt=0.0, lt=1.0, description="the local systematic error is read from "
+                                       "this quantile of the 0.5 m blocks' offsets from the baseline within its radius "
+                                       "(0.5: the median; higher: a patch covering a smaller share of the neighbourhood "
+                                       "counts; a compartment covers a few blocks)")
+    wide_radius_m: float = Field(3.0, ge=0.0, description="radius of the metre-scale systematic term: the spread of "
+                                 "the residuals of 1 m blocks within it (0: off)")
+    self_calibrate: bool = Field(True, description="scale the model by the survey's own scatter: the robust spread "
+                                 "of the cells' z-scores over all judged plating (compartments are a small share)")
+    scale_limits: tuple[float, float] = Field((1.0, 10.0), description="least and largest scale self-calibration may "
+                                              "apply to the model")
+    fallback_sigma_m: float = Field(0.02, gt=0.0, description="uncertainty of a point from a cloud without viewing "
+                                    "geometry (a plain PLY, an earlier scan saved elsewhere): coverage is then estimated")
+
+
+class CoverageConfig(BaseModel):
+    """What counts as inspected (compare.coverage): seen and cleared reference surface."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     coverage_cell_m: float = Field(0.2, gt=0.0, description="spacing of the reference samples for coverage")
     coverage_radius_m: float = Field(0.2, gt=0.0, description="a reference sample is seen if a good point lies this close")
     coverage_min_points: int = Field(3, ge=1, description="points needed near a sample to clear it")
@@ -92,15 +140,13 @@ class CompareConfig(BaseModel):
         "reads a rounded top low (5 cm cells, median, local baseline); bench/clearance.py measures it")
     coverage_max_z_m: float = Field(-0.1, description="only reference surface below this z (hull frame) must be inspected")
     min_unseen_patch_m2: float = Field(0.1, ge=0.0, description="smaller unseen patches are merged into the total only")
-    # --- scoring
-    region_weights: dict[str, float] = Field(
-        default_factory=lambda: {
-            "sea_chest": 1.0, "rudder": 0.95, "propeller": 0.9, "thruster_tunnel": 0.9, "skeg": 0.85,
-            "stern": 0.8, "bilge_keel": 0.75, "bottom": 0.6, "side": 0.55, "bow": 0.5, "anode": 0.4,
-            "unknown": 0.6,
-        },
-        description="risk weight per hull region",
-    )
+
+
+class MirrorConfig(BaseModel):
+    """Mirror mode (compare.mirror): the hull compared with its own reflection."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     mirror_centre_band_m: float = Field(0.3, ge=0.0, description="mirror mode: |y| below this cannot be judged")
     mirror_counterpart_radius_m: float = Field(
         0.12, gt=0.0, description="mirror mode: radius in which a point's mirrored counterpart must be observed")
@@ -115,6 +161,129 @@ class CompareConfig(BaseModel):
         0.7, ge=0.0, le=1.0, description="mirror mode: share of those within min_height of their reflection")
     mirror_icp_points: int = Field(20000, ge=100, description="mirror mode: cloud points used to fit the plane")
     mirror_icp_max_iter: int = Field(12, ge=1, description="mirror mode: ICP iterations per stage of the plane fit")
-    # --- camera evidence
+
+
+class ScoringConfig(BaseModel):
+    """Risk and ship terms (compare.scoring): region weights and frame numbering."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    region_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "sea_chest": 1.0, "rudder": 0.95, "propeller": 0.9, "thruster_tunnel": 0.9, "skeg": 0.85,
+            "stern": 0.8, "bilge_keel": 0.75, "bottom": 0.6, "side": 0.55, "bow": 0.5, "anode": 0.4,
+            "unknown": 0.6,
+        },
+        description="risk weight per hull region",
+    )
+    frame_spacing_m: float | None = Field(None, gt=0.0, description="frame spacing for frame numbers (m)")
+    frame_zero_x_m: float = Field(0.0, description="x of frame 0 in the hull frame (m)")
+
+
+class EvidenceConfig(BaseModel):
+    """Camera evidence (compare.evidence)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     max_crops: int = Field(3, ge=0, description="best camera crops kept per finding")
     crop_margin_px: int = Field(24, ge=0)
+
+
+# Where each setting of the earlier flat ``compare:`` section lives now (issue 14): a flat key in a
+# config file or a ``compare.<key>`` parameter is moved into its group on load, with a warning.
+FLAT_KEYS: dict[str, str] = {
+    "voxel_m": "alignment",
+    "icp_max_iter": "alignment",
+    "icp_schedule_m": "alignment",
+    "tukey_k_m": "alignment",
+    "max_residual_m": "alignment",
+    "min_inlier_fraction": "alignment",
+    "local_block_m": "alignment",
+    "local_max_shift_m": "alignment",
+    "global_registration": "alignment",
+    "registration": "alignment",
+    "min_height_m": "detection",
+    "grow_height_m": "detection",
+    "min_zscore": "detection",
+    "min_footprint_m2": "detection",
+    "min_volume_m3": "detection",
+    "min_points": "detection",
+    "min_seed_points": "detection",
+    "smooth_radius_m": "detection",
+    "baseline_radius_m": "detection",
+    "baseline_clip_m": "detection",
+    "growth_min_footprint_m2": "detection",
+    "growth_max_mean_height_m": "detection",
+    "growth_max_slenderness": "detection",
+    "merge_gap_m": "detection",
+    "merge_max_volume_m3": "detection",
+    "max_deviation_m": "detection",
+    "coverage_cell_m": "coverage",
+    "coverage_radius_m": "coverage",
+    "coverage_min_points": "coverage",
+    "coverage_min_confidence": "coverage",
+    "clear_height_m": "coverage",
+    "clear_margin": "coverage",
+    "coverage_max_z_m": "coverage",
+    "min_unseen_patch_m2": "coverage",
+    "mirror_centre_band_m": "mirror",
+    "mirror_counterpart_radius_m": "mirror",
+    "mirror_min_density_ratio": "mirror",
+    "mirror_shell_cell_m": "mirror",
+    "mirror_context_radius_m": "mirror",
+    "mirror_context_min_judged": "mirror",
+    "mirror_context_min_agreement": "mirror",
+    "mirror_icp_points": "mirror",
+    "mirror_icp_max_iter": "mirror",
+    "region_weights": "scoring",
+    "frame_spacing_m": "scoring",
+    "frame_zero_x_m": "scoring",
+    "max_crops": "evidence",
+    "crop_margin_px": "evidence",
+}
+
+
+class CompareConfig(BaseModel):
+    """The comparator's settings, by concern (metres unless named)::
+
+        compare:
+          alignment: {voxel_m, icp_schedule_m, tukey_k_m, ..., registration: {...}}
+          detection: {min_height_m, min_zscore, ...}
+          uncertainty: {range_sigma_m, beam_width_deg, self_calibrate, ...}
+          coverage:  {coverage_cell_m, clear_height_m, ...}
+          mirror:    {mirror_centre_band_m, ...}
+          scoring:   {region_weights, frame_spacing_m, frame_zero_x_m}
+          evidence:  {max_crops, crop_margin_px}
+          seed: 0
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alignment: AlignmentConfig = Field(default_factory=AlignmentConfig)
+    detection: DetectionConfig = Field(default_factory=DetectionConfig)
+    uncertainty: UncertaintyConfig = Field(default_factory=UncertaintyConfig)
+    coverage: CoverageConfig = Field(default_factory=CoverageConfig)
+    mirror: MirrorConfig = Field(default_factory=MirrorConfig)
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+    evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
+    seed: int = Field(0, description="seed of every random subsample (alignment, coverage): a run repeats exactly")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _group_flat_keys(cls, data: Any) -> Any:
+        """Flat keys of the earlier layout (``compare.min_zscore``) into their groups, with a warning."""
+        if not isinstance(data, dict) or not any(k in FLAT_KEYS for k in data):
+            return data
+        out: dict[str, Any] = {k: v for k, v in data.items() if k not in FLAT_KEYS}
+        moved = []
+        for key, value in data.items():
+            if key in FLAT_KEYS:
+                group = FLAT_KEYS[key]
+                section = out.get(group)
+                section = dict(section) if isinstance(section, dict) else {}
+                section[key] = value
+                out[group] = section
+                moved.append(f"{key} -> {group}.{key}")
+        warnings.warn("compare: flat keys moved into their groups (write them there): " + ", ".join(moved),
+                      FutureWarning, stacklevel=2)
+        return out

@@ -197,13 +197,14 @@ def score_inspection(ins: Any, doc: dict[str, Any], truth: dict[str, Any], scena
 class EvalReference:
     """The reference a user would give for a simulated survey: the mesh file the scenario was built
     from (in its own frame and units), or the simulator's design hull for a parametric hull; the
-    draft is the true draft, as read from the marks."""
+    draft (and trim: aft minus forward draft) are the true ones, as read from the marks."""
 
     path: str
     units: str
     up: str
     bow: str
     draft_m: float
+    trim_m: float = 0.0
 
 
 def evaluation_reference(notes_path: Any) -> EvalReference:
@@ -216,7 +217,7 @@ def evaluation_reference(notes_path: Any) -> EvalReference:
     r = notes["reference"]
     path = Path(r["path"]) if Path(r["path"]).is_absolute() else Path(notes_path).parent / r["path"]
     return EvalReference(str(path), str(r.get("units", "auto")), str(r.get("up", "auto")),
-                         str(r.get("bow", "auto")), float(notes["draft_m"]))
+                         str(r.get("bow", "auto")), float(notes["draft_m"]), float(notes.get("trim_m", 0.0)))
 
 
 def operator_prior(truth: dict[str, Any], pivot_hull: Any, rng: np.random.Generator,
@@ -256,7 +257,7 @@ def placement_error(ins: Any, stamps: Any, nav_positions: Any, nav_orientations:
     cfg = ins.config
     est = ins.cloud_to_ref.apply(np.asarray(nav_positions, float))
     for corr in ins.local_corrections:
-        est = corr.apply(est, cfg.local_block_m)
+        est = corr.apply(est, cfg.alignment.local_block_m)
     ts, s = np.asarray(truth_track["stamps_ns"], float), np.asarray(stamps, float)
     inside = (s >= ts[0]) & (s <= ts[-1])
     true_p = np.column_stack([np.interp(s[inside], ts, truth_track["positions_hull"][:, j]) for j in range(3)])

@@ -43,10 +43,11 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-from hullscan.compare.align import _tukey, group_keys, voxel_down, voxel_keys
 from hullscan.compare.analysis import UNCERTAIN, Cells, Coverage, coverage
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.reference import Reference
+from hullscan.core.grid import group_keys, voxel_down, voxel_keys
+from hullscan.core.robust import tukey as _tukey
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -115,11 +116,11 @@ class MirrorSupport:
     @classmethod
     def build(cls, points: F64, normals: F64, sigma: F64, confidence: F64, config: CompareConfig
               ) -> MirrorSupport:
-        good = np.asarray(confidence, float) >= config.coverage_min_confidence
+        good = np.asarray(confidence, float) >= config.coverage.coverage_min_confidence
         p = points[good]
         # Shell normal: mean point normal over coarse cells (a barnacle or noise barely tilts it; an
         # object as tall as a cell does, see shell_normal).
-        _, inv, _ = group_keys(voxel_keys(points, config.mirror_shell_cell_m))
+        _, inv, _ = group_keys(voxel_keys(points, config.mirror.mirror_shell_cell_m))
         m = int(inv.max()) + 1 if len(inv) else 0
         cnt = np.maximum(np.bincount(inv, minlength=m), 1).astype(float)
         cen = np.stack([np.bincount(inv, weights=points[:, i], minlength=m) / cnt for i in range(3)], axis=1)
@@ -129,7 +130,7 @@ class MirrorSupport:
         # however densely it was seen. Oriented like the point normals around.
         tree = cKDTree(cen)
         sn = np.zeros_like(cen)
-        for i, nb in enumerate(tree.query_ball_point(cen, 2.0 * config.mirror_shell_cell_m, workers=-1)):
+        for i, nb in enumerate(tree.query_ball_point(cen, 2.0 * config.mirror.mirror_shell_cell_m, workers=-1)):
             if len(nb) < 3:
                 continue
             x = cen[nb] - cen[nb].mean(axis=0)
@@ -154,7 +155,7 @@ class MirrorSupport:
         out = self.shell_normals[np.asarray(idx, dtype=np.int64)]
         if proud is not None and proud.any():
             sel = np.flatnonzero(proud)
-            reach = self.config.max_deviation_m + self.config.mirror_shell_cell_m
+            reach = self.config.detection.max_deviation_m + self.config.mirror.mirror_shell_cell_m
             dist, j = self.other_shell_cells.query(q[sel], k=1, distance_upper_bound=reach, workers=-1)
             near = np.isfinite(dist)
             on = self.shell_normals[np.minimum(np.asarray(j, dtype=np.int64), len(self.shell_normals) - 1)] * _M
@@ -176,7 +177,7 @@ class MirrorSupport:
             return ok, sig
         qs = q[fin]
         nrm = self.shell_normal(qs, ref_normals[fin], d[fin] > 0)
-        r = cfg.mirror_counterpart_radius_m
+        r = cfg.mirror.mirror_counterpart_radius_m
         # Where this point's shell lies on the other side: march from the point along its shell
         # normal towards the reflection (inwards for a protrusion) to the first observed other-side
         # surface. On a curved hull the nearest-point distance is shorter than the height along the
@@ -221,7 +222,7 @@ class MirrorSupport:
             n_other[found] = self.other.query_ball_point(foot[found], r, return_length=True, workers=-1)
         n_own = np.asarray(self.own.query_ball_point(qs, r, return_length=True, workers=-1))
         # The other side seen about as well as this point's own neighbourhood.
-        ok[fin] = found & ~blocked & (n_other >= np.maximum(cfg.coverage_min_points, cfg.mirror_min_density_ratio * n_own))
+        ok[fin] = found & ~blocked & (n_other >= np.maximum(cfg.coverage.coverage_min_points, cfg.mirror.mirror_min_density_ratio * n_own))
         k = 8
         dist, idx = self.other.query(foot, k=k, distance_upper_bound=r, workers=-1)
         valid = np.isfinite(dist)
@@ -240,10 +241,10 @@ class MirrorSupport:
         nrm = self.shell_normal(q, np.zeros_like(q), np.ones(len(q), bool))
         usable = np.linalg.norm(nrm, axis=1) > 0.5
         t_hit = np.full(len(q), np.nan)
-        r = self.config.mirror_counterpart_radius_m
+        r = self.config.mirror.mirror_counterpart_radius_m
         dt = 0.75 * r
         t = r
-        while t <= self.config.max_deviation_m:
+        while t <= self.config.detection.max_deviation_m:
             act = np.flatnonzero(usable & np.isnan(t_hit))
             if not len(act):
                 break
@@ -288,7 +289,7 @@ def context_agrees(cells_points: F64, residual: F64, judged: NDArray[np.bool_], 
     ``min_height_m`` of their reflection). Cells of other deviating segments are left out.
     """
     tree = tree or cKDTree(cells_points)
-    r = config.mirror_context_radius_m
+    r = config.mirror.mirror_context_radius_m
     lists = tree.query_ball_point(cells_points[finding], r, workers=-1)
     near = np.unique(np.concatenate([np.zeros(0, np.int64), *(np.asarray(x, np.int64) for x in lists)]))
     ring = np.setdiff1d(near, finding)
@@ -297,10 +298,10 @@ def context_agrees(cells_points: F64, residual: F64, judged: NDArray[np.bool_], 
         return False, 0.0, 0.0
     jr = judged[ring]
     share_judged = float(jr.mean())
-    if jr.sum() < config.min_points:
+    if jr.sum() < config.detection.min_points:
         return False, share_judged, 0.0
-    agree = float(np.mean(np.abs(residual[ring[jr]]) < config.min_height_m))
-    ok = share_judged >= config.mirror_context_min_judged and agree >= config.mirror_context_min_agreement
+    agree = float(np.mean(np.abs(residual[ring[jr]]) < config.detection.min_height_m))
+    ok = share_judged >= config.mirror.mirror_context_min_judged and agree >= config.mirror.mirror_context_min_agreement
     return ok, share_judged, agree
 
 
@@ -337,7 +338,7 @@ def mirror_coverage(cells: Cells, reference: Any, config: CompareConfig, segs: l
     if len(pts):
         both = np.vstack([pts, pts * _M])
         bn = np.vstack([reference.sample_normals, reference.sample_normals * _M])
-        _, first = np.unique(np.floor(both / config.coverage_cell_m).astype(np.int64), axis=0, return_index=True)
+        _, first = np.unique(np.floor(both / config.coverage.coverage_cell_m).astype(np.int64), axis=0, return_index=True)
         reference = replace(reference, samples=both[first], sample_normals=bn[first])
     judged = cells.judged.copy()
     bad = np.zeros(len(judged), bool)
@@ -345,24 +346,24 @@ def mirror_coverage(cells: Cells, reference: Any, config: CompareConfig, segs: l
         # The deviation and the surroundings that did not agree with their reflection.
         tree = cKDTree(cells.points)
         for idx in rejected:
-            for near in tree.query_ball_point(cells.points[idx], config.mirror_context_radius_m, workers=-1):
+            for near in tree.query_ball_point(cells.points[idx], config.mirror.mirror_context_radius_m, workers=-1):
                 bad[near] = True
             bad[idx] = True
     judged &= ~bad
     # A surface seen on its own side but not comparable is not cleared by judged cells beside it
     # (within the coverage radius): the judged set is eroded by that radius along such areas.
-    own_good = cells.confidence >= config.coverage_min_confidence
+    own_good = cells.confidence >= config.coverage.coverage_min_confidence
     nc = own_good & ~judged
     if nc.any() and judged.any():
         jd = np.flatnonzero(judged)
         n_nc = np.asarray(cKDTree(cells.points[nc]).query_ball_point(
-            cells.points[jd], config.coverage_radius_m, return_length=True, workers=-1))
-        judged[jd[n_nc >= config.coverage_min_points]] = False
+            cells.points[jd], config.coverage.coverage_radius_m, return_length=True, workers=-1))
+        judged[jd[n_nc >= config.coverage.coverage_min_points]] = False
     kept = [s[1] for s in segs if not bad[s[1]].any()]
     cov = coverage(replace(cells, judged=judged), reference, config, kept, mirror=True)
     if not cov.patches:
         return cov
-    own = (cells.confidence >= config.coverage_min_confidence) & np.isfinite(cells.points[:, 0])
+    own = (cells.confidence >= config.coverage.coverage_min_confidence) & np.isfinite(cells.points[:, 0])
     tree = cKDTree(cells.points[own]) if own.any() else None
     patches = []
     for p in cov.patches:
@@ -375,9 +376,9 @@ def mirror_coverage(cells: Cells, reference: Any, config: CompareConfig, segs: l
             box = (np.all(cov.samples >= np.asarray(p["bbox_min"]) - 1e-6, axis=1)
                    & np.all(cov.samples <= np.asarray(p["bbox_max"]) + 1e-6, axis=1) & ~cov.seen)
             if box.any():
-                n = np.asarray(tree.query_ball_point(cov.samples[box], config.coverage_radius_m,
+                n = np.asarray(tree.query_ball_point(cov.samples[box], config.coverage.coverage_radius_m,
                                                      return_length=True, workers=-1))
-                seen_own = bool(np.mean(n >= config.coverage_min_points) >= 0.5)
+                seen_own = bool(np.mean(n >= config.coverage.coverage_min_points) >= 0.5)
         q["reason"] = NOT_COMPARABLE if seen_own else "not seen"
         patches.append(q)
     return replace(cov, patches=tuple(patches))

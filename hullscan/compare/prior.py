@@ -111,7 +111,7 @@ class NavPrior:
         elif st.frame is not None:
             if not frame_spacing_m:
                 raise HullscanError(f"{self.source}: start.frame needs the frame spacing (--frame-spacing, or "
-                                    "compare.frame_spacing_m in the config); or give start.x_from_stern_m")
+                                    "compare.scoring.frame_spacing_m in the config); or give start.x_from_stern_m")
             x = frame_zero_x_m + float(st.frame) * frame_spacing_m
         else:
             raise HullscanError(f"{self.source}: start: expected frame or x_from_stern_m")

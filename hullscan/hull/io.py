@@ -11,15 +11,17 @@ from __future__ import annotations
 import gzip
 import io
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from hullscan.errors import MeshError
+from hullscan.errors import MeshError, PlyError
 from hullscan.hull.mesh import REGIONS, HullMesh
 from hullscan.hull.regions import classify_regions
 from hullscan.model import Transform
+from hullscan.ply import read_ply, write_ply
 
 log = logging.getLogger("hullscan.hull")
 
@@ -53,31 +55,24 @@ def _read_bytes(path: Path) -> tuple[bytes, str]:
 
 
 def _read_labelled_ply(raw: bytes, path: Path) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int16]] | None:
-    """Read a binary little-endian PLY written by :func:`save_mesh` (None if it is another PLY)."""
-    end = raw.find(b"end_header\n")
-    if end < 0:
+    """Read a PLY written by :func:`save_mesh`: triangles with a per-face ``region`` (None if it is
+    another PLY, which trimesh then reads)."""
+    if b"property short region" not in raw[: raw.find(b"end_header") + 1]:
         return None
-    header = raw[:end].decode("ascii", "replace").splitlines()
-    if "format binary_little_endian 1.0" not in header or "property short region" not in header:
+    try:
+        ply = read_ply(raw, path, {"face": {"vertex_indices": 3}})
+    except PlyError as err:
+        raise MeshError(str(err)) from err
+    v, f = ply.elements.get("vertex"), ply.elements.get("face")
+    if v is None or f is None or "region" not in (f.dtype.names or ()):
         return None
-    nv = nf = 0
-    for line in header:
-        if line.startswith("element vertex"):
-            nv = int(line.split()[2])
-        elif line.startswith("element face"):
-            nf = int(line.split()[2])
-    body = raw[end + len(b"end_header\n"):]
-    vdt = np.dtype([("x", "<f8"), ("y", "<f8"), ("z", "<f8")])
-    fdt = np.dtype([("n", "u1"), ("v", "<i4", (3,)), ("region", "<i2")])
-    need = nv * vdt.itemsize + nf * fdt.itemsize
-    if len(body) < need:
-        raise MeshError(f"{path}: PLY body has {len(body)} bytes, expected {need} (file truncated?)")
-    v = np.frombuffer(body, vdt, nv)
-    f = np.frombuffer(body, fdt, nf, offset=nv * vdt.itemsize)
-    if nf and np.any(f["n"] != 3):
-        raise MeshError(f"{path}: PLY faces must be triangles")
-    verts = np.stack([v["x"], v["y"], v["z"]], axis=1)
-    return verts, f["v"].astype(np.int64), f["region"].astype(np.int16)
+    verts = np.stack([v["x"], v["y"], v["z"]], axis=1).astype(np.float64)
+    idx = f["vertex_indices"]
+    if idx.dtype == object:  # a list column (read without its length)
+        if any(len(row) != 3 for row in idx):
+            raise MeshError(f"{path}: PLY faces must be triangles")
+        idx = np.stack(list(idx)) if len(idx) else np.zeros((0, 3), np.int64)
+    return verts, np.asarray(idx, np.int64).reshape(-1, 3), f["region"].astype(np.int16)
 
 
 def _read_any(raw: bytes, ext: str, path: Path) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
@@ -228,6 +223,7 @@ def load_mesh(
     bow: str = "auto",
     up: str = "auto",
     draft: float | None = None,
+    trim: float | None = None,
     waterline_z: float | None = None,
     scale: float | None = None,
     length: float | None = None,
@@ -241,26 +237,25 @@ def load_mesh(
     axis towards the bow / upwards (``+x`` ... ``-z``) or ``auto`` (long axis; the
     port/starboard mirror axis is the beam; sections widen upwards; the transom end is the stern).
     ``waterline_z``: the waterline height in file units along the file's up axis;
-    ``draft``: the waterline height above the lowest point in metres. Without either,
+    ``draft``: the waterline height above the lowest point in metres (the mean draft, at the hull's
+    mid-length, when ``trim`` is given). ``trim``: the aft draft minus the forward draft in metres
+    (positive by the stern), over the hull's length; the hull frame is then the ship as it floats
+    (pitched by the trim angle), so that z = 0 is the actual waterline. Without ``draft`` or ``waterline_z``,
     the file's own zero is the waterline when it lies in the upper 3/4 of the hull,
     else 45 % of the height above the keel. PLY files written by :func:`save_mesh`
     keep their region labels and frame; others get :func:`classify_regions`.
     """
     p = Path(path)
-    if units not in UNITS:
-        raise MeshError(f"{p}: units must be one of {', '.join(UNITS)}, got {units!r}")
-    for key, val in (("bow", bow), ("up", up)):
-        if val not in AXES:
-            raise MeshError(f"{p}: {key} must be one of {', '.join(AXES)}, got {val!r}")
-    if scale is not None and not scale > 0:
-        raise MeshError(f"{p}: scale must be > 0, got {scale}")
-    if draft is not None and not draft > 0:
-        raise MeshError(f"{p}: draft must be > 0 m, got {draft}")
+    _check_options(p, units, (bow, up), scale, draft)
+    if trim is not None and draft is None:
+        raise MeshError(f"{p}: a trim needs the draft too (--draft, the mean draft from the marks)")
     raw, ext = _read_bytes(p)
     labelled = _read_labelled_ply(raw, p) if ext == "ply" else None
     stem = name or p.name.split(".")[0]
-    if labelled is not None and units == "auto" and bow == "auto" and up == "auto" and scale is None \
-            and draft is None and waterline_z is None:
+    stated = (units, bow, up) != ("auto", "auto", "auto") or any(
+        x is not None for x in (scale, draft, trim, waterline_z))
+    # A file save_mesh wrote is in the hull frame already: kept as it is unless told otherwise.
+    if labelled is not None and not stated:
         verts, faces, regions = labelled
         return _finish(verts, faces, regions, stem, f"{p} (hull frame, labelled)",
                        waterline="waterline z=0 of the hull-frame file")
@@ -269,23 +264,11 @@ def load_mesh(
     else:
         verts, faces = _read_any(raw, ext, p)
         regions_opt = None
-    if not np.all(np.isfinite(verts)):
-        raise MeshError(f"{p}: vertices contain NaN or infinite values")
-    if faces.min() < 0 or faces.max() >= len(verts):
-        raise MeshError(f"{p}: face indices outside the vertex list")
+    extent = _checked_extent(p, verts, faces)
     notes: list[str] = []
-    extent = float(np.ptp(verts, axis=0).max())
-    if extent <= 0:
-        raise MeshError(f"{p}: mesh has zero size")
-    if scale is not None:
-        s = float(scale)
-        notes.append(f"scale={s:g}")
-    else:
-        u = units
-        if u == "auto":
-            u = "mm" if extent > MM_MIN_LENGTH else ("model" if extent < MODEL_MAX_LENGTH else "m")
-        s = (length or DEFAULT_MODEL_LENGTH_M) / extent if u == "model" else _UNIT_SCALE[u]
-        notes.append(f"units={u} (x{s:g})")
+    # Units, then axes: the file's coordinates rotated and scaled into hull axes in metres.
+    s, unit_note = _file_scale(extent, units, scale, length)
+    notes.append(unit_note)
     try:
         bow_v, up_v, axis_note = _infer_axes(verts, bow, up)
     except MeshError as err:
@@ -296,36 +279,20 @@ def load_mesh(
         raise MeshError(f"{p}: bow and up axes must differ")
     rot = np.stack([bow_v, np.cross(up_v, bow_v), up_v])  # rows: hull x, y, z in file axes
     v = (verts @ rot.T) * s
-    zmin, zmax = float(v[:, 2].min()), float(v[:, 2].max())
-    guessed = False
-    if waterline_z is not None:
-        wl = float(waterline_z) * s * float(up_v.sum())
-        wl_note = f"waterline at file z={waterline_z:g} (stated)"
-    elif draft is not None:
-        wl = zmin + float(draft)
-        wl_note = f"draft {draft:g} m above the keel (stated)"
-    elif zmin + 0.25 * (zmax - zmin) < 0.0 < zmax:
-        wl, guessed = 0.0, True
-        wl_note = "waterline assumed at the file's z=0 (no --draft given)"
-    else:
-        wl, guessed = zmin + DEFAULT_DRAFT_FRACTION * (zmax - zmin), True
-        wl_note = (f"waterline guessed at {DEFAULT_DRAFT_FRACTION:.0%} of the height above the keel "
-                   "(no --draft given)")
-    notes.append(wl_note)
-    if not zmin < wl < zmax:
-        what = f"draft {draft:g} m" if draft is not None else f"waterline at {wl - zmin:.3f} m above the keel"
-        raise MeshError(f"{p}: {what} is outside the hull, whose keel-to-top height is {zmax - zmin:.3f} m "
-                        "(--draft is the depth of the keel below the waterline, read from the draft marks)")
-    half = _half_side(v, faces, 0, 1)
-    side = ""
-    if half is not None:
-        plane, sign = half
-        side = "port" if sign > 0 else "starboard"
+    wl: _Waterline | None = None
+    if trim:  # the ship as it floats: pitched so that the trimmed waterline is level
+        pitch, trim_note = _trim_pitch(p, v, float(trim))
+        wl = _trimmed_waterline(p, v, pitch, float(draft or 0.0))
+        rot = pitch @ rot
+        v = (verts @ rot.T) * s
+        notes.append(trim_note)
+    # Then the origin: waterline at z = 0, centreline at y = 0, the waterline's aft end at x = 0.
+    wl = wl or _waterline(p, v, (s, float(up_v.sum())), waterline_z, draft)
+    notes.append(wl.note)
+    yc, side = _centreline(v, faces)
+    if side:
         notes.append(f"half hull ({side} side, open along its centreline plane)")
-        yc = plane
-    else:
-        yc = 0.5 * (float(v[:, 1].min()) + float(v[:, 1].max()))
-    v[:, 2] -= wl
+    v[:, 2] -= wl.z
     v[:, 1] -= yc
     wlp = _waterline_points(v, faces)
     x0 = float(wlp[:, 0].min()) if len(wlp) else float(v[:, 0].min())
@@ -333,12 +300,120 @@ def load_mesh(
     # hull = R (s * file) - offset: kept so every coordinate users see goes back to the file's own.
     from scipy.spatial.transform import Rotation
 
-    hull_from_ref = Transform(Rotation.from_matrix(rot).as_quat(), -np.array([x0, yc, wl]))
+    hull_from_ref = Transform(Rotation.from_matrix(rot).as_quat(), -np.array([x0, yc, wl.z]))
     mesh = _finish(v, faces, np.full(len(faces), -1, np.int16), stem, f"{p} ({'; '.join(notes)})",
-                   ref_from_hull=hull_from_ref.inverse(), waterline=wl_note, guessed=guessed, half=side)
+                   ref_from_hull=hull_from_ref.inverse(), waterline=wl.note, guessed=wl.guessed, half=side)
     regions = regions_opt if regions_opt is not None else classify_regions(mesh)
     log.info("loaded %s", mesh.source)
     return mesh.with_regions(regions)
+
+
+def _trim_pitch(p: Path, v: NDArray[np.float64], trim: float) -> tuple[NDArray[np.float64], str]:
+    """The rotation about the hull's y axis that levels a waterline trimmed by ``trim`` metres (aft
+    draft minus forward draft) over the hull's length, and the note saying so. By the stern the bow
+    rises: +x goes up. The draft stays the height above the keel at mid-length, which a pitch about
+    a transverse axis there keeps to first order."""
+    length = float(np.ptp(v[:, 0]))
+    if abs(trim) > 0.1 * length:
+        raise MeshError(f"{p}: trim {trim:g} m over a {length:.1f} m hull is not a floating ship "
+                        "(--trim is the aft draft minus the forward draft, metres)")
+    a = float(np.arctan2(trim, length))
+    c, sn = np.cos(a), np.sin(a)
+    # rotation by -a about y: x' = x cos a - z sin a, z' = x sin a + z cos a (the bow end goes up)
+    pitch = np.array([[c, 0.0, -sn], [0.0, 1.0, 0.0], [sn, 0.0, c]])
+    return pitch, f"trim {trim:+g} m ({'by the stern' if trim > 0 else 'by the head'}, {np.degrees(a):.2f} deg)"
+
+
+def _trimmed_waterline(p: Path, v: NDArray[np.float64], pitch: NDArray[np.float64], draft: float) -> _Waterline:
+    """The level waterline's height in the pitched frame: it passes ``draft`` above the keel's lowest
+    point at the hull's mid-length (where the mean draft is read), in the unpitched frame ``v``."""
+    zmin, zmax = float(v[:, 2].min()), float(v[:, 2].max())
+    if not 0.0 < draft < zmax - zmin:
+        raise MeshError(f"{p}: draft {draft:g} m is outside the hull, whose keel-to-top height is {zmax - zmin:.3f} m "
+                        "(--draft is the depth of the keel below the waterline, read from the draft marks)")
+    mid = np.array([0.5 * (float(v[:, 0].min()) + float(v[:, 0].max())), 0.0, zmin + draft])
+    return _Waterline(float((pitch @ mid)[2]), f"draft {draft:g} m above the keel at mid-length (stated)", False)
+
+
+def _check_options(p: Path, units: str, bow_up: tuple[str, str], scale: float | None, draft: float | None) -> None:
+    """Refuse option values load_mesh cannot use, before the file is read."""
+    if units not in UNITS:
+        raise MeshError(f"{p}: units must be one of {', '.join(UNITS)}, got {units!r}")
+    for key, val in zip(("bow", "up"), bow_up, strict=True):
+        if val not in AXES:
+            raise MeshError(f"{p}: {key} must be one of {', '.join(AXES)}, got {val!r}")
+    if scale is not None and not scale > 0:
+        raise MeshError(f"{p}: scale must be > 0, got {scale}")
+    if draft is not None and not draft > 0:
+        raise MeshError(f"{p}: draft must be > 0 m, got {draft}")
+
+
+def _checked_extent(p: Path, verts: NDArray[np.float64], faces: NDArray[np.int64]) -> float:
+    """The mesh's largest extent in file units, once its vertices and faces are found usable."""
+    if not np.all(np.isfinite(verts)):
+        raise MeshError(f"{p}: vertices contain NaN or infinite values")
+    if faces.min() < 0 or faces.max() >= len(verts):
+        raise MeshError(f"{p}: face indices outside the vertex list")
+    extent = float(np.ptp(verts, axis=0).max())
+    if extent <= 0:
+        raise MeshError(f"{p}: mesh has zero size")
+    return extent
+
+
+def _file_scale(extent: float, units: str, scale: float | None, length: float | None) -> tuple[float, str]:
+    """File units to metres, and the note saying how it was decided (a stated scale wins over units)."""
+    if scale is not None:
+        s = float(scale)
+        return s, f"scale={s:g}"
+    u = units
+    if u == "auto":
+        u = "mm" if extent > MM_MIN_LENGTH else ("model" if extent < MODEL_MAX_LENGTH else "m")
+    s = (length or DEFAULT_MODEL_LENGTH_M) / extent if u == "model" else _UNIT_SCALE[u]
+    return s, f"units={u} (x{s:g})"
+
+
+@dataclass(frozen=True)
+class _Waterline:
+    """Where the waterline is (hull z, metres, before the origin moves), how it was decided, and
+    whether it was guessed."""
+
+    z: float
+    note: str
+    guessed: bool
+
+
+def _waterline(p: Path, v: NDArray[np.float64], scale_up: tuple[float, float], waterline_z: float | None,
+               draft: float | None) -> _Waterline:
+    """The waterline from a stated file height or draft, else the file's own z = 0 when plausible,
+    else a guess; one outside the hull is refused. ``scale_up``: metres per file unit, and +1 or -1
+    as the file's up axis points up or down."""
+    zmin, zmax = float(v[:, 2].min()), float(v[:, 2].max())
+    if waterline_z is not None:
+        wl = _Waterline(float(waterline_z) * scale_up[0] * scale_up[1],
+                        f"waterline at file z={waterline_z:g} (stated)", False)
+    elif draft is not None:
+        wl = _Waterline(zmin + float(draft), f"draft {draft:g} m above the keel (stated)", False)
+    elif zmin + 0.25 * (zmax - zmin) < 0.0 < zmax:
+        wl = _Waterline(0.0, "waterline assumed at the file's z=0 (no --draft given)", True)
+    else:
+        wl = _Waterline(zmin + DEFAULT_DRAFT_FRACTION * (zmax - zmin),
+                        f"waterline guessed at {DEFAULT_DRAFT_FRACTION:.0%} of the height above the keel "
+                        "(no --draft given)", True)
+    if not zmin < wl.z < zmax:
+        what = f"draft {draft:g} m" if draft is not None else f"waterline at {wl.z - zmin:.3f} m above the keel"
+        raise MeshError(f"{p}: {what} is outside the hull, whose keel-to-top height is {zmax - zmin:.3f} m "
+                        "(--draft is the depth of the keel below the waterline, read from the draft marks)")
+    return wl
+
+
+def _centreline(v: NDArray[np.float64], faces: NDArray[np.int64]) -> tuple[float, str]:
+    """The centreline's y and the half hull's side ('' for a whole hull): a half hull keeps the plane
+    it is open along, a whole hull is centred on its breadth."""
+    half = _half_side(v, faces, 0, 1)
+    if half is None:
+        return 0.5 * (float(v[:, 1].min()) + float(v[:, 1].max())), ""
+    plane, sign = half
+    return plane, "port" if sign > 0 else "starboard"
 
 
 def _finish(verts: NDArray[np.float64], faces: NDArray[np.int64], regions: NDArray[np.int16],
@@ -366,28 +441,17 @@ def save_mesh(mesh: HullMesh, path: str | Path) -> None:
     """
     p = Path(path)
     nv, nf = len(mesh.vertices), len(mesh.faces)
-    header = "\n".join([
-        "ply", "format binary_little_endian 1.0",
-        f"comment hullscan hull mesh {mesh.name}",
-        "comment frame hull: x to bow, y to port, z up, waterline z=0, metres",
-        "comment regions " + " ".join(f"{i}={r}" for i, r in enumerate(REGIONS)),
-        f"element vertex {nv}", "property double x", "property double y", "property double z",
-        f"element face {nf}", "property list uchar int vertex_indices", "property short region",
-        "end_header",
-    ]) + "\n"
+    comments = [f"hullscan hull mesh {mesh.name}", "frame hull: x to bow, y to port, z up, waterline z=0, metres",
+                "regions " + " ".join(f"{i}={r}" for i, r in enumerate(REGIONS))]
     vdt = np.dtype([("x", "<f8"), ("y", "<f8"), ("z", "<f8")])
-    fdt = np.dtype([("n", "u1"), ("v", "<i4", (3,)), ("region", "<i2")])
+    fdt = np.dtype([("vertex_indices", "<i4", (3,)), ("region", "<i2")])
     va = np.empty(nv, vdt)
     va["x"], va["y"], va["z"] = mesh.vertices[:, 0], mesh.vertices[:, 1], mesh.vertices[:, 2]
     fa = np.empty(nf, fdt)
-    fa["n"] = 3
-    fa["v"] = mesh.faces
+    fa["vertex_indices"] = mesh.faces
     fa["region"] = mesh.face_region
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        with open(p, "wb") as fh:
-            fh.write(header.encode("ascii"))
-            fh.write(va.tobytes())
-            fh.write(fa.tobytes())
+        write_ply(p, {"vertex": va, "face": fa}, comments, {"vertex_indices": "u1"})
     except OSError as err:
         raise MeshError(f"{p}: cannot write mesh: {err.strerror}") from err

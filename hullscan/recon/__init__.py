@@ -15,7 +15,8 @@ from hullscan.recon.config import DriftConfig, ReconConfig
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy: hullscan.config imports ReconConfig from here, and the pipeline imports hullscan.config.
+    # Lazy: importing the configuration (hullscan.config reads hullscan.recon.config) must not load
+    # numba and the kernels; the reconstructor comes with its first use.
     if name in ("ReconResult", "Reconstructor", "reconstruct_bag"):
         from hullscan.recon import pipeline
 

@@ -29,7 +29,6 @@ import json
 import os
 import struct
 import uuid
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,8 +37,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from hullscan import recordlog
+from hullscan.core.voxelmap import changed_reference, changed_voxels
 from hullscan.errors import HullscanError
-from hullscan.recon.voxelmap import changed_reference, changed_voxels
 
 MAGIC = b"HSDELTA1"
 _HEAD = struct.Struct("<8sQI")
@@ -88,7 +88,7 @@ def _record(arrays: dict[str, NDArray[Any]], meta: dict[str, Any]) -> bytes:
     named: dict[str, Any] = dict(arrays)
     np.savez(buf, meta=np.array(json.dumps(meta)), **named)
     payload = buf.getvalue()
-    return _HEAD.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
+    return recordlog.frame(_HEAD, MAGIC, payload)
 
 
 def read_deltas(path: Path, base_id: str | None) -> tuple[list[tuple[dict[str, Any], dict[str, NDArray[Any]]]], int, int]:
@@ -99,11 +99,7 @@ def read_deltas(path: Path, base_id: str | None) -> tuple[list[tuple[dict[str, A
     data = path.read_bytes()
     out: list[tuple[dict[str, Any], dict[str, NDArray[Any]]]] = []
     pos = 0
-    while pos + _HEAD.size <= len(data):
-        magic, length, crc = _HEAD.unpack_from(data, pos)
-        start, end = pos + _HEAD.size, pos + _HEAD.size + length
-        if magic != MAGIC or end > len(data) or zlib.crc32(data[start:end]) != crc:
-            break
+    for start, end in recordlog.records(data, _HEAD, MAGIC):
         try:
             with np.load(io.BytesIO(data[start:end])) as z:
                 meta = json.loads(str(z["meta"]))

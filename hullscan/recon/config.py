@@ -38,6 +38,11 @@ class DriftConfig(BaseModel):
         "a bottom lane sideways")
     max_yaw_deg: float = Field(3.0, gt=0.0, le=45.0,
                                description="largest heading correction against the reference (deg)")
+    measured_sigma: bool = Field(
+        False, description="on trial (off by default: docs/results/issue19_change_detection.md): against a "
+        "reference, the corrected navigation's position uncertainty is what each submap's correction leaves "
+        "there (RMS to the reference), not the DVL/INS's absolute sigma, which grows with distance; where a "
+        "submap does not lie on the reference the DVL's is kept")
 
 
 class ReconConfig(BaseModel):

@@ -21,22 +21,18 @@ closest points come from :mod:`hullscan.compare.reference`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial.transform import Rotation
 
+from hullscan.core.nav import slerp
 from hullscan.errors import HullscanError
-from hullscan.model import HullCloud, Transform
 from hullscan.recon.config import DriftConfig
-from hullscan.recon.pipeline import NavBuffer, slerp
-
-if TYPE_CHECKING:
-    from hullscan.recon.pipeline import Reconstructor, _Block
+from hullscan.recon.nav import NavBuffer
 
 log = logging.getLogger("hullscan.recon.drift")
 
@@ -170,37 +166,69 @@ def _submap_ids(nav: NavBuffer, stamps: NDArray[np.int64], length: float) -> NDA
     return (d // length).astype(np.int64)
 
 
-def correct_drift(rec: Reconstructor, blocks: list[_Block]) -> tuple[NavBuffer | None, dict[str, float]]:
-    """Corrected navigation (None when nothing could be aligned) and alignment statistics."""
-    cfg = rec.config.drift
-    nav = rec.nav
+class SurfaceReference(Protocol):
+    """A reference surface placed in the navigation frame, for aligning submaps to it
+    (:class:`hullscan.compare.navref.NavReference` is the one hullscan builds; recon never imports
+    the comparison code, the caller hands the reference in)."""
+
+    @property
+    def sigma(self) -> object | None: ...
+
+    def registered(self, pts: NDArray[np.float64]) -> tuple[SurfaceReference, object]: ...
+
+    def closest(self, p: NDArray[np.float64], dist: float
+                ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]: ...
+
+    def cost(self, p: NDArray[np.float64], c: float) -> float: ...
+
+
+# Every kept return of the survey georeferenced with the given navigation, block by block: points
+# (N, 3), their pings' stamps on the navigation clock (N,) and on the sonar's (N,).
+Returns = Callable[[NavBuffer], Iterable[tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]]]
+
+
+@dataclass(frozen=True)
+class DriftCorrection:
+    """What drift correction gives: the corrected navigation (None when nothing could be aligned),
+    its statistics, and with a reference the placement it settled on and the registration that
+    found it (None without a reference or when the prior was already registered)."""
+
+    nav: NavBuffer | None
+    info: dict[str, float]
+    reference: SurfaceReference | None = None
+    registration: object | None = None
+
+
+def correct_drift(cfg: DriftConfig, nav: NavBuffer, returns: Returns,
+                  reference: SurfaceReference | None = None) -> DriftCorrection:
+    """Submaps of the survey aligned to each other (or to ``reference``) and the corrections
+    interpolated into the navigation."""
     if len(nav) < 2:
-        return None, {"drift_submaps": 0}
-    # Loaded by the caller (the commands check it before reading a bag), or here from the config.
-    reference = rec.drift_reference if rec.drift_reference is not None else load_drift_reference(cfg)
+        return DriftCorrection(None, {"drift_submaps": 0}, reference)
+    if reference is None and cfg.reference is not None:
+        raise HullscanError(f"recon.drift.reference {cfg.reference}: the reference was not loaded (load it with "
+                            "hullscan.compare.navref.load_drift_reference and pass it as drift_reference)")
     # 1. Georeference every kept return once, labelled by submap.
     pts_l, sub_l, time_l = [], [], []
-    for blk in blocks:
-        pts, ray, _, _ = rec.georef_block(blk, nav)
-        ids = _submap_ids(nav, blk.stamps + rec._offset_ns, cfg.submap_length_m)
+    for pts, nav_stamps, stamps in returns(nav):
         pts_l.append(pts)
-        sub_l.append(ids[ray])
-        time_l.append(blk.stamps[ray])
+        sub_l.append(_submap_ids(nav, nav_stamps, cfg.submap_length_m))
+        time_l.append(stamps)
     if not pts_l:
-        return None, {"drift_submaps": 0}
+        return DriftCorrection(None, {"drift_submaps": 0}, reference)
     pts = np.concatenate(pts_l)
     sub = np.concatenate(sub_l)
     stamps = np.concatenate(time_l)
+    registration = None
+    anchors_sigma: list[float] | None = None
     if reference is None:
         anchors_t, anchors_T, info = _align_submaps(cfg, pts, sub, stamps)
     else:
         if reference.sigma is not None:
             # Where the ship lies is known only to the prior's uncertainty: register the whole
             # (drifting) survey first, so that the submaps start from the right placement.
-            reference, reg = reference.registered(pts)
-            rec.drift_reference = reference
-            rec.registration = reg
-        anchors_t, anchors_T, info = _align_to_reference(cfg, reference, pts, sub, stamps)
+            reference, registration = reference.registered(pts)
+        anchors_t, anchors_T, info, anchors_sigma = _align_to_reference(cfg, reference, pts, sub, stamps)
     # 2. Interpolate the corrections in time and apply them to the navigation.
     t, a = nav.arrays()
     at = np.array(anchors_t)
@@ -216,14 +244,39 @@ def correct_drift(rec: Reconstructor, blocks: list[_Block]) -> tuple[NavBuffer |
     new = a.copy()
     new[:, :3] = rc.apply(a[:, :3]) + tc
     new[:, 3:7] = (rc * Rotation.from_quat(a[:, 3:7])).as_quat()
-    out = NavBuffer(rec.config.max_nav_gap_s, rec.config.max_speed_mps)
+    if anchors_sigma is not None and cfg.measured_sigma:
+        new[:, 7:9] = _measured_sigma(a[:, 7:9], np.array(anchors_sigma), idx, idx1, w)
+    out = NavBuffer(nav.max_gap_ns * 1e-9, nav.max_speed)
     out.load(t.copy(), new)
     out.frame_id = nav.frame_id
     log.debug("drift corrections: %s", np.round(T[:, :3, 3], 3).tolist())
     log.info("drift: %d submaps, %d aligned, %d skipped, largest correction %.3f m",
              int(info["drift_submaps"]), int(info["drift_aligned"]), int(info["drift_skipped"]),
              info["drift_max_correction_m"])
-    return out, info
+    return DriftCorrection(out, info, reference, registration)
+
+
+def _measured_sigma(dvl: NDArray[np.float64], anchors: NDArray[np.float64], idx: NDArray[np.int64],
+                    idx1: NDArray[np.int64], w: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Horizontal position sigma (N, 2) of the corrected navigation: between two submaps that lie on
+    the reference, what their corrections leave there (RMS, interpolated); elsewhere, or where
+    the DVL/INS claims less, the DVL/INS's own. The DVL's absolute sigma grows with distance
+    travelled (0.8 % of 500 m is 4 m), but that drift is what the correction measured and removed:
+    kept, it would leave no plating of a long survey clearable."""
+    s = anchors[idx] * (1 - w) + anchors[idx1] * w
+    s = np.where(np.isfinite(s), s, np.inf)[:, None]
+    return np.minimum(dvl, s)
+
+
+def _fit_rms(p: NDArray[np.float64], reference: SurfaceReference, cfg: DriftConfig) -> float:
+    """RMS point-to-plane distance of corrected submap points to the reference, every point with a
+    correspondence counted (not Tukey-weighted as in the fit: a part of the submap left off by more
+    than the kernel would not show); NaN when too few of them lie on it to say."""
+    q, n, ok = reference.closest(p, cfg.max_correspondence_m)
+    if int(ok.sum()) < cfg.min_overlap_points:
+        return float("nan")
+    d = ((p[ok] - q) * n).sum(1)
+    return float(np.sqrt(np.mean(d**2)))
 
 
 def _downsample(p: NDArray[np.float64], voxel: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -310,7 +363,7 @@ def _align_submaps(cfg: DriftConfig, pts: NDArray[np.float64], sub: NDArray[np.i
 def dense_voxels(pts: NDArray[np.float64], size: float, min_count: int = 4) -> NDArray[np.float64]:
     """Means of the voxels of ``size`` m that hold at least ``min_count`` returns: the surface,
     without the lone spikes, fish and multipath ghosts of the raw returns."""
-    from hullscan.compare.align import group_keys, voxel_keys
+    from hullscan.core.grid import group_keys, voxel_keys
 
     if not len(pts):
         return pts
@@ -320,107 +373,11 @@ def dense_voxels(pts: NDArray[np.float64], size: float, min_count: int = 4) -> N
     return sums[keep] / counts[keep, None]
 
 
-@dataclass(frozen=True, eq=False)
-class NavReference:
-    """A reference surface (hullscan.compare Reference, in its own frame) placed in the
-    navigation frame by the prior ``hull_to_nav`` (nav <- hull).
-
-    ``sigma`` (a :class:`hullscan.compare.prior.PriorSigma`) is the prior's uncertainty: the
-    placement is then searched (:meth:`registered`) before the submaps are aligned to it. None
-    means the placement is already registered.
-    """
-
-    reference: Any
-    hull_to_nav: Transform
-    name: str
-    sigma: Any = None
-    compare_config: Any = None
-
-    def registered(self, pts: NDArray[np.float64], early: float = 0.25) -> tuple[NavReference, Any]:
-        """This reference placed by a multi-hypothesis registration of the (uncorrected) survey
-        ``pts`` (nav frame, in time order) from the prior; returns it and the :class:`Registration`.
-
-        The whole survey fixes the heading and the position as well as its geometry allows, but a
-        drifting survey fits only as a compromise; the submaps are aligned from the start, where
-        dead reckoning has not drifted yet, so the placement is then refined on the first
-        ``early`` share of the survey (directions that part does not constrain keep the whole
-        survey's value)."""
-        from dataclasses import replace
-
-        from hullscan.compare.align import register_prior, robust_icp, settle_along
-        from hullscan.compare.config import CompareConfig
-
-        cfg = self.compare_config or CompareConfig()
-        dense = dense_voxels(pts, 0.25)
-        reg = register_prior(dense, self.reference, self.hull_to_nav.inverse(), self.sigma, cfg)
-        t, _ = settle_along(dense, self.reference, reg.best.transform.as_matrix(), self.sigma, cfg)
-        first = dense_voxels(pts[: max(1, int(early * len(pts)))], cfg.voxel_m)
-        if len(first) > 20000:
-            first = first[np.sort(np.random.default_rng(cfg.seed).choice(len(first), 20000, replace=False))]
-        if len(first) >= 200:
-            t, _, _ = robust_icp(first, self.reference, t, (1.0, 0.5, *cfg.icp_schedule_m), cfg.tukey_k_m,
-                                 cfg.icp_max_iter, upright=True)
-        return replace(self, hull_to_nav=Transform.from_matrix(t).inverse(), sigma=None), reg
-
-    def closest(self, p: NDArray[np.float64], dist: float
-                ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
-        """:data:`Closest` for :func:`align_submap`: closest reference surface points (nav frame)."""
-        rot = self.hull_to_nav.rot.as_matrix()
-        tr = self.hull_to_nav.translation
-        ph = (p - tr) @ rot
-        c, n, _ = self.reference.closest(ph)
-        ok = np.linalg.norm(ph - c, axis=1) < dist
-        return c[ok] @ rot.T + tr, n[ok] @ rot.T, ok
-
-    def cost(self, p: NDArray[np.float64], c: float) -> float:
-        """Mean truncated squared point-to-plane distance to the reference (as :func:`overlap_cost`)."""
-        q, n, ok = self.closest(p, c)
-        r = np.full(len(p), c)
-        r[ok] = np.minimum(np.abs(((p[ok] - q) * n).sum(1)), c)
-        return float(np.mean(r**2))
-
-
-def nav_reference(obj: Any, prior: Transform | None, source: str, sigma: Any = None,
-                  compare_config: Any = None) -> NavReference:
-    """A loaded reference (``HullMesh`` or earlier ``HullCloud``) placed in the navigation frame.
-
-    A design mesh is in the hull frame and needs the prior ``hull_to_nav``; an earlier hullscan
-    cloud is taken to be in this survey's navigation frame unless ``prior`` says otherwise.
-    Raises HullscanError naming ``source``.
-    """
-    from hullscan.compare.reference import mesh_reference, scan_reference
-
-    name = Path(source).name
-    if isinstance(obj, HullCloud):
-        return NavReference(scan_reference(obj, name=name), prior or Transform(), name,
-                            sigma if prior is not None else None, compare_config)
-    if prior is None:
-        raise HullscanError(f"{source}: a design mesh is in the hull frame; drift correction against "
-                            "it needs the navigation prior hull_to_nav (recon.drift.hull_to_nav, "
-                            "--hull-to-nav truth.json)")
-    return NavReference(mesh_reference(obj), prior, name, sigma, compare_config)
-
-
-def load_drift_reference(cfg: DriftConfig) -> NavReference | None:
-    """The reference file of ``cfg`` in the navigation frame (None without one); see
-    :func:`nav_reference`. Raises HullscanError naming the file."""
-    if cfg.reference is None:
-        return None
-    from hullscan.compare.loading import load_prior, load_reference
-
-    ref = load_reference(cfg.reference, cfg.reference_units)
-    prior = load_prior(cfg.hull_to_nav)
-    if prior is None:
-        return nav_reference(ref, None, cfg.reference)
-    # The prior is read in the reference file's own frame, and searched over its uncertainty.
-    return nav_reference(ref, prior.hull_to_nav(getattr(ref, "ref_from_hull", None)), cfg.reference,
-                         sigma=prior.search)
-
-
-def _align_to_reference(cfg: DriftConfig, reference: NavReference, pts: NDArray[np.float64],
+def _align_to_reference(cfg: DriftConfig, reference: SurfaceReference, pts: NDArray[np.float64],
                         sub: NDArray[np.int64], stamps: NDArray[np.int64]
-                        ) -> tuple[list[float], list[NDArray[np.float64]], dict[str, float]]:
-    """Each submap, in time order, to the reference: a yaw and a translation per submap.
+                        ) -> tuple[list[float], list[NDArray[np.float64]], dict[str, float], list[float]]:
+    """Each submap, in time order, to the reference: a yaw and a translation per submap, and what
+    its correction leaves against the reference (RMS, m; NaN where too little of it lies on it).
 
     Starts from the navigation prior (the reference placed by ``hull_to_nav``) for the first
     submap and from the previous submap's correction after that (drift is continuous). A
@@ -438,12 +395,14 @@ def _align_to_reference(cfg: DriftConfig, reference: NavReference, pts: NDArray[
     anchors_T: list[NDArray[np.float64]] = []
     aligned = skipped = rejected = 0
     residuals: list[float] = []
+    anchors_sigma: list[float] = []
     moves: list[float] = []
     since = 0  # submaps since the last accepted correction
     c_cost = 3 * cfg.icp_voxel
     for sid in order:
         m = sub == sid
         mid_t = float(np.median(stamps[m]))
+        fit_rms = float("nan")
         sp, _ = _downsample(pts[m], cfg.icp_voxel)
         since += 1
         if len(sp) > cfg.reference_max_points:
@@ -474,6 +433,10 @@ def _align_to_reference(cfg: DriftConfig, reference: NavReference, pts: NDArray[
                 rejected += int(n_in >= cfg.min_overlap_points)
                 log.debug("submap %d: correction rejected (inliers %d, cost %.5f -> %.5f, yaw %.2f deg, jump "
                           "%.3f m of %.3f)", sid, n_in, before, after, np.rad2deg(yaw_new), jump, limit)
+            if cfg.measured_sigma:  # one more closest-point query per submap: only when it is used
+                # What the submap's correction (new, or carried from the last when nothing better was
+                # found) leaves against the reference: the corrected navigation's uncertainty there.
+                fit_rms = _fit_rms(sp @ yaw_matrix(yaw).T + trans, reference, cfg)
         else:
             skipped += 1
         t4 = np.eye(4)
@@ -481,10 +444,11 @@ def _align_to_reference(cfg: DriftConfig, reference: NavReference, pts: NDArray[
         t4[:3, 3] = trans
         anchors_t.append(mid_t)
         anchors_T.append(t4)
+        anchors_sigma.append(fit_rms)
         log.debug("submap %d: yaw %.3f deg, translation %s", sid, np.rad2deg(yaw), np.round(trans, 3).tolist())
     info = {"drift_submaps": float(len(order)), "drift_aligned": float(aligned), "drift_skipped": float(skipped),
             "drift_rejected": float(rejected), "drift_max_correction_m": max(moves, default=0.0),
             "drift_icp_rms_m": float(np.mean(residuals)) if residuals else 0.0,
             "drift_max_yaw_deg": float(np.rad2deg(max((abs(float(np.arctan2(T[1, 0], T[0, 0])))
                                                        for T in anchors_T), default=0.0)))}
-    return anchors_t, anchors_T, info
+    return anchors_t, anchors_T, info, anchors_sigma

@@ -11,11 +11,14 @@ or a lower one never replaces what is there.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from hullscan.model import TransformStamped
+from hullscan.errors import MessageError
+from hullscan.model import Transform, TransformStamped
 
 PRIORITY = {"parameters": 0, "checkpoint": 1, "tf_static": 2, "player": 2}
 
@@ -55,3 +58,26 @@ class MountTable:
 
     def from_parameters(self) -> list[str]:
         return sorted(f for f, s in self.sources.items() if s == "parameters")
+
+
+def mounts_json(edges: Iterable[TransformStamped]) -> str:
+    """Static sensor mountings as JSON (the player's stand-in for /tf_static without tf2_msgs)."""
+    return json.dumps([{"parent": e.parent_frame, "child": e.child_frame,
+                        "translation": e.transform.translation.tolist(),
+                        "rotation": e.transform.rotation.tolist()} for e in edges])
+
+
+def mounts_from_json(text: str) -> list[TransformStamped]:
+    try:
+        rows = json.loads(text)
+        return [TransformStamped(0, r["parent"], r["child"], Transform(r["rotation"], r["translation"]), True)
+                for r in rows]
+    except (ValueError, KeyError, TypeError) as err:
+        raise MessageError(f"/hullscan/mounts: not a mounting list ({err})") from err
+
+
+def mount_from_params(parent: str, child: str, xyz_rpy: Sequence[float]) -> TransformStamped:
+    if len(xyz_rpy) != 6 or not np.all(np.isfinite(xyz_rpy)):
+        raise MessageError(f"mounting of {child}: expected 6 finite numbers x y z roll pitch yaw, got {list(xyz_rpy)}")
+    x, y, z, r, p, yaw = (float(v) for v in xyz_rpy)
+    return TransformStamped(0, parent, child, Transform.from_euler(r, p, yaw, (x, y, z)), True)

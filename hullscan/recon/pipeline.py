@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial.transform import Rotation
 
-from hullscan.config import HullscanConfig, TopicsConfig
+from hullscan.core import georef
+from hullscan.core.nav import NAV_AFTER, NAV_BEFORE, NAV_GAP, NAV_JUMP, NAV_OK
+from hullscan.core.voxelmap import SurfaceCache, VoxelMap
 from hullscan.diagnostics import DropLog
 from hullscan.errors import HullscanError, TransformError
 from hullscan.model import (
+    DEFAULT_BEAMWIDTH_RAD,
     CameraFrame,
     CameraModel,
     HullCloud,
@@ -36,15 +40,14 @@ from hullscan.model import (
     TransformStamped,
 )
 from hullscan.recon import checkpoint as ckpt_files
-from hullscan.recon import georef
 from hullscan.recon.config import ReconConfig
-from hullscan.recon.voxelmap import SurfaceCache, VoxelMap
+from hullscan.recon.drift import SurfaceReference, correct_drift
+from hullscan.recon.nav import NavBuffer
+from hullscan.settings import TopicsConfig
 from hullscan.tf import TfTree
 
 log = logging.getLogger("hullscan.recon")
 
-# Navigation status per ping.
-NAV_OK, NAV_BEFORE, NAV_AFTER, NAV_GAP, NAV_JUMP = range(5)
 _NAV_REASON = {NAV_BEFORE: "before_first_nav", NAV_AFTER: "after_last_nav", NAV_GAP: "nav_gap",
                NAV_JUMP: "pose_jump"}
 
@@ -62,6 +65,16 @@ class ReconResult:
     # registration from the prior (nav <- hull), and that registration.
     hull_to_nav: Transform | None = None
     registration: Any = None
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    """Adds the wall time of the ``with`` body to ``timings[stage]`` (a total over all blocks)."""
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] += time.perf_counter() - t0
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,154 +105,6 @@ class _Block:
     footprint: float
 
 
-# --------------------------------------------------------------------------- navigation buffer
-
-
-def slerp(q0: NDArray[np.float64], q1: NDArray[np.float64], w: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Vectorised SLERP of (N, 4) xyzw quaternions at weights (N,)."""
-    dot = (q0 * q1).sum(1)
-    q1 = np.where(dot[:, None] < 0, -q1, q1)
-    dot = np.abs(dot)
-    theta = np.arccos(np.clip(dot, -1.0, 1.0))
-    s = np.sin(theta)
-    small = s < 1e-6
-    s_safe = np.where(small, 1.0, s)
-    a = np.where(small, 1.0 - w, np.sin((1.0 - w) * theta) / s_safe)
-    b = np.where(small, w, np.sin(w * theta) / s_safe)
-    q = a[:, None] * q0 + b[:, None] * q1
-    return q / np.linalg.norm(q, axis=1, keepdims=True)
-
-
-class NavBuffer:
-    """Growing navigation record with pose interpolation and gap/jump checks.
-
-    Samples live in arrays that double when full, so appending is O(1) amortised and
-    interpolation never copies the history (the live path calls it on every ping).
-    """
-
-    def __init__(self, max_gap_s: float, max_speed: float) -> None:
-        self.max_gap_ns = int(max_gap_s * 1e9)
-        self.max_speed = max_speed
-        self._n = 0
-        self._t = np.zeros(1024, np.int64)
-        self._a = np.zeros((1024, 13))  # x y z qx qy qz qw sx sy sz ax ay az
-        self.frame_id = "odom"
-        self.rewritten_from = 1 << 62  # first row changed by a late insert since the last checkpoint
-
-    def __len__(self) -> int:
-        return self._n
-
-    @property
-    def last_ns(self) -> int | None:
-        return int(self._t[self._n - 1]) if self._n else None
-
-    @property
-    def first_ns(self) -> int | None:
-        return int(self._t[0]) if self._n else None
-
-    def add(self, s: NavSample) -> str | None:
-        """Append a sample; returns a problem description for a jump or gap, else None.
-
-        ``"duplicate"``: a sample with a stamp already held is ignored (the first one is kept; a
-        replacement would silently move the pings around it). ``"reordered"``: a late sample is
-        inserted in stamp order (rows from there on are rewritten: ``rewritten_from``)."""
-        self.frame_id = s.frame_id
-        n = self._n
-        problem = None
-        if n:
-            last = int(self._t[n - 1])
-            if s.stamp_ns <= last:
-                if s.stamp_ns == last:
-                    return "duplicate"
-                return self._insert(s)
-            else:
-                dt = (s.stamp_ns - last) * 1e-9
-                dist = float(np.linalg.norm(s.position - self._a[n - 1, :3]))
-                if dt * 1e9 > self.max_gap_ns:
-                    problem = f"gap of {dt:.2f} s before t={s.stamp:.3f} s"
-                elif dist > self.max_speed * dt + 0.05:
-                    problem = f"jump of {dist:.2f} m in {dt:.3f} s at t={s.stamp:.3f} s"
-        if n == self._t.shape[0]:
-            self._t = np.concatenate([self._t, np.zeros_like(self._t)])
-            self._a = np.concatenate([self._a, np.zeros_like(self._a)])
-        self._t[n] = s.stamp_ns
-        self._a[n, :3] = s.position
-        self._a[n, 3:7] = s.orientation
-        self._a[n, 7:10] = s.position_sigma
-        self._a[n, 10:13] = s.orientation_sigma
-        self._n = n + 1
-        return problem
-
-    def _insert(self, s: NavSample) -> str:
-        n = self._n
-        i = int(np.searchsorted(self._t[:n], s.stamp_ns))
-        if self._t[i] == s.stamp_ns:
-            return "duplicate"
-        if n == self._t.shape[0]:
-            self._t = np.concatenate([self._t, np.zeros_like(self._t)])
-            self._a = np.concatenate([self._a, np.zeros_like(self._a)])
-        self._t[i + 1:n + 1] = self._t[i:n].copy()
-        self._a[i + 1:n + 1] = self._a[i:n].copy()
-        self._t[i] = s.stamp_ns
-        self._a[i, :3] = s.position
-        self._a[i, 3:7] = s.orientation
-        self._a[i, 7:10] = s.position_sigma
-        self._a[i, 10:13] = s.orientation_sigma
-        self._n = n + 1
-        self.rewritten_from = min(self.rewritten_from, i)
-        return "reordered"
-
-    def arrays(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-        """Views of the stamps (N,) and rows (N, 13) so far."""
-        return self._t[: self._n], self._a[: self._n]
-
-    def load(self, stamps: NDArray[np.int64], rows: NDArray[np.float64]) -> None:
-        n = stamps.shape[0]
-        self._t = np.zeros(max(1024, 2 * n), np.int64)
-        self._a = np.zeros((self._t.shape[0], 13))
-        self._t[:n] = stamps
-        self._a[:n] = rows
-        self._n = n
-
-    def interpolate(self, stamps: NDArray[np.int64]) -> tuple[NDArray[np.float64], NDArray[np.float64],
-                                                             NDArray[np.float64], NDArray[np.float64],
-                                                             NDArray[np.int8]]:
-        """Position (P, 3), quaternion (P, 4), position sigma (P,), attitude sigma (P,), status (P,)."""
-        p = stamps.shape[0]
-        status = np.zeros(p, np.int8)
-        if not self._n:
-            status[:] = NAV_BEFORE
-            return np.zeros((p, 3)), np.tile([0.0, 0, 0, 1], (p, 1)), np.zeros(p), np.zeros(p), status
-        t, a = self.arrays()
-        i1 = np.searchsorted(t, stamps, side="left")
-        i0 = np.clip(i1 - 1, 0, len(t) - 1)
-        i1c = np.clip(i1, 0, len(t) - 1)
-        exact = (i1 < len(t)) & (t[i1c] == stamps)
-        i0 = np.where(exact, i1c, i0)
-        status[(stamps < t[0])] = NAV_BEFORE
-        status[(stamps > t[-1])] = NAV_AFTER
-        dt = (t[i1c] - t[i0]).astype(np.float64)
-        inside = status == NAV_OK
-        gap = inside & ~exact & (dt > self.max_gap_ns)
-        status[gap] = NAV_GAP
-        dist = np.linalg.norm(a[i1c, :3] - a[i0, :3], axis=1)
-        jump = (status == NAV_OK) & ~exact & (dist > self.max_speed * dt * 1e-9 + 0.05)
-        status[jump] = NAV_JUMP
-        w = np.where(dt > 0, (stamps - t[i0]) / np.where(dt > 0, dt, 1.0), 0.0)
-        w = np.clip(w, 0.0, 1.0)
-        pos = a[i0, :3] * (1 - w)[:, None] + a[i1c, :3] * w[:, None]
-        quat = slerp(a[i0, 3:7], a[i1c, 3:7], w)
-        sig = np.linalg.norm(a[i0, 7:10] * (1 - w)[:, None] + a[i1c, 7:10] * w[:, None], axis=1)
-        att = np.linalg.norm(a[i0, 10:13] * (1 - w)[:, None] + a[i1c, 10:13] * w[:, None], axis=1)
-        return pos, quat, sig, att, status
-
-    def trajectory(self, max_gap_s: float) -> Trajectory | None:
-        if not self._n:
-            return None
-        t, a = self.arrays()
-        return Trajectory(t, a[:, :3], a[:, 3:7], a[:, 7:10], frame_id=self.frame_id, max_gap_s=max_gap_s)
-
-
 # --------------------------------------------------------------------------- the reconstructor
 
 
@@ -247,10 +112,10 @@ class Reconstructor:
     """Incremental reconstruction: ``add`` samples in stream order, ``cloud()`` any time, ``finish()``."""
 
     def __init__(self, config: ReconConfig | None = None, topics: TopicsConfig | None = None,
-                 drift_reference: Any = None) -> None:
+                 drift_reference: SurfaceReference | None = None) -> None:
         self.config = config or ReconConfig()
         self.topics = topics or TopicsConfig()
-        # recon.drift.reference already loaded (hullscan.recon.drift.NavReference), or None: from the file.
+        # recon.drift.reference already loaded (hullscan.compare.navref.load_drift_reference), or None.
         self.drift_reference = drift_reference
         self.registration: Any = None
         self.drops = DropLog()
@@ -329,7 +194,7 @@ class Reconstructor:
             r = np.linalg.norm(item.points.astype(np.float64), axis=1)
             d = (item.points / np.where(r > 0, r, 1.0)[:, None]).astype(np.float32)
             return _Ping(item.stamp_ns, f"points:{item.frame_id}", item.frame_id, d, r.astype(np.float32),
-                         item.intensities, 0.0, np.inf, c.beamwidth_rad or float(np.deg2rad(1.0)), False)
+                         item.intensities, 0.0, np.inf, c.beamwidth_rad or DEFAULT_BEAMWIDTH_RAD, False)
         t0 = time.perf_counter()
         first_bin = int(np.searchsorted(item.ranges, c.min_range_m))
         idx = georef.cfar_first(item.intensities, c.cfar_guard, c.cfar_train, c.cfar_scale,
@@ -396,11 +261,33 @@ class Reconstructor:
         return m
 
     def _process_block(self, stream: str, pings: list[_Ping], nxt: _Ping | None) -> None:
-        c = self.config
+        """One block of consecutive pings of one sonar: cleaned, placed by navigation, fused."""
+        p0 = pings[0]
+        where = f"sonar:{p0.frame_id}"
+        stamps = np.array([p.stamp_ns for p in pings], np.int64)
+        ranges = np.stack([p.ranges for p in pings])
+        with _timed(self.timings, "clean"):
+            # Returns that cannot be hull (out of range, weak, spikes, grazing) are dropped.
+            keep = self._clean_returns(stream, pings, ranges, nxt, where)
+            # So are pings without a credible pose at transmit time.
+            keep &= self._placed_by_navigation(stamps, keep, where)[:, None]
+        # Without the sonar's mounting no return can be placed.
+        if self._mount(p0.frame_id) is None:
+            self.drops.add(where, "no_transform_returns", int(keep.sum()))
+            return
+        blk = _Block(stamps, p0.frame_id, p0.dirs, ranges, keep, p0.footprint)
+        # Kept to be fused again once navigation drift is corrected.
+        if self.config.drift.enabled:
+            self._blocks.append(blk)
+        self._fuse_block(blk, self.nav)
+        self.stats["pings_fused"] += int(keep.any(axis=1).sum())
+
+    def _with_neighbours(self, stream: str, pings: list[_Ping], ranges: NDArray[np.float32],
+                         nxt: _Ping | None) -> NDArray[np.float32]:
+        """The block's ranges framed by the previous and next ping of a fan (NaN where none), so
+        the spike filter sees across block edges: the cloud does not depend on where blocks are cut."""
         p0 = pings[0]
         b = p0.ranges.shape[0]
-        t0 = time.perf_counter()
-        ranges = np.stack([p.ranges for p in pings])
         prev = self._last_ranges.get(stream)
         ext = np.full((len(pings) + 2, b), np.nan, np.float32)
         ext[1:-1] = ranges
@@ -410,6 +297,14 @@ class Reconstructor:
             if nxt is not None and nxt.ranges.shape == (b,):
                 ext[-1] = nxt.ranges
         self._last_ranges[stream] = pings[-1].ranges
+        return ext
+
+    def _clean_returns(self, stream: str, pings: list[_Ping], ranges: NDArray[np.float32], nxt: _Ping | None,
+                       where: str) -> NDArray[np.bool_]:
+        """Which returns of the block are kept (B pings x beams); the others counted by reason."""
+        c = self.config
+        p0 = pings[0]
+        ext = self._with_neighbours(stream, pings, ranges, nxt)
         intens = np.stack([p.intens for p in pings])
         rmin = np.maximum([p.rmin for p in pings], c.min_range_m)
         rmax = np.minimum([p.rmax for p in pings], c.max_range_m)
@@ -417,31 +312,24 @@ class Reconstructor:
                                      c.spike_threshold_m if p0.ordered else np.inf,
                                      np.deg2rad(c.min_grazing_deg) if p0.ordered else 0.0)
         counts = np.bincount(reasons.ravel(), minlength=len(georef.REASONS))
-        where = f"sonar:{p0.frame_id}"
         for code in range(1, len(georef.REASONS)):
             if code == georef.NAN and p0.ordered and stream.startswith("scan"):
                 continue  # the bag reader already counted NaN ranges of LaserScans
             self.drops.add(where, georef.REASONS[code], int(counts[code]),
                            f"{georef.REASONS[code].replace('_', ' ')} in ping at {p0.stamp_ns * 1e-9:.3f} s")
-        keep = reasons == georef.OK
-        # Pose of each ping at transmit time (+ sonar-nav clock offset), then the mounting.
-        stamps = np.array([p.stamp_ns for p in pings], np.int64)
+        return reasons == georef.OK
+
+    def _placed_by_navigation(self, stamps: NDArray[np.int64], keep: NDArray[np.bool_], where: str
+                              ) -> NDArray[np.bool_]:
+        """Which pings have a pose at transmit time (+ the sonar-nav clock offset); the kept
+        returns of the others are counted by why not."""
         status = self.nav.interpolate(stamps + self._offset_ns)[4]
         for code, reason in _NAV_REASON.items():
             bad = status == code
             if bad.any():
                 self.drops.add(where, reason, int(keep[bad].sum()),
                                f"{int(bad.sum())} ping(s) from {stamps[bad][0] * 1e-9:.3f} s")
-        keep &= (status == NAV_OK)[:, None]
-        self.timings["clean"] += time.perf_counter() - t0
-        if self._mount(p0.frame_id) is None:
-            self.drops.add(where, "no_transform_returns", int(keep.sum()))
-            return
-        blk = _Block(stamps, p0.frame_id, p0.dirs, ranges, keep, p0.footprint)
-        if c.drift.enabled:
-            self._blocks.append(blk)
-        self._fuse_block(blk, self.nav)
-        self.stats["pings_fused"] += int(keep.any(axis=1).sum())
+        return np.asarray(status == NAV_OK)
 
     def georef_block(self, blk: _Block, nav: NavBuffer) -> tuple[NDArray[np.float64], NDArray[np.int32],
                                                                   NDArray[np.float64], NDArray[np.float32]]:
@@ -456,14 +344,19 @@ class Reconstructor:
                                               self.config.range_sigma, blk.footprint)
         return pts, ray, trans, sigma
 
+    def _returns(self, nav: NavBuffer) -> Iterator[tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]]:
+        """Every kept return georeferenced with ``nav``, block by block: points (N, 3), their pings'
+        stamps on the navigation clock and on the sonar's (what drift correction aligns)."""
+        for blk in self._blocks:
+            pts, ray, _, _ = self.georef_block(blk, nav)
+            yield pts, (blk.stamps + self._offset_ns)[ray], blk.stamps[ray]
+
     def _fuse_block(self, blk: _Block, nav: NavBuffer) -> None:
         c = self.config
-        t0 = time.perf_counter()
-        pts, ray, trans, sigma = self.georef_block(blk, nav)
-        t1 = time.perf_counter()
-        self.timings["georef"] += t1 - t0
-        self.map.fuse(pts, ray, trans, sigma, c.carve_start_sigmas, c.carve_length_m if c.carve else 0.0)
-        self.timings["fuse"] += time.perf_counter() - t1
+        with _timed(self.timings, "georef"):
+            pts, ray, trans, sigma = self.georef_block(blk, nav)
+        with _timed(self.timings, "fuse"):
+            self.map.fuse(pts, ray, trans, sigma, c.carve_start_sigmas, c.carve_length_m if c.carve else 0.0)
         self.stats["points_fused"] += pts.shape[0]
 
     # -- output
@@ -478,7 +371,7 @@ class Reconstructor:
         out, _ = self._surface.update(self.map)
         self.timings["extract"] += time.perf_counter() - t0
         return HullCloud(out["points"], out["normals"], out["confidence"], out["hits"], out["sigma"],
-                         self.topics.nav_frame)
+                         self.topics.nav_frame, out["incidence"], out["range"])
 
     def display_cloud(self, max_points: int, cell_m: float | None = None) -> tuple[HullCloud, int]:
         """``hullscan.recon.display.display_cloud(self.cloud(), max_points, cell_m)`` (the same points,
@@ -489,15 +382,15 @@ class Reconstructor:
         out, total = self._surface.display(self.map, int(max_points), float(cell_m or self.config.voxel_size))
         self.timings["extract"] += time.perf_counter() - t0
         return HullCloud(out["points"], out["normals"], out["confidence"], out["hits"], out["sigma"],
-                         self.topics.nav_frame), total
+                         self.topics.nav_frame, out["incidence"], out["range"]), total
 
     def packed_cloud(self, max_points: int | None = None, cell_m: float | None = None,
                      alloc: Callable[[int], Any] | None = None) -> tuple[Any, int, int]:
-        """The rows of a hull-cloud message (:data:`hullscan.recon.display.ROW_FIELDS`, 40 bytes each,
+        """The rows of a hull-cloud message (:data:`hullscan.core.display.ROW_FIELDS`, 40 bytes each,
         deviation NaN) of :meth:`cloud` (``max_points`` None) or of :meth:`display_cloud`, packed
         straight from the surface cache (no cloud gathered, no copy into a message) into a writable
         buffer from ``alloc(nbytes)`` (default a numpy uint8 array): (buffer, rows, surface points)."""
-        from hullscan.recon.display import ROW_BYTES
+        from hullscan.core.display import ROW_BYTES
 
         self._process(final=False, force=True)
         t0 = time.perf_counter()
@@ -524,7 +417,7 @@ class Reconstructor:
         self.timings["extract"] += time.perf_counter() - t0
         self._last_extract = np.bincount(reason, minlength=4)
         return HullCloud(out["points"], out["normals"], out["confidence"], out["hits"], out["sigma"],
-                         self.topics.nav_frame)
+                         self.topics.nav_frame, out["incidence"], out["range"])
 
     def finish(self) -> ReconResult:
         """Process everything left, correct drift (if enabled) and return the result."""
@@ -534,18 +427,17 @@ class Reconstructor:
                 self.drops.add(stream, "unprocessed", len(q))
         traj = self.nav.trajectory(self.config.max_nav_gap_s)
         if self.config.drift.enabled and self._blocks:
-            from hullscan.recon.drift import correct_drift
-
             t0 = time.perf_counter()
-            nav, info = correct_drift(self, self._blocks)
-            self.stats.update(info)
-            if nav is not None:
+            drift = correct_drift(self.config.drift, self.nav, self._returns, self.drift_reference)
+            self.drift_reference, self.registration = drift.reference, drift.registration or self.registration
+            self.stats.update(drift.info)
+            if drift.nav is not None:
                 # Re-fuse every kept return with the corrected poses.
-                self.nav = nav
+                self.nav = drift.nav
                 self.map = VoxelMap(self.config.voxel_size, capacity=max(self.map.n, 1 << 14))
                 self.stats["points_fused"] = 0
                 for blk in self._blocks:
-                    self._fuse_block(blk, nav)
+                    self._fuse_block(blk, drift.nav)
             self.timings["drift"] += time.perf_counter() - t0
             traj = self.nav.trajectory(self.config.max_nav_gap_s)
         if self.stats["pings_in"] == 0:
@@ -621,6 +513,28 @@ class Reconstructor:
         tr.n, tr.nav_n = n, len(self.nav)
         return ckpt_files.delta_writer(tr, arrays, meta)
 
+    def checkpoint_snapshot(self) -> Callable[[str | Path], None]:
+        """What :meth:`checkpoint` would write now, as a function that writes it later (from any
+        thread, while this reconstructor goes on changing): pending pings are fused here, then the
+        map, navigation, stats and drops are copied. The live map and queues are not touched by the
+        writer, and the file is the full base format, as :meth:`checkpoint` writes it."""
+        self._process(final=False, force=True)
+        st = self.map.state()  # copies
+        t, a = self._nav_copy()
+        meta = self._ckpt_meta()  # fresh dicts and lists
+
+        def write(path: str | Path) -> None:
+            ckpt_files.write_base(Path(path), st, t, a, {**meta, "base_id": ckpt_files.new_base_id()})
+            ckpt_files.delta_path(path).unlink(missing_ok=True)
+
+        return write
+
+    @property
+    def last_extract_s(self) -> float:
+        """Seconds the last incremental surface update spent finding and extracting changed cells."""
+        last = self._surface.last
+        return float(last.get("find_s", 0.0)) + float(last.get("extract_s", 0.0))
+
     def restore(self, path: str | Path) -> None:
         """Load a checkpoint written by :meth:`checkpoint` or :meth:`checkpoint_incremental` (base and
         the valid records of its delta log; replaces the current map). Further incremental
@@ -674,10 +588,29 @@ def _warm_inputs() -> None:
     rec.finish()
 
 
-def reconstruct_bag(path: str | Path, config: HullscanConfig | None = None, progress: bool = True,
-                    drift_reference: Any = None, prefetch: bool = True) -> ReconResult:
+class SurveySettings(Protocol):
+    """What reconstructing a bag reads of the configuration (:class:`hullscan.config.HullscanConfig`
+    has it; recon does not import the whole configuration, which assembles recon's own)."""
+
+    @property
+    def recon(self) -> ReconConfig: ...
+
+    @property
+    def topics(self) -> TopicsConfig: ...
+
+
+@dataclass(frozen=True)
+class ReconSettings:
+    """The defaults of :class:`SurveySettings`."""
+
+    recon: ReconConfig = field(default_factory=ReconConfig)
+    topics: TopicsConfig = field(default_factory=TopicsConfig)
+
+
+def reconstruct_bag(path: str | Path, config: SurveySettings | None = None, progress: bool = True,
+                    drift_reference: SurfaceReference | None = None, prefetch: bool = True) -> ReconResult:
     """Reconstruct a whole bag (the same code path as the live mapper); ``drift_reference``: the
-    drift-correction reference already loaded (:func:`hullscan.recon.drift.load_drift_reference`);
+    drift-correction reference already loaded (:func:`hullscan.compare.navref.load_drift_reference`);
     ``prefetch``: decode the bag in a second process while this one fuses (same result)."""
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
@@ -685,7 +618,7 @@ def reconstruct_bag(path: str | Path, config: HullscanConfig | None = None, prog
     from hullscan.bag import BagReader
     from hullscan.bag.prefetch import prefetched_samples
 
-    config = config or HullscanConfig()
+    config = config or ReconSettings()
     compile_s = warmup()
     t_start = time.perf_counter()
     rec = Reconstructor(config.recon, config.topics, drift_reference)
@@ -713,4 +646,4 @@ def reconstruct_bag(path: str | Path, config: HullscanConfig | None = None, prog
     return ReconResult(res.cloud, res.trajectory, res.drops, timings, res.stats, res.hull_to_nav, res.registration)
 
 
-__all__ = ["NavBuffer", "ReconResult", "Reconstructor", "reconstruct_bag", "slerp", "warmup"]
+__all__ = ["ReconResult", "Reconstructor", "reconstruct_bag", "warmup"]

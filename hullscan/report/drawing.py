@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from hullscan.core.colour import DEVIATION_SPAN_M, deviation_colours
 from hullscan.report.landmarks import Landmark, sample_status
 
 F64 = NDArray[np.float64]
@@ -120,125 +122,190 @@ def _coverage_grid(ax: Any, u: F64, v: F64, status: NDArray[np.int8], cell: floa
     mesh.set_gid("coverage")
 
 
+@dataclass(frozen=True)
+class _Hull:
+    """The hull as the drawing sees it: the coverage samples and their status and view, and the
+    outline read from them (keel and half-breadth per x bin, waterline, top)."""
+
+    samples: F64
+    status: NDArray[np.int8]
+    view: NDArray[np.str_]
+    x0: float
+    x1: float
+    cell: float
+    xc: F64
+    keel: F64
+    half_breadth: F64
+    wl_z: float
+    wl_guess: bool
+    top: float
+
+    @property
+    def depth(self) -> float:
+        return max(self.top - float(self.keel.min()), 0.5)
+
+    @property
+    def breadth(self) -> float:
+        return max(2 * float(self.half_breadth.max()), 0.5)
+
+
+def _hull_outline(ins: Any) -> _Hull:
+    """Outline and waterline from the coverage samples, binned along x (about 160 bins)."""
+    cov = ins.coverage
+    s = np.asarray(cov.samples, float)
+    x0, x1 = float(s[:, 0].min()), float(s[:, 0].max())
+    length = max(x1 - x0, 1.0)
+    cell = max(0.25, length / 160)
+    edges = np.arange(x0, x1 + cell, cell)
+    # The lead's draft work may move the waterline; read it where the reference states it.
+    wl_z = float(getattr(ins.reference, "waterline_z", 0.0) or 0.0)
+    return _Hull(samples=s, status=sample_status(cov), view=view_of(s, _normals(ins)), x0=x0, x1=x1, cell=cell,
+                 xc=0.5 * (edges[1:] + edges[:-1]),
+                 keel=_binned(s[:, 0], s[:, 2], edges, np.minimum, float(s[:, 2].min())),
+                 half_breadth=_binned(s[:, 0], np.abs(s[:, 1]), edges, np.maximum, float(np.abs(s[:, 1]).max())),
+                 wl_z=wl_z, wl_guess=bool(getattr(ins.reference, "waterline_guessed", False)),
+                 top=max(wl_z, float(s[:, 2].max())))
+
+
+_TITLES = {"port": "PORT SIDE (profile; bow to the right in every view)",
+           "starboard": "STARBOARD SIDE (profile, seen from starboard)", "bottom": "BOTTOM (plan, port up)"}
+
+
 def ship_drawing(ins: Any, doc: dict[str, Any], landmarks: list[Landmark]) -> str:
     """The three views as one inline SVG string ('' when coverage was not computed)."""
     cov = ins.coverage
     if cov is None or not len(cov.samples):
         return ""
     plt = _pyplot()
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch, Polygon, Rectangle
-
-    s = np.asarray(cov.samples, float)
-    status = sample_status(cov)
-    view = view_of(s, _normals(ins))
-    x0, x1 = float(s[:, 0].min()), float(s[:, 0].max())
-    length = max(x1 - x0, 1.0)
-    cell = max(0.25, length / 160)
-    edges = np.arange(x0, x1 + cell, cell)
-    xc = 0.5 * (edges[1:] + edges[:-1])
-    # The lead's draft work may move the waterline; read it where the reference states it.
-    wl_z = float(getattr(ins.reference, "waterline_z", 0.0) or 0.0)
-    wl_guess = bool(getattr(ins.reference, "waterline_guessed", False))
-    top = max(wl_z, float(s[:, 2].max()))
-    keel = _binned(s[:, 0], s[:, 2], edges, np.minimum, float(s[:, 2].min()))
-    half_breadth = _binned(s[:, 0], np.abs(s[:, 1]), edges, np.maximum, float(np.abs(s[:, 1]).max()))
-    depth = max(top - float(keel.min()), 0.5)
-    breadth = max(2 * float(half_breadth.max()), 0.5)
-
+    h = _hull_outline(ins)
+    length = max(h.x1 - h.x0, 1.0)
     spacing = getattr(ins.config, "frame_spacing_m", None)
     frame0 = float(getattr(ins.config, "frame_zero_x_m", 0.0) or 0.0)
     hull_frame = bool((doc.get("reference") or {}).get("hull_frame", True))
     xlabel = "metres from the stern (x, towards the bow)" if hull_frame else "x (m, cloud frame: no hull frame)"
 
-    heights = [depth + 1.2, depth + 1.2, breadth + 1.2]
+    heights = [h.depth + 1.2, h.depth + 1.2, h.breadth + 1.2]
     # 8 in keeps the text legible when the drawing is scaled down to a 640 px window.
     fig_w = 8.0
     fig_h = fig_w * sum(heights) / (length + 2) + 2.4
     fig, axes = plt.subplots(3, 1, figsize=(fig_w, max(fig_h, 5.0)), gridspec_kw={"height_ratios": heights})
-    titles = {"port": "PORT SIDE (profile; bow to the right in every view)",
-              "starboard": "STARBOARD SIDE (profile, seen from starboard)", "bottom": "BOTTOM (plan, port up)"}
     findings = doc.get("findings", [])
     for ax, v in zip(axes, VIEWS, strict=True):
         ax.set_gid(f"view-{v}")
-        m = view == v
-        if v == "bottom":
-            u, w = s[m, 0], s[m, 1]
-            outline = np.vstack([np.column_stack([xc, half_breadth]), np.column_stack([xc[::-1], -half_breadth[::-1]])])
-        else:
-            u, w = s[m, 0], s[m, 2]
-            outline = np.vstack([np.column_stack([xc, np.full(len(xc), top)]), np.column_stack([xc[::-1], keel[::-1]])])
-        _coverage_grid(ax, u, w, status[m], cell * 2)
-        poly = Polygon(outline, closed=True, fill=False, edgecolor="#222", linewidth=1.4, zorder=3)
-        poly.set_gid(f"hull-outline-{v}")
-        ax.add_patch(poly)
-        if v == "bottom":
-            (cl,) = ax.plot([x0, x1], [0, 0], color="#222", linewidth=0.8, linestyle="-.", zorder=3)
-            cl.set_gid(f"keel-{v}")
-            ax.text(x1, 0.15, " keel / centreline", fontsize=8, va="bottom", ha="right", zorder=5)
-            ax.text(x0, half_breadth.max() + 0.3, "PORT", fontsize=8, fontweight="bold", va="bottom")
-            ax.text(x0, -half_breadth.max() - 0.3, "STARBOARD", fontsize=8, fontweight="bold", va="top")
-            ax.set_ylabel("m to port (+)")
-            ax.set_ylim(-breadth / 2 - 0.6, breadth / 2 + 0.6)
-        else:
-            (wl,) = ax.plot([x0 - 0.5, x1 + 0.5], [wl_z, wl_z], color="#2166ac", linewidth=1.6, zorder=4)
-            wl.set_gid(f"waterline-{v}")
-            ax.text(x1 + 0.5, wl_z + 0.1, "waterline" + (" (guessed)" if wl_guess else " (design)"), fontsize=8,
-                    color="#2166ac", ha="right", va="bottom", zorder=5)
-            (kl,) = ax.plot(xc, keel, color="#222", linewidth=2.2, zorder=4)
-            kl.set_gid(f"keel-{v}")
-            ax.text(xc[len(xc) // 2], float(keel.min()) - 0.15, "keel", fontsize=8, ha="center", va="top", zorder=5)
-            ax.set_ylabel("height above\nwaterline (m)")
-            ax.set_ylim(float(keel.min()) - 0.6, top + 0.6)
-        # Landmarks: their box, edged in their status colour.
-        for lm in landmarks:
-            on = (lm.side == v or (lm.side == "centreline" and v != "bottom")) if lm.region != "bilge_keel" \
-                else (v == "bottom" or lm.side == v)
-            if not on:
-                continue
-            if v == "bottom":
-                a0, a1 = lm.bbox_min[1], lm.bbox_max[1]
-            else:
-                a0, a1 = lm.bbox_min[2], lm.bbox_max[2]
-            r = Rectangle((lm.bbox_min[0], a0), max(lm.bbox_max[0] - lm.bbox_min[0], 0.2), max(a1 - a0, 0.2),
-                          fill=False, edgecolor=STATUS_EDGE[lm.status], linewidth=1.6, linestyle="--", zorder=5)
-            r.set_gid(f"landmark-{lm.name.replace(' ', '-')}-{v}")
-            ax.add_patch(r)
-            ax.text(lm.bbox_min[0], a1 + 0.05, lm.name.replace("port ", "").replace("starboard ", "")
-                    + f" ({lm.status})", fontsize=7.5, color=STATUS_EDGE[lm.status], va="bottom", zorder=6,
-                    bbox=_LABEL_BOX)
-        # Findings: a marker on their own view, labels staggered so they do not overlap.
-        mine = [f for f in findings if f.get("side") == v or (v == "bottom" and f.get("side") not in ("port",
-                                                                                                       "starboard"))]
-        for k, f in enumerate(sorted(mine, key=lambda f: f["centroid"][0])):
-            c = f["centroid"]
-            py = c[1] if v == "bottom" else c[2]
-            (mk,) = ax.plot([c[0]], [py], marker="o", markersize=11, markerfacecolor="none",
-                            markeredgecolor=FINDING_COLOUR, markeredgewidth=2.4, linestyle="none", zorder=8)
-            mk.set_gid(f"finding-marker-{f['id']}")
-            dy = (0.45 + 0.45 * (k % 3)) * (1 if k % 2 == 0 else -1)
-            ax.annotate(f["id"], (c[0], py), xytext=(c[0] + 0.6, py + dy), fontsize=9, fontweight="bold",
-                        color=FINDING_COLOUR, zorder=9, bbox=_LABEL_BOX,
-                        arrowprops={"arrowstyle": "-", "color": FINDING_COLOUR, "linewidth": 0.8})
-        ax.set_aspect("equal")  # to scale
-        ax.set_xlim(x0 - 1.0, x1 + 1.0)
-        ax.set_title(titles[v], fontsize=9.5, loc="left", fontweight="bold")
-        ax.tick_params(labelsize=8)
-        ax.grid(True, linewidth=0.3, color="#999", zorder=0)
-        if spacing:
-            sec = ax.secondary_xaxis("top", functions=(lambda x: (x - frame0) / spacing,
-                                                       lambda f: f * spacing + frame0))
-            sec.set_xlabel("frame", fontsize=7)
-            sec.tick_params(labelsize=7)
+        _draw_hull(ax, v, h)
+        _draw_landmarks(ax, v, landmarks)
+        _draw_findings(ax, v, findings)
+        _finish_axes(ax, v, h, spacing, frame0)
     axes[-1].set_xlabel(xlabel, fontsize=9)
+    handles = _legend_handles()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False, bbox_to_anchor=(0.5, 0.0))
+    return _svg(fig)
+
+
+def _draw_hull(ax: Any, v: str, h: _Hull) -> None:
+    """Coverage shading under the hull outline, with the keel and centreline (bottom) or the
+    waterline and keel line (sides), labelled."""
+    from matplotlib.patches import Polygon
+
+    m = h.view == v
+    xc, top, keel, half_breadth = h.xc, h.top, h.keel, h.half_breadth
+    if v == "bottom":
+        u, w = h.samples[m, 0], h.samples[m, 1]
+        outline = np.vstack([np.column_stack([xc, half_breadth]), np.column_stack([xc[::-1], -half_breadth[::-1]])])
+    else:
+        u, w = h.samples[m, 0], h.samples[m, 2]
+        outline = np.vstack([np.column_stack([xc, np.full(len(xc), top)]), np.column_stack([xc[::-1], keel[::-1]])])
+    _coverage_grid(ax, u, w, h.status[m], h.cell * 2)
+    poly = Polygon(outline, closed=True, fill=False, edgecolor="#222", linewidth=1.4, zorder=3)
+    poly.set_gid(f"hull-outline-{v}")
+    ax.add_patch(poly)
+    x0, x1 = h.x0, h.x1
+    if v == "bottom":
+        (cl,) = ax.plot([x0, x1], [0, 0], color="#222", linewidth=0.8, linestyle="-.", zorder=3)
+        cl.set_gid(f"keel-{v}")
+        ax.text(x1, 0.15, " keel / centreline", fontsize=8, va="bottom", ha="right", zorder=5)
+        ax.text(x0, half_breadth.max() + 0.3, "PORT", fontsize=8, fontweight="bold", va="bottom")
+        ax.text(x0, -half_breadth.max() - 0.3, "STARBOARD", fontsize=8, fontweight="bold", va="top")
+        ax.set_ylabel("m to port (+)")
+        ax.set_ylim(-h.breadth / 2 - 0.6, h.breadth / 2 + 0.6)
+    else:
+        (wl,) = ax.plot([x0 - 0.5, x1 + 0.5], [h.wl_z, h.wl_z], color="#2166ac", linewidth=1.6, zorder=4)
+        wl.set_gid(f"waterline-{v}")
+        ax.text(x1 + 0.5, h.wl_z + 0.1, "waterline" + (" (guessed)" if h.wl_guess else " (design)"), fontsize=8,
+                color="#2166ac", ha="right", va="bottom", zorder=5)
+        (kl,) = ax.plot(xc, keel, color="#222", linewidth=2.2, zorder=4)
+        kl.set_gid(f"keel-{v}")
+        ax.text(xc[len(xc) // 2], float(keel.min()) - 0.15, "keel", fontsize=8, ha="center", va="top", zorder=5)
+        ax.set_ylabel("height above\nwaterline (m)")
+        ax.set_ylim(float(keel.min()) - 0.6, top + 0.6)
+
+
+def _draw_landmarks(ax: Any, v: str, landmarks: list[Landmark]) -> None:
+    """Landmarks on this view: their box, edged in their status colour, and their name."""
+    from matplotlib.patches import Rectangle
+
+    for lm in landmarks:
+        on = (lm.side == v or (lm.side == "centreline" and v != "bottom")) if lm.region != "bilge_keel" \
+            else (v == "bottom" or lm.side == v)
+        if not on:
+            continue
+        if v == "bottom":
+            a0, a1 = lm.bbox_min[1], lm.bbox_max[1]
+        else:
+            a0, a1 = lm.bbox_min[2], lm.bbox_max[2]
+        r = Rectangle((lm.bbox_min[0], a0), max(lm.bbox_max[0] - lm.bbox_min[0], 0.2), max(a1 - a0, 0.2),
+                      fill=False, edgecolor=STATUS_EDGE[lm.status], linewidth=1.6, linestyle="--", zorder=5)
+        r.set_gid(f"landmark-{lm.name.replace(' ', '-')}-{v}")
+        ax.add_patch(r)
+        ax.text(lm.bbox_min[0], a1 + 0.05, lm.name.replace("port ", "").replace("starboard ", "")
+                + f" ({lm.status})", fontsize=7.5, color=STATUS_EDGE[lm.status], va="bottom", zorder=6,
+                bbox=_LABEL_BOX)
+
+
+def _draw_findings(ax: Any, v: str, findings: list[dict[str, Any]]) -> None:
+    """Findings on this view (bottom: those on neither side): a ring each, labels staggered so they
+    do not overlap."""
+    mine = [f for f in findings if f.get("side") == v or (v == "bottom" and f.get("side") not in ("port",
+                                                                                                   "starboard"))]
+    for k, f in enumerate(sorted(mine, key=lambda f: f["centroid"][0])):
+        c = f["centroid"]
+        py = c[1] if v == "bottom" else c[2]
+        (mk,) = ax.plot([c[0]], [py], marker="o", markersize=11, markerfacecolor="none",
+                        markeredgecolor=FINDING_COLOUR, markeredgewidth=2.4, linestyle="none", zorder=8)
+        mk.set_gid(f"finding-marker-{f['id']}")
+        dy = (0.45 + 0.45 * (k % 3)) * (1 if k % 2 == 0 else -1)
+        ax.annotate(f["id"], (c[0], py), xytext=(c[0] + 0.6, py + dy), fontsize=9, fontweight="bold",
+                    color=FINDING_COLOUR, zorder=9, bbox=_LABEL_BOX,
+                    arrowprops={"arrowstyle": "-", "color": FINDING_COLOUR, "linewidth": 0.8})
+
+
+def _finish_axes(ax: Any, v: str, h: _Hull, spacing: float | None, frame0: float) -> None:
+    """To scale, a common x range, the view's title, a light grid and frame numbers on top when the
+    frame spacing is known."""
+    ax.set_aspect("equal")  # to scale
+    ax.set_xlim(h.x0 - 1.0, h.x1 + 1.0)
+    ax.set_title(_TITLES[v], fontsize=9.5, loc="left", fontweight="bold")
+    ax.tick_params(labelsize=8)
+    ax.grid(True, linewidth=0.3, color="#999", zorder=0)
+    if spacing:
+        sec = ax.secondary_xaxis("top", functions=(lambda x: (x - frame0) / spacing,
+                                                   lambda f: f * spacing + frame0))
+        sec.set_xlabel("frame", fontsize=7)
+        sec.tick_params(labelsize=7)
+
+
+def _legend_handles() -> list[Any]:
+    """Legend entries: the coverage classes, a finding ring, the landmark statuses."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     handles: list[Any] = [Patch(facecolor=COVERAGE_COLOURS[k], label=COVERAGE_LABELS[k]) for k in (2, 1, 0)]
     handles.append(Line2D([], [], marker="o", markersize=9, markerfacecolor="none", markeredgecolor=FINDING_COLOUR,
                           markeredgewidth=2, linestyle="none", label="finding"))
     handles += [Patch(facecolor="none", edgecolor=c, linestyle="--", label=f"landmark: {k}")
                 for k, c in STATUS_EDGE.items()]
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
-    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False, bbox_to_anchor=(0.5, 0.0))
-    return _svg(fig)
+    return handles
 
 
 def local_map_svg(raster: F64, extent: tuple[float, float, float, float], fid: str) -> str:
@@ -287,7 +354,6 @@ def section_svg(ins: Any, finding: dict[str, Any], half_width: float = 0.1, wind
     """The fused sonar returns in a thin slice across a finding (the hull section at its x), coloured by
     deviation, over the reference surface in the same slice: what the sonar saw there ('' without a
     cloud). Written directly as SVG: a few hundred dots per card."""
-    from hullscan.compare.outputs import deviation_colours
 
     pts, dev, cov = ins.points, ins.deviation, ins.coverage
     if pts is None or dev is None or not len(pts):
@@ -313,7 +379,7 @@ def section_svg(ins: Any, finding: dict[str, Any], half_width: float = 0.1, wind
     def v(z: F64) -> F64:
         return (window - (z - cz)) * k
 
-    rgb = deviation_colours(d, 0.2)
+    rgb = deviation_colours(d, DEVIATION_SPAN_M)
     dots = "".join(f"<circle cx='{a:.1f}' cy='{b:.1f}' r='1.8' fill='rgb({c[0]},{c[1]},{c[2]})'/>"
                    for a, b, c in zip(u(p[:, 1]), v(p[:, 2]), rgb, strict=True))
     refs = "".join(f"<circle cx='{a:.1f}' cy='{b:.1f}' r='1.2' fill='#555'/>"

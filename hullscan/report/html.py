@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hullscan.compare.analysis import coverage_summary
+from hullscan.core.colour import deviation_colours
 from hullscan.report.case import CASE_FIELDS
 from hullscan.report.drawing import local_map_svg, section_svg, ship_drawing
 from hullscan.report.landmarks import Landmark, find_landmarks
@@ -37,8 +38,6 @@ def _png(rgb: NDArray[np.uint8]) -> str:
 
 
 def _colour(d: F64, scale: float) -> NDArray[np.uint8]:
-    from hullscan.compare.outputs import deviation_colours
-
     return deviation_colours(d, scale)
 
 
@@ -169,6 +168,8 @@ def _finding_card(f: dict[str, Any], ins: Any, doc: dict[str, Any]) -> str:
         ("risk", f"{f['risk']:.2f} (0-1: region weight x size x confidence)"),
         ("evidence", f"{f['n_points']} sonar cloud points, {len(f.get('camera', []))} camera frames"),
     ]
+    if f.get("history"):  # against the vessel's last cleared scan (--vessel)
+        where.insert(0, ("history", f["history"]["text"]))
     table = "".join(f"<tr><th>{e(k)}</th><td>{v if k == 'confidence' else e(v)}</td></tr>" for k, v in where)
     lm = ins.local_maps.get(f["id"])
     local = (f"<div class='local'><b>Local height map</b><br>{local_map_svg(lm[0], lm[1], f['id'])}</div>"
@@ -188,7 +189,8 @@ def _finding_card(f: dict[str, Any], ins: Any, doc: dict[str, Any]) -> str:
                  f"{crop_html}</div>" if cams else
                  "<div class='crops'><b>Camera</b><br><span class='muted'>no camera frame saw it</span></div>")
     title = f"{f['id']}: {f['kind']} on the {f['side']}, {f['distance_from_stern_m']:.1f} m from the stern"
-    return (f"<section class='finding cls-{e(cls)}' id='finding-{e(f['id'])}' data-finding-id='{e(f['id'])}'>"
+    hist = f"data-history='{e(f['history']['status'])}' " if f.get("history") else ""
+    return (f"<section class='finding cls-{e(cls)}' id='finding-{e(f['id'])}' {hist}data-finding-id='{e(f['id'])}'>"
             f"<div class='where'><h3>{e(title)}</h3><table>{table}</table></div>{local}{cam_block}</section>")
 
 
@@ -262,21 +264,7 @@ def render_report(ins: Any, doc: dict[str, Any]) -> str:
 
     # --- the ship drawn as a ship
     landmarks = find_landmarks(ins)
-    svg = ship_drawing(ins, doc, landmarks)
-    parts.append("<h2>The ship: where the findings are</h2>")
-    if svg:
-        # On paper the drawing shares page 1 with the verdict and the case: at most ~165 mm tall, so a
-        # short, beamy hull is drawn narrower than the page rather than pushed to page 2.
-        m = re.search(r'viewBox="0 0 ([0-9.]+) ([0-9.]+)"', svg)
-        aspect = float(m.group(2)) / float(m.group(1)) if m else 0.5
-        parts.append(f"<style>@media print{{#ship-drawing{{width:{min(186.0, 165.0 / aspect):.0f}mm}}}}</style>"
-                     f"<div class='drawing' id='ship-drawing'>{svg}</div>")
-        parts.append("<p class='muted'>To scale, bow to the right. Green: cleared (a compartment of the cleared "
-                     "height would have been found); orange: seen, but too uncertain to clear; grey: not seen. "
-                     "Both orange and grey are <b>not inspected</b>. Red rings: findings (cards below). Dashed "
-                     "boxes: high-risk landmarks, edged by status.</p>")
-    else:
-        parts.append("<p>Not available: the comparison did not get as far as coverage.</p>")
+    parts += _ship_section(ins, doc, landmarks)
 
     # --- summary, landmarks, legend
     s = doc["summary"]
@@ -290,6 +278,8 @@ def render_report(ins: Any, doc: dict[str, Any]) -> str:
             ("alignment", f"{al.get('method')}, residual {al.get('residual_m')} m, inliers {al.get('inlier_fraction')}"
              if al else "not computed"),
             ("cloud points", doc["cloud"]["n_points"])]
+    if doc.get("history"):  # the vessel's last cleared scan (--vessel): what is new since
+        rows.insert(2, ("history", doc["history"]["summary"]))
     parts.extend(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows)
     parts.append("</table>")
     parts.append("<h2>High-risk landmarks (clear these first)</h2>" + _landmark_table(landmarks))
@@ -316,6 +306,44 @@ def render_report(ins: Any, doc: dict[str, Any]) -> str:
     parts.append("</div>")
 
     # --- not inspected
+    parts += _not_inspected_section(cov)
+
+    # --- 3D view (screen only)
+    parts.append("<div class='screen-only'><h2>3D view</h2><p class='muted'>Drag to rotate, wheel to zoom. Colour: "
+                 "deviation (red proud, blue recessed).</p><canvas id='view3d' width='1000' height='520'></canvas>")
+    parts.append(f"<script type='application/json' id='view3d-data'>{VIEW3D_SLOT}</script></div>")
+
+    # --- appendix
+    parts += _appendices(doc, al)
+    parts.append(f"<script>{_JS}</script></body></html>")
+    return "\n".join(parts)
+
+
+def _ship_section(ins: Any, doc: dict[str, Any], landmarks: list[Landmark]) -> list[str]:
+    """The ship drawing with its key, sized for page 1 in print ('not available' without coverage)."""
+    parts: list[str] = []
+    svg = ship_drawing(ins, doc, landmarks)
+    parts.append("<h2>The ship: where the findings are</h2>")
+    if svg:
+        # On paper the drawing shares page 1 with the verdict and the case: at most ~165 mm tall, so a
+        # short, beamy hull is drawn narrower than the page rather than pushed to page 2.
+        m = re.search(r'viewBox="0 0 ([0-9.]+) ([0-9.]+)"', svg)
+        aspect = float(m.group(2)) / float(m.group(1)) if m else 0.5
+        parts.append(f"<style>@media print{{#ship-drawing{{width:{min(186.0, 165.0 / aspect):.0f}mm}}}}</style>"
+                     f"<div class='drawing' id='ship-drawing'>{svg}</div>")
+        parts.append("<p class='muted'>To scale, bow to the right. Green: cleared (a compartment of the cleared "
+                     "height would have been found); orange: seen, but too uncertain to clear; grey: not seen. "
+                     "Both orange and grey are <b>not inspected</b>. Red rings: findings (cards below). Dashed "
+                     "boxes: high-risk landmarks, edged by status.</p>")
+    else:
+        parts.append("<p>Not available: the comparison did not get as far as coverage.</p>")
+    return parts
+
+
+def _not_inspected_section(cov: dict[str, Any]) -> list[str]:
+    """The surface not inspected: its area and the largest patches (at most 25), each with why."""
+    e = _esc
+    parts: list[str] = []
     parts.append("<h2>Not inspected</h2>")
     if cov:
         patches = cov["not_inspected_patches"]
@@ -330,13 +358,13 @@ def render_report(ins: Any, doc: dict[str, Any]) -> str:
         parts.append("</table>")
     else:
         parts.append("<p>Not computed: nothing is cleared by this report.</p>")
+    return parts
 
-    # --- 3D view (screen only)
-    parts.append("<div class='screen-only'><h2>3D view</h2><p class='muted'>Drag to rotate, wheel to zoom. Colour: "
-                 "deviation (red proud, blue recessed).</p><canvas id='view3d' width='1000' height='520'></canvas>")
-    parts.append(f"<script type='application/json' id='view3d-data'>{VIEW3D_SLOT}</script></div>")
 
-    # --- appendix
+def _appendices(doc: dict[str, Any], al: dict[str, Any]) -> list[str]:
+    """Appendices A-E: inputs with their hashes, alignment, dropped data, method and configuration, timings."""
+    e = _esc
+    parts: list[str] = []
     parts.append("<div class='appendix'><h2>Appendix A: inputs (chain of custody)</h2>"
                  "<table><tr><th>role</th><th>path</th><th>SHA-256</th></tr>")
     for i in doc["inputs"]:
@@ -353,5 +381,4 @@ def render_report(ins: Any, doc: dict[str, Any]) -> str:
     parts.append(f"<h2>Appendix D: method and configuration</h2><pre>{e(json.dumps(doc.get('method'), indent=1))}\n"
                  f"{e(json.dumps(doc.get('config'), indent=1))}</pre>")
     parts.append(f"<h2>Appendix E: timings</h2><pre>{e(json.dumps(doc.get('timings_s'), indent=1))}</pre></div>")
-    parts.append(f"<script>{_JS}</script></body></html>")
-    return "\n".join(parts)
+    return parts

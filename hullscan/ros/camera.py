@@ -6,19 +6,21 @@ last one (the newest ``max_keyframes`` are kept). For each finding on
 keyframe through the vehicle pose at the frame's stamp (odometry), the camera mounting
 (``/tf_static``, ``/hullscan/mounts`` or the ``camera_frames``/``camera_mounts`` parameters)
 and the ``CameraInfo`` intrinsics -- the same scoring as ``hullscan replay``
-(:func:`hullscan.compare.camera.camera_evidence`: share of the box in view, centred, near),
+(:func:`hullscan.compare.camera.best_frames`: share of the box in view, centred, near),
 with the line of sight checked against the reference hull when ``reference`` names a mesh.
 The best frame of each finding goes out on ``/hullscan/evidence/image`` (latched, one per
 finding) and the index on ``/hullscan/evidence`` (JSON: finding id -> stamp, pixel box,
 visible fraction, candidates).
+
+Keyframes, odometry, intrinsics and mountings are :class:`hullscan.compare.keyframes.KeyframeKeeper`'s,
+checkpointed to ``checkpoint_dir``/camera (when set) as they come, and restored on a restart of the
+same survey (``resume``: auto, resume or fresh, as the mapper's), so a node killed late in a survey
+still answers the final findings with frames.
 """
 
 from __future__ import annotations
 
 import json
-from collections import deque
-from dataclasses import fields
-from types import SimpleNamespace
 from typing import Any
 
 from nav_msgs.msg import Odometry
@@ -27,115 +29,62 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import String
 
 from hullscan.bag import convert
+from hullscan.compare.camera import CameraSet, best_frames, findings_from_document
+from hullscan.compare.keyframes import KeyframeKeeper, KeyframeSettings
+from hullscan.compare.live import occlusion_reference
 from hullscan.errors import HullscanError, MessageError
-from hullscan.model import (
-    CameraEvidence,
-    CameraFrame,
-    CameraModel,
-    Finding,
-    NavSample,
-    Trajectory,
-    Transform,
-    TransformStamped,
-)
-from hullscan.ros import messages
+from hullscan.model import Trajectory, Transform
+from hullscan.ros import common, messages
 from hullscan.ros.common import LATCHED, HullscanNode, guarded, run_node, sensor_qos
-from hullscan.tf import TfTree
 
 # One latched image per finding, so a late viewer still gets all of them.
 EVIDENCE_QOS = QoSProfile(depth=64, reliability=QoSReliabilityPolicy.RELIABLE,
                           durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
-
-
-def finding_from_row(row: dict[str, Any]) -> Finding:
-    """A :class:`Finding` back from its JSON row (``/hullscan/findings_json``)."""
-    names = {f.name for f in fields(Finding)} - {"camera"}
-    kw: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in row.items() if k in names}
-    try:
-        return Finding(**kw)
-    except (TypeError, ValueError) as err:
-        raise MessageError(f"/hullscan/findings_json: bad finding row {row.get('id')!r} ({err})") from err
-
-
-def best_evidence(doc: dict[str, Any], frames: list[CameraFrame], models: dict[str, CameraModel],
-                  trajectory: Trajectory, extrinsics: dict[str, Transform], config: Any, topic: str,
-                  reference: Any = None) -> dict[str, tuple[CameraEvidence, CameraFrame, int]]:
-    """For each finding of a findings JSON document: its best frame, the evidence (pixel box,
-    visible fraction) and how many frames saw it. Findings no frame saw are left out."""
-    from hullscan.compare.camera import CameraSet, camera_evidence
-
-    h = doc.get("hull_to_nav") or {}
-    hull_to_nav = Transform(h.get("rotation", [0, 0, 0, 1]), h.get("translation", [0, 0, 0]))
-    findings = tuple(finding_from_row(r) for r in doc.get("findings", []))
-    ins = SimpleNamespace(findings=findings, cloud_to_ref=hull_to_nav.inverse(), reference=reference)
-    cams = CameraSet(frames, models, trajectory, extrinsics, topic)
-    evidence, _ = camera_evidence(ins, cams, config)
-    by_stamp = {f.stamp_ns: f for f in frames}
-    return {fid: (ev[0], by_stamp[ev[0].stamp_ns], len(ev)) for fid, ev in evidence.items() if ev}
+# A finding whose centroid moved further than this between inspections is taken for another one.
+SAME_FINDING_M = 0.5
 
 
 class CameraNode(HullscanNode):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("hullscan_camera", **kwargs)
         p: dict[str, Any] = {k: self.declare_parameter(k, v).value for k, v in {
-            "keyframe_period_s": 1.0, "max_keyframes": 600, "reference": "",
-            "camera_frames": [""], "camera_mounts": [0.0],
+            "keyframe_period_s": 1.0, "max_keyframes": 600, "reference": "", "camera_frames": [""],
+            "camera_mounts": [0.0], "checkpoint_dir": "", "resume": "auto", "survey_id": "", "allow_missing_msgs": False,
+            "reliable_inputs": False,
         }.items()}
-        self.period_ns = int(1e9 * float(p["keyframe_period_s"]))
-        self.keyframes: deque[CameraFrame] = deque(maxlen=int(p["max_keyframes"]))
-        self.nav: list[NavSample] = []
-        self.models: dict[str, CameraModel] = {}
-        self.tf = TfTree()
-        self.reference = self._load_reference(str(p["reference"]))
-        self.best: dict[str, dict[str, Any]] = {}
-        self.stats.update(frames=0, keyframes=0, findings_with_image=0)
         t = self.config.topics
+        self.keep = KeyframeKeeper(KeyframeSettings.from_parameters(p), t.nav_frame, self, self.get_logger().info)
+        try:  # the reference as the comparator builds it, for the line-of-sight check (optional)
+            self.reference = occlusion_reference(str(p["reference"]), self.config.compare)
+        except HullscanError as err:
+            self.warn("reference", "reference_unreadable", f"{err}; no occlusion check")
+            self.reference = None
+        self.best: dict[str, dict[str, Any]] = {}
+        self.where: dict[str, list[float]] = {}  # each finding id's last centroid: ids are reassigned between inspections
+        self.stats.update(findings_with_image=0)
         for i, frame in enumerate(f for f in p["camera_frames"] if f):
             try:
-                self.tf.add(messages.mount_from_params(t.base_frame, frame, p["camera_mounts"][6 * i:6 * i + 6]))
+                self.keep.add_mounts([messages.mount_from_params(t.base_frame, frame, p["camera_mounts"][6 * i:6 * i + 6])])
             except MessageError as err:
                 self.warn("parameters", "bad_mounting", str(err))
-        qos = sensor_qos(50)
+        reliable = bool(p["reliable_inputs"])  # a bag replay: best-effort images (fragmented on DDS) may be dropped
+        qos = sensor_qos(50, reliable)
         if t.camera_image:
             self.create_subscription(Image, t.camera_image, lambda m: self.on_image(m, False), qos)
         if t.camera_compressed:
             self.create_subscription(CompressedImage, t.camera_compressed, lambda m: self.on_image(m, True), qos)
         self.create_subscription(CameraInfo, t.camera_info, self.on_info, qos)
-        self.create_subscription(Odometry, t.odom, self.on_odom, sensor_qos(200))
+        self.create_subscription(Odometry, t.odom, self.on_odom, sensor_qos(200, reliable))
         self.create_subscription(String, "/hullscan/mounts", self.on_mounts, LATCHED)
-        try:
-            from tf2_msgs.msg import TFMessage
-
-            self.create_subscription(TFMessage, t.tf_static, self.on_tf_static, LATCHED)
-        except ImportError as err:
-            # Never silent: refuse, or (allow_missing_msgs) run on /hullscan/mounts and the parameters.
-            what = f"tf2_msgs ({t.tf_static} not subscribed: camera mountings only from /hullscan/mounts and " \
-                   "camera_frames/camera_mounts)"
-            if not self.declare_parameter("allow_missing_msgs", False).value:
-                raise HullscanError(f"hullscan_camera: message package missing in this Python environment: {what}. "
-                                    "Install it (ROS 2: apt install ros-$ROS_DISTRO-tf2-msgs) or start with "
-                                    "allow_missing_msgs:=true (hullscan live --allow-missing, launch argument "
-                                    "allow_missing:=true)") from err
-            self.get_logger().warning(f"running without {what} (allow_missing_msgs)")
-            self.stats["missing_msgs"] = what
-            self.degraded.append(f"missing message package: {what}")
+        missing: list[str] = []  # never silent: refuse, or (allow_missing_msgs) run on /hullscan/mounts and parameters
+        common.optional_subscription(self, "tf2_msgs.msg", "TFMessage", t.tf_static, self.on_tf_static, LATCHED, missing,
+                                     f"tf2_msgs ({t.tf_static} not subscribed: camera mountings only from "
+                                     "/hullscan/mounts and camera_frames/camera_mounts)")
+        common.refuse_missing_msgs(self, missing, bool(p["allow_missing_msgs"]), "ros-$ROS_DISTRO-tf2-msgs")
         self.create_subscription(String, "/hullscan/findings_json", self.on_findings, LATCHED)
         self.key_pub = self.create_publisher(Image, "/hullscan/keyframes", 10)
         self.img_pub = self.create_publisher(Image, "/hullscan/evidence/image", EVIDENCE_QOS)
         self.json_pub = self.create_publisher(String, "/hullscan/evidence", LATCHED)
-
-    def _load_reference(self, spec: str) -> Any:
-        """The reference as the comparator builds it, for the line-of-sight check (optional)."""
-        if spec in ("", "mirror"):
-            return None
-        try:
-            from hullscan.compare.inspect import build_reference
-            from hullscan.compare.loading import load_reference
-
-            return build_reference(load_reference(spec), self.config.compare)
-        except HullscanError as err:
-            self.warn("reference", "reference_unreadable", f"{err}; no occlusion check")
-            return None
 
     # -- inputs
     @guarded("odometry")
@@ -145,22 +94,15 @@ class CameraNode(HullscanNode):
         except MessageError as err:
             self.warn(self.config.topics.odom, "malformed_message", str(err))
             return
-        if self.nav and nav.stamp_ns <= self.nav[-1].stamp_ns:
-            self.warn(self.config.topics.odom, "nav_backwards", "odometry out of order: sample ignored")
-            return
-        self.nav.append(nav)
-
-    def _mount(self, edges: list[TransformStamped]) -> None:
-        for e in edges:
-            self.tf.add(e)
+        self.keep.add_nav(nav, self.config.topics.odom)
 
     @guarded("/hullscan/mounts")
     def on_mounts(self, msg: String) -> None:
-        self._mount(messages.mounts_from_json(msg.data))
+        self.keep.add_mounts(messages.mounts_from_json(msg.data))
 
     @guarded("/tf_static")
     def on_tf_static(self, msg: Any) -> None:
-        self._mount(convert.tf_from_msg(msg, "/tf_static", static=True))
+        self.keep.add_mounts(convert.tf_from_msg(msg, "/tf_static", static=True))
 
     @guarded("camera_info")
     def on_info(self, msg: CameraInfo) -> None:
@@ -169,7 +111,7 @@ class CameraNode(HullscanNode):
         except MessageError as err:
             self.warn(self.config.topics.camera_info, "malformed_message", str(err))
             return
-        self.models[model.frame_id] = model
+        self.keep.add_model(model)
 
     @guarded("camera")
     def on_image(self, msg: Any, compressed: bool) -> None:
@@ -179,19 +121,16 @@ class CameraNode(HullscanNode):
         except MessageError as err:
             self.warn(topic, "malformed_message", str(err))
             return
-        self.stats["frames"] = int(self.stats["frames"]) + 1  # type: ignore[call-overload]
-        if self.keyframes and frame.stamp_ns - self.keyframes[-1].stamp_ns < self.period_ns:
-            return
-        self.keyframes.append(frame)
-        self.stats["keyframes"] = len(self.keyframes)
-        self.key_pub.publish(messages.image(frame))
+        # A CompressedImage is checkpointed as it came (no second JPEG generation).
+        if self.keep.offer_frame(frame, (lambda: bytes(msg.data)) if compressed else None):
+            self.key_pub.publish(messages.image(frame))
 
     # -- evidence
     def _extrinsics(self) -> dict[str, Transform]:
         out = {}
-        for fid in {f.frame_id for f in self.keyframes}:
+        for fid in {f.frame_id for f in self.keep.keyframes}:
             try:
-                out[fid] = self.tf.lookup(self.config.topics.base_frame, fid)
+                out[fid] = self.keep.tf.lookup(self.config.topics.base_frame, fid)
             except HullscanError as err:
                 self.warn(fid, "no_transform", f"camera mounting unknown ({err}); its frames give no evidence")
         return out
@@ -199,20 +138,41 @@ class CameraNode(HullscanNode):
     @guarded("/hullscan/findings_json")
     def on_findings(self, msg: String) -> None:
         doc = json.loads(msg.data)
+        if isinstance(doc.get("stamp_ns"), int):  # the findings are this survey's data too (restore decision)
+            self.keep.first_data(doc["stamp_ns"], self.config.topics.nav_frame)
+        try:
+            self._answer(doc)
+        finally:
+            if doc.get("final"):  # answered or not, the survey is over: its keyframes never go into the next
+                self.keep.finish()
+
+    def _forget_moved(self, rows: list[dict[str, Any]]) -> None:
+        """An id whose finding moved is another finding now: its old image is not this one's evidence."""
+        for r in rows:
+            c, old = r.get("centroid"), self.where.get(r["id"])
+            if c is not None and old is not None and sum((a - b) ** 2 for a, b in zip(c, old, strict=True)) > SAME_FINDING_M ** 2:
+                self.best.pop(r["id"], None)
+            if c is not None:
+                self.where[r["id"]] = [float(v) for v in c]
+
+    def _answer(self, doc: dict[str, Any]) -> None:
+        keep = self.keep
         if not doc.get("findings"):
             return
-        if not self.keyframes or len(self.nav) < 2:
+        if not keep.keyframes or len(keep.nav) < 2:
             self.warn("evidence", "no_keyframes", "findings but no camera keyframes or odometry yet")
             return
-        missing = {f.frame_id for f in self.keyframes} - set(self.models)
+        missing = {f.frame_id for f in keep.keyframes} - set(keep.models)
         if missing:
             self.warn("evidence", "no_camera_info", f"no CameraInfo for {sorted(missing)}")
-        traj = Trajectory.from_samples(self.nav, self.config.recon.max_nav_gap_s)
-        best = best_evidence(doc, list(self.keyframes), self.models, traj, self._extrinsics(), self.config.compare,
-                             self.config.topics.camera_image, self.reference)
-        for fid, (ev, frame, n) in best.items():
+        traj = Trajectory.from_samples(keep.nav, self.config.recon.max_nav_gap_s)
+        findings, hull_to_nav = findings_from_document(doc)
+        self._forget_moved(doc["findings"])
+        cams = CameraSet(list(keep.keyframes), keep.models, traj, self._extrinsics(), self.config.topics.camera_image)
+        for fid, best in best_frames(findings, hull_to_nav, cams, self.config.compare, self.reference).items():
+            ev, frame = best.evidence, best.frame
             row = {"stamp_ns": ev.stamp_ns, "frame_id": frame.frame_id, "box": list(ev.box),
-                   "visible_fraction": ev.visible_fraction, "candidates": n}
+                   "visible_fraction": ev.visible_fraction, "candidates": best.candidates}
             if self.best.get(fid, {}).get("stamp_ns") != ev.stamp_ns:
                 self.img_pub.publish(messages.image(frame))
             self.best[fid] = row  # findings seen before keep their image when keyframes age out

@@ -185,6 +185,42 @@ class HullscanNode(Node):
         self._diag_pub.publish(arr)
 
 
+def optional_subscription(node: Node, module: str, type_name: str, topic: str, callback: Callable[[Any], None],
+                          qos: QoSProfile, missing: list[str], cost: str) -> None:
+    """Subscribe ``topic`` with ``module.type_name``; when that message package is not installed,
+    ``cost`` (the package and what is lost without it) goes on ``missing``."""
+    import importlib
+
+    try:
+        msg_type = getattr(importlib.import_module(module), type_name)
+    except ImportError:
+        missing.append(cost)
+        return
+    node.create_subscription(msg_type, topic, callback, qos)
+
+
+def refuse_missing_msgs(node: HullscanNode, missing: list[str], allow: bool, install: str, also: str = "") -> None:
+    """A message package missing from the Python environment (the pip wheels have neither tf2_msgs
+    nor marine_acoustic_msgs) silently blinds a node to a topic: refuse to start, with one line,
+    unless ``allow`` (``allow_missing_msgs``, ``--allow-missing``) says to go on without; then it
+    stays a warning on /diagnostics for as long as the node runs. ``install``: the apt packages;
+    ``also``: another way out, offered before the parameter."""
+    if not missing:
+        return
+    what, many = "; ".join(missing), len(missing) > 1
+    pkg, them = ("packages", "them") if many else ("package", "it")
+    if not allow:
+        from hullscan.errors import HullscanError
+
+        raise HullscanError(
+            f"{node.get_name()}: message {pkg} missing in this Python environment: {what}. Install {them} "
+            f"(ROS 2: apt install {install}), {also}or start with allow_missing_msgs:=true (hullscan live "
+            f"--allow-missing, launch argument allow_missing:=true) to run without {them}")
+    node.get_logger().warning(f"running without {what} (allow_missing_msgs)")
+    node.stats["missing_msgs"] = what
+    node.degraded.append(f"missing message {pkg}: {what}")
+
+
 def guarded(where: str) -> Callable[[F], F]:
     """Turn an exception in a callback into a diagnostics warning instead of a dead node."""
 

@@ -58,11 +58,12 @@ def subscribe(topic: str, count: int, timeout_s: float) -> int:
     from sensor_msgs.msg import LaserScan
 
     from hullscan.bag.convert import scan_from_msg
+    from hullscan.model import DEFAULT_BEAMWIDTH_RAD
 
     got: list[dict[str, object]] = []
 
     def on_scan(msg: LaserScan) -> None:
-        ping = scan_from_msg(msg, topic, beamwidth=np.deg2rad(1.0))
+        ping = scan_from_msg(msg, topic, beamwidth=DEFAULT_BEAMWIDTH_RAD)
         got.append({"stamp_ns": ping.stamp_ns, "beams": ping.n_beams,
                     "ranges": ping.ranges.tolist(), "intensity0": float(ping.intensities[0])})
         print(json.dumps(got[-1]), flush=True)

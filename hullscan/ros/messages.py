@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import array
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -35,8 +35,10 @@ from hullscan.model import (
     PointsPing,
     ProfilingPing,
     Transform,
-    TransformStamped,
 )
+from hullscan.recon.mounts import mount_from_params as mount_from_params
+from hullscan.recon.mounts import mounts_from_json as mounts_from_json
+from hullscan.recon.mounts import mounts_json as mounts_json
 
 NS = 1_000_000_000
 
@@ -147,27 +149,7 @@ def clock(stamp_ns: int) -> Clock:
     return Clock(clock=stamp(stamp_ns))
 
 
-def mounts_json(edges: Iterable[TransformStamped]) -> str:
-    """Static sensor mountings as JSON (the player's stand-in for /tf_static without tf2_msgs)."""
-    return json.dumps([{"parent": e.parent_frame, "child": e.child_frame,
-                        "translation": e.transform.translation.tolist(),
-                        "rotation": e.transform.rotation.tolist()} for e in edges])
-
-
-def mounts_from_json(text: str) -> list[TransformStamped]:
-    try:
-        rows = json.loads(text)
-        return [TransformStamped(0, r["parent"], r["child"], Transform(r["rotation"], r["translation"]), True)
-                for r in rows]
-    except (ValueError, KeyError, TypeError) as err:
-        raise MessageError(f"/hullscan/mounts: not a mounting list ({err})") from err
-
-
-def mount_from_params(parent: str, child: str, xyz_rpy: Sequence[float]) -> TransformStamped:
-    if len(xyz_rpy) != 6 or not np.all(np.isfinite(xyz_rpy)):
-        raise MessageError(f"mounting of {child}: expected 6 finite numbers x y z roll pitch yaw, got {list(xyz_rpy)}")
-    x, y, z, r, p, yaw = (float(v) for v in xyz_rpy)
-    return TransformStamped(0, parent, child, Transform.from_euler(r, p, yaw, (x, y, z)), True)
+# The mounting list and parameter helpers are ROS-free: hullscan.recon.mounts (re-exported here).
 
 
 # --------------------------------------------------------------------------- outputs
@@ -185,10 +167,15 @@ def hull_cloud(cloud: HullCloud, stamp_ns: int, deviation: NDArray[Any] | None =
     })
 
 
+def byte_array(n: int) -> array.array[int]:
+    """A zeroed byte array: message data rclpy takes without a copy."""
+    return array.array("B", b"\0") * n
+
+
 def hull_cloud_packed(data: Any, rows: int, stamp_ns: int, frame_id: str) -> PointCloud2:
     """The :func:`hull_cloud` message around rows already packed in that layout
-    (:data:`hullscan.recon.display.ROW_FIELDS`; ``data`` an ``array.array('B')`` is taken as is)."""
-    from hullscan.recon.display import ROW_BYTES, ROW_FIELDS
+    (:data:`hullscan.core.display.ROW_FIELDS`; ``data`` an ``array.array('B')`` is taken as is)."""
+    from hullscan.core.display import ROW_BYTES, ROW_FIELDS
 
     if len(data) != rows * ROW_BYTES:
         raise MessageError(f"hull cloud: {len(data)} bytes for {rows} rows of {ROW_BYTES}")

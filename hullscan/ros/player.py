@@ -64,15 +64,63 @@ def _tf_message(tf_message_type: Any, edges: Any) -> Any:
     return out
 
 
+class _Pacer:
+    """Holds each message back until its bag time, scaled by ``rate`` (<= 0: as fast as possible)."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.t0_bag: int | None = None
+        self.t0_wall = time.monotonic()
+
+    def wait(self, stamp_ns: int) -> None:
+        if self.t0_bag is None:
+            self.t0_bag, self.t0_wall = stamp_ns, time.monotonic()
+        if self.rate > 0:
+            delay = self.t0_wall + (stamp_ns - self.t0_bag) * 1e-9 / self.rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+
+
+def _publishers(node: Any, bag: BagReader, config: HullscanConfig, keep_names: bool, depth: int
+                ) -> tuple[dict[Role, tuple[Any, str]], dict[Role, Any]]:
+    """One publisher per sample role the bag has (on the contract's name unless ``keep_names``), and
+    the message converters by role."""
+    from nav_msgs.msg import Odometry
+    from rclpy.qos import QoSProfile, QoSReliabilityPolicy
+    from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan, PointCloud2
+
+    from hullscan.ros import messages
+
+    qos = QoSProfile(depth=depth, reliability=QoSReliabilityPolicy.RELIABLE)
+    types: dict[Role, tuple[type, Any]] = {
+        Role.SCAN: (LaserScan, messages.laserscan), Role.POINTS: (PointCloud2, messages.pointcloud),
+        Role.ODOM: (Odometry, messages.odometry), Role.CAMERA_IMAGE: (Image, messages.image),
+        Role.CAMERA_COMPRESSED: (CompressedImage, messages.compressed_image),
+        Role.CAMERA_INFO: (CameraInfo, messages.camera_info),
+    }
+    pubs: dict[Role, tuple[Any, str]] = {}
+    for role, (msg_type, _) in types.items():
+        bag_topic = bag.plan.topic(role)
+        if bag_topic:
+            topic = bag_topic if keep_names else getattr(config.topics, role.value) or bag_topic
+            pubs[role] = (node.create_publisher(msg_type, topic, qos), topic)
+    return pubs, {role: conv for role, (_, conv) in types.items()}
+
+
+def _spin(node: Any, seconds: float, until: Any = None) -> None:
+    import rclpy
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and not (until is not None and until()):
+        rclpy.spin_once(node, timeout_sec=0.05)
+
+
 def play(bag_path: str | Path, config: HullscanConfig, *, rate: float = 1.0, keep_names: bool = False,
          wait_s: float = 5.0, wait_for: int = 1, clock: bool = True, linger_s: float = 1.0,
          depth: int = 500) -> dict[str, Any]:
     """Publish the bag; returns counts by topic and the drops. ``rate`` <= 0 plays as fast as possible."""
     import rclpy
-    from nav_msgs.msg import Odometry
-    from rclpy.qos import QoSProfile, QoSReliabilityPolicy
     from rosgraph_msgs.msg import Clock
-    from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan, PointCloud2
     from std_msgs.msg import String
 
     from hullscan.ros import messages
@@ -82,74 +130,48 @@ def play(bag_path: str | Path, config: HullscanConfig, *, rate: float = 1.0, kee
         from tf2_msgs.msg import TFMessage
     except ImportError:
         TFMessage = None
-    qos = QoSProfile(depth=depth, reliability=QoSReliabilityPolicy.RELIABLE)
-    types: dict[Role, tuple[type, Any]] = {
-        Role.SCAN: (LaserScan, messages.laserscan), Role.POINTS: (PointCloud2, messages.pointcloud),
-        Role.ODOM: (Odometry, messages.odometry), Role.CAMERA_IMAGE: (Image, messages.image),
-        Role.CAMERA_COMPRESSED: (CompressedImage, messages.compressed_image),
-        Role.CAMERA_INFO: (CameraInfo, messages.camera_info),
-    }
     drops = DropLog()
     counts: dict[str, int] = {}
     statics: dict[str, TransformStamped] = {}
     with rclpy.init(), BagReader(bag_path, config.topics) as bag:
         node = rclpy.create_node("hullscan_player")
-        log = node.get_logger()
-        pubs: dict[Role, Any] = {}
-        for role, (msg_type, _) in types.items():
-            bag_topic = bag.plan.topic(role)
-            if bag_topic:
-                topic = bag_topic if keep_names else getattr(config.topics, role.value) or bag_topic
-                pubs[role] = (node.create_publisher(msg_type, topic, qos), topic)
+        pubs, convert = _publishers(node, bag, config, keep_names, depth)
         clock_pub = node.create_publisher(Clock, "/clock", 10) if clock else None
         mounts_pub = node.create_publisher(String, "/hullscan/mounts", LATCHED)
         end_pub = node.create_publisher(String, "/hullscan/survey_end", LATCHED)
         tf_static_pub = node.create_publisher(TFMessage, config.topics.tf_static, LATCHED) if TFMessage else None
         # Wait for listeners on the sonar and navigation topics so nothing is sent into the void.
         watch = [pubs[r][0] for r in (Role.SCAN, Role.POINTS, Role.ODOM) if r in pubs]
-        end = time.monotonic() + wait_s
-        while time.monotonic() < end and any(p.get_subscription_count() < wait_for for p in watch):
-            rclpy.spin_once(node, timeout_sec=0.05)
-        t0_bag: int | None = None
-        t0_wall = time.monotonic()
+        _spin(node, wait_s, lambda: all(p.get_subscription_count() >= wait_for for p in watch))
+        pacer = _Pacer(rate)
         for item in bag.samples():
             role = _role(item)
-            if isinstance(item, TransformStamped):
-                if item.static:
-                    statics[item.child_frame] = item
-                    mounts_pub.publish(String(data=messages.mounts_json(statics.values())))
-                    if tf_static_pub is not None:
-                        tf_static_pub.publish(_tf_message(TFMessage, statics.values()))
-                    counts["/hullscan/mounts"] = counts.get("/hullscan/mounts", 0) + 1
-                else:
-                    drops.add(config.topics.tf, "tf_not_published", 1,
-                              "tf2_msgs is not installed: dynamic TF cannot be published")
-                continue
-            if role not in pubs:
+            if isinstance(item, TransformStamped) and item.static:
+                # Mountings: latched, as /hullscan/mounts (and /tf_static where tf2_msgs exists).
+                statics[item.child_frame] = item
+                mounts_pub.publish(String(data=messages.mounts_json(statics.values())))
+                if tf_static_pub is not None:
+                    tf_static_pub.publish(_tf_message(TFMessage, statics.values()))
+                counts["/hullscan/mounts"] = counts.get("/hullscan/mounts", 0) + 1
+            elif isinstance(item, TransformStamped):
+                drops.add(config.topics.tf, "tf_not_published", 1,
+                          "tf2_msgs is not installed: dynamic TF cannot be published")
+            elif role not in pubs:
                 drops.add(role.value, "no_message_type", 1,
                           f"{type(item).__name__}: its ROS message package is not installed")
-                continue
-            stamp = item.stamp_ns
-            if t0_bag is None:
-                t0_bag, t0_wall = stamp, time.monotonic()
-            if rate > 0:
-                delay = t0_wall + (stamp - t0_bag) * 1e-9 / rate - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-            if clock_pub is not None:
-                clock_pub.publish(messages.clock(stamp))
-            pub, topic = pubs[role]
-            pub.publish(types[role][1](item))
-            counts[topic] = counts.get(topic, 0) + 1
+            else:
+                pacer.wait(item.stamp_ns)
+                if clock_pub is not None:
+                    clock_pub.publish(messages.clock(item.stamp_ns))
+                pub, topic = pubs[role]
+                pub.publish(convert[role](item))
+                counts[topic] = counts.get(topic, 0) + 1
         drops.merge(bag.drops)
-        summary = {"bag": str(bag_path), "published": counts, "wall_s": round(time.monotonic() - t0_wall, 3),
+        summary = {"bag": str(bag_path), "published": counts, "wall_s": round(time.monotonic() - pacer.t0_wall, 3),
                    "drops": drops.as_dict(), "damage": bag.damage}
         end_pub.publish(String(data=json.dumps(summary)))
-        log.info(f"played {sum(counts.values())} messages in {summary['wall_s']} s")
-        # Keep the publishers alive so reliable/latched data reaches everyone.
-        end = time.monotonic() + linger_s
-        while time.monotonic() < end:
-            rclpy.spin_once(node, timeout_sec=0.05)
+        node.get_logger().info(f"played {sum(counts.values())} messages in {summary['wall_s']} s")
+        _spin(node, linger_s)  # keep the publishers alive so reliable/latched data reaches everyone
         node.destroy_node()
     return summary
 

@@ -17,22 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from hullscan.core.colour import DEVIATION_SPAN_M, deviation_colours
 from hullscan.ros import messages
 
 W, H, PAD = 1400, 620, 50
 
 
-def _colours(dev: np.ndarray, span: float) -> np.ndarray:
-    t = np.clip(np.nan_to_num(dev, nan=0.0) / span, -1.0, 1.0)
-    rgb = np.empty((len(dev), 3))
-    rgb[:, 0] = np.where(t > 0, 1.0, 1.0 + t)
-    rgb[:, 1] = 1.0 - np.abs(t)
-    rgb[:, 2] = np.where(t < 0, 1.0, 1.0 - t)
-    rgb[np.isnan(dev)] = 0.55
-    return (rgb * 255).astype(np.uint8)
-
-
-def render_operator_view(cloud_msg: Any, markers_msg: Any, out_png: str | Path, span_m: float = 0.15) -> Path:
+def render_operator_view(cloud_msg: Any, markers_msg: Any, out_png: str | Path, span_m: float = DEVIATION_SPAN_M) -> Path:
     from PIL import Image, ImageDraw
 
     cloud, dev = messages.hull_cloud_from_msg(cloud_msg)
@@ -50,7 +41,7 @@ def render_operator_view(cloud_msg: Any, markers_msg: Any, out_png: str | Path, 
     img = Image.new("RGB", (W, H), (18, 22, 30))
     draw = ImageDraw.Draw(img)
     order = np.argsort(np.abs(np.nan_to_num(dev)))  # strongest deviation on top
-    xy, col = px(uv[order]), _colours(dev[order], span_m)
+    xy, col = px(uv[order]), deviation_colours(dev[order], span_m)
     r = max(1, int(scale * 0.02))
     for (x, y), c in zip(xy, col, strict=True):
         draw.rectangle([x - r, y - r, x + r, y + r], fill=tuple(int(v) for v in c))
@@ -92,7 +83,7 @@ def render_operator_view(cloud_msg: Any, markers_msg: Any, out_png: str | Path, 
         draw.text((PAD, 8), "\n".join(b[:180] for b in banners), fill=(255, 255, 255))
         draw.text((PAD, 56), f"{len(pts)} map points, NOT INSPECTED (grey = not compared)", fill=(255, 120, 120))
     for i in range(200):  # colour bar
-        c = _colours(np.array([(i / 199 * 2 - 1) * span_m]), span_m)[0]
+        c = deviation_colours(np.array([(i / 199 * 2 - 1) * span_m]), span_m)[0]
         draw.line([W - PAD - 200 + i, 30, W - PAD - 200 + i, 40], fill=tuple(int(v) for v in c))
     out = Path(out_png)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -4,35 +4,15 @@ mounting from parameters."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 
 from hullscan.model import NavSample, ProfilingPing, Transform, TransformStamped
 
 S = 1_000_000_000
 T0 = 1_700_000_000 * S
-
-
-@pytest.fixture
-def rclpy_ctx(ros_domain_env: dict[str, str]) -> Iterator[Any]:
-    import rclpy
-
-    old = {k: os.environ.get(k) for k in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_DOMAIN_ID")}
-    os.environ.update({k: ros_domain_env[k] for k in old})
-    try:
-        with rclpy.init():
-            yield rclpy
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _mapper(ckpt_dir: Path, **extra: object) -> Any:
@@ -62,21 +42,21 @@ def test_finished_survey_is_not_restored_into_the_next(tmp_path: Path, rclpy_ctx
     ck = tmp_path / "ck"
     a = _mapper(ck)
     _feed(a, T0, 200)
-    a._checkpoint(wait=True)
+    a.session.checkpoint(wait=True)
     a._finish(Trigger.Response())
     a.destroy_node()
 
     c = _mapper(ck, resume="resume")  # asked to continue the finished survey
     _feed(c, T0 + 10 * S + S // 40, 3)
     assert any(r == "restored_checkpoint" for (_, r) in c.drops.counts), c.drops.summary()
-    assert len(c.recon.nav) > 200
+    assert len(c.session.recon.nav) > 200
     c.destroy_node()
 
     b = _mapper(ck)  # the next survey, an hour later
     _feed(b, T0 + 3600 * S, 5)
     assert not any(r == "restored_checkpoint" for (_, r) in b.drops.counts), b.drops.summary()
     assert any(r == "checkpoint_not_restored" for (_, r) in b.drops.counts), b.drops.summary()
-    assert len(b.recon.nav) == 5 and b.recon.drops.total("nav_late_reordered") == 0
+    assert len(b.session.recon.nav) == 5 and b.session.recon.drops.total("nav_late_reordered") == 0
     b.destroy_node()
 
 
@@ -84,7 +64,7 @@ def test_restart_of_the_same_survey_is_restored(tmp_path: Path, rclpy_ctx: Any) 
     ck = tmp_path / "ck"
     a = _mapper(ck)
     _feed(a, T0, 100)
-    a._checkpoint(wait=True)
+    a.session.checkpoint(wait=True)
     a.destroy_node()  # killed: no finish
     b = _mapper(ck)
     _feed(b, T0 + 7 * S, 5)  # a few seconds later: the same survey
@@ -93,18 +73,18 @@ def test_restart_of_the_same_survey_is_restored(tmp_path: Path, rclpy_ctx: Any) 
     b.destroy_node()
     fresh = _mapper(ck, resume="fresh")
     _feed(fresh, T0 + 8 * S, 5)
-    assert len(fresh.recon.nav) == 5
+    assert len(fresh.session.recon.nav) == 5
     fresh.destroy_node()
 
 
 def test_tf_static_replaces_the_configured_mounting(tmp_path: Path, rclpy_ctx: Any) -> None:
     node = _mapper(tmp_path / "ck")
-    assert node.mount_table.sources["sonar"] == "parameters"
+    assert node.session.mount_table.sources["sonar"] == "parameters"
     assert any(r == "mount_from_parameters" for (_, r) in node.drops.counts)
     real = TransformStamped(0, "base_link", "sonar", Transform.from_euler(0.0, -np.pi / 2, 0.0, (0.3, 0, 0.2)), True)
-    node._mount(real, "tf_static")
-    assert node.mount_table.sources["sonar"] == "tf_static"
+    node.session.offer_mount(real, "tf_static")
+    assert node.session.mount_table.sources["sonar"] == "tf_static"
     assert any(r == "mount_replaced" for (_, r) in node.drops.counts)
-    got = node.recon._mount("sonar")
+    got = node.session.recon._mount("sonar")
     np.testing.assert_allclose(got[1], [0.3, 0.0, 0.2])
     node.destroy_node()

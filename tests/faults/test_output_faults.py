@@ -128,3 +128,15 @@ def test_atomic_path_leaves_nothing_on_error(tmp_path: Path) -> None:
         tmp.write_text("half")
         raise OSError(errno.ENOSPC, "No space left on device")
     assert target.read_text() == "previous" and not list(tmp_path.glob(".tmp-*"))
+
+
+def test_two_batches_into_one_folder(tmp_path: Path) -> None:
+    """The batch folder's lock names the batch holding it; it is released when that batch ends."""
+    from hullscan.batch import _batch_lock
+    from hullscan.errors import OutputError
+
+    busy = r"another hullscan batch \(pid \d+ \(batch\)\)"
+    with _batch_lock(tmp_path / "b"), pytest.raises(OutputError, match=busy), _batch_lock(tmp_path / "b"):
+        pass
+    with _batch_lock(tmp_path / "b"):
+        pass

@@ -11,13 +11,19 @@ from tests.faults.helpers import storage_file
 from tests.hullscan.recon.synth import survey as cylinder_survey
 
 
-def test_reconstruct_and_compare_say_partial(tmp_path: Path) -> None:
+def _cut_survey(tmp_path: Path) -> Path:
+    """A cylinder survey whose storage file is cut at 70 % (a recording that stopped)."""
     bag = tmp_path / "bag"
     with BagWriter(bag) as w:
         for it in cylinder_survey(n_pings=300, beams=64, lanes=(0.0,)).items:
             w.write(it)
     f = storage_file(bag)
     f.write_bytes(f.read_bytes()[: int(f.stat().st_size * 0.7)])
+    return bag
+
+
+def test_reconstruct_and_compare_say_partial(tmp_path: Path) -> None:
+    bag = _cut_survey(tmp_path)
     out = tmp_path / "rec"
     assert main(["reconstruct", str(bag), "--out", str(out), "--no-progress"]) == 0
     summary = json.loads((out / "summary.json").read_text())
@@ -34,12 +40,7 @@ def test_reconstruct_and_compare_say_partial(tmp_path: Path) -> None:
 
 
 def test_replay_carries_the_bag_damage_into_findings(tmp_path: Path) -> None:
-    bag = tmp_path / "bag"
-    with BagWriter(bag) as w:
-        for it in cylinder_survey(n_pings=300, beams=64, lanes=(0.0,)).items:
-            w.write(it)
-    f = storage_file(bag)
-    f.write_bytes(f.read_bytes()[: int(f.stat().st_size * 0.7)])
+    bag = _cut_survey(tmp_path)
     out = tmp_path / "replay"
     main(["replay", str(bag), "--mirror", "--out", str(out), "--no-progress", "--no-camera"])
     doc = json.loads((out / "findings.json").read_text())

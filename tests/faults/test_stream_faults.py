@@ -12,7 +12,8 @@ from hullscan.bag import BagWriter, msgdefs
 from hullscan.model import NavSample, ProfilingPing, Transform, TransformStamped
 from hullscan.recon.config import ReconConfig
 from hullscan.recon.mounts import MountTable
-from hullscan.recon.pipeline import NavBuffer, Reconstructor
+from hullscan.recon.nav import NavBuffer
+from hullscan.recon.pipeline import Reconstructor
 from tests.faults.helpers import PERIOD_NS, T0, read, survey, write_in_order
 from tests.hullscan.recon.synth import survey as cylinder_survey
 

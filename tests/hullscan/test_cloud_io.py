@@ -28,6 +28,21 @@ def test_roundtrip_exact(tmp_path: Path) -> None:
         np.testing.assert_array_equal(getattr(back, f), getattr(c, f))
     assert back.frame_id == "odom"
     assert load_metadata(p)["bag"] == "x" and load_metadata(p)["points"] == 500
+    assert not back.has_geometry  # written without it, read without it
+
+
+def test_viewing_geometry_roundtrip(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    c = _cloud()
+    rng = np.random.default_rng(1)
+    g = replace(c, incidence_deg=rng.random(len(c)) * 90, range_m=rng.random(len(c)) * 10)
+    back = load_cloud(save_cloud(g, tmp_path / "g.ply"))
+    assert back.has_geometry
+    np.testing.assert_array_equal(back.incidence_deg, g.incidence_deg.astype(np.float32))
+    np.testing.assert_array_equal(back.range_m, g.range_m.astype(np.float32))
+    half = back.subset(np.arange(len(back)) % 2 == 0)
+    np.testing.assert_array_equal(half.range_m, back.range_m[::2])
 
 
 def test_open3d_reads_it(tmp_path: Path) -> None:

@@ -34,3 +34,29 @@ def test_buried_faces_are_found() -> None:
                                   & (np.arange(len(both.faces)) >= len(hull.faces)))
     faces[:] = normal_faces[0]
     assert _buried(both, pts, faces).tolist() == [True, False]
+
+
+def test_two_visits_at_different_drafts_share_the_anodes_and_a_pinned_parasite() -> None:
+    """A ship's anodes and a compartment stay on the same plating when it comes back lighter: placed
+    in the mesh file's frame, not at today's waterline."""
+    from pathlib import Path
+
+    from hullscan_sim.scenario import scenario_from_dict
+    from hullscan_sim.simulate import build_world
+
+    mesh = str(Path(__file__).resolve().parents[2] / "sim" / "scenarios" / "meshes" / "topsides_90m_fp_origin.stl.gz")
+
+    def world(draft: float, trim: float = 0.0):
+        sc = scenario_from_dict({"name": "visit", "hull": {"mesh": {
+            "path": mesh, "units": "m", "draft_m": draft, "trim_m": trim, "anodes": 4, "anodes_draft_m": 5.5}},
+            "parasites": [{"id": "box", "shape": "box", "size_m": [0.9, 0.6, 0.4],
+                           "position": [-45.0, -7.5, 2.0], "position_frame": "file"}]})
+        w = build_world(sc)
+        to_file = w.reference.ref_from_hull
+        anodes = w.reference.region_mask("anode")
+        return to_file.apply(w.reference.face_centroids()[anodes]), to_file.apply(np.array(w.parasites[0].anchor))
+
+    a1, p1 = world(5.5)
+    a2, p2 = world(4.8, trim=0.6)
+    assert len(a1) == len(a2) > 0 and np.abs(a1 - a2).max() < 1e-6
+    assert np.linalg.norm(p1 - p2) < 0.05

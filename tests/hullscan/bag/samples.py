@@ -10,6 +10,7 @@ from hullscan.model import (
     CameraFrame,
     CameraModel,
     ImagingPing,
+    MultibeamDetections,
     NavSample,
     PointsPing,
     ProfilingPing,
@@ -26,6 +27,7 @@ def contract_samples(n: int = 4) -> list[object]:
     out: list[object] = [
         TransformStamped(T0, "base_link", "sonar", Transform.from_euler(0.0, 0.5, 0.0, (0.5, 0.0, -0.25)), True),
         TransformStamped(T0, "base_link", "camera", Transform.from_euler(0.0, 0.0, 0.25, (0.25, 0.0, 0.0)), True),
+        TransformStamped(T0, "base_link", "multibeam", Transform.from_euler(1.5, 0.0, 0.0, (0.5, 0.0, 0.0)), True),
     ]
     beams = 16
     angles = (-1.0 + 0.125 * np.arange(beams)).astype(np.float32)  # exact in float32 and float64
@@ -43,6 +45,9 @@ def contract_samples(n: int = 4) -> list[object]:
         out.append(ImagingPing(t, "sonar", d.astype(np.float32), np.linspace(0.5, 4.0, 8),
                                rng.uniform(0, 255, (8, 8)).round(), beamwidth=0.015625,
                                elevation_aperture=0.25, sound_speed=1500.0, frequency=900000.0))
+        rx = np.linspace(-0.75, 0.75, 12)
+        out.append(MultibeamDetections(t, "multibeam", rng.uniform(0.002, 0.01, 12), rx, np.zeros(12),
+                                       np.zeros(12, np.uint8), rng.uniform(0, 1, 12), sound_speed=1480.0))
         img = rng.integers(0, 255, (12, 16, 3), dtype=np.uint8)
         out.append(CameraFrame(t, "camera", img, compressed=False, format="rgb8"))
         out.append(CameraFrame(t, "camera", img, compressed=True, format="png"))

@@ -13,8 +13,8 @@ import pytest
 from hullscan.compare.camera import CameraSet, camera_evidence, context_frames
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.inspect import inspect
-from hullscan.compare.outputs import write_outputs
 from hullscan.model import CameraFrame, CameraModel, Trajectory, Transform
+from hullscan.report.outputs import write_outputs
 
 from .conftest import HULL_TO_NAV
 
@@ -66,7 +66,7 @@ def test_finding_in_view_gets_crops_occluded_and_away_do_not(port_finding):
         (c + np.array([0.0, 2.5, 0.0]), LOOK_PORT),  # 2: right place, looking away
         (c + np.array([1.0, 3.0, 0.0]), LOOK_STBD),  # 3: in view, off-centre
     ]
-    ev, crops = camera_evidence(ins, _camera_set(views), CompareConfig(max_crops=3))
+    ev, crops = camera_evidence(ins, _camera_set(views), CompareConfig(evidence={"max_crops": 3}))
     seen = {e.stamp_ns // 10_000_000_000 for e in ev[f.id]}
     assert seen == {0, 3}
     best = ev[f.id][0]

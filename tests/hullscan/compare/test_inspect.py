@@ -41,7 +41,7 @@ def check_boxes(ins, scan, vol_tol=0.35):
 
 
 def test_mesh_reference_with_prior_finds_every_box(hull, scan):
-    ins = inspect(scan.cloud, hull, CompareConfig(frame_spacing_m=0.6), hull_to_nav=PRIOR)
+    ins = inspect(scan.cloud, hull, CompareConfig(scoring={"frame_spacing_m": 0.6}), hull_to_nav=PRIOR)
     m = check_boxes(ins, scan)
     assert ins.alignment.residual_m < 0.03
     assert ins.coverage.fraction > 0.97
@@ -64,7 +64,7 @@ def test_prior_metres_off_falls_back_to_global_registration(hull, scan):
     assert any(c["method"] == "navigation prior" for c in ins.alignment.candidates)
     check_boxes(ins, scan)
     with pytest.raises(Exception, match="does not fit"):
-        inspect(scan.cloud, hull, CompareConfig(global_registration=False), hull_to_nav=off)
+        inspect(scan.cloud, hull, CompareConfig(alignment={"global_registration": False}), hull_to_nav=off)
 
 
 def test_clean_hull_with_heavy_growth_and_as_built_offset_has_no_findings(hull):
@@ -95,6 +95,16 @@ def test_anode_in_reference_is_not_flagged(hull):
 def test_scan_reference(hull, scan, clean_scan):
     ref = clean_scan.cloud.transformed(HULL_TO_NAV.inverse(), "hull")
     ins = inspect(scan.cloud, ref, CompareConfig(), hull_to_nav=PRIOR)
+    check_boxes(ins, scan, vol_tol=0.45)
+
+
+def test_a_shorter_earlier_scan_is_judged_where_the_two_overlap(hull, scan, clean_scan):
+    """Today's survey ran further along the ship than the earlier one (11 of 20 m): not another
+    ship (the length check is for design meshes), and the fit is judged on the overlap."""
+    ref = clean_scan.cloud.transformed(HULL_TO_NAV.inverse(), "hull")
+    ref = ref.subset((ref.points[:, 0] > 5.0) & (ref.points[:, 0] < 16.0))
+    ins = inspect(scan.cloud, ref, CompareConfig(), hull_to_nav=PRIOR)
+    assert ins.alignment.inlier_fraction > 0.9
     check_boxes(ins, scan, vol_tol=0.45)
 
 
@@ -152,9 +162,14 @@ def test_patch_seen_too_uncertain_to_clear_is_not_inspected(hull):
     assert by_height["0.1"] == round(cov.fraction, 4) < by_height["0.3"] == round(cov.seen_fraction, 4)
     # Without the clearance test (clear_height_m 0, any good return clears) the missed box sits
     # in "clear" surface: the false "clean" the test exists to prevent.
-    blind = inspect(poor, hull, CompareConfig(clear_height_m=0.0), hull_to_nav=PRIOR)
+    blind = inspect(poor, hull, CompareConfig(coverage={"clear_height_m": 0.0}), hull_to_nav=PRIOR)
     assert blind.status_at(s.box_centroids[0]) == "clear"
     assert blind.coverage.fraction == blind.coverage.seen_fraction
+    # A compartment whose top the detector reads under min_height_m (0.8 x 0.05 m < 0.05 m) is
+    # cleared nowhere, however well the surface was seen: it could not have been found.
+    side = good.coverage.samples[np.argmin(np.linalg.norm(good.coverage.samples - [8.0, 3.0, -1.0], axis=1))]
+    assert good.status_at(side, height=0.1) == "clear"
+    assert good.status_at(side, height=0.05) == "not_inspected"
 
 
 def test_group_median_matches_numpy():

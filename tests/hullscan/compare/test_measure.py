@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hullscan.compare.config import CompareConfig
-from hullscan.compare.inspect import build_reference
+from hullscan.compare.kinds import build_reference
 
 
 def test_distance_along_matches_offset_and_grows_when_tilted(hull):

@@ -166,7 +166,7 @@ def test_centreline_of_a_one_side_survey_is_not_moved_by_the_bilges(hull):
     """Only the bilges face sideways on both sides of a one-side survey: their different survey
     biases would move the centreline plane (0.15 m on heavy_growth). Offset and heading come from
     the navigation prior there (reported as degenerate); roll is still fitted."""
-    from hullscan.compare.inspect import mirror_frame
+    from hullscan.compare.kinds import mirror_frame
     from hullscan.compare.reference import cloud_normals
 
     cloud = _one_side_survey(hull, 0.08)
@@ -179,7 +179,7 @@ def test_centreline_of_a_one_side_survey_is_not_moved_by_the_bilges(hull):
 
 def test_centreline_is_fitted_where_both_sides_were_surveyed(hull, clean_scan):
     """With both sides seen, the plane corrects a prior that is off in offset and heading."""
-    from hullscan.compare.inspect import mirror_frame
+    from hullscan.compare.kinds import mirror_frame
     from hullscan.compare.reference import cloud_normals
 
     cloud = clean_scan.cloud

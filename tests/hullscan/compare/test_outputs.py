@@ -15,11 +15,11 @@ import pytest
 
 from hullscan.cli import main
 from hullscan.compare.config import CompareConfig
-from hullscan.compare.inspect import inspect
-from hullscan.compare.outputs import SCHEMA_VERSION, write_outputs
+from hullscan.compare.inspect import attempt_inspection, inspect
 from hullscan.compare.synthetic import SynthHullMesh, make_hull
 from hullscan.errors import AlignmentError, HullscanError
 from hullscan.model import HullCloud
+from hullscan.report.outputs import SCHEMA_VERSION, write_outputs
 
 from .conftest import HULL_TO_NAV
 
@@ -54,7 +54,7 @@ sensor_serials: {{sonar: Oculus M750d 12345, dvl: A50 778}}
 @pytest.fixture(scope="module")
 def written(hull, scan, tmp_path_factory):
     out = tmp_path_factory.mktemp("inspection")
-    ins = inspect(scan.cloud, hull, CompareConfig(frame_spacing_m=0.6), hull_to_nav=HULL_TO_NAV)
+    ins = inspect(scan.cloud, hull, CompareConfig(scoring={"frame_spacing_m": 0.6}), hull_to_nav=HULL_TO_NAV)
     src = out / "input.bin"
     src.write_bytes(b"cloud bytes")
     case = out / "case.yaml"
@@ -69,7 +69,7 @@ def test_findings_json_schema(written):
     ins, out = written
     doc = json.loads((out / "findings.json").read_text())
     validate_findings(doc)
-    assert doc["schema_version"] == SCHEMA_VERSION == "2.0" and doc["status"] == "complete"
+    assert doc["schema_version"] == SCHEMA_VERSION == "2.1" and doc["status"] == "complete"
     assert doc["inputs"][0]["sha256"] == "0ba5b1c4d4d5c0b53ac8b7f4e1e38d5e4d2fd41f0bc5da6a50aee4bf6e0f3ec6" or \
         len(doc["inputs"][0]["sha256"]) == 64
     assert len(doc["findings"]) == len(ins.findings) == 3
@@ -82,7 +82,7 @@ def test_findings_json_schema(written):
     # Honest names: the wetted area is the whole surface, the cleared area the part cleared.
     assert cov["cleared_area_m2"] <= cov["seen_area_m2"] <= cov["wetted_area_m2"]
     assert cov["cleared_area_m2"] + cov["not_inspected_area_m2"] == pytest.approx(cov["wetted_area_m2"], abs=0.05)
-    assert doc["alignment_residual_m"] < 0.05 and doc["config"]["min_height_m"] == 0.05
+    assert doc["alignment_residual_m"] < 0.05 and doc["config"]["detection"]["min_height_m"] == 0.05
     assert (out / "config.yaml").exists()
     assert doc["verdict"] == {"kind": "found", "text": "compartments found (3)", "exit_code": 3,
                               "cleared_fraction": cov["cleared_fraction"], "clear_height_m": 0.1}
@@ -267,16 +267,17 @@ def test_report_pdf(written, tmp_path):
 
 def test_reference_in_millimetres(hull, scan):
     mm = SynthHullMesh(hull.vertices * 1000.0, hull.faces, hull.face_region, name="hull_mm")
-    with pytest.raises(AlignmentError, match="millimetres") as info:
+    with pytest.raises(AlignmentError, match="millimetres"):
         inspect(scan.cloud, mm, CompareConfig(), hull_to_nav=HULL_TO_NAV)
-    assert info.value.partial.status == "partial" and info.value.partial.findings == ()
+    partial = attempt_inspection(scan.cloud, mm, CompareConfig(), hull_to_nav=HULL_TO_NAV)
+    assert partial.status == "partial" and partial.findings == ()
+    assert isinstance(partial.failure, AlignmentError) and "millimetres" in str(partial.failure)
 
 
 def test_different_ship_fails_alignment(scan, tmp_path):
     other = make_hull(length=19.0, beam=4.0, draft=3.5, fullness=2.0, n_x=61, n_s=41, name="other ship")
-    with pytest.raises(AlignmentError, match="does not fit") as info:
-        inspect(scan.cloud, other, CompareConfig(), hull_to_nav=HULL_TO_NAV)
-    partial = info.value.partial
+    partial = attempt_inspection(scan.cloud, other, CompareConfig(), hull_to_nav=HULL_TO_NAV)
+    assert isinstance(partial.failure, AlignmentError) and "does not fit" in str(partial.failure)
     assert partial.findings == () and partial.alignment is not None
     write_outputs(partial, tmp_path)
     doc = json.loads((tmp_path / "findings.json").read_text())
@@ -288,17 +289,19 @@ def test_sister_ship_of_the_same_form_fails_alignment(scan):
     # Same length, draft and form, 1 m more beam: with the old 60 % inlier floor it "fitted" (67 %)
     # and produced findings that were the difference between the two ships.
     sister = make_hull(length=20.0, beam=7.0, draft=2.5, n_x=81, n_s=49, name="sister ship")
-    with pytest.raises(AlignmentError, match="does not fit") as info:
-        inspect(scan.cloud, sister, CompareConfig(), hull_to_nav=HULL_TO_NAV)
-    assert info.value.partial.findings == ()
+    partial = attempt_inspection(scan.cloud, sister, CompareConfig(), hull_to_nav=HULL_TO_NAV)
+    assert isinstance(partial.failure, AlignmentError) and "does not fit" in str(partial.failure)
+    assert partial.status == "partial" and partial.findings == ()
 
 
 @pytest.mark.parametrize("n", [0, 30])
 def test_empty_or_tiny_cloud(hull, n, tmp_path):
     cloud = HullCloud.from_points(np.random.default_rng(0).normal(size=(n, 3)))
-    with pytest.raises(HullscanError, match="usable points") as info:
+    with pytest.raises(HullscanError, match="usable points"):
         inspect(cloud, hull, CompareConfig())
-    write_outputs(info.value.partial, tmp_path)
+    partial = attempt_inspection(cloud, hull, CompareConfig())
+    assert partial.failure is not None and "usable points" in str(partial.failure)
+    write_outputs(partial, tmp_path)
     assert json.loads((tmp_path / "findings.json").read_text())["status"] == "partial"
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from hullscan.compare.analysis import ANALYSIS_CELL_M, Cells, joined_off_reference, segment
 from hullscan.compare.config import CompareConfig
-from hullscan.compare.inspect import carries_layer, resolve_segments
+from hullscan.compare.segments import carries_layer, resolve_segments
 from hullscan.diagnostics import DropLog
 
 G = ANALYSIS_CELL_M
@@ -104,7 +104,7 @@ def test_fragment_joined_across_the_reference_edge_is_merged():
     segs = segment(cells, cfg, ("protrusion",))
     assert len(segs) == 2
     a, b = sorted(segs, key=lambda s: s[2]["volume"])
-    assert a[2]["volume"] > cfg.merge_max_volume_m3 and a[2]["volume"] > 0.1 * b[2]["volume"]
+    assert a[2]["volume"] > cfg.detection.merge_max_volume_m3 and a[2]["volume"] > 0.1 * b[2]["volume"]
     assert joined_off_reference(cells, a[1], b[1])
     order, _ = resolve(cells, cfg)
     assert len(order) == 1

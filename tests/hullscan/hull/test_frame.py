@@ -76,3 +76,28 @@ def test_half_hull_keeps_its_centreline_and_refuses_the_other_side(tmp_path: Pat
     check_half_side(side, ref)
     with pytest.raises(AlignmentError, match=r"port half hull.*starboard side"):
         check_half_side(side * [1, -1, 1], ref)
+
+
+def test_trim_levels_the_waterline_the_marks_give(tmp_path: Path, synth) -> None:
+    """By the stern (aft draft 3.4 m, forward 2.6 m over the 40 m hull): the hull frame is the ship as
+    it floats, so the file's tilted waterline is z = 0 and the keel aft lies deeper than forward."""
+    path = _write(tmp_path, np.asarray(synth.vertices) + SHIFT, np.asarray(synth.faces))
+    m = load_mesh(path, draft=3.0, trim=0.8)
+    assert "by the stern" in m.source and not m.waterline_guessed
+    to_hull = m.ref_from_hull.inverse()
+    # The waterline on the marks, in the file (baseline z = 0, bow at x = 0, stern at x = -40).
+    marks = np.array([[-40.0, 0.0, 3.4], [-20.0, 0.0, 3.0], [0.0, 0.0, 2.6]])
+    assert np.abs(to_hull.apply(marks)[:, 2]).max() < 0.01
+    keel = to_hull.apply(np.array([[-38.0, 0.0, 0.0], [-2.0, 0.0, 0.0]]))
+    assert keel[0, 2] == pytest.approx(-3.36, abs=0.01) and keel[1, 2] == pytest.approx(-2.64, abs=0.01)
+    # Coordinates still go back to the file's own.
+    back = m.ref_from_hull.apply(m.vertices)
+    tri = np.asarray(trimesh.Trimesh(np.asarray(synth.vertices) + SHIFT, np.asarray(synth.faces), process=False).triangles)
+    assert np.abs(np.sort(back, axis=0) - np.sort(tri.reshape(-1, 3), axis=0)).max() < 1e-4
+    # Without trim the same marks' waterline is level at the mean draft: the aft mark is 0.4 m under it.
+    level = load_mesh(path, draft=3.0).ref_from_hull.inverse().apply(marks)
+    assert level[0, 2] == pytest.approx(0.4, abs=0.01)
+    with pytest.raises(MeshError, match="a trim needs the draft too"):
+        load_mesh(path, trim=0.8)
+    with pytest.raises(MeshError, match=r"trim 9 m over a 40\.0 m hull is not a floating ship"):
+        load_mesh(path, draft=3.0, trim=9.0)

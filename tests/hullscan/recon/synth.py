@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hullscan.core.voxelmap import VoxelMap
 from hullscan.model import NavSample, ProfilingPing, Transform, TransformStamped
-from hullscan.recon.voxelmap import VoxelMap
 
 RADIUS = 5.0
 MOUNT = Transform.from_euler(0.0, -np.pi / 2, 0.0, (0.3, 0.0, 0.2))  # fan in base y-z, looking up
@@ -40,14 +40,27 @@ def surface_distance(points: np.ndarray, radius: float = RADIUS) -> np.ndarray:
     return np.abs(np.hypot(points[:, 1], points[:, 2]) - radius)
 
 
-def survey(n_pings: int = 200, beams: int = 64, noise: float = 0.02, lanes: tuple[float, ...] = (0.0,),
-           standoff: float = 3.0, speed: float = 0.5, rate_hz: float = 20.0, drift_per_m: float = 0.0,
-           fish_every: int = 0, fish_offset: float = 1.0, seed: int = 0) -> Survey:
-    """Pings, navigation (50 Hz) and the static mounting, in time order.
+@dataclass(frozen=True)
+class Faults:
+    """What goes wrong in a synthetic survey (nothing by default).
 
     ``drift_per_m``: the navigation drifts sideways (+y) by this fraction of the distance
     travelled; ``fish_every``: every n-th ping sees a fish ``fish_offset`` m in front of the hull on 6 beams.
     """
+
+    drift_per_m: float = 0.0
+    fish_every: int = 0
+    fish_offset: float = 1.0
+
+
+NO_FAULTS = Faults()
+
+
+def survey(n_pings: int = 200, beams: int = 64, noise: float = 0.02, lanes: tuple[float, ...] = (0.0,),
+           standoff: float = 3.0, speed: float = 0.5, rate_hz: float = 20.0, faults: Faults = NO_FAULTS,
+           seed: int = 0) -> Survey:
+    """Pings, navigation (50 Hz) and the static mounting, in time order; ``faults``: navigation
+    drift and fish (:class:`Faults`)."""
     rng = np.random.default_rng(seed)
     items: list[object] = [TransformStamped(T0, "base_link", "sonar", MOUNT, static=True)]
     angles = np.linspace(-np.deg2rad(60), np.deg2rad(60), beams).astype(np.float32)
@@ -70,7 +83,7 @@ def survey(n_pings: int = 200, beams: int = 64, noise: float = 0.02, lanes: tupl
             t = t_lane + k * nav_dt - 0.1
             pos = np.array([x0 + direction * speed * t - direction * speed * t_lane, y_lane, z])
             d_trav = travelled + speed * max(t - t_lane, 0.0)
-            nav_pos = pos + np.array([0.0, drift_per_m * d_trav, 0.0])
+            nav_pos = pos + np.array([0.0, faults.drift_per_m * d_trav, 0.0])
             stamp = T0 + round(t * 1e9)
             events.append((stamp, 0, NavSample(stamp, nav_pos, q, position_sigma=[0.01, 0.01, 0.01])))
         for i in range(n_pings):
@@ -80,8 +93,8 @@ def survey(n_pings: int = 200, beams: int = 64, noise: float = 0.02, lanes: tupl
             o = np.repeat(pose.translation[None], beams, 0)
             d = pose.apply(dirs_s) - pose.translation
             r = cylinder_range(o, d) + rng.normal(0, noise, beams)
-            if fish_every and i % fish_every == fish_every // 2:
-                r[beams // 2: beams // 2 + 6] -= fish_offset
+            if faults.fish_every and i % faults.fish_every == faults.fish_every // 2:
+                r[beams // 2: beams // 2 + 6] -= faults.fish_offset
             stamp = T0 + round(t * 1e9)
             events.append((stamp, 1, ProfilingPing(stamp, "sonar", angles, r.astype(np.float32),
                                                    np.full(beams, 50.0, np.float32), range_min=0.2,

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hullscan.recon import ReconConfig, Reconstructor
-from hullscan.recon.voxelmap import (
+from hullscan.core.voxelmap import (
     SurfaceCache,
     VoxelMap,
     changed_reference,
@@ -14,6 +13,7 @@ from hullscan.recon.voxelmap import (
     region,
     region_reference,
 )
+from hullscan.recon import ReconConfig, Reconstructor
 from tests.hullscan.recon.synth import PATCH_ORIGINS, PATCH_VS, fuse_patch, survey
 
 VS = PATCH_VS

@@ -6,15 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hullscan.recon import ReconConfig, Reconstructor
-from hullscan.recon.display import (
+from hullscan.core.display import (
     cell_hashes,
-    display_cloud,
     display_cutoff,
     surface_below,
     surface_below_reference,
 )
-from hullscan.recon.voxelmap import SurfaceCache, VoxelMap
+from hullscan.core.voxelmap import SurfaceCache, VoxelMap
+from hullscan.recon import ReconConfig, Reconstructor
+from hullscan.recon.display import display_cloud
 from tests.hullscan.recon.synth import PATCH_ORIGINS, PATCH_VS, fuse_patch, survey
 
 VS = PATCH_VS
@@ -279,7 +279,7 @@ def test_legacy_checkpoint_and_full_checkpoint_drop_the_log(tmp_path) -> None:  
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_pack_rows_matches_reference(seed: int) -> None:
-    from hullscan.recon.display import ROW_BYTES, pack_rows, pack_rows_reference
+    from hullscan.core.display import ROW_BYTES, pack_rows, pack_rows_reference
 
     rng = np.random.default_rng(seed)
     n = 20_000

@@ -11,6 +11,7 @@ import pytest
 from hullscan.bag import BagWriter, read_all
 from hullscan.cli import main
 from hullscan.config import HullscanConfig
+from hullscan.core.nav import slerp
 from hullscan.model import (
     ImagingPing,
     NavSample,
@@ -19,8 +20,9 @@ from hullscan.model import (
     TransformStamped,
 )
 from hullscan.recon.config import ReconConfig
-from hullscan.recon.pipeline import NavBuffer, Reconstructor, reconstruct_bag, slerp
-from tests.hullscan.recon.synth import T0, surface_distance, survey
+from hullscan.recon.nav import NavBuffer
+from hullscan.recon.pipeline import Reconstructor, reconstruct_bag
+from tests.hullscan.recon.synth import T0, Faults, surface_distance, survey
 
 
 def _run(items: list[object], **cfg: object):  # type: ignore[no-untyped-def]
@@ -51,7 +53,7 @@ def test_quality_perfect_navigation() -> None:
 
 
 def test_fish_are_removed() -> None:
-    s = survey(n_pings=200, beams=96, lanes=(0.0,), fish_every=7)
+    s = survey(n_pings=200, beams=96, lanes=(0.0,), faults=Faults(fish_every=7))
     res = _run(s.items)
     d = surface_distance(res.cloud.points)
     assert (d > 0.10).mean() < 0.005
@@ -197,7 +199,7 @@ def test_drift_correction_removes_double_surfaces() -> None:
     from hullscan.recon.config import DriftConfig
 
     # 1 % sideways drift over five overlapping lanes: lanes disagree by up to ~0.4 m.
-    s = survey(n_pings=400, beams=96, lanes=(-1.5, -0.75, 0.0, 0.75, 1.5), drift_per_m=0.01)
+    s = survey(n_pings=400, beams=96, lanes=(-1.5, -0.75, 0.0, 0.75, 1.5), faults=Faults(drift_per_m=0.01))
     before = _run(s.items)
     after = _run(s.items, drift=DriftConfig(enabled=True, submap_length_m=5.0))
     d0 = surface_distance(before.cloud.points)
@@ -219,3 +221,26 @@ def test_drift_correction_does_not_degrade_a_survey_without_drift() -> None:
     d1 = surface_distance(after.cloud.points)
     assert np.sqrt((d1**2).mean()) <= 1.05 * np.sqrt((d0**2).mean())
     assert after.stats["drift_max_correction_m"] < 0.02
+
+
+def test_cloud_keeps_the_viewing_geometry() -> None:
+    """Each surface point carries its returns' mean range and incidence, which the comparator's
+    uncertainty model needs; checked against the survey's geometry (one lane under a cylinder)."""
+    from tests.hullscan.recon.synth import MOUNT, RADIUS
+
+    s = survey(n_pings=200, beams=600, lanes=(0.0,), noise=0.005, standoff=3.0)  # beams closer than a voxel
+    cloud = _run(s.items).cloud
+    assert cloud.has_geometry
+    z_vehicle = -(RADIUS + 3.0)
+    sonar = np.array([0.0, 0.0, z_vehicle]) + MOUNT.translation  # the fan is across the track (y-z)
+    p = cloud.points
+    o = np.stack([p[:, 0], np.full(len(p), sonar[1]), np.full(len(p), sonar[2])], 1)
+    ray = p - o
+    rng = np.linalg.norm(ray, axis=1)
+    np.testing.assert_allclose(np.median(np.abs(cloud.range_m - rng)), 0.0, atol=0.01)
+    # The true incidence: between the cylinder's normal there and the ray.
+    normal = np.stack([np.zeros(len(p)), p[:, 1], p[:, 2]], 1)
+    normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+    true_inc = np.degrees(np.arccos(np.abs(np.sum(normal * ray, axis=1)) / rng))
+    assert np.median(np.abs(cloud.incidence_deg - true_inc)) < 2.0
+    assert true_inc.max() > 40  # the swath's edges meet the hull obliquely

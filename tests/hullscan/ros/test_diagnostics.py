@@ -3,7 +3,6 @@ it works again; a failed inspection shows as a red banner, never as a clean hull
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import threading
 import time
@@ -11,21 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.hullscan.ros.helpers import REPO, node_cmd, rows, spawn, stop
+from tests.hullscan.ros.helpers import REPO, demo_map, node_cmd, rows, spawn, stop
 
 pytestmark = pytest.mark.ros
 OTHER_SHIP = REPO / "sim" / "scenarios" / "meshes" / "wigley_60m_mm_yup.stl.gz"  # a 60 m Wigley hull
 
 
 def _survey_cloud(tmp_path: Path) -> tuple[Path, Path]:
-    """The demo coaster's port side and bottom, reconstructed (simulated bag, every 4th ping)."""
-    cli = [sys.executable, "-m", "hullscan"]
-    bag = tmp_path / "bag"
-    for args in (["simulate", "--scenario", "demo", "--out", str(bag), "--decimate", "4"],
-                 ["reconstruct", str(bag), "--out", str(tmp_path / "rec"), "--no-progress"]):
-        done = subprocess.run([*cli, *args], cwd=REPO, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stderr[-2000:]
-    return tmp_path / "rec" / "cloud.ply", bag.with_name("bag.truth") / "truth.json"
+    """The demo coaster's port side and bottom, reconstructed, and its truth file as the prior."""
+    cloud, truth = demo_map(tmp_path)
+    return cloud, truth / "truth.json"
 
 
 def test_comparator_with_another_ships_reference_reports_error(tmp_path: Path,
@@ -33,12 +27,11 @@ def test_comparator_with_another_ships_reference_reports_error(tmp_path: Path,
     cloud, prior = _survey_cloud(tmp_path)
     env = ros_domain_env
     period = 5.0
-    probe = spawn([sys.executable, "-m", "hullscan.ros.probe", "--duration", "60"], env)
-    # With the navigation prior checked alone: global registration (FPFH + RANSAC) against a
-    # different ship searches for over a minute on 2 cores before it, too, gives up.
-    comparator = spawn(node_cmd("comparator", reference=OTHER_SHIP, prior=prior, inspect_period_s=period,
-                                **{"compare.global_registration": "false"}), env)
-    publisher = spawn([sys.executable, str(REPO / "tests/hullscan/ros/publish_cloud.py"), str(cloud), "60"], env)
+    probe = spawn([sys.executable, "-m", "hullscan.ros.probe", "--duration", "60"], env, stream=True)
+    # The shipped settings: live, a prior that does not fit is reported at once (no global search).
+    comparator = spawn(node_cmd("comparator", reference=OTHER_SHIP, prior=prior, inspect_period_s=period), env)
+    publisher = spawn([sys.executable, str(REPO / "tests/hullscan/ros/publish_cloud.py"), str(cloud), "60"], env,
+                      stream=True)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(probe.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
     reader.start()

@@ -10,8 +10,8 @@ import numpy as np
 from hullscan.bag import BagReader
 from hullscan.model import HullCloud, ProfilingPing
 from hullscan.recon.display import display_cloud
+from hullscan.recon.live import checkpoint_writer
 from hullscan.ros import messages
-from hullscan.ros.mapper import checkpoint_writer
 from tests.hullscan.ros.helpers import write_survey
 
 
@@ -82,26 +82,25 @@ def test_packed_messages_equal_the_cloud_messages() -> None:
 
 
 def test_path_is_thinned_incrementally_and_bounded() -> None:
-    from hullscan.ros.mapper import PathThinner
+    from hullscan.recon.live import PathThinner
 
     rng = np.random.default_rng(0)
     path = [(i * 200_000_000, rng.random(3), np.array([0.0, 0, 0, 1])) for i in range(20_000)]
-    th = PathThinner(1000)
+    th: PathThinner[object] = PathThinner(1000)
     n = 0
     while n < len(path):
         n = min(len(path), n + int(rng.integers(1, 400)))
-        msg = th.message(path[:n], "odom")
-        stamps = [p.header.stamp.sec * 10**9 + p.header.stamp.nanosec for p in msg.poses]
+        poses = th.poses(n, lambda i: messages.pose_stamped(*path[i], "odom"))
+        stamps = [p.header.stamp.sec * 10**9 + p.header.stamp.nanosec for p in poses]
         k = th.k
         want = list(range(0, n, k)) + ([n - 1] if (n - 1) % k else [])
         assert stamps == [path[i][0] for i in want]                       # every k-th pose and the newest
-        assert len(msg.poses) <= 1001 and (k == 1 or len(range(0, n, k // 2)) > 1000)  # k as small as the bound allows
-        assert msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec == path[n - 1][0]
-        p0 = msg.poses[-1].pose.position
+        assert len(poses) <= 1001 and (k == 1 or len(range(0, n, k // 2)) > 1000)  # k as small as the bound allows
+        p0 = poses[-1].pose.position
         assert np.allclose([p0.x, p0.y, p0.z], path[n - 1][1])
     assert th.k == 32
     th.clear()
-    assert len(th.message(path[:5], "odom").poses) == 5
+    assert len(th.poses(5, lambda i: messages.pose_stamped(*path[i], "odom"))) == 5
 
 
 def test_unseen_markers_show_not_seen_and_too_uncertain_apart() -> None:

@@ -70,6 +70,7 @@ def test_ctrl_c_during_live_duration_ends_cleanly(ros_domain_env: dict[str, str]
                   "--allow-missing"], ros_domain_env)
     time.sleep(after_s)
     live.send_signal(signal.SIGINT)
-    _, err = live.communicate(timeout=60)
+    live.wait(timeout=60)
+    ((_, err),) = stop(live)
     assert live.returncode in (0, 130, -signal.SIGINT), err[-3000:]
     assert "Traceback" not in err, err[-3000:]

@@ -38,9 +38,6 @@ def _run(args: list[str], ok: tuple[int, ...] = (0,), **kw: object) -> subproces
 
 
 @pytest.mark.skipif(not SCENARIO.is_file(), reason="needs sim/scenarios/demo.yaml")
-@pytest.mark.xfail(reason="known regression after merging issues 17 and 18 (stop 12): the live map fits the "
-                   "reference far worse than replay's (58 % inliers against 99 %), the comparator falls back to "
-                   "global registration and no final inspection arrives in time; open in issue 18", strict=False)
 def test_live_findings_match_replay(tmp_path: Path, ros_domain_env: dict[str, str]) -> None:
     cli = [sys.executable, "-m", "hullscan"]
     bag = tmp_path / "bag"
@@ -57,7 +54,7 @@ def test_live_findings_match_replay(tmp_path: Path, ros_domain_env: dict[str, st
     # Nodes start (numba warm-up, DDS discovery) while replay runs: the test stays short on 2 cores.
     mapper = spawn(node_cmd("mapper", reliable_inputs="true", input_depth=2000), env)
     comparator = spawn(node_cmd("comparator", reference=ref, hull_to_nav_file=prior, inspect_period_s=30.0), env)
-    camera = spawn(node_cmd("camera", reference=ref), env)
+    camera = spawn(node_cmd("camera", reference=ref, reliable_inputs="true"), env)
     probe = spawn([*cli[:2], "hullscan.ros.probe", "--duration", "150", "--until-final", "--linger", "4"], env)
     timed_out = False
     try:

@@ -25,12 +25,17 @@ def _label_rows(png: Path, colour: tuple[int, int, int]) -> int:
     return int(near.any(axis=1).sum())
 
 
-def test_labels_of_findings_side_by_side_do_not_overlap(tmp_path: Path) -> None:
-    rng = np.random.default_rng(0)
-    n = 4000
+def _wall(n: int, seed: int) -> HullCloud:
+    """``n`` points of a flat plate 10 m x 4 m, 3 m to port, facing +y."""
+    rng = np.random.default_rng(seed)
     pts = np.column_stack([rng.uniform(0, 10, n), np.full(n, 3.0), rng.uniform(-4, 0, n)])
-    cloud = HullCloud(pts, np.tile([0.0, 1.0, 0.0], (n, 1)), np.ones(n, np.float32), np.ones(n, np.int32),
-                      np.full(n, 0.01, np.float32))
+    return HullCloud(pts, np.tile([0.0, 1.0, 0.0], (n, 1)), np.ones(n, np.float32), np.ones(n, np.int32),
+                     np.full(n, 0.01, np.float32))
+
+
+def test_labels_of_findings_side_by_side_do_not_overlap(tmp_path: Path) -> None:
+    n = 4000
+    cloud = _wall(n, seed=0)
     msg = messages.hull_cloud(cloud, 0, deviation=np.zeros(n, np.float32))
     c = messages.risk_colour(0.5)
     colour = (int(255 * c.r), int(255 * c.g), int(255 * c.b))
@@ -45,11 +50,8 @@ def test_labels_of_findings_side_by_side_do_not_overlap(tmp_path: Path) -> None:
 def test_failed_inspection_shows_a_red_banner_not_a_clean_hull(tmp_path: Path) -> None:
     from PIL import Image
 
-    rng = np.random.default_rng(1)
     n = 2000
-    pts = np.column_stack([rng.uniform(0, 10, n), np.full(n, 3.0), rng.uniform(-4, 0, n)])
-    cloud = HullCloud(pts, np.tile([0.0, 1.0, 0.0], (n, 1)), np.ones(n, np.float32), np.ones(n, np.int32),
-                      np.full(n, 0.01, np.float32))
+    cloud = _wall(n, seed=1)
     grey = messages.hull_cloud(cloud, 0, deviation=np.full(n, np.nan, np.float32))  # nothing compared
     failed = messages.failure_markers("INSPECTION FAILED: cloud does not fit reference", (5.0, 3.0, 1.0), "odom", 0)
     assert [m.ns for m in failed.markers] == ["findings", messages.STATUS_NS]  # findings cleared, banner added

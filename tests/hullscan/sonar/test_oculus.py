@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from hullscan.bag import BagReader
+from hullscan.core.georef import cfar_first
 from hullscan.diagnostics import DropLog
 from hullscan.model import ImagingPing
 from hullscan.recon.config import ReconConfig
-from hullscan.recon.georef import cfar_first
 from hullscan.sonar.oculus import OculusFormatError, parse_message, read_pings
 from tests.conftest import REPO
 

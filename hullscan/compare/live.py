@@ -1,0 +1,170 @@
+"""Live comparison: the growing hull map inspected against a reference, again and again.
+
+:class:`LiveComparator` is what the comparator node (:mod:`hullscan.ros.comparator`) runs between
+a map message in and the deviation, findings and coverage messages out, without ROS. The
+navigation prior is searched over its uncertainty once; later inspections of the growing map
+start from the last registration and only check and refine it (:data:`REGISTERED_SIGMA`). A
+failed inspection searches from the prior again next time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hullscan.compare.config import CompareConfig
+from hullscan.compare.inspect import MIN_CLOUD_POINTS, Inspection, build_reference, inspect
+from hullscan.compare.loading import load_reference as load_reference_file
+from hullscan.compare.prior import DEFAULT_SIGMA, REGISTERED_SIGMA, PriorSigma, load_prior
+from hullscan.compare.reference import Reference
+from hullscan.errors import ConfigError, HullscanError
+from hullscan.model import Finding, HullCloud, Transform
+
+F64 = NDArray[np.float64]
+
+
+def load_reference(spec: str, draft: float = 0.0, trim: float = 0.0) -> Any:
+    """A mesh (STL/OBJ/PLY) or a cloud file (an earlier clean scan), or the string ``mirror`` (for
+    ``''`` too); ``draft`` > 0 is the ship's draft (m above the keel) for a mesh's waterline, ``trim``
+    the aft minus the forward draft (m; 0: on an even keel)."""
+    if draft < 0:
+        raise ConfigError(f"draft {draft} m: expected metres above the keel (0 = unknown)")
+    if spec in ("", "mirror"):
+        return "mirror"
+    return load_reference_file(spec, draft=draft if draft > 0 else None, trim=trim or None)
+
+
+def hull_to_nav_from(values: list[float], file: str, reference: Any = None
+                     ) -> tuple[Transform | None, PriorSigma | None]:
+    """The navigation prior (nav <- the reference's internal hull frame) and the uncertainty the
+    registration searches: ``file`` (a prior file as ``hullscan replay --prior``, read in the
+    reference file's own frame, with its sigma or the default) or ``values`` (x y z qx qy qz qw,
+    the reference file's frame, default sigma); (None, None) without either."""
+    ref_from_hull: Transform | None = getattr(reference, "ref_from_hull", None)
+    if file:
+        prior = load_prior(file)
+        if prior is None:
+            return None, None
+        if prior.form == "quay":
+            raise ConfigError(f"{file}: a quay prior is resolved against the survey's first fix by hullscan replay; "
+                              "live, give the comparator a {translation, rotation} prior")
+        return prior.hull_to_nav(ref_from_hull), prior.search
+    h = list(values)
+    if len(h) != 7:
+        return None, None
+    tf = Transform(np.array(h[3:7]), np.array(h[:3]))
+    return (tf if ref_from_hull is None else tf @ ref_from_hull), DEFAULT_SIGMA
+
+
+log = logging.getLogger("hullscan.compare")
+
+
+@dataclass(frozen=True)
+class LiveResult:
+    """One inspection of the live map, ready to publish: the placement of the reference in the
+    navigation frame (``hull_to_nav``), the findings, deviation per map point (NaN where not
+    judged, all NaN when the inspection failed) and where the reference was not seen (nav frame)."""
+
+    cloud: HullCloud
+    final: bool
+    hull_to_nav: Transform
+    inspect_s: float
+    inspection: Inspection | None = None  # None when it failed
+    error: str = ""  # why it failed: "<ErrorType>: <message>"
+    findings: tuple[Finding, ...] = ()
+    deviation: F64 | None = None
+    coverage: float | None = None  # share of the reference samples cleared
+    unseen_nav: F64 = field(default_factory=lambda: np.zeros((0, 3)))      # never observed
+    uncertain_nav: F64 = field(default_factory=lambda: np.zeros((0, 3)))   # observed, too uncertain to clear
+    cell_m: float = 0.25  # the reference samples' spacing
+
+    @property
+    def ok(self) -> bool:
+        return self.inspection is not None
+
+    @property
+    def status(self) -> str:
+        return self.inspection.status if self.inspection is not None else "failed"
+
+
+class LiveComparator:
+    """Inspects the live map against ``reference`` (a loaded mesh or cloud, or ``"mirror"``) from the
+    navigation prior ``hull_to_nav`` (searched over ``sigma``), then from its own registration."""
+
+    def __init__(self, reference: Any, config: CompareConfig, hull_to_nav: Transform | None = None,
+                 sigma: PriorSigma | None = None) -> None:
+        if hull_to_nav is not None and config.alignment.global_registration:
+            # Live, a prior that does not fit is an ERROR within an inspection period; the global
+            # search (FPFH + RANSAC) that replay runs to explain a misfit takes over a minute on 2
+            # cores and would keep the operator looking at a stale "ok" meanwhile.
+            config = config.model_copy(
+                update={"alignment": config.alignment.model_copy(update={"global_registration": False})})
+        self.reference, self.config = reference, config
+        self.hull_to_nav, self.sigma = hull_to_nav, sigma
+        self.registered: Transform | None = None  # the last registration (nav <- hull), once there is one
+        self.inspection: Inspection | None = None  # the last successful one
+
+    def wait_reason(self, cloud: HullCloud, final: bool) -> str:
+        """Why ``cloud`` is not inspected yet ('' when it is): the survey has only begun, and too
+        little map is a wait, not a failed inspection (the final map is inspected whatever its size)."""
+        if len(cloud) < MIN_CLOUD_POINTS and not final:
+            return f"hull map has {len(cloud)} points so far; inspecting from {MIN_CLOUD_POINTS}"
+        return ""
+
+    def _inspect(self, cloud: HullCloud) -> Inspection:
+        """From the last registration when there is one (only refined), else from the prior
+        (searched over its sigma). A registration that no longer fits is dropped and the prior
+        searched again at once: one made on the survey's first few hundred points can be off along
+        the ship, and the grown map must not fail for it."""
+        if self.registered is not None:
+            try:
+                return inspect(cloud, self.reference, self.config, hull_to_nav=self.registered,
+                               sigma=REGISTERED_SIGMA if self.sigma is not None else None)
+            except HullscanError as err:
+                log.warning("the last registration does not fit the grown map (%s); searching from the prior "
+                            "again", err)
+                self.registered = None
+        return inspect(cloud, self.reference, self.config, hull_to_nav=self.hull_to_nav,
+                       sigma=self.sigma if self.hull_to_nav is not None else None)
+
+    def inspect(self, cloud: HullCloud, final: bool = False) -> LiveResult:
+        """Inspect ``cloud`` (the navigation frame); a failure is a result with ``error`` set."""
+        t0 = time.perf_counter()
+        try:
+            ins = self._inspect(cloud)
+        except HullscanError as err:
+            self.inspection = None  # its findings belong to a map that is no longer the current one
+            return LiveResult(cloud, final, self.hull_to_nav or Transform(), time.perf_counter() - t0,
+                              error=f"{type(err).__name__}: {err}",
+                              deviation=np.full(len(cloud), np.nan))
+        inspect_s = time.perf_counter() - t0
+        self.inspection = ins
+        if self.hull_to_nav is not None and ins.cloud_to_ref is not None:
+            self.registered = ins.cloud_to_ref.inverse()
+        h2n = ins.cloud_to_ref.inverse() if ins.cloud_to_ref is not None else (self.hull_to_nav or Transform())
+        dev = ins.deviation if ins.deviation is not None and len(ins.deviation) == len(cloud) else None
+        cov = ins.coverage
+        if cov is None or not len(cov.seen):
+            return LiveResult(cloud, final, h2n, inspect_s, ins, findings=tuple(ins.findings), deviation=dev)
+        samples = np.asarray(cov.samples, np.float64).reshape(-1, 3)
+        seen = np.asarray(cov.seen, bool)
+        seen_any = np.asarray(cov.seen_any if cov.seen_any is not None else seen, bool)
+        return LiveResult(cloud, final, h2n, inspect_s, ins, findings=tuple(ins.findings), deviation=dev,
+                          coverage=float(np.mean(seen)), unseen_nav=h2n.apply(samples[~seen_any]),
+                          uncertain_nav=h2n.apply(samples[seen_any & ~seen]), cell_m=float(np.sqrt(cov.sample_area)))
+
+
+__all__ = ["LiveComparator", "LiveResult", "hull_to_nav_from", "load_reference"]
+
+
+def occlusion_reference(spec: str, config: CompareConfig) -> Reference | None:
+    """The reference as the comparator builds it, for the line-of-sight check (None for ``''`` or
+    ``mirror``); raises HullscanError when it cannot be read."""
+    if spec in ("", "mirror"):
+        return None
+    return build_reference(load_reference_file(spec), config)

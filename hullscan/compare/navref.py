@@ -1,0 +1,111 @@
+"""The drift-correction reference: a reference surface placed in the navigation frame.
+
+Reconstruction aligns its submaps to it (:func:`hullscan.recon.drift.correct_drift` takes any
+:class:`hullscan.recon.drift.SurfaceReference`); it is built here, downstream, because placing it
+uses the comparison's registration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hullscan.compare.align import register_prior, robust_icp, settle_along
+from hullscan.compare.config import CompareConfig
+from hullscan.compare.loading import load_prior, load_reference
+from hullscan.compare.reference import mesh_reference, scan_reference
+from hullscan.errors import HullscanError
+from hullscan.model import HullCloud, Transform
+from hullscan.recon.config import DriftConfig
+from hullscan.recon.drift import dense_voxels
+
+
+@dataclass(frozen=True, eq=False)
+class NavReference:
+    """A reference surface (hullscan.compare Reference, in its own frame) placed in the
+    navigation frame by the prior ``hull_to_nav`` (nav <- hull).
+
+    ``sigma`` (a :class:`hullscan.compare.prior.PriorSigma`) is the prior's uncertainty: the
+    placement is then searched (:meth:`registered`) before the submaps are aligned to it. None
+    means the placement is already registered.
+    """
+
+    reference: Any
+    hull_to_nav: Transform
+    name: str
+    sigma: Any = None
+    compare_config: Any = None
+
+    def registered(self, pts: NDArray[np.float64], early: float = 0.25) -> tuple[NavReference, Any]:
+        """This reference placed by a multi-hypothesis registration of the (uncorrected) survey
+        ``pts`` (nav frame, in time order) from the prior; returns it and the :class:`Registration`.
+
+        The whole survey fixes the heading and the position as well as its geometry allows, but a
+        drifting survey fits only as a compromise; the submaps are aligned from the start, where
+        dead reckoning has not drifted yet, so the placement is then refined on the first
+        ``early`` share of the survey (directions that part does not constrain keep the whole
+        survey's value)."""
+        cfg = self.compare_config or CompareConfig()
+        dense = dense_voxels(pts, 0.25)
+        reg = register_prior(dense, self.reference, self.hull_to_nav.inverse(), self.sigma, cfg)
+        t, _ = settle_along(dense, self.reference, reg.best.transform.as_matrix(), self.sigma, cfg)
+        first = dense_voxels(pts[: max(1, int(early * len(pts)))], cfg.alignment.voxel_m)
+        if len(first) > 20000:
+            first = first[np.sort(np.random.default_rng(cfg.seed).choice(len(first), 20000, replace=False))]
+        if len(first) >= 200:
+            t, _, _ = robust_icp(first, self.reference, t, (1.0, 0.5, *cfg.alignment.icp_schedule_m), cfg.alignment.tukey_k_m,
+                                 cfg.alignment.icp_max_iter, upright=True)
+        return replace(self, hull_to_nav=Transform.from_matrix(t).inverse(), sigma=None), reg
+
+    def closest(self, p: NDArray[np.float64], dist: float
+                ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+        """:data:`Closest` for :func:`align_submap`: closest reference surface points (nav frame)."""
+        rot = self.hull_to_nav.rot.as_matrix()
+        tr = self.hull_to_nav.translation
+        ph = (p - tr) @ rot
+        c, n, _ = self.reference.closest(ph)
+        ok = np.linalg.norm(ph - c, axis=1) < dist
+        return c[ok] @ rot.T + tr, n[ok] @ rot.T, ok
+
+    def cost(self, p: NDArray[np.float64], c: float) -> float:
+        """Mean truncated squared point-to-plane distance to the reference (as :func:`overlap_cost`)."""
+        q, n, ok = self.closest(p, c)
+        r = np.full(len(p), c)
+        r[ok] = np.minimum(np.abs(((p[ok] - q) * n).sum(1)), c)
+        return float(np.mean(r**2))
+
+
+def nav_reference(obj: Any, prior: Transform | None, source: str, sigma: Any = None,
+                  compare_config: Any = None) -> NavReference:
+    """A loaded reference (``HullMesh`` or earlier ``HullCloud``) placed in the navigation frame.
+
+    A design mesh is in the hull frame and needs the prior ``hull_to_nav``; an earlier hullscan
+    cloud is taken to be in this survey's navigation frame unless ``prior`` says otherwise.
+    Raises HullscanError naming ``source``.
+    """
+    name = Path(source).name
+    if isinstance(obj, HullCloud):
+        return NavReference(scan_reference(obj, name=name), prior or Transform(), name,
+                            sigma if prior is not None else None, compare_config)
+    if prior is None:
+        raise HullscanError(f"{source}: a design mesh is in the hull frame; drift correction against "
+                            "it needs the navigation prior (--prior FILE, recon.drift.hull_to_nav; see docs/prior.md)")
+    return NavReference(mesh_reference(obj), prior, name, sigma, compare_config)
+
+
+def load_drift_reference(cfg: DriftConfig) -> NavReference | None:
+    """The reference file of ``cfg`` in the navigation frame (None without one); see
+    :func:`nav_reference`. Raises HullscanError naming the file."""
+    if cfg.reference is None:
+        return None
+    ref = load_reference(cfg.reference, cfg.reference_units)
+    prior = load_prior(cfg.hull_to_nav)
+    if prior is None:
+        return nav_reference(ref, None, cfg.reference)
+    # The prior is read in the reference file's own frame, and searched over its uncertainty.
+    return nav_reference(ref, prior.hull_to_nav(getattr(ref, "ref_from_hull", None)), cfg.reference,
+                         sigma=prior.search)

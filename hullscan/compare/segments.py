@@ -1,0 +1,124 @@
+"""Segments -> findings: marine-growth layers peeled, fragments merged, weakly seeded blobs dropped.
+
+Shared by every reference kind (:mod:`hullscan.compare.kinds`); what differs between them (edge
+joins for a design mesh, the seed support asked in mirror mode) comes in as arguments.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hullscan.compare.analysis import Cells, joined_off_reference, measure, peel_layer, segment
+from hullscan.compare.config import CompareConfig
+from hullscan.diagnostics import DropLog
+
+
+def is_growth_layer(m: dict[str, Any], config: CompareConfig) -> bool:
+    """A broad, thin, flat protrusion: marine growth thicker than the baseline clip.
+
+    A compartment is compact (its height is a fair share of its width); a growth layer covers
+    square metres at a few cm mean height with isolated lumps.
+    """
+    # A layer's thickness is measured over the surface it covers (nearest-point heights).
+    fp = float(m.get("layer_footprint", m["footprint"]))
+    if fp < config.detection.growth_min_footprint_m2:
+        return False
+    return (float(m.get("layer_volume", m["volume"])) / fp < config.detection.growth_max_mean_height_m
+            and float(m.get("layer_max_height", m["max_height"])) / np.sqrt(fp) < config.detection.growth_max_slenderness)
+
+
+def carries_layer(m: dict[str, Any], config: CompareConfig) -> bool:
+    """A broad protrusion that is mostly a thin layer with something standing on it.
+
+    Half its cells or more are under the growth layer's mean height (nearest-point heights): a
+    growth layer, or a thin appendage (skeg, rudder) that grazing sonar returns thicken by a few
+    cm all over, with a compact object on it. A compartment, however large, is mostly object
+    (median cell height tens of cm). Reported as a whole, the layer would swallow the object
+    (its centroid metres off, its volume several times too large).
+    """
+    fp = float(m.get("layer_footprint", m["footprint"]))
+    return (fp >= config.detection.growth_min_footprint_m2
+            and float(m.get("layer_median_height", np.inf)) < config.detection.growth_max_mean_height_m)
+
+
+def _merges_into(seg: tuple[str, Any, dict[str, Any]], big: tuple[str, Any, dict[str, Any]],
+                 config: CompareConfig, cells: Cells | None = None) -> bool:
+    m, b = seg[2], big[2]
+    if not (seg[0] == big[0] or big[0] == "protrusion"):
+        return False
+    g = config.detection.merge_gap_m
+    if not (np.all(m["bbox_min"] < b["bbox_max"] + g) and np.all(m["bbox_max"] > b["bbox_min"] - g)):
+        return False
+    small = m["volume"] < 0.1 * b["volume"] or (m["volume"] <= config.detection.merge_max_volume_m3
+                                                 and m["volume"] < b["volume"])
+    if small:
+        return True
+    # A smaller protrusion the cloud joins to this one across the reference's edge (a corner of
+    # a design mesh, where the cells have no surface under them) is the same object.
+    return bool(cells is not None and seg[0] == big[0] == "protrusion" and m["volume"] < b["volume"]
+                and joined_off_reference(cells, seg[1], big[1]))
+
+
+Seg = tuple[str, Any, dict[str, Any]]
+
+
+def resolve_segments(segs: list[Seg], cells: Cells, config: CompareConfig, drops: DropLog,
+                     edge_joins: bool = False, seed_support: bool = True, min_seed_points: int | None = None
+                     ) -> list[Seg]:
+    """Segments -> findings: growth layers peeled, fragments merged, weakly seeded blobs dropped.
+
+    Largest first. ``edge_joins``: cells off the reference join a fragment to its neighbour
+    (design meshes only: there they mean beyond the reference's edge). ``seed_support``: drop
+    what ``min_seed_points`` (default ``config.min_seed_points``) calls weakly seeded. Mirror
+    mode asks less (the plane fit's residual and the worse side's noise cap the z-score: a real
+    11 cm limpet there keeps one seed cell of 6 returns) but still some: a seed of one or two
+    far-range returns is no more an object than so few returns make a surface seen
+    (``coverage_min_points``).
+    """
+    need = config.detection.min_seed_points if min_seed_points is None else min_seed_points
+    order: list[Seg] = []
+    pending = sorted(segs, key=lambda s: -s[2]["volume"])
+    edge_cells = cells if edge_joins else None
+    while pending:
+        seg = pending.pop(0)
+        m = seg[2]
+        growth = seg[0] == "protrusion" and is_growth_layer(m, config)
+        if growth or (seg[0] == "protrusion" and not m.get("peeled") and carries_layer(m, config)):
+            # Broad, thin and flat: a marine-growth layer thicker than the baseline clip (or a
+            # thin appendage thickened by grazing sonar returns), not a box. What stands clearly
+            # proud of the layer itself is still a finding. The same for a broad layer that is
+            # mostly thin with an object on it: the layer goes, the object is segmented anew.
+            lfp = float(m["layer_footprint"] if "layer_footprint" in m else m["footprint"])
+            lvol = float(m["layer_volume"] if "layer_volume" in m else m["volume"])
+            drops.add("findings", "growth_layer" if growth else "layer_under_object", 1,
+                      f"{lfp:.2f} m2, mean height {lvol / lfp:.3f} m, "
+                      f"median {m.get('layer_median_height', float('nan')):.3f} m")
+            for sub in segment(peel_layer(cells, seg[1], config), config, ("protrusion",)):
+                if is_growth_layer(sub[2], config):
+                    continue
+                sub[2]["peeled"] = True  # peeled once: its own layer is gone
+                pending.append(sub)
+            pending.sort(key=lambda s: -s[2]["volume"])
+            continue
+        # Edge and shadow artefacts (small recesses at the rim of a protrusion included) and
+        # fragments cut off by grating bars or shadows belong to the larger finding beside them.
+        big = next((k for k in range(len(order)) if _merges_into(seg, order[k], config, edge_cells)), None)
+        if big is not None:
+            drops.add("findings", "merged_into_neighbour", 1, f"{m['volume']:.4f} m3 beside a larger one")
+            kind, idx, _ = order[big]
+            if seg[0] == kind:  # same sign: the fragment is part of it (volume, footprint)
+                idx = np.union1d(idx, seg[1])
+                merged = measure(cells, idx, 1.0 if kind == "protrusion" else -1.0)
+                merged["seed_points"] = order[big][2].get("seed_points", 0) + m.get("seed_points", 0)
+                order[big] = (kind, idx, merged)
+            continue
+        if seed_support and m.get("seed_points", need) < need:
+            # Seeds holding only a few returns (single far-range returns at a swath edge or a
+            # sea-chest wall) and no finding beside it to belong to: not evidence of an object.
+            drops.add("findings", "weak_seed_support", 1,
+                      f"{m['volume']:.4f} m3, seeds hold {m.get('seed_points', 0)} returns (need {need})")
+            continue
+        order.append(seg)
+    return order

@@ -1,0 +1,81 @@
+"""How well a sonar return fixes the hull's height along its normal, from the physics of the beam.
+
+A return at range ``r`` that meets the plating at incidence ``theta`` (between the beam and the
+surface normal) is off the surface along the normal by three terms (docs/method.md, "Uncertainty"):
+
+1. **Range noise** along the beam, ``sigma_r = range_sigma_m + range_sigma_per_m * r``; its share
+   along the normal is ``sigma_r * cos(theta)``: at grazing incidence range noise moves a return
+   *along* the plating, not off it.
+2. **Beam footprint.** The echo comes from somewhere inside the beam's cone, an angular spread of
+   ``beam_width / 2.355`` (the Gaussian sigma of a -3 dB width) across the beam, ``r`` times that
+   in metres; its share along the normal is ``sin(theta)``: negligible head-on, all of it at
+   grazing incidence.
+3. **Leading-edge bias.** The detector takes the first arrival, which comes from the part of the
+   footprint nearest to the sonar. On a plane met at ``theta`` by a cone of half-width ``a``
+   (half the -3 dB width) the nearest point lies at ``r * cos(theta) / cos(theta - a)`` (at
+   ``r * cos(theta)`` once the cone holds the normal): the return is short by ``dr`` along the
+   beam, which puts it ``dr * cos(theta)`` proud of the plating. It is systematic, so it does not
+   average away; it is kept as an uncertainty rather than subtracted, since how far the detector's
+   threshold sits up the echo's leading edge is not known.
+
+Navigation error is absent on purpose: it is low-frequency (metres along the track), so the
+comparator's relative deviation (a cell against its surroundings) cancels it.
+
+A cell's height is the inverse-variance mean of its points, so a patch seen head-on at 3 m
+outweighs the same patch seen at grazing incidence from the next lane; its uncertainty is that
+of the mean. Points in a cell share plane fits and passes, so they are not independent: the
+survey's own scatter sets the model's scale (:func:`calibrated_scale`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hullscan.compare.config import UncertaintyConfig
+
+F64 = NDArray[np.float64]
+
+# A -3 dB beam width is 2.355 Gaussian sigmas (2 sqrt(2 ln 2)).
+FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
+# Near 90 degrees every term of the model grows without bound; no return is that grazing.
+MAX_INCIDENCE_DEG = 85.0
+# The robust spread of a standard normal: 1.4826 x the median absolute deviation.
+MAD_TO_SIGMA = 1.4826
+
+
+def leading_edge_bias(incidence_deg: F64, range_m: F64, beam_width_deg: float) -> F64:
+    """How far (m) a first-arrival return stands proud of the plating, along its normal.
+
+    ``incidence_deg`` and ``range_m``: (N,); ``beam_width_deg``: the -3 dB width."""
+    th = np.radians(np.clip(incidence_deg, 0.0, MAX_INCIDENCE_DEG))
+    a = np.radians(beam_width_deg) / 2.0
+    nearest = np.where(th > a, np.cos(th) / np.cos(th - a), np.cos(th))
+    return np.asarray(range_m * (1.0 - nearest) * np.cos(th), np.float64)
+
+
+def point_sigma(incidence_deg: F64, range_m: F64, config: UncertaintyConfig) -> F64:
+    """1-sigma (m) of each return's height along the surface normal: range noise and footprint
+    projected by the incidence, and the leading-edge bias (module docstring). Shapes (N,)."""
+    th = np.radians(np.clip(incidence_deg, 0.0, MAX_INCIDENCE_DEG))
+    r = np.maximum(np.asarray(range_m, np.float64), 0.0)
+    sigma_r = config.range_sigma_m + config.range_sigma_per_m * r
+    footprint = r * np.radians(config.beam_width_deg) / FWHM_PER_SIGMA
+    bias = leading_edge_bias(incidence_deg, r, config.beam_width_deg)
+    return np.asarray(np.sqrt((sigma_r * np.cos(th)) ** 2 + (footprint * np.sin(th)) ** 2 + bias**2), np.float64)
+
+
+def calibrated_scale(residual: F64, sigma: F64, judged: NDArray[np.bool_], config: UncertaintyConfig,
+                     min_cells: int = 200) -> float:
+    """The factor that makes the model's z-scores ``residual / sigma`` of the judged cells spread
+    as N(0, 1) (robustly: a compartment covers a small share of a hull), within
+    ``config.scale_limits``; 1 where self-calibration is off or too few cells are judged."""
+    if not config.self_calibrate:
+        return 1.0
+    ok = judged & np.isfinite(residual) & np.isfinite(sigma) & (sigma > 0)
+    if int(ok.sum()) < min_cells:
+        return 1.0
+    z = residual[ok] / sigma[ok]
+    spread = MAD_TO_SIGMA * float(np.median(np.abs(z - np.median(z))))
+    lo, hi = config.scale_limits
+    return float(np.clip(spread, lo, hi))

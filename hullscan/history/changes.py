@@ -1,0 +1,201 @@
+"""What is new since the vessel's last cleared inspection.
+
+After the comparison with the reference (design mesh, scan or mirror), the same cloud is compared
+with the cloud kept from the vessel's last cleared inspection, that scan as the reference (the
+comparator's "earlier scan" kind). Each finding of today is then placed on that scan:
+
+* inside a difference the earlier scan shows (one of that comparison's findings): **new since** DATE;
+* on surface the earlier scan saw and this cloud matches: **present since** DATE (it was there then);
+* where the earlier scan did not see: **not seen** on DATE (no statement either way).
+
+The earlier scan is placed from the two inspections' registrations when both used the same
+reference file (then only refined), else found by global registration. A missing, changed or
+unusable earlier scan skips this comparison: the reason is in the notes and the inspection is
+still recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from hullscan.cloud_io import load_cloud
+from hullscan.compare.config import CompareConfig
+from hullscan.compare.inspect import Inspection, attempt_inspection
+from hullscan.compare.kinds import ScanSource
+from hullscan.compare.prior import PriorSigma
+from hullscan.errors import HullscanError
+from hullscan.model import (
+    Finding,
+    FindingHistory,
+    HistoryComparison,
+    HistoryStatus,
+    HullCloud,
+    Transform,
+)
+from hullscan.report.outputs import sha256_file
+
+log = logging.getLogger("hullscan.history")
+
+# How far the earlier scan, placed through the two visits' registrations to the same reference file,
+# may be off: across and in heading little (both fits hold the sides), but along a ship whose
+# surveyed part has a parallel midbody each registration can be metres off (its reported along-ship
+# range), while the two clouds share features (anodes, fittings, an old compartment) that fix it.
+CHANGE_SIGMA = PriorSigma(along_m=5.0, across_m=0.5, vertical_m=0.3, heading_deg=2.0)
+
+# How far (m) around the earlier comparison's finding boxes a finding of today counts as in them:
+# the two placements differ by the drift corrections (centimetres) and a box's edge is a cell.
+MATCH_MARGIN_M = 0.3
+
+
+@dataclass(frozen=True)
+class EarlierScan:
+    """The cloud kept from the vessel's last cleared inspection."""
+
+    inspection_id: int
+    time_utc: dt.datetime
+    path: Path
+    sha256: str
+    reference_sha256: str | None  # the reference that inspection was made against
+    cloud_to_reference: Transform | None  # the reference file's own frame <- that cloud
+
+    @property
+    def date(self) -> str:
+        return self.time_utc.date().isoformat()
+
+
+def history_text(status: HistoryStatus, date: str) -> str:
+    return {"new": f"new since {date}", "present": f"present since {date}",
+            "not_seen": f"not seen on {date} (the earlier scan did not cover it)"}[status]
+
+
+def _to_earlier(ins: Inspection, hist: Inspection, points: np.ndarray) -> np.ndarray:
+    """Points of today's reference frame in the earlier scan's frame, through today's cloud."""
+    assert ins.cloud_to_ref is not None and hist.cloud_to_ref is not None
+    return hist.cloud_to_ref.apply(ins.cloud_to_ref.inverse().apply(points))
+
+
+def _in_box(p: np.ndarray, f: Finding, margin: float) -> bool:
+    return bool(np.all(p >= np.array(f.bbox_min) - margin) and np.all(p <= np.array(f.bbox_max) + margin))
+
+
+def mark_findings(ins: Inspection, hist: Inspection, date: str) -> tuple[tuple[Finding, ...], int]:
+    """Today's findings marked new / present / not seen against ``hist`` (today's cloud compared with
+    the earlier scan), and how many of ``hist``'s differences none of them explains."""
+    if not ins.findings:
+        return (), len(hist.findings)
+    centroids = _to_earlier(ins, hist, np.array([f.centroid for f in ins.findings], float))
+    marked = []
+    explained: set[str] = set()
+    for f, p in zip(ins.findings, centroids, strict=True):
+        hits = [h.id for h in hist.findings if _in_box(p, h, MATCH_MARGIN_M)]
+        explained.update(hits)
+        # A difference from the earlier scan here: new. Otherwise the earlier scan, where it saw
+        # this place, matched today's cloud: whatever is flagged was there already.
+        status: HistoryStatus = ("new" if hits else
+                                 "present" if hist.status_at(p, MATCH_MARGIN_M) == "clear" else "not_seen")
+        marked.append(replace(f, history=FindingHistory(status, date, history_text(status, date))))
+    return tuple(marked), sum(h.id not in explained for h in hist.findings)
+
+
+def summary_sentence(earlier: EarlierScan, findings: tuple[Finding, ...], unexplained: int) -> str:
+    """The report's sentence: what is new since the earlier cleared inspection."""
+    d = earlier.date
+    count = {s: sum(f.history is not None and f.history.status == s for f in findings)
+             for s in ("new", "present", "not_seen")}
+    head = f"Compared with the cleared scan of {d} (inspection #{earlier.inspection_id}): "
+    if not findings:
+        body = "no finding today"
+    else:
+        parts = [f"{count['new']} finding{'s' * (count['new'] != 1)} new since {d}",
+                 f"{count['present']} present since {d}"]
+        if count["not_seen"]:
+            parts.append(f"{count['not_seen']} where that scan did not see")
+        body = ", ".join(parts)
+    tail = (f"; {unexplained} other difference{'s' * (unexplained != 1)} from that scan (not among today's "
+            "findings: check the cloud)" if unexplained else "")
+    return head + body + tail + "."
+
+
+@dataclass(frozen=True)
+class ChangeCheck:
+    """The :data:`hullscan.inspection.Amend` step: today's comparison, then the one with the earlier
+    scan; the findings marked and ``ins.history`` set before the report is written."""
+
+    imo: str
+    earlier: EarlierScan | None
+    config: CompareConfig
+    reference_sha256: str | None  # today's reference file, to reuse the earlier placement
+    progress: Callable[[str], None] | None = None
+
+    def __call__(self, ins: Inspection, cloud: HullCloud) -> None:
+        e = self.earlier
+        if e is None:
+            ins.history = HistoryComparison(self.imo, "none", f"No earlier cleared scan of IMO {self.imo} in the "
+                                            "history: nothing to compare with; every finding is as found today.")
+            return
+        try:
+            scan = self._load(e)
+            hist = self._compare(ins, cloud, scan, e)
+        except HullscanError as err:
+            self._skip(ins, e, str(err))
+            return
+        ins.findings, unexplained = mark_findings(ins, hist, e.date)
+        summary = summary_sentence(e, ins.findings, unexplained)
+        n = {s: sum(f.history is not None and f.history.status == s for f in ins.findings)
+             for s in ("new", "present", "not_seen")}
+        ins.history = HistoryComparison(self.imo, "compared", summary, e.inspection_id, e.date, str(e.path), e.sha256,
+                                        hist.alignment_residual_m, n["new"], n["present"], n["not_seen"], unexplained)
+        ins.notes.append(summary)
+
+    def _load(self, e: EarlierScan) -> HullCloud:
+        if not e.path.is_file():
+            raise HullscanError(f"the cleared scan of {e.date} (inspection #{e.inspection_id}) is missing from "
+                                f"disk: {e.path}")
+        if sha256_file(e.path) != e.sha256:
+            raise HullscanError(f"the cleared scan of {e.date} (inspection #{e.inspection_id}) has changed on "
+                                f"disk since it was stored (SHA-256 differs): {e.path}")
+        return load_cloud(e.path)
+
+    def _compare(self, ins: Inspection, cloud: HullCloud, scan: HullCloud, e: EarlierScan) -> Inspection:
+        if self.progress is not None:
+            self.progress(f"history: comparing with the cleared scan of {e.date}")
+        placed = self._in_todays_hull_frame(ins, scan, e)
+        hist = None
+        if placed is not None:
+            # The earlier scan in today's hull frame, today's cloud placed by today's registration:
+            # the search along the ship runs along the ship (a scan left in its own navigation
+            # frame would be searched along east), and only the two fits' errors are left to find.
+            scan_hull, cloud_to_hull = placed
+            hist = attempt_inspection(cloud, ScanSource(scan_hull), self.config, hull_to_nav=cloud_to_hull.inverse(),
+                                      sigma=CHANGE_SIGMA, progress=self.progress)
+            if hist.failure is not None:
+                log.info("history: the earlier placement did not hold (%s); registering globally", hist.failure)
+        if hist is None or hist.failure is not None:
+            hist = attempt_inspection(cloud, ScanSource(scan), self.config, progress=self.progress)
+        if hist.failure is not None or hist.cloud_to_ref is None or ins.cloud_to_ref is None:
+            raise HullscanError(f"today's cloud could not be compared with the cleared scan of {e.date} "
+                                f"({e.path}): {hist.error or 'not registered'}")
+        return hist
+
+    def _in_todays_hull_frame(self, ins: Inspection, scan: HullCloud, e: EarlierScan
+                              ) -> tuple[HullCloud, Transform] | None:
+        """The earlier cloud in today's internal hull frame and today's cloud -> that frame, through
+        the reference file both visits were registered to (its own frame: the two internal hull
+        frames differ by the drafts and trims); None when they were not registered to the same file."""
+        same = self.reference_sha256 is not None and self.reference_sha256 == e.reference_sha256
+        if not same or ins.cloud_to_ref is None or e.cloud_to_reference is None or ins.reference_kind == "mirror":
+            return None
+        file_to_hull = Transform() if ins.ref_from_hull is None else ins.ref_from_hull.inverse()
+        return scan.transformed(file_to_hull @ e.cloud_to_reference, "hull"), ins.cloud_to_ref
+
+    def _skip(self, ins: Inspection, e: EarlierScan, why: str) -> None:
+        summary = f"Not compared with the vessel's history: {why}; findings are as found today."
+        log.warning("history: %s; the comparison with history is skipped (the inspection is still recorded)", why)
+        ins.history = HistoryComparison(self.imo, "skipped", summary, e.inspection_id, e.date, str(e.path), e.sha256)
+        ins.notes.append(summary)

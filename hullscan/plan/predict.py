@@ -1,0 +1,190 @@
+"""Predicted coverage of planned lanes: the planned pings ray cast against the reference, each
+return's incidence and range turned into its height uncertainty by the comparator's own model
+(:func:`hullscan.compare.uncertainty.point_sigma`), and the comparator's clearance rule
+(:func:`hullscan.compare.analysis.clearing_cells`) applied to the cells that the returns would make.
+
+What geometry alone cannot say is stated as a planning allowance: the survey's systematic error
+(lane offsets from drifting navigation, the terms ``make_cells`` reads from the cloud's own scatter)
+is ``systematic_m``, added to the model's term like the comparator adds its measured ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+
+from hullscan.compare.analysis import ANALYSIS_CELL_M, Cells, clearing_cells
+from hullscan.compare.config import CompareConfig, UncertaintyConfig
+from hullscan.compare.reference import Reference
+from hullscan.compare.uncertainty import point_sigma
+from hullscan.plan.sonar import SonarProfile
+
+F64 = NDArray[np.float64]
+# The sea surface in the hull frame: sound does not cross it (the simulator stops rays at 2 cm).
+SEA_SURFACE_Z = 0.0
+# A cell's neighbourhood median (smooth_radius 8 cm over 5 cm cells) takes about this many cells.
+NEIGHBOUR_CELLS = 9
+# The median of n values is 1.2533 / sqrt(n) as certain as one (make_cells uses the same factor).
+MEDIAN_EFFICIENCY = 1.2533
+
+
+@dataclass(frozen=True)
+class Accumulation:
+    """What a set of pings leaves on the reference samples: returns per sample (``returns``, real
+    returns, not cast rays) and the sum of their inverse variances (``inv_var``, 1/m²)."""
+
+    returns: F64
+    inv_var: F64
+
+    def __add__(self, other: Accumulation) -> Accumulation:
+        return Accumulation(self.returns + other.returns, self.inv_var + other.inv_var)
+
+    @staticmethod
+    def zeros(n: int) -> Accumulation:
+        return Accumulation(np.zeros(n), np.zeros(n))
+
+
+def beam_directions(profile: SonarProfile, n_beams: int) -> F64:
+    """Unit beam directions (R, 3) in the vehicle frame (x forward, y left, z up), mounted as the
+    simulator mounts its heads: the look direction ``tilt_deg`` up from the left, the fan across the
+    hull (profiler) or along it (imaging)."""
+    t = np.radians(profile.tilt_deg)
+    look = np.array([0.0, np.cos(t), np.sin(t)])
+    fan_axis = np.array([0.0, -np.sin(t), np.cos(t)]) if profile.fan == "across" else np.array([1.0, 0.0, 0.0])
+    half = np.radians(profile.swath_deg) / 2.0
+    a = np.linspace(-half, half, n_beams)
+    return np.asarray(np.cos(a)[:, None] * look + np.sin(a)[:, None] * fan_axis)
+
+
+def ping_poses(waypoints: F64, spacing: float) -> tuple[F64, F64]:
+    """Positions (P, 3) every ``spacing`` metres along a polyline and the yaw (P,) of the heading."""
+    seg = np.diff(waypoints, axis=0)
+    seg_len = np.linalg.norm(seg, axis=1)
+    s_nodes = np.concatenate([[0.0], np.cumsum(seg_len)])
+    if s_nodes[-1] <= 0:
+        return np.zeros((0, 3)), np.zeros(0)
+    s = np.arange(0.5 * spacing, s_nodes[-1], spacing)
+    pos = np.stack([np.interp(s, s_nodes, waypoints[:, i]) for i in range(3)], axis=1)
+    k = np.clip(np.searchsorted(s_nodes, s, side="right") - 1, 0, len(seg) - 1)
+    yaw = np.arctan2(seg[k, 1], seg[k, 0])
+    return pos, yaw
+
+
+class Predictor:
+    """Ray casts lanes against a reference and judges the samples' clearance like the comparator.
+
+    ``ping_spacing_m`` and ``max_beams`` thin the cast (each cast ray stands for the real returns it
+    replaces, so densities are the real ones): planning must stay within a minute."""
+
+    def __init__(self, reference: Reference, profile: SonarProfile, config: CompareConfig, *,
+                 speed_mps: float, voxel_m: float = 0.02, systematic_m: float = 0.015,
+                 ping_spacing_m: float = 0.15, max_beams: int = 128) -> None:
+        self.reference = reference
+        self.profile = profile
+        self.config = config
+        self.voxel_m = voxel_m
+        self.systematic_m = systematic_m
+        self.ping_spacing_m = ping_spacing_m
+        self.speed_mps = speed_mps
+        self.n_beams = min(profile.beams, max_beams)
+        self.dirs = beam_directions(profile, self.n_beams)
+        # The profile's own noise and beam, the comparator's other uncertainty settings.
+        self.uncertainty: UncertaintyConfig = config.uncertainty.model_copy(update={
+            "range_sigma_m": profile.range_sigma_m, "range_sigma_per_m": profile.range_sigma_per_m,
+            "beam_width_deg": min(profile.beam_width_deg, 45.0)})
+        self.samples = reference.samples
+        self.tree = cKDTree(self.samples) if len(self.samples) else None
+        self.rays_cast = 0
+
+    def returns_per_ray(self, speed_mps: float) -> float:
+        real_spacing = speed_mps / self.profile.ping_rate_hz
+        return (self.ping_spacing_m / real_spacing) * (self.profile.beams / self.n_beams)
+
+    def cast(self, waypoints: F64, speed_mps: float | None = None) -> Accumulation:
+        """The returns a lane flown along ``waypoints`` (hull frame) leaves on each sample."""
+        n = len(self.samples)
+        acc = Accumulation.zeros(n)
+        pos, yaw = ping_poses(np.asarray(waypoints, float), self.ping_spacing_m)
+        if not len(pos) or self.tree is None or self.reference._scene is None:
+            return acc
+        import open3d.core as o3c
+
+        c, s = np.cos(yaw), np.sin(yaw)
+        rot = np.zeros((len(yaw), 3, 3))
+        rot[:, 0, 0], rot[:, 0, 1], rot[:, 1, 0], rot[:, 1, 1], rot[:, 2, 2] = c, -s, s, c, 1.0
+        d = np.einsum("pij,rj->pri", rot, self.dirs).reshape(-1, 3)
+        o = np.repeat(pos, len(self.dirs), axis=0)
+        rays = np.concatenate([o, d], axis=1).astype(np.float32)
+        ans = self.reference._scene.cast_rays(o3c.Tensor(rays))  # type: ignore[call-overload]
+        self.rays_cast += len(rays)
+        t = ans["t_hit"].numpy().astype(np.float64)
+        nrm = ans["primitive_normals"].numpy().astype(np.float64)
+        ok = np.isfinite(t) & (t >= self.profile.range_min_m) & (t <= self.profile.range_max_m)
+        hit = o[ok] + d[ok] * t[ok, None]
+        cosi = np.abs(np.einsum("ij,ij->i", nrm[ok], d[ok]))
+        inc = np.degrees(np.arccos(np.clip(cosi, 0.0, 1.0)))
+        keep = (hit[:, 2] < SEA_SURFACE_Z) & (inc <= self.profile.max_incidence_deg)
+        hit, inc, rng, dk = hit[keep], inc[keep], t[ok][keep], d[ok][keep]
+        if not len(hit):
+            return acc
+        # A return belongs to the nearest sample on the face it met: on a thin plate (a rudder, a
+        # bilge keel) the samples of the far face are as near, but face away from the sonar.
+        dist, nbr = self.tree.query(hit, k=8, distance_upper_bound=self.config.coverage.coverage_cell_m)
+        fin = np.isfinite(dist)
+        nbr_c = np.where(fin, nbr, 0)
+        facing = fin & (np.einsum("nkj,nj->nk", self.reference.sample_normals[nbr_c], dk) < 0)
+        on = facing.any(axis=1)
+        idx = nbr_c[np.arange(len(hit)), np.argmax(facing, axis=1)][on]
+        sig = point_sigma(inc[on], rng[on], self.uncertainty)
+        w = self.returns_per_ray(self.speed_mps if speed_mps is None else speed_mps)
+        returns = np.bincount(idx, minlength=n).astype(np.float64) * w
+        inv_var = np.bincount(idx, weights=w / np.maximum(sig, 1e-4) ** 2, minlength=n).astype(np.float64)
+        return Accumulation(returns, inv_var)
+
+    def cell_uncertainty(self, acc: Accumulation) -> tuple[NDArray[np.bool_], F64]:
+        """(seen, uncertainty): whether enough cells would lie near each sample to judge it (the
+        comparator's coverage_min_points within coverage_radius_m), and the uncertainty of the cells
+        there, as ``make_cells`` forms it from the points' model sigmas."""
+        cov = self.config.coverage
+        density = acc.returns / max(self.reference.sample_area, 1e-9)  # returns per m²
+        cell = ANALYSIS_CELL_M
+        # A cell exists where a return falls in it; the cloud has a point per occupied voxel.
+        p_cell = 1.0 - np.exp(-density * cell**2)
+        cells_near = np.pi * cov.coverage_radius_m**2 / cell**2 * p_cell
+        seen = cells_near >= cov.coverage_min_points
+        points_per_cell = (cell / self.voxel_m) ** 2 * (1.0 - np.exp(-density * self.voxel_m**2))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sigma = np.sqrt(acc.returns / acc.inv_var)  # a return's sigma (inverse-variance mean)
+            cell_sigma = sigma / np.sqrt(np.maximum(points_per_cell, 1.0))
+        n_nb = np.clip(NEIGHBOUR_CELLS * p_cell, 1.0, NEIGHBOUR_CELLS)
+        model = MEDIAN_EFFICIENCY * cell_sigma / np.sqrt(n_nb)
+        scale = max(self.uncertainty.scale_limits[0], 1.0)
+        unc = scale * np.sqrt(model**2 + self.systematic_m**2 + self.uncertainty.floor_m**2)
+        # Unseen samples get a huge but finite uncertainty (inf overflows in the rule's product).
+        return seen, np.where(seen & np.isfinite(unc), unc, 1e6)
+
+    def clearance(self, acc: Accumulation, heights: tuple[float, ...]) -> tuple[NDArray[np.bool_], dict[float, NDArray[np.bool_]]]:
+        """(seen, {height: cleared}) per sample, by the comparator's :func:`clearing_cells`."""
+        seen, unc = self.cell_uncertainty(acc)
+        cells = _pseudo_cells(self.samples, seen, unc)
+        return seen, {h: clearing_cells(cells, self.config, h)[1] & seen for h in heights}
+
+
+def _pseudo_cells(points: F64, seen: NDArray[np.bool_], unc: F64) -> Cells:
+    """Cells standing for what the planned survey would leave at each sample: judged where seen,
+    confident, with the predicted uncertainty (the rest of the fields are not read by the rule)."""
+    n = len(points)
+    z = np.zeros(n)
+    zi = np.zeros(n, np.int64)
+    return Cells(points=points, count=np.ones(n, np.int64), sigma=z, confidence=np.ones(n), of_point=zi, d=z,
+                 base=points, normal=np.zeros((n, 3)), ref_id=zi, smooth=z, baseline=z, residual=z, zscore=z,
+                 judged=np.asarray(seen, bool), uncertainty=np.asarray(unc, float), uncertainty_model="sonar")
+
+
+def fractions(mask: NDArray[np.bool_]) -> float:
+    return float(mask.mean()) if len(mask) else 0.0
+
+

@@ -1,0 +1,134 @@
+"""The live comparator without ROS: the prior searched once, then the registration refined; a
+failed inspection withdraws its findings and searches from the prior again; reference and prior
+loading as the node's parameters give them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from hullscan.compare import live
+from hullscan.compare.config import CompareConfig
+from hullscan.compare.inspect import MIN_CLOUD_POINTS
+from hullscan.compare.inspect import inspect as real_inspect
+from hullscan.compare.live import LiveComparator, hull_to_nav_from, load_reference
+from hullscan.compare.prior import DEFAULT_SIGMA, REGISTERED_SIGMA
+from hullscan.errors import ConfigError, HullscanError
+from hullscan.model import HullCloud, Transform
+from hullscan.report.run import save_live_report
+
+from .conftest import BOXES, HULL_TO_NAV
+
+PRIOR = Transform.from_euler(0.0, 0.0, 0.6 + 0.01, (120.15, -40.1, 0.35))  # navigation is a little off
+WRONG = Transform.from_euler(0.0, 0.0, 0.6 + 0.5, (124.0, -37.0, 0.3 + 2.5))  # metres and 30 degrees off
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The placement and uncertainty each inspection started from."""
+    seen: list[dict[str, Any]] = []
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs)
+        return real_inspect(*args, **kwargs)
+
+    monkeypatch.setattr(live, "inspect", spy)
+    return seen
+
+
+def test_prior_searched_once_then_the_registration_refined(hull: Any, scan: Any, calls: list[dict[str, Any]],
+                                                            tmp_path: Path) -> None:
+    lc = LiveComparator(hull, CompareConfig(), PRIOR, DEFAULT_SIGMA)
+    first = lc.inspect(scan.cloud)
+    assert first.ok and first.error == "" and first.status == "complete" and len(first.findings) == len(BOXES)
+    assert calls[0]["hull_to_nav"] is PRIOR and calls[0]["sigma"] is DEFAULT_SIGMA
+    assert lc.registered is not None
+    np.testing.assert_allclose(first.hull_to_nav.translation, HULL_TO_NAV.translation, atol=0.05)
+    assert first.deviation is not None and len(first.deviation) == len(scan.cloud)
+    assert first.coverage is not None and 0.9 < first.coverage <= 1.0
+    assert first.unseen_nav.shape[1] == 3 and first.cell_m > 0
+    registered = lc.registered
+    second = lc.inspect(scan.cloud, final=True)
+    assert calls[1]["hull_to_nav"] is registered
+    assert calls[1]["sigma"] is REGISTERED_SIGMA and second.final and len(second.findings) == len(BOXES)
+    out = save_live_report(lc.inspection, tmp_path / "report", "hull.stl", lc.config)
+    doc = json.loads((out / "findings.json").read_text())
+    assert len(doc["findings"]) == len(BOXES)
+
+
+def test_failed_inspection_withdraws_findings_and_searches_the_prior_again(hull: Any, scan: Any,
+                                                                           calls: list[dict[str, Any]]) -> None:
+    lc = LiveComparator(hull, CompareConfig(alignment={"global_registration": False}), WRONG, DEFAULT_SIGMA)
+    registered = Transform(WRONG.rotation, WRONG.translation)
+    lc.registered = registered  # as if an earlier inspection had registered the map (there)
+    lc.inspection = object()  # type: ignore[assignment]
+    res = lc.inspect(scan.cloud)
+    assert not res.ok and res.status == "failed"
+    assert res.error.startswith("AlignmentFailed: navigation prior is outside the capture range")
+    assert res.findings == () and res.deviation is not None and np.isnan(res.deviation).all()
+    assert res.hull_to_nav is WRONG and lc.registered is None and lc.inspection is None
+    # The registration was tried, then the prior searched at once (in the same inspection).
+    assert calls[0]["hull_to_nav"] is registered and calls[0]["sigma"] is REGISTERED_SIGMA
+    assert calls[1]["hull_to_nav"] is WRONG and calls[1]["sigma"] is DEFAULT_SIGMA
+    lc.inspect(scan.cloud)
+    assert calls[2]["hull_to_nav"] is WRONG and calls[2]["sigma"] is DEFAULT_SIGMA
+    with pytest.raises(HullscanError, match="no inspection yet"):
+        save_live_report(lc.inspection, "unused", "hull.stl", lc.config)
+
+
+def test_a_small_map_is_waited_for_except_the_final_one() -> None:
+    lc = LiveComparator("mirror", CompareConfig())
+    small = HullCloud.from_points(np.zeros((MIN_CLOUD_POINTS - 1, 3)))
+    assert f"{MIN_CLOUD_POINTS - 1} points so far" in lc.wait_reason(small, final=False)
+    assert lc.wait_reason(small, final=True) == ""
+    assert lc.wait_reason(HullCloud.from_points(np.zeros((MIN_CLOUD_POINTS, 3))), final=False) == ""
+
+
+def test_prior_from_values_or_file(tmp_path: Path) -> None:
+    tf, sigma = hull_to_nav_from([1.0, 2.0, 3.0, 0.0, 0.0, 0.0, 1.0], "")
+    assert tf is not None and sigma is DEFAULT_SIGMA
+    np.testing.assert_allclose(tf.translation, [1.0, 2.0, 3.0])
+    assert hull_to_nav_from([0.0], "") == (None, None)
+    f = tmp_path / "prior.json"
+    f.write_text(json.dumps({"translation": [5.0, 6.0, 0.0], "rotation": [0, 0, 0, 1],
+                             "sigma": {"along_m": 1.0, "across_m": 0.5, "vertical_m": 0.2, "heading_deg": 3.0}}))
+    tf, sigma = hull_to_nav_from([1.0] * 7, str(f))  # the file wins over the values
+    assert tf is not None and sigma is not None and sigma.along_m == 1.0
+    np.testing.assert_allclose(tf.translation, [5.0, 6.0, 0.0])
+    quay = tmp_path / "quay.json"
+    quay.write_text(json.dumps({"ship_heading_deg": 90.0, "start": {"x_from_stern_m": 5.0, "side": "port",
+                                                                    "depth_m": 2.0, "standoff_m": 1.0}}))
+    with pytest.raises(ConfigError, match="quay prior"):
+        hull_to_nav_from([0.0], str(quay))
+
+
+def test_reference_spec() -> None:
+    assert load_reference("") == "mirror" and load_reference("mirror", 3.0) == "mirror"
+    with pytest.raises(ConfigError, match="above the keel"):
+        load_reference("mirror", -1.0)
+    with pytest.raises(HullscanError, match="not found"):
+        load_reference("/no/such/hull.stl")
+
+
+def test_live_prior_misfit_is_not_searched_globally(hull: Any) -> None:
+    # Live, a prior that does not fit must reach the operator as an ERROR within an inspection period,
+    # not after a minute of global search; without a prior, global registration is the only way.
+    assert LiveComparator(hull, CompareConfig(), WRONG, DEFAULT_SIGMA).config.alignment.global_registration is False
+    assert LiveComparator(hull, CompareConfig()).config.alignment.global_registration is True
+
+
+def test_a_registration_that_no_longer_fits_is_searched_again_at_once(hull: Any, scan: Any,
+                                                                      calls: list[dict[str, Any]]) -> None:
+    # A registration made on the survey's first few hundred points can be off along the ship; the
+    # grown map must still be inspected from the prior, not fail (seen in the inspect launch test).
+    lc = LiveComparator(hull, CompareConfig(alignment={"global_registration": False}), HULL_TO_NAV, DEFAULT_SIGMA)
+    stale = Transform(WRONG.rotation, WRONG.translation)
+    lc.registered = stale
+    res = lc.inspect(scan.cloud)
+    assert res.ok and len(res.findings) == len(BOXES)
+    assert calls[0]["hull_to_nav"] is stale and calls[1]["hull_to_nav"] is HULL_TO_NAV
+    assert lc.registered is not None and lc.registered is not stale

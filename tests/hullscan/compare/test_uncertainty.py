@@ -1,0 +1,124 @@
+"""The sonar uncertainty model (issue 15): each term against a brute-force reference, the survey's
+own scale, contradiction by plating seen, and the note a cloud without viewing geometry gets."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from hullscan.compare.analysis import contradicted, make_cells, segment
+from hullscan.compare.config import CompareConfig, UncertaintyConfig
+from hullscan.compare.inspect import inspect
+from hullscan.compare.reference import mesh_reference
+from hullscan.compare.uncertainty import calibrated_scale, leading_edge_bias, point_sigma
+
+from .conftest import HULL_TO_NAV
+from .test_resolve import box, cells_of, plate
+
+SONAR = CompareConfig(uncertainty={"model": "sonar"})
+
+
+def _first_arrival_bias(theta_deg: float, r: float, width_deg: float, n: int = 400) -> float:
+    """Brute force: rays filling the beam's -3 dB cone meet a plane that the axis meets at ``r``
+    and incidence ``theta``; the nearest one is the first arrival, placed along the axis."""
+    th, half = np.radians(theta_deg), np.radians(width_deg) / 2
+    normal = np.array([-np.sin(th), 0.0, -np.cos(th)])  # faces the sonar at the origin; axis is +z
+    a = np.sqrt(np.linspace(0, 1, n))[:, None] * half  # fills the disc of directions
+    phi = np.linspace(0, 2 * np.pi, n)[None, :]
+    d = np.stack([np.sin(a) * np.cos(phi), np.sin(a) * np.sin(phi), np.cos(a) * np.ones_like(phi)], -1).reshape(-1, 3)
+    plane_d = r * np.cos(th)  # distance of the plane from the sonar
+    t = plane_d / -(d @ normal)
+    return float((r - t.min()) * np.cos(th))
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.3, 20.0, 45.0, 70.0, 80.0])
+@pytest.mark.parametrize("width", [1.0, 12.0])
+def test_leading_edge_bias_is_the_nearest_point_of_the_beam(theta: float, width: float) -> None:
+    got = float(leading_edge_bias(np.array([theta]), np.array([6.0]), width)[0])
+    ref = _first_arrival_bias(theta, 6.0, width)
+    assert got == pytest.approx(ref, rel=0.02, abs=2e-5)
+
+
+def test_point_sigma_terms_follow_the_incidence() -> None:
+    cfg = UncertaintyConfig(range_sigma_m=0.01, range_sigma_per_m=0.0, beam_width_deg=1.0)
+    head_on = point_sigma(np.array([0.0]), np.array([3.0]), cfg)[0]
+    assert head_on == pytest.approx(0.01, rel=1e-3)  # range noise only, all of it along the normal
+    inc = np.array([0.0, 30.0, 60.0, 80.0])
+    s3, s9 = point_sigma(inc, np.full(4, 3.0), cfg), point_sigma(inc, np.full(4, 9.0), cfg)
+    assert np.all(s9[1:] > s3[1:])  # the footprint and the leading edge grow with range
+    assert s9[-1] > 3 * s9[0]  # a grazing return fixes the height far worse than a head-on one
+
+
+def test_calibrated_scale_reads_the_survey_spread_robustly() -> None:
+    rng = np.random.default_rng(0)
+    sigma = rng.uniform(0.005, 0.03, 20000)
+    residual = 2.0 * sigma * rng.normal(size=sigma.size)
+    residual[:600] += 0.3  # 3 % compartments
+    cfg = UncertaintyConfig()
+    assert calibrated_scale(residual, sigma, np.ones(sigma.size, bool), cfg) == pytest.approx(2.0, rel=0.06)
+    # The model is never trusted more than it says: an over-cautious model stays as it is.
+    assert calibrated_scale(0.3 * residual, sigma, np.ones(sigma.size, bool), cfg) == 1.0
+    assert calibrated_scale(residual, sigma, np.ones(sigma.size, bool), UncertaintyConfig(self_calibrate=False)) == 1.0
+
+
+def test_sonar_cells_weigh_head_on_returns_over_grazing_ones(hull) -> None:
+    """Two views of the same bottom plating: head-on at 3 m on it, grazing at 9 m 2 cm proud (a
+    leading-edge layer, within the same cells). The cells follow the head-on view; the clean
+    plating's z-scores are not overconfident."""
+    ref = mesh_reference(hull, icp_spacing=0.5)
+    rng = np.random.default_rng(1)
+    n = 4000
+    xy = np.stack([rng.uniform(6, 12, n), rng.uniform(-1.0, 1.0, n)], 1)
+    bottom = ref.signed_distance(np.c_[xy, np.full(n, -2.0)])[1][:, 2]  # the reference's z below each point
+    near = np.c_[xy, bottom + rng.normal(0, 0.01, n)]
+    far = np.c_[xy, bottom - 0.02 + rng.normal(0, 0.01, n)]  # outward is -z on the bottom
+    pts = np.vstack([near, far])
+    inc = np.r_[np.full(n, 5.0), np.full(n, 80.0)]
+    rng_m = np.r_[np.full(n, 3.0), np.full(n, 9.0)]
+    sig, conf = np.full(2 * n, 0.05), np.ones(2 * n)
+    cells = make_cells(pts, sig, conf, ref, SONAR, 0.02, geometry=(inc, rng_m))
+    ok = cells.judged
+    assert cells.uncertainty_model == "sonar" and cells.align_residual == 0.0
+    z = cells.zscore[ok & np.isfinite(cells.zscore)]
+    assert 0.3 < float(np.std(z)) < 1.3
+    # The same cloud without geometry: the estimated model, the plain mean.
+    est = make_cells(pts, sig, conf, ref, SONAR, 0.02)
+    assert est.uncertainty_model == "estimated"
+    plain, weighted = float(np.nanmedian(est.d[est.judged])), float(np.nanmedian(cells.d[ok]))
+    assert plain > 0.007 and abs(weighted) < 0.6 * plain  # cells wholly of grazing returns stay
+
+
+def test_deviation_over_plating_seen_is_contradicted_and_an_object_is_not() -> None:
+    p = plate(40, 40)
+    layer = box(p, 0.2, 0.8, 0.2, 0.8)  # a second view 8 cm off over the same feet
+    obj = box(p, 1.2, 1.6, 1.2, 1.6)  # an object hiding the plating under it
+    p["height"][obj] = 0.15
+    cells = cells_of(p)
+    extra = cells_of({k: v[layer] for k, v in p.items()})
+    both = replace(cells, points=np.vstack([cells.points, extra.points + np.array([0, 0, 0.08])]),
+                   count=np.r_[cells.count, extra.count], sigma=np.r_[cells.sigma, extra.sigma],
+                   confidence=np.r_[cells.confidence, extra.confidence], of_point=np.arange(int(layer.sum()) + len(p["points"])),
+                   d=np.r_[cells.d, np.full(layer.sum(), 0.08)], base=np.vstack([cells.base, extra.base]),
+                   normal=np.vstack([cells.normal, extra.normal]), ref_id=np.r_[cells.ref_id, extra.ref_id],
+                   smooth=np.r_[cells.smooth, np.full(layer.sum(), 0.08)], baseline=np.r_[cells.baseline, extra.baseline],
+                   residual=np.r_[cells.residual, np.full(layer.sum(), 0.08)],
+                   zscore=np.r_[cells.zscore, np.full(layer.sum(), 10.0)], judged=np.r_[cells.judged, extra.judged],
+                   uncertainty=np.full(len(p["points"]) + layer.sum(), 0.008), uncertainty_model="sonar")
+    against = contradicted(both, SONAR)
+    assert against[len(p["points"]):].all()  # the whole offset layer
+    centre = obj & (np.abs(p["points"][:, 0] - 1.4) < 0.1) & (np.abs(p["points"][:, 1] - 1.4) < 0.1)
+    assert not against[:len(p["points"])][centre].any()  # the object's top, away from its edge
+    kinds = [k for k, _, _ in segment(both, SONAR, ("protrusion",))]
+    assert kinds == ["protrusion"]  # the object alone
+
+
+def test_cloud_without_viewing_geometry_says_coverage_is_estimated(hull, clean_scan) -> None:
+    ins = inspect(clean_scan.cloud, hull, SONAR, hull_to_nav=HULL_TO_NAV)
+    assert any(n.startswith("coverage estimated: the cloud has no viewing geometry") for n in ins.notes)
+    n = len(clean_scan.cloud)
+    viewed = replace(clean_scan.cloud, incidence_deg=np.full(n, 20.0), range_m=np.full(n, 3.0))
+    ins = inspect(viewed, hull, SONAR, hull_to_nav=HULL_TO_NAV)
+    assert any(n.startswith("uncertainty: sonar model") for n in ins.notes)
+    assert not ins.findings

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hullscan.compare.config import CompareConfig
+from hullscan.errors import PlanError
+from hullscan.plan.lanes import Vehicle
+from hullscan.plan.planner import PlanRequest, make_plan
+from hullscan.plan.sonar import MULTIBEAM
+from tests.hullscan.plan.hulls import barge
+
+
+@pytest.fixture(scope="module")
+def plan():  # type: ignore[no-untyped-def]
+    return make_plan(barge(), MULTIBEAM, PlanRequest(0.1, 20 * 60, Vehicle(standoff_m=3.0, min_depth_m=1.0)),
+                     CompareConfig())
+
+
+def test_landmarks_come_first_by_risk(plan) -> None:  # type: ignore[no-untyped-def]
+    kinds = [ln.kind for ln in plan.lanes]
+    n = kinds.count("landmark")
+    assert n >= 3 and kinds[:n] == ["landmark"] * n and "landmark" not in kinds[n:]
+    # the sea chest (risk 1.0) before the propeller (0.9), on both sides
+    assert plan.lanes[0].target == "port sea chest" and plan.lanes[0].side == "port"
+    assert {ln.side for ln in plan.lanes[1:3]} == {"port", "starboard"} and plan.lanes[1].target == "propeller"
+    assert [ln.risk for ln in plan.lanes[:n]] == sorted((ln.risk for ln in plan.lanes[:n]), reverse=True)
+
+
+def test_lanes_keep_min_depth_nogo_and_hull_on_the_left(plan) -> None:  # type: ignore[no-untyped-def]
+    c, r = np.asarray(plan.nogo.centre), plan.nogo.radius_m
+    for ln in plan.lanes:
+        assert (ln.waypoints[:, 2] <= -1.0 + 1e-9).all()
+        assert (np.linalg.norm(ln.waypoints - c, axis=1) >= r - 1e-6).all(), ln.name
+        if ln.side in ("port", "starboard"):
+            fwd = np.sign(ln.waypoints[-1, 0] - ln.waypoints[0, 0])
+            assert fwd == (1.0 if ln.side == "starboard" else -1.0)
+    assert plan.planned_s <= 20 * 60
+    assert plan.route[:, 3].max() == pytest.approx(plan.planned_s)
+
+
+def test_prediction_reports_regions_landmarks_and_what_is_left(plan) -> None:  # type: ignore[no-untyped-def]
+    h = 0.1
+    assert 0.3 < plan.cleared[h].mean() <= plan.cleared[0.2].mean() <= plan.seen.mean()
+    regions = plan.by_region()
+    assert {"side", "bottom", "sea_chest", "propeller"} <= set(regions)
+    assert any(lm.region == "sea_chest" for lm in plan.landmarks)
+    weights = [d["risk_weight"] for d in plan.left if d["kind"] == "region"]
+    assert weights == sorted(weights, reverse=True)
+
+
+def test_time_too_short_for_the_landmarks_lists_what_fits() -> None:
+    with pytest.raises(PlanError, match=r"too short for the landmarks.*what fits: port sea chest"):
+        make_plan(barge(), MULTIBEAM, PlanRequest(0.1, 40.0, Vehicle()), CompareConfig())
+
+
+def test_sonar_that_cannot_see_from_the_standoff() -> None:
+    with pytest.raises(PlanError, match="cannot see the hull from a 25 m standoff"):
+        make_plan(barge(), MULTIBEAM, PlanRequest(0.1, 600.0, Vehicle(standoff_m=25.0)), CompareConfig())
+
+
+def test_hull_without_a_wetted_part() -> None:
+    dry = barge(draft=0.05)
+    with pytest.raises(PlanError, match="no wetted part"):
+        make_plan(dry, MULTIBEAM, PlanRequest(0.1, 600.0, Vehicle()), CompareConfig())

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hullscan.compare.analysis import ANALYSIS_CELL_M
+from hullscan.compare.config import CompareConfig, UncertaintyConfig
+from hullscan.compare.reference import mesh_reference
+from hullscan.compare.uncertainty import point_sigma
+from hullscan.plan.predict import Predictor, beam_directions, ping_poses
+from hullscan.plan.sonar import MULTIBEAM
+from tests.hullscan.plan.hulls import plate
+
+
+def _lane_under(z_plate: float, standoff: float) -> np.ndarray:
+    return np.array([[-2.0, 0.0, z_plate - standoff], [12.0, 0.0, z_plate - standoff]])
+
+
+def test_beams_span_the_swath_from_left_to_up() -> None:
+    d = beam_directions(MULTIBEAM, 127)
+    assert np.allclose(np.linalg.norm(d, axis=1), 1.0)
+    # tilt 45 up-left, 126 degree fan across: from 18 degrees below the left horizon to 18 past the zenith
+    elev = np.degrees(np.arctan2(d[:, 2], d[:, 1]))
+    assert elev.min() == pytest.approx(-18.0, abs=0.1) and elev.max() == pytest.approx(108.0, abs=0.1)
+    assert np.allclose(d[:, 0], 0.0)
+
+
+def test_ping_poses_follow_the_lane() -> None:
+    pos, yaw = ping_poses(np.array([[0.0, 0, -3], [10.0, 0, -3], [10.0, 10, -3]]), 0.5)
+    assert len(pos) == 40
+    assert yaw[0] == pytest.approx(0.0) and yaw[-1] == pytest.approx(np.pi / 2)
+
+
+def test_flat_plate_head_on_matches_the_hand_computed_case() -> None:
+    """Under a flat bottom at 3 m: the zenith beam meets it head-on, so a return's sigma is the range
+    noise, 1 cm + 0.1 % x 3 m; the density is one return per beam spacing x ping spacing; the
+    cell's uncertainty is the systematic allowance and the floor added to the model's term."""
+    cfg = CompareConfig()
+    ref = mesh_reference(plate(-5.0), coverage_cell=cfg.coverage.coverage_cell_m, coverage_max_z=cfg.coverage.coverage_max_z_m)
+    pred = Predictor(ref, MULTIBEAM, cfg, speed_mps=0.8, systematic_m=0.015, max_beams=512, ping_spacing_m=0.1)
+    acc = pred.cast(_lane_under(-5.0, 3.0))
+    s = ref.samples
+    # the plate's underside (its top is sampled too, and faces away from the sonar)
+    above = (np.abs(s[:, 1] - 0.0) < 0.15) & (s[:, 0] > 3) & (s[:, 0] < 7) & (ref.sample_normals[:, 2] < 0)
+    assert above.sum() > 5
+    sigma = np.sqrt(acc.returns[above].sum() / acc.inv_var[above].sum())
+    expect = float(point_sigma(np.array([0.0]), np.array([3.0]), UncertaintyConfig())[0])
+    assert expect == pytest.approx(0.013, abs=1e-4)
+    assert sigma == pytest.approx(expect, rel=0.05)
+    # returns per m² head-on at 3 m: beams 126/511 degrees apart, pings 0.8/30 m apart
+    density = acc.returns[above].mean() / ref.sample_area
+    hand = 1.0 / (3.0 * np.radians(126.0 / 511) * 0.8 / 30.0)
+    assert density == pytest.approx(hand, rel=0.2)
+    seen, unc = pred.cell_uncertainty(acc)
+    assert seen[above].all()
+    per_cell = (ANALYSIS_CELL_M / 0.02) ** 2 * (1 - np.exp(-density * 0.02**2))
+    model = 1.2533 * expect / np.sqrt(per_cell) / 3.0
+    assert np.median(unc[above]) == pytest.approx(np.sqrt(model**2 + 0.015**2 + 0.003**2), rel=0.05)
+
+
+def test_clearance_follows_the_comparators_rule() -> None:
+    """min_zscore x uncertainty <= clear_margin x h: 3 x ~0.0153 = 0.046 clears 0.1 m (0.08), not with a
+    3 cm systematic allowance (0.09); under 6.25 cm nothing is ever cleared."""
+    cfg = CompareConfig()
+    ref = mesh_reference(plate(-5.0))
+    lane = _lane_under(-5.0, 3.0)
+    s = ref.samples
+    above = (np.abs(s[:, 1]) < 0.15) & (s[:, 0] > 3) & (s[:, 0] < 7) & (ref.sample_normals[:, 2] < 0)
+    good = Predictor(ref, MULTIBEAM, cfg, speed_mps=0.8, systematic_m=0.015)
+    _, cl = good.clearance(good.cast(lane), (0.05, 0.1, 0.2))
+    assert cl[0.1][above].all() and cl[0.2][above].all() and not cl[0.05].any()
+    poor = Predictor(ref, MULTIBEAM, cfg, speed_mps=0.8, systematic_m=0.03)
+    _, cl = poor.clearance(poor.cast(lane), (0.1, 0.2))
+    assert not cl[0.1][above].any() and cl[0.2][above].all()
+
+
+def test_out_of_range_sees_nothing() -> None:
+    ref = mesh_reference(plate(-5.0))
+    pred = Predictor(ref, MULTIBEAM, CompareConfig(), speed_mps=0.8)
+    seen, _ = pred.cell_uncertainty(pred.cast(_lane_under(-5.0, 25.0)))
+    assert not seen.any()
