@@ -140,6 +140,9 @@ def _check_findings(events: list[dict[str, Any]], launch: Launch) -> None:
     assert not any(m["status"] for m in marks), marks
     final = [e for e in events if e["topic"] == "/hullscan/findings_json" and e.get("final")]
     assert final and final[-1]["findings"], (seen, launch.log[-3000:])
+    # The survey covers part of the hull: the comparator suggests the next lane over the worst gap.
+    lanes = [e for e in events if e["topic"] == "/hullscan/next_lane"]
+    assert lanes and lanes[-1]["poses"] >= 2, lanes[-3:]
 
 
 def _check_clean_exit(launch: Launch, n_processes: int) -> None:

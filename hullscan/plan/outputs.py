@@ -5,16 +5,20 @@ on the ship's profiles and bottom plan over the predicted coverage, in the repor
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
+from hullscan.errors import PlanError
 from hullscan.model import Transform
 from hullscan.plan.planner import Plan
 from hullscan.report import drawing
 
 PLAN_SCHEMA = "hullscan.plan/1"
+F64 = NDArray[np.float64]
 LANE_COLOURS = {"landmark": "#d62728", "side": "#1f4e99", "bottom": "#6a3d9a"}
 
 
@@ -130,3 +134,47 @@ def write_plan(out: Path, doc: dict[str, Any], svg: str) -> list[Path]:
     pj.write_text(json.dumps(doc, indent=1) + "\n")
     ps.write_text(svg)
     return [pj, ps]
+
+
+@dataclass(frozen=True, eq=False)
+class PlannedRoute:
+    """A ``plan.json`` read back for the vehicle: the lanes' names and waypoints (hull frame, flying
+    order) and the draft the plan was made for (its hull frame depends on it)."""
+
+    source: str
+    draft_m: float
+    lane_names: tuple[str, ...]
+    lane_waypoints: tuple[F64, ...]
+    route: F64  # (K, 3) hull frame, transits included
+
+    def waypoint_list(self, hull_to_nav: Transform) -> list[dict[str, Any]]:
+        """Each lane's waypoints in the navigation frame, in flying order (the ROS waypoint list)."""
+        rows = []
+        for i, (name, wp) in enumerate(zip(self.lane_names, self.lane_waypoints, strict=True)):
+            for j, p in enumerate(hull_to_nav.apply(wp)):
+                rows.append({"lane": i + 1, "name": name, "waypoint": j + 1,
+                             "x": round(float(p[0]), 3), "y": round(float(p[1]), 3), "z": round(float(p[2]), 3)})
+        return rows
+
+
+def read_plan(path: Path) -> PlannedRoute:
+    """``plan.json`` as written by ``hullscan plan``; :class:`PlanError` naming the file and field."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise PlanError(f"{path}: cannot read a plan ({err}); expected plan.json from 'hullscan plan'") from err
+    if not isinstance(doc, dict) or doc.get("schema") != PLAN_SCHEMA:
+        raise PlanError(f"{path}: schema is {doc.get('schema') if isinstance(doc, dict) else None!r}, expected "
+                        f"{PLAN_SCHEMA!r} (plan.json from 'hullscan plan')")
+    try:
+        lanes = doc["lanes"]
+        names = tuple(str(ln["name"]) for ln in lanes)
+        wps = tuple(np.asarray(ln["waypoints_hull"], np.float64).reshape(-1, 3) for ln in lanes)
+        route = np.asarray(doc["route_hull"], np.float64).reshape(-1, 4)[:, :3]
+        draft = float(doc["reference"]["draft_m"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise PlanError(f"{path}: field {err} missing or malformed; expected lanes[].waypoints_hull (K x 3), "
+                        "route_hull (K x 4) and reference.draft_m") from err
+    if not len(route) or not all(np.isfinite(w).all() for w in wps):
+        raise PlanError(f"{path}: the plan has no route, or waypoints that are not finite numbers")
+    return PlannedRoute(str(path), draft, names, wps, route)

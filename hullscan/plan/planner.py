@@ -83,7 +83,8 @@ def _ins(reference: Reference, seen: NDArray[np.bool_], cleared: NDArray[np.bool
     return SimpleNamespace(reference=reference, coverage=cov)
 
 
-def _nogo(mesh: HullMesh, vehicle: Vehicle) -> NoGo | None:
+def propeller_nogo(mesh: HullMesh, vehicle: Vehicle) -> NoGo | None:
+    """The sphere round the propeller the vehicle keeps out of (None: the mesh names no propeller)."""
     faces = mesh.region_mask("propeller")
     if not faces.any():
         return None
@@ -171,7 +172,7 @@ def make_plan(mesh: HullMesh, profile: SonarProfile, request: PlanRequest, confi
                           systematic_m=request.systematic_m, ping_spacing_m=request.ping_spacing_m,
                           max_beams=request.max_beams)
     heights = tuple(sorted({*REPORT_CLEAR_HEIGHTS_M, h, 2 * h}))
-    nogo = _nogo(mesh, v)
+    nogo = propeller_nogo(mesh, v)
     draft = mesh.draft
     x_lo, x_hi = float(samples[:, 0].min()) - v.standoff_m, float(samples[:, 0].max()) + v.standoff_m
     beam = mesh.beam

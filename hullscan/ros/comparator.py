@@ -12,6 +12,14 @@ navigation frame. ``~/save_report`` writes findings.json, report.html and deviat
 guessed) places a mesh reference's waterline, ``trim`` (aft minus forward draft, m) tilts it; ``prior`` names a navigation-prior file (JSON, as
 ``hullscan replay --prior``; empty = none; ``hull_to_nav_file`` is its older name).
 
+Planning (issue 20): ``plan`` names a ``plan.json`` from ``hullscan plan`` (same reference and
+draft); ``~/publish_plan`` then publishes its route as ``/hullscan/plan/path`` (nav_msgs/Path) and
+the lanes' waypoints as JSON on ``/hullscan/plan/waypoints``, placed by the latest registration (or
+the prior). Live gaps: each inspection publishes the worst not-yet-cleared areas as markers on
+``/hullscan/gaps`` and the lane that would clear the worst of them on ``/hullscan/next_lane``
+(nav_msgs/Path, empty when nothing is left); ``lane_standoff_m``, ``lane_min_depth_m`` and
+``lane_speed_mps`` describe the vehicle (:mod:`hullscan.plan.gaps`).
+
 Health: an inspection that fails (the map cannot be aligned with the reference, e.g. a reference
 of another ship) is an ERROR on ``/diagnostics`` with the reason, published at once, and a red
 banner (``ns=hullscan_status``) on ``/hullscan/findings`` replaces the findings, until an
@@ -37,6 +45,7 @@ from hullscan.model import Transform
 from hullscan.report.run import save_live_report
 from hullscan.ros import messages
 from hullscan.ros.common import LATCHED, STEADY, HullscanNode, guarded, run_node
+from hullscan.ros.planning import Planning
 
 
 class ComparatorNode(HullscanNode):
@@ -45,6 +54,7 @@ class ComparatorNode(HullscanNode):
         p: dict[str, Any] = {k: self.declare_parameter(k, v).value for k, v in {
             "reference": "mirror", "draft": 0.0, "trim": 0.0, "prior": "", "hull_to_nav": [0.0], "hull_to_nav_file": "",
             "inspect_period_s": 2.0, "report_dir": "reports", "max_mesh_faces": 60000, "no_cloud_warning_s": 5.0,
+            "plan": "", "lane_standoff_m": 3.0, "lane_min_depth_m": 1.0, "lane_speed_mps": 0.8,
         }.items()}
         self.p = p
         if float(p["draft"]) < 0:
@@ -68,6 +78,7 @@ class ComparatorNode(HullscanNode):
         self.unseen_pub = self.create_publisher(MarkerArray, "/hullscan/unseen", LATCHED)
         self.ref_pub = self.create_publisher(Marker, "/hullscan/reference", LATCHED)
         self.create_service(Trigger, "~/save_report", self.srv_save)
+        self.planning = Planning(self, self.live, p)
         self.create_timer(float(p["inspect_period_s"]), self.tick, clock=STEADY)
         self.ref_sent = False
 
@@ -136,6 +147,9 @@ class ComparatorNode(HullscanNode):
         if res.coverage is not None:
             self.unseen_pub.publish(messages.unseen_markers(res.unseen_nav, res.cell_m, frame, stamp_ns,
                                                             res.uncertain_nav))
+        ins = res.inspection
+        if ins is not None and ins.coverage is not None and ins.reference is not None:
+            self.planning.publish_gaps(ins.reference, ins.coverage, h2n, frame, stamp_ns)
         ref = self.live.reference
         if not self.ref_sent and hasattr(ref, "faces"):
             self.ref_pub.publish(messages.mesh_marker(ref.vertices, ref.faces, h2n, frame, int(self.p["max_mesh_faces"])))

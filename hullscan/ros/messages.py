@@ -307,6 +307,47 @@ def unseen_markers(points_nav: NDArray[Any], cell_m: float, frame_id: str, stamp
     return out
 
 
+def lane_path(waypoints_nav: NDArray[Any], frame_id: str, stamp_ns: int) -> Path:
+    """Waypoints (K, 3, navigation frame) as a ``nav_msgs/Path``, each pose heading along its leg
+    (the last keeps the last leg's heading), so a vehicle's path follower can fly it as it is."""
+    wp = np.asarray(waypoints_nav, np.float64).reshape(-1, 3)
+    legs = np.diff(wp, axis=0)
+    yaw = np.arctan2(legs[:, 1], legs[:, 0]) if len(legs) else np.zeros(0)
+    yaw = np.r_[yaw, yaw[-1:]] if len(yaw) else np.zeros(len(wp))
+    quats = np.stack([np.zeros_like(yaw), np.zeros_like(yaw), np.sin(yaw / 2), np.cos(yaw / 2)], 1)
+    return path([int(stamp_ns)] * len(wp), wp, quats, frame_id)
+
+
+def gap_markers(gaps: Sequence[Any], hull_to_nav: Transform, frame_id: str, stamp_ns: int,
+                lane_nav: NDArray[Any] | None = None, top: int = 5) -> MarkerArray:
+    """The ``top`` worst gaps (:class:`hullscan.plan.gaps.Gap`, hull frame) as boxes coloured by
+    risk with a label, and the next suggested lane (``lane_nav``, navigation frame) as a line."""
+    out = MarkerArray()
+    out.markers.append(Marker(header=header(stamp_ns, frame_id), ns="gaps", action=Marker.DELETEALL))
+    q = hull_to_nav.rotation
+    for i, g in enumerate(gaps[:top]):
+        lo = np.array([g.x_range[0], g.centre[1] - 0.25, g.z_range[0]])
+        hi = np.array([g.x_range[1], g.centre[1] + 0.25, g.z_range[1]])
+        centre = hull_to_nav.apply((lo + hi) / 2)
+        box = Marker(header=header(stamp_ns, frame_id), ns="gaps", id=2 * i, type=Marker.CUBE, action=Marker.ADD,
+                     pose=_pose(centre, q), color=risk_colour(g.risk_weight, 0.3))
+        size = np.maximum(hi - lo, 0.1)
+        box.scale = Vector3(x=float(size[0]), y=float(size[1]), z=float(size[2]))
+        label = Marker(header=header(stamp_ns, frame_id), ns="gaps", id=2 * i + 1, type=Marker.TEXT_VIEW_FACING,
+                       action=Marker.ADD, pose=_pose(centre, q), color=ColorRGBA(r=1.0, g=1.0, b=1.0, a=1.0),
+                       text=f"gap {i + 1}: {g.label()}")
+        label.scale.z = 0.3
+        out.markers += [box, label]
+    if lane_nav is not None and len(lane_nav) >= 2:
+        line = Marker(header=header(stamp_ns, frame_id), ns="gaps", id=1000, type=Marker.LINE_STRIP,
+                      action=Marker.ADD, color=ColorRGBA(r=0.1, g=0.8, b=1.0, a=1.0))
+        line.pose.orientation.w = 1.0
+        line.scale.x = 0.15
+        line.points = [Point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in np.asarray(lane_nav)]
+        out.markers.append(line)
+    return out
+
+
 def mesh_marker(vertices: NDArray[Any], faces: NDArray[Any], hull_to_nav: Transform, frame_id: str,
                 max_faces: int = 60_000) -> Marker:
     """The reference hull as a TRIANGLE_LIST (faces subsampled evenly above ``max_faces``)."""

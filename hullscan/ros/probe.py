@@ -55,10 +55,15 @@ class _Listener:
                    "status": [m.text for m in msg.markers if m.ns == STATUS_NS and m.action == m.ADD]})
 
 
+    def on_lane(self, msg: Any) -> None:
+        self.emit({"topic": "/hullscan/next_lane", "poses": len(msg.poses), "frame": msg.header.frame_id})
+
+
 def probe(duration_s: float, until_final: bool, save_dir: str | None, linger_s: float = 0.0,
           until_topic: str = "") -> int:
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
+    from nav_msgs.msg import Path
     from sensor_msgs.msg import PointCloud2
     from std_msgs.msg import String
     from visualization_msgs.msg import MarkerArray
@@ -74,6 +79,7 @@ def probe(duration_s: float, until_final: bool, save_dir: str | None, linger_s: 
         node.create_subscription(String, "/hullscan/findings_json", ears.on_json, LATCHED)
         node.create_subscription(MarkerArray, "/hullscan/findings", ears.on_markers, LATCHED)
         node.create_subscription(String, "/hullscan/evidence", ears.on_evidence, LATCHED)
+        node.create_subscription(Path, "/hullscan/next_lane", ears.on_lane, LATCHED)
         end = time.monotonic() + duration_s
         while time.monotonic() < end and not ears.done:
             rclpy.spin_once(node, timeout_sec=0.1)

@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.hullscan.ros.helpers import FAKE, REPO, node_cmd, rows, spawn, stop, write_survey
+from tests.hullscan.ros.helpers import (
+    FAKE,
+    REPO,
+    node_cmd,
+    output_so_far,
+    rows,
+    spawn,
+    stop,
+    write_survey,
+)
 
 pytestmark = pytest.mark.ros
 
@@ -104,6 +113,10 @@ def test_mapper_killed_and_restarted_recovers_checkpoint(tmp_path: Path, ros_dom
         while time.monotonic() < end and not (ckpt.exists() and ckpt.stat().st_mtime and _age(ckpt) < 5):
             time.sleep(0.2)
         time.sleep(3.0)
+        # The kill waits until the probe has heard the first mapper's cloud: on a loaded machine DDS
+        # discovery can take longer than the first checkpoint, and the data lost is measured from it.
+        while time.monotonic() < end and '"/hullscan/cloud"' not in output_so_far(probe):
+            time.sleep(0.2)
         killed_at = time.monotonic()
         mapper.kill()  # mid-survey, no goodbye
         mapper.wait()
