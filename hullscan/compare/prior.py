@@ -59,6 +59,8 @@ class PriorSigma:
 DEFAULT_SIGMA = PriorSigma()
 # A prior that an earlier registration produced (the drift stage's): only a fine check is needed.
 REGISTERED_SIGMA = PriorSigma(0.5, 0.3, 0.3, 1.0)
+# A quay start's across sigma grows by the change of half breadth within its along sigma, from this.
+ACROSS_FROM_ALONG_MIN_M = 0.25
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,13 @@ class NavPrior:
         sign = 1.0 if st.side == "port" else -1.0
         half = _half_breadth(mesh, x, z, sign)
         hull_pt = np.array([x, sign * (half + st.standoff_m), z])
+        # The station is uncertain by the along sigma; where the hull's breadth changes within it (the
+        # ends of the ship, a transom), the start is as uncertain across: the search must cover that.
+        along = self.sigma.along_m
+        spread = max(abs(_half_breadth(mesh, x + f * along, z, sign) - half) for f in (-1.0, -0.5, 0.5, 1.0))
+        sigma = self.sigma
+        if spread > ACROSS_FROM_ALONG_MIN_M and not sigma.exact:
+            sigma = replace(sigma, across_m=round(sigma.across_m + spread, 2))
         # ENU yaw of the ship's bow from the gyro heading (clockwise from north).
         yaw = np.deg2rad(90.0 - float(self.ship_heading_deg))
         rot = Rotation.from_euler("z", yaw)
@@ -127,7 +136,7 @@ class NavPrior:
         t[2] = 0.0  # the hull's waterline is the sea surface, z = 0 of the navigation frame
         hull_to_nav = Transform(rot.as_quat(), t)
         ref_from_hull = mesh.ref_from_hull or Transform()
-        return replace(self, ref_to_nav=hull_to_nav @ ref_from_hull.inverse())
+        return replace(self, ref_to_nav=hull_to_nav @ ref_from_hull.inverse(), sigma=sigma)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"form": self.form, "source": self.source, "sigma": self.sigma.as_dict(),
@@ -142,19 +151,28 @@ class NavPrior:
 
 
 def _half_breadth(mesh: HullMesh, x: float, z: float, sign: float) -> float:
-    """Half breadth of the hull at station ``x`` and height ``z`` on the side ``sign`` (+1 port)."""
+    """Half breadth of the hull at station ``x`` and height ``z`` on the side ``sign`` (+1 port).
+
+    Where the hull does not reach that height at that station (off its ends, or below its bottom
+    there), the nearest station that does, as the simulator and the planner lay lanes (standoff from
+    the plating at that height); 0 where no station does (the standoff is from the centreline plane).
+    """
     import open3d as o3d
 
     scene = mesh.raycasting_scene()
     far = 4.0 * max(mesh.beam, 1.0)
-    ray = np.array([[x, sign * far, z, 0.0, -sign, 0.0]], np.float32)
+    xs = np.r_[x, np.linspace(float(mesh.vertices[:, 0].min()), float(mesh.vertices[:, 0].max()), 400)]
+    rays = np.column_stack([xs, np.full_like(xs, sign * far), np.full_like(xs, z), np.zeros_like(xs),
+                            np.full_like(xs, -sign), np.zeros_like(xs)]).astype(np.float32)
     core: Any = o3d.core
-    hit = scene.cast_rays(core.Tensor(ray))["t_hit"].numpy()[0]
-    if not np.isfinite(hit):
-        # Above the keel at that station there is no hull (a depth below it): the nearest plating.
-        near = mesh.vertices[np.abs(mesh.vertices[:, 0] - x) < 2.0]
-        return float(np.abs(near[:, 1]).max()) if len(near) else 0.5 * mesh.beam
-    return float(far - hit)
+    hit = scene.cast_rays(core.Tensor(rays))["t_hit"].numpy().astype(np.float64)
+    ok = np.isfinite(hit)
+    if ok[0]:
+        return float(far - hit[0])
+    if not ok.any():
+        return 0.0
+    near = np.flatnonzero(ok)[np.argmin(np.abs(xs[ok] - x))]
+    return float(far - hit[near])
 
 
 def _num(data: dict[str, Any], key: str, where: str) -> float:

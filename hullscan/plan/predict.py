@@ -97,6 +97,7 @@ class Predictor:
             "beam_width_deg": min(profile.beam_width_deg, 45.0)})
         self.samples = reference.samples
         self.tree = cKDTree(self.samples) if len(self.samples) else None
+        self._pairs: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None
         self.rays_cast = 0
 
     def returns_per_ray(self, speed_mps: float) -> float:
@@ -167,10 +168,33 @@ class Predictor:
         return seen, np.where(seen & np.isfinite(unc), unc, 1e6)
 
     def clearance(self, acc: Accumulation, heights: tuple[float, ...]) -> tuple[NDArray[np.bool_], dict[float, NDArray[np.bool_]]]:
-        """(seen, {height: cleared}) per sample, by the comparator's :func:`clearing_cells`."""
+        """(seen, {height: cleared}) per sample, by the comparator's :func:`clearing_cells` and its
+        neighbourhood rule (:func:`hullscan.compare.analysis.clearance`): a sample is judged by the
+        cells within ``coverage_radius_m`` of it, whichever face they lie on, and is cleared when most
+        of them clear. Without that, samples on the far face of a thin plate (bilge keels) and on
+        recess walls next to a seen rim (sea chests) were predicted uncleared that a survey clears."""
         seen, unc = self.cell_uncertainty(acc)
         cells = _pseudo_cells(self.samples, seen, unc)
-        return seen, {h: clearing_cells(cells, self.config, h)[1] & seen for h in heights}
+        direct = {h: clearing_cells(cells, self.config, h)[1] & seen for h in heights}
+        i, j = self._neighbours()
+        keep = seen[j]
+        i, j = i[keep], j[keep]
+        n = np.bincount(i, minlength=len(seen))
+        pooled = n >= 1
+        return pooled, {h: pooled & (2 * np.bincount(i, weights=direct[h][j], minlength=len(seen)) >= n)
+                        for h in heights}
+
+    def _neighbours(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Every (sample, sample within coverage_radius_m) pair, itself included; made once."""
+        if self._pairs is None:
+            if self.tree is None:
+                self._pairs = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+            else:
+                # scipy lists each sample with itself (distance 0) among the pairs.
+                m = self.tree.sparse_distance_matrix(self.tree, self.config.coverage.coverage_radius_m,
+                                                     output_type="ndarray")
+                self._pairs = (m["i"].astype(np.int64), m["j"].astype(np.int64))
+        return self._pairs
 
 
 def _pseudo_cells(points: F64, seen: NDArray[np.bool_], unc: F64) -> Cells:

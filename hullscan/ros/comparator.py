@@ -12,13 +12,7 @@ navigation frame. ``~/save_report`` writes findings.json, report.html and deviat
 guessed) places a mesh reference's waterline, ``trim`` (aft minus forward draft, m) tilts it; ``prior`` names a navigation-prior file (JSON, as
 ``hullscan replay --prior``; empty = none; ``hull_to_nav_file`` is its older name).
 
-Planning (issue 20): ``plan`` names a ``plan.json`` from ``hullscan plan`` (same reference and
-draft); ``~/publish_plan`` then publishes its route as ``/hullscan/plan/path`` (nav_msgs/Path) and
-the lanes' waypoints as JSON on ``/hullscan/plan/waypoints``, placed by the latest registration (or
-the prior). Live gaps: each inspection publishes the worst not-yet-cleared areas as markers on
-``/hullscan/gaps`` and the lane that would clear the worst of them on ``/hullscan/next_lane``
-(nav_msgs/Path, empty when nothing is left); ``lane_standoff_m``, ``lane_min_depth_m`` and
-``lane_speed_mps`` describe the vehicle (:mod:`hullscan.plan.gaps`).
+Planning (``plan``, ``~/publish_plan``, ``/hullscan/gaps``, ``/hullscan/next_lane``): :mod:`hullscan.ros.planning`.
 
 Health: an inspection that fails (the map cannot be aligned with the reference, e.g. a reference
 of another ship) is an ERROR on ``/diagnostics`` with the reason, published at once, and a red

@@ -1,6 +1,13 @@
-"""The comparator node's planning outputs (issue 20): the dive plan's route on request, and after
-each inspection the live gaps and the next suggested lane. Part of the comparator node, kept apart
-so that the node itself stays an adapter; the work is :mod:`hullscan.plan`."""
+"""The comparator node's planning outputs (issue 20), kept apart so that the node stays an adapter;
+the work is :mod:`hullscan.plan`.
+
+``plan`` names a ``plan.json`` from ``hullscan plan`` (same reference and draft); ``~/publish_plan``
+then publishes its route as ``/hullscan/plan/path`` (nav_msgs/Path) and the lanes' waypoints as JSON
+on ``/hullscan/plan/waypoints``, placed by the latest registration (or the prior). Live gaps: each
+inspection publishes the worst not-yet-cleared areas as markers on ``/hullscan/gaps`` and the lane
+that would clear the worst of them on ``/hullscan/next_lane`` (nav_msgs/Path, empty when nothing is
+left); ``lane_standoff_m``, ``lane_min_depth_m`` and ``lane_speed_mps`` describe the vehicle
+(:mod:`hullscan.plan.gaps`)."""
 
 from __future__ import annotations
 

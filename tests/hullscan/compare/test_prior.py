@@ -90,6 +90,26 @@ def test_quay_prior_resolves_to_the_true_placement() -> None:
     assert np.abs(by_frame.hull_to_nav(None).apply(probe) - truth.apply(probe)).max() < 0.5
 
 
+def test_quay_start_near_the_ends_widens_the_search_across() -> None:
+    """The station is uncertain by the along sigma (5 m): in the parallel midbody the start is as
+    certain across as stated; near the stern, where the breadth changes within 5 m, the search
+    across grows by that change. Off the ship's end, the start is placed from the nearest station."""
+    mesh = _hull()  # 40 m, wall-sided 8 m amidships, fine ends (x 0 to 40)
+
+    def resolve(x: float) -> tuple[float, Transform]:
+        p = parse_prior({"ship_heading_deg": 90.0, "start": {"x_from_stern_m": x, "side": "starboard",
+                                                             "depth_m": 1.5}}, "quay").resolve(mesh, np.zeros(3), None)
+        return p.sigma.across_m, p.hull_to_nav(None)
+
+    assert resolve(20.0)[0] == DEFAULT_SIGMA.across_m
+    near_stern, _ = resolve(3.0)
+    assert near_stern > DEFAULT_SIGMA.across_m + 2.0  # the half breadth goes from 0 to over 3.5 m within 5 m
+    # Behind the stern: the nearest station's breadth (the pointed stern: about 0), the standoff from there.
+    _, behind = resolve(-3.0)
+    start_hull = behind.inverse().apply(np.zeros((1, 3)))[0]
+    assert start_hull[0] == pytest.approx(-3.0) and start_hull[1] == pytest.approx(-3.0, abs=0.3)
+
+
 def test_perturbed_moves_the_ship_by_the_stated_error() -> None:
     truth = Transform.from_euler(0.0, 0.0, 0.3, (10.0, 20.0, 0.0))
     pivot = np.array([30.0, -5.0, -2.0])

@@ -1,0 +1,160 @@
+"""A survey plan checked in simulation: predicted against achieved cleared coverage (issue 20).
+
+For one scenario: its design hull is planned for (``hullscan plan``, with a sonar profile copied
+from the scenario's multibeam), the simulator flies the plan (``survey: {plan: ...}``), and the bag
+is replayed as a dive team would, from the quay notes (never the simulator's transform), with the
+sonar uncertainty model the plan predicts with. ``hullscan evaluate --plan`` runs it per scenario;
+``bench/plan_vs_achieved.py`` runs it on one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hullscan.errors import HullscanError
+
+# Within this many percentage points, the prediction meets the issue's target.
+TARGET_PP = 5.0
+
+
+@dataclass(frozen=True)
+class PlanCheck:
+    """How to plan: the time window, the compartment height, the planner's systematic allowance,
+    and whether the scenario's parasites stay on the hull (a finding clears the plating under it)."""
+
+    budget: str = "30min"
+    clear_height_m: float = 0.1
+    systematic_m: float = 0.015
+    keep_parasites: bool = False
+    progress: bool = False
+
+
+def _sonar_profile(mb: Any, name: str) -> dict[str, Any]:
+    return {"preset": "multibeam", "name": name, "beams": mb.beams, "swath_deg": mb.swath_deg,
+            "beam_width_deg": mb.beamwidth_deg, "range_sigma_m": mb.noise_m, "range_sigma_per_m": mb.noise_per_m,
+            "range_min_m": mb.range_min_m, "range_max_m": mb.range_max_m, "ping_rate_hz": mb.rate_hz,
+            "tilt_deg": mb.mount.tilt_deg, "max_incidence_deg": mb.grazing_dropout_deg}
+
+
+def _flown_scenario(scenario: Path, plan_json: Path, standoff_m: float, keep_parasites: bool) -> dict[str, Any]:
+    """The scenario with its survey replaced by the plan (mesh paths made absolute)."""
+    data = yaml.safe_load(scenario.read_text())
+    if "mesh" in data.get("hull", {}):
+        data["hull"]["mesh"]["path"] = str((scenario.parent / data["hull"]["mesh"]["path"]).resolve())
+    if not keep_parasites:
+        data["parasites"] = []
+    data["survey"] = {"plan": str(plan_json.resolve()), "standoff_m": standoff_m}
+    return dict(data)
+
+
+def _plan(argv: list[str]) -> None:
+    """``hullscan plan ARGV``, its errors raised (a PlanError names what does not fit the window)."""
+    from hullscan.commands import plan
+
+    parser = argparse.ArgumentParser(prog="hullscan")
+    plan.register(parser.add_subparsers())
+    args = parser.parse_args(["plan", *argv])
+    args.func(args)
+
+
+def check_plan(scenario: Path, out: Path, check: PlanCheck) -> dict[str, Any]:
+    """Plan, fly and replay ``scenario`` in ``out``; the comparison as JSON-ready data (also written
+    to ``out/plan_vs_achieved.json``). Raises :class:`HullscanError` for a scenario without a multibeam
+    or a plan or replay that fails."""
+    from hullscan_sim.scenario import load_scenario
+    from hullscan_sim.simulate import build_world, simulate
+
+    from hullscan.cli import main as hullscan
+    from hullscan.hull import save_mesh
+
+    out.mkdir(parents=True, exist_ok=True)
+    sc = load_scenario(scenario)
+    mb = sc.sensors.multibeam
+    if mb is None:
+        raise HullscanError(f"{scenario}: no multibeam in sensors: the plan check needs the sonar it plans for")
+    built = build_world(sc)
+    ref = out / "reference.ply"
+    save_mesh(built.reference, ref)
+    (out / "sonar.yaml").write_text(yaml.safe_dump(_sonar_profile(mb, f"{sc.name}_multibeam")))
+    # The replay judges with the sonar uncertainty model, the one the plan predicts with.
+    cfg = out / "sonar_model.yaml"
+    cfg.write_text(yaml.safe_dump({"compare": {"uncertainty": {"model": "sonar", "range_sigma_m": mb.noise_m,
+                                                               "range_sigma_per_m": mb.noise_per_m,
+                                                               "beam_width_deg": mb.beamwidth_deg}}}))
+    draft = f"{built.reference.draft:.4f}"
+    quiet = [] if check.progress else ["--no-progress"]
+    t0 = time.perf_counter()
+    _plan(["--reference", str(ref), "--draft", draft, "--sonar", str(out / "sonar.yaml"),
+           "--clear-height", str(check.clear_height_m), "--time", check.budget,
+           "--speed", str(sc.survey.speed_mps), "--standoff", str(sc.survey.standoff_m),
+           "--min-depth", str(sc.survey.min_depth_m), "--systematic", str(check.systematic_m),
+           "--config", str(cfg), "--out", str(out / "plan")])
+    plan_s = time.perf_counter() - t0
+    flown = out / "scenario.yaml"
+    flown.write_text(yaml.safe_dump(_flown_scenario(scenario, out / "plan" / "plan.json", sc.survey.standoff_m,
+                                                    check.keep_parasites)))
+    t0 = time.perf_counter()
+    simulate(flown, out / "bag", overwrite=True)
+    sim_s = time.perf_counter() - t0
+    # The dive team's quay notes as the prior: what is achieved is what a user would get.
+    t0 = time.perf_counter()
+    rc = hullscan(["replay", str(out / "bag"), "--reference", str(ref), "--draft", draft, "--prior",
+                   str(out / "bag.operator.yaml"), "--config", str(cfg), "--no-camera", *quiet,
+                   "--out", str(out / "replay")])
+    replay_s = time.perf_counter() - t0
+    if rc not in (0, 3, 4):  # the verdicts (3: compartments found, 4: less cleared); 1: the inspection failed
+        raise HullscanError(f"{scenario}: the replay of the planned survey failed (exit {rc}; see above)")
+    result = compare(json.loads((out / "plan" / "plan.json").read_text()),
+                     json.loads((out / "replay" / "findings.json").read_text()))
+    result.update(scenario=sc.name, time_budget=check.budget,
+                  timings_s={"plan": round(plan_s, 1), "simulate": round(sim_s, 1), "replay": round(replay_s, 1)})
+    (out / "plan_vs_achieved.json").write_text(json.dumps(result, indent=1))
+    return result
+
+
+def compare(plan: dict[str, Any], findings: dict[str, Any]) -> dict[str, Any]:
+    """Predicted (``plan.json``) against achieved (``findings.json``) coverage, per clear height and
+    per landmark; ``within_target``: every height within :data:`TARGET_PP`."""
+    cov, pred = findings["coverage"], plan["predicted"]
+    achieved = cov.get("cleared_fraction_by_height", {})
+    rows = {}
+    for h, p in pred["cleared_fraction_by_height"].items():
+        a = achieved.get(h)
+        rows[h] = {"predicted": p, "achieved": a, "difference_pp": None if a is None else round(100 * (p - a), 1)}
+    marks: dict[str, dict[str, float]] = {lm["name"]: {"predicted": lm["cleared_fraction"]} for lm in pred["landmarks"]}
+    for lm in findings.get("landmarks", []):
+        marks.setdefault(lm["name"], {})["achieved"] = lm["cleared_fraction"]
+    diffs = [abs(r["difference_pp"]) for r in rows.values() if r["difference_pp"] is not None]
+    return {"planned_s": plan["planned_s"], "lanes": len(plan["lanes"]),
+            "seen": {"predicted": pred["seen_fraction"], "achieved": cov.get("seen_fraction")},
+            "cleared_by_height": rows, "landmarks": marks,
+            "worst_difference_pp": max(diffs) if diffs else None,
+            "within_target": bool(diffs) and max(diffs) <= TARGET_PP}
+
+
+def markdown(results: list[dict[str, Any]]) -> str:
+    """One row per scenario: predicted / achieved cleared per height, and the worst difference."""
+    heights = sorted({h for r in results for h in r.get("cleared_by_height", {})}, key=float)
+    head = "| scenario | lanes | planned min | " + " | ".join(f"cleared {h} m (pred / ach)" for h in heights)
+    lines = [head + f" | worst diff (pp) | within {TARGET_PP:g} pp |",
+             "|---" * (len(heights) + 5) + "|"]
+    for r in results:
+        if "error" in r:
+            error = " ".join(str(r["error"]).split())  # one line in the table
+            lines.append(f"| {r['scenario']} | failed: {error} |")
+            continue
+        cells = []
+        for h in heights:
+            c = r["cleared_by_height"].get(h, {})
+            a = c.get("achieved")
+            cells.append(f"{100 * c.get('predicted', 0):.1f} / " + ("-" if a is None else f"{100 * a:.1f}"))
+        lines.append(f"| {r['scenario']} | {r['lanes']} | {r['planned_s'] / 60:.1f} | " + " | ".join(cells)
+                     + f" | {r['worst_difference_pp']} | {'yes' if r['within_target'] else 'no'} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,50 @@
+"""``hullscan evaluate --plan``: each scenario's hull planned, the plan flown in the simulator and
+replayed from the quay notes, predicted against achieved cleared coverage per scenario."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+SMALL = {"name": "small", "seed": 3,
+         "hull": {"parametric": {"length_m": 40, "beam_m": 8, "draft_m": 3, "anodes": 0, "resolution_m": 0.4}},
+         "parasites": [{"id": "side_box", "shape": "box", "size_m": [0.8, 0.5, 0.4], "region": "side",
+                        "side": "port", "x_m": 20}],
+         "survey": {"sides": ["port"], "bottom_lanes": 1, "speed_mps": 1.0, "standoff_m": 2.5},
+         "sensors": {"multibeam": {"rate_hz": 5, "beams": 128}}}
+
+
+def test_plan_flown_and_compared_per_scenario(tmp_path: Path) -> None:
+    src = tmp_path / "scenarios"
+    src.mkdir()
+    (src / "small.yaml").write_text(yaml.safe_dump(SMALL))
+    # A scenario without a multibeam cannot be planned for: one line, the others still run.
+    (src / "imaging_only.yaml").write_text(yaml.safe_dump({**SMALL, "name": "imaging_only",
+                                                            "sensors": {"multibeam": None, "imaging": {"rate_hz": 5}}}))
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "hullscan", "evaluate", "--scenarios", str(src), "--plan", "10min",
+                           "--out", str(out), "--no-progress"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    runs = {r["scenario"]: r for r in json.loads((out / "plan_vs_achieved.json").read_text())["runs"]}
+    assert "no multibeam" in runs["imaging_only"]["error"]
+    small = runs["small"]
+    # The simulator flew the plan (its route), with the parasites taken off the hull.
+    flown = yaml.safe_load((out / "small" / "scenario.yaml").read_text())
+    assert flown["parasites"] == [] and flown["survey"]["plan"].endswith("plan.json")
+    plan = json.loads((out / "small" / "plan" / "plan.json").read_text())
+    assert small["lanes"] == len(plan["lanes"]) > 0 and small["planned_s"] <= 600
+    rows = small["cleared_by_height"]
+    assert set(rows) >= {"0.1", "0.2"}
+    for r in rows.values():
+        assert 0 < r["predicted"] <= 1 and 0 < r["achieved"] <= 1
+        assert r["difference_pp"] == pytest.approx(100 * (r["predicted"] - r["achieved"]), abs=0.06)
+    assert small["within_target"] == (small["worst_difference_pp"] <= 5.0)
+    table = (out / "plan_vs_achieved.md").read_text()
+    assert "| small | " in table and "| imaging_only | failed: " in table
