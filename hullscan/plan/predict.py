@@ -29,6 +29,9 @@ SEA_SURFACE_Z = 0.0
 NEIGHBOUR_CELLS = 9
 # The median of n values is 1.2533 / sqrt(n) as certain as one (make_cells uses the same factor).
 MEDIAN_EFFICIENCY = 1.2533
+# Samples whose normals differ by more than 60 degrees are on other faces (a thin plate's far side,
+# a recess wall next to the plating): the comparator judges them by the same nearby cells.
+OTHER_FACE_COS = 0.5
 
 
 @dataclass(frozen=True)
@@ -171,8 +174,9 @@ class Predictor:
         """(seen, {height: cleared}) per sample, by the comparator's :func:`clearing_cells` and its
         neighbourhood rule (:func:`hullscan.compare.analysis.clearance`): a sample is judged by the
         cells within ``coverage_radius_m`` of it, whichever face they lie on, and is cleared when most
-        of them clear. Without that, samples on the far face of a thin plate (bilge keels) and on
-        recess walls next to a seen rim (sea chests) were predicted uncleared that a survey clears."""
+        of them clear. Without the other faces, samples on the far face of a thin plate (bilge keels)
+        and on recess walls next to a seen rim (sea chests) were predicted uncleared that a survey
+        clears."""
         seen, unc = self.cell_uncertainty(acc)
         cells = _pseudo_cells(self.samples, seen, unc)
         direct = {h: clearing_cells(cells, self.config, h)[1] & seen for h in heights}
@@ -190,10 +194,16 @@ class Predictor:
             if self.tree is None:
                 self._pairs = (np.zeros(0, np.int64), np.zeros(0, np.int64))
             else:
-                # scipy lists each sample with itself (distance 0) among the pairs.
+                # scipy lists each sample with itself (distance 0) among the pairs. Only other faces
+                # count: along one face, the cell density at the sample already says how many cells
+                # lie near it (cell_uncertainty), and counting its neighbours again over-predicts.
                 m = self.tree.sparse_distance_matrix(self.tree, self.config.coverage.coverage_radius_m,
                                                      output_type="ndarray")
-                self._pairs = (m["i"].astype(np.int64), m["j"].astype(np.int64))
+                i, j = m["i"].astype(np.int64), m["j"].astype(np.int64)
+                nrm = self.reference.sample_normals
+                other_face = np.einsum("ij,ij->i", nrm[i], nrm[j]) < OTHER_FACE_COS
+                keep = (i == j) | other_face
+                self._pairs = (i[keep], j[keep])
         return self._pairs
 
 

@@ -38,3 +38,10 @@ def plate(z: float = -5.0, length: float = 10.0, width: float = 6.0) -> HullMesh
     p = _box((length, width, 0.02), (length / 2, 0.0, z), 0.5)
     reg = np.full(len(p.faces), REGION_INDEX["bottom"], np.int16)
     return HullMesh(p.vertices, p.faces, reg, "plate", "test plate", length, width, -z)
+
+
+def fin(z: float = -4.0, length: float = 10.0, height: float = 1.5, thickness: float = 0.1) -> HullMesh:
+    """A thin vertical plate (a bilge keel's web) along x, centred on y = 0, top at ``z``."""
+    p = _box((length, thickness, height), (length / 2, 0.0, z - height / 2), 0.1)
+    reg = np.full(len(p.faces), REGION_INDEX["bilge_keel"], np.int16)
+    return HullMesh(p.vertices, p.faces, reg, "fin", "test fin", length, thickness, -(z - height))

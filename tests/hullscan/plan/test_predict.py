@@ -9,7 +9,7 @@ from hullscan.compare.reference import mesh_reference
 from hullscan.compare.uncertainty import point_sigma
 from hullscan.plan.predict import Predictor, beam_directions, ping_poses
 from hullscan.plan.sonar import MULTIBEAM
-from tests.hullscan.plan.hulls import plate
+from tests.hullscan.plan.hulls import fin, plate
 
 
 def _lane_under(z_plate: float, standoff: float) -> np.ndarray:
@@ -79,3 +79,24 @@ def test_out_of_range_sees_nothing() -> None:
     pred = Predictor(ref, MULTIBEAM, CompareConfig(), speed_mps=0.8)
     seen, _ = pred.cell_uncertainty(pred.cast(_lane_under(-5.0, 25.0)))
     assert not seen.any()
+
+
+def test_far_face_of_a_thin_plate_is_judged_by_the_near_faces_cells() -> None:
+    """A lane on one side of a 10 cm plate: no ray meets the far face, yet the comparator judges its
+    samples by the cells within coverage_radius_m, which lie on the near face; so does the prediction.
+    Samples along one face are not pooled (the density already says how many cells lie near)."""
+    cfg = CompareConfig()
+    ref = mesh_reference(fin(), coverage_cell=cfg.coverage.coverage_cell_m, coverage_max_z=cfg.coverage.coverage_max_z_m)
+    pred = Predictor(ref, MULTIBEAM, cfg, speed_mps=0.5, systematic_m=0.01)
+    # Along the -y face at 2.5 m, heading +x: the fan looks left (+y), at the plate.
+    acc = pred.cast(np.array([[-2.0, -2.5, -4.75], [12.0, -2.5, -4.75]]))
+    n = ref.sample_normals
+    near, far = n[:, 1] < -0.9, n[:, 1] > 0.9
+    assert acc.returns[near].mean() > 1 and acc.returns[far].sum() == 0
+    seen, cleared = pred.clearance(acc, (0.1,))
+    direct_seen, _ = pred.cell_uncertainty(acc)
+    mid = (ref.samples[:, 0] > 2) & (ref.samples[:, 0] < 8)
+    assert direct_seen[near & mid].mean() > 0.8 and not direct_seen[far].any()
+    assert seen[far & mid].mean() > 0.8 and cleared[0.1][far & mid].mean() > 0.7
+    # Same face, no returns (the plate's ends beyond the lane's reach stay as the density says).
+    assert np.array_equal(seen[near], direct_seen[near])
