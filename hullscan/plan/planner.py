@@ -336,15 +336,17 @@ def _left(regions: NDArray[np.str_], seen: NDArray[np.bool_], cleared: NDArray[n
                         "area_m2": round(lm.area_m2 * (1 - lm.cleared_fraction), 2),
                         "cleared_fraction": round(lm.cleared_fraction, 4)})
     rows = []
+    # A region's area already listed under its landmarks is not listed again under the region.
+    listed = {r: sum(d["area_m2"] for d in out if d["region"] == r) for r in {d["region"] for d in out}}
     for r in sorted(set(regions.tolist())):
         m = regions == r
         unseen = float((m & ~seen).sum() * area)
         uncertain = float((m & seen & ~cleared).sum() * area)
-        if unseen + uncertain < 0.5:
+        if unseen + uncertain - listed.get(r, 0.0) < 0.5:
             continue
-        rows.append({"what": r.replace("_", " "), "kind": "region", "region": r,
-                     "risk_weight": weights.get(r, weights.get("unknown", 0.6)),
-                     "area_m2": round(unseen + uncertain, 2), "not_seen_m2": round(unseen, 2),
+        rows.append({"what": r.replace("_", " ") + (" (elsewhere)" if r in listed else ""), "kind": "region",
+                     "region": r, "risk_weight": weights.get(r, weights.get("unknown", 0.6)),
+                     "area_m2": round(unseen + uncertain - listed.get(r, 0.0), 2), "not_seen_m2": round(unseen, 2),
                      "seen_too_uncertain_m2": round(uncertain, 2), "cleared_fraction": round(float(cleared[m].mean()), 4)})
     rows.sort(key=lambda d: (-d["risk_weight"], -d["area_m2"]))
     out.sort(key=lambda d: (-d["risk_weight"], -d["area_m2"]))

@@ -47,6 +47,13 @@ def test_prediction_reports_regions_landmarks_and_what_is_left(plan) -> None:  #
     assert any(lm.region == "sea_chest" for lm in plan.landmarks)
     weights = [d["risk_weight"] for d in plan.left if d["kind"] == "region"]
     assert weights == sorted(weights, reverse=True)
+    # Each place is listed once: a region's area under a listed landmark is not listed again.
+    names = [d["what"] for d in plan.left]
+    assert len(names) == len(set(names))
+    for r in {d["region"] for d in plan.left if d["kind"] == "landmark"}:
+        m = plan.regions == r
+        total = float((m & ~plan.cleared[h]).sum() * plan.reference.sample_area)
+        assert sum(d["area_m2"] for d in plan.left if d["region"] == r) <= total + 0.05
 
 
 def test_time_too_short_for_the_landmarks_lists_what_fits() -> None:
@@ -63,3 +70,18 @@ def test_hull_without_a_wetted_part() -> None:
     dry = barge(draft=0.05)
     with pytest.raises(PlanError, match="no wetted part"):
         make_plan(dry, MULTIBEAM, PlanRequest(0.1, 600.0, Vehicle()), CompareConfig())
+
+
+def test_what_is_left_lists_each_place_once() -> None:
+    """12 m² of rudder not cleared, 8 of them under a rudder landmark 20 % cleared (of 10 m²): the
+    landmark row, then the region row for the other 4 m² only (it used to repeat all 12)."""
+    from hullscan.plan.planner import _left
+    from hullscan.report.landmarks import Landmark
+
+    regions = np.array(["rudder"] * 12 + ["side"] * 4)
+    cleared = np.zeros(16, bool)
+    cleared[12:] = True
+    seen = np.ones(16, bool)
+    rudder = Landmark("rudder", "rudder", "centreline", (0.0, 0.0, -3.0), (2.0, 0.0, -1.0), 10.0, 0.2, 1.0)
+    left = _left(regions, seen, cleared, 1.0, {"rudder": 1.0, "side": 0.5}, (rudder,), 0.1)
+    assert [(d["what"], d["area_m2"]) for d in left] == [("rudder", 8.0), ("rudder (elsewhere)", 4.0)]
