@@ -14,7 +14,8 @@ from typing import Any
 
 CSV_COLUMNS = ("case_number", "vessel_name", "imo_number", "id", "kind", "side", "region", "frame_number",
                "distance_from_stern_m", "depth_m", "x_m", "y_m", "z_m", "volume_m3", "max_height_m",
-               "footprint_m2", "confidence", "confidence_class", "risk", "nearest_landmark", "n_camera_frames")
+               "footprint_m2", "confidence", "confidence_class", "risk", "nearest_landmark", "n_camera_frames",
+               "history", "history_since")
 
 
 def _rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -22,6 +23,7 @@ def _rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for f in doc.get("findings", []):
         near = f.get("nearest_landmark") or {}
+        hist = f.get("history") or {}  # against the vessel's last cleared scan (--vessel); empty without
         rows.append({
             "case_number": case.get("case_number"), "vessel_name": case.get("vessel_name"),
             "imo_number": case.get("imo_number"), "id": f["id"], "kind": f["kind"], "side": f["side"],
@@ -31,6 +33,7 @@ def _rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
             "volume_m3": f["volume_m3"], "max_height_m": f["max_height_m"], "footprint_m2": f["footprint_m2"],
             "confidence": f["confidence"], "confidence_class": f.get("confidence_class"), "risk": f["risk"],
             "nearest_landmark": near.get("description"), "n_camera_frames": len(f.get("camera", [])),
+            "history": hist.get("status"), "history_since": hist.get("since"),
         })
     return rows
 

@@ -5,6 +5,7 @@ box that was there "present since"; a missing clean scan is said and the visit s
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import shutil
@@ -84,6 +85,12 @@ def test_the_second_visit_marks_new_and_present_since_the_first(visits: dict[str
     assert f"new since {date}" in html and f"present since {date}" in html
     assert f"Compared with the cleared scan of {date} (inspection #1): 1 finding new since {date}" in html
     assert "data-history='new'" in html and "data-history='present'" in html
+    # The exports for case-management systems carry it too.
+    rows = {r["id"]: r for r in csv.DictReader((visits["dir"] / "v2" / "findings.csv").open())}
+    assert (rows[bump["id"]]["history"], rows[bump["id"]]["history_since"]) == ("new", date)
+    assert rows[box["id"]]["history"] == "present"
+    features = json.loads((visits["dir"] / "v2" / "findings.geojson").read_text())["features"]
+    assert {f["id"]: f["properties"]["history"] for f in features} == {bump["id"]: "new", box["id"]: "present"}
 
 
 def test_history_lists_the_visits(visits: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
