@@ -89,20 +89,6 @@ def _read_any(raw: bytes, ext: str, path: Path) -> tuple[NDArray[np.float64], ND
     return verts, faces
 
 
-def merge_duplicate_vertices(verts: NDArray[np.float64], faces: NDArray[np.int64]
-                             ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    """Identical vertices made one, faces kept as they are (same count and order, so per-face
-    regions stay aligned). An STL stores every triangle with its own three corners: read as it is,
-    a closed hull is a soup of loose triangles, and whatever follows the mesh's connectivity (is it
-    closed, which side is out) sees holes everywhere."""
-    if not len(verts):
-        return verts, faces
-    uniq, inverse = np.unique(verts, axis=0, return_inverse=True)
-    if len(uniq) == len(verts):
-        return verts, faces
-    return uniq, inverse.reshape(-1)[faces]
-
-
 def _axis_vector(spec: str) -> NDArray[np.float64]:
     v = np.zeros(3)
     v["xyz".index(spec[1])] = 1.0 if spec[0] == "+" else -1.0
@@ -278,7 +264,6 @@ def load_mesh(
     else:
         verts, faces = _read_any(raw, ext, p)
         regions_opt = None
-    verts, faces = merge_duplicate_vertices(verts, faces)
     extent = _checked_extent(p, verts, faces)
     notes: list[str] = []
     # Units, then axes: the file's coordinates rotated and scaled into hull axes in metres.
