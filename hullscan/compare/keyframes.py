@@ -50,6 +50,7 @@ from hullscan.errors import ConfigError, HullscanError
 from hullscan.model import CameraFrame, CameraModel, NavSample, TransformStamped
 from hullscan.recon.checkpoint import (
     RESUME_MODES,
+    RESUME_WINDOW_S,
     SurveyIdentity,
     identity_path,
     read_identity,
@@ -391,10 +392,18 @@ class KeyframeKeeper:
                  "first data if they are this survey's")
 
     # -- the survey's first data decides the restore
-    def first_data(self, stamp_ns: int, nav_frame: str) -> None:
+    def first_data(self, stamp_ns: int, nav_frame: str, derived: bool = False) -> None:
+        """``derived``: the stamp is an output about the survey (the comparator's findings, of a map
+        whose newest ping may predate the camera's first frame), not the camera's own input."""
         if self.first_ns is not None:
             return
-        self.first_ns, st = stamp_ns, self.store
+        st = self.store
+        ident = st.identity if st is not None else None
+        if derived and ident is not None and ident.first_ns - int(RESUME_WINDOW_S * 1e9) <= stamp_ns < ident.first_ns:
+            # A restarted node can hear the latched findings of an inspection made before the
+            # camera's first keyframe of the same survey (seconds earlier): that is not another survey.
+            stamp_ns = ident.first_ns
+        self.first_ns = stamp_ns
         if st is None:
             return
         if st.entries or st.nav or st.models or st.identity:

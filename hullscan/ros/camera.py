@@ -139,7 +139,7 @@ class CameraNode(HullscanNode):
     def on_findings(self, msg: String) -> None:
         doc = json.loads(msg.data)
         if isinstance(doc.get("stamp_ns"), int):  # the findings are this survey's data too (restore decision)
-            self.keep.first_data(doc["stamp_ns"], self.config.topics.nav_frame)
+            self.keep.first_data(doc["stamp_ns"], self.config.topics.nav_frame, derived=True)
         try:
             self._answer(doc)
         finally:

@@ -182,6 +182,26 @@ def test_a_restart_of_the_same_survey_restores_keyframes_pose_intrinsics_and_mou
     assert again.first_ns == T0
 
 
+def test_latched_findings_from_before_the_first_keyframe_are_the_same_survey(tmp_path: Path) -> None:
+    """Restarted, the node may first hear the comparator's latched findings of a map whose newest
+    ping predates the camera's first keyframe (the sonar started seconds before the camera): that
+    is the same survey, and the keyframes are restored. A camera frame that early is not."""
+    first, _ = _keeper(tmp_path)
+    _survey(first, T0 + 10 * S, T0 + 20 * S)
+    del first
+    again, log = _keeper(tmp_path)
+    again.first_data(T0 + 4 * S, "odom", derived=True)
+    assert log.stats["keyframes_restored"] == 10, log.stats["checkpoint_decision"]
+    assert again.first_ns == T0 + 10 * S
+
+    other, log2 = _keeper(tmp_path / "other")
+    _survey(other, T0 + 10 * S, T0 + 20 * S)
+    del other
+    own, log2 = _keeper(tmp_path / "other")
+    own.first_data(T0 + 4 * S, "odom")  # the camera's own input, before the checkpoint's survey
+    assert "another survey" in str(log2.stats["checkpoint_decision"])
+
+
 def test_a_finished_survey_is_never_restored_into_the_next(tmp_path: Path) -> None:
     first, _ = _keeper(tmp_path)
     _survey(first, T0, T0 + 10 * S)
