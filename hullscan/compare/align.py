@@ -10,6 +10,7 @@ not constrain (sliding along a parallel mid-body) keep the prior instead of drif
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any
@@ -591,7 +592,11 @@ def align(points: F64, reference: Reference, config: CompareConfig, *, prior: Tr
         # Along a hull the fit is held by a few features (bilge keel ends, sea chests, the ends'
         # curvature) that the Tukey-weighted ICP cannot pull once they are off by more than its
         # width: the shift along the ship is settled by scanning the fit's cost directly.
-        t, along_range = settle_along(fit.src, reference, t, sigma, config)
+        t, _ = settle_along(fit.src, reference, t, sigma, config)
+        # Heading and the position across the ship follow the new position along it: refine them
+        # from there with the finest ICP stage, and settle along the ship once more, near by.
+        t = fit.refine([(best.method, t)], fit.config.alignment.icp_schedule_m[-1:])[0].matrix
+        t, along_range = settle_along(fit.src, reference, t, sigma, config, window_m=0.3, far=False)
         reg = replace(reg, along_range_m=along_range)
         rms, med, inl = score(fit.src, reference, t, fit.tukey_m, order=fit.order)
         result = replace(result, transform=Transform.from_matrix(t), residual_m=rms, median_abs_m=med,
@@ -661,38 +666,90 @@ def _no_fit(best: AlignmentCandidate, result: Alignment, reference: Reference, c
         f"A different ship, or {cause}; no findings were produced.", result)
 
 
-def settle_along(src: F64, reference: Reference, t: F64, sigma: PriorSigma, config: CompareConfig
-                  ) -> tuple[F64, tuple[float, float]]:
-    """The fit moved along the ship (hull x) to its lowest fine cost, and the range of shifts from
-    there over which the cost stays within ``along_tie`` of it (the position's ambiguity)."""
+def settle_along(src: F64, reference: Reference, t: F64, sigma: PriorSigma, config: CompareConfig, *,
+                 window_m: float | None = None, far: bool = True) -> tuple[F64, tuple[float, float]]:
+    """The fit moved along the ship (hull x) and turned in heading to its lowest fine cost, and the
+    range of shifts from there over which the cost stays within ``along_tie`` of it (the
+    position's ambiguity).
+
+    The coarse registration sees the cloud at half-metre voxels and can stop a metre or two from
+    the fine cost's minimum, so the along-ship range of the prior is scanned as well (``far``); a
+    shift out there is taken only when it fits clearly better (by more than the tie) than the best
+    within ``window_m`` of the fit, so that on a hull that looks alike along its length the fit
+    stays where the prior put it. Along a smooth hull the position along the ship and the heading
+    trade off (a shift along a hull that narrows towards both ends looks much like a turn), so
+    about the best shift the two are scanned together, about the cloud's centre; ICP alone
+    crawls along that valley and stops where its iterations run out. The minimum is placed
+    between scan steps by a parabola through the lowest three costs in each direction."""
     rc = config.alignment.registration
     pts = src if len(src) <= rc.along_points else src[
         np.sort(np.random.default_rng(config.seed).choice(len(src), rc.along_points, replace=False))]
     c = 2 * config.alignment.tukey_k_m
+    pivot = pts.mean(axis=0) @ t[:3, :3].T + t[:3, 3]  # the cloud's centre, reference frame
 
-    def cost(shift: float) -> float:
-        m = t.copy()
-        m[0, 3] += shift
-        return _cost(pts, reference, m, c)
+    def cost(shift: float, yaw: float = 0.0) -> float:
+        return _cost(pts, reference, _about(pivot, yaw, np.array([shift, 0.0, 0.0])) @ t, c)
 
-    near = np.arange(-rc.along_settle_m, rc.along_settle_m + 1e-9, rc.along_settle_step_m)
-    costs = np.array([cost(float(v)) for v in near])
-    best = float(near[int(np.argmin(costs))])
-    low = float(costs.min())
-    t = t.copy()
-    t[0, 3] += best
+    step, ystep = rc.along_settle_step_m, rc.settle_heading_step_deg
+    # Never beyond what check_within_prior still accepts: a prior that is already a registration
+    # (drift correction's, +/- 0.5 m) is not walked off along a hull that looks alike.
+    half = min(rc.along_settle_m if window_m is None else window_m, 1.5 * sigma.along_m)
+    turns = np.arange(-rc.settle_heading_deg, rc.settle_heading_deg + 1e-9, ystep)
+    # Shift and heading together, first at twice the step over the window, then at the step
+    # about the best of those (a shift and a turn trade off along a smooth hull: the valley of
+    # the cost runs diagonally, and one direction at a time would stop on its side).
+    best, yaw, low = _lowest(cost, np.arange(-half, half + 1e-9, 2 * step), turns)
+    scan = np.arange(-1.5 * sigma.along_m, 1.5 * sigma.along_m + 1e-9, rc.ambiguity_step_m) if far else np.zeros(0)
+    scan = scan[np.abs(scan) > half]
+    if len(scan):
+        shift, _, lowest = _lowest(cost, scan, np.array([yaw]))
+        if lowest * (1.0 + rc.along_tie) < low:
+            best, yaw, low = _lowest(cost, shift + np.arange(-rc.ambiguity_step_m, rc.ambiguity_step_m + 1e-9,
+                                                             2 * step), turns)
+    best, yaw, low = _lowest(cost, best + step * np.arange(-1.0, 2.0), yaw + 0.5 * ystep * np.arange(-1.0, 2.0))
+    ystep *= 0.5
+    best += _parabola_offset(cost(best - step, yaw), low, cost(best + step, yaw), step)
+    yaw += _parabola_offset(cost(best, yaw - ystep), cost(best, yaw), cost(best, yaw + ystep), ystep)
+    low = min(low, cost(best, yaw))
+    t = _about(pivot, yaw, np.array([best, 0.0, 0.0])) @ t
+    return t, _tie_range(pts, reference, t, low, sigma, config)
+
+
+def _tie_range(pts: F64, reference: Reference, t: F64, low: float, sigma: PriorSigma, config: CompareConfig
+               ) -> tuple[float, float]:
+    """Shifts along hull x (m) from ``t`` over which the cost stays within ``along_tie`` of ``low``."""
+    rc = config.alignment.registration
+    c = 2 * config.alignment.tukey_k_m
     reach = max(2.0 * sigma.along_m, rc.ambiguity_scan_m)
+    step = rc.along_settle_step_m if reach <= rc.along_settle_m else rc.ambiguity_step_m
     lo = hi = 0.0
     for sign in (1.0, -1.0):
-        for v in np.arange(rc.along_settle_step_m, reach + 1e-9,
-                           rc.along_settle_step_m if reach <= rc.along_settle_m else rc.ambiguity_step_m):
-            if cost(best + sign * float(v)) > (1.0 + rc.along_tie) * low:
+        for v in np.arange(rc.along_settle_step_m, reach + 1e-9, step):
+            m = t.copy()
+            m[0, 3] += sign * float(v)
+            if _cost(pts, reference, m, c) > (1.0 + rc.along_tie) * low:
                 break
             if sign > 0:
                 hi = float(v)
             else:
                 lo = -float(v)
-    return t, (lo, hi)
+    return lo, hi
+
+
+def _lowest(cost: Callable[[float, float], float], shifts: F64, yaws: F64) -> tuple[float, float, float]:
+    """(shift, yaw, cost) of the lowest ``cost(shift, yaw)`` over the grid of the two."""
+    grid = np.array([[cost(float(v), float(y)) for y in yaws] for v in shifts])
+    i, j = np.unravel_index(int(np.argmin(grid)), grid.shape)
+    return float(shifts[i]), float(yaws[j]), float(grid[i, j])
+
+
+def _parabola_offset(left: float, mid: float, right: float, step: float) -> float:
+    """Where a parabola through three equally spaced costs has its lowest point, relative to the
+    middle one (within half a step either way; 0 when the three do not curve upwards)."""
+    curve = left - 2.0 * mid + right
+    if curve <= 0.0:
+        return 0.0
+    return float(np.clip(0.5 * step * (left - right) / curve, -0.5 * step, 0.5 * step))
 
 
 def _raise_prior_far_off(near: AlignmentCandidate, reg: Registration, prior: Transform, fit: _Refiner,

@@ -30,10 +30,13 @@ class RegistrationConfig(BaseModel):
     distinct_shift_m: float = Field(0.5, gt=0.0, description="... or this far apart horizontally (m)")
     min_coarse_inliers: float = Field(0.5, gt=0.0, le=1.0, description="share of the sparse cloud within "
                                       "2 x coarse_tukey_m of the reference below which the prior is judged off")
-    along_points: int = Field(10000, ge=100, description="cloud points in the scan of the fit along the ship")
+    along_points: int = Field(6000, ge=100, description="cloud points in the scan of the fit along the ship")
     along_settle_m: float = Field(1.5, gt=0.0, description="the fit is moved along the ship to its lowest cost "
                                   "within +/- this (m)")
     along_settle_step_m: float = Field(0.1, gt=0.0, description="step of that scan (m)")
+    settle_heading_deg: float = Field(0.4, ge=0.0, description="... and about the best shift, turning the heading "
+                                      "within +/- this as well (deg; along a smooth hull a shift and a turn trade off)")
+    settle_heading_step_deg: float = Field(0.2, gt=0.0, description="heading step of that scan (deg)")
     along_tie: float = Field(0.03, gt=0.0, description="shifts along the ship whose cost is within this share of "
                              "the lowest are as good: the reported ambiguity")
     ambiguity_scan_m: float = Field(10.0, gt=0.0, description="least reach of the scan along the ship (m)")

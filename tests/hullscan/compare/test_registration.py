@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hullscan.compare.align import AlignmentFailed, align, check_upright
+from hullscan.compare.align import (
+    AlignmentFailed,
+    _parabola_offset,
+    align,
+    check_upright,
+    settle_along,
+)
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.prior import DEFAULT_SIGMA, perturbed
 from hullscan.compare.reference import mesh_reference
@@ -77,3 +83,43 @@ def test_upright_check_refuses_a_fit_that_turns_the_hull_over(ref) -> None:
     flipped = Transform.from_euler(np.pi, 0.0, 0.0).as_matrix()
     with pytest.raises(AlignmentError, match="--up"):
         check_upright(flipped, ref)
+
+
+def test_settling_along_the_ship_reaches_a_minimum_beyond_its_near_window(ref, scan) -> None:
+    # The coarse fit sees half-metre voxels and can stop metres from the fine minimum: the settle
+    # scans the prior's whole along-ship range, not only +/- along_settle_m about the fit.
+    pts = np.asarray(scan.cloud.points, float)
+    truth = HULL_TO_NAV.inverse().as_matrix()  # reference <- cloud
+    off = truth.copy()
+    off[0, 3] += 3.0
+    cfg = CompareConfig()
+    assert cfg.alignment.registration.along_settle_m < 3.0
+    t, (lo, hi) = settle_along(pts, ref, off, DEFAULT_SIGMA, cfg)
+    assert abs(t[0, 3] - truth[0, 3]) < 0.05, t[0, 3] - truth[0, 3]
+    assert hi - lo < 1.0
+
+
+def test_parabola_places_the_minimum_between_scan_steps() -> None:
+    step, vertex = 0.1, 0.037
+    left, mid, right = ((x - vertex) ** 2 + 1.0 for x in (-step, 0.0, step))
+    assert _parabola_offset(left, mid, right, step) == pytest.approx(vertex)
+    assert _parabola_offset(1.0, 1.0, 1.0, step) == 0.0  # flat: stay
+    assert _parabola_offset(1.0, 2.0, 1.0, step) == 0.0  # a maximum: stay
+
+
+def test_settling_a_registered_prior_stays_within_its_range() -> None:
+    # A prior that is already a registration (drift correction's, +/- 0.5 m along) is refined
+    # where it is: along a parallel midbody the cost is flat, and walking it off further would
+    # end in "prior outside the capture range".
+    from hullscan.compare.prior import PriorSigma
+
+    long = make_hull(length=60.0, beam=8.0, draft=3.0, n_x=121, n_s=33, fullness=16.0, sea_chest=False)
+    r = mesh_reference(long, icp_spacing=0.1)
+    s = make_scan(long, (), spacing=0.08, hull_to_nav=HULL_TO_NAV, seed=4)
+    hull_pts = HULL_TO_NAV.inverse().apply(np.asarray(s.cloud.points, float))
+    keep = (np.abs(hull_pts[:, 0] - 30.0) < 9.0) & (hull_pts[:, 1] > 1.0)
+    start = HULL_TO_NAV.inverse().as_matrix()
+    start[0, 3] += 1.2  # looks as good as the truth here
+    registered = PriorSigma(along_m=0.5, across_m=0.3, vertical_m=0.2, heading_deg=1.0)
+    t, _ = settle_along(np.asarray(s.cloud.points, float)[keep], r, start, registered, CompareConfig())
+    assert abs(t[0, 3] - start[0, 3]) <= 0.75 + 0.05 + 1e-9
