@@ -58,15 +58,20 @@ def test_prior_beyond_the_capture_range_says_how_far_off(ref, scan) -> None:
     assert "units" not in msg
 
 
-def test_parallel_midbody_seen_from_one_side_is_reported_ambiguous() -> None:
+@pytest.fixture(scope="module")
+def midbody():
+    """A long parallel midbody's reference, and the port side and bilge of a scan of its middle
+    (cloud frame, hull frame): nothing there fixes the position along the ship."""
     long = make_hull(length=60.0, beam=8.0, draft=3.0, n_x=121, n_s=33, fullness=16.0, sea_chest=False)
-    r = mesh_reference(long, icp_spacing=0.1)
     s = make_scan(long, (), spacing=0.08, hull_to_nav=HULL_TO_NAV, seed=4)
     hull_pts = HULL_TO_NAV.inverse().apply(np.asarray(s.cloud.points, float))
-    # Port side and bilge of the midbody only: nothing fixes the position along the ship.
     keep = (np.abs(hull_pts[:, 0] - 30.0) < 9.0) & (hull_pts[:, 1] > 1.0)
-    pts = np.asarray(s.cloud.points, float)[keep]
-    pivot = hull_pts[keep].mean(axis=0)
+    return mesh_reference(long, icp_spacing=0.1), np.asarray(s.cloud.points, float)[keep], hull_pts[keep]
+
+
+def test_parallel_midbody_seen_from_one_side_is_reported_ambiguous(midbody) -> None:
+    r, pts, hull_pts = midbody
+    pivot = hull_pts.mean(axis=0)
     prior = perturbed(HULL_TO_NAV, pivot, 3.0, 0.5, 2.0)
     a = align(pts, r, CompareConfig(), prior=prior.inverse(), sigma=DEFAULT_SIGMA)
     reg = a.registration
@@ -107,19 +112,15 @@ def test_parabola_places_the_minimum_between_scan_steps() -> None:
     assert _parabola_offset(1.0, 2.0, 1.0, step) == 0.0  # a maximum: stay
 
 
-def test_settling_a_registered_prior_stays_within_its_range() -> None:
+def test_settling_a_registered_prior_stays_within_its_range(midbody) -> None:
     # A prior that is already a registration (drift correction's, +/- 0.5 m along) is refined
     # where it is: along a parallel midbody the cost is flat, and walking it off further would
     # end in "prior outside the capture range".
     from hullscan.compare.prior import PriorSigma
 
-    long = make_hull(length=60.0, beam=8.0, draft=3.0, n_x=121, n_s=33, fullness=16.0, sea_chest=False)
-    r = mesh_reference(long, icp_spacing=0.1)
-    s = make_scan(long, (), spacing=0.08, hull_to_nav=HULL_TO_NAV, seed=4)
-    hull_pts = HULL_TO_NAV.inverse().apply(np.asarray(s.cloud.points, float))
-    keep = (np.abs(hull_pts[:, 0] - 30.0) < 9.0) & (hull_pts[:, 1] > 1.0)
+    r, pts, _ = midbody
     start = HULL_TO_NAV.inverse().as_matrix()
     start[0, 3] += 1.2  # looks as good as the truth here
     registered = PriorSigma(along_m=0.5, across_m=0.3, vertical_m=0.2, heading_deg=1.0)
-    t, _ = settle_along(np.asarray(s.cloud.points, float)[keep], r, start, registered, CompareConfig())
+    t, _ = settle_along(pts, r, start, registered, CompareConfig())
     assert abs(t[0, 3] - start[0, 3]) <= 0.75 + 0.05 + 1e-9
