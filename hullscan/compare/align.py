@@ -592,7 +592,7 @@ def align(points: F64, reference: Reference, config: CompareConfig, *, prior: Tr
         # Along a hull the fit is held by a few features (bilge keel ends, sea chests, the ends'
         # curvature) that the Tukey-weighted ICP cannot pull once they are off by more than its
         # width: the shift along the ship is settled by scanning the fit's cost directly.
-        t, _ = settle_along(fit.src, reference, t, sigma, config)
+        t, _ = settle_along(fit.src, reference, t, sigma, config, ambiguity=False)
         # Heading and the position across the ship follow the new position along it: refine them
         # from there with the finest ICP stage, and settle along the ship once more, near by.
         t = fit.refine([(best.method, t)], fit.config.alignment.icp_schedule_m[-1:])[0].matrix
@@ -667,7 +667,8 @@ def _no_fit(best: AlignmentCandidate, result: Alignment, reference: Reference, c
 
 
 def settle_along(src: F64, reference: Reference, t: F64, sigma: PriorSigma, config: CompareConfig, *,
-                 window_m: float | None = None, far: bool = True) -> tuple[F64, tuple[float, float]]:
+                 window_m: float | None = None, far: bool = True, ambiguity: bool = True
+                 ) -> tuple[F64, tuple[float, float]]:
     """The fit moved along the ship (hull x) and turned in heading to its lowest fine cost, and the
     range of shifts from there over which the cost stays within ``along_tie`` of it (the
     position's ambiguity).
@@ -712,7 +713,8 @@ def settle_along(src: F64, reference: Reference, t: F64, sigma: PriorSigma, conf
     yaw += _parabola_offset(cost(best, yaw - ystep), cost(best, yaw), cost(best, yaw + ystep), ystep)
     low = min(low, cost(best, yaw))
     t = _about(pivot, yaw, np.array([best, 0.0, 0.0])) @ t
-    return t, _tie_range(pts, reference, t, low, sigma, config)
+    # The ambiguity scan walks up to 10 m each way: only for the settle whose range is reported.
+    return t, _tie_range(pts, reference, t, low, sigma, config) if ambiguity else (0.0, 0.0)
 
 
 def _tie_range(pts: F64, reference: Reference, t: F64, low: float, sigma: PriorSigma, config: CompareConfig

@@ -52,7 +52,8 @@ class NavReference:
         cfg = self.compare_config or CompareConfig()
         dense = dense_voxels(pts, 0.25)
         reg = register_prior(dense, self.reference, self.hull_to_nav.inverse(), self.sigma, cfg)
-        t, _ = settle_along(dense, self.reference, reg.best.transform.as_matrix(), self.sigma, cfg)
+        t, _ = settle_along(dense, self.reference, reg.best.transform.as_matrix(), self.sigma, cfg,
+                            ambiguity=False)
         first = dense_voxels(pts[: max(1, int(early * len(pts)))], cfg.alignment.voxel_m)
         if len(first) > 20000:
             first = first[np.sort(np.random.default_rng(cfg.seed).choice(len(first), 20000, replace=False))]
