@@ -144,7 +144,11 @@ class LiveComparator:
                               deviation=np.full(len(cloud), np.nan))
         inspect_s = time.perf_counter() - t0
         self.inspection = ins
-        if self.hull_to_nav is not None and ins.cloud_to_ref is not None:
+        reg = ins.alignment.registration if ins.alignment is not None else None
+        # A registration the map cannot fix along the ship (a first few hundred points on a parallel
+        # midbody) is reported as such, but not refined from next time: the grown map is searched
+        # from the prior again until it fixes the position.
+        if self.hull_to_nav is not None and ins.cloud_to_ref is not None and not (reg and reg.along_ambiguous):
             self.registered = ins.cloud_to_ref.inverse()
         h2n = ins.cloud_to_ref.inverse() if ins.cloud_to_ref is not None else (self.hull_to_nav or Transform())
         dev = ins.deviation if ins.deviation is not None and len(ins.deviation) == len(cloud) else None

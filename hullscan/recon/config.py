@@ -38,6 +38,20 @@ class DriftConfig(BaseModel):
         "a bottom lane sideways")
     max_yaw_deg: float = Field(3.0, gt=0.0, le=45.0,
                                description="largest heading correction against the reference (deg)")
+    smoother: bool = Field(True, description="against a reference, solve all submaps' corrections together "
+                           "under a drift model (a direction a submap does not constrain comes from its "
+                           "neighbours before and after); false: align them in turn, carrying the last "
+                           "correction (hullscan/recon/smoothing.py)")
+    smoother_drift_rate: float = Field(0.01, gt=0.0, description="smoother: position drift per metre "
+                                       "travelled (1 sigma per axis)")
+    smoother_correlation_m: float = Field(40.0, gt=0.0, description="smoother: distance over which the drift "
+                                          "rate stays correlated (DVL drift is a velocity error)")
+    smoother_yaw_rate_deg: float = Field(0.002, gt=0.0, description="smoother: heading drift per metre "
+                                         "travelled (deg, 1 sigma)")
+    fit_sigma_m: float = Field(0.02, gt=0.0, description="smoother: uncertainty of a submap's fit along "
+                               "its best-constrained direction (m); weaker directions in proportion")
+    smoother_refit_m: float = Field(0.5, gt=0.0, description="smoother: correspondence distance when "
+                                    "submaps are fitted again from the solved corrections")
     measured_sigma: bool = Field(
         False, description="on trial (off by default: docs/results/issue19_change_detection.md): against a "
         "reference, the corrected navigation's position uncertainty is what each submap's correction leaves "

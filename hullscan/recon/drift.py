@@ -14,8 +14,10 @@ absolute error is the drift of the anchor submap.
 With a reference (``recon.drift.reference``: a design mesh placed in the nav frame by the
 prior ``hull_to_nav``, or an earlier hullscan cloud), each submap is aligned to the reference
 instead, for a yaw and a translation (a heading bias turns the track), so the first lane and
-the heading bias are corrected too. Both modes share :func:`align_submap`; the reference's
-closest points come from :mod:`hullscan.compare.reference`.
+the heading bias are corrected too; by default (``smoother``) the corrections of all submaps are
+then solved together under a drift model (:mod:`hullscan.recon.smoothing`), so that a stretch the
+reference does not constrain is bridged from its neighbours. Both modes share
+:func:`fit_submap`; the reference's closest points come from :mod:`hullscan.compare.reference`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from hullscan.core.nav import slerp
 from hullscan.errors import HullscanError
 from hullscan.recon.config import DriftConfig
 from hullscan.recon.nav import NavBuffer
+from hullscan.recon.smoothing import SmootherModel, SubmapFit, correction_matrix, smooth_corrections
 
 log = logging.getLogger("hullscan.recon.drift")
 
@@ -54,10 +57,33 @@ def yaw_matrix(yaw: float) -> NDArray[np.float64]:
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
+@dataclass(frozen=True)
+class SubmapAlignment:
+    """What :func:`fit_submap` found: the centre shift ``t`` (3,), the heading change ``yaw`` (rad,
+    about the centroid of the submap's points), the inliers at the finest scale and their RMS
+    residual, and ``info`` (4, 4): the Tukey-weighted point-to-plane information of (yaw, t) at
+    the solution relative to its best-constrained direction (whose eigenvalue is 1), restricted to
+    the directions the target constrains (the others are zero)."""
+
+    t: NDArray[np.float64]
+    yaw: float
+    n_inliers: int
+    rms: float
+    info: NDArray[np.float64]
+
+
 def align_submap(src: NDArray[np.float64], closest: Closest, t0: NDArray[np.float64], max_dist: float,
                  voxel: float, tukey_k: float, axes: NDArray[np.float64] | None = None,
                  yaw0: float | None = None, min_eig_ratio: float = 0.05
                  ) -> tuple[NDArray[np.float64], float, int, float]:
+    """:func:`fit_submap` as (translation, yaw, inliers, RMS residual)."""
+    a = fit_submap(src, closest, t0, max_dist, voxel, tukey_k, axes, yaw0, min_eig_ratio)
+    return a.t, a.yaw, a.n_inliers, a.rms
+
+
+def fit_submap(src: NDArray[np.float64], closest: Closest, t0: NDArray[np.float64], max_dist: float,
+               voxel: float, tukey_k: float, axes: NDArray[np.float64] | None = None,
+               yaw0: float | None = None, min_eig_ratio: float = 0.05) -> SubmapAlignment:
     """Robust (Tukey) point-to-plane ICP of ``src`` against a target, coarse to fine.
 
     ``closest(points, max_dist)`` gives, for the points with a target point within ``max_dist``,
@@ -69,7 +95,7 @@ def align_submap(src: NDArray[np.float64], closest: Closest, t0: NDArray[np.floa
     cylindrical midbody) are left out of each step and keep the prior. ``axes`` (3,) of 0/1 keeps
     the translation axes with 0 at the prior (depth from a pressure sensor does not drift).
     Returns the translation, the yaw (0 without ``yaw0``), the number of inliers at the finest
-    scale and their RMS residual.
+    scale, their RMS residual and the information of the fit (:class:`SubmapAlignment`).
     """
     mask = np.ones(3) if axes is None else np.asarray(axes, np.float64)
     rotate = yaw0 is not None
@@ -82,13 +108,14 @@ def align_submap(src: NDArray[np.float64], closest: Closest, t0: NDArray[np.floa
     yaw = float(yaw0) if yaw0 is not None else 0.0
     n_in, rms = 0, np.inf
     dist = max_dist
+    none = np.zeros((4, 4))
     while True:
         c = max(dist, tukey_k)
         for _ in range(15):
             p = _rotate_yaw(src - centre, yaw) + centre + t if rotate else src + t
             q, n, ok = closest(p, dist)
             if ok.sum() < 10:
-                return t, yaw, 0, np.inf
+                return SubmapAlignment(t, yaw, 0, np.inf, none)
             r = ((p[ok] - q) * n).sum(1)
             n = n * mask
             if rotate:
@@ -113,8 +140,23 @@ def align_submap(src: NDArray[np.float64], closest: Closest, t0: NDArray[np.floa
         n_in = int((w > 0).sum())
         rms = float(np.sqrt(np.average(r**2, weights=w))) if w.sum() > 0 else np.inf
         if dist <= 3 * voxel:
-            return t, yaw, n_in, rms
+            return SubmapAlignment(t, yaw, n_in, rms, _information(ev, vec, good, rotate, lever))
         dist = max(dist / 4, 3 * voxel)
+
+
+def _information(ev: NDArray[np.float64], vec: NDArray[np.float64], good: NDArray[np.bool_], rotate: bool,
+                 lever: float) -> NDArray[np.float64]:
+    """The fit's information (4, 4) in (yaw rad, t m) from the last step's eigen-decomposition
+    (yaw scaled by the lever there), kept to the constrained directions."""
+    # Relative: 1 along the best-constrained direction (the caller sets the scale).
+    h = (vec[:, good] * (ev[good] / max(float(ev.max()), 1e-12))) @ vec[:, good].T
+    info = np.zeros((4, 4))
+    if rotate:
+        scale = np.array([lever, 1.0, 1.0, 1.0])
+        info[:] = h * np.outer(scale, scale)
+    else:
+        info[1:, 1:] = h
+    return info
 
 
 def tree_closest(tgt: NDArray[np.float64], tgt_normals: NDArray[np.float64], tree: Any = None) -> Closest:
@@ -159,11 +201,11 @@ def overlap_cost(src: NDArray[np.float64], tree: Any, tgt_normals: NDArray[np.fl
     return float(np.mean(r**2))
 
 
-def _submap_ids(nav: NavBuffer, stamps: NDArray[np.int64], length: float) -> NDArray[np.int64]:
+def _travelled(nav: NavBuffer, stamps: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Distance the vehicle had travelled (m, by the navigation) at each stamp."""
     t, a = nav.arrays()
     travelled = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(a[:, :3], axis=0), axis=1))])
-    d = np.interp(stamps.astype(np.float64), t.astype(np.float64), travelled)
-    return (d // length).astype(np.int64)
+    return np.interp(stamps.astype(np.float64), t.astype(np.float64), travelled)
 
 
 class SurfaceReference(Protocol):
@@ -209,15 +251,16 @@ def correct_drift(cfg: DriftConfig, nav: NavBuffer, returns: Returns,
         raise HullscanError(f"recon.drift.reference {cfg.reference}: the reference was not loaded (load it with "
                             "hullscan.compare.navref.load_drift_reference and pass it as drift_reference)")
     # 1. Georeference every kept return once, labelled by submap.
-    pts_l, sub_l, time_l = [], [], []
+    pts_l, dist_l, time_l = [], [], []
     for pts, nav_stamps, stamps in returns(nav):
         pts_l.append(pts)
-        sub_l.append(_submap_ids(nav, nav_stamps, cfg.submap_length_m))
+        dist_l.append(_travelled(nav, nav_stamps))
         time_l.append(stamps)
     if not pts_l:
         return DriftCorrection(None, {"drift_submaps": 0}, reference)
     pts = np.concatenate(pts_l)
-    sub = np.concatenate(sub_l)
+    travelled = np.concatenate(dist_l)
+    sub = (travelled // cfg.submap_length_m).astype(np.int64)
     stamps = np.concatenate(time_l)
     registration = None
     anchors_sigma: list[float] | None = None
@@ -228,7 +271,8 @@ def correct_drift(cfg: DriftConfig, nav: NavBuffer, returns: Returns,
             # Where the ship lies is known only to the prior's uncertainty: register the whole
             # (drifting) survey first, so that the submaps start from the right placement.
             reference, registration = reference.registered(pts)
-        anchors_t, anchors_T, info, anchors_sigma = _align_to_reference(cfg, reference, pts, sub, stamps)
+        align = _smooth_to_reference if cfg.smoother else _align_to_reference
+        anchors_t, anchors_T, info, anchors_sigma = align(cfg, reference, pts, sub, stamps, travelled)
     # 2. Interpolate the corrections in time and apply them to the navigation.
     t, a = nav.arrays()
     at = np.array(anchors_t)
@@ -373,9 +417,12 @@ def dense_voxels(pts: NDArray[np.float64], size: float, min_count: int = 4) -> N
     return sums[keep] / counts[keep, None]
 
 
+Anchors = tuple[list[float], list[NDArray[np.float64]], dict[str, float], list[float]]
+
+
 def _align_to_reference(cfg: DriftConfig, reference: SurfaceReference, pts: NDArray[np.float64],
-                        sub: NDArray[np.int64], stamps: NDArray[np.int64]
-                        ) -> tuple[list[float], list[NDArray[np.float64]], dict[str, float], list[float]]:
+                        sub: NDArray[np.int64], stamps: NDArray[np.int64], travelled: NDArray[np.float64]
+                        ) -> Anchors:
     """Each submap, in time order, to the reference: a yaw and a translation per submap, and what
     its correction leaves against the reference (RMS, m; NaN where too little of it lies on it).
 
@@ -387,8 +434,7 @@ def _align_to_reference(cfg: DriftConfig, reference: SurfaceReference, pts: NDAr
     (``max_drift_rate`` x distance, at least ``max_correspondence_m`` for the first);
     otherwise the previous correction is kept (``drift_rejected``).
     """
-    order = np.unique(sub)
-    rng = np.random.default_rng(0)
+    subs = _submaps(cfg, pts, sub, stamps, travelled)
     axes = np.array([1.0, 1.0, 0.0 if cfg.fix_depth else 1.0])
     yaw, trans = 0.0, np.zeros(3)  # current correction: p -> Rz(yaw) p + trans
     anchors_t: list[float] = []
@@ -399,14 +445,10 @@ def _align_to_reference(cfg: DriftConfig, reference: SurfaceReference, pts: NDAr
     moves: list[float] = []
     since = 0  # submaps since the last accepted correction
     c_cost = 3 * cfg.icp_voxel
-    for sid in order:
-        m = sub == sid
-        mid_t = float(np.median(stamps[m]))
+    for sid, sm in enumerate(subs):
+        mid_t, sp = sm.mid_t, sm.points
         fit_rms = float("nan")
-        sp, _ = _downsample(pts[m], cfg.icp_voxel)
         since += 1
-        if len(sp) > cfg.reference_max_points:
-            sp = sp[np.sort(rng.choice(len(sp), cfg.reference_max_points, replace=False))]
         if len(sp) >= cfg.min_overlap_points:
             centre = sp.mean(axis=0)
             rz = yaw_matrix(yaw)
@@ -446,9 +488,98 @@ def _align_to_reference(cfg: DriftConfig, reference: SurfaceReference, pts: NDAr
         anchors_T.append(t4)
         anchors_sigma.append(fit_rms)
         log.debug("submap %d: yaw %.3f deg, translation %s", sid, np.rad2deg(yaw), np.round(trans, 3).tolist())
-    info = {"drift_submaps": float(len(order)), "drift_aligned": float(aligned), "drift_skipped": float(skipped),
+    info = {"drift_submaps": float(len(subs)), "drift_aligned": float(aligned), "drift_skipped": float(skipped),
             "drift_rejected": float(rejected), "drift_max_correction_m": max(moves, default=0.0),
             "drift_icp_rms_m": float(np.mean(residuals)) if residuals else 0.0,
             "drift_max_yaw_deg": float(np.rad2deg(max((abs(float(np.arctan2(T[1, 0], T[0, 0])))
                                                        for T in anchors_T), default=0.0)))}
     return anchors_t, anchors_T, info, anchors_sigma
+
+
+@dataclass(frozen=True)
+class _Submap:
+    """A submap's downsampled points (nav frame, uncorrected), their centre, its middle stamp and
+    the distance travelled there."""
+
+    points: NDArray[np.float64]
+    centre: NDArray[np.float64]
+    mid_t: float
+    travelled: float
+
+
+def _submaps(cfg: DriftConfig, pts: NDArray[np.float64], sub: NDArray[np.int64], stamps: NDArray[np.int64],
+             travelled: NDArray[np.float64]) -> list[_Submap]:
+    rng = np.random.default_rng(0)
+    out = []
+    for sid in np.unique(sub):
+        m = sub == sid
+        sp, _ = _downsample(pts[m], cfg.icp_voxel)
+        if len(sp) > cfg.reference_max_points:
+            sp = sp[np.sort(rng.choice(len(sp), cfg.reference_max_points, replace=False))]
+        centre = sp.mean(axis=0) if len(sp) else pts[m].mean(axis=0)
+        out.append(_Submap(sp, centre, float(np.median(stamps[m])), float(np.median(travelled[m]))))
+    return out
+
+
+def _fit(cfg: DriftConfig, reference: SurfaceReference, sm: _Submap, x0: NDArray[np.float64], max_dist: float
+         ) -> tuple[SubmapFit, float]:
+    """One submap's alignment to the reference from the correction ``x0`` as a smoother measurement
+    (no measurement when too little of it lies on the reference or the heading change is not
+    credible), and its RMS residual."""
+    axes = np.array([1.0, 1.0, 0.0 if cfg.fix_depth else 1.0])
+    none = SubmapFit(sm.centre, sm.travelled, np.zeros(4), np.zeros((4, 4)))
+    if len(sm.points) < cfg.min_overlap_points:
+        return none, float("nan")
+    a = fit_submap(sm.points, reference.closest, x0[1:4], max_dist, cfg.icp_voxel, cfg.tukey_k, axes,
+                   yaw0=float(x0[0]), min_eig_ratio=cfg.reference_min_eig_ratio)
+    if a.n_inliers < cfg.min_overlap_points or abs(a.yaw) > np.deg2rad(cfg.max_yaw_deg):
+        return none, float("nan")
+    z = np.concatenate([[a.yaw], a.t])
+    return SubmapFit(sm.centre, sm.travelled, z, a.info / cfg.fit_sigma_m**2), a.rms
+
+
+def _smooth_to_reference(cfg: DriftConfig, reference: SurfaceReference, pts: NDArray[np.float64],
+                         sub: NDArray[np.int64], stamps: NDArray[np.int64], travelled: NDArray[np.float64]
+                         ) -> Anchors:
+    """Each submap aligned to the reference, and all corrections solved together
+    (:mod:`hullscan.recon.smoothing`): a submap the reference does not constrain in some direction
+    takes it from its neighbours along the track, before and after, rather than carrying the last
+    correction forward.
+
+    1. Fit every submap in travel order, each starting from the previous submap's fit (drift is
+       continuous).
+    2. Solve all corrections under the drift model; fits that disagree are down-weighted.
+    3. Fit every submap again from its solved correction (a near start keeps ICP out of a
+       neighbouring minimum), and solve again.
+    """
+    subs = _submaps(cfg, pts, sub, stamps, travelled)
+    model = SmootherModel(drift_rate=cfg.smoother_drift_rate,
+                          correlation_m=cfg.smoother_correlation_m, yaw_rate=np.deg2rad(cfg.smoother_yaw_rate_deg))
+    # 1. A first fit of each submap, chained.
+    fits, x = [], np.zeros(4)
+    for sm in subs:
+        f, _ = _fit(cfg, reference, sm, x, cfg.max_correspondence_m)
+        fits.append(f)
+        if np.any(f.info):
+            x = f.z
+    # 2-3. Solve, refit from the solution, solve again.
+    solved = smooth_corrections(fits, model)
+    refits = [_fit(cfg, reference, sm, xk, min(cfg.max_correspondence_m, cfg.smoother_refit_m))
+              for sm, xk in zip(subs, solved.x, strict=True)]
+    fits = [f for f, _ in refits]
+    solved = smooth_corrections(fits, model)
+    anchors_T = [correction_matrix(sm.centre, xk) for sm, xk in zip(subs, solved.x, strict=True)]
+    anchors_sigma = ([_fit_rms(sm.points @ T[:3, :3].T + T[:3, 3], reference, cfg) for sm, T in zip(subs, anchors_T, strict=True)]
+                     if cfg.measured_sigma else [float("nan")] * len(subs))
+    has = np.array([bool(np.any(f.info)) for f in fits])
+    good = solved.weights > 0.5
+    rms = [r for (_, r), g in zip(refits, good, strict=True) if g]
+    info = {"drift_submaps": float(len(subs)), "drift_aligned": float(good.sum()),
+            "drift_skipped": float((~has).sum()), "drift_rejected": float((has & ~good).sum()),
+            "drift_max_correction_m": float(np.linalg.norm(solved.x[:, 1:4], axis=1).max()) if len(subs) else 0.0,
+            "drift_icp_rms_m": float(np.mean(rms)) if rms else 0.0,
+            "drift_max_yaw_deg": float(np.rad2deg(np.abs(solved.x[:, 0]).max())) if len(subs) else 0.0}
+    for k, xk in enumerate(solved.x):
+        log.debug("submap %d: yaw %.3f deg, centre shift %s, weight %.2f", k, np.rad2deg(xk[0]),
+                  np.round(xk[1:4], 3).tolist(), solved.weights[k])
+    return [sm.mid_t for sm in subs], anchors_T, info, anchors_sigma

@@ -132,3 +132,26 @@ def test_a_registration_that_no_longer_fits_is_searched_again_at_once(hull: Any,
     assert res.ok and len(res.findings) == len(BOXES)
     assert calls[0]["hull_to_nav"] is stale and calls[1]["hull_to_nav"] is HULL_TO_NAV
     assert lc.registered is not None and lc.registered is not stale
+
+
+def test_a_registration_ambiguous_along_the_ship_is_not_refined_from(hull: Any, scan: Any,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first inspections of a survey see a few hundred points, often of a parallel midbody: their
+    # registration is reported ambiguous along the ship, and the next inspection searches the prior
+    # again instead of refining a placement that may be metres off.
+    from dataclasses import replace
+
+    seen: list[dict[str, Any]] = []
+
+    def ambiguous(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs)
+        ins = real_inspect(*args, **kwargs)
+        reg = ins.alignment.registration
+        ins.alignment = replace(ins.alignment, registration=replace(reg, along_range_m=(-3.0, 2.5)))
+        return ins
+
+    monkeypatch.setattr(live, "inspect", ambiguous)
+    lc = LiveComparator(hull, CompareConfig(), PRIOR, DEFAULT_SIGMA)
+    assert lc.inspect(scan.cloud).ok and lc.registered is None
+    assert lc.inspect(scan.cloud).ok
+    assert [c["hull_to_nav"] for c in seen] == [PRIOR, PRIOR] and seen[1]["sigma"] is DEFAULT_SIGMA

@@ -116,3 +116,26 @@ def test_fragment_joined_across_the_reference_edge_is_merged():
     assert not joined_off_reference(cells, a[1], b[1])
     order, _ = resolve(cells, cfg)
     assert len(order) == 2
+
+
+def test_a_part_cut_off_inside_a_larger_finding_is_merged_into_it():
+    # A box whose middle was cut off from its U-shaped rim (by peeling a growth layer, or a shadow
+    # line across it) is one object, even when the cut-off part holds over a tenth of the volume.
+    cfg = CompareConfig()
+    p = plate(40, 30)
+    p["height"][box(p, 0.2, 1.6, 0.2, 1.6)] = 0.5  # the rim, open along y = 1.6
+    inner = box(p, 0.6, 1.2, 0.6, 1.6)
+    p["height"][inner] = 0.0
+    p["height"][box(p, 0.7, 1.1, 0.7, 1.6)] = 0.5  # the middle, apart from the rim by one cell of plating
+    cells = cells_of(p)
+    a, b = sorted(segment(cells, cfg, ("protrusion",)), key=lambda s: s[2]["volume"])
+    assert a[2]["volume"] > 0.1 * b[2]["volume"] and a[2]["volume"] > cfg.detection.merge_max_volume_m3
+    order, _ = resolve(cells, cfg)
+    assert len(order) == 1
+    # The same part beside the rim, outside its box, stays a finding of its own.
+    p = plate(60, 30)
+    p["height"][box(p, 0.2, 1.6, 0.2, 1.6)] = 0.5
+    p["height"][box(p, 0.6, 1.2, 0.6, 1.6)] = 0.0
+    p["height"][box(p, 2.0, 2.4, 0.7, 1.6)] = 0.5
+    order, _ = resolve(cells_of(p), cfg)
+    assert len(order) == 2
