@@ -95,6 +95,11 @@ class Launch:
         try:
             self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
+            # Seen only after the whole suite on one machine (never alone, and CI passed): say what
+            # each process of the launch's session was doing, for whoever meets it next.
+            ps = subprocess.run(["ps", "-o", "pid,ppid,stat,wchan:24,etime,args", "--sid", str(self.proc.pid)],
+                                capture_output=True, text=True, check=False)
+            self.lines.append(f"[test] no exit within 60 s of SIGINT; the launch's processes:\n{ps.stdout}")
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         with contextlib.suppress(ProcessLookupError):
