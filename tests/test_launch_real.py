@@ -56,7 +56,12 @@ def _env(prefix: Path, tmp: Path) -> dict[str, str]:
     env = ros_env()
     env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(SHIP / "python"), str(REPO), env.get("PYTHONPATH")])),
                AMENT_PREFIX_PATH=os.pathsep.join([str(prefix), str(SHIP / "prefix"), sys.prefix]),
-               ROS_LOG_DIR=str(tmp / "log"), TMPDIR=str(tmp))
+               ROS_LOG_DIR=str(tmp / "log"), TMPDIR=str(tmp),
+               # UDP on loopback only: Fast DDS's shared-memory transport keeps port mutexes in
+               # /dev/shm, and one left by a node killed earlier (a kill test, an aborted run) can
+               # hold a node's shutdown in a futex wait for good (seen: nodes alive 60 s after
+               # SIGINT, waiting on a futex, on a machine with stale fastdds_port*_mutex files).
+               FASTDDS_BUILTIN_TRANSPORTS="UDPv4")
     return env
 
 
