@@ -56,13 +56,16 @@ def _env(prefix: Path, tmp: Path) -> dict[str, str]:
     env = ros_env()
     env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(SHIP / "python"), str(REPO), env.get("PYTHONPATH")])),
                AMENT_PREFIX_PATH=os.pathsep.join([str(prefix), str(SHIP / "prefix"), sys.prefix]),
-               ROS_LOG_DIR=str(tmp / "log"), TMPDIR=str(tmp),
-               # UDP on loopback only: Fast DDS's shared-memory transport keeps port mutexes in
-               # /dev/shm, and one left by a node killed earlier (a kill test, an aborted run) can
-               # hold a node's shutdown in a futex wait for good (seen: nodes alive 60 s after
-               # SIGINT, waiting on a futex, on a machine with stale fastdds_port*_mutex files).
-               FASTDDS_BUILTIN_TRANSPORTS="UDPv4")
+               ROS_LOG_DIR=str(tmp / "log"), TMPDIR=str(tmp))
     return env
+
+
+def _plain_signals() -> None:
+    """In the launch's process before exec: SIGINT unblocked and at its default, as a terminal's
+    ros2 launch has it. Blocked signals and ignored ones are inherited across exec; after the whole
+    suite on one machine the launch sat idle through SIGINT with its nodes untouched."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _params(name: str, tmp: Path, **replace: str) -> Path:
@@ -83,7 +86,7 @@ class Launch:
         cmd = [sys.executable, str(SHIP / "tools" / "run_launch.py"), str(prefix / "share/hullscan/launch" / file),
                *(f"{k}:={v}" for k, v in args.items())]
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=_plain_signals)
         self.lines: list[str] = []
         self.reader = threading.Thread(target=lambda: self.lines.extend(iter(self.proc.stdout.readline, "")),  # type: ignore[union-attr]
                                        daemon=True)
@@ -104,7 +107,10 @@ class Launch:
             # each process of the launch's session was doing, for whoever meets it next.
             ps = subprocess.run(["ps", "-o", "pid,ppid,stat,wchan:24,etime,args", "--sid", str(self.proc.pid)],
                                 capture_output=True, text=True, check=False)
-            self.lines.append(f"[test] no exit within 60 s of SIGINT; the launch's processes:\n{ps.stdout}")
+            status = Path(f"/proc/{self.proc.pid}/status")
+            sig = [ln for ln in (status.read_text().splitlines() if status.exists() else []) if ln.startswith("Sig")]
+            self.lines.append(f"[test] no exit within 60 s of SIGINT; the launch's processes:\n{ps.stdout}"
+                              f"the launch's signals (SIGINT is bit 2):\n" + "\n".join(sig) + "\n")
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         with contextlib.suppress(ProcessLookupError):
