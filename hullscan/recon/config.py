@@ -68,6 +68,10 @@ class ReconConfig(BaseModel):
     time_offset_s: float = Field(0.0, description="sonar clock minus navigation clock (s)")
     max_nav_gap_s: float = Field(0.5, gt=0.0, description="pings in a longer navigation gap are dropped")
     max_speed_mps: float = Field(5.0, gt=0.0, description="faster apparent motion is a pose jump")
+    nav_depth_smoothing_s: float = Field(
+        0.5, ge=0.0, le=5.0, description="half-width of the window (s) over which navigation depth is smoothed "
+        "(a local quadratic in time) before pings are placed: a depth sensor's white noise otherwise moves whole "
+        "swaths and reads as swath-wide strips on flat plating; 0: off. Pings wait this long for navigation")
     # Georeferencing
     range_sigma: float = Field(0.02, ge=0.0, description="1-sigma range noise of the sonar (m)")
     beamwidth_rad: float | None = Field(None, gt=0.0, description="override the ping's beam width")

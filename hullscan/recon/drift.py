@@ -290,7 +290,7 @@ def correct_drift(cfg: DriftConfig, nav: NavBuffer, returns: Returns,
     new[:, 3:7] = (rc * Rotation.from_quat(a[:, 3:7])).as_quat()
     if anchors_sigma is not None and cfg.measured_sigma:
         new[:, 7:9] = _measured_sigma(a[:, 7:9], np.array(anchors_sigma), idx, idx1, w)
-    out = NavBuffer(nav.max_gap_ns * 1e-9, nav.max_speed)
+    out = NavBuffer(nav.max_gap_ns * 1e-9, nav.max_speed, nav.depth_smoothing_s)
     out.load(t.copy(), new)
     out.frame_id = nav.frame_id
     log.debug("drift corrections: %s", np.round(T[:, :3, 3], 3).tolist())

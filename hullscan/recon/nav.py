@@ -16,9 +16,11 @@ class NavBuffer:
     interpolation never copies the history (the live path calls it on every ping).
     """
 
-    def __init__(self, max_gap_s: float, max_speed: float) -> None:
+    def __init__(self, max_gap_s: float, max_speed: float, depth_smoothing_s: float = 0.0) -> None:
         self.max_gap_ns = int(max_gap_s * 1e9)
         self.max_speed = max_speed
+        # Half-width of the depth smoothing window (0: off; hullscan.core.nav.smooth_depth).
+        self.depth_smoothing_s = depth_smoothing_s
         self._n = 0
         self._t = np.zeros(1024, np.int64)
         self._a = np.zeros((1024, 13))  # x y z qx qy qz qw sx sy sz ax ay az
@@ -105,7 +107,7 @@ class NavBuffer:
                                                              NDArray[np.int8]]:
         """Position (P, 3), quaternion (P, 4), position sigma (P,), attitude sigma (P,), status (P,)."""
         t, a = self.arrays()
-        return interpolate_poses(t, a, stamps, self.max_gap_ns, self.max_speed)
+        return interpolate_poses(t, a, stamps, self.max_gap_ns, self.max_speed, int(self.depth_smoothing_s * 1e9))
 
     def trajectory(self, max_gap_s: float) -> Trajectory | None:
         if not self._n:

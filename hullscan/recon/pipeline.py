@@ -120,7 +120,8 @@ class Reconstructor:
         self.registration: Any = None
         self.drops = DropLog()
         self.tf = TfTree()
-        self.nav = NavBuffer(self.config.max_nav_gap_s, self.config.max_speed_mps)
+        self.nav = NavBuffer(self.config.max_nav_gap_s, self.config.max_speed_mps,
+                             self.config.nav_depth_smoothing_s)
         self.map = VoxelMap(self.config.voxel_size)
         self.timings: dict[str, float] = {"detect": 0.0, "georef": 0.0, "clean": 0.0, "fuse": 0.0,
                                           "extract": 0.0, "drift": 0.0}
@@ -219,10 +220,13 @@ class Reconstructor:
         last = self.nav.last_ns
         if last is None:
             return 0
-        if q[limit - 1].stamp_ns + self._offset_ns <= last:
+        # A ping waits for the navigation after it: the bracketing sample, and the far end of the
+        # depth smoothing window, so that live and replay place it alike.
+        wait = self._offset_ns + int(self.config.nav_depth_smoothing_s * 1e9)
+        if q[limit - 1].stamp_ns + wait <= last:
             return limit
         n = 0
-        while n < limit and q[n].stamp_ns + self._offset_ns <= last:
+        while n < limit and q[n].stamp_ns + wait <= last:
             n += 1
         return n
 
@@ -546,7 +550,8 @@ class Reconstructor:
                                 f"the configured {self.config.voxel_size} m")
         self.map = VoxelMap.from_state(st)
         self._surface = self._new_surface()
-        self.nav = NavBuffer(self.config.max_nav_gap_s, self.config.max_speed_mps)
+        self.nav = NavBuffer(self.config.max_nav_gap_s, self.config.max_speed_mps,
+                             self.config.nav_depth_smoothing_s)
         self.nav.load(ck["nav_t"], ck["nav_a"])
         self.stats.update(meta["stats"])
         for w, r, n, ex in meta["drops"]:

@@ -1,4 +1,5 @@
-"""Pose interpolation against scipy's Slerp, and the statuses that keep pings off invented poses."""
+"""Pose interpolation against scipy's Slerp, the statuses that keep pings off invented poses, and
+depth smoothing against numpy's polyfit window by window."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from hullscan.core.nav import (
     NAV_OK,
     interpolate_poses,
     slerp,
+    smooth_depth,
 )
 
 
@@ -60,3 +62,57 @@ def test_statuses_before_after_gap_jump() -> None:
 def test_empty_record_places_nothing() -> None:
     *_, status = interpolate_poses(np.zeros(0, np.int64), np.zeros((0, 13)), np.array([1, 2]), 1, 1.0)
     assert (status == NAV_BEFORE).all()
+
+
+def _polyfit_reference(t: np.ndarray, z: np.ndarray, half_ns: int, max_gap_ns: int, min_samples: int = 5) -> np.ndarray:
+    """smooth_depth written out sample by sample with numpy's polyfit."""
+    out = z.astype(float).copy()
+    for i in range(len(t)):
+        m = np.abs(t - t[i]) <= half_ns
+        sel = np.flatnonzero(m)
+        if len(sel) < min_samples or np.any(np.diff(t[sel]) > max_gap_ns):
+            continue
+        out[i] = np.polyval(np.polyfit((t[sel] - t[i]) * 1e-9, z[sel], 2), 0.0)
+    return out
+
+
+def test_smooth_depth_matches_a_polyfit_per_window_and_keeps_gaps_and_sparse_stretches_raw() -> None:
+    rng = np.random.default_rng(1)
+    t = np.cumsum(rng.integers(40_000_000, 60_000_000, 300)).astype(np.int64)  # about 20 Hz, jittered
+    t[150:] += 2_000_000_000  # a 2 s navigation gap
+    t[250:] += 300_000_000  # sparse for a moment: 0.35 s between two samples
+    z = -3.0 + 0.4 * np.sin(t * 1e-9) + rng.normal(0, 0.02, len(t))
+    idx = np.arange(len(t))
+    got = smooth_depth(t, z, idx, 500_000_000, 500_000_000)
+    np.testing.assert_allclose(got, _polyfit_reference(t, z, 500_000_000, 500_000_000), atol=1e-9)
+    # With a shorter gap limit the 0.35 s pause is a gap: windows that span it keep the raw depth.
+    strict = smooth_depth(t, z, idx, 500_000_000, 300_000_000)
+    np.testing.assert_allclose(strict, _polyfit_reference(t, z, 500_000_000, 300_000_000), atol=1e-9)
+    assert strict[249] == z[249] and strict[250] == z[250] and got[249] != z[249]
+    # Off: the record's own depth.
+    np.testing.assert_array_equal(smooth_depth(t, z, idx, 0, 500_000_000), z)
+
+
+def test_smoothing_takes_out_depth_sensor_noise_and_keeps_heave() -> None:
+    """2 cm of white noise at 20 Hz on 0.5 m of heave with a 6 s period (waves near the surface):
+    the smoothed depth follows the heave within a few millimetres."""
+    rng = np.random.default_rng(2)
+    t = np.arange(2400, dtype=np.int64) * 50_000_000
+    true = -2.0 + 0.5 * np.sin(2 * np.pi * t * 1e-9 / 6.0)
+    z = true + rng.normal(0, 0.02, len(t))
+    got = smooth_depth(t, z, np.arange(len(t)), 500_000_000, 500_000_000)
+    inner = slice(20, -20)
+    assert np.sqrt(np.mean((z[inner] - true[inner]) ** 2)) > 0.018
+    assert np.sqrt(np.mean((got[inner] - true[inner]) ** 2)) < 0.008
+
+
+def test_interpolation_reads_the_smoothed_depth_of_the_bracketing_samples() -> None:
+    t, rows = _record(n=60)
+    rows[:, 2] = -3.0 + np.random.default_rng(3).normal(0, 0.02, 60)
+    stamps = t[10:50] + 37_000_000
+    pos, *_ = interpolate_poses(t, rows, stamps, 500_000_000, 5.0, depth_half_window_ns=500_000_000)
+    zs = smooth_depth(t, rows[:, 2], np.arange(60), 500_000_000, 500_000_000)
+    np.testing.assert_allclose(pos[:, 2], np.interp(stamps, t, zs), atol=1e-12)
+    raw, *_ = interpolate_poses(t, rows, stamps, 500_000_000, 5.0)
+    np.testing.assert_allclose(raw[:, 2], np.interp(stamps, t, rows[:, 2]), atol=1e-12)
+    np.testing.assert_allclose(pos[:, :2], raw[:, :2])
