@@ -8,6 +8,8 @@ import argparse
 import re
 from typing import Any
 
+from hullscan.plan import SYSTEMATIC_ALLOWANCE_M
+
 EXAMPLES = """\
 examples:
   hullscan plan --reference hull.stl --draft 7 --sonar multibeam --clear-height 0.1 --time 30min --out plans/ship
@@ -58,8 +60,9 @@ def register(sub: Any) -> None:
     p.add_argument("--turn-time", type=float, default=20.0, help="time a turn onto a lane costs (s, default 20)")
     p.add_argument("--propeller-nogo", type=float, default=2.0, metavar="M",
                    help="distance kept from the propeller's blade tips (m, default 2)")
-    p.add_argument("--systematic", type=float, default=0.015, metavar="M",
-                   help="allowance for the survey's systematic error in a cell's height (m, default 0.015)")
+    p.add_argument("--systematic", type=float, default=SYSTEMATIC_ALLOWANCE_M, metavar="M",
+                   help="allowance for the survey's systematic error in a cell's height (m, default "
+                   f"{SYSTEMATIC_ALLOWANCE_M:g}: measured on replayed library surveys, docs/results/issue20_plan.md)")
     p.add_argument("--prior", help="navigation prior (transform form): waypoints in the navigation frame too")
     p.add_argument("--config", help="YAML config (compare.coverage and compare.uncertainty settings are used)")
     p.add_argument("--out", required=True, metavar="PLAN_DIR", help="folder for plan.json and plan.svg")

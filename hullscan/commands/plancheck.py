@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from hullscan.errors import HullscanError
+from hullscan.plan import SYSTEMATIC_ALLOWANCE_M
 
 # Within this many percentage points, the prediction meets the target.
 TARGET_PP = 5.0
@@ -31,7 +32,7 @@ class PlanCheck:
 
     budget: str = "30min"
     clear_height_m: float = 0.1
-    systematic_m: float = 0.015
+    systematic_m: float = SYSTEMATIC_ALLOWANCE_M
     keep_parasites: bool = False
     progress: bool = False
 

@@ -15,6 +15,7 @@ from hullscan.compare.config import CompareConfig
 from hullscan.compare.reference import Reference, mesh_reference
 from hullscan.errors import MeshError, PlanError
 from hullscan.hull.mesh import HullMesh
+from hullscan.plan import SYSTEMATIC_ALLOWANCE_M
 from hullscan.plan.lanes import Lane, NoGo, Vehicle, polyline_length, side_lane, transit
 from hullscan.plan.predict import Accumulation, Predictor
 from hullscan.plan.sonar import SonarProfile
@@ -37,7 +38,7 @@ class PlanRequest:
     clear_height_m: float
     time_budget_s: float
     vehicle: Vehicle
-    systematic_m: float = 0.015
+    systematic_m: float = SYSTEMATIC_ALLOWANCE_M
     ping_spacing_m: float = 0.15
     max_beams: int = 128
 

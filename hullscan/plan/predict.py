@@ -20,6 +20,7 @@ from hullscan.compare.analysis import ANALYSIS_CELL_M, Cells, clearing_cells
 from hullscan.compare.config import CompareConfig, UncertaintyConfig
 from hullscan.compare.reference import Reference
 from hullscan.compare.uncertainty import point_sigma
+from hullscan.plan import SYSTEMATIC_ALLOWANCE_M
 from hullscan.plan.sonar import SonarProfile
 
 F64 = NDArray[np.float64]
@@ -83,7 +84,7 @@ class Predictor:
     replaces, so densities are the real ones): planning must stay within a minute."""
 
     def __init__(self, reference: Reference, profile: SonarProfile, config: CompareConfig, *,
-                 speed_mps: float, voxel_m: float = 0.02, systematic_m: float = 0.015,
+                 speed_mps: float, voxel_m: float = 0.02, systematic_m: float = SYSTEMATIC_ALLOWANCE_M,
                  ping_spacing_m: float = 0.15, max_beams: int = 128) -> None:
         self.reference = reference
         self.profile = profile
