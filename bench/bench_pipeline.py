@@ -63,7 +63,13 @@ def main() -> None:
     ap.add_argument("--pings", type=int, default=36000)
     ap.add_argument("--runs", type=int, default=3, help="report the best of this many runs")
     ap.add_argument("--bag", type=Path, default=None, help="where to keep the generated bag")
+    ap.add_argument("--nav-depth-smoothing", type=float, default=None, metavar="S",
+                    help="recon.nav_depth_smoothing_s (default: the config's; 0: off, for a side-by-side run)")
     args = ap.parse_args()
+    config = HullscanConfig()
+    if args.nav_depth_smoothing is not None:
+        recon = config.recon.model_copy(update={"nav_depth_smoothing_s": args.nav_depth_smoothing})
+        config = config.model_copy(update={"recon": recon})
     bag = args.bag or Path(tempfile.gettempdir()) / f"hullscan_bench_bag_{args.pings}"
     if not bag.exists():
         t0 = time.perf_counter()
@@ -78,7 +84,7 @@ def main() -> None:
     for _ in range(ap_runs):  # best of N (shared machine); numba compile only counts in the first
         t0 = time.perf_counter()
         c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        res = reconstruct_bag(bag, HullscanConfig(), progress=False)
+        res = reconstruct_bag(bag, config, progress=False)
         c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t1 = time.perf_counter()
         out = Path(tempfile.mkdtemp()) / "cloud.ply"

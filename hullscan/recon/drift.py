@@ -201,11 +201,13 @@ def overlap_cost(src: NDArray[np.float64], tree: Any, tgt_normals: NDArray[np.fl
     return float(np.mean(r**2))
 
 
-def _travelled(nav: NavBuffer, stamps: NDArray[np.int64]) -> NDArray[np.float64]:
-    """Distance the vehicle had travelled (m, by the navigation) at each stamp."""
+def _travelled(nav: NavBuffer) -> Callable[[NDArray[np.int64]], NDArray[np.float64]]:
+    """Distance the vehicle had travelled (m, by the navigation) at given stamps: the record's
+    cumulative path length, summed once, then interpolated per block of returns."""
     t, a = nav.arrays()
+    at = t.astype(np.float64)
     travelled = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(a[:, :3], axis=0), axis=1))])
-    return np.interp(stamps.astype(np.float64), t.astype(np.float64), travelled)
+    return lambda stamps: np.interp(stamps.astype(np.float64), at, travelled)
 
 
 class SurfaceReference(Protocol):
@@ -252,9 +254,10 @@ def correct_drift(cfg: DriftConfig, nav: NavBuffer, returns: Returns,
                             "hullscan.compare.navref.load_drift_reference and pass it as drift_reference)")
     # 1. Georeference every kept return once, labelled by submap.
     pts_l, dist_l, time_l = [], [], []
+    travelled_at = _travelled(nav)
     for pts, nav_stamps, stamps in returns(nav):
         pts_l.append(pts)
-        dist_l.append(_travelled(nav, nav_stamps))
+        dist_l.append(travelled_at(nav_stamps))
         time_l.append(stamps)
     if not pts_l:
         return DriftCorrection(None, {"drift_submaps": 0}, reference)

@@ -109,6 +109,12 @@ class NavBuffer:
         t, a = self.arrays()
         return interpolate_poses(t, a, stamps, self.max_gap_ns, self.max_speed, int(self.depth_smoothing_s * 1e9))
 
+    def status(self, stamps: NDArray[np.int64]) -> NDArray[np.int8]:
+        """Only the status (P,) of :meth:`interpolate` (``NAV_*``): it does not depend on the
+        depth smoothing, which is left out."""
+        t, a = self.arrays()
+        return interpolate_poses(t, a, stamps, self.max_gap_ns, self.max_speed)[4]
+
     def trajectory(self, max_gap_s: float) -> Trajectory | None:
         if not self._n:
             return None

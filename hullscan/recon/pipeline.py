@@ -327,7 +327,7 @@ class Reconstructor:
                               ) -> NDArray[np.bool_]:
         """Which pings have a pose at transmit time (+ the sonar-nav clock offset); the kept
         returns of the others are counted by why not."""
-        status = self.nav.interpolate(stamps + self._offset_ns)[4]
+        status = self.nav.status(stamps + self._offset_ns)
         for code, reason in _NAV_REASON.items():
             bad = status == code
             if bad.any():

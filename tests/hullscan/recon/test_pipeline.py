@@ -193,6 +193,11 @@ def test_slerp_and_nav_buffer() -> None:
     pos, _, _, _, st = nav.interpolate(np.array([-1, 50_000_000, 4 * 10**8, 10**9]))
     assert list(st) == [1, 0, 0, 2]
     assert abs(pos[1, 0] - 0.05) < 1e-12
+    # The status alone (the ping check) is the same, with or without depth smoothing.
+    smoothed = NavBuffer(0.5, 5.0, depth_smoothing_s=0.5)
+    smoothed.load(*nav.arrays())
+    stamps = np.array([-1, 50_000_000, 4 * 10**8, 10**9])
+    assert list(nav.status(stamps)) == list(smoothed.status(stamps)) == [1, 0, 0, 2]
 
 
 def test_drift_correction_removes_double_surfaces() -> None:
