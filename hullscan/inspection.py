@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from hullscan.compare.camera import CameraSet
     from hullscan.compare.inspect import Inspection
     from hullscan.compare.navref import NavReference
+    from hullscan.recon.drift import AlongShipUncertainty
     from hullscan.recon.pipeline import ReconResult
 
 # A step between the comparison and its report, given the finished Inspection and the cloud it
@@ -72,6 +73,8 @@ class EarlierRegistration:
 
     hull_to_nav: Transform
     summary: dict[str, Any] | None = None
+    # How well the drift stage placed each stretch along the ship (corrected navigation frame).
+    along: AlongShipUncertainty | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -200,7 +203,30 @@ def compare_survey(cloud: HullCloud, reference: SurveyReference, config: Hullsca
     # Upstream losses belong to this run's outputs too, complete or partial.
     if upstream is not None:
         ins.drops.merge(upstream)
+    # Each finding's metres from the stern with how well the survey is placed along the ship there.
+    if registered is not None and registered.along is not None and ins.cloud_to_ref is not None:
+        place_along_ship(ins, registered.along, ins.cloud_to_ref, config.recon.drift.submap_length_m)
     return ins
+
+
+def place_along_ship(ins: Inspection, along: AlongShipUncertainty, cloud_to_ref: Transform, radius_m: float) -> None:
+    """The drift stage's along-ship uncertainty placed by ``cloud_to_ref`` in the reference's frame,
+    on ``ins`` and on each of its findings (:mod:`hullscan.compare.alongship`), with a note where a stretch rests on dead
+    reckoning. The comparison's own fine fit after the drift stage only refines the placement;
+    the along-ship posterior is the drift stage's."""
+    from hullscan.compare.alongship import AlongShipPlacement, place_findings
+
+    # The comparison's registration of the corrected cloud fixes the whole survey along the ship
+    # (half its tie range, at least half the scan step); before it, the drift stage's did.
+    reg = None if ins.alignment is None else ins.alignment.registration
+    step = ins.config.alignment.registration.along_settle_step_m
+    common = None if reg is None else max((reg.along_range_m[1] - reg.along_range_m[0]) / 2.0, step / 2.0)
+    placement = AlongShipPlacement.from_survey(along, cloud_to_ref, common)
+    ins.along_ship = placement
+    ins.findings = place_findings(ins.findings, placement, radius_m)
+    note = placement.note()
+    if note is not None:
+        ins.notes.append(note)
 
 
 def report_survey(ins: Inspection, cloud: HullCloud, out: str | Path, inputs: dict[str, Any],
@@ -251,7 +277,7 @@ def replay(bag: str, reference_file: ReferenceFile | str | None, out: str, confi
     cameras = load_cameras(bag, recon, config) if camera else None
     # 4. The comparison and its report.
     reg = recon.registration
-    registered = (EarlierRegistration(recon.hull_to_nav, None if reg is None else reg.as_dict())
+    registered = (EarlierRegistration(recon.hull_to_nav, None if reg is None else reg.as_dict(), recon.along)
                   if drift_to is not None and recon.hull_to_nav is not None else None)
     ins = compare_survey(recon.cloud, reference, config, prior=prior, cameras=cameras, registered=registered,
                          progress=progress, upstream=recon.drops)

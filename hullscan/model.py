@@ -660,6 +660,9 @@ class Finding:
     frame_number: int | None = None
     camera: tuple[CameraEvidence, ...] = ()
     history: FindingHistory | None = None  # against the vessel's last cleared scan
+    # 2 sigma (m) of distance_from_stern_m from the survey's placement along the ship there
+    # (hullscan.compare.alongship); None where drift correction did not place the survey.
+    along_uncertainty_m: float | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.confidence <= 1.0:

@@ -18,6 +18,7 @@ Recall, the target classes and false alarms are therefore those on the regions t
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,11 +50,14 @@ class HullResult:
 
 
 def match_truth(findings: list[dict[str, Any]], parasites: list[dict[str, Any]], status_at: Any = None,
-                match_radius: float = 0.5, scenario: str = "", reason_at: Any = None) -> HullResult:
+                match_radius: float = 0.5, scenario: str = "", reason_at: Any = None,
+                along_of: Callable[[Any], float] | None = None) -> HullResult:
     """``findings``: findings.json entries; ``parasites``: truth.json entries (centroid_hull...);
     ``status_at(point, height=...)``: 'finding', 'clear' or 'not_inspected' there for a compartment
     of the parasite's height (:meth:`Inspection.status_at`); ``reason_at(point)``: why a point was not
-    inspected, for a compartment of ``height`` (:meth:`Inspection.reason_not_inspected`)."""
+    inspected, for a compartment of ``height`` (:meth:`Inspection.reason_not_inspected`);
+    ``along_of(point)``: its metres from the stern, to score the findings' stated along-ship
+    uncertainty."""
     res = HullResult(scenario, len(findings))
     used: set[int] = set()
     for p in sorted(parasites, key=lambda p: -p.get("volume_m3", 0.0)):
@@ -73,9 +77,13 @@ def match_truth(findings: list[dict[str, Any]], parasites: list[dict[str, Any]],
             # A finding's volume is the space between reference and scan, so it is scored against the
             # part of the parasite outside the hull's material (older truth files: the nominal volume).
             ref_v = float(p.get("volume_proud_m3") or p["volume_m3"])
-            res.detected.append({"truth": p, "finding": f["id"], "centroid_error_m": round(best_d, 4),
-                                 "volume_m3": f["volume_m3"],
-                                 "volume_error": round((f["volume_m3"] - ref_v) / max(ref_v, 1e-9), 4)})
+            det = {"truth": p, "finding": f["id"], "centroid_error_m": round(best_d, 4), "volume_m3": f["volume_m3"],
+                   "volume_error": round((f["volume_m3"] - ref_v) / max(ref_v, 1e-9), 4)}
+            if along_of is not None and f.get("along_uncertainty_m") is not None:
+                # The stated along-ship uncertainty (2 sigma) against the centroid's error along the ship.
+                det["along_error_m"] = round(along_of(f["centroid"]) - along_of(c), 4)
+                det["along_uncertainty_m"] = f["along_uncertainty_m"]
+            res.detected.append(det)
         elif status_at is not None and status_at(c, height=p.get("height_m")) == "not_inspected":
             res.not_inspected.append({"truth": p, "reason": reason_at(c, height=p.get("height_m"))
                                       if reason_at is not None else "not seen"})
@@ -137,10 +145,22 @@ def summarise(results: list[HullResult]) -> dict[str, Any]:
                       for k, v in sorted(by["region"].items())},
         "centroid_error_max_m": _q(cerr, 100),
         "volume_error_ge_0.1m3_max": _q(verr_big, 100),
+        "along_uncertainty": _along_scores([it for r in results for it in r.detected]),
         "run_time_s": {"total": round(sum(r.run_time_s for r in results), 1),
                        "per_hull_max": round(max((r.run_time_s for r in results), default=0.0), 1)},
         "errors": {r.scenario: r.error for r in results if r.error},
     }
+
+
+def _along_scores(detected: list[dict[str, Any]]) -> dict[str, Any]:
+    """The findings' stated along-ship uncertainty (2 sigma) against their centroids' error along
+    the ship: how many hold the truth inside, and how wide the statements are."""
+    rows = [it for it in detected if it.get("along_uncertainty_m") is not None]
+    return {"n": len(rows), "truth_inside": sum(abs(it["along_error_m"]) <= it["along_uncertainty_m"] for it in rows),
+            "stated_two_sd_m": {"median": _q([it["along_uncertainty_m"] for it in rows], 50),
+                                "max": _q([it["along_uncertainty_m"] for it in rows], 100)},
+            "error_m": {"median": _q([abs(it["along_error_m"]) for it in rows], 50),
+                        "max": _q([abs(it["along_error_m"]) for it in rows], 100)}}
 
 
 def _q(v: list[float], q: float) -> float | None:
@@ -159,7 +179,7 @@ def markdown_table(summary: dict[str, Any], results: list[HullResult]) -> str:
                      f"{r.run_time_s:.1f} |" + (f" error: {r.error}" if r.error else ""))
     lines += ["", "| metric | value |", "|---|---|"]
     for k in ("recall", "precision", "false_alarms_per_hull", "not_inspected", "not_inspected_by_reason", "centroid_error_m",
-              "centroid_error_max_m", "volume_error_ge_0.1m3", "volume_error_ge_0.1m3_max", "targets",
+              "centroid_error_max_m", "volume_error_ge_0.1m3", "volume_error_ge_0.1m3_max", "along_uncertainty", "targets",
               "by_size", "by_region", "run_time_s"):
         lines.append(f"| {k} | {summary[k]} |")
     return "\n".join(lines) + "\n"
@@ -189,8 +209,11 @@ def score_inspection(ins: Any, doc: dict[str, Any], truth: dict[str, Any], scena
     def reason_at(c: Any, height: float | None = None) -> str:
         return str(ins.reason_not_inspected(ins.to_internal(c), height=height))
 
+    def along_of(c: Any) -> float:
+        return float(ins.to_internal(np.asarray(c, float))[0])
+
     return match_truth(doc["findings"], truth_in_reference_frame(truth), status_at, scenario=scenario,
-                       reason_at=reason_at)
+                       reason_at=reason_at, along_of=along_of)
 
 
 @dataclass(frozen=True)
@@ -272,10 +295,18 @@ def placement_error(ins: Any, stamps: Any, nav_positions: Any, nav_orientations:
     mean = diff.mean(axis=0)
     yaw = (est_q * true_q.inv()).as_euler("zyx")[:, 0]
     off_hull = ins.to_internal(mean) - ins.to_internal(np.zeros(3))
-    return {"translation_m": round(float(np.linalg.norm(mean)), 4),
-            "rotation_deg": round(float(abs(np.rad2deg(np.median(yaw)))), 4),
-            "along_m": round(float(-off_hull[0]), 4),
-            "rms_m": round(float(np.sqrt(np.mean(np.sum((diff - mean) ** 2, axis=1)))), 4)}
+    out = {"translation_m": round(float(np.linalg.norm(mean)), 4),
+           "rotation_deg": round(float(abs(np.rad2deg(np.median(yaw)))), 4),
+           "along_m": round(float(-off_hull[0]), 4),
+           "rms_m": round(float(np.sqrt(np.mean(np.sum((diff - mean) ** 2, axis=1)))), 4)}
+    along = getattr(ins, "along_ship", None)
+    if along is not None and len(along.two_sd_m):
+        # The stated along-ship uncertainty, submap by submap, against the track's error there.
+        e_along = est_p[:, 0] - ins.to_internal(to_file(true_p))[:, 0]
+        at = np.interp(along.stamps_ns, s[inside], e_along)
+        out["along_two_sd_max_m"] = round(float(along.two_sd_m.max()), 4)
+        out["along_inside_two_sd"] = round(float(np.mean(np.abs(at) <= along.two_sd_m)), 4)
+    return out
 
 
 def summarise_registration(runs: list[dict[str, Any]], tol_m: float = 0.05, tol_deg: float = 0.1) -> dict[str, Any]:
@@ -295,8 +326,25 @@ def summarise_registration(runs: list[dict[str, Any]], tol_m: float = 0.05, tol_
             "rotation_error_deg": {"median": _q(a, 50), "p95": _q(a, 95), "max": _q(a, 100)},
             "within_target": sum(1 for r in obs if r["error"]["translation_m"] <= tol_m
                                  and r["error"]["rotation_deg"] <= tol_deg),
+            # The along-ship uncertainty each run states per stretch (drift correction's posterior,
+            # 2 sigma), scored against the track: the share of submaps holding the truth, and the
+            # runs that state the whole track placed to the target (and how many of those are).
+            "stated_along": _stated_along(ok, tol_m, tol_deg),
             "failures": [{"scenario": r["scenario"], "prior": r["prior"], "reason": r.get("reason")}
                          for r in runs if not r.get("success")]}
+
+
+def _stated_along(ok: list[dict[str, Any]], tol_m: float, tol_deg: float) -> dict[str, Any]:
+    rows = [r for r in ok if "along_two_sd_max_m" in r.get("error", {})]
+    fixed = [r for r in rows if r["error"]["along_two_sd_max_m"] <= tol_m]
+    return {"runs": len(rows),
+            "submaps_inside_two_sd_median": _q([r["error"]["along_inside_two_sd"] for r in rows], 50),
+            "runs_all_inside": sum(r["error"]["along_inside_two_sd"] >= 1.0 for r in rows),
+            "two_sd_max_m": {"median": _q([r["error"]["along_two_sd_max_m"] for r in rows], 50),
+                             "max": _q([r["error"]["along_two_sd_max_m"] for r in rows], 100)},
+            "stated_within_target": len(fixed),
+            "stated_within_target_and_within": sum(1 for r in fixed if r["error"]["translation_m"] <= tol_m
+                                                   and r["error"]["rotation_deg"] <= tol_deg)}
 
 
 def judge_registration(err: dict[str, float], along_range: tuple[float, float] | None) -> tuple[bool, bool]:

@@ -45,6 +45,7 @@ from hullscan.errors import HullscanError
 from hullscan.model import Finding, HistoryComparison, HullCloud, Transform
 
 if TYPE_CHECKING:
+    from hullscan.compare.alongship import AlongShipPlacement
     from hullscan.compare.camera import CameraSet
 
 log = logging.getLogger("hullscan.compare")
@@ -92,6 +93,8 @@ class Inspection:
     failure: HullscanError | None = None
     # The comparison with the vessel's last cleared scan (hullscan.history); None without --vessel.
     history: HistoryComparison | None = None
+    # How well drift correction placed the survey along the ship, per submap (hull frame).
+    along_ship: AlongShipPlacement | None = None
 
     def to_user(self, points: ArrayLike) -> F64:
         """Internal hull-frame points (N, 3) or (3,) in the reference file's own coordinates (m)."""

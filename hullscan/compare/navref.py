@@ -39,6 +39,9 @@ class NavReference:
     name: str
     sigma: Any = None
     compare_config: Any = None
+    # How well the registration fixed the survey along the ship (1 sigma, m): None until
+    # :meth:`registered`, or when the placement came already registered.
+    along_sd_m: float | None = None
 
     def registered(self, pts: NDArray[np.float64], early: float = 0.25) -> tuple[NavReference, Any]:
         """This reference placed by a multi-hypothesis registration of the (uncorrected) survey
@@ -60,7 +63,10 @@ class NavReference:
         if len(first) >= 200:
             t, _, _ = robust_icp(first, self.reference, t, (1.0, 0.5, *cfg.alignment.icp_schedule_m), cfg.alignment.tukey_k_m,
                                  cfg.alignment.icp_max_iter, upright=True)
-        return replace(self, hull_to_nav=Transform.from_matrix(t).inverse(), sigma=None), reg
+        # Half the tie range along the ship, at least half its scan step (its resolution).
+        lo, hi = reg.along_range_m
+        along_sd = max((hi - lo) / 2.0, cfg.alignment.registration.along_settle_step_m / 2.0)
+        return replace(self, hull_to_nav=Transform.from_matrix(t).inverse(), sigma=None, along_sd_m=along_sd), reg
 
     def closest(self, p: NDArray[np.float64], dist: float
                 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
@@ -71,6 +77,13 @@ class NavReference:
         c, n, _ = self.reference.closest(ph)
         ok = np.linalg.norm(ph - c, axis=1) < dist
         return c[ok] @ rot.T + tr, n[ok] @ rot.T, ok
+
+    def along(self) -> tuple[NDArray[np.float64], float | None] | None:
+        """The ship's along axis (the reference's hull x) in the navigation frame and the
+        registration's along-ship sigma; None for a reference outside the hull frame."""
+        if not getattr(self.reference, "hull_frame", False):
+            return None
+        return np.asarray(self.hull_to_nav.rot.apply([1.0, 0.0, 0.0]), np.float64), self.along_sd_m
 
     def cost(self, p: NDArray[np.float64], c: float) -> float:
         """Mean truncated squared point-to-plane distance to the reference (as :func:`overlap_cost`)."""

@@ -35,7 +35,14 @@ from hullscan.core.nav import slerp
 from hullscan.errors import HullscanError
 from hullscan.recon.config import DriftConfig
 from hullscan.recon.nav import NavBuffer
-from hullscan.recon.smoothing import SmootherModel, SubmapFit, correction_matrix, smooth_corrections
+from hullscan.recon.smoothing import (
+    AlongPosterior,
+    SmootherModel,
+    SubmapFit,
+    along_posterior,
+    correction_matrix,
+    smooth_corrections,
+)
 
 log = logging.getLogger("hullscan.recon.drift")
 
@@ -225,6 +232,12 @@ class SurfaceReference(Protocol):
 
     def cost(self, p: NDArray[np.float64], c: float) -> float: ...
 
+    def along(self) -> tuple[NDArray[np.float64], float | None] | None:
+        """The ship's along axis in the navigation frame (3,), and how well the placement fixes
+        the survey along it (1 sigma, m; None: not known); None when the reference's frame is not
+        the ship's (an earlier scan in its own navigation frame)."""
+        ...
+
 
 # Every kept return of the survey georeferenced with the given navigation, block by block: points
 # (N, 3), their pings' stamps on the navigation clock (N,) and on the sonar's (N,).
@@ -241,6 +254,33 @@ class DriftCorrection:
     info: dict[str, float]
     reference: SurfaceReference | None = None
     registration: object | None = None
+    along: AlongShipUncertainty | None = None
+
+
+@dataclass(frozen=True)
+class AlongShipUncertainty:
+    """How well the corrected survey is placed along the ship, submap by submap: the smoother's
+    posterior (:func:`hullscan.recon.smoothing.along_sd`). Where the surface fixes no position
+    along the ship (a parallel midbody, a flat bottom), dead reckoning carries it from the
+    nearest stretch that does, and the uncertainty grows with the distance travelled.
+
+    ``stamps_ns`` (N,) each submap's middle; ``centres`` (N, 3) its centre in the corrected
+    navigation frame; ``axis`` (3,) the ship's along axis there; ``posterior`` the smoother's
+    along that axis; ``placement_sd_m`` how well the registration before drift correction fixed
+    the whole survey along it (None: not known); ``drift_rate`` the drift model's rate per metre
+    that the figures rest on."""
+
+    stamps_ns: NDArray[np.float64]
+    centres: NDArray[np.float64]
+    axis: NDArray[np.float64]
+    posterior: AlongPosterior
+    placement_sd_m: float | None
+    drift_rate: float
+
+    def sd_m(self, placement_sd_m: float | None = None) -> NDArray[np.float64]:
+        """1 sigma along the ship (m) per submap (N,), the whole survey fixed along it to
+        ``placement_sd_m`` (a later registration's), else to the drift stage's."""
+        return self.posterior.sd(self.placement_sd_m if placement_sd_m is None else placement_sd_m)
 
 
 def correct_drift(cfg: DriftConfig, nav: NavBuffer, returns: Returns,
@@ -267,6 +307,7 @@ def correct_drift(cfg: DriftConfig, nav: NavBuffer, returns: Returns,
     stamps = np.concatenate(time_l)
     registration = None
     anchors_sigma: list[float] | None = None
+    along: AlongShipUncertainty | None = None
     if reference is None:
         anchors_t, anchors_T, info = _align_submaps(cfg, pts, sub, stamps)
     else:
@@ -274,8 +315,12 @@ def correct_drift(cfg: DriftConfig, nav: NavBuffer, returns: Returns,
             # Where the ship lies is known only to the prior's uncertainty: register the whole
             # (drifting) survey first, so that the submaps start from the right placement.
             reference, registration = reference.registered(pts)
-        align = _smooth_to_reference if cfg.smoother else _align_to_reference
-        anchors_t, anchors_T, info, anchors_sigma = align(cfg, reference, pts, sub, stamps, travelled)
+        if cfg.smoother:
+            anchors_t, anchors_T, info, anchors_sigma, along = _smooth_to_reference(
+                cfg, reference, pts, sub, stamps, travelled)
+        else:
+            anchors_t, anchors_T, info, anchors_sigma = _align_to_reference(cfg, reference, pts, sub, stamps,
+                                                                            travelled)
     # 2. Interpolate the corrections in time and apply them to the navigation.
     t, a = nav.arrays()
     at = np.array(anchors_t)
@@ -300,7 +345,7 @@ def correct_drift(cfg: DriftConfig, nav: NavBuffer, returns: Returns,
     log.info("drift: %d submaps, %d aligned, %d skipped, largest correction %.3f m",
              int(info["drift_submaps"]), int(info["drift_aligned"]), int(info["drift_skipped"]),
              info["drift_max_correction_m"])
-    return DriftCorrection(out, info, reference, registration)
+    return DriftCorrection(out, info, reference, registration, along)
 
 
 def _measured_sigma(dvl: NDArray[np.float64], anchors: NDArray[np.float64], idx: NDArray[np.int64],
@@ -543,7 +588,8 @@ def _fit(cfg: DriftConfig, reference: SurfaceReference, sm: _Submap, x0: NDArray
 
 def _smooth_to_reference(cfg: DriftConfig, reference: SurfaceReference, pts: NDArray[np.float64],
                          sub: NDArray[np.int64], stamps: NDArray[np.int64], travelled: NDArray[np.float64]
-                         ) -> Anchors:
+                         ) -> tuple[list[float], list[NDArray[np.float64]], dict[str, float], list[float],
+                                    AlongShipUncertainty | None]:
     """Each submap aligned to the reference, and all corrections solved together
     (:mod:`hullscan.recon.smoothing`): a submap the reference does not constrain in some direction
     takes it from its neighbours along the track, before and after, rather than carrying the last
@@ -554,6 +600,7 @@ def _smooth_to_reference(cfg: DriftConfig, reference: SurfaceReference, pts: NDA
     2. Solve all corrections under the drift model; fits that disagree are down-weighted.
     3. Fit every submap again from its solved correction (a near start keeps ICP out of a
        neighbouring minimum), and solve again.
+    4. How well that places each submap along the ship (:class:`AlongShipUncertainty`).
     """
     subs = _submaps(cfg, pts, sub, stamps, travelled)
     model = SmootherModel(drift_rate=cfg.smoother_drift_rate,
@@ -585,4 +632,14 @@ def _smooth_to_reference(cfg: DriftConfig, reference: SurfaceReference, pts: NDA
     for k, xk in enumerate(solved.x):
         log.debug("submap %d: yaw %.3f deg, centre shift %s, weight %.2f", k, np.rad2deg(xk[0]),
                   np.round(xk[1:4], 3).tolist(), solved.weights[k])
-    return [sm.mid_t for sm in subs], anchors_T, info, anchors_sigma
+    # 4. The placement along the ship, stretch by stretch.
+    along = None
+    ax = reference.along()
+    if ax is not None and subs:
+        axis, common = ax
+        post = along_posterior(fits, solved.weights, model, axis)
+        centres = np.array([T[:3, :3] @ sm.centre + T[:3, 3] for sm, T in zip(subs, anchors_T, strict=True)])
+        along = AlongShipUncertainty(np.array([sm.mid_t for sm in subs]), centres, np.asarray(axis, np.float64),
+                                     post, common, model.drift_rate)
+        info["drift_along_sd_max_m"] = float(along.sd_m().max())
+    return [sm.mid_t for sm in subs], anchors_T, info, anchors_sigma, along

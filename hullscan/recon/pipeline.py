@@ -41,7 +41,7 @@ from hullscan.model import (
 )
 from hullscan.recon import checkpoint as ckpt_files
 from hullscan.recon.config import ReconConfig
-from hullscan.recon.drift import SurfaceReference, correct_drift
+from hullscan.recon.drift import AlongShipUncertainty, SurfaceReference, correct_drift
 from hullscan.recon.nav import NavBuffer
 from hullscan.settings import TopicsConfig
 from hullscan.tf import TfTree
@@ -65,6 +65,8 @@ class ReconResult:
     # registration from the prior (nav <- hull), and that registration.
     hull_to_nav: Transform | None = None
     registration: Any = None
+    # ... and how well that placed each stretch along the ship (None without a reference).
+    along: AlongShipUncertainty | None = None
 
 
 @contextmanager
@@ -118,6 +120,7 @@ class Reconstructor:
         # recon.drift.reference already loaded (hullscan.compare.navref.load_drift_reference), or None.
         self.drift_reference = drift_reference
         self.registration: Any = None
+        self.along: AlongShipUncertainty | None = None
         self.drops = DropLog()
         self.tf = TfTree()
         self.nav = NavBuffer(self.config.max_nav_gap_s, self.config.max_speed_mps,
@@ -434,6 +437,7 @@ class Reconstructor:
             t0 = time.perf_counter()
             drift = correct_drift(self.config.drift, self.nav, self._returns, self.drift_reference)
             self.drift_reference, self.registration = drift.reference, drift.registration or self.registration
+            self.along = drift.along
             self.stats.update(drift.info)
             if drift.nav is not None:
                 # Re-fuse every kept return with the corrected poses.
@@ -459,7 +463,8 @@ class Reconstructor:
         self._finished = True
         placed = getattr(self.drift_reference, "hull_to_nav", None)
         return ReconResult(cloud, traj, self.drops, dict(self.timings), dict(self.stats),
-                           placed if self.config.drift.enabled else None, self.registration)
+                           placed if self.config.drift.enabled else None, self.registration,
+                           self.along if self.config.drift.enabled else None)
 
     # -- persistence
     def _ckpt_meta(self) -> dict[str, Any]:
@@ -648,7 +653,8 @@ def reconstruct_bag(path: str | Path, config: SurveySettings | None = None, prog
     timings["read_bag"] = max(0.0, total_s - sum(timings.values()))
     timings["total"] = total_s
     timings["numba_compile"] = compile_s
-    return ReconResult(res.cloud, res.trajectory, res.drops, timings, res.stats, res.hull_to_nav, res.registration)
+    return ReconResult(res.cloud, res.trajectory, res.drops, timings, res.stats, res.hull_to_nav, res.registration,
+                       res.along)
 
 
 __all__ = ["ReconResult", "Reconstructor", "reconstruct_bag", "warmup"]

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import block_diag, coo_matrix, csc_matrix
-from scipy.sparse.linalg import spsolve
+from scipy.sparse.linalg import splu, spsolve
 
 F = NDArray[np.float64]
 
@@ -177,3 +177,50 @@ def correction_matrix(centre: F, x: F) -> F:
     t[:3, :3] = rz
     t[:3, 3] = centre + x[1:4] - rz @ centre
     return t
+
+
+@dataclass(frozen=True)
+class AlongPosterior:
+    """The smoother's posterior along one direction, per submap, before a measurement of the whole
+    survey's mean shift along it is added (:func:`along_posterior`): ``var`` (N,) each submap's
+    variance (m^2), ``cross`` (N,) its covariance with the mean shift, ``mean_var`` the mean
+    shift's variance. Kept apart so that the registration that measures the mean shift can be
+    the final one, made after drift correction."""
+
+    var: F
+    cross: F
+    mean_var: float
+
+    def sd(self, common_sigma_m: float | None = None) -> F:
+        """1 sigma (m) per submap (N,), with the mean shift measured to ``common_sigma_m`` (m) when
+        given: the rank-one update (A + j j' / s^2)^-1 = A^-1 - A^-1 j j' A^-1 / (s^2 + j' A^-1 j)."""
+        var = self.var
+        if common_sigma_m is not None:
+            var = var - self.cross**2 / (common_sigma_m**2 + self.mean_var)
+        return np.asarray(np.sqrt(np.maximum(var, 0.0)), np.float64)
+
+
+def along_posterior(fits: list[SubmapFit], weights: F, model: SmootherModel, direction: F) -> AlongPosterior:
+    """How well the solved corrections place every submap's centre along ``direction`` (3,).
+
+    The normal matrix is the solve's: the drift model, the weak prior, and each fit's information
+    times its final weight. Where no fit constrains the direction, the drift model carries it
+    from the fits before and after, and the uncertainty grows with the distance travelled. A
+    survey that no submap places along ``direction`` is held there only by the weak prior
+    (metres), until the whole survey's registration is added as a measurement of the mean shift
+    (:meth:`AlongPosterior.sd`); that measurement couples every submap, so it is kept as a rank-one
+    term and the solves stay sparse (N solves of one LU)."""
+    n = len(fits)
+    if n == 0:
+        return AlongPosterior(np.zeros(0), np.zeros(0), 0.0)
+    base, _ = _structure(fits, model)
+    info = block_diag([w * f.info for w, f in zip(weights, fits, strict=True)], format="csc")
+    lu = splu(csc_matrix(base + info))
+    u = np.asarray(direction, np.float64) / np.linalg.norm(direction)
+    # e[:, k]: the direction in submap k's shift, so var_k = e_k' A^-1 e_k; j: the mean shift.
+    e = np.zeros((4 * n, n))
+    for k in range(n):
+        e[4 * k + 1: 4 * k + 4, k] = u
+    x = lu.solve(e)
+    j = e.sum(axis=1) / n
+    return AlongPosterior(np.einsum("ij,ij->j", e, x), x.T @ j, float(j @ lu.solve(j)))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 CSV_COLUMNS = ("case_number", "vessel_name", "imo_number", "id", "kind", "side", "region", "frame_number",
-               "distance_from_stern_m", "depth_m", "x_m", "y_m", "z_m", "volume_m3", "max_height_m",
+               "distance_from_stern_m", "along_uncertainty_m", "depth_m", "x_m", "y_m", "z_m", "volume_m3", "max_height_m",
                "footprint_m2", "confidence", "confidence_class", "risk", "nearest_landmark", "n_camera_frames",
                "history", "history_since")
 
@@ -28,7 +28,8 @@ def _rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
             "case_number": case.get("case_number"), "vessel_name": case.get("vessel_name"),
             "imo_number": case.get("imo_number"), "id": f["id"], "kind": f["kind"], "side": f["side"],
             "region": f["region"], "frame_number": f.get("frame_number"),
-            "distance_from_stern_m": f["distance_from_stern_m"], "depth_m": f["depth_m"],
+            "distance_from_stern_m": f["distance_from_stern_m"],
+            "along_uncertainty_m": f.get("along_uncertainty_m"), "depth_m": f["depth_m"],
             "x_m": f["centroid"][0], "y_m": f["centroid"][1], "z_m": f["centroid"][2],
             "volume_m3": f["volume_m3"], "max_height_m": f["max_height_m"], "footprint_m2": f["footprint_m2"],
             "confidence": f["confidence"], "confidence_class": f.get("confidence_class"), "risk": f["risk"],

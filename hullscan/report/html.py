@@ -149,6 +149,12 @@ def _case_table(doc: dict[str, Any]) -> str:
     return f"<table class='case' id='case'>{''.join(rows)}</table>"
 
 
+def _along(f: dict[str, Any]) -> str:
+    """' +/- 0.31 m' (2 sigma of the survey's placement along the ship there), or '' where unknown."""
+    u = f.get("along_uncertainty_m")
+    return "" if u is None else f" \u00b1 {u:.2f} m (2\u03c3 of the survey's placement along the ship here)"
+
+
 def _finding_card(f: dict[str, Any], ins: Any, doc: dict[str, Any]) -> str:
     e = _esc
     cls = f.get("confidence_class", "low")
@@ -157,7 +163,7 @@ def _finding_card(f: dict[str, Any], ins: Any, doc: dict[str, Any]) -> str:
     near = f.get("nearest_landmark")
     where = [
         ("side", f["side"]), ("region", f["region"].replace("_", " ")),
-        ("from the stern", f"{f['distance_from_stern_m']:.2f} m ({frame})"),
+        ("from the stern", f"{f['distance_from_stern_m']:.2f} m{_along(f)}; {frame}"),
         ("depth", f"{f['depth_m']:.2f} m below the waterline" + (" (waterline guessed)" if guessed else "")),
         ("nearest landmark", near["description"] if near else "no landmark known (reference has no named regions)"),
         ("size", f"{f['volume_m3'] * 1000:.0f} L, {f['max_height_m'] * 100:.0f} cm "

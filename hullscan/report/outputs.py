@@ -31,7 +31,8 @@ SCHEMA = "hullscan.findings"
 # 2.0: honest coverage key names (wetted/cleared/seen/not_inspected), verdict, case, method, landmarks,
 # confidence_class and nearest_landmark per finding. The JSON Schema ships as report/findings.schema.json.
 # 2.1: the comparison with the vessel's last cleared scan: "history", and "history" per finding.
-SCHEMA_VERSION = "2.1"
+# 2.2: how well the survey is placed along the ship: "along_ship", and "along_uncertainty_m" per finding.
+SCHEMA_VERSION = "2.2"
 
 
 def sha256_file(path: str | Path) -> str:
@@ -180,6 +181,8 @@ def findings_document(ins: Inspection, inputs: list[dict[str, Any]], config: Bas
         "cloud": {"n_points": ins.n_cloud_points},
         "alignment": None if ins.alignment is None else ins.alignment.as_dict(),
         "alignment_residual_m": ins.alignment_residual_m,
+        # Per stretch of the survey, how well drift correction placed it along the ship (schema 2.2).
+        "along_ship": None if ins.along_ship is None else ins.along_ship.as_dict(),
         "coverage": None if ins.coverage is None else coverage_record(ins.coverage, ins=ins),
         "landmarks": [_landmark_dict(lm, ins) for lm in landmarks],
         "summary": {

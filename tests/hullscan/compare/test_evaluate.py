@@ -29,6 +29,20 @@ def test_match_truth_counts():
     assert s["volume_error_ge_0.1m3"]["median"] == 0.1
 
 
+def test_a_findings_stated_along_ship_uncertainty_is_scored_against_the_truth():
+    box = {"bbox_min": [9.7, 1.9, -1.3], "bbox_max": [10.3, 2.2, -0.7], "volume_m3": 0.05}
+    truth = [{"id": "P1", "centroid_hull": [10.2, 2.0, -1.0], "volume_m3": 0.05, "height_m": 0.25},
+             {"id": "P2", "centroid_hull": [30.0, 2.0, -1.0], "volume_m3": 0.05, "height_m": 0.25}]
+    findings = [{"id": "F001", "centroid": [10.0, 2.0, -1.0], "along_uncertainty_m": 0.3, **box},
+                {"id": "F002", "centroid": [30.1, 2.0, -1.0], "along_uncertainty_m": 0.05,
+                 "bbox_min": [29.8, 1.9, -1.3], "bbox_max": [30.4, 2.2, -0.7], "volume_m3": 0.05}]
+    res = match_truth(findings, truth, along_of=lambda c: float(c[0]))
+    assert [d["along_error_m"] for d in res.detected] == [-0.2, 0.1]
+    scores = summarise([res])["along_uncertainty"]
+    assert scores["n"] == 2 and scores["truth_inside"] == 1
+    assert scores["stated_two_sd_m"]["max"] == 0.3 and scores["error_m"]["max"] == 0.2
+
+
 def test_only_a_protrusion_detects_a_parasite():
     """A recess at a compartment's place is a wrong finding (a false alarm), not a detection."""
     box = {"bbox_min": [9.7, 1.9, -1.3], "bbox_max": [10.3, 2.2, -0.7], "volume_m3": 0.01}
@@ -85,6 +99,11 @@ def test_evaluate_end_to_end_with_an_operator_prior_never_the_truth(tmp_path):
     assert max(abs(run["prior"]["along_m"]), abs(run["prior"]["heading_deg"])) > 0.5
     assert run["success"] and run["error"]["translation_m"] < 0.1, run
     assert ev["registration"]["success_rate"] == 1.0
+    # Each finding states how well the survey is placed along the ship where it lies, and the
+    # evaluation scores those statements against the truth.
+    assert doc["along_ship"]["submap_two_sd_m"] and all(f["along_uncertainty_m"] > 0 for f in doc["findings"])
+    assert 0.0 <= run["error"]["along_inside_two_sd"] <= 1.0 and run["error"]["along_two_sd_max_m"] > 0
+    assert ev["summary"]["along_uncertainty"]["n"] == 2
 
 
 def test_unseen_reason_takes_the_patch_around_the_point_not_a_broad_one_wrapping_it():

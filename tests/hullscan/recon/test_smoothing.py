@@ -11,7 +11,13 @@ from scipy.spatial import cKDTree
 
 from hullscan.recon.config import DriftConfig
 from hullscan.recon.drift import _align_to_reference, _smooth_to_reference, tree_closest
-from hullscan.recon.smoothing import SmootherModel, SubmapFit, correction_matrix, smooth_corrections
+from hullscan.recon.smoothing import (
+    SmootherModel,
+    SubmapFit,
+    along_posterior,
+    correction_matrix,
+    smooth_corrections,
+)
 
 F = NDArray[np.float64]
 SIGMA = 0.02
@@ -34,6 +40,12 @@ def _fits(true_x: F, centres: F, travelled: F, constrained: list[F], rng: np.ran
 
 def _dense_reference(fits: list[SubmapFit], m: SmootherModel) -> F:
     """The same weighted least squares written out row by row and solved with numpy's lstsq."""
+    j, r = _dense_rows(fits, m)
+    return np.linalg.lstsq(j, r, rcond=None)[0].reshape(len(fits), 4)
+
+
+def _dense_rows(fits: list[SubmapFit], m: SmootherModel) -> tuple[F, F]:
+    """The smoother's whitened residual rows (R, 4N) and right-hand side (R,), one by one."""
     n = len(fits)
     rows, rhs = [], []
 
@@ -70,7 +82,7 @@ def _dense_reference(fits: list[SubmapFit], m: SmootherModel) -> F:
         for lam, v in zip(ev, vec.T, strict=True):
             if lam > 0:
                 row({k: v[None, :]}, np.array([v @ f.z]), 1 / np.sqrt(lam))
-    return np.linalg.lstsq(np.array(rows), np.array(rhs), rcond=None)[0].reshape(n, 4)
+    return np.array(rows), np.array(rhs)
 
 
 def test_smoother_matches_a_dense_least_squares_and_bridges_an_unconstrained_middle() -> None:
@@ -89,6 +101,41 @@ def test_smoother_matches_a_dense_least_squares_and_bridges_an_unconstrained_mid
     # last end's correction forward would be up to 0.65 m off.
     assert np.abs(got[:, 1] - true_x[:, 1]).max() < 0.05
     assert np.abs(true_x[2:19, 1] - true_x[1, 1]).max() > 0.6
+
+
+def test_the_along_posterior_matches_a_dense_inverse_with_the_mean_shift_measured() -> None:
+    rng = np.random.default_rng(6)
+    centres, travelled = _lane()
+    true_x = np.column_stack([np.zeros(21), 0.008 * travelled, np.zeros(21), np.zeros(21)])
+    full, middle = np.ones(4), np.array([0.0, 0.0, 1.0, 1.0])
+    fits = _fits(true_x, centres, travelled, [full if k < 2 or k > 18 else middle for k in range(21)], rng)
+    model = SmootherModel(iterations=1)
+    u = np.array([1.0, 0.0, 0.0])
+    post = along_posterior(fits, np.ones(21), model, u)
+    rows, _ = _dense_rows(fits, model)
+    e = np.zeros((84, 21))
+    for k in range(21):
+        e[4 * k + 1:4 * k + 4, k] = u
+    mean = e.sum(axis=1)[None, :] / 21
+    for s in (None, 0.05):
+        j = rows if s is None else np.vstack([rows, mean / s])
+        cov = np.linalg.inv(j.T @ j)
+        np.testing.assert_allclose(post.sd(s), np.sqrt(np.einsum("ij,ik,kj->j", e, cov, e)), rtol=1e-6)
+    # Fixed at both ends, the flat middle rests on dead reckoning: least certain half-way.
+    sd = post.sd()
+    assert sd[10] > 3 * sd[0] and sd[10] > 3 * sd[20] and int(np.argmax(sd)) in range(8, 13)
+
+
+def test_a_survey_nothing_places_along_is_held_by_the_registration_not_the_weak_prior() -> None:
+    rng = np.random.default_rng(7)
+    centres, travelled = _lane()
+    middle = np.array([0.0, 0.0, 1.0, 1.0])
+    fits = _fits(np.zeros((21, 4)), centres, travelled, [middle] * 21, rng)
+    post = along_posterior(fits, np.ones(21), SmootherModel(), np.array([1.0, 0.0, 0.0]))
+    assert post.sd().min() > 1.0  # the weak prior's 10 m per submap: metres
+    held = post.sd(0.05)
+    # The mean shift to 5 cm; the lane's ends drift from it by up to the drift model's 1 %/m.
+    assert held.min() < 0.1 and held.max() < 0.1 + 0.01 * 100
 
 
 def test_a_fit_caught_in_a_neighbouring_minimum_is_outvoted() -> None:
@@ -143,6 +190,9 @@ class _Surface:
     def registered(self, pts: F) -> tuple[_Surface, object]:
         return self, None
 
+    def along(self) -> tuple[F, float | None] | None:
+        return np.array([1.0, 0.0, 0.0]), None
+
     def closest(self, p: F, dist: float) -> tuple[F, F, NDArray[np.bool_]]:
         return tree_closest(self.points, self.normals, cKDTree(self.points))(p, dist)
 
@@ -177,7 +227,7 @@ def test_the_drift_stage_places_a_lane_the_flat_middle_cannot_place_along() -> N
             err = max(err, float(np.abs(fixed[:, 0] - true[m, 0]).max()))
         return err
 
-    _, smoothed, info, _ = _smooth_to_reference(cfg, ref, nav, sub, stamps, travelled)
+    _, smoothed, info, _, along = _smooth_to_reference(cfg, ref, nav, sub, stamps, travelled)
     _, carried, _, _ = _align_to_reference(cfg, ref, nav, sub, stamps, travelled)
     # Carried over the flat middle, the last correction leaves the lane up to 0.69 m off before the
     # far end fixes it again; solved together, the middle is bridged from both ends. The ends fix
@@ -186,3 +236,11 @@ def test_the_drift_stage_places_a_lane_the_flat_middle_cannot_place_along() -> N
     assert worst(carried) > 0.5
     assert worst(smoothed) < 0.25
     assert info["drift_aligned"] >= 8
+    # The stated along-track uncertainty: larger over the flat middle than at the bumpy ends, and
+    # the truth inside 2 sigma at every submap.
+    assert along is not None
+    sd = along.sd_m()
+    assert sd[4:6].min() > max(sd[0], sd[-1])
+    for k, t in enumerate(smoothed):
+        fixed = nav[sub == k] @ t[:3, :3].T + t[:3, 3]
+        assert abs(float(np.mean(fixed[:, 0] - true[sub == k, 0]))) <= 2 * sd[k]

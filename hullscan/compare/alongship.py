@@ -1,0 +1,105 @@
+"""How well the survey is placed along the ship, stretch by stretch, and what that means for each
+finding's "metres from the stern" and frame number.
+
+Drift correction (:mod:`hullscan.recon.smoothing`) places every submap of the survey; where the
+surveyed plating fixes no position along the ship (a parallel midbody, a flat bottom), dead
+reckoning carries it from the nearest stretch that does, and the smoother's posterior says by how
+much it may be off (:class:`hullscan.recon.drift.AlongShipUncertainty`). The whole-survey
+registration's tie range (``alignment.registration.along_range_m``) cannot show this: a survey can
+be placed within centimetres at its lane ends and drift by decimetres along a flat bottom lane
+between them. An investigator acting on a finding needs the figure where the finding is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hullscan.model import Finding, Transform
+from hullscan.recon.drift import AlongShipUncertainty
+
+F64 = NDArray[np.float64]
+
+# 2 sigma along the ship beyond which the outputs say in words that a stretch rests on dead
+# reckoning: a tenth of a metre is a sixth of a typical frame spacing (0.6 m).
+NOTE_FROM_M = 0.1
+
+
+@dataclass(frozen=True)
+class AlongShipPlacement:
+    """The along-ship uncertainty in the reference's hull frame: each submap's centre (N, 3)
+    (internal hull frame, x = metres from the stern), its 2-sigma uncertainty along the ship
+    (N,) (m), the drift rate per metre the figures rest on, and each submap's middle stamp (N,)
+    (ns, navigation clock)."""
+
+    centres: F64
+    two_sd_m: F64
+    drift_rate: float
+    stamps_ns: F64
+
+    @classmethod
+    def from_survey(cls, along: AlongShipUncertainty, cloud_to_ref: Transform,
+                    placement_sd_m: float | None = None) -> AlongShipPlacement:
+        """``along`` (corrected navigation frame) placed by ``cloud_to_ref`` (reference <- cloud);
+        ``placement_sd_m``: how well that placement fixes the whole survey along the ship (the
+        comparison's registration of the corrected cloud), else the drift stage's figure."""
+        return cls(cloud_to_ref.apply(np.asarray(along.centres, np.float64)), 2.0 * along.sd_m(placement_sd_m),
+                   float(along.drift_rate), np.asarray(along.stamps_ns, np.float64))
+
+    def at(self, point: F64, radius_m: float) -> float:
+        """2 sigma along the ship (m) at ``point`` (3,) (hull frame): the largest of the submaps whose
+        centre lies within ``radius_m`` (several lanes may have seen it; the least well placed one
+        bounds where its returns sit), else the nearest submap's."""
+        d = np.linalg.norm(self.centres - np.asarray(point, np.float64), axis=1)
+        near = d <= radius_m
+        return float(self.two_sd_m[near].max() if near.any() else self.two_sd_m[int(np.argmin(d))])
+
+    def stretches(self, from_m: float = NOTE_FROM_M) -> list[tuple[float, float, float]]:
+        """Runs of consecutive submaps (in travel order) at or above ``from_m`` (2 sigma): their
+        extent along the ship (from, to; m from the stern) and their largest 2 sigma."""
+        out: list[tuple[float, float, float]] = []
+        above = self.two_sd_m >= from_m
+        k = 0
+        while k < len(above):
+            if not above[k]:
+                k += 1
+                continue
+            j = k
+            while j + 1 < len(above) and above[j + 1]:
+                j += 1
+            x = self.centres[k:j + 1, 0]
+            out.append((float(x.min()), float(x.max()), float(self.two_sd_m[k:j + 1].max())))
+            k = j + 1
+        return out
+
+    def note(self) -> str | None:
+        """One sentence for the report where any stretch rests on dead reckoning, else None."""
+        runs = self.stretches()
+        if not runs:
+            return None
+        where = "; ".join(f"{a:.1f}-{b:.1f} m from the stern (up to +/-{s:.2f} m)" for a, b, s in runs[:6])
+        more = f" and {len(runs) - 6} more stretches" if len(runs) > 6 else ""
+        return (f"position along the ship rests on dead reckoning where the surveyed plating does not fix it: "
+                f"{where}{more} (2 sigma, at the drift model's {100 * self.drift_rate:.1f} % of distance "
+                "travelled); metres from the stern and frame numbers of findings there are uncertain by as much")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"description": "2-sigma uncertainty of positions along the ship (metres from the stern), per "
+                               "submap of the survey, from drift correction's posterior (docs/method.md)",
+                "drift_rate_per_m": self.drift_rate,
+                "max_two_sd_m": round(float(self.two_sd_m.max()), 3) if len(self.two_sd_m) else 0.0,
+                "submap_from_stern_m": [round(float(v), 2) for v in self.centres[:, 0]],
+                "submap_two_sd_m": [round(float(v), 3) for v in self.two_sd_m],
+                "stretches": [{"from_stern_m": [round(a, 2), round(b, 2)], "two_sd_m": round(s, 3)}
+                              for a, b, s in self.stretches()],
+                "note": self.note()}
+
+
+def place_findings(findings: tuple[Finding, ...], placement: AlongShipPlacement, radius_m: float
+                   ) -> tuple[Finding, ...]:
+    """Each finding with its along-ship uncertainty (``along_uncertainty_m``, 2 sigma) where it lies."""
+    return tuple(replace(f, along_uncertainty_m=round(placement.at(np.asarray(f.centroid), radius_m), 3))
+                 for f in findings)
