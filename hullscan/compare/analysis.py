@@ -59,6 +59,8 @@ class Cells:
     # survey's own scatter (uncertainty_scale); "estimated": the cloud has no viewing geometry.
     uncertainty_model: str = "estimated"
     uncertainty_scale: float = 1.0
+    # (M, 3) the cloud's own unit surface normal per cell (reference frame); None without normals.
+    cloud_normal: F64 | None = None
 
 
 def group_quantile(groups: I64, values: F64, n_groups: int, q: float) -> F64:
@@ -98,13 +100,14 @@ def row_nanmedian(values: F64) -> F64:
 
 def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, config: CompareConfig,
                align_residual: float, exclude: Callable[[F64], NDArray[np.bool_]] | None = None,
-               geometry: tuple[F64, F64] | None = None) -> Cells:
+               geometry: tuple[F64, F64] | None = None, normals: F64 | None = None) -> Cells:
     """Average points into cells, measure their deviation and prepare it for segmentation.
 
     ``geometry``: each point's incidence (deg) and range (m), where the cloud has them: the cell
     is then the inverse-variance mean of its points and its uncertainty the sonar model's
     (:mod:`hullscan.compare.uncertainty`); without, the cloud's own ``sigma`` (or the configured
-    fallback) and the alignment's residual, and coverage is estimated."""
+    fallback) and the alignment's residual, and coverage is estimated. ``normals`` (N, 3): the
+    cloud's surface normals in the reference frame, averaged per cell (``cloud_normal``)."""
     cell = ANALYSIS_CELL_M
     keys = voxel_keys(points, cell)
     first, inv, count = group_keys(keys)
@@ -178,8 +181,16 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
         unc = np.sqrt(np.maximum(sig, 0.01) ** 2 + align_residual**2)
     with np.errstate(invalid="ignore"):
         z = residual / unc
+    cn = None if normals is None or len(normals) != len(points) else _cell_normals(normals, inv, m)
     return Cells(cp, count, csig, cconf, inv, d, base, normal, ids, smooth, baseline, residual, z, judged,
-                 reference.in_recess(ids), reference, float(align_residual), unc, how, float(scale))
+                 reference.in_recess(ids), reference, float(align_residual), unc, how, float(scale), cn)
+
+
+def _cell_normals(normals: F64, inv: I64, m: int) -> F64:
+    """Mean unit normal (M, 3) of each cell's points: normals face the sensor, so the mean points
+    the way the cell's surface does."""
+    sums = np.stack([np.bincount(inv, weights=normals[:, i], minlength=m) for i in range(3)], axis=1)
+    return np.asarray(sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12), np.float64)
 
 
 def _wide_spread(cp: F64, residual: F64, config: CompareConfig, block: float = 1.0) -> F64:
@@ -326,6 +337,7 @@ def measure(cells: Cells, idx: I64, sign: float) -> dict[str, Any]:
     thickness, for telling growth layers from objects).
     """
     g = ANALYSIS_CELL_M
+    facing = _facing_share(cells, idx)
     # Grating bars shadow strips of what lies behind them: close those gaps before filling holes.
     recess = cells.in_recess is not None and float(cells.in_recess[idx].mean()) >= 0.5
     close_iter = int(np.ceil(RECESS_LINK_M / g / 2)) if recess else 1
@@ -387,7 +399,20 @@ def measure(cells: Cells, idx: I64, sign: float) -> dict[str, Any]:
         "extent": extent, "layer_footprint": float(layer_filled.sum() * g * g),
         "layer_volume": float(np.nansum(layer) * g * g), "layer_max_height": float(h0.max()),
         "layer_median_height": float(np.median(h0)),
+        "facing": facing,
     }
+
+
+def _facing_share(cells: Cells, idx: I64) -> float:
+    """Share of a deviation's returns in cells whose own surface faces along the reference's
+    normal there (within 60 deg): an object has a top or a flank seen face-on; returns spilled past
+    a thin plate's edge continue the plate, edge-on to the end face they are measured from. NaN
+    without the cloud's normals."""
+    if cells.cloud_normal is None or not len(idx):
+        return float("nan")
+    dots = np.abs(np.einsum("ij,ij->i", cells.cloud_normal[idx], cells.normal[idx]))
+    n = cells.count[idx].astype(np.float64)
+    return float(n[dots >= 0.5].sum() / max(n.sum(), 1.0))
 
 
 def contradicted(cells: Cells, config: CompareConfig) -> NDArray[np.bool_]:

@@ -86,6 +86,11 @@ class DetectionConfig(BaseModel):
     merge_gap_m: float = Field(0.3, ge=0.0, description="fragments this close to a larger finding belong to it")
     merge_max_volume_m3: float = Field(0.01, ge=0.0, description="largest fragment merged into a neighbour (m3)")
     max_deviation_m: float = Field(1.5, gt=0.0, description="points further from the reference are not hull")
+    min_facing_share: float = Field(0.05, ge=0.0, le=1.0, description="a protrusion whose cells face along the "
+                                    "reference's normal (the cloud's surface within 60 deg of it) make up less than "
+                                    "this share of its returns is a surface seen past the reference's edge (a thin "
+                                    "plate's footprint spill), not an object with a top: dropped (0: off; clouds "
+                                    "without normals: off)")
     contradiction_radius_m: float = Field(0.05, ge=0.0, description="a deviating cell whose foot on the reference "
                                           "lies this close to that of a cell on the plating cannot seed a finding: "
                                           "another view saw plating there (0: off; sonar uncertainty model only)")
@@ -221,6 +226,7 @@ FLAT_KEYS: dict[str, str] = {
     "merge_gap_m": "detection",
     "merge_max_volume_m3": "detection",
     "max_deviation_m": "detection",
+    "min_facing_share": "detection",
     "coverage_cell_m": "coverage",
     "coverage_radius_m": "coverage",
     "coverage_min_points": "coverage",

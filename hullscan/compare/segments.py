@@ -127,6 +127,13 @@ def resolve_segments(segs: list[Seg], cells: Cells, config: CompareConfig, drops
                 merged["seed_points"] = order[big][2].get("seed_points", 0) + m.get("seed_points", 0)
                 order[big] = (kind, idx, merged)
             continue
+        facing = float(m.get("facing", float("nan")))
+        if seg[0] == "protrusion" and facing < config.detection.min_facing_share:
+            # Returns spilled past a thin plate's edge by the beam's footprint continue the plate,
+            # edge-on to the end face they are measured from: no top, no flank seen face-on.
+            drops.add("findings", "seen_edge_on", 1,
+                      f"{m['volume']:.4f} m3, {facing:.0%} of its returns face along the reference's normal")
+            continue
         if seed_support and m.get("seed_points", need) < need:
             # Seeds holding only a few returns (single far-range returns at a swath edge or a
             # sea-chest wall) and no finding beside it to belong to: not evidence of an object.

@@ -25,7 +25,7 @@ def plate(nx: int, ny: int, count: int = 4) -> dict[str, np.ndarray]:
             "judged": np.ones(len(pts), bool)}
 
 
-def cells_of(p: dict[str, np.ndarray]) -> Cells:
+def cells_of(p: dict[str, np.ndarray], cloud_normal: np.ndarray | None = None) -> Cells:
     n = len(p["points"])
     h = np.where(p["judged"], p["height"], np.nan)
     normal = np.tile([0.0, 0.0, 1.0], (n, 1))
@@ -33,7 +33,7 @@ def cells_of(p: dict[str, np.ndarray]) -> Cells:
     pts = base.copy()
     sig = np.full(n, SIGMA)
     return Cells(pts, p["count"], sig, np.ones(n), np.arange(n), h, base, normal, np.zeros(n, np.int64),
-                 h.copy(), np.zeros(n), h.copy(), h / SIGMA, p["judged"].copy())
+                 h.copy(), np.zeros(n), h.copy(), h / SIGMA, p["judged"].copy(), cloud_normal=cloud_normal)
 
 
 def box(p: dict[str, np.ndarray], x0: float, x1: float, y0: float, y1: float) -> np.ndarray:
@@ -139,3 +139,29 @@ def test_a_part_cut_off_inside_a_larger_finding_is_merged_into_it():
     p["height"][box(p, 2.0, 2.4, 0.7, 1.6)] = 0.5
     order, _ = resolve(cells_of(p), cfg)
     assert len(order) == 2
+
+
+def test_returns_spilled_past_a_plate_edge_are_dropped_but_an_object_seen_face_on_or_by_its_walls_is_kept():
+    """A deviation whose own surface stands edge-on to the reference's normal everywhere (returns
+    spilled past a thin plate's end face continue the plate) has no top: it is dropped. An object
+    with a top facing along the normal is kept, and so is one whose walls face sideways around a
+    top (a quarter of its returns face along the normal)."""
+    cfg = CompareConfig()
+    p = plate(30, 30)
+    obj = box(p, 0.5, 0.9, 0.5, 0.9)
+    p["height"][obj] = 0.2
+    up, side = np.tile([0.0, 0.0, 1.0], (900, 1)), np.tile([1.0, 0.0, 0.0], (900, 1))
+    order, drops = resolve(cells_of(p, up), cfg)
+    assert len(order) == 1 and order[0][2]["facing"] == 1.0
+    order, drops = resolve(cells_of(p, side), cfg)
+    assert order == [] and drops.counts[("findings", "seen_edge_on")] == 1
+    # Walls seen densely around a top seen sparsely: still an object.
+    walls = side.copy()
+    top = box(p, 0.6, 0.8, 0.6, 0.8)
+    walls[top] = up[top]
+    p["count"][obj & ~top] = 8
+    order, _ = resolve(cells_of(p, walls), cfg)
+    assert len(order) == 1 and 0.05 < order[0][2]["facing"] < 0.3
+    # Without the cloud's normals (a plain PLY) the rule is off.
+    order, _ = resolve(cells_of(p, None), cfg)
+    assert len(order) == 1
