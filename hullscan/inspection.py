@@ -210,17 +210,16 @@ def compare_survey(cloud: HullCloud, reference: SurveyReference, config: Hullsca
 
 
 def place_along_ship(ins: Inspection, along: AlongShipUncertainty, cloud_to_ref: Transform, radius_m: float) -> None:
-    """The drift stage's along-ship uncertainty placed by ``cloud_to_ref`` in the reference's frame,
-    on ``ins`` and on each of its findings (:mod:`hullscan.compare.alongship`), with a note where a stretch rests on dead
-    reckoning. The comparison's own fine fit after the drift stage only refines the placement;
-    the along-ship posterior is the drift stage's."""
+    """The drift stage's along-ship uncertainty placed by ``cloud_to_ref`` in the reference's
+    frame, on ``ins`` and on each of its findings (:mod:`hullscan.compare.alongship`), with a note
+    where a stretch rests on dead reckoning. The comparison's fine fit after the drift stage only
+    refines the placement; the along-ship posterior is the drift stage's."""
     from hullscan.compare.alongship import AlongShipPlacement, place_findings
 
-    # The comparison's registration of the corrected cloud fixes the whole survey along the ship
-    # (half its tie range, at least half the scan step); before it, the drift stage's did.
+    # The comparison's registration of the corrected cloud fixes the whole survey along the ship;
+    # before it, the drift stage's did.
     reg = None if ins.alignment is None else ins.alignment.registration
-    step = ins.config.alignment.registration.along_settle_step_m
-    common = None if reg is None else max((reg.along_range_m[1] - reg.along_range_m[0]) / 2.0, step / 2.0)
+    common = None if reg is None else reg.along_sd_m(ins.config.alignment.registration.along_settle_step_m)
     placement = AlongShipPlacement.from_survey(along, cloud_to_ref, common)
     ins.along_ship = placement
     ins.findings = place_findings(ins.findings, placement, radius_m)

@@ -110,6 +110,12 @@ class Registration:
         lo, hi = self.along_range_m
         return hi - lo > 1.0
 
+    def along_sd_m(self, step_m: float) -> float:
+        """How well the fit places the survey along the ship (1 sigma, m): half the tie range, at
+        least half the scan's ``step_m`` (its resolution)."""
+        lo, hi = self.along_range_m
+        return max((hi - lo) / 2.0, step_m / 2.0)
+
     def ambiguity_note(self) -> str | None:
         if not self.along_ambiguous:
             return None

@@ -63,9 +63,7 @@ class NavReference:
         if len(first) >= 200:
             t, _, _ = robust_icp(first, self.reference, t, (1.0, 0.5, *cfg.alignment.icp_schedule_m), cfg.alignment.tukey_k_m,
                                  cfg.alignment.icp_max_iter, upright=True)
-        # Half the tie range along the ship, at least half its scan step (its resolution).
-        lo, hi = reg.along_range_m
-        along_sd = max((hi - lo) / 2.0, cfg.alignment.registration.along_settle_step_m / 2.0)
+        along_sd = reg.along_sd_m(cfg.alignment.registration.along_settle_step_m)
         return replace(self, hull_to_nav=Transform.from_matrix(t).inverse(), sigma=None, along_sd_m=along_sd), reg
 
     def closest(self, p: NDArray[np.float64], dist: float
