@@ -103,8 +103,9 @@ def run(args: argparse.Namespace) -> int:
     print("\nhullscan demo: simulated inspection complete")
     for f in doc["findings"]:
         c = f["centroid"]
+        u = f.get("along_uncertainty_m")
         print(f"  {f['id']}: {f['kind']} in {f['region']} ({f.get('side', '?')}), "
-              f"{f.get('distance_from_stern_m', c[0]):.1f} m from stern, "
+              f"{f.get('distance_from_stern_m', c[0]):.1f}{'' if u is None else f' +/- {u:.2f}'} m from stern, "
               f"{f.get('depth_m', -c[2]):.1f} m deep, {f['volume_m3'] * 1000:.0f} L, "
               f"{f['max_height_m'] * 100:.0f} cm proud, risk {f['risk']:.2f}")
     print(f"  ground truth: {summary['detected']}/{summary['parasites']} parasites found, "
