@@ -179,8 +179,11 @@ def ship_drawing(ins: Any, doc: dict[str, Any], landmarks: list[Landmark]) -> st
     plt = _pyplot()
     h = _hull_outline(ins)
     length = max(h.x1 - h.x0, 1.0)
-    spacing = getattr(ins.config, "frame_spacing_m", None)
-    frame0 = float(getattr(ins.config, "frame_zero_x_m", 0.0) or 0.0)
+    # The comparator's config groups these under "scoring" (a flat getattr here found nothing, and the
+    # drawing never showed frame numbers).
+    scoring = getattr(ins.config, "scoring", None)
+    spacing = getattr(scoring, "frame_spacing_m", None)
+    frame0 = float(getattr(scoring, "frame_zero_x_m", 0.0) or 0.0)
     hull_frame = bool((doc.get("reference") or {}).get("hull_frame", True))
     xlabel = "metres from the stern (x, towards the bow)" if hull_frame else "x (m, cloud frame: no hull frame)"
 

@@ -155,10 +155,22 @@ def _along(f: dict[str, Any]) -> str:
     return "" if u is None else f" \u00b1 {u:.2f} m (2\u03c3 of the survey's placement along the ship here)"
 
 
+def _frames_uncertain(f: dict[str, Any], ins: Any) -> str:
+    """' (uncertain by +/- 2 frames)' where the placement along the ship is worse than half a frame
+    spacing there, else ''."""
+    u = f.get("along_uncertainty_m")
+    spacing = getattr(getattr(ins.config, "scoring", None), "frame_spacing_m", None)
+    if u is None or not spacing or u < 0.5 * spacing:
+        return ""
+    k = int(np.ceil(u / spacing - 0.5))
+    return f" (uncertain by \u00b1{max(k, 1)} frame{'s' if k > 1 else ''})"
+
+
 def _finding_card(f: dict[str, Any], ins: Any, doc: dict[str, Any]) -> str:
     e = _esc
     cls = f.get("confidence_class", "low")
-    frame = f"frame {f['frame_number']}" if f.get("frame_number") is not None else "frame not known (no frame spacing)"
+    frame = (f"frame {f['frame_number']}{_frames_uncertain(f, ins)}" if f.get("frame_number") is not None
+             else "frame not known (no frame spacing)")
     guessed = (doc.get("reference") or {}).get("waterline_guessed")
     near = f.get("nearest_landmark")
     where = [

@@ -54,3 +54,17 @@ def test_the_survey_placement_carries_the_navigation_frame_into_the_hull_frame()
     # The registration's figure, if given, replaces the drift stage's for the mean shift.
     np.testing.assert_allclose(p.two_sd_m, 2 * post.sd(0.1))
     assert np.all(AlongShipPlacement.from_survey(along, nav_to_hull, 0.01).two_sd_m < p.two_sd_m)
+
+
+def test_the_report_says_when_a_frame_number_is_uncertain() -> None:
+    from types import SimpleNamespace
+
+    from hullscan.compare.config import CompareConfig
+    from hullscan.report.html import _frames_uncertain
+
+    ins = SimpleNamespace(config=CompareConfig(scoring={"frame_spacing_m": 0.6}))
+    assert _frames_uncertain({"along_uncertainty_m": 0.2}, ins) == ""  # under half a frame
+    assert _frames_uncertain({"along_uncertainty_m": 0.5}, ins) == " (uncertain by \u00b11 frame)"
+    assert _frames_uncertain({"along_uncertainty_m": 1.3}, ins) == " (uncertain by \u00b12 frames)"
+    assert _frames_uncertain({"along_uncertainty_m": None}, ins) == ""
+    assert _frames_uncertain({"along_uncertainty_m": 1.3}, SimpleNamespace(config=CompareConfig())) == ""

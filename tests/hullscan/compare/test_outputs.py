@@ -174,6 +174,21 @@ def test_report_has_every_card(written):
         assert section.count("<circle") > 20
 
 
+def test_ship_drawing_numbers_the_frames_when_the_spacing_is_known(written):
+    """The fixture's comparison has compare.scoring.frame_spacing_m 0.6: the drawing's top axis
+    counts frames (it read a flat config key that does not exist and never did, until stop 27)."""
+    from dataclasses import replace
+
+    from hullscan.report.drawing import ship_drawing
+
+    ins, out = written
+    doc = json.loads((out / "findings.json").read_text())
+    drawing = ship_drawing(ins, doc, [])
+    assert ">frame<" in drawing
+    plain = ship_drawing(replace(ins, config=CompareConfig()), doc, [])
+    assert ">frame<" not in plain
+
+
 def _chromium() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
         if shutil.which(name):
