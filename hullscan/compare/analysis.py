@@ -621,6 +621,7 @@ class Coverage:
     clear_height: float = 0.0
     cleared_by_height: dict[float, float] = field(default_factory=dict)  # clear height (m) -> fraction
     under: NDArray[np.bool_] | None = None  # samples under a reported finding (cleared through it)
+    normals: F64 | None = None  # the reference's outward normal at each sample
 
     @property
     def fraction(self) -> float:
@@ -670,16 +671,21 @@ def clearing_cells(cells: Cells, config: CompareConfig, height: float | None = N
 REPORT_CLEAR_HEIGHTS_M = (0.1, 0.2, 0.3)
 
 
-def clearance(cells: Cells, config: CompareConfig, at: F64, mirror: bool = False, local: bool = False
-              ) -> tuple[NDArray[np.bool_], Callable[[float], NDArray[np.bool_]]]:
+def clearance(cells: Cells, config: CompareConfig, at: F64, mirror: bool = False, local: bool = False,
+              at_normals: F64 | None = None) -> tuple[NDArray[np.bool_], Callable[[float], NDArray[np.bool_]]]:
     """(seen, cleared) at reference points ``at`` (N, 3): seen where >= coverage_min_points good cells
     lie within coverage_radius_m (in mirror mode around the reflection too, outside the centre band);
     ``cleared(height)``: seen, and most of those cells (so that a few good returns among poor ones do
     not speak for the place) are clearing cells for ``height``. ``local``: ``at`` is a few points, so
-    only the cells around them are searched."""
+    only the cells around them are searched. ``at_normals`` (N, 3): the reference's normals there;
+    a cell then counts only where it was measured from a surface facing the same way (within 60 deg):
+    returns from one face of a thin plate (a bilge keel's underside) do not clear the other face, a
+    few centimetres away and never seen."""
     places = [at]
+    facing = [at_normals]
     if mirror:
         places.append(at * np.array([1.0, -1.0, 1.0]))
+        facing.append(None if at_normals is None else at_normals * np.array([1.0, -1.0, 1.0]))
     centre = np.abs(at[:, 1]) >= config.mirror.mirror_centre_band_m if mirror else np.ones(len(at), bool)
     good, _ = clearing_cells(cells, config)
     if local and len(at):
@@ -691,12 +697,16 @@ def clearance(cells: Cells, config: CompareConfig, at: F64, mirror: bool = False
     gi = np.flatnonzero(good)
     tree = cKDTree(cells.points[gi]) if len(gi) else None
     pairs: list[tuple[I64, I64]] = []
-    for p in places:
+    for p, pn in zip(places, facing, strict=True):
         if tree is None or not len(p):
             pairs.append((np.zeros(0, np.int64), np.zeros(0, np.int64)))
             continue
         m = cKDTree(p).sparse_distance_matrix(tree, config.coverage.coverage_radius_m, output_type="ndarray")
-        pairs.append((m["i"].astype(np.int64), gi[m["j"]]))
+        i, j = m["i"].astype(np.int64), gi[m["j"]]
+        if pn is not None:
+            same = np.einsum("ij,ij->i", pn[i], cells.normal[j]) >= 0.5
+            i, j = i[same], j[same]
+        pairs.append((i, j))
     n_good = [np.bincount(i, minlength=len(at)) for i, _ in pairs]
     seen = centre.copy()
     for n in n_good:
@@ -733,7 +743,7 @@ def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_
     for idx in finding_cells:
         near = cKDTree(cells.base[idx]).query(samples, k=1, distance_upper_bound=config.coverage.coverage_radius_m)[0]
         under |= np.isfinite(near)
-    seen_any, cleared_at = clearance(cells, config, samples, mirror)
+    seen_any, cleared_at = clearance(cells, config, samples, mirror, at_normals=normals)
 
     def cleared(height: float) -> NDArray[np.bool_]:
         return cleared_at(height) | under
@@ -777,4 +787,4 @@ def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_
         for i, p in enumerate(patches):
             p["id"] = f"U{i + 1:03d}"
     return Coverage(samples, seen, reference.sample_area, tuple(patches), seen_any, config.coverage.clear_height_m,
-                    dict(sorted(by_height.items())), under)
+                    dict(sorted(by_height.items())), under, normals)

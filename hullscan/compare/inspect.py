@@ -139,7 +139,9 @@ class Inspection:
         if (height is not None and height > 0 and self.cells is not None and cov.under is not None
                 and self.reference_kind != "mirror"):
             idx = np.flatnonzero(near)
-            seen = clearance(self.cells, self.config, cov.samples[idx], local=True)[1](height) | cov.under[idx]
+            normals = None if cov.normals is None else cov.normals[idx]
+            seen = (clearance(self.cells, self.config, cov.samples[idx], local=True, at_normals=normals)[1](height)
+                    | cov.under[idx])
         return "clear" if seen.mean() >= 0.5 else "not_inspected"
 
 

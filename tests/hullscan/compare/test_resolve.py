@@ -165,3 +165,23 @@ def test_returns_spilled_past_a_plate_edge_are_dropped_but_an_object_seen_face_o
     # Without the cloud's normals (a plain PLY) the rule is off.
     order, _ = resolve(cells_of(p, None), cfg)
     assert len(order) == 1
+
+
+def test_returns_on_one_face_of_a_thin_plate_do_not_clear_the_other_face():
+    """A bilge keel 2 cm thick seen only from below: its underside's cells lie within the coverage
+    radius of the samples on its top face, but were measured from a face looking the other way."""
+    from hullscan.compare.analysis import clearance
+
+    cfg = CompareConfig()
+    p = plate(20, 20, count=20)
+    cells = cells_of(p)  # the underside: reference normal +z at every cell, deviation 0
+    cells = Cells(**{**cells.__dict__, "uncertainty": np.full(len(cells.points), 0.005)})
+    under = np.column_stack([p["points"][:, :2], np.full(len(p["points"]), -0.01)])[::7]
+    top = under + np.array([0.0, 0.0, -0.02])
+    down = np.tile([0.0, 0.0, -1.0], (len(top), 1))
+    seen_top, _ = clearance(cells, cfg, top, at_normals=down)
+    assert not seen_top.any()
+    seen_under, cleared = clearance(cells, cfg, under, at_normals=-down)
+    assert seen_under.all() and cleared(0.1).all()
+    # Without the normals (as before), the other face was called seen.
+    assert clearance(cells, cfg, top)[0].all()
