@@ -59,8 +59,11 @@ class Cells:
     # survey's own scatter (uncertainty_scale); "estimated": the cloud has no viewing geometry.
     uncertainty_model: str = "estimated"
     uncertainty_scale: float = 1.0
-    # (M, 3) the cloud's own unit surface normal per cell (reference frame); None without normals.
+    # (M, 3) the cloud's own unit surface normal per cell, in the cloud's frame: ``cloud_rotation``
+    # (3, 3) turns it into the reference frame (only the few cells of a deviation are ever turned,
+    # not 5 M points); None without normals.
     cloud_normal: F64 | None = None
+    cloud_rotation: F64 | None = None
 
 
 def group_quantile(groups: I64, values: F64, n_groups: int, q: float) -> F64:
@@ -100,14 +103,16 @@ def row_nanmedian(values: F64) -> F64:
 
 def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, config: CompareConfig,
                align_residual: float, exclude: Callable[[F64], NDArray[np.bool_]] | None = None,
-               geometry: tuple[F64, F64] | None = None, normals: F64 | None = None) -> Cells:
+               geometry: tuple[F64, F64] | None = None, normals: NDArray[np.floating[Any]] | None = None,
+               normals_rotation: F64 | None = None) -> Cells:
     """Average points into cells, measure their deviation and prepare it for segmentation.
 
     ``geometry``: each point's incidence (deg) and range (m), where the cloud has them: the cell
     is then the inverse-variance mean of its points and its uncertainty the sonar model's
     (:mod:`hullscan.compare.uncertainty`); without, the cloud's own ``sigma`` (or the configured
     fallback) and the alignment's residual, and coverage is estimated. ``normals`` (N, 3): the
-    cloud's surface normals in the reference frame, averaged per cell (``cloud_normal``)."""
+    cloud's surface normals, averaged per cell (``cloud_normal``); ``normals_rotation`` (3, 3)
+    turns them into the reference frame (identity when None)."""
     cell = ANALYSIS_CELL_M
     keys = voxel_keys(points, cell)
     first, inv, count = group_keys(keys)
@@ -183,10 +188,11 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
         z = residual / unc
     cn = None if normals is None or len(normals) != len(points) else _cell_normals(normals, inv, m)
     return Cells(cp, count, csig, cconf, inv, d, base, normal, ids, smooth, baseline, residual, z, judged,
-                 reference.in_recess(ids), reference, float(align_residual), unc, how, float(scale), cn)
+                 reference.in_recess(ids), reference, float(align_residual), unc, how, float(scale), cn,
+                 normals_rotation)
 
 
-def _cell_normals(normals: F64, inv: I64, m: int) -> F64:
+def _cell_normals(normals: NDArray[np.floating[Any]], inv: I64, m: int) -> F64:
     """Mean unit normal (M, 3) of each cell's points: normals face the sensor, so the mean points
     the way the cell's surface does."""
     sums = np.stack([np.bincount(inv, weights=normals[:, i], minlength=m) for i in range(3)], axis=1)
@@ -410,7 +416,8 @@ def _facing_share(cells: Cells, idx: I64) -> float:
     without the cloud's normals."""
     if cells.cloud_normal is None or not len(idx):
         return float("nan")
-    dots = np.abs(np.einsum("ij,ij->i", cells.cloud_normal[idx], cells.normal[idx]))
+    own = cells.cloud_normal[idx] if cells.cloud_rotation is None else cells.cloud_normal[idx] @ cells.cloud_rotation.T
+    dots = np.abs(np.einsum("ij,ij->i", own, cells.normal[idx]))
     n = cells.count[idx].astype(np.float64)
     return float(n[dots >= 0.5].sum() / max(n.sum(), 1.0))
 

@@ -201,10 +201,9 @@ class _SurfaceSource(ABC):
 
     def cells(self, placement: Placement, cloud: HullCloud, framing: Framing, config: CompareConfig) -> Cells:
         # The corrections after the rigid fit are shifts: the fit's rotation turns the normals.
-        normals = np.asarray(cloud.normals, float) @ placement.alignment.transform.rot.as_matrix().T
         return make_cells(placement.points, np.asarray(cloud.sigma, float), np.asarray(cloud.confidence, float),
                           framing.reference, config, placement.alignment.residual_m, geometry=_geometry(cloud, config),
-                          normals=normals)
+                          normals=cloud.normals, normals_rotation=placement.alignment.transform.rot.as_matrix())
 
     def candidates(self, cells: Cells, framing: Framing, config: CompareConfig, drops: DropLog) -> Candidates:
         segs = segment(cells, config, ("protrusion", "recess"))

@@ -162,6 +162,11 @@ def test_returns_spilled_past_a_plate_edge_are_dropped_but_an_object_seen_face_o
     p["count"][obj & ~top] = 8
     order, _ = resolve(cells_of(p, walls), cfg)
     assert len(order) == 1 and 0.05 < order[0][2]["facing"] < 0.3
+    # Normals in the cloud's frame, turned into the reference's by the fit's rotation: the same
+    # sideways normals are a top once the cloud's x is the reference's z.
+    turned = Cells(**{**cells_of(p, side).__dict__, "cloud_rotation": np.array([[0.0, 0, -1], [0, 1, 0], [1, 0, 0]])})
+    order, _ = resolve(turned, cfg)
+    assert len(order) == 1 and order[0][2]["facing"] == 1.0
     # Without the cloud's normals (a plain PLY) the rule is off.
     order, _ = resolve(cells_of(p, None), cfg)
     assert len(order) == 1
