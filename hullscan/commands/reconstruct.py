@@ -20,6 +20,8 @@ examples:
   hullscan reconstruct bags/survey --out runs/survey --drift     also correct navigation drift
   hullscan reconstruct bags/survey --out runs/survey --drift --reference hull.stl --prior prior.json
       correct drift against the design mesh (absolute: also the first lane and heading bias)
+  hullscan reconstruct bags/ship --out runs/ship --drift --reference hull.stl --prior prior.json --tiles 16
+      a whole ship: fuse the map in 16 m cubes (bounded memory, the same cloud; recon.tiling)
   hullscan reconstruct bags/survey --out runs/survey --config my.yaml --time-offset 0.012
   (settings live under 'recon:' in the YAML; see config.yaml in any output folder)
 """
@@ -44,6 +46,9 @@ def register(sub: Any) -> None:
                         "(JSON/YAML {translation, rotation|yaw_deg, sigma}; see docs/prior.md); needed with a "
                         "mesh --reference; registered over its sigma before the submaps are aligned")
     p.add_argument("--units", help="mesh units of --reference: auto, m, cm, mm, model (default auto)")
+    p.add_argument("--tiles", type=float, metavar="METRES",
+                   help="fuse the map tile by tile, in cubes of METRES (a whole ship in bounded memory; the "
+                        "cloud is the same as in memory; recon.tiling)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -62,6 +67,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
             drift[key] = value
     if drift:
         recon["drift"] = drift
+    if args.tiles is not None:
+        recon["tiling"] = {"enabled": True, "tile_m": args.tiles}
     return recon
 
 

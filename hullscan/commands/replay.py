@@ -24,6 +24,8 @@ examples:
   hullscan replay bags/box --mirror --out runs/box-mirror
   hullscan replay bags/box --reference hull.stl --prior prior.json --no-drift --out runs/box
       skip the navigation drift correction (on by default)
+  hullscan replay bags/ship --reference hull.stl --prior prior.json --tiles 16 --out runs/ship
+      a whole ship: the map fused in 16 m cubes (bounded memory, the same findings)
 the last line is the verdict; exit status: 0 nothing found and >= 95 % cleared; 3 compartments found;
   4 nothing found but less cleared; 1 inspection failed (a partial report is still written); see compare --help
 """
@@ -41,6 +43,9 @@ def register(sub: Any) -> None:
     p.add_argument("--drift", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old scripts
     p.add_argument("--frame-spacing", type=float, help="frame spacing in m, for frame numbers and a quay prior's frame")
     p.add_argument("--no-camera", action="store_true", help="skip camera evidence")
+    p.add_argument("--tiles", type=float, metavar="METRES",
+                   help="fuse the map tile by tile, in cubes of METRES: a whole ship in bounded memory, with the "
+                        "same cloud and findings as in memory (recon.tiling)")
     p.add_argument("--no-progress", action="store_true", help="no progress output")
     add_vessel_args(p)
     p.set_defaults(func=run)
@@ -51,8 +56,12 @@ def run(args: argparse.Namespace) -> int:
     from hullscan.config import load_config
     from hullscan.inspection import replay
 
-    overrides = {"compare": {"scoring": {"frame_spacing_m": args.frame_spacing}}} if args.frame_spacing else None
-    cfg = load_config(args.config, overrides)
+    overrides: dict[str, Any] = {}
+    if args.frame_spacing:
+        overrides["compare"] = {"scoring": {"frame_spacing_m": args.frame_spacing}}
+    if args.tiles is not None:
+        overrides["recon"] = {"tiling": {"enabled": True, "tile_m": args.tiles}}
+    cfg = load_config(args.config, overrides or None)
     return inspect_and_record(args, cfg, "replay", Path(args.out) / "cloud.ply", lambda amend: replay(
         args.bag, reference_file(args), args.out, cfg, prior_path=args.prior, camera=not args.no_camera,
         progress=not args.no_progress, drift=not args.no_drift, case=args.case, amend=amend))

@@ -21,7 +21,7 @@ from hullscan.compare.reference import mesh_reference, scan_reference
 from hullscan.errors import HullscanError
 from hullscan.model import HullCloud, Transform
 from hullscan.recon.config import DriftConfig
-from hullscan.recon.drift import dense_voxels
+from hullscan.recon.drift import SurveyReturns
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,9 +43,9 @@ class NavReference:
     # :meth:`registered`, or when the placement came already registered.
     along_sd_m: float | None = None
 
-    def registered(self, pts: NDArray[np.float64], early: float = 0.25) -> tuple[NavReference, Any]:
-        """This reference placed by a multi-hypothesis registration of the (uncorrected) survey
-        ``pts`` (nav frame, in time order) from the prior; returns it and the :class:`Registration`.
+    def registered(self, survey: SurveyReturns, early: float = 0.25) -> tuple[NavReference, Any]:
+        """This reference placed by a multi-hypothesis registration of the (uncorrected) survey's
+        returns (nav frame, in time order) from the prior; returns it and the :class:`Registration`.
 
         The whole survey fixes the heading and the position as well as its geometry allows, but a
         drifting survey fits only as a compromise; the submaps are aligned from the start, where
@@ -53,11 +53,11 @@ class NavReference:
         ``early`` share of the survey (directions that part does not constrain keep the whole
         survey's value)."""
         cfg = self.compare_config or CompareConfig()
-        dense = dense_voxels(pts, 0.25)
+        dense = survey.dense(0.25)
         reg = register_prior(dense, self.reference, self.hull_to_nav.inverse(), self.sigma, cfg)
         t, _ = settle_along(dense, self.reference, reg.best.transform.as_matrix(), self.sigma, cfg,
                             ambiguity=False)
-        first = dense_voxels(pts[: max(1, int(early * len(pts)))], cfg.alignment.voxel_m)
+        first = survey.dense(cfg.alignment.voxel_m, head=max(1, int(early * len(survey))))
         if len(first) > 20000:
             first = first[np.sort(np.random.default_rng(cfg.seed).choice(len(first), 20000, replace=False))]
         if len(first) >= 200:

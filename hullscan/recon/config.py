@@ -59,6 +59,19 @@ class DriftConfig(BaseModel):
         "submap does not lie on the reference the DVL's is kept")
 
 
+class TilingConfig(BaseModel):
+    """A whole ship in bounded memory (``hullscan/recon/tiles.py``): kept returns spill to disk and the
+    map is fused and extracted one cube of ``tile_m`` at a time. The cloud is the in-memory path's, bit
+    for bit; peak memory follows the tile, not the hull. Replay and batch only (no live cloud)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(False, description="fuse tile by tile (for hulls whose map does not fit in memory)")
+    tile_m: float = Field(16.0, ge=0.1, le=100.0, description="tile edge (m), rounded to whole extraction cells")
+    spill_dir: str | None = Field(None, description="folder for the spilled returns (5 bytes a beam; default: "
+                                  "a temporary folder, removed at the end)")
+
+
 class ReconConfig(BaseModel):
     """Georeferencing, cleaning and fusion settings."""
 
@@ -98,3 +111,4 @@ class ReconConfig(BaseModel):
     chunk_pings: int = Field(256, ge=1, description="pings processed per kernel call (1: live, lowest latency)")
     max_pending_pings: int = Field(5000, ge=1, description="pings waiting for navigation before being dropped")
     drift: DriftConfig = DriftConfig()
+    tiling: TilingConfig = TilingConfig()

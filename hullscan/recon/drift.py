@@ -23,8 +23,9 @@ reference does not constrain is bridged from its neighbours. Both modes share
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -225,7 +226,7 @@ class SurfaceReference(Protocol):
     @property
     def sigma(self) -> object | None: ...
 
-    def registered(self, pts: NDArray[np.float64]) -> tuple[SurfaceReference, object]: ...
+    def registered(self, survey: SurveyReturns) -> tuple[SurfaceReference, object]: ...
 
     def closest(self, p: NDArray[np.float64], dist: float
                 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]: ...
@@ -242,6 +243,100 @@ class SurfaceReference(Protocol):
 # Every kept return of the survey georeferenced with the given navigation, block by block: points
 # (N, 3), their pings' stamps on the navigation clock (N,) and on the sonar's (N,).
 Returns = Callable[[NavBuffer], Iterable[tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]]]
+
+
+class SurveyReturns(Protocol):
+    """The survey's kept returns as drift correction reads them: submap by submap, and as dense voxel
+    means. :class:`ReturnsInMemory` holds them in arrays; :class:`ReturnsSpilled` on disk, for a
+    whole ship (recon.tiling), with bit-identical results."""
+
+    def __len__(self) -> int: ...
+
+    def submaps(self) -> Iterator[tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]]]:
+        """Each submap's points (N, 3), sonar stamps (N,) and distance travelled (N,), in input order,
+        submaps in travel order."""
+        ...
+
+    def dense(self, size: float, head: int | None = None) -> NDArray[np.float64]:
+        """:func:`dense_voxels` of all returns, or of the first ``head``."""
+        ...
+
+
+@dataclass(frozen=True)
+class ReturnsInMemory:
+    """:class:`SurveyReturns` in arrays: points (N, 3), submap index (N,), sonar stamps (N,),
+    distance travelled (N,)."""
+
+    pts: NDArray[np.float64]
+    sub: NDArray[np.int64]
+    stamps: NDArray[np.int64]
+    travelled: NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return int(self.pts.shape[0])
+
+    def submaps(self) -> Iterator[tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]]]:
+        for sid in np.unique(self.sub):
+            m = self.sub == sid
+            yield self.pts[m], self.stamps[m], self.travelled[m]
+
+    def dense(self, size: float, head: int | None = None) -> NDArray[np.float64]:
+        return dense_voxels(self.pts if head is None else self.pts[:head], size)
+
+
+_ROW = np.dtype([("p", np.float64, 3), ("stamp", np.int64), ("travelled", np.float64)])
+
+
+class ReturnsSpilled:
+    """:class:`SurveyReturns` in a spill file (40 bytes a return, input order) with an index of each
+    block's runs of one submap; reads give exactly :class:`ReturnsInMemory`'s arrays and dense
+    voxels, holding one submap (or one chunk) in memory at a time."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = Path(directory) / "returns.bin"
+        try:
+            self._f = open(self.path, "w+b")  # noqa: SIM115 (held for the object's life; closed in close())
+        except OSError as err:
+            raise HullscanError(f"{self.path}: cannot write the spilled returns ({err})") from err
+        self._runs: list[tuple[int, int, int]] = []  # (submap, first row, rows)
+        self.n = 0
+
+    def append(self, pts: NDArray[np.float64], sub: NDArray[np.int64], stamps: NDArray[np.int64],
+               travelled: NDArray[np.float64]) -> None:
+        rows = np.empty(pts.shape[0], _ROW)
+        rows["p"], rows["stamp"], rows["travelled"] = pts, stamps, travelled
+        self._f.seek(self.n * _ROW.itemsize)
+        self._f.write(rows.tobytes())
+        cut = np.flatnonzero(np.diff(sub)) + 1
+        for a, b in zip(np.r_[0, cut], np.r_[cut, len(sub)], strict=True):
+            if b > a:
+                self._runs.append((int(sub[a]), self.n + int(a), int(b - a)))
+        self.n += int(pts.shape[0])
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _read(self, first: int, rows: int) -> NDArray[np.void]:
+        self._f.flush()
+        self._f.seek(first * _ROW.itemsize)
+        return np.fromfile(self._f, _ROW, rows)
+
+    def submaps(self) -> Iterator[tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]]]:
+        by_sub: dict[int, list[tuple[int, int]]] = {}
+        for sid, first, rows in self._runs:
+            by_sub.setdefault(sid, []).append((first, rows))
+        for sid in sorted(by_sub):
+            r = np.concatenate([self._read(first, rows) for first, rows in by_sub[sid]])
+            yield np.ascontiguousarray(r["p"]), np.ascontiguousarray(r["stamp"]), np.ascontiguousarray(r["travelled"])
+
+    def dense(self, size: float, head: int | None = None, chunk: int = 1 << 22) -> NDArray[np.float64]:
+        end = self.n if head is None else min(head, self.n)
+        return dense_voxels_chunked((np.ascontiguousarray(self._read(a, min(chunk, end - a))["p"])
+                                     for a in range(0, end, chunk)), size)
+
+    def close(self) -> None:
+        self._f.close()
+        self.path.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -284,43 +379,37 @@ class AlongShipUncertainty:
 
 
 def correct_drift(cfg: DriftConfig, nav: NavBuffer, returns: Returns,
-                  reference: SurfaceReference | None = None) -> DriftCorrection:
+                  reference: SurfaceReference | None = None, spill: Path | None = None) -> DriftCorrection:
     """Submaps of the survey aligned to each other (or to ``reference``) and the corrections
-    interpolated into the navigation."""
+    interpolated into the navigation; ``spill``: a folder for the georeferenced returns (a whole
+    ship: :class:`ReturnsSpilled`, the same result) instead of memory."""
     if len(nav) < 2:
         return DriftCorrection(None, {"drift_submaps": 0}, reference)
     if reference is None and cfg.reference is not None:
         raise HullscanError(f"recon.drift.reference {cfg.reference}: the reference was not loaded (load it with "
                             "hullscan.compare.navref.load_drift_reference and pass it as drift_reference)")
-    # 1. Georeference every kept return once, labelled by submap.
-    pts_l, dist_l, time_l = [], [], []
-    travelled_at = _travelled(nav)
-    for pts, nav_stamps, stamps in returns(nav):
-        pts_l.append(pts)
-        dist_l.append(travelled_at(nav_stamps))
-        time_l.append(stamps)
-    if not pts_l:
+    # 1. Georeference every kept return once, labelled by submap (in memory, or spilled for a whole ship).
+    survey = _collect(cfg, nav, returns, spill)
+    if survey is None:
         return DriftCorrection(None, {"drift_submaps": 0}, reference)
-    pts = np.concatenate(pts_l)
-    travelled = np.concatenate(dist_l)
-    sub = (travelled // cfg.submap_length_m).astype(np.int64)
-    stamps = np.concatenate(time_l)
     registration = None
     anchors_sigma: list[float] | None = None
     along: AlongShipUncertainty | None = None
-    if reference is None:
-        anchors_t, anchors_T, info = _align_submaps(cfg, pts, sub, stamps)
-    else:
-        if reference.sigma is not None:
-            # Where the ship lies is known only to the prior's uncertainty: register the whole
-            # (drifting) survey first, so that the submaps start from the right placement.
-            reference, registration = reference.registered(pts)
-        if cfg.smoother:
-            anchors_t, anchors_T, info, anchors_sigma, along = _smooth_to_reference(
-                cfg, reference, pts, sub, stamps, travelled)
+    try:
+        if reference is None:
+            anchors_t, anchors_T, info = _align_submaps(cfg, survey)
         else:
-            anchors_t, anchors_T, info, anchors_sigma = _align_to_reference(cfg, reference, pts, sub, stamps,
-                                                                            travelled)
+            if reference.sigma is not None:
+                # Where the ship lies is known only to the prior's uncertainty: register the whole
+                # (drifting) survey first, so that the submaps start from the right placement.
+                reference, registration = reference.registered(survey)
+            if cfg.smoother:
+                anchors_t, anchors_T, info, anchors_sigma, along = _smooth_to_reference(cfg, reference, survey)
+            else:
+                anchors_t, anchors_T, info, anchors_sigma = _align_to_reference(cfg, reference, survey)
+    finally:
+        if isinstance(survey, ReturnsSpilled):
+            survey.close()
     # 2. Interpolate the corrections in time and apply them to the navigation.
     t, a = nav.arrays()
     at = np.array(anchors_t)
@@ -346,6 +435,31 @@ def correct_drift(cfg: DriftConfig, nav: NavBuffer, returns: Returns,
              int(info["drift_submaps"]), int(info["drift_aligned"]), int(info["drift_skipped"]),
              info["drift_max_correction_m"])
     return DriftCorrection(out, info, reference, registration, along)
+
+
+def _collect(cfg: DriftConfig, nav: NavBuffer, returns: Returns, spill: Path | None
+             ) -> ReturnsInMemory | ReturnsSpilled | None:
+    """One pass over the survey's returns, labelled by submap; None when there are none."""
+    travelled_at = _travelled(nav)
+    if spill is not None:
+        out = ReturnsSpilled(spill)
+        for pts, nav_stamps, stamps in returns(nav):
+            d = travelled_at(nav_stamps)
+            out.append(pts, (d // cfg.submap_length_m).astype(np.int64), stamps, d)
+        if len(out) == 0:
+            out.close()
+            return None
+        return out
+    pts_l, dist_l, time_l = [], [], []
+    for pts, nav_stamps, stamps in returns(nav):
+        pts_l.append(pts)
+        dist_l.append(travelled_at(nav_stamps))
+        time_l.append(stamps)
+    if not pts_l:
+        return None
+    travelled = np.concatenate(dist_l)
+    return ReturnsInMemory(np.concatenate(pts_l), (travelled // cfg.submap_length_m).astype(np.int64),
+                           np.concatenate(time_l), travelled)
 
 
 def _measured_sigma(dvl: NDArray[np.float64], anchors: NDArray[np.float64], idx: NDArray[np.int64],
@@ -380,10 +494,9 @@ def _downsample(p: NDArray[np.float64], voxel: float) -> tuple[NDArray[np.float6
     return np.asarray(pc.points).copy(), np.asarray(pc.normals).copy()
 
 
-def _align_submaps(cfg: DriftConfig, pts: NDArray[np.float64], sub: NDArray[np.int64], stamps: NDArray[np.int64]
+def _align_submaps(cfg: DriftConfig, survey: SurveyReturns
                    ) -> tuple[list[float], list[NDArray[np.float64]], dict[str, float]]:
     """Each submap, in time order, to the corrected submaps it overlaps (translation only)."""
-    order = np.unique(sub)
 
     def cloud(p: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         return _downsample(p, cfg.icp_voxel)
@@ -395,10 +508,11 @@ def _align_submaps(cfg: DriftConfig, pts: NDArray[np.float64], sub: NDArray[np.i
     axes = np.array([1.0, 1.0, 0.0 if cfg.fix_depth else 1.0])
     aligned = skipped = rejected = 0
     residuals = []
-    for k, sid in enumerate(order):
-        m = sub == sid
-        sp, _ = cloud(pts[m])
-        mid_t = float(np.median(stamps[m]))
+    n_sub = 0
+    for k, (pts_k, stamps_k, _) in enumerate(survey.submaps()):
+        n_sub += 1
+        sp, _ = cloud(pts_k)
+        mid_t = float(np.median(stamps_k))
         if k > 0 and len(sp) >= cfg.min_overlap_points:
             # Target: corrected submaps whose boxes overlap this one's (grown by the search distance).
             lo = sp.min(0) + current - cfg.max_correspondence_m
@@ -442,7 +556,7 @@ def _align_submaps(cfg: DriftConfig, pts: NDArray[np.float64], sub: NDArray[np.i
         p_new, n_new = cloud(p_new)
         done.append((p_new, n_new, p_new.min(0), p_new.max(0)))
     T = np.array(anchors_T)
-    info = {"drift_submaps": float(len(order)), "drift_aligned": float(aligned), "drift_skipped": float(skipped),
+    info = {"drift_submaps": float(n_sub), "drift_aligned": float(aligned), "drift_skipped": float(skipped),
             "drift_rejected": float(rejected),
             "drift_max_correction_m": float(np.abs(T[:, :3, 3]).max()) if len(T) else 0.0,
             "drift_icp_rms_m": float(np.mean(residuals)) if residuals else 0.0}
@@ -465,12 +579,42 @@ def dense_voxels(pts: NDArray[np.float64], size: float, min_count: int = 4) -> N
     return sums[keep] / counts[keep, None]
 
 
+def dense_voxels_chunked(chunks: Iterable[NDArray[np.float64]], size: float, min_count: int = 4
+                         ) -> NDArray[np.float64]:
+    """:func:`dense_voxels` of the concatenated ``chunks``, bit for bit, holding only the voxels' sums:
+    the same voxels in the same (x, y, z index) order, each summed in input order from zero."""
+    off = 1 << 20
+    keys = np.zeros(0, np.int64)
+    sums = np.zeros((0, 3))
+    counts = np.zeros(0, np.int64)
+    for c in chunks:
+        if not len(c):
+            continue
+        ijk = np.floor(c / size).astype(np.int64) + off
+        if ijk.min() < 0 or ijk.max() >= 2 * off:
+            raise ValueError(f"dense_voxels_chunked: points beyond +-{off * size:.0f} m at {size} m voxels")
+        k = (ijk[:, 0] << 42) | (ijk[:, 1] << 21) | ijk[:, 2]
+        new = np.setdiff1d(k, keys)
+        if len(new):
+            merged = np.union1d(keys, new)
+            at = np.searchsorted(merged, keys)
+            s2, c2 = np.zeros((len(merged), 3)), np.zeros(len(merged), np.int64)
+            s2[at], c2[at] = sums, counts
+            keys, sums, counts = merged, s2, c2
+        idx = np.searchsorted(keys, k)
+        for j in range(3):
+            col = sums[:, j].copy()
+            np.add.at(col, idx, c[:, j])  # in input order, as np.bincount adds
+            sums[:, j] = col
+        counts += np.bincount(idx, minlength=len(keys))
+    keep = counts >= min_count
+    return sums[keep] / counts[keep, None]
+
+
 Anchors = tuple[list[float], list[NDArray[np.float64]], dict[str, float], list[float]]
 
 
-def _align_to_reference(cfg: DriftConfig, reference: SurfaceReference, pts: NDArray[np.float64],
-                        sub: NDArray[np.int64], stamps: NDArray[np.int64], travelled: NDArray[np.float64]
-                        ) -> Anchors:
+def _align_to_reference(cfg: DriftConfig, reference: SurfaceReference, survey: SurveyReturns) -> Anchors:
     """Each submap, in time order, to the reference: a yaw and a translation per submap, and what
     its correction leaves against the reference (RMS, m; NaN where too little of it lies on it).
 
@@ -482,7 +626,7 @@ def _align_to_reference(cfg: DriftConfig, reference: SurfaceReference, pts: NDAr
     (``max_drift_rate`` x distance, at least ``max_correspondence_m`` for the first);
     otherwise the previous correction is kept (``drift_rejected``).
     """
-    subs = _submaps(cfg, pts, sub, stamps, travelled)
+    subs = _submaps(cfg, survey)
     axes = np.array([1.0, 1.0, 0.0 if cfg.fix_depth else 1.0])
     yaw, trans = 0.0, np.zeros(3)  # current correction: p -> Rz(yaw) p + trans
     anchors_t: list[float] = []
@@ -555,17 +699,15 @@ class _Submap:
     travelled: float
 
 
-def _submaps(cfg: DriftConfig, pts: NDArray[np.float64], sub: NDArray[np.int64], stamps: NDArray[np.int64],
-             travelled: NDArray[np.float64]) -> list[_Submap]:
+def _submaps(cfg: DriftConfig, survey: SurveyReturns) -> list[_Submap]:
     rng = np.random.default_rng(0)
     out = []
-    for sid in np.unique(sub):
-        m = sub == sid
-        sp, _ = _downsample(pts[m], cfg.icp_voxel)
+    for pts, stamps, travelled in survey.submaps():
+        sp, _ = _downsample(pts, cfg.icp_voxel)
         if len(sp) > cfg.reference_max_points:
             sp = sp[np.sort(rng.choice(len(sp), cfg.reference_max_points, replace=False))]
-        centre = sp.mean(axis=0) if len(sp) else pts[m].mean(axis=0)
-        out.append(_Submap(sp, centre, float(np.median(stamps[m])), float(np.median(travelled[m]))))
+        centre = sp.mean(axis=0) if len(sp) else pts.mean(axis=0)
+        out.append(_Submap(sp, centre, float(np.median(stamps)), float(np.median(travelled))))
     return out
 
 
@@ -586,8 +728,7 @@ def _fit(cfg: DriftConfig, reference: SurfaceReference, sm: _Submap, x0: NDArray
     return SubmapFit(sm.centre, sm.travelled, z, a.info / cfg.fit_sigma_m**2), a.rms
 
 
-def _smooth_to_reference(cfg: DriftConfig, reference: SurfaceReference, pts: NDArray[np.float64],
-                         sub: NDArray[np.int64], stamps: NDArray[np.int64], travelled: NDArray[np.float64]
+def _smooth_to_reference(cfg: DriftConfig, reference: SurfaceReference, survey: SurveyReturns
                          ) -> tuple[list[float], list[NDArray[np.float64]], dict[str, float], list[float],
                                     AlongShipUncertainty | None]:
     """Each submap aligned to the reference, and all corrections solved together
@@ -602,7 +743,7 @@ def _smooth_to_reference(cfg: DriftConfig, reference: SurfaceReference, pts: NDA
        neighbouring minimum), and solve again.
     4. How well that places each submap along the ship (:class:`AlongShipUncertainty`).
     """
-    subs = _submaps(cfg, pts, sub, stamps, travelled)
+    subs = _submaps(cfg, survey)
     model = SmootherModel(drift_rate=cfg.smoother_drift_rate,
                           correlation_m=cfg.smoother_correlation_m, yaw_rate=np.deg2rad(cfg.smoother_yaw_rate_deg))
     # 1. A first fit of each submap, chained.

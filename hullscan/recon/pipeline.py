@@ -43,6 +43,7 @@ from hullscan.recon import checkpoint as ckpt_files
 from hullscan.recon.config import ReconConfig
 from hullscan.recon.drift import AlongShipUncertainty, SurfaceReference, correct_drift
 from hullscan.recon.nav import NavBuffer
+from hullscan.recon.tiles import Block, BlockStore, TileGrid, fuse_tiles
 from hullscan.settings import TopicsConfig
 from hullscan.tf import TfTree
 
@@ -95,16 +96,7 @@ class _Ping:
     ordered: bool  # beams form a fan, so across/along-track neighbours mean something
 
 
-@dataclass
-class _Block:
-    """Pings processed together (kept for re-fusion after drift correction)."""
-
-    stamps: NDArray[np.int64]
-    frame_id: str
-    dirs: NDArray[np.float32]
-    ranges: NDArray[np.float32]
-    keep: NDArray[np.bool_]
-    footprint: float
+_Block = Block  # pings processed together (kept for re-fusion after drift correction, or spilled when tiled)
 
 
 # --------------------------------------------------------------------------- the reconstructor
@@ -132,12 +124,16 @@ class Reconstructor:
         self._queues: dict[str, list[_Ping]] = {}
         self._last_ranges: dict[str, NDArray[np.float32]] = {}
         self._mounts: dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
-        self._blocks: list[_Block] = []
+        # Blocks kept for re-fusion after drift correction (in memory), or all of them spilled to disk
+        # when the map is fused tile by tile (recon.tiling).
+        self.tiled = self.config.tiling.enabled
+        self._blocks: list[_Block] | BlockStore = (BlockStore(self.config.tiling.spill_dir) if self.tiled else [])
         self._offset_ns = round(self.config.time_offset_s * 1e9)
         self._finished = False
         self._surface = self._new_surface()
         self._ckpt: ckpt_files.Tracker | None = None  # what the incremental checkpoint files hold
         self.restored: dict[str, int] = {}  # what the last restore read: deltas applied, bytes ignored
+        self.progress = False  # a progress bar for the tiles of a tiled finish()
 
     def _new_surface(self) -> SurfaceCache:
         c = self.config
@@ -283,6 +279,11 @@ class Reconstructor:
             self.drops.add(where, "no_transform_returns", int(keep.sum()))
             return
         blk = _Block(stamps, p0.frame_id, p0.dirs, ranges, keep, p0.footprint)
+        if self.tiled:
+            # Fused tile by tile at the end (with the corrected navigation, if drift is corrected).
+            self._blocks.append(blk)
+            self.stats["pings_fused"] += int(keep.any(axis=1).sum())
+            return
         # Kept to be fused again once navigation drift is corrected.
         if self.config.drift.enabled:
             self._blocks.append(blk)
@@ -373,6 +374,7 @@ class Reconstructor:
         Incremental: only cells near voxels changed since the previous call are re-extracted
         (:class:`SurfaceCache`); the result is exactly that of a full extraction, same order.
         """
+        self._live_only("cloud")
         self._process(final=False, force=True)
         t0 = time.perf_counter()
         out, _ = self._surface.update(self.map)
@@ -384,6 +386,7 @@ class Reconstructor:
         """``hullscan.recon.display.display_cloud(self.cloud(), max_points, cell_m)`` (the same points,
         values and order; ``cell_m`` defaults to the voxel size) and the number of points of the whole
         cloud, gathering only the points shown: O(map voxels) cheap passes plus O(shown points)."""
+        self._live_only("display_cloud")
         self._process(final=False, force=True)
         t0 = time.perf_counter()
         out, total = self._surface.display(self.map, int(max_points), float(cell_m or self.config.voxel_size))
@@ -399,6 +402,7 @@ class Reconstructor:
         buffer from ``alloc(nbytes)`` (default a numpy uint8 array): (buffer, rows, surface points)."""
         from hullscan.core.display import ROW_BYTES
 
+        self._live_only("packed_cloud")
         self._process(final=False, force=True)
         t0 = time.perf_counter()
         if max_points is None:
@@ -413,6 +417,49 @@ class Reconstructor:
             self._surface.pack(ids, np.frombuffer(buf, np.uint8) if not isinstance(buf, np.ndarray) else buf)
         self.timings["extract"] += time.perf_counter() - t0
         return buf, int(ids.shape[0]), total
+
+    def _live_only(self, what: str) -> None:
+        if self.tiled:
+            raise HullscanError(f"recon.tiling: {what}() needs the in-memory map; a tiled reconstruction makes "
+                                "its cloud in finish() only (turn recon.tiling off for live use)")
+
+    def _tiled_cloud(self) -> HullCloud:
+        """Fuse and extract tile by tile (:mod:`hullscan.recon.tiles`): the in-memory path's cloud, bit
+        for bit, in bounded memory. The spilled blocks are removed afterwards."""
+        from tqdm import tqdm
+
+        c = self.config
+        assert isinstance(self._blocks, BlockStore)
+        grid = TileGrid.of(c.tiling.tile_m, c.voxel_size, c.surface_cell_voxels, c.carve_start_sigmas,
+                           c.carve_length_m if c.carve else 0.0)
+        nav = self.nav
+        bar = tqdm(total=0, unit="tile", desc="fuse tiles", disable=not self.progress, mininterval=0.5)
+
+        def georef(blk: _Block) -> tuple[NDArray[np.float64], NDArray[np.int32], NDArray[np.float64],
+                                         NDArray[np.float32]]:
+            with _timed(self.timings, "georef"):
+                return self.georef_block(blk, nav)
+
+        def step(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        t0 = time.perf_counter()
+        try:
+            surf = fuse_tiles(self._blocks, georef, grid, c.min_hits, c.max_miss_ratio, step)
+        finally:
+            bar.close()
+            self._blocks.close()
+        self.timings["fuse"] += time.perf_counter() - t0
+        self.map = VoxelMap(c.voxel_size)  # nothing stays in memory
+        self._last_extract = surf.reasons
+        self.stats.update(surf.stats)
+        self.stats["points_fused"] = surf.returns_in
+        self.stats["voxels_tiled"] = surf.voxels
+        self.stats["tile_map_bytes_max"] = surf.peak_map_bytes
+        out = surf.out
+        return HullCloud(out["points"], out["normals"], out["confidence"], out["hits"], out["sigma"],
+                         self.topics.nav_frame, out["incidence"], out["range"])
 
     def _full_cloud(self) -> HullCloud:
         """One full extraction; frees the incremental cache (the final cloud needs no cache, and
@@ -433,13 +480,16 @@ class Reconstructor:
             if q:
                 self.drops.add(stream, "unprocessed", len(q))
         traj = self.nav.trajectory(self.config.max_nav_gap_s)
-        if self.config.drift.enabled and self._blocks:
+        if self.config.drift.enabled and len(self._blocks):
             t0 = time.perf_counter()
-            drift = correct_drift(self.config.drift, self.nav, self._returns, self.drift_reference)
+            drift = correct_drift(self.config.drift, self.nav, self._returns, self.drift_reference,
+                                  spill=self._blocks.dir if isinstance(self._blocks, BlockStore) else None)
             self.drift_reference, self.registration = drift.reference, drift.registration or self.registration
             self.along = drift.along
             self.stats.update(drift.info)
-            if drift.nav is not None:
+            if drift.nav is not None and self.tiled:
+                self.nav = drift.nav  # the tiles are fused with it below
+            elif drift.nav is not None:
                 # Re-fuse every kept return with the corrected poses.
                 self.nav = drift.nav
                 self.map = VoxelMap(self.config.voxel_size, capacity=max(self.map.n, 1 << 14))
@@ -452,9 +502,9 @@ class Reconstructor:
             self.drops.add("sonar", "no_pings", 1, "no sonar pings were received; the cloud is empty")
         elif self.nav.last_ns is None:
             self.drops.add("navigation", "no_navigation", 1, "no navigation samples; no ping could be placed")
-        cloud = self._full_cloud()
-        self.stats["voxels"] = self.map.n
-        self.stats["map_bytes"] = self.map.nbytes
+        cloud = self._tiled_cloud() if self.tiled else self._full_cloud()
+        self.stats["voxels"] = self.stats.pop("voxels_tiled") if self.tiled else self.map.n
+        self.stats["map_bytes"] = self.stats.pop("tile_map_bytes_max") if self.tiled else self.map.nbytes
         self.stats["points_out"] = len(cloud)
         ex = self._last_extract
         self.stats["voxels_free_space"] = int(ex[1])
@@ -478,6 +528,7 @@ class Reconstructor:
     def checkpoint(self, path: str | Path) -> None:
         """Save the map and navigation so :meth:`restore` can continue after a restart (a full
         base file; a delta log beside it from an earlier base is removed)."""
+        self._live_only("checkpoint")
         self._process(final=False, force=True)
         st = self.map.state()
         t, a = self.nav.arrays()
@@ -498,6 +549,7 @@ class Reconstructor:
         replaced by drift correction, a failed write) the whole map is copied for a new base. The
         log is folded into a new base by the writer once over ``compact_ratio`` of the base size.
         :meth:`restore` reads base + log back bit for bit."""
+        self._live_only("checkpoint")
         self._process(final=False, force=True)
         path = Path(path)
         tr, vm, n = self._ckpt, self.map, self.map.n
@@ -527,6 +579,7 @@ class Reconstructor:
         thread, while this reconstructor goes on changing): pending pings are fused here, then the
         map, navigation, stats and drops are copied. The live map and queues are not touched by the
         writer, and the file is the full base format, as :meth:`checkpoint` writes it."""
+        self._live_only("checkpoint")
         self._process(final=False, force=True)
         st = self.map.state()  # copies
         t, a = self._nav_copy()
@@ -632,6 +685,7 @@ def reconstruct_bag(path: str | Path, config: SurveySettings | None = None, prog
     compile_s = warmup()
     t_start = time.perf_counter()
     rec = Reconstructor(config.recon, config.topics, drift_reference)
+    rec.progress = progress
     with BagReader(path, config.topics) as bag:
         total = sum(c.count for c in bag.plan.choices.values() if c.topic)
         bar = tqdm(total=total, unit="msg", desc="reconstruct", disable=not progress, mininterval=0.5)

@@ -10,7 +10,12 @@ from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from hullscan.recon.config import DriftConfig
-from hullscan.recon.drift import _align_to_reference, _smooth_to_reference, tree_closest
+from hullscan.recon.drift import (
+    ReturnsInMemory,
+    _align_to_reference,
+    _smooth_to_reference,
+    tree_closest,
+)
 from hullscan.recon.smoothing import (
     SmootherModel,
     SubmapFit,
@@ -187,7 +192,7 @@ class _Surface:
     normals: F
     sigma: object | None = None
 
-    def registered(self, pts: F) -> tuple[_Surface, object]:
+    def registered(self, survey: object) -> tuple[_Surface, object]:
         return self, None
 
     def along(self) -> tuple[F, float | None] | None:
@@ -227,8 +232,9 @@ def test_the_drift_stage_places_a_lane_the_flat_middle_cannot_place_along() -> N
             err = max(err, float(np.abs(fixed[:, 0] - true[m, 0]).max()))
         return err
 
-    _, smoothed, info, _, along = _smooth_to_reference(cfg, ref, nav, sub, stamps, travelled)
-    _, carried, _, _ = _align_to_reference(cfg, ref, nav, sub, stamps, travelled)
+    survey = ReturnsInMemory(nav, sub, stamps, travelled)
+    _, smoothed, info, _, along = _smooth_to_reference(cfg, ref, survey)
+    _, carried, _, _ = _align_to_reference(cfg, ref, survey)
     # Carried over the flat middle, the last correction leaves the lane up to 0.69 m off before the
     # far end fixes it again; solved together, the middle is bridged from both ends. The ends fix
     # the position along the lane only weakly (bumps in 15 m of 100), so the drift prior (1 % of

@@ -1,0 +1,330 @@
+"""A whole ship in bounded memory: kept returns spilled to disk, then fused and extracted tile by tile.
+
+The in-memory path fuses every return into one voxel map, whose size follows the hull (about 10 GB
+for the wetted hull of a 250 m ship at 2 cm). Here the survey's blocks of kept returns go to a
+spill file as they arrive (:class:`BlockStore`, 5 bytes a beam); at the end the nav frame is cut
+into cubes of ``tile_m`` and each is fused on its own map, extracted, and freed (:func:`fuse_tiles`).
+Peak memory is then one tile's map, the blocks' small metadata, and the output cloud.
+
+The cloud is **the in-memory path's, bit for bit and in the same order** (tested), because:
+
+- a return touches only the voxel it hits and the voxels of its carved band (``carve_length_m``
+  before the hit), so a voxel's record depends only on the returns whose hit or band reaches it,
+  in input order. A tile's map is fed, in input order, every return whose band's bounding box
+  reaches the tile grown by one extraction cell (its halo), so every voxel there gets the same
+  records in the same order, and is created in the same relative order;
+- extraction fits one plane per cell to the sums of the 3 x 3 x 3 cells around it, so a cell of
+  the tile needs complete cells one cell around it: the halo. Tiles are whole cells, on the
+  global cell lattice, and each cell belongs to exactly one tile;
+- the in-memory map numbers voxels in the order of their first hit, and extraction writes points
+  in voxel order. Each tile's points carry the input index of their voxel's first hit, and the
+  merged cloud is sorted by it.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hullscan.core.voxelmap import VoxelMap
+from hullscan.errors import HullscanError
+
+log = logging.getLogger("hullscan.recon")
+
+
+@dataclass
+class Block:
+    """Consecutive pings of one sonar processed together: beam directions (B, 3) in the sonar frame,
+    ranges (P, B), which returns are kept (P, B) and the beams' footprint (rad)."""
+
+    stamps: NDArray[np.int64]
+    frame_id: str
+    dirs: NDArray[np.float32]
+    ranges: NDArray[np.float32]
+    keep: NDArray[np.bool_]
+    footprint: float
+
+
+@dataclass(frozen=True)
+class _Spilled:
+    stamps: NDArray[np.int64]
+    frame_id: str
+    dirs: int  # index into BlockStore._dirs
+    shape: tuple[int, int]
+    offset: int
+    footprint: float
+
+
+class BlockStore:
+    """Blocks spilled to one file as they come (ranges float32 then keep bytes); stamps, frame and
+    footprint stay in memory (a few bytes a ping), beam directions once per sonar. Reads give the
+    blocks back exactly. A context manager: the spill folder (a temporary one by default) goes on close."""
+
+    def __init__(self, directory: str | Path | None = None) -> None:
+        self._own = directory is None
+        self.dir = Path(tempfile.mkdtemp(prefix="hullscan-spill-")) if directory is None else Path(directory)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self.path = self.dir / "blocks.bin"
+            self._f = open(self.path, "w+b")  # noqa: SIM115 (held for the store's life; closed in close())
+        except OSError as err:
+            raise HullscanError(f"recon.tiling.spill_dir {self.dir}: cannot write the spill file ({err})") from err
+        self._meta: list[_Spilled] = []
+        self._dirs: list[NDArray[np.float32]] = []
+        self._dir_ids: dict[int, int] = {}
+        self.nbytes = 0
+
+    def append(self, blk: Block) -> None:
+        key = id(blk.dirs)
+        di = self._dir_ids.get(key)
+        if di is None or self._dirs[di] is not blk.dirs:
+            di = len(self._dirs)
+            self._dirs.append(blk.dirs)
+            self._dir_ids[key] = di
+        ranges = np.ascontiguousarray(blk.ranges, np.float32)
+        keep = np.ascontiguousarray(blk.keep, np.bool_)
+        self._f.seek(self.nbytes)
+        try:
+            self._f.write(ranges.tobytes())
+            self._f.write(keep.tobytes())
+        except OSError as err:
+            raise HullscanError(f"{self.path}: spilling returns failed ({err})") from err
+        self._meta.append(_Spilled(blk.stamps, blk.frame_id, di, (int(ranges.shape[0]), int(ranges.shape[1])),
+                                   self.nbytes, blk.footprint))
+        self.nbytes += ranges.nbytes + keep.nbytes
+
+    def __len__(self) -> int:
+        return len(self._meta)
+
+    def __getitem__(self, i: int) -> Block:
+        m = self._meta[i]
+        n = m.shape[0] * m.shape[1]
+        self._f.flush()
+        self._f.seek(m.offset)
+        ranges = np.fromfile(self._f, np.float32, n).reshape(m.shape)
+        keep = np.fromfile(self._f, np.bool_, n).reshape(m.shape)
+        return Block(m.stamps, m.frame_id, self._dirs[m.dirs], ranges, keep, m.footprint)
+
+    def __iter__(self) -> Iterator[Block]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def kept(self, i: int) -> int:
+        """Kept returns of block ``i`` (read from the spill)."""
+        return int(self[i].keep.sum())
+
+    def close(self) -> None:
+        self._f.close()
+        if self._own:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        else:
+            self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> BlockStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------- the tile lattice
+
+
+@dataclass(frozen=True)
+class TileGrid:
+    """Cubes of ``tile_cells`` extraction cells of ``cell`` voxels each, on the global voxel lattice."""
+
+    voxel_size: float
+    cell: int
+    tile_cells: int
+    carve_start_sigmas: float
+    carve_len: float
+
+    @classmethod
+    def of(cls, tile_m: float, voxel_size: float, cell: int, carve_start_sigmas: float, carve_len: float
+           ) -> TileGrid:
+        return cls(voxel_size, cell, max(1, round(tile_m / (cell * voxel_size))), carve_start_sigmas, carve_len)
+
+    @property
+    def tile_vox(self) -> int:
+        return self.cell * self.tile_cells
+
+    def extents(self, pts: NDArray[np.float64], origins: NDArray[np.float64], sigma: NDArray[np.float32]
+                ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Voxel-index bounding boxes (N, 3) lo and hi (inclusive) of each return's hit and carved band,
+        one voxel wider each way so that rounding here and in the fusion kernel cannot differ."""
+        inv = 1.0 / self.voxel_size
+        hit = np.floor(pts * inv)
+        if self.carve_len > 0:
+            d = pts - origins
+            rng = np.linalg.norm(d, axis=1)
+            s_end = np.minimum(np.maximum(self.carve_start_sigmas * sigma.astype(np.float64), self.voxel_size)
+                               + self.carve_len, rng)
+            end = np.floor((pts - d * (s_end / np.where(rng > 0, rng, 1.0))[:, None]) * inv)
+            lo, hi = np.minimum(hit, end), np.maximum(hit, end)
+        else:
+            lo, hi = hit, hit
+        return lo.astype(np.int64) - 1, hi.astype(np.int64) + 1
+
+    def tiles_of(self, lo: NDArray[np.int64], hi: NDArray[np.int64]) -> list[tuple[int, int, int]]:
+        """The tiles whose region (the tile and one cell around it) the boxes reach."""
+        tl = (lo - self.cell) // self.tile_vox
+        th = (hi + self.cell) // self.tile_vox
+        out: set[tuple[int, int, int]] = set()
+        for r in np.unique(np.hstack([tl, th]), axis=0):
+            for tx in range(r[0], r[3] + 1):
+                for ty in range(r[1], r[4] + 1):
+                    for tz in range(r[2], r[5] + 1):
+                        out.add((int(tx), int(ty), int(tz)))
+        return sorted(out)
+
+    def region(self, tile: tuple[int, int, int]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Voxel-index range [lo, hi) of the tile grown by one cell each way."""
+        t = np.array(tile, np.int64)
+        return t * self.tile_vox - self.cell, (t + 1) * self.tile_vox + self.cell
+
+    def tile_of_voxel(self, ijk: NDArray[np.int64]) -> NDArray[np.int64]:
+        """The tile (N, 3) that owns each voxel: the one holding its cell."""
+        return (ijk // self.cell) // self.tile_cells
+
+
+# --------------------------------------------------------------------------- fusion, tile by tile
+
+#: What fusing a tile needs of one block: georeferenced kept returns (points (N, 3), ping index (N,),
+#: sonar origins per ping (P, 3), sigma (N,)), exactly as the in-memory path fuses them.
+Georef = Callable[[Block], tuple[NDArray[np.float64], NDArray[np.int32], NDArray[np.float64], NDArray[np.float32]]]
+
+
+@dataclass
+class TiledSurface:
+    """The merged extraction of every tile (the arrays of :meth:`VoxelMap.extract`, in the in-memory
+    path's order), per-voxel outcome counts (see :func:`hullscan.core.voxelmap._extract`) over the
+    voxels tiles own, and what it cost."""
+
+    out: dict[str, NDArray[Any]]
+    reasons: NDArray[np.int64]
+    voxels: int
+    tiles: int
+    peak_map_bytes: int
+    returns_in: int
+    returns_fused: int
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+def index_tiles(blocks: BlockStore, georef: Georef, grid: TileGrid
+                ) -> tuple[dict[tuple[int, int, int], list[int]], NDArray[np.int64]]:
+    """Which blocks reach each tile, and each block's first return's index in the whole input."""
+    tiles: dict[tuple[int, int, int], list[int]] = {}
+    offsets = np.zeros(len(blocks) + 1, np.int64)
+    for bi, blk in enumerate(blocks):
+        pts, ray, trans, sigma = georef(blk)
+        offsets[bi + 1] = offsets[bi] + pts.shape[0]
+        if pts.shape[0] == 0:
+            continue
+        lo, hi = grid.extents(pts, trans[ray], sigma)
+        for t in grid.tiles_of(lo, hi):
+            tiles.setdefault(t, []).append(bi)
+    return tiles, offsets
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """A block's georeferenced kept returns and their extents, cached between tiles."""
+
+    pts: NDArray[np.float64]
+    ray: NDArray[np.int32]
+    trans: NDArray[np.float64]
+    sigma: NDArray[np.float32]
+    lo: NDArray[np.int64]
+    hi: NDArray[np.int64]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(int(a.nbytes) for a in (self.pts, self.ray, self.trans, self.sigma, self.lo, self.hi))
+
+
+def fuse_tiles(blocks: BlockStore, georef: Georef, grid: TileGrid, min_hits: int, max_miss_ratio: float,
+               progress: Callable[[int, int], None] | None = None, cache_bytes: int = 256 << 20) -> TiledSurface:
+    """Fuse and extract every tile in turn (see the module's docstring); ``progress(done, total)``;
+    ``cache_bytes``: georeferenced blocks kept for the next tiles (bounds the memory they take)."""
+    vs = grid.voxel_size
+    tiles, offsets = index_tiles(blocks, georef, grid)
+    parts: list[dict[str, NDArray[Any]]] = []
+    orders: list[NDArray[np.int64]] = []
+    reasons = np.zeros(4, np.int64)
+    voxels = peak = fused = 0
+    # Tiles in the order the survey first reaches them, so that the blocks georeferenced for one tile
+    # are mostly still in the cache for the next ones.
+    order_tiles = sorted(tiles, key=lambda t: (tiles[t][0], t))
+    cache: OrderedDict[int, _Placed] = OrderedDict()
+    cached = 0
+    for k, tile in enumerate(order_tiles):
+        reg_lo, reg_hi = grid.region(tile)
+        vm = VoxelMap(vs)
+        keys_l: list[NDArray[np.int64]] = []
+        gidx_l: list[NDArray[np.int64]] = []
+        for bi in tiles[tile]:
+            placed = cache.get(bi)
+            if placed is None:
+                pts, ray, trans, sigma = georef(blocks[bi])
+                lo, hi = grid.extents(pts, trans[ray], sigma)
+                placed = _Placed(pts, ray, trans, sigma, lo, hi)
+                cache[bi] = placed
+                cached += placed.nbytes
+                while cached > cache_bytes and len(cache) > 1:
+                    cached -= cache.popitem(last=False)[1].nbytes
+            else:
+                cache.move_to_end(bi)
+            pts, ray, trans, sigma, lo, hi = placed.pts, placed.ray, placed.trans, placed.sigma, placed.lo, placed.hi
+            sel = np.flatnonzero(np.all(hi >= reg_lo, axis=1) & np.all(lo < reg_hi, axis=1))
+            if sel.shape[0] == 0:
+                continue
+            p = pts[sel]
+            vm.fuse(p, ray[sel], trans, sigma[sel], grid.carve_start_sigmas, grid.carve_len)
+            keys_l.append(_pack(np.floor(p * (1.0 / vs)).astype(np.int64)))
+            gidx_l.append(offsets[bi] + sel)
+        fused += sum(g.shape[0] for g in gidx_l)
+        peak = max(peak, vm.nbytes)
+        out, reason = vm.extract(grid.cell, min_hits, max_miss_ratio)
+        # Each voxel's first hit, in input order: the map numbers voxels in that order.
+        keys = np.concatenate(keys_l) if keys_l else np.zeros(0, np.int64)
+        first = np.sort(np.unique(keys, return_index=True)[1])
+        if first.shape[0] != vm.n:
+            raise HullscanError(f"tile {tile}: {vm.n} voxels but {first.shape[0]} distinct hit voxels (a bug)")
+        first_gidx = np.concatenate(gidx_l)[first] if gidx_l else np.zeros(0, np.int64)
+        owned = np.all(grid.tile_of_voxel(vm.voxel_indices()) == np.array(tile), axis=1)
+        voxels += int(owned.sum())
+        reasons += np.bincount(reason[owned], minlength=4)[:4]
+        mine = owned[out["voxel"]]
+        parts.append({a: v[mine] for a, v in out.items()})
+        orders.append(first_gidx[out["voxel"][mine]])
+        del vm
+        if progress is not None:
+            progress(k + 1, len(tiles))
+    order = np.concatenate(orders) if orders else np.zeros(0, np.int64)
+    perm = np.argsort(order, kind="stable")
+    names = ("points", "normals", "confidence", "hits", "sigma", "voxel", "incidence", "range")
+    merged: dict[str, NDArray[Any]] = {}
+    for a in names:
+        cat = np.concatenate([p[a] for p in parts]) if parts else VoxelMap(vs).extract()[0][a]
+        merged[a] = cat[perm]
+    log.info("tiled fusion: %d tiles of %.2f m, %d returns fused (%.2fx the input, halos and bands), "
+             "largest tile map %.0f MB", len(tiles), grid.tile_vox * vs, fused,
+             fused / max(int(offsets[-1]), 1), peak / 1e6)
+    return TiledSurface(merged, reasons, voxels, len(tiles), peak, int(offsets[-1]), fused,
+                        {"tiles": float(len(tiles)), "tile_returns_ratio": fused / max(int(offsets[-1]), 1)})
+
+
+def _pack(ijk: NDArray[np.int64]) -> NDArray[np.int64]:
+    """One int64 per voxel index (N, 3) inside the map's +-2^20 voxels (a key only to tell voxels apart)."""
+    off, mask = 1 << 20, (1 << 21) - 1
+    return (((ijk[:, 0] + off) & mask) << 42) | (((ijk[:, 1] + off) & mask) << 21) | ((ijk[:, 2] + off) & mask)
