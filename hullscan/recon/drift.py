@@ -583,17 +583,19 @@ def dense_voxels_chunked(chunks: Iterable[NDArray[np.float64]], size: float, min
                          ) -> NDArray[np.float64]:
     """:func:`dense_voxels` of the concatenated ``chunks``, bit for bit, holding only the voxels' sums:
     the same voxels in the same (x, y, z index) order, each summed in input order from zero."""
-    off = 1 << 20
+    from hullscan.recon.tiles import PACK_OFFSET, pack_index
+
+    off = PACK_OFFSET
     keys = np.zeros(0, np.int64)
     sums = np.zeros((0, 3))
     counts = np.zeros(0, np.int64)
     for c in chunks:
         if not len(c):
             continue
-        ijk = np.floor(c / size).astype(np.int64) + off
-        if ijk.min() < 0 or ijk.max() >= 2 * off:
+        ijk = np.floor(c / size).astype(np.int64)
+        if ijk.min() < -off or ijk.max() >= off:
             raise ValueError(f"dense_voxels_chunked: points beyond +-{off * size:.0f} m at {size} m voxels")
-        k = (ijk[:, 0] << 42) | (ijk[:, 1] << 21) | ijk[:, 2]
+        k = pack_index(ijk)
         new = np.setdiff1d(k, keys)
         if len(new):
             merged = np.union1d(keys, new)

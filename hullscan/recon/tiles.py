@@ -118,10 +118,6 @@ class BlockStore:
         for i in range(len(self)):
             yield self[i]
 
-    def kept(self, i: int) -> int:
-        """Kept returns of block ``i`` (read from the spill)."""
-        return int(self[i].keep.sum())
-
     def close(self) -> None:
         self._f.close()
         if self._own:
@@ -290,7 +286,7 @@ def fuse_tiles(blocks: BlockStore, georef: Georef, grid: TileGrid, min_hits: int
                 continue
             p = pts[sel]
             vm.fuse(p, ray[sel], trans, sigma[sel], grid.carve_start_sigmas, grid.carve_len)
-            keys_l.append(_pack(np.floor(p * (1.0 / vs)).astype(np.int64)))
+            keys_l.append(pack_index(np.floor(p * (1.0 / vs)).astype(np.int64)))
             gidx_l.append(offsets[bi] + sel)
         fused += sum(g.shape[0] for g in gidx_l)
         peak = max(peak, vm.nbytes)
@@ -324,7 +320,11 @@ def fuse_tiles(blocks: BlockStore, georef: Georef, grid: TileGrid, min_hits: int
                         {"tiles": float(len(tiles)), "tile_returns_ratio": fused / max(int(offsets[-1]), 1)})
 
 
-def _pack(ijk: NDArray[np.int64]) -> NDArray[np.int64]:
-    """One int64 per voxel index (N, 3) inside the map's +-2^20 voxels (a key only to tell voxels apart)."""
-    off, mask = 1 << 20, (1 << 21) - 1
+PACK_OFFSET = 1 << 20  # voxel indices within +-2^20 per axis pack into one int64
+
+
+def pack_index(ijk: NDArray[np.int64]) -> NDArray[np.int64]:
+    """One int64 per voxel index (N, 3) within +-2^20 per axis, ordered as the indices are
+    lexicographically (x, then y, then z)."""
+    off, mask = PACK_OFFSET, (1 << 21) - 1
     return (((ijk[:, 0] + off) & mask) << 42) | (((ijk[:, 1] + off) & mask) << 21) | ((ijk[:, 2] + off) & mask)
