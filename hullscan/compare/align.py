@@ -74,7 +74,7 @@ class Hypothesis:
     inlier_fraction: float
     median_abs_m: float
     cost: float  # mean truncated squared distance at the fine scale (m^2): lower fits better
-    offset_along_m: float  # from the prior, at the survey's centre, hull axes
+    offset_along_m: float  # from the prior, at the registration's pivot (Registration.pivot), hull axes
     offset_across_m: float
     offset_vertical_m: float
     offset_heading_deg: float
@@ -103,7 +103,7 @@ class Registration:
     alternatives: tuple[Hypothesis, ...]
     along_range_m: tuple[float, float]
     searched: dict[str, float]
-    pivot: tuple[float, float, float] = (0.0, 0.0, 0.0)  # the survey's centre, reference frame
+    pivot: tuple[float, float, float] = (0.0, 0.0, 0.0)  # where the prior's bounds hold (the start of a quay prior, else the survey's centre), reference frame
 
     @property
     def along_ambiguous(self) -> bool:
@@ -171,12 +171,15 @@ def robust_icp(src: F64, reference: Reference, t0: F64, schedule: tuple[float, .
             iters += 1
             p = src @ t[:3, :3].T + t[:3, 3]
             if order is None or back is None:
-                c, n, _ = reference.closest(p)
+                c, n, _ = reference.closest(p, within=radius)
             else:
-                c, n, _ = reference.closest(p[order])
+                c, n, _ = reference.closest(p[order], within=radius)
                 c, n = c[back], n[back]
-            diff = p - c
-            r = np.einsum("ij,ij->i", diff, n)
+            # Points with no sample within the radius (NaN) carry no weight.
+            near = np.isfinite(c[:, 0])
+            diff = np.where(near[:, None], p - c, np.inf)
+            n = np.where(near[:, None], n, 0.0)
+            r = np.where(near, np.einsum("ij,ij->i", np.where(near[:, None], diff, 0.0), n), 0.0)
             w = tukey(r, k) * (np.linalg.norm(diff, axis=1) < radius)
             if w.sum() < 30:
                 break
@@ -338,8 +341,9 @@ def coarse_register(points: F64, reference: Reference, prior: Transform, sigma: 
                     config: CompareConfig) -> Registration:
     """Multi-hypothesis coarse registration of cloud ``points`` from ``prior`` (reference <- cloud).
 
-    The prior's error is bounded by ``sigma`` (ship terms). Seeds cover that box: headings about the
-    vertical through the survey's centre and shifts along the ship, each refined by robust ICP with
+    The prior's error is bounded by ``sigma`` (ship terms) at ``sigma.about_nav`` (the start of
+    the survey for a quay prior; else the survey's centre). Seeds cover that box: headings about
+    the vertical through that point and shifts along the ship, each refined by robust ICP with
     wide, shrinking radii on a sparse copy of the cloud. Directions the surface does not constrain
     keep their seed's value, so on a parallel midbody the seeds stay where they started, all fitting
     equally well: the fit is then reported as ambiguous along the ship, never silently chosen.
@@ -350,12 +354,17 @@ def coarse_register(points: F64, reference: Reference, prior: Transform, sigma: 
     src = _sparse(points, config)
     reference = _sample_proxy(reference, rc.proxy_spacing_m)
     p0 = prior.as_matrix()
-    pivot = prior.apply(src.mean(axis=0))
+    pivot = prior.apply(np.asarray(sigma.about_nav, np.float64) if sigma.about_nav is not None else src.mean(axis=0))
     # 2. Seeds over the prior's uncertainty (heading x along; across and depth ICP reaches from 0).
-    seeds = [(yaw, along) for yaw in _steps(sigma.heading_deg, rc.seed_heading_step_deg)
+    #    Half a heading step may move the survey's far end by at most half the widest radius, so
+    #    that some seed starts within the wide stage's reach of the right heading: on a whole ship
+    #    surveyed from one end, a 10 deg step leaves 20 m there.
+    wide, narrow = rc.coarse_schedule_m[:2], rc.coarse_schedule_m[2:]
+    reach = float(np.percentile(np.hypot(*(prior.apply(src) - pivot)[:, :2].T), 95))
+    heading_step = min(rc.seed_heading_step_deg, float(np.rad2deg(wide[0] / max(reach, 1e-6))))
+    seeds = [(yaw, along) for yaw in _steps(sigma.heading_deg, heading_step)
              for along in _steps(sigma.along_m, rc.seed_along_step_m)]
     coarse: list[tuple[F64, str, tuple[float, float, float, float]]] = []
-    wide, narrow = rc.coarse_schedule_m[:2], rc.coarse_schedule_m[2:]
     for yaw, along in seeds:
         t0 = _about(pivot, float(yaw), np.array([along, 0.0, 0.0])) @ p0
         t, _, _ = robust_icp(src, reference, t0, wide, rc.coarse_tukey_m, rc.coarse_max_iter, upright=True)
@@ -397,8 +406,8 @@ def coarse_register(points: F64, reference: Reference, prior: Transform, sigma: 
             hi = max(hi, h.offset_along_m - best.offset_along_m)
     along_range = (lo, hi)
     return Registration(best, tuple(hyps), tuple(alternatives), along_range,
-                        {"seeds": float(len(seeds)), "along_m": sigma.along_m, "across_m": sigma.across_m,
-                         "heading_deg": sigma.heading_deg}, (float(pivot[0]), float(pivot[1]), float(pivot[2])))
+                        {"seeds": float(len(seeds)), "heading_step_deg": round(heading_step, 3),
+                         "along_m": sigma.along_m, "across_m": sigma.across_m, "heading_deg": sigma.heading_deg}, (float(pivot[0]), float(pivot[1]), float(pivot[2])))
 
 
 def _sample_proxy(reference: Reference, spacing: float) -> Reference:
@@ -506,7 +515,8 @@ def register_prior(points: F64, reference: Reference, prior: Transform, sigma: P
 
 def _cost(src: F64, reference: Reference, t: F64, c: float) -> float:
     """Mean squared distance of ``src`` placed by ``t`` to the reference, each truncated at ``c``."""
-    d, _, _, _, over = reference.signed_distance(src @ t[:3, :3].T + t[:3, 3])
+    # A point with no sample within c (along the normal) and 3 spacings (across) costs c anyway.
+    d, _, _, _, over = reference.signed_distance(src @ t[:3, :3].T + t[:3, 3], within=c + 3.0 * reference.spacing)
     return float(np.mean(np.where(over, np.minimum(np.abs(d), c), c) ** 2))
 
 

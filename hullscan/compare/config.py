@@ -17,7 +17,9 @@ class RegistrationConfig(BaseModel):
     coarse_points: int = Field(3000, ge=100, description="most cloud points in the coarse fit")
     proxy_spacing_m: float = Field(0.15, gt=0.0, description="spacing of the reference samples the coarse fit "
                                    "queries (a KD-tree of oriented samples instead of the mesh)")
-    seed_heading_step_deg: float = Field(10.0, gt=0.0, description="heading spacing of the seeds (deg)")
+    seed_heading_step_deg: float = Field(10.0, gt=0.0, description="largest heading spacing of the seeds (deg); "
+                                         "finer on a long survey, so that half a step moves its far end by at most "
+                                         "half the widest coarse radius")
     seed_along_step_m: float = Field(5.0, gt=0.0, description="spacing of the seeds along the ship (m)")
     coarse_schedule_m: tuple[float, ...] = Field(
         (4.0, 2.0, 1.0, 0.5), min_length=3, description="coarse ICP correspondence radii (m): every seed runs the "

@@ -265,8 +265,9 @@ class MirrorReference(Reference):
     def of(cls, ref: Reference) -> MirrorReference:
         return cls(**{f.name: getattr(ref, f.name) for f in fields(ref)})
 
-    def signed_distance(self, points: F64) -> tuple[F64, F64, F64, NDArray[np.int64], NDArray[np.bool_]]:
-        d, c, n, ids, over = super().signed_distance(points)
+    def signed_distance(self, points: F64, within: float | None = None
+                        ) -> tuple[F64, F64, F64, NDArray[np.int64], NDArray[np.bool_]]:
+        d, c, n, ids, over = super().signed_distance(points, within)
         if self.support is None or over.all():
             return d, c, n, ids, over
         far = np.flatnonzero(~over)

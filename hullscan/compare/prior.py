@@ -45,15 +45,22 @@ class PriorSigma:
     across_m: float = 2.0
     vertical_m: float = 0.5
     heading_deg: float = 10.0
+    # Where the bounds hold, in the navigation frame: a quay prior is known at the survey's start
+    # (the first fix), and its heading error turns the rest of the survey about that point, so a
+    # 2 deg error puts the far end of a 250 m survey 9 m across. None: at the survey's centre.
+    about_nav: tuple[float, float, float] | None = None
 
     @property
     def exact(self) -> bool:
         """All zero: the placement is known exactly (a surveyed berth); it is refined, not searched."""
         return self.along_m == self.across_m == self.vertical_m == self.heading_deg == 0.0
 
-    def as_dict(self) -> dict[str, float]:
-        return {"along_m": self.along_m, "across_m": self.across_m, "vertical_m": self.vertical_m,
-                "heading_deg": self.heading_deg}
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"along_m": self.along_m, "across_m": self.across_m, "vertical_m": self.vertical_m,
+                               "heading_deg": self.heading_deg}
+        if self.about_nav is not None:
+            out["about_nav"] = [round(v, 3) for v in self.about_nav]
+        return out
 
 
 DEFAULT_SIGMA = PriorSigma()
@@ -128,10 +135,13 @@ class NavPrior:
         sigma = self.sigma
         if spread > ACROSS_FROM_ALONG_MIN_M and not sigma.exact:
             sigma = replace(sigma, across_m=round(sigma.across_m + spread, 2))
+        p0 = np.asarray(first_fix, float)
+        if not sigma.exact:
+            # The notes hold at the start point: the registration turns its heading seeds about it.
+            sigma = replace(sigma, about_nav=(float(p0[0]), float(p0[1]), float(p0[2])))
         # ENU yaw of the ship's bow from the gyro heading (clockwise from north).
         yaw = np.deg2rad(90.0 - float(self.ship_heading_deg))
         rot = Rotation.from_euler("z", yaw)
-        p0 = np.asarray(first_fix, float)
         t = p0 - rot.apply(hull_pt)
         t[2] = 0.0  # the hull's waterline is the sea surface, z = 0 of the navigation frame
         hull_to_nav = Transform(rot.as_quat(), t)
@@ -198,7 +208,10 @@ def _sigma(data: dict[str, Any], where: str) -> tuple[PriorSigma, bool]:
     vals = {k: _num(s, k, f"{where}: sigma") for k in s}
     if any(v < 0 for v in vals.values()):
         raise HullscanError(f"{where}: sigma: expected values >= 0, got {vals}")
-    return replace(DEFAULT_SIGMA, **vals), True
+    return PriorSigma(along_m=vals.get("along_m", DEFAULT_SIGMA.along_m),
+                      across_m=vals.get("across_m", DEFAULT_SIGMA.across_m),
+                      vertical_m=vals.get("vertical_m", DEFAULT_SIGMA.vertical_m),
+                      heading_deg=vals.get("heading_deg", DEFAULT_SIGMA.heading_deg)), True
 
 
 def parse_prior(data: Any, where: str) -> NavPrior:

@@ -206,8 +206,11 @@ class Reference:
     _tree_normals: F64 | None = None
 
     # ------------------------------------------------------------------ queries
-    def closest(self, points: F64) -> tuple[F64, F64, NDArray[np.int64]]:
-        """Closest surface point (N, 3), its outward normal (N, 3) and the face/sample index."""
+    def closest(self, points: F64, within: float | None = None) -> tuple[F64, F64, NDArray[np.int64]]:
+        """Closest surface point (N, 3), its outward normal (N, 3) and the face/sample index.
+
+        ``within`` (m): a scan or sample reference may leave points whose nearest sample is
+        farther than that unmatched (NaN point and normal, index -1); the mesh path matches all."""
         p = np.ascontiguousarray(points, dtype=np.float64)
         if self._scene is not None:
             import open3d.core as o3c
@@ -219,17 +222,26 @@ class Reference:
             return c, n, ids
         assert self._tree is not None and self._tree_points is not None and self._tree_normals is not None
         # Threads pay off only for large queries: the coarse registration asks thousands of small ones.
-        _, idx = self._tree.query(p, k=1, workers=-1 if len(p) > 50_000 else 1)
+        # A bounded search is several times faster from afar: unbounded, a point metres off the
+        # hull visits every sample within that distance.
+        bound = np.inf if within is None else float(within)
+        _, idx = self._tree.query(p, k=1, workers=-1 if len(p) > 50_000 else 1, distance_upper_bound=bound)
         idx = np.asarray(idx, dtype=np.int64)
-        q, n = self._tree_points[idx], self._tree_normals[idx]
+        miss = idx >= len(self._tree_points)
+        idx[miss] = 0
+        q, n = self._tree_points[idx], self._tree_normals[idx].copy()
         # Foot of the perpendicular on the sample's tangent plane: the nearest sample of a noisy
         # scan is decided by its noise, not its position, for points well off the surface.
         foot = p - np.einsum("ij,ij->i", p - q, n)[:, None] * n
+        if miss.any():
+            foot[miss], n[miss], idx[miss] = np.nan, np.nan, -1
         return foot, n, idx
 
-    def signed_distance(self, points: F64) -> tuple[F64, F64, F64, NDArray[np.int64], NDArray[np.bool_]]:
+    def signed_distance(self, points: F64, within: float | None = None
+                        ) -> tuple[F64, F64, F64, NDArray[np.int64], NDArray[np.bool_]]:
         """Signed distance (outward positive), closest points, normals, ids and a mask of
-        points that lie over the reference surface (not beyond its edge or a gap in a scan)."""
+        points that lie over the reference surface (not beyond its edge or a gap in a scan).
+        ``within``: as in :meth:`closest` (unmatched points: NaN distance, not over)."""
         if self._scene is not None and type(self).closest is Reference.closest:
             import open3d.core as o3c
 
@@ -240,7 +252,7 @@ class Reference:
             if self._shell_scene is not None and self._face_region is not None and len(points):
                 d, c, n, ids, over = self._through_recess(p, d, c, n, ids, over)
             return d, c, n, ids, over
-        c, n, ids = self.closest(points)
+        c, n, ids = self.closest(points, within=within)
         diff = points - c
         along = np.einsum("ij,ij->i", diff, n)
         dist = np.linalg.norm(diff, axis=1)
@@ -254,7 +266,7 @@ class Reference:
             assert self._tree_points is not None
             d = along
             gap = np.linalg.norm(c - self._tree_points[ids], axis=1)
-            over = gap <= 3.0 * self.spacing  # a gap wider than this in the scan was not seen
+            over = (gap <= 3.0 * self.spacing) & (ids >= 0)  # a gap wider than this in the scan was not seen
         return d, c, n, ids, over
 
     def _through_recess(self, p: F64, d: F64, c: F64, n: F64, ids: NDArray[np.int64], over: NDArray[np.bool_]

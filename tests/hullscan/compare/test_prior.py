@@ -83,6 +83,9 @@ def test_quay_prior_resolves_to_the_true_placement() -> None:
     est = resolved.hull_to_nav(None)
     probe = np.array([[0.0, 0.0, 0.0], [40.0, 3.0, -2.0]])
     assert np.abs(est.apply(probe) - truth.apply(probe)).max() < 0.5
+    # The notes hold at the start: the registration's bounds are stated there, not at the centre.
+    assert resolved.sigma.about_nav == pytest.approx(tuple(first_fix))
+    assert resolved.as_dict()["sigma"]["about_nav"] == pytest.approx(list(first_fix), abs=1e-3)
     with pytest.raises(HullscanError, match="frame spacing"):
         parse_prior({"ship_heading_deg": 45.0, "start": {"frame": 20}}, "quay").resolve(mesh, first_fix, None)
     by_frame = parse_prior({"ship_heading_deg": 45.0, "start": {"frame": 20, "side": "starboard", "depth_m": depth}},

@@ -3,6 +3,8 @@ priors beyond the range, a flipped reference and half hulls."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -124,3 +126,59 @@ def test_settling_a_registered_prior_stays_within_its_range(midbody) -> None:
     registered = PriorSigma(along_m=0.5, across_m=0.3, vertical_m=0.2, heading_deg=1.0)
     t, _ = settle_along(pts, r, start, registered, CompareConfig())
     assert abs(t[0, 3] - start[0, 3]) <= 0.75 + 0.05 + 1e-9
+
+
+@pytest.fixture(scope="module")
+def long_side():
+    """A 150 m ship's starboard side and bilge (nav frame), surveyed from the stern:
+    a quay prior is known at the survey's start, and a heading error turns the rest about it."""
+    ship = make_hull(length=150.0, beam=24.0, draft=8.0, n_x=301, n_s=33, fullness=8.0, sea_chest=False)
+    s = make_scan(ship, (), spacing=0.3, hull_to_nav=HULL_TO_NAV, seed=5)
+    hull_pts = HULL_TO_NAV.inverse().apply(np.asarray(s.cloud.points, float))
+    keep = hull_pts[:, 1] < -1.0  # the side and the bilge: a side alone leaves the pitch loose
+    start_hull = np.array([2.0, -14.0, -3.0])  # near the stern, 3 m deep, off the starboard side
+    return mesh_reference(ship, icp_spacing=0.2), np.asarray(s.cloud.points, float)[keep], start_hull
+
+
+def test_a_quay_prior_is_searched_about_the_start_of_a_long_survey(long_side) -> None:
+    # 5 deg of heading about the start is 12 m across at the survey's far end and 6 m at its centre,
+    # beyond the 2 m across that the prior allows there.
+    ref, pts, start = long_side
+    prior = perturbed(HULL_TO_NAV, start, 3.0, 1.0, 5.0)
+    sigma = replace(DEFAULT_SIGMA, about_nav=tuple(float(v) for v in prior.apply(start)))
+    a = align(pts, ref, CompareConfig(), prior=prior.inverse(), sigma=sigma)
+    far_end = np.array([140.0, -12.0, -3.0])
+    err_m, err_deg = _error(a.transform, HULL_TO_NAV, far_end)
+    assert err_m < 0.05 and err_deg < 0.1, (err_m, err_deg)
+    assert a.registration is not None and np.allclose(a.registration.pivot, start, atol=1e-6)
+    # The same error judged at the survey's centre lies outside the prior's range there: the
+    # point where the bounds hold is part of the prior.
+    with pytest.raises(AlignmentFailed, match="outside the capture range"):
+        align(pts, ref, CompareConfig(), prior=prior.inverse(), sigma=DEFAULT_SIGMA)
+
+
+def test_a_bounded_query_matches_the_unbounded_one_within_its_radius(ref) -> None:
+    """The coarse search's queries stop at the stage's radius: what lies within it gets the same
+    closest point, what does not is unmatched (NaN, index -1, not over the surface), and a
+    truncated cost is unchanged."""
+    from hullscan.compare.align import _cost, _sample_proxy
+
+    proxy = _sample_proxy(ref, 0.3)
+    rng = np.random.default_rng(3)
+    on = proxy._tree_points[rng.choice(len(proxy._tree_points), 400, replace=False)]
+    pts = on + proxy._tree_normals[rng.choice(len(on), len(on))] * rng.uniform(0.0, 6.0, (len(on), 1))
+    c_all, n_all, i_all = proxy.closest(pts)
+    c, n, i = proxy.closest(pts, within=2.0)
+    dist = np.linalg.norm(pts - proxy._tree_points[i_all], axis=1)
+    near = dist <= 2.0
+    assert 0 < near.sum() < len(pts)
+    np.testing.assert_array_equal(i[near], i_all[near])
+    np.testing.assert_allclose(c[near], c_all[near])
+    np.testing.assert_allclose(n[near], n_all[near])
+    assert np.isnan(c[~near]).all() and np.isnan(n[~near]).all() and (i[~near] == -1).all()
+    d, _, _, _, over = proxy.signed_distance(pts, within=2.0)
+    assert not over[~near].any() and np.isnan(d[~near]).all()
+    for trunc in (0.1, 0.5):
+        bounded = _cost(pts, proxy, np.eye(4), trunc)
+        d_all, _, _, _, over_all = proxy.signed_distance(pts)
+        assert bounded == pytest.approx(float(np.mean(np.where(over_all, np.minimum(np.abs(d_all), trunc), trunc) ** 2)))
