@@ -103,10 +103,15 @@ _Block = Block  # pings processed together (kept for re-fusion after drift corre
 
 
 class Reconstructor:
-    """Incremental reconstruction: ``add`` samples in stream order, ``cloud()`` any time, ``finish()``."""
+    """Incremental reconstruction: ``add`` samples in stream order, ``cloud()`` any time, ``finish()``.
+
+    ``offline``: nothing reads the map before ``finish()`` (a recorded bag). With drift correction
+    on, the kept returns are then fused once, at the end, with the corrected navigation, instead of
+    as they come and again once corrected: the cloud is the same, bit for bit, for half the fusion
+    and without two maps alive at once."""
 
     def __init__(self, config: ReconConfig | None = None, topics: TopicsConfig | None = None,
-                 drift_reference: SurfaceReference | None = None) -> None:
+                 drift_reference: SurfaceReference | None = None, *, offline: bool = False) -> None:
         self.config = config or ReconConfig()
         self.topics = topics or TopicsConfig()
         # recon.drift.reference already loaded (hullscan.compare.navref.load_drift_reference), or None.
@@ -128,6 +133,7 @@ class Reconstructor:
         # when the map is fused tile by tile (recon.tiling).
         self.tiled = self.config.tiling.enabled
         self._blocks: list[_Block] | BlockStore = (BlockStore(self.config.tiling.spill_dir) if self.tiled else [])
+        self.deferred = offline and self.config.drift.enabled and not self.tiled
         self._offset_ns = round(self.config.time_offset_s * 1e9)
         self._finished = False
         self._surface = self._new_surface()
@@ -284,10 +290,11 @@ class Reconstructor:
             self._blocks.append(blk)
             self.stats["pings_fused"] += int(keep.any(axis=1).sum())
             return
-        # Kept to be fused again once navigation drift is corrected.
+        # Kept to be fused again once navigation drift is corrected (offline: only then).
         if self.config.drift.enabled:
             self._blocks.append(blk)
-        self._fuse_block(blk, self.nav)
+        if not self.deferred:
+            self._fuse_block(blk, self.nav)
         self.stats["pings_fused"] += int(keep.any(axis=1).sum())
 
     def _with_neighbours(self, stream: str, pings: list[_Ping], ranges: NDArray[np.float32],
@@ -422,6 +429,9 @@ class Reconstructor:
         if self.tiled:
             raise HullscanError(f"recon.tiling: {what}() needs the in-memory map; a tiled reconstruction makes "
                                 "its cloud in finish() only (turn recon.tiling off for live use)")
+        if self.deferred and not self._finished:
+            raise HullscanError(f"{what}(): an offline reconstruction with drift correction fuses its map in "
+                                "finish() only (construct the Reconstructor with offline=False for live use)")
 
     def _tiled_cloud(self) -> HullCloud:
         """Fuse and extract tile by tile (:mod:`hullscan.recon.tiles`): the in-memory path's cloud, bit
@@ -487,17 +497,24 @@ class Reconstructor:
             self.drift_reference, self.registration = drift.reference, drift.registration or self.registration
             self.along = drift.along
             self.stats.update(drift.info)
-            if drift.nav is not None and self.tiled:
-                self.nav = drift.nav  # the tiles are fused with it below
+            if drift.nav is not None and (self.tiled or self.deferred):
+                self.nav = drift.nav  # the tiles, or the deferred map, are fused with it below
             elif drift.nav is not None:
-                # Re-fuse every kept return with the corrected poses.
+                # Re-fuse every kept return with the corrected poses (the old map freed first).
                 self.nav = drift.nav
-                self.map = VoxelMap(self.config.voxel_size, capacity=max(self.map.n, 1 << 14))
+                capacity = max(self.map.n, 1 << 14)
+                self.map = VoxelMap(self.config.voxel_size)
+                self.map = VoxelMap(self.config.voxel_size, capacity=capacity)
                 self.stats["points_fused"] = 0
                 for blk in self._blocks:
                     self._fuse_block(blk, drift.nav)
             self.timings["drift"] += time.perf_counter() - t0
             traj = self.nav.trajectory(self.config.max_nav_gap_s)
+        if self.deferred:
+            # Fused once, with the corrected navigation (or the recorded one, where the correction
+            # declined), in the order the returns came: the live path's map.
+            for blk in self._blocks:
+                self._fuse_block(blk, self.nav)
         if self.stats["pings_in"] == 0:
             self.drops.add("sonar", "no_pings", 1, "no sonar pings were received; the cloud is empty")
         elif self.nav.last_ns is None:
@@ -684,7 +701,7 @@ def reconstruct_bag(path: str | Path, config: SurveySettings | None = None, prog
     config = config or ReconSettings()
     compile_s = warmup()
     t_start = time.perf_counter()
-    rec = Reconstructor(config.recon, config.topics, drift_reference)
+    rec = Reconstructor(config.recon, config.topics, drift_reference, offline=True)
     rec.progress = progress
     with BagReader(path, config.topics) as bag:
         total = sum(c.count for c in bag.plan.choices.values() if c.topic)

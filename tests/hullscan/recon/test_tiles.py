@@ -166,3 +166,25 @@ def test_reconstruct_command_with_tiles_writes_the_same_cloud(tmp_path: Path) ->
     summary = json.loads((tmp_path / "tiled" / "summary.json").read_text())
     assert summary["stats"]["tiles"] > 1
     assert "tiling:" in (tmp_path / "tiled" / "config.yaml").read_text()
+
+
+@pytest.mark.parametrize("submap_m", [5.0, 1000.0])
+def test_an_offline_reconstruction_fuses_once_and_gives_the_live_cloud(submap_m: float) -> None:
+    """Offline (a recorded bag) with drift correction on, the returns are fused once, at the end:
+    the same cloud and statistics as fusing them live and again once corrected; also where the
+    correction has nothing to align (one submap longer than the survey: the recorded navigation)."""
+    s = survey(n_pings=400, beams=96, lanes=(-1.5, -0.75, 0.0, 0.75, 1.5), faults=Faults(drift_per_m=0.01))
+    cfg = ReconConfig(drift=DriftConfig(enabled=True, submap_length_m=submap_m))
+    live = _run(s.items, cfg)
+    rec = Reconstructor(cfg, offline=True)
+    assert rec.deferred
+    rec.add_all(s.items)
+    with pytest.raises(HullscanError, match="fuses its map in finish"):
+        rec.cloud()
+    offline = rec.finish()
+    assert (live.stats["drift_aligned"] >= 1) == (submap_m < 100)
+    _assert_same(live.cloud, offline.cloud)
+    for k in ("voxels", "points_fused", "pings_fused", "voxels_free_space", "voxels_sparse", "voxels_off_surface"):
+        assert offline.stats[k] == live.stats[k], k
+    assert offline.drops.as_dict() == live.drops.as_dict()
+    assert not Reconstructor(ReconConfig(), offline=True).deferred  # nothing to defer without drift correction
