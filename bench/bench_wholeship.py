@@ -162,16 +162,13 @@ def main() -> int:
     args = ap.parse_args()
     out = Path(args.out)
     bag = out / "bag"
-    if args.child_replay:
-        folder = out / f"replay_{args.child_replay}"
+    if args.child or args.child_replay:
+        # One measurement in this fresh process: a reconstruction, or a replay in a child of it.
+        mode = args.child or args.child_replay
+        folder = out / (f"replay_{mode}" if args.child_replay else mode)
         folder.mkdir(parents=True, exist_ok=True)
-        res = replay_child(bag, folder, args.tile_m if args.child_replay == "tiled" else None)
-        (folder / "measure.json").write_text(json.dumps(res, indent=1, default=float))
-        return 0
-    if args.child:
-        folder = out / f"{args.child}"
-        folder.mkdir(parents=True, exist_ok=True)
-        res = child(bag, folder, args.tile_m if args.child == "tiled" else None)
+        measure = replay_child if args.child_replay else child
+        res = measure(bag, folder, args.tile_m if mode == "tiled" else None)
         (folder / "measure.json").write_text(json.dumps(res, indent=1, default=float))
         return 0
     if not bag.exists():
