@@ -87,6 +87,14 @@ def _find(table: NDArray[np.int64], ix: int, iy: int, iz: int) -> int:
 
 
 @njit(cache=True, nogil=True)
+def _find_many(table: NDArray[np.int64], ijk: NDArray[np.int64]) -> NDArray[np.int64]:
+    out = np.empty(ijk.shape[0], np.int64)
+    for i in range(ijk.shape[0]):
+        out[i] = _find(table, ijk[i, 0], ijk[i, 1], ijk[i, 2])
+    return out
+
+
+@njit(cache=True, nogil=True)
 def _rehash(table: NDArray[np.int64], vkey: NDArray[np.int64], n: int, occ: NDArray[np.uint8]) -> None:
     mask = table.shape[0] - 1
     for v in range(n):
@@ -791,6 +799,14 @@ class VoxelMap:
                      float(max_miss_ratio), out["points"], out["normals"], out["confidence"], out["hits"],
                      out["sigma"], out["voxel"], reason, out["incidence"], out["range"])
         return {a: v[:k] for a, v in out.items()}, reason
+
+    def lookup(self, ijk: NDArray[np.int64]) -> NDArray[np.int64]:
+        """The id (insertion order, as :meth:`voxel_indices`) of each integer voxel index ``ijk``
+        (N, 3); -1 where the map has no such voxel. Shape (N,)."""
+        ijk = np.ascontiguousarray(ijk, dtype=np.int64)
+        if ijk.ndim != 2 or ijk.shape[1] != 3:
+            raise ValueError(f"lookup: expected voxel indices (N, 3), got {ijk.shape}")
+        return np.asarray(_find_many(self.table, ijk), np.int64)
 
     def voxel_indices(self) -> NDArray[np.int64]:
         """(n, 3) integer voxel indices, in insertion order."""

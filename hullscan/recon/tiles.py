@@ -176,7 +176,7 @@ class TileGrid:
         tl = (lo - self.cell) // self.tile_vox
         th = (hi + self.cell) // self.tile_vox
         out: set[tuple[int, int, int]] = set()
-        for r in np.unique(np.hstack([tl, th]), axis=0):
+        for r in _unique_rows(np.hstack([tl, th])):
             for tx in range(r[0], r[3] + 1):
                 for ty in range(r[1], r[4] + 1):
                     for tz in range(r[2], r[5] + 1):
@@ -191,6 +191,27 @@ class TileGrid:
     def tile_of_voxel(self, ijk: NDArray[np.int64]) -> NDArray[np.int64]:
         """The tile (N, 3) that owns each voxel: the one holding its cell."""
         return (ijk // self.cell) // self.tile_cells
+
+
+def _unique_rows(rows: NDArray[np.int64], bits: int = 10) -> NDArray[np.int64]:
+    """``np.unique(rows, axis=0)`` for (N, K) small integers (each column spanning under
+    2**bits, K * bits <= 63), as one int64 key per row: a row-wise unique sorts rows as byte strings,
+    ten times slower than a sort of integers."""
+    if rows.shape[0] == 0 or rows.shape[1] * bits > 63:
+        return np.unique(rows, axis=0)
+    low = rows.min(axis=0)
+    rel = rows - low
+    if int(rel.max()) >= 1 << bits:
+        return np.unique(rows, axis=0)
+    key = np.zeros(rows.shape[0], np.int64)
+    for j in range(rows.shape[1]):
+        key = (key << bits) | rel[:, j]
+    u = np.unique(key)
+    out = np.empty((u.shape[0], rows.shape[1]), np.int64)
+    for j in range(rows.shape[1] - 1, -1, -1):
+        out[:, j] = (u & ((1 << bits) - 1)) + low[j]
+        u = u >> bits
+    return out
 
 
 # --------------------------------------------------------------------------- fusion, tile by tile
@@ -266,7 +287,7 @@ def fuse_tiles(blocks: BlockStore, georef: Georef, grid: TileGrid, min_hits: int
     for k, tile in enumerate(order_tiles):
         reg_lo, reg_hi = grid.region(tile)
         vm = VoxelMap(vs)
-        keys_l: list[NDArray[np.int64]] = []
+        ijk_l: list[NDArray[np.int64]] = []
         gidx_l: list[NDArray[np.int64]] = []
         for bi in tiles[tile]:
             placed = cache.get(bi)
@@ -286,16 +307,18 @@ def fuse_tiles(blocks: BlockStore, georef: Georef, grid: TileGrid, min_hits: int
                 continue
             p = pts[sel]
             vm.fuse(p, ray[sel], trans, sigma[sel], grid.carve_start_sigmas, grid.carve_len)
-            keys_l.append(pack_index(np.floor(p * (1.0 / vs)).astype(np.int64)))
+            ijk_l.append(np.floor(p * (1.0 / vs)).astype(np.int64))
             gidx_l.append(offsets[bi] + sel)
         fused += sum(g.shape[0] for g in gidx_l)
         peak = max(peak, vm.nbytes)
         out, reason = vm.extract(grid.cell, min_hits, max_miss_ratio)
-        # Each voxel's first hit, in input order: the map numbers voxels in that order.
-        keys = np.concatenate(keys_l) if keys_l else np.zeros(0, np.int64)
-        first = np.sort(np.unique(keys, return_index=True)[1])
-        if first.shape[0] != vm.n:
-            raise HullscanError(f"tile {tile}: {vm.n} voxels but {first.shape[0]} distinct hit voxels (a bug)")
+        # Each voxel's first hit, in input order: the map numbers voxels in that order, so a hit
+        # is a voxel's first exactly where its id exceeds every id before it (no sort needed).
+        ids = vm.lookup(np.concatenate(ijk_l)) if ijk_l else np.zeros(0, np.int64)
+        before = np.maximum.accumulate(np.concatenate(([-1], ids[:-1]))) if ids.shape[0] else ids
+        first = np.flatnonzero(ids > before)
+        if first.shape[0] != vm.n or not np.array_equal(ids[first], np.arange(vm.n)):
+            raise HullscanError(f"tile {tile}: {vm.n} voxels, not numbered in the order of their first hits (a bug)")
         first_gidx = np.concatenate(gidx_l)[first] if gidx_l else np.zeros(0, np.int64)
         owned = np.all(grid.tile_of_voxel(vm.voxel_indices()) == np.array(tile), axis=1)
         voxels += int(owned.sum())

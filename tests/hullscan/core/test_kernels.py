@@ -50,6 +50,26 @@ def test_fuse_matches_reference(seed: int, kernel: str, monkeypatch: pytest.Monk
     assert sum(e["miss"] for e in ref.values()) > 0  # carving was exercised
 
 
+def test_lookup_matches_a_dictionary_of_the_voxel_indices() -> None:
+    """VoxelMap.lookup (the private _find_many kernel) against a dict of voxel_indices: every voxel
+    found at its insertion-order id, absent ones -1, the ids of hits first seen in input order."""
+    rng = np.random.default_rng(7)
+    pts, ray, origins, sigma = _rays(rng, 2000)
+    vm = VoxelMap(0.02, capacity=16)
+    vm.fuse(pts, ray, origins, sigma, 2.0, 0.0)
+    idx = vm.voxel_indices()
+    ref = {tuple(int(c) for c in v): i for i, v in enumerate(idx)}
+    probe = np.concatenate([idx[rng.permutation(len(idx))], idx[:50] + np.array([0, 0, 10_000])])
+    want = np.array([ref.get(tuple(int(c) for c in v), -1) for v in probe])
+    np.testing.assert_array_equal(vm.lookup(probe), want)
+    assert (want[-50:] == -1).all()
+    hit_ids = vm.lookup(np.floor(pts / 0.02).astype(np.int64))
+    _, first = np.unique(hit_ids, return_index=True)
+    np.testing.assert_array_equal(hit_ids[np.sort(first)], np.arange(vm.n))
+    with pytest.raises(ValueError, match=r"\(N, 3\)"):
+        vm.lookup(np.zeros((4, 2), np.int64))
+
+
 @pytest.mark.parametrize("cell", [1, 2, 3])
 def test_extract_matches_reference(cell: int) -> None:
     rng = np.random.default_rng(5)

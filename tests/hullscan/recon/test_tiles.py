@@ -188,3 +188,15 @@ def test_an_offline_reconstruction_fuses_once_and_gives_the_live_cloud(submap_m:
         assert offline.stats[k] == live.stats[k], k
     assert offline.drops.as_dict() == live.drops.as_dict()
     assert not Reconstructor(ReconConfig(), offline=True).deferred  # nothing to defer without drift correction
+
+
+def test_unique_rows_is_numpy_unique_by_rows() -> None:
+    from hullscan.recon.tiles import _unique_rows
+
+    rng = np.random.default_rng(11)
+    small = rng.integers(-40, 40, (5000, 6))
+    np.testing.assert_array_equal(_unique_rows(small), np.unique(small, axis=0))
+    wide = small.copy()
+    wide[0, 2] = 1 << 20  # beyond the packed key's span: numpy's own row-wise unique
+    np.testing.assert_array_equal(_unique_rows(wide), np.unique(wide, axis=0))
+    assert _unique_rows(np.zeros((0, 6), np.int64)).shape == (0, 6)
