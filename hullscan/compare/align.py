@@ -177,10 +177,11 @@ def robust_icp(src: F64, reference: Reference, t0: F64, schedule: tuple[float, .
                 c, n = c[back], n[back]
             # Points with no sample within the radius (NaN) carry no weight.
             near = np.isfinite(c[:, 0])
-            diff = np.where(near[:, None], p - c, np.inf)
+            c = np.where(near[:, None], c, p)
             n = np.where(near[:, None], n, 0.0)
-            r = np.where(near, np.einsum("ij,ij->i", np.where(near[:, None], diff, 0.0), n), 0.0)
-            w = tukey(r, k) * (np.linalg.norm(diff, axis=1) < radius)
+            diff = p - c
+            r = np.einsum("ij,ij->i", diff, n)
+            w = tukey(r, k) * near * (np.linalg.norm(diff, axis=1) < radius)
             if w.sum() < 30:
                 break
             m = np.average(p, axis=0, weights=w)

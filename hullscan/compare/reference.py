@@ -229,7 +229,7 @@ class Reference:
         idx = np.asarray(idx, dtype=np.int64)
         miss = idx >= len(self._tree_points)
         idx[miss] = 0
-        q, n = self._tree_points[idx], self._tree_normals[idx].copy()
+        q, n = self._tree_points[idx], self._tree_normals[idx]  # fancy indexing: copies
         # Foot of the perpendicular on the sample's tangent plane: the nearest sample of a noisy
         # scan is decided by its noise, not its position, for points well off the surface.
         foot = p - np.einsum("ij,ij->i", p - q, n)[:, None] * n

@@ -490,6 +490,7 @@ class Reconstructor:
             if q:
                 self.drops.add(stream, "unprocessed", len(q))
         traj = self.nav.trajectory(self.config.max_nav_gap_s)
+        fuse_all = self.deferred  # offline: the map is fused only now
         if self.config.drift.enabled and len(self._blocks):
             t0 = time.perf_counter()
             drift = correct_drift(self.config.drift, self.nav, self._returns, self.drift_reference,
@@ -497,22 +498,20 @@ class Reconstructor:
             self.drift_reference, self.registration = drift.reference, drift.registration or self.registration
             self.along = drift.along
             self.stats.update(drift.info)
-            if drift.nav is not None and (self.tiled or self.deferred):
-                self.nav = drift.nav  # the tiles, or the deferred map, are fused with it below
-            elif drift.nav is not None:
-                # Re-fuse every kept return with the corrected poses (the old map freed first).
-                self.nav = drift.nav
-                capacity = max(self.map.n, 1 << 14)
-                self.map = VoxelMap(self.config.voxel_size)
-                self.map = VoxelMap(self.config.voxel_size, capacity=capacity)
-                self.stats["points_fused"] = 0
-                for blk in self._blocks:
-                    self._fuse_block(blk, drift.nav)
+            if drift.nav is not None:
+                self.nav = drift.nav  # the tiles, or the map below, are fused with it
+                if not self.tiled and not self.deferred:
+                    # The live map holds the recorded navigation: a new one (the old freed first).
+                    capacity = max(self.map.n, 1 << 14)
+                    del self.map
+                    self.map = VoxelMap(self.config.voxel_size, capacity=capacity)
+                    self.stats["points_fused"] = 0
+                    fuse_all = True
             self.timings["drift"] += time.perf_counter() - t0
             traj = self.nav.trajectory(self.config.max_nav_gap_s)
-        if self.deferred:
-            # Fused once, with the corrected navigation (or the recorded one, where the correction
-            # declined), in the order the returns came: the live path's map.
+        if fuse_all:
+            # Every kept return, in the order it came, with the navigation as it now stands (corrected,
+            # or as recorded where the correction declined).
             for blk in self._blocks:
                 self._fuse_block(blk, self.nav)
         if self.stats["pings_in"] == 0:
