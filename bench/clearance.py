@@ -123,6 +123,8 @@ def run_scenario(run: Path, name: str, rounds: int, per_status: int, seed: int, 
              for t in truth_doc["parasites"]]
     config = CompareConfig(coverage={"clear_height_m": CAP[2]}, uncertainty={"model": model})
     base = inspect(cloud, reference, config, hull_to_nav=prior, sigma=sigma)
+    assert base.cloud_to_ref is not None
+    placed = base.cloud_to_ref.inverse()  # nav <- hull, as the first run found it
     rng = np.random.default_rng(seed)
     rows: list[dict[str, Any]] = []
     for k in range(rounds):
@@ -134,7 +136,11 @@ def run_scenario(run: Path, name: str, rounds: int, per_status: int, seed: int, 
             pressed, n_points = press(pressed, base, c, n)
             parasites.append({"id": f"L{k}{j:02d}", "centroid_hull": (c + n * 3 * CAP[2] / 8).tolist(),
                               "status": status, "points_moved": n_points, "volume_m3": cap_volume(*CAP)})
-        ins = inspect(pressed, reference, config, hull_to_nav=prior, sigma=sigma)
+        # Placed where the first run placed the survey (refined from there, not searched again): on a
+        # patch of plating that fixes no position along the ship, a few caps can move the search's
+        # choice along it (turbid_water: 0.7 m, every cap then "missed" beyond the 0.5 m match). The
+        # registration is scored by hullscan evaluate; this bench measures the detector.
+        ins = inspect(pressed, reference, config, hull_to_nav=placed, sigma=None)
         assert base.cells is not None and base.cells.uncertainty is not None and ins.cells is not None
         findings = [asdict(f) for f in ins.findings]
         res = match_truth(findings, parasites + [{**t, "truth": True} for t in truth])

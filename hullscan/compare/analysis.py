@@ -461,6 +461,79 @@ def contradicted(cells: Cells, config: CompareConfig) -> NDArray[np.bool_]:
     return out
 
 
+SHELL_RADIUS_M = 0.75
+SHELL_MIN_AGREEMENT = 0.5  # least length of the mean unit normal around a foot for a shell to be there
+FACING_COS = np.cos(np.radians(45.0))
+
+
+def explained_by_reference(cells: Cells, candidates: NDArray[np.bool_], config: CompareConfig) -> NDArray[np.bool_]:
+    """The ``candidates`` (a mask over the cells) that the reference's own surface explains if
+    moved a little along the shell.
+
+    Navigation places each lane only to some centimetres along the ship (a flat side fixes no
+    position along it), and the beam's footprint carries a feature's top a few centimetres past
+    its end. So where the reference has a feature of its own (an anode 8 cm proud, a bilge keel's
+    end, a propeller boss) the survey shows the feature's top beside the reference's: a stripe as
+    high as the feature and as wide as the misplacement. A cell is explained when the reference
+    has surface at the cell's own height (within ``grow_height_m`` along the shell's normal) no
+    farther than ``feature_shift_m`` (plus the reference samples' spacing) along the shell. The
+    shell's normal is the mean of the reference's normals within ``SHELL_RADIUS_M`` of the cell's
+    foot: a feature's faces cancel out in it, and the plating around them is left. A compartment
+    stands higher than the features beside it, or away from them; where the cloud has normals,
+    the cell must also face the way that reference surface does (within 45 deg), so an object
+    among tall features (a box on a propeller hub between its blades) is not explained by their
+    flanks. Recesses behind a grating (measured through the bars) are not judged this way.
+    Boolean mask over the cells."""
+    out = np.zeros(len(cells.d), bool)
+    shift = config.detection.feature_shift_m
+    ref = cells.reference
+    keep = candidates & np.isfinite(cells.d)
+    if cells.in_recess is not None:
+        keep &= ~cells.in_recess
+    idx = np.flatnonzero(keep)
+    if shift <= 0 or ref is None or not len(idx) or not len(ref.icp_points):
+        return out
+    tree = ref.icp_tree()
+    # The shell's normal at each candidate's foot (area-uniform samples: the sum weighs by area).
+    near = tree.query_ball_point(cells.base[idx], r=SHELL_RADIUS_M, workers=-1, return_sorted=False)
+    owner, members = _flatten(near)
+    shell = np.stack([np.bincount(owner, weights=ref.icp_normals[members, k], minlength=len(idx)) for k in range(3)], 1)
+    norm = np.linalg.norm(shell, axis=1)
+    count = np.bincount(owner, minlength=len(idx))
+    # Where the reference's normals around the foot disagree (a propeller's hub among its blades,
+    # a rudder's edge) there is no shell to move along: not judged.
+    plated = norm >= SHELL_MIN_AGREEMENT * np.maximum(count, 1)
+    idx, shell = idx[plated], shell[plated] / norm[plated, None]
+    if not len(idx):
+        return out
+    # Reference surface within the shift along the shell and the tolerance across it.
+    tol, rho = config.detection.grow_height_m, shift + ref.spacing
+    p = cells.points[idx]
+    near = tree.query_ball_point(p, r=float(np.hypot(rho, tol)), workers=-1, return_sorted=False)
+    owner, members = _flatten(near)
+    if not len(owner):
+        return out
+    q = ref.icp_points[members] - p[owner]
+    up = np.einsum("ij,ij->i", q, shell[owner])
+    along = np.linalg.norm(q - up[:, None] * shell[owner], axis=1)
+    hit = (np.abs(up) <= tol) & (along <= rho)
+    if cells.cloud_normal is not None:
+        # The same surface, moved: the cell faces the way the reference surface there does (the
+        # top of a box on a propeller hub is beside a blade's face of its height, not parallel to it).
+        own = cells.cloud_normal[idx] if cells.cloud_rotation is None else cells.cloud_normal[idx] @ cells.cloud_rotation.T
+        hit &= np.abs(np.einsum("ij,ij->i", own[owner], ref.icp_normals[members])) >= FACING_COS
+    out[idx] = np.bincount(owner[hit], minlength=len(idx)) > 0
+    return out
+
+
+def _flatten(groups: Any) -> tuple[I64, I64]:
+    """(owner, member) pairs of a cKDTree ball query's lists."""
+    counts = np.fromiter((len(g) for g in groups), np.int64, len(groups))
+    if not counts.sum():
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.repeat(np.arange(len(groups)), counts), np.concatenate([np.asarray(g, np.int64) for g in groups])
+
+
 def segment(cells: Cells, config: CompareConfig, kinds: tuple[str, ...] = ("protrusion", "recess")
             ) -> list[tuple[str, I64, dict[str, Any]]]:
     """Connected deviations that pass the height, z-score, size and volume thresholds."""
@@ -473,6 +546,8 @@ def segment(cells: Cells, config: CompareConfig, kinds: tuple[str, ...] = ("prot
         z = sign * np.nan_to_num(cells.zscore, nan=0.0)
         grow = np.flatnonzero((r > config.detection.grow_height_m) & cells.judged)
         seed = (r > config.detection.min_height_m) & (z > config.detection.min_zscore) & ~against
+        # A reference feature seen by a lane placed a little off is not a compartment.
+        seed &= ~explained_by_reference(cells, seed, config)
         bridge = None if cells.in_recess is None else cells.in_recess[grow]
         k, labels = components(cells.points[grow], 1.8 * ANALYSIS_CELL_M, bridge)
         for lab in range(k):

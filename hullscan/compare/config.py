@@ -98,6 +98,11 @@ class DetectionConfig(BaseModel):
                                           "another view saw plating there (0: off; sonar uncertainty model only)")
     contradiction_around_m: float = Field(0.15, ge=0.0, description="... nor one with plating seen all around its "
                                           "foot within this radius (0: off)")
+    feature_shift_m: float = Field(0.2, ge=0.0, description="a deviating cell that the reference's own surface "
+                                   "explains when moved up to this far along the plating (an anode's end or a bilge "
+                                   "keel's edge seen by a lane placed a little off along the ship: the reference has "
+                                   "surface at the cell's height within this distance of its foot) cannot seed a "
+                                   "finding; not in recesses behind a grating (0: off)")
 
 
 class UncertaintyConfig(BaseModel):
@@ -109,8 +114,8 @@ class UncertaintyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: Literal["sonar", "estimated"] = Field(
-        "estimated", description="estimated: from the cloud's own sigma (navigation included) and the alignment's "
-        "residual; sonar (trial, docs/results/issue15_uncertainty.md): from each point's incidence and range where the "
+        "estimated", description="estimated: from the cloud's own sigma (navigation included: after drift correction "
+        "against a reference, what the corrections left, recon.drift.measured_sigma) and the alignment's residual; sonar (trial, docs/results/issue15_uncertainty.md): from each point's incidence and range where the "
         "cloud has them, the local systematic error, and the contradiction of deviations by plating seen")
     range_sigma_m: float = Field(0.01, gt=0.0, description="sonar range noise at zero range (1 sigma, m)")
     range_sigma_per_m: float = Field(0.001, ge=0.0, description="extra range noise per metre of range (1 sigma)")

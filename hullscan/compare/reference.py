@@ -204,8 +204,15 @@ class Reference:
     _tree: cKDTree | None = None
     _tree_points: F64 | None = None
     _tree_normals: F64 | None = None
+    _icp_tree: cKDTree | None = None
 
     # ------------------------------------------------------------------ queries
+    def icp_tree(self) -> cKDTree:
+        """A KD-tree over ``icp_points`` (built on first use): the reference's own surface near a point."""
+        if self._icp_tree is None:
+            self._icp_tree = cKDTree(self.icp_points)
+        return self._icp_tree
+
     def closest(self, points: F64, within: float | None = None) -> tuple[F64, F64, NDArray[np.int64]]:
         """Closest surface point (N, 3), its outward normal (N, 3) and the face/sample index.
 

@@ -53,10 +53,10 @@ class DriftConfig(BaseModel):
     smoother_refit_m: float = Field(0.5, gt=0.0, description="smoother: correspondence distance when "
                                     "submaps are fitted again from the solved corrections")
     measured_sigma: bool = Field(
-        False, description="on trial (off by default: docs/results/issue19_change_detection.md): against a "
-        "reference, the corrected navigation's position uncertainty is what each submap's correction leaves "
-        "there (RMS to the reference), not the DVL/INS's absolute sigma, which grows with distance; where a "
-        "submap does not lie on the reference the DVL's is kept")
+        True, description="against a reference, the corrected navigation's position uncertainty is what each "
+        "submap's correction leaves there (RMS to the reference), not the DVL/INS's absolute sigma, which grows "
+        "with distance and would leave no plating of a long survey clearable; where a submap does not lie on the "
+        "reference the DVL's is kept (false: the DVL's everywhere; docs/results/issue15_uncertainty.md, stop 30)")
 
 
 class TilingConfig(BaseModel):

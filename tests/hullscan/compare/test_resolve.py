@@ -7,10 +7,13 @@ segmentation and resolution on them.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from hullscan.compare.analysis import ANALYSIS_CELL_M, Cells, joined_off_reference, segment
 from hullscan.compare.config import CompareConfig
+from hullscan.compare.reference import Reference
 from hullscan.compare.segments import carries_layer, resolve_segments
 from hullscan.diagnostics import DropLog
 
@@ -190,3 +193,74 @@ def test_returns_on_one_face_of_a_thin_plate_do_not_clear_the_other_face():
     assert seen_under.all() and cleared(0.1).all()
     # Without the normals (as before), the other face was called seen.
     assert clearance(cells, cfg, top)[0].all()
+
+
+def _plate_with_anode(shift_m: float = 0.0) -> Reference:
+    """A flat plate's reference (z = 0, 3 x 1.5 m) with an anode 0.8 x 0.25 x 0.08 m on it
+    (x 0.5-1.3, y 0.6-0.85), as 5 cm samples; ``shift_m`` moves the anode along x."""
+    g = np.arange(0.0, 3.0, 0.05) + 0.025
+    x, y = np.meshgrid(g, g[g < 1.5], indexing="ij")
+    plating = np.c_[x.ravel(), y.ravel(), np.zeros(x.size)]
+    ax, ay = np.meshgrid(np.arange(0.5, 1.3, 0.05) + 0.025 + shift_m, np.arange(0.6, 0.85, 0.05) + 0.025, indexing="ij")
+    top = np.c_[ax.ravel(), ay.ravel(), np.full(ax.size, 0.08)]
+    pts = np.vstack([plating, top])
+    normals = np.tile([0.0, 0.0, 1.0], (len(pts), 1))
+    return Reference("mesh", "plate", "hull", True, pts, normals, 0.0025, pts, normals, 0.05)
+
+
+def test_an_anode_seen_from_a_lane_placed_off_along_the_ship_is_not_a_compartment():
+    """The survey shows the anode 15 cm further along x than the reference has it: a stripe as
+    high as the anode beyond its end, and one as deep at its other end. Neither is a finding; a
+    box beside the anode, taller than it, and one on open plating are."""
+    p = plate(60, 30)
+    stripe = box(p, 1.3, 1.45, 0.6, 0.85)  # the anode's top where the reference has plating
+    hollow = box(p, 0.5, 0.65, 0.6, 0.85)  # plating where the reference has the anode's top
+    beside = box(p, 0.7, 1.1, 0.9, 1.3)  # 0.4 x 0.4 x 0.2 m against the anode's long side
+    open_ = box(p, 2.0, 2.5, 0.3, 0.7)  # 0.5 x 0.4 x 0.12 m on plating
+    p["height"][stripe], p["height"][hollow] = 0.08, -0.08
+    p["height"][beside], p["height"][open_] = 0.2, 0.12
+    cells = cells_of(p)
+    cells.points[:, 2] = p["height"]  # the cells where the survey saw them, over feet on the plating ...
+    cells.points[hollow, 2], cells.base[hollow, 2] = 0.0, 0.08  # ... but the hollow's on the reference anode's top
+    cells = replace(cells, reference=_plate_with_anode())
+    found = [(k, m["centroid"]) for k, _, m in segment(cells, CompareConfig())]
+    assert sorted(k for k, _ in found) == ["protrusion", "protrusion"]
+    centres = np.array([c[:2] for _, c in found])
+    assert np.min(np.linalg.norm(centres - [0.9, 1.1], axis=1)) < 0.1
+    assert np.min(np.linalg.norm(centres - [2.25, 0.5], axis=1)) < 0.1
+    # Without the rule the anode's misplacement reads as a compartment and a recess.
+    off = CompareConfig(detection={"feature_shift_m": 0.0})
+    assert sorted(k for k, _, _ in segment(cells, off)) == ["protrusion", "protrusion", "protrusion", "recess"]
+    # A misplacement beyond feature_shift_m is not explained.
+    assert len(segment(replace(cells, reference=_plate_with_anode(shift_m=-0.3)), CompareConfig())) > 2
+    # Nor is anything where the reference's normals around the foot disagree (a hub among blades):
+    # there is no shell to move the reference along.
+    tangle = _plate_with_anode()
+    rng = np.random.default_rng(0)
+    scattered = rng.normal(size=tangle.icp_normals.shape)
+    tangle = replace(tangle, icp_normals=scattered / np.linalg.norm(scattered, axis=1, keepdims=True))
+    assert len(segment(replace(cells, reference=tangle), CompareConfig())) == 4
+
+
+def test_a_box_beside_a_blade_is_not_explained_by_the_blades_flank():
+    """A box 20 cm tall on plating beside a blade 40 cm tall (a propeller's, a fin's): the blade has
+    surface at the box's height within the shift, but facing across the box's top, not along it.
+    With the cloud's normals the box is a finding; a cloud without them cannot tell."""
+    g = np.arange(0.0, 3.0, 0.05) + 0.025
+    x, y = np.meshgrid(g, g[g < 1.5], indexing="ij")
+    plating = np.c_[x.ravel(), y.ravel(), np.zeros(x.size)]
+    by, bz = np.meshgrid(np.arange(0.3, 1.2, 0.05) + 0.025, np.arange(0.0, 0.4, 0.05) + 0.025, indexing="ij")
+    blade = np.vstack([np.c_[np.full(by.size, 1.9), by.ravel(), bz.ravel()],
+                       np.c_[np.full(by.size, 1.94), by.ravel(), bz.ravel()]])
+    pts = np.vstack([plating, blade])
+    normals = np.vstack([np.tile([0.0, 0.0, 1.0], (len(plating), 1)), np.tile([-1.0, 0.0, 0.0], (by.size, 1)),
+                         np.tile([1.0, 0.0, 0.0], (by.size, 1))])
+    ref = Reference("mesh", "plate", "hull", True, pts, normals, 0.0025, pts, normals, 0.05)
+    p = plate(60, 30)
+    obj = box(p, 2.0, 2.15, 0.5, 0.7)  # 0.15 x 0.2 x 0.2 m, 6 cm from the blade
+    p["height"][obj] = 0.2
+    cells = cells_of(p, cloud_normal=np.tile([0.0, 0.0, 1.0], (len(p["points"]), 1)))
+    cells.points[:, 2] = p["height"]
+    cells = replace(cells, reference=ref)
+    assert [k for k, _, _ in segment(cells, CompareConfig())] == ["protrusion"]
+    assert segment(replace(cells, cloud_normal=None), CompareConfig()) == []
