@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -94,9 +95,13 @@ def replay_child(bag: Path, folder: Path, tile_m: float | None) -> dict[str, obj
     cmd = [sys.executable, "-m", "hullscan", "replay", str(bag), "--reference", ref.path, "--draft", str(ref.draft_m),
            "--prior", str(notes), "--out", str(folder), "--no-camera", "--no-progress",
            *(["--tiles", str(tile_m)] if tile_m else [])]
+    # The folder is the bench's own: an earlier run's outputs would make replay refuse to start and
+    # its findings.json be read as this run's.
+    shutil.rmtree(folder, ignore_errors=True)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t0
+    folder.mkdir(parents=True, exist_ok=True)
     found = json.loads((folder / "findings.json").read_text()) if (folder / "findings.json").exists() else {}
     reg = ((found.get("prior_registration") or {}).get("best") or {})
     cov = found.get("coverage") or {}

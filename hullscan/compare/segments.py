@@ -97,6 +97,13 @@ def resolve_segments(segs: list[Seg], cells: Cells, config: CompareConfig, drops
     while pending:
         seg = pending.pop(0)
         m = seg[2]
+        if m.get("feature_moved"):
+            # Its every seed is the reference's own feature (an anode's top, a bilge keel's end)
+            # seen a little off along the shell (analysis.explained_by_reference).
+            drops.add("findings", "reference_feature_moved", 1,
+                      f"{m['volume']:.4f} m3, {m['max_height']:.3f} m high: the reference has surface of its "
+                      f"height within {config.detection.feature_shift_m} m along the shell")
+            continue
         growth = seg[0] == "protrusion" and is_growth_layer(m, config)
         if growth or (seg[0] == "protrusion" and not m.get("peeled") and carries_layer(m, config)):
             # Broad, thin and flat: a marine-growth layer thicker than the baseline clip (or a

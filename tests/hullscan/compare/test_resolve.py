@@ -223,23 +223,33 @@ def test_an_anode_seen_from_a_lane_placed_off_along_the_ship_is_not_a_compartmen
     cells.points[:, 2] = p["height"]  # the cells where the survey saw them, over feet on the plating ...
     cells.points[hollow, 2], cells.base[hollow, 2] = 0.0, 0.08  # ... but the hollow's on the reference anode's top
     cells = replace(cells, reference=_plate_with_anode())
-    found = [(k, m["centroid"]) for k, _, m in segment(cells, CompareConfig())]
-    assert sorted(k for k, _ in found) == ["protrusion", "protrusion"]
-    centres = np.array([c[:2] for _, c in found])
+
+    def found(c: Cells, cfg: CompareConfig) -> tuple[list[tuple[str, np.ndarray]], DropLog]:
+        drops = DropLog()
+        order = resolve_segments(segment(c, cfg), c, cfg, drops, edge_joins=True)
+        return [(k, m["centroid"]) for k, _, m in order], drops
+
+    kept, drops = found(cells, CompareConfig())
+    assert sorted(k for k, _ in kept) == ["protrusion", "protrusion"]
+    assert drops.total("reference_feature_moved") == 2  # the stripe and the hollow, counted
+    centres = np.array([c[:2] for _, c in kept])
     assert np.min(np.linalg.norm(centres - [0.9, 1.1], axis=1)) < 0.1
     assert np.min(np.linalg.norm(centres - [2.25, 0.5], axis=1)) < 0.1
-    # Without the rule the anode's misplacement reads as a compartment and a recess.
+    # Without the rule the anode's misplacement seeds a protrusion and a recess of their own.
     off = CompareConfig(detection={"feature_shift_m": 0.0})
-    assert sorted(k for k, _, _ in segment(cells, off)) == ["protrusion", "protrusion", "protrusion", "recess"]
+    segs = segment(cells, off)
+    assert sorted(k for k, _, _ in segs) == ["protrusion", "protrusion", "protrusion", "recess"]
+    assert not any(m["feature_moved"] for _, _, m in segs)
     # A misplacement beyond feature_shift_m is not explained.
-    assert len(segment(replace(cells, reference=_plate_with_anode(shift_m=-0.3)), CompareConfig())) > 2
+    far = segment(replace(cells, reference=_plate_with_anode(shift_m=-0.3)), CompareConfig())
+    assert sum(not m["feature_moved"] for _, _, m in far) > 2
     # Nor is anything where the reference's normals around the foot disagree (a hub among blades):
     # there is no shell to move the reference along.
     tangle = _plate_with_anode()
     rng = np.random.default_rng(0)
     scattered = rng.normal(size=tangle.icp_normals.shape)
     tangle = replace(tangle, icp_normals=scattered / np.linalg.norm(scattered, axis=1, keepdims=True))
-    assert len(segment(replace(cells, reference=tangle), CompareConfig())) == 4
+    assert not any(m["feature_moved"] for _, _, m in segment(replace(cells, reference=tangle), CompareConfig()))
 
 
 def test_a_box_beside_a_blade_is_not_explained_by_the_blades_flank():
@@ -262,5 +272,6 @@ def test_a_box_beside_a_blade_is_not_explained_by_the_blades_flank():
     cells = cells_of(p, cloud_normal=np.tile([0.0, 0.0, 1.0], (len(p["points"]), 1)))
     cells.points[:, 2] = p["height"]
     cells = replace(cells, reference=ref)
-    assert [k for k, _, _ in segment(cells, CompareConfig())] == ["protrusion"]
-    assert segment(replace(cells, cloud_normal=None), CompareConfig()) == []
+    assert [k for k, _, _ in resolve(cells, CompareConfig())[0]] == ["protrusion"]
+    order, drops = resolve(replace(cells, cloud_normal=None), CompareConfig())
+    assert order == [] and drops.total("reference_feature_moved") == 1
