@@ -162,7 +162,7 @@ class TileGrid:
         hit = np.floor(pts * inv)
         if self.carve_len > 0:
             d = pts - origins
-            rng = np.linalg.norm(d, axis=1)
+            rng = np.sqrt(np.einsum("ij,ij->i", d, d))
             s_end = np.minimum(np.maximum(self.carve_start_sigmas * sigma.astype(np.float64), self.voxel_size)
                                + self.carve_len, rng)
             end = np.floor((pts - d * (s_end / np.where(rng > 0, rng, 1.0))[:, None]) * inv)
@@ -255,18 +255,92 @@ def index_tiles(blocks: BlockStore, georef: Georef, grid: TileGrid
 
 @dataclass(frozen=True)
 class _Placed:
-    """A block's georeferenced kept returns and their extents, cached between tiles."""
+    """A block's georeferenced kept returns and their extents, cached between tiles. The extents
+    are kept as (3, N) int32, one contiguous row per axis: selecting a tile's returns compares rows
+    (a reduction over the rows of an (N, 3) array costs ten times as much)."""
 
     pts: NDArray[np.float64]
     ray: NDArray[np.int32]
     trans: NDArray[np.float64]
     sigma: NDArray[np.float32]
-    lo: NDArray[np.int64]
-    hi: NDArray[np.int64]
+    lo: NDArray[np.int32]
+    hi: NDArray[np.int32]
+
+    def select(self, reg_lo: NDArray[np.int64], reg_hi: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Indices of the returns whose extents reach the region [reg_lo, reg_hi)."""
+        lo, hi = self.lo, self.hi
+        return np.flatnonzero((hi[0] >= reg_lo[0]) & (hi[1] >= reg_lo[1]) & (hi[2] >= reg_lo[2])
+                              & (lo[0] < reg_hi[0]) & (lo[1] < reg_hi[1]) & (lo[2] < reg_hi[2]))
 
     @property
     def nbytes(self) -> int:
         return sum(int(a.nbytes) for a in (self.pts, self.ray, self.trans, self.sigma, self.lo, self.hi))
+
+
+class _PlacedCache:
+    """Georeferenced blocks with their extents, the most recently used kept up to ``cache_bytes``."""
+
+    def __init__(self, blocks: BlockStore, georef: Georef, grid: TileGrid, cache_bytes: int) -> None:
+        self.blocks, self.georef, self.grid, self.cache_bytes = blocks, georef, grid, cache_bytes
+        self.cache: OrderedDict[int, _Placed] = OrderedDict()
+        self.cached = 0
+
+    def get(self, bi: int) -> _Placed:
+        placed = self.cache.get(bi)
+        if placed is not None:
+            self.cache.move_to_end(bi)
+            return placed
+        pts, ray, trans, sigma = self.georef(self.blocks[bi])
+        lo, hi = self.grid.extents(pts, trans[ray], sigma)
+        placed = _Placed(pts, ray, trans, sigma, np.ascontiguousarray(lo.T, np.int32), np.ascontiguousarray(hi.T, np.int32))
+        self.cache[bi] = placed
+        self.cached += placed.nbytes
+        while self.cached > self.cache_bytes and len(self.cache) > 1:
+            self.cached -= self.cache.popitem(last=False)[1].nbytes
+        return placed
+
+
+@dataclass(frozen=True)
+class _TileReturns:
+    """The returns that reach one tile, in input order: points, ping index into ``trans``, sonar
+    origins, sigma, voxel indices and each return's index in the whole input."""
+
+    pts: NDArray[np.float64]
+    ray: NDArray[np.int32]
+    trans: NDArray[np.float64]
+    sigma: NDArray[np.float32]
+    ijk: NDArray[np.int64]
+    gidx: NDArray[np.int64]
+
+
+def _gather(block_ids: list[int], cache: _PlacedCache, reg_lo: NDArray[np.int64], reg_hi: NDArray[np.int64],
+            offsets: NDArray[np.int64], vs: float) -> _TileReturns:
+    """The returns of ``block_ids`` whose extents reach the region, gathered for one fusion call:
+    large enough for the map's two-thread pipeline (block by block, each call is too small and runs
+    the serial kernel), in the same order, so with the same result."""
+    pts_l: list[NDArray[np.float64]] = []
+    ray_l: list[NDArray[np.int32]] = []
+    trans_l: list[NDArray[np.float64]] = []
+    sig_l: list[NDArray[np.float32]] = []
+    gidx_l: list[NDArray[np.int64]] = []
+    n_trans = 0
+    for bi in block_ids:
+        placed = cache.get(bi)
+        sel = placed.select(reg_lo, reg_hi)
+        if sel.shape[0] == 0:
+            continue
+        pts_l.append(placed.pts[sel])
+        ray_l.append((placed.ray[sel] + n_trans).astype(np.int32))
+        trans_l.append(placed.trans)
+        sig_l.append(placed.sigma[sel])
+        gidx_l.append(offsets[bi] + sel)
+        n_trans += placed.trans.shape[0]
+    if not pts_l:
+        return _TileReturns(np.zeros((0, 3)), np.zeros(0, np.int32), np.zeros((0, 3)), np.zeros(0, np.float32),
+                            np.zeros((0, 3), np.int64), np.zeros(0, np.int64))
+    pts = np.concatenate(pts_l)
+    return _TileReturns(pts, np.concatenate(ray_l), np.concatenate(trans_l), np.concatenate(sig_l),
+                        np.floor(pts * (1.0 / vs)).astype(np.int64), np.concatenate(gidx_l))
 
 
 def fuse_tiles(blocks: BlockStore, georef: Georef, grid: TileGrid, min_hits: int, max_miss_ratio: float,
@@ -282,51 +356,32 @@ def fuse_tiles(blocks: BlockStore, georef: Georef, grid: TileGrid, min_hits: int
     # Tiles in the order the survey first reaches them, so that the blocks georeferenced for one tile
     # are mostly still in the cache for the next ones.
     order_tiles = sorted(tiles, key=lambda t: (tiles[t][0], t))
-    cache: OrderedDict[int, _Placed] = OrderedDict()
-    cached = 0
+    cache = _PlacedCache(blocks, georef, grid, cache_bytes)
     for k, tile in enumerate(order_tiles):
         reg_lo, reg_hi = grid.region(tile)
         vm = VoxelMap(vs)
-        ijk_l: list[NDArray[np.int64]] = []
-        gidx_l: list[NDArray[np.int64]] = []
-        for bi in tiles[tile]:
-            placed = cache.get(bi)
-            if placed is None:
-                pts, ray, trans, sigma = georef(blocks[bi])
-                lo, hi = grid.extents(pts, trans[ray], sigma)
-                placed = _Placed(pts, ray, trans, sigma, lo, hi)
-                cache[bi] = placed
-                cached += placed.nbytes
-                while cached > cache_bytes and len(cache) > 1:
-                    cached -= cache.popitem(last=False)[1].nbytes
-            else:
-                cache.move_to_end(bi)
-            pts, ray, trans, sigma, lo, hi = placed.pts, placed.ray, placed.trans, placed.sigma, placed.lo, placed.hi
-            sel = np.flatnonzero(np.all(hi >= reg_lo, axis=1) & np.all(lo < reg_hi, axis=1))
-            if sel.shape[0] == 0:
-                continue
-            p = pts[sel]
-            vm.fuse(p, ray[sel], trans, sigma[sel], grid.carve_start_sigmas, grid.carve_len)
-            ijk_l.append(np.floor(p * (1.0 / vs)).astype(np.int64))
-            gidx_l.append(offsets[bi] + sel)
-        fused += sum(g.shape[0] for g in gidx_l)
+        got = _gather(tiles[tile], cache, reg_lo, reg_hi, offsets, vs)
+        if got.pts.shape[0]:
+            vm.fuse(got.pts, got.ray, got.trans, got.sigma, grid.carve_start_sigmas, grid.carve_len)
+        fused += got.pts.shape[0]
         peak = max(peak, vm.nbytes)
         out, reason = vm.extract(grid.cell, min_hits, max_miss_ratio)
         # Each voxel's first hit, in input order: the map numbers voxels in that order, so a hit
         # is a voxel's first exactly where its id exceeds every id before it (no sort needed).
-        ids = vm.lookup(np.concatenate(ijk_l)) if ijk_l else np.zeros(0, np.int64)
+        ids = vm.lookup(got.ijk) if got.ijk.shape[0] else np.zeros(0, np.int64)
         before = np.maximum.accumulate(np.concatenate(([-1], ids[:-1]))) if ids.shape[0] else ids
         first = np.flatnonzero(ids > before)
         if first.shape[0] != vm.n or not np.array_equal(ids[first], np.arange(vm.n)):
             raise HullscanError(f"tile {tile}: {vm.n} voxels, not numbered in the order of their first hits (a bug)")
-        first_gidx = np.concatenate(gidx_l)[first] if gidx_l else np.zeros(0, np.int64)
-        owned = np.all(grid.tile_of_voxel(vm.voxel_indices()) == np.array(tile), axis=1)
+        first_gidx = got.gidx[first]
+        tv = grid.tile_of_voxel(vm.voxel_indices())
+        owned = (tv[:, 0] == tile[0]) & (tv[:, 1] == tile[1]) & (tv[:, 2] == tile[2])
         voxels += int(owned.sum())
         reasons += np.bincount(reason[owned], minlength=4)[:4]
         mine = owned[out["voxel"]]
         parts.append({a: v[mine] for a, v in out.items()})
         orders.append(first_gidx[out["voxel"][mine]])
-        del vm
+        del vm, got
         if progress is not None:
             progress(k + 1, len(tiles))
     order = np.concatenate(orders) if orders else np.zeros(0, np.int64)
