@@ -47,6 +47,7 @@ from hullscan.model import HullCloud, Transform
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CAP = [0.45, 0.325, 0.10]  # semi-axes and height (m): 2/3 pi a b h = 0.0306 m3 (height: --height)
+SYSTEMATIC = [CompareConfig().uncertainty.systematic]  # the estimated model's systematic term (--systematic)
 SPACING_M = 3.0
 
 
@@ -121,7 +122,7 @@ def run_scenario(run: Path, name: str, rounds: int, per_status: int, seed: int, 
     to_internal = (survey_ref.ref_from_hull or Transform()).inverse() @ t_rfh
     truth = [{**t, "centroid_hull": to_internal.apply(np.asarray(t["centroid_hull"], float)).tolist()}
              for t in truth_doc["parasites"]]
-    config = CompareConfig(coverage={"clear_height_m": CAP[2]}, uncertainty={"model": model})
+    config = CompareConfig(coverage={"clear_height_m": CAP[2]}, uncertainty={"model": model, "systematic": SYSTEMATIC[0]})
     base = inspect(cloud, reference, config, hull_to_nav=prior, sigma=sigma)
     assert base.cloud_to_ref is not None
     placed = base.cloud_to_ref.inverse()  # nav <- hull, as the first run found it
@@ -177,7 +178,10 @@ def main() -> None:
     ap.add_argument("--only", action="append", help="scenario name (repeatable)")
     ap.add_argument("--model", choices=("sonar", "estimated"), default=CompareConfig().uncertainty.model,
                     help="the comparator's uncertainty model (compare.uncertainty.model)")
+    ap.add_argument("--systematic", choices=("alignment", "local"), default=CompareConfig().uncertainty.systematic,
+                    help="the estimated model's systematic term (compare.uncertainty.systematic)")
     args = ap.parse_args()
+    SYSTEMATIC[0] = args.systematic
     logging.getLogger("hullscan").setLevel(logging.ERROR)
     CAP[2] = args.height
     stem = args.out or _stem(args.height, args.model)
@@ -194,7 +198,7 @@ def main() -> None:
             f"{s} {sum(r['detected'] for r in got if r['status'] == s)}/{sum(r['status'] == s for r in got)}"
             for s in ("cleared", "uncertain")), flush=True)
     summary: dict[str, Any] = {"cap_m": CAP, "volume_m3": round(cap_volume(*CAP), 4), "run": str(run),
-                               "model": args.model,
+                               "model": args.model, "systematic": args.systematic,
                                "time_s": round(time.perf_counter() - t0, 1)}
     for s in ("cleared", "uncertain"):
         sel = [r for r in rows if r["status"] == s]

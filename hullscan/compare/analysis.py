@@ -166,30 +166,47 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
         nb_s[valid] = np.sqrt(1.0 / wsum)[nb[valid]]
         n_nb = np.maximum(np.isfinite(nb_d).sum(axis=1), 1)
         model = 1.2533 * row_nanmedian(nb_s) / np.sqrt(n_nb)
-        # What the local baseline does not follow (a lane's offset from its neighbour, a plate's
-        # own shape at the metre scale) is systematic: the robust spread of the 0.5 m blocks'
-        # residual medians around the cell, within the baseline's radius.
-        bres = np.abs(bmed - bbase)
-        vals = bres[np.concatenate([np.asarray(x, np.int64) for x in nbrs])] if nb_blocks else np.zeros(0)
-        fin = np.isfinite(vals)
-        q = config.uncertainty.systematic_quantile
-        sys_m = np.nan_to_num(group_quantile(owner[fin], vals[fin], nb_blocks, q), nan=0.0)[binv] / ndtri(0.5 + q / 2)
-        # And at the scale of metres (a pass placed decimetres off by drifting navigation, over
-        # square metres): the spread of the cells' residuals over 1 m blocks within a few metres.
-        unc0 = np.sqrt(model**2 + sys_m**2 + _wide_spread(cp, residual, config) ** 2 + config.uncertainty.floor_m**2)
+        local = _local_systematic(cp, residual, bmed, bbase, binv, nbrs, owner, config)
+        unc0 = np.sqrt(model**2 + local**2 + config.uncertainty.floor_m**2)
         scale = calibrated_scale(residual, unc0, np.isfinite(residual), config.uncertainty)
         unc = scale * unc0
         align_residual, how = 0.0, "sonar"
     else:
         scale, how = 1.0, "estimated"
-        sig = np.where(csig > 0, csig, config.uncertainty.fallback_sigma_m)
-        unc = np.sqrt(np.maximum(sig, 0.01) ** 2 + align_residual**2)
+        sig = np.maximum(np.where(csig > 0, csig, config.uncertainty.fallback_sigma_m), 0.01)
+        # The alignment's residual is one figure for the whole hull (growth on one plate, a lane
+        # placed off at one turn); with ``systematic: local`` each cell carries what its own
+        # surroundings show instead, where the relative deviation has cancelled the rest.
+        is_local = config.uncertainty.systematic == "local"
+        align_residual = 0.0 if is_local else align_residual
+        unc = np.hypot(sig, _local_systematic(cp, residual, bmed, bbase, binv, nbrs, owner, config,
+                                              config.detection.baseline_clip_m) if is_local else align_residual)
     with np.errstate(invalid="ignore"):
         z = residual / unc
     cn = None if normals is None or len(normals) != len(points) else _cell_normals(normals, inv, m)
     return Cells(cp, count, csig, cconf, inv, d, base, normal, ids, smooth, baseline, residual, z, judged,
                  reference.in_recess(ids), reference, float(align_residual), unc, how, float(scale), cn,
                  normals_rotation)
+
+
+def _local_systematic(cp: F64, residual: F64, bmed: F64, bbase: F64, binv: I64, nbrs: Any, owner: I64,
+                      config: CompareConfig, plating_m: float | None = None) -> F64:
+    """Per cell, the systematic error the local baseline leaves (m, 1 sigma): what it does not
+    follow at half a metre (a lane's offset from its neighbour, a plate's own shape), the robust
+    spread of the 0.5 m blocks' medians around it within the baseline's radius; and at the scale
+    of metres (a pass placed decimetres off by drifting navigation), the spread of the cells'
+    residuals over 1 m blocks within a few metres (:func:`_wide_spread`). ``plating_m``: blocks and
+    cells standing farther than this off the baseline are left out (an object, not an offset): a
+    1.2 m box covers a third of the 0.5 m blocks within 1.5 m and would otherwise hide itself."""
+    nb_blocks = len(bmed)
+    bres = np.abs(bmed - bbase)
+    vals = bres[np.concatenate([np.asarray(x, np.int64) for x in nbrs])] if nb_blocks else np.zeros(0)
+    fin = np.isfinite(vals) if plating_m is None else np.isfinite(vals) & (vals <= plating_m)
+    q = config.uncertainty.systematic_quantile
+    sys_m = np.nan_to_num(group_quantile(owner[fin], vals[fin], nb_blocks, q), nan=0.0)[binv] / ndtri(0.5 + q / 2)
+    if plating_m is not None:
+        residual = np.where(np.abs(residual) <= plating_m, residual, np.nan)
+    return np.asarray(np.hypot(sys_m, _wide_spread(cp, residual, config)), np.float64)
 
 
 def _cell_normals(normals: NDArray[np.floating[Any]], inv: I64, m: int) -> F64:
@@ -422,7 +439,7 @@ def _facing_share(cells: Cells, idx: I64) -> float:
     return float(n[dots >= 0.5].sum() / max(n.sum(), 1.0))
 
 
-def contradicted(cells: Cells, config: CompareConfig) -> NDArray[np.bool_]:
+def contradicted(cells: Cells, config: CompareConfig, around: bool = True) -> NDArray[np.bool_]:
     """Deviating cells over a place where other cells saw plating.
 
     Two views of one place that disagree (a lane placed a few centimetres off its neighbour, a
@@ -431,7 +448,10 @@ def contradicted(cells: Cells, config: CompareConfig) -> NDArray[np.bool_]:
     under it, so the plating seen there is the evidence that the other layer is not one. Cells
     standing more than ``grow_height_m`` off the plating whose foot lies within
     ``contradiction_radius_m`` of the foot of a judged cell within ``grow_height_m`` of the
-    plating are contradicted; the walls of a real object are not (their plating is hidden)."""
+    plating are contradicted; the walls of a real object are not (their plating is hidden).
+    ``around``: also those with plating seen all around their foot within ``contradiction_around_m``
+    (a sparse view of the plating); every top cell of an object narrower than twice that radius
+    has plating all around it, so this part takes such objects too."""
     out = np.zeros(len(cells.residual), bool)
     r = np.abs(np.nan_to_num(cells.residual, nan=0.0))
     flat = np.flatnonzero(cells.judged & np.isfinite(cells.residual) & (r <= config.detection.grow_height_m))
@@ -444,11 +464,11 @@ def contradicted(cells: Cells, config: CompareConfig) -> NDArray[np.bool_]:
     out[off] = np.isfinite(near)
     # Plating all around the foot within a wider radius (a sparse view of the plating): beside a
     # real object's edge the plating lies on one side, outside its footprint.
-    around = config.detection.contradiction_around_m
+    around_m = config.detection.contradiction_around_m if around else 0.0
     rest = off[~out[off]]
-    if around <= 0 or not len(rest):
+    if around_m <= 0 or not len(rest):
         return out
-    groups = tree.query_ball_point(cells.base[rest], r=around, workers=-1, return_sorted=False)
+    groups = tree.query_ball_point(cells.base[rest], r=around_m, workers=-1, return_sorted=False)
     n = np.fromiter((len(g) for g in groups), np.int64, len(groups))
     has = np.flatnonzero(n >= 4)
     if not len(has):
@@ -457,7 +477,7 @@ def contradicted(cells: Cells, config: CompareConfig) -> NDArray[np.bool_]:
     members = flat[np.concatenate([np.asarray(groups[i], np.int64) for i in has])]
     offset = cells.base[members] - cells.base[rest[has]][owner]
     mean = np.stack([np.bincount(owner, weights=offset[:, k], minlength=len(has)) for k in range(3)], 1) / n[has, None]
-    out[rest[has]] = np.linalg.norm(mean, axis=1) < 0.35 * around
+    out[rest[has]] = np.linalg.norm(mean, axis=1) < 0.35 * around_m
     return out
 
 
@@ -538,8 +558,10 @@ def segment(cells: Cells, config: CompareConfig, kinds: tuple[str, ...] = ("prot
             ) -> list[tuple[str, I64, dict[str, Any]]]:
     """Connected deviations that pass the height, z-score, size and volume thresholds."""
     out = []
-    # A deviation over plating that another view saw is not a compartment (contradicted()).
-    against = contradicted(cells, config) if cells.uncertainty_model == "sonar" else np.zeros(len(cells.residual), bool)
+    # A deviation over plating that another view saw under it is not a compartment (contradicted()),
+    # whichever model judged its height: a compartment hides the plating under it. Plating seen all
+    # around it (the sonar trial's further test) is not enough: a 15 cm pack has plating all round.
+    against = contradicted(cells, config, around=cells.uncertainty_model == "sonar")
     for kind in kinds:
         sign = 1.0 if kind == "protrusion" else -1.0
         r = sign * np.nan_to_num(cells.residual, nan=0.0)

@@ -95,9 +95,10 @@ class DetectionConfig(BaseModel):
                                     "without normals: off)")
     contradiction_radius_m: float = Field(0.05, ge=0.0, description="a deviating cell whose foot on the reference "
                                           "lies this close to that of a cell on the plating cannot seed a finding: "
-                                          "another view saw plating there (0: off; sonar uncertainty model only)")
+                                          "another view saw plating there (0: off)")
     contradiction_around_m: float = Field(0.15, ge=0.0, description="... nor one with plating seen all around its "
-                                          "foot within this radius (0: off)")
+                                          "foot within this radius (0: off; sonar uncertainty model only: every top cell of an object narrower than "
+                                          "twice this has plating all around it)")
     feature_shift_m: float = Field(0.2, ge=0.0, description="a deviating cell that the reference's own surface "
                                    "explains when moved up to this far along the plating (an anode's end or a bilge "
                                    "keel's edge seen by a lane placed a little off along the ship: the reference has "
@@ -117,6 +118,10 @@ class UncertaintyConfig(BaseModel):
         "estimated", description="estimated: from the cloud's own sigma (navigation included: after drift correction "
         "against a reference, what the corrections left, recon.drift.measured_sigma) and the alignment's residual; sonar (trial, docs/results/issue15_uncertainty.md): from each point's incidence and range where the "
         "cloud has them, the local systematic error, and the contradiction of deviations by plating seen")
+    systematic: Literal["alignment", "local"] = Field(
+        "alignment", description="estimated model: the survey's systematic error on each cell. alignment: the "
+        "alignment's residual, one figure for the whole hull; local (trial): what the local baseline leaves around "
+        "the cell, read as the sonar model reads it (0.5 m and 1 m blocks' spread)")
     range_sigma_m: float = Field(0.01, gt=0.0, description="sonar range noise at zero range (1 sigma, m)")
     range_sigma_per_m: float = Field(0.001, ge=0.0, description="extra range noise per metre of range (1 sigma)")
     beam_width_deg: float = Field(1.0, gt=0.0, le=45.0, description="the sonar beam's -3 dB width (deg): its "

@@ -90,7 +90,11 @@ def test_sonar_cells_weigh_head_on_returns_over_grazing_ones(hull) -> None:
     assert plain > 0.007 and abs(weighted) < 0.6 * plain  # cells wholly of grazing returns stay
 
 
-def test_deviation_over_plating_seen_is_contradicted_and_an_object_is_not() -> None:
+@pytest.mark.parametrize("model", ["estimated", "sonar"])
+def test_deviation_over_plating_seen_is_contradicted_and_an_object_is_not(model: str) -> None:
+    """Whichever model judged the heights (stop 31: the estimated one too): a second view's layer
+    over plating seen is contradicted, an object hiding the plating under it is not."""
+    config = CompareConfig(uncertainty={"model": model})
     p = plate(40, 40)
     layer = box(p, 0.2, 0.8, 0.2, 0.8)  # a second view 8 cm off over the same feet
     obj = box(p, 1.2, 1.6, 1.2, 1.6)  # an object hiding the plating under it
@@ -105,13 +109,16 @@ def test_deviation_over_plating_seen_is_contradicted_and_an_object_is_not() -> N
                    smooth=np.r_[cells.smooth, np.full(layer.sum(), 0.08)], baseline=np.r_[cells.baseline, extra.baseline],
                    residual=np.r_[cells.residual, np.full(layer.sum(), 0.08)],
                    zscore=np.r_[cells.zscore, np.full(layer.sum(), 10.0)], judged=np.r_[cells.judged, extra.judged],
-                   uncertainty=np.full(len(p["points"]) + layer.sum(), 0.008), uncertainty_model="sonar")
-    against = contradicted(both, SONAR)
+                   uncertainty=np.full(len(p["points"]) + layer.sum(), 0.008), uncertainty_model=model)
+    against = contradicted(both, config)
     assert against[len(p["points"]):].all()  # the whole offset layer
     centre = obj & (np.abs(p["points"][:, 0] - 1.4) < 0.1) & (np.abs(p["points"][:, 1] - 1.4) < 0.1)
     assert not against[:len(p["points"])][centre].any()  # the object's top, away from its edge
-    kinds = [k for k, _, _ in segment(both, SONAR, ("protrusion",))]
+    kinds = [k for k, _, _ in segment(both, config, ("protrusion",))]
     assert kinds == ["protrusion"]  # the object alone
+    off = CompareConfig(uncertainty={"model": model}, detection={"contradiction_radius_m": 0.0,
+                                                                   "contradiction_around_m": 0.0})
+    assert len(segment(both, off, ("protrusion",))) == 2  # without the rule, the layer is a finding too
 
 
 def test_cloud_without_viewing_geometry_says_coverage_is_estimated(hull, clean_scan) -> None:
@@ -122,3 +129,30 @@ def test_cloud_without_viewing_geometry_says_coverage_is_estimated(hull, clean_s
     ins = inspect(viewed, hull, SONAR, hull_to_nav=HULL_TO_NAV)
     assert any(n.startswith("uncertainty: sonar model") for n in ins.notes)
     assert not ins.findings
+
+
+def test_local_systematic_term_follows_its_surroundings_and_a_big_box_does_not_hide_itself(hull) -> None:
+    """``systematic: local`` (trial): a strip of bottom plating seen well (1 cm noise), 2.6 x 1.6 m, with
+    a 1.2 x 1.0 m box 30 cm tall on it. The alignment's residual (here 4 cm, as a survey with growth
+    elsewhere gives) no longer sits on every cell: the plating's cells carry about their own scatter.
+    The box is a third of the 0.5 m blocks seen within the baseline's radius (box_on_side's one lane
+    sees no more); blocks standing beyond baseline_clip_m are an object, not an offset, so it does
+    not inflate the term around itself (without that it hid itself, z about 1)."""
+    ref = mesh_reference(hull, icp_spacing=0.5)
+    rng = np.random.default_rng(3)
+    g = np.arange(7.7, 10.3, 0.02)
+    x, y = np.meshgrid(g, np.arange(-0.8, 0.8, 0.02), indexing="ij")
+    xy = np.c_[x.ravel(), y.ravel()]
+    bottom = ref.signed_distance(np.c_[xy, np.full(len(xy), -2.0)])[1][:, 2]
+    on_box = (np.abs(xy[:, 0] - 9.0) < 0.6) & (np.abs(xy[:, 1]) < 0.5)
+    pts = np.c_[xy, bottom - np.where(on_box, 0.3, 0.0) + rng.normal(0, 0.01, len(xy))]  # outward is -z
+    sig, conf = np.full(len(pts), 0.015), np.ones(len(pts))
+    glob = make_cells(pts, sig, conf, ref, CompareConfig(), 0.04)
+    local = make_cells(pts, sig, conf, ref, CompareConfig(uncertainty={"systematic": "local"}), 0.04)
+    assert local.align_residual == 0.0 and glob.align_residual == 0.04
+    plating = local.judged & (np.abs(np.nan_to_num(local.residual)) < 0.02)
+    assert np.nanmedian(glob.uncertainty[plating]) > 0.04
+    assert np.nanmedian(local.uncertainty[plating]) < 0.02
+    top = local.judged & (np.nan_to_num(local.residual) > 0.2)
+    assert top.sum() > 100 and np.nanmedian(local.zscore[top]) > 5  # the box stands out of its surroundings
+    assert [k for k, _, _ in segment(local, CompareConfig(uncertainty={"systematic": "local"}), ("protrusion",))] == ["protrusion"]
