@@ -567,14 +567,15 @@ def segment(cells: Cells, config: CompareConfig, kinds: tuple[str, ...] = ("prot
         r = sign * np.nan_to_num(cells.residual, nan=0.0)
         z = sign * np.nan_to_num(cells.zscore, nan=0.0)
         grow = np.flatnonzero((r > config.detection.grow_height_m) & cells.judged)
-        raw = (r > config.detection.min_height_m) & (z > config.detection.min_zscore) & ~against
+        strong = (r > config.detection.min_height_m) & (z > config.detection.min_zscore)
+        raw = strong & ~against
         # A reference feature seen by a lane placed a little off is not a compartment.
         seed = raw & ~explained_by_reference(cells, raw, config)
         bridge = None if cells.in_recess is None else cells.in_recess[grow]
         k, labels = components(cells.points[grow], 1.8 * ANALYSIS_CELL_M, bridge)
         for lab in range(k):
             idx = grow[labels == lab]
-            if not raw[idx].any() or int(cells.count[idx].sum()) < config.detection.min_points:
+            if not strong[idx].any() or int(cells.count[idx].sum()) < config.detection.min_points:
                 continue
             m = measure(cells, idx, sign)
             if m["footprint"] < config.detection.min_footprint_m2 or m["volume"] < config.detection.min_volume_m3:
@@ -586,9 +587,11 @@ def segment(cells: Cells, config: CompareConfig, kinds: tuple[str, ...] = ("prot
             # min_seed_points returns into a neighbour, or drops it (a few far-range returns at a
             # swath edge or a sea-chest wall, each alone in its cell, are not an object).
             m["seed_points"] = int(cells.count[idx[seed[idx]]].sum())
-            # Every seed explained by the reference's own feature moved a little: the caller drops
-            # and counts it (reference_feature_moved).
-            m["feature_moved"] = not seed[idx].any()
+            # Every seed over plating another view saw, or explained by the reference's own feature
+            # moved a little: the caller drops and counts it (contradicted_by_plating,
+            # reference_feature_moved), so that nothing is left out unsaid.
+            m["contradicted"] = not raw[idx].any()
+            m["feature_moved"] = bool(raw[idx].any()) and not seed[idx].any()
             out.append((kind, idx, m))
     return out
 

@@ -97,6 +97,13 @@ def resolve_segments(segs: list[Seg], cells: Cells, config: CompareConfig, drops
     while pending:
         seg = pending.pop(0)
         m = seg[2]
+        if m.get("contradicted"):
+            # Its every seed stands over plating that another view saw under it (analysis.contradicted):
+            # two layers over the same feet, a lane placed off, not an object hiding the plating.
+            drops.add("findings", "contradicted_by_plating", 1,
+                      f"{m['volume']:.4f} m3, {m['max_height']:.3f} m high: another view saw plating within "
+                      f"{config.detection.contradiction_radius_m} m of its feet")
+            continue
         if m.get("feature_moved"):
             # Its every seed is the reference's own feature (an anode's top, a bilge keel's end)
             # seen a little off along the shell (analysis.explained_by_reference).

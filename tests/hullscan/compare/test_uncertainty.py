@@ -12,7 +12,9 @@ from hullscan.compare.analysis import contradicted, make_cells, segment
 from hullscan.compare.config import CompareConfig, UncertaintyConfig
 from hullscan.compare.inspect import inspect
 from hullscan.compare.reference import mesh_reference
+from hullscan.compare.segments import resolve_segments
 from hullscan.compare.uncertainty import calibrated_scale, leading_edge_bias, point_sigma
+from hullscan.diagnostics import DropLog
 
 from .conftest import HULL_TO_NAV
 from .test_resolve import box, cells_of, plate
@@ -114,11 +116,16 @@ def test_deviation_over_plating_seen_is_contradicted_and_an_object_is_not(model:
     assert against[len(p["points"]):].all()  # the whole offset layer
     centre = obj & (np.abs(p["points"][:, 0] - 1.4) < 0.1) & (np.abs(p["points"][:, 1] - 1.4) < 0.1)
     assert not against[:len(p["points"])][centre].any()  # the object's top, away from its edge
-    kinds = [k for k, _, _ in segment(both, config, ("protrusion",))]
-    assert kinds == ["protrusion"]  # the object alone
+    segs = segment(both, config, ("protrusion",))
+    assert sorted(bool(m["contradicted"]) for _, _, m in segs) == [False, True]  # the object, and the layer
+    drops = DropLog()
+    kept = resolve_segments(segs, both, config, drops)
+    assert [k for k, _, _ in kept] == ["protrusion"]  # the object alone is a finding ...
+    assert drops.total("contradicted_by_plating") == 1  # ... and the layer is counted, not lost unsaid
     off = CompareConfig(uncertainty={"model": model}, detection={"contradiction_radius_m": 0.0,
                                                                    "contradiction_around_m": 0.0})
-    assert len(segment(both, off, ("protrusion",))) == 2  # without the rule, the layer is a finding too
+    segs = segment(both, off, ("protrusion",))
+    assert len(segs) == 2 and not any(m["contradicted"] for _, _, m in segs)  # without the rule, two findings
 
 
 def test_cloud_without_viewing_geometry_says_coverage_is_estimated(hull, clean_scan) -> None:
