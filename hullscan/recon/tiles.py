@@ -254,15 +254,22 @@ def index_tiles(blocks: BlockStore, georef: Georef, grid: TileGrid
 
 
 @dataclass(frozen=True)
-class _Placed:
-    """A block's georeferenced kept returns and their extents, cached between tiles. The extents
-    are kept as (3, N) int32, one contiguous row per axis: selecting a tile's returns compares rows
-    (a reduction over the rows of an (N, 3) array costs ten times as much)."""
+class _Returns:
+    """Georeferenced kept returns as the map fuses them: points (N, 3), ping index into ``trans``
+    (N,), sonar origins per ping (P, 3), sigma (N,)."""
 
     pts: NDArray[np.float64]
     ray: NDArray[np.int32]
     trans: NDArray[np.float64]
     sigma: NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class _Placed(_Returns):
+    """A block's returns and their extents, cached between tiles. The extents are kept as (3, N)
+    int32, one contiguous row per axis: selecting a tile's returns compares rows (a reduction over
+    the rows of an (N, 3) array costs ten times as much)."""
+
     lo: NDArray[np.int32]
     hi: NDArray[np.int32]
 
@@ -301,14 +308,10 @@ class _PlacedCache:
 
 
 @dataclass(frozen=True)
-class _TileReturns:
-    """The returns that reach one tile, in input order: points, ping index into ``trans``, sonar
-    origins, sigma, voxel indices and each return's index in the whole input."""
+class _TileReturns(_Returns):
+    """The returns that reach one tile, in input order, with their voxel indices (N, 3) and each
+    return's index in the whole input (N,)."""
 
-    pts: NDArray[np.float64]
-    ray: NDArray[np.int32]
-    trans: NDArray[np.float64]
-    sigma: NDArray[np.float32]
     ijk: NDArray[np.int64]
     gidx: NDArray[np.int64]
 
