@@ -47,7 +47,6 @@ from hullscan.model import HullCloud, Transform
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CAP = [0.45, 0.325, 0.10]  # semi-axes and height (m): 2/3 pi a b h = 0.0306 m3 (height: --height)
-SYSTEMATIC = [CompareConfig().uncertainty.systematic]  # the estimated model's systematic term (--systematic)
 SPACING_M = 3.0
 
 
@@ -105,8 +104,8 @@ def pick(ins: Inspection, truth: list[dict[str, Any]], per_status: int, rng: np.
     return out
 
 
-def run_scenario(run: Path, name: str, rounds: int, per_status: int, seed: int, model: str
-                 ) -> list[dict[str, Any]]:
+def run_scenario(run: Path, name: str, rounds: int, per_status: int, seed: int, model: str,
+                 systematic: str = "alignment") -> list[dict[str, Any]]:
     truth_dir = run / "bags" / f"{name}.truth"
     cloud = load_cloud(run / name / "cloud.ply")
     notes = evaluation_reference(run / "bags" / f"{name}.operator.yaml")
@@ -122,7 +121,7 @@ def run_scenario(run: Path, name: str, rounds: int, per_status: int, seed: int, 
     to_internal = (survey_ref.ref_from_hull or Transform()).inverse() @ t_rfh
     truth = [{**t, "centroid_hull": to_internal.apply(np.asarray(t["centroid_hull"], float)).tolist()}
              for t in truth_doc["parasites"]]
-    config = CompareConfig(coverage={"clear_height_m": CAP[2]}, uncertainty={"model": model, "systematic": SYSTEMATIC[0]})
+    config = CompareConfig(coverage={"clear_height_m": CAP[2]}, uncertainty={"model": model, "systematic": systematic})
     base = inspect(cloud, reference, config, hull_to_nav=prior, sigma=sigma)
     assert base.cloud_to_ref is not None
     placed = base.cloud_to_ref.inverse()  # nav <- hull, as the first run found it
@@ -181,7 +180,6 @@ def main() -> None:
     ap.add_argument("--systematic", choices=("alignment", "local"), default=CompareConfig().uncertainty.systematic,
                     help="the estimated model's systematic term (compare.uncertainty.systematic)")
     args = ap.parse_args()
-    SYSTEMATIC[0] = args.systematic
     logging.getLogger("hullscan").setLevel(logging.ERROR)
     CAP[2] = args.height
     stem = args.out or _stem(args.height, args.model)
@@ -192,7 +190,7 @@ def main() -> None:
     for i, name in enumerate(names):
         if not (run / "bags" / f"{name}.truth" / "reference.ply").exists():
             continue
-        got = run_scenario(run, name, args.rounds, args.per_status, args.seed + i, args.model)
+        got = run_scenario(run, name, args.rounds, args.per_status, args.seed + i, args.model, args.systematic)
         rows += got
         print(f"[{i + 1}/{len(names)}] {name}: " + ", ".join(
             f"{s} {sum(r['detected'] for r in got if r['status'] == s)}/{sum(r['status'] == s for r in got)}"

@@ -152,8 +152,8 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
     for i in range(3):
         bcen[:, i] = np.bincount(binv, weights=cp[:, i], minlength=nb_blocks) / np.maximum(bcnt, 1)
     nbrs = cKDTree(bcen).query_ball_point(bcen, r=config.detection.baseline_radius_m, workers=-1, return_sorted=False)
-    owner = np.repeat(np.arange(nb_blocks), [len(x) for x in nbrs])
-    vals = bmed[np.concatenate([np.asarray(x, np.int64) for x in nbrs])] if nb_blocks else np.zeros(0)
+    owner, members = _flatten(nbrs)  # each block's neighbour blocks, flat: the baseline and the systematic term
+    vals = bmed[members]
     fin = np.isfinite(vals)
     bbase = np.nan_to_num(group_median(owner[fin], vals[fin], nb_blocks), nan=0.0)
     baseline = np.clip(bbase[binv], -config.detection.baseline_clip_m, config.detection.baseline_clip_m)
@@ -166,7 +166,7 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
         nb_s[valid] = np.sqrt(1.0 / wsum)[nb[valid]]
         n_nb = np.maximum(np.isfinite(nb_d).sum(axis=1), 1)
         model = 1.2533 * row_nanmedian(nb_s) / np.sqrt(n_nb)
-        local = _local_systematic(cp, residual, bmed, bbase, binv, nbrs, owner, config)
+        local = _local_systematic(cp, residual, bmed, bbase, binv, owner, members, config)
         unc0 = np.sqrt(model**2 + local**2 + config.uncertainty.floor_m**2)
         scale = calibrated_scale(residual, unc0, np.isfinite(residual), config.uncertainty)
         unc = scale * unc0
@@ -179,7 +179,7 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
         # surroundings show instead, where the relative deviation has cancelled the rest.
         is_local = config.uncertainty.systematic == "local"
         align_residual = 0.0 if is_local else align_residual
-        unc = np.hypot(sig, _local_systematic(cp, residual, bmed, bbase, binv, nbrs, owner, config,
+        unc = np.hypot(sig, _local_systematic(cp, residual, bmed, bbase, binv, owner, members, config,
                                               config.detection.baseline_clip_m) if is_local else align_residual)
     with np.errstate(invalid="ignore"):
         z = residual / unc
@@ -189,7 +189,7 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
                  normals_rotation)
 
 
-def _local_systematic(cp: F64, residual: F64, bmed: F64, bbase: F64, binv: I64, nbrs: Any, owner: I64,
+def _local_systematic(cp: F64, residual: F64, bmed: F64, bbase: F64, binv: I64, owner: I64, members: I64,
                       config: CompareConfig, plating_m: float | None = None) -> F64:
     """Per cell, the systematic error the local baseline leaves (m, 1 sigma): what it does not
     follow at half a metre (a lane's offset from its neighbour, a plate's own shape), the robust
@@ -199,8 +199,7 @@ def _local_systematic(cp: F64, residual: F64, bmed: F64, bbase: F64, binv: I64, 
     cells standing farther than this off the baseline are left out (an object, not an offset): a
     1.2 m box covers a third of the 0.5 m blocks within 1.5 m and would otherwise hide itself."""
     nb_blocks = len(bmed)
-    bres = np.abs(bmed - bbase)
-    vals = bres[np.concatenate([np.asarray(x, np.int64) for x in nbrs])] if nb_blocks else np.zeros(0)
+    vals = np.abs(bmed - bbase)[members]  # (owner, members): each 0.5 m block and those within the baseline's radius
     fin = np.isfinite(vals) if plating_m is None else np.isfinite(vals) & (vals <= plating_m)
     q = config.uncertainty.systematic_quantile
     sys_m = np.nan_to_num(group_quantile(owner[fin], vals[fin], nb_blocks, q), nan=0.0)[binv] / ndtri(0.5 + q / 2)
