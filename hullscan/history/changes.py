@@ -4,8 +4,10 @@ After the comparison with the reference (design mesh, scan or mirror), the same 
 with the cloud kept from the vessel's last cleared inspection, that scan as the reference (the
 comparator's "earlier scan" kind). Each finding of today is then placed on that scan:
 
-* inside a difference the earlier scan shows (one of that comparison's findings): **new since** DATE;
-* on surface the earlier scan saw and this cloud matches: **present since** DATE (it was there then);
+* where the earlier scan differs from today's cloud by a compartment's worth (see :func:`differs_enough`):
+  **new since** DATE;
+* on surface the earlier scan saw and this cloud matches, or differs from only at the edge of what
+  was there then: **present since** DATE;
 * where the earlier scan did not see: **not seen** on DATE (no statement either way).
 
 The earlier scan is placed from the two inspections' registrations when both used the same
@@ -52,6 +54,15 @@ CHANGE_SIGMA = PriorSigma(along_m=5.0, across_m=0.5, vertical_m=0.3, heading_deg
 # the two placements differ by the drift corrections (centimetres) and a box's edge is a cell.
 MATCH_MARGIN_M = 0.3
 
+# How much of a finding of today must differ from the earlier scan for it to be new. An object that
+# was there then differs only at its edges: where a featureless midbody leaves the position along the
+# ship to dead reckoning, the two visits place it up to their along-ship uncertainty apart (decimetres),
+# and the difference is a sliver of the object (a 0.21 m3 box: 0.006 m3). A new compartment differs by
+# all of itself, and one added to an old object by its own volume: 0.01 m3 is the smallest class the
+# comparator is held to (recall 0.9 at 0.01 m3).
+NEW_MIN_VOLUME_M3 = 0.01
+NEW_MIN_SHARE = 1.0 / 3.0
+
 
 @dataclass(frozen=True)
 class EarlierScan:
@@ -69,9 +80,17 @@ class EarlierScan:
         return self.time_utc.date().isoformat()
 
 
-def history_text(status: HistoryStatus, date: str) -> str:
+def history_text(status: HistoryStatus, date: str, edge_m3: float = 0.0) -> str:
+    if status == "present" and edge_m3 > 0:
+        return f"present since {date} (that scan differs by {edge_m3:.3f} m3 at its edge)"
     return {"new": f"new since {date}", "present": f"present since {date}",
             "not_seen": f"not seen on {date} (the earlier scan did not cover it)"}[status]
+
+
+def differs_enough(finding: Finding, differs_m3: float) -> bool:
+    """Whether ``differs_m3`` of the earlier scan's differences at ``finding`` make it new: a
+    compartment's worth, or a third of the finding (a small new one differs by all of itself)."""
+    return differs_m3 >= min(NEW_MIN_VOLUME_M3, NEW_MIN_SHARE * finding.volume_m3)
 
 
 def _to_earlier(ins: Inspection, hist: Inspection, points: np.ndarray) -> np.ndarray:
@@ -93,13 +112,16 @@ def mark_findings(ins: Inspection, hist: Inspection, date: str) -> tuple[tuple[F
     marked = []
     explained: set[str] = set()
     for f, p in zip(ins.findings, centroids, strict=True):
-        hits = [h.id for h in hist.findings if _in_box(p, h, MATCH_MARGIN_M)]
-        explained.update(hits)
-        # A difference from the earlier scan here: new. Otherwise the earlier scan, where it saw
-        # this place, matched today's cloud: whatever is flagged was there already.
-        status: HistoryStatus = ("new" if hits else
+        hits = [h for h in hist.findings if _in_box(p, h, MATCH_MARGIN_M)]
+        explained.update(h.id for h in hits)
+        differs = sum(h.volume_m3 for h in hits)
+        # A compartment's worth of difference from the earlier scan here: new. A sliver at its edge:
+        # the earlier scan has the rest, so it was there then. No difference: the earlier scan, where
+        # it saw this place, matched today's cloud, and whatever is flagged was there already.
+        status: HistoryStatus = ("new" if hits and differs_enough(f, differs) else "present" if hits else
                                  "present" if hist.status_at(p, MATCH_MARGIN_M) == "clear" else "not_seen")
-        marked.append(replace(f, history=FindingHistory(status, date, history_text(status, date))))
+        text = history_text(status, date, differs if hits else 0.0)
+        marked.append(replace(f, history=FindingHistory(status, date, text)))
     return tuple(marked), sum(h.id not in explained for h in hist.findings)
 
 
@@ -181,6 +203,9 @@ class ChangeCheck:
         if hist.failure is not None or hist.cloud_to_ref is None or ins.cloud_to_ref is None:
             raise HullscanError(f"today's cloud could not be compared with the cleared scan of {e.date} "
                                 f"({e.path}): {hist.error or 'not registered'}")
+        log.info("history: differences from the cleared scan of %s: %s", e.date,
+                 ", ".join(f"{h.id} {h.volume_m3:.3f} m3 at {tuple(round(c, 2) for c in h.centroid)}"
+                           for h in hist.findings) or "none")
         return hist
 
     def _in_todays_hull_frame(self, ins: Inspection, scan: HullCloud, e: EarlierScan

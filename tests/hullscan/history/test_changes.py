@@ -10,9 +10,9 @@ from types import SimpleNamespace
 import numpy as np
 
 from hullscan.compare.config import CompareConfig
-from hullscan.history.changes import ChangeCheck, EarlierScan
+from hullscan.history.changes import ChangeCheck, EarlierScan, mark_findings
 from hullscan.history.record import _cloud_to_file
-from hullscan.model import HullCloud, Transform
+from hullscan.model import Finding, HullCloud, Transform
 
 
 def _visit(ref_from_hull: Transform, cloud_to_file: Transform) -> SimpleNamespace:
@@ -50,3 +50,40 @@ def test_the_earlier_cloud_is_placed_through_the_file_frame_across_drafts() -> N
     # Made against another reference file: no placement, global registration instead.
     assert ChangeCheck("9074729", earlier, CompareConfig(), "other")._in_todays_hull_frame(
         v2, scan, earlier) is None  # type: ignore[arg-type]
+
+
+def _finding(fid: str, centre: tuple[float, float, float], half: float, volume: float) -> Finding:
+    c = np.array(centre)
+    return Finding(fid, "protrusion", centre, volume, 0.4, 0.5, tuple(c - half), tuple(c + half), "side", "port",
+                   centre[0], 2.0, 0.9, 0.5, 100)
+
+
+class _Earlier(SimpleNamespace):
+    """The comparison with the earlier scan: its differences and, elsewhere, plating it saw and matched."""
+
+    def status_at(self, p: np.ndarray, margin: float) -> str:
+        return "clear"
+
+
+def test_an_object_there_before_and_placed_apart_is_present_but_a_new_one_beside_it_is_new() -> None:
+    # Today's three findings, in today's reference frame (the earlier scan placed on it: identity).
+    old_box = _finding("F001", (31.3, 2.3, -1.6), 0.45, 0.21)  # there on the earlier visit
+    new_box = _finding("F002", (21.5, 2.2, -1.7), 0.3, 0.13)
+    small_new = _finding("F003", (40.0, 2.0, -1.0), 0.1, 0.004)
+    ident = Transform()
+    today = SimpleNamespace(findings=(old_box, new_box, small_new), cloud_to_ref=ident)
+    # The earlier scan differs at the old box only by a sliver at its end (the visits placed it
+    # 0.3 m apart along a featureless midbody), by all of the new box, and by all of the small one.
+    hist = _Earlier(cloud_to_ref=ident, findings=(
+        _finding("D1", (31.7, 2.4, -1.6), 0.1, 0.006), _finding("D2", (21.4, 2.2, -1.7), 0.3, 0.13),
+        _finding("D3", (40.0, 2.0, -1.0), 0.1, 0.004), _finding("D4", (10.0, 2.0, -1.0), 0.1, 0.003)))
+    marked, unexplained = mark_findings(today, hist, "2026-11-02")  # type: ignore[arg-type]
+    status = {f.id: f.history.status for f in marked if f.history is not None}
+    assert status == {"F001": "present", "F002": "new", "F003": "new"}
+    assert "differs by 0.006 m3 at its edge" in marked[0].history.text  # type: ignore[union-attr]
+    assert unexplained == 1  # D4: no finding of today there
+    # A pack of 0.01 m3 added to the old box: its own volume makes the place new, not the box's.
+    hist_added = _Earlier(cloud_to_ref=ident, findings=(_finding("D1", (31.3, 2.3, -1.6), 0.1, 0.012),))
+    marked, _ = mark_findings(SimpleNamespace(findings=(old_box,), cloud_to_ref=ident), hist_added,  # type: ignore[arg-type]
+                              "2026-11-02")
+    assert marked[0].history is not None and marked[0].history.status == "new"
