@@ -79,6 +79,8 @@ class Framing:
     notes: tuple[str, ...] = ()
     fit: Alignment | None = None
     normals: F64 | None = None
+    # The mirror's drift corrections between passes, after ``fit`` (the surface is made from them).
+    corrections: tuple[LocalCorrection, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -271,8 +273,9 @@ _M = np.diag([1.0, -1.0, 1.0])
 
 
 def mirror_frame(points: F64, normals: F64, config: CompareConfig, prior: Transform | None
-                 ) -> tuple[Transform, Reference, Alignment]:
-    """Estimate the centreline plane and return (frame <- cloud, mirrored reference, fit).
+                 ) -> tuple[Transform, Reference, Alignment, tuple[LocalCorrection, ...]]:
+    """Estimate the centreline plane and return (frame <- cloud, mirrored reference, fit, drift
+    corrections between the passes applied after the frame, see :func:`mirror_drift`).
 
     The frame has the plane as y = 0; with a navigation prior it is the hull frame, otherwise
     x runs along the hull's long axis from its aft-most seen point and z = 0 is the top of the scan.
@@ -298,14 +301,66 @@ def mirror_frame(points: F64, normals: F64, config: CompareConfig, prior: Transf
     sideways = centreline_constrained(src, ref0, t, config.alignment.icp_schedule_m[-1], config.alignment.tukey_k_m,
                                       sideways_balance(p, n, config.alignment.voxel_m, band))
     fix, degenerate = _onto_plane(t, p, pinned=not sideways and prior is not None)
+    if not sideways:
+        degenerate = ("y", "yaw")  # left to the prior when there is one (pinned), else unknown
     p2 = fix.apply(p)
     n2 = n @ fix.rot.as_matrix().T
+    corrections = mirror_drift(p2, n2, config, prior is not None)
+    block = config.alignment.local_block_m
+    for corr in corrections:
+        p2 = corr.apply(p2, block)
     ref = MirrorReference.of(_reflection(p2, n2, "mirror (own reflection)", prior is not None,
                                          config.coverage.coverage_cell_m))
-    rms, med, inl = score(fix.apply(src), ref, np.eye(4), config.alignment.tukey_k_m)
+    s2 = fix.apply(src)
+    for corr in corrections:
+        s2 = corr.apply(s2, block)
+    rms, med, inl = score(s2, ref, np.eye(4), config.alignment.tukey_k_m)
     frame = fix @ f0
     fit = Alignment(frame, "mirror symmetry (centreline plane)", rms, med, inl, iters, degenerate)
-    return frame, ref, fit
+    return frame, ref, fit, corrections
+
+
+def mirror_drift(p: F64, n: F64, config: CompareConfig, hull_frame: bool) -> tuple[LocalCorrection, ...]:
+    """Drift corrections between passes in mirror mode (``p``, ``n``: the cloud in the mirror frame).
+
+    Each side's lane drifts its own way, so one side stands off its reflection of the other by the
+    two drifts' difference. Each block is fitted to the reflection, as in mesh mode
+    (:func:`hullscan.compare.align.local_refine`, compartments have no pull), and moved half way:
+    its counterpart on the other side moves the other half, as its own fit asks. Two grids, the
+    second half a block off, as in mesh mode; the reflection is made again after the first."""
+    block = config.alignment.local_block_m
+    if block <= 0:
+        return ()
+    out = []
+    for off in (0.0, 0.5 * block):
+        corr = local_refine(p, _reflection(p, n, "mirror", hull_frame), config, offset=off)
+        half = LocalCorrection(corr.centres, 0.5 * corr.shifts)
+        p = half.apply(p, block)
+        out.append(half)
+    return tuple(out)
+
+
+# How well a prior must know the centreline for mirror mode to take it where the cloud does not fix
+# it: a reflection off by 0.1 deg is 2 cm apart 10 m from the pivot, by 5 cm across 10 cm apart, and a
+# compartment is judged on centimetres.
+MIRROR_PIN_ACROSS_M = 0.05
+MIRROR_PIN_HEADING_DEG = 0.1
+
+
+def refuse_unfixed_centreline(prior: Transform | None, sigma: PriorSigma | None) -> None:
+    """Raise unless a prior known to centimetres and a tenth of a degree (an exact one: ``sigma``
+    None) can stand in for the centreline the cloud does not fix (``centreline_constrained``)."""
+    if prior is not None and (sigma is None or (sigma.across_m <= MIRROR_PIN_ACROSS_M
+                                                and sigma.heading_deg <= MIRROR_PIN_HEADING_DEG)):
+        return
+    known = ("no navigation prior" if prior is None else
+             f"the navigation prior is known to +/- {sigma.across_m:g} m across and {sigma.heading_deg:g} deg "
+             "of heading" if sigma is not None else "")
+    raise HullscanError(
+        "mirror mode: this survey does not fix the centreline plane (sideways-facing plating seen on one side "
+        f"only; the bottom and bilges alone leave its offset and heading free), and {known}; the reflection "
+        f"needs it to {MIRROR_PIN_ACROSS_M:g} m and {MIRROR_PIN_HEADING_DEG:g} deg. Survey the other side from a "
+        "lane of its own, or give a reference mesh or an earlier scan instead")
 
 
 def _provisional_frame(points: F64) -> Transform:
@@ -366,25 +421,30 @@ class MirrorSource:
 
     def frame(self, cloud: HullCloud, points: F64, config: CompareConfig, prior: Transform | None) -> Framing:
         normals = cloud_normals(cloud)
-        frame, ref, fit = mirror_frame(points, normals, config, prior)
+        frame, ref, fit, corrections = mirror_frame(points, normals, config, prior)
         normals_ref = normals @ frame.rot.as_matrix().T
         if isinstance(ref, MirrorReference):
             # Tall objects are measured along the shell normal, which needs the cloud in the frame.
-            ref.support = MirrorSupport.build(frame.apply(points), normals_ref, np.asarray(cloud.sigma, float),
-                                              np.asarray(cloud.confidence, float), config)
+            ref.support = MirrorSupport.build(_placed(points, frame, corrections, config), normals_ref,
+                                              np.asarray(cloud.sigma, float), np.asarray(cloud.confidence, float),
+                                              config)
         notes = ["mirror mode: a deviation on one side shows as a protrusion there; recesses are not reported "
                  "(each protrusion mirrors to a recess on the other side); "
                  f"|y| < {config.mirror.mirror_centre_band_m} m cannot be judged"]
         if prior is None:
             notes.append("mirror mode without a navigation prior: x runs from the aft-most seen end "
                          "(bow/stern not known), z = 0 is the top of the scan")
-        return Framing(ref, tuple(notes), fit, normals_ref)
+        notes += [f"drift correction between passes (mirror): {len(c.shifts)} blocks of "
+                  f"{config.alignment.local_block_m} m shifted by up to {c.max_shift_m:.3f} m" for c in corrections]
+        return Framing(ref, tuple(notes), fit, normals_ref, corrections)
 
     def align(self, points: F64, framing: Framing, config: CompareConfig, prior: Transform | None,
               sigma: PriorSigma | None) -> Placement:
-        # The plane fit is the alignment; no drift correction against one's own reflection.
+        # The plane fit is the alignment, the corrections between passes were made with it.
         fit = _fit(framing)
-        return Placement(fit, fit.transform.apply(points))
+        if "yaw" in fit.degenerate:
+            refuse_unfixed_centreline(prior, sigma)
+        return Placement(fit, _placed(points, fit.transform, framing.corrections, config), framing.corrections)
 
     def judge(self, points: F64, distance: F64, over: Mask, framing: Framing, config: CompareConfig,
               drops: DropLog) -> Judgement:
@@ -448,6 +508,13 @@ class MirrorSource:
         return cov, (f"mirror mode: {sum(p['area_m2'] for p in nc):.1f} m2 in {len(nc)} patches seen on one side "
                      "only or far better than on the other (no mirrored counterpart): not comparable, reported "
                      "as not inspected (coverage patches with this reason)",)
+
+
+def _placed(points: F64, frame: Transform, corrections: tuple[LocalCorrection, ...], config: CompareConfig) -> F64:
+    p = frame.apply(points)
+    for corr in corrections:
+        p = corr.apply(p, config.alignment.local_block_m)
+    return p
 
 
 def _fit(framing: Framing) -> Alignment:

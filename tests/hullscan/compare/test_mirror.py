@@ -170,7 +170,7 @@ def test_centreline_of_a_one_side_survey_is_not_moved_by_the_bilges(hull):
     from hullscan.compare.reference import cloud_normals
 
     cloud = _one_side_survey(hull, 0.08)
-    frame, _, fit = mirror_frame(np.asarray(cloud.points), cloud_normals(cloud), CompareConfig(), HULL_TO_NAV)
+    frame, _, fit, _ = mirror_frame(np.asarray(cloud.points), cloud_normals(cloud), CompareConfig(), HULL_TO_NAV)
     on_centre = np.array([[x, 0.0, z] for x in (5.0, 10.0, 15.0) for z in (-2.4, -1.0)])
     y = (frame @ HULL_TO_NAV).apply(on_centre)[:, 1]
     assert np.all(np.abs(y) < 0.02), y
@@ -183,7 +183,7 @@ def test_centreline_is_fitted_where_both_sides_were_surveyed(hull, clean_scan):
     from hullscan.compare.reference import cloud_normals
 
     cloud = clean_scan.cloud
-    frame, _, fit = mirror_frame(np.asarray(cloud.points), cloud_normals(cloud), CompareConfig(), PRIOR)
+    frame, _, fit, _ = mirror_frame(np.asarray(cloud.points), cloud_normals(cloud), CompareConfig(), PRIOR)
     on_centre = np.array([[x, 0.0, -1.5] for x in (5.0, 10.0, 15.0)])
     y = (frame @ HULL_TO_NAV).apply(on_centre)[:, 1]
     assert np.all(np.abs(y) < 0.02), y
@@ -215,3 +215,23 @@ def test_mirror_run_that_judges_little_never_reads_clean(hull, tmp_path, capsys)
     assert rc == 4 and doc["verdict"]["exit_code"] == 4 and doc["coverage"]["cleared_fraction"] < 0.95
     assert last.startswith("verdict: nothing found in the cleared ") and "not inspected" in last
     assert doc["verdict"]["text"] in report
+
+
+def test_a_one_side_survey_with_a_prior_known_to_metres_is_refused_not_judged(hull):
+    """Where the cloud does not fix the centreline, the prior stands in for it: exactly known (a
+    surveyed berth, sigma zero) it does; known to metres and degrees (quay notes) the reflection would
+    be that far off, and every difference a false alarm, so mirror mode refuses and says why."""
+    from hullscan.compare.prior import PriorSigma
+    from hullscan.errors import HullscanError
+
+    cloud = _one_side_survey(hull, 0.0)
+    exact = inspect(cloud, "mirror", CompareConfig(), hull_to_nav=HULL_TO_NAV)
+    assert exact.status == "complete" and exact.alignment is not None
+    assert set(exact.alignment.degenerate) == {"y", "yaw"}
+    with pytest.raises(HullscanError, match=r"does not fix the centreline plane.*2 m across and 10 deg"):
+        inspect(cloud, "mirror", CompareConfig(), hull_to_nav=HULL_TO_NAV, sigma=PriorSigma(5.0, 2.0, 0.5, 10.0))
+    with pytest.raises(HullscanError, match="no navigation prior"):
+        inspect(cloud, "mirror", CompareConfig())
+    # A prior known to a few centimetres and hundredths of a degree is taken.
+    close = inspect(cloud, "mirror", CompareConfig(), hull_to_nav=HULL_TO_NAV, sigma=PriorSigma(0.5, 0.03, 0.03, 0.05))
+    assert close.status == "complete"
