@@ -235,3 +235,31 @@ def test_a_one_side_survey_with_a_prior_known_to_metres_is_refused_not_judged(hu
     # A prior known to a few centimetres and hundredths of a degree is taken.
     close = inspect(cloud, "mirror", CompareConfig(), hull_to_nav=HULL_TO_NAV, sigma=PriorSigma(0.5, 0.03, 0.03, 0.05))
     assert close.status == "complete"
+
+
+def test_a_side_drifted_off_its_reflection_is_brought_back_and_its_box_still_found(hull):
+    """The starboard lane drifted up to 25 cm outboard over a few metres and back (a rigid plane cannot
+    take that up): against its reflection the port side stands proud there. Drift correction between
+    passes moves each side half way (blocks fitted to the reflection, a compartment has no pull), and
+    the box is still found."""
+    box = Box(12.0, 1, -1.4, (0.5, 0.4, 0.2), name="port side, 0.04 m3")
+    s = make_scan(hull, (box,), spacing=0.05, hull_to_nav=HULL_TO_NAV, seed=11)
+    c = s.cloud
+    back = HULL_TO_NAV.inverse()
+    p = back.apply(np.asarray(c.points))
+    stbd = p[:, 1] < -0.5
+    p[stbd, 1] -= 0.25 * np.exp(-(((p[stbd, 0] - 8.0) / 2.5) ** 2))
+    drifted = HullCloud(HULL_TO_NAV.apply(p), c.normals, c.confidence, c.hits, c.sigma, c.frame_id)
+
+    ins = inspect(drifted, "mirror", CompareConfig(), hull_to_nav=PRIOR)
+    assert len(ins.local_corrections) == 2 and ins.local_corrections[1].max_shift_m > 0.03
+    assert len(ins.findings) == 1, [(f.centroid, f.volume_m3) for f in ins.findings]
+    assert np.linalg.norm(np.array(ins.findings[0].centroid) - s.box_centroids[0]) < 0.25
+    # Without it (block size 0: no correction) the drifted stretch is a false protrusion of a cubic metre.
+    off = CompareConfig().model_copy(update={"alignment": CompareConfig().alignment.model_copy(
+        update={"local_block_m": 0.0})})
+    stale = inspect(drifted, "mirror", off, hull_to_nav=PRIOR)
+    assert not stale.local_corrections
+    assert any(f.volume_m3 > 0.5 and abs(f.centroid[0] - 8.0) < 1.0 for f in stale.findings)
+    assert stale.alignment is not None and ins.alignment is not None
+    assert ins.alignment.inlier_fraction > stale.alignment.inlier_fraction + 0.05
