@@ -497,6 +497,22 @@ class MirrorSource:
                       f"{share:.0%} comparable, {agree:.0%} of those agree with their reflection")
             notes.append(f"mirror mode: not comparable (surroundings not mirror-symmetric), not inspected: "
                          f"around ({mc[0]:.1f}, {mc[1]:.1f}, {mc[2]:.1f}) m")
+        # Wider than a drift-correction block: drift correction takes what spans blocks as the two
+        # passes' offset and what fits inside one as an object, so a deviation this wide is a stretch
+        # where the passes stand further apart than it reaches (local_max_shift_m) - no compartment
+        # is that size, and it cannot be told from one. Not comparable: not inspected, never clean.
+        wide = config.alignment.local_block_m ** 2
+        for i in [i for i in kept if wide > 0 and order[i][2]["footprint"] > wide]:
+            kept.remove(i)
+            m = order[i][2]
+            mc = np.asarray(m["centroid"], float)
+            drops.add("findings", "mirror_passes_apart", 1,
+                      f"{m['footprint']:.1f} m2, {m['max_height']:.2f} m high at ({mc[0]:.2f}, {mc[1]:.2f}, "
+                      f"{mc[2]:.2f}) m: wider than a drift-correction block ({wide:g} m2)")
+            notes.append(f"mirror mode: not comparable, not inspected: {m['footprint']:.0f} m2 around "
+                         f"({mc[0]:.1f}, {mc[1]:.1f}, {mc[2]:.1f}) m stand {m['max_height']:.1f} m off their "
+                         "reflection (the two sides' passes disagree there by more than drift correction reaches)")
+            dropped.append((i, 0.0, 0.0))
         return Candidates(tuple(order[i] for i in kept), tuple(order[i][1] for i, _, _ in dropped), tuple(notes))
 
     def coverage(self, cells: Cells, framing: Framing, candidates: Candidates, config: CompareConfig

@@ -263,3 +263,24 @@ def test_a_side_drifted_off_its_reflection_is_brought_back_and_its_box_still_fou
     assert any(f.volume_m3 > 0.5 and abs(f.centroid[0] - 8.0) < 1.0 for f in stale.findings)
     assert stale.alignment is not None and ins.alignment is not None
     assert ins.alignment.inlier_fraction > stale.alignment.inlier_fraction + 0.05
+
+
+def test_sides_further_apart_than_drift_correction_reaches_are_not_inspected_not_a_finding(hull):
+    """The starboard lane drifted up to a metre outboard over half the hull: beyond what the block
+    correction may shift, a 20 m² stretch stands off its reflection. No compartment is wider than a
+    correction block, so it is not comparable (not inspected, said why), never a finding and never clean."""
+    box = Box(12.0, 1, -1.4, (0.5, 0.4, 0.2), name="port side, 0.04 m3")
+    s = make_scan(hull, (box,), spacing=0.05, hull_to_nav=HULL_TO_NAV, seed=11)
+    c = s.cloud
+    back = HULL_TO_NAV.inverse()
+    p = back.apply(np.asarray(c.points))
+    stbd = p[:, 1] < -0.5
+    p[stbd, 1] -= 1.0 * np.exp(-(((p[stbd, 0] - 8.0) / 5.0) ** 2))
+    drifted = HullCloud(HULL_TO_NAV.apply(p), c.normals, c.confidence, c.hits, c.sigma, c.frame_id)
+
+    ins = inspect(drifted, "mirror", CompareConfig(), hull_to_nav=PRIOR)
+    assert not [f for f in ins.findings if f.footprint_m2 > 16.0], [(f.centroid, f.footprint_m2) for f in ins.findings]
+    assert any(d["reason"] == "mirror_passes_apart" for d in ins.drops.as_dict())
+    assert any("disagree there by more than drift correction reaches" in n for n in ins.notes)
+    assert ins.status_at(np.array([8.0, -3.0, -1.0])) == "not_inspected"
+    assert ins.status_at(s.box_centroids[0]) != "clear"
