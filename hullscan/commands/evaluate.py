@@ -205,6 +205,6 @@ def _plan_check(files: list[Path], out: Path, args: argparse.Namespace) -> int:
 def registration_table(reg: dict[str, Any]) -> str:
     lines = ["| registration (operator priors) | value |", "|---|---|"]
     for k in ("runs", "success", "success_rate", "ambiguous", "observable", "within_target",
-              "translation_error_m", "rotation_error_deg", "stated_along", "failures"):
+              "within_target_or_stated_along", "translation_error_m", "rotation_error_deg", "stated_along", "failures"):
         lines.append(f"| {k} | {reg[k]} |")
     return "\n".join(lines) + "\n"

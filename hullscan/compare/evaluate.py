@@ -326,12 +326,27 @@ def summarise_registration(runs: list[dict[str, Any]], tol_m: float = 0.05, tol_
             "rotation_error_deg": {"median": _q(a, 50), "p95": _q(a, 95), "max": _q(a, 100)},
             "within_target": sum(1 for r in obs if r["error"]["translation_m"] <= tol_m
                                  and r["error"]["rotation_deg"] <= tol_deg),
+            # The issue's reading where the geometry does not fix the position along the ship: the
+            # run states it per submap (drift correction's 2 sigma), so the along error counts as met
+            # when the truth lies inside that at every submap, the rest still held to the target.
+            "within_target_or_stated_along": sum(1 for r in obs if _within_or_stated(r["error"], tol_m, tol_deg)),
             # The along-ship uncertainty each run states per stretch (drift correction's posterior,
             # 2 sigma), scored against the track: the share of submaps holding the truth, and the
             # runs that state the whole track placed to the target (and how many of those are).
             "stated_along": _stated_along(ok, tol_m, tol_deg),
             "failures": [{"scenario": r["scenario"], "prior": r["prior"], "reason": r.get("reason")}
                          for r in runs if not r.get("success")]}
+
+
+def _within_or_stated(err: dict[str, float], tol_m: float, tol_deg: float) -> bool:
+    """Within ``tol_m`` and ``tol_deg``; or off along the ship by more, inside the along-ship 2 sigma the
+    run states at every submap, and within ``tol_m`` across and in depth (``tol_deg`` in heading)."""
+    if err["rotation_deg"] > tol_deg:
+        return False
+    if err["translation_m"] <= tol_m:
+        return True
+    across_depth = float(np.sqrt(max(err["translation_m"] ** 2 - err.get("along_m", 0.0) ** 2, 0.0)))
+    return across_depth <= tol_m and err.get("along_inside_two_sd", 0.0) >= 1.0
 
 
 def _stated_along(ok: list[dict[str, Any]], tol_m: float, tol_deg: float) -> dict[str, Any]:

@@ -141,3 +141,22 @@ def test_coverage_summary_line():
          "cleared_fraction_by_height": {"0.1": 0.0027, "0.2": 0.0963, "0.3": 0.1624}}
     assert coverage_summary(d) == "cleared 0.3 % for 0.1 m compartments (0.2 m: 10 %, 0.3 m: 16 %), seen 24 %"
     assert coverage_summary({"fraction": 0.25, "clear_height_m": 0.0}) == "cleared 25.0 %"
+
+
+def test_placement_off_along_the_ship_counts_only_inside_its_stated_range_and_level_elsewhere():
+    """Where the geometry does not fix the position along the ship the run states a 2-sigma range per
+    submap: an along error inside it at every submap is met, if across, depth and heading are."""
+    from hullscan.compare.evaluate import summarise_registration
+
+    def run(t: float, along: float, rot: float, inside: float) -> dict[str, object]:
+        return {"scenario": "s", "prior": 0, "success": True, "ambiguous": False,
+                "error": {"translation_m": t, "along_m": along, "rotation_deg": rot, "along_inside_two_sd": inside,
+                          "along_two_sd_max_m": 0.4}}
+
+    runs = [run(0.03, 0.02, 0.05, 1.0),   # within 5 cm and 0.1 deg
+            run(0.20, -0.195, 0.05, 1.0),  # 20 cm along (4.4 cm else), inside the stated range: met
+            run(0.20, -0.195, 0.05, 0.7),  # ... but outside it at some submaps: not met
+            run(0.20, -0.18, 0.05, 1.0),   # 8.7 cm across and in depth: not met
+            run(0.20, -0.195, 0.15, 1.0)]  # heading 0.15 deg: not met
+    s = summarise_registration(runs)
+    assert s["within_target"] == 1 and s["within_target_or_stated_along"] == 2
