@@ -196,6 +196,7 @@ class ChangeCheck:
             scan_hull, cloud_to_hull = placed
             hist = attempt_inspection(cloud, ScanSource(scan_hull), self.config, hull_to_nav=cloud_to_hull.inverse(),
                                       sigma=CHANGE_SIGMA, progress=self.progress)
+            hist = self._nearest_of_ties(hist, cloud, scan_hull)
             if hist.failure is not None:
                 log.info("history: the earlier placement did not hold (%s); registering globally", hist.failure)
         if hist is None or hist.failure is not None:
@@ -207,6 +208,23 @@ class ChangeCheck:
                  ", ".join(f"{h.id} {h.volume_m3:.3f} m3 at {tuple(round(c, 2) for c in h.centroid)}"
                            for h in hist.findings) or "none")
         return hist
+
+    def _nearest_of_ties(self, hist: Inspection, cloud: HullCloud, scan_hull: HullCloud) -> Inspection:
+        """Where the two clouds fit as well at several places along the ship (a featureless midbody),
+        the one nearest the two registrations' placement, not the one a hair's cost lower metres away:
+        that placement was fixed by the design hull's fittings, and the objects both visits saw pull
+        the nearest fit onto them. Refined there (an exact prior: the search is not run again)."""
+        reg = None if hist.alignment is None else hist.alignment.registration
+        if hist.failure is not None or reg is None or not reg.alternatives:
+            return hist
+        nearest = min((reg.best, *reg.alternatives), key=lambda h: np.hypot(h.offset_along_m, h.offset_across_m))
+        if nearest is reg.best:
+            return hist
+        log.info("history: the clouds fit as well %+.1f m and %+.1f m along the ship from the two registrations' "
+                 "placement; taking the nearer", reg.best.offset_along_m, nearest.offset_along_m)
+        near = attempt_inspection(cloud, ScanSource(scan_hull), self.config, hull_to_nav=nearest.transform.inverse(),
+                                  progress=self.progress)
+        return hist if near.failure is not None else near
 
     def _in_todays_hull_frame(self, ins: Inspection, scan: HullCloud, e: EarlierScan
                               ) -> tuple[HullCloud, Transform] | None:

@@ -87,3 +87,35 @@ def test_an_object_there_before_and_placed_apart_is_present_but_a_new_one_beside
     marked, _ = mark_findings(SimpleNamespace(findings=(old_box,), cloud_to_ref=ident), hist_added,  # type: ignore[arg-type]
                               "2026-11-02")
     assert marked[0].history is not None and marked[0].history.status == "new"
+
+
+def test_where_the_clouds_fit_as_well_along_the_ship_the_nearest_placement_is_refined(monkeypatch) -> None:
+    """A featureless midbody: today's cloud fits the earlier scan a hair better 5.6 m along than 1.3 m
+    along (where the old box lines up). The nearer of the tied fits is taken and refined, not searched."""
+    import hullscan.history.changes as changes
+
+    def hyp(along: float) -> SimpleNamespace:
+        return SimpleNamespace(offset_along_m=along, offset_across_m=0.0,
+                               transform=Transform(translation=np.array([along, 0.0, 0.0])))
+
+    far, near = hyp(5.6), hyp(1.3)
+    reg = SimpleNamespace(best=far, alternatives=(near, hyp(-3.2)))
+    hist = SimpleNamespace(failure=None, alignment=SimpleNamespace(registration=reg))
+    calls: list[Transform] = []
+
+    def fake(cloud: object, source: object, config: object, *, hull_to_nav: Transform, progress: object
+             ) -> SimpleNamespace:
+        calls.append(hull_to_nav)
+        return SimpleNamespace(failure=None, name="refined")
+
+    monkeypatch.setattr(changes, "attempt_inspection", fake)
+    check = ChangeCheck("9074729", None, CompareConfig(), "ref")
+    out = check._nearest_of_ties(hist, None, None)  # type: ignore[arg-type]
+    assert out.name == "refined" and np.allclose(calls[0].translation, [-1.3, 0.0, 0.0])
+    # The best is already the nearest, or nothing tied: the search's result stands.
+    settled = SimpleNamespace(failure=None, alignment=SimpleNamespace(registration=SimpleNamespace(
+        best=near, alternatives=(far,))))
+    assert check._nearest_of_ties(settled, None, None) is settled and len(calls) == 1  # type: ignore[arg-type]
+    # The refinement fails: the search's result stands.
+    monkeypatch.setattr(changes, "attempt_inspection", lambda *a, **k: SimpleNamespace(failure=RuntimeError("x")))
+    assert check._nearest_of_ties(hist, None, None) is hist  # type: ignore[arg-type]
