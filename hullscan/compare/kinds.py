@@ -353,9 +353,9 @@ def refuse_unfixed_centreline(prior: Transform | None, sigma: PriorSigma | None)
     if prior is not None and (sigma is None or (sigma.across_m <= MIRROR_PIN_ACROSS_M
                                                 and sigma.heading_deg <= MIRROR_PIN_HEADING_DEG)):
         return
-    known = ("no navigation prior" if prior is None else
+    known = ("no navigation prior" if prior is None or sigma is None else
              f"the navigation prior is known to +/- {sigma.across_m:g} m across and {sigma.heading_deg:g} deg "
-             "of heading" if sigma is not None else "")
+             "of heading")
     raise HullscanError(
         "mirror mode: this survey does not fix the centreline plane (sideways-facing plating seen on one side "
         f"only; the bottom and bilges alone leave its offset and heading free), and {known}; the reflection "
