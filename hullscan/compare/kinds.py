@@ -488,15 +488,12 @@ class MirrorSource:
         # On structures that do not agree with their reflection even around the deviation (a
         # propeller, a one-sided opening): not comparable, so not inspected - never clean.
         kept, dropped = context_filter(cells.points, cells.residual, cells.judged, [o[1] for o in order], config)
-        notes = []
+        why: dict[int, tuple[str, str, str]] = {}
         for i, share, agree in dropped:
             m = order[i][2]
-            mc = np.asarray(m["centroid"], float)
-            drops.add("findings", "mirror_not_comparable", 1,
-                      f"{m['volume']:.4f} m3 at ({mc[0]:.2f}, {mc[1]:.2f}, {mc[2]:.2f}) m: surroundings "
-                      f"{share:.0%} comparable, {agree:.0%} of those agree with their reflection")
-            notes.append(f"mirror mode: not comparable (surroundings not mirror-symmetric), not inspected: "
-                         f"around ({mc[0]:.1f}, {mc[1]:.1f}, {mc[2]:.1f}) m")
+            why[i] = ("mirror_not_comparable", f"{m['volume']:.4f} m3 at {_at(m, 2)} m: surroundings {share:.0%} "
+                      f"comparable, {agree:.0%} of those agree with their reflection",
+                      f"not comparable (surroundings not mirror-symmetric), not inspected: around {_at(m, 1)} m")
         # Wider than a drift-correction block: drift correction takes what spans blocks as the two
         # passes' offset and what fits inside one as an object, so a deviation this wide is a stretch
         # where the passes stand further apart than it reaches (local_max_shift_m) - no compartment
@@ -505,15 +502,15 @@ class MirrorSource:
         for i in [i for i in kept if wide > 0 and order[i][2]["footprint"] > wide]:
             kept.remove(i)
             m = order[i][2]
-            mc = np.asarray(m["centroid"], float)
-            drops.add("findings", "mirror_passes_apart", 1,
-                      f"{m['footprint']:.1f} m2, {m['max_height']:.2f} m high at ({mc[0]:.2f}, {mc[1]:.2f}, "
-                      f"{mc[2]:.2f}) m: wider than a drift-correction block ({wide:g} m2)")
-            notes.append(f"mirror mode: not comparable, not inspected: {m['footprint']:.0f} m2 around "
-                         f"({mc[0]:.1f}, {mc[1]:.1f}, {mc[2]:.1f}) m stand {m['max_height']:.1f} m off their "
-                         "reflection (the two sides' passes disagree there by more than drift correction reaches)")
-            dropped.append((i, 0.0, 0.0))
-        return Candidates(tuple(order[i] for i in kept), tuple(order[i][1] for i, _, _ in dropped), tuple(notes))
+            why[i] = ("mirror_passes_apart", f"{m['footprint']:.1f} m2, {m['max_height']:.2f} m high at {_at(m, 2)} "
+                      f"m: wider than a drift-correction block ({wide:g} m2)",
+                      f"not comparable, not inspected: {m['footprint']:.0f} m2 around {_at(m, 1)} m stand "
+                      f"{m['max_height']:.1f} m off their reflection (the two sides' passes disagree there by more "
+                      "than drift correction reaches)")
+        for reason, detail, _ in why.values():
+            drops.add("findings", reason, 1, detail)
+        notes = [f"mirror mode: {note}" for _, _, note in why.values()]
+        return Candidates(tuple(order[i] for i in kept), tuple(order[i][1] for i in why), tuple(notes))
 
     def coverage(self, cells: Cells, framing: Framing, candidates: Candidates, config: CompareConfig
                  ) -> tuple[Coverage, tuple[str, ...]]:
@@ -524,6 +521,12 @@ class MirrorSource:
         return cov, (f"mirror mode: {sum(p['area_m2'] for p in nc):.1f} m2 in {len(nc)} patches seen on one side "
                      "only or far better than on the other (no mirrored counterpart): not comparable, reported "
                      "as not inspected (coverage patches with this reason)",)
+
+
+def _at(m: dict[str, Any], digits: int) -> str:
+    """A candidate's centroid as ``(x, y, z)`` to ``digits`` decimals, for notes and drops."""
+    c = np.asarray(m["centroid"], float)
+    return "(" + ", ".join(f"{v:.{digits}f}" for v in c) + ")"
 
 
 def _placed(points: F64, frame: Transform, corrections: tuple[LocalCorrection, ...], config: CompareConfig) -> F64:

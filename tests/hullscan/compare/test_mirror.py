@@ -237,19 +237,24 @@ def test_a_one_side_survey_with_a_prior_known_to_metres_is_refused_not_judged(hu
     assert close.status == "complete"
 
 
+def _starboard_drifted(hull, metres: float, width_m: float):
+    """A port-side box on a both-sides scan whose starboard lane drifted outboard by up to ``metres``,
+    a bump ``width_m`` long (1 sigma) centred 8 m from the stern: (the scan, the drifted cloud)."""
+    box = Box(12.0, 1, -1.4, (0.5, 0.4, 0.2), name="port side, 0.04 m3")
+    s = make_scan(hull, (box,), spacing=0.05, hull_to_nav=HULL_TO_NAV, seed=11)
+    c = s.cloud
+    p = HULL_TO_NAV.inverse().apply(np.asarray(c.points))
+    stbd = p[:, 1] < -0.5
+    p[stbd, 1] -= metres * np.exp(-(((p[stbd, 0] - 8.0) / width_m) ** 2))
+    return s, HullCloud(HULL_TO_NAV.apply(p), c.normals, c.confidence, c.hits, c.sigma, c.frame_id)
+
+
 def test_a_side_drifted_off_its_reflection_is_brought_back_and_its_box_still_found(hull):
     """The starboard lane drifted up to 25 cm outboard over a few metres and back (a rigid plane cannot
     take that up): against its reflection the port side stands proud there. Drift correction between
     passes moves each side half way (blocks fitted to the reflection, a compartment has no pull), and
     the box is still found."""
-    box = Box(12.0, 1, -1.4, (0.5, 0.4, 0.2), name="port side, 0.04 m3")
-    s = make_scan(hull, (box,), spacing=0.05, hull_to_nav=HULL_TO_NAV, seed=11)
-    c = s.cloud
-    back = HULL_TO_NAV.inverse()
-    p = back.apply(np.asarray(c.points))
-    stbd = p[:, 1] < -0.5
-    p[stbd, 1] -= 0.25 * np.exp(-(((p[stbd, 0] - 8.0) / 2.5) ** 2))
-    drifted = HullCloud(HULL_TO_NAV.apply(p), c.normals, c.confidence, c.hits, c.sigma, c.frame_id)
+    s, drifted = _starboard_drifted(hull, 0.25, 2.5)
 
     ins = inspect(drifted, "mirror", CompareConfig(), hull_to_nav=PRIOR)
     assert len(ins.local_corrections) == 2 and ins.local_corrections[1].max_shift_m > 0.03
@@ -269,14 +274,7 @@ def test_sides_further_apart_than_drift_correction_reaches_are_not_inspected_not
     """The starboard lane drifted up to a metre outboard over half the hull: beyond what the block
     correction may shift, a 20 m² stretch stands off its reflection. No compartment is wider than a
     correction block, so it is not comparable (not inspected, said why), never a finding and never clean."""
-    box = Box(12.0, 1, -1.4, (0.5, 0.4, 0.2), name="port side, 0.04 m3")
-    s = make_scan(hull, (box,), spacing=0.05, hull_to_nav=HULL_TO_NAV, seed=11)
-    c = s.cloud
-    back = HULL_TO_NAV.inverse()
-    p = back.apply(np.asarray(c.points))
-    stbd = p[:, 1] < -0.5
-    p[stbd, 1] -= 1.0 * np.exp(-(((p[stbd, 0] - 8.0) / 5.0) ** 2))
-    drifted = HullCloud(HULL_TO_NAV.apply(p), c.normals, c.confidence, c.hits, c.sigma, c.frame_id)
+    s, drifted = _starboard_drifted(hull, 1.0, 5.0)
 
     ins = inspect(drifted, "mirror", CompareConfig(), hull_to_nav=PRIOR)
     assert not [f for f in ins.findings if f.footprint_m2 > 16.0], [(f.centroid, f.footprint_m2) for f in ins.findings]
