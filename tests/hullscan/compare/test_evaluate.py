@@ -160,3 +160,14 @@ def test_placement_off_along_the_ship_counts_only_inside_its_stated_range_and_le
             run(0.20, -0.195, 0.15, 1.0)]  # heading 0.15 deg: not met
     s = summarise_registration(runs)
     assert s["within_target"] == 1 and s["within_target_or_stated_along"] == 2
+
+
+def test_a_stretch_of_plating_whose_box_holds_a_parasite_does_not_detect_it():
+    """Box containment alone matched a 23 m³ stretch of plating to a 0.07 m³ pack 4.7 m from its centroid."""
+    truth = [{"id": "P1", "centroid_hull": [30.0, 9.3, -4.2], "volume_m3": 0.072, "height_m": 0.3}]
+    blob = {"id": "F001", "centroid": [29.4, 9.3, -2.2], "bbox_min": [22.3, 8.4, -4.4], "bbox_max": [36.5, 10.1, 0.1],
+            "volume_m3": 22.99}
+    res = match_truth([blob], truth)
+    assert not res.detected and [f["id"] for f in res.false_alarms] == ["F001"]
+    res = match_truth([{**blob, "volume_m3": 0.09}], truth)
+    assert [d["finding"] for d in res.detected] == ["F001"]
