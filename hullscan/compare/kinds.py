@@ -305,23 +305,19 @@ def mirror_frame(points: F64, normals: F64, config: CompareConfig, prior: Transf
         degenerate = ("y", "yaw")  # left to the prior when there is one (pinned), else unknown
     p2 = fix.apply(p)
     n2 = n @ fix.rot.as_matrix().T
-    corrections = mirror_drift(p2, n2, config, prior is not None)
-    block = config.alignment.local_block_m
-    for corr in corrections:
-        p2 = corr.apply(p2, block)
+    p2, corrections = mirror_drift(p2, n2, config, prior is not None)
     ref = MirrorReference.of(_reflection(p2, n2, "mirror (own reflection)", prior is not None,
                                          config.coverage.coverage_cell_m))
-    s2 = fix.apply(src)
-    for corr in corrections:
-        s2 = corr.apply(s2, block)
-    rms, med, inl = score(s2, ref, np.eye(4), config.alignment.tukey_k_m)
+    rms, med, inl = score(_placed(src, fix, corrections, config), ref, np.eye(4), config.alignment.tukey_k_m)
     frame = fix @ f0
     fit = Alignment(frame, "mirror symmetry (centreline plane)", rms, med, inl, iters, degenerate)
     return frame, ref, fit, corrections
 
 
-def mirror_drift(p: F64, n: F64, config: CompareConfig, hull_frame: bool) -> tuple[LocalCorrection, ...]:
-    """Drift corrections between passes in mirror mode (``p``, ``n``: the cloud in the mirror frame).
+def mirror_drift(p: F64, n: F64, config: CompareConfig, hull_frame: bool
+                 ) -> tuple[F64, tuple[LocalCorrection, ...]]:
+    """Drift corrections between passes in mirror mode (``p``, ``n``: the cloud in the mirror frame):
+    the corrected points and the corrections.
 
     Each side's lane drifts its own way, so one side stands off its reflection of the other by the
     two drifts' difference. Each block is fitted to the reflection, as in mesh mode
@@ -330,14 +326,14 @@ def mirror_drift(p: F64, n: F64, config: CompareConfig, hull_frame: bool) -> tup
     second half a block off, as in mesh mode; the reflection is made again after the first."""
     block = config.alignment.local_block_m
     if block <= 0:
-        return ()
+        return p, ()
     out = []
     for off in (0.0, 0.5 * block):
         corr = local_refine(p, _reflection(p, n, "mirror", hull_frame), config, offset=off)
         half = LocalCorrection(corr.centres, 0.5 * corr.shifts)
         p = half.apply(p, block)
         out.append(half)
-    return tuple(out)
+    return p, tuple(out)
 
 
 # How well a prior must know the centreline for mirror mode to take it where the cloud does not fix

@@ -118,8 +118,8 @@ def mark_findings(ins: Inspection, hist: Inspection, date: str) -> tuple[tuple[F
         # A compartment's worth of difference from the earlier scan here: new. A sliver at its edge:
         # the earlier scan has the rest, so it was there then. No difference: the earlier scan, where
         # it saw this place, matched today's cloud, and whatever is flagged was there already.
-        status: HistoryStatus = ("new" if hits and differs_enough(f, differs) else "present" if hits else
-                                 "present" if hist.status_at(p, MATCH_MARGIN_M) == "clear" else "not_seen")
+        status: HistoryStatus = ("new" if hits and differs_enough(f, differs) else
+                                 "present" if hits or hist.status_at(p, MATCH_MARGIN_M) == "clear" else "not_seen")
         text = history_text(status, date, differs if hits else 0.0)
         marked.append(replace(f, history=FindingHistory(status, date, text)))
     return tuple(marked), sum(h.id not in explained for h in hist.findings)
