@@ -22,7 +22,10 @@ EXAMPLES = """\
 examples:
   hullscan demo                                   writes runs/demo/ (bag, truth, report)
   hullscan demo --out /tmp/demo --scenario sim/scenarios/box_on_side.yaml
-  hullscan demo --mirror                          no design mesh: port/starboard mirror
+  hullscan demo --mirror --scenario sim/scenarios/bow_thruster.yaml
+                                                  no design mesh: the hull against its own mirror; needs
+                                                  both sides surveyed (the default demo surveys one side and
+                                                  is refused); a trial, see docs/evaluation.md
 then open runs/demo/inspection/report.html in a browser (works offline), or report.pdf.
 the last line is the inspection's verdict; the demo exits 0 when it ran end to end (compare and
 replay exit 3 when they find compartments, 4 when too little was cleared to call the hull clean).
