@@ -355,11 +355,12 @@ class KeyframeKeeper:
     navigation frame (its identity); ``info``: where the restore's lines go (the node's log)."""
 
     def __init__(self, settings: KeyframeSettings, nav_frame: str, report: Reporter,
-                 info: Callable[[str], object] = print) -> None:
+                 info: Callable[[str], object] = print, max_nav_gap_s: float = 0.5) -> None:
         if settings.resume not in RESUME_MODES:
             raise ConfigError(f"resume is {settings.resume!r}: expected one of {', '.join(RESUME_MODES)}")
         self.s, self.nav_frame, self.report, self.info = settings, nav_frame, report, info
         self.period_ns = int(1e9 * settings.keyframe_period_s)
+        self.max_nav_gap_ns = int(1e9 * max_nav_gap_s)
         self.keyframes: deque[CameraFrame] = deque(maxlen=int(settings.max_keyframes))
         self.nav: list[NavSample] = []
         self.models: dict[str, CameraModel] = {}
@@ -452,6 +453,9 @@ class KeyframeKeeper:
             reason = "already_in_checkpoint" if nav.stamp_ns <= self.restored_nav_ns else "nav_backwards"
             self.report.warn(where, reason, "odometry out of order or already held: sample ignored")
             return
+        if self.nav and nav.stamp_ns - self.nav[-1].stamp_ns > self.max_nav_gap_ns:
+            t0, t1 = self.nav[-1].stamp_ns * 1e-9, nav.stamp_ns * 1e-9
+            self.report.warn(where, "odometry_gap", f"no odometry from t={t0:.3f} to {t1:.3f} s: frames in it give no evidence")
         self.nav.append(nav)
         if self.store is None:
             return

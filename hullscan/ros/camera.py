@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 from nav_msgs.msg import Odometry
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -50,10 +51,11 @@ class CameraNode(HullscanNode):
         p: dict[str, Any] = {k: self.declare_parameter(k, v).value for k, v in {
             "keyframe_period_s": 1.0, "max_keyframes": 600, "reference": "", "camera_frames": [""],
             "camera_mounts": [0.0], "checkpoint_dir": "", "resume": "auto", "survey_id": "", "allow_missing_msgs": False,
-            "reliable_inputs": False,
+            "reliable_inputs": False, "input_depth": 200,
         }.items()}
         t = self.config.topics
-        self.keep = KeyframeKeeper(KeyframeSettings.from_parameters(p), t.nav_frame, self, self.get_logger().info)
+        self.keep = KeyframeKeeper(KeyframeSettings.from_parameters(p), t.nav_frame, self, self.get_logger().info,
+                                   max_nav_gap_s=self.config.recon.max_nav_gap_s)
         try:  # the reference as the comparator builds it, for the line-of-sight check (optional)
             self.reference = occlusion_reference(str(p["reference"]), self.config.compare)
         except HullscanError as err:
@@ -61,7 +63,7 @@ class CameraNode(HullscanNode):
             self.reference = None
         self.best: dict[str, dict[str, Any]] = {}
         self.where: dict[str, list[float]] = {}  # each finding id's last centroid: ids are reassigned between inspections
-        self.stats.update(findings_with_image=0)
+        self.stats.update(findings_with_image=0, keyframes_without_pose=0)
         for i, frame in enumerate(f for f in p["camera_frames"] if f):
             try:
                 self.keep.add_mounts([messages.mount_from_params(t.base_frame, frame, p["camera_mounts"][6 * i:6 * i + 6])])
@@ -74,7 +76,9 @@ class CameraNode(HullscanNode):
         if t.camera_compressed:
             self.create_subscription(CompressedImage, t.camera_compressed, lambda m: self.on_image(m, True), qos)
         self.create_subscription(CameraInfo, t.camera_info, self.on_info, qos)
-        self.create_subscription(Odometry, t.odom, self.on_odom, sensor_qos(200, reliable))
+        # Odometry comes at the navigation rate: while an inspection is answered (seconds, on a busy
+        # machine) a shallow queue overflows, and the frames in the gap have no pose.
+        self.create_subscription(Odometry, t.odom, self.on_odom, sensor_qos(int(p["input_depth"]), reliable))
         self.create_subscription(String, "/hullscan/mounts", self.on_mounts, LATCHED)
         missing: list[str] = []  # never silent: refuse, or (allow_missing_msgs) run on /hullscan/mounts and parameters
         common.optional_subscription(self, "tf2_msgs.msg", "TFMessage", t.tf_static, self.on_tf_static, LATCHED, missing,
@@ -169,6 +173,8 @@ class CameraNode(HullscanNode):
         findings, hull_to_nav = findings_from_document(doc)
         self._forget_moved(doc["findings"])
         cams = CameraSet(list(keep.keyframes), keep.models, traj, self._extrinsics(), self.config.topics.camera_image)
+        # Never silent: a keyframe in an odometry gap (counted as it came, odometry_gap) gives no evidence.
+        self.stats["keyframes_without_pose"] = int((~traj.interpolate(np.array([f.stamp_ns for f in cams.frames]))[3]).sum())
         for fid, best in best_frames(findings, hull_to_nav, cams, self.config.compare, self.reference).items():
             ev, frame = best.evidence, best.frame
             row = {"stamp_ns": ev.stamp_ns, "frame_id": frame.frame_id, "box": list(ev.box),

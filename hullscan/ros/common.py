@@ -245,8 +245,12 @@ def run_node(factory: Callable[[], Node], argv: list[str] | None = None) -> int:
     once the running callback returns. An inspection or an evidence search can take longer than
     the 5 s after which launch escalates to SIGTERM, so a watchdog thread ends the process, status 0,
     if it is still there ``STOP_GRACE_S`` after the shutdown: what that callback would have
-    published is lost with the shutdown anyway.
+    published is lost with the shutdown anyway. A SIGTERM (launch's escalation when SIGINT did not
+    stop the node) writes every thread's stack to stderr first: the node is stuck, and the log
+    says where.
     """
+    import faulthandler
+    import signal
     import threading
 
     import rclpy
@@ -257,6 +261,10 @@ def run_node(factory: Callable[[], Node], argv: list[str] | None = None) -> int:
     with rclpy.init(args=argv):
         context = rclpy.get_default_context()
         threading.Thread(target=_leave_after_grace, args=(context,), name="hullscan_stop", daemon=True).start()
+        # The watchdog needs the GIL. A node still there when launch escalates to SIGTERM is stuck in
+        # native code that holds it: faulthandler writes every thread's stack (from C, without the
+        # GIL) before rclpy's handler, so the log says where it was stuck.
+        faulthandler.register(signal.SIGTERM, all_threads=True, chain=True)
         try:
             node = factory()
         except HullscanError as err:  # bad parameters, a reference that cannot be read: one line
@@ -269,6 +277,9 @@ def run_node(factory: Callable[[], Node], argv: list[str] | None = None) -> int:
         except (KeyboardInterrupt, ExternalShutdownException):
             pass
         finally:
+            # Nothing is published past this point: a native hang in tearing the node down (which the
+            # watchdog cannot end without the GIL) ends the process, stacks written, STOP_GRACE_S + 2 s later.
+            faulthandler.dump_traceback_later(STOP_GRACE_S + 2.0, exit=True)
             node.destroy_node()
     _leave(0)
     return 0
@@ -291,10 +302,14 @@ STOP_GRACE_S = 3.0
 def _leave_after_grace(context: Any) -> None:
     """Watchdog: once ``context`` is shut down (rclpy's SIGINT handler does that from C++, without
     calling on_shutdown callbacks), give the node STOP_GRACE_S to finish, then leave."""
+    import faulthandler
     import sys
 
     while context.ok():
         time.sleep(0.2)
+    # This thread needs the GIL to leave. Native code that holds it (a hang in DDS or a kernel) is
+    # ended by faulthandler's own timer instead: every thread's stack in the log, then exit status 1.
+    faulthandler.dump_traceback_later(STOP_GRACE_S + 2.0, exit=True)
     time.sleep(STOP_GRACE_S)
     print(f"a callback was still busy {STOP_GRACE_S:.0f} s after the stop: leaving without it", file=sys.stderr)
     _leave(0)

@@ -305,3 +305,13 @@ def test_no_checkpoint_dir_writes_nothing(tmp_path: Path) -> None:
     k = KeyframeKeeper(KeyframeSettings(), "odom", log)
     _survey(k, T0, T0 + 3 * S)
     assert k.store is None and len(k.keyframes) == 3 and "checkpoint_keyframes" not in log.stats
+
+
+def test_an_odometry_gap_is_counted_with_its_span() -> None:
+    # Frames in a gap have no pose and give no evidence: the gap is said, never silent.
+    log = SessionLog()
+    k = KeyframeKeeper(KeyframeSettings(), "odom", log, max_nav_gap_s=0.5)
+    for s in [*_nav(T0, T0 + 2 * S), *_nav(T0 + 3 * S, T0 + 4 * S)]:
+        k.add_nav(s, "/odom")
+    gaps = [d for w, r, d in log.warnings if r == "odometry_gap" and w == "/odom"]
+    assert len(gaps) == 1 and f"{(T0 + 19 * S // 10) * 1e-9:.3f}" in gaps[0] and f"{(T0 + 3 * S) * 1e-9:.3f}" in gaps[0]
