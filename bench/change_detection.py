@@ -15,7 +15,10 @@ marked new, present or not seen since the first visit. Nothing from the simulato
 the runs (mesh, draft, trim and the quay prior come from the operator notes); truth only scores:
 
 * **recall (new)**: the parasites only in the second visit's truth (new since the first) that a
-  finding marked "new" matches, over those of 0.03 m^3 or more (target >= 0.95);
+  finding marked "new" matches, over those of 0.03 m^3 or more whose place the first visit saw
+  (target >= 0.95). A new parasite where the first visit's cloud has fewer than 50 points within
+  0.5 m of it (placed by that visit's true transform) is **not comparable**: no system can call it new
+  since a visit that did not look there; it is listed with its mark (the right one is "not seen");
 * **false alarms**: findings marked "new" that match no new parasite (target <= 0.2 per pair);
 * also: parasites in both visits marked "present" (right) or "new" (a false alarm), and any not seen.
 
@@ -43,6 +46,10 @@ from hullscan.compare.evaluate import evaluation_reference, match_truth, truth_i
 REPO = Path(__file__).resolve().parents[1]
 VISITS = REPO / "sim" / "scenarios" / "visits"
 NEW_MIN_VOLUME_M3 = 0.03
+# Scoring only: the first visit saw a parasite's place when its cloud has this many points within
+# SEEN_RADIUS_M of the parasite's anchor (a lane over it leaves hundreds; the fringe of one, tens).
+SEEN_RADIUS_M = 0.5
+SEEN_MIN_POINTS = 50
 
 
 def imo_for(k: int) -> str:
@@ -76,11 +83,37 @@ def _replay(bag: Path, out: Path, imo: str, db: Path, cleared: bool, config: Pat
     return json.loads((out / "findings.json").read_text()), time.perf_counter() - t0
 
 
-def score_pair(name: str, first_truth: dict[str, Any], second_truth: dict[str, Any], doc: dict[str, Any]
-               ) -> dict[str, Any]:
-    """The second visit's marked findings against the truth: what is new, what was there before."""
+def first_visit_points_at(first_truth: dict[str, Any], first_cloud: Path, second_truth: dict[str, Any]
+                          ) -> dict[str, int]:
+    """Scoring only: how many points of the first visit's cloud lie within SEEN_RADIUS_M of each
+    second-visit parasite's anchor on the plating (placed by the first visit's true transform)."""
+    from scipy.spatial import cKDTree
+    from scipy.spatial.transform import Rotation
+
+    from hullscan.cloud_io import load_cloud
+
+    def file_from_hull(truth: dict[str, Any]) -> tuple[Rotation, np.ndarray]:
+        # A mesh ship's hull frame moves with the visit's draft and trim; the mesh file's does not.
+        f = (truth.get("reference_frame") or {}).get("ref_from_hull") or {"rotation": [0, 0, 0, 1], "translation": [0, 0, 0]}
+        return Rotation.from_quat(f["rotation"]), np.asarray(f["translation"], float)
+
+    h = first_truth["hull_to_nav"]
+    pts = np.asarray(load_cloud(str(first_cloud)).points, float)
+    hull1 = Rotation.from_quat(h["rotation"]).inv().apply(pts - np.asarray(h["translation"], float))
+    (r1, t1), (r2, t2) = file_from_hull(first_truth), file_from_hull(second_truth)
+    tree = cKDTree(r1.apply(hull1) + t1)  # the first visit's cloud in the mesh file's frame
+    anchors = {p["id"]: r2.apply(np.asarray(p["anchor_hull"], float)) + t2 for p in second_truth.get("parasites", [])}
+    return {pid: int(tree.query_ball_point(a, SEEN_RADIUS_M, return_length=True)) for pid, a in anchors.items()}
+
+
+def score_pair(name: str, first_truth: dict[str, Any], second_truth: dict[str, Any], doc: dict[str, Any],
+               first_points: dict[str, int] | None = None) -> dict[str, Any]:
+    """The second visit's marked findings against the truth: what is new, what was there before.
+    ``first_points``: the first visit's points at each parasite (:func:`first_visit_points_at`); a new
+    parasite where it has fewer than SEEN_MIN_POINTS is not comparable (no system can call it new)."""
     before = {p["id"] for p in first_truth.get("parasites", [])}
     parasites = truth_in_reference_frame(second_truth)
+    unseen = {pid for pid, n in (first_points or {}).items() if n < SEEN_MIN_POINTS}
     new = [p for p in parasites if p["id"] not in before]
     old = [p for p in parasites if p["id"] in before]
     findings = doc.get("findings", [])
@@ -97,14 +130,16 @@ def score_pair(name: str, first_truth: dict[str, Any], second_truth: dict[str, A
     for p in parasites:
         fid = found_by.get(p["id"])
         rows.append({"id": p["id"], "new": p["id"] not in before, "volume_m3": round(float(p["volume_m3"]), 4),
-                     "finding": fid, "marked": status(by_id[fid]) if fid else None})
-    target = [p for p in new if p["volume_m3"] >= NEW_MIN_VOLUME_M3]
+                     "finding": fid, "marked": status(by_id[fid]) if fid else None,
+                     "first_visit_points": (first_points or {}).get(p["id"])})
+    target = [p for p in new if p["volume_m3"] >= NEW_MIN_VOLUME_M3 and p["id"] not in unseen]
     hit_ids = {d["truth"]["id"] for d in res_new.detected}
     return {
         "pair": name,
         "history": (doc.get("history") or {}).get("status"),
         "history_summary": (doc.get("history") or {}).get("summary"),
         "new_parasites": len(new), "new_target": len(target),
+        "new_not_comparable": sorted(p["id"] for p in new if p["id"] in unseen),
         "new_found_marked_new": sum(p["id"] in hit_ids for p in target),
         "old_parasites": len(old),
         "old_marked_present": sum(1 for r in rows if not r["new"] and r["marked"] == "present"),
@@ -129,7 +164,8 @@ def run_pair(name: str, k: int, out: Path, resimulate: bool, config: Path | None
         truths.append(json.loads((bag.with_name(bag.name + ".truth") / "truth.json").read_text()))
     doc1, times["visit_1_s"] = _replay(bags / f"{name}_1", out / f"{name}_1", imo_for(k), db, True, config)
     doc2, times["visit_2_s"] = _replay(bags / f"{name}_2", out / f"{name}_2", imo_for(k), db, False, config)
-    row = score_pair(name, truths[0], truths[1], doc2)
+    row = score_pair(name, truths[0], truths[1], doc2, first_visit_points_at(truths[0], out / f"{name}_1" / "cloud.ply",
+                                                                                truths[1]))
     row.update({k2: round(v, 1) for k2, v in times.items()})
     row["visit_1_findings"] = len(doc1.get("findings", []))
     return row
@@ -166,8 +202,11 @@ def markdown(rows: list[dict[str, Any]], summary: dict[str, Any], command: str) 
     for r in rows:
         lines.append(f"- {r['pair']}: {r['history_summary']}")
         for p in r["parasites"]:
-            lines.append(f"  - {p['id']} ({'new' if p['new'] else 'before'}, {p['volume_m3']} m^3): "
-                         f"{p['finding'] or 'no finding'}{', marked ' + str(p['marked']) if p['finding'] else ''}")
+            seen = p.get("first_visit_points")
+            lines.append(f"  - {p['id']} ({'new' if p['new'] else 'before'}, {p['volume_m3']} m^3"
+                         f"{'' if seen is None else f', {seen} visit-1 points at it'}): "
+                         f"{p['finding'] or 'no finding'}{', marked ' + str(p['marked']) if p['finding'] else ''}"
+                         f"{' (not comparable: visit 1 did not see its place)' if p['id'] in r['new_not_comparable'] else ''}")
     return "\n".join(lines) + "\n"
 
 

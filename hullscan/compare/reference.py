@@ -244,6 +244,14 @@ class Reference:
             foot[miss], n[miss], idx[miss] = np.nan, np.nan, -1
         return foot, n, idx
 
+    def filled_share(self, point: F64, radius: float) -> float:
+        """Share of a disc of ``radius`` (m) around ``point`` that this reference's surface samples
+        (one per ``spacing`` cell) fill: about 1 where a scan saw the surface densely, near 0 where it
+        saw it at a few points only."""
+        assert self._tree is not None
+        n = self._tree.query_ball_point(np.asarray(point, dtype=float), radius, return_length=True)
+        return float(n) * self.spacing**2 / (np.pi * radius**2)
+
     def signed_distance(self, points: F64, within: float | None = None
                         ) -> tuple[F64, F64, F64, NDArray[np.int64], NDArray[np.bool_]]:
         """Signed distance (outward positive), closest points, normals, ids and a mask of

@@ -6,9 +6,10 @@ comparator's "earlier scan" kind). Each finding of today is then placed on that 
 
 * where the earlier scan differs from today's cloud by a compartment's worth (see :func:`differs_enough`):
   **new since** DATE;
-* on surface the earlier scan saw and this cloud matches, or differs from only at the edge of what
-  was there then: **present since** DATE;
-* where the earlier scan did not see: **not seen** on DATE (no statement either way).
+* on surface the earlier scan saw (cleared for a compartment of the finding's height) and this cloud
+  matches, or differs from only at the edge of what was there then: **present since** DATE;
+* where the earlier scan did not see, or saw at a few points only, or was not cleared for a
+  compartment of the finding's height: **not seen** on DATE (no statement either way).
 
 The earlier scan is placed from the two inspections' registrations when both used the same
 reference file (then only refined), else found by global registration. A missing, changed or
@@ -63,6 +64,13 @@ MATCH_MARGIN_M = 0.3
 NEW_MIN_VOLUME_M3 = 0.01
 NEW_MIN_SHARE = 1.0 / 3.0
 
+# Where the earlier scan saw the surface at a few points only (the fringe of a lane, part of an
+# object), today's cloud differs from its gaps, not from what was there: a difference there says
+# nothing either way. A scan that saw the plating fills about the whole disc around a difference (one
+# sample per 5 cm cell); it counts as seen where it fills half, the majority rule of coverage.
+SUPPORT_RADIUS_M = 0.5
+MIN_SUPPORT = 0.5
+
 
 @dataclass(frozen=True)
 class EarlierScan:
@@ -80,9 +88,11 @@ class EarlierScan:
         return self.time_utc.date().isoformat()
 
 
-def history_text(status: HistoryStatus, date: str, edge_m3: float = 0.0) -> str:
+def history_text(status: HistoryStatus, date: str, edge_m3: float = 0.0, sparse: bool = False) -> str:
     if status == "present" and edge_m3 > 0:
         return f"present since {date} (that scan differs by {edge_m3:.3f} m3 at its edge)"
+    if status == "not_seen" and sparse:
+        return f"not seen on {date} (the earlier scan saw this place at a few points only)"
     return {"new": f"new since {date}", "present": f"present since {date}",
             "not_seen": f"not seen on {date} (the earlier scan did not cover it)"}[status]
 
@@ -103,6 +113,12 @@ def _in_box(p: np.ndarray, f: Finding, margin: float) -> bool:
     return bool(np.all(p >= np.array(f.bbox_min) - margin) and np.all(p <= np.array(f.bbox_max) + margin))
 
 
+def _seen_densely(hist: Inspection, difference: Finding) -> bool:
+    """Whether the earlier scan (``hist``'s reference) saw the place of one of its differences densely."""
+    ref = hist.reference
+    return ref is None or ref.filled_share(np.array(difference.centroid, float), SUPPORT_RADIUS_M) >= MIN_SUPPORT
+
+
 def mark_findings(ins: Inspection, hist: Inspection, date: str) -> tuple[tuple[Finding, ...], int]:
     """Today's findings marked new / present / not seen against ``hist`` (today's cloud compared with
     the earlier scan), and how many of ``hist``'s differences none of them explains."""
@@ -114,13 +130,17 @@ def mark_findings(ins: Inspection, hist: Inspection, date: str) -> tuple[tuple[F
     for f, p in zip(ins.findings, centroids, strict=True):
         hits = [h for h in hist.findings if _in_box(p, h, MATCH_MARGIN_M)]
         explained.update(h.id for h in hits)
-        differs = sum(h.volume_m3 for h in hits)
-        # A compartment's worth of difference from the earlier scan here: new. A sliver at its edge:
-        # the earlier scan has the rest, so it was there then. No difference: the earlier scan, where
-        # it saw this place, matched today's cloud, and whatever is flagged was there already.
-        status: HistoryStatus = ("new" if hits and differs_enough(f, differs) else
-                                 "present" if hits or hist.status_at(p, MATCH_MARGIN_M) == "clear" else "not_seen")
-        text = history_text(status, date, differs if hits else 0.0)
+        seen = [h for h in hits if _seen_densely(hist, h)]
+        differs = sum(h.volume_m3 for h in seen)
+        sparse = bool(hits) and not seen
+        # A compartment's worth of difference from the earlier scan where that scan saw densely: new.
+        # Differences only where it saw a few points: not seen. A sliver at its edge: the earlier
+        # scan has the rest, so it was there then. No difference where the earlier scan was cleared for
+        # a compartment of this one's height: it matched today's cloud, and whatever is flagged was there.
+        status: HistoryStatus = (
+            "not_seen" if sparse else "new" if seen and differs_enough(f, differs) else
+            "present" if hits or hist.status_at(p, MATCH_MARGIN_M, height=f.max_height_m) == "clear" else "not_seen")
+        text = history_text(status, date, differs if hits else 0.0, sparse)
         marked.append(replace(f, history=FindingHistory(status, date, text)))
     return tuple(marked), sum(h.id not in explained for h in hist.findings)
 

@@ -161,3 +161,10 @@ def test_library_covers_the_brief() -> None:
     assert any(s.survey.max_duration_s for s in scs)
     assert {s.sensors.imaging is not None for s in scs} == {True, False}
     assert any(s.sensors.points is not None for s in scs)
+
+
+@pytest.mark.parametrize("path", sorted((SCENARIO_DIR / "visits").glob("*.yaml")), ids=lambda p: p.stem)
+def test_each_visit_of_the_change_detection_pairs_simulates(path: Path, tmp_path: Path) -> None:
+    # bench/change_detection.py simulates them; a pair that does not build fails there, not here.
+    res = simulate(load_scenario(path), tmp_path / "bag", duration_s=2, ping_decimation=8)
+    assert json.loads((res.bag.parent / "bag.truth" / "truth.json").read_text())["parasites"]

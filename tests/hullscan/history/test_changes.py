@@ -61,7 +61,9 @@ def _finding(fid: str, centre: tuple[float, float, float], half: float, volume: 
 class _Earlier(SimpleNamespace):
     """The comparison with the earlier scan: its differences and, elsewhere, plating it saw and matched."""
 
-    def status_at(self, p: np.ndarray, margin: float) -> str:
+    reference = None  # the earlier scan's surface: here, seen densely everywhere
+
+    def status_at(self, p: np.ndarray, margin: float, height: float | None = None) -> str:
         return "clear"
 
 
@@ -87,6 +89,30 @@ def test_an_object_there_before_and_placed_apart_is_present_but_a_new_one_beside
     marked, _ = mark_findings(SimpleNamespace(findings=(old_box,), cloud_to_ref=ident), hist_added,  # type: ignore[arg-type]
                               "2026-11-02")
     assert marked[0].history is not None and marked[0].history.status == "new"
+
+
+def _plating(x0: float, x1: float, step: float, rng: np.random.Generator) -> np.ndarray:
+    """Side plating (the plane y = 2) from x0 to x1 and z -3..0, sampled every ``step`` m."""
+    x, z = np.meshgrid(np.arange(x0, x1, step), np.arange(-3.0, 0.0, step), indexing="ij")
+    return np.column_stack([x.ravel(), np.full(x.size, 2.0), z.ravel()]) + rng.normal(0, 0.002, (x.size, 3))
+
+
+def test_a_difference_where_the_earlier_scan_saw_a_few_points_only_is_not_seen() -> None:
+    # The earlier scan saw x 0..6 m densely (2 cm) and x 6..10 m at the fringe of a lane (25 cm).
+    from hullscan.compare.reference import scan_reference
+
+    rng = np.random.default_rng(3)
+    pts = np.vstack([_plating(0.0, 6.0, 0.02, rng), _plating(6.0, 10.0, 0.25, rng)])
+    n = len(pts)
+    scan = HullCloud(pts, np.tile([0.0, 1.0, 0.0], (n, 1)), np.ones(n), np.ones(n, np.int32), np.full(n, 0.02))
+    ident = Transform()
+    dense, fringe = _finding("F001", (3.0, 2.2, -1.5), 0.2, 0.03), _finding("F002", (8.0, 2.2, -1.5), 0.2, 0.03)
+    hist = _Earlier(cloud_to_ref=ident, reference=scan_reference(scan), findings=(
+        _finding("D1", (3.0, 2.2, -1.5), 0.2, 0.03), _finding("D2", (8.0, 2.2, -1.5), 0.2, 0.03)))
+    marked, _ = mark_findings(SimpleNamespace(findings=(dense, fringe), cloud_to_ref=ident), hist,  # type: ignore[arg-type]
+                              "2026-11-02")
+    assert [f.history.status for f in marked if f.history] == ["new", "not_seen"]
+    assert "a few points only" in marked[1].history.text  # type: ignore[union-attr]
 
 
 def test_where_the_clouds_fit_as_well_along_the_ship_the_nearest_placement_is_refined(monkeypatch) -> None:
