@@ -629,8 +629,10 @@ class HistoryComparison:
     n_new: int = 0
     n_present: int = 0
     n_not_seen: int = 0
-    # Differences from the earlier scan that none of this inspection's findings explains.
+    # Differences from the earlier scan that none of this inspection's findings explains, where that
+    # scan saw densely (to check), and where it saw a few points only (differences from its gaps).
     n_unexplained_differences: int = 0
+    n_thin_differences: int = 0
 
 
 @dataclass(frozen=True)

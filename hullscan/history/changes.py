@@ -119,11 +119,12 @@ def _seen_densely(hist: Inspection, difference: Finding) -> bool:
     return ref is None or ref.filled_share(np.array(difference.centroid, float), SUPPORT_RADIUS_M) >= MIN_SUPPORT
 
 
-def mark_findings(ins: Inspection, hist: Inspection, date: str) -> tuple[tuple[Finding, ...], int]:
+def mark_findings(ins: Inspection, hist: Inspection, date: str) -> tuple[tuple[Finding, ...], int, int]:
     """Today's findings marked new / present / not seen against ``hist`` (today's cloud compared with
-    the earlier scan), and how many of ``hist``'s differences none of them explains."""
+    the earlier scan), and how many of ``hist``'s differences none of them explains: where the earlier
+    scan saw densely (for the analyst to check), and where it saw a few points only (its gaps)."""
     if not ins.findings:
-        return (), len(hist.findings)
+        return (), *_unexplained(hist, set())
     centroids = _to_earlier(ins, hist, np.array([f.centroid for f in ins.findings], float))
     marked = []
     explained: set[str] = set()
@@ -142,10 +143,16 @@ def mark_findings(ins: Inspection, hist: Inspection, date: str) -> tuple[tuple[F
             "present" if hits or hist.status_at(p, MATCH_MARGIN_M, height=f.max_height_m) == "clear" else "not_seen")
         text = history_text(status, date, differs if hits else 0.0, sparse)
         marked.append(replace(f, history=FindingHistory(status, date, text)))
-    return tuple(marked), sum(h.id not in explained for h in hist.findings)
+    return tuple(marked), *_unexplained(hist, explained)
 
 
-def summary_sentence(earlier: EarlierScan, findings: tuple[Finding, ...], unexplained: int) -> str:
+def _unexplained(hist: Inspection, explained: set[str]) -> tuple[int, int]:
+    """Differences from the earlier scan no finding of today explains: (where it saw densely, thinly)."""
+    dense = [_seen_densely(hist, h) for h in hist.findings if h.id not in explained]
+    return sum(dense), len(dense) - sum(dense)
+
+
+def summary_sentence(earlier: EarlierScan, findings: tuple[Finding, ...], unexplained: int, thin: int = 0) -> str:
     """The report's sentence: what is new since the earlier cleared inspection."""
     d = earlier.date
     count = {s: sum(f.history is not None and f.history.status == s for f in findings)
@@ -159,8 +166,10 @@ def summary_sentence(earlier: EarlierScan, findings: tuple[Finding, ...], unexpl
         if count["not_seen"]:
             parts.append(f"{count['not_seen']} where that scan did not see")
         body = ", ".join(parts)
-    tail = (f"; {unexplained} other difference{'s' * (unexplained != 1)} from that scan (not among today's "
-            "findings: check the cloud)" if unexplained else "")
+    tail = (f"; {unexplained} other difference{'s' * (unexplained != 1)} from that scan where it saw densely (not "
+            "among today's findings: check the cloud)" if unexplained else "")
+    if thin:  # differences from the earlier scan's gaps: said, but nothing to act on
+        tail += f"; {thin} where that scan saw a few points only"
     return head + body + tail + "."
 
 
@@ -187,12 +196,13 @@ class ChangeCheck:
         except HullscanError as err:
             self._skip(ins, e, str(err))
             return
-        ins.findings, unexplained = mark_findings(ins, hist, e.date)
-        summary = summary_sentence(e, ins.findings, unexplained)
+        ins.findings, unexplained, thin = mark_findings(ins, hist, e.date)
+        summary = summary_sentence(e, ins.findings, unexplained, thin)
         n = {s: sum(f.history is not None and f.history.status == s for f in ins.findings)
              for s in ("new", "present", "not_seen")}
         ins.history = HistoryComparison(self.imo, "compared", summary, e.inspection_id, e.date, str(e.path), e.sha256,
-                                        hist.alignment_residual_m, n["new"], n["present"], n["not_seen"], unexplained)
+                                        hist.alignment_residual_m, n["new"], n["present"], n["not_seen"], unexplained,
+                                        thin)
         ins.notes.append(summary)
 
     def _load(self, e: EarlierScan) -> HullCloud:

@@ -79,14 +79,14 @@ def test_an_object_there_before_and_placed_apart_is_present_but_a_new_one_beside
     hist = _Earlier(cloud_to_ref=ident, findings=(
         _finding("D1", (31.7, 2.4, -1.6), 0.1, 0.006), _finding("D2", (21.4, 2.2, -1.7), 0.3, 0.13),
         _finding("D3", (40.0, 2.0, -1.0), 0.1, 0.004), _finding("D4", (10.0, 2.0, -1.0), 0.1, 0.003)))
-    marked, unexplained = mark_findings(today, hist, "2026-11-02")  # type: ignore[arg-type]
+    marked, unexplained, thin = mark_findings(today, hist, "2026-11-02")  # type: ignore[arg-type]
     status = {f.id: f.history.status for f in marked if f.history is not None}
     assert status == {"F001": "present", "F002": "new", "F003": "new"}
     assert "differs by 0.006 m3 at its edge" in marked[0].history.text  # type: ignore[union-attr]
-    assert unexplained == 1  # D4: no finding of today there
+    assert (unexplained, thin) == (1, 0)  # D4: no finding of today there
     # A pack of 0.01 m3 added to the old box: its own volume makes the place new, not the box's.
     hist_added = _Earlier(cloud_to_ref=ident, findings=(_finding("D1", (31.3, 2.3, -1.6), 0.1, 0.012),))
-    marked, _ = mark_findings(SimpleNamespace(findings=(old_box,), cloud_to_ref=ident), hist_added,  # type: ignore[arg-type]
+    marked, *_ = mark_findings(SimpleNamespace(findings=(old_box,), cloud_to_ref=ident), hist_added,  # type: ignore[arg-type]
                               "2026-11-02")
     assert marked[0].history is not None and marked[0].history.status == "new"
 
@@ -108,11 +108,14 @@ def test_a_difference_where_the_earlier_scan_saw_a_few_points_only_is_not_seen()
     ident = Transform()
     dense, fringe = _finding("F001", (3.0, 2.2, -1.5), 0.2, 0.03), _finding("F002", (8.0, 2.2, -1.5), 0.2, 0.03)
     hist = _Earlier(cloud_to_ref=ident, reference=scan_reference(scan), findings=(
-        _finding("D1", (3.0, 2.2, -1.5), 0.2, 0.03), _finding("D2", (8.0, 2.2, -1.5), 0.2, 0.03)))
-    marked, _ = mark_findings(SimpleNamespace(findings=(dense, fringe), cloud_to_ref=ident), hist,  # type: ignore[arg-type]
+        _finding("D1", (3.0, 2.2, -1.5), 0.2, 0.03), _finding("D2", (8.0, 2.2, -1.5), 0.2, 0.03),
+        _finding("D3", (1.0, 2.2, -1.0), 0.2, 0.03), _finding("D4", (9.0, 2.2, -1.0), 0.2, 0.03)))
+    marked, unexplained, thin = mark_findings(SimpleNamespace(findings=(dense, fringe), cloud_to_ref=ident), hist,  # type: ignore[arg-type]
                               "2026-11-02")
     assert [f.history.status for f in marked if f.history] == ["new", "not_seen"]
     assert "a few points only" in marked[1].history.text  # type: ignore[union-attr]
+    # Of the differences no finding explains, one is where the scan saw densely (to check), one in its gaps.
+    assert (unexplained, thin) == (1, 1)
 
 
 def test_where_the_clouds_fit_as_well_along_the_ship_the_nearest_placement_is_refined(monkeypatch) -> None:
