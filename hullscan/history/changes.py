@@ -169,7 +169,9 @@ def summary_sentence(earlier: EarlierScan, findings: tuple[Finding, ...], unexpl
     tail = (f"; {unexplained} other difference{'s' * (unexplained != 1)} from that scan where it saw densely (not "
             "among today's findings: check the cloud)" if unexplained else "")
     if thin:  # differences from the earlier scan's gaps: said, but nothing to act on
-        tail += f"; {thin} where that scan saw a few points only"
+        tail += (f"; {thin} more where that scan saw a few points only (its gaps, not changes)" if unexplained else
+                 f"; {thin} other difference{'s' * (thin != 1)} from that scan, where it saw a few points only "
+                 "(its gaps, not changes)")
     return head + body + tail + "."
 
 

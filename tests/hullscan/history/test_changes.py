@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from hullscan.compare.config import CompareConfig
-from hullscan.history.changes import ChangeCheck, EarlierScan, mark_findings
+from hullscan.history.changes import ChangeCheck, EarlierScan, mark_findings, summary_sentence
 from hullscan.history.record import _cloud_to_file
 from hullscan.model import Finding, HullCloud, Transform
 
@@ -116,6 +116,9 @@ def test_a_difference_where_the_earlier_scan_saw_a_few_points_only_is_not_seen()
     assert "a few points only" in marked[1].history.text  # type: ignore[union-attr]
     # Of the differences no finding explains, one is where the scan saw densely (to check), one in its gaps.
     assert (unexplained, thin) == (1, 1)
+    said = summary_sentence(EarlierScan(1, dt.datetime(2026, 11, 2, tzinfo=dt.UTC), Path("x.ply"), "0" * 64, "ref", None),
+                            marked, unexplained, thin)
+    assert "1 other difference from that scan where it saw densely" in said and "1 more where that scan saw a few" in said
 
 
 def test_where_the_clouds_fit_as_well_along_the_ship_the_nearest_placement_is_refined(monkeypatch) -> None:
