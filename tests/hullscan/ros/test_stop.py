@@ -67,7 +67,7 @@ def test_a_node_busy_in_a_kernel_leaves_after_the_grace(tmp_path: Path, ros_doma
         took = time.monotonic() - t0
     finally:
         proc.kill()
-    assert proc.returncode == 0 and "still busy" in err and took < STOP_GRACE_S + 1.5, (proc.returncode, took, err)
+    assert proc.returncode == 0 and "still busy" in err and took < 5.0, (proc.returncode, took, err)  # before launch escalates
 
 
 def test_a_node_stuck_holding_the_gil_says_where_on_sigterm(tmp_path: Path, ros_domain_env: dict[str, str]) -> None:
