@@ -55,6 +55,7 @@ def _start(how: str, tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[st
     proc = subprocess.Popen([sys.executable, str(script), how], cwd=REPO, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "busy"
+    time.sleep(1.0)  # into the kernel: a SIGINT before it is a KeyboardInterrupt, and a clean stop
     return proc
 
 
