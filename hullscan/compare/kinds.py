@@ -79,8 +79,10 @@ class Framing:
     notes: tuple[str, ...] = ()
     fit: Alignment | None = None
     normals: F64 | None = None
-    # The mirror's drift corrections between passes, after ``fit`` (the surface is made from them).
+    # The mirror's drift corrections between passes, after ``fit`` (the surface is made from them),
+    # and the cloud placed by both (made once: the support needs it, and the alignment is it).
     corrections: tuple[LocalCorrection, ...] = ()
+    placed: F64 | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -419,11 +421,11 @@ class MirrorSource:
         normals = cloud_normals(cloud)
         frame, ref, fit, corrections = mirror_frame(points, normals, config, prior)
         normals_ref = normals @ frame.rot.as_matrix().T
+        placed = _placed(points, frame, corrections, config)
         if isinstance(ref, MirrorReference):
             # Tall objects are measured along the shell normal, which needs the cloud in the frame.
-            ref.support = MirrorSupport.build(_placed(points, frame, corrections, config), normals_ref,
-                                              np.asarray(cloud.sigma, float), np.asarray(cloud.confidence, float),
-                                              config)
+            ref.support = MirrorSupport.build(placed, normals_ref, np.asarray(cloud.sigma, float),
+                                              np.asarray(cloud.confidence, float), config)
         notes = ["mirror mode: a deviation on one side shows as a protrusion there; recesses are not reported "
                  "(each protrusion mirrors to a recess on the other side); "
                  f"|y| < {config.mirror.mirror_centre_band_m} m cannot be judged"]
@@ -432,7 +434,7 @@ class MirrorSource:
                          "(bow/stern not known), z = 0 is the top of the scan")
         notes += [f"drift correction between passes (mirror): {len(c.shifts)} blocks of "
                   f"{config.alignment.local_block_m} m shifted by up to {c.max_shift_m:.3f} m" for c in corrections]
-        return Framing(ref, tuple(notes), fit, normals_ref, corrections)
+        return Framing(ref, tuple(notes), fit, normals_ref, corrections, placed)
 
     def align(self, points: F64, framing: Framing, config: CompareConfig, prior: Transform | None,
               sigma: PriorSigma | None) -> Placement:
@@ -440,7 +442,8 @@ class MirrorSource:
         fit = _fit(framing)
         if "yaw" in fit.degenerate:
             refuse_unfixed_centreline(prior, sigma)
-        return Placement(fit, _placed(points, fit.transform, framing.corrections, config), framing.corrections)
+        placed = framing.placed if framing.placed is not None else _placed(points, fit.transform, framing.corrections, config)
+        return Placement(fit, placed, framing.corrections)
 
     def judge(self, points: F64, distance: F64, over: Mask, framing: Framing, config: CompareConfig,
               drops: DropLog) -> Judgement:
