@@ -54,7 +54,7 @@ def register(sub: Any) -> None:
     p.add_argument("--plan", metavar="TIME", help="instead of the scenarios' own surveys: plan each hull for this "
                    "time window (hullscan plan, the scenario's multibeam, --clear-height), fly the plan in the "
                    "simulator and compare predicted with achieved cleared coverage (plan_vs_achieved.json/.md); "
-                   "replays use the sonar uncertainty model the plan predicts with")
+                   "the plan and the replays use --config's uncertainty model (default: the comparator's default)")
     p.add_argument("--clear-height", type=float, default=0.1, metavar="H", help="with --plan: compartment height "
                    "to plan for (m, default 0.1)")
     p.add_argument("--no-progress", action="store_true")
@@ -185,7 +185,7 @@ def _plan_check(files: list[Path], out: Path, args: argparse.Namespace) -> int:
     from hullscan.commands.plancheck import PlanCheck, check_plan, markdown
     from hullscan.errors import HullscanError
 
-    check = PlanCheck(args.plan, args.clear_height, progress=not args.no_progress)
+    check = PlanCheck(args.plan, args.clear_height, progress=not args.no_progress, config=args.config)
     results: list[dict[str, Any]] = []
     for i, f in enumerate(files):
         print(f"[evaluate --plan] {i + 1}/{len(files)} {f.stem}", file=sys.stderr, flush=True)

@@ -22,8 +22,10 @@ writes PLAN_DIR/plan.json (lanes and route in the hull frame: x from the stern e
 y to port, z up; in the navigation frame too with --prior) and PLAN_DIR/plan.svg (the lanes on the
 ship's profiles and bottom plan over the predicted coverage). A simulator scenario flies a plan with
   survey: {plan: PLAN_DIR/plan.json}
-The prediction uses compare.uncertainty's sonar model: replay with compare.uncertainty.model: sonar
-to compare like with like.
+The prediction uses the comparator's uncertainty model as --config sets it (compare.uncertainty; by
+default the estimated model: the cloud's own sigma as the reconstruction would set it from the
+planned returns, and the survey's alignment residual, predicted from the plan or --alignment-residual). Replay with the same config to
+compare like with like (hullscan evaluate --plan does).
 """
 
 
@@ -63,6 +65,12 @@ def register(sub: Any) -> None:
     p.add_argument("--systematic", type=float, default=SYSTEMATIC_ALLOWANCE_M, metavar="M",
                    help="allowance for the survey's systematic error in a cell's height (m, default "
                    f"{SYSTEMATIC_ALLOWANCE_M:g}: measured on replayed library surveys, docs/results/issue20_plan.md)")
+    p.add_argument("--alignment-residual", type=float, default=None, metavar="M",
+                   help="estimated model: the survey's alignment residual, which it adds to every cell (m; default: "
+                   "predicted from the plan, from the spread of its returns' leading-edge bias over the hull, "
+                   "hullscan/plan/calibration.py; give the figure of an earlier survey by the same vehicle and sonar, and "
+                   "for a fouled hull the growth's thickness, e.g. 0.03: growth is not in the reference and the plan "
+                   "cannot see it)")
     p.add_argument("--prior", help="navigation prior (transform form): waypoints in the navigation frame too")
     p.add_argument("--config", help="YAML config (compare.coverage and compare.uncertainty settings are used)")
     p.add_argument("--out", required=True, metavar="PLAN_DIR", help="folder for plan.json and plan.svg")
@@ -101,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
                             "fix; give the transform form ({translation, yaw_deg}) to plan in the navigation frame")
         hull_to_nav = prior.hull_to_nav(mesh.ref_from_hull)
     vehicle = Vehicle(args.speed, args.standoff, args.min_depth, args.turn_time, args.propeller_nogo)
-    request = PlanRequest(args.clear_height, budget, vehicle, systematic_m=args.systematic)
+    request = PlanRequest(args.clear_height, budget, vehicle, systematic_m=args.systematic,
+                          alignment_m=args.alignment_residual)
     draft_text = f"draft {args.draft:g} m" if args.draft is not None else "the file's waterline"
     plan = make_plan(mesh, profile, request, cfg.compare, voxel_m=cfg.recon.voxel_size, draft_text=draft_text)
     doc = plan_document(plan, reference_path=str(args.reference), draft_m=round(mesh.draft, 3), hull_to_nav=hull_to_nav,
@@ -113,7 +122,10 @@ def run(args: argparse.Namespace) -> int:
           f"({sum(ln.kind == 'landmark' for ln in plan.lanes)} landmark lanes first)")
     print(f"predicted: cleared {100 * pred['cleared_fraction']:.0f} % for {h:g} m, "
           f"{100 * pred['cleared_fraction_by_height'][f'{2 * h:g}']:.0f} % for {2 * h:g} m, "
-          f"seen {100 * pred['seen_fraction']:.0f} % of {doc['reference']['wetted_area_m2']:.0f} m2")
+          f"seen {100 * pred['seen_fraction']:.0f} % of {doc['reference']['wetted_area_m2']:.0f} m2"
+          + ("" if pred["alignment_residual_m"] is None else
+             f" (estimated model, alignment residual {1000 * pred['alignment_residual_m']:.1f} mm "
+             f"{'as given' if args.alignment_residual is not None else 'predicted'})"))
     for lm in plan.landmarks:
         print(f"  {lm.name}: {lm.status} ({100 * lm.cleared_fraction:.0f} % cleared)")
     if plan.left:

@@ -3,7 +3,8 @@
 For one scenario: its design hull is planned for (``hullscan plan``, with a sonar profile copied
 from the scenario's multibeam), the simulator flies the plan (``survey: {plan: ...}``), and the bag
 is replayed as a dive team would, from the quay notes (never the simulator's transform), with the
-sonar uncertainty model the plan predicts with. ``hullscan evaluate --plan`` runs it per scenario;
+comparator's configuration (its default uncertainty model unless ``--config`` names another), which
+the plan predicts with too. ``hullscan evaluate --plan`` runs it per scenario;
 ``bench/plan_vs_achieved.py`` runs it on one.
 """
 
@@ -35,6 +36,7 @@ class PlanCheck:
     systematic_m: float = SYSTEMATIC_ALLOWANCE_M
     keep_parasites: bool = False
     progress: bool = False
+    config: str | None = None  # YAML config for the plan and the replay (None: the defaults)
 
 
 def _sonar_profile(mb: Any, name: str) -> dict[str, Any]:
@@ -65,6 +67,17 @@ def _plan(argv: list[str]) -> None:
     args.func(args)
 
 
+def shared_config(path: str | None, range_sigma_m: float, range_sigma_per_m: float, beam_width_deg: float
+                  ) -> dict[str, Any]:
+    """The one configuration the plan and the replay share: the user's YAML at ``path`` (or the
+    defaults), with the sonar model's noise terms set to the flown multibeam's (the estimated model
+    does not read them). Raises :class:`hullscan.errors.ConfigError` for a file that is not a YAML mapping."""
+    from hullscan.config import deep_merge, read_yaml
+
+    noise = {"range_sigma_m": range_sigma_m, "range_sigma_per_m": range_sigma_per_m, "beam_width_deg": beam_width_deg}
+    return deep_merge(read_yaml(path) if path else {}, {"compare": {"uncertainty": noise}})
+
+
 def check_plan(scenario: Path, out: Path, check: PlanCheck) -> dict[str, Any]:
     """Plan, fly and replay ``scenario`` in ``out``; the comparison as JSON-ready data (also written
     to ``out/plan_vs_achieved.json``). Raises :class:`HullscanError` for a scenario without a multibeam
@@ -84,11 +97,8 @@ def check_plan(scenario: Path, out: Path, check: PlanCheck) -> dict[str, Any]:
     ref = out / "reference.ply"
     save_mesh(built.reference, ref)
     (out / "sonar.yaml").write_text(yaml.safe_dump(_sonar_profile(mb, f"{sc.name}_multibeam")))
-    # The replay judges with the sonar uncertainty model, the one the plan predicts with.
-    cfg = out / "sonar_model.yaml"
-    cfg.write_text(yaml.safe_dump({"compare": {"uncertainty": {"model": "sonar", "range_sigma_m": mb.noise_m,
-                                                               "range_sigma_per_m": mb.noise_per_m,
-                                                               "beam_width_deg": mb.beamwidth_deg}}}))
+    cfg = out / "config.yaml"
+    cfg.write_text(yaml.safe_dump(shared_config(check.config, mb.noise_m, mb.noise_per_m, mb.beamwidth_deg)))
     draft = f"{built.reference.draft:.4f}"
     quiet = [] if check.progress else ["--no-progress"]
     t0 = time.perf_counter()

@@ -101,6 +101,11 @@ def row_nanmedian(values: F64) -> F64:
     return out
 
 
+# The estimated model's least cell sigma (m): a cloud's own sigma comes from its plane fits, which
+# do not see what the voxel grid and the reference's meshing add.
+ESTIMATED_LEAST_SIGMA_M = 0.01
+
+
 def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, config: CompareConfig,
                align_residual: float, exclude: Callable[[F64], NDArray[np.bool_]] | None = None,
                geometry: tuple[F64, F64] | None = None, normals: NDArray[np.floating[Any]] | None = None,
@@ -173,7 +178,7 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
         align_residual, how = 0.0, "sonar"
     else:
         scale, how = 1.0, "estimated"
-        sig = np.maximum(np.where(csig > 0, csig, config.uncertainty.fallback_sigma_m), 0.01)
+        sig = np.maximum(np.where(csig > 0, csig, config.uncertainty.fallback_sigma_m), ESTIMATED_LEAST_SIGMA_M)
         # The alignment's residual is one figure for the whole hull (growth on one plate, a lane
         # placed off at one turn); with ``systematic: local`` each cell carries what its own
         # surroundings show instead, where the relative deviation has cancelled the rest.

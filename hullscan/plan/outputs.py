@@ -50,8 +50,8 @@ def plan_document(plan: Plan, *, reference_path: str, draft_m: float, hull_to_na
         "lanes": lanes,
         "route_hull": np.round(plan.route, 3).tolist(),
         "predicted": {
-            "model": "compare.uncertainty sonar model (point_sigma) and the comparator's clearing rule, with a "
-                     f"systematic allowance of {req.systematic_m:g} m for the survey's lane offsets",
+            "model": plan.model,
+            "alignment_residual_m": None if plan.alignment_residual_m is None else round(plan.alignment_residual_m, 4),
             "cleared_fraction": round(float(plan.cleared[h].mean()), 4),
             "seen_fraction": round(float(plan.seen.mean()), 4),
             "cleared_fraction_by_height": {f"{k:g}": round(float(v.mean()), 4) for k, v in sorted(plan.cleared.items())},

@@ -39,6 +39,7 @@ class PlanRequest:
     time_budget_s: float
     vehicle: Vehicle
     systematic_m: float = SYSTEMATIC_ALLOWANCE_M
+    alignment_m: float | None = None  # the survey's alignment residual (m); None: predicted from the plan
     ping_spacing_m: float = 0.15
     max_beams: int = 128
 
@@ -65,6 +66,8 @@ class Plan:
     notes: tuple[str, ...] = field(default_factory=tuple)
     rays_cast: int = 0
     lane_start_s: tuple[float, ...] = ()
+    model: str = ""  # the uncertainty model the prediction uses, in words
+    alignment_residual_m: float | None = None  # what the estimated model's prediction added (None: sonar model)
 
     def by_region(self) -> dict[str, dict[str, float]]:
         h = self.request.clear_height_m
@@ -171,7 +174,7 @@ def make_plan(mesh: HullMesh, profile: SonarProfile, request: PlanRequest, confi
     w_sample = np.array([weights.get(r, weights.get("unknown", 0.6)) for r in regions]) * reference.sample_area
     predictor = Predictor(reference, profile, config, speed_mps=v.speed_mps, voxel_m=voxel_m,
                           systematic_m=request.systematic_m, ping_spacing_m=request.ping_spacing_m,
-                          max_beams=request.max_beams)
+                          max_beams=request.max_beams, alignment_m=request.alignment_m)
     heights = tuple(sorted({*REPORT_CLEAR_HEIGHTS_M, h, 2 * h}))
     nogo = propeller_nogo(mesh, v)
     draft = mesh.draft
@@ -211,9 +214,7 @@ def make_plan(mesh: HullMesh, profile: SonarProfile, request: PlanRequest, confi
                         f"{profile.swath_deg:g} degree fan, tilted {profile.tilt_deg:g} degrees up, reaches "
                         f"{profile.range_max_m:g} m): choose another standoff or sonar")
     if not cl_all[h].any():
-        raise PlanError(f"sonar {profile.name!r} sees the hull from a {v.standoff_m:g} m standoff but clears none "
-                        f"of it for {h:g} m compartments (its returns are too uncertain): fly closer or clear a "
-                        "greater height")
+        raise PlanError(_clears_nothing(predictor, sum(cand_acc, acc), seen_all, profile, v, h))
     left_cands = _choose(route, cands, cand_acc, acc, value, request.time_budget_s)
     # The prediction flies the whole route: transits under the keel and between lanes see the hull too.
     acc = predictor.cast(route.array()[:, :3])
@@ -228,7 +229,27 @@ def make_plan(mesh: HullMesh, profile: SonarProfile, request: PlanRequest, confi
     targets = _targets(predicted_marks, float(cleared[2 * h].mean()), len(gain_left), more_s, v)
     return Plan(tuple(route.lanes), route.array(), route.t, request, profile, reference, seen, cleared, regions,
                 predicted_marks, tuple(left), targets, nogo, tuple(notes), predictor.rays_cast,
-                tuple(route.starts))
+                tuple(route.starts), predictor.describe(),
+                None if config.uncertainty.model == "sonar" else predictor.alignment_residual(acc, seen))
+
+
+def _clears_nothing(predictor: Predictor, acc: Accumulation, seen: NDArray[np.bool_], profile: SonarProfile,
+                    v: Vehicle, h: float) -> str:
+    """Why no lane clears anything for ``h``: the survey's alignment residual alone (estimated model,
+    a fouled hull) or the returns."""
+    cfg = predictor.config
+    k = max(cfg.detection.min_zscore, 1.0) / cfg.coverage.clear_margin  # uncertainty x k <= h clears
+    if cfg.uncertainty.model == "estimated" and cfg.uncertainty.systematic == "alignment":
+        r = predictor.alignment_residual(acc, seen)
+        if k * r >= h:
+            how = "as given" if predictor.alignment_m is not None else "predicted"
+            seen_cells, unc = predictor.cell_uncertainty(acc)
+            least = np.ceil(100 * k * float(unc[seen_cells].min())) / 100  # the best-seen place's cells
+            return (f"the survey's alignment residual ({1000 * r:.0f} mm, {how}) alone keeps the comparator's default "
+                    f"model from clearing {h:g} m compartments anywhere ({k:g} x the residual must stay under the "
+                    f"height): clear {least:.2f} m or more, or judge with compare.uncertainty.systematic: local")
+    return (f"sonar {profile.name!r} sees the hull from a {v.standoff_m:g} m standoff but clears none of it for {h:g} m "
+            "compartments (its returns are too uncertain): fly closer or clear a greater height")
 
 
 def _nogo_fitter(nogo: NoGo | None) -> Any:

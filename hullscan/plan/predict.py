@@ -1,11 +1,16 @@
-"""Predicted coverage of planned lanes: the planned pings ray cast against the reference, each
-return's incidence and range turned into its height uncertainty by the comparator's own model
-(:func:`hullscan.compare.uncertainty.point_sigma`), and the comparator's clearance rule
-(:func:`hullscan.compare.analysis.clearing_cells`) applied to the cells that the returns would make.
+"""Predicted coverage of planned lanes: the planned pings ray cast against the reference, the cells
+the returns would make given the uncertainty the comparator's configured model would give them, and
+the comparator's clearance rule (:func:`hullscan.compare.analysis.clearing_cells`) applied.
 
-What geometry alone cannot say is stated as a planning allowance: the survey's systematic error
-(lane offsets from drifting navigation, the terms ``make_cells`` reads from the cloud's own scatter)
-is ``systematic_m``, added to the model's term like the comparator adds its measured ones.
+- **Estimated model** (the comparator's default): a cell's uncertainty is the cloud's own sigma (at
+  least 1 cm) with the survey's alignment residual added. Both are predicted from the planned returns
+  with constants fitted on plan checks of other hulls (:mod:`hullscan.plan.calibration`); the residual
+  can be given instead (``alignment_m``).
+- **Sonar model** (a trial): each return's incidence and range turned into its height uncertainty
+  (:func:`hullscan.compare.uncertainty.point_sigma`). What geometry alone cannot say is stated as a
+  planning allowance: the survey's systematic error (lane offsets from drifting navigation, the terms
+  ``make_cells`` reads from the cloud's own scatter) is ``systematic_m``, added to the model's term like
+  the comparator adds its measured ones (``systematic: local`` in the estimated model uses it too).
 """
 
 from __future__ import annotations
@@ -16,11 +21,17 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-from hullscan.compare.analysis import ANALYSIS_CELL_M, Cells, clearing_cells
+from hullscan.compare.analysis import (
+    ANALYSIS_CELL_M,
+    ESTIMATED_LEAST_SIGMA_M,
+    Cells,
+    clearing_cells,
+)
 from hullscan.compare.config import CompareConfig, UncertaintyConfig
 from hullscan.compare.reference import Reference
-from hullscan.compare.uncertainty import point_sigma
+from hullscan.compare.uncertainty import FWHM_PER_SIGMA, leading_edge_bias, point_sigma
 from hullscan.plan import SYSTEMATIC_ALLOWANCE_M
+from hullscan.plan.calibration import CALIBRATION, PlanCalibration
 from hullscan.plan.sonar import SonarProfile
 
 F64 = NDArray[np.float64]
@@ -38,17 +49,27 @@ OTHER_FACE_COS = 0.5
 @dataclass(frozen=True)
 class Accumulation:
     """What a set of pings leaves on the reference samples: returns per sample (``returns``, real
-    returns, not cast rays) and the sum of their inverse variances (``inv_var``, 1/m²)."""
+    returns, not cast rays), the sum of their inverse variances (``inv_var``, 1/m²), and the sums over
+    them of the georeferencing terms that set the cloud's own sigma (m²): the range noise
+    (``range_var``), the beam footprint across the beam (``footprint_var``) and the range noise along
+    the surface normal (``normal_var``); and the sum of their leading-edge biases (``bias``, m: how far
+    proud of the plating a first arrival lies, :func:`hullscan.compare.uncertainty.leading_edge_bias`)."""
 
     returns: F64
     inv_var: F64
+    range_var: F64
+    footprint_var: F64
+    normal_var: F64
+    bias: F64
 
     def __add__(self, other: Accumulation) -> Accumulation:
-        return Accumulation(self.returns + other.returns, self.inv_var + other.inv_var)
+        return Accumulation(self.returns + other.returns, self.inv_var + other.inv_var,
+                            self.range_var + other.range_var, self.footprint_var + other.footprint_var,
+                            self.normal_var + other.normal_var, self.bias + other.bias)
 
     @staticmethod
     def zeros(n: int) -> Accumulation:
-        return Accumulation(np.zeros(n), np.zeros(n))
+        return Accumulation(*(np.zeros(n) for _ in range(6)))
 
 
 def beam_directions(profile: SonarProfile, n_beams: int) -> F64:
@@ -85,8 +106,12 @@ class Predictor:
 
     def __init__(self, reference: Reference, profile: SonarProfile, config: CompareConfig, *,
                  speed_mps: float, voxel_m: float = 0.02, systematic_m: float = SYSTEMATIC_ALLOWANCE_M,
-                 ping_spacing_m: float = 0.15, max_beams: int = 128) -> None:
+                 ping_spacing_m: float = 0.15, max_beams: int = 128, alignment_m: float | None = None,
+                 calibration: PlanCalibration = CALIBRATION) -> None:
         self.reference = reference
+        self.alignment_m = alignment_m
+        self.cloud_sigma = calibration.cloud_sigma
+        self.alignment_model = calibration.alignment
         self.profile = profile
         self.config = config
         self.voxel_m = voxel_m
@@ -103,6 +128,22 @@ class Predictor:
         self.tree = cKDTree(self.samples) if len(self.samples) else None
         self._pairs: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None
         self.rays_cast = 0
+
+    def describe(self) -> str:
+        """The model the prediction uses, in words (plan.json's ``predicted.model``)."""
+        if self.uncertainty.model == "sonar":
+            return ("compare.uncertainty sonar model (point_sigma) and the comparator's clearing rule, with a "
+                    f"systematic allowance of {self.systematic_m:g} m for the survey's lane offsets")
+        c = self.cloud_sigma
+        a = self.alignment_model
+        extra = (f"the local systematic allowance of {self.systematic_m:g} m" if self.uncertainty.systematic == "local"
+                 else f"the survey's alignment residual, given as {self.alignment_m:g} m" if self.alignment_m is not None
+                 else f"the survey's alignment residual predicted from the spread of the returns' leading-edge bias "
+                      f"(x {a.bias_gain:.3f}, with a floor of {a.floor_m:.4f} m)")
+        return ("compare.uncertainty estimated model (the comparator's default) and its clearing rule: the cloud's own "
+                f"sigma as the reconstruction would set it from the planned returns (plane window {c.window_m2:g} m², "
+                f"navigation {c.navigation_m:.4f} m, normal gain {c.normal_gain:.3f}, lane scatter {c.lane_scatter_m:.4f} m; "
+                f"hullscan/plan/calibration.py), at least {ESTIMATED_LEAST_SIGMA_M:g} m, with {extra}")
 
     def returns_per_ray(self, speed_mps: float) -> float:
         real_spacing = speed_mps / self.profile.ping_rate_hz
@@ -132,7 +173,7 @@ class Predictor:
         cosi = np.abs(np.einsum("ij,ij->i", nrm[ok], d[ok]))
         inc = np.degrees(np.arccos(np.clip(cosi, 0.0, 1.0)))
         keep = (hit[:, 2] < SEA_SURFACE_Z) & (inc <= self.profile.max_incidence_deg)
-        hit, inc, rng, dk = hit[keep], inc[keep], t[ok][keep], d[ok][keep]
+        hit, inc, rng, dk, cosi = hit[keep], inc[keep], t[ok][keep], d[ok][keep], cosi[keep]
         if not len(hit):
             return acc
         # A return belongs to the nearest sample on the face it met: on a thin plate (a rudder, a
@@ -143,11 +184,20 @@ class Predictor:
         facing = fin & (np.einsum("nkj,nj->nk", self.reference.sample_normals[nbr_c], dk) < 0)
         on = facing.any(axis=1)
         idx = nbr_c[np.arange(len(hit)), np.argmax(facing, axis=1)][on]
-        sig = point_sigma(inc[on], rng[on], self.uncertainty)
+        r = rng[on]
+        sig = point_sigma(inc[on], r, self.uncertainty)
         w = self.returns_per_ray(self.speed_mps if speed_mps is None else speed_mps)
-        returns = np.bincount(idx, minlength=n).astype(np.float64) * w
-        inv_var = np.bincount(idx, weights=w / np.maximum(sig, 1e-4) ** 2, minlength=n).astype(np.float64)
-        return Accumulation(returns, inv_var)
+        # The terms georeferencing gives each return (hullscan.core.georef): range noise, and the
+        # footprint across the beam (the -3 dB width as a Gaussian sigma).
+        range_sigma = self.profile.range_sigma_m + self.profile.range_sigma_per_m * r
+        footprint = r * np.radians(self.profile.beam_width_deg) / FWHM_PER_SIGMA
+
+        def total(weights: F64) -> F64:
+            return np.bincount(idx, weights=w * weights, minlength=n).astype(np.float64)
+
+        return Accumulation(np.bincount(idx, minlength=n).astype(np.float64) * w, total(1.0 / np.maximum(sig, 1e-4) ** 2),
+                            total(range_sigma**2), total(footprint**2), total((range_sigma * cosi[on]) ** 2),
+                            total(leading_edge_bias(inc[on], r, self.uncertainty.beam_width_deg)))
 
     def cell_uncertainty(self, acc: Accumulation) -> tuple[NDArray[np.bool_], F64]:
         """(seen, uncertainty): whether enough cells would lie near each sample to judge it (the
@@ -160,6 +210,15 @@ class Predictor:
         p_cell = 1.0 - np.exp(-density * cell**2)
         cells_near = np.pi * cov.coverage_radius_m**2 / cell**2 * p_cell
         seen = cells_near >= cov.coverage_min_points
+        unc = self._sonar_model(acc, density, p_cell) if self.uncertainty.model == "sonar" \
+            else self._estimated_model(acc, density, self.alignment_residual(acc, seen))
+        # Unseen samples get a huge but finite uncertainty (inf overflows in the rule's product).
+        return seen, np.where(seen & np.isfinite(unc), unc, 1e6)
+
+    def _sonar_model(self, acc: Accumulation, density: F64, p_cell: F64) -> F64:
+        """make_cells' sonar model: each cell the inverse-variance mean of its points' model sigmas,
+        then the neighbourhood median of about nine cells, with the systematic allowance."""
+        cell = ANALYSIS_CELL_M
         points_per_cell = (cell / self.voxel_m) ** 2 * (1.0 - np.exp(-density * self.voxel_m**2))
         with np.errstate(divide="ignore", invalid="ignore"):
             sigma = np.sqrt(acc.returns / acc.inv_var)  # a return's sigma (inverse-variance mean)
@@ -167,9 +226,28 @@ class Predictor:
         n_nb = np.clip(NEIGHBOUR_CELLS * p_cell, 1.0, NEIGHBOUR_CELLS)
         model = MEDIAN_EFFICIENCY * cell_sigma / np.sqrt(n_nb)
         scale = max(self.uncertainty.scale_limits[0], 1.0)
-        unc = scale * np.sqrt(model**2 + self.systematic_m**2 + self.uncertainty.floor_m**2)
-        # Unseen samples get a huge but finite uncertainty (inf overflows in the rule's product).
-        return seen, np.where(seen & np.isfinite(unc), unc, 1e6)
+        return np.asarray(scale * np.sqrt(model**2 + self.systematic_m**2 + self.uncertainty.floor_m**2), np.float64)
+
+    def alignment_residual(self, acc: Accumulation, seen: NDArray[np.bool_]) -> float:
+        """The survey's alignment residual (m) the estimated model will add: as given, or predicted
+        from the leading-edge bias of the returns at the ``seen`` samples (:mod:`hullscan.plan.calibration`)."""
+        if self.alignment_m is not None:
+            return self.alignment_m
+        has = seen & (acc.returns > 0)
+        return self.alignment_model.residual(acc.bias[has] / acc.returns[has])
+
+    def _estimated_model(self, acc: Accumulation, density: F64, alignment_m: float) -> F64:
+        """make_cells' estimated model (the comparator's default): the cloud's own sigma, as the
+        reconstruction would set it from these returns (:mod:`hullscan.plan.calibration`), at least
+        1 cm, with the alignment's residual (``systematic: alignment``) or the local systematic
+        allowance (``systematic: local``) added."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            def mean(total: F64) -> F64:
+                return np.asarray(np.where(acc.returns > 0, total / acc.returns, 0.0), np.float64)
+
+            sigma = self.cloud_sigma.sigma(density, mean(acc.range_var), mean(acc.footprint_var), mean(acc.normal_var))
+        systematic = self.systematic_m if self.uncertainty.systematic == "local" else alignment_m
+        return np.asarray(np.hypot(np.maximum(sigma, ESTIMATED_LEAST_SIGMA_M), systematic), np.float64)
 
     def clearance(self, acc: Accumulation, heights: tuple[float, ...]) -> tuple[NDArray[np.bool_], dict[float, NDArray[np.bool_]]]:
         """(seen, {height: cleared}) per sample, by the comparator's :func:`clearing_cells` and its

@@ -48,3 +48,24 @@ def test_plan_flown_and_compared_per_scenario(tmp_path: Path) -> None:
     assert small["within_target"] == (small["worst_difference_pp"] <= 5.0)
     table = (out / "plan_vs_achieved.md").read_text()
     assert "| small | " in table and "| imaging_only | failed: " in table
+
+
+def test_plan_and_replay_share_the_users_config_with_the_sonars_noise(tmp_path: Path) -> None:
+    """The plan check judges with the user's model (the defaults without a file), the flown sonar's
+    noise filled in; a file that is not a mapping is one clear error."""
+    from hullscan.commands.plancheck import shared_config
+    from hullscan.config import HullscanConfig
+    from hullscan.errors import HullscanError
+
+    default = shared_config(None, 0.01, 0.001, 1.0)
+    cfg = HullscanConfig.model_validate(default)
+    assert cfg.compare.uncertainty.model == "estimated" and cfg.compare.uncertainty.range_sigma_m == 0.01
+    user = tmp_path / "sonar.yaml"
+    user.write_text("compare:\n  uncertainty: {model: sonar}\n  detection: {min_zscore: 4.0}\n")
+    cfg = HullscanConfig.model_validate(shared_config(str(user), 0.02, 0.002, 2.0))
+    assert cfg.compare.uncertainty.model == "sonar" and cfg.compare.detection.min_zscore == 4.0
+    assert cfg.compare.uncertainty.beam_width_deg == 2.0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- a list\n")
+    with pytest.raises(HullscanError, match="expected a mapping"):
+        shared_config(str(bad), 0.01, 0.001, 1.0)

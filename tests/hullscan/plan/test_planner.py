@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -85,3 +87,16 @@ def test_what_is_left_lists_each_place_once() -> None:
     rudder = Landmark("rudder", "rudder", "centreline", (0.0, 0.0, -3.0), (2.0, 0.0, -1.0), 10.0, 0.2, 1.0)
     left = _left(regions, seen, cleared, 1.0, {"rudder": 1.0, "side": 0.5}, (rudder,), 0.1)
     assert [(d["what"], d["area_m2"]) for d in left] == [("rudder", 8.0), ("rudder (elsewhere)", 4.0)]
+
+
+def test_a_residual_that_alone_clears_nothing_says_so_and_what_height_it_allows() -> None:
+    """A fouled hull's residual (3 cm, given): the default model clears no 0.1 m compartment anywhere;
+    the error names the residual and the least height that can be cleared, and that height plans."""
+    request = PlanRequest(0.1, 20 * 60, Vehicle(standoff_m=3.0, min_depth_m=1.0), alignment_m=0.03)
+    with pytest.raises(PlanError, match=r"alignment residual \(30 mm, as given\) alone .* clear 0\.\d\d m or more") as err:
+        make_plan(barge(), MULTIBEAM, request, CompareConfig())
+    least = float(re.search(r"clear (0\.\d\d) m or more", str(err.value)).group(1))  # type: ignore[union-attr]
+    assert 0.12 <= least <= 0.2
+    plan = make_plan(barge(), MULTIBEAM, PlanRequest(least, 20 * 60, Vehicle(standoff_m=3.0, min_depth_m=1.0),
+                                                     alignment_m=0.03), CompareConfig())
+    assert plan.cleared[least].any() and plan.alignment_residual_m == pytest.approx(0.03)

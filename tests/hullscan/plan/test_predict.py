@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -7,9 +9,13 @@ from hullscan.compare.analysis import ANALYSIS_CELL_M
 from hullscan.compare.config import CompareConfig, UncertaintyConfig
 from hullscan.compare.reference import mesh_reference
 from hullscan.compare.uncertainty import point_sigma
+from hullscan.plan.calibration import CALIBRATION, CloudSigmaModel
 from hullscan.plan.predict import Predictor, beam_directions, ping_poses
 from hullscan.plan.sonar import MULTIBEAM
 from tests.hullscan.plan.hulls import fin, plate
+
+# The sonar uncertainty model (a trial in the comparator): its hand-computed cases.
+SONAR = CompareConfig(uncertainty=UncertaintyConfig(model="sonar"))
 
 
 def _lane_under(z_plate: float, standoff: float) -> np.ndarray:
@@ -35,7 +41,7 @@ def test_flat_plate_head_on_matches_the_hand_computed_case() -> None:
     """Under a flat bottom at 3 m: the zenith beam meets it head-on, so a return's sigma is the range
     noise, 1 cm + 0.1 % x 3 m; the density is one return per beam spacing x ping spacing; the
     cell's uncertainty is the systematic allowance and the floor added to the model's term."""
-    cfg = CompareConfig()
+    cfg = SONAR
     ref = mesh_reference(plate(-5.0), coverage_cell=cfg.coverage.coverage_cell_m, coverage_max_z=cfg.coverage.coverage_max_z_m)
     pred = Predictor(ref, MULTIBEAM, cfg, speed_mps=0.8, systematic_m=0.015, max_beams=512, ping_spacing_m=0.1)
     acc = pred.cast(_lane_under(-5.0, 3.0))
@@ -61,7 +67,7 @@ def test_flat_plate_head_on_matches_the_hand_computed_case() -> None:
 def test_clearance_follows_the_comparators_rule() -> None:
     """min_zscore x uncertainty <= clear_margin x h: 3 x ~0.0153 = 0.046 clears 0.1 m (0.08), not with a
     3 cm systematic allowance (0.09); under 6.25 cm nothing is ever cleared."""
-    cfg = CompareConfig()
+    cfg = SONAR
     ref = mesh_reference(plate(-5.0))
     lane = _lane_under(-5.0, 3.0)
     s = ref.samples
@@ -100,3 +106,66 @@ def test_far_face_of_a_thin_plate_is_judged_by_the_near_faces_cells() -> None:
     assert seen[far & mid].mean() > 0.8 and cleared[0.1][far & mid].mean() > 0.7
     # Same face, no returns (the plate's ends beyond the lane's reach stay as the density says).
     assert np.array_equal(seen[near], direct_seen[near])
+
+
+def test_estimated_model_under_a_flat_plate_matches_the_hand_computed_case() -> None:
+    """The comparator's default model: the cloud's own sigma as the calibration sets it from the
+    returns (head-on at 3 m: range noise 1.3 cm, footprint 3 m x 1 deg / 2.355, range noise along the
+    normal the same 1.3 cm), at least 1 cm, with the alignment allowance added."""
+    cfg = CompareConfig()
+    assert cfg.uncertainty.model == "estimated" and cfg.uncertainty.systematic == "alignment"
+    ref = mesh_reference(plate(-5.0), coverage_cell=cfg.coverage.coverage_cell_m, coverage_max_z=cfg.coverage.coverage_max_z_m)
+    cloud = CloudSigmaModel(window_m2=0.01, navigation_m=0.02, normal_gain=1.5, lane_scatter_m=0.005)
+    pred = Predictor(ref, MULTIBEAM, cfg, speed_mps=0.8, max_beams=512, ping_spacing_m=0.1, alignment_m=0.012,
+                     calibration=replace(CALIBRATION, cloud_sigma=cloud))
+    acc = pred.cast(_lane_under(-5.0, 3.0))
+    s = ref.samples
+    above = (np.abs(s[:, 1]) < 0.15) & (s[:, 0] > 3) & (s[:, 0] < 7) & (ref.sample_normals[:, 2] < 0)
+    density = float(np.median(acc.returns[above] / ref.sample_area))
+    sr, fp = 0.01 + 0.001 * 3.0, 3.0 * np.radians(1.0) / 2.3548
+    assert np.median(acc.range_var[above] / acc.returns[above]) == pytest.approx(sr**2, rel=0.02)
+    assert np.median(acc.footprint_var[above] / acc.returns[above]) == pytest.approx(fp**2, rel=0.02)
+    assert np.median(acc.normal_var[above] / acc.returns[above]) == pytest.approx(sr**2, rel=0.02)
+    sigma = np.sqrt((sr**2 + fp**2 + 0.02**2) / (density * 0.01) + 1.5 * sr**2 + 0.005**2)
+    seen, unc = pred.cell_uncertainty(acc)
+    assert seen[above].all()
+    assert np.median(unc[above]) == pytest.approx(np.hypot(max(sigma, 0.01), 0.012), rel=0.02)
+    # systematic: local puts the local allowance where the alignment's residual was.
+    local = CompareConfig(uncertainty=UncertaintyConfig(systematic="local"))
+    lp = Predictor(ref, MULTIBEAM, local, speed_mps=0.8, max_beams=512, ping_spacing_m=0.1, systematic_m=0.004,
+                   calibration=replace(CALIBRATION, cloud_sigma=cloud))
+    _, lunc = lp.cell_uncertainty(acc)
+    assert np.median(lunc[above]) == pytest.approx(np.hypot(max(sigma, 0.01), 0.004), rel=0.02)
+
+
+def test_estimated_model_clears_less_with_a_larger_alignment_allowance() -> None:
+    """3 x hypot(sigma, residual) <= 0.8 x 0.1 m: a 1 cm residual leaves the plate cleared for 0.1 m,
+    a 2.5 cm one does not (0.2 m is cleared either way)."""
+    cfg = CompareConfig()
+    ref = mesh_reference(plate(-5.0))
+    lane = _lane_under(-5.0, 3.0)
+    s = ref.samples
+    above = (np.abs(s[:, 1]) < 0.15) & (s[:, 0] > 3) & (s[:, 0] < 7) & (ref.sample_normals[:, 2] < 0)
+    good = Predictor(ref, MULTIBEAM, cfg, speed_mps=0.8, alignment_m=0.01)
+    _, cl = good.clearance(good.cast(lane), (0.1, 0.2))
+    assert cl[0.1][above].all() and cl[0.2][above].all()
+    poor = Predictor(ref, MULTIBEAM, cfg, speed_mps=0.8, alignment_m=0.025)
+    _, cl = poor.clearance(poor.cast(lane), (0.1, 0.2))
+    assert not cl[0.1][above].any() and cl[0.2][above].all()
+
+
+def test_estimated_model_predicts_the_alignment_residual_from_the_leading_edge_bias() -> None:
+    """Without a given residual the prediction adds the one the plan's returns predict: head-on
+    under a plate the bias hardly changes, so it is the model's floor."""
+    from hullscan.plan.calibration import AlignmentResidualModel
+
+    cfg = CompareConfig()
+    ref = mesh_reference(plate(-5.0))
+    model = AlignmentResidualModel(bias_gain=1.0, floor_m=0.006)
+    pred = Predictor(ref, MULTIBEAM, cfg, speed_mps=0.8, calibration=replace(CALIBRATION, alignment=model))
+    acc = pred.cast(_lane_under(-5.0, 3.0))
+    seen, unc = pred.cell_uncertainty(acc)
+    residual = pred.alignment_residual(acc, seen)
+    assert 0.006 <= residual < 0.012
+    given = Predictor(ref, MULTIBEAM, cfg, speed_mps=0.8, alignment_m=residual)
+    assert np.allclose(given.cell_uncertainty(acc)[1], unc)
