@@ -282,7 +282,7 @@ def placement_error(ins: Any, stamps: Any, nav_positions: Any, nav_orientations:
     The vehicle track as the pipeline placed it (corrected navigation, the rigid alignment, then the
     block corrections) against the true track in the hull frame, sample by sample:
     ``translation_m`` is the mean position error (the rigid offset at the survey's centre),
-    ``along_m`` its component along the ship, ``rotation_deg`` the median heading error of the
+    ``along_m`` its component along the ship (``across_m``, ``vertical_m`` the others), ``rotation_deg`` the median heading error of the
     vehicle, ``rms_m`` the position error left after removing the mean (drift left over)."""
     from scipy.spatial.transform import Rotation
 
@@ -309,6 +309,8 @@ def placement_error(ins: Any, stamps: Any, nav_positions: Any, nav_orientations:
     out = {"translation_m": round(float(np.linalg.norm(mean)), 4),
            "rotation_deg": round(float(abs(np.rad2deg(np.median(yaw)))), 4),
            "along_m": round(float(-off_hull[0]), 4),
+           # the rest of the offset in ship terms: across (+ to port) and vertical (+ up)
+           "across_m": round(float(off_hull[1]), 4), "vertical_m": round(float(off_hull[2]), 4),
            "rms_m": round(float(np.sqrt(np.mean(np.sum((diff - mean) ** 2, axis=1)))), 4)}
     along = getattr(ins, "along_ship", None)
     if along is not None and len(along.two_sd_m):

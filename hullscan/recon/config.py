@@ -48,6 +48,10 @@ class DriftConfig(BaseModel):
                                           "rate stays correlated (DVL drift is a velocity error)")
     smoother_yaw_rate_deg: float = Field(0.002, gt=0.0, description="smoother: heading drift per metre "
                                          "travelled (deg, 1 sigma)")
+    smoother_vertical_prior_m: float = Field(0.2, gt=0.0, description="smoother: how far (1 sigma) a submap's "
+                                             "vertical correction may stray from the registered placement where its fit "
+                                             "does not fix it (depth comes from a pressure sensor, which does not drift; "
+                                             "a single side lane leaves the vertical to a wall's slight tilt)")
     fit_sigma_m: float = Field(0.02, gt=0.0, description="smoother: uncertainty of a submap's fit along "
                                "its best-constrained direction (m); weaker directions in proportion")
     smoother_refit_m: float = Field(0.5, gt=0.0, description="smoother: correspondence distance when "

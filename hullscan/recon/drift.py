@@ -746,8 +746,8 @@ def _smooth_to_reference(cfg: DriftConfig, reference: SurfaceReference, survey: 
     4. How well that places each submap along the ship (:class:`AlongShipUncertainty`).
     """
     subs = _submaps(cfg, survey)
-    model = SmootherModel(drift_rate=cfg.smoother_drift_rate,
-                          correlation_m=cfg.smoother_correlation_m, yaw_rate=np.deg2rad(cfg.smoother_yaw_rate_deg))
+    model = SmootherModel(drift_rate=cfg.smoother_drift_rate, correlation_m=cfg.smoother_correlation_m,
+                          yaw_rate=np.deg2rad(cfg.smoother_yaw_rate_deg), prior_vertical_m=cfg.smoother_vertical_prior_m)
     # 1. A first fit of each submap, chained.
     fits, x = [], np.zeros(4)
     for sm in subs:

@@ -22,7 +22,8 @@ corrections of all submaps are solved together under a drift model:
   disagree with the rest (an ICP caught in a neighbouring minimum) are down-weighted (iteratively
   reweighted least squares, Cauchy weights on the Mahalanobis distance);
 - a weak prior holds every correction near zero (the registered placement), so a direction no
-  submap constrains stays where registration put it instead of floating.
+  submap constrains stays where registration put it instead of floating; vertically it is firmer
+  (``prior_vertical_m``): depth comes from a pressure sensor, which does not drift.
 
 Small heading changes are linearised (``theta`` of a degree moves a point 50 m away by under a
 centimetre more than its linear term). The system is block-tridiagonal, 4 unknowns per submap,
@@ -67,6 +68,10 @@ class SmootherModel:
     yaw_rate: float = float(np.deg2rad(0.002))
     prior_m: float = 10.0
     prior_rad: float = float(np.deg2rad(5.0))
+    # Depth comes from a pressure sensor, which does not drift, and registration placed the survey
+    # vertically: a vertical correction no fit fixes (a single side lane: the wall's slight tilt
+    # ties its vertical to its well-fixed across) stays near zero instead of riding that tie.
+    prior_vertical_m: float = 0.2
     outlier_scale: float = 3.0
     iterations: int = 6
 
@@ -121,7 +126,7 @@ def _structure(fits: list[SubmapFit], model: SmootherModel) -> tuple[csc_matrix,
         vals.append(blk.ravel())
 
     for k in range(n):
-        add(k, np.diag([1 / model.prior_rad] + [1 / model.prior_m] * 3), 1.0)
+        add(k, np.diag([1 / model.prior_rad, 1 / model.prior_m, 1 / model.prior_m, 1 / model.prior_vertical_m]), 1.0)
     steps = [_step(fits[k], fits[k + 1]) for k in range(n - 1)]
     for k, (j, dist) in enumerate(steps):
         # Position: the two corrections at the later centre differ by drift at a credible rate.

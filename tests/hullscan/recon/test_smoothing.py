@@ -64,7 +64,8 @@ def _dense_rows(fits: list[SubmapFit], m: SmootherModel) -> tuple[F, F]:
 
     for k in range(n):
         row({k: np.diag([1.0, 0, 0, 0])[:1]}, np.zeros(1), m.prior_rad)
-        row({k: np.eye(4)[1:]}, np.zeros(3), m.prior_m)
+        row({k: np.eye(4)[1:3]}, np.zeros(2), m.prior_m)
+        row({k: np.eye(4)[3:]}, np.zeros(1), m.prior_vertical_m)
     steps = []
     for k in range(n - 1):
         dist = max(fits[k + 1].travelled - fits[k].travelled, 1.0)
@@ -250,3 +251,23 @@ def test_the_drift_stage_places_a_lane_the_flat_middle_cannot_place_along() -> N
     for k, t in enumerate(smoothed):
         fixed = nav[sub == k] @ t[:3, :3].T + t[:3, 3]
         assert abs(float(np.mean(fixed[:, 0] - true[sub == k, 0]))) <= 2 * sd[k]
+
+
+def test_a_vertical_no_fit_fixes_stays_where_registration_put_it() -> None:
+    """A single side lane: each fit fixes across (y) and along a little, but its vertical only
+    through the wall's slight tilt, which ties it to across. With depth from a pressure sensor the
+    correction keeps the registered vertical instead of riding that tie (the weak 10 m prior alone
+    let turbid_water's survey sink 5.5 cm)."""
+    n = 5
+    tilt = np.array([0.0, 0.995, 0.0998])  # the wall's normal, 5.7 deg off vertical
+    fits = []
+    for k in range(n):
+        info = np.zeros((4, 4))
+        info[1, 1] = 600.0  # along, from the lane's ends
+        info[2:, 2:] = 2000.0 * np.outer(tilt[1:], tilt[1:]) + np.diag([0.0, 0.1])
+        z = np.array([0.0, 0.0, 0.01, -0.033])  # across 1 cm off, and a vertical the fit barely holds
+        fits.append(SubmapFit(centre=np.array([20.0 + 5 * k, 6.0, -1.5]), travelled=5.0 * k, z=z, info=info))
+    x = smooth_corrections(fits, SmootherModel()).x
+    assert np.all(np.abs(x[:, 3]) < 0.005)
+    loose = smooth_corrections(fits, SmootherModel(prior_vertical_m=10.0)).x
+    assert np.all(np.abs(loose[:, 3]) > 0.02)  # as it was
