@@ -67,7 +67,7 @@ class Plan:
     rays_cast: int = 0
     lane_start_s: tuple[float, ...] = ()
     model: str = ""  # the uncertainty model the prediction uses, in words
-    alignment_residual_m: float | None = None  # what the estimated model's prediction added (None: sonar model)
+    alignment_residual_m: float | None = None  # what the estimated model's prediction added (None: not used)
 
     def by_region(self) -> dict[str, dict[str, float]]:
         h = self.request.clear_height_m
@@ -230,7 +230,8 @@ def make_plan(mesh: HullMesh, profile: SonarProfile, request: PlanRequest, confi
     return Plan(tuple(route.lanes), route.array(), route.t, request, profile, reference, seen, cleared, regions,
                 predicted_marks, tuple(left), targets, nogo, tuple(notes), predictor.rays_cast,
                 tuple(route.starts), predictor.describe(),
-                None if config.uncertainty.model == "sonar" else predictor.alignment_residual(acc, seen))
+                predictor.alignment_residual(acc, seen)
+                if config.uncertainty.model == "estimated" and config.uncertainty.systematic == "alignment" else None)
 
 
 def _clears_nothing(predictor: Predictor, acc: Accumulation, seen: NDArray[np.bool_], profile: SonarProfile,
