@@ -779,7 +779,19 @@ def clearing_cells(cells: Cells, config: CompareConfig, height: float | None = N
         # not be found anywhere, however well seen (bench/clearance.py --height 0.05 found 92 of 190).
         return good, np.zeros(len(good), bool)
     unc = np.nan_to_num(cells.uncertainty, nan=np.inf)
-    return good, good & (max(config.detection.min_zscore, 1.0) * unc <= config.coverage.clear_margin * h)
+    zscore, margin = _clear_factors(config)
+    return good, good & (zscore * unc <= margin * h)
+
+
+def _clear_factors(config: CompareConfig) -> tuple[float, float]:
+    """The clearing rule's two factors: min_zscore x uncertainty <= clear_margin x height."""
+    return max(config.detection.min_zscore, 1.0), config.coverage.clear_margin
+
+
+def least_clearable_height(config: CompareConfig, uncertainty: float) -> float:
+    """The least compartment height (m) a cell of this uncertainty (m) clears (:func:`clearing_cells`)."""
+    zscore, margin = _clear_factors(config)
+    return zscore * uncertainty / margin
 
 
 REPORT_CLEAR_HEIGHTS_M = (0.1, 0.2, 0.3)

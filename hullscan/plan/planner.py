@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hullscan.compare.analysis import REPORT_CLEAR_HEIGHTS_M, Coverage
+from hullscan.compare.analysis import REPORT_CLEAR_HEIGHTS_M, Coverage, least_clearable_height
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.reference import Reference, mesh_reference
 from hullscan.errors import MeshError, PlanError
@@ -239,16 +239,16 @@ def _clears_nothing(predictor: Predictor, acc: Accumulation, seen: NDArray[np.bo
     """Why no lane clears anything for ``h``: the survey's alignment residual alone (estimated model,
     a fouled hull) or the returns."""
     cfg = predictor.config
-    k = max(cfg.detection.min_zscore, 1.0) / cfg.coverage.clear_margin  # uncertainty x k <= h clears
     if cfg.uncertainty.model == "estimated" and cfg.uncertainty.systematic == "alignment":
         r = predictor.alignment_residual(acc, seen)
-        if k * r >= h:
+        if least_clearable_height(cfg, r) >= h:
             how = "as given" if predictor.alignment_m is not None else "predicted"
             seen_cells, unc = predictor.cell_uncertainty(acc)
-            least = np.ceil(100 * k * float(unc[seen_cells].min())) / 100  # the best-seen place's cells
+            # what the best-seen place's cells clear, up to the centimetre
+            least = np.ceil(100 * least_clearable_height(cfg, float(unc[seen_cells].min()))) / 100
             return (f"the survey's alignment residual ({1000 * r:.0f} mm, {how}) alone keeps the comparator's default "
-                    f"model from clearing {h:g} m compartments anywhere ({k:g} x the residual must stay under the "
-                    f"height): clear {least:.2f} m or more, or judge with compare.uncertainty.systematic: local")
+                    f"model from clearing {h:g} m compartments anywhere (it clears {least_clearable_height(cfg, r):.3f} m "
+                    f"at best): clear {least:.2f} m or more, or judge with compare.uncertainty.systematic: local")
     return (f"sonar {profile.name!r} sees the hull from a {v.standoff_m:g} m standoff but clears none of it for {h:g} m "
             "compartments (its returns are too uncertain): fly closer or clear a greater height")
 
