@@ -247,8 +247,8 @@ def _clears_nothing(predictor: Predictor, acc: Accumulation, seen: NDArray[np.bo
             # what the best-seen place's cells clear, up to the centimetre
             least = np.ceil(100 * least_clearable_height(cfg, float(unc[seen_cells].min()))) / 100
             return (f"the survey's alignment residual ({1000 * r:.0f} mm, {how}) alone keeps the comparator's default "
-                    f"model from clearing {h:g} m compartments anywhere (it clears {least_clearable_height(cfg, r):.3f} m "
-                    f"at best): clear {least:.2f} m or more, or judge with compare.uncertainty.systematic: local")
+                    f"model from clearing {h:g} m compartments anywhere (the residual alone needs {least_clearable_height(cfg, r):.3f} m "
+                    f"or more): clear {least:.2f} m or more, or judge with compare.uncertainty.systematic: local")
     return (f"sonar {profile.name!r} sees the hull from a {v.standoff_m:g} m standoff but clears none of it for {h:g} m "
             "compartments (its returns are too uncertain): fly closer or clear a greater height")
 
