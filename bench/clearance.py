@@ -105,7 +105,7 @@ def pick(ins: Inspection, truth: list[dict[str, Any]], per_status: int, rng: np.
 
 
 def run_scenario(run: Path, name: str, rounds: int, per_status: int, seed: int, model: str,
-                 systematic: str = "alignment") -> list[dict[str, Any]]:
+                 systematic: str = "alignment", random: str = "point") -> list[dict[str, Any]]:
     truth_dir = run / "bags" / f"{name}.truth"
     cloud = load_cloud(run / name / "cloud.ply")
     notes = evaluation_reference(run / "bags" / f"{name}.operator.yaml")
@@ -121,7 +121,7 @@ def run_scenario(run: Path, name: str, rounds: int, per_status: int, seed: int, 
     to_internal = (survey_ref.ref_from_hull or Transform()).inverse() @ t_rfh
     truth = [{**t, "centroid_hull": to_internal.apply(np.asarray(t["centroid_hull"], float)).tolist()}
              for t in truth_doc["parasites"]]
-    config = CompareConfig(coverage={"clear_height_m": CAP[2]}, uncertainty={"model": model, "systematic": systematic})
+    config = CompareConfig(coverage={"clear_height_m": CAP[2]}, uncertainty={"model": model, "systematic": systematic, "random": random})
     base = inspect(cloud, reference, config, hull_to_nav=prior, sigma=sigma)
     assert base.cloud_to_ref is not None
     placed = base.cloud_to_ref.inverse()  # nav <- hull, as the first run found it
@@ -177,6 +177,8 @@ def main() -> None:
     ap.add_argument("--only", action="append", help="scenario name (repeatable)")
     ap.add_argument("--model", choices=("sonar", "estimated"), default=CompareConfig().uncertainty.model,
                     help="the comparator's uncertainty model (compare.uncertainty.model)")
+    ap.add_argument("--random", choices=("point", "mean"), default=CompareConfig().uncertainty.random,
+                    help="the estimated model's random term (compare.uncertainty.random)")
     ap.add_argument("--systematic", choices=("alignment", "local"), default=CompareConfig().uncertainty.systematic,
                     help="the estimated model's systematic term (compare.uncertainty.systematic)")
     args = ap.parse_args()
@@ -190,13 +192,14 @@ def main() -> None:
     for i, name in enumerate(names):
         if not (run / "bags" / f"{name}.truth" / "reference.ply").exists():
             continue
-        got = run_scenario(run, name, args.rounds, args.per_status, args.seed + i, args.model, args.systematic)
+        got = run_scenario(run, name, args.rounds, args.per_status, args.seed + i, args.model, args.systematic,
+                           args.random)
         rows += got
         print(f"[{i + 1}/{len(names)}] {name}: " + ", ".join(
             f"{s} {sum(r['detected'] for r in got if r['status'] == s)}/{sum(r['status'] == s for r in got)}"
             for s in ("cleared", "uncertain")), flush=True)
     summary: dict[str, Any] = {"cap_m": CAP, "volume_m3": round(cap_volume(*CAP), 4), "run": str(run),
-                               "model": args.model, "systematic": args.systematic,
+                               "model": args.model, "systematic": args.systematic, "random": args.random,
                                "time_s": round(time.perf_counter() - t0, 1)}
     for s in ("cleared", "uncertain"):
         sel = [r for r in rows if r["status"] == s]
@@ -218,7 +221,8 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{stem}.json").write_text(json.dumps({"summary": summary, "limpets": rows}, indent=1))
     lines = ["# Clearance: limpets pressed into surveyed clouds", "",
-             f"`bench/clearance.py --run {run} --height {CAP[2]:g} --model {args.model}`; {summary['volume_m3']} m³ caps, "
+             f"`bench/clearance.py --run {run} --height {CAP[2]:g} --model {args.model} --systematic {args.systematic} "
+             f"--random {args.random}`; {summary['volume_m3']} m³ caps, "
              f"{CAP[2]:g} m high (clear_height_m {CAP[2]:g}); "
              f"{summary['time_s']} s.", "",
              "| location status (first run) | limpets | detected | rate |", "|---|---|---|---|"]

@@ -45,13 +45,13 @@ def spread(z: np.ndarray) -> dict[str, float | int]:
             "over3": round(float(np.mean(np.abs(z) > 3)), 4)}
 
 
-def scenario(run: Path, name: str, model: str, systematic: str = "alignment") -> dict[str, Any]:
+def scenario(run: Path, name: str, model: str, systematic: str = "alignment", random: str = "point") -> dict[str, Any]:
     notes = evaluation_reference(run / "bags" / f"{name}.operator.yaml")
     ref = load_survey_reference(ReferenceFile(notes.path, notes.units, notes.draft_m, notes.up, notes.bow, notes.trim_m or None))
     prior = load_prior(str(run / name / "operator_prior.json"))
     assert prior is not None
     cloud = load_cloud(run / name / "cloud.ply")
-    cfg = CompareConfig(uncertainty={"model": model, "systematic": systematic})
+    cfg = CompareConfig(uncertainty={"model": model, "systematic": systematic, "random": random})
     ins = attempt_inspection(cloud, ref.source, cfg, hull_to_nav=prior.hull_to_nav(ref.ref_from_hull),
                              sigma=prior.search)
     c = ins.cells
@@ -84,6 +84,8 @@ def main() -> None:
     ap.add_argument("--run", required=True, help="output directory of hullscan evaluate")
     ap.add_argument("--model", choices=("sonar", "estimated"), default="sonar")
     ap.add_argument("--only", action="append", help="scenario name (repeatable)")
+    ap.add_argument("--random", choices=("point", "mean"), default=CompareConfig().uncertainty.random,
+                    help="the estimated model's random term (compare.uncertainty.random)")
     ap.add_argument("--systematic", choices=("alignment", "local"), default=CompareConfig().uncertainty.systematic,
                     help="the estimated model's systematic term (compare.uncertainty.systematic)")
     ap.add_argument("--out", default=None, help="results name (default zscore_spread_<model>)")
@@ -94,14 +96,14 @@ def main() -> None:
     t0 = time.perf_counter()
     rows = []
     for i, name in enumerate(names):
-        rows.append(scenario(run, name, args.model, args.systematic))
+        rows.append(scenario(run, name, args.model, args.systematic, args.random))
         print(f"[{i + 1}/{len(names)}] {name}: {rows[-1].get('all', rows[-1].get('error'))}", flush=True)
     RESULTS.mkdir(exist_ok=True)
     stem = args.out or f"zscore_spread_{args.model}"
     (RESULTS / f"{stem}.json").write_text(json.dumps({"run": str(run), "rows": rows}, indent=1))
     cols = ["all"] + [f"incidence_{lo}_{hi}" for lo, hi in BANDS]
     lines = [f"# z-scores of clean plating ({args.model} model)", "",
-             f"`bench/zscore_spread.py --run {run} --model {args.model} --systematic {args.systematic}`; "
+             f"`bench/zscore_spread.py --run {run} --model {args.model} --systematic {args.systematic} --random {args.random}`; "
              f"{time.perf_counter() - t0:.0f} s. "
              "Each entry: std / robust spread / share of |z| > 3 (N(0, 1): 1 / 1 / 0.0027).", "",
              "| scenario | scale | " + " | ".join(c.replace("incidence_", "incidence ").replace("_", "-") + " deg"

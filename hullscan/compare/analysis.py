@@ -179,13 +179,19 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
     else:
         scale, how = 1.0, "estimated"
         sig = np.maximum(np.where(csig > 0, csig, config.uncertainty.fallback_sigma_m), ESTIMATED_LEAST_SIGMA_M)
+        if config.uncertainty.random == "mean":
+            sig = _judged_height_sigma(sig / np.sqrt(count), nb, np.isfinite(nb_d), config.uncertainty.floor_m)
         # The alignment's residual is one figure for the whole hull (growth on one plate, a lane
         # placed off at one turn); with ``systematic: local`` each cell carries what its own
         # surroundings show instead, where the relative deviation has cancelled the rest.
         is_local = config.uncertainty.systematic == "local"
         align_residual = 0.0 if is_local else align_residual
+        # The metre-scale spread of the residuals holds their random part too: with the random
+        # term the mean's, only what exceeds it is systematic (counted once, not twice).
         unc = np.hypot(sig, _local_systematic(cp, residual, bmed, bbase, binv, owner, members, config,
-                                              config.detection.baseline_clip_m) if is_local else align_residual)
+                                              config.detection.baseline_clip_m,
+                                              sig if config.uncertainty.random == "mean" else None)
+                       if is_local else align_residual)
     with np.errstate(invalid="ignore"):
         z = residual / unc
     cn = None if normals is None or len(normals) != len(points) else _cell_normals(normals, inv, m)
@@ -194,8 +200,18 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
                  normals_rotation)
 
 
+def _judged_height_sigma(cell_sigma: F64, nb: I64, valid: NDArray[np.bool_], floor: float) -> F64:
+    """The uncertainty (m) of the height the detector judges in each cell: the median over its
+    smoothing neighbours ``nb`` (M, k; ``valid`` where a neighbour is there and judged) of their
+    means, each of ``cell_sigma`` (M,): 1.25 sigma / sqrt(n) for a median of n, with ``floor``."""
+    nb_s = np.full(nb.shape, np.nan)
+    nb_s[valid] = cell_sigma[nb[valid]]
+    n_nb = np.maximum(valid.sum(axis=1), 1)
+    return np.asarray(np.hypot(1.2533 * row_nanmedian(nb_s) / np.sqrt(n_nb), floor), np.float64)
+
+
 def _local_systematic(cp: F64, residual: F64, bmed: F64, bbase: F64, binv: I64, owner: I64, members: I64,
-                      config: CompareConfig, plating_m: float | None = None) -> F64:
+                      config: CompareConfig, plating_m: float | None = None, noise: F64 | None = None) -> F64:
     """Per cell, the systematic error the local baseline leaves (m, 1 sigma): what it does not
     follow at half a metre (a lane's offset from its neighbour, a plate's own shape), the robust
     spread of the 0.5 m blocks' medians around it within the baseline's radius; and at the scale
@@ -210,7 +226,11 @@ def _local_systematic(cp: F64, residual: F64, bmed: F64, bbase: F64, binv: I64, 
     sys_m = np.nan_to_num(group_quantile(owner[fin], vals[fin], nb_blocks, q), nan=0.0)[binv] / ndtri(0.5 + q / 2)
     if plating_m is not None:
         residual = np.where(np.abs(residual) <= plating_m, residual, np.nan)
-    return np.asarray(np.hypot(sys_m, _wide_spread(cp, residual, config)), np.float64)
+    wide = _wide_spread(cp, residual, config)
+    if noise is not None:
+        # ``noise`` (M,): each cell's random error, which the residuals' spread also holds.
+        wide = np.sqrt(np.maximum(wide**2 - noise**2, 0.0))
+    return np.asarray(np.hypot(sys_m, wide), np.float64)
 
 
 def _cell_normals(normals: NDArray[np.floating[Any]], inv: I64, m: int) -> F64:

@@ -122,6 +122,10 @@ class UncertaintyConfig(BaseModel):
         "alignment", description="estimated model: the survey's systematic error on each cell. alignment: the "
         "alignment's residual, one figure for the whole hull; local (trial): what the local baseline leaves around "
         "the cell, read as the sonar model reads it (0.5 m and 1 m blocks' spread)")
+    random: Literal["point", "mean"] = Field(
+        "point", description="estimated model: the cell's random error. point: its points' single-return sigma; "
+        "mean: the uncertainty of the height the detector judges (the median over the smoothing neighbourhood of "
+        "each cell's mean of its points), as the sonar model takes it")
     range_sigma_m: float = Field(0.01, gt=0.0, description="sonar range noise at zero range (1 sigma, m)")
     range_sigma_per_m: float = Field(0.001, ge=0.0, description="extra range noise per metre of range (1 sigma)")
     beam_width_deg: float = Field(1.0, gt=0.0, le=45.0, description="the sonar beam's -3 dB width (deg): its "

@@ -269,8 +269,11 @@ def _uncertainty_note(cells: Cells, cloud: HullCloud, config: CompareConfig) -> 
     if cells.uncertainty_model == "sonar":
         return (f"uncertainty: sonar model from each point's incidence and range, with the local systematic "
                 f"error (scale {cells.uncertainty_scale:.2f}); the deviation is judged against its surroundings")
-    how = (f"uncertainty from the points' own sigma (default {config.uncertainty.fallback_sigma_m:g} m where none) "
-           "and the alignment's residual")
+    u = config.uncertainty
+    what = ("the uncertainty of each cell's judged height (its points' own sigma over their number)"
+            if u.random == "mean" else "the points' own sigma")
+    how = (f"uncertainty from {what} (default {u.fallback_sigma_m:g} m where none) and "
+           + ("the local systematic error around each cell" if u.systematic == "local" else "the alignment's residual"))
     if not cloud.has_geometry:
         return (f"coverage estimated: the cloud has no viewing geometry (incidence, range): a plain PLY or a scan "
                 f"saved by another tool; {how}")

@@ -143,7 +143,9 @@ class Predictor:
         return ("compare.uncertainty estimated model (the comparator's default) and its clearing rule: the cloud's own "
                 f"sigma as the reconstruction would set it from the planned returns (plane window {c.window_m2:g} m², "
                 f"navigation {c.navigation_m:.4f} m, normal gain {c.normal_gain:.3f}, lane scatter {c.lane_scatter_m:.4f} m; "
-                f"hullscan/plan/calibration.py), at least {ESTIMATED_LEAST_SIGMA_M:g} m, with {extra}")
+                f"hullscan/plan/calibration.py), at least {ESTIMATED_LEAST_SIGMA_M:g} m, with {extra}"
+                + ("; the trial compare.uncertainty.random: mean is not modelled (the plan predicts the single-point "
+                   "sigma, so its cleared share is a lower bound)" if self.uncertainty.random == "mean" else ""))
 
     def returns_per_ray(self, speed_mps: float) -> float:
         real_spacing = speed_mps / self.profile.ping_rate_hz

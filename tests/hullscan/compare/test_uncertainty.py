@@ -163,3 +163,31 @@ def test_local_systematic_term_follows_its_surroundings_and_a_big_box_does_not_h
     top = local.judged & (np.nan_to_num(local.residual) > 0.2)
     assert top.sum() > 100 and np.nanmedian(local.zscore[top]) > 5  # the box stands out of its surroundings
     assert [k for k, _, _ in segment(local, CompareConfig(uncertainty={"systematic": "local"}), ("protrusion",))] == ["protrusion"]
+
+
+def test_random_mean_with_local_systematic_spreads_clean_plating_as_n01(hull) -> None:
+    """``random: mean`` with ``systematic: local`` (trial): clean bottom plating seen with 1 cm of noise
+    per point, points 2 cm apart. The single-point sigma (the default) spreads the z-scores of clean
+    plating about twice too narrow. The uncertainty of the judged height (a median over about nine
+    cells of their points' mean) alone understates it here: 5 cm cells split a noisy column of points
+    between them, and their means keep part of the noise. The metre-scale spread of the residuals
+    around each cell (less what the random term already holds, counted once) measures what is left;
+    together they spread the plating's z-scores as N(0, 1)."""
+    ref = mesh_reference(hull, icp_spacing=0.5)
+    rng = np.random.default_rng(5)
+    g = np.arange(6.0, 12.0, 0.02)
+    x, y = np.meshgrid(g, np.arange(-1.2, 1.2, 0.02), indexing="ij")
+    xy = np.c_[x.ravel(), y.ravel()]
+    bottom = ref.signed_distance(np.c_[xy, np.full(len(xy), -2.0)])[1][:, 2]
+    pts = np.c_[xy, bottom + rng.normal(0, 0.01, len(xy))]
+    sig, conf = np.full(len(pts), 0.01), np.ones(len(pts))
+
+    def robust_z(cfg: CompareConfig) -> float:
+        c = make_cells(pts, sig, conf, ref, cfg, 0.0)
+        z = c.zscore[c.judged & np.isfinite(c.zscore)]
+        assert len(z) > 1000
+        return float(1.4826 * np.median(np.abs(z - np.median(z))))
+
+    assert robust_z(CompareConfig()) < 0.6
+    assert robust_z(CompareConfig(uncertainty={"random": "mean", "floor_m": 0.0})) > 1.5
+    assert 0.85 < robust_z(CompareConfig(uncertainty={"random": "mean", "floor_m": 0.0, "systematic": "local"})) < 1.2
