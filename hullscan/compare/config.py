@@ -124,8 +124,9 @@ class UncertaintyConfig(BaseModel):
         "the cell, read as the sonar model reads it (0.5 m and 1 m blocks' spread)")
     random: Literal["point", "mean"] = Field(
         "point", description="estimated model: the cell's random error. point: its points' single-return sigma; "
-        "mean: the uncertainty of the height the detector judges (the median over the smoothing neighbourhood of "
-        "each cell's mean of its points), as the sonar model takes it")
+        "mean (trial, docs/results/issue15_uncertainty.md, stop 35): the uncertainty of the height the detector "
+        "judges (the median over the smoothing neighbourhood of each cell's mean of its points), as the sonar model "
+        "takes it; clears far more, and raises more false alarms")
     range_sigma_m: float = Field(0.01, gt=0.0, description="sonar range noise at zero range (1 sigma, m)")
     range_sigma_per_m: float = Field(0.001, ge=0.0, description="extra range noise per metre of range (1 sigma)")
     beam_width_deg: float = Field(1.0, gt=0.0, le=45.0, description="the sonar beam's -3 dB width (deg): its "
