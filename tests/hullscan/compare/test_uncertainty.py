@@ -138,6 +138,13 @@ def test_cloud_without_viewing_geometry_says_coverage_is_estimated(hull, clean_s
     assert not ins.findings
 
 
+def _bottom_strip(ref, x_range: tuple[float, float], half_width: float) -> tuple[np.ndarray, np.ndarray]:
+    """A grid of (x, y) every 2 cm over the bottom (N, 2), and the bottom plating's z under each (N,)."""
+    x, y = np.meshgrid(np.arange(*x_range, 0.02), np.arange(-half_width, half_width, 0.02), indexing="ij")
+    xy = np.c_[x.ravel(), y.ravel()]
+    return xy, ref.signed_distance(np.c_[xy, np.full(len(xy), -2.0)])[1][:, 2]
+
+
 def test_local_systematic_term_follows_its_surroundings_and_a_big_box_does_not_hide_itself(hull) -> None:
     """``systematic: local`` (trial): a strip of bottom plating seen well (1 cm noise), 2.6 x 1.6 m, with
     a 1.2 x 1.0 m box 30 cm tall on it. The alignment's residual (here 4 cm, as a survey with growth
@@ -147,10 +154,7 @@ def test_local_systematic_term_follows_its_surroundings_and_a_big_box_does_not_h
     not inflate the term around itself (without that it hid itself, z about 1)."""
     ref = mesh_reference(hull, icp_spacing=0.5)
     rng = np.random.default_rng(3)
-    g = np.arange(7.7, 10.3, 0.02)
-    x, y = np.meshgrid(g, np.arange(-0.8, 0.8, 0.02), indexing="ij")
-    xy = np.c_[x.ravel(), y.ravel()]
-    bottom = ref.signed_distance(np.c_[xy, np.full(len(xy), -2.0)])[1][:, 2]
+    xy, bottom = _bottom_strip(ref, (7.7, 10.3), 0.8)
     on_box = (np.abs(xy[:, 0] - 9.0) < 0.6) & (np.abs(xy[:, 1]) < 0.5)
     pts = np.c_[xy, bottom - np.where(on_box, 0.3, 0.0) + rng.normal(0, 0.01, len(xy))]  # outward is -z
     sig, conf = np.full(len(pts), 0.015), np.ones(len(pts))
@@ -175,10 +179,7 @@ def test_random_mean_with_local_systematic_spreads_clean_plating_as_n01(hull) ->
     together they spread the plating's z-scores as N(0, 1)."""
     ref = mesh_reference(hull, icp_spacing=0.5)
     rng = np.random.default_rng(5)
-    g = np.arange(6.0, 12.0, 0.02)
-    x, y = np.meshgrid(g, np.arange(-1.2, 1.2, 0.02), indexing="ij")
-    xy = np.c_[x.ravel(), y.ravel()]
-    bottom = ref.signed_distance(np.c_[xy, np.full(len(xy), -2.0)])[1][:, 2]
+    xy, bottom = _bottom_strip(ref, (6.0, 12.0), 1.2)
     pts = np.c_[xy, bottom + rng.normal(0, 0.01, len(xy))]
     sig, conf = np.full(len(pts), 0.01), np.ones(len(pts))
 
