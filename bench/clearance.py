@@ -159,10 +159,15 @@ def run_scenario(run: Path, name: str, rounds: int, per_status: int, seed: int, 
     return rows
 
 
-def _stem(height: float, model: str) -> str:
-    """Results name: clearance[_<height>][_<model> where it is not the default]."""
+def _stem(height: float, model: str, systematic: str = "alignment", random: str = "point") -> str:
+    """Results name: clearance[_<height>][_<model>][_<systematic>][_<random>], each only where it is not
+    the default (a trial's run never overwrites the default's results)."""
     stem = "clearance" if height == 0.10 else f"clearance_{height:g}"
-    return stem if model == CompareConfig().uncertainty.model else f"{stem}_{model}"
+    u = CompareConfig().uncertainty
+    for value, default in ((model, u.model), (systematic, u.systematic), (random, u.random)):
+        if value != default:
+            stem += f"_{value}"
+    return stem
 
 
 def main() -> None:
@@ -184,7 +189,7 @@ def main() -> None:
     args = ap.parse_args()
     logging.getLogger("hullscan").setLevel(logging.ERROR)
     CAP[2] = args.height
-    stem = args.out or _stem(args.height, args.model)
+    stem = args.out or _stem(args.height, args.model, args.systematic, args.random)
     run = Path(args.run)
     names = args.only or sorted(p.parent.name for p in run.glob("*/cloud.ply"))
     t0 = time.perf_counter()

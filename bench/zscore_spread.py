@@ -99,7 +99,10 @@ def main() -> None:
         rows.append(scenario(run, name, args.model, args.systematic, args.random))
         print(f"[{i + 1}/{len(names)}] {name}: {rows[-1].get('all', rows[-1].get('error'))}", flush=True)
     RESULTS.mkdir(exist_ok=True)
-    stem = args.out or f"zscore_spread_{args.model}"
+    u = CompareConfig().uncertainty
+    # A trial's run never overwrites the default's results: non-default terms join the name.
+    stem = args.out or "_".join([f"zscore_spread_{args.model}"] + [v for v, d in ((args.systematic, u.systematic),
+                                                                               (args.random, u.random)) if v != d])
     (RESULTS / f"{stem}.json").write_text(json.dumps({"run": str(run), "rows": rows}, indent=1))
     cols = ["all"] + [f"incidence_{lo}_{hi}" for lo, hi in BANDS]
     lines = [f"# z-scores of clean plating ({args.model} model)", "",
