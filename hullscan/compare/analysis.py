@@ -167,12 +167,8 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
         # The model's uncertainty of each cell's mean, then of the neighbourhood median taken of it
         # (1.25 sigma / sqrt(n) for a median of n); the survey's scatter sets the scale. The
         # alignment's residual is not added: the relative deviation cancels it.
-        nb_s = np.full(nb.shape, np.nan)
-        nb_s[valid] = np.sqrt(1.0 / wsum)[nb[valid]]
-        n_nb = np.maximum(np.isfinite(nb_d).sum(axis=1), 1)
-        model = 1.2533 * row_nanmedian(nb_s) / np.sqrt(n_nb)
-        local = _local_systematic(cp, residual, bmed, bbase, binv, owner, members, config)
-        unc0 = np.sqrt(model**2 + local**2 + config.uncertainty.floor_m**2)
+        model = _judged_height_sigma(np.sqrt(1.0 / wsum), nb, np.isfinite(nb_d), config.uncertainty.floor_m)
+        unc0 = np.hypot(model, _local_systematic(cp, residual, bmed, bbase, binv, owner, members, config))
         scale = calibrated_scale(residual, unc0, np.isfinite(residual), config.uncertainty)
         unc = scale * unc0
         align_residual, how = 0.0, "sonar"
