@@ -182,3 +182,59 @@ def test_a_bounded_query_matches_the_unbounded_one_within_its_radius(ref) -> Non
         bounded = _cost(pts, proxy, np.eye(4), trunc)
         d_all, _, _, _, over_all = proxy.signed_distance(pts)
         assert bounded == pytest.approx(float(np.mean(np.where(over_all, np.minimum(np.abs(d_all), trunc), trunc) ** 2)))
+
+
+def test_settle_and_icp_repeat_until_the_settle_no_longer_moves_the_fit(monkeypatch) -> None:
+    # Along a bow shoulder seen from one side a shift along the ship trades with a shift across
+    # it: each (ICP, settle) round goes part of the way down the valley (long_side_160m stopped
+    # 0.17 m short after one). Stand-ins: ICP leaves the fit, each settle moves the cloud a
+    # shrinking share of what is left to an along-ship minimum 0.35 m away, and the cost falls.
+    from types import SimpleNamespace
+
+    import hullscan.compare.align as al
+    from hullscan.compare.prior import REGISTERED_SIGMA
+
+    goal = 0.35
+    calls: list[float] = []
+
+    def fake_settle(src, reference, t, sigma, config, **kw):
+        t = t.copy()
+        t[0, 3] += 0.6 * (goal - t[0, 3])
+        calls.append(t[0, 3])
+        return t, (-0.1 * len(calls), 0.1)
+
+    monkeypatch.setattr(al, "settle_along", fake_settle)
+    # The cost falls with the distance left to the minimum (by more than the tie each round).
+    monkeypatch.setattr(al, "_cost", lambda src, reference, t, c: 1.0 + (goal - t[0, 3]) ** 2 / 0.01)
+    refiner = SimpleNamespace(src=np.zeros((10, 3)), reference=None, config=CompareConfig(),
+                              refine=lambda cands, schedule: [SimpleNamespace(matrix=cands[0][1])])
+    t, rng = al._settle_with_icp(refiner, "test", np.eye(4), REGISTERED_SIGMA, CompareConfig())
+    # 0.6 of the rest each round: 0.21, 0.084, then 0.034 m, under half a settle step (0.05 m);
+    # the last round's settle states the range.
+    assert len(calls) == 3
+    assert abs(t[0, 3] - goal) < 0.03 and rng == pytest.approx((-0.3, 0.1))
+    # One round (the earlier code) would have stopped 0.14 m short.
+    assert abs(calls[0] - goal) > 0.1
+
+
+def test_where_the_settle_does_not_lower_the_cost_one_round_is_all(monkeypatch) -> None:
+    # Along a parallel midbody the cost is flat: more rounds would only walk the fit along the ship.
+    from types import SimpleNamespace
+
+    import hullscan.compare.align as al
+    from hullscan.compare.prior import REGISTERED_SIGMA
+
+    calls: list[float] = []
+
+    def fake_settle(src, reference, t, sigma, config, **kw):
+        t = t.copy()
+        t[0, 3] += 0.25
+        calls.append(t[0, 3])
+        return t, (-2.0, 2.0)
+
+    monkeypatch.setattr(al, "settle_along", fake_settle)
+    monkeypatch.setattr(al, "_cost", lambda src, reference, t, c: 1.0)
+    refiner = SimpleNamespace(src=np.zeros((10, 3)), reference=None, config=CompareConfig(),
+                              refine=lambda cands, schedule: [SimpleNamespace(matrix=cands[0][1])])
+    al._settle_with_icp(refiner, "test", np.eye(4), REGISTERED_SIGMA, CompareConfig())
+    assert len(calls) == 1  # one round, as before stop 36
