@@ -645,16 +645,16 @@ def _settle_with_icp(fit: _Refiner, method: str, t: F64, sigma: PriorSigma, conf
         t = fit.refine([(method, t)], fit.config.alignment.icp_schedule_m[-1:])[0].matrix
         before = _cost(fit.src, fit.reference, t, c)
         settled, along_range = settle_along(fit.src, fit.reference, t, sigma, config, window_m=0.3, far=False)
-        moved, t = _along_move(fit.src, t, settled)
+        moved, t = _along_move(fit.src, t, settled), settled
         if moved < 0.5 * rc.along_settle_step_m or _cost(fit.src, fit.reference, t, c) > (1.0 - rc.along_tie) * before:
             break
     return t, along_range
 
 
-def _along_move(src: F64, before: F64, after: F64) -> tuple[float, F64]:
-    """How far (m) the fit ``before`` -> ``after`` moved the cloud's centre along hull x, and ``after``."""
+def _along_move(src: F64, before: F64, after: F64) -> float:
+    """How far (m) the fit ``before`` -> ``after`` (reference <- cloud) moved the cloud's centre along hull x."""
     centre = src.mean(axis=0)
-    return float(abs((after[:3, :3] @ centre + after[:3, 3] - before[:3, :3] @ centre - before[:3, 3])[0])), after
+    return float(abs((after[:3, :3] @ centre + after[:3, 3] - before[:3, :3] @ centre - before[:3, 3])[0]))
 
 
 def _fine_refiner(points: F64, reference: Reference, config: CompareConfig) -> _Refiner:
