@@ -623,10 +623,6 @@ def align(points: F64, reference: Reference, config: CompareConfig, *, prior: Tr
     return result
 
 
-# Rounds of (ICP, near settle) after the first settle along the ship, at most.
-SETTLE_ROUNDS = 6
-
-
 def _settle_with_icp(fit: _Refiner, method: str, t: F64, sigma: PriorSigma, config: CompareConfig
                      ) -> tuple[F64, tuple[float, float]]:
     """Heading and the position across the ship follow a new position along it: refine them with
@@ -641,7 +637,7 @@ def _settle_with_icp(fit: _Refiner, method: str, t: F64, sigma: PriorSigma, conf
     rc = config.alignment.registration
     c = 2 * config.alignment.tukey_k_m
     along_range = (0.0, 0.0)
-    for _ in range(SETTLE_ROUNDS):
+    for _ in range(rc.settle_rounds):
         t = fit.refine([(method, t)], fit.config.alignment.icp_schedule_m[-1:])[0].matrix
         before = _cost(fit.src, fit.reference, t, c)
         settled, along_range = settle_along(fit.src, fit.reference, t, sigma, config, window_m=0.3, far=False)

@@ -39,6 +39,9 @@ class RegistrationConfig(BaseModel):
     settle_heading_deg: float = Field(0.4, ge=0.0, description="... and about the best shift, turning the heading "
                                       "within +/- this as well (deg; along a smooth hull a shift and a turn trade off)")
     settle_heading_step_deg: float = Field(0.2, gt=0.0, description="heading step of that scan (deg)")
+    settle_rounds: int = Field(6, ge=1, description="after it, (finest ICP, settle within 0.3 m) repeats while the "
+                               "settle moves the fit by half a step or more and lowers its cost by more than along_tie, "
+                               "at most this many rounds (1: the behaviour before stop 36)")
     along_tie: float = Field(0.03, gt=0.0, description="shifts along the ship whose cost is within this share of "
                              "the lowest are as good: the reported ambiguity")
     ambiguity_scan_m: float = Field(10.0, gt=0.0, description="least reach of the scan along the ship (m)")
