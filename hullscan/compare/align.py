@@ -756,6 +756,11 @@ def settle_along(src: F64, reference: Reference, t: F64, sigma: PriorSigma, conf
     best += _parabola_offset(cost(best - step, yaw), low, cost(best + step, yaw), step)
     yaw += _parabola_offset(cost(best, yaw - ystep), cost(best, yaw), cost(best, yaw + ystep), ystep)
     low = min(low, cost(best, yaw))
+    if rc.settle_min_gain > 0:
+        here = cost(0.0, 0.0)
+        if low > (1.0 - rc.settle_min_gain) * here:
+            # Not clearly better than where the fit is: along a flat cost the lowest point is noise.
+            best, yaw, low = 0.0, 0.0, min(low, here)
     t = _about(pivot, yaw, np.array([best, 0.0, 0.0])) @ t
     # The ambiguity scan walks up to 10 m each way: only for the settle whose range is reported.
     return t, _tie_range(pts, reference, t, low, sigma, config) if ambiguity else (0.0, 0.0)

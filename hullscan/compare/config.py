@@ -39,6 +39,8 @@ class RegistrationConfig(BaseModel):
     settle_heading_deg: float = Field(0.4, ge=0.0, description="... and about the best shift, turning the heading "
                                       "within +/- this as well (deg; along a smooth hull a shift and a turn trade off)")
     settle_heading_step_deg: float = Field(0.2, gt=0.0, description="heading step of that scan (deg)")
+    settle_min_gain: float = Field(0.0, ge=0.0, lt=1.0, description="the settle moves the fit only when that "
+                                   "lowers its cost by more than this share (0: to the lowest point however small the gain)")
     settle_rounds: int = Field(6, ge=1, description="after it, (finest ICP, settle within 0.3 m) repeats while the "
                                "settle moves the fit by half a step or more and lowers its cost by more than along_tie, "
                                "at most this many rounds (1: the behaviour before stop 36)")

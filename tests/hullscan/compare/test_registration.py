@@ -238,3 +238,20 @@ def test_where_the_settle_does_not_lower_the_cost_one_round_is_all(monkeypatch) 
                               refine=lambda cands, schedule: [SimpleNamespace(matrix=cands[0][1])])
     al._settle_with_icp(refiner, "test", np.eye(4), REGISTERED_SIGMA, CompareConfig())
     assert len(calls) == 1  # one round, as before stop 36
+
+
+def test_with_a_least_gain_the_settle_stays_where_the_cost_is_flat(midbody) -> None:
+    # Along a parallel midbody the lowest point of the settle's window is noise: with
+    # settle_min_gain the fit moves only for a clear gain, and here it stays where it was.
+    from hullscan.compare.prior import PriorSigma
+
+    r, pts, _ = midbody
+    start = HULL_TO_NAV.inverse().as_matrix()
+    start[0, 3] += 1.2
+    registered = PriorSigma(along_m=0.5, across_m=0.3, vertical_m=0.2, heading_deg=1.0)
+    cfg = CompareConfig()
+    moved, _ = settle_along(pts, r, start, registered, cfg)
+    assert not np.allclose(moved, start)  # the default takes the window's lowest point
+    gain = CompareConfig(alignment={"registration": {"settle_min_gain": 0.03}})
+    stayed, _ = settle_along(pts, r, start, registered, gain)
+    assert np.allclose(stayed, start)
