@@ -637,20 +637,16 @@ def _settle_with_icp(fit: _Refiner, method: str, t: F64, sigma: PriorSigma, conf
     rc = config.alignment.registration
     c = 2 * config.alignment.tukey_k_m
     along_range = (0.0, 0.0)
+    centre = fit.src.mean(axis=0)
     for _ in range(rc.settle_rounds):
         t = fit.refine([(method, t)], fit.config.alignment.icp_schedule_m[-1:])[0].matrix
         before = _cost(fit.src, fit.reference, t, c)
         settled, along_range = settle_along(fit.src, fit.reference, t, sigma, config, window_m=0.3, far=False)
-        moved, t = _along_move(fit.src, t, settled), settled
+        # How far the settle moved the cloud's centre along the ship (reference frame).
+        moved, t = abs(_offsets(settled, t, t[:3, :3] @ centre + t[:3, 3])[0]), settled
         if moved < 0.5 * rc.along_settle_step_m or _cost(fit.src, fit.reference, t, c) > (1.0 - rc.along_tie) * before:
             break
     return t, along_range
-
-
-def _along_move(src: F64, before: F64, after: F64) -> float:
-    """How far (m) the fit ``before`` -> ``after`` (reference <- cloud) moved the cloud's centre along hull x."""
-    centre = src.mean(axis=0)
-    return float(abs((after[:3, :3] @ centre + after[:3, 3] - before[:3, :3] @ centre - before[:3, 3])[0]))
 
 
 def _fine_refiner(points: F64, reference: Reference, config: CompareConfig) -> _Refiner:
