@@ -2,10 +2,11 @@
 
 Memory is proportional to the surveyed surface, never to the volume or the number
 of pings: an open-addressing table of int64 voxel keys points into dense
-per-voxel sums (hit count, miss count, sum and outer-product sum of the point
-offsets from the voxel centre, sum of view directions, sum of sigma^2): about
-92 bytes per surface voxel, so ~7 GB for the whole wetted surface of a 400 m
-hull at 2 cm (about 72 M voxels) and tens of MB for a typical survey.
+per-voxel sums (hit count, miss count, weighted sum and outer-product sum of the
+point offsets from the voxel centre, sum of view directions, sum of sigma^2, weighted
+sum of ranges, sum of weights): about 96 bytes per surface voxel, so ~7 GB for the
+whole wetted surface of a 400 m hull at 2 cm (about 72 M voxels) and tens of MB for a
+typical survey.
 
 Free-space evidence is only recorded in voxels that already hold hits (a band
 of ``carve_length`` before each return): ghosts that later pings see through
@@ -14,6 +15,15 @@ empty water.
 
 Voxels of one 4x4x4 block land in neighbouring table slots, so the steps of a
 beam and the neighbours of a voxel mostly hit the same cache lines.
+
+Returns are weighted by how tightly they fix the surface. A return's spread has two
+parts: range noise (the same at every range) and the beam's footprint (its width grows
+with range). Their ratio is one at ``r0 = range sigma / footprint sigma`` (2 cm over a
+1 degree beam: 2.7 m), so a return at range ``r`` counts ``1 / (1 + (r / r0)^2)``. Why it
+matters: a 15-20 m return at grazing incidence comes from a 26-35 cm footprint and its
+first arrival stands centimetres proud of the plating; counted alike, such returns pull
+the surface where near and far passes overlap (docs/method.md, "Fusion"). Hit counts stay
+counts: free-space ratios, minimum hits and confidences do not change with the weights.
 """
 
 from __future__ import annotations
@@ -112,25 +122,36 @@ def _rehash(table: NDArray[np.int64], vkey: NDArray[np.int64], n: int, occ: NDAr
 
 
 @njit(cache=True, inline="always")
-def _accumulate(acc: NDArray[np.float32], v: int, ox: float, oy: float, oz: float,
-                dx: float, dy: float, dz: float, sig: float, rng: float) -> None:
-    """Add one return to voxel ``v``: hit, offset from the centre, its outer product, view direction,
-    sigma^2, range."""
+def _weight(rng: float, wr0: float) -> float:
+    """A return's fusion weight: ``1 / (1 + (rng / wr0)^2)``, its footprint's share of its variance
+    (module docstring); 1 for every return where ``wr0`` <= 0."""
+    if wr0 <= 0.0:
+        return 1.0
+    q = rng / wr0
+    return 1.0 / (1.0 + q * q)
+
+
+@njit(cache=True, inline="always")
+def _accumulate(acc: NDArray[np.float32], v: int, ox: float, oy: float, oz: float,  # noqa: PLR0913 (numba kernel: scalars in, no structs in nopython mode)
+                dx: float, dy: float, dz: float, sig: float, rng: float, w: float) -> None:
+    """Add one return of weight ``w`` to voxel ``v``: hit, weighted offset from the centre and its
+    outer product, view direction, sigma^2, weighted range, weight."""
     acc[v, 0] += 1
-    acc[v, 2] += ox
-    acc[v, 3] += oy
-    acc[v, 4] += oz
-    acc[v, 5] += ox * ox
-    acc[v, 6] += ox * oy
-    acc[v, 7] += ox * oz
-    acc[v, 8] += oy * oy
-    acc[v, 9] += oy * oz
-    acc[v, 10] += oz * oz
+    acc[v, 2] += w * ox
+    acc[v, 3] += w * oy
+    acc[v, 4] += w * oz
+    acc[v, 5] += w * ox * ox
+    acc[v, 6] += w * ox * oy
+    acc[v, 7] += w * ox * oz
+    acc[v, 8] += w * oy * oy
+    acc[v, 9] += w * oy * oz
+    acc[v, 10] += w * oz * oz
     acc[v, 11] += dx
     acc[v, 12] += dy
     acc[v, 13] += dz
     acc[v, 14] += sig * sig
-    acc[v, 15] += rng
+    acc[v, 15] += w * rng
+    acc[v, 16] += w
 
 
 # --------------------------------------------------------------------------- fusion
@@ -140,8 +161,9 @@ def _accumulate(acc: NDArray[np.float32], v: int, ox: float, oy: float, oz: floa
 def _fuse(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.float32], n_vox: int,  # noqa: C901, PLR0913 (numba kernel: flat arrays and scalars in, no structs in nopython mode; one pass for speed)
           points: NDArray[np.float64], ray: NDArray[np.int32], origins: NDArray[np.float64],
           sigma: NDArray[np.float32], vs: float, carve_start_sigmas: float, carve_len: float,
-          lim: float, occ: NDArray[np.uint8]) -> int:
-    """Fuse points in order; returns the new voxel count. Capacity is ensured by the caller."""
+          lim: float, occ: NDArray[np.uint8], wr0: float) -> int:
+    """Fuse points in order, each weighted by :func:`_weight`; returns the new voxel count. Capacity
+    is ensured by the caller."""
     mask = table.shape[0] - 1
     inv = 1.0 / vs
     hk, hv = EMPTY, 0
@@ -198,7 +220,7 @@ def _fuse(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.flo
             v = hv
         hk, hv = k, v
         _accumulate(acc, v, px - (ix + 0.5) * vs, py - (iy + 0.5) * vs, pz - (iz + 0.5) * vs, dx, dy, dz, sigma[i],
-                    rng)
+                    rng, _weight(rng, wr0))
     return n_vox
 
 
@@ -206,7 +228,7 @@ def _fuse(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.flo
 def _fuse_hits(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.float32], n_vox: int,  # noqa: PLR0913 (numba kernel: flat arrays and scalars in, no structs in nopython mode; one pass for speed)
                points: NDArray[np.float64], ray: NDArray[np.int32], origins: NDArray[np.float64],
                sigma: NDArray[np.float32], vs: float, lim: float, occ: NDArray[np.uint8],
-               first: NDArray[np.int64]) -> int:
+               first: NDArray[np.int64], wr0: float) -> int:
     """The hits of :func:`_fuse` alone, in input order; ``first[v - n_vox]`` gets the first point of
     each new voxel ``v``. Returns the new voxel count, or ``-1 - i`` (nothing written) when point
     ``i`` is outside the map."""
@@ -251,7 +273,7 @@ def _fuse_hits(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[n
             v = hv
         hk, hv = k, v
         _accumulate(acc, v, px - (ix + 0.5) * vs, py - (iy + 0.5) * vs, pz - (iz + 0.5) * vs, dx, dy, dz, sigma[i],
-                    rng)
+                    rng, _weight(rng, wr0))
     return n_vox
 
 
@@ -259,7 +281,7 @@ def _fuse_hits(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[n
 def _fuse_par(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.float32], n_vox: int,  # noqa: PLR0913 (numba kernel: flat arrays and scalars in, no structs in nopython mode; one pass for speed)
               points: NDArray[np.float64], ray: NDArray[np.int32], origins: NDArray[np.float64],
               sigma: NDArray[np.float32], vs: float, carve_start_sigmas: float, carve_len: float,
-              lim: float, occ: NDArray[np.uint8], kmax: int, mbuf: NDArray[np.int32]) -> int:
+              lim: float, occ: NDArray[np.uint8], kmax: int, mbuf: NDArray[np.int32], wr0: float) -> int:
     """Multi-threaded :func:`_fuse` with bit-identical results.
 
     The serial kernel's semantics are kept exactly: every voxel's sums are added in input
@@ -275,7 +297,7 @@ def _fuse_par(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np
     first = np.empty(m, np.int64)
     # (1) Hits, in input order (nothing written if a point is outside the map: the wrapper fuses
     # the points before it and raises).
-    n_vox = _fuse_hits(table, vkey, acc, n_vox, points, ray, origins, sigma, vs, lim, occ, first)
+    n_vox = _fuse_hits(table, vkey, acc, n_vox, points, ray, origins, sigma, vs, lim, occ, first, wr0)
     if n_vox < 0:
         return n_vox
     if carve_len <= 0.0:
@@ -344,8 +366,9 @@ def _add_misses(acc: NDArray[np.float32], ids: NDArray[np.int32], c: int) -> Non
 
 def fuse_reference(points: NDArray[np.float64], ray: NDArray[np.int32], origins: NDArray[np.float64],
                    sigma: NDArray[np.float32], vs: float, carve_start_sigmas: float,
-                   carve_len: float) -> dict[tuple[int, int, int], dict[str, Any]]:
-    """Plain-Python reference of :func:`_fuse`: voxel index -> sums (float64)."""
+                   carve_len: float, weight_range_m: float = 0.0) -> dict[tuple[int, int, int], dict[str, Any]]:
+    """Plain-Python reference of :func:`_fuse`: voxel index -> sums (float64); a return at range
+    ``r`` weighs ``1 / (1 + (r / weight_range_m)^2)`` (1 where ``weight_range_m`` is 0)."""
     out: dict[tuple[int, int, int], dict[str, Any]] = {}
     for i in range(points.shape[0]):
         p = points[i]
@@ -366,14 +389,16 @@ def fuse_reference(points: NDArray[np.float64], ray: NDArray[np.int32], origins:
         f = np.floor(p / vs)
         idx = (int(f[0]), int(f[1]), int(f[2]))
         e = out.setdefault(idx, {"hits": 0, "miss": 0, "s1": np.zeros(3), "s2": np.zeros(6),
-                                 "sd": np.zeros(3), "ss": 0.0, "rs": 0.0})
+                                 "sd": np.zeros(3), "ss": 0.0, "rs": 0.0, "w": 0.0})
         off = p - (np.array(idx) + 0.5) * vs
+        w = 1.0 / (1.0 + (rng / weight_range_m) ** 2) if weight_range_m > 0 else 1.0
         e["hits"] += 1
-        e["s1"] += off
-        e["s2"] += off[[0, 0, 0, 1, 1, 2]] * off[[0, 1, 2, 1, 2, 2]]
+        e["s1"] += w * off
+        e["s2"] += w * off[[0, 0, 0, 1, 1, 2]] * off[[0, 1, 2, 1, 2, 2]]
         e["sd"] += d
         e["ss"] += float(sigma[i]) ** 2
-        e["rs"] += rng
+        e["rs"] += w * rng
+        e["w"] += w
     return out
 
 
@@ -469,7 +494,9 @@ def _extract(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.
                 break
             sl = (sl + 1) & cmask
         vcell[v] = u
-    # Sums per cell, allocated only now that the number of cells is known.
+    # Sums per cell, allocated only now that the number of cells is known: hits (``cn``) and the
+    # fusion weights (``cw``) that the position sums carry.
+    cn = np.zeros(n_cell)
     cw = np.zeros(n_cell)
     c1 = np.zeros((n_cell, 3))
     c2 = np.zeros((n_cell, 6))
@@ -478,7 +505,8 @@ def _extract(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.
         u = vcell[v]
         if u < 0:
             continue
-        h = acc[v, 0]
+        h = acc[v, 16]
+        cn[u] += acc[v, 0]
         k = vkey[v]
         ix = ((k >> 42) & _MASK21) - _OFF
         iy = ((k >> 21) & _MASK21) - _OFF
@@ -512,6 +540,7 @@ def _extract(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.
         jx = ((k >> 42) & _MASK21) - _OFF
         jy = ((k >> 21) & _MASK21) - _OFF
         jz = (k & _MASK21) - _OFF
+        hn = 0.0
         w = 0.0
         m0 = m1 = m2 = 0.0
         q0 = q1 = q2 = q3 = q4 = q5 = 0.0
@@ -524,6 +553,7 @@ def _extract(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.
                         continue
                     h = cw[g]
                     rx, ry, rz = ax * csz, ay * csz, az * csz
+                    hn += cn[g]
                     w += h
                     m0 += c1[g, 0] + h * rx
                     m1 += c1[g, 1] + h * ry
@@ -537,8 +567,8 @@ def _extract(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.
                     d0 += cd[g, 0]
                     d1 += cd[g, 1]
                     d2 += cd[g, 2]
-        pw[u] = w
-        if w < min_hits:
+        pw[u] = hn if w > 0.0 else 0.0
+        if pw[u] < min_hits:
             continue
         m0, m1, m2 = m0 / w, m1 / w, m2 / w
         lam, nx, ny, nz = _smallest_eig(q0 / w - m0 * m0, q1 / w - m0 * m1, q2 / w - m0 * m2,
@@ -571,7 +601,8 @@ def _extract(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.
             reason[v] = 3
             continue
         h = acc[v, 0]
-        mx, my, mz = acc[v, 2] / h, acc[v, 3] / h, acc[v, 4] / h
+        wv = acc[v, 16]
+        mx, my, mz = acc[v, 2] / wv, acc[v, 3] / wv, acc[v, 4] / wv
         e = nx * (mx - bx) + ny * (my - by) + nz * (mz - bz)
         out_p[n_out, 0] = (ix + 0.5) * vs + mx - e * nx
         out_p[n_out, 1] = (iy + 0.5) * vs + my - e * ny
@@ -584,7 +615,7 @@ def _extract(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.
         out_s[n_out] = np.sqrt(acc[v, 14] / h / pw[u] + pe[u])
         cos_i = abs(nx * acc[v, 11] + ny * acc[v, 12] + nz * acc[v, 13]) / h
         out_i[n_out] = np.degrees(np.arccos(min(cos_i, 1.0)))
-        out_r[n_out] = acc[v, 15] / h
+        out_r[n_out] = acc[v, 15] / wv
         out_v[n_out] = v
         reason[v] = 0
         n_out += 1
@@ -594,10 +625,10 @@ def _extract(table: NDArray[np.int64], vkey: NDArray[np.int64], acc: NDArray[np.
 def extract_reference(vox: dict[tuple[int, int, int], dict[str, Any]], vs: float, cell: int,
                       min_hits: int, max_miss_ratio: float) -> dict[tuple[int, int, int], tuple[Any, ...]]:
     """Reference of :func:`_extract` on :func:`fuse_reference` output: voxel -> (point, normal, hits,
-    incidence in degrees, mean range).
+    incidence in degrees, weighted mean range).
 
     Works in absolute coordinates: every hit of the 3x3x3 cells around a voxel's cell
-    enters the plane fit.
+    enters the plane fit with its fusion weight; the minimum counts hits.
     """
     ok = {k: e for k, e in vox.items() if e["miss"] <= max_miss_ratio * e["hits"]}
     cells: dict[tuple[int, ...], list[Any]] = {}
@@ -605,7 +636,7 @@ def extract_reference(vox: dict[tuple[int, int, int], dict[str, Any]], vs: float
         cells.setdefault(tuple(int(i) // cell for i in k), []).append(k)
     planes: dict[tuple[int, ...], tuple[Any, ...] | None] = {}
     for ck in cells:
-        w, s1, s2, dsum = 0.0, np.zeros(3), np.zeros((3, 3)), np.zeros(3)
+        hn, w, s1, s2, dsum = 0, 0.0, np.zeros(3), np.zeros((3, 3)), np.zeros(3)
         for ax in range(-1, 2):
             for ay in range(-1, 2):
                 for az in range(-1, 2):
@@ -614,11 +645,12 @@ def extract_reference(vox: dict[tuple[int, int, int], dict[str, Any]], vs: float
                         c = (np.array(k) + 0.5) * vs
                         q = u["s2"]
                         o2 = np.array([[q[0], q[1], q[2]], [q[1], q[3], q[4]], [q[2], q[4], q[5]]])
-                        w += u["hits"]
-                        s1 += u["s1"] + u["hits"] * c
-                        s2 += o2 + np.outer(u["s1"], c) + np.outer(c, u["s1"]) + u["hits"] * np.outer(c, c)
+                        hn += u["hits"]
+                        w += u["w"]
+                        s1 += u["s1"] + u["w"] * c
+                        s2 += o2 + np.outer(u["s1"], c) + np.outer(c, u["s1"]) + u["w"] * np.outer(c, c)
                         dsum += u["sd"]
-        if w < min_hits:
+        if hn < min_hits:
             planes[ck] = None
             continue
         m = s1 / w
@@ -636,10 +668,10 @@ def extract_reference(vox: dict[tuple[int, int, int], dict[str, Any]], vs: float
             if abs(n @ (m - centre)) > 0.5 * vs * np.abs(n).sum():
                 continue
             e = ok[k]
-            mean = centre + e["s1"] / e["hits"]
+            mean = centre + e["s1"] / e["w"]
             cos_i = min(abs(float(n @ e["sd"])) / e["hits"], 1.0)
             out[k] = (mean - (n @ (mean - m)) * n, n, e["hits"], float(np.degrees(np.arccos(cos_i))),
-                      e["rs"] / e["hits"])
+                      e["rs"] / e["w"])
     return out
 
 
@@ -649,21 +681,28 @@ def extract_reference(vox: dict[tuple[int, int, int], dict[str, Any]], vs: float
 class VoxelMap:
     """Growable sparse voxel map (typed wrapper around the kernels).
 
-    ``acc`` (capacity, 16) float32 holds one 64-byte record per voxel (one cache line):
-    hits, misses, sum of offsets from the voxel centre (3), sum of their outer products
-    (xx xy xz yy yz zz), sum of unit view directions (3), sum of sigma^2, sum of ranges.
-    ``table`` (slots, 2) int64 holds (key, voxel id) pairs, at most half full.
+    ``acc`` (capacity, 17) float32 holds one 68-byte record per voxel: hits, misses, weighted
+    sum of offsets from the voxel centre (3), weighted sum of their outer products (xx xy xz yy
+    yz zz), sum of unit view directions (3), sum of sigma^2, weighted sum of ranges, sum of
+    weights. ``table`` (slots, 2) int64 holds (key, voxel id) pairs, at most half full.
+
+    ``weight_range_m`` (``r0``): each return counts ``1 / (1 + (range / r0)^2)`` in the position
+    sums (module docstring); 0 counts every return alike.
     """
 
-    HITS, MISS, S1, S2, SD, SS, RS = 0, 1, 2, 5, 11, 14, 15
+    HITS, MISS, S1, S2, SD, SS, RS, W = 0, 1, 2, 5, 11, 14, 15, 16
+    RECORD = 17
 
-    def __init__(self, voxel_size: float, capacity: int = 1 << 14) -> None:
+    def __init__(self, voxel_size: float, capacity: int = 1 << 14, weight_range_m: float = 0.0) -> None:
         if not 0.001 <= voxel_size <= 1.0:
             raise ValueError(f"VoxelMap: voxel_size {voxel_size} m outside 0.001..1 m")
+        if not (np.isfinite(weight_range_m) and weight_range_m >= 0.0):
+            raise ValueError(f"VoxelMap: weight_range_m {weight_range_m} must be >= 0 (0: equal weights)")
         self.voxel_size = float(voxel_size)
+        self.weight_range_m = float(weight_range_m)
         self.n = 0
         self.vkey = np.full(capacity, EMPTY, np.int64)
-        self.acc = np.zeros((capacity, 16), np.float32)
+        self.acc = np.zeros((capacity, self.RECORD), np.float32)
         self.table = np.full((_pow2(2 * capacity), 2), EMPTY, np.int64)
         self.occ = np.zeros(_BITS // 8, np.uint8)
 
@@ -694,8 +733,13 @@ class VoxelMap:
 
     @property
     def rs(self) -> NDArray[np.float32]:
-        """Sum of the returns' ranges per voxel (m)."""
+        """Weighted sum of the returns' ranges per voxel (m)."""
         return self.acc[: self.n, self.RS]
+
+    @property
+    def weights(self) -> NDArray[np.float32]:
+        """Sum of the returns' fusion weights per voxel (the hit count where weights are off)."""
+        return self.acc[: self.n, self.W]
 
     @property
     def capacity(self) -> int:
@@ -712,7 +756,7 @@ class VoxelMap:
             cap = max(need, 2 * self.capacity)
             vkey, acc = self.vkey, self.acc
             self.vkey = np.full(cap, EMPTY, np.int64)
-            self.acc = np.zeros((cap, 16), np.float32)
+            self.acc = np.zeros((cap, self.RECORD), np.float32)
             self.vkey[: self.n] = vkey[: self.n]
             self.acc[: self.n] = acc[: self.n]
         if 2 * need > self.table.shape[0]:
@@ -747,7 +791,7 @@ class VoxelMap:
         elif threads < max(2, PARALLEL_MIN_THREADS):
             self.reserve(m)
             n = _fuse(self.table, self.vkey, self.acc, self.n, points, ray, origins, sigma, self.voxel_size,
-                      float(carve_start_sigmas), float(carve_len), lim, self.occ)
+                      float(carve_start_sigmas), float(carve_len), lim, self.occ, self.weight_range_m)
         else:
             # Batches bound the carving buffer (points x steps per beam); the result does
             # not depend on the batching.
@@ -760,12 +804,12 @@ class VoxelMap:
                 self.reserve(b - a)
                 n = _fuse_par(self.table, self.vkey, self.acc, self.n, points[a:b], ray[a:b], origins,
                               sigma[a:b], self.voxel_size, float(carve_start_sigmas), float(carve_len),
-                              lim, self.occ, kmax, mbuf)
+                              lim, self.occ, kmax, mbuf, self.weight_range_m)
                 if n < 0:
                     bad = a - 1 - n
                     n = _fuse(self.table, self.vkey, self.acc, self.n, points[a:bad], ray[a:bad], origins,
                               sigma[a:bad], self.voxel_size, float(carve_start_sigmas), float(carve_len),
-                              lim, self.occ)
+                              lim, self.occ, self.weight_range_m)
                     n = -1 - bad
                     break
                 self.n = n
@@ -815,14 +859,21 @@ class VoxelMap:
 
     def state(self) -> dict[str, NDArray[Any]]:
         return {"vkey": self.vkey[: self.n].copy(), "acc": self.acc[: self.n].copy(),
-                "voxel_size": np.array(self.voxel_size)}
+                "voxel_size": np.array(self.voxel_size), "weight_range_m": np.array(self.weight_range_m)}
 
     @classmethod
     def from_state(cls, st: dict[str, NDArray[Any]]) -> VoxelMap:
         n = int(st["vkey"].shape[0])
-        vm = cls(float(st["voxel_size"]), capacity=max(n, 1 << 14))
+        acc = np.asarray(st["acc"], np.float32)
+        if acc.ndim != 2 or acc.shape[1] not in (16, cls.RECORD):
+            raise ValueError(f"VoxelMap.from_state: records of {acc.shape[1:]} values, expected {cls.RECORD}")
+        vm = cls(float(st["voxel_size"]), capacity=max(n, 1 << 14),
+                 weight_range_m=float(st.get("weight_range_m", 0.0)))
         vm.vkey[:n] = st["vkey"]
-        vm.acc[:n] = st["acc"]
+        vm.acc[:n, : acc.shape[1]] = acc
+        if acc.shape[1] == 16:
+            # A map saved before returns were weighted: every return counted alike (weight 1).
+            vm.acc[:n, cls.W] = acc[:, cls.HITS]
         vm.n = n
         vm.table = np.full((_pow2(2 * max(n, 1)), 2), EMPTY, np.int64)
         _rehash(vm.table, vm.vkey, n, vm.occ)
@@ -879,7 +930,7 @@ class _FusePipeline:
         if self.bad >= 0:
             a, bad = self.next * self.batch - self.batch, self.bad
             _fuse(vm.table, vm.vkey, vm.acc, self.n, self.points[a:bad], self.ray[a:bad], self.origins,
-                  self.sigma[a:bad], vm.voxel_size, self.css, self.carve_len, self.lim, vm.occ)
+                  self.sigma[a:bad], vm.voxel_size, self.css, self.carve_len, self.lim, vm.occ, vm.weight_range_m)
             return -1 - bad
         return self.n
 
@@ -916,7 +967,8 @@ class _FusePipeline:
                     k = task[1]
                     a, b, n0 = k * self.batch, min(self.points.shape[0], (k + 1) * self.batch), self.n
                     n1 = _fuse_hits(table, vm.vkey, acc, n0, self.points[a:b], self.ray[a:b], self.origins,
-                                    self.sigma[a:b], vs, self.lim, occ, self.firsts[k % _PIPE_DEPTH])
+                                    self.sigma[a:b], vs, self.lim, occ, self.firsts[k % _PIPE_DEPTH],
+                                    vm.weight_range_m)
                     with self.cv:
                         self.hits_busy = False
                         if n1 < 0:

@@ -1,10 +1,10 @@
 """Incremental checkpoints of a reconstruction: a base snapshot plus a log of deltas.
 
-A live map late in a survey holds millions of voxels (64 B each), but a few seconds of
+A live map late in a survey holds millions of voxels (68 B each), but a few seconds of
 stream change only thousands of them. So a checkpoint is the base file (the full
 :meth:`hullscan.recon.Reconstructor.checkpoint` format, with a ``base_id``) and, beside it,
 ``<base>.delta``: an append-only log of records, each holding the voxels changed since the
-previous record (ids, keys and 64-byte records; voxel ids are insertion order and voxels are
+previous record (ids, keys and 68-byte records; voxel ids are insertion order and voxels are
 never removed, so new voxels are the ids past the previous count), the navigation rows added
 since (the last row again: a sample with the same stamp replaces it), and the stats and drops.
 Restoring applies the records of the same ``base_id`` in order onto the base, which gives

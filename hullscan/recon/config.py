@@ -107,6 +107,11 @@ class ReconConfig(BaseModel):
     carve: bool = Field(True, description="free-space evidence along each beam near the surface")
     carve_start_sigmas: float = Field(3.0, ge=0.0, description="carving starts this many sigmas before a hit")
     carve_length_m: float = Field(0.2, ge=0.0, description="length of the carved band before each hit")
+    fusion_weight_range_m: float = Field(
+        2.7, ge=0.0, description="returns weigh 1 / (1 + (range / r0)^2) in the voxel map's positions: r0 is the "
+        "range where the beam footprint's spread equals the range noise (2 cm over a 1 degree beam: 2.7 m), so far, "
+        "wide-footprint returns stop pulling the surface where near passes saw it (docs/method.md, Fusion); "
+        "0: every return alike (before stop 37)")
     # Surface extraction
     surface_cell_voxels: int = Field(2, ge=1, le=4,
                                      description="plane-fit cell edge in voxels (window: 3 cells)")

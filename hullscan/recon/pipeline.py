@@ -122,7 +122,7 @@ class Reconstructor:
         self.tf = TfTree()
         self.nav = NavBuffer(self.config.max_nav_gap_s, self.config.max_speed_mps,
                              self.config.nav_depth_smoothing_s)
-        self.map = VoxelMap(self.config.voxel_size)
+        self.map = VoxelMap(self.config.voxel_size, weight_range_m=self.config.fusion_weight_range_m)
         self.timings: dict[str, float] = {"detect": 0.0, "georef": 0.0, "clean": 0.0, "fuse": 0.0,
                                           "extract": 0.0, "drift": 0.0}
         self.stats: dict[str, float] = {"pings_in": 0, "pings_fused": 0, "beams_in": 0, "points_fused": 0}
@@ -441,7 +441,7 @@ class Reconstructor:
         c = self.config
         assert isinstance(self._blocks, BlockStore)
         grid = TileGrid.of(c.tiling.tile_m, c.voxel_size, c.surface_cell_voxels, c.carve_start_sigmas,
-                           c.carve_length_m if c.carve else 0.0)
+                           c.carve_length_m if c.carve else 0.0, c.fusion_weight_range_m)
         nav = self.nav
         bar = tqdm(total=0, unit="tile", desc="fuse tiles", disable=not self.progress, mininterval=0.5)
 
@@ -461,7 +461,7 @@ class Reconstructor:
             bar.close()
             self._blocks.close()
         self.timings["fuse"] += time.perf_counter() - t0
-        self.map = VoxelMap(c.voxel_size)  # nothing stays in memory
+        self.map = VoxelMap(c.voxel_size, weight_range_m=c.fusion_weight_range_m)  # nothing stays in memory
         self._last_extract = surf.reasons
         self.stats.update(surf.stats)
         self.stats["points_fused"] = surf.returns_in
@@ -504,7 +504,8 @@ class Reconstructor:
                     # The live map holds the recorded navigation: a new one (the old freed first).
                     capacity = max(self.map.n, 1 << 14)
                     del self.map
-                    self.map = VoxelMap(self.config.voxel_size, capacity=capacity)
+                    self.map = VoxelMap(self.config.voxel_size, capacity=capacity,
+                                        weight_range_m=self.config.fusion_weight_range_m)
                     self.stats["points_fused"] = 0
                     fuse_all = True
             self.timings["drift"] += time.perf_counter() - t0

@@ -144,11 +144,13 @@ class TileGrid:
     tile_cells: int
     carve_start_sigmas: float
     carve_len: float
+    weight_range_m: float = 0.0  # the fusion weights' r0 (hullscan.core.voxelmap); 0: equal weights
 
     @classmethod
-    def of(cls, tile_m: float, voxel_size: float, cell: int, carve_start_sigmas: float, carve_len: float
-           ) -> TileGrid:
-        return cls(voxel_size, cell, max(1, round(tile_m / (cell * voxel_size))), carve_start_sigmas, carve_len)
+    def of(cls, tile_m: float, voxel_size: float, cell: int, carve_start_sigmas: float, carve_len: float,
+           weight_range_m: float = 0.0) -> TileGrid:
+        return cls(voxel_size, cell, max(1, round(tile_m / (cell * voxel_size))), carve_start_sigmas, carve_len,
+                   weight_range_m)
 
     @property
     def tile_vox(self) -> int:
@@ -362,7 +364,7 @@ def fuse_tiles(blocks: BlockStore, georef: Georef, grid: TileGrid, min_hits: int
     cache = _PlacedCache(blocks, georef, grid, cache_bytes)
     for k, tile in enumerate(order_tiles):
         reg_lo, reg_hi = grid.region(tile)
-        vm = VoxelMap(vs)
+        vm = VoxelMap(vs, weight_range_m=grid.weight_range_m)
         got = _gather(tiles[tile], cache, reg_lo, reg_hi, offsets, vs)
         if got.pts.shape[0]:
             vm.fuse(got.pts, got.ray, got.trans, got.sigma, grid.carve_start_sigmas, grid.carve_len)

@@ -19,9 +19,10 @@ def _rays(rng: np.random.Generator, n: int, n_origins: int = 5, noise: float = 0
     return pts, ray, origins, sigma
 
 
-@pytest.mark.parametrize("seed,kernel", [(0, "serial"), (1, "serial"), (2, "serial"), (0, "parallel"),
-                                         (1, "parallel"), (0, "pipelined"), (1, "pipelined")])
-def test_fuse_matches_reference(seed: int, kernel: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("seed,kernel,r0", [(0, "serial", 0.0), (1, "serial", 1.5), (2, "serial", 0.0),
+                                            (0, "parallel", 1.5), (1, "parallel", 0.0), (0, "pipelined", 0.0),
+                                            (1, "pipelined", 1.5)])
+def test_fuse_matches_reference(seed: int, kernel: str, r0: float, monkeypatch: pytest.MonkeyPatch) -> None:
     if kernel != "serial":  # the multi-threaded kernel on every batch, small ones included
         monkeypatch.setattr(voxelmap, "PARALLEL_MIN_POINTS", 0)
         monkeypatch.setattr(voxelmap, "_PIPE_BATCH", 100)  # several pipeline steps per call
@@ -32,10 +33,10 @@ def test_fuse_matches_reference(seed: int, kernel: str, monkeypatch: pytest.Monk
     rng = np.random.default_rng(seed)
     pts, ray, origins, sigma = _rays(rng, 3000)
     vs = 0.02
-    vm = VoxelMap(vs, capacity=16)  # tiny: forces growth and rehashing on the way
+    vm = VoxelMap(vs, capacity=16, weight_range_m=r0)  # tiny: forces growth and rehashing on the way
     for part in np.array_split(np.arange(len(pts)), 7):
         vm.fuse(pts[part], ray[part], origins, sigma[part], 2.0, 0.1)
-    ref = fuse_reference(pts, ray, origins, sigma, vs, 2.0, 0.1)
+    ref = fuse_reference(pts, ray, origins, sigma, vs, 2.0, 0.1, r0)
     assert vm.n == len(ref)
     idx = vm.voxel_indices()
     for v in range(vm.n):
@@ -47,7 +48,10 @@ def test_fuse_matches_reference(seed: int, kernel: str, monkeypatch: pytest.Monk
         np.testing.assert_allclose(vm.sd[v], e["sd"], atol=1e-4)
         np.testing.assert_allclose(vm.ss[v], e["ss"], rtol=1e-4)
         np.testing.assert_allclose(vm.rs[v], e["rs"], rtol=1e-5)
+        np.testing.assert_allclose(vm.weights[v], e["w"], rtol=1e-5)
     assert sum(e["miss"] for e in ref.values()) > 0  # carving was exercised
+    w = np.array([e["w"] / e["hits"] for e in ref.values()])
+    assert (np.ptp(w) > 0.1) if r0 > 0 else np.all(w == 1.0)  # the weights vary where they are on
 
 
 def test_lookup_matches_a_dictionary_of_the_voxel_indices() -> None:
@@ -70,15 +74,15 @@ def test_lookup_matches_a_dictionary_of_the_voxel_indices() -> None:
         vm.lookup(np.zeros((4, 2), np.int64))
 
 
-@pytest.mark.parametrize("cell", [1, 2, 3])
-def test_extract_matches_reference(cell: int) -> None:
+@pytest.mark.parametrize("cell,r0", [(1, 0.0), (2, 0.0), (3, 0.0), (2, 1.5), (3, 1.5)])
+def test_extract_matches_reference(cell: int, r0: float) -> None:
     rng = np.random.default_rng(5)
     pts, ray, origins, sigma = _rays(rng, 4000)
     vs = 0.02
-    vm = VoxelMap(vs)
+    vm = VoxelMap(vs, weight_range_m=r0)
     vm.fuse(pts, ray, origins, sigma, 2.0, 0.1)
     out, reason = vm.extract(cell, 3, 1.0)
-    ref = extract_reference(fuse_reference(pts, ray, origins, sigma, vs, 2.0, 0.1), vs, cell, 3, 1.0)
+    ref = extract_reference(fuse_reference(pts, ray, origins, sigma, vs, 2.0, 0.1, r0), vs, cell, 3, 1.0)
     assert len(out["points"]) == len(ref) == int((reason == 0).sum())
     idx = vm.voxel_indices()[out["voxel"]]
     for k, p, n, h, inc, r in zip(idx, out["points"], out["normals"], out["hits"], out["incidence"], out["range"],
@@ -154,15 +158,57 @@ def test_wrappers_check_shapes() -> None:
         VoxelMap(0.0)
 
 
-def test_map_state_roundtrip() -> None:
+@pytest.mark.parametrize("r0", [0.0, 2.7])
+def test_map_state_roundtrip(r0: float) -> None:
     rng = np.random.default_rng(0)
     pts, ray, origins, sigma = _rays(rng, 2000)
-    vm = VoxelMap(0.02)
+    vm = VoxelMap(0.02, weight_range_m=r0)
     vm.fuse(pts, ray, origins, sigma)
     vm2 = VoxelMap.from_state(vm.state())
+    assert vm2.weight_range_m == r0
     a, _ = vm.extract()
     b, _ = vm2.extract()
     np.testing.assert_array_equal(a["points"], b["points"])
+
+
+def test_a_map_saved_before_weights_reads_as_equal_weights() -> None:
+    """A checkpoint of 16-value records (before the weight sum was kept) extracts as it did then."""
+    rng = np.random.default_rng(1)
+    pts, ray, origins, sigma = _rays(rng, 2000)
+    vm = VoxelMap(0.02)
+    vm.fuse(pts, ray, origins, sigma)
+    old = {"vkey": vm.vkey[: vm.n].copy(), "acc": vm.acc[: vm.n, :16].copy(), "voxel_size": np.array(0.02)}
+    vm2 = VoxelMap.from_state(old)
+    np.testing.assert_array_equal(vm2.weights, vm2.hits)
+    np.testing.assert_array_equal(vm.extract()[0]["points"], vm2.extract()[0]["points"])
+    with pytest.raises(ValueError, match="records"):
+        VoxelMap.from_state({**old, "acc": old["acc"][:, :9]})
+    with pytest.raises(ValueError, match="weight_range_m"):
+        VoxelMap(0.02, weight_range_m=-1.0)
+
+
+def test_a_far_return_pulls_a_shared_voxel_by_its_footprint_weight() -> None:
+    """Near and far returns in one voxel: the position is their weighted mean, 1 / (1 + (r / r0)^2),
+    so a 15 m return proud of the plating moves it far less than a 3 m one would."""
+    near = np.array([[0.001, 0.001, 0.001]])  # seen from 3 m
+    far = np.array([[0.001, 0.001, 0.019]])  # seen from 15 m, 18 mm proud
+    origins = np.array([[0.0, 0.0, -3.0], [0.0, 0.0, -15.0]])
+    pts, ray = np.vstack([near, far]), np.array([0, 1], np.int32)
+    sig = np.full(2, 0.02, np.float32)
+    alike = VoxelMap(0.02)
+    alike.fuse(pts, ray, origins, sig)
+    weighted = VoxelMap(0.02, weight_range_m=2.7)
+    weighted.fuse(pts, ray, origins, sig)
+    r_near, r_far = np.linalg.norm(near[0] - origins[0]), np.linalg.norm(far[0] - origins[1])
+    w_near, w_far = 1 / (1 + (r_near / 2.7) ** 2), 1 / (1 + (r_far / 2.7) ** 2)
+    centre = 0.01
+    assert alike.s1[0, 2] / alike.weights[0] + centre == pytest.approx(0.010, abs=1e-6)
+    want = (w_near * 0.001 + w_far * 0.019) / (w_near + w_far)
+    assert weighted.s1[0, 2] / weighted.weights[0] + centre == pytest.approx(want, abs=1e-6)
+    assert want < 0.003  # the near return holds the voxel
+    assert weighted.hits[0] == alike.hits[0] == 2  # counts stay counts
+    assert weighted.rs[0] / weighted.weights[0] == pytest.approx(
+        (w_near * r_near + w_far * r_far) / (w_near + w_far), rel=1e-5)
 
 
 def test_smallest_eig_matches_numpy() -> None:
