@@ -45,6 +45,9 @@ class Alignment:
     degenerate: tuple[str, ...] = ()
     candidates: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     registration: Registration | None = None
+    # How far the cloud stands proud of the reference everywhere alike (m; :func:`surface_offset`),
+    # which the fit took out; None where it was not fitted (compare.alignment.surface_offset off).
+    surface_offset_m: float | None = None
 
     @property
     def ambiguity_note(self) -> str | None:
@@ -59,6 +62,7 @@ class Alignment:
             "inlier_fraction": round(self.inlier_fraction, 4),
             "iterations": self.iterations,
             "degenerate_directions": list(self.degenerate),
+            "surface_offset_m": None if self.surface_offset_m is None else round(self.surface_offset_m, 4),
             "matrix": np.round(self.transform.as_matrix(), 6).tolist(),
             "candidates": list(self.candidates),
             "registration": None if self.registration is None else self.registration.as_dict(),
@@ -138,6 +142,17 @@ def _exp(x: F64) -> F64:
 
 
 _DIRS = ("roll", "pitch", "yaw", "x", "y", "z")
+# Paint and growth and the sonar's first arrival put surveyed plating a few centimetres proud at
+# most; a larger uniform offset in a fit is a shift it has mistaken for one.
+MAX_SURFACE_OFFSET_M = 0.05
+
+
+def offset_bounds(reference: Reference) -> tuple[float, float]:
+    """The surface offsets (m) a fit may take out. Against a design mesh only proud ones: paint,
+    growth and the sonar's first arrival all add to the hull, and an offset that puts the survey
+    inside the design (strong_drift: -35 mm) is drift's distortion taken up, not a surface. Against
+    an earlier scan either way (today's hull may carry less growth than then)."""
+    return (-MAX_SURFACE_OFFSET_M if reference.kind == "scan" else 0.0), MAX_SURFACE_OFFSET_M
 
 
 def _inverse(order: NDArray[np.int64] | None) -> NDArray[np.int64] | None:
@@ -149,9 +164,17 @@ def _inverse(order: NDArray[np.int64] | None) -> NDArray[np.int64] | None:
 
 
 def robust_icp(src: F64, reference: Reference, t0: F64, schedule: tuple[float, ...], k_final: float,
-               max_iter: int, *, order: NDArray[np.int64] | None = None, upright: bool = False
-               ) -> tuple[F64, int, tuple[str, ...]]:
+               max_iter: int, *, order: NDArray[np.int64] | None = None, upright: bool = False,
+               offset: bool = False) -> tuple[F64, int, tuple[str, ...]]:
     """Tukey-weighted point-to-plane ICP against ``reference.closest``; returns the 4x4 matrix.
+
+    ``offset``: at the finest stage, how far the cloud stands proud of the reference everywhere
+    alike (:func:`surface_offset`) is a seventh unknown of each step, solved with the pose, so a
+    uniform offset is not traded for a shift along a tapering hull. Solved jointly rather than in
+    turns: a fit that has already taken the offset up as shifts (across the ship on the side, up on
+    the bottom) leaves residuals that average zero, and an offset estimated from them alone would
+    stay there. Where nothing separates the offset from a shift (one flat plate) the pair keeps its
+    value, as every direction the surface leaves loose does.
 
     ``upright``: roll and pitch stay as they are (heading and translation only): the navigation
     frame is levelled by the INS, so a coarse search from afar must not tip the hull over a
@@ -165,6 +188,8 @@ def robust_icp(src: F64, reference: Reference, t0: F64, schedule: tuple[float, .
     t = t0.copy()
     iters = 0
     degenerate: tuple[str, ...] = ()
+    proud = 0.0
+    lo, hi = offset_bounds(reference)
     for si, radius in enumerate(schedule):
         k = k_final if si == len(schedule) - 1 else max(k_final, radius / 2)
         for _ in range(max_iter):
@@ -181,35 +206,60 @@ def robust_icp(src: F64, reference: Reference, t0: F64, schedule: tuple[float, .
             n = np.where(near[:, None], n, 0.0)
             diff = p - c
             r = np.einsum("ij,ij->i", diff, n)
-            w = tukey(r, k) * near * (np.linalg.norm(diff, axis=1) < radius)
+            close = near & (np.linalg.norm(diff, axis=1) < radius)
+            joint = offset and si == len(schedule) - 1
+            if joint:
+                r = r - proud
+            w = tukey(r, k) * close
             if w.sum() < 30:
                 break
             m = np.average(p, axis=0, weights=w)
             a = np.hstack([np.cross(p - m, n), n])
             if upright:
                 a[:, :2] = 0.0
-            h = a.T @ (w[:, None] * a)
-            g = -a.T @ (w * r)
-            # Directions the surface barely constrains keep their current value.
-            ev, evec = np.linalg.eigh(h)
-            ok = ev > 1e-4 * ev.max() if not upright else ev > max(1e-4 * ev.max(), 1e-12)
-            x = evec[:, ok] @ ((evec[:, ok].T @ g) / ev[ok])
+            d_proud = 0.0
+            if joint:
+                x, evec, ok = _gauss_newton(np.hstack([a, -np.ones((len(a), 1))]), w, r, upright)
+                d_proud = float(x[6])
+                if not lo <= proud + d_proud <= hi:
+                    # At a bound the offset is held there and the pose solved alone: a pose step
+                    # solved with the offset moving does not fit the offset held.
+                    d_proud = float(np.clip(proud + d_proud, lo, hi)) - proud
+                    x, evec, ok = _gauss_newton(a, w, r - d_proud, upright)
+                proud += d_proud
+            else:
+                x, evec, ok = _gauss_newton(a, w, r, upright)
             if si == len(schedule) - 1:
-                degenerate = tuple(_DIRS[int(np.argmax(np.abs(evec[:, j])))] for j in np.flatnonzero(~ok))
+                degenerate = tuple((*_DIRS, "surface offset")[int(np.argmax(np.abs(evec[:, j])))]
+                                   for j in np.flatnonzero(~ok))
+            x = x[:6]
             step = _exp(x)
             shift = np.eye(4)
             shift[:3, 3] = m
             unshift = np.eye(4)
             unshift[:3, 3] = -m
             t = shift @ step @ unshift @ t
-            if np.linalg.norm(x[:3]) < 1e-5 and np.linalg.norm(x[3:]) < 1e-4:
+            if np.linalg.norm(x[:3]) < 1e-5 and np.linalg.norm(x[3:]) < 1e-4 and abs(d_proud) < 1e-4:
                 break
     return t, iters, degenerate
 
 
-def score(src: F64, reference: Reference, t: F64, k: float, *, order: NDArray[np.int64] | None = None
-          ) -> tuple[float, float, float]:
-    """RMS of inliers, median |distance|, inlier fraction (|distance| < 2k); ``order`` as in robust_icp."""
+def _gauss_newton(a: F64, w: F64, r: F64, upright: bool) -> tuple[F64, F64, NDArray[np.bool_]]:
+    """One weighted least-squares step for residuals ``r`` (N,) with Jacobian ``a`` (N, 6 or 7):
+    the step, the eigenvectors of the normal matrix and which of them were solved. Directions the
+    surface barely constrains keep their current value."""
+    h = a.T @ (w[:, None] * a)
+    g = -a.T @ (w * r)
+    ev, evec = np.linalg.eigh(h)
+    ok = ev > 1e-4 * ev.max() if not upright else ev > max(1e-4 * ev.max(), 1e-12)
+    return evec[:, ok] @ ((evec[:, ok].T @ g) / ev[ok]), evec, ok
+
+
+def score(src: F64, reference: Reference, t: F64, k: float, *, order: NDArray[np.int64] | None = None,
+          offset: bool = False) -> tuple[float, float, float]:
+    """RMS of inliers, median |distance|, inlier fraction (|distance| < 2k); ``order`` as in robust_icp;
+    ``offset``: distances net of the cloud's uniform offset from the reference (:func:`surface_offset`),
+    which the fit then explains."""
     p = src @ t[:3, :3].T + t[:3, 3]
     back = _inverse(order)
     if order is None or back is None:
@@ -217,6 +267,8 @@ def score(src: F64, reference: Reference, t: F64, k: float, *, order: NDArray[np
     else:
         d, _, _, _, over = reference.signed_distance(p[order])
         d, over = d[back], over[back]
+    if offset:
+        d = d - float(np.clip(surface_offset(d, over & (np.abs(d) < 2 * k)), *offset_bounds(reference)))
     ad = np.abs(d)
     inl = (ad < 2 * k) & over
     rms = float(np.sqrt(np.mean(d[inl] ** 2))) if inl.any() else float("inf")
@@ -444,8 +496,9 @@ class AlignmentCandidate:
 
     @property
     def rank(self) -> tuple[float, float]:
-        """Better is larger: inliers (to the percent, so noise does not decide), then closeness."""
-        return round(self.inlier_fraction, 2), -self.median_abs_m
+        """Better is larger: inliers (to the percent) and then closeness (to the millimetre), so that
+        noise does not decide; ties keep the candidates' order."""
+        return round(self.inlier_fraction, 2), -round(self.median_abs_m, 3)
 
     def summary(self) -> dict[str, Any]:
         return {"method": self.method, "inlier_fraction": round(self.inlier_fraction, 4),
@@ -478,8 +531,9 @@ class _Refiner:
         out = []
         for name, t0 in cands:
             t, iters, degenerate = robust_icp(self.src, self.reference, t0, schedule, self.tukey_m, self.max_iter,
-                                              order=self.order)
-            rms, med, inl = score(self.src, self.reference, t, self.tukey_m, order=self.order)
+                                              order=self.order, offset=self.config.alignment.surface_offset)
+            rms, med, inl = score(self.src, self.reference, t, self.tukey_m, order=self.order,
+                                  offset=self.config.alignment.surface_offset)
             out.append(AlignmentCandidate(name, t, inl, med, rms, iters, degenerate))
             if self.verbose:
                 log.info("alignment candidate %s: inliers %.2f, median |d| %.3f m, rms %.3f m", name, inl, med, rms)
@@ -514,10 +568,37 @@ def register_prior(points: F64, reference: Reference, prior: Transform, sigma: P
     raise AssertionError("unreachable")  # _raise_prior_far_off always raises
 
 
-def _cost(src: F64, reference: Reference, t: F64, c: float) -> float:
-    """Mean squared distance of ``src`` placed by ``t`` to the reference, each truncated at ``c``."""
+def _proud_at(src: F64, reference: Reference, t: F64, config: CompareConfig) -> float:
+    """:func:`surface_offset` of ``src`` placed by ``t`` (points within 2 Tukey widths); 0 where
+    ``compare.alignment.surface_offset`` is off."""
+    if not config.alignment.surface_offset:
+        return 0.0
+    c = 2 * config.alignment.tukey_k_m
+    d, _, _, _, over = reference.signed_distance(src @ t[:3, :3].T + t[:3, 3], within=c + 3.0 * reference.spacing)
+    return float(np.clip(surface_offset(d, over & (np.abs(d) < c)), *offset_bounds(reference)))
+
+
+def surface_offset(r: F64, use: NDArray[np.bool_], fallback: float = 0.0) -> float:
+    """How far (m) the cloud stands proud of the reference everywhere alike: the median signed
+    distance ``r`` (N,) of the points ``use`` (N,) (those near the surface; compartments and growth
+    patches are a small share, so the median ignores them); ``fallback`` where fewer than 30 are.
+
+    A rigid fit alone cannot tell a uniform offset along the normals from a shift: along a hull
+    that tapers at slope ``s`` (beam per length) an offset ``e`` reads as a shift of ``e / s``
+    along the ship (1.4 cm at a 1:6 taper: 8 cm, fine_container_ship with the simulator's own
+    trajectory). Paint and growth and the sonar's first arrival (from the near edge of the beam's
+    footprint) make surveyed plating stand 1-2 cm proud; net of that offset, such a cloud fits at 0."""
+    if int(use.sum()) < 30:
+        return fallback
+    return float(np.median(r[use]))
+
+
+def _cost(src: F64, reference: Reference, t: F64, c: float, offset: float = 0.0) -> float:
+    """Mean squared distance of ``src`` placed by ``t`` to the reference, each truncated at ``c``;
+    net of ``offset`` (m), the cloud's uniform offset from the reference (:func:`surface_offset`)."""
     # A point with no sample within c (along the normal) and 3 spacings (across) costs c anyway.
     d, _, _, _, over = reference.signed_distance(src @ t[:3, :3].T + t[:3, 3], within=c + 3.0 * reference.spacing)
+    d = d - offset
     return float(np.mean(np.where(over, np.minimum(np.abs(d), c), c) ** 2))
 
 
@@ -612,9 +693,11 @@ def align(points: F64, reference: Reference, config: CompareConfig, *, prior: Tr
         t, _ = settle_along(fit.src, reference, t, sigma, config, ambiguity=False)
         t, along_range = _settle_with_icp(fit, best.method, t, sigma, config)
         reg = replace(reg, along_range_m=along_range)
-        rms, med, inl = score(fit.src, reference, t, fit.tukey_m, order=fit.order)
+        rms, med, inl = score(fit.src, reference, t, fit.tukey_m, order=fit.order, offset=config.alignment.surface_offset)
         result = replace(result, transform=Transform.from_matrix(t), residual_m=rms, median_abs_m=med,
                          inlier_fraction=inl, registration=reg)
+    if config.alignment.surface_offset:
+        result = replace(result, surface_offset_m=_proud_at(fit.src, reference, t, config))
     # A fit must leave the hull upright, on its surveyed side, and within the prior's range.
     check_upright(t, reference)
     check_half_side(points @ t[:3, :3].T + t[:3, 3], reference)
@@ -640,11 +723,12 @@ def _settle_with_icp(fit: _Refiner, method: str, t: F64, sigma: PriorSigma, conf
     centre = fit.src.mean(axis=0)
     for _ in range(rc.settle_rounds):
         t = fit.refine([(method, t)], fit.config.alignment.icp_schedule_m[-1:])[0].matrix
-        before = _cost(fit.src, fit.reference, t, c)
+        proud = _proud_at(fit.src, fit.reference, t, config)
+        before = _cost(fit.src, fit.reference, t, c, proud)
         settled, along_range = settle_along(fit.src, fit.reference, t, sigma, config, window_m=0.3, far=False)
         # How far the settle moved the cloud's centre along the ship (reference frame).
         moved, t = abs(_offsets(settled, t, t[:3, :3] @ centre + t[:3, 3])[0]), settled
-        if moved < 0.5 * rc.along_settle_step_m or _cost(fit.src, fit.reference, t, c) > (1.0 - rc.along_tie) * before:
+        if moved < 0.5 * rc.along_settle_step_m or _cost(fit.src, fit.reference, t, c, proud) > (1.0 - rc.along_tie) * before:
             break
     return t, along_range
 
@@ -726,10 +810,13 @@ def settle_along(src: F64, reference: Reference, t: F64, sigma: PriorSigma, conf
     pts = src if len(src) <= rc.along_points else src[
         np.sort(np.random.default_rng(config.seed).choice(len(src), rc.along_points, replace=False))]
     c = 2 * config.alignment.tukey_k_m
+    # The offset where the fit is, held through the scan: re-estimated at every shift it would be
+    # one more freedom for the shift to trade with (a sea chest's recess moved the median 1.6 cm).
+    proud = _proud_at(pts, reference, t, config)
     pivot = pts.mean(axis=0) @ t[:3, :3].T + t[:3, 3]  # the cloud's centre, reference frame
 
     def cost(shift: float, yaw: float = 0.0) -> float:
-        return _cost(pts, reference, _about(pivot, yaw, np.array([shift, 0.0, 0.0])) @ t, c)
+        return _cost(pts, reference, _about(pivot, yaw, np.array([shift, 0.0, 0.0])) @ t, c, proud)
 
     step, ystep = rc.along_settle_step_m, rc.settle_heading_step_deg
     # Never beyond what check_within_prior still accepts: a prior that is already a registration
@@ -759,11 +846,11 @@ def settle_along(src: F64, reference: Reference, t: F64, sigma: PriorSigma, conf
             best, yaw, low = 0.0, 0.0, min(low, here)
     t = _about(pivot, yaw, np.array([best, 0.0, 0.0])) @ t
     # The ambiguity scan walks up to 10 m each way: only for the settle whose range is reported.
-    return t, _tie_range(pts, reference, t, low, sigma, config) if ambiguity else (0.0, 0.0)
+    return t, _tie_range(pts, reference, t, low, sigma, config, proud) if ambiguity else (0.0, 0.0)
 
 
-def _tie_range(pts: F64, reference: Reference, t: F64, low: float, sigma: PriorSigma, config: CompareConfig
-               ) -> tuple[float, float]:
+def _tie_range(pts: F64, reference: Reference, t: F64, low: float, sigma: PriorSigma, config: CompareConfig,
+               proud: float = 0.0) -> tuple[float, float]:
     """Shifts along hull x (m) from ``t`` over which the cost stays within ``along_tie`` of ``low``."""
     rc = config.alignment.registration
     c = 2 * config.alignment.tukey_k_m
@@ -774,7 +861,7 @@ def _tie_range(pts: F64, reference: Reference, t: F64, low: float, sigma: PriorS
         for v in np.arange(rc.along_settle_step_m, reach + 1e-9, step):
             m = t.copy()
             m[0, 3] += sign * float(v)
-            if _cost(pts, reference, m, c) > (1.0 + rc.along_tie) * low:
+            if _cost(pts, reference, m, c, proud) > (1.0 + rc.along_tie) * low:
                 break
             if sign > 0:
                 hi = float(v)
@@ -860,7 +947,8 @@ class LocalCorrection:
         return points + self.shift_at(centres, block)[inv]
 
 
-def local_refine(points: F64, reference: Reference, config: CompareConfig, offset: float = 0.0) -> LocalCorrection:
+def local_refine(points: F64, reference: Reference, config: CompareConfig, offset: float = 0.0,
+                 proud: float = 0.0) -> LocalCorrection:
     """Per-block (``config.alignment.local_block_m`` cubes) robust point-to-plane translation.
 
     A drifting navigation solution bends the map: each survey lane is shifted a little
@@ -869,7 +957,9 @@ def local_refine(points: F64, reference: Reference, config: CompareConfig, offse
     median start and Tukey weights narrowing to ``tukey_k_m``, so compartments have no pull;
     directions a block does not constrain (one flat plate) are left alone. ``offset`` shifts the
     block grid (a second pass on a half-offset grid fits what one block straddling two lanes
-    or the start of a lane could not).
+    or the start of a lane could not). ``proud``: the whole cloud's uniform offset from the
+    reference (:attr:`Alignment.surface_offset_m`), taken out of every block's distances, so that
+    blocks correct drift only and do not each trade the offset for a shift along a taper.
     """
     block = config.alignment.local_block_m
     src = voxel_down(points, config.alignment.voxel_m)
@@ -886,6 +976,7 @@ def local_refine(points: F64, reference: Reference, config: CompareConfig, offse
         if not which:
             return []
         d, _, n, _, over = reference.signed_distance(np.concatenate([pts[i] + ts[i] for i in which]))
+        d = d - proud
         cut = np.cumsum([0] + [len(pts[i]) for i in which])
         return [(d[a:b], n[a:b], over[a:b]) for a, b in pairwise(cut)]
 

@@ -186,13 +186,17 @@ class _SurfaceSource(ABC):
         prior_ref = prior.inverse() if prior is not None else None
         fit = align(points, framing.reference, config, prior=prior_ref, sigma=sigma if prior is not None else None)
         notes = [fit.ambiguity_note] if fit.ambiguity_note else []
+        if fit.surface_offset_m is not None:
+            notes.append(f"the surveyed surface stands {abs(fit.surface_offset_m) * 1000:.0f} mm "
+                         f"{'proud of' if fit.surface_offset_m >= 0 else 'inside'} the reference overall (paint and "
+                         "growth, the sonar's first arrival): the fit and the drift correction take it out")
         p_ref = fit.transform.apply(points)
         corrections = []
         if config.alignment.local_block_m > 0:
             # Two passes, the second on a half-offset grid: what a block straddling a lane's
             # start or two lanes left behind is a ramp the shifted blocks fit.
             for off in (0.0, 0.5 * config.alignment.local_block_m):
-                corr = local_refine(p_ref, framing.reference, config, offset=off)
+                corr = local_refine(p_ref, framing.reference, config, offset=off, proud=fit.surface_offset_m or 0.0)
                 p_ref = corr.apply(p_ref, config.alignment.local_block_m)
                 corrections.append(corr)
                 notes.append(f"drift correction: {len(corr.shifts)} blocks of {config.alignment.local_block_m} m "

@@ -14,7 +14,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hullscan.compare.align import register_prior, robust_icp, settle_along
+from hullscan.compare.align import (
+    offset_bounds,
+    register_prior,
+    robust_icp,
+    settle_along,
+    surface_offset,
+)
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.loading import load_prior, load_reference
 from hullscan.compare.reference import mesh_reference, scan_reference
@@ -42,6 +48,10 @@ class NavReference:
     # How well the registration fixed the survey along the ship (1 sigma, m): None until
     # :meth:`registered`, or when the placement came already registered.
     along_sd_m: float | None = None
+    # How far the survey's plating reads proud of the reference everywhere alike (m;
+    # hullscan.compare.align.surface_offset), measured by :meth:`registered`: the submaps are
+    # aligned to the reference moved out by it, so that no submap trades it for a shift along a taper.
+    surface_offset_m: float = 0.0
 
     def registered(self, survey: SurveyReturns, early: float = 0.25) -> tuple[NavReference, Any]:
         """This reference placed by a multi-hypothesis registration of the (uncorrected) survey's
@@ -62,17 +72,25 @@ class NavReference:
             first = first[np.sort(np.random.default_rng(cfg.seed).choice(len(first), 20000, replace=False))]
         if len(first) >= 200:
             t, _, _ = robust_icp(first, self.reference, t, (1.0, 0.5, *cfg.alignment.icp_schedule_m), cfg.alignment.tukey_k_m,
-                                 cfg.alignment.icp_max_iter, upright=True)
+                                 cfg.alignment.icp_max_iter, upright=True, offset=cfg.alignment.surface_offset)
+        proud = 0.0
+        if cfg.alignment.surface_offset and len(first) >= 200:
+            d, _, _, _, over = self.reference.signed_distance(first @ t[:3, :3].T + t[:3, 3])
+            proud = float(np.clip(surface_offset(d, over & (np.abs(d) < 2 * cfg.alignment.tukey_k_m)),
+                                  *offset_bounds(self.reference)))
         along_sd = reg.along_sd_m(cfg.alignment.registration.along_settle_step_m)
-        return replace(self, hull_to_nav=Transform.from_matrix(t).inverse(), sigma=None, along_sd_m=along_sd), reg
+        return replace(self, hull_to_nav=Transform.from_matrix(t).inverse(), sigma=None, along_sd_m=along_sd,
+                       surface_offset_m=proud), reg
 
     def closest(self, p: NDArray[np.float64], dist: float
                 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
-        """:data:`Closest` for :func:`align_submap`: closest reference surface points (nav frame)."""
+        """:data:`Closest` for :func:`align_submap`: closest reference surface points (nav frame),
+        moved out along their normals by :attr:`surface_offset_m`."""
         rot = self.hull_to_nav.rot.as_matrix()
         tr = self.hull_to_nav.translation
         ph = (p - tr) @ rot
         c, n, _ = self.reference.closest(ph)
+        c = c + self.surface_offset_m * n
         ok = np.linalg.norm(ph - c, axis=1) < dist
         return c[ok] @ rot.T + tr, n[ok] @ rot.T, ok
 

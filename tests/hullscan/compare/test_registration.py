@@ -204,8 +204,9 @@ def test_settle_and_icp_repeat_until_the_settle_no_longer_moves_the_fit(monkeypa
         return t, (-0.1 * len(calls), 0.1)
 
     monkeypatch.setattr(al, "settle_along", fake_settle)
+    monkeypatch.setattr(al, "_proud_at", lambda src, reference, t, config: 0.0)  # no surface to measure it on
     # The cost falls with the distance left to the minimum (by more than the tie each round).
-    monkeypatch.setattr(al, "_cost", lambda src, reference, t, c: 1.0 + (goal - t[0, 3]) ** 2 / 0.01)
+    monkeypatch.setattr(al, "_cost", lambda src, reference, t, c, offset=0.0: 1.0 + (goal - t[0, 3]) ** 2 / 0.01)
     refiner = SimpleNamespace(src=np.zeros((10, 3)), reference=None, config=CompareConfig(),
                               refine=lambda cands, schedule: [SimpleNamespace(matrix=cands[0][1])])
     t, rng = al._settle_with_icp(refiner, "test", np.eye(4), REGISTERED_SIGMA, CompareConfig())
@@ -233,7 +234,8 @@ def test_where_the_settle_does_not_lower_the_cost_one_round_is_all(monkeypatch) 
         return t, (-2.0, 2.0)
 
     monkeypatch.setattr(al, "settle_along", fake_settle)
-    monkeypatch.setattr(al, "_cost", lambda src, reference, t, c: 1.0)
+    monkeypatch.setattr(al, "_proud_at", lambda src, reference, t, config: 0.0)
+    monkeypatch.setattr(al, "_cost", lambda src, reference, t, c, offset=0.0: 1.0)
     refiner = SimpleNamespace(src=np.zeros((10, 3)), reference=None, config=CompareConfig(),
                               refine=lambda cands, schedule: [SimpleNamespace(matrix=cands[0][1])])
     al._settle_with_icp(refiner, "test", np.eye(4), REGISTERED_SIGMA, CompareConfig())
@@ -255,3 +257,62 @@ def test_with_a_least_gain_the_settle_stays_where_the_cost_is_flat(midbody) -> N
     gain = CompareConfig(alignment={"registration": {"settle_min_gain": 0.03}})
     stayed, _ = settle_along(pts, r, start, registered, gain)
     assert np.allclose(stayed, start)
+
+
+def test_surface_offset_is_the_median_distance_of_the_points_near_the_surface() -> None:
+    from hullscan.compare.align import surface_offset
+
+    rng = np.random.default_rng(0)
+    r = np.concatenate([rng.normal(0.015, 0.005, 900), np.full(100, 0.3)])  # plating, and a compartment
+    assert surface_offset(r, np.abs(r) < 0.12) == pytest.approx(0.015, abs=0.001)
+    assert surface_offset(r, np.zeros(len(r), bool), fallback=0.002) == 0.002  # too few points: no estimate
+
+
+def test_a_surface_standing_proud_everywhere_is_not_fitted_as_a_shift(hull) -> None:
+    """The bow quarter and bottom seen 3 cm proud everywhere (paint, growth, the sonar's first
+    arrival) against the same survey as it is. A rigid fit alone takes the offset up as shifts
+    (along the taper, across, up); fitted with the pose, the offset leaves the placement where it
+    was (to 5 mm), and the offset is measured."""
+    s = make_scan(hull, (), spacing=0.04, hull_to_nav=HULL_TO_NAV, seed=6)
+    hull_pts = HULL_TO_NAV.inverse().apply(np.asarray(s.cloud.points, float))
+    keep = (hull_pts[:, 0] > 13.0) & (hull_pts[:, 1] > -0.5)
+    ref = mesh_reference(hull, icp_spacing=0.05)
+    _, _, n, _, _ = ref.signed_distance(hull_pts[keep])  # outward, the reference's own normals
+    pivot = hull_pts[keep].mean(axis=0)
+    prior = perturbed(HULL_TO_NAV, pivot, 0.3, 0.1, 0.5)
+    placed, offsets = {}, {}
+    for on in (False, True):
+        for proud in (0.0, 0.03):
+            cfg = CompareConfig(alignment={"surface_offset": on})
+            a = align(HULL_TO_NAV.apply(hull_pts[keep] + proud * n), ref, cfg, prior=prior.inverse(),
+                      sigma=DEFAULT_SIGMA)
+            placed[on, proud] = (a.transform @ HULL_TO_NAV).apply(pivot[None])[0] - pivot
+            offsets[on, proud] = a.surface_offset_m
+    assert np.linalg.norm(placed[False, 0.03] - placed[False, 0.0]) > 0.03, placed
+    assert np.linalg.norm(placed[True, 0.03] - placed[True, 0.0]) < 0.005, placed
+    assert offsets[True, 0.03] == pytest.approx(0.03, abs=0.005)
+    assert offsets[True, 0.0] == pytest.approx(0.0, abs=0.003)
+    assert offsets[False, 0.03] is None
+
+
+def test_a_survey_inside_the_design_is_not_an_offset_and_fits_as_without_one(hull) -> None:
+    """Against a design mesh only a proud offset is taken out (paint, growth and the first arrival
+    all add to the hull). A survey that reads inside the design fits exactly as with the offset
+    off: the bound holds the offset at 0 and the pose is solved alone (a pose step solved with the
+    offset moving, then the offset clipped, left topsides_mesh 13 cm off instead of 6)."""
+    from hullscan.compare.align import offset_bounds
+
+    ref = mesh_reference(hull, icp_spacing=0.05)
+    assert offset_bounds(ref) == (0.0, 0.05)
+    assert offset_bounds(replace(ref, kind="scan")) == (-0.05, 0.05)
+    s = make_scan(hull, (), spacing=0.04, hull_to_nav=HULL_TO_NAV, seed=6)
+    hull_pts = HULL_TO_NAV.inverse().apply(np.asarray(s.cloud.points, float))
+    keep = (hull_pts[:, 0] > 13.0) & (hull_pts[:, 1] > -0.5)
+    _, _, n, _, _ = ref.signed_distance(hull_pts[keep])
+    inside = HULL_TO_NAV.apply(hull_pts[keep] - 0.02 * n)
+    prior = perturbed(HULL_TO_NAV, hull_pts[keep].mean(axis=0), 0.3, 0.1, 0.5)
+    on = align(inside, ref, CompareConfig(), prior=prior.inverse(), sigma=DEFAULT_SIGMA)
+    off = align(inside, ref, CompareConfig(alignment={"surface_offset": False}), prior=prior.inverse(),
+                sigma=DEFAULT_SIGMA)
+    assert on.surface_offset_m == 0.0
+    np.testing.assert_allclose(on.transform.as_matrix(), off.transform.as_matrix(), atol=1e-3)
