@@ -26,7 +26,11 @@ import numba
 import numpy as np
 
 from hullscan.core.voxelmap import PARALLEL_MIN_THREADS, PIPELINE_MIN_THREADS, VoxelMap
+from hullscan.recon.config import ReconConfig
 from hullscan.recon.synthetic import cylinder_rays
+
+# The reconstruction's default footprint weights (recon.fusion_weight_range_m): the rate a survey gets.
+R0 = ReconConfig().fusion_weight_range_m
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -54,10 +58,10 @@ def fuse_rate(origins: np.ndarray, pts: np.ndarray, vs: float, carve_len: float,
     if force_parallel:
         voxelmap.PARALLEL_MIN_THREADS = 2
     try:
-        VoxelMap(vs).fuse(p[:100000], ray[:100000], origins, sig[:100000], 3.0, carve_len)  # compile / load
+        VoxelMap(vs, weight_range_m=R0).fuse(p[:100000], ray[:100000], origins, sig[:100000], 3.0, carve_len)  # compile / load
         best = np.inf
         for _ in range(reps):
-            vm = VoxelMap(vs, capacity=1 << 20)
+            vm = VoxelMap(vs, capacity=1 << 20, weight_range_m=R0)
             t0 = time.perf_counter()
             vm.fuse(p, ray, origins, sig, 3.0, carve_len)
             best = min(best, time.perf_counter() - t0)
@@ -89,12 +93,12 @@ def accumulate_vs_open3d(n_points: int, vs: float) -> dict[str, float]:
     p, ray = _flat(origins, pts)
     p, ray = p[:n_points], ray[:n_points]
     sig = np.full(len(p), 0.025, np.float32)
-    VoxelMap(vs).fuse(p[:100000], ray[:100000], origins, sig[:100000], 3.0, 0.0)
+    VoxelMap(vs, weight_range_m=R0).fuse(p[:100000], ray[:100000], origins, sig[:100000], 3.0, 0.0)
     pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(p))
     t_ours = t_o3d = np.inf
     for _ in range(3):  # best of 3 each, interleaved (shared machine)
         # Sized up front (as a mapper that knows its survey would): growth is timed elsewhere.
-        vm = VoxelMap(vs)
+        vm = VoxelMap(vs, weight_range_m=R0)
         vm.reserve(len(p))
         t0 = time.perf_counter()
         vm.fuse(p, ray, origins, sig, 3.0, 0.0)
