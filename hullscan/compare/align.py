@@ -268,7 +268,7 @@ def score(src: F64, reference: Reference, t: F64, k: float, *, order: NDArray[np
         d, _, _, _, over = reference.signed_distance(p[order])
         d, over = d[back], over[back]
     if offset:
-        d = d - float(np.clip(surface_offset(d, over & (np.abs(d) < 2 * k)), *offset_bounds(reference)))
+        d = d - _net_offset(d, over, 2 * k, reference)
     ad = np.abs(d)
     inl = (ad < 2 * k) & over
     rms = float(np.sqrt(np.mean(d[inl] ** 2))) if inl.any() else float("inf")
@@ -568,13 +568,19 @@ def register_prior(points: F64, reference: Reference, prior: Transform, sigma: P
     raise AssertionError("unreachable")  # _raise_prior_far_off always raises
 
 
-def _proud_at(src: F64, reference: Reference, t: F64, config: CompareConfig) -> float:
-    """:func:`surface_offset` of ``src`` placed by ``t`` (points within 2 Tukey widths); 0 where
-    ``compare.alignment.surface_offset`` is off."""
+def proud_at(src: F64, reference: Reference, t: F64, config: CompareConfig) -> float:
+    """The offset the fit takes out for ``src`` placed by ``t`` (:func:`_net_offset` of the points
+    within 2 Tukey widths); 0 where ``compare.alignment.surface_offset`` is off."""
     if not config.alignment.surface_offset:
         return 0.0
     c = 2 * config.alignment.tukey_k_m
     d, _, _, _, over = reference.signed_distance(src @ t[:3, :3].T + t[:3, 3], within=c + 3.0 * reference.spacing)
+    return _net_offset(d, over, c, reference)
+
+
+def _net_offset(d: F64, over: NDArray[np.bool_], c: float, reference: Reference) -> float:
+    """:func:`surface_offset` of the signed distances ``d`` (N,) over the surface and within ``c``,
+    held within :func:`offset_bounds`."""
     return float(np.clip(surface_offset(d, over & (np.abs(d) < c)), *offset_bounds(reference)))
 
 
@@ -697,7 +703,7 @@ def align(points: F64, reference: Reference, config: CompareConfig, *, prior: Tr
         result = replace(result, transform=Transform.from_matrix(t), residual_m=rms, median_abs_m=med,
                          inlier_fraction=inl, registration=reg)
     if config.alignment.surface_offset:
-        result = replace(result, surface_offset_m=_proud_at(fit.src, reference, t, config))
+        result = replace(result, surface_offset_m=proud_at(fit.src, reference, t, config))
     # A fit must leave the hull upright, on its surveyed side, and within the prior's range.
     check_upright(t, reference)
     check_half_side(points @ t[:3, :3].T + t[:3, 3], reference)
@@ -723,7 +729,7 @@ def _settle_with_icp(fit: _Refiner, method: str, t: F64, sigma: PriorSigma, conf
     centre = fit.src.mean(axis=0)
     for _ in range(rc.settle_rounds):
         t = fit.refine([(method, t)], fit.config.alignment.icp_schedule_m[-1:])[0].matrix
-        proud = _proud_at(fit.src, fit.reference, t, config)
+        proud = proud_at(fit.src, fit.reference, t, config)
         before = _cost(fit.src, fit.reference, t, c, proud)
         settled, along_range = settle_along(fit.src, fit.reference, t, sigma, config, window_m=0.3, far=False)
         # How far the settle moved the cloud's centre along the ship (reference frame).
@@ -812,7 +818,7 @@ def settle_along(src: F64, reference: Reference, t: F64, sigma: PriorSigma, conf
     c = 2 * config.alignment.tukey_k_m
     # The offset where the fit is, held through the scan: re-estimated at every shift it would be
     # one more freedom for the shift to trade with (a sea chest's recess moved the median 1.6 cm).
-    proud = _proud_at(pts, reference, t, config)
+    proud = proud_at(pts, reference, t, config)
     pivot = pts.mean(axis=0) @ t[:3, :3].T + t[:3, 3]  # the cloud's centre, reference frame
 
     def cost(shift: float, yaw: float = 0.0) -> float:

@@ -14,13 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hullscan.compare.align import (
-    offset_bounds,
-    register_prior,
-    robust_icp,
-    settle_along,
-    surface_offset,
-)
+from hullscan.compare.align import proud_at, register_prior, robust_icp, settle_along
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.loading import load_prior, load_reference
 from hullscan.compare.reference import mesh_reference, scan_reference
@@ -73,11 +67,7 @@ class NavReference:
         if len(first) >= 200:
             t, _, _ = robust_icp(first, self.reference, t, (1.0, 0.5, *cfg.alignment.icp_schedule_m), cfg.alignment.tukey_k_m,
                                  cfg.alignment.icp_max_iter, upright=True, offset=cfg.alignment.surface_offset)
-        proud = 0.0
-        if cfg.alignment.surface_offset and len(first) >= 200:
-            d, _, _, _, over = self.reference.signed_distance(first @ t[:3, :3].T + t[:3, 3])
-            proud = float(np.clip(surface_offset(d, over & (np.abs(d) < 2 * cfg.alignment.tukey_k_m)),
-                                  *offset_bounds(self.reference)))
+        proud = proud_at(first, self.reference, t, cfg) if len(first) >= 200 else 0.0
         along_sd = reg.along_sd_m(cfg.alignment.registration.along_settle_step_m)
         return replace(self, hull_to_nav=Transform.from_matrix(t).inverse(), sigma=None, along_sd_m=along_sd,
                        surface_offset_m=proud), reg

@@ -204,7 +204,7 @@ def test_settle_and_icp_repeat_until_the_settle_no_longer_moves_the_fit(monkeypa
         return t, (-0.1 * len(calls), 0.1)
 
     monkeypatch.setattr(al, "settle_along", fake_settle)
-    monkeypatch.setattr(al, "_proud_at", lambda src, reference, t, config: 0.0)  # no surface to measure it on
+    monkeypatch.setattr(al, "proud_at", lambda src, reference, t, config: 0.0)  # no surface to measure it on
     # The cost falls with the distance left to the minimum (by more than the tie each round).
     monkeypatch.setattr(al, "_cost", lambda src, reference, t, c, offset=0.0: 1.0 + (goal - t[0, 3]) ** 2 / 0.01)
     refiner = SimpleNamespace(src=np.zeros((10, 3)), reference=None, config=CompareConfig(),
@@ -234,7 +234,7 @@ def test_where_the_settle_does_not_lower_the_cost_one_round_is_all(monkeypatch) 
         return t, (-2.0, 2.0)
 
     monkeypatch.setattr(al, "settle_along", fake_settle)
-    monkeypatch.setattr(al, "_proud_at", lambda src, reference, t, config: 0.0)
+    monkeypatch.setattr(al, "proud_at", lambda src, reference, t, config: 0.0)
     monkeypatch.setattr(al, "_cost", lambda src, reference, t, c, offset=0.0: 1.0)
     refiner = SimpleNamespace(src=np.zeros((10, 3)), reference=None, config=CompareConfig(),
                               refine=lambda cands, schedule: [SimpleNamespace(matrix=cands[0][1])])
