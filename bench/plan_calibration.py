@@ -30,12 +30,14 @@ from scipy.optimize import least_squares
 from scipy.spatial import cKDTree
 
 import hullscan.compare.kinds as kinds
+from hullscan.compare.analysis import ESTIMATED_LEAST_SIGMA_M
 from hullscan.compare.reference import mesh_reference
 from hullscan.config import HullscanConfig
 from hullscan.hull import load_mesh
 from hullscan.inspection import ReferenceFile, replay
-from hullscan.plan.calibration import AlignmentResidualModel, CloudSigmaModel
-from hullscan.plan.predict import Predictor
+from hullscan.plan import SYSTEMATIC_ALLOWANCE_M
+from hullscan.plan.calibration import CALIBRATION, AlignmentResidualModel, CloudSigmaModel
+from hullscan.plan.predict import Predictor, judged_height_sigma
 from hullscan.plan.sonar import load_profile
 
 
@@ -68,13 +70,23 @@ def samples_of(run: Path, cfg: HullscanConfig, rec: dict[str, Any], out: Path) -
     acc = pred.cast(np.asarray(plan["route_hull"], float).reshape(-1, 4)[:, :3])
     good = cells.judged & (cells.confidence >= cov.coverage_min_confidence)
     sig = np.maximum(cells.sigma[good], 0.01)
+    unc = cells.uncertainty[good]
     near = cKDTree(cells.points[good]).query_ball_point(ref.samples, cov.coverage_radius_m, workers=-1)
     med = np.array([np.median(sig[i]) if len(i) >= cov.coverage_min_points else np.nan for i in near])
-    ok = (acc.returns > 0) & np.isfinite(med)
+    # The comparator's own uncertainty there (its configured model, self-calibrated).
+    med_unc = np.array([np.nanmedian(unc[i]) if len(i) >= cov.coverage_min_points else np.nan for i in near])
+    ok = (acc.returns > 0) & np.isfinite(med) & np.isfinite(med_unc)
     n = acc.returns[ok]
     return {"density": n / ref.sample_area, "range_var": acc.range_var[ok] / n, "footprint_var": acc.footprint_var[ok] / n,
             "normal_var": acc.normal_var[ok] / n, "bias": acc.bias[ok] / n, "median_sigma": med[ok],
-            "residual_m": float(cells.align_residual)}
+            "median_uncertainty": med_unc[ok], "residual_m": _replay_residual(out),
+            "scale": float(cells.uncertainty_scale)}
+
+
+def _replay_residual(out: Path) -> float:
+    """The replay's alignment residual (its findings.json): the cells carry it only where it is their
+    systematic term (``systematic: alignment``)."""
+    return float(json.loads((out / "findings.json").read_text())["alignment"]["residual_m"])
 
 
 def fit(rows: list[dict[str, Any]]) -> tuple[CloudSigmaModel, float]:
@@ -106,6 +118,26 @@ def fit_alignment(rows: list[dict[str, Any]]) -> AlignmentResidualModel:
     return AlignmentResidualModel(float(res.x[0]), float(res.x[1]))
 
 
+def fit_scale(rows: list[dict[str, Any]], cloud: CloudSigmaModel, voxel_m: float, floor_m: float) -> tuple[float, float]:
+    """The self-calibration scale a survey is expected to get (:class:`PlanCalibration`.scale): the
+    median over all samples of the comparator's uncertainty there against the predictor's uncalibrated
+    one (the default model: the judged height's sigma with the systematic allowance), and the log
+    spread left."""
+    ratios = []
+    for r in rows:
+        if "median_uncertainty" not in r:
+            continue
+        sigma = np.maximum(cloud.sigma(r["density"], r["range_var"], r["footprint_var"], r["normal_var"]), ESTIMATED_LEAST_SIGMA_M)
+        pred = np.hypot(judged_height_sigma(sigma, r["density"], voxel_m, floor_m), SYSTEMATIC_ALLOWANCE_M)
+        ratios.append(np.log(r["median_uncertainty"] / pred))
+    if not ratios:
+        return 1.0, float("nan")
+    cat = np.concatenate(ratios)
+    cat = cat[np.isfinite(cat)]
+    mid = float(np.median(cat))
+    return float(np.exp(mid)), 1.4826 * float(np.median(np.abs(cat - mid)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", required=True, help="folder of plan checks (one folder per scenario)")
@@ -122,7 +154,9 @@ def main() -> None:
         saved = out / name / "samples.npz"
         if saved.exists():  # replayed by an earlier call into the same OUT
             z = np.load(saved)
-            rows.append({k: z[k] for k in z.files} | {"residual_m": float(z["residual_m"])})
+            residual = _replay_residual(out / name) if (out / name / "findings.json").exists() else float(z["residual_m"])
+            rows.append({k: z[k] for k in z.files} | {"residual_m": residual}
+                        | ({"scale": float(z["scale"])} if "scale" in z.files else {}))
         else:
             rows.append(samples_of(Path(args.run) / name, cfg, rec, out / name))
             np.savez(saved, **rows[-1])
@@ -130,9 +164,14 @@ def main() -> None:
               f"alignment residual {rows[-1]['residual_m'] * 1e3:.1f} mm", flush=True)
     model, spread = fit(rows)
     align = fit_alignment(rows)
+    scale, scale_spread = fit_scale(rows, CALIBRATION.cloud_sigma, cfg.recon.voxel_size, cfg.compare.uncertainty.floor_m)
     per = {name: {"residual_m": round(r["residual_m"], 5), "bias_spread_m": round(float(np.std(r["bias"])), 5),
                   "predicted_residual_m": round(align.residual(r["bias"]), 5)} for name, r in zip(args.scenario, rows, strict=True)}
-    doc = {"scenarios": per, "cloud_sigma": model.__dict__, "log_spread": round(spread, 3), "alignment": align.__dict__}
+    for name, r in zip(args.scenario, rows, strict=True):
+        if "scale" in r:
+            per[name]["self_calibration_scale"] = round(float(r["scale"]), 3)
+    doc = {"scenarios": per, "cloud_sigma": model.__dict__, "log_spread": round(spread, 3), "alignment": align.__dict__,
+           "scale": round(scale, 3), "scale_log_spread": round(scale_spread, 3)}
     (out / "plan_calibration.json").write_text(json.dumps(doc, indent=1))
     print(json.dumps(doc, indent=1))
 

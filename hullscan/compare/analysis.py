@@ -23,7 +23,7 @@ from scipy.special import ndtri
 
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.reference import Reference
-from hullscan.compare.uncertainty import calibrated_scale, point_sigma
+from hullscan.compare.uncertainty import calibrated_scale, calibrated_scales, point_sigma
 from hullscan.core.grid import group_keys, voxel_keys, voxel_knn
 from hullscan.model import Finding
 
@@ -55,8 +55,9 @@ class Cells:
     reference: Reference | None = None  # for heights along a finding's mean normal
     align_residual: float = 0.0  # alignment RMS residual in the z-score's uncertainty (m)
     uncertainty: F64 | None = None  # the z-score's denominator (m): residual / zscore
-    # "sonar": from each point's incidence and range (hullscan.compare.uncertainty), scaled by the
-    # survey's own scatter (uncertainty_scale); "estimated": the cloud has no viewing geometry.
+    # "sonar": from each point's incidence and range (hullscan.compare.uncertainty); "estimated": from
+    # the cloud's own sigma and the systematic term. Either scaled by the survey's own scatter
+    # (uncertainty_scale: the overall factor; the estimated model's incidence bands may differ).
     uncertainty_model: str = "estimated"
     uncertainty_scale: float = 1.0
     # (M, 3) the cloud's own unit surface normal per cell, in the cloud's frame: ``cloud_rotation``
@@ -112,10 +113,11 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
                normals_rotation: F64 | None = None) -> Cells:
     """Average points into cells, measure their deviation and prepare it for segmentation.
 
-    ``geometry``: each point's incidence (deg) and range (m), where the cloud has them: the cell
-    is then the inverse-variance mean of its points and its uncertainty the sonar model's
-    (:mod:`hullscan.compare.uncertainty`); without, the cloud's own ``sigma`` (or the configured
-    fallback) and the alignment's residual, and coverage is estimated. ``normals`` (N, 3): the
+    ``geometry``: each point's incidence (deg) and range (m), where the cloud has them. Under the
+    sonar model the cell is then the inverse-variance mean of its points and its uncertainty the
+    model's (:mod:`hullscan.compare.uncertainty`); under the estimated one (or without geometry) the
+    cloud's own ``sigma`` (or the configured fallback) with the systematic term, self-calibrated per
+    incidence band where the geometry is there; without geometry coverage is estimated. ``normals`` (N, 3): the
     cloud's surface normals, averaged per cell (``cloud_normal``); ``normals_rotation`` (3, 3)
     turns them into the reference frame (identity when None)."""
     cell = ANALYSIS_CELL_M
@@ -126,7 +128,8 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
     def mean(values: F64) -> F64:
         return np.bincount(inv, weights=values, minlength=m) / count
 
-    if geometry is not None:
+    sonar = geometry is not None and config.uncertainty.model == "sonar"
+    if sonar and geometry is not None:
         # Head-on returns at short range outweigh grazing ones from a far lane in the same cell.
         w = 1.0 / np.maximum(point_sigma(geometry[0], geometry[1], config.uncertainty), 1e-4) ** 2
         wsum = np.bincount(inv, weights=w, minlength=m)
@@ -163,7 +166,7 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
     bbase = np.nan_to_num(group_median(owner[fin], vals[fin], nb_blocks), nan=0.0)
     baseline = np.clip(bbase[binv], -config.detection.baseline_clip_m, config.detection.baseline_clip_m)
     residual = smooth - baseline
-    if geometry is not None:
+    if sonar:
         # The model's uncertainty of each cell's mean, then of the neighbourhood median taken of it
         # (1.25 sigma / sqrt(n) for a median of n); the survey's scatter sets the scale. The
         # alignment's residual is not added: the relative deviation cancels it.
@@ -173,7 +176,7 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
         unc = scale * unc0
         align_residual, how = 0.0, "sonar"
     else:
-        scale, how = 1.0, "estimated"
+        how = "estimated"
         sig = np.maximum(np.where(csig > 0, csig, config.uncertainty.fallback_sigma_m), ESTIMATED_LEAST_SIGMA_M)
         if config.uncertainty.random == "mean":
             sig = _judged_height_sigma(sig / np.sqrt(count), nb, np.isfinite(nb_d), config.uncertainty.floor_m)
@@ -184,10 +187,17 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
         align_residual = 0.0 if is_local else align_residual
         # The metre-scale spread of the residuals holds their random part too: with the random
         # term the mean's, only what exceeds it is systematic (counted once, not twice).
-        unc = np.hypot(sig, _local_systematic(cp, residual, bmed, bbase, binv, owner, members, config,
-                                              config.detection.baseline_clip_m,
-                                              sig if config.uncertainty.random == "mean" else None)
-                       if is_local else align_residual)
+        unc0 = np.hypot(sig, _local_systematic(cp, residual, bmed, bbase, binv, owner, members, config,
+                                               config.detection.baseline_clip_m,
+                                               sig if config.uncertainty.random == "mean" else None)
+                        if is_local else align_residual)
+        # The terms above are each an upper bound (a voxel point's plane fit is better than the
+        # single-return sigma it reports; the metre-scale spread holds some random error again):
+        # the survey's own plating scatter sets the scale, as in the sonar model, so that a z-score
+        # means what it says and min_zscore can be read as a tail probability.
+        cell_inc = None if geometry is None else np.bincount(inv, weights=geometry[0], minlength=m) / count
+        scales, scale = calibrated_scales(residual, unc0, np.isfinite(residual), config.uncertainty, cell_inc)
+        unc = scales * unc0
     with np.errstate(invalid="ignore"):
         z = residual / unc
     cn = None if normals is None or len(normals) != len(points) else _cell_normals(normals, inv, m)

@@ -81,7 +81,9 @@ class DetectionConfig(BaseModel):
 
     min_height_m: float = Field(0.05, gt=0.0, description="smallest deviation that can form a finding (m)")
     grow_height_m: float = Field(0.025, gt=0.0, description="a finding grows over neighbours deviating more than this (m)")
-    min_zscore: float = Field(3.0, ge=0.0, description="deviation / uncertainty a seed point must exceed")
+    min_zscore: float = Field(5.0, ge=0.0, description="deviation / uncertainty a seed cell must exceed: with the "
+                              "uncertainty self-calibrated (z-scores of plating spread as N(0, 1)), 5 leaves a "
+                              "Gaussian tail of 3e-7 per cell, under one stray seed in a hull's 10^5-10^6 cells")
     min_footprint_m2: float = Field(0.02, ge=0.0, description="smaller deviating patches are roughness, not findings")
     min_volume_m3: float = Field(0.002, ge=0.0, description="smaller deviating patches are not reported")
     min_points: int = Field(12, ge=1, description="fewest cloud points a finding needs")
@@ -126,17 +128,18 @@ class UncertaintyConfig(BaseModel):
 
     model: Literal["sonar", "estimated"] = Field(
         "estimated", description="estimated: from the cloud's own sigma (navigation included: after drift correction "
-        "against a reference, what the corrections left, recon.drift.measured_sigma) and the alignment's residual; sonar (trial, docs/results/issue15_uncertainty.md): from each point's incidence and range where the "
+        "against a reference, what the corrections left, recon.drift.measured_sigma) and the systematic term below; sonar (trial, docs/results/issue15_uncertainty.md): from each point's incidence and range where the "
         "cloud has them, the local systematic error, and the contradiction of deviations by plating seen")
     systematic: Literal["alignment", "local"] = Field(
-        "alignment", description="estimated model: the survey's systematic error on each cell. alignment: the "
-        "alignment's residual, one figure for the whole hull; local (trial): what the local baseline leaves around "
-        "the cell, read as the sonar model reads it (0.5 m and 1 m blocks' spread)")
+        "local", description="estimated model: the survey's systematic error on each cell. local: what the local "
+        "baseline leaves around the cell, read as the sonar model reads it (0.5 m and 1 m blocks' spread); "
+        "alignment (the default up to stop 37): the alignment's residual, one figure for the whole hull")
     random: Literal["point", "mean"] = Field(
-        "point", description="estimated model: the cell's random error. point: its points' single-return sigma; "
-        "mean (trial, docs/results/issue15_uncertainty.md, stop 35): the uncertainty of the height the detector "
-        "judges (the median over the smoothing neighbourhood of each cell's mean of its points), as the sonar model "
-        "takes it; clears far more, and raises more false alarms")
+        "mean", description="estimated model: the cell's random error. mean: the uncertainty of the height the "
+        "detector judges (the median over the smoothing neighbourhood of each cell's mean of its points), as the "
+        "sonar model takes it; point (the default up to stop 37, with systematic: alignment, self_calibrate: false "
+        "and detection.min_zscore 3): its points' single-return sigma, several times too cautious "
+        "(docs/results/issue15_uncertainty.md)")
     range_sigma_m: float = Field(0.01, gt=0.0, description="sonar range noise at zero range (1 sigma, m)")
     range_sigma_per_m: float = Field(0.001, ge=0.0, description="extra range noise per metre of range (1 sigma)")
     beam_width_deg: float = Field(1.0, gt=0.0, le=45.0, description="the sonar beam's -3 dB width (deg): its "
@@ -149,10 +152,17 @@ class UncertaintyConfig(BaseModel):
                                        "counts; a compartment covers a few blocks)")
     wide_radius_m: float = Field(3.0, ge=0.0, description="radius of the metre-scale systematic term: the spread of "
                                  "the residuals of 1 m blocks within it (0: off)")
-    self_calibrate: bool = Field(True, description="scale the model by the survey's own scatter: the robust spread "
-                                 "of the cells' z-scores over all judged plating (compartments are a small share)")
-    scale_limits: tuple[float, float] = Field((1.0, 10.0), description="least and largest scale self-calibration may "
-                                              "apply to the model")
+    self_calibrate: bool = Field(True, description="scale the model (either) by the survey's own scatter: the robust "
+                                 "spread of the cells' z-scores over all judged plating (compartments are a small "
+                                 "share) is made 1, so that detection.min_zscore reads as a tail probability")
+    calibrate_by_incidence: bool = Field(True, description="self-calibrate each incidence band of the cells' "
+                                         "returns (0-30, 30-60, 60-90 deg) apart where it holds 200 judged cells "
+                                         "(clouds with viewing geometry; estimated model): its terms do not follow "
+                                         "the incidence, the survey's scatter does (grazing returns scatter more)")
+    scale_limits: tuple[float, float] = Field((0.2, 10.0), description="least and largest scale self-calibration may "
+                                              "apply to the model (below 1: the model's terms over-count; the "
+                                              "least keeps a survey of implausibly smooth plating from clearing "
+                                              "on its own say-so)")
     fallback_sigma_m: float = Field(0.02, gt=0.0, description="uncertainty of a point from a cloud without viewing "
                                     "geometry (a plain PLY, an earlier scan saved elsewhere): coverage is then estimated")
 

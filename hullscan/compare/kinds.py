@@ -47,6 +47,7 @@ from hullscan.compare.reference import (
     scan_reference,
 )
 from hullscan.compare.segments import Seg, resolve_segments
+from hullscan.compare.uncertainty import calibrated_scale
 from hullscan.diagnostics import DropLog
 from hullscan.errors import HullscanError
 from hullscan.model import HullCloud, Transform
@@ -148,10 +149,9 @@ class ReferenceSource(Protocol):
         ...
 
 
-def _geometry(cloud: HullCloud, config: CompareConfig) -> tuple[F64, F64] | None:
-    """Each point's incidence (deg) and range (m), where the reconstruction kept them and the sonar
-    uncertainty model is asked for."""
-    if cloud.incidence_deg is None or cloud.range_m is None or config.uncertainty.model != "sonar":
+def _geometry(cloud: HullCloud) -> tuple[F64, F64] | None:
+    """Each point's incidence (deg) and range (m), where the reconstruction kept them."""
+    if cloud.incidence_deg is None or cloud.range_m is None or len(cloud.incidence_deg) != len(cloud):
         return None
     return np.asarray(cloud.incidence_deg, float), np.asarray(cloud.range_m, float)
 
@@ -210,7 +210,7 @@ class _SurfaceSource(ABC):
     def cells(self, placement: Placement, cloud: HullCloud, framing: Framing, config: CompareConfig) -> Cells:
         # The corrections after the rigid fit are shifts: the fit's rotation turns the normals.
         return make_cells(placement.points, np.asarray(cloud.sigma, float), np.asarray(cloud.confidence, float),
-                          framing.reference, config, placement.alignment.residual_m, geometry=_geometry(cloud, config),
+                          framing.reference, config, placement.alignment.residual_m, geometry=_geometry(cloud),
                           normals=cloud.normals, normals_rotation=placement.alignment.transform.rot.as_matrix())
 
     def candidates(self, cells: Cells, framing: Framing, config: CompareConfig, drops: DropLog) -> Candidates:
@@ -480,8 +480,11 @@ class MirrorSource:
         other = np.nan_to_num(other_sigma[-1], nan=0.0)
         sig = np.where(other > 1.5 * c.sigma, other, c.sigma)
         unc = np.sqrt(np.maximum(sig, 0.01) ** 2 + residual ** 2)
+        # Scaled by the survey's own scatter, as make_cells scales its model (min_zscore's meaning).
+        scale = calibrated_scale(c.residual, unc, np.isfinite(c.residual), config.uncertainty)
+        unc = scale * unc
         with np.errstate(invalid="ignore"):
-            return replace(c, zscore=c.residual / unc, uncertainty=unc)
+            return replace(c, zscore=c.residual / unc, uncertainty=unc, uncertainty_scale=scale)
 
     def candidates(self, cells: Cells, framing: Framing, config: CompareConfig, drops: DropLog) -> Candidates:
         segs = segment(cells, config, ("protrusion",))

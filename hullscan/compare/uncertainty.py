@@ -79,3 +79,28 @@ def calibrated_scale(residual: F64, sigma: F64, judged: NDArray[np.bool_], confi
     spread = MAD_TO_SIGMA * float(np.median(np.abs(z - np.median(z))))
     lo, hi = config.scale_limits
     return float(np.clip(spread, lo, hi))
+
+
+# Incidence bands (deg) self-calibrated apart: head-on, oblique, grazing.
+INCIDENCE_BANDS_DEG = (30.0, 60.0)
+
+
+def calibrated_scales(residual: F64, sigma: F64, judged: NDArray[np.bool_], config: UncertaintyConfig,
+                      incidence: F64 | None = None, min_cells: int = 200) -> tuple[F64, float]:
+    """Per cell, the factor that makes the z-scores spread as N(0, 1) (:func:`calibrated_scale`),
+    and the overall one. With ``incidence`` (deg per cell) and ``config.calibrate_by_incidence``,
+    each band of :data:`INCIDENCE_BANDS_DEG` holding ``min_cells`` judged cells gets its own: a model
+    whose terms do not follow the incidence (the estimated one) is put right by the survey's scatter
+    in each band; other cells get the overall factor. Shapes (M,)."""
+    overall = calibrated_scale(residual, sigma, judged, config, min_cells)
+    out = np.full(len(residual), overall)
+    if incidence is None or not config.self_calibrate or not config.calibrate_by_incidence:
+        return out, overall
+    band = np.where(np.isfinite(incidence), np.digitize(incidence, INCIDENCE_BANDS_DEG), -1)
+    for b in range(len(INCIDENCE_BANDS_DEG) + 1):
+        inb = band == b
+        ok = judged & inb & np.isfinite(residual) & np.isfinite(sigma) & (sigma > 0)
+        if int(ok.sum()) >= min_cells:
+            out[inb] = calibrated_scale(residual, sigma, ok, config, min_cells)
+    return out, overall
+

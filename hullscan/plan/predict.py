@@ -3,9 +3,13 @@ the returns would make given the uncertainty the comparator's configured model w
 the comparator's clearance rule (:func:`hullscan.compare.analysis.clearing_cells`) applied.
 
 - **Estimated model** (the comparator's default): a cell's uncertainty is the cloud's own sigma (at
-  least 1 cm) with the survey's alignment residual added. Both are predicted from the planned returns
-  with constants fitted on plan checks of other hulls (:mod:`hullscan.plan.calibration`); the residual
-  can be given instead (``alignment_m``).
+  least 1 cm), taken as that of the height the detector judges (``random: mean``: a cell's mean of
+  its points, the median of about nine cells) or as a single return's (``random: point``), with the
+  local systematic allowance (``systematic: local``, ``systematic_m``) or the survey's alignment
+  residual (``systematic: alignment``) added, and scaled by the self-calibration scale surveys get
+  (``self_calibrate``). The cloud's sigma, the residual and the scale are predicted from the planned
+  returns with constants fitted on plan checks of other hulls (:mod:`hullscan.plan.calibration`); the
+  residual can be given instead (``alignment_m``).
 - **Sonar model** (a trial): each return's incidence and range turned into its height uncertainty
   (:func:`hullscan.compare.uncertainty.point_sigma`). What geometry alone cannot say is stated as a
   planning allowance: the survey's systematic error (lane offsets from drifting navigation, the terms
@@ -44,6 +48,20 @@ MEDIAN_EFFICIENCY = 1.2533
 # Samples whose normals differ by more than 60 degrees are on other faces (a thin plate's far side,
 # a recess wall next to the plating): the comparator judges them by the same nearby cells.
 OTHER_FACE_COS = 0.5
+
+
+def judged_height_sigma(sigma: F64, density: F64, voxel_m: float, floor_m: float) -> F64:
+    """The uncertainty (m) of the height make_cells judges where points of ``sigma`` (m) lie at
+    ``density`` returns per m²: a 5 cm cell averages the voxel map's points in it (one per occupied
+    voxel), and the neighbourhood median takes about nine such cells (fewer where cells are missing),
+    with ``floor_m``. Shapes (N,)."""
+    cell = ANALYSIS_CELL_M
+    points_per_cell = (cell / voxel_m) ** 2 * (1.0 - np.exp(-density * voxel_m**2))
+    p_cell = 1.0 - np.exp(-density * cell**2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cell_sigma = sigma / np.sqrt(np.maximum(points_per_cell, 1.0))
+    n_nb = np.clip(NEIGHBOUR_CELLS * p_cell, 1.0, NEIGHBOUR_CELLS)
+    return np.asarray(np.hypot(MEDIAN_EFFICIENCY * cell_sigma / np.sqrt(n_nb), floor_m), np.float64)
 
 
 @dataclass(frozen=True)
@@ -112,6 +130,7 @@ class Predictor:
         self.alignment_m = alignment_m
         self.cloud_sigma = calibration.cloud_sigma
         self.alignment_model = calibration.alignment
+        self.expected_scale = calibration.scale
         self.profile = profile
         self.config = config
         self.voxel_m = voxel_m
@@ -144,8 +163,10 @@ class Predictor:
                 f"sigma as the reconstruction would set it from the planned returns (plane window {c.window_m2:g} m², "
                 f"navigation {c.navigation_m:.4f} m, normal gain {c.normal_gain:.3f}, lane scatter {c.lane_scatter_m:.4f} m; "
                 f"hullscan/plan/calibration.py), at least {ESTIMATED_LEAST_SIGMA_M:g} m, with {extra}"
-                + ("; the trial compare.uncertainty.random: mean is not modelled (the plan predicts the single-point "
-                   "sigma, so its cleared share is a lower bound)" if self.uncertainty.random == "mean" else ""))
+                + (", taken as the judged height's (random: mean: a cell's mean of its points, the median of about "
+                   "nine cells)" if self.uncertainty.random == "mean" else "")
+                + (f", scaled x {self.expected_scale:g} (the self-calibration scale the plan checks got: the survey's "
+                   "own scatter sets it)" if self.uncertainty.self_calibrate else ""))
 
     def returns_per_ray(self, speed_mps: float) -> float:
         real_spacing = speed_mps / self.profile.ping_rate_hz
@@ -220,13 +241,9 @@ class Predictor:
     def _sonar_model(self, acc: Accumulation, density: F64, p_cell: F64) -> F64:
         """make_cells' sonar model: each cell the inverse-variance mean of its points' model sigmas,
         then the neighbourhood median of about nine cells, with the systematic allowance."""
-        cell = ANALYSIS_CELL_M
-        points_per_cell = (cell / self.voxel_m) ** 2 * (1.0 - np.exp(-density * self.voxel_m**2))
         with np.errstate(divide="ignore", invalid="ignore"):
             sigma = np.sqrt(acc.returns / acc.inv_var)  # a return's sigma (inverse-variance mean)
-            cell_sigma = sigma / np.sqrt(np.maximum(points_per_cell, 1.0))
-        n_nb = np.clip(NEIGHBOUR_CELLS * p_cell, 1.0, NEIGHBOUR_CELLS)
-        model = MEDIAN_EFFICIENCY * cell_sigma / np.sqrt(n_nb)
+        model = judged_height_sigma(sigma, density, self.voxel_m, 0.0)
         scale = max(self.uncertainty.scale_limits[0], 1.0)
         return np.asarray(scale * np.sqrt(model**2 + self.systematic_m**2 + self.uncertainty.floor_m**2), np.float64)
 
@@ -241,15 +258,24 @@ class Predictor:
     def _estimated_model(self, acc: Accumulation, density: F64, alignment_m: float) -> F64:
         """make_cells' estimated model (the comparator's default): the cloud's own sigma, as the
         reconstruction would set it from these returns (:mod:`hullscan.plan.calibration`), at least
-        1 cm, with the alignment's residual (``systematic: alignment``) or the local systematic
-        allowance (``systematic: local``) added."""
+        1 cm, taken as a single return's (``random: point``) or as that of the height the detector
+        judges (``random: mean``: each cell's mean of its points, then the median of about nine
+        cells), with the local systematic allowance (``systematic: local``) or the alignment's
+        residual (``systematic: alignment``) added; self-calibrated by the scale the plan checks got."""
         with np.errstate(divide="ignore", invalid="ignore"):
             def mean(total: F64) -> F64:
                 return np.asarray(np.where(acc.returns > 0, total / acc.returns, 0.0), np.float64)
 
             sigma = self.cloud_sigma.sigma(density, mean(acc.range_var), mean(acc.footprint_var), mean(acc.normal_var))
         systematic = self.systematic_m if self.uncertainty.systematic == "local" else alignment_m
-        return np.asarray(np.hypot(np.maximum(sigma, ESTIMATED_LEAST_SIGMA_M), systematic), np.float64)
+        sigma = np.maximum(sigma, ESTIMATED_LEAST_SIGMA_M)
+        if self.uncertainty.random == "mean":
+            sigma = judged_height_sigma(sigma, density, self.voxel_m, self.uncertainty.floor_m)
+        unc = np.hypot(sigma, systematic)
+        if self.uncertainty.self_calibrate:
+            lo, hi = self.uncertainty.scale_limits
+            unc = unc * float(np.clip(self.expected_scale, lo, hi))
+        return np.asarray(unc, np.float64)
 
     def clearance(self, acc: Accumulation, heights: tuple[float, ...]) -> tuple[NDArray[np.bool_], dict[float, NDArray[np.bool_]]]:
         """(seen, {height: cleared}) per sample, by the comparator's :func:`clearing_cells` and its

@@ -18,7 +18,7 @@ from hullscan.compare.segments import carries_layer, resolve_segments
 from hullscan.diagnostics import DropLog
 
 G = ANALYSIS_CELL_M
-SIGMA = 0.02
+SIGMA = 0.01  # a cell height's uncertainty, as a self-calibrated survey judges its plating
 
 
 def plate(nx: int, ny: int, count: int = 4) -> dict[str, np.ndarray]:

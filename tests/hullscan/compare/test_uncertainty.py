@@ -13,13 +13,21 @@ from hullscan.compare.config import CompareConfig, UncertaintyConfig
 from hullscan.compare.inspect import inspect
 from hullscan.compare.reference import mesh_reference
 from hullscan.compare.segments import resolve_segments
-from hullscan.compare.uncertainty import calibrated_scale, leading_edge_bias, point_sigma
+from hullscan.compare.uncertainty import (
+    calibrated_scale,
+    calibrated_scales,
+    leading_edge_bias,
+    point_sigma,
+)
 from hullscan.diagnostics import DropLog
 
 from .conftest import HULL_TO_NAV
 from .test_resolve import box, cells_of, plate
 
 SONAR = CompareConfig(uncertainty={"model": "sonar"})
+
+# The estimated model as it was the default up to stop 37 (docs/method.md, Uncertainty).
+STOP37 = {"random": "point", "systematic": "alignment", "self_calibrate": False}
 
 
 def _first_arrival_bias(theta_deg: float, r: float, width_deg: float, n: int = 400) -> float:
@@ -60,8 +68,12 @@ def test_calibrated_scale_reads_the_survey_spread_robustly() -> None:
     residual[:600] += 0.3  # 3 % compartments
     cfg = UncertaintyConfig()
     assert calibrated_scale(residual, sigma, np.ones(sigma.size, bool), cfg) == pytest.approx(2.0, rel=0.06)
-    # The model is never trusted more than it says: an over-cautious model stays as it is.
-    assert calibrated_scale(0.3 * residual, sigma, np.ones(sigma.size, bool), cfg) == 1.0
+    # An over-cautious model is scaled down as far as the survey's scatter shows (0.6 of it here) ...
+    assert calibrated_scale(0.3 * residual, sigma, np.ones(sigma.size, bool), cfg) == pytest.approx(0.6, rel=0.06)
+    # ... but no further than the least scale, and with limits from 1 never down.
+    assert calibrated_scale(0.01 * residual, sigma, np.ones(sigma.size, bool), cfg) == cfg.scale_limits[0]
+    up_only = UncertaintyConfig(scale_limits=(1.0, 10.0))
+    assert calibrated_scale(0.3 * residual, sigma, np.ones(sigma.size, bool), up_only) == 1.0
     assert calibrated_scale(residual, sigma, np.ones(sigma.size, bool), UncertaintyConfig(self_calibrate=False)) == 1.0
 
 
@@ -158,25 +170,30 @@ def test_local_systematic_term_follows_its_surroundings_and_a_big_box_does_not_h
     on_box = (np.abs(xy[:, 0] - 9.0) < 0.6) & (np.abs(xy[:, 1]) < 0.5)
     pts = np.c_[xy, bottom - np.where(on_box, 0.3, 0.0) + rng.normal(0, 0.01, len(xy))]  # outward is -z
     sig, conf = np.full(len(pts), 0.015), np.ones(len(pts))
-    glob = make_cells(pts, sig, conf, ref, CompareConfig(), 0.04)
-    local = make_cells(pts, sig, conf, ref, CompareConfig(uncertainty={"systematic": "local"}), 0.04)
+    glob = make_cells(pts, sig, conf, ref, CompareConfig(uncertainty=STOP37), 0.04)
+    local_cfg = CompareConfig(uncertainty={**STOP37, "systematic": "local"})
+    local = make_cells(pts, sig, conf, ref, local_cfg, 0.04)
     assert local.align_residual == 0.0 and glob.align_residual == 0.04
     plating = local.judged & (np.abs(np.nan_to_num(local.residual)) < 0.02)
     assert np.nanmedian(glob.uncertainty[plating]) > 0.04
     assert np.nanmedian(local.uncertainty[plating]) < 0.02
     top = local.judged & (np.nan_to_num(local.residual) > 0.2)
     assert top.sum() > 100 and np.nanmedian(local.zscore[top]) > 5  # the box stands out of its surroundings
-    assert [k for k, _, _ in segment(local, CompareConfig(uncertainty={"systematic": "local"}), ("protrusion",))] == ["protrusion"]
+    assert [k for k, _, _ in segment(local, local_cfg, ("protrusion",))] == ["protrusion"]
+    # The default (random: mean, self-calibrated) judges it the same way.
+    default = make_cells(pts, sig, conf, ref, CompareConfig(), 0.04)
+    assert [k for k, _, _ in segment(default, CompareConfig(), ("protrusion",))] == ["protrusion"]
 
 
 def test_random_mean_with_local_systematic_spreads_clean_plating_as_n01(hull) -> None:
-    """``random: mean`` with ``systematic: local`` (trial): clean bottom plating seen with 1 cm of noise
-    per point, points 2 cm apart. The single-point sigma (the default) spreads the z-scores of clean
-    plating about twice too narrow. The uncertainty of the judged height (a median over about nine
-    cells of their points' mean) alone understates it here: 5 cm cells split a noisy column of points
-    between them, and their means keep part of the noise. The metre-scale spread of the residuals
-    around each cell (less what the random term already holds, counted once) measures what is left;
-    together they spread the plating's z-scores as N(0, 1)."""
+    """``random: mean`` with ``systematic: local`` (the default since stop 38): clean bottom plating seen
+    with 1 cm of noise per point, points 2 cm apart. The single-point sigma (stop 37's default) spreads
+    the z-scores of clean plating about twice too narrow. The uncertainty of the judged height (a median
+    over about nine cells of their points' mean) alone understates it here: 5 cm cells split a noisy
+    column of points between them, and their means keep part of the noise. The metre-scale spread of the
+    residuals around each cell (less what the random term already holds, counted once) measures what is
+    left; together, uncalibrated, they spread the plating's z-scores as N(0, 1), and self-calibration
+    (the default) leaves them there."""
     ref = mesh_reference(hull, icp_spacing=0.5)
     rng = np.random.default_rng(5)
     xy, bottom = _bottom_strip(ref, (6.0, 12.0), 1.2)
@@ -189,6 +206,66 @@ def test_random_mean_with_local_systematic_spreads_clean_plating_as_n01(hull) ->
         assert len(z) > 1000
         return float(1.4826 * np.median(np.abs(z - np.median(z))))
 
-    assert robust_z(CompareConfig()) < 0.6
-    assert robust_z(CompareConfig(uncertainty={"random": "mean", "floor_m": 0.0})) > 1.5
-    assert 0.85 < robust_z(CompareConfig(uncertainty={"random": "mean", "floor_m": 0.0, "systematic": "local"})) < 1.2
+    assert robust_z(CompareConfig(uncertainty=STOP37)) < 0.6
+    assert robust_z(CompareConfig(uncertainty={**STOP37, "random": "mean", "floor_m": 0.0})) > 1.5
+    assert 0.85 < robust_z(CompareConfig(uncertainty={**STOP37, "random": "mean", "floor_m": 0.0, "systematic": "local"})) < 1.2
+    assert 0.95 < robust_z(CompareConfig(uncertainty={"floor_m": 0.0})) < 1.05
+    # Calibrated, even stop 37's model spreads them as N(0, 1): the scale is the survey's.
+    assert 0.95 < robust_z(CompareConfig(uncertainty={**STOP37, "self_calibrate": True})) < 1.05
+
+
+def test_calibrated_scales_put_each_incidence_band_right_on_its_own() -> None:
+    """A model that does not follow the incidence (the estimated one): grazing cells scatter three
+    times as much as it says, head-on ones half. Each band with enough cells gets its own scale; a
+    band too thin to read, and cells without an incidence, get the overall one; off, all get it."""
+    rng = np.random.default_rng(7)
+    n = 9000
+    inc = np.r_[rng.uniform(0, 30, 4000), rng.uniform(30, 60, 4000), rng.uniform(60, 85, n - 8000)]
+    sigma = np.full(n, 0.01)
+    spread = np.where(inc < 30, 0.5, np.where(inc < 60, 1.0, 3.0))
+    residual = sigma * spread * rng.normal(size=n)
+    judged = np.ones(n, bool)
+    cfg = UncertaintyConfig()
+    scales, overall = calibrated_scales(residual, sigma, judged, cfg, inc)
+    assert scales[inc < 30] == pytest.approx(0.5, rel=0.06) and scales[(inc >= 30) & (inc < 60)] == pytest.approx(1.0, rel=0.06)
+    assert overall == pytest.approx(calibrated_scale(residual, sigma, judged, cfg))
+    # 1000 grazing cells: enough (200) for a band of their own.
+    assert scales[inc >= 60] == pytest.approx(3.0, rel=0.1)
+    thin = np.where(inc >= 60, np.nan, inc)  # no incidence for the grazing ones
+    scales_thin, _ = calibrated_scales(residual, sigma, judged, cfg, thin)
+    assert np.all(scales_thin[inc >= 60] == overall)
+    few, _ = calibrated_scales(residual, sigma, judged, cfg, inc, min_cells=1500)
+    assert np.all(few[inc >= 60] == overall) and few[inc < 30] == pytest.approx(0.5, rel=0.06)
+    off, _ = calibrated_scales(residual, sigma, judged, UncertaintyConfig(calibrate_by_incidence=False), inc)
+    assert np.all(off == overall)
+
+
+def test_default_model_spreads_each_incidence_band_of_clean_plating_as_n01(hull) -> None:
+    """Clean bottom plating in 30 cm strips, every other one seen head-on with 1 cm of noise per point,
+    the others at grazing incidence with 3 cm (a far lane's returns between a near lane's): the default
+    model, calibrated per incidence band, spreads both kinds' z-scores as N(0, 1); calibrated as one
+    (the local systematic term mixes the strips at its half-metre scale), the grazing strips spread
+    wider than the head-on ones."""
+    ref = mesh_reference(hull, icp_spacing=0.5)
+    rng = np.random.default_rng(11)
+    xy, bottom = _bottom_strip(ref, (6.0, 12.0), 1.2)
+    grazing = (np.floor(xy[:, 0] / 0.3).astype(int) % 2) == 1
+    noise = np.where(grazing, 0.03, 0.01)
+    pts = np.c_[xy, bottom + noise * rng.normal(size=len(xy))]
+    sig, conf = np.full(len(pts), 0.01), np.ones(len(pts))
+    inc = np.where(grazing, 75.0, 10.0)
+    geometry = (inc, np.full(len(pts), 3.0))
+
+    def robust(c, sel) -> float:
+        z = c.zscore[sel & c.judged & np.isfinite(c.zscore)]
+        assert len(z) > 500
+        return float(1.4826 * np.median(np.abs(z - np.median(z))))
+
+    banded = make_cells(pts, sig, conf, ref, CompareConfig(), 0.0, geometry=geometry)
+    # Cells well inside their strip (the 8 cm median mixes its edges).
+    pos = np.mod(banded.points[:, 0], 0.6)
+    far = (pos > 0.4) & (pos < 0.5)
+    near = (pos > 0.1) & (pos < 0.2)
+    assert 0.85 < robust(banded, far) < 1.15 and 0.85 < robust(banded, near) < 1.15
+    one = make_cells(pts, sig, conf, ref, CompareConfig(uncertainty={"calibrate_by_incidence": False}), 0.0, geometry=geometry)
+    assert robust(one, far) > 1.3 * robust(one, near)

@@ -90,13 +90,16 @@ def test_what_is_left_lists_each_place_once() -> None:
 
 
 def test_a_residual_that_alone_clears_nothing_says_so_and_what_height_it_allows() -> None:
-    """A fouled hull's residual (3 cm, given): the default model clears no 0.1 m compartment anywhere;
-    the error names the residual and the least height that can be cleared, and that height plans."""
+    """A fouled hull's residual (3 cm, given): stop 37's model, whose systematic term it is, clears no
+    0.1 m compartment anywhere; the error names the residual and the least height that can be cleared,
+    and that height plans."""
+    stop37 = CompareConfig(uncertainty={"random": "point", "systematic": "alignment", "self_calibrate": False},
+                           detection={"min_zscore": 3.0})
     request = PlanRequest(0.1, 20 * 60, Vehicle(standoff_m=3.0, min_depth_m=1.0), alignment_m=0.03)
     with pytest.raises(PlanError, match=r"alignment residual \(30 mm, as given\) alone .* clear 0\.\d\d m or more") as err:
-        make_plan(barge(), MULTIBEAM, request, CompareConfig())
+        make_plan(barge(), MULTIBEAM, request, stop37)
     least = float(re.search(r"clear (0\.\d\d) m or more", str(err.value)).group(1))  # type: ignore[union-attr]
     assert 0.12 <= least <= 0.2
     plan = make_plan(barge(), MULTIBEAM, PlanRequest(least, 20 * 60, Vehicle(standoff_m=3.0, min_depth_m=1.0),
-                                                     alignment_m=0.03), CompareConfig())
+                                                     alignment_m=0.03), stop37)
     assert plan.cleared[least].any() and plan.alignment_residual_m == pytest.approx(0.03)

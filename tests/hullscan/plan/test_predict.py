@@ -14,8 +14,12 @@ from hullscan.plan.predict import Predictor, beam_directions, ping_poses
 from hullscan.plan.sonar import MULTIBEAM
 from tests.hullscan.plan.hulls import fin, plate
 
-# The sonar uncertainty model (a trial in the comparator): its hand-computed cases.
-SONAR = CompareConfig(uncertainty=UncertaintyConfig(model="sonar"))
+# The sonar uncertainty model (a trial in the comparator): its hand-computed cases, at a seed of 3 sigma.
+SONAR = CompareConfig(uncertainty=UncertaintyConfig(model="sonar"), detection={"min_zscore": 3.0})
+# The comparator's estimated model as it was the default up to stop 37: a single return's sigma and the
+# alignment's residual, uncalibrated, seeds at 3 sigma.
+STOP37 = CompareConfig(uncertainty={"random": "point", "systematic": "alignment", "self_calibrate": False},
+                       detection={"min_zscore": 3.0})
 
 
 def _lane_under(z_plate: float, standoff: float) -> np.ndarray:
@@ -109,10 +113,10 @@ def test_far_face_of_a_thin_plate_is_judged_by_the_near_faces_cells() -> None:
 
 
 def test_estimated_model_under_a_flat_plate_matches_the_hand_computed_case() -> None:
-    """The comparator's default model: the cloud's own sigma as the calibration sets it from the
+    """Stop 37's estimated model: the cloud's own sigma as the calibration sets it from the
     returns (head-on at 3 m: range noise 1.3 cm, footprint 3 m x 1 deg / 2.355, range noise along the
     normal the same 1.3 cm), at least 1 cm, with the alignment allowance added."""
-    cfg = CompareConfig()
+    cfg = STOP37
     assert cfg.uncertainty.model == "estimated" and cfg.uncertainty.systematic == "alignment"
     ref = mesh_reference(plate(-5.0), coverage_cell=cfg.coverage.coverage_cell_m, coverage_max_z=cfg.coverage.coverage_max_z_m)
     cloud = CloudSigmaModel(window_m2=0.01, navigation_m=0.02, normal_gain=1.5, lane_scatter_m=0.005)
@@ -131,17 +135,27 @@ def test_estimated_model_under_a_flat_plate_matches_the_hand_computed_case() -> 
     assert seen[above].all()
     assert np.median(unc[above]) == pytest.approx(np.hypot(max(sigma, 0.01), 0.012), rel=0.02)
     # systematic: local puts the local allowance where the alignment's residual was.
-    local = CompareConfig(uncertainty=UncertaintyConfig(systematic="local"))
+    local = STOP37.model_copy(update={"uncertainty": STOP37.uncertainty.model_copy(update={"systematic": "local"})})
     lp = Predictor(ref, MULTIBEAM, local, speed_mps=0.8, max_beams=512, ping_spacing_m=0.1, systematic_m=0.004,
                    calibration=replace(CALIBRATION, cloud_sigma=cloud))
     _, lunc = lp.cell_uncertainty(acc)
     assert np.median(lunc[above]) == pytest.approx(np.hypot(max(sigma, 0.01), 0.004), rel=0.02)
+    # The default (stop 38): the judged height's uncertainty (a cell's mean of its points, the median
+    # of about nine cells), the local allowance, and the self-calibration scale the plan checks got.
+    cfg = CompareConfig()
+    assert cfg.uncertainty.random == "mean" and cfg.uncertainty.systematic == "local" and cfg.uncertainty.self_calibrate
+    dp = Predictor(ref, MULTIBEAM, cfg, speed_mps=0.8, max_beams=512, ping_spacing_m=0.1, systematic_m=0.004,
+                   calibration=replace(CALIBRATION, cloud_sigma=cloud, scale=0.5))
+    _, dunc = dp.cell_uncertainty(acc)
+    per_cell = (ANALYSIS_CELL_M / 0.02) ** 2 * (1 - np.exp(-density * 0.02**2))
+    judged = np.hypot(1.2533 * max(sigma, 0.01) / np.sqrt(per_cell) / 3.0, cfg.uncertainty.floor_m)
+    assert np.median(dunc[above]) == pytest.approx(0.5 * np.hypot(judged, 0.004), rel=0.02)
 
 
 def test_estimated_model_clears_less_with_a_larger_alignment_allowance() -> None:
-    """3 x hypot(sigma, residual) <= 0.8 x 0.1 m: a 1 cm residual leaves the plate cleared for 0.1 m,
-    a 2.5 cm one does not (0.2 m is cleared either way)."""
-    cfg = CompareConfig()
+    """Stop 37's model: 3 x hypot(sigma, residual) <= 0.8 x 0.1 m: a 1 cm residual leaves the plate
+    cleared for 0.1 m, a 2.5 cm one does not (0.2 m is cleared either way)."""
+    cfg = STOP37
     ref = mesh_reference(plate(-5.0))
     lane = _lane_under(-5.0, 3.0)
     s = ref.samples
@@ -159,7 +173,7 @@ def test_estimated_model_predicts_the_alignment_residual_from_the_leading_edge_b
     under a plate the bias hardly changes, so it is the model's floor."""
     from hullscan.plan.calibration import AlignmentResidualModel
 
-    cfg = CompareConfig()
+    cfg = STOP37  # the residual is its systematic term
     ref = mesh_reference(plate(-5.0))
     model = AlignmentResidualModel(bias_gain=1.0, floor_m=0.006)
     pred = Predictor(ref, MULTIBEAM, cfg, speed_mps=0.8, calibration=replace(CALIBRATION, alignment=model))
