@@ -206,6 +206,10 @@ class MirrorConfig(BaseModel):
         0.7, ge=0.0, le=1.0, description="mirror mode: share of those within min_height of their reflection")
     mirror_icp_points: int = Field(20000, ge=100, description="mirror mode: cloud points used to fit the plane")
     mirror_icp_max_iter: int = Field(12, ge=1, description="mirror mode: ICP iterations per stage of the plane fit")
+    mirror_min_zscore: float = Field(3.0, ge=0.0, description="mirror mode: the seed threshold (and so the clearing "
+                                     "rule) on its own uncertainty, the worse side's point sigma and the plane "
+                                     "fit's residual, not self-calibrated (detection.min_zscore is for the "
+                                     "self-calibrated models)")
 
 
 class ScoringConfig(BaseModel):

@@ -274,7 +274,7 @@ def _uncertainty_note(cells: Cells, cloud: HullCloud, config: CompareConfig) -> 
             if u.random == "mean" else "the points' own sigma")
     how = (f"uncertainty from {what} (default {u.fallback_sigma_m:g} m where none) and "
            + ("the local systematic error around each cell" if u.systematic == "local" else "the alignment's residual"))
-    if u.self_calibrate:
+    if u.self_calibrate and cells.uncertainty_scale != 1.0:  # mirror mode is not calibrated
         how += (f", scaled by the survey's own plating scatter (x {cells.uncertainty_scale:.2f} overall"
                 + (", each incidence band apart" if u.calibrate_by_incidence and cloud.has_geometry else "") + ")")
     if not cloud.has_geometry:

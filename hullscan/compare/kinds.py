@@ -47,7 +47,6 @@ from hullscan.compare.reference import (
     scan_reference,
 )
 from hullscan.compare.segments import Seg, resolve_segments
-from hullscan.compare.uncertainty import calibrated_scale
 from hullscan.diagnostics import DropLog
 from hullscan.errors import HullscanError
 from hullscan.model import HullCloud, Transform
@@ -480,13 +479,14 @@ class MirrorSource:
         other = np.nan_to_num(other_sigma[-1], nan=0.0)
         sig = np.where(other > 1.5 * c.sigma, other, c.sigma)
         unc = np.sqrt(np.maximum(sig, 0.01) ** 2 + residual ** 2)
-        # Scaled by the survey's own scatter, as make_cells scales its model (min_zscore's meaning).
-        scale = calibrated_scale(c.residual, unc, np.isfinite(c.residual), config.uncertainty)
-        unc = scale * unc
+        # Not self-calibrated: the residuals against the reflection hold two views' errors and the
+        # hull's own asymmetry, which no scatter of plating vouches for; judged at its own seed
+        # threshold instead (mirror_min_zscore, _judged_as_mirror).
         with np.errstate(invalid="ignore"):
-            return replace(c, zscore=c.residual / unc, uncertainty=unc, uncertainty_scale=scale)
+            return replace(c, zscore=c.residual / unc, uncertainty=unc, uncertainty_scale=1.0)
 
     def candidates(self, cells: Cells, framing: Framing, config: CompareConfig, drops: DropLog) -> Candidates:
+        config = _judged_as_mirror(config)
         segs = segment(cells, config, ("protrusion",))
         order = resolve_segments(segs, cells, config, drops, min_seed_points=config.coverage.coverage_min_points)
         if not order:
@@ -520,13 +520,20 @@ class MirrorSource:
 
     def coverage(self, cells: Cells, framing: Framing, candidates: Candidates, config: CompareConfig
                  ) -> tuple[Coverage, tuple[str, ...]]:
-        cov = mirror_coverage(cells, framing.reference, config, list(candidates.kept), list(candidates.rejected))
+        cov = mirror_coverage(cells, framing.reference, _judged_as_mirror(config), list(candidates.kept),
+                              list(candidates.rejected))
         nc = [p for p in cov.patches if p.get("reason") == NOT_COMPARABLE]
         if not nc:
             return cov, ()
         return cov, (f"mirror mode: {sum(p['area_m2'] for p in nc):.1f} m2 in {len(nc)} patches seen on one side "
                      "only or far better than on the other (no mirrored counterpart): not comparable, reported "
                      "as not inspected (coverage patches with this reason)",)
+
+
+def _judged_as_mirror(config: CompareConfig) -> CompareConfig:
+    """The config whose seed test (and so clearing rule) mirror mode applies to its own uncertainty."""
+    return config.model_copy(update={"detection": config.detection.model_copy(
+        update={"min_zscore": config.mirror.mirror_min_zscore})})
 
 
 def _at(m: dict[str, Any], digits: int) -> str:

@@ -31,6 +31,11 @@ def test_box_on_one_side_of_a_symmetric_hull_is_found(hull):
     assert abs(f.volume_m3 - s.box_volumes[0]) / s.box_volumes[0] < 0.35
     # Its reflection on the clean side is judged clean, not a finding.
     assert ins.status_at(s.box_centroids[0] * [1, -1, 1]) == "clear"
+    # Mirror mode's uncertainty is its own, not self-calibrated, judged at its own seed threshold
+    # (mirror_min_zscore, not detection.min_zscore): raise that one and the box is not seeded.
+    assert ins.cells is not None and ins.cells.uncertainty_scale == 1.0
+    assert len(inspect(s.cloud, "mirror", CompareConfig(detection={"min_zscore": 50.0}), hull_to_nav=PRIOR).findings) == 1
+    assert not inspect(s.cloud, "mirror", CompareConfig(mirror={"mirror_min_zscore": 50.0}), hull_to_nav=PRIOR).findings
 
 
 @pytest.fixture(scope="module")
