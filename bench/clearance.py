@@ -105,7 +105,8 @@ def pick(ins: Inspection, truth: list[dict[str, Any]], per_status: int, rng: np.
 
 
 def run_scenario(run: Path, name: str, rounds: int, per_status: int, seed: int, model: str,
-                 systematic: str = "alignment", random: str = "point") -> list[dict[str, Any]]:
+                 systematic: str = "alignment", random: str = "point", min_height: float | None = None
+                 ) -> list[dict[str, Any]]:
     truth_dir = run / "bags" / f"{name}.truth"
     cloud = load_cloud(run / name / "cloud.ply")
     notes = evaluation_reference(run / "bags" / f"{name}.operator.yaml")
@@ -121,7 +122,9 @@ def run_scenario(run: Path, name: str, rounds: int, per_status: int, seed: int, 
     to_internal = (survey_ref.ref_from_hull or Transform()).inverse() @ t_rfh
     truth = [{**t, "centroid_hull": to_internal.apply(np.asarray(t["centroid_hull"], float)).tolist()}
              for t in truth_doc["parasites"]]
-    config = CompareConfig(coverage={"clear_height_m": CAP[2]}, uncertainty={"model": model, "systematic": systematic, "random": random})
+    detection = {} if min_height is None else {"min_protrusion_height_m": min_height}
+    config = CompareConfig(coverage={"clear_height_m": CAP[2]}, detection=detection,
+                           uncertainty={"model": model, "systematic": systematic, "random": random})
     base = inspect(cloud, reference, config, hull_to_nav=prior, sigma=sigma)
     assert base.cloud_to_ref is not None
     placed = base.cloud_to_ref.inverse()  # nav <- hull, as the first run found it
@@ -159,14 +162,17 @@ def run_scenario(run: Path, name: str, rounds: int, per_status: int, seed: int, 
     return rows
 
 
-def _stem(height: float, model: str, systematic: str = "alignment", random: str = "point") -> str:
-    """Results name: clearance[_<height>][_<model>][_<systematic>][_<random>], each only where it is not
-    the default (a trial's run never overwrites the default's results)."""
+def _stem(height: float, model: str, systematic: str = "alignment", random: str = "point",
+          min_height: float | None = None) -> str:
+    """Results name: clearance[_<height>][_<model>][_<systematic>][_<random>][_minh<floor>], each only
+    where it is not the default (a trial's run never overwrites the default's results)."""
     stem = "clearance" if height == 0.10 else f"clearance_{height:g}"
     u = CompareConfig().uncertainty
     for value, default in ((model, u.model), (systematic, u.systematic), (random, u.random)):
         if value != default:
             stem += f"_{value}"
+    if min_height is not None and min_height != CompareConfig().detection.min_protrusion_height_m:
+        stem += f"_minh{min_height:g}"
     return stem
 
 
@@ -186,10 +192,13 @@ def main() -> None:
                     help="the estimated model's random term (compare.uncertainty.random)")
     ap.add_argument("--systematic", choices=("alignment", "local"), default=CompareConfig().uncertainty.systematic,
                     help="the estimated model's systematic term (compare.uncertainty.systematic)")
+    ap.add_argument("--min-height", type=float, default=None,
+                    help="the detector's protrusion floor (compare.detection.min_protrusion_height_m; default: the "
+                         "comparator's)")
     args = ap.parse_args()
     logging.getLogger("hullscan").setLevel(logging.ERROR)
     CAP[2] = args.height
-    stem = args.out or _stem(args.height, args.model, args.systematic, args.random)
+    stem = args.out or _stem(args.height, args.model, args.systematic, args.random, args.min_height)
     run = Path(args.run)
     names = args.only or sorted(p.parent.name for p in run.glob("*/cloud.ply"))
     t0 = time.perf_counter()
@@ -198,13 +207,14 @@ def main() -> None:
         if not (run / "bags" / f"{name}.truth" / "reference.ply").exists():
             continue
         got = run_scenario(run, name, args.rounds, args.per_status, args.seed + i, args.model, args.systematic,
-                           args.random)
+                           args.random, args.min_height)
         rows += got
         print(f"[{i + 1}/{len(names)}] {name}: " + ", ".join(
             f"{s} {sum(r['detected'] for r in got if r['status'] == s)}/{sum(r['status'] == s for r in got)}"
             for s in ("cleared", "uncertain")), flush=True)
     summary: dict[str, Any] = {"cap_m": CAP, "volume_m3": round(cap_volume(*CAP), 4), "run": str(run),
                                "model": args.model, "systematic": args.systematic, "random": args.random,
+                               "min_protrusion_height_m": args.min_height or CompareConfig().detection.min_protrusion_height_m,
                                "time_s": round(time.perf_counter() - t0, 1)}
     for s in ("cleared", "uncertain"):
         sel = [r for r in rows if r["status"] == s]
@@ -227,7 +237,8 @@ def main() -> None:
     (RESULTS / f"{stem}.json").write_text(json.dumps({"summary": summary, "limpets": rows}, indent=1))
     lines = ["# Clearance: limpets pressed into surveyed clouds", "",
              f"`bench/clearance.py --run {run} --height {CAP[2]:g} --model {args.model} --systematic {args.systematic} "
-             f"--random {args.random}`; {summary['volume_m3']} m³ caps, "
+             f"--random {args.random}" + (f" --min-height {args.min_height:g}" if args.min_height is not None else "")
+             + f"`; {summary['volume_m3']} m³ caps, "
              f"{CAP[2]:g} m high (clear_height_m {CAP[2]:g}); "
              f"{summary['time_s']} s.", "",
              "| location status (first run) | limpets | detected | rate |", "|---|---|---|---|"]

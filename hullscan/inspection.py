@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -177,10 +177,23 @@ def _prior_placement(reference: SurveyReference, prior: NavPrior | None, registe
     """nav <- hull and the range to search around it: an earlier registration's (only checked and
     refined), the prior's, or none (global registration)."""
     if registered is not None:
-        return registered.hull_to_nav, REGISTERED_SIGMA
+        return registered.hull_to_nav, _registered_sigma(registered)
     if prior is None:
         return None, None
     return prior.hull_to_nav(reference.ref_from_hull), prior.search
+
+
+def _registered_sigma(registered: EarlierRegistration) -> PriorSigma:
+    """The range the comparison checks an earlier registration within: :data:`REGISTERED_SIGMA`, but
+    along the ship no tighter than the range that registration itself called ambiguous (a flat bottom
+    fixes no position along it: the final fit may settle metres away, and is not the operator's
+    prior at fault)."""
+    summary = registered.summary or {}
+    rng = summary.get("along_range_m")
+    if not rng:
+        return REGISTERED_SIGMA
+    reach = max(abs(float(rng[0])), abs(float(rng[1])))
+    return replace(REGISTERED_SIGMA, along_m=max(REGISTERED_SIGMA.along_m, reach))
 
 
 def compare_survey(cloud: HullCloud, reference: SurveyReference, config: HullscanConfig, *,

@@ -79,7 +79,13 @@ class DetectionConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    min_height_m: float = Field(0.05, gt=0.0, description="smallest deviation that can form a finding (m)")
+    min_height_m: float = Field(0.05, gt=0.0, description="smallest deviation that can form a finding (m); "
+                                "protrusions: min_protrusion_height_m")
+    min_protrusion_height_m: float | None = Field(
+        0.04, gt=0.0, description="smallest protrusion that can form a finding (m; None: min_height_m): a pack "
+        "strapped flat to the plating 5 cm proud reads 4-5 cm at its top after the median and the local baseline "
+        "(bench/clearance.py --height 0.05), so a floor of 5 cm finds such packs by chance; recesses (as-built "
+        "dents a few cm deep) keep min_height_m")
     grow_height_m: float = Field(0.025, gt=0.0, description="a finding grows over neighbours deviating more than this (m)")
     min_zscore: float = Field(5.0, ge=0.0, description="deviation / uncertainty a seed cell must exceed: with the "
                               "uncertainty self-calibrated (z-scores of plating spread as N(0, 1)), 5 leaves a "
@@ -252,6 +258,7 @@ FLAT_KEYS: dict[str, str] = {
     "global_registration": "alignment",
     "registration": "alignment",
     "min_height_m": "detection",
+    "min_protrusion_height_m": "detection",
     "grow_height_m": "detection",
     "min_zscore": "detection",
     "min_footprint_m2": "detection",

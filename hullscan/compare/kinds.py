@@ -531,9 +531,11 @@ class MirrorSource:
 
 
 def _judged_as_mirror(config: CompareConfig) -> CompareConfig:
-    """The config whose seed test (and so clearing rule) mirror mode applies to its own uncertainty."""
+    """The config whose seed test (and so clearing rule) mirror mode applies to its own uncertainty:
+    its own seed threshold, and one floor for both kinds (min_height_m: its residuals hold two views'
+    errors, which the design mesh's 4 cm protrusion floor was not measured on)."""
     return config.model_copy(update={"detection": config.detection.model_copy(
-        update={"min_zscore": config.mirror.mirror_min_zscore})})
+        update={"min_zscore": config.mirror.mirror_min_zscore, "min_protrusion_height_m": None})})
 
 
 def _at(m: dict[str, Any], digits: int) -> str:

@@ -150,7 +150,8 @@ def findings_document(ins: Inspection, inputs: list[dict[str, Any]], config: Bas
         "case": case if case is not None else case_record(CaseData()),
         "method": {
             "description": "signed deviation of the aligned hull cloud from the reference; findings are "
-                           "deviating patches above min_height_m and min_zscore; cleared = a compartment "
+                           "deviating patches above min_height_m (protrusions: min_protrusion_height_m) and "
+                           "min_zscore; cleared = a compartment "
                            "clear_height_m high would have been found there (docs/method.md)",
             "reference_kind": ins.reference_kind,
             "confidence_classes": {"high": rcfg.confidence_high, "medium": rcfg.confidence_medium, "low": 0.0},

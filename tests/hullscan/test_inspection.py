@@ -86,6 +86,16 @@ def test_an_earlier_registration_is_only_refined_not_searched_again() -> None:
     assert hull_to_nav is not None and sigma == prior.search
     assert np.allclose(hull_to_nav.translation, [1.0, 2.0, 0.0])
     assert _prior_placement(ref, None, None) == (None, None)
+    # Where that registration found the position along the ship ambiguous (a flat bottom), the
+    # refinement may settle anywhere in its range: checked along the ship no tighter than that
+    # (heavy_growth: the final fit 1.8 m from the drift stage's, the truth inside -1.1/+4.1 m, had
+    # been refused as "navigation prior is outside the capture range").
+    flat = EarlierRegistration(registered.hull_to_nav, {"along_range_m": [-1.1, 4.1], "along_ambiguous": True})
+    _, sigma = _prior_placement(ref, prior, flat)
+    assert sigma is not None and sigma.along_m == 4.1
+    assert (sigma.across_m, sigma.heading_deg) == (REGISTERED_SIGMA.across_m, REGISTERED_SIGMA.heading_deg)
+    fixed = EarlierRegistration(registered.hull_to_nav, {"along_range_m": [0.0, 0.1], "along_ambiguous": False})
+    assert _prior_placement(ref, prior, fixed)[1] == REGISTERED_SIGMA
 
 
 def test_a_failed_comparison_writes_a_partial_report_then_raises(tmp_path: Path) -> None:

@@ -165,11 +165,14 @@ def test_patch_seen_too_uncertain_to_clear_is_not_inspected(hull):
     blind = inspect(poor, hull, CompareConfig(coverage={"clear_height_m": 0.0}), hull_to_nav=PRIOR)
     assert blind.status_at(s.box_centroids[0]) == "clear"
     assert blind.coverage.fraction == blind.coverage.seen_fraction
-    # A compartment whose top the detector reads under min_height_m (0.8 x 0.05 m < 0.05 m) is
-    # cleared nowhere, however well the surface was seen: it could not have been found.
+    # A compartment whose top the detector may read at or under the protrusion floor (0.8 x 0.05 m
+    # <= 0.04 m) is cleared nowhere, however well the surface was seen: it would be found by chance.
     side = good.coverage.samples[np.argmin(np.linalg.norm(good.coverage.samples - [8.0, 3.0, -1.0], axis=1))]
     assert good.status_at(side, height=0.1) == "clear"
     assert good.status_at(side, height=0.05) == "not_inspected"
+    # With the floor at 3.5 cm the worst reading (4 cm) stands above it: cleared there.
+    lower = inspect(s.cloud, hull, CompareConfig(detection={"min_protrusion_height_m": 0.035}), hull_to_nav=PRIOR)
+    assert lower.status_at(side, height=0.05) == "clear"
 
 
 def test_group_median_matches_numpy():
@@ -224,3 +227,24 @@ def test_pack_in_sea_chest_is_a_protrusion_of_its_height():
     d, _, n, _, over = ref.signed_distance(q)
     np.testing.assert_allclose(d, [0.25, 0.25, 0.001, 0.001, 0.01], atol=0.003)
     assert over.all() and n[0, 1] > 0.99
+
+
+def test_flat_pack_5cm_proud_is_found_and_a_4cm_dent_is_not(hull):
+    # A pack strapped flat to the plating, 5 cm proud, reads about 4-5 cm at its top after the
+    # median and the local baseline: the protrusion floor (min_protrusion_height_m, 4 cm) finds it.
+    # An as-built dent 4 cm deep (a recess, as heavy_growth's) stays under the recess floor (min_height_m, 5 cm).
+    pack = Box(15.0, 1, -1.0, (0.9, 0.65, 0.05))
+    s = make_scan(hull, (pack,), spacing=0.04, noise=0.005, hull_to_nav=HULL_TO_NAV, seed=11)
+    found = inspect(s.cloud, hull, CompareConfig(), hull_to_nav=PRIOR)
+    assert match(found.findings, s.box_centroids) != [None]
+    assert not inspect(s.cloud, hull, CompareConfig(detection={"min_protrusion_height_m": 0.07}),
+                       hull_to_nav=PRIOR).findings
+    flat = make_scan(hull, (), spacing=0.04, noise=0.005, hull_to_nav=HULL_TO_NAV, seed=12)
+    p_hull = HULL_TO_NAV.inverse().apply(flat.cloud.points)
+    dent = (np.hypot(p_hull[:, 0] - 8.0, p_hull[:, 2] + 1.2) < 0.45) & (p_hull[:, 1] > 0)
+    p_hull[dent, 1] -= 0.04  # pushed in 4 cm on the port side (normal +y there)
+    dented = replace(flat.cloud, points=HULL_TO_NAV.apply(p_hull))
+    assert not [f for f in inspect(dented, hull, CompareConfig(), hull_to_nav=PRIOR).findings if f.kind == "recess"]
+    # The same dent with the recess floor at 3 cm is flagged: the floor is what spares it.
+    low = inspect(dented, hull, CompareConfig(detection={"min_height_m": 0.03}), hull_to_nav=PRIOR)
+    assert [f for f in low.findings if f.kind == "recess"]
