@@ -1,0 +1,86 @@
+"""Detection scored on every prior of a ``hullscan evaluate --priors N`` run, not only the first.
+
+    .venv/bin/python bench/false_alarms_all_priors.py --run runs/q39
+
+``hullscan evaluate`` scores detection on each scenario's first prior; with 19 hulls one false alarm
+more or less is 0.05 per hull, and which small bumps cross the seed threshold moves with the last
+millimetres of a placement. Every prior's findings.json is matched here against the truth (in the
+reference file's frame, as ``evaluate`` does), so the false-alarm rate rests on N times the runs. From
+the saved outputs only: no replay, a few seconds. Parasites not matched are counted as undetected
+without telling missed from not inspected (that needs the inspection's coverage): recall here is a
+lower bound. Writes ``bench/results/<stem>.md`` and ``.json`` (default stem: false_alarms_all_priors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from hullscan.compare.evaluate import match_truth, truth_in_reference_frame
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def runs_of(run: Path) -> list[tuple[str, int, Path]]:
+    """(scenario, prior index, findings.json) for every run of an evaluation folder."""
+    out = []
+    for doc in sorted(run.glob("*/findings.json")):
+        out.append((doc.parent.name, 0, doc))
+        for extra in sorted(doc.parent.glob("prior_*/findings.json")):
+            out.append((doc.parent.name, int(extra.parent.name.split("_")[1]), extra))
+    return out
+
+
+def score(run: Path) -> list[dict[str, Any]]:
+    rows = []
+    for name, k, path in runs_of(run):
+        truth = json.loads((run / "bags" / f"{name}.truth" / "truth.json").read_text())
+        doc = json.loads(path.read_text())
+        if doc.get("status") != "complete":
+            rows.append({"scenario": name, "prior": k, "status": doc.get("status"), "false_alarms": None})
+            continue
+        res = match_truth(doc["findings"], truth_in_reference_frame(truth), scenario=name)
+        rows.append({"scenario": name, "prior": k, "status": "complete", "parasites": len(truth["parasites"]),
+                     "detected": len(res.detected), "false_alarms": len(res.false_alarms),
+                     "false_alarm_volumes_l": [round(1000 * f["volume_m3"], 1) for f in res.false_alarms]})
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", required=True, help="output directory of hullscan evaluate --priors N")
+    ap.add_argument("--out", default="false_alarms_all_priors", help="results name")
+    args = ap.parse_args()
+    rows = score(Path(args.run))
+    done = [r for r in rows if r["status"] == "complete"]
+    n_fa = sum(r["false_alarms"] for r in done)
+    first = [r for r in done if r["prior"] == 0]
+    summary = {"run": args.run, "runs": len(rows), "complete": len(done),
+               "false_alarms": n_fa, "false_alarms_per_run": round(n_fa / len(done), 3) if done else None,
+               "runs_with_false_alarms": sum(r["false_alarms"] > 0 for r in done),
+               "first_prior_false_alarms_per_run": round(sum(r["false_alarms"] for r in first) / len(first), 3)
+               if first else None,
+               "detected": sum(r["detected"] for r in done), "parasites": sum(r["parasites"] for r in done)}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{args.out}.json").write_text(json.dumps({"summary": summary, "runs": rows}, indent=1))
+    lines = ["# False alarms on every prior", "",
+             f"`bench/false_alarms_all_priors.py --run {args.run}`: {summary['complete']} of {summary['runs']} runs "
+             f"complete; **{n_fa} false alarms, {summary['false_alarms_per_run']} per run** "
+             f"({summary['runs_with_false_alarms']} runs with any); first priors only "
+             f"{summary['first_prior_false_alarms_per_run']}; parasites matched {summary['detected']} of "
+             f"{summary['parasites']} (not matched: missed or not inspected).", "",
+             "| scenario | prior | false alarms (litres) | detected / parasites |", "|---|---|---|---|"]
+    for r in rows:
+        if r["status"] != "complete":
+            lines.append(f"| {r['scenario']} | {r['prior']} | {r['status']} | |")
+        else:
+            lines.append(f"| {r['scenario']} | {r['prior']} | {r['false_alarms']} {r['false_alarm_volumes_l'] or ''} "
+                         f"| {r['detected']} / {r['parasites']} |")
+    (RESULTS / f"{args.out}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines[:3]))
+
+
+if __name__ == "__main__":
+    main()
