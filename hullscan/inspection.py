@@ -75,6 +75,8 @@ class EarlierRegistration:
     summary: dict[str, Any] | None = None
     # How well the drift stage placed each stretch along the ship (corrected navigation frame).
     along: AlongShipUncertainty | None = None
+    # Shifts along the ship (m) over which that registration fitted as well (Registration.along_range_m).
+    along_range_m: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -188,11 +190,9 @@ def _registered_sigma(registered: EarlierRegistration) -> PriorSigma:
     along the ship no tighter than the range that registration itself called ambiguous (a flat bottom
     fixes no position along it: the final fit may settle metres away, and is not the operator's
     prior at fault)."""
-    summary = registered.summary or {}
-    rng = summary.get("along_range_m")
-    if not rng:
+    if registered.along_range_m is None:
         return REGISTERED_SIGMA
-    reach = max(abs(float(rng[0])), abs(float(rng[1])))
+    reach = max(abs(registered.along_range_m[0]), abs(registered.along_range_m[1]))
     return replace(REGISTERED_SIGMA, along_m=max(REGISTERED_SIGMA.along_m, reach))
 
 
@@ -289,7 +289,8 @@ def replay(bag: str, reference_file: ReferenceFile | str | None, out: str, confi
     cameras = load_cameras(bag, recon, config) if camera else None
     # 4. The comparison and its report.
     reg = recon.registration
-    registered = (EarlierRegistration(recon.hull_to_nav, None if reg is None else reg.as_dict(), recon.along)
+    registered = (EarlierRegistration(recon.hull_to_nav, None if reg is None else reg.as_dict(), recon.along,
+                                      None if reg is None else reg.along_range_m)
                   if drift_to is not None and recon.hull_to_nav is not None else None)
     ins = compare_survey(recon.cloud, reference, config, prior=prior, cameras=cameras, registered=registered,
                          progress=progress, upstream=recon.drops)

@@ -829,9 +829,10 @@ def _clear_factors(config: CompareConfig) -> tuple[float, float]:
 
 
 def least_clearable_height(config: CompareConfig, uncertainty: float) -> float:
-    """The least compartment height (m) a cell of this uncertainty (m) clears (:func:`clearing_cells`)."""
+    """The least compartment height (m) a cell of this uncertainty (m) clears (:func:`clearing_cells`):
+    by the seed's z-score, and above the height whose top the detector may read at its floor."""
     zscore, margin = _clear_factors(config)
-    return zscore * uncertainty / margin
+    return max(zscore * uncertainty / margin, (least_seed_height(config) + 1e-6) / margin)
 
 
 REPORT_CLEAR_HEIGHTS_M = (0.1, 0.2, 0.3)

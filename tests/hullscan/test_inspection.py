@@ -90,11 +90,11 @@ def test_an_earlier_registration_is_only_refined_not_searched_again() -> None:
     # refinement may settle anywhere in its range: checked along the ship no tighter than that
     # (heavy_growth: the final fit 1.8 m from the drift stage's, the truth inside -1.1/+4.1 m, had
     # been refused as "navigation prior is outside the capture range").
-    flat = EarlierRegistration(registered.hull_to_nav, {"along_range_m": [-1.1, 4.1], "along_ambiguous": True})
+    flat = EarlierRegistration(registered.hull_to_nav, along_range_m=(-1.1, 4.1))
     _, sigma = _prior_placement(ref, prior, flat)
     assert sigma is not None and sigma.along_m == 4.1
     assert (sigma.across_m, sigma.heading_deg) == (REGISTERED_SIGMA.across_m, REGISTERED_SIGMA.heading_deg)
-    fixed = EarlierRegistration(registered.hull_to_nav, {"along_range_m": [0.0, 0.1], "along_ambiguous": False})
+    fixed = EarlierRegistration(registered.hull_to_nav, along_range_m=(0.0, 0.1))
     assert _prior_placement(ref, prior, fixed)[1] == REGISTERED_SIGMA
 
 
