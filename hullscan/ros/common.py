@@ -241,8 +241,9 @@ def guarded(where: str) -> Callable[[F], F]:
 def run_node(factory: Callable[[], Node], argv: list[str] | None = None) -> int:
     """``main`` of a single-node executable.
 
-    On SIGINT (Ctrl-C, or ``ros2 launch`` stopping) rclpy shuts the context down, and spinning ends
-    once the running callback returns. An inspection or an evidence search can take longer than
+    On SIGINT (Ctrl-C, or ``ros2 launch`` stopping) rclpy shuts the context down, spinning ends
+    once the running callback returns, and the process leaves at once, status 0, without tearing
+    the node down after its context. An inspection or an evidence search can take longer than
     the 5 s after which launch escalates to SIGTERM, so a watchdog thread ends the process, status 0,
     if it is still there ``STOP_GRACE_S`` after the shutdown: what that callback would have
     published is lost with the shutdown anyway. A SIGTERM (launch's escalation when SIGINT did not
@@ -276,12 +277,19 @@ def run_node(factory: Callable[[], Node], argv: list[str] | None = None) -> int:
             rclpy.spin(node)
         except (KeyboardInterrupt, ExternalShutdownException):
             pass
-        finally:
-            # Nothing is published past this point: a native hang in tearing the node down (which the
-            # watchdog cannot end without the GIL) ends the process, stacks written, STOP_GRACE_S + 2 s later.
+        except BaseException:
+            # A failure, not a stop: node first, then the context, and the traceback. A native hang in
+            # that (which the watchdog cannot end without the GIL) ends the process, stacks written.
             faulthandler.dump_traceback_later(STOP_GRACE_S + 2.0, exit=True)
             node.destroy_node()
-    _leave(0)
+            raise
+        # Stopped (SIGINT, or the context shut down): leave at once. Tearing a node down after rclpy's
+        # signal handler has shut its context (the order ros2/launch_ros#213 reversed) hung now and then
+        # in rclpy's native destroy_when_not_in_use, holding the GIL, past launch's SIGTERM. Nothing
+        # can be published any more; the process ends here, and its peers see the participant go.
+        # (The context can still read ok() for a moment after the KeyboardInterrupt: rclpy's handler
+        # shuts it down from its own thread, so the stop is known from how spinning ended.)
+        _leave(0)
     return 0
 
 

@@ -66,6 +66,7 @@ def run_live(params_file: str | Path | None, threads: int = 4, nodes: tuple[str,
     with rclpy.init(args=["hullscan_live", *live_ros_args(params_file, ros_args, names)]):
         executor = MultiThreadedExecutor(num_threads=threads)
         made = []
+        stopped = False
         # Ctrl-C can come at any point, while the nodes start (numba warm-up) as well as while
         # they spin: every path ends in the same clean shutdown, without a traceback.
         try:
@@ -80,13 +81,20 @@ def run_live(params_file: str | Path | None, threads: int = 4, nodes: tuple[str,
                 while rclpy.ok() and time.monotonic() < end:
                     executor.spin_once(timeout_sec=0.1)
         except (KeyboardInterrupt, ExternalShutdownException):
-            pass
+            stopped = True
         except Exception:
             if rclpy.ok():
                 raise
             # Ctrl-C while a node was being made: rclpy's signal handler had shut the context
             # down under it (RCLError "context is invalid"). A stop, not a failure.
+            stopped = True
         finally:
+            if stopped or not rclpy.ok():
+                # As run_node: after a stop, leave without tearing nodes down after their context
+                # (a native hang there outlived launch's SIGTERM now and then).
+                from hullscan.ros.common import _leave
+
+                _leave(0)
             executor.shutdown()
             for node in made:
                 node.destroy_node()

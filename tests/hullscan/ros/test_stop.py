@@ -84,3 +84,57 @@ def test_a_node_stuck_holding_the_gil_says_where_on_sigterm(tmp_path: Path, ros_
         proc.kill()
         _, err = proc.communicate(timeout=30)
     assert "most recent call first" in err and "in busy" in err, err[-3000:]
+
+
+IDLE_NODE = """
+import sys
+from numba import njit
+from rclpy.node import Node
+from hullscan.ros.common import run_node
+
+@njit(nogil=False)
+def hang(n):  # as rclpy's native teardown did now and then: holds the GIL, no signal gets in
+    x = 1
+    for _ in range(n):
+        x = (x * 1103515245 + 12345) % 2147483648
+    return x
+
+hang(10)
+
+class Idle(Node):
+    def __init__(self):
+        super().__init__("hullscan_idle_test")
+        self.create_timer(0.1, self.ready)
+        self.said = False
+
+    def ready(self):
+        if not self.said:
+            self.said = True
+            print("ready", flush=True)
+
+    def destroy_node(self):
+        print("tearing down", flush=True)
+        hang(10 ** 12)
+        super().destroy_node()
+
+run_node(Idle, sys.argv[:1])
+"""
+
+
+def test_a_stopped_node_leaves_at_once_without_tearing_down_after_the_shutdown(
+        tmp_path: Path, ros_domain_env: dict[str, str]) -> None:
+    # CI failed one run in three on hullscan_camera hanging in Node.destroy_node after SIGINT had shut the
+    # context down; launch then saw exit status 1 from the fault handler. After a stop nothing is torn down.
+    script = tmp_path / "idle.py"
+    script.write_text(textwrap.dedent(IDLE_NODE))
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=REPO, env=ros_domain_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=STOP_GRACE_S + 10)
+        took = time.monotonic() - t0
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and "tearing down" not in out and took < 2.0, (proc.returncode, took, out, err)
