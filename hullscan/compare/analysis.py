@@ -23,7 +23,13 @@ from scipy.special import ndtri
 
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.reference import Reference
-from hullscan.compare.uncertainty import calibrated_scale, calibrated_scales, point_sigma
+from hullscan.compare.uncertainty import (
+    bias_gain,
+    calibrated_scale,
+    calibrated_scales,
+    leading_edge_bias,
+    point_sigma,
+)
 from hullscan.core.grid import group_keys, voxel_keys, voxel_knn
 from hullscan.model import Finding
 
@@ -65,6 +71,9 @@ class Cells:
     # not 5 M points); None without normals.
     cloud_normal: F64 | None = None
     cloud_rotation: F64 | None = None
+    # The share of the leading-edge model taken out of ``d`` (uncertainty.leading_edge: correct;
+    # 0 where not, or where the survey did not show it).
+    leading_edge_gain: float = 0.0
 
 
 def group_quantile(groups: I64, values: F64, n_groups: int, q: float) -> F64:
@@ -143,6 +152,8 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
     if exclude is not None:
         judged &= ~exclude(cp)
     d = np.where(judged, d, np.nan)
+    # First arrivals stand proud of the plating by more the more grazing the return: taken out.
+    d, gain = (d, 0.0) if sonar else _without_leading_edge(d, judged, geometry, mean, config)
     # Neighbourhood median: roughness (barnacles, noise) below ~smooth_radius disappears.
     nb = voxel_knn(cp, keys[first], cell, 9, config.detection.smooth_radius_m)  # as cKDTree(cp).query, without the tree
     nb_d = np.full(nb.shape, np.nan)
@@ -150,8 +161,7 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
     nb_d[valid] = d[nb[valid]]
     smooth = np.where(np.isfinite(d), row_nanmedian(nb_d), np.nan)
     # Local baseline on 0.5 m blocks: medians of medians within baseline_radius, clipped.
-    block = 0.5
-    _, binv, _ = group_keys(voxel_keys(cp, block))
+    _, binv, _ = group_keys(voxel_keys(cp, 0.5))
     nb_blocks = int(binv.max()) + 1 if len(binv) else 0
     fin = np.isfinite(smooth)
     bmed = group_median(binv[fin], smooth[fin], nb_blocks)
@@ -203,7 +213,24 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
     cn = None if normals is None or len(normals) != len(points) else _cell_normals(normals, inv, m)
     return Cells(cp, count, csig, cconf, inv, d, base, normal, ids, smooth, baseline, residual, z, judged,
                  reference.in_recess(ids), reference, float(align_residual), unc, how, float(scale), cn,
-                 normals_rotation)
+                 normals_rotation, gain)
+
+
+def _without_leading_edge(d: F64, judged: NDArray[np.bool_], geometry: tuple[F64, F64] | None,
+                          mean: Callable[[F64], F64], config: CompareConfig) -> tuple[F64, float]:
+    """(deviation, gain): the cells' deviation ``d`` (M,) less their leading-edge bias, and the share of
+    the model taken out (:func:`hullscan.compare.uncertainty.bias_gain`; 0: nothing was).
+
+    A first arrival stands proud of the plating by a share of the beam's footprint that grows with
+    the incidence (:func:`hullscan.compare.uncertainty.leading_edge_bias`). The relative deviation
+    cancels it where the incidence changes slowly; where it jumps (a lane's edge seen at grazing
+    beside the next lane's head-on returns, a tunnel's mouth) it steps the deviation by centimetres.
+    ``geometry``: each point's incidence and range; ``mean``: a per-point array's mean per cell."""
+    if geometry is None or config.uncertainty.leading_edge != "correct":
+        return d, 0.0
+    bias = mean(leading_edge_bias(geometry[0], geometry[1], config.uncertainty.beam_width_deg))
+    gain = bias_gain(d, bias, judged, config.detection.baseline_clip_m)
+    return np.asarray(d - gain * bias, np.float64), gain
 
 
 def _judged_height_sigma(cell_sigma: F64, nb: I64, valid: NDArray[np.bool_], floor: float) -> F64:
@@ -271,11 +298,22 @@ RECESS_LINK_M = 0.25
 
 
 def components(points: F64, radius: float, bridge: NDArray[np.bool_] | None = None,
-               bridge_radius: float = RECESS_LINK_M) -> tuple[int, I64]:
-    """Connected components of points closer than ``radius`` (``bridge`` points: ``bridge_radius``)."""
+               bridge_radius: float = RECESS_LINK_M, reach: F64 | None = None) -> tuple[int, I64]:
+    """Connected components of points closer than ``radius`` (``bridge`` points: ``bridge_radius``).
+    ``reach`` (N,): each point's own link radius where the sampling is sparse (>= ``radius``); two
+    points then join within the smaller of their two reaches."""
     if len(points) == 0:
         return 0, np.zeros(0, np.int64)
-    pairs = cKDTree(points).query_pairs(radius, output_type="ndarray")
+    tree = cKDTree(points)
+    pairs = tree.query_pairs(radius, output_type="ndarray")
+    wide = np.zeros(0, np.int64) if reach is None else np.flatnonzero(reach > radius)
+    if reach is not None and len(wide):
+        # Only the sparse points search wider; a pair joins if each lies within the other's reach.
+        near = tree.query_ball_point(points[wide], r=reach[wide], workers=-1, return_sorted=False)
+        owner, member = _flatten(near)
+        a, b = wide[owner], member
+        ok = np.linalg.norm(points[a] - points[b], axis=1) <= np.minimum(reach[a], reach[b])
+        pairs = np.concatenate([pairs.reshape(-1, 2), np.stack([a[ok], b[ok]], axis=1)])
     if bridge is not None and bridge.sum() > 1:
         # Behind a grating the bars' shadows cut what lies there into strips: one object.
         bi = np.flatnonzero(bridge)
@@ -535,44 +573,106 @@ def explained_by_reference(cells: Cells, candidates: NDArray[np.bool_], config: 
     flanks. Recesses behind a grating (measured through the bars) are not judged this way.
     Boolean mask over the cells."""
     out = np.zeros(len(cells.d), bool)
-    shift = config.detection.feature_shift_m
     ref = cells.reference
     keep = candidates & np.isfinite(cells.d)
     if cells.in_recess is not None:
         keep &= ~cells.in_recess
     idx = np.flatnonzero(keep)
-    if shift <= 0 or ref is None or not len(idx) or not len(ref.icp_points):
+    if config.detection.feature_shift_m <= 0 or ref is None or not len(idx) or not len(ref.icp_points):
         return out
-    tree = ref.icp_tree()
-    # The shell's normal at each candidate's foot (area-uniform samples: the sum weighs by area).
-    near = tree.query_ball_point(cells.base[idx], r=SHELL_RADIUS_M, workers=-1, return_sorted=False)
-    owner, members = _flatten(near)
-    shell = np.stack([np.bincount(owner, weights=ref.icp_normals[members, k], minlength=len(idx)) for k in range(3)], 1)
-    norm = np.linalg.norm(shell, axis=1)
-    count = np.bincount(owner, minlength=len(idx))
-    # Where the reference's normals around the foot disagree (a propeller's hub among its blades,
-    # a rudder's edge) there is no shell to move along: not judged.
-    plated = norm >= SHELL_MIN_AGREEMENT * np.maximum(count, 1)
-    idx, shell = idx[plated], shell[plated] / norm[plated, None]
-    if not len(idx):
-        return out
-    # Reference surface within the shift along the shell and the tolerance across it.
-    tol, rho = config.detection.grow_height_m, shift + ref.spacing
-    p = cells.points[idx]
-    near = tree.query_ball_point(p, r=float(np.hypot(rho, tol)), workers=-1, return_sorted=False)
-    owner, members = _flatten(near)
-    if not len(owner):
-        return out
-    q = ref.icp_points[members] - p[owner]
-    up = np.einsum("ij,ij->i", q, shell[owner])
-    along = np.linalg.norm(q - up[:, None] * shell[owner], axis=1)
-    hit = (np.abs(up) <= tol) & (along <= rho)
+    own = None
     if cells.cloud_normal is not None:
         # The same surface, moved: the cell faces the way the reference surface there does (the
         # top of a box on a propeller hub is beside a blade's face of its height, not parallel to it).
         own = cells.cloud_normal[idx] if cells.cloud_rotation is None else cells.cloud_normal[idx] @ cells.cloud_rotation.T
-        hit &= np.abs(np.einsum("ij,ij->i", own[owner], ref.icp_normals[members])) >= FACING_COS
-    out[idx] = np.bincount(owner[hit], minlength=len(idx)) > 0
+    out[idx] = _explained_at(ref, cells.points[idx], cells.base[idx], own, config)
+    return out
+
+
+def _explained_at(ref: Reference, p: F64, feet: F64, own: F64 | None, config: CompareConfig) -> NDArray[np.bool_]:
+    """:func:`explained_by_reference` for points ``p`` (K, 3) whose feet on the reference are ``feet``
+    (K, 3), facing ``own`` (K, 3; None: any way). Boolean (K,)."""
+    out = np.zeros(len(p), bool)
+    tree = ref.icp_tree()
+    # Where the reference's normals around the foot disagree (a propeller's hub among its blades,
+    # a rudder's edge) there is no shell to move along: not judged.
+    shell = reference_shell(ref, feet)
+    plated = np.flatnonzero(np.linalg.norm(shell, axis=1) > 0)
+    if not len(plated):
+        return out
+    shell = shell[plated]
+    # Reference surface within the shift along the shell and the tolerance across it.
+    tol, rho = config.detection.grow_height_m, config.detection.feature_shift_m + ref.spacing
+    q0 = p[plated]
+    near = tree.query_ball_point(q0, r=float(np.hypot(rho, tol)), workers=-1, return_sorted=False)
+    owner, members = _flatten(near)
+    if not len(owner):
+        return out
+    q = ref.icp_points[members] - q0[owner]
+    up = np.einsum("ij,ij->i", q, shell[owner])
+    along = np.linalg.norm(q - up[:, None] * shell[owner], axis=1)
+    hit = (np.abs(up) <= tol) & (along <= rho)
+    if own is not None:
+        hit &= np.abs(np.einsum("ij,ij->i", own[plated][owner], ref.icp_normals[members])) >= FACING_COS
+    out[plated] = np.bincount(owner[hit], minlength=len(plated)) > 0
+    return out
+
+
+def reference_shell(ref: Reference, feet: F64) -> F64:
+    """:func:`shell_normals` at ``feet`` (K, 3) from the reference's own area-uniform samples."""
+    near = ref.icp_tree().query_ball_point(feet, r=SHELL_RADIUS_M, workers=-1, return_sorted=False)
+    owner, members = _flatten(near)
+    return _agreeing_mean(owner, ref.icp_normals[members], len(feet))
+
+
+def _agreeing_mean(owner: I64, normals: F64, n: int) -> F64:
+    """Per owner, the unit mean of its ``normals``; zero where they disagree (mean shorter than
+    :data:`SHELL_MIN_AGREEMENT`)."""
+    shell = np.stack([np.bincount(owner, weights=normals[:, k], minlength=n) for k in range(3)], 1)
+    norm = np.linalg.norm(shell, axis=1)
+    plated = norm >= SHELL_MIN_AGREEMENT * np.maximum(np.bincount(owner, minlength=n), 1)
+    return np.asarray(np.where(plated[:, None], shell / np.maximum(norm, 1e-12)[:, None], 0.0), np.float64)
+
+
+def shell_normals(at: F64, normals: F64) -> F64:
+    """The shell's normal (N, 3) at each of the reference places ``at`` (N, 3), from their own
+    ``normals`` (N, 3) within :data:`SHELL_RADIUS_M` (area-uniform samples, as
+    :func:`explained_by_reference` takes it from the reference's): the way the plating around
+    faces, a feature's faces cancelling out; zero where they disagree (no shell to move along)."""
+    # Every 4th place of a hull's worth is as area-uniform and a quarter of the pairs (about 11 within
+    # the radius at 0.2 m spacing, not 44): the mean's direction and agreement hardly move.
+    step = 4 if len(at) > 4000 else 1
+    near = cKDTree(at[::step]).query_ball_point(at, r=SHELL_RADIUS_M, workers=-1, return_sorted=False)
+    owner, members = _flatten(near)
+    return _agreeing_mean(owner, normals[::step][members], len(at))
+
+
+def relief_hides(ref: Reference | None, at: F64, normals: F64, shell: F64, height: float, config: CompareConfig
+                 ) -> NDArray[np.bool_]:
+    """Places ``at`` (N, 3) on the reference, its normals there ``normals`` (N, 3) and the shell's
+    (:func:`shell_normals`), where a compartment ``height`` tall would read as the reference's own
+    relief moved along the shell (:func:`explained_by_reference`, which the detector drops): its top,
+    ``height`` out along the normal and facing along it, has reference surface at its height within
+    ``feature_shift_m`` along the shell. Beside an anode's top, at a skeg's or a bilge keel's edge
+    (where the shell turns between two faces), such a place cannot be cleared for that height,
+    however well it was seen (bench/clearance.py at stop 40: a 10 cm cap on a skeg's flank, in
+    surface the coverage called cleared, was dropped as the skeg moved). Boolean (N,)."""
+    out = np.zeros(len(at), bool)
+    if ref is None or height <= 0 or config.detection.feature_shift_m <= 0 or not len(at) or not len(ref.icp_points):
+        return out
+    top = at + height * normals
+    # Most places are plating with nothing at the top's height near: only those with reference
+    # surface within the tolerance of it (along the shell) are judged in full.
+    tol, rho = config.detection.grow_height_m, config.detection.feature_shift_m + ref.spacing
+    near = ref.icp_tree().query_ball_point(top, r=float(np.hypot(rho, tol)), workers=-1, return_sorted=False)
+    owner, members = _flatten(near)
+    if not len(owner):
+        return out
+    up = np.einsum("ij,ij->i", ref.icp_points[members] - top[owner], shell[owner])
+    maybe = np.flatnonzero((np.bincount(owner[np.abs(up) <= tol], minlength=len(at)) > 0)
+                           & (np.linalg.norm(shell, axis=1) > 0))
+    if len(maybe):
+        out[maybe] = _explained_at(ref, top[maybe], at[maybe], normals[maybe], config)
     return out
 
 
@@ -603,7 +703,11 @@ def segment(cells: Cells, config: CompareConfig, kinds: tuple[str, ...] = ("prot
         # A reference feature seen by a lane placed a little off is not a compartment.
         seed = raw & ~explained_by_reference(cells, raw, config)
         bridge = None if cells.in_recess is None else cells.in_recess[grow]
-        k, labels = components(cells.points[grow], 1.8 * ANALYSIS_CELL_M, bridge)
+        # Sparse sampling widens the link between seed cells only: a third of a noisy lane end's single
+        # returns stand above the grow height and would percolate at that reach; seeds there are rare.
+        reach = np.full(len(grow), 1.8 * ANALYSIS_CELL_M)
+        reach[strong[grow]] = link_reach(cells, grow[strong[grow]])
+        k, labels = components(cells.points[grow], 1.8 * ANALYSIS_CELL_M, bridge, reach=reach)
         for lab in range(k):
             idx = grow[labels == lab]
             if not strong[idx].any() or int(cells.count[idx].sum()) < config.detection.min_points:
@@ -625,6 +729,46 @@ def segment(cells: Cells, config: CompareConfig, kinds: tuple[str, ...] = ("prot
             m["feature_moved"] = bool(raw[idx].any()) and not seed[idx].any()
             out.append((kind, idx, m))
     return out
+
+
+# Sparse sampling: grown cells join within this many times the distance to their 4th nearest judged
+# cell (a random scatter of density rho has it at about 1.13 / sqrt(rho); 1.5 spacings percolate), up to
+# SPARSE_REACH_MAX_M.
+SPARSE_REACH_PER_D4 = 1.33
+SPARSE_REACH_MAX_M = 0.2
+
+
+def link_reach(cells: Cells, idx: I64) -> F64:
+    """Per cell of ``idx``: how far (m) it joins its grown neighbours. Where the returns sample the
+    plating densely, 1.8 cells; where sparsely (far range, oblique incidence, single returns: one
+    point every 8 cm), :data:`SPARSE_REACH_PER_D4` times the distance to its 4th nearest judged cell,
+    up to :data:`SPARSE_REACH_MAX_M`: at 1.8 cells a compartment there falls apart into fragments
+    of a few returns each, which the seed-support test then drops (bench/clearance.py at stop 40:
+    two 10 cm caps in cleared surface at 6.5 and 8.2 m range, 150-250 returns per m², missed)."""
+    base = 1.8 * ANALYSIS_CELL_M
+    out = np.full(len(idx), base)
+    if not len(idx):
+        return out
+    # Only the judged cells in the 0.5 m blocks around the grown ones: no tree over the whole hull.
+    ijk = np.floor(cells.points / 0.5).astype(np.int64)
+    around = np.isin(_block_ids(ijk), _block_ids(_with_neighbours(ijk[idx])))
+    pool = np.flatnonzero(cells.judged & around)
+    if len(pool) < 5:
+        return out
+    d4 = cKDTree(cells.points[pool]).query(cells.points[idx], k=5, distance_upper_bound=SPARSE_REACH_MAX_M)[0][:, 4]
+    return np.asarray(np.clip(SPARSE_REACH_PER_D4 * np.nan_to_num(d4, posinf=0.0), base, SPARSE_REACH_MAX_M), np.float64)
+
+
+def _with_neighbours(keys: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The 27 blocks around (and at) each of the block indices ``keys`` (N, 3), unique."""
+    shifts = np.stack(np.meshgrid([-1, 0, 1], [-1, 0, 1], [-1, 0, 1], indexing="ij"), -1).reshape(-1, 3)
+    return np.unique((np.unique(keys, axis=0)[:, None, :] + shifts[None]).reshape(-1, 3), axis=0)
+
+
+def _block_ids(keys: NDArray[np.int64]) -> NDArray[np.int64]:
+    """One integer per block index (N, 3), for set membership (indices within +/- 2^20)."""
+    k = keys.astype(np.int64) + (1 << 20)
+    return np.asarray((k[:, 0] << 42) | (k[:, 1] << 21) | k[:, 2], np.int64)
 
 
 def least_seed_height(config: CompareConfig, kind: str = "protrusion") -> float:
@@ -719,6 +863,15 @@ UNCERTAIN = "seen, too uncertain to clear"
 def uncertain_reason(height: float) -> str:
     """The reason given for surface seen, but too uncertain to clear a compartment ``height`` high."""
     return f"{UNCERTAIN} {height:g} m"
+
+
+RELIEF = "seen, beside the reference's own relief"
+
+
+def relief_reason(height: float) -> str:
+    """The reason given for surface seen well enough, where a compartment ``height`` high would read as
+    relief of the reference's own moved along the shell (:func:`relief_hides`)."""
+    return f"{RELIEF} (an anode's top, a keel's or skeg's edge): a {height:g} m compartment there reads as it moved"
 
 
 def coverage_summary(cov: dict[str, Any]) -> str:
@@ -839,11 +992,13 @@ REPORT_CLEAR_HEIGHTS_M = (0.1, 0.2, 0.3)
 
 
 def clearance(cells: Cells, config: CompareConfig, at: F64, mirror: bool = False, local: bool = False,
-              at_normals: F64 | None = None) -> tuple[NDArray[np.bool_], Callable[[float], NDArray[np.bool_]]]:
+              at_normals: F64 | None = None) -> tuple[NDArray[np.bool_], Callable[..., NDArray[np.bool_]]]:
     """(seen, cleared) at reference points ``at`` (N, 3): seen where >= coverage_min_points good cells
     lie within coverage_radius_m (in mirror mode around the reflection too, outside the centre band);
-    ``cleared(height)``: seen, and most of those cells (so that a few good returns among poor ones do
-    not speak for the place) are clearing cells for ``height``. ``local``: ``at`` is a few points, so
+    ``cleared(height, relief=True)``: seen, and most of those cells (so that a few good returns among
+    poor ones do not speak for the place) are clearing cells for ``height``, and (``relief``, where
+    ``at_normals`` are given) no relief of the reference's own hides such a compartment
+    (:func:`relief_hides`). ``local``: ``at`` is a few points, so
     only the cells around them are searched. ``at_normals`` (N, 3): the reference's normals there;
     a cell then counts only where it was measured from a surface facing the same way (within 60 deg):
     returns from one face of a thin plate (a bilge keel's underside) do not clear the other face, a
@@ -879,12 +1034,22 @@ def clearance(cells: Cells, config: CompareConfig, at: F64, mirror: bool = False
     for n in n_good:
         seen &= n >= config.coverage.coverage_min_points
 
-    def cleared(height: float) -> NDArray[np.bool_]:
+    shell: list[F64] = []  # the shell's normals at ``at``, once asked for
+
+    def cleared(height: float, relief: bool = True) -> NDArray[np.bool_]:
         out = seen.copy()
         if height > 0 and cells.uncertainty is not None:
             clears = clearing_cells(cells, config, height)[1]
             for n, (i, j) in zip(n_good, pairs, strict=True):
                 out &= 2 * np.bincount(i, weights=clears[j], minlength=len(at)) >= n
+            if relief and at_normals is not None and out.any():
+                # Beside the reference's own relief of that height the detector takes such a
+                # compartment for the relief moved: not cleared, however well seen.
+                if not shell:  # a few places (local): the reference's own samples around them
+                    shell.append(reference_shell(cells.reference, at) if local and cells.reference is not None
+                                 else shell_normals(at, at_normals))
+                idx = np.flatnonzero(out)
+                out[idx] &= ~relief_hides(cells.reference, at[idx], at_normals[idx], shell[0][idx], height, config)
         return out
 
     return seen, cleared
@@ -917,6 +1082,8 @@ def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_
 
     seen = cleared(config.coverage.clear_height_m)
     seen_any |= seen
+    # Seen and clear enough, but beside relief of the reference's own that such a compartment reads as.
+    by_relief = ~seen & (cleared_at(config.coverage.clear_height_m, relief=False) | under)
     by_height = {h: float(cleared(h).mean()) for h in sorted({*REPORT_CLEAR_HEIGHTS_M, config.coverage.clear_height_m})
                  if h > 0 and h != config.coverage.clear_height_m}
     by_height[config.coverage.clear_height_m] = float(seen.mean())
@@ -924,7 +1091,8 @@ def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_
     spacing = float(np.sqrt(reference.sample_area))
     # Patches never seen, and patches seen only too uncertainly to clear (each with its reason).
     for unseen, reason in ((np.flatnonzero(~seen_any), "not seen"),
-                           (np.flatnonzero(seen_any & ~seen), uncertain_reason(config.coverage.clear_height_m))):
+                           (np.flatnonzero(seen_any & ~seen & ~by_relief), uncertain_reason(config.coverage.clear_height_m)),
+                           (np.flatnonzero(by_relief), relief_reason(config.coverage.clear_height_m))):
         k, labels = components(samples[unseen], 1.6 * spacing)
         if not k:
             continue

@@ -146,6 +146,13 @@ class UncertaintyConfig(BaseModel):
         "sonar model takes it; point (the default up to stop 37, with systematic: alignment, self_calibrate: false "
         "and detection.min_zscore 3): its points' single-return sigma, several times too cautious "
         "(docs/results/issue15_uncertainty.md)")
+    leading_edge: Literal["correct", "off"] = Field(
+        "correct", description="estimated model, clouds with viewing geometry: correct: take each cell's "
+        "leading-edge bias (a first arrival stands proud of the plating by a share of the beam's footprint that "
+        "grows with the incidence, beam_width_deg) out of its deviation, at the size the survey's own plating shows "
+        "(the slope of deviation on the modelled bias over every judged cell; the outputs give it); off: left in "
+        "(the default up to stop 39, where it was only met by calibrate_by_incidence). The sonar model keeps it "
+        "in the uncertainty instead")
     range_sigma_m: float = Field(0.01, gt=0.0, description="sonar range noise at zero range (1 sigma, m)")
     range_sigma_per_m: float = Field(0.001, ge=0.0, description="extra range noise per metre of range (1 sigma)")
     beam_width_deg: float = Field(1.0, gt=0.0, le=45.0, description="the sonar beam's -3 dB width (deg): its "

@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from hullscan.compare.align import Alignment, AlignmentFailed, LocalCorrection
 from hullscan.compare.analysis import (
+    RELIEF,
     Cells,
     Coverage,
     clearance,
@@ -155,6 +156,10 @@ class Inspection:
             return unseen_reason(cov.patches, point, margin)
         near = np.linalg.norm(cov.samples - np.asarray(point, float), axis=1) < max(margin, 2 * np.sqrt(cov.sample_area))
         if near.any() and cov.seen_any[near].mean() >= 0.5:
+            # Beside the reference's own relief: that patch's reason (drawn for the clear height).
+            patch = unseen_reason(cov.patches, point, margin)
+            if patch.startswith(RELIEF) and (height is None or height == cov.clear_height):
+                return patch
             return uncertain_reason(cov.clear_height if height is None else height)
         return "not seen"
 
@@ -277,6 +282,9 @@ def _uncertainty_note(cells: Cells, cloud: HullCloud, config: CompareConfig) -> 
     if u.self_calibrate and cells.uncertainty_scale != 1.0:  # mirror mode is not calibrated
         how += (f", scaled by the survey's own plating scatter (x {cells.uncertainty_scale:.2f} overall"
                 + (", each incidence band apart" if u.calibrate_by_incidence and cloud.has_geometry else "") + ")")
+    if cells.leading_edge_gain > 0:
+        how += (f"; the returns' leading-edge bias taken out of the deviations ({cells.leading_edge_gain:.2f} x the "
+                f"first-arrival model for a {u.beam_width_deg:g} deg beam, as the survey's plating showed it)")
     if not cloud.has_geometry:
         return (f"coverage estimated: the cloud has no viewing geometry (incidence, range): a plain PLY or a scan "
                 f"saved by another tool; {how}")

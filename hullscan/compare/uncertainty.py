@@ -104,3 +104,31 @@ def calibrated_scales(residual: F64, sigma: F64, judged: NDArray[np.bool_], conf
             out[inb] = calibrated_scale(residual, sigma, ok, config, min_cells)
     return out, overall
 
+
+
+def bias_gain(deviation: F64, bias: F64, judged: NDArray[np.bool_], limit_m: float, max_gain: float = 1.5,
+              min_cells: int = 200, bins: int = 10, least_spread_m: float = 0.005) -> float:
+    """How much of the leading-edge model (:func:`leading_edge_bias`) the survey's returns show: the
+    slope of the cells' ``deviation`` (M,) (m, from the reference) on their mean modelled ``bias``
+    (M,) (m) over the ``judged`` cells of plating (``|deviation| <= limit_m``), robustly (the
+    median deviation of each of ``bins`` equal-count bins of the bias, then a weighted line through
+    them: a compartment covers a small share of every bin), within [0, ``max_gain``].
+
+    Where the detector's threshold sits up the echo's leading edge is not known, so the model's
+    size is not either; the plating seen at every incidence is. 0 where too few cells are judged or
+    the survey hardly spans the model (every return at one incidence and range: nothing to tell the
+    bias from a placement offset)."""
+    ok = judged & np.isfinite(deviation) & np.isfinite(bias) & (np.abs(np.nan_to_num(deviation)) <= limit_m)
+    if int(ok.sum()) < max(min_cells, 2 * bins):
+        return 0.0
+    b, d = bias[ok], deviation[ok]
+    order = np.argsort(b, kind="stable")
+    parts = np.array_split(order, bins)
+    bm = np.array([np.median(b[i]) for i in parts])
+    dm = np.array([np.median(d[i]) for i in parts])
+    if bm[-1] - bm[0] < least_spread_m:
+        return 0.0
+    w = np.array([len(i) for i in parts], np.float64)
+    bc = bm - np.average(bm, weights=w)
+    slope = float(np.sum(w * bc * (dm - np.average(dm, weights=w))) / np.sum(w * bc * bc))
+    return float(np.clip(slope, 0.0, max_gain))

@@ -350,7 +350,9 @@ def _ship_section(ins: Any, doc: dict[str, Any], landmarks: list[Landmark]) -> l
         parts.append(f"<style>@media print{{#ship-drawing{{width:{min(186.0, 165.0 / aspect):.0f}mm}}}}</style>"
                      f"<div class='drawing' id='ship-drawing'>{svg}</div>")
         parts.append("<p class='muted'>To scale, bow to the right. Green: cleared (a compartment of the cleared "
-                     "height would have been found); orange: seen, but too uncertain to clear; grey: not seen. "
+                     "height would have been found); orange: seen, but too uncertain to clear, or beside the design's own "
+                     "relief (an anode's top, a keel's or skeg's edge), where a compartment of that height reads as the "
+                     "relief; grey: not seen. "
                      "Both orange and grey are <b>not inspected</b>. Red rings: findings (cards below). Dashed "
                      "boxes: high-risk landmarks, edged by status.</p>")
     else:

@@ -35,8 +35,10 @@ class Verdict:
     clear_height_m: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        # Rounded as the coverage block rounds it: one figure in one document.
+        cleared = None if self.cleared_fraction is None else round(self.cleared_fraction, 4)
         return {"kind": self.kind, "text": self.text, "exit_code": self.exit_code,
-                "cleared_fraction": self.cleared_fraction, "clear_height_m": self.clear_height_m}
+                "cleared_fraction": cleared, "clear_height_m": self.clear_height_m}
 
 
 def _pct(f: float) -> str:

@@ -14,6 +14,7 @@ from hullscan.compare.inspect import inspect
 from hullscan.compare.reference import mesh_reference
 from hullscan.compare.segments import resolve_segments
 from hullscan.compare.uncertainty import (
+    bias_gain,
     calibrated_scale,
     calibrated_scales,
     leading_edge_bias,
@@ -269,3 +270,48 @@ def test_default_model_spreads_each_incidence_band_of_clean_plating_as_n01(hull)
     assert 0.85 < robust(banded, far) < 1.15 and 0.85 < robust(banded, near) < 1.15
     one = make_cells(pts, sig, conf, ref, CompareConfig(uncertainty={"calibrate_by_incidence": False}), 0.0, geometry=geometry)
     assert robust(one, far) > 1.3 * robust(one, near)
+
+
+def test_bias_gain_reads_the_share_of_the_model_the_plating_shows() -> None:
+    """Cells whose deviation holds 0.4 x their modelled leading-edge bias, a placement offset and
+    noise, and a compartment's cells standing 10 cm off: the slope is read robustly, clipped, and 0
+    where the survey hardly spans the model (one incidence and range: bias and offset look alike)."""
+    rng = np.random.default_rng(5)
+    n = 20000
+    b = leading_edge_bias(rng.uniform(0, 80, n), rng.uniform(2, 6, n), 1.0)
+    d = 0.012 + 0.4 * b + rng.normal(0, 0.008, n)
+    d[:800] += 0.10  # a compartment: 4 % of the cells
+    judged = np.ones(n, bool)
+    assert bias_gain(d, b, judged, 0.06) == pytest.approx(0.4, abs=0.05)
+    assert bias_gain(0.012 + 3.0 * b, b, judged, 1.0) == 1.5  # clipped
+    assert bias_gain(0.012 - 0.5 * b, b, judged, 0.06) == 0.0
+    one = np.full(n, float(leading_edge_bias(np.array([40.0]), np.array([3.0]), 1.0)[0]))
+    assert bias_gain(d, one, judged, 0.06) == 0.0
+    assert bias_gain(d[:100], b[:100], judged[:100], 0.06) == 0.0  # too few cells
+
+
+@pytest.mark.parametrize("leading_edge", ["correct", "off"])
+def test_a_strip_seen_at_grazing_beside_head_on_plating_does_not_stand_proud(hull, leading_edge: str) -> None:
+    """Bottom plating seen as a swath (incidence from 0 to 70 deg across it, 3 m range), every return
+    proud by half the first-arrival model (the sim's footprint rays give about that; a real sonar's
+    share depends on its detector), and a 0.4 m strip amid the head-on returns seen only at 75 deg
+    from 6 m (the far lane's outer beams): corrected, the strip stands under 3 mm off its surroundings; left in,
+    it stands over 1 cm proud, the step clean_hull's lane end made into a 4 L phantom."""
+    ref = mesh_reference(hull, icp_spacing=0.5)
+    rng = np.random.default_rng(17)
+    xy, bottom = _bottom_strip(ref, (6.0, 12.0), 1.5)
+    inc = np.interp(xy[:, 1], (-1.5, 1.5), (0.0, 70.0))
+    strip = np.abs(xy[:, 1] + 0.9) < 0.2
+    inc[strip] = 75.0
+    rng_m = np.where(strip, 6.0, 3.0)
+    proud = 0.5 * leading_edge_bias(inc, rng_m, 1.0)
+    pts = np.c_[xy, bottom - proud + rng.normal(0, 0.004, len(xy))]  # outward is -z
+    cfg = CompareConfig(uncertainty={"leading_edge": leading_edge})
+    c = make_cells(pts, np.full(len(pts), 0.01), np.ones(len(pts)), ref, cfg, 0.0, geometry=(inc, rng_m))
+    inner = np.abs(c.points[:, 1] + 0.9) < 0.12
+    step = float(np.nanmedian(c.residual[inner]))
+    if leading_edge == "correct":
+        assert c.leading_edge_gain == pytest.approx(0.5, abs=0.1)
+        assert abs(step) < 0.003, step
+    else:
+        assert c.leading_edge_gain == 0.0 and step > 0.01, step
