@@ -30,6 +30,8 @@ from hullscan.compare.analysis import (
     ESTIMATED_LEAST_SIGMA_M,
     Cells,
     clearing_cells,
+    relief_hides,
+    shell_normals,
 )
 from hullscan.compare.config import CompareConfig, UncertaintyConfig
 from hullscan.compare.reference import Reference
@@ -146,6 +148,8 @@ class Predictor:
         self.samples = reference.samples
         self.tree = cKDTree(self.samples) if len(self.samples) else None
         self._pairs: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None
+        self._relief: dict[float, NDArray[np.bool_]] = {}
+        self._shell = np.zeros((0, 3))
         self.rays_cast = 0
 
     def describe(self) -> str:
@@ -293,7 +297,18 @@ class Predictor:
         n = np.bincount(i, minlength=len(seen))
         pooled = n >= 1
         return pooled, {h: pooled & (2 * np.bincount(i, weights=direct[h][j], minlength=len(seen)) >= n)
-                        for h in heights}
+                        & ~self.relief(h) for h in heights}
+
+    def relief(self, height: float) -> NDArray[np.bool_]:
+        """Samples beside relief of the reference's own that a compartment ``height`` tall reads as
+        (:func:`hullscan.compare.analysis.relief_hides`): the comparator clears them for no survey.
+        A property of the reference alone, so made once per height."""
+        if height not in self._relief:
+            normals = self.reference.sample_normals
+            if not self._relief:
+                self._shell = shell_normals(self.samples, normals)
+            self._relief[height] = relief_hides(self.reference, self.samples, normals, self._shell, height, self.config)
+        return self._relief[height]
 
     def _neighbours(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """Every (sample, sample within coverage_radius_m) pair, itself included; made once."""

@@ -183,3 +183,34 @@ def test_estimated_model_predicts_the_alignment_residual_from_the_leading_edge_b
     assert 0.006 <= residual < 0.012
     given = Predictor(ref, MULTIBEAM, cfg, speed_mps=0.8, alignment_m=residual)
     assert np.allclose(given.cell_uncertainty(acc)[1], unc)
+
+
+def test_no_clearing_is_predicted_beside_the_references_own_relief() -> None:
+    """A flat bottom with an anode 8 cm proud on it, seen head-on by a lane beneath: the comparator clears
+    nothing for 0.08 m just past the anode's ends (such a compartment reads as the anode moved), so
+    the plan does not predict it; open plating, and 0.2 m there, are predicted cleared as before."""
+    import trimesh
+
+    from hullscan.hull.mesh import REGION_INDEX, HullMesh, merge_meshes
+    from tests.hullscan.plan.hulls import _box
+
+    def part(box: trimesh.Trimesh, name: str) -> HullMesh:
+        return HullMesh(box.vertices, box.faces, np.full(len(box.faces), REGION_INDEX["bottom"], np.int16),
+                        name, name, 10.0, 6.0, 5.0)
+
+    # The bottom of a 2 m deep block (a hull's inside is not in its mesh: a 2 cm plate's two faces would
+    # cancel in the shell's normal), and the anode on it.
+    bottom = part(_box((10.0, 6.0, 2.0), (5.0, 0.0, -4.0), 0.5), "bottom")
+    anode = part(_box((0.8, 0.25, 0.08), (5.0, 0.0, -5.04), 0.1), "anode")
+    cfg = SONAR
+    ref = mesh_reference(merge_meshes([bottom, anode], "plated", "bottom with an anode"))
+    pred = Predictor(ref, MULTIBEAM, cfg, speed_mps=0.8, systematic_m=0.015)
+    _, cl = pred.clearance(pred.cast(_lane_under(-5.0, 3.0)), (0.08, 0.2))
+    s, n = ref.samples, ref.sample_normals
+    down = n[:, 2] < -0.9
+    past_end = down & (np.abs(s[:, 1]) < 0.15) & (s[:, 0] > 5.41) & (s[:, 0] < 5.6) & (s[:, 2] > -5.01)
+    open_ = down & (np.abs(s[:, 1]) < 0.15) & (s[:, 0] > 7.5) & (s[:, 0] < 8.5)
+    assert past_end.any() and open_.any()
+    assert not cl[0.08][past_end].any() and cl[0.08][open_].all()
+    assert cl[0.2][past_end].all()
+    assert pred.relief(0.08)[past_end].all() and not pred.relief(0.08)[open_].any()
