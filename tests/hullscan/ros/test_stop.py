@@ -138,3 +138,32 @@ def test_a_stopped_node_leaves_at_once_without_tearing_down_after_the_shutdown(
     finally:
         proc.kill()
     assert proc.returncode == 0 and "tearing down" not in out and took < 2.0, (proc.returncode, took, out, err)
+
+
+RACED_NODE = """
+import rclpy
+from rclpy.node import Node
+from hullscan.ros.common import run_node
+
+class Teardown(Node):
+    def destroy_node(self):
+        print("tearing down", flush=True)
+        super().destroy_node()
+
+def raced(node, executor=None):
+    # What CI saw once: the signal handler shut the context (as rclpy's does, in rcl, not through Python's
+    # Context.shutdown, which would tear tracked nodes down itself) while the executor built its wait set.
+    rclpy.get_default_context().handle.shutdown()
+    raise RuntimeError("failed to initialize wait set: the given context is not valid")
+
+rclpy.spin = raced
+run_node(lambda: Teardown("hullscan_raced_test"), [])
+"""
+
+
+def test_a_shutdown_that_races_the_executor_is_a_stop(tmp_path: Path, ros_domain_env: dict[str, str]) -> None:
+    script = tmp_path / "raced.py"
+    script.write_text(textwrap.dedent(RACED_NODE))
+    done = subprocess.run([sys.executable, str(script)], cwd=REPO, env=ros_domain_env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and "tearing down" not in done.stdout, (done.returncode, done.stdout, done.stderr)
