@@ -749,26 +749,16 @@ def link_reach(cells: Cells, idx: I64) -> F64:
     out = np.full(len(idx), base)
     if not len(idx):
         return out
-    # Only the judged cells in the 0.5 m blocks around the grown ones: no tree over the whole hull.
-    ijk = np.floor(cells.points / 0.5).astype(np.int64)
-    around = np.isin(_block_ids(ijk), _block_ids(_with_neighbours(ijk[idx])))
-    pool = np.flatnonzero(cells.judged & around)
+    # Only the judged cells in the 0.5 m blocks at and around the seeds: no tree over the whole hull.
+    # (One voxel_keys call over the cells and the seeds moved by a block each way: one key frame.)
+    shifts = 0.5 * np.stack(np.meshgrid([-1, 0, 1], [-1, 0, 1], [-1, 0, 1], indexing="ij"), -1).reshape(-1, 3)
+    m = len(cells.points)
+    keys = voxel_keys(np.vstack([cells.points, (cells.points[idx][:, None, :] + shifts[None]).reshape(-1, 3)]), 0.5)
+    pool = np.flatnonzero(cells.judged & np.isin(keys[:m], keys[m:]))
     if len(pool) < 5:
         return out
     d4 = cKDTree(cells.points[pool]).query(cells.points[idx], k=5, distance_upper_bound=SPARSE_REACH_MAX_M)[0][:, 4]
     return np.asarray(np.clip(SPARSE_REACH_PER_D4 * np.nan_to_num(d4, posinf=0.0), base, SPARSE_REACH_MAX_M), np.float64)
-
-
-def _with_neighbours(keys: NDArray[np.int64]) -> NDArray[np.int64]:
-    """The 27 blocks around (and at) each of the block indices ``keys`` (N, 3), unique."""
-    shifts = np.stack(np.meshgrid([-1, 0, 1], [-1, 0, 1], [-1, 0, 1], indexing="ij"), -1).reshape(-1, 3)
-    return np.unique((np.unique(keys, axis=0)[:, None, :] + shifts[None]).reshape(-1, 3), axis=0)
-
-
-def _block_ids(keys: NDArray[np.int64]) -> NDArray[np.int64]:
-    """One integer per block index (N, 3), for set membership (indices within +/- 2^20)."""
-    k = keys.astype(np.int64) + (1 << 20)
-    return np.asarray((k[:, 0] << 42) | (k[:, 1] << 21) | k[:, 2], np.int64)
 
 
 def least_seed_height(config: CompareConfig, kind: str = "protrusion") -> float:
@@ -988,6 +978,18 @@ def least_clearable_height(config: CompareConfig, uncertainty: float) -> float:
     return max(zscore * uncertainty / margin, (least_seed_height(config) + 1e-6) / margin)
 
 
+def _cleared_by_rule(cells: Cells, config: CompareConfig, seen: NDArray[np.bool_], n_good: list[I64],
+                     pairs: list[tuple[I64, I64]], height: float) -> NDArray[np.bool_]:
+    """:func:`clearance`'s places cleared for ``height`` by the clearing rule alone: seen, and most of
+    the good cells around each (``pairs``, ``n_good`` of them per place and view) clearing cells."""
+    out = seen.copy()
+    if height > 0 and cells.uncertainty is not None:
+        clears = clearing_cells(cells, config, height)[1]
+        for n, (i, j) in zip(n_good, pairs, strict=True):
+            out &= 2 * np.bincount(i, weights=clears[j], minlength=len(seen)) >= n
+    return out
+
+
 REPORT_CLEAR_HEIGHTS_M = (0.1, 0.2, 0.3)
 
 
@@ -1035,21 +1037,20 @@ def clearance(cells: Cells, config: CompareConfig, at: F64, mirror: bool = False
         seen &= n >= config.coverage.coverage_min_points
 
     shell: list[F64] = []  # the shell's normals at ``at``, once asked for
+    by_rule: dict[float, NDArray[np.bool_]] = {}  # per height, cleared before the relief test
 
     def cleared(height: float, relief: bool = True) -> NDArray[np.bool_]:
-        out = seen.copy()
-        if height > 0 and cells.uncertainty is not None:
-            clears = clearing_cells(cells, config, height)[1]
-            for n, (i, j) in zip(n_good, pairs, strict=True):
-                out &= 2 * np.bincount(i, weights=clears[j], minlength=len(at)) >= n
-            if relief and at_normals is not None and out.any():
-                # Beside the reference's own relief of that height the detector takes such a
-                # compartment for the relief moved: not cleared, however well seen.
-                if not shell:  # a few places (local): the reference's own samples around them
-                    shell.append(reference_shell(cells.reference, at) if local and cells.reference is not None
-                                 else shell_normals(at, at_normals))
-                idx = np.flatnonzero(out)
-                out[idx] &= ~relief_hides(cells.reference, at[idx], at_normals[idx], shell[0][idx], height, config)
+        if height not in by_rule:
+            by_rule[height] = _cleared_by_rule(cells, config, seen, n_good, pairs, height)
+        out = by_rule[height].copy()
+        if relief and at_normals is not None and height > 0 and cells.uncertainty is not None and out.any():
+            # Beside the reference's own relief of that height the detector takes such a
+            # compartment for the relief moved: not cleared, however well seen.
+            if not shell:  # a few places (local): the reference's own samples around them
+                shell.append(reference_shell(cells.reference, at) if local and cells.reference is not None
+                             else shell_normals(at, at_normals))
+            idx = np.flatnonzero(out)
+            out[idx] &= ~relief_hides(cells.reference, at[idx], at_normals[idx], shell[0][idx], height, config)
         return out
 
     return seen, cleared

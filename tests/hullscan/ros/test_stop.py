@@ -19,18 +19,21 @@ from tests.hullscan.ros.helpers import REPO
 
 pytestmark = pytest.mark.ros
 
-NODE = """
+# A long kernel: no signal gets into it (with nogil=False it also holds the GIL throughout).
+SPIN_FOR = """
 import sys
 from numba import njit
 from rclpy.node import Node
 from hullscan.ros.common import run_node
 
-def spin_for(n):  # a long kernel: no signal gets into it
+def spin_for(n):
     x = 1
     for _ in range(n):
         x = (x * 1103515245 + 12345) % 2147483648
     return x
+"""
 
+NODE = SPIN_FOR + """
 kernel = njit(nogil=sys.argv[1] == "nogil")(spin_for)
 kernel(10)  # compiled before the node starts
 
@@ -86,19 +89,8 @@ def test_a_node_stuck_holding_the_gil_says_where_on_sigterm(tmp_path: Path, ros_
     assert "most recent call first" in err and "in busy" in err, err[-3000:]
 
 
-IDLE_NODE = """
-import sys
-from numba import njit
-from rclpy.node import Node
-from hullscan.ros.common import run_node
-
-@njit(nogil=False)
-def hang(n):  # as rclpy's native teardown did now and then: holds the GIL, no signal gets in
-    x = 1
-    for _ in range(n):
-        x = (x * 1103515245 + 12345) % 2147483648
-    return x
-
+IDLE_NODE = SPIN_FOR + """
+hang = njit(nogil=False)(spin_for)  # as rclpy's native teardown did now and then: holds the GIL
 hang(10)
 
 class Idle(Node):
