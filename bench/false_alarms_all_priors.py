@@ -42,10 +42,35 @@ def score(run: Path) -> list[dict[str, Any]]:
             rows.append({"scenario": name, "prior": k, "status": doc.get("status"), "false_alarms": None})
             continue
         res = match_truth(doc["findings"], truth_in_reference_frame(truth), scenario=name)
+        by_id = {f["id"]: f for f in doc["findings"]}
+        hits = [by_id[d["finding"]] for d in res.detected if d.get("finding") in by_id]
         rows.append({"scenario": name, "prior": k, "status": "complete", "parasites": len(truth["parasites"]),
                      "detected": len(res.detected), "false_alarms": len(res.false_alarms),
-                     "false_alarm_volumes_l": [round(1000 * f["volume_m3"], 1) for f in res.false_alarms]})
+                     "false_alarm_volumes_l": [round(1000 * f["volume_m3"], 1) for f in res.false_alarms],
+                     # Evidence across passes (findings.json 2.4; None where the cloud kept no times).
+                     "detected_passes": [f.get("passes") for f in hits],
+                     "detected_confidence": [f["confidence"] for f in hits],
+                     "false_alarm_passes": [f.get("passes") for f in res.false_alarms],
+                     "false_alarm_confidence": [f["confidence"] for f in res.false_alarms]})
     return rows
+
+
+def by_passes(rows: list[dict[str, Any]], what: str) -> dict[str, Any]:
+    """How many findings of ``what`` (detected, false_alarm) two or more passes saw, one pass, or
+    unknown, and their confidence (median, and the share in the high class, >= 0.7)."""
+    passes = [p for r in rows for p in r.get(f"{what}_passes", [])]
+    conf = [c for r in rows for c in r.get(f"{what}_confidence", [])]
+    out: dict[str, Any] = {"n": len(passes), "two_or_more": sum(1 for p in passes if p is not None and p >= 2),
+                           "one": sum(1 for p in passes if p == 1), "unknown": sum(1 for p in passes if p is None)}
+    for label, pick in (("two_or_more", lambda p: p is not None and p >= 2), ("one", lambda p: p == 1)):
+        cs = sorted(c for p, c in zip(passes, conf, strict=True) if pick(p))
+        out[f"confidence_{label}"] = ({"median": cs[len(cs) // 2], "high_share": round(sum(c >= 0.7 for c in cs) / len(cs), 3)}
+                                      if cs else None)
+    return out
+
+
+def _conf(c: dict[str, Any] | None) -> str:
+    return "-" if c is None else f"{c['median']:.2f} ({100 * c['high_share']:.0f} % high)"
 
 
 def main() -> None:
@@ -62,7 +87,8 @@ def main() -> None:
                "runs_with_false_alarms": sum(r["false_alarms"] > 0 for r in done),
                "first_prior_false_alarms_per_run": round(sum(r["false_alarms"] for r in first) / len(first), 3)
                if first else None,
-               "detected": sum(r["detected"] for r in done), "parasites": sum(r["parasites"] for r in done)}
+               "detected": sum(r["detected"] for r in done), "parasites": sum(r["parasites"] for r in done),
+               "passes": {"detected": by_passes(done, "detected"), "false_alarms": by_passes(done, "false_alarm")}}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.out}.json").write_text(json.dumps({"summary": summary, "runs": rows}, indent=1))
     lines = ["# False alarms on every prior", "",
@@ -71,6 +97,13 @@ def main() -> None:
              f"({summary['runs_with_false_alarms']} runs with any); first priors only "
              f"{summary['first_prior_false_alarms_per_run']}; parasites matched {summary['detected']} of "
              f"{summary['parasites']} (not matched: missed or not inspected).", "",
+             "Evidence across passes (findings.json `passes`; confidence median and share >= 0.7):", "",
+             "| findings | n | 2+ passes | one pass | unknown | confidence, 2+ passes | confidence, one pass |",
+             "|---|---|---|---|---|---|---|",
+             *[f"| {label} | {b['n']} | {b['two_or_more']} | {b['one']} | {b['unknown']} | "
+               f"{_conf(b['confidence_two_or_more'])} | {_conf(b['confidence_one'])} |"
+               for label, b in (("detected", summary["passes"]["detected"]),
+                                ("false alarms", summary["passes"]["false_alarms"]))], "",
              "| scenario | prior | false alarms (litres) | detected / parasites |", "|---|---|---|---|"]
     for r in rows:
         if r["status"] != "complete":
@@ -79,7 +112,7 @@ def main() -> None:
             lines.append(f"| {r['scenario']} | {r['prior']} | {r['false_alarms']} {r['false_alarm_volumes_l'] or ''} "
                          f"| {r['detected']} / {r['parasites']} |")
     (RESULTS / f"{args.out}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines[:3]))
+    print("\n".join(lines[:10]))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 The PLY (:mod:`hullscan.ply`) is binary little-endian with vertex properties ``x y z nx ny nz`` plus
 ``scalar_confidence scalar_hits scalar_sigma`` (and ``scalar_incidence scalar_range``, the viewing
-geometry, when the cloud has it): CloudCompare loads a PLY property as a scalar field
+geometry, and ``scalar_first_seen scalar_last_seen``, when each point was first and last seen, when
+the cloud has them): CloudCompare loads a PLY property as a scalar field
 only when its name starts with ``scalar_``. Clouds written with the earlier plain names
 (``confidence hits sigma``) still load.
 Metadata (frame, config, provenance) goes to ``path.with_suffix(".json")``.
@@ -24,6 +25,7 @@ from hullscan.ply import read_ply, write_ply
 _FIELDS = [("x", "<f8"), ("y", "<f8"), ("z", "<f8"), ("nx", "<f4"), ("ny", "<f4"), ("nz", "<f4"),
            ("scalar_confidence", "<f4"), ("scalar_hits", "<i4"), ("scalar_sigma", "<f4")]
 _GEOMETRY = [("scalar_incidence", "<f4"), ("scalar_range", "<f4")]  # degrees, metres
+_TIMES = [("scalar_first_seen", "<f4"), ("scalar_last_seen", "<f4")]  # s since the survey's first ping
 
 
 def save_cloud(cloud: HullCloud, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
@@ -31,7 +33,7 @@ def save_cloud(cloud: HullCloud, path: str | Path, metadata: dict[str, Any] | No
     p = Path(path)
     n = len(cloud)
     geometry = cloud.incidence_deg is not None and cloud.range_m is not None
-    rec = np.empty(n, dtype=np.dtype(_FIELDS + (_GEOMETRY if geometry else [])))
+    rec = np.empty(n, dtype=np.dtype(_FIELDS + (_GEOMETRY if geometry else []) + (_TIMES if cloud.has_times else [])))
     for i, a in enumerate("xyz"):
         rec[a] = cloud.points[:, i]
         rec["n" + a] = cloud.normals[:, i]
@@ -41,6 +43,9 @@ def save_cloud(cloud: HullCloud, path: str | Path, metadata: dict[str, Any] | No
     if geometry:
         rec["scalar_incidence"] = cloud.incidence_deg
         rec["scalar_range"] = cloud.range_m
+    if cloud.has_times:
+        rec["scalar_first_seen"] = cloud.seen_first_s
+        rec["scalar_last_seen"] = cloud.seen_last_s
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         # Sidecar first, both under temporary names renamed when complete: a full disk leaves no
@@ -84,7 +89,8 @@ def load_cloud(path: str | Path) -> HullCloud:
     conf = np.ones(n) if conf is None else conf
     hits = np.ones(n, np.int32) if hits is None else hits
     sig = np.zeros(n) if sig is None else sig
-    return HullCloud(pts, nrm, conf, hits, sig, frame, field("incidence"), field("range"))
+    return HullCloud(pts, nrm, conf, hits, sig, frame, field("incidence"), field("range"),
+                     field("first_seen"), field("last_seen"))
 
 
 def load_metadata(path: str | Path) -> dict[str, Any]:

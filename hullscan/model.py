@@ -529,7 +529,9 @@ class HullCloud:
     point; ``sigma`` (N,) 1-sigma position uncertainty in metres (all terms, navigation included).
     The viewing geometry, where the reconstruction kept it (None for clouds from elsewhere):
     ``incidence_deg`` (N,) the angle between the surface normal and the returns' mean view
-    direction, ``range_m`` (N,) their mean range.
+    direction, ``range_m`` (N,) their mean range. When the returns' times were kept
+    (:mod:`hullscan.core.visits`; None otherwise): ``seen_first_s`` and ``seen_last_s`` (N,) the
+    first and last time a return fell in the point's voxel, in seconds since the survey's first ping.
     """
 
     points: F64
@@ -540,6 +542,8 @@ class HullCloud:
     frame_id: str = "odom"
     incidence_deg: F32 | None = None
     range_m: F32 | None = None
+    seen_first_s: F32 | None = None
+    seen_last_s: F32 | None = None
 
     def __post_init__(self) -> None:
         p = _array("HullCloud.points", self.points, np.float64, (None, 3))
@@ -549,7 +553,7 @@ class HullCloud:
         object.__setattr__(self, "confidence", _array("HullCloud.confidence", self.confidence, np.float32, (n,)))
         object.__setattr__(self, "hits", _array("HullCloud.hits", self.hits, np.int32, (n,)))
         object.__setattr__(self, "sigma", _array("HullCloud.sigma", self.sigma, np.float32, (n,)))
-        for name in ("incidence_deg", "range_m"):
+        for name in ("incidence_deg", "range_m", "seen_first_s", "seen_last_s"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, _array(f"HullCloud.{name}", getattr(self, name), np.float32, (n,)))
 
@@ -561,6 +565,11 @@ class HullCloud:
         """Whether the viewing geometry (incidence and range) is known for every point."""
         return self.incidence_deg is not None and self.range_m is not None
 
+    @property
+    def has_times(self) -> bool:
+        """Whether every point says when it was first and last seen (evidence across passes)."""
+        return self.seen_first_s is not None and self.seen_last_s is not None
+
     @classmethod
     def from_points(cls, points: ArrayLike, frame_id: str = "odom") -> HullCloud:
         p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
@@ -571,13 +580,15 @@ class HullCloud:
     def transformed(self, tf: Transform, frame_id: str) -> HullCloud:
         normals = (self.normals.astype(np.float64) @ tf.rot.as_matrix().T).astype(np.float32)
         return HullCloud(tf.apply(self.points), normals, self.confidence, self.hits, self.sigma, frame_id,
-                         self.incidence_deg, self.range_m)
+                         self.incidence_deg, self.range_m, self.seen_first_s, self.seen_last_s)
 
     def subset(self, mask: ArrayLike) -> HullCloud:
         m = np.asarray(mask)
         return HullCloud(self.points[m], self.normals[m], self.confidence[m], self.hits[m], self.sigma[m],
                          self.frame_id, None if self.incidence_deg is None else self.incidence_deg[m],
-                         None if self.range_m is None else self.range_m[m])
+                         None if self.range_m is None else self.range_m[m],
+                         None if self.seen_first_s is None else self.seen_first_s[m],
+                         None if self.seen_last_s is None else self.seen_last_s[m])
 
 
 # --------------------------------------------------------------------------- findings
@@ -665,6 +676,9 @@ class Finding:
     # 2 sigma (m) of distance_from_stern_m from the survey's placement along the ship there
     # (hullscan.compare.alongship); None where drift correction did not place the survey.
     along_uncertainty_m: float | None = None
+    # Separate passes whose returns make up the finding (hullscan.core.visits.count_passes: at least
+    # this many); None where the cloud kept no times (a plain PLY, a map restored from a checkpoint).
+    passes: int | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.confidence <= 1.0:

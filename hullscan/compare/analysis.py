@@ -31,6 +31,7 @@ from hullscan.compare.uncertainty import (
     point_sigma,
 )
 from hullscan.core.grid import group_keys, voxel_keys, voxel_knn
+from hullscan.core.visits import count_passes
 from hullscan.model import Finding
 
 F64 = NDArray[np.float64]
@@ -807,7 +808,9 @@ def side_of(centroid: F64, normal: F64) -> str:
 
 
 def make_finding(fid: str, kind: str, idx: I64, m: dict[str, Any], cells: Cells, reference: Reference,
-                 config: CompareConfig) -> Finding:
+                 config: CompareConfig, passes: int | None = None) -> Finding:
+    """The finding of the cells ``idx`` (measured as ``m``). ``passes``: how many separate passes
+    saw it (:func:`finding_passes`; None: not known)."""
     c = m["centroid"]
     regions = reference.regions_at(cells.base[idx], cells.ref_id[idx], cells.normal[idx])
     names, counts = np.unique(regions, return_counts=True)
@@ -824,6 +827,11 @@ def make_finding(fid: str, kind: str, idx: I64, m: dict[str, Any], cells: Cells,
     s2 = min(1.0, n_points / (3 * config.detection.min_points))
     s3 = float(np.clip(np.average(cells.confidence[idx], weights=cells.count[idx]), 0, 1))
     conf = float(np.clip(s1 * np.sqrt(s2) * (0.5 + 0.5 * s3), 0.0, 1.0))
+    if passes is not None and passes >= 2:
+        # Seen standing proud by two passes (a pass that saw plating there instead would have
+        # contradicted it): one view's chance of a phantom (a grazing lane end, a multipath ghost)
+        # is not repeated by another at another time and angle. Half the doubt is taken away.
+        conf = 1.0 - 0.5 * (1.0 - conf)
     size = min(1.0, np.sqrt(m["volume"] / 0.1))
     weight = config.scoring.region_weights.get(region, config.scoring.region_weights.get("unknown", 0.6))
     risk = float(np.clip(weight * (0.4 + 0.6 * size) * (0.5 + 0.5 * conf) * (1.0 if kind == "protrusion" else 0.7),
@@ -840,8 +848,21 @@ def make_finding(fid: str, kind: str, idx: I64, m: dict[str, Any], cells: Cells,
         bbox_max=tuple(float(v) for v in m["bbox_max"]),  # type: ignore[arg-type]
         region=region, side=side_of(c, m["normal"]),  # type: ignore[arg-type]
         distance_from_stern_m=round(float(c[0]), 3), depth_m=round(float(-c[2]), 3),
-        confidence=round(conf, 3), risk=round(risk, 3), n_points=n_points, frame_number=frame,
+        confidence=round(conf, 3), risk=round(risk, 3), n_points=n_points, frame_number=frame, passes=passes,
     )
+
+
+def finding_passes(cells: Cells, idx: I64, first_s: NDArray[np.floating] | None,
+                   last_s: NDArray[np.floating] | None, gap_s: float, min_points: int) -> int | None:
+    """How many separate passes saw the cells ``idx``: the cloud points in them (``cells.of_point``),
+    their first and last times (``first_s``, ``last_s``: (N,) per cloud point, s) grouped by gaps
+    over ``gap_s``, a group counting where ``min_points`` of the points were seen in it
+    (:func:`hullscan.core.visits.count_passes`). None when the cloud kept no times."""
+    if first_s is None or last_s is None or len(first_s) != len(cells.of_point):
+        return None
+    inside = np.isin(cells.of_point, idx)
+    n = count_passes(np.asarray(first_s)[inside], np.asarray(last_s)[inside], gap_s, min_points)
+    return n or None
 
 
 # ---------------------------------------------------------------------- coverage

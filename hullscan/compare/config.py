@@ -122,6 +122,11 @@ class DetectionConfig(BaseModel):
                                    "keel's edge seen by a lane placed a little off along the ship: the reference has "
                                    "surface at the cell's height within this distance of its foot) cannot seed a "
                                    "finding; not in recesses behind a grating (0: off)")
+    pass_gap_s: float = Field(15.0, gt=0.0, description="returns of a finding taken further apart in time than this "
+                              "came from separate passes (a multibeam sees a spot for a second or two as it goes by; "
+                              "a lane that comes back does so after a turn), each counted where it saw min_points of "
+                              "the finding's points: a finding that two passes saw is surer than one seen once "
+                              "(clouds that kept when each point was seen)")
 
 
 class UncertaintyConfig(BaseModel):

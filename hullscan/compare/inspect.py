@@ -23,6 +23,7 @@ from hullscan.compare.analysis import (
     Cells,
     Coverage,
     clearance,
+    finding_passes,
     make_finding,
     uncertain_reason,
     unseen_reason,
@@ -256,7 +257,7 @@ def _inspect(ins: Inspection, cloud: HullCloud, source: ReferenceSource, config:
     # Deviating cells grouped into findings, largest risk first.
     with _stage(tm, "segmentation", progress):
         candidates = source.candidates(cells, framing, config, ins.drops)
-        _record_findings(ins, candidates, cells, framing.reference, config)
+        _record_findings(ins, candidates, cells, framing.reference, config, cloud)
     # What was inspected, and why the rest was not.
     with _stage(tm, "coverage", progress):
         ins.coverage, notes = source.coverage(cells, framing, candidates, config)
@@ -328,10 +329,15 @@ def _judge_points(ins: Inspection, points: F64, source: ReferenceSource, framing
 
 
 def _record_findings(ins: Inspection, candidates: Candidates, cells: Cells, reference: Reference,
-                     config: CompareConfig) -> None:
+                     config: CompareConfig, cloud: HullCloud | None = None) -> None:
     findings = []
+    first = last = None
+    if cloud is not None and cloud.has_times and len(cloud) == len(cells.of_point):
+        first, last = cloud.seen_first_s, cloud.seen_last_s
     for i, (kind, idx, m) in enumerate(candidates.kept):
-        f = make_finding(f"F{i + 1:03d}", kind, idx, m, cells, reference, config)
+        # A pass counts where it alone holds what the detector asks of a finding (min_points).
+        passes = finding_passes(cells, idx, first, last, config.detection.pass_gap_s, config.detection.min_points)
+        f = make_finding(f"F{i + 1:03d}", kind, idx, m, cells, reference, config, passes)
         findings.append(f)
         ins.local_maps[f.id] = (m["raster"], m["extent"])
     findings.sort(key=lambda f: -f.risk)

@@ -2,6 +2,7 @@
 
 - :mod:`~hullscan.core.grid`: voxel keys, their groups, voxel k-nearest neighbours;
 - :mod:`~hullscan.core.voxelmap`: the sparse voxel map (fusion, free space, surface extraction);
+- :mod:`~hullscan.core.visits`: when each voxel was first and last seen (passes over a place);
 - :mod:`~hullscan.core.georef`: detection, cleaning and georeferencing of ping blocks;
 - :mod:`~hullscan.core.nav`: pose interpolation with gap and jump checks;
 - :mod:`~hullscan.core.distance`: signed distance from a surface;

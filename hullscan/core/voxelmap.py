@@ -1251,12 +1251,13 @@ class SurfaceCache:
                 self.incidence, self.range, self.hash)
 
     def update(self, vm: VoxelMap) -> tuple[dict[str, NDArray[Any]], NDArray[np.int8]]:
-        """The surface of ``vm`` now (as :meth:`VoxelMap.extract`, less ``voxel``) and the
-        per-voxel outcome codes (a view, valid until the next call)."""
+        """The surface of ``vm`` now (as :meth:`VoxelMap.extract`, ``voxel`` in ascending order) and
+        the per-voxel outcome codes (a view, valid until the next call)."""
         n = self._refresh(vm)
         t2 = time.perf_counter()
         sel = np.flatnonzero(self.reason[:n] == 0)
         res = self._gather(sel)
+        res["voxel"] = sel
         self.last.update(gather_s=time.perf_counter() - t2, points=int(sel.shape[0]))
         return res, self.reason[:n]
 

@@ -23,6 +23,7 @@ from scipy.spatial.transform import Rotation
 
 from hullscan.core import georef
 from hullscan.core.nav import NAV_AFTER, NAV_BEFORE, NAV_GAP, NAV_JUMP, NAV_OK
+from hullscan.core.visits import VoxelVisits
 from hullscan.core.voxelmap import SurfaceCache, VoxelMap
 from hullscan.diagnostics import DropLog
 from hullscan.errors import HullscanError, TransformError
@@ -123,6 +124,10 @@ class Reconstructor:
         self.nav = NavBuffer(self.config.max_nav_gap_s, self.config.max_speed_mps,
                              self.config.nav_depth_smoothing_s)
         self.map = VoxelMap(self.config.voxel_size, weight_range_m=self.config.fusion_weight_range_m)
+        # When each voxel was first and last seen (evidence across passes), beside the map; None until
+        # the first fusion, and for good once a restart left the times before it unknown.
+        self.visits: VoxelVisits | None = None
+        self._times_known = self.config.seen_times
         self.timings: dict[str, float] = {"detect": 0.0, "georef": 0.0, "clean": 0.0, "fuse": 0.0,
                                           "extract": 0.0, "drift": 0.0}
         self.stats: dict[str, float] = {"pings_in": 0, "pings_fused": 0, "beams_in": 0, "points_fused": 0}
@@ -372,6 +377,11 @@ class Reconstructor:
             pts, ray, trans, sigma = self.georef_block(blk, nav)
         with _timed(self.timings, "fuse"):
             self.map.fuse(pts, ray, trans, sigma, c.carve_start_sigmas, c.carve_length_m if c.carve else 0.0)
+            if self._times_known:
+                if self.visits is None:  # times from the survey's first block (the tiled path's too)
+                    self.visits = VoxelVisits(int(blk.stamps[0]))
+                if len(pts):
+                    self.visits.mark(self.map, pts, blk.stamps[ray])
         self.stats["points_fused"] += pts.shape[0]
 
     # -- output
@@ -386,8 +396,7 @@ class Reconstructor:
         t0 = time.perf_counter()
         out, _ = self._surface.update(self.map)
         self.timings["extract"] += time.perf_counter() - t0
-        return HullCloud(out["points"], out["normals"], out["confidence"], out["hits"], out["sigma"],
-                         self.topics.nav_frame, out["incidence"], out["range"])
+        return self._hull_cloud(out)
 
     def display_cloud(self, max_points: int, cell_m: float | None = None) -> tuple[HullCloud, int]:
         """``hullscan.recon.display.display_cloud(self.cloud(), max_points, cell_m)`` (the same points,
@@ -456,7 +465,8 @@ class Reconstructor:
 
         t0 = time.perf_counter()
         try:
-            surf = fuse_tiles(self._blocks, georef, grid, c.min_hits, c.max_miss_ratio, step)
+            surf = fuse_tiles(self._blocks, georef, grid, c.min_hits, c.max_miss_ratio, step,
+                              seen_times=self._times_known)
         finally:
             bar.close()
             self._blocks.close()
@@ -469,7 +479,8 @@ class Reconstructor:
         self.stats["tile_map_bytes_max"] = surf.peak_map_bytes
         out = surf.out
         return HullCloud(out["points"], out["normals"], out["confidence"], out["hits"], out["sigma"],
-                         self.topics.nav_frame, out["incidence"], out["range"])
+                         self.topics.nav_frame, out["incidence"], out["range"], out.get("seen_first"),
+                         out.get("seen_last"))
 
     def _full_cloud(self) -> HullCloud:
         """One full extraction; frees the incremental cache (the final cloud needs no cache, and
@@ -480,8 +491,16 @@ class Reconstructor:
         out, reason = self.map.extract(c.surface_cell_voxels, c.min_hits, c.max_miss_ratio)
         self.timings["extract"] += time.perf_counter() - t0
         self._last_extract = np.bincount(reason, minlength=4)
+        return self._hull_cloud(out)
+
+    def _hull_cloud(self, out: dict[str, NDArray[Any]]) -> HullCloud:
+        """The cloud of an extraction ``out`` (with its source voxel ids), with when each point was
+        first and last seen where the times are known."""
+        first = last = None
+        if self._times_known and self.visits is not None:
+            first, last = self.visits.at(out["voxel"].astype(np.int64))
         return HullCloud(out["points"], out["normals"], out["confidence"], out["hits"], out["sigma"],
-                         self.topics.nav_frame, out["incidence"], out["range"])
+                         self.topics.nav_frame, out["incidence"], out["range"], first, last)
 
     def finish(self) -> ReconResult:
         """Process everything left, correct drift (if enabled) and return the result."""
@@ -506,6 +525,7 @@ class Reconstructor:
                     del self.map
                     self.map = VoxelMap(self.config.voxel_size, capacity=capacity,
                                         weight_range_m=self.config.fusion_weight_range_m)
+                    self.visits = None  # its voxel ids are the old map's
                     self.stats["points_fused"] = 0
                     fuse_all = True
             self.timings["drift"] += time.perf_counter() - t0
@@ -522,6 +542,9 @@ class Reconstructor:
         cloud = self._tiled_cloud() if self.tiled else self._full_cloud()
         self.stats["voxels"] = self.stats.pop("voxels_tiled") if self.tiled else self.map.n
         self.stats["map_bytes"] = self.stats.pop("tile_map_bytes_max") if self.tiled else self.map.nbytes
+        # Beside the map: when each voxel was first and last seen (the tiled path frees them per tile).
+        self.stats["seen_times_bytes"] = (0 if self.tiled or self.visits is None
+                                          else int(self.visits.first.nbytes + self.visits.last.nbytes))
         self.stats["points_out"] = len(cloud)
         ex = self._last_extract
         self.stats["voxels_free_space"] = int(ex[1])
@@ -624,6 +647,8 @@ class Reconstructor:
             raise HullscanError(f"{path}: checkpoint voxel size {float(st['voxel_size'])} m differs from "
                                 f"the configured {self.config.voxel_size} m")
         self.map = VoxelMap.from_state(st)
+        # A checkpoint keeps no times: what the map saw before the restart can no longer be told apart.
+        self.visits, self._times_known = None, False
         self._surface = self._new_surface()
         self.nav = NavBuffer(self.config.max_nav_gap_s, self.config.max_speed_mps,
                              self.config.nav_depth_smoothing_s)

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from hullscan.core.visits import VoxelVisits
 from hullscan.core.voxelmap import VoxelMap
 from hullscan.errors import HullscanError
 
@@ -104,6 +105,10 @@ class BlockStore:
 
     def __len__(self) -> int:
         return len(self._meta)
+
+    def stamps(self, i: int) -> NDArray[np.int64]:
+        """Block ``i``'s ping stamps (P,), without reading its ranges from the spill file."""
+        return self._meta[i].stamps
 
     def __getitem__(self, i: int) -> Block:
         m = self._meta[i]
@@ -311,11 +316,12 @@ class _PlacedCache:
 
 @dataclass(frozen=True)
 class _TileReturns(_Returns):
-    """The returns that reach one tile, in input order, with their voxel indices (N, 3) and each
-    return's index in the whole input (N,)."""
+    """The returns that reach one tile, in input order, with their voxel indices (N, 3), each
+    return's index in the whole input (N,) and its ping's stamp (N,)."""
 
     ijk: NDArray[np.int64]
     gidx: NDArray[np.int64]
+    stamps: NDArray[np.int64]
 
 
 def _gather(block_ids: list[int], cache: _PlacedCache, reg_lo: NDArray[np.int64], reg_hi: NDArray[np.int64],
@@ -328,6 +334,7 @@ def _gather(block_ids: list[int], cache: _PlacedCache, reg_lo: NDArray[np.int64]
     trans_l: list[NDArray[np.float64]] = []
     sig_l: list[NDArray[np.float32]] = []
     gidx_l: list[NDArray[np.int64]] = []
+    st_l: list[NDArray[np.int64]] = []
     n_trans = 0
     for bi in block_ids:
         placed = cache.get(bi)
@@ -339,20 +346,25 @@ def _gather(block_ids: list[int], cache: _PlacedCache, reg_lo: NDArray[np.int64]
         trans_l.append(placed.trans)
         sig_l.append(placed.sigma[sel])
         gidx_l.append(offsets[bi] + sel)
+        st_l.append(cache.blocks.stamps(bi)[placed.ray[sel]])
         n_trans += placed.trans.shape[0]
     if not pts_l:
         return _TileReturns(np.zeros((0, 3)), np.zeros(0, np.int32), np.zeros((0, 3)), np.zeros(0, np.float32),
-                            np.zeros((0, 3), np.int64), np.zeros(0, np.int64))
+                            np.zeros((0, 3), np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
     pts = np.concatenate(pts_l)
     return _TileReturns(pts, np.concatenate(ray_l), np.concatenate(trans_l), np.concatenate(sig_l),
-                        np.floor(pts * (1.0 / vs)).astype(np.int64), np.concatenate(gidx_l))
+                        np.floor(pts * (1.0 / vs)).astype(np.int64), np.concatenate(gidx_l), np.concatenate(st_l))
 
 
 def fuse_tiles(blocks: BlockStore, georef: Georef, grid: TileGrid, min_hits: int, max_miss_ratio: float,
-               progress: Callable[[int, int], None] | None = None, cache_bytes: int = 256 << 20) -> TiledSurface:
+               progress: Callable[[int, int], None] | None = None, cache_bytes: int = 256 << 20,
+               seen_times: bool = False) -> TiledSurface:
     """Fuse and extract every tile in turn (see the module's docstring); ``progress(done, total)``;
-    ``cache_bytes``: georeferenced blocks kept for the next tiles (bounds the memory they take)."""
+    ``cache_bytes``: georeferenced blocks kept for the next tiles (bounds the memory they take);
+    ``seen_times``: also ``seen_first`` and ``seen_last`` per point (:mod:`hullscan.core.visits`,
+    seconds since the first block's first ping, as the in-memory path gives them)."""
     vs = grid.voxel_size
+    t0 = int(blocks.stamps(0)[0]) if len(blocks) else 0
     tiles, offsets = index_tiles(blocks, georef, grid)
     parts: list[dict[str, NDArray[Any]]] = []
     orders: list[NDArray[np.int64]] = []
@@ -366,11 +378,16 @@ def fuse_tiles(blocks: BlockStore, georef: Georef, grid: TileGrid, min_hits: int
         reg_lo, reg_hi = grid.region(tile)
         vm = VoxelMap(vs, weight_range_m=grid.weight_range_m)
         got = _gather(tiles[tile], cache, reg_lo, reg_hi, offsets, vs)
+        visits = VoxelVisits(t0) if seen_times else None
         if got.pts.shape[0]:
             vm.fuse(got.pts, got.ray, got.trans, got.sigma, grid.carve_start_sigmas, grid.carve_len)
+            if visits is not None:
+                visits.mark(vm, got.pts, got.stamps)
         fused += got.pts.shape[0]
         peak = max(peak, vm.nbytes)
         out, reason = vm.extract(grid.cell, min_hits, max_miss_ratio)
+        if visits is not None:
+            out["seen_first"], out["seen_last"] = visits.at(out["voxel"].astype(np.int64))
         # Each voxel's first hit, in input order: the map numbers voxels in that order, so a hit
         # is a voxel's first exactly where its id exceeds every id before it (no sort needed).
         ids = vm.lookup(got.ijk) if got.ijk.shape[0] else np.zeros(0, np.int64)
@@ -391,10 +408,12 @@ def fuse_tiles(blocks: BlockStore, georef: Georef, grid: TileGrid, min_hits: int
             progress(k + 1, len(tiles))
     order = np.concatenate(orders) if orders else np.zeros(0, np.int64)
     perm = np.argsort(order, kind="stable")
-    names = ("points", "normals", "confidence", "hits", "sigma", "voxel", "incidence", "range")
+    names = ("points", "normals", "confidence", "hits", "sigma", "voxel", "incidence", "range",
+             *(("seen_first", "seen_last") if seen_times else ()))
     merged: dict[str, NDArray[Any]] = {}
     for a in names:
-        cat = np.concatenate([p[a] for p in parts]) if parts else VoxelMap(vs).extract()[0][a]
+        empty = np.zeros(0, np.float32) if a.startswith("seen_") else VoxelMap(vs).extract()[0][a]
+        cat = np.concatenate([p[a] for p in parts]) if parts else empty
         merged[a] = cat[perm]
     log.info("tiled fusion: %d tiles of %.2f m, %d returns fused (%.2fx the input, halos and bands), "
              "largest tile map %.0f MB", len(tiles), grid.tile_vox * vs, fused,

@@ -155,6 +155,14 @@ def _along(f: dict[str, Any]) -> str:
     return "" if u is None else f" \u00b1 {u:.2f} m (2\u03c3 of the survey's placement along the ship here)"
 
 
+def _passes(f: dict[str, Any]) -> str:
+    """' from 2 passes' / ' from one pass only', or '' where the cloud kept no times."""
+    n = f.get("passes")
+    if n is None:
+        return ""
+    return " from one pass only" if n == 1 else f" from {n} separate passes"
+
+
 def _frames_uncertain(f: dict[str, Any], ins: Any) -> str:
     """' (uncertain by +/- 2 frames)' where the placement along the ship is worse than half a frame
     spacing there, else ''."""
@@ -184,7 +192,7 @@ def _finding_card(f: dict[str, Any], ins: Any, doc: dict[str, Any]) -> str:
                     f"z {f['bbox_min'][2]:.2f}-{f['bbox_max'][2]:.2f}"),
         ("confidence", f"<span class='badge b-{cls}'>{cls}</span> {f['confidence']:.2f} (see the legend)"),
         ("risk", f"{f['risk']:.2f} (0-1: region weight x size x confidence)"),
-        ("evidence", f"{f['n_points']} sonar cloud points, {len(f.get('camera', []))} camera frames"),
+        ("evidence", f"{f['n_points']} sonar cloud points{_passes(f)}, {len(f.get('camera', []))} camera frames"),
     ]
     if f.get("history"):  # against the vessel's last cleared scan (--vessel)
         where.insert(0, ("history", f["history"]["text"]))
@@ -305,7 +313,9 @@ def render_report(ins: Any, doc: dict[str, Any]) -> str:
     parts.append(f"<p id='confidence-legend' class='muted'><b>Confidence</b> (0-1, how sure the sonar data is that "
                  f"the deviation is real): <span class='badge b-high'>high</span> &ge; {rc['high']}, "
                  f"<span class='badge b-medium'>medium</span> {rc['medium']}-{rc['high']}, "
-                 f"<span class='badge b-low'>low</span> &lt; {rc['medium']}. <b>Risk</b> (0-1) ranks findings for the "
+                 f"<span class='badge b-low'>low</span> &lt; {rc['medium']}; a deviation that two separate passes "
+                 "saw (evidence: &quot;from 2 separate passes&quot;) loses half its doubt, one seen once keeps it. "
+                 "<b>Risk</b> (0-1) ranks findings for the "
                  "dive: the region's weight (sea chest, rudder ... highest) x size x confidence.</p>")
     for note in doc.get("notes", []):
         parts.append(f"<p class='muted'>Note: {e(note)}</p>")

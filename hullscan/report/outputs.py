@@ -32,7 +32,9 @@ SCHEMA = "hullscan.findings"
 # confidence_class and nearest_landmark per finding. The JSON Schema ships as report/findings.schema.json.
 # 2.1: the comparison with the vessel's last cleared scan: "history", and "history" per finding.
 # 2.2: how well the survey is placed along the ship: "along_ship", and "along_uncertainty_m" per finding.
-SCHEMA_VERSION = "2.3"
+# 2.3: alignment.surface_offset_m.
+# 2.4: "passes" per finding (separate passes that saw it; null where the cloud kept no times).
+SCHEMA_VERSION = "2.4"
 
 
 def sha256_file(path: str | Path) -> str:

@@ -45,6 +45,21 @@ def test_viewing_geometry_roundtrip(tmp_path: Path) -> None:
     np.testing.assert_array_equal(half.range_m, back.range_m[::2])
 
 
+def test_seen_times_roundtrip(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    c = _cloud()
+    rng = np.random.default_rng(2)
+    first = rng.random(len(c)) * 100
+    t = replace(c, seen_first_s=first, seen_last_s=first + rng.random(len(c)) * 60)
+    back = load_cloud(save_cloud(t, tmp_path / "t.ply"))
+    assert back.has_times and not back.has_geometry  # each block of fields on its own
+    np.testing.assert_array_equal(back.seen_first_s, t.seen_first_s.astype(np.float32))
+    np.testing.assert_array_equal(back.seen_last_s, t.seen_last_s.astype(np.float32))
+    assert not load_cloud(save_cloud(c, tmp_path / "c.ply")).has_times
+    np.testing.assert_array_equal(back.subset(np.arange(len(back)) < 7).seen_last_s, back.seen_last_s[:7])
+
+
 def test_open3d_reads_it(tmp_path: Path) -> None:
     o3d = pytest.importorskip("open3d")
     c = _cloud()

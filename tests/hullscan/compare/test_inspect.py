@@ -248,3 +248,26 @@ def test_flat_pack_5cm_proud_is_found_and_a_4cm_dent_is_not(hull):
     # The same dent with the recess floor at 3 cm is flagged: the floor is what spares it.
     low = inspect(dented, hull, CompareConfig(detection={"min_height_m": 0.03}), hull_to_nav=PRIOR)
     assert [f for f in low.findings if f.kind == "recess"]
+
+
+def test_a_finding_two_passes_saw_is_surer_than_one_seen_once(hull, scan):
+    """Evidence across passes: the same cloud, once as one lane saw it (each point's time follows its
+    position along the lane) and once with a second lane, 100 s later, having seen half the points
+    around the port box; without times the finding says nothing about passes."""
+    cloud = scan.cloud
+    lane_t = (cloud.points @ HULL_TO_NAV.rot.as_matrix())[:, 0] / 1.2  # along the ship at 1.2 m/s
+    box = HULL_TO_NAV.apply(np.asarray(scan.box_centroids[0]))
+    near = np.linalg.norm(cloud.points - box, axis=1) < 0.8
+    again = near & (np.arange(len(cloud)) % 2 == 0)
+    once = replace(cloud, seen_first_s=lane_t, seen_last_s=lane_t)
+    twice = replace(cloud, seen_first_s=lane_t, seen_last_s=np.where(again, lane_t + 100.0, lane_t))
+    got = {}
+    for name, c in (("none", cloud), ("once", once), ("twice", twice)):
+        ins = inspect(c, hull, CompareConfig(), hull_to_nav=PRIOR)
+        got[name] = ins.findings[match(ins.findings, scan.box_centroids[:1])[0]]
+    assert got["none"].passes is None and got["once"].passes == 1 and got["twice"].passes == 2
+    assert got["once"].confidence == got["none"].confidence < 1.0
+    assert got["twice"].confidence == pytest.approx(1 - 0.5 * (1 - got["once"].confidence), abs=1e-3)
+    # The other boxes were seen once in both clouds.
+    assert all(f.passes == 1 for f in inspect(twice, hull, CompareConfig(), hull_to_nav=PRIOR).findings
+               if np.linalg.norm(np.array(f.centroid) - scan.box_centroids[0]) > 1.0)

@@ -12,6 +12,7 @@ from hullscan.bag import BagWriter, read_all
 from hullscan.cli import main
 from hullscan.config import HullscanConfig
 from hullscan.core.nav import slerp
+from hullscan.core.visits import count_passes
 from hullscan.model import (
     ImagingPing,
     NavSample,
@@ -152,8 +153,11 @@ def test_checkpoint_restore(tmp_path: Path) -> None:
     rec2.restore(tmp_path / "map.npz")
     after = rec2.cloud()
     np.testing.assert_array_equal(before.points, after.points)
+    assert before.has_times and not after.has_times  # the live cloud too says when it saw each point
     more = survey(n_pings=50, beams=64, lanes=(0.0,), seed=3).items
     rec2.add_all([it for it in more if getattr(it, "stamp_ns", 0) > T0 + 5 * 10**9])  # goes on
+    # The checkpoint keeps no times: the restored survey's cloud says none rather than half of them.
+    assert rec.finish().cloud.has_times and not rec2.finish().cloud.has_times
     with pytest.raises(Exception, match="voxel size"):
         Reconstructor(ReconConfig(voxel_size=0.03)).restore(tmp_path / "map.npz")
 
@@ -249,3 +253,25 @@ def test_cloud_keeps_the_viewing_geometry() -> None:
     true_inc = np.degrees(np.arccos(np.abs(np.sum(normal * ray, axis=1)) / rng))
     assert np.median(np.abs(cloud.incidence_deg - true_inc)) < 2.0
     assert true_inc.max() > 40  # the swath's edges meet the hull obliquely
+
+
+def test_cloud_says_when_each_point_was_seen() -> None:
+    """Two lanes 2 m apart under the cylinder, the second coming back: a patch of the crown was seen
+    by both passes, a patch of the far flank by one; each voxel for a moment as a lane went by."""
+    s = survey(n_pings=200, beams=200, lanes=(-1.0, 1.0), noise=0.005, standoff=3.0)
+    cloud = _run(s.items).cloud
+    assert cloud.has_times
+    first, last = cloud.seen_first_s, cloud.seen_last_s
+    assert first.min() >= 0.0 and last.max() <= 2 * (200 / 20.0 + 1.0) and np.all(last >= first)
+    # A voxel is seen for a moment as a lane passes; where both lanes' returns fell in it, a lane apart.
+    span = last - first
+    assert np.percentile(span, 99) > 10.0 and np.mean(span < 1.0) > 0.5
+    # A patch the size of a finding: on the crown both lanes saw it (the second coming back the other
+    # way, 11 s later); on the far flank only the second did.
+    spot = np.abs(cloud.points[:, 0] - 2.5) < 0.3
+    crown = spot & (np.abs(cloud.points[:, 1]) < 0.3)
+    port = spot & (cloud.points[:, 1] > 3.3)  # the first lane's swath ends at y = 3.1
+    assert count_passes(first[crown], last[crown], 5.0) == 2
+    assert count_passes(first[port], last[port], 5.0) == 1
+    # Turned off: no times at all.
+    assert not _run(s.items, seen_times=False).cloud.has_times

@@ -21,7 +21,7 @@ from hullscan.recon.tiles import Block, BlockStore
 from tests.hullscan.recon.synth import Faults, survey
 from tests.hullscan.recon.test_drift_reference import _cylinder_mesh, _prior, _with_heading_bias
 
-FIELDS = ("points", "normals", "confidence", "hits", "sigma", "incidence_deg", "range_m")
+FIELDS = ("points", "normals", "confidence", "hits", "sigma", "incidence_deg", "range_m", "seen_first_s", "seen_last_s")
 
 
 def _run(items: list[object], cfg: ReconConfig, reference: object = None):  # type: ignore[no-untyped-def]
