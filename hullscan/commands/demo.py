@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {f['id']}: {f['kind']} in {f['region']} ({f.get('side', '?')}), "
               f"{f.get('distance_from_stern_m', c[0]):.1f}{'' if u is None else f' +/- {u:.2f}'} m from stern, "
               f"{f.get('depth_m', -c[2]):.1f} m deep, {f['volume_m3'] * 1000:.0f} L, "
-              f"{f['max_height_m'] * 100:.0f} cm proud, risk {f['risk']:.2f}")
+              f"{f['max_height_m'] * 100:.0f} cm proud, risk {f['risk']:.2f}{_passes(f.get('passes'))}")
     print(f"  ground truth: {summary['detected']}/{summary['parasites']} parasites found, "
           f"{summary['not_inspected']} in areas not inspected, {summary['false_alarms']} false alarms")
     print(f"  {coverage_line(inspection.coverage)} of the wetted hull")
@@ -120,3 +120,8 @@ def run(args: argparse.Namespace) -> int:
     # simulated compartments is what it is for), unlike compare/replay (3 = compartments found).
     print(f"verdict: {doc['verdict']['text']}")
     return 0
+
+
+def _passes(n: int | None) -> str:
+    """', seen by 2 passes' / ', seen by one pass' (evidence across passes), or '' where not known."""
+    return "" if n is None else ", seen by one pass" if n == 1 else f", seen by {n} passes"

@@ -370,3 +370,26 @@ def test_compare_help():
 
 def _unused(p: Path) -> None:  # keep Path import used for type hints in helpers
     del p
+
+
+def test_passes_reach_the_record_the_csv_and_the_report(hull, scan, tmp_path):
+    """A cloud that says when each point was seen: every finding states its passes in findings.json
+    (schema-valid), the CSV and the report's evidence line; without times, null and no words."""
+    from dataclasses import replace
+
+    from hullscan.report.schema import validate_findings
+
+    lane_t = (scan.cloud.points @ HULL_TO_NAV.rot.as_matrix())[:, 0] / 1.2  # one lane along the ship
+    timed = replace(scan.cloud, seen_first_s=lane_t, seen_last_s=lane_t)
+    for name, cloud, words in (("timed", timed, "from one pass only"), ("plain", scan.cloud, None)):
+        ins = inspect(cloud, hull, CompareConfig(), hull_to_nav=HULL_TO_NAV)
+        write_outputs(ins, tmp_path / name, {"cloud": None, "reference": None})
+        doc = json.loads((tmp_path / name / "findings.json").read_text())
+        validate_findings(doc)
+        assert doc["findings"] and all(f["passes"] == (1 if words else None) for f in doc["findings"])
+        rows = (tmp_path / name / "findings.csv").read_text().splitlines()
+        assert "passes" in rows[0].split(",")
+        report = (tmp_path / name / "report.html").read_text()
+        evidence = re.findall(r"sonar cloud points([^,<]*),", report)
+        assert len(evidence) == len(doc["findings"])
+        assert all(e == (f" {words}" if words else "") for e in evidence), evidence
