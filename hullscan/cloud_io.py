@@ -53,7 +53,10 @@ def save_cloud(cloud: HullCloud, path: str | Path, metadata: dict[str, Any] | No
         meta = {"frame_id": cloud.frame_id, "points": n, **(metadata or {})}
         write_text_atomic(p.with_suffix(".json"), json.dumps(meta, indent=2, default=str))
         with atomic_path(p) as tmp:
-            write_ply(tmp, {"vertex": rec}, ["hullscan hull cloud", f"frame_id {cloud.frame_id}"])
+            comments = ["hullscan hull cloud", f"frame_id {cloud.frame_id}"]
+            if cloud.has_times and cloud.seen_t0_ns is not None:
+                comments.append(f"seen_t0_ns {int(cloud.seen_t0_ns)}")  # where scalar_first/last_seen start
+            write_ply(tmp, {"vertex": rec}, comments)
     except OSError as err:
         raise HullscanError(f"{p}: cannot write cloud: {os_error_line(err)}") from err
     return p
@@ -89,8 +92,9 @@ def load_cloud(path: str | Path) -> HullCloud:
     conf = np.ones(n) if conf is None else conf
     hits = np.ones(n, np.int32) if hits is None else hits
     sig = np.zeros(n) if sig is None else sig
+    t0 = (ply.comment("seen_t0_ns") or "").strip()
     return HullCloud(pts, nrm, conf, hits, sig, frame, field("incidence"), field("range"),
-                     field("first_seen"), field("last_seen"))
+                     field("first_seen"), field("last_seen"), int(t0) if t0.lstrip("-").isdigit() else None)
 
 
 def load_metadata(path: str | Path) -> dict[str, Any]:

@@ -544,6 +544,7 @@ class HullCloud:
     range_m: F32 | None = None
     seen_first_s: F32 | None = None
     seen_last_s: F32 | None = None
+    seen_t0_ns: int | None = None  # the survey's first ping (ns since the epoch): where those seconds start
 
     def __post_init__(self) -> None:
         p = _array("HullCloud.points", self.points, np.float64, (None, 3))
@@ -580,7 +581,7 @@ class HullCloud:
     def transformed(self, tf: Transform, frame_id: str) -> HullCloud:
         normals = (self.normals.astype(np.float64) @ tf.rot.as_matrix().T).astype(np.float32)
         return HullCloud(tf.apply(self.points), normals, self.confidence, self.hits, self.sigma, frame_id,
-                         self.incidence_deg, self.range_m, self.seen_first_s, self.seen_last_s)
+                         self.incidence_deg, self.range_m, self.seen_first_s, self.seen_last_s, self.seen_t0_ns)
 
     def subset(self, mask: ArrayLike) -> HullCloud:
         m = np.asarray(mask)
@@ -588,7 +589,7 @@ class HullCloud:
                          self.frame_id, None if self.incidence_deg is None else self.incidence_deg[m],
                          None if self.range_m is None else self.range_m[m],
                          None if self.seen_first_s is None else self.seen_first_s[m],
-                         None if self.seen_last_s is None else self.seen_last_s[m])
+                         None if self.seen_last_s is None else self.seen_last_s[m], self.seen_t0_ns)
 
 
 # --------------------------------------------------------------------------- findings
@@ -679,6 +680,8 @@ class Finding:
     # Separate passes whose returns make up the finding (hullscan.core.visits.count_passes: at least
     # this many); None where the cloud kept no times (a plain PLY, a map restored from a checkpoint).
     passes: int | None = None
+    # When each of those passes first saw it (ISO 8601 UTC, the sonar's clock), to find its pings in the bag.
+    passes_at_utc: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.confidence <= 1.0:

@@ -31,7 +31,7 @@ from hullscan.compare.uncertainty import (
     point_sigma,
 )
 from hullscan.core.grid import group_keys, voxel_keys, voxel_knn
-from hullscan.core.visits import count_passes
+from hullscan.core.visits import pass_starts
 from hullscan.model import Finding
 
 F64 = NDArray[np.float64]
@@ -808,9 +808,9 @@ def side_of(centroid: F64, normal: F64) -> str:
 
 
 def make_finding(fid: str, kind: str, idx: I64, m: dict[str, Any], cells: Cells, reference: Reference,
-                 config: CompareConfig, passes: int | None = None) -> Finding:
+                 config: CompareConfig, passes: int | None = None, passes_at_utc: tuple[str, ...] = ()) -> Finding:
     """The finding of the cells ``idx`` (measured as ``m``). ``passes``: how many separate passes
-    saw it (:func:`finding_passes`; None: not known)."""
+    saw it (:func:`finding_passes`; None: not known), and when each first saw it (``passes_at_utc``)."""
     c = m["centroid"]
     regions = reference.regions_at(cells.base[idx], cells.ref_id[idx], cells.normal[idx])
     names, counts = np.unique(regions, return_counts=True)
@@ -849,20 +849,22 @@ def make_finding(fid: str, kind: str, idx: I64, m: dict[str, Any], cells: Cells,
         region=region, side=side_of(c, m["normal"]),  # type: ignore[arg-type]
         distance_from_stern_m=round(float(c[0]), 3), depth_m=round(float(-c[2]), 3),
         confidence=round(conf, 3), risk=round(risk, 3), n_points=n_points, frame_number=frame, passes=passes,
+        passes_at_utc=passes_at_utc,
     )
 
 
 def finding_passes(cells: Cells, idx: I64, first_s: NDArray[np.floating] | None,
-                   last_s: NDArray[np.floating] | None, gap_s: float, min_points: int) -> int | None:
-    """How many separate passes saw the cells ``idx``: the cloud points in them (``cells.of_point``),
-    their first and last times (``first_s``, ``last_s``: (N,) per cloud point, s) grouped by gaps
-    over ``gap_s``, a group counting where ``min_points`` of the points were seen in it
-    (:func:`hullscan.core.visits.count_passes`). None when the cloud kept no times."""
+                   last_s: NDArray[np.floating] | None, gap_s: float, min_points: int) -> NDArray[np.float64] | None:
+    """When each separate pass that saw the cells ``idx`` first saw them (s since the times' origin,
+    ascending): the cloud points in them (``cells.of_point``), their first and last times (``first_s``,
+    ``last_s``: (N,) per cloud point, s) grouped by gaps over ``gap_s``, a group counting where
+    ``min_points`` of the points were seen in it (:func:`hullscan.core.visits.pass_starts`). None when
+    the cloud kept no times."""
     if first_s is None or last_s is None or len(first_s) != len(cells.of_point):
         return None
     inside = np.isin(cells.of_point, idx)
-    n = count_passes(np.asarray(first_s)[inside], np.asarray(last_s)[inside], gap_s, min_points)
-    return n or None
+    starts = pass_starts(np.asarray(first_s)[inside], np.asarray(last_s)[inside], gap_s, min_points)
+    return starts if len(starts) else None
 
 
 # ---------------------------------------------------------------------- coverage

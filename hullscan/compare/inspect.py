@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -334,15 +335,25 @@ def _record_findings(ins: Inspection, candidates: Candidates, cells: Cells, refe
     first = last = None
     if cloud is not None and cloud.has_times and len(cloud) == len(cells.of_point):
         first, last = cloud.seen_first_s, cloud.seen_last_s
+    t0_ns = None if cloud is None else cloud.seen_t0_ns
     for i, (kind, idx, m) in enumerate(candidates.kept):
         # A pass counts where it alone holds what the detector asks of a finding (min_points).
-        passes = finding_passes(cells, idx, first, last, config.detection.pass_gap_s, config.detection.min_points)
-        f = make_finding(f"F{i + 1:03d}", kind, idx, m, cells, reference, config, passes)
+        starts = finding_passes(cells, idx, first, last, config.detection.pass_gap_s, config.detection.min_points)
+        f = make_finding(f"F{i + 1:03d}", kind, idx, m, cells, reference, config,
+                         None if starts is None else len(starts), _utc(starts, t0_ns))
         findings.append(f)
         ins.local_maps[f.id] = (m["raster"], m["extent"])
     findings.sort(key=lambda f: -f.risk)
     ins.findings = tuple(findings)
     ins.notes.extend(candidates.notes)
+
+
+def _utc(starts_s: F64 | None, t0_ns: int | None) -> tuple[str, ...]:
+    """ISO 8601 UTC (to the second) of times ``starts_s`` (s) after ``t0_ns``; () where either is unknown."""
+    if starts_s is None or t0_ns is None:
+        return ()
+    return tuple(datetime.fromtimestamp(t0_ns * 1e-9 + float(s), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                 for s in starts_s)
 
 
 def _attach_camera_evidence(ins: Inspection, cameras: CameraSet, config: CompareConfig) -> None:

@@ -98,19 +98,27 @@ def mark_reference(vm: VoxelMap, points: NDArray[np.float64], t: NDArray[np.floa
 
 def count_passes(first_s: NDArray[np.floating], last_s: NDArray[np.floating], gap_s: float,
                  min_points: int = 1) -> int:
-    """Separate passes that saw a set of surface points (K of them): the points' first and last
-    times (each (K,), s; non-finite ignored) grouped wherever consecutive times lie more than
-    ``gap_s`` apart. A group counts as a pass when at least ``min_points`` of the points were seen
-    in it (first or last time there): the fringe of a lane's swath that grazed the place with a few
-    far returns did not see it the way the detector asks of a finding. A lower bound on the passes
-    (a voxel seen three times keeps its first and last only); 1 where times are known but no group
-    holds ``min_points``; 0 when no time is known."""
+    """Separate passes that saw a set of surface points: ``len(`` :func:`pass_starts` ``)``; 0 when no
+    time is known."""
+    return len(pass_starts(first_s, last_s, gap_s, min_points))
+
+
+def pass_starts(first_s: NDArray[np.floating], last_s: NDArray[np.floating], gap_s: float,
+                min_points: int = 1) -> NDArray[np.float64]:
+    """When each separate pass that saw a set of surface points (K of them) first saw one of them (s,
+    ascending). The points' first and last times (each (K,), s; non-finite ignored) are grouped
+    wherever consecutive times lie more than ``gap_s`` apart. A group counts as a pass when at least
+    ``min_points`` of the points were seen in it (first or last time there): the fringe of a lane's
+    swath that grazed the place with a few far returns did not see it the way the detector asks of a
+    finding. A lower bound on the passes (a voxel seen three times keeps its first and last only);
+    where times are known but no group holds ``min_points``, the group that holds the most; empty when
+    no time is known."""
     first = np.asarray(first_s, np.float64)
     last = np.asarray(last_s, np.float64)
     ok = np.isfinite(first) & np.isfinite(last)
     first, last = first[ok], last[ok]
     if not len(first):
-        return 0
+        return np.zeros(0)
     t = np.sort(np.concatenate([first, last]))
     # Group g starts at starts[g]; a point is a member of the group its first time falls in, and of
     # the one its last time falls in when that is another.
@@ -119,4 +127,7 @@ def count_passes(first_s: NDArray[np.floating], last_s: NDArray[np.floating], ga
     g_last = np.searchsorted(starts, last, side="right") - 1
     members = np.bincount(g_first, minlength=len(starts)) + np.bincount(g_last[g_last != g_first],
                                                                          minlength=len(starts))
-    return max(1, int(np.count_nonzero(members >= min_points)))
+    counted = members >= min_points
+    if not counted.any():
+        counted[int(np.argmax(members))] = True
+    return np.asarray(starts[counted], np.float64)

@@ -463,6 +463,7 @@ class Reconstructor:
             bar.total = total
             bar.update(done - bar.n)
 
+        t0_ns = int(self._blocks.stamps(0)[0]) if len(self._blocks) else None  # the times' origin, as in memory
         t0 = time.perf_counter()
         try:
             surf = fuse_tiles(self._blocks, georef, grid, c.min_hits, c.max_miss_ratio, step,
@@ -480,7 +481,7 @@ class Reconstructor:
         out = surf.out
         return HullCloud(out["points"], out["normals"], out["confidence"], out["hits"], out["sigma"],
                          self.topics.nav_frame, out["incidence"], out["range"], out.get("seen_first"),
-                         out.get("seen_last"))
+                         out.get("seen_last"), t0_ns if "seen_first" in out else None)
 
     def _full_cloud(self) -> HullCloud:
         """One full extraction; frees the incremental cache (the final cloud needs no cache, and
@@ -496,11 +497,12 @@ class Reconstructor:
     def _hull_cloud(self, out: dict[str, NDArray[Any]]) -> HullCloud:
         """The cloud of an extraction ``out`` (with its source voxel ids), with when each point was
         first and last seen where the times are known."""
-        first = last = None
+        first = last = t0 = None
         if self._times_known and self.visits is not None:
             first, last = self.visits.at(out["voxel"].astype(np.int64))
+            t0 = self.visits.t0_ns
         return HullCloud(out["points"], out["normals"], out["confidence"], out["hits"], out["sigma"],
-                         self.topics.nav_frame, out["incidence"], out["range"], first, last)
+                         self.topics.nav_frame, out["incidence"], out["range"], first, last, t0)
 
     def finish(self) -> ReconResult:
         """Process everything left, correct drift (if enabled) and return the result."""

@@ -15,7 +15,7 @@ from typing import Any
 CSV_COLUMNS = ("case_number", "vessel_name", "imo_number", "id", "kind", "side", "region", "frame_number",
                "distance_from_stern_m", "along_uncertainty_m", "depth_m", "x_m", "y_m", "z_m", "volume_m3", "max_height_m",
                "footprint_m2", "confidence", "confidence_class", "risk", "nearest_landmark", "n_camera_frames",
-               "passes", "history", "history_since")
+               "passes", "passes_at_utc", "history", "history_since")
 
 
 def _rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -34,7 +34,8 @@ def _rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
             "volume_m3": f["volume_m3"], "max_height_m": f["max_height_m"], "footprint_m2": f["footprint_m2"],
             "confidence": f["confidence"], "confidence_class": f.get("confidence_class"), "risk": f["risk"],
             "nearest_landmark": near.get("description"), "n_camera_frames": len(f.get("camera", [])),
-            "passes": f.get("passes"), "history": hist.get("status"), "history_since": hist.get("since"),
+            "passes": f.get("passes"), "passes_at_utc": " ".join(f.get("passes_at_utc") or []) or None,
+            "history": hist.get("status"), "history_since": hist.get("since"),
         })
     return rows
 

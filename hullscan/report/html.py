@@ -156,11 +156,14 @@ def _along(f: dict[str, Any]) -> str:
 
 
 def _passes(f: dict[str, Any]) -> str:
-    """' from 2 passes' / ' from one pass only', or '' where the cloud kept no times."""
+    """' from 2 separate passes (10:03:12, 10:05:40 UTC)' / ' from one pass only (...)', or '' where the
+    cloud kept no times."""
     n = f.get("passes")
     if n is None:
         return ""
-    return " from one pass only" if n == 1 else f" from {n} separate passes"
+    at = [t[11:19] for t in f.get("passes_at_utc") or [] if len(t) >= 19]
+    when = f" ({', '.join(at)} UTC)" if at else ""
+    return (" from one pass only" if n == 1 else f" from {n} separate passes") + when
 
 
 def _frames_uncertain(f: dict[str, Any], ins: Any) -> str:

@@ -51,9 +51,10 @@ def test_seen_times_roundtrip(tmp_path: Path) -> None:
     c = _cloud()
     rng = np.random.default_rng(2)
     first = rng.random(len(c)) * 100
-    t = replace(c, seen_first_s=first, seen_last_s=first + rng.random(len(c)) * 60)
+    t = replace(c, seen_first_s=first, seen_last_s=first + rng.random(len(c)) * 60, seen_t0_ns=1714550400123456789)
     back = load_cloud(save_cloud(t, tmp_path / "t.ply"))
     assert back.has_times and not back.has_geometry  # each block of fields on its own
+    assert back.seen_t0_ns == t.seen_t0_ns  # to the nanosecond: the times' origin, in the header
     np.testing.assert_array_equal(back.seen_first_s, t.seen_first_s.astype(np.float32))
     np.testing.assert_array_equal(back.seen_last_s, t.seen_last_s.astype(np.float32))
     assert not load_cloud(save_cloud(c, tmp_path / "c.ply")).has_times

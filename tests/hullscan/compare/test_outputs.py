@@ -380,16 +380,20 @@ def test_passes_reach_the_record_the_csv_and_the_report(hull, scan, tmp_path):
     from hullscan.report.schema import validate_findings
 
     lane_t = (scan.cloud.points @ HULL_TO_NAV.rot.as_matrix())[:, 0] / 1.2  # one lane along the ship
-    timed = replace(scan.cloud, seen_first_s=lane_t, seen_last_s=lane_t)
-    for name, cloud, words in (("timed", timed, "from one pass only"), ("plain", scan.cloud, None)):
+    lane_t -= lane_t.min()
+    # The survey began at 06:10:00 UTC; the lane passes each box a few seconds later.
+    timed = replace(scan.cloud, seen_first_s=lane_t, seen_last_s=lane_t, seen_t0_ns=1796191800 * 10**9)
+    for name, cloud, words in (("timed", timed, "from one pass only (06:10:"), ("plain", scan.cloud, None)):
         ins = inspect(cloud, hull, CompareConfig(), hull_to_nav=HULL_TO_NAV)
         write_outputs(ins, tmp_path / name, {"cloud": None, "reference": None})
         doc = json.loads((tmp_path / name / "findings.json").read_text())
         validate_findings(doc)
         assert doc["findings"] and all(f["passes"] == (1 if words else None) for f in doc["findings"])
+        assert all(len(f["passes_at_utc"]) == (1 if words else 0) for f in doc["findings"])
+        assert all(t.startswith("2026-12-02T06:10:") for f in doc["findings"] for t in f["passes_at_utc"])
         rows = (tmp_path / name / "findings.csv").read_text().splitlines()
-        assert "passes" in rows[0].split(",")
+        assert {"passes", "passes_at_utc"} <= set(rows[0].split(","))
         report = (tmp_path / name / "report.html").read_text()
-        evidence = re.findall(r"sonar cloud points([^,<]*),", report)
+        evidence = re.findall(r"sonar cloud points([^<]*?), \d+ camera frames", report)
         assert len(evidence) == len(doc["findings"])
-        assert all(e == (f" {words}" if words else "") for e in evidence), evidence
+        assert all(e.startswith(f" {words}") if words else e == "" for e in evidence), evidence

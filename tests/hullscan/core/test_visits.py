@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hullscan.core.visits import VoxelVisits, count_passes, mark_reference
+from hullscan.core.visits import VoxelVisits, count_passes, mark_reference, pass_starts
 from hullscan.core.voxelmap import VoxelMap
 
 
@@ -53,3 +53,11 @@ def test_a_pass_counts_where_it_saw_enough_of_the_points() -> None:
     assert count_passes(first, last, 15.0) == 3
     assert count_passes(first, last, 15.0, min_points=12) == 2  # the fringe of 3 does not count
     assert count_passes(first, last, 15.0, min_points=50) == 1  # seen, by no pass enough: still one
+
+
+def test_pass_starts_are_each_counted_pass_s_first_time() -> None:
+    first = np.r_[np.full(30, 40.0), np.full(12, 120.0)]
+    last = np.r_[np.full(27, 40.5), np.full(3, 70.0), np.full(12, 120.5)]
+    np.testing.assert_array_equal(pass_starts(first, last, 15.0, min_points=12), [40.0, 120.0])
+    np.testing.assert_array_equal(pass_starts(first, last, 15.0, min_points=50), [40.0])  # the fullest group
+    assert len(pass_starts(np.array([np.nan]), np.array([np.nan]), 15.0)) == 0

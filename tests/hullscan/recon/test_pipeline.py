@@ -260,7 +260,7 @@ def test_cloud_says_when_each_point_was_seen() -> None:
     by both passes, a patch of the far flank by one; each voxel for a moment as a lane went by."""
     s = survey(n_pings=200, beams=200, lanes=(-1.0, 1.0), noise=0.005, standoff=3.0)
     cloud = _run(s.items).cloud
-    assert cloud.has_times
+    assert cloud.has_times and cloud.seen_t0_ns == T0  # seconds from the survey's first ping
     first, last = cloud.seen_first_s, cloud.seen_last_s
     assert first.min() >= 0.0 and last.max() <= 2 * (200 / 20.0 + 1.0) and np.all(last >= first)
     # A voxel is seen for a moment as a lane passes; where both lanes' returns fell in it, a lane apart.

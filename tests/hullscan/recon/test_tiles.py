@@ -32,6 +32,7 @@ def _run(items: list[object], cfg: ReconConfig, reference: object = None):  # ty
 
 def _assert_same(a: HullCloud, b: HullCloud) -> None:
     assert len(a) == len(b) > 1000
+    assert a.seen_t0_ns == b.seen_t0_ns is not None
     for f in FIELDS:
         x, y = getattr(a, f), getattr(b, f)
         assert x.dtype == y.dtype and np.array_equal(x, y), f
