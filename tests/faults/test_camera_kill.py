@@ -93,8 +93,11 @@ def test_camera_killed_during_a_survey_answers_the_final_findings_with_frames(
           f"after the restart; {restored[-1] if restored else 0} keyframes restored")
     assert framed == sorted(ids), ("findings without a frame after the restart", diag[-1:], outs[3][1][-3000:])
     # The frames came from the checkpoint: the keyframes held at the kill were restored (the
-    # diagnostics lag up to 1 s, 5 keyframes at 5x), and each finding's frame was taken before the kill.
+    # diagnostics lag up to 1 s, 5 keyframes at 5x), and a finding is answered with a frame taken before
+    # the kill. Not every finding: the demo's box is passed twice, 18 s of bag time apart (3.6 s at 5x),
+    # and a node restarted quickly enough sees the second pass and may keep a better frame from it
+    # (CI at stop 41, "mid": the box's frame at 26 s, the sea-chest pack's at 16 s, killed at 20).
     assert restored and restored[-1] >= killed_at, (restored, killed_at)
     with np.load(truth / "trajectory_true.npz") as z:
         survey_start_ns = int(z["stamps_ns"][0])
-    assert all(evidence[i]["stamp_ns"] < survey_start_ns + killed_at * 10**9 for i in framed), evidence
+    assert any(evidence[i]["stamp_ns"] < survey_start_ns + killed_at * 10**9 for i in framed), evidence
