@@ -862,7 +862,9 @@ def finding_passes(cells: Cells, idx: I64, first_s: NDArray[np.floating] | None,
     the cloud kept no times."""
     if first_s is None or last_s is None or len(first_s) != len(cells.of_point):
         return None
-    inside = np.isin(cells.of_point, idx)
+    mine = np.zeros(len(cells.points), bool)
+    mine[idx] = True
+    inside = mine[cells.of_point]  # a gather over the cloud (np.isin sorts it: 4x the time at 5 M points)
     starts = pass_starts(np.asarray(first_s)[inside], np.asarray(last_s)[inside], gap_s, min_points)
     return starts if len(starts) else None
 

@@ -332,9 +332,8 @@ def _judge_points(ins: Inspection, points: F64, source: ReferenceSource, framing
 def _record_findings(ins: Inspection, candidates: Candidates, cells: Cells, reference: Reference,
                      config: CompareConfig, cloud: HullCloud | None = None) -> None:
     findings = []
-    first = last = None
-    if cloud is not None and cloud.has_times and len(cloud) == len(cells.of_point):
-        first, last = cloud.seen_first_s, cloud.seen_last_s
+    first = None if cloud is None else cloud.seen_first_s
+    last = None if cloud is None else cloud.seen_last_s
     t0_ns = None if cloud is None else cloud.seen_t0_ns
     for i, (kind, idx, m) in enumerate(candidates.kept):
         # A pass counts where it alone holds what the detector asks of a finding (min_points).

@@ -47,6 +47,21 @@ def _mark(table: NDArray[np.int64], points: NDArray[np.float64], t: NDArray[np.f
     return missing
 
 
+@njit(cache=True, nogil=True)
+def _update(ids: NDArray[np.int64], t: NDArray[np.float32], first: NDArray[np.float32],
+            last: NDArray[np.float32]) -> None:
+    """Earliest and latest ``t`` per voxel id of ``ids`` (the ids already looked up; -1 skipped)."""
+    for i in range(ids.shape[0]):
+        v = ids[i]
+        if v < 0:
+            continue
+        ti = t[i]
+        if ti < first[v]:
+            first[v] = ti
+        if ti > last[v]:
+            last[v] = ti
+
+
 class VoxelVisits:
     """First and last time (float32 s since ``t0_ns``) each voxel of a :class:`VoxelMap` was hit.
 
@@ -77,6 +92,16 @@ class VoxelVisits:
         self._grow(vm.n)
         t = ((stamps_ns - self.t0_ns) * 1e-9).astype(np.float32)
         return int(_mark(vm.table, points, t, 1.0 / vm.voxel_size, self.first, self.last))
+
+    def mark_ids(self, voxel_ids: NDArray[np.int64], stamps_ns: NDArray[np.int64]) -> None:
+        """:meth:`mark` for returns whose voxel ids (M,; -1: none) the caller has looked up already
+        (the tiled path does, to order its voxels), taken at ``stamps_ns`` (M,)."""
+        ids = np.ascontiguousarray(voxel_ids, np.int64)
+        stamps_ns = np.asarray(stamps_ns, np.int64)
+        if ids.shape != stamps_ns.shape or ids.ndim != 1:
+            raise ValueError(f"VoxelVisits.mark_ids: ids (M,) and stamps (M,), got {ids.shape} and {stamps_ns.shape}")
+        self._grow(int(ids.max()) + 1 if len(ids) else 0)
+        _update(ids, ((stamps_ns - self.t0_ns) * 1e-9).astype(np.float32), self.first, self.last)
 
     def at(self, voxel_ids: NDArray[np.int64]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         """(first, last) seconds of the voxels ``voxel_ids`` (K,), each (K,)."""

@@ -378,19 +378,19 @@ def fuse_tiles(blocks: BlockStore, georef: Georef, grid: TileGrid, min_hits: int
         reg_lo, reg_hi = grid.region(tile)
         vm = VoxelMap(vs, weight_range_m=grid.weight_range_m)
         got = _gather(tiles[tile], cache, reg_lo, reg_hi, offsets, vs)
-        visits = VoxelVisits(t0) if seen_times else None
         if got.pts.shape[0]:
             vm.fuse(got.pts, got.ray, got.trans, got.sigma, grid.carve_start_sigmas, grid.carve_len)
-            if visits is not None:
-                visits.mark(vm, got.pts, got.stamps)
         fused += got.pts.shape[0]
         peak = max(peak, vm.nbytes)
         out, reason = vm.extract(grid.cell, min_hits, max_miss_ratio)
-        if visits is not None:
-            out["seen_first"], out["seen_last"] = visits.at(out["voxel"].astype(np.int64))
         # Each voxel's first hit, in input order: the map numbers voxels in that order, so a hit
         # is a voxel's first exactly where its id exceeds every id before it (no sort needed).
         ids = vm.lookup(got.ijk) if got.ijk.shape[0] else np.zeros(0, np.int64)
+        if seen_times:
+            # When each voxel was first and last hit, from the same lookup (not a second one).
+            visits = VoxelVisits(t0)
+            visits.mark_ids(ids, got.stamps)
+            out["seen_first"], out["seen_last"] = visits.at(out["voxel"].astype(np.int64))
         before = np.maximum.accumulate(np.concatenate(([-1], ids[:-1]))) if ids.shape[0] else ids
         first = np.flatnonzero(ids > before)
         if first.shape[0] != vm.n or not np.array_equal(ids[first], np.arange(vm.n)):

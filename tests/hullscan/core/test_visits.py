@@ -27,6 +27,13 @@ def test_mark_matches_reference() -> None:
     assert len(ref) == vm.n
     for v, (f, la) in ref.items():
         assert first[v] == pytest.approx(f) and last[v] == pytest.approx(la)
+    # The same times from voxel ids looked up by the caller (the tiled path's lookup).
+    by_ids = VoxelVisits(t0_ns=visits.t0_ns)
+    pts = np.vstack(pts_all)
+    by_ids.mark_ids(vm.lookup(np.floor(pts / vm.voxel_size).astype(np.int64)),
+                    visits.t0_ns + (np.concatenate(t_all).astype(np.float64) * 1e9).astype(np.int64))
+    np.testing.assert_allclose(by_ids.at(np.arange(vm.n))[0], first, atol=1e-5)
+    np.testing.assert_allclose(by_ids.at(np.arange(vm.n))[1], last, atol=1e-5)
     # Points outside the map are counted, not marked.
     assert visits.mark(vm, np.array([[5.0, 5.0, 5.0]]), np.array([visits.t0_ns])) == 1
 
