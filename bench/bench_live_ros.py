@@ -127,13 +127,14 @@ def cloud_timings(ckpt: Path, bag: Path, seconds: int = 5) -> dict[str, object]:
                 pings += 1
                 if pings % 20 == 0:
                     t = time.perf_counter()  # what the mapper does every second
-                    data, n_rows, _ = rec.packed_cloud(400_000, c.voxel_size, byte_array)
-                    shown_msg = messages.hull_cloud_packed(data, n_rows, 0, c_frame)
+                    # (with when each point was seen, relative to the message's stamp, as the mapper packs)
+                    data, n_rows, _ = rec.packed_cloud(400_000, c.voxel_size, byte_array, item.stamp_ns)
+                    shown_msg = messages.hull_cloud_packed(data, n_rows, item.stamp_ns, c_frame)
                     inc.append(time.perf_counter() - t)
                     parts.append(dict(rec._surface.last))
                     t = time.perf_counter()  # and every 10 s
-                    data, n_rows, _ = rec.packed_cloud(None, None, byte_array)
-                    messages.hull_cloud_packed(data, n_rows, 0, c_frame)
+                    data, n_rows, _ = rec.packed_cloud(None, None, byte_array, item.stamp_ns)
+                    messages.hull_cloud_packed(data, n_rows, item.stamp_ns, c_frame)
                     disp_s.append(time.perf_counter() - t)
                     t = time.perf_counter()  # before: gathering the whole cloud ...
                     cloud = rec.cloud()
@@ -142,9 +143,9 @@ def cloud_timings(ckpt: Path, bag: Path, seconds: int = 5) -> dict[str, object]:
                     thinned = display_cloud(cloud, 400_000, c.voxel_size)
                     thin_s.append(time.perf_counter() - t)
                     t = time.perf_counter()  # ... and building the full message (every 10 s)
-                    messages.hull_cloud(cloud, 0)
+                    messages.hull_cloud(cloud, item.stamp_ns)
                     msg_s.append(time.perf_counter() - t)
-                    assert bytes(shown_msg.data) == bytes(messages.hull_cloud(thinned, 0).data)
+                    assert bytes(shown_msg.data) == bytes(messages.hull_cloud(thinned, item.stamp_ns).data)
                     t = time.perf_counter()
                     write = rec.checkpoint_incremental(ckpt)  # deltas after the restored base
                     snap_s.append(time.perf_counter() - t)

@@ -7,6 +7,8 @@ the same subset, the subset is spread evenly, and a point once shown mostly stay
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numba import njit
 from numpy.typing import NDArray
@@ -121,19 +123,51 @@ def display_indices(points: NDArray[np.float64], max_points: int, cell_m: float)
 # --------------------------------------------------------------------------- packed rows
 #
 # A hull cloud message (``hullscan.ros.messages.hull_cloud``) is one 40-byte little-endian record per
-# point: x y z normal_x normal_y normal_z deviation confidence (float32), hits (int32), sigma (float32).
-# Packing the rows straight from per-voxel arrays skips gathering a cloud and copying it into a message.
+# point: x y z normal_x normal_y normal_z deviation confidence (float32), hits (int32), sigma (float32);
+# where the map kept when each voxel was seen (``hullscan.core.visits``), 48 bytes, with first_seen and
+# last_seen (float32 s relative to the message's stamp: -12.5 is 12.5 s before it; NaN: never). Relative
+# to the stamp because a float32 of seconds since the epoch resolves only 2 minutes; an age resolves
+# a millisecond over an hour. Packing the rows straight from per-voxel arrays skips gathering a cloud
+# and copying it into a message.
 
 ROW_FIELDS = ("x", "y", "z", "normal_x", "normal_y", "normal_z", "deviation", "confidence", "hits", "sigma")
 ROW_BYTES = 4 * len(ROW_FIELDS)
+TIME_FIELDS = ("first_seen", "last_seen")
+TIMED_ROW_BYTES = ROW_BYTES + 4 * len(TIME_FIELDS)
+
+
+@dataclass(frozen=True)
+class RowTimes:
+    """When each packed row's voxel was first and last seen: ``first_s`` and ``last_s`` (R,)
+    float32 s since ``t0_ns``, and the message's ``stamp_ns`` they are written relative to."""
+
+    first_s: NDArray[np.float32]
+    last_s: NDArray[np.float32]
+    t0_ns: int
+    stamp_ns: int
+
+    @property
+    def offset_s(self) -> float:
+        """Seconds to add to a time since ``t0_ns`` for its age relative to ``stamp_ns``."""
+        return (self.t0_ns - self.stamp_ns) * 1e-9
+
+
+def ages(seconds: NDArray[np.floating], offset_s: float) -> NDArray[np.float32]:
+    """Times since an origin (s) as float32 ages relative to a stamp ``offset_s`` after it; NaN
+    where not finite (a voxel never seen). The same arithmetic as the packing kernel's."""
+    a = (np.asarray(seconds, np.float32).astype(np.float64) + offset_s).astype(np.float32)
+    return np.where(np.isfinite(a), a, np.float32(np.nan))
 
 
 @njit(cache=True, nogil=True)
 def _pack_rows(ids: NDArray[np.int64], points: NDArray[np.float64], normals: NDArray[np.float32],
                confidence: NDArray[np.float32], hits: NDArray[np.int32], sigma: NDArray[np.float32],
-               out_f: NDArray[np.float32], out_i: NDArray[np.int32]) -> None:
-    """Row ``r`` of ``out_f`` / ``out_i`` (two views of one (R, 10) buffer) from element ``ids[r]``."""
+               seen: NDArray[np.float32], offset_s: float, out_f: NDArray[np.float32],
+               out_i: NDArray[np.int32]) -> None:
+    """Row ``r`` of ``out_f`` / ``out_i`` (two views of one (R, 10) or (R, 12) buffer) from element
+    ``ids[r]``; with 12 columns, the ages of ``seen[r]`` (first and last time, ``offset_s`` added) too."""
     nan = np.float32(np.nan)
+    timed = out_f.shape[1] == 12
     for r in range(ids.shape[0]):
         v = ids[r]
         out_f[r, 0] = np.float32(points[v, 0])
@@ -146,14 +180,20 @@ def _pack_rows(ids: NDArray[np.int64], points: NDArray[np.float64], normals: NDA
         out_f[r, 7] = confidence[v]
         out_i[r, 8] = hits[v]
         out_f[r, 9] = sigma[v]
+        if timed:
+            a = np.float32(np.float64(seen[r, 0]) + offset_s)
+            b = np.float32(np.float64(seen[r, 1]) + offset_s)
+            out_f[r, 10] = a if np.isfinite(a) else nan
+            out_f[r, 11] = b if np.isfinite(b) else nan
 
 
 def pack_rows(ids: NDArray[np.int64], points: NDArray[np.float64], normals: NDArray[np.float32],
               confidence: NDArray[np.float32], hits: NDArray[np.int32], sigma: NDArray[np.float32],
-              out: NDArray[np.uint8]) -> None:
-    """Write the hull-cloud message rows (:data:`ROW_FIELDS`, deviation NaN) of elements ``ids`` (R,)
-    of the per-element arrays (points (N, 3) float64 in m, normals (N, 3), confidence, hits, sigma
-    (N,)) into ``out``, a writable little-endian byte buffer of R * :data:`ROW_BYTES` bytes."""
+              out: NDArray[np.uint8], times: RowTimes | None = None) -> None:
+    """Write the hull-cloud message rows (:data:`ROW_FIELDS`, deviation NaN; then :data:`TIME_FIELDS`
+    where ``times`` is given) of elements ``ids`` (R,) of the per-element arrays (points (N, 3)
+    float64 in m, normals (N, 3), confidence, hits, sigma (N,)) into ``out``, a writable
+    little-endian byte buffer of R * :data:`ROW_BYTES` (:data:`TIMED_ROW_BYTES`) bytes."""
     n = points.shape[0]
     if points.ndim != 2 or points.shape[1] != 3 or normals.shape != (n, 3) or not (
             confidence.shape == hits.shape == sigma.shape == (n,)):
@@ -162,22 +202,32 @@ def pack_rows(ids: NDArray[np.int64], points: NDArray[np.float64], normals: NDAr
     if (points.dtype != np.float64 or normals.dtype != np.float32 or confidence.dtype != np.float32
             or hits.dtype != np.int32 or sigma.dtype != np.float32 or ids.dtype != np.int64 or ids.ndim != 1):
         raise ValueError("pack_rows: need int64 ids, float64 points, float32 normals/confidence/sigma, int32 hits")
-    if out.dtype != np.uint8 or out.ndim != 1 or out.shape[0] != ids.shape[0] * ROW_BYTES or not out.flags.writeable:
-        raise ValueError(f"pack_rows: out must be a writable uint8 buffer of {ids.shape[0] * ROW_BYTES} bytes, "
+    step = ROW_BYTES if times is None else TIMED_ROW_BYTES
+    if out.dtype != np.uint8 or out.ndim != 1 or out.shape[0] != ids.shape[0] * step or not out.flags.writeable:
+        raise ValueError(f"pack_rows: out must be a writable uint8 buffer of {ids.shape[0] * step} bytes, "
                          f"got {out.dtype} {out.shape}")
     if ids.shape[0] and (ids.min() < 0 or ids.max() >= n):
         raise ValueError(f"pack_rows: ids outside 0..{n - 1}")
+    seen, offset = np.zeros((0, 2), np.float32), 0.0
+    if times is not None:
+        first, last = np.asarray(times.first_s, np.float32), np.asarray(times.last_s, np.float32)
+        if first.shape != ids.shape or last.shape != ids.shape:
+            raise ValueError(f"pack_rows: times need one first and last time per row ({ids.shape[0]}), got "
+                             f"{first.shape} and {last.shape}")
+        seen, offset = np.stack([first, last], axis=1), times.offset_s
     if ids.shape[0] == 0:
         return
-    _pack_rows(ids, points, normals, confidence, hits, sigma, out.view("<f4").reshape(-1, len(ROW_FIELDS)),
-               out.view("<i4").reshape(-1, len(ROW_FIELDS)))
+    cols = step // 4
+    _pack_rows(ids, points, normals, confidence, hits, sigma, seen, offset,
+               out.view("<f4").reshape(-1, cols), out.view("<i4").reshape(-1, cols))
 
 
 def pack_rows_reference(ids: NDArray[np.int64], points: NDArray[np.float64], normals: NDArray[np.float32],
                         confidence: NDArray[np.float32], hits: NDArray[np.int32],
-                        sigma: NDArray[np.float32]) -> bytes:
+                        sigma: NDArray[np.float32], times: RowTimes | None = None) -> bytes:
     """Plain numpy version of :func:`pack_rows` (for tests): the bytes it writes."""
-    dt = np.dtype([(k, "<i4" if k == "hits" else "<f4") for k in ROW_FIELDS])
+    names = ROW_FIELDS + (TIME_FIELDS if times is not None else ())
+    dt = np.dtype([(k, "<i4" if k == "hits" else "<f4") for k in names])
     rec = np.empty(ids.shape[0], dt)
     p, nr = points[ids], normals[ids]
     for i, k in enumerate(("x", "y", "z")):
@@ -185,4 +235,7 @@ def pack_rows_reference(ids: NDArray[np.int64], points: NDArray[np.float64], nor
         rec["normal_" + k] = nr[:, i]
     rec["deviation"] = np.nan
     rec["confidence"], rec["hits"], rec["sigma"] = confidence[ids], hits[ids], sigma[ids]
+    if times is not None:
+        rec["first_seen"] = ages(times.first_s, times.offset_s)
+        rec["last_seen"] = ages(times.last_s, times.offset_s)
     return rec.tobytes()

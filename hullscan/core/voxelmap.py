@@ -34,12 +34,15 @@ import time
 import warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numba import get_num_threads, njit, prange
 from numba.core.errors import NumbaWarning
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from hullscan.core.display import RowTimes
 
 # numba tries TBB first; an older system TBB only means it uses OpenMP or its own pool instead.
 warnings.filterwarnings("ignore", message="The TBB threading layer requires TBB", category=NumbaWarning)
@@ -1279,11 +1282,11 @@ class SurfaceCache:
         self.last.update(gather_s=time.perf_counter() - t, points=int(sel.shape[0]))
         return sel
 
-    def pack(self, ids: NDArray[np.int64], out: NDArray[np.uint8]) -> None:
+    def pack(self, ids: NDArray[np.int64], out: NDArray[np.uint8], times: RowTimes | None = None) -> None:
         """Hull-cloud message rows of voxels ``ids`` (see :func:`hullscan.core.display.pack_rows`)."""
         from hullscan.core.display import pack_rows
 
-        pack_rows(ids, self.points, self.normals, self.confidence, self.hits, self.sigma, out)
+        pack_rows(ids, self.points, self.normals, self.confidence, self.hits, self.sigma, out, times)
 
     def display_ids(self, vm: VoxelMap, max_points: int, cell_m: float) -> tuple[NDArray[np.int64], int]:
         """Voxel ids of the points :meth:`display` gives, and the number of surface points."""

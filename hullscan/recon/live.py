@@ -147,6 +147,7 @@ class MapView:
     full: HullCloud | None = None  # the whole map, when ``cloud`` is its thinned display
     extract_s: float = 0.0
     thin_s: float = 0.0  # thinning, or selecting and packing the shown rows
+    stamp_ns: int = 0  # the message's stamp (packed rows' first_seen/last_seen are relative to it)
 
     @property
     def whole(self) -> bool:
@@ -524,19 +525,21 @@ class MappingSession:
         (the real one) packs the rows of only the points shown straight from its surface cache into
         ``alloc(nbytes)``; others give the whole cloud to thin here."""
         cap = self.settings.display_max_points
+        stamp = self.latest_ns  # the view's stamp: pings may arrive (on another thread) before it is sent
         packed = getattr(self.recon, "packed_cloud", None)
         t0 = time.perf_counter()
         if callable(packed):
-            data, rows, n_map = packed(cap, self.voxel_size, alloc)
+            data, rows, n_map = packed(cap, self.voxel_size, alloc, stamp)
             t2 = time.perf_counter()
             extract = float(getattr(self.recon, "last_extract_s", 0.0))
-            view = MapView(int(rows), int(n_map), data=data, extract_s=extract, thin_s=t2 - t0 - extract)
+            view = MapView(int(rows), int(n_map), data=data, extract_s=extract, thin_s=t2 - t0 - extract,
+                           stamp_ns=stamp)
         else:
             cloud = self.recon.cloud()
             t1 = time.perf_counter()
             shown = display_cloud(cloud, cap, self.voxel_size)
             view = MapView(len(shown), len(cloud), cloud=shown, full=None if shown is cloud else cloud,
-                           extract_s=t1 - t0, thin_s=time.perf_counter() - t1)
+                           extract_s=t1 - t0, thin_s=time.perf_counter() - t1, stamp_ns=stamp)
         self.dirty = False
         self.stats["cloud_points"] = view.map_points
         self.stats["display_points"] = view.rows
@@ -551,11 +554,11 @@ class MappingSession:
         elif shown.data is not None:
             packed = getattr(self.recon, "packed_cloud", None)
             assert callable(packed)
-            data, rows, n_map = packed(None, None, alloc)  # nothing left to re-extract
-            view = MapView(int(rows), int(n_map), data=data)
+            data, rows, n_map = packed(None, None, alloc, shown.stamp_ns)  # nothing left to re-extract
+            view = MapView(int(rows), int(n_map), data=data, stamp_ns=shown.stamp_ns)
         else:
             assert shown.full is not None
-            view = MapView(len(shown.full), len(shown.full), cloud=shown.full)
+            view = MapView(len(shown.full), len(shown.full), cloud=shown.full, stamp_ns=shown.stamp_ns)
         self.full_dirty = False
         self.full_t = time.monotonic()
         self.stats["full_cloud_points"] = shown.map_points

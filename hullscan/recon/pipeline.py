@@ -411,12 +411,16 @@ class Reconstructor:
                          self.topics.nav_frame, out["incidence"], out["range"]), total
 
     def packed_cloud(self, max_points: int | None = None, cell_m: float | None = None,
-                     alloc: Callable[[int], Any] | None = None) -> tuple[Any, int, int]:
+                     alloc: Callable[[int], Any] | None = None, stamp_ns: int | None = None) -> tuple[Any, int, int]:
         """The rows of a hull-cloud message (:data:`hullscan.core.display.ROW_FIELDS`, 40 bytes each,
         deviation NaN) of :meth:`cloud` (``max_points`` None) or of :meth:`display_cloud`, packed
         straight from the surface cache (no cloud gathered, no copy into a message) into a writable
-        buffer from ``alloc(nbytes)`` (default a numpy uint8 array): (buffer, rows, surface points)."""
-        from hullscan.core.display import ROW_BYTES
+        buffer from ``alloc(nbytes)`` (default a numpy uint8 array): (buffer, rows, surface points).
+        With ``stamp_ns`` (the message's stamp) and the times known (``recon.seen_times``), 48 bytes
+        each: when each point was first and last seen as well, in seconds relative to ``stamp_ns``
+        (:data:`hullscan.core.display.TIME_FIELDS`), so that a comparator on the far side of a topic
+        can count the passes that saw a finding."""
+        from hullscan.core.display import ROW_BYTES, TIMED_ROW_BYTES, RowTimes
 
         self._live_only("packed_cloud")
         self._process(final=False, force=True)
@@ -427,10 +431,14 @@ class Reconstructor:
         else:
             ids, total = self._surface.display_ids(self.map, int(max_points),
                                                    float(cell_m or self.config.voxel_size))
-        nbytes = int(ids.shape[0]) * ROW_BYTES
+        times = None
+        if stamp_ns is not None and self._times_known and self.visits is not None:
+            first, last = self.visits.at(ids)
+            times = RowTimes(first, last, self.visits.t0_ns, int(stamp_ns))
+        nbytes = int(ids.shape[0]) * (ROW_BYTES if times is None else TIMED_ROW_BYTES)
         buf = alloc(nbytes) if alloc is not None else np.empty(nbytes, np.uint8)
         if nbytes:
-            self._surface.pack(ids, np.frombuffer(buf, np.uint8) if not isinstance(buf, np.ndarray) else buf)
+            self._surface.pack(ids, np.frombuffer(buf, np.uint8) if not isinstance(buf, np.ndarray) else buf, times)
         self.timings["extract"] += time.perf_counter() - t0
         return buf, int(ids.shape[0]), total
 

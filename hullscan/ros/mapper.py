@@ -123,9 +123,9 @@ class MapperNode(HullscanNode):
     # -- outputs
     def _cloud_msg(self, view: live.MapView) -> PointCloud2:
         if view.data is not None:
-            return messages.hull_cloud_packed(view.data, view.rows, self.session.latest_ns, self.config.topics.nav_frame)
+            return messages.hull_cloud_packed(view.data, view.rows, view.stamp_ns, self.config.topics.nav_frame)
         assert view.cloud is not None
-        return messages.hull_cloud(view.cloud, self.session.latest_ns)
+        return messages.hull_cloud(view.cloud, view.stamp_ns)
 
     @guarded("cloud")
     def publish_cloud(self) -> None:

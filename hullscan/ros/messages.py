@@ -156,15 +156,24 @@ def clock(stamp_ns: int) -> Clock:
 
 
 def hull_cloud(cloud: HullCloud, stamp_ns: int, deviation: NDArray[Any] | None = None) -> PointCloud2:
-    """The hull map: xyz, normals, confidence, hits, sigma and deviation (NaN where unknown)."""
+    """The hull map: xyz, normals, confidence, hits, sigma and deviation (NaN where unknown); where
+    the cloud keeps when each point was seen, first_seen and last_seen as well (s relative to
+    ``stamp_ns``: :data:`hullscan.core.display.TIME_FIELDS`)."""
+    from hullscan.core.display import ages
+
     n = len(cloud)
     dev = np.full(n, np.nan, np.float32) if deviation is None else np.asarray(deviation, np.float32)
     p, nr = cloud.points, cloud.normals
-    return _cloud_msg(stamp_ns, cloud.frame_id, {
+    columns: dict[str, NDArray[Any]] = {
         "x": p[:, 0], "y": p[:, 1], "z": p[:, 2],
         "normal_x": nr[:, 0], "normal_y": nr[:, 1], "normal_z": nr[:, 2],
         "deviation": dev, "confidence": cloud.confidence, "hits": cloud.hits, "sigma": cloud.sigma,
-    })
+    }
+    if cloud.has_times and cloud.seen_t0_ns is not None:
+        assert cloud.seen_first_s is not None and cloud.seen_last_s is not None
+        offset = (cloud.seen_t0_ns - stamp_ns) * 1e-9
+        columns.update(first_seen=ages(cloud.seen_first_s, offset), last_seen=ages(cloud.seen_last_s, offset))
+    return _cloud_msg(stamp_ns, cloud.frame_id, columns)
 
 
 def byte_array(n: int) -> array.array[int]:
@@ -174,15 +183,19 @@ def byte_array(n: int) -> array.array[int]:
 
 def hull_cloud_packed(data: Any, rows: int, stamp_ns: int, frame_id: str) -> PointCloud2:
     """The :func:`hull_cloud` message around rows already packed in that layout
-    (:data:`hullscan.core.display.ROW_FIELDS`; ``data`` an ``array.array('B')`` is taken as is)."""
-    from hullscan.core.display import ROW_BYTES, ROW_FIELDS
+    (:data:`hullscan.core.display.ROW_FIELDS`, and :data:`~hullscan.core.display.TIME_FIELDS` when the
+    rows are 48 bytes, their ages relative to ``stamp_ns``; ``data`` an ``array.array('B')`` is taken
+    as is)."""
+    from hullscan.core.display import ROW_BYTES, ROW_FIELDS, TIME_FIELDS, TIMED_ROW_BYTES
 
-    if len(data) != rows * ROW_BYTES:
-        raise MessageError(f"hull cloud: {len(data)} bytes for {rows} rows of {ROW_BYTES}")
+    step = len(data) // rows if rows else ROW_BYTES
+    if step not in (ROW_BYTES, TIMED_ROW_BYTES) or len(data) != rows * step:
+        raise MessageError(f"hull cloud: {len(data)} bytes for {rows} rows of {ROW_BYTES} or {TIMED_ROW_BYTES}")
+    names = ROW_FIELDS + (TIME_FIELDS if step == TIMED_ROW_BYTES else ())
     fields = [PointField(name=k, offset=4 * i, datatype=5 if k == "hits" else 7, count=1)
-              for i, k in enumerate(ROW_FIELDS)]
+              for i, k in enumerate(names)]
     msg = PointCloud2(header=header(stamp_ns, frame_id), height=1, width=rows, fields=fields,
-                      is_bigendian=False, point_step=ROW_BYTES, row_step=ROW_BYTES * rows, is_dense=True)
+                      is_bigendian=False, point_step=step, row_step=step * rows, is_dense=True)
     msg.data = data
     return msg
 
@@ -216,9 +229,18 @@ def hull_cloud_from_msg(msg: Any) -> tuple[HullCloud, NDArray[np.float32]]:
     nrm = (np.stack([f["normal_x"], f["normal_y"], f["normal_z"]], axis=1) if "normal_x" in f
            else np.zeros((n, 3), np.float32))
     ok = np.all(np.isfinite(pts), axis=1)
+    first = last = t0 = None
+    if "first_seen" in f and "last_seen" in f and np.isfinite(f["first_seen"][ok]).any():
+        # Ages relative to the stamp back to seconds since the earliest first sight (float32 keeps
+        # a millisecond over an hour from there).
+        stamp = NS * int(msg.header.stamp.sec) + int(msg.header.stamp.nanosec)
+        earliest = float(np.nanmin(f["first_seen"][ok]))
+        t0 = stamp + round(earliest * 1e9)
+        first = (f["first_seen"][ok].astype(np.float64) - earliest).astype(np.float32)
+        last = (f["last_seen"][ok].astype(np.float64) - earliest).astype(np.float32)
     cloud = HullCloud(pts[ok], nrm[ok], f.get("confidence", np.ones(n, np.float32))[ok],
                       f.get("hits", np.ones(n, np.int32))[ok], f.get("sigma", np.zeros(n, np.float32))[ok],
-                      msg.header.frame_id or "odom")
+                      msg.header.frame_id or "odom", seen_first_s=first, seen_last_s=last, seen_t0_ns=t0)
     dev = f.get("deviation", np.full(n, np.nan, np.float32))[ok].astype(np.float32)
     return cloud, dev
 
@@ -242,8 +264,10 @@ def risk_colour(risk: float, alpha: float = 0.6) -> ColorRGBA:
 
 def finding_label(f: Finding) -> str:
     size = np.subtract(f.bbox_max, f.bbox_min)
+    # The passes only where the map said when it saw what (a map restored from a checkpoint does not).
+    seen = "" if f.passes is None else f", {f.passes} pass{'es' if f.passes != 1 else ''}"
     return (f"{f.id} {f.kind} {size[0]:.2f}x{size[1]:.2f}x{size[2]:.2f} m\n"
-            f"{f.region} ({f.side}) {f.volume_m3 * 1000:.0f} L risk {f.risk:.2f}")
+            f"{f.region} ({f.side}) {f.volume_m3 * 1000:.0f} L risk {f.risk:.2f}{seen}")
 
 
 def finding_markers(findings: Sequence[Finding], hull_to_nav: Transform, frame_id: str,

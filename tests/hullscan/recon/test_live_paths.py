@@ -279,7 +279,13 @@ def test_legacy_checkpoint_and_full_checkpoint_drop_the_log(tmp_path) -> None:  
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_pack_rows_matches_reference(seed: int) -> None:
-    from hullscan.core.display import ROW_BYTES, pack_rows, pack_rows_reference
+    from hullscan.core.display import (
+        ROW_BYTES,
+        TIMED_ROW_BYTES,
+        RowTimes,
+        pack_rows,
+        pack_rows_reference,
+    )
 
     rng = np.random.default_rng(seed)
     n = 20_000
@@ -292,6 +298,22 @@ def test_pack_rows_matches_reference(seed: int) -> None:
         out = np.empty(ids.shape[0] * ROW_BYTES, np.uint8)
         pack_rows(ids, pts, nrm, conf, hits, sig, out)
         assert out.tobytes() == pack_rows_reference(ids, pts, nrm, conf, hits, sig)
+    # With when each voxel was seen (ages relative to a stamp; never seen: NaN).
+    t0, stamp = 1_714_550_400_000_000_000, 1_714_550_400_000_000_000 + 95 * 10**9
+    for ids in (np.sort(rng.choice(n, 5_000, replace=False)), np.zeros(0, np.int64)):
+        ids = ids.astype(np.int64)
+        first = rng.uniform(0, 90, ids.shape[0]).astype(np.float32)
+        first[::7] = np.inf
+        times = RowTimes(first, (first + 1).astype(np.float32), t0, stamp)
+        out = np.empty(ids.shape[0] * TIMED_ROW_BYTES, np.uint8)
+        pack_rows(ids, pts, nrm, conf, hits, sig, out, times)
+        assert out.tobytes() == pack_rows_reference(ids, pts, nrm, conf, hits, sig, times)
+        seen = out.view("<f4").reshape(-1, 12)[:, 10]
+        assert np.isnan(seen[::7]).all() and (np.nanmax(seen, initial=-5.0) <= -5.0)
+    with pytest.raises(ValueError, match="one first and last time per row"):
+        two = np.zeros(2, np.float32)
+        pack_rows(np.arange(3), pts, nrm, conf, hits, sig, np.empty(3 * TIMED_ROW_BYTES, np.uint8),
+                  RowTimes(two, two, t0, stamp))
     with pytest.raises(ValueError, match="bytes"):
         pack_rows(ids, pts, nrm, conf, hits, sig, np.empty(7, np.uint8))
     with pytest.raises(ValueError, match="int32 hits"):

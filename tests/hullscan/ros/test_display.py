@@ -56,9 +56,12 @@ def test_checkpoint_snapshot_is_the_map_at_snapshot_time(tmp_path: Path) -> None
 
 def test_packed_messages_equal_the_cloud_messages() -> None:
     """The mapper's packed display and full messages are, byte for byte, the messages of
-    display_cloud(cloud()) and of cloud() (the full one is what the comparator inspects)."""
+    display_cloud(cloud()) and of cloud() (the full one is what the comparator inspects), with when
+    each point was seen relative to the message's stamp; without a stamp, the rows without times."""
     import array
+    from dataclasses import replace
 
+    from hullscan.core.display import ROW_BYTES, TIMED_ROW_BYTES
     from hullscan.recon import ReconConfig, Reconstructor
     from tests.hullscan.recon.synth import survey
 
@@ -68,17 +71,52 @@ def test_packed_messages_equal_the_cloud_messages() -> None:
         rec.add(it)
         if i % 61 != 60:
             continue
+        stamp = int(it.stamp_ns) + 250_000_000
         for cap in (None, 600, 10**7):
-            data, rows, total = rec.packed_cloud(cap, None, lambda n: array.array("B", b"\0") * n)
-            got = messages.hull_cloud_packed(data, rows, 5, "odom")
             cloud = rec.cloud()
-            want = messages.hull_cloud(cloud if cap is None else display_cloud(cloud, cap, rec.config.voxel_size), 5)
-            assert total == len(cloud) and got.width == want.width == rows
-            assert list(got.fields) == list(want.fields) and got.point_step == want.point_step
-            assert got.row_step == want.row_step and got.header == want.header and got.is_dense == want.is_dense
-            assert bytes(got.data) == bytes(want.data)
-            checked += 1
-    assert checked >= 6 and len(rec.cloud()) > 600
+            shown = cloud if cap is None else display_cloud(cloud, cap, rec.config.voxel_size)
+            assert shown.has_times
+            for when, want in ((stamp, messages.hull_cloud(shown, stamp)),
+                               (None, messages.hull_cloud(replace(shown, seen_first_s=None, seen_last_s=None), 5))):
+                data, rows, total = rec.packed_cloud(cap, None, lambda n: array.array("B", b"\0") * n, when)
+                got = messages.hull_cloud_packed(data, rows, 5 if when is None else when, "odom")
+                assert total == len(cloud) and got.width == want.width == rows
+                assert got.point_step == (ROW_BYTES if when is None else TIMED_ROW_BYTES)
+                assert list(got.fields) == list(want.fields) and got.point_step == want.point_step
+                assert got.row_step == want.row_step and got.header == want.header and got.is_dense == want.is_dense
+                assert bytes(got.data) == bytes(want.data)
+                checked += 1
+    assert checked >= 12 and len(rec.cloud()) > 600
+
+
+def test_hull_map_message_keeps_when_each_point_was_seen() -> None:
+    """The times cross the topic: ages relative to the stamp, back to the same instants (to a
+    millisecond) and so to the same passes; a cloud without times gives a message without them."""
+    from hullscan.core.visits import pass_starts
+
+    rng = np.random.default_rng(3)
+    n = 5_000
+    t0 = 1_714_550_400_123_456_789
+    first = np.where(rng.random(n) < 0.5, rng.uniform(0, 30, n), rng.uniform(300, 330, n)).astype(np.float32)
+    last = (first + rng.uniform(0, 2, n)).astype(np.float32)
+    c = HullCloud(rng.uniform(0, 10, (n, 3)), np.tile(np.float32([0, -1, 0]), (n, 1)), rng.random(n).astype(np.float32),
+                  rng.integers(1, 9, n).astype(np.int32), np.full(n, 0.01, np.float32),
+                  seen_first_s=first, seen_last_s=last, seen_t0_ns=t0)
+    stamp = t0 + 1_800 * 10**9
+    msg = messages.hull_cloud(c, stamp)
+    names = [f.name for f in msg.fields]
+    assert names[-2:] == ["first_seen", "last_seen"] and msg.point_step == 48
+    back, _ = messages.hull_cloud_from_msg(msg)
+    assert back.has_times and back.seen_t0_ns is not None
+    for mine, theirs in ((c.seen_first_s, back.seen_first_s), (c.seen_last_s, back.seen_last_s)):
+        assert mine is not None and theirs is not None
+        instants = back.seen_t0_ns + theirs.astype(np.float64) * 1e9
+        assert np.max(np.abs(instants - (t0 + mine.astype(np.float64) * 1e9))) < 1e6  # under 1 ms
+    want = pass_starts(first, last, 15.0, 12) + t0 * 1e-9
+    got = pass_starts(back.seen_first_s, back.seen_last_s, 15.0, 12) + back.seen_t0_ns * 1e-9
+    assert len(want) == 2 and np.allclose(got, want, atol=1e-3)
+    plain = messages.hull_cloud(HullCloud(c.points, c.normals, c.confidence, c.hits, c.sigma), stamp)
+    assert "first_seen" not in [f.name for f in plain.fields] and not messages.hull_cloud_from_msg(plain)[0].has_times
 
 
 def test_path_is_thinned_incrementally_and_bounded() -> None:
