@@ -678,7 +678,7 @@ class Finding:
     # (hullscan.compare.alongship); None where drift correction did not place the survey.
     along_uncertainty_m: float | None = None
     # Separate passes whose returns make up the finding (hullscan.core.visits.count_passes: at least
-    # this many); None where the cloud kept no times (a plain PLY, a map restored from a checkpoint).
+    # this many); None where the cloud kept no times (a plain PLY, a map restored from a checkpoint written without them).
     passes: int | None = None
     # When each of those passes first saw it (ISO 8601 UTC, the sonar's clock), to find its pings in the bag.
     passes_at_utc: tuple[str, ...] = ()

@@ -73,6 +73,17 @@ class VoxelVisits:
         self.first = np.full(0, np.inf, np.float32)
         self.last = np.full(0, -np.inf, np.float32)
 
+    @classmethod
+    def from_arrays(cls, t0_ns: int, first: NDArray[np.floating], last: NDArray[np.floating]) -> VoxelVisits:
+        """Visits of a map's voxels 0..n-1 as saved (each (n,), s since ``t0_ns``: a checkpoint's)."""
+        f, la = np.asarray(first, np.float32), np.asarray(last, np.float32)
+        if f.ndim != 1 or f.shape != la.shape:
+            raise ValueError(f"VoxelVisits.from_arrays: first and last (n,), got {f.shape} and {la.shape}")
+        v = cls(t0_ns)
+        v._grow(f.shape[0])
+        v.first[: f.shape[0]], v.last[: f.shape[0]] = f, la
+        return v
+
     def _grow(self, n: int) -> None:
         if n <= len(self.first):
             return

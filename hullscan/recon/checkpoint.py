@@ -19,7 +19,9 @@ and emptying the log leaves records naming the old base, which restore ignores.
 
 What changed is found from the hit and miss counts (every change of a record adds a hit or a
 miss), compared with a copy taken at the previous checkpoint; counts at 2^24 or over, where
-float32 stops counting, are always taken as changed.
+float32 stops counting, are always taken as changed. A voxel's first and last sight times
+(``hullscan.core.visits``) change only with a hit, so the same voxels carry them, where the map
+keeps them.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ from hullscan.errors import HullscanError
 
 MAGIC = b"HSDELTA1"
 _HEAD = struct.Struct("<8sQI")
+# The state keys of the per-voxel times (hullscan.core.visits), beside the map's own; the meta's
+# ``seen_t0_ns`` is their origin.
+SEEN = ("seen_first", "seen_last")
 
 
 def delta_path(base: str | Path) -> Path:
@@ -136,6 +141,14 @@ def load(path: str | Path) -> dict[str, Any]:
         acc = np.empty((n, st["acc"].shape[1] if st["acc"].ndim == 2 else 16), np.float32)
         n0 = st["vkey"].shape[0]
         vkey[:n0], acc[:n0] = st["vkey"], st["acc"]
+        # When each voxel was seen (kept where the map kept it; a base without times for voxels it
+        # holds, or a record without them, leaves the whole map without: half the times would
+        # undercount passes silently).
+        timed = all(k in st for k in SEEN) or n0 == 0
+        seen = {k: np.full(n, np.inf if k == "seen_first" else -np.inf, np.float32) for k in SEEN}
+        if timed and n0:
+            for k in SEEN:
+                seen[k][:n0] = st[k]
         ends = [int(m["nav_start"]) + a["nav_t"].shape[0] for m, a in recs]
         t = np.empty(max([nav_t.shape[0], *ends]), np.int64)
         a13 = np.empty((t.shape[0], 13))
@@ -144,13 +157,22 @@ def load(path: str | Path) -> dict[str, Any]:
             ids = arr["ids"]
             vkey[ids] = arr["vkey"]
             acc[ids] = arr["acc"]
+            timed = timed and (all(k in arr for k in SEEN) or not len(ids))
+            if timed and len(ids):
+                for k in SEEN:
+                    seen[k][ids] = arr[k]
             s = int(m["nav_start"])
             t[s: s + arr["nav_t"].shape[0]] = arr["nav_t"]
             a13[s: s + arr["nav_t"].shape[0]] = arr["nav_a"]
-        st = {"vkey": vkey, "acc": acc, "voxel_size": st["voxel_size"]}
-        nav_t, nav_a = t[: ends[-1]], a13[: ends[-1]]
+        # Every other key of the base's state (the voxel size, the fusion's range weighting) stands.
+        st = {**{k: v for k, v in st.items() if k not in SEEN}, "vkey": vkey, "acc": acc}
         last = recs[-1][0]
-        meta = {**meta, "stats": last["stats"], "drops": last["drops"]}
+        t0 = next((m["seen_t0_ns"] for m, _ in reversed(recs) if m.get("seen_t0_ns") is not None),
+                  meta.get("seen_t0_ns"))
+        if timed and t0 is not None:
+            st.update(seen)
+        nav_t, nav_a = t[: ends[-1]], a13[: ends[-1]]
+        meta = {**meta, "stats": last["stats"], "drops": last["drops"], "seen_t0_ns": t0 if timed else None}
     return {"state": st, "nav_t": nav_t, "nav_a": nav_a, "meta": meta, "base_id": base_id,
             "deltas": len(recs), "log_bytes": used, "ignored_bytes": ignored}
 

@@ -117,7 +117,7 @@ class ReconConfig(BaseModel):
                                      description="plane-fit cell edge in voxels (window: 3 cells)")
     min_hits: int = Field(2, ge=1, description="neighbourhood hits needed to output a point")
     seen_times: bool = Field(True, description="keep when each voxel was first and last seen, for evidence across "
-                             "passes (8 bytes a voxel; not across a restart from a checkpoint)")
+                             "passes (8 bytes a voxel; kept in checkpoints, so across a restart)")
     max_miss_ratio: float = Field(1.0, ge=0.0, description="voxels with misses > ratio*hits are free space")
     chunk_pings: int = Field(256, ge=1, description="pings processed per kernel call (1: live, lowest latency)")
     max_pending_pings: int = Field(5000, ge=1, description="pings waiting for navigation before being dropped")

@@ -571,6 +571,17 @@ class Reconstructor:
         return {"config": self.config.model_dump(mode="json"), "stats": dict(self.stats),
                 "drops": [[w, r, n, self.drops.examples.get((w, r), "")] for (w, r), n in self.drops.counts.items()]}
 
+    def _map_state(self) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
+        """The map's state (copies) with when each voxel was seen where the times are known, and the
+        meta for the checkpoint (the times' origin, ``seen_t0_ns``)."""
+        st = self.map.state()
+        t0 = None
+        if self._times_known and self.visits is not None:
+            first, last = self.visits.at(np.arange(self.map.n, dtype=np.int64))
+            st.update(seen_first=first, seen_last=last)
+            t0 = self.visits.t0_ns
+        return st, {**self._ckpt_meta(), "seen_t0_ns": t0}
+
     def _nav_copy(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         t, a = self.nav.arrays()
         return t.copy(), a.copy()
@@ -580,10 +591,9 @@ class Reconstructor:
         base file; a delta log beside it from an earlier base is removed)."""
         self._live_only("checkpoint")
         self._process(final=False, force=True)
-        st = self.map.state()
+        st, meta = self._map_state()
         t, a = self.nav.arrays()
-        meta = {**self._ckpt_meta(), "base_id": ckpt_files.new_base_id()}
-        ckpt_files.write_base(Path(path), st, t, a, meta)
+        ckpt_files.write_base(Path(path), st, t, a, {**meta, "base_id": ckpt_files.new_base_id()})
         ckpt_files.delta_path(path).unlink(missing_ok=True)
         self._ckpt = None
 
@@ -605,9 +615,9 @@ class Reconstructor:
         tr, vm, n = self._ckpt, self.map, self.map.n
         if (tr is None or tr.path != path or tr.map is not vm or tr.nav is not self.nav or tr.broken
                 or n < tr.n):
-            st = vm.state()
+            st, meta = self._map_state()
             t, a = self._nav_copy()
-            meta = {**self._ckpt_meta(), "base_id": ckpt_files.new_base_id()}
+            meta["base_id"] = ckpt_files.new_base_id()
             tr = ckpt_files.Tracker(path, vm, self.nav, np.ascontiguousarray(st["acc"][:, :2]), n, len(self.nav),
                                     meta["base_id"], compact_ratio=compact_ratio)
             self._ckpt = tr
@@ -620,7 +630,12 @@ class Reconstructor:
         t, a = self.nav.arrays()
         arrays = {"ids": ids, "vkey": vm.vkey[ids], "acc": vm.acc[ids], "nav_t": t[start:].copy(),
                   "nav_a": a[start:].copy()}
-        meta = {"n": n, "nav_start": start, "stats": dict(self.stats), "drops": self._ckpt_meta()["drops"]}
+        t0 = None
+        if self._times_known and self.visits is not None:  # a hit changes the counts: the same voxels
+            arrays["seen_first"], arrays["seen_last"] = self.visits.at(ids)
+            t0 = self.visits.t0_ns
+        meta = {"n": n, "nav_start": start, "stats": dict(self.stats), "drops": self._ckpt_meta()["drops"],
+                "seen_t0_ns": t0}
         tr.n, tr.nav_n = n, len(self.nav)
         return ckpt_files.delta_writer(tr, arrays, meta)
 
@@ -631,9 +646,8 @@ class Reconstructor:
         writer, and the file is the full base format, as :meth:`checkpoint` writes it."""
         self._live_only("checkpoint")
         self._process(final=False, force=True)
-        st = self.map.state()  # copies
+        st, meta = self._map_state()  # copies; fresh dicts and lists
         t, a = self._nav_copy()
-        meta = self._ckpt_meta()  # fresh dicts and lists
 
         def write(path: str | Path) -> None:
             ckpt_files.write_base(Path(path), st, t, a, {**meta, "base_id": ckpt_files.new_base_id()})
@@ -657,8 +671,13 @@ class Reconstructor:
             raise HullscanError(f"{path}: checkpoint voxel size {float(st['voxel_size'])} m differs from "
                                 f"the configured {self.config.voxel_size} m")
         self.map = VoxelMap.from_state(st)
-        # A checkpoint keeps no times: what the map saw before the restart can no longer be told apart.
+        # When each voxel was seen, where the checkpoint kept it (written with recon.seen_times on);
+        # a checkpoint without them leaves the map without times: what it saw before the restart
+        # can no longer be told apart, and half the times would undercount passes silently.
         self.visits, self._times_known = None, False
+        t0 = meta.get("seen_t0_ns")
+        if self.config.seen_times and t0 is not None and all(k in st for k in ckpt_files.SEEN):
+            self.visits, self._times_known = VoxelVisits.from_arrays(int(t0), st["seen_first"], st["seen_last"]), True
         self._surface = self._new_surface()
         self.nav = NavBuffer(self.config.max_nav_gap_s, self.config.max_speed_mps,
                              self.config.nav_depth_smoothing_s)

@@ -264,7 +264,7 @@ def risk_colour(risk: float, alpha: float = 0.6) -> ColorRGBA:
 
 def finding_label(f: Finding) -> str:
     size = np.subtract(f.bbox_max, f.bbox_min)
-    # The passes only where the map said when it saw what (a map restored from a checkpoint does not).
+    # The passes only where the map said when it saw what (a map restored from a checkpoint written without them does not).
     seen = "" if f.passes is None else f", {f.passes} pass{'es' if f.passes != 1 else ''}"
     return (f"{f.id} {f.kind} {size[0]:.2f}x{size[1]:.2f}x{size[2]:.2f} m\n"
             f"{f.region} ({f.side}) {f.volume_m3 * 1000:.0f} L risk {f.risk:.2f}{seen}")

@@ -101,8 +101,9 @@ def test_changed_since_matches_reference() -> None:
 
 def _state(rec: Reconstructor) -> dict[str, object]:
     t, a = rec.nav.arrays()
+    seen = None if rec.visits is None else (rec.visits.t0_ns, *rec.visits.at(np.arange(rec.map.n, dtype=np.int64)))
     return {"map": rec.map.state(), "nav_t": t.copy(), "nav_a": a.copy(), "stats": dict(rec.stats),
-            "drops": dict(rec.drops.counts)}
+            "drops": dict(rec.drops.counts), "seen": seen}
 
 
 def _assert_restores(path: object, want: dict[str, object]) -> Reconstructor:
@@ -115,6 +116,13 @@ def _assert_restores(path: object, want: dict[str, object]) -> Reconstructor:
     np.testing.assert_array_equal(got["nav_t"], want["nav_t"])  # type: ignore[arg-type]
     np.testing.assert_array_equal(got["nav_a"], want["nav_a"])  # type: ignore[arg-type]
     assert got["stats"] == want["stats"] and got["drops"] == want["drops"]
+    # When each voxel was seen, bit for bit, with its origin (and the map's range weighting).
+    assert got["map"]["weight_range_m"] == want["map"]["weight_range_m"]  # type: ignore[index]
+    assert (got["seen"] is None) == (want["seen"] is None)
+    if want["seen"] is not None:
+        assert got["seen"][0] == want["seen"][0]  # type: ignore[index]
+        for i in (1, 2):
+            np.testing.assert_array_equal(got["seen"][i], want["seen"][i])  # type: ignore[index]
     return back
 
 

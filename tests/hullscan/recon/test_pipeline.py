@@ -144,20 +144,37 @@ def test_reconstruct_command_writes_outputs(tmp_path: Path) -> None:
 
 
 def test_checkpoint_restore(tmp_path: Path) -> None:
-    s = survey(n_pings=100, beams=64, lanes=(0.0,))
+    whole = survey(n_pings=160, beams=64, lanes=(0.0,)).items
+    first = [it for it in whole if getattr(it, "stamp_ns", 0) < T0 + 5 * 10**9]
+    # The survey goes on after the restart (the mounting given again: the reconstructor's checkpoint
+    # keeps the map, the session's keeps the mountings).
+    assert all(getattr(it, "stamp_ns", 0) >= T0 + 5 * 10**9 for it in whole[len(first):])
+    more = [whole[0], *whole[len(first):]]
     rec = Reconstructor(ReconConfig(chunk_pings=1))
-    rec.add_all(s.items)
+    rec.add_all(first)
     before = rec.cloud()
     rec.checkpoint(tmp_path / "map.npz")
     rec2 = Reconstructor(ReconConfig(chunk_pings=1))
     rec2.restore(tmp_path / "map.npz")
     after = rec2.cloud()
     np.testing.assert_array_equal(before.points, after.points)
-    assert before.has_times and not after.has_times  # the live cloud too says when it saw each point
-    more = survey(n_pings=50, beams=64, lanes=(0.0,), seed=3).items
-    rec2.add_all([it for it in more if getattr(it, "stamp_ns", 0) > T0 + 5 * 10**9])  # goes on
-    # The checkpoint keeps no times: the restored survey's cloud says none rather than half of them.
-    assert rec.finish().cloud.has_times and not rec2.finish().cloud.has_times
+    # The checkpoint keeps when each voxel was seen (and their origin): the restored cloud says it too.
+    assert before.has_times and after.has_times and after.seen_t0_ns == before.seen_t0_ns == T0
+    np.testing.assert_array_equal(before.seen_first_s, after.seen_first_s)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(before.seen_last_s, after.seen_last_s)  # type: ignore[arg-type]
+    rec2.add_all(more)  # goes on: times from both sides of the restart, on the one origin
+    b = rec2.finish().cloud
+    assert b.has_times and b.seen_first_s is not None and b.seen_last_s is not None and b.seen_t0_ns == T0
+    assert float(np.min(b.seen_first_s)) == 0.0 and float(np.max(b.seen_last_s)) > 7.5
+    # A checkpoint written without times (recon.seen_times off) restores a map without them: the
+    # cloud says none rather than half of them.
+    off = Reconstructor(ReconConfig(chunk_pings=1, seen_times=False))
+    off.add_all(first)
+    off.checkpoint(tmp_path / "untimed.npz")
+    back = Reconstructor(ReconConfig(chunk_pings=1))
+    back.restore(tmp_path / "untimed.npz")
+    back.add_all(more)
+    assert not back.finish().cloud.has_times
     with pytest.raises(Exception, match="voxel size"):
         Reconstructor(ReconConfig(voxel_size=0.03)).restore(tmp_path / "map.npz")
 
