@@ -205,6 +205,8 @@ def _plan_check(files: list[Path], out: Path, args: argparse.Namespace) -> int:
 def registration_table(reg: dict[str, Any]) -> str:
     lines = ["| registration (operator priors) | value |", "|---|---|"]
     for k in ("runs", "success", "success_rate", "ambiguous", "observable", "within_target",
-              "within_target_or_stated_along", "translation_error_m", "rotation_error_deg", "stated_along", "failures"):
-        lines.append(f"| {k} | {reg[k]} |")
+              "within_target_or_stated_along", "within_target_every_run", "placement_misses", "translation_error_m",
+              "rotation_error_deg", "stated_along", "failures"):
+        if k in reg:  # (an evaluation.json of an earlier version lacks the newer keys)
+            lines.append(f"| {k} | {reg[k]} |")
     return "\n".join(lines) + "\n"

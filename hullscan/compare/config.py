@@ -60,6 +60,10 @@ class AlignmentConfig(BaseModel):
     icp_schedule_m: tuple[float, ...] = Field((0.8, 0.3, 0.12), description="ICP correspondence radii, coarse to fine")
     tukey_k_m: float = Field(0.06, gt=0.0, description="Tukey width of the final ICP stage (compartments are outliers)")
     max_residual_m: float = Field(0.06, gt=0.0, description="alignment RMS above this fails (different ship?)")
+    rough_surface_m: float = Field(
+        0.015, gt=0.0, description="a median |distance| to the reference after the fit at or above this says the hull "
+        "is rough (growth): the outputs then say that positions across the ship and depths stand on the growth's "
+        "surface, which the survey does not separate from the vehicle's position (a clean hull: 2-9 mm)")
     min_inlier_fraction: float = Field(
         0.8, gt=0.0, le=1.0, description="share of the cloud within 2 x tukey_k of the reference after ICP; the "
         "right ship fits >= 0.886 in every scenario (1.7 m drift, heavy growth), a similar ship's midbody 0.77")

@@ -347,8 +347,26 @@ def summarise_registration(runs: list[dict[str, Any]], tol_m: float = 0.05, tol_
             # 2 sigma), scored against the track: the share of submaps holding the truth, and the
             # runs that state the whole track placed to the target (and how many of those are).
             "stated_along": _stated_along(ok, tol_m, tol_deg),
+            # The issue's target over every run, the ambiguous ones too: an along-ship range reported
+            # excuses the error along the ship only, not across it, in depth or in heading (a fouled
+            # hull's growth, taken up by the fit as a shift across and up, is no along-ship ambiguity).
+            "within_target_every_run": sum(1 for r in ok if _placed(r, tol_m, tol_deg)),
+            "placement_misses": [{"scenario": r["scenario"], "k": r.get("k"), "ambiguous": bool(r.get("ambiguous")),
+                                  **{k: r["error"].get(k) for k in ("along_m", "across_m", "vertical_m", "rotation_deg")}}
+                                 for r in ok if not _placed(r, tol_m, tol_deg)],
             "failures": [{"scenario": r["scenario"], "prior": r["prior"], "reason": r.get("reason")}
                          for r in runs if not r.get("success")]}
+
+
+def _placed(run: dict[str, Any], tol_m: float, tol_deg: float) -> bool:
+    """Placed to the target in every direction the run does not state as uncertain: an ambiguous run
+    (its truth inside the reported along-ship range: a success) within ``tol_m`` across and in depth
+    and ``tol_deg`` in heading; any other as :func:`_within_or_stated`."""
+    err = run["error"]
+    if not run.get("ambiguous"):
+        return _within_or_stated(err, tol_m, tol_deg)
+    return (err["rotation_deg"] <= tol_deg and abs(err.get("across_m", 0.0)) <= tol_m
+            and abs(err.get("vertical_m", 0.0)) <= tol_m)
 
 
 def _within_or_stated(err: dict[str, float], tol_m: float, tol_deg: float) -> bool:

@@ -163,6 +163,19 @@ def within_reach(distance: F64, over: Mask, config: CompareConfig) -> Mask:
 # --------------------------------------------------------------------------- surfaces
 
 
+def rough_surface_note(median_abs_m: float) -> str:
+    """What a rough (fouled) hull leaves unknown: the fit lays the surface the sonar saw on the
+    reference's steel, and where the survey sees the hull from two directions (a side and the
+    bottom) a layer of growth over the steel fits as well as a shift of the survey out of it, up and
+    across; the few places seen from other directions (the bilge) do not tell them apart within the
+    growth's roughness (the scenario library's heavy growth, about 9 cm as the sonar sees it: the
+    survey placed 10 cm high and 3.5 cm across, docs/evaluation.md)."""
+    return (f"the hull's surface is rough (median distance to the reference {median_abs_m * 100:.1f} cm after the fit: "
+            "growth?): the fit lays the surface the sonar saw on the reference, so a layer of growth over the steel, "
+            "which this survey cannot measure, may shift positions across the ship and depths of findings by up to "
+            "its thickness; positions along the ship are not affected")
+
+
 class _SurfaceSource(ABC):
     """A reference surface given beforehand (design mesh or earlier scan): the cloud is registered
     to it, then corrected piecewise for navigation drift; protrusions and recesses are judged."""
@@ -189,6 +202,8 @@ class _SurfaceSource(ABC):
             notes.append(f"the surveyed surface stands {abs(fit.surface_offset_m) * 1000:.0f} mm "
                          f"{'proud of' if fit.surface_offset_m >= 0 else 'inside'} the reference overall (paint and "
                          "growth, the sonar's first arrival): the fit and the drift correction take it out")
+        if fit.median_abs_m >= config.alignment.rough_surface_m:
+            notes.append(rough_surface_note(fit.median_abs_m))
         p_ref = fit.transform.apply(points)
         corrections = []
         if config.alignment.local_block_m > 0:

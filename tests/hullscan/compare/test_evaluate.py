@@ -162,6 +162,27 @@ def test_placement_off_along_the_ship_counts_only_inside_its_stated_range_and_le
     assert s["within_target"] == 1 and s["within_target_or_stated_along"] == 2
 
 
+def test_an_ambiguous_run_is_excused_along_the_ship_only():
+    """A run that reports the position along the ship ambiguous (and holds the truth in that range)
+    succeeds, but counts as placed to the target only if across, depth and heading are: a fouled
+    hull's growth taken up by the fit as a shift up and across is no along-ship ambiguity."""
+    from hullscan.compare.evaluate import summarise_registration
+
+    def run(along: float, across: float, vertical: float, ambiguous: bool) -> dict[str, object]:
+        t = float(sum(v * v for v in (along, across, vertical)) ** 0.5)
+        return {"scenario": "s", "k": 0, "prior": 0, "success": True, "ambiguous": ambiguous,
+                "error": {"translation_m": t, "along_m": along, "across_m": across, "vertical_m": vertical,
+                          "rotation_deg": 0.03, "along_inside_two_sd": 1.0, "along_two_sd_max_m": 0.4}}
+
+    runs = [run(2.0, 0.01, 0.02, True),     # 2 m along, reported ambiguous; 2 cm else: placed
+            run(0.05, -0.036, 0.10, True),  # heavy_growth: 10 cm up, ambiguous along: not placed
+            run(0.01, 0.01, 0.01, False)]
+    s = summarise_registration(runs)
+    assert s["success"] == 3 and s["observable"] == 1 and s["within_target_or_stated_along"] == 1
+    assert s["within_target_every_run"] == 2
+    assert [(m["vertical_m"], m["ambiguous"]) for m in s["placement_misses"]] == [(0.10, True)]
+
+
 def test_a_stretch_of_plating_whose_box_holds_a_parasite_does_not_detect_it():
     """Box containment alone matched a 23 m³ stretch of plating to a 0.07 m³ pack 4.7 m from its centroid."""
     truth = [{"id": "P1", "centroid_hull": [30.0, 9.3, -4.2], "volume_m3": 0.072, "height_m": 0.3}]
