@@ -173,7 +173,7 @@ def rough_surface_note(median_abs_m: float) -> str:
     return (f"the hull's surface is rough (median distance to the reference {median_abs_m * 100:.1f} cm after the fit: "
             "growth?): the fit lays the surface the sonar saw on the reference, so a layer of growth over the steel, "
             "which this survey cannot measure, may shift positions across the ship and depths of findings by up to "
-            "its thickness; positions along the ship are not affected")
+            "its thickness")
 
 
 class _SurfaceSource(ABC):
