@@ -114,7 +114,21 @@ def test_restart_restores_the_same_survey_only(tmp_path: Path, items: list[objec
     assert b.restored_ns is None and float(log.stats["restore_gap_s"]) > 0  # type: ignore[arg-type]
     assert log.stats["restored_stamp_s"] == round(stamp * 1e-9, 3)
     assert b.received[TOPIC] > sum(isinstance(i, ProfilingPing) for i in items[400:])  # counts carried over
-    b.finish()
+    # The player's end counts against everything received, before the restart too: exactly the pings
+    # played while no mapper ran are missing (before the counts were saved, every ping received before
+    # the restart counted as missing: 819 reported for about 119 lost).
+    lost = sum(isinstance(i, ProfilingPing) for i in items[300:400])
+    b.end_survey({TOPIC: sum(isinstance(i, ProfilingPing) for i in items)}, now=0.0)
+    assert b.finish_due(now=b.settings.end_timeout_s + 1.0)
+    missing = [m for _, r, m in log.warnings if r == "pings_missing_at_end"]
+    assert lost > 0 and missing == [f"finishing without {{'{TOPIC}': {lost}}}"], missing
+    final = b.finish()
+    # The checkpoint kept when each voxel was seen: the restarted survey's map says it from both sides.
+    cl = final.cloud
+    assert cl.has_times and cl.seen_first_s is not None and cl.seen_last_s is not None and cl.seen_t0_ns is not None
+    first_ping = next(i.stamp_ns for i in items if isinstance(i, ProfilingPing))
+    assert cl.seen_t0_ns == first_ping and float(cl.seen_first_s.min()) == 0.0  # seen before the restart
+    assert cl.seen_t0_ns + float(cl.seen_last_s.max()) * 1e9 > stamp  # and after it, on the one origin
     ident = read_identity(tmp_path / "mapper.ckpt")
     assert ident is not None and ident.finished
     c, log_c = _session(tmp_path)  # the next survey: the finished one is not restored
