@@ -88,3 +88,20 @@ def test_tf_static_replaces_the_configured_mounting(tmp_path: Path, rclpy_ctx: A
     got = node.session.recon._mount("sonar")
     np.testing.assert_allclose(got[1], [0.3, 0.0, 0.2])
     node.destroy_node()
+
+
+def test_odometry_is_queued_deeper_than_the_sonar(tmp_path: Path, rclpy_ctx: Any) -> None:
+    """Restoring a late survey's checkpoint holds the callbacks for 10-20 s: the queues hold that (the
+    sonar's 1000, odometry's 3000: every ping needs it; 200 deep lost 796 odometry messages there)."""
+    node = _mapper(tmp_path / "ck")
+    try:
+        depth = {t: [sub.qos_profile.depth for sub in node.subscriptions if sub.topic_name == t]
+                 for t in ("/nav/odom", "/sonar/scan")}
+        assert depth == {"/nav/odom": [3000], "/sonar/scan": [1000]}, depth
+    finally:
+        node.destroy_node()
+    node = _mapper(tmp_path / "ck2", nav_input_depth=500)
+    try:
+        assert [sub.qos_profile.depth for sub in node.subscriptions if sub.topic_name == "/nav/odom"] == [500]
+    finally:
+        node.destroy_node()
