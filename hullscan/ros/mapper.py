@@ -1,7 +1,7 @@
 """Sonar mapper node: sonar pings and navigation in, the incremental hull map out.
 
-Subscribes (sensor-data QoS) to LaserScan / PointCloud2 / ProjectedSonarImage / SonarDetections and
-odometry; mountings from ``sensor_frames`` / ``sensor_mounts`` (x y z roll pitch yaw per frame),
+Subscribes (sensor-data QoS, ``input_depth`` / odometry ``nav_input_depth`` deep: docs/faults.md) to
+LaserScan / PointCloud2 / ProjectedSonarImage / SonarDetections and odometry; mountings from ``sensor_frames`` / ``sensor_mounts`` (x y z roll pitch yaw per frame),
 ``/hullscan/mounts`` (the bag player) or ``/tf_static``. Publishes (latched) ``/hullscan/cloud`` at
 ``cloud_rate_hz`` (at most ``display_max_points`` points), the full map ``/hullscan/cloud_full`` every
 ``full_cloud_period_s``, ``/hullscan/path``, and at the end (``/hullscan/survey_end`` or ``~/finish``)
@@ -40,8 +40,7 @@ class MapperNode(HullscanNode):
             "cloud_rate_hz": 1.0, "display_max_points": 400_000, "full_cloud_period_s": 10.0,
             "checkpoint_dir": "", "checkpoint_period_s": 5.0, "beamwidth_deg": DEFAULT_BEAMWIDTH_DEG,
             "sensor_frames": [""], "sensor_mounts": [0.0], "reliable_inputs": False, "input_depth": 1000,
-            "nav_input_depth": 3000,
-            "reconstructor": "hullscan.recon:Reconstructor", "end_timeout_s": 5.0, "path_max_poses": 1000,
+            "nav_input_depth": 3000, "reconstructor": "hullscan.recon:Reconstructor", "end_timeout_s": 5.0, "path_max_poses": 1000,
             "resume": "auto", "survey_id": "", "input_timeout_s": 5.0, "allow_missing_msgs": False,
         }.items()}
         self.p, t = p, self.config.topics
@@ -63,13 +62,7 @@ class MapperNode(HullscanNode):
         if t.detections:  # a multibeam's own detections
             common.optional_subscription(self, "marine_acoustic_msgs.msg", "SonarDetections", t.detections, lambda m: self.on_ping(
                 m, t.detections, "detections"), qos, missing, f"marine_acoustic_msgs ({t.detections} not subscribed)")
-        # Restoring a late survey's checkpoint holds the callbacks for 10-20 s (a 4.7 M-voxel map), and
-        # best-effort queues drop what does not fit: 200 deep lost 796 odometry messages and 8-14 pings
-        # there (bench/bench_live_ros.py, stop 42). The sonar's 1000 hold 50 s of a 20 Hz multibeam (4 MB
-        # of LaserScans); odometry, which every ping needs (a gap in it loses the pings across it), comes
-        # at 50 Hz or more and is small (0.7 kB): 3000 hold a minute in about 2 MB.
-        self.create_subscription(Odometry, t.odom, self.on_odom,
-                                 common.sensor_qos(int(p["nav_input_depth"]), bool(p["reliable_inputs"])))
+        self.create_subscription(Odometry, t.odom, self.on_odom, common.sensor_qos(int(p["nav_input_depth"]), bool(p["reliable_inputs"])))
         self.create_subscription(String, "/hullscan/mounts", self.on_mounts, LATCHED)
         self.create_subscription(String, "/hullscan/survey_end", self.on_end, LATCHED)
         common.optional_subscription(self, "tf2_msgs.msg", "TFMessage", t.tf_static, self.on_tf_static, LATCHED,
