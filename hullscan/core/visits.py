@@ -50,7 +50,9 @@ def _mark(table: NDArray[np.int64], points: NDArray[np.float64], t: NDArray[np.f
 @njit(cache=True, nogil=True)
 def _update(ids: NDArray[np.int64], t: NDArray[np.float32], first: NDArray[np.float32],
             last: NDArray[np.float32]) -> None:
-    """Earliest and latest ``t`` per voxel id of ``ids`` (the ids already looked up; -1 skipped)."""
+    """Earliest and latest ``t`` per voxel id of ``ids`` (the ids already looked up; -1 skipped).
+    The min/max is :func:`_mark`'s, written out again on purpose: a shared njit helper made this
+    kernel 3x slower and ``_mark`` 30 % (3 M returns: 0.076 against 0.027 s, 0.143 against 0.110 s)."""
     for i in range(ids.shape[0]):
         v = ids[i]
         if v < 0:
