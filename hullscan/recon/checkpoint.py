@@ -145,7 +145,7 @@ def load(path: str | Path) -> dict[str, Any]:
         # holds, or a record without them, leaves the whole map without: half the times would
         # undercount passes silently).
         timed = all(k in st for k in SEEN) or n0 == 0
-        seen = {k: np.full(n, np.inf if k == "seen_first" else -np.inf, np.float32) for k in SEEN}
+        seen = {k: np.full(n if timed else 0, np.inf if k == "seen_first" else -np.inf, np.float32) for k in SEEN}
         if timed and n0:
             for k in SEEN:
                 seen[k][:n0] = st[k]
