@@ -25,7 +25,7 @@ def register(sub: Any) -> None:
     p.add_argument("--rate", type=float, default=1.0, help="rate factor (0: as fast as possible; default 1)")
     p.add_argument("--config", help="YAML config (topic names under 'topics:')")
     p.add_argument("--keep-names", action="store_true", help="publish on the bag's topic names, not the configured ones")
-    p.add_argument("--wait", type=float, default=5.0, help="seconds to wait for subscribers before playing")
+    p.add_argument("--wait", type=float, default=5.0, help="seconds to wait for subscribers before playing (at most; once --wait-for is met, playing starts after 1 s with no new subscriber)")
     p.add_argument("--wait-for", type=int, default=1, help="subscribers each sonar/odometry topic needs before playing")
     p.add_argument("--no-clock", action="store_true", help="do not publish /clock")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
