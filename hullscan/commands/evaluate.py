@@ -84,6 +84,7 @@ def _one_scenario(f: Path, out: Path, cfg: Any, args: argparse.Namespace) -> tup
         HullResult,
         evaluation_reference,
         judge_registration,
+        layer_placement,
         operator_prior,
         placement_error,
         score_inspection,
@@ -121,6 +122,9 @@ def _one_scenario(f: Path, out: Path, cfg: Any, args: argparse.Namespace) -> tup
                 rng_along = None if reg is None else reg.along_range_m
                 rec["success"], rec["ambiguous"] = judge_registration(err, rng_along)
                 rec["error"], rec["along_range_m"] = err, rng_along
+                layer = layer_placement(ins, stamps, positions, orientations, traj, truth)
+                if layer is not None and ins.alignment is not None and ins.alignment.layer is not None:
+                    rec["error_layer"], rec["stated_layer_m"] = layer, ins.alignment.layer.thickness_m
             if k == 0:
                 doc = json.loads((run_dir / "findings.json").read_text())
                 result = score_inspection(ins, doc, truth, f.stem)
@@ -205,7 +209,8 @@ def _plan_check(files: list[Path], out: Path, args: argparse.Namespace) -> int:
 def registration_table(reg: dict[str, Any]) -> str:
     lines = ["| registration (operator priors) | value |", "|---|---|"]
     for k in ("runs", "success", "success_rate", "ambiguous", "observable", "within_target",
-              "within_target_or_stated_along", "within_target_every_run", "placement_misses", "translation_error_m",
+              "within_target_or_stated_along", "within_target_every_run", "within_target_every_run_no_layer",
+              "placement_misses", "excused_by_stated_layer", "translation_error_m",
               "rotation_error_deg", "stated_along", "failures"):
         if k in reg:  # (an evaluation.json of an earlier version lacks the newer keys)
             lines.append(f"| {k} | {reg[k]} |")

@@ -33,6 +33,33 @@ F64 = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
+class LayerTrade:
+    """What a growth layer of ``thickness_m`` over the steel would change: ``motion`` (4x4,
+    reference <- reference) takes the fit's placement to the one that lays the cloud that far proud
+    of the reference; ``along_m`` .. ``heading_deg`` is that motion at the survey's centre, hull axes."""
+
+    thickness_m: float
+    motion: F64
+    along_m: float
+    across_m: float
+    vertical_m: float
+    heading_deg: float
+
+    def note(self) -> str:
+        return (f"a growth layer as thick as the surface's relief ({self.thickness_m * 100:.0f} cm, its 1st to 99th "
+                "percentile of distance to the reference, as barnacles with bare plating between are; a uniform coat "
+                f"may be thicker) would move the survey {abs(self.along_m):.2f} m along the ship, "
+                f"{abs(self.across_m) * 100:.0f} cm across and {abs(self.vertical_m) * 100:.0f} cm in depth "
+                f"({abs(self.heading_deg):.2f} deg of heading): positions of findings, metres from the stern, "
+                "frame numbers and depths are uncertain by as much")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"thickness_m": round(self.thickness_m, 4), "along_m": round(self.along_m, 3),
+                "across_m": round(self.across_m, 3), "vertical_m": round(self.vertical_m, 3),
+                "heading_deg": round(self.heading_deg, 3), "motion": np.round(self.motion, 6).tolist()}
+
+
+@dataclass(frozen=True)
 class Alignment:
     """``transform`` maps cloud coordinates into the reference frame (reference <- cloud)."""
 
@@ -48,6 +75,13 @@ class Alignment:
     # How far the cloud stands proud of the reference everywhere alike (m; :func:`surface_offset`),
     # which the fit took out; None where it was not fitted (compare.alignment.surface_offset off).
     surface_offset_m: float | None = None
+    # After the drift correction (hullscan.compare.kinds): the surface's texture at the scale of
+    # barnacles (:func:`surface_texture`), and on a rough hull its relief (:func:`surface_relief`)
+    # and how the placement would move were the surveyed surface a layer that thick over the steel
+    # (:func:`layer_trade`); None on a smooth one.
+    surface_texture_m: float | None = None
+    surface_relief_m: float | None = None
+    layer: LayerTrade | None = None
 
     @property
     def ambiguity_note(self) -> str | None:
@@ -63,6 +97,9 @@ class Alignment:
             "iterations": self.iterations,
             "degenerate_directions": list(self.degenerate),
             "surface_offset_m": None if self.surface_offset_m is None else round(self.surface_offset_m, 4),
+            "surface_relief_m": None if self.surface_relief_m is None else round(self.surface_relief_m, 4),
+            "surface_texture_m": None if self.surface_texture_m is None else round(self.surface_texture_m, 4),
+            "growth_layer": None if self.layer is None else self.layer.as_dict(),
             "matrix": np.round(self.transform.as_matrix(), 6).tolist(),
             "candidates": list(self.candidates),
             "registration": None if self.registration is None else self.registration.as_dict(),
@@ -165,7 +202,7 @@ def _inverse(order: NDArray[np.int64] | None) -> NDArray[np.int64] | None:
 
 def robust_icp(src: F64, reference: Reference, t0: F64, schedule: tuple[float, ...], k_final: float,
                max_iter: int, *, order: NDArray[np.int64] | None = None, upright: bool = False,
-               offset: bool = False) -> tuple[F64, int, tuple[str, ...]]:
+               offset: bool = False, held: float = 0.0) -> tuple[F64, int, tuple[str, ...]]:
     """Tukey-weighted point-to-plane ICP against ``reference.closest``; returns the 4x4 matrix.
 
     ``offset``: at the finest stage, how far the cloud stands proud of the reference everywhere
@@ -183,6 +220,9 @@ def robust_icp(src: F64, reference: Reference, t0: F64, schedule: tuple[float, .
     ``order``: a permutation of ``src`` putting nearby points next to each other, in which the
     reference is queried (a random subsample queried in random order takes twice as long); the
     fit itself is the same.
+
+    ``held``: the cloud is fitted standing this far (m) proud of the reference everywhere (a growth
+    layer taken as given, :func:`layer_trade`), the offset not solved.
     """
     back = _inverse(order)
     t = t0.copy()
@@ -205,7 +245,7 @@ def robust_icp(src: F64, reference: Reference, t0: F64, schedule: tuple[float, .
             c = np.where(near[:, None], c, p)
             n = np.where(near[:, None], n, 0.0)
             diff = p - c
-            r = np.einsum("ij,ij->i", diff, n)
+            r = np.einsum("ij,ij->i", diff, n) - held
             close = near & (np.linalg.norm(diff, axis=1) < radius)
             joint = offset and si == len(schedule) - 1
             if joint:
@@ -578,6 +618,63 @@ def proud_at(src: F64, reference: Reference, t: F64, config: CompareConfig) -> f
     return _net_offset(d, over, c, reference)
 
 
+def surface_relief(src: F64, reference: Reference, t: F64, config: CompareConfig) -> float | None:
+    """The relief (m) of ``src`` (N, 3) placed by ``t`` on the reference: the 1st to the 99th
+    percentile of the signed distances of the points over the surface and within 2 Tukey widths
+    (compartments, a small share, fall outside); None where fewer than 30 are.
+
+    On a fouled hull it is the reported bound of what the fit cannot see: the fit lays the growth's
+    surface on the steel, and growth (barnacles with bare plating between) is about as thick as its
+    relief. It is a bound under that assumption, not a measurement: a layer without bare patches
+    (a uniform coat) is thicker than its relief, which no survey of its surface can tell."""
+    c = 2 * config.alignment.tukey_k_m
+    d, _, _, _, over = reference.signed_distance(src @ t[:3, :3].T + t[:3, 3], within=c + 3.0 * reference.spacing)
+    use = over & (np.abs(d) < c)
+    if int(use.sum()) < 30:
+        return None
+    lo, hi = np.percentile(d[use], [1.0, 99.0])
+    return float(hi - lo)
+
+
+def layer_trade(fit: _Refiner, t: F64, thickness_m: float) -> LayerTrade:
+    """How the placement ``t`` moves when the cloud is laid ``thickness_m`` proud of the reference.
+
+    A survey that sees the hull from few directions (one side and the bottom) cannot tell a layer
+    over the steel from a shift of the survey out of it: along a taper the layer reads as a shift
+    along the ship too (the offset over the taper's slope). The fit is redone with the layer held,
+    raised a third of a Tukey width at a time so that the points stay within its reach."""
+    k = fit.config.alignment.tukey_k_m
+    steps = max(1, int(np.ceil(thickness_m / (k / 3))))
+    moved = t
+    for i in range(1, steps + 1):
+        held = thickness_m * i / steps  # the points stand this much further off: the radius follows
+        moved, _, _ = robust_icp(fit.src, fit.reference, moved, (fit.config.alignment.icp_schedule_m[-1] + held,), k,
+                                 fit.max_iter, order=fit.order, held=held)
+    motion = moved @ np.linalg.inv(t)
+    pivot = t[:3, :3] @ fit.src.mean(axis=0) + t[:3, 3]
+    along, across, vertical, yaw = _offsets(moved, t, pivot)
+    return LayerTrade(float(thickness_m), motion, along, across, vertical, yaw)
+
+
+def surface_texture(src: F64, reference: Reference, t: F64, config: CompareConfig, block_m: float = 1.0) -> float | None:
+    """The spread (m, 10th to 90th percentile) of the signed distances of ``src`` placed by ``t``
+    less their median over each ``block_m`` block: the relief at the scale of barnacles, without
+    what drift and growth patches add, nor anodes and compartments (a few per cent of the points)."""
+    from hullscan.compare.analysis import group_median
+    from hullscan.core.grid import group_keys, voxel_keys
+
+    c = 2 * config.alignment.tukey_k_m
+    p = src @ t[:3, :3].T + t[:3, 3]
+    d, _, _, _, over = reference.signed_distance(p, within=c + 3.0 * reference.spacing)
+    use = over & (np.abs(d) < c)
+    if int(use.sum()) < 30:
+        return None
+    _, inv, _ = group_keys(voxel_keys(p[use], block_m))
+    med = group_median(inv, d[use], int(inv.max()) + 1)
+    lo, hi = np.percentile(d[use] - med[inv], [10.0, 90.0])
+    return float(hi - lo)
+
+
 def _net_offset(d: F64, over: NDArray[np.bool_], c: float, reference: Reference) -> float:
     """:func:`surface_offset` of the signed distances ``d`` (N,) over the surface and within ``c``,
     held within :func:`offset_bounds`."""
@@ -681,7 +778,7 @@ def align(points: F64, reference: Reference, config: CompareConfig, *, prior: Tr
     only refined. Without a prior, global candidates (principal axes, FPFH + RANSAC) are tried.
     """
     # The cloud as the fine fit sees it (voxel-thinned, at most 60 k points).
-    fit = _fine_refiner(points, reference, config)
+    fit = fine_refiner(points, reference, config)
     if prior is not None:
         check_half_side(prior.apply(points), reference)
     # Candidate poses: from the prior's neighbourhood, the prior itself, or global registration.
@@ -739,7 +836,7 @@ def _settle_with_icp(fit: _Refiner, method: str, t: F64, sigma: PriorSigma, conf
     return t, along_range
 
 
-def _fine_refiner(points: F64, reference: Reference, config: CompareConfig) -> _Refiner:
+def fine_refiner(points: F64, reference: Reference, config: CompareConfig) -> _Refiner:
     """The fine fit's sample of the cloud and its acceptance (inliers and median distance)."""
     if len(points) < 50:
         raise HullscanError(f"cloud has only {len(points)} points; need at least 50 to align")

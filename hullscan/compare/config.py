@@ -61,9 +61,11 @@ class AlignmentConfig(BaseModel):
     tukey_k_m: float = Field(0.06, gt=0.0, description="Tukey width of the final ICP stage (compartments are outliers)")
     max_residual_m: float = Field(0.06, gt=0.0, description="alignment RMS above this fails (different ship?)")
     rough_surface_m: float = Field(
-        0.015, gt=0.0, description="a median |distance| to the reference after the fit at or above this says the hull "
-        "is rough (growth): the outputs then say that positions across the ship and depths stand on the growth's "
-        "surface, which the survey does not separate from the vehicle's position (a clean hull: 2-9 mm)")
+        0.022, gt=0.0, description="a texture of the drift-corrected surface (10th to 90th percentile of its distance "
+        "to the reference less each metre's median: barnacles, not drift, growth patches or anodes) at or above this "
+        "says the hull is rough (growth): the outputs then say how far the placement would move were the surveyed "
+        "surface a growth layer as thick as its relief, which the survey does not separate from the vehicle's position "
+        "(the scenario library's clean hulls 0.7-1.8 cm, heavy growth 2.8 cm)")
     min_inlier_fraction: float = Field(
         0.8, gt=0.0, le=1.0, description="share of the cloud within 2 x tukey_k of the reference after ICP; the "
         "right ship fits >= 0.886 in every scenario (1.7 m drift, heavy growth), a similar ship's midbody 0.77")

@@ -20,11 +20,16 @@ from scipy.spatial.transform import Rotation
 
 from hullscan.compare.align import (
     Alignment,
+    LayerTrade,
     LocalCorrection,
     align,
+    fine_refiner,
+    layer_trade,
     local_refine,
     robust_icp,
     score,
+    surface_relief,
+    surface_texture,
     voxel_down,
 )
 from hullscan.compare.analysis import Cells, Coverage, coverage, make_cells, segment
@@ -163,17 +168,32 @@ def within_reach(distance: F64, over: Mask, config: CompareConfig) -> Mask:
 # --------------------------------------------------------------------------- surfaces
 
 
-def rough_surface_note(median_abs_m: float) -> str:
+def rough_surface_note(texture_m: float, layer: LayerTrade) -> str:
     """What a rough (fouled) hull leaves unknown: the fit lays the surface the sonar saw on the
-    reference's steel, and where the survey sees the hull from two directions (a side and the
-    bottom) a layer of growth over the steel fits as well as a shift of the survey out of it, up and
-    across; the few places seen from other directions (the bilge) do not tell them apart within the
-    growth's roughness (the scenario library's heavy growth, about 9 cm as the sonar sees it: the
-    survey placed 10 cm high and 3.5 cm across, docs/evaluation.md)."""
-    return (f"the hull's surface is rough (median distance to the reference {median_abs_m * 100:.1f} cm after the fit: "
-            "growth?): the fit lays the surface the sonar saw on the reference, so a layer of growth over the steel, "
-            "which this survey cannot measure, may shift positions across the ship and depths of findings by up to "
-            "its thickness")
+    reference's steel, and where the survey sees the hull from few directions (a side and the
+    bottom) a layer of growth over the steel fits as well as a shift of the survey out of it, up,
+    across and, along a taper, along the ship (:func:`hullscan.compare.align.layer_trade`; the
+    scenario library's heavy growth, about 9 cm as the sonar sees it, placed 10 cm high and 3.5 cm
+    across, docs/evaluation.md)."""
+    return (f"the hull's surface is rough (relief {texture_m * 100:.1f} cm at the scale of barnacles after the fit: "
+            "growth?): the fit lays the surface the sonar saw on the reference, and this survey cannot measure a layer "
+            "of growth over the steel: " + layer.note())
+
+
+def rough_surface(points: F64, placed: F64, fit: Alignment, reference: Reference, config: CompareConfig) -> Alignment:
+    """``fit`` with the surface's texture measured on the cloud as placed and drift-corrected
+    (``placed``, N x 3; lanes placed apart would read as texture before the correction), and on a
+    rough hull (texture at or above ``compare.alignment.rough_surface_m``) its relief and the
+    growth layer's trade (:func:`hullscan.compare.align.layer_trade`, on ``points`` as the fit saw them)."""
+    sample = placed
+    if len(placed) > 200_000:  # percentiles: a sample does
+        sample = placed[np.random.default_rng(config.seed).choice(len(placed), 200_000, replace=False)]
+    texture = surface_texture(sample, reference, np.eye(4), config)
+    if texture is None or texture < config.alignment.rough_surface_m:
+        return replace(fit, surface_texture_m=texture)
+    relief = surface_relief(sample, reference, np.eye(4), config)
+    layer = None if relief is None else layer_trade(fine_refiner(points, reference, config), fit.transform.as_matrix(), relief)
+    return replace(fit, surface_texture_m=texture, surface_relief_m=relief, layer=layer)
 
 
 class _SurfaceSource(ABC):
@@ -202,8 +222,6 @@ class _SurfaceSource(ABC):
             notes.append(f"the surveyed surface stands {abs(fit.surface_offset_m) * 1000:.0f} mm "
                          f"{'proud of' if fit.surface_offset_m >= 0 else 'inside'} the reference overall (paint and "
                          "growth, the sonar's first arrival): the fit and the drift correction take it out")
-        if fit.median_abs_m >= config.alignment.rough_surface_m:
-            notes.append(rough_surface_note(fit.median_abs_m))
         p_ref = fit.transform.apply(points)
         corrections = []
         if config.alignment.local_block_m > 0:
@@ -215,6 +233,9 @@ class _SurfaceSource(ABC):
                 corrections.append(corr)
                 notes.append(f"drift correction: {len(corr.shifts)} blocks of {config.alignment.local_block_m} m "
                              f"(grid offset {off:g} m) shifted by up to {corr.max_shift_m:.3f} m")
+        fit = rough_surface(points, p_ref, fit, framing.reference, config)
+        if fit.layer is not None and fit.surface_texture_m is not None:
+            notes.append(rough_surface_note(fit.surface_texture_m, fit.layer))
         return Placement(fit, p_ref, tuple(corrections), tuple(notes))
 
     def judge(self, points: F64, distance: F64, over: Mask, framing: Framing, config: CompareConfig,

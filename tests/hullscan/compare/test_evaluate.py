@@ -192,3 +192,29 @@ def test_a_stretch_of_plating_whose_box_holds_a_parasite_does_not_detect_it():
     assert not res.detected and [f["id"] for f in res.false_alarms] == ["F001"]
     res = match_truth([{**blob, "volume_m3": 0.09}], truth)
     assert [d["finding"] for d in res.detected] == ["F001"]
+
+
+def test_a_stated_growth_layer_counts_where_the_truth_lies_between_the_two_placements_and_is_listed():
+    """A rough hull's run states where the survey would lie on a growth layer as thick as the surface's
+    relief: the truth between that placement and the fit's (5 cm either side) is placed, and listed as
+    excused by the layer; beyond it, or with no layer stated, it is not."""
+    from hullscan.compare.evaluate import summarise_registration
+
+    def err(along: float, across: float, vertical: float) -> dict[str, float]:
+        t = float((along * along + across * across + vertical * vertical) ** 0.5)
+        return {"translation_m": t, "along_m": along, "across_m": across, "vertical_m": vertical,
+                "rotation_deg": 0.03, "along_inside_two_sd": 0.4, "along_two_sd_max_m": 0.4}
+
+    def run(on_layer: dict[str, float] | None, ambiguous: bool = False) -> dict[str, object]:
+        r = {"scenario": "s", "k": 0, "prior": 0, "success": True, "ambiguous": ambiguous,
+             "error": err(-0.27, 0.038, 0.04)}  # fouled_feeder: a layer on the aft shoulder read as 27 cm along
+        return r if on_layer is None else {**r, "error_layer": on_layer, "stated_layer_m": 0.12}
+
+    runs = [run(err(0.35, -0.05, -0.07)),   # the layer's placement lies beyond the truth in every direction
+            run(err(-0.10, -0.05, -0.07)),  # ... not along the ship (-0.10 and -0.27: both short of it)
+            run(None),                      # no layer stated
+            run(err(0.35, 0.03, -0.07))]    # across: 3.8 and 3 cm, both within 5 cm of the truth
+    s = summarise_registration(runs)
+    assert s["within_target_every_run"] == 2 and s["within_target_every_run_no_layer"] == 0
+    assert [m["stated_layer_m"] for m in s["placement_misses"]] == [0.12, None]
+    assert [r["on_layer"]["along_m"] for r in s["excused_by_stated_layer"]] == [0.35, 0.35]

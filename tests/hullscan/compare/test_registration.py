@@ -316,3 +316,35 @@ def test_a_survey_inside_the_design_is_not_an_offset_and_fits_as_without_one(hul
                 sigma=DEFAULT_SIGMA)
     assert on.surface_offset_m == 0.0
     np.testing.assert_allclose(on.transform.as_matrix(), off.transform.as_matrix(), atol=1e-3)
+
+
+def test_surface_relief_spans_a_growth_layer_and_stays_small_on_clean_plating(midbody) -> None:
+    # Barnacle-like growth of 0-9 cm (bare plating between) over the plating: the relief is its
+    # thickness; clean plating's is its noise.
+    from hullscan.compare.align import surface_relief
+
+    r, _, hull_pts = midbody
+    rng = np.random.default_rng(1)
+    d, _, n, _, _ = r.signed_distance(hull_pts)
+    clean = hull_pts + (rng.normal(0.0, 0.004, len(hull_pts)) - d)[:, None] * n  # the scan's 1 cm noise out
+    grown = clean + rng.uniform(0.0, 0.09, len(hull_pts))[:, None] * n
+    cfg = CompareConfig()
+    assert surface_relief(clean, r, np.eye(4), cfg) == pytest.approx(2 * 2.33 * 0.004, abs=0.008)
+    assert surface_relief(grown, r, np.eye(4), cfg) == pytest.approx(0.09, abs=0.01)
+    assert surface_relief(clean[:20], r, np.eye(4), cfg) is None  # too few points: no estimate
+
+
+def test_the_layer_trade_lays_the_cloud_that_far_proud_and_says_how_the_placement_moves(midbody) -> None:
+    # A survey of one side and the bilge: a growth layer over the steel fits as a shift out of it.
+    from hullscan.compare.align import fine_refiner, layer_trade
+
+    r, _, hull_pts = midbody
+    d, _, n, _, _ = r.signed_distance(hull_pts)
+    on_steel = hull_pts - d[:, None] * n
+    trade = layer_trade(fine_refiner(on_steel, r, CompareConfig()), np.eye(4), 0.08)
+    moved = on_steel @ trade.motion[:3, :3].T + trade.motion[:3, 3]
+    assert np.median(r.signed_distance(moved)[0]) == pytest.approx(0.08, abs=0.01)
+    # Out to port and down off the bilge, by about the layer; along a parallel midbody, nothing.
+    assert 0.03 < trade.across_m < 0.12 and -0.12 < trade.vertical_m < -0.01
+    assert abs(trade.along_m) < 0.05 and abs(trade.heading_deg) < 0.1
+    assert "8 cm" in trade.note() and trade.as_dict()["thickness_m"] == 0.08
