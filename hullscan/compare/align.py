@@ -34,12 +34,15 @@ F64 = NDArray[np.float64]
 
 @dataclass(frozen=True)
 class LayerTrade:
-    """What a growth layer of ``thickness_m`` over the steel would change: ``motion`` (4x4,
-    reference <- reference) takes the fit's placement to the one that lays the cloud that far proud
-    of the reference; ``along_m`` .. ``heading_deg`` is that motion at the survey's centre, hull axes."""
+    """What a growth layer of ``thickness_m`` over the steel would change. Laid that far proud of the
+    reference, the cloud moves out of it (``motion``, 4x4, reference <- reference: across and up, as
+    the fit finds it) or, along a taper, along the ship (``along_motion``: along and in heading
+    only); where both trade, any mix of the two fits alike. ``along_m`` .. ``heading_deg``: at the
+    survey's centre in hull axes, ``along_m`` from ``along_motion``, the rest from ``motion``."""
 
     thickness_m: float
     motion: F64
+    along_motion: F64
     along_m: float
     across_m: float
     vertical_m: float
@@ -48,15 +51,16 @@ class LayerTrade:
     def note(self) -> str:
         return (f"a growth layer as thick as the surface's relief ({self.thickness_m * 100:.0f} cm, its 1st to 99th "
                 "percentile of distance to the reference, as barnacles with bare plating between are; a uniform coat "
-                f"may be thicker) would move the survey {abs(self.along_m):.2f} m along the ship, "
-                f"{abs(self.across_m) * 100:.0f} cm across and {abs(self.vertical_m) * 100:.0f} cm in depth "
-                f"({abs(self.heading_deg):.2f} deg of heading): positions of findings, metres from the stern, "
-                "frame numbers and depths are uncertain by as much")
+                f"may be thicker) would move the survey up to {abs(self.across_m) * 100:.0f} cm across and "
+                f"{abs(self.vertical_m) * 100:.0f} cm in depth, or, taken up along the hull's taper, "
+                f"{abs(self.along_m):.2f} m along the ship: positions of findings, metres from the stern, frame "
+                "numbers and depths are uncertain by as much")
 
     def as_dict(self) -> dict[str, Any]:
         return {"thickness_m": round(self.thickness_m, 4), "along_m": round(self.along_m, 3),
                 "across_m": round(self.across_m, 3), "vertical_m": round(self.vertical_m, 3),
-                "heading_deg": round(self.heading_deg, 3), "motion": np.round(self.motion, 6).tolist()}
+                "heading_deg": round(self.heading_deg, 3), "motion": np.round(self.motion, 6).tolist(),
+                "along_motion": np.round(self.along_motion, 6).tolist()}
 
 
 @dataclass(frozen=True)
@@ -652,8 +656,35 @@ def layer_trade(fit: _Refiner, t: F64, thickness_m: float) -> LayerTrade:
                                  fit.max_iter, order=fit.order, held=held)
     motion = moved @ np.linalg.inv(t)
     pivot = t[:3, :3] @ fit.src.mean(axis=0) + t[:3, 3]
-    along, across, vertical, yaw = _offsets(moved, t, pivot)
-    return LayerTrade(float(thickness_m), motion, along, across, vertical, yaw)
+    _, across, vertical, yaw = _offsets(moved, t, pivot)
+    along_motion = _along_trade(fit, t, thickness_m, pivot)
+    along = _offsets(along_motion @ t, t, pivot)[0]
+    return LayerTrade(float(thickness_m), motion, along_motion, along, across, vertical, yaw)
+
+
+def _along_trade(fit: _Refiner, t: F64, thickness_m: float, pivot: F64, gain: float = 0.03) -> F64:
+    """The motion along the ship and in heading (4x4, reference <- reference) that best lays the
+    cloud placed by ``t`` ``thickness_m`` proud of the reference: over a taper of slope ``s`` about
+    ``thickness_m / s``. Scanned (+/- 20 times the thickness, at most 3 m) as the settle scans; the
+    identity where no shift lowers the cost by ``gain`` (a parallel midbody: the layer does not trade
+    along the ship there)."""
+    rc = fit.config.alignment.registration
+    src = fit.src if len(fit.src) <= rc.along_points else fit.src[
+        np.sort(np.random.default_rng(fit.config.seed).choice(len(fit.src), rc.along_points, replace=False))]
+    c = 2 * fit.config.alignment.tukey_k_m
+
+    def cost(shift: float, yaw: float = 0.0) -> float:
+        return _cost(src, fit.reference, _about(pivot, yaw, np.array([shift, 0.0, 0.0])) @ t, c, thickness_m)
+
+    step, ystep = rc.along_settle_step_m / 2, rc.settle_heading_step_deg
+    reach = min(3.0, 20.0 * thickness_m)
+    best, yaw, low = _lowest(cost, np.arange(-reach, reach + 1e-9, 2 * step),
+                             np.arange(-rc.settle_heading_deg, rc.settle_heading_deg + 1e-9, ystep))
+    best, yaw, low = _lowest(cost, best + step * np.arange(-1.0, 2.0), yaw + 0.5 * ystep * np.arange(-1.0, 2.0))
+    best += _parabola_offset(cost(best - step, yaw), low, cost(best + step, yaw), step)
+    if min(low, cost(best, yaw)) > (1.0 - gain) * cost(0.0, 0.0):
+        return np.eye(4)
+    return _about(pivot, yaw, np.array([best, 0.0, 0.0]))
 
 
 def surface_texture(src: F64, reference: Reference, t: F64, config: CompareConfig, block_m: float = 1.0) -> float | None:

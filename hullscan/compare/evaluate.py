@@ -372,15 +372,19 @@ def summarise_registration(runs: list[dict[str, Any]], tol_m: float = 0.05, tol_
 def layer_placement(ins: Any, stamps: Any, nav_positions: Any, nav_orientations: Any, truth_track: Any,
                     truth: dict[str, Any]) -> dict[str, float] | None:
     """The placement error had the fit laid the survey on a growth layer as thick as the run states
-    (:func:`placement_error` of :class:`hullscan.compare.align.LayerTrade`'s placement); None where
-    the run states none (a smooth hull)."""
+    (:class:`hullscan.compare.align.LayerTrade`): across and in depth (and heading) that of its
+    ``motion``, along the ship that of its ``along_motion`` (:func:`placement_error` of each); None
+    where the run states none (a smooth hull)."""
     from hullscan.model import Transform
 
     layer = None if ins.alignment is None else ins.alignment.layer
     if layer is None or ins.cloud_to_ref is None:
         return None
-    moved = Transform.from_matrix(layer.motion) @ ins.cloud_to_ref
-    return placement_error(ins, stamps, nav_positions, nav_orientations, truth_track, truth, cloud_to_ref=moved)
+    out = placement_error(ins, stamps, nav_positions, nav_orientations, truth_track, truth,
+                          cloud_to_ref=Transform.from_matrix(layer.motion) @ ins.cloud_to_ref)
+    along = placement_error(ins, stamps, nav_positions, nav_orientations, truth_track, truth,
+                            cloud_to_ref=Transform.from_matrix(layer.along_motion) @ ins.cloud_to_ref)
+    return {**out, "along_m": along["along_m"]}
 
 
 def _placed(run: dict[str, Any], tol_m: float, tol_deg: float, layer: bool = True) -> bool:

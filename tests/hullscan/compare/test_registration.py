@@ -348,3 +348,22 @@ def test_the_layer_trade_lays_the_cloud_that_far_proud_and_says_how_the_placemen
     assert 0.03 < trade.across_m < 0.12 and -0.12 < trade.vertical_m < -0.01
     assert abs(trade.along_m) < 0.05 and abs(trade.heading_deg) < 0.1
     assert "8 cm" in trade.note() and trade.as_dict()["thickness_m"] == 0.08
+
+
+def test_over_a_taper_the_layer_trades_along_the_ship_too() -> None:
+    # The shoulder of a fine-ended hull: a layer over the steel fits as a shift along the ship as
+    # well (about the layer over the taper's slope), which the note states.
+    from hullscan.compare.align import fine_refiner, layer_trade
+
+    shoulder = make_hull(length=40.0, beam=8.0, draft=3.0, n_x=161, n_s=41, fullness=2.0, sea_chest=False)
+    r = mesh_reference(shoulder, icp_spacing=0.1)
+    s = make_scan(shoulder, (), spacing=0.08, hull_to_nav=HULL_TO_NAV, seed=5)
+    hull_pts = HULL_TO_NAV.inverse().apply(np.asarray(s.cloud.points, float))
+    hull_pts = hull_pts[(hull_pts[:, 0] > 28.0) & (hull_pts[:, 0] < 36.0) & (hull_pts[:, 1] > 0.5)]
+    d, _, n, _, _ = r.signed_distance(hull_pts)
+    on_steel = hull_pts - d[:, None] * n
+    trade = layer_trade(fine_refiner(on_steel, r, CompareConfig()), np.eye(4), 0.06)
+    # The half-breadth falls by about 0.2 m per metre there: 6 cm of layer is 0.1-0.6 m along.
+    assert 0.1 < abs(trade.along_m) < 0.6, trade.as_dict()
+    along = on_steel @ trade.along_motion[:3, :3].T + trade.along_motion[:3, 3]
+    assert np.median(r.signed_distance(along)[0]) > 0.02  # the cloud stands proud of the steel there
