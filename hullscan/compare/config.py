@@ -111,6 +111,9 @@ class DetectionConfig(BaseModel):
                                           description="... and max height / sqrt(footprint) below this is a growth layer")
     merge_gap_m: float = Field(0.3, ge=0.0, description="fragments this close to a larger finding belong to it")
     merge_max_volume_m3: float = Field(0.01, ge=0.0, description="largest fragment merged into a neighbour (m3)")
+    unseen_join_m: float = Field(
+        0.6, ge=0.0, description="a smaller protrusion whose feet face a larger one's across at most this much surface "
+        "that the survey did not see at all is the same object, astride a gap between lanes (0: never joined)")
     max_deviation_m: float = Field(1.5, gt=0.0, description="points further from the reference are not hull")
     min_facing_share: float = Field(0.05, ge=0.0, le=1.0, description="a protrusion whose cells face along the "
                                     "reference's normal (the cloud's surface within 60 deg of it) make up less than "
@@ -291,6 +294,7 @@ FLAT_KEYS: dict[str, str] = {
     "growth_max_slenderness": "detection",
     "merge_gap_m": "detection",
     "merge_max_volume_m3": "detection",
+    "unseen_join_m": "detection",
     "max_deviation_m": "detection",
     "min_facing_share": "detection",
     "coverage_cell_m": "coverage",

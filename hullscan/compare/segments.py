@@ -10,7 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from hullscan.compare.analysis import Cells, joined_off_reference, measure, peel_layer, segment
+from hullscan.compare.analysis import (
+    Cells,
+    joined_across_unseen,
+    joined_off_reference,
+    measure,
+    peel_layer,
+    segment,
+)
 from hullscan.compare.config import CompareConfig
 from hullscan.diagnostics import DropLog
 
@@ -44,13 +51,18 @@ def carries_layer(m: dict[str, Any], config: CompareConfig) -> bool:
 
 
 def _merges_into(seg: tuple[str, Any, dict[str, Any]], big: tuple[str, Any, dict[str, Any]],
-                 config: CompareConfig, cells: Cells | None = None) -> bool:
+                 config: CompareConfig, cells: Cells | None = None, edge_joins: bool = False) -> bool:
     m, b = seg[2], big[2]
     if not (seg[0] == big[0] or big[0] == "protrusion"):
         return False
-    g = config.detection.merge_gap_m
-    if not (np.all(m["bbox_min"] < b["bbox_max"] + g) and np.all(m["bbox_max"] > b["bbox_min"] - g)):
-        return False
+    def near(g: float) -> bool:
+        return bool(np.all(m["bbox_min"] < b["bbox_max"] + g) and np.all(m["bbox_max"] > b["bbox_min"] - g))
+
+    if not near(config.detection.merge_gap_m):
+        # Farther apart only across a band the survey did not see (below).
+        return bool(cells is not None and seg[0] == big[0] == "protrusion" and m["volume"] < b["volume"]
+                    and near(config.detection.unseen_join_m)
+                    and joined_across_unseen(cells, seg[1], big[1], config.detection.unseen_join_m))
     small = m["volume"] < 0.1 * b["volume"] or (m["volume"] <= config.detection.merge_max_volume_m3
                                                  and m["volume"] < b["volume"])
     if small or (seg[0] == big[0] == "protrusion" and m["volume"] < b["volume"] and _inside_box(m, b) >= 0.9):
@@ -58,10 +70,13 @@ def _merges_into(seg: tuple[str, Any, dict[str, Any]], big: tuple[str, Any, dict
         # growth layer off it, or a shadow across it, cut in two (a 3 m3 box on heavy growth came
         # out as 1.9 and 0.2 m3 findings).
         return True
+    if cells is None or not (seg[0] == big[0] == "protrusion" and m["volume"] < b["volume"]):
+        return False
     # A smaller protrusion the cloud joins to this one across the reference's edge (a corner of
-    # a design mesh, where the cells have no surface under them) is the same object.
-    return bool(cells is not None and seg[0] == big[0] == "protrusion" and m["volume"] < b["volume"]
-                and joined_off_reference(cells, seg[1], big[1]))
+    # a design mesh, where the cells have no surface under them) is the same object; so is one
+    # facing it across a band the survey did not see (an object astride a gap between lanes).
+    return bool((edge_joins and joined_off_reference(cells, seg[1], big[1]))
+                or joined_across_unseen(cells, seg[1], big[1], config.detection.unseen_join_m))
 
 
 def _inside_box(m: dict[str, Any], b: dict[str, Any]) -> float:
@@ -83,7 +98,8 @@ def resolve_segments(segs: list[Seg], cells: Cells, config: CompareConfig, drops
     """Segments -> findings: growth layers peeled, fragments merged, weakly seeded blobs dropped.
 
     Largest first. ``edge_joins``: cells off the reference join a fragment to its neighbour
-    (design meshes only: there they mean beyond the reference's edge). ``seed_support``: drop
+    (design meshes only: there they mean beyond the reference's edge); a band not seen at all
+    joins two that face each other across it, against any reference. ``seed_support``: drop
     what ``min_seed_points`` (default ``config.min_seed_points``) calls weakly seeded. Mirror
     mode asks less (the plane fit's residual and the worse side's noise cap the z-score: a real
     11 cm limpet there keeps one seed cell of 6 returns) but still some: a seed of one or two
@@ -93,7 +109,6 @@ def resolve_segments(segs: list[Seg], cells: Cells, config: CompareConfig, drops
     need = config.detection.min_seed_points if min_seed_points is None else min_seed_points
     order: list[Seg] = []
     pending = sorted(segs, key=lambda s: -s[2]["volume"])
-    edge_cells = cells if edge_joins else None
     while pending:
         seg = pending.pop(0)
         m = seg[2]
@@ -131,7 +146,7 @@ def resolve_segments(segs: list[Seg], cells: Cells, config: CompareConfig, drops
             continue
         # Edge and shadow artefacts (small recesses at the rim of a protrusion included) and
         # fragments cut off by grating bars or shadows belong to the larger finding beside them.
-        big = next((k for k in range(len(order)) if _merges_into(seg, order[k], config, edge_cells)), None)
+        big = next((k for k in range(len(order)) if _merges_into(seg, order[k], config, cells, edge_joins)), None)
         if big is not None:
             drops.add("findings", "merged_into_neighbour", 1, f"{m['volume']:.4f} m3 beside a larger one")
             kind, idx, _ = order[big]

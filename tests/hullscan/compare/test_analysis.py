@@ -33,3 +33,28 @@ def test_cell_normals_are_the_unit_mean_of_each_cells_normals():
     for k in range(7):
         mean = normals[inv == k].sum(axis=0)
         np.testing.assert_allclose(got[k], mean / np.linalg.norm(mean), atol=1e-12)
+
+
+def _feet(x: tuple[float, float], y: tuple[float, float], step: float = 0.05) -> np.ndarray:
+    gx, gy = np.meshgrid(np.arange(x[0], x[1] + 1e-9, step), np.arange(y[0], y[1] + 1e-9, step))
+    return np.column_stack([gx.ravel(), gy.ravel(), np.zeros(gx.size)])
+
+
+def test_two_protrusions_join_across_a_band_not_seen_but_not_across_plating_seen():
+    # A 0.9 m wide object astride a lane gap: its two ends seen on either side of a 0.4 m band.
+    from types import SimpleNamespace
+
+    from hullscan.compare.analysis import joined_across_unseen
+
+    low, high = _feet((0.0, 0.9), (0.0, 0.15)), _feet((0.0, 0.9), (0.6, 0.8))
+    around = np.vstack([_feet((-0.6, -0.1), (-0.5, 1.2)), _feet((1.0, 1.5), (-0.5, 1.2))])  # plating at the ends
+    a, b = np.arange(len(low)), len(low) + np.arange(len(high))
+
+    def cells(*parts: np.ndarray) -> SimpleNamespace:
+        return SimpleNamespace(base=np.vstack(parts))
+
+    assert joined_across_unseen(cells(low, high, around), a, b, 0.6)
+    # Plating seen across the band: two objects.
+    assert not joined_across_unseen(cells(low, high, around, _feet((0.0, 0.9), (0.35, 0.4))), a, b, 0.6)
+    # Farther apart than the join allows.
+    assert not joined_across_unseen(cells(low, high + np.array([0.0, 0.5, 0.0]), around), a, b, 0.6)

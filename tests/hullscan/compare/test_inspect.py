@@ -73,10 +73,12 @@ def test_clean_hull_with_heavy_growth_and_as_built_offset_has_no_findings(hull):
     shifted = s.cloud.transformed(Transform.identity(), "odom")
     ins = inspect(shifted, hull, CompareConfig(), hull_to_nav=PRIOR)
     assert ins.findings == (), [(f.centroid, f.volume_m3) for f in ins.findings]
-    # A rough hull says that positions across the ship and depths stand on the growth's surface.
-    rough = ins.alignment.median_abs_m
+    # A rough hull says how far a growth layer under the surface the sonar saw moves the placement.
+    rough = ins.alignment.surface_texture_m
+    assert rough is not None
     noted = inspect(shifted, hull, CompareConfig(alignment={"rough_surface_m": 0.9 * rough}), hull_to_nav=PRIOR)
-    assert any("surface is rough" in n and "depths of findings" in n for n in noted.notes), noted.notes
+    assert any("surface is rough" in n and "in depth" in n and "along the ship" in n for n in noted.notes), noted.notes
+    assert noted.alignment.layer is not None and noted.alignment.layer.thickness_m > 0.02
     assert not any("surface is rough" in n for n in inspect(shifted, hull, CompareConfig(
         alignment={"rough_surface_m": 1.1 * rough}), hull_to_nav=PRIOR).notes)
 
