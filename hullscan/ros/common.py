@@ -221,6 +221,32 @@ def refuse_missing_msgs(node: HullscanNode, missing: list[str], allow: bool, ins
     node.degraded.append(f"missing message {pkg}: {what}")
 
 
+def spin_for(node: Node, seconds: float, until: Callable[[], bool] | None = None) -> None:
+    """Spin ``node`` for ``seconds``, or until ``until()`` holds."""
+    import rclpy
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and not (until is not None and until()):
+        rclpy.spin_once(node, timeout_sec=0.05)
+
+
+def wait_for_listeners(node: Node, watch: list[Any], every: list[Any], wait_s: float, wait_for: int,
+                       settle_s: float = 1.0) -> None:
+    """Wait (at most ``wait_s``) until each publisher in ``watch`` has ``wait_for`` subscribers, then
+    until none of ``every`` gained one for ``settle_s``: DDS discovery matches endpoints one by one,
+    and a camera node matched a few milliseconds after the mapper would miss the first odometry, its
+    first frames then having no pose (test_parity's keyframes_without_pose, stop 43)."""
+    end = time.monotonic() + wait_s
+    spin_for(node, wait_s, lambda: all(p.get_subscription_count() >= wait_for for p in watch))
+    counts = [p.get_subscription_count() for p in every]
+    quiet_from = time.monotonic()
+    while time.monotonic() < min(end, quiet_from + settle_s):
+        spin_for(node, 0.05)
+        now = [p.get_subscription_count() for p in every]
+        if now != counts:
+            counts, quiet_from = now, time.monotonic()
+
+
 def guarded(where: str) -> Callable[[F], F]:
     """Turn an exception in a callback into a diagnostics warning instead of a dead node."""
 

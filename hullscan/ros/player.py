@@ -115,23 +115,6 @@ def _spin(node: Any, seconds: float, until: Any = None) -> None:
         rclpy.spin_once(node, timeout_sec=0.05)
 
 
-def _wait_for_listeners(node: Any, watch: list[Any], every: list[Any], wait_s: float, wait_for: int,
-                        settle_s: float = 1.0) -> None:
-    """Wait (at most ``wait_s``) until each watched topic has ``wait_for`` subscribers, then until no
-    publisher gained one for ``settle_s``: DDS discovery matches endpoints one by one, and a camera node
-    matched a few milliseconds after the mapper would miss the first odometry, its first frames then
-    having no pose."""
-    end = time.monotonic() + wait_s
-    _spin(node, wait_s, lambda: all(p.get_subscription_count() >= wait_for for p in watch))
-    counts = [p.get_subscription_count() for p in every]
-    quiet_from = time.monotonic()
-    while time.monotonic() < min(end, quiet_from + settle_s):
-        _spin(node, 0.05)
-        now = [p.get_subscription_count() for p in every]
-        if now != counts:
-            counts, quiet_from = now, time.monotonic()
-
-
 def play(bag_path: str | Path, config: HullscanConfig, *, rate: float = 1.0, keep_names: bool = False,
          wait_s: float = 5.0, wait_for: int = 1, clock: bool = True, linger_s: float = 1.0,
          depth: int = 500) -> dict[str, Any]:
@@ -141,7 +124,7 @@ def play(bag_path: str | Path, config: HullscanConfig, *, rate: float = 1.0, kee
     from std_msgs.msg import String
 
     from hullscan.ros import messages
-    from hullscan.ros.common import LATCHED
+    from hullscan.ros.common import LATCHED, wait_for_listeners
 
     try:
         from tf2_msgs.msg import TFMessage
@@ -159,7 +142,7 @@ def play(bag_path: str | Path, config: HullscanConfig, *, rate: float = 1.0, kee
         tf_static_pub = node.create_publisher(TFMessage, config.topics.tf_static, LATCHED) if TFMessage else None
         # Wait for listeners on the sonar and navigation topics so nothing is sent into the void.
         watch = [pubs[r][0] for r in (Role.SCAN, Role.POINTS, Role.ODOM) if r in pubs]
-        _wait_for_listeners(node, watch, [p for p, _ in pubs.values()], wait_s, wait_for)
+        wait_for_listeners(node, watch, [p for p, _ in pubs.values()], wait_s, wait_for)
         pacer = _Pacer(rate)
         for item in bag.samples():
             role = _role(item)

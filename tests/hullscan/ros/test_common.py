@@ -1,4 +1,4 @@
-"""The player waits for listeners that DDS discovery matches one by one."""
+"""hullscan.ros.common: the player waits for listeners that DDS discovery matches one by one."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hullscan.ros import player
+from hullscan.ros import common
 
 
 class _Publisher:
@@ -28,14 +28,14 @@ def _sleep_spin(_node: Any, seconds: float, until: Any = None) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_rclpy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(player, "_spin", _sleep_spin)
+    monkeypatch.setattr(common, "spin_for", _sleep_spin)
 
 
 def test_a_listener_matched_just_after_the_first_is_waited_for() -> None:
     t0 = time.monotonic()
     odom = _Publisher(t0, [0.0, 0.3])  # the mapper at once, the camera node 0.3 s later
     image = _Publisher(t0, [0.4])
-    player._wait_for_listeners(None, [odom], [odom, image], wait_s=10.0, wait_for=1, settle_s=0.5)
+    common.wait_for_listeners(None, [odom], [odom, image], wait_s=10.0, wait_for=1, settle_s=0.5)
     assert odom.get_subscription_count() == 2 and image.get_subscription_count() == 1
     assert 0.85 <= time.monotonic() - t0 < 2.0  # the last match at 0.4 s, then 0.5 s quiet
 
@@ -43,8 +43,8 @@ def test_a_listener_matched_just_after_the_first_is_waited_for() -> None:
 def test_the_wait_is_bounded() -> None:
     t0 = time.monotonic()
     odom = _Publisher(t0, [0.0, 0.2, 0.4, 0.6, 0.8, 1.0])  # new listeners keep coming
-    player._wait_for_listeners(None, [odom], [odom], wait_s=0.7, wait_for=1, settle_s=0.5)
+    common.wait_for_listeners(None, [odom], [odom], wait_s=0.7, wait_for=1, settle_s=0.5)
     assert time.monotonic() - t0 < 0.9
     t0 = time.monotonic()
-    player._wait_for_listeners(None, [_Publisher(t0, [])], [], wait_s=0.3, wait_for=1)  # nobody: play after wait_s
+    common.wait_for_listeners(None, [_Publisher(t0, [])], [], wait_s=0.3, wait_for=1)  # nobody: play after wait_s
     assert 0.3 <= time.monotonic() - t0 < 0.5
