@@ -234,6 +234,11 @@ def place_along_ship(ins: Inspection, along: AlongShipUncertainty, cloud_to_ref:
     reg = None if ins.alignment is None else ins.alignment.registration
     common = None if reg is None else reg.along_sd_m(ins.config.alignment.registration.along_settle_step_m)
     placement = AlongShipPlacement.from_survey(along, cloud_to_ref, common)
+    layer = None if ins.alignment is None else ins.alignment.layer
+    if layer is not None:
+        # A fouled hull: a growth layer as thick as its relief could have moved the whole survey this
+        # far along a taper (a bound, taken as 2 sigma; a bias the drift model does not hold).
+        placement = replace(placement, layer_two_sd_m=abs(layer.along_m))
     ins.along_ship = placement
     ins.findings = place_findings(ins.findings, placement, radius_m)
     note = placement.note()

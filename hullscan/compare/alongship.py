@@ -33,12 +33,20 @@ class AlongShipPlacement:
     """The along-ship uncertainty in the reference's hull frame: each submap's centre (N, 3)
     (internal hull frame, x = metres from the stern), its 2-sigma uncertainty along the ship
     (N,) (m), the drift rate per metre the figures rest on, and each submap's middle stamp (N,)
-    (ns, navigation clock)."""
+    (ns, navigation clock). ``layer_two_sd_m``: on a fouled hull, how far a growth layer could have
+    moved the whole survey along a taper (:class:`hullscan.compare.align.LayerTrade`, a bound taken
+    as 2 sigma; a bias the drift model does not hold), added to every submap's."""
 
     centres: F64
     two_sd_m: F64
     drift_rate: float
     stamps_ns: F64
+    layer_two_sd_m: float = 0.0
+
+    @property
+    def total_two_sd_m(self) -> F64:
+        """2 sigma per submap (N,) with the growth layer's."""
+        return np.asarray(np.hypot(self.two_sd_m, self.layer_two_sd_m), np.float64)
 
     @classmethod
     def from_survey(cls, along: AlongShipUncertainty, cloud_to_ref: Transform,
@@ -55,7 +63,8 @@ class AlongShipPlacement:
         bounds where its returns sit), else the nearest submap's."""
         d = np.linalg.norm(self.centres - np.asarray(point, np.float64), axis=1)
         near = d <= radius_m
-        return float(self.two_sd_m[near].max() if near.any() else self.two_sd_m[int(np.argmin(d))])
+        total = self.total_two_sd_m
+        return float(total[near].max() if near.any() else total[int(np.argmin(d))])
 
     def stretches(self, from_m: float = NOTE_FROM_M) -> list[tuple[float, float, float]]:
         """Runs of consecutive submaps (in travel order) at or above ``from_m`` (2 sigma): their
@@ -93,6 +102,7 @@ class AlongShipPlacement:
                 "max_two_sd_m": round(float(self.two_sd_m.max()), 3) if len(self.two_sd_m) else 0.0,
                 "submap_from_stern_m": [round(float(v), 2) for v in self.centres[:, 0]],
                 "submap_two_sd_m": [round(float(v), 3) for v in self.two_sd_m],
+                "growth_layer_two_sd_m": round(self.layer_two_sd_m, 3),
                 "stretches": [{"from_stern_m": [round(a, 2), round(b, 2)], "two_sd_m": round(s, 3)}
                               for a, b, s in self.stretches()],
                 "note": self.note()}

@@ -165,3 +165,33 @@ def scan(hull):
     box = Box(8.0, 1, -1.2, (0.6, 0.5, 0.2), name="port side")
     return make_scan(hull, (box,), spacing=0.05, growth=0.3,
                      hull_to_nav=Transform.from_euler(0.01, -0.005, 0.6, (120.0, -40.0, 0.3)), seed=1)
+
+
+def test_a_fouled_hulls_growth_layer_widens_every_findings_along_ship_uncertainty() -> None:
+    # The layer could have moved the whole survey 0.84 m along a taper (fouled_feeder): a bound,
+    # taken as 2 sigma of the placement along the ship.
+    from types import SimpleNamespace
+
+    from hullscan.compare.align import LayerTrade
+    from hullscan.compare.config import CompareConfig
+    from hullscan.inspection import place_along_ship
+    from hullscan.model import Finding, Transform
+    from hullscan.recon.drift import AlongShipUncertainty
+    from hullscan.recon.smoothing import AlongPosterior
+
+    post = AlongPosterior(np.array([0.04, 0.09]), np.array([0.01, 0.01]), 0.02)
+    along = AlongShipUncertainty(np.array([1.0, 2.0]), np.array([[0.0, 0.0, 0.0], [10.0, 0.0, 0.0]]),
+                                 np.array([1.0, 0.0, 0.0]), post, 0.1, 0.01)
+    f = Finding("F001", "protrusion", (5.0, 0.0, 0.0), 0.05, 0.2, 0.3, (4.8, -0.2, -0.2), (5.2, 0.2, 0.2),
+                "side", "starboard", 5.0, 4.0, 0.9, 0.5, 100)
+    reg = SimpleNamespace(along_sd_m=lambda step: 0.05)
+    layer = LayerTrade(0.087, np.eye(4), np.eye(4), -0.84, -0.08, -0.08, 0.05)
+
+    def placed(with_layer: bool) -> float:
+        ins = SimpleNamespace(alignment=SimpleNamespace(registration=reg, layer=layer if with_layer else None),
+                              config=CompareConfig(), findings=(f,), notes=[], along_ship=None)
+        place_along_ship(ins, along, Transform(), 20.0)  # type: ignore[arg-type]
+        return float(ins.findings[0].along_uncertainty_m)
+
+    smooth, fouled = placed(False), placed(True)
+    assert fouled >= 0.84 and fouled > smooth + 0.2
