@@ -34,7 +34,9 @@ SCHEMA = "hullscan.findings"
 # 2.2: how well the survey is placed along the ship: "along_ship", and "along_uncertainty_m" per finding.
 # 2.3: alignment.surface_offset_m.
 # 2.4: "passes" per finding (separate passes that saw it; null where the cloud kept no times).
-SCHEMA_VERSION = "2.4"
+# 2.5: a fouled hull: alignment.surface_texture_m, surface_relief_m and growth_layer (how a growth layer
+# as thick as the relief would move the placement), along_ship.growth_layer_two_sd_m.
+SCHEMA_VERSION = "2.5"
 
 
 def sha256_file(path: str | Path) -> str:
