@@ -646,14 +646,15 @@ def layer_trade(fit: _Refiner, t: F64, thickness_m: float) -> LayerTrade:
     A survey that sees the hull from few directions (one side and the bottom) cannot tell a layer
     over the steel from a shift of the survey out of it: along a taper the layer reads as a shift
     along the ship too (the offset over the taper's slope). The fit is redone with the layer held,
-    raised a third of a Tukey width at a time so that the points stay within its reach."""
+    raised half a Tukey width at a time so that the points stay within its reach (the steps between
+    with half the iterations: only the last placement is reported)."""
     k = fit.config.alignment.tukey_k_m
-    steps = max(1, int(np.ceil(thickness_m / (k / 3))))
+    steps = max(1, int(np.ceil(thickness_m / (k / 2))))
     moved = t
     for i in range(1, steps + 1):
         held = thickness_m * i / steps  # the points stand this much further off: the radius follows
         moved, _, _ = robust_icp(fit.src, fit.reference, moved, (fit.config.alignment.icp_schedule_m[-1] + held,), k,
-                                 fit.max_iter, order=fit.order, held=held)
+                                 fit.max_iter if i == steps else max(1, fit.max_iter // 2), order=fit.order, held=held)
     motion = moved @ np.linalg.inv(t)
     pivot = t[:3, :3] @ fit.src.mean(axis=0) + t[:3, 3]
     _, across, vertical, yaw = _offsets(moved, t, pivot)
@@ -678,7 +679,9 @@ def _along_trade(fit: _Refiner, t: F64, thickness_m: float, pivot: F64, gain: fl
 
     step, ystep = rc.along_settle_step_m / 2, rc.settle_heading_step_deg
     reach = min(3.0, 20.0 * thickness_m)
-    best, yaw, low = _lowest(cost, np.arange(-reach, reach + 1e-9, 2 * step),
+    # The shift first, then the shift and heading together about the best one (the settle's valley).
+    best, yaw, low = _lowest(cost, np.arange(-reach, reach + 1e-9, 2 * step), np.zeros(1))
+    best, yaw, low = _lowest(cost, best + step * np.arange(-2.0, 3.0),
                              np.arange(-rc.settle_heading_deg, rc.settle_heading_deg + 1e-9, ystep))
     best, yaw, low = _lowest(cost, best + step * np.arange(-1.0, 2.0), yaw + 0.5 * ystep * np.arange(-1.0, 2.0))
     best += _parabola_offset(cost(best - step, yaw), low, cost(best + step, yaw), step)

@@ -185,14 +185,20 @@ def rough_surface(points: F64, placed: F64, fit: Alignment, reference: Reference
     (``placed``, N x 3; lanes placed apart would read as texture before the correction), and on a
     rough hull (texture at or above ``compare.alignment.rough_surface_m``) its relief and the
     growth layer's trade (:func:`hullscan.compare.align.layer_trade`, on ``points`` as the fit saw them)."""
-    sample = placed
-    if len(placed) > 200_000:  # percentiles: a sample does
-        sample = placed[np.random.default_rng(config.seed).choice(len(placed), 200_000, replace=False)]
+    # Percentiles and the trade's fit: a sample does (drawn with replacement: drawing 200 k of 5 M
+    # without it permutes all 5 M; a point twice changes neither).
+    pick = (np.arange(len(placed)) if len(placed) <= 200_000
+            else np.unique(np.random.default_rng(config.seed).integers(0, len(placed), 200_000)))
+    sample = placed[pick]
     texture = surface_texture(sample, reference, np.eye(4), config)
     if texture is None or texture < config.alignment.rough_surface_m:
         return replace(fit, surface_texture_m=texture)
     relief = surface_relief(sample, reference, np.eye(4), config)
-    layer = None if relief is None else layer_trade(fine_refiner(points, reference, config), fit.transform.as_matrix(), relief)
+    if relief is None:
+        return replace(fit, surface_texture_m=texture)
+    # The trade is fitted on the sample as the fine fit sees a cloud (voxel-thinned, at most 60 k
+    # points), not on all 5 M points again.
+    layer = layer_trade(fine_refiner(points[pick], reference, config), fit.transform.as_matrix(), relief)
     return replace(fit, surface_texture_m=texture, surface_relief_m=relief, layer=layer)
 
 
