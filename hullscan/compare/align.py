@@ -80,7 +80,7 @@ class Alignment:
     # which the fit took out; None where it was not fitted (compare.alignment.surface_offset off).
     surface_offset_m: float | None = None
     # After the drift correction (hullscan.compare.kinds): the surface's texture at the scale of
-    # barnacles (:func:`surface_texture`), and on a rough hull its relief (:func:`surface_relief`)
+    # barnacles and, on a rough hull, its relief (:func:`surface_spread`)
     # and how the placement would move were the surveyed surface a layer that thick over the steel
     # (:func:`layer_trade`); None on a smooth one.
     surface_texture_m: float | None = None
@@ -622,22 +622,43 @@ def proud_at(src: F64, reference: Reference, t: F64, config: CompareConfig) -> f
     return _net_offset(d, over, c, reference)
 
 
-def surface_relief(src: F64, reference: Reference, t: F64, config: CompareConfig) -> float | None:
-    """The relief (m) of ``src`` (N, 3) placed by ``t`` on the reference: the 1st to the 99th
-    percentile of the signed distances of the points over the surface and within 2 Tukey widths
-    (compartments, a small share, fall outside); None where fewer than 30 are.
+def surface_spread(src: F64, reference: Reference, t: F64, config: CompareConfig, block_m: float = 1.0
+                   ) -> tuple[float | None, float | None]:
+    """(texture, relief) (m) of ``src`` (N, 3) placed by ``t`` on the reference, from the signed
+    distances of the points over the surface and within 2 Tukey widths (compartments, a small
+    share, fall outside); (None, None) where fewer than 30 are.
 
-    On a fouled hull it is the reported bound of what the fit cannot see: the fit lays the growth's
-    surface on the steel, and growth (barnacles with bare plating between) is about as thick as its
-    relief. It is a bound under that assumption, not a measurement: a layer without bare patches
-    (a uniform coat) is thicker than its relief, which no survey of its surface can tell."""
+    ``texture``: the 10th to 90th percentile of those distances less their median over each
+    ``block_m`` block: the relief at the scale of barnacles, without what drift and growth patches
+    add, nor anodes and compartments (a few per cent of the points). ``relief``: their 1st to 99th
+    percentile. On a fouled hull the relief is the reported bound of what the fit cannot see: the fit
+    lays the growth's surface on the steel, and growth (barnacles with bare plating between) is about
+    as thick as its relief. It is a bound under that assumption, not a measurement: a layer without
+    bare patches (a uniform coat) is thicker than its relief, which no survey of its surface can tell."""
+    from hullscan.compare.analysis import group_median
+    from hullscan.core.grid import group_keys, voxel_keys
+
     c = 2 * config.alignment.tukey_k_m
-    d, _, _, _, over = reference.signed_distance(src @ t[:3, :3].T + t[:3, 3], within=c + 3.0 * reference.spacing)
+    p = src @ t[:3, :3].T + t[:3, 3]
+    d, _, _, _, over = reference.signed_distance(p, within=c + 3.0 * reference.spacing)
     use = over & (np.abs(d) < c)
     if int(use.sum()) < 30:
-        return None
-    lo, hi = np.percentile(d[use], [1.0, 99.0])
-    return float(hi - lo)
+        return None, None
+    d = d[use]
+    _, inv, _ = group_keys(voxel_keys(p[use], block_m))
+    med = group_median(inv, d, int(inv.max()) + 1)
+    t_lo, t_hi = np.percentile(d - med[inv], [10.0, 90.0])
+    r_lo, r_hi = np.percentile(d, [1.0, 99.0])
+    return float(t_hi - t_lo), float(r_hi - r_lo)
+
+
+def _scan_sample(src: F64, config: CompareConfig) -> F64:
+    """At most ``registration.along_points`` of ``src`` (in their order): what a scan of the cost
+    along the ship evaluates at every step."""
+    n = config.alignment.registration.along_points
+    if len(src) <= n:
+        return src
+    return src[np.sort(np.random.default_rng(config.seed).choice(len(src), n, replace=False))]
 
 
 def layer_trade(fit: _Refiner, t: F64, thickness_m: float) -> LayerTrade:
@@ -670,8 +691,7 @@ def _along_trade(fit: _Refiner, t: F64, thickness_m: float, pivot: F64, gain: fl
     identity where no shift lowers the cost by ``gain`` (a parallel midbody: the layer does not trade
     along the ship there)."""
     rc = fit.config.alignment.registration
-    src = fit.src if len(fit.src) <= rc.along_points else fit.src[
-        np.sort(np.random.default_rng(fit.config.seed).choice(len(fit.src), rc.along_points, replace=False))]
+    src = _scan_sample(fit.src, fit.config)
     c = 2 * fit.config.alignment.tukey_k_m
 
     def cost(shift: float, yaw: float = 0.0) -> float:
@@ -688,25 +708,6 @@ def _along_trade(fit: _Refiner, t: F64, thickness_m: float, pivot: F64, gain: fl
     if min(low, cost(best, yaw)) > (1.0 - gain) * cost(0.0, 0.0):
         return np.eye(4)
     return _about(pivot, yaw, np.array([best, 0.0, 0.0]))
-
-
-def surface_texture(src: F64, reference: Reference, t: F64, config: CompareConfig, block_m: float = 1.0) -> float | None:
-    """The spread (m, 10th to 90th percentile) of the signed distances of ``src`` placed by ``t``
-    less their median over each ``block_m`` block: the relief at the scale of barnacles, without
-    what drift and growth patches add, nor anodes and compartments (a few per cent of the points)."""
-    from hullscan.compare.analysis import group_median
-    from hullscan.core.grid import group_keys, voxel_keys
-
-    c = 2 * config.alignment.tukey_k_m
-    p = src @ t[:3, :3].T + t[:3, 3]
-    d, _, _, _, over = reference.signed_distance(p, within=c + 3.0 * reference.spacing)
-    use = over & (np.abs(d) < c)
-    if int(use.sum()) < 30:
-        return None
-    _, inv, _ = group_keys(voxel_keys(p[use], block_m))
-    med = group_median(inv, d[use], int(inv.max()) + 1)
-    lo, hi = np.percentile(d[use] - med[inv], [10.0, 90.0])
-    return float(hi - lo)
 
 
 def _net_offset(d: F64, over: NDArray[np.bool_], c: float, reference: Reference) -> float:
@@ -944,8 +945,7 @@ def settle_along(src: F64, reference: Reference, t: F64, sigma: PriorSigma, conf
     crawls along that valley and stops where its iterations run out. The minimum is placed
     between scan steps by a parabola through the lowest three costs in each direction."""
     rc = config.alignment.registration
-    pts = src if len(src) <= rc.along_points else src[
-        np.sort(np.random.default_rng(config.seed).choice(len(src), rc.along_points, replace=False))]
+    pts = _scan_sample(src, config)
     c = 2 * config.alignment.tukey_k_m
     # The offset where the fit is, held through the scan: re-estimated at every shift it would be
     # one more freedom for the shift to trade with (a sea chest's recess moved the median 1.6 cm).

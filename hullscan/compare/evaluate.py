@@ -317,7 +317,7 @@ def placement_error(ins: Any, stamps: Any, nav_positions: Any, nav_orientations:
            "rms_m": round(float(np.sqrt(np.mean(np.sum((diff - mean) ** 2, axis=1)))), 4)}
     along = getattr(ins, "along_ship", None)
     if along is not None and len(along.two_sd_m):
-        two_sd = getattr(along, "total_two_sd_m", along.two_sd_m)  # with a fouled hull's growth layer
+        two_sd = along.total_two_sd_m  # with a fouled hull's growth layer
         # The stated along-ship uncertainty, submap by submap, against the track's error there.
         e_along = est_p[:, 0] - ins.to_internal(to_file(true_p))[:, 0]
         at = np.interp(along.stamps_ns, s[inside], e_along)
@@ -391,8 +391,9 @@ def layer_placement(ins: Any, stamps: Any, nav_positions: Any, nav_orientations:
 def _placed(run: dict[str, Any], tol_m: float, tol_deg: float, layer: bool = True) -> bool:
     """Placed to the target in every direction the run does not state as uncertain: an ambiguous run
     (its truth inside the reported along-ship range: a success) within ``tol_m`` across and in depth
-    and ``tol_deg`` in heading; any other as :func:`_within_or_stated`. A run that states a growth
-    layer (``stated_layer_m``, ``layer``) is held across and in depth to that layer where it is wider."""
+    and ``tol_deg`` in heading; any other as :func:`_within_or_stated`. With ``layer``, a run that
+    states a growth layer (``error_layer``) is placed also where the truth lies between its two
+    placements (:func:`_inside_layer`)."""
     err = run["error"]
     if layer and run.get("error_layer") and _inside_layer(err, run["error_layer"], tol_m, tol_deg,
                                                           bool(run.get("ambiguous"))):

@@ -28,8 +28,7 @@ from hullscan.compare.align import (
     local_refine,
     robust_icp,
     score,
-    surface_relief,
-    surface_texture,
+    surface_spread,
     voxel_down,
 )
 from hullscan.compare.analysis import Cells, Coverage, coverage, make_cells, segment
@@ -189,12 +188,8 @@ def rough_surface(points: F64, placed: F64, fit: Alignment, reference: Reference
     # without it permutes all 5 M; a point twice changes neither).
     pick = (np.arange(len(placed)) if len(placed) <= 200_000
             else np.unique(np.random.default_rng(config.seed).integers(0, len(placed), 200_000)))
-    sample = placed[pick]
-    texture = surface_texture(sample, reference, np.eye(4), config)
-    if texture is None or texture < config.alignment.rough_surface_m:
-        return replace(fit, surface_texture_m=texture)
-    relief = surface_relief(sample, reference, np.eye(4), config)
-    if relief is None:
+    texture, relief = surface_spread(placed[pick], reference, np.eye(4), config)
+    if texture is None or relief is None or texture < config.alignment.rough_surface_m:
         return replace(fit, surface_texture_m=texture)
     # The trade is fitted on the sample as the fine fit sees a cloud (voxel-thinned, at most 60 k
     # points), not on all 5 M points again.

@@ -58,10 +58,11 @@ def _merges_into(seg: tuple[str, Any, dict[str, Any]], big: tuple[str, Any, dict
     def near(g: float) -> bool:
         return bool(np.all(m["bbox_min"] < b["bbox_max"] + g) and np.all(m["bbox_max"] > b["bbox_min"] - g))
 
+    # A smaller protrusion beside a larger one, with the cells to look between them.
+    joinable = cells is not None and seg[0] == big[0] == "protrusion" and m["volume"] < b["volume"]
     if not near(config.detection.merge_gap_m):
         # Farther apart only across a band the survey did not see (below).
-        return bool(cells is not None and seg[0] == big[0] == "protrusion" and m["volume"] < b["volume"]
-                    and near(config.detection.unseen_join_m)
+        return bool(joinable and cells is not None and near(config.detection.unseen_join_m)
                     and joined_across_unseen(cells, seg[1], big[1], config.detection.unseen_join_m))
     small = m["volume"] < 0.1 * b["volume"] or (m["volume"] <= config.detection.merge_max_volume_m3
                                                  and m["volume"] < b["volume"])
@@ -70,7 +71,7 @@ def _merges_into(seg: tuple[str, Any, dict[str, Any]], big: tuple[str, Any, dict
         # growth layer off it, or a shadow across it, cut in two (a 3 m3 box on heavy growth came
         # out as 1.9 and 0.2 m3 findings).
         return True
-    if cells is None or not (seg[0] == big[0] == "protrusion" and m["volume"] < b["volume"]):
+    if not joinable or cells is None:
         return False
     # A smaller protrusion the cloud joins to this one across the reference's edge (a corner of
     # a design mesh, where the cells have no surface under them) is the same object; so is one

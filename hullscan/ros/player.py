@@ -107,14 +107,6 @@ def _publishers(node: Any, bag: BagReader, config: HullscanConfig, keep_names: b
     return pubs, {role: conv for role, (_, conv) in types.items()}
 
 
-def _spin(node: Any, seconds: float, until: Any = None) -> None:
-    import rclpy
-
-    end = time.monotonic() + seconds
-    while time.monotonic() < end and not (until is not None and until()):
-        rclpy.spin_once(node, timeout_sec=0.05)
-
-
 def play(bag_path: str | Path, config: HullscanConfig, *, rate: float = 1.0, keep_names: bool = False,
          wait_s: float = 5.0, wait_for: int = 1, clock: bool = True, linger_s: float = 1.0,
          depth: int = 500) -> dict[str, Any]:
@@ -124,7 +116,7 @@ def play(bag_path: str | Path, config: HullscanConfig, *, rate: float = 1.0, kee
     from std_msgs.msg import String
 
     from hullscan.ros import messages
-    from hullscan.ros.common import LATCHED, wait_for_listeners
+    from hullscan.ros.common import LATCHED, spin_for, wait_for_listeners
 
     try:
         from tf2_msgs.msg import TFMessage
@@ -171,7 +163,7 @@ def play(bag_path: str | Path, config: HullscanConfig, *, rate: float = 1.0, kee
                    "drops": drops.as_dict(), "damage": bag.damage}
         end_pub.publish(String(data=json.dumps(summary)))
         node.get_logger().info(f"played {sum(counts.values())} messages in {summary['wall_s']} s")
-        _spin(node, linger_s)  # keep the publishers alive so reliable/latched data reaches everyone
+        spin_for(node, linger_s)  # keep the publishers alive so reliable/latched data reaches everyone
         node.destroy_node()
     return summary
 

@@ -321,7 +321,7 @@ def test_a_survey_inside_the_design_is_not_an_offset_and_fits_as_without_one(hul
 def test_surface_relief_spans_a_growth_layer_and_stays_small_on_clean_plating(midbody) -> None:
     # Barnacle-like growth of 0-9 cm (bare plating between) over the plating: the relief is its
     # thickness; clean plating's is its noise.
-    from hullscan.compare.align import surface_relief
+    from hullscan.compare.align import surface_spread
 
     r, _, hull_pts = midbody
     rng = np.random.default_rng(1)
@@ -329,9 +329,9 @@ def test_surface_relief_spans_a_growth_layer_and_stays_small_on_clean_plating(mi
     clean = hull_pts + (rng.normal(0.0, 0.004, len(hull_pts)) - d)[:, None] * n  # the scan's 1 cm noise out
     grown = clean + rng.uniform(0.0, 0.09, len(hull_pts))[:, None] * n
     cfg = CompareConfig()
-    assert surface_relief(clean, r, np.eye(4), cfg) == pytest.approx(2 * 2.33 * 0.004, abs=0.008)
-    assert surface_relief(grown, r, np.eye(4), cfg) == pytest.approx(0.09, abs=0.01)
-    assert surface_relief(clean[:20], r, np.eye(4), cfg) is None  # too few points: no estimate
+    assert surface_spread(clean, r, np.eye(4), cfg)[1] == pytest.approx(2 * 2.33 * 0.004, abs=0.008)
+    assert surface_spread(grown, r, np.eye(4), cfg)[1] == pytest.approx(0.09, abs=0.01)
+    assert surface_spread(clean[:20], r, np.eye(4), cfg)[1] is None  # too few points: no estimate
 
 
 def test_the_layer_trade_lays_the_cloud_that_far_proud_and_says_how_the_placement_moves(midbody) -> None:
