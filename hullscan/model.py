@@ -682,6 +682,10 @@ class Finding:
     passes: int | None = None
     # When each of those passes first saw it (ISO 8601 UTC, the sonar's clock), to find its pings in the bag.
     passes_at_utc: tuple[str, ...] = ()
+    # The part of volume_m3 (m3) over a band the survey did not see, between parts of the finding
+    # seen on both sides of it, filled from their heights (hullscan.compare.analysis.measure); 0
+    # where all of it was seen. What was seen alone is volume_m3 less this: a lower bound.
+    volume_across_unseen_m3: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.confidence <= 1.0:

@@ -399,15 +399,17 @@ def _tangent_basis(n: F64) -> tuple[F64, F64]:
     return e1, np.cross(n, e1)
 
 
-def _height_raster(foot: F64, h: F64, nbar: F64, close_iter: int) -> tuple[F64, NDArray[np.bool_], F64]:
-    """Heights ``h`` standing on ``foot`` rasterised on the tangent plane of ``nbar``: (raster, filled, lo)."""
+def _height_raster(foot: F64, h: F64, nbar: F64, close_iter: int, pad: int = 1
+                   ) -> tuple[F64, NDArray[np.bool_], F64]:
+    """Heights ``h`` standing on ``foot`` rasterised on the tangent plane of ``nbar``: (raster, filled, lo);
+    ``pad`` empty cells around (a closing of more iterations than that erodes at the raster's edge)."""
     g = ANALYSIS_CELL_M
     e1, e2 = _tangent_basis(nbar)
     c0 = foot.mean(axis=0)
     uv = np.stack([(foot - c0) @ e1, (foot - c0) @ e2], axis=1)
-    lo = uv.min(axis=0) - g
+    lo = uv.min(axis=0) - pad * g
     ij = np.floor((uv - lo) / g).astype(np.int64)
-    shape = tuple(int(s) + 2 for s in ij.max(axis=0) + 1)
+    shape = tuple(int(s) + 1 + pad for s in ij.max(axis=0) + 1)
     # Mean height per tangent-plane cell: rim cells hold the side walls (0..h) and are half inside.
     hsum = np.zeros(shape)
     hcnt = np.zeros(shape)
@@ -460,11 +462,15 @@ def _overhang(cells: Cells, idx: I64, nbar: F64, max_steps: int = 40) -> tuple[I
     return off[taken], t_off[taken]
 
 
-def measure(cells: Cells, idx: I64, sign: float) -> dict[str, Any]:
+def measure(cells: Cells, idx: I64, sign: float, bridge_m: float = 0.0) -> dict[str, Any]:
     """Footprint, volume, height and centroid of one connected deviation.
 
     ``layer_*``: the same from nearest-point heights over the reference surface (a layer's own
-    thickness, for telling growth layers from objects).
+    thickness, for telling growth layers from objects). ``bridge_m``: the deviation was seen on
+    both sides of a band the survey did not see, up to this wide (:func:`joined_across_unseen`):
+    the band is filled from the heights seen on either side of it, and ``bridged_volume`` says how
+    much of ``volume`` that is (a box astride a gap between lanes is there in the gap too; measured
+    as seen, fouled_feeder's box had 42 % of its volume).
     """
     g = ANALYSIS_CELL_M
     facing = _facing_share(cells, idx)
@@ -503,6 +509,13 @@ def measure(cells: Cells, idx: I64, sign: float) -> dict[str, Any]:
             h = np.concatenate([h, te - cells.baseline[ext]])
             idx = np.concatenate([idx, ext])
     raster, filled, lo = _height_raster(foot, h, nbar, close_iter)
+    bridged = 0.0
+    if bridge_m > 0:
+        # A closing of k iterations joins parts up to 2k cells apart.
+        k = max(close_iter, int(np.ceil(bridge_m / g / 2)))
+        seen_volume = float(np.nansum(raster) * g * g)
+        raster, filled, lo = _height_raster(foot, h, nbar, k, pad=k + 1)
+        bridged = max(0.0, float(np.nansum(raster) * g * g) - seen_volume)
     footprint = float(filled.sum() * g * g)
     volume = float(np.nansum(raster) * g * g)
     # Centroid over the filled height raster (volume-weighted), not over the cells: sonar sees
@@ -529,7 +542,7 @@ def measure(cells: Cells, idx: I64, sign: float) -> dict[str, Any]:
         "extent": extent, "layer_footprint": float(layer_filled.sum() * g * g),
         "layer_volume": float(np.nansum(layer) * g * g), "layer_max_height": float(h0.max()),
         "layer_median_height": float(np.median(h0)),
-        "facing": facing,
+        "facing": facing, "bridged_volume": bridged, "bridge_m": bridge_m,
     }
 
 
@@ -820,11 +833,20 @@ def peel_layer(cells: Cells, idx: I64, config: CompareConfig, block: float = 0.5
     pts = cells.points[idx]
     _, binv, _ = group_keys(voxel_keys(pts, block))
     nb = int(binv.max()) + 1
-    bmed = group_median(binv, r, nb)
+    # The layer from the region's lower cells only: an object standing on it (up to
+    # layer_object_share of the region) would otherwise raise the layer under itself by its own
+    # height, and come off with it (a 10 cm cap grown into the growth patch around it, 11 % of the
+    # region's cells, bench/clearance.py on heavy_growth).
+    low = r <= np.quantile(r, 1.0 - config.detection.layer_object_share)
+    bmed = group_median(binv[low], r[low], nb)
     bsum = np.stack([np.bincount(binv, weights=pts[:, i], minlength=nb) for i in range(3)], axis=1)
     bcen = bsum / np.bincount(binv, minlength=nb)[:, None]
-    layer = np.array([np.median(bmed[nbrs]) for nbrs in
-                      cKDTree(bcen).query_ball_point(bcen, r=config.detection.baseline_radius_m * 2 / 3, workers=-1)])
+    near = cKDTree(bcen).query_ball_point(bcen, r=config.detection.baseline_radius_m * 2 / 3, workers=-1)
+    # Blocks that are all object take the layer of the blocks around them (where none is around:
+    # their own median, as before).
+    whole = group_median(binv, r, nb)
+    layer = np.array([np.median(v) if len(v := bmed[nbrs][np.isfinite(bmed[nbrs])]) else np.median(whole[nbrs])
+                      for nbrs in near])
     new_r = np.full(len(cells.residual), np.nan)
     new_r[idx] = r - np.maximum(layer[binv], 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -887,7 +909,7 @@ def make_finding(fid: str, kind: str, idx: I64, m: dict[str, Any], cells: Cells,
         region=region, side=side_of(c, m["normal"]),  # type: ignore[arg-type]
         distance_from_stern_m=round(float(c[0]), 3), depth_m=round(float(-c[2]), 3),
         confidence=round(conf, 3), risk=round(risk, 3), n_points=n_points, frame_number=frame, passes=passes,
-        passes_at_utc=passes_at_utc,
+        passes_at_utc=passes_at_utc, volume_across_unseen_m3=round(float(m.get("bridged_volume", 0.0)), 5),
     )
 
 
@@ -1026,7 +1048,11 @@ def clearing_cells(cells: Cells, config: CompareConfig, height: float | None = N
         return good, np.zeros(len(good), bool)
     unc = np.nan_to_num(cells.uncertainty, nan=np.inf)
     zscore, margin = _clear_factors(config)
-    return good, good & (zscore * unc <= margin * h)
+    # A compartment reads its height plus what the plating under it reads against its surroundings:
+    # in a bare patch amid thick growth the local baseline stands on the growth, and a 10 cm cap
+    # there read 4.5 cm (bench/clearance.py, heavy_growth). Its top must still seed.
+    top = margin * h + np.minimum(np.nan_to_num(cells.residual, nan=0.0), 0.0)
+    return good, good & (zscore * unc <= top) & (top > least_seed_height(config) + 1e-9)
 
 
 def _clear_factors(config: CompareConfig) -> tuple[float, float]:

@@ -109,6 +109,10 @@ class DetectionConfig(BaseModel):
     growth_max_mean_height_m: float = Field(0.08, ge=0.0, description="... whose mean height is below this ...")
     growth_max_slenderness: float = Field(0.12, ge=0.0,
                                           description="... and max height / sqrt(footprint) below this is a growth layer")
+    layer_object_share: float = Field(
+        0.2, ge=0.0, lt=1.0, description="a growth layer peeled off a broad protrusion is measured on its cells but "
+        "the highest this share: an object standing on the layer, up to this share of its area, stays proud of it "
+        "(0: the layer from all of them, as before stop 44)")
     merge_gap_m: float = Field(0.3, ge=0.0, description="fragments this close to a larger finding belong to it")
     merge_max_volume_m3: float = Field(0.01, ge=0.0, description="largest fragment merged into a neighbour (m3)")
     unseen_join_m: float = Field(

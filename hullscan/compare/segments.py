@@ -51,10 +51,12 @@ def carries_layer(m: dict[str, Any], config: CompareConfig) -> bool:
 
 
 def _merges_into(seg: tuple[str, Any, dict[str, Any]], big: tuple[str, Any, dict[str, Any]],
-                 config: CompareConfig, cells: Cells | None = None, edge_joins: bool = False) -> bool:
+                 config: CompareConfig, cells: Cells | None = None, edge_joins: bool = False) -> str | None:
+    """Why ``seg`` belongs to the larger ``big`` ("beside", "inside", "edge", or "unseen": the two
+    face each other across a band the survey did not see), or None where it does not."""
     m, b = seg[2], big[2]
     if not (seg[0] == big[0] or big[0] == "protrusion"):
-        return False
+        return None
     def near(g: float) -> bool:
         return bool(np.all(m["bbox_min"] < b["bbox_max"] + g) and np.all(m["bbox_max"] > b["bbox_min"] - g))
 
@@ -62,22 +64,26 @@ def _merges_into(seg: tuple[str, Any, dict[str, Any]], big: tuple[str, Any, dict
     joinable = cells is not None and seg[0] == big[0] == "protrusion" and m["volume"] < b["volume"]
     if not near(config.detection.merge_gap_m):
         # Farther apart only across a band the survey did not see (below).
-        return bool(joinable and cells is not None and near(config.detection.unseen_join_m)
-                    and joined_across_unseen(cells, seg[1], big[1], config.detection.unseen_join_m))
+        across = (joinable and cells is not None and near(config.detection.unseen_join_m)
+                  and joined_across_unseen(cells, seg[1], big[1], config.detection.unseen_join_m))
+        return "unseen" if across else None
     small = m["volume"] < 0.1 * b["volume"] or (m["volume"] <= config.detection.merge_max_volume_m3
                                                  and m["volume"] < b["volume"])
-    if small or (seg[0] == big[0] == "protrusion" and m["volume"] < b["volume"] and _inside_box(m, b) >= 0.9):
+    if small:
+        return "beside"
+    if seg[0] == big[0] == "protrusion" and m["volume"] < b["volume"] and _inside_box(m, b) >= 0.9:
         # Or a smaller protrusion inside the larger one's bounding box: one object that peeling a
         # growth layer off it, or a shadow across it, cut in two (a 3 m3 box on heavy growth came
         # out as 1.9 and 0.2 m3 findings).
-        return True
+        return "inside"
     if not joinable or cells is None:
-        return False
+        return None
     # A smaller protrusion the cloud joins to this one across the reference's edge (a corner of
     # a design mesh, where the cells have no surface under them) is the same object; so is one
     # facing it across a band the survey did not see (an object astride a gap between lanes).
-    return bool((edge_joins and joined_off_reference(cells, seg[1], big[1]))
-                or joined_across_unseen(cells, seg[1], big[1], config.detection.unseen_join_m))
+    if edge_joins and joined_off_reference(cells, seg[1], big[1]):
+        return "edge"
+    return "unseen" if joined_across_unseen(cells, seg[1], big[1], config.detection.unseen_join_m) else None
 
 
 def _inside_box(m: dict[str, Any], b: dict[str, Any]) -> float:
@@ -147,13 +153,17 @@ def resolve_segments(segs: list[Seg], cells: Cells, config: CompareConfig, drops
             continue
         # Edge and shadow artefacts (small recesses at the rim of a protrusion included) and
         # fragments cut off by grating bars or shadows belong to the larger finding beside them.
-        big = next((k for k in range(len(order)) if _merges_into(seg, order[k], config, cells, edge_joins)), None)
+        why = ((k, _merges_into(seg, order[k], config, cells, edge_joins)) for k in range(len(order)))
+        big, reason = next(((k, r) for k, r in why if r is not None), (None, None))
         if big is not None:
-            drops.add("findings", "merged_into_neighbour", 1, f"{m['volume']:.4f} m3 beside a larger one")
-            kind, idx, _ = order[big]
+            drops.add("findings", "merged_into_neighbour", 1, f"{m['volume']:.4f} m3 beside a larger one"
+                      + (" across a band not seen" if reason == "unseen" else ""))
+            kind, idx, held = order[big]
             if seg[0] == kind:  # same sign: the fragment is part of it (volume, footprint)
                 idx = np.union1d(idx, seg[1])
-                merged = measure(cells, idx, 1.0 if kind == "protrusion" else -1.0)
+                # Parts seen on both sides of a band not seen: the object is in the band too.
+                bridge = config.detection.unseen_join_m if reason == "unseen" else float(held.get("bridge_m", 0.0))
+                merged = measure(cells, idx, 1.0 if kind == "protrusion" else -1.0, bridge_m=bridge)
                 merged["seed_points"] = order[big][2].get("seed_points", 0) + m.get("seed_points", 0)
                 order[big] = (kind, idx, merged)
             continue

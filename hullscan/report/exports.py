@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 CSV_COLUMNS = ("case_number", "vessel_name", "imo_number", "id", "kind", "side", "region", "frame_number",
-               "distance_from_stern_m", "along_uncertainty_m", "depth_m", "x_m", "y_m", "z_m", "volume_m3", "max_height_m",
-               "footprint_m2", "confidence", "confidence_class", "risk", "nearest_landmark", "n_camera_frames",
+               "distance_from_stern_m", "along_uncertainty_m", "depth_m", "x_m", "y_m", "z_m", "volume_m3",
+               "volume_across_unseen_m3", "max_height_m", "footprint_m2", "confidence", "confidence_class", "risk", "nearest_landmark", "n_camera_frames",
                "passes", "passes_at_utc", "history", "history_since")
 
 
@@ -31,7 +31,8 @@ def _rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
             "distance_from_stern_m": f["distance_from_stern_m"],
             "along_uncertainty_m": f.get("along_uncertainty_m"), "depth_m": f["depth_m"],
             "x_m": f["centroid"][0], "y_m": f["centroid"][1], "z_m": f["centroid"][2],
-            "volume_m3": f["volume_m3"], "max_height_m": f["max_height_m"], "footprint_m2": f["footprint_m2"],
+            "volume_m3": f["volume_m3"], "volume_across_unseen_m3": f.get("volume_across_unseen_m3", 0.0),
+            "max_height_m": f["max_height_m"], "footprint_m2": f["footprint_m2"],
             "confidence": f["confidence"], "confidence_class": f.get("confidence_class"), "risk": f["risk"],
             "nearest_landmark": near.get("description"), "n_camera_frames": len(f.get("camera", [])),
             "passes": f.get("passes"), "passes_at_utc": " ".join(f.get("passes_at_utc") or []) or None,

@@ -166,6 +166,15 @@ def _passes(f: dict[str, Any]) -> str:
     return (" from one pass only" if n == 1 else f" from {n} separate passes") + when
 
 
+def _unseen_part(f: dict[str, Any]) -> str:
+    """' (of which 120 L over a band not seen between its parts, filled from both sides: 90 L seen)', or ''."""
+    u = float(f.get("volume_across_unseen_m3") or 0.0)
+    if u <= 0:
+        return ""
+    return (f" (of which {u * 1000:.0f} L over a band the survey did not see between its parts, filled from the "
+            f"heights either side: {(f['volume_m3'] - u) * 1000:.0f} L seen)")
+
+
 def _frames_uncertain(f: dict[str, Any], ins: Any) -> str:
     """' (uncertain by +/- 2 frames)' where the placement along the ship is worse than half a frame
     spacing there, else ''."""
@@ -189,7 +198,7 @@ def _finding_card(f: dict[str, Any], ins: Any, doc: dict[str, Any]) -> str:
         ("from the stern", f"{f['distance_from_stern_m']:.2f} m{_along(f)}; {frame}"),
         ("depth", f"{f['depth_m']:.2f} m below the waterline" + (" (waterline guessed)" if guessed else "")),
         ("nearest landmark", near["description"] if near else "no landmark known (reference has no named regions)"),
-        ("size", f"{f['volume_m3'] * 1000:.0f} L, {f['max_height_m'] * 100:.0f} cm "
+        ("size", f"{f['volume_m3'] * 1000:.0f} L{_unseen_part(f)}, {f['max_height_m'] * 100:.0f} cm "
                  f"{'proud of' if f['kind'] == 'protrusion' else 'into'} the hull, footprint {f['footprint_m2']:.2f} m²"),
         ("box (m)", f"x {f['bbox_min'][0]:.2f}-{f['bbox_max'][0]:.2f}, y {f['bbox_min'][1]:.2f}-{f['bbox_max'][1]:.2f}, "
                     f"z {f['bbox_min'][2]:.2f}-{f['bbox_max'][2]:.2f}"),

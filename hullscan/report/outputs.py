@@ -36,7 +36,9 @@ SCHEMA = "hullscan.findings"
 # 2.4: "passes" per finding (separate passes that saw it; null where the cloud kept no times).
 # 2.5: a fouled hull: alignment.surface_texture_m, surface_relief_m and growth_layer (how a growth layer
 # as thick as the relief would move the placement), along_ship.growth_layer_two_sd_m.
-SCHEMA_VERSION = "2.5"
+# 2.6: "volume_across_unseen_m3" per finding (the part of its volume over a band not seen, between parts seen on
+# both sides).
+SCHEMA_VERSION = "2.6"
 
 
 def sha256_file(path: str | Path) -> str:

@@ -58,3 +58,29 @@ def test_two_protrusions_join_across_a_band_not_seen_but_not_across_plating_seen
     assert not joined_across_unseen(cells(low, high, around, _feet((0.0, 0.9), (0.35, 0.4))), a, b, 0.6)
     # Farther apart than the join allows.
     assert not joined_across_unseen(cells(low, high + np.array([0.0, 0.5, 0.0]), around), a, b, 0.6)
+
+
+def test_a_finding_astride_a_band_not_seen_is_measured_across_it():
+    # A 0.9 x 0.8 m box 0.3 m proud whose middle 0.4 m no lane saw: measured as seen it is half
+    # the box; bridged, the band takes the heights either side and the volume is the box's.
+    from types import SimpleNamespace
+
+    from hullscan.compare.analysis import measure
+
+    feet = np.vstack([_feet((0.0, 0.9), (0.0, 0.2)), _feet((0.0, 0.9), (0.6, 0.8))])
+    n = len(feet)
+    cells = SimpleNamespace(base=feet, points=feet + [0.0, 0.0, 0.3], residual=np.full(n, 0.3),
+                            normal=np.tile([0.0, 0.0, 1.0], (n, 1)), in_recess=None, reference=None,
+                            cloud_normal=None, count=np.ones(n))
+    idx = np.arange(n)
+    seen = measure(cells, idx, 1.0)
+    both = measure(cells, idx, 1.0, bridge_m=0.6)
+    box = 0.95 * 0.85 * 0.3  # cells of 5 cm centred on the feet: half a cell beyond each edge
+    assert seen["bridged_volume"] == 0.0 and seen["volume"] == pytest.approx(0.95 * 0.5 * 0.3, rel=0.15)
+    assert both["volume"] == pytest.approx(box, rel=0.1)
+    assert both["bridged_volume"] == pytest.approx(both["volume"] - seen["volume"], abs=1e-9)
+    # The centroid moves to the middle of the band, where the box's is.
+    assert both["centroid"][1] == pytest.approx(0.4, abs=0.03)
+    # A band wider than the bridge stays open.
+    apart = measure(cells, idx, 1.0, bridge_m=0.2)
+    assert apart["volume"] == pytest.approx(seen["volume"], rel=0.02)

@@ -88,6 +88,25 @@ def test_object_on_a_broad_thin_layer_is_reported_alone():
     assert drops.total("layer_under_object") == 1
 
 
+def test_a_cap_grown_into_a_narrow_strip_of_growth_comes_back_off_the_peeled_layer():
+    # A 10 cm cap (0.9 x 0.65 m) on a strip of growth 4 cm thick and 0.8 m wide: together one broad,
+    # thin protrusion, peeled as growth. Measured on all its cells, the layer under the cap was the
+    # cap (most of the blocks around it are cap): peeled with it (bench/clearance.py, heavy_growth).
+    p = plate(110, 40)
+    p["height"][box(p, 0.5, 5.0, 0.5, 1.3)] = 0.04
+    cap = box(p, 1.55, 2.45, 0.6, 1.25)
+    p["height"][cap] = 0.14
+    for share, found in ((0.0, False), (0.2, True)):
+        cfg = CompareConfig()
+        cfg = cfg.model_copy(update={"detection": cfg.detection.model_copy(update={"layer_object_share": share})})
+        order, drops = resolve(cells_of(p), cfg)
+        assert drops.total("growth_layer") == 1
+        assert len(order) == int(found)
+    m = order[0][2]
+    assert abs(m["max_height"] - 0.1) < 0.005
+    assert np.linalg.norm(m["centroid"][:2] - [2.0, 0.925]) < 0.1
+
+
 def test_a_real_compartment_is_not_taken_for_a_layer():
     cfg = CompareConfig()
     p = plate(40, 40)
@@ -175,6 +194,25 @@ def test_returns_spilled_past_a_plate_edge_are_dropped_but_an_object_seen_face_o
     # Without the cloud's normals (a plain PLY) the rule is off.
     order, _ = resolve(cells_of(p, None), cfg)
     assert len(order) == 1
+
+
+def test_plating_that_reads_below_its_surroundings_clears_only_what_would_still_seed_there():
+    # A compartment reads its height plus the plating's own residual: in a bare patch amid thick
+    # growth (the local baseline on the growth) a 10 cm cap reads 4.5 cm, under the 4 cm floor's margin.
+    from hullscan.compare.analysis import clearing_cells
+
+    cfg = CompareConfig()
+    p = plate(10, 10, count=20)
+    cells = cells_of(p)
+    cells = Cells(**{**cells.__dict__, "uncertainty": np.full(len(cells.points), 0.005)})
+    for residual, cleared in ((0.0, True), (0.03, True), (-0.02, True), (-0.045, False)):
+        got = clearing_cells(Cells(**{**cells.__dict__, "residual": np.full(len(cells.points), residual)}), cfg, 0.1)[1]
+        assert got.all() == cleared and got.any() == cleared, residual
+    # Less certain plating needs its top further above the seed test: 5 x 1.2 cm = 6 cm > 8 - 2.5 cm.
+    shaky = Cells(**{**cells.__dict__, "uncertainty": np.full(len(cells.points), 0.012),
+                     "residual": np.full(len(cells.points), -0.025)})
+    assert not clearing_cells(shaky, cfg, 0.1)[1].any()
+    assert clearing_cells(Cells(**{**shaky.__dict__, "residual": np.zeros(len(cells.points))}), cfg, 0.1)[1].all()
 
 
 def test_returns_on_one_face_of_a_thin_plate_do_not_clear_the_other_face():
