@@ -31,6 +31,7 @@ from hullscan.compare.uncertainty import (
     point_sigma,
 )
 from hullscan.core.grid import group_keys, voxel_keys, voxel_knn
+from hullscan.core.robust import neighbour_nanmedian
 from hullscan.core.visits import pass_starts
 from hullscan.model import Finding
 
@@ -99,19 +100,6 @@ def group_median(groups: I64, values: F64, n_groups: int) -> F64:
     return group_quantile(groups, values, n_groups, 0.5)
 
 
-def row_nanmedian(values: F64) -> F64:
-    """``np.nanmedian(values, axis=1)`` for a (M, K) array (NaN for all-NaN rows), by one row sort."""
-    s = np.sort(values, axis=1)  # NaN sorts last
-    n = (~np.isnan(values)).sum(axis=1)
-    rows = np.arange(len(values))
-    out = np.full(len(values), np.nan)
-    has = n > 0
-    lo = s[rows[has], (n[has] - 1) // 2]
-    hi = s[rows[has], n[has] // 2]
-    out[has] = 0.5 * (lo + hi)
-    return out
-
-
 # The estimated model's least cell sigma (m): a cloud's own sigma comes from its plane fits, which
 # do not see what the voxel grid and the reference's meshing add.
 ESTIMATED_LEAST_SIGMA_M = 0.01
@@ -156,11 +144,11 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
     # First arrivals stand proud of the plating by more the more grazing the return: taken out.
     d, gain = (d, 0.0) if sonar else _without_leading_edge(d, judged, geometry, mean, config)
     # Neighbourhood median: roughness (barnacles, noise) below ~smooth_radius disappears.
-    nb = voxel_knn(cp, keys[first], cell, 9, config.detection.smooth_radius_m)  # as cKDTree(cp).query, without the tree
-    nb_d = np.full(nb.shape, np.nan)
-    valid = nb < m
-    nb_d[valid] = d[nb[valid]]
-    smooth = np.where(np.isfinite(d), row_nanmedian(nb_d), np.nan)
+    # The cells within the radius (9 at 8 cm: a 5 cm cell's 3 x 3), as cKDTree(cp).query, without the tree.
+    nb = voxel_knn(cp, keys[first], cell, max(9, int(np.pi * (config.detection.smooth_radius_m / cell) ** 2)),
+                   config.detection.smooth_radius_m)
+    smooth, _ = neighbour_nanmedian(d, nb)
+    smooth = np.where(np.isfinite(d), smooth, np.nan)
     # Local baseline on 0.5 m blocks: medians of medians within baseline_radius, clipped.
     _, binv, _ = group_keys(voxel_keys(cp, 0.5))
     nb_blocks = int(binv.max()) + 1 if len(binv) else 0
@@ -181,7 +169,7 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
         # The model's uncertainty of each cell's mean, then of the neighbourhood median taken of it
         # (1.25 sigma / sqrt(n) for a median of n); the survey's scatter sets the scale. The
         # alignment's residual is not added: the relative deviation cancels it.
-        model = _judged_height_sigma(np.sqrt(1.0 / wsum), nb, np.isfinite(nb_d), config.uncertainty.floor_m)
+        model = _judged_height_sigma(np.sqrt(1.0 / wsum), nb, np.isfinite(d), config.uncertainty.floor_m)
         unc0 = np.hypot(model, _local_systematic(cp, residual, bmed, bbase, binv, owner, members, config))
         scale = calibrated_scale(residual, unc0, np.isfinite(residual), config.uncertainty)
         unc = scale * unc0
@@ -190,7 +178,7 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
         how = "estimated"
         sig = np.maximum(np.where(csig > 0, csig, config.uncertainty.fallback_sigma_m), ESTIMATED_LEAST_SIGMA_M)
         if config.uncertainty.random == "mean":
-            sig = _judged_height_sigma(sig / np.sqrt(count), nb, np.isfinite(nb_d), config.uncertainty.floor_m)
+            sig = _judged_height_sigma(sig / np.sqrt(count), nb, np.isfinite(d), config.uncertainty.floor_m)
         # The alignment's residual is one figure for the whole hull (growth on one plate, a lane
         # placed off at one turn); with ``systematic: local`` each cell carries what its own
         # surroundings show instead, where the relative deviation has cancelled the rest.
@@ -234,14 +222,12 @@ def _without_leading_edge(d: F64, judged: NDArray[np.bool_], geometry: tuple[F64
     return np.asarray(d - gain * bias, np.float64), gain
 
 
-def _judged_height_sigma(cell_sigma: F64, nb: I64, valid: NDArray[np.bool_], floor: float) -> F64:
+def _judged_height_sigma(cell_sigma: F64, nb: I64, judged: NDArray[np.bool_], floor: float) -> F64:
     """The uncertainty (m) of the height the detector judges in each cell: the median over its
-    smoothing neighbours ``nb`` (M, k; ``valid`` where a neighbour is there and judged) of their
-    means, each of ``cell_sigma`` (M,): 1.25 sigma / sqrt(n) for a median of n, with ``floor``."""
-    nb_s = np.full(nb.shape, np.nan)
-    nb_s[valid] = cell_sigma[nb[valid]]
-    n_nb = np.maximum(valid.sum(axis=1), 1)
-    return np.asarray(np.hypot(1.2533 * row_nanmedian(nb_s) / np.sqrt(n_nb), floor), np.float64)
+    smoothing neighbours ``nb`` (M, k; those ``judged``, M,) of their means, each of ``cell_sigma``
+    (M,): 1.25 sigma / sqrt(n) for a median of n, with ``floor``."""
+    med, n_nb = neighbour_nanmedian(np.where(judged, cell_sigma, np.nan), nb)
+    return np.asarray(np.hypot(1.2533 * med / np.sqrt(np.maximum(n_nb, 1)), floor), np.float64)
 
 
 def _local_systematic(cp: F64, residual: F64, bmed: F64, bbase: F64, binv: I64, owner: I64, members: I64,

@@ -103,6 +103,11 @@ class DetectionConfig(BaseModel):
         12, ge=1, description="fewest cloud points in a finding's seed cells (those clearing min_height and "
         "min_zscore); fewer: a fragment merged into a neighbour, or dropped")
     smooth_radius_m: float = Field(0.08, gt=0.0, description="median filter radius over the deviation (barnacles)")
+    rough_smooth_radius_m: float = Field(
+        0.15, ge=0.0, description="on a rough hull (compare.alignment.rough_surface_m), the median filter's radius "
+        "instead: barnacles' relief (heavy_growth: 2.5 cm, 1 sigma) left 1.1-1.4 cm after an 8 cm median, and the "
+        "hull cleared 53 % of what was seen for 0.1 m (74 % at 15 cm; at 20 cm 10 cm caps in cleared surface were "
+        "missed, bench/clearance.py); an object under about 4 x this across reads lower (0: smooth_radius_m everywhere)")
     baseline_radius_m: float = Field(1.5, gt=0.0, description="radius of the local baseline (as-built, growth layer)")
     baseline_clip_m: float = Field(0.06, ge=0.0, description="largest local baseline removed (as-built tolerance)")
     growth_min_footprint_m2: float = Field(1.5, ge=0.0, description="a protrusion this broad ...")

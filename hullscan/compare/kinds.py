@@ -237,6 +237,12 @@ class _SurfaceSource(ABC):
         fit = rough_surface(points, p_ref, fit, framing.reference, config)
         if fit.layer is not None and fit.surface_texture_m is not None:
             notes.append(rough_surface_note(fit.surface_texture_m, fit.layer))
+            if config.detection.rough_smooth_radius_m > 0:
+                r = config.detection.rough_smooth_radius_m
+                notes.append(f"on this rough hull the deviation is the median within {r * 100:.0f} cm (not "
+                             f"{config.detection.smooth_radius_m * 100:.0f} cm): the barnacles' relief averages out "
+                             f"and more of the hull clears; an object under about {4 * r:.1f} m across reads lower "
+                             "than it stands")
         return Placement(fit, p_ref, tuple(corrections), tuple(notes))
 
     def judge(self, points: F64, distance: F64, over: Mask, framing: Framing, config: CompareConfig,
@@ -244,6 +250,9 @@ class _SurfaceSource(ABC):
         return Judgement(within_reach(distance, over, config))
 
     def cells(self, placement: Placement, cloud: HullCloud, framing: Framing, config: CompareConfig) -> Cells:
+        if placement.alignment.layer is not None and config.detection.rough_smooth_radius_m > 0:
+            config = config.model_copy(update={"detection": config.detection.model_copy(
+                update={"smooth_radius_m": config.detection.rough_smooth_radius_m})})
         # The corrections after the rigid fit are shifts: the fit's rotation turns the normals.
         return make_cells(placement.points, np.asarray(cloud.sigma, float), np.asarray(cloud.confidence, float),
                           framing.reference, config, placement.alignment.residual_m, geometry=_geometry(cloud),

@@ -1,8 +1,12 @@
-"""Robust weights for iteratively reweighted fits (ICP, plane fits)."""
+"""Robust statistics: weights for iteratively reweighted fits (ICP, plane fits), row medians."""
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
 
 F64 = NDArray[np.float64]
@@ -13,3 +17,54 @@ def tukey(r: F64, k: float) -> F64:
     (a compartment tens of cm off the surface gets no weight in a fit)."""
     u = np.clip(np.abs(r) / k, 0.0, 1.0)
     return (1 - u**2) ** 2
+
+
+@njit(cache=True, nogil=True)
+def _neighbour_nanmedian(values: F64, nb: NDArray[np.int64], out: F64, count: NDArray[np.int64], begin: int,
+                         end: int) -> None:
+    """Rows ``begin`` to ``end``: the median of ``values[nb[i]]`` (neighbours index ``len(values)``
+    where missing) that are not NaN into ``out``, NaN where none is, and how many were into
+    ``count``; each row insertion-sorted in a buffer of K (K is small: a median filter's cells)."""
+    m_all = len(values)
+    k = nb.shape[1]
+    buf = np.empty(k)
+    for i in range(begin, end):
+        n = 0
+        for j in range(k):
+            t = nb[i, j]
+            if t < 0 or t >= m_all:
+                continue
+            v = values[t]
+            if v != v:  # NaN
+                continue
+            m = n
+            while m > 0 and buf[m - 1] > v:
+                buf[m] = buf[m - 1]
+                m -= 1
+            buf[m] = v
+            n += 1
+        count[i] = n
+        out[i] = np.nan if n == 0 else 0.5 * (buf[(n - 1) // 2] + buf[n // 2])
+
+
+def neighbour_nanmedian(values: F64, nb: NDArray[np.int64]) -> tuple[F64, NDArray[np.int64]]:
+    """Per row of ``nb`` (M, K: indices into ``values`` (N,), ``N`` where there is no neighbour, as
+    :func:`hullscan.core.grid.voxel_knn` gives them): the median of those neighbours' ``values`` that
+    are not NaN, NaN where none is (M,), and how many there were (M,). As
+    ``np.nanmedian(values_padded[nb], axis=1)``, without the (M, K) gather: at K = 28 (a 15 cm median
+    over 5 cm cells) the gather and numpy's row sort took 2 s for 1.5 M cells. Threads over row chunks."""
+    v = np.ascontiguousarray(values, dtype=np.float64)
+    idx = np.ascontiguousarray(nb, dtype=np.int64)
+    if v.ndim != 1 or idx.ndim != 2:
+        raise ValueError(f"neighbour_nanmedian: expected values (N,) and nb (M, K), got {v.shape} and {idx.shape}")
+    out = np.empty(len(idx))
+    count = np.empty(len(idx), np.int64)
+    n_chunks = max(1, min(os.cpu_count() or 1, 4, len(idx) // 100_000))
+    cuts = np.linspace(0, len(idx), n_chunks + 1).astype(np.int64)
+    if n_chunks == 1:
+        _neighbour_nanmedian(v, idx, out, count, 0, len(idx))
+    else:  # nogil kernel, disjoint rows of out per chunk
+        with ThreadPoolExecutor(n_chunks) as pool:
+            list(pool.map(lambda i: _neighbour_nanmedian(v, idx, out, count, int(cuts[i]), int(cuts[i + 1])),
+                          range(n_chunks)))
+    return out, count

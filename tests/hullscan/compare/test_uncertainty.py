@@ -315,3 +315,34 @@ def test_a_strip_seen_at_grazing_beside_head_on_plating_does_not_stand_proud(hul
         assert abs(step) < 0.003, step
     else:
         assert c.leading_edge_gain == 0.0 and step > 0.01, step
+
+
+def test_a_wider_median_on_a_rough_hull_clears_more_and_still_reads_a_cap(hull) -> None:
+    """Barnacles (4 cm cells, 0-8.7 cm high, as heavy_growth's) on bottom plating with a 10 cm cap of
+    0.9 x 0.65 m: the 8 cm median leaves about half the barnacles' relief as uncertainty, so a 10 cm
+    compartment clears little of it; the 15 cm median (compare.detection.rough_smooth_radius_m) halves
+    that and the cap's top still reads within the clearing margin (0.8 x its height)."""
+    from hullscan.compare.analysis import clearing_cells
+
+    ref = mesh_reference(hull, icp_spacing=0.5)
+    rng = np.random.default_rng(11)
+    xy, bottom = _bottom_strip(ref, (6.0, 12.0), 1.2)
+    cell = np.floor(xy / 0.04).astype(np.int64)
+    cell -= cell.min(axis=0)
+    barnacle = rng.random(tuple(cell.max(axis=0) + 1))[cell[:, 0], cell[:, 1]]  # one height per 4 cm cell
+    growth = 0.025 * np.sqrt(3) * 2 * barnacle
+    u, v = (xy[:, 0] - 9.0) / 0.45, xy[:, 1] / 0.325
+    cap = 0.10 * np.clip(1 - u**2 - v**2, 0, None)
+    pts = np.c_[xy, bottom - growth - cap + rng.normal(0, 0.005, len(xy))]  # outward is -z
+    sig, conf = np.full(len(pts), 0.01), np.ones(len(pts))
+    out = {}
+    for radius in (0.08, 0.15):
+        cfg = CompareConfig(detection={"smooth_radius_m": radius})
+        c = make_cells(pts, sig, conf, ref, cfg, 0.0)
+        far = c.judged & (np.abs(c.points[:, 0] - 9.0) > 1.0)  # plating well away from the cap
+        top = c.judged & (np.hypot((c.points[:, 0] - 9.0) / 0.45, c.points[:, 1] / 0.325) < 0.3)
+        out[radius] = (float(np.median(c.uncertainty[far])), float(clearing_cells(c, cfg, 0.1)[1][far].mean()),
+                       float(np.median(c.residual[top])))
+    assert out[0.15][0] < 0.7 * out[0.08][0]
+    assert out[0.08][1] < 0.2 and out[0.15][1] > 0.8
+    assert out[0.15][2] > 0.08 and out[0.08][2] > 0.08
