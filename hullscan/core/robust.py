@@ -1,4 +1,4 @@
-"""Robust statistics: weights for iteratively reweighted fits (ICP, plane fits), row medians."""
+"""Robust statistics: weights for iteratively reweighted fits (ICP, plane fits), neighbourhood medians."""
 
 from __future__ import annotations
 
