@@ -935,6 +935,16 @@ def relief_reason(height: float) -> str:
     return f"{RELIEF} (an anode's top, a keel's or skeg's edge): a {height:g} m compartment there reads as it moved"
 
 
+LOW = "seen, the plating reads below its surroundings"
+
+
+def low_reason(height: float) -> str:
+    """The reason given for surface seen well enough, where the plating reads so far below its
+    surroundings that a compartment ``height`` high would read too low to find (:func:`clearing_cells`)."""
+    return (f"{LOW} (a bare patch amid growth, a dent): a {height:g} m compartment there would read too low to be "
+            "found")
+
+
 def coverage_summary(cov: dict[str, Any]) -> str:
     """One line from ``Coverage.as_dict()``: 'cleared 0.3 % for 0.1 m compartments (0.2 m: 10 %,
     0.3 m: 16 %), seen 24 %' (the report, the [compare] line and the demo print it)."""
@@ -1015,12 +1025,13 @@ class Coverage:
         }
 
 
-def clearing_cells(cells: Cells, config: CompareConfig, height: float | None = None
+def clearing_cells(cells: Cells, config: CompareConfig, height: float | None = None, low: bool = True
                    ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
     """(good, clearing): cells judged and confident enough to count as seen; of those, the ones on
     which a compartment ``height`` (default ``clear_height_m``) high would pass the detector's seed
     test with room to spare: min_zscore x the z-score's uncertainty <= clear_margin x height (the
-    detector reads a rounded compartment's top low; bench/clearance.py measures how low)."""
+    detector reads a rounded compartment's top low; bench/clearance.py measures how low), less what
+    the plating there reads below its surroundings (``low``; False: as if it read level with them)."""
     h = config.coverage.clear_height_m if height is None else height
     good = cells.judged & (cells.confidence >= config.coverage.coverage_min_confidence)
     if h <= 0 or cells.uncertainty is None:
@@ -1037,7 +1048,7 @@ def clearing_cells(cells: Cells, config: CompareConfig, height: float | None = N
     # A compartment reads its height plus what the plating under it reads against its surroundings:
     # in a bare patch amid thick growth the local baseline stands on the growth, and a 10 cm cap
     # there read 4.5 cm (bench/clearance.py, heavy_growth). Its top must still seed.
-    top = margin * h + np.minimum(np.nan_to_num(cells.residual, nan=0.0), 0.0)
+    top = margin * h + (np.minimum(np.nan_to_num(cells.residual, nan=0.0), 0.0) if low else 0.0)
     return good, good & (zscore * unc <= top) & (top > least_seed_height(config) + 1e-9)
 
 
@@ -1054,12 +1065,12 @@ def least_clearable_height(config: CompareConfig, uncertainty: float) -> float:
 
 
 def _cleared_by_rule(cells: Cells, config: CompareConfig, seen: NDArray[np.bool_], n_good: list[I64],
-                     pairs: list[tuple[I64, I64]], height: float) -> NDArray[np.bool_]:
+                     pairs: list[tuple[I64, I64]], height: float, low: bool = True) -> NDArray[np.bool_]:
     """:func:`clearance`'s places cleared for ``height`` by the clearing rule alone: seen, and most of
     the good cells around each (``pairs``, ``n_good`` of them per place and view) clearing cells."""
     out = seen.copy()
     if height > 0 and cells.uncertainty is not None:
-        clears = clearing_cells(cells, config, height)[1]
+        clears = clearing_cells(cells, config, height, low)[1]
         for n, (i, j) in zip(n_good, pairs, strict=True):
             out &= 2 * np.bincount(i, weights=clears[j], minlength=len(seen)) >= n
     return out
@@ -1112,12 +1123,12 @@ def clearance(cells: Cells, config: CompareConfig, at: F64, mirror: bool = False
         seen &= n >= config.coverage.coverage_min_points
 
     shell: list[F64] = []  # the shell's normals at ``at``, once asked for
-    by_rule: dict[float, NDArray[np.bool_]] = {}  # per height, cleared before the relief test
+    by_rule: dict[tuple[float, bool], NDArray[np.bool_]] = {}  # per height (and low), cleared before the relief test
 
-    def cleared(height: float, relief: bool = True) -> NDArray[np.bool_]:
-        if height not in by_rule:
-            by_rule[height] = _cleared_by_rule(cells, config, seen, n_good, pairs, height)
-        out = by_rule[height].copy()
+    def cleared(height: float, relief: bool = True, low: bool = True) -> NDArray[np.bool_]:
+        if (height, low) not in by_rule:
+            by_rule[height, low] = _cleared_by_rule(cells, config, seen, n_good, pairs, height, low)
+        out = by_rule[height, low].copy()
         if relief and at_normals is not None and height > 0 and cells.uncertainty is not None and out.any():
             # Beside the reference's own relief of that height the detector takes such a
             # compartment for the relief moved: not cleared, however well seen.
@@ -1158,8 +1169,10 @@ def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_
 
     seen = cleared(config.coverage.clear_height_m)
     seen_any |= seen
-    # Seen and clear enough, but beside relief of the reference's own that such a compartment reads as.
+    # Seen and clear enough, but beside relief of the reference's own that such a compartment reads as;
+    # or over plating that reads so far below its surroundings that such a compartment would read too low.
     by_relief = ~seen & (cleared_at(config.coverage.clear_height_m, relief=False) | under)
+    by_low = ~seen & ~by_relief & (cleared_at(config.coverage.clear_height_m, low=False) | under)
     by_height = {h: float(cleared(h).mean()) for h in sorted({*REPORT_CLEAR_HEIGHTS_M, config.coverage.clear_height_m})
                  if h > 0 and h != config.coverage.clear_height_m}
     by_height[config.coverage.clear_height_m] = float(seen.mean())
@@ -1167,8 +1180,10 @@ def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_
     spacing = float(np.sqrt(reference.sample_area))
     # Patches never seen, and patches seen only too uncertainly to clear (each with its reason).
     for unseen, reason in ((np.flatnonzero(~seen_any), "not seen"),
-                           (np.flatnonzero(seen_any & ~seen & ~by_relief), uncertain_reason(config.coverage.clear_height_m)),
-                           (np.flatnonzero(by_relief), relief_reason(config.coverage.clear_height_m))):
+                           (np.flatnonzero(seen_any & ~seen & ~by_relief & ~by_low),
+                            uncertain_reason(config.coverage.clear_height_m)),
+                           (np.flatnonzero(by_relief), relief_reason(config.coverage.clear_height_m)),
+                           (np.flatnonzero(by_low), low_reason(config.coverage.clear_height_m))):
         k, labels = components(samples[unseen], 1.6 * spacing)
         if not k:
             continue

@@ -20,6 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from hullscan.compare.align import Alignment, AlignmentFailed, LocalCorrection
 from hullscan.compare.analysis import (
+    LOW,
     RELIEF,
     Cells,
     Coverage,
@@ -158,9 +159,10 @@ class Inspection:
             return unseen_reason(cov.patches, point, margin)
         near = np.linalg.norm(cov.samples - np.asarray(point, float), axis=1) < max(margin, 2 * np.sqrt(cov.sample_area))
         if near.any() and cov.seen_any[near].mean() >= 0.5:
-            # Beside the reference's own relief: that patch's reason (drawn for the clear height).
+            # Beside the reference's own relief, or over plating that reads low: that patch's reason
+            # (drawn for the clear height).
             patch = unseen_reason(cov.patches, point, margin)
-            if patch.startswith(RELIEF) and (height is None or height == cov.clear_height):
+            if patch.startswith((RELIEF, LOW)) and (height is None or height == cov.clear_height):
                 return patch
             return uncertain_reason(cov.clear_height if height is None else height)
         return "not seen"

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from hullscan.compare.analysis import UNCERTAIN, group_median
+from hullscan.compare.analysis import LOW, UNCERTAIN, group_median
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.inspect import inspect
 from hullscan.compare.synthetic import Box, make_scan
@@ -191,6 +191,23 @@ def test_patch_seen_too_uncertain_to_clear_is_not_inspected(hull):
     lower = inspect(s.cloud, hull, CompareConfig(detection={"min_protrusion_height_m": 0.035, "rough_smooth_radius_m": 0.0}),
                     hull_to_nav=PRIOR)
     assert lower.status_at(side, height=0.05) == "clear"
+
+
+def test_a_compartment_in_plating_that_reads_low_is_not_cleared_and_says_why(hull):
+    # A 1 x 0.8 m dent 4.5 cm deep (too shallow for a recess finding) reads 4.5 cm below the plating
+    # around it: a 10 cm compartment in it would read 3.5 cm at most, under the seed floor. Not
+    # inspected, for that reason (not "too uncertain": it was seen well); a 0.2 m one would stand out.
+    s = make_scan(hull, (), spacing=0.05, hull_to_nav=HULL_TO_NAV, seed=5)
+    p_hull = HULL_TO_NAV.inverse().apply(s.cloud.points)
+    dent = (np.abs(p_hull[:, 0] - 8.0) < 0.5) & (p_hull[:, 1] > 0) & (np.abs(p_hull[:, 2] + 1.0) < 0.4)
+    p_hull[dent, 1] -= 0.045
+    ins = inspect(replace(s.cloud, points=HULL_TO_NAV.apply(p_hull).astype(s.cloud.points.dtype)), hull,
+                  CompareConfig(), hull_to_nav=PRIOR)
+    assert ins.findings == ()
+    centre = np.array([8.0, float(p_hull[dent, 1].mean()) + 0.045, -1.0])
+    assert ins.status_at(centre) == "not_inspected" and ins.status_at(centre, height=0.2) == "clear"
+    assert ins.reason_not_inspected(centre).startswith(LOW)
+    assert any(p["reason"].startswith(LOW) and abs(p["centroid"][0] - 8.0) < 0.5 for p in ins.coverage.patches)
 
 
 def test_group_median_matches_numpy():
