@@ -830,9 +830,10 @@ def peel_layer(cells: Cells, idx: I64, config: CompareConfig, block: float = 0.5
     near = cKDTree(bcen).query_ball_point(bcen, r=config.detection.baseline_radius_m * 2 / 3, workers=-1)
     # Blocks that are all object take the layer of the blocks around them (where none is around:
     # their own median, as before).
-    whole = group_median(binv, r, nb)
-    layer = np.array([np.median(v) if len(v := bmed[nbrs][np.isfinite(bmed[nbrs])]) else np.median(whole[nbrs])
-                      for nbrs in near])
+    layer = np.array([np.median(v) if len(v := bmed[nbrs][np.isfinite(bmed[nbrs])]) else np.nan for nbrs in near])
+    if np.isnan(layer).any():
+        whole = group_median(binv, r, nb)
+        layer = np.where(np.isnan(layer), np.array([np.median(whole[nbrs]) for nbrs in near]), layer)
     new_r = np.full(len(cells.residual), np.nan)
     new_r[idx] = r - np.maximum(layer[binv], 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -1172,7 +1173,8 @@ def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_
     # Seen and clear enough, but beside relief of the reference's own that such a compartment reads as;
     # or over plating that reads so far below its surroundings that such a compartment would read too low.
     by_relief = ~seen & (cleared_at(config.coverage.clear_height_m, relief=False) | under)
-    by_low = ~seen & ~by_relief & (cleared_at(config.coverage.clear_height_m, low=False) | under)
+    # (Without the relief test: a place failing both reads low, and the relief test is the costly one.)
+    by_low = ~seen & ~by_relief & (cleared_at(config.coverage.clear_height_m, relief=False, low=False) | under)
     by_height = {h: float(cleared(h).mean()) for h in sorted({*REPORT_CLEAR_HEIGHTS_M, config.coverage.clear_height_m})
                  if h > 0 and h != config.coverage.clear_height_m}
     by_height[config.coverage.clear_height_m] = float(seen.mean())

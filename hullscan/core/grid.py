@@ -7,12 +7,11 @@ point's voxel and the counts, in linear passes.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 from numba import njit
 from numpy.typing import NDArray
+
+from hullscan.core.chunks import run_chunked
 
 F64 = NDArray[np.float64]
 
@@ -268,17 +267,9 @@ def voxel_knn(points: F64, keys: NDArray[np.int64], size: float, k: int, radius:
     col_start = np.concatenate([start, [len(p)]]).astype(np.int64)
     reach = int(np.floor(radius / size)) + 1  # a mean lies in its voxel: no nearer one is further off
     col_keys = np.ascontiguousarray(cols[start])
-    n_chunks = max(1, min(os.cpu_count() or 1, 4, len(p) // 100_000))
-    cuts = np.linspace(0, len(col_keys), n_chunks + 1).astype(np.int64)
-
-    def run(i: int) -> None:
-        _voxel_knn(p, kk, col_keys, col_start, int(k), float(radius) ** 2, reach, int(cuts[i]), int(cuts[i + 1]), out)
-
-    if n_chunks == 1:
-        run(0)
-    else:  # nogil kernel, disjoint rows of out per chunk
-        with ThreadPoolExecutor(n_chunks) as pool:
-            list(pool.map(run, range(n_chunks)))
+    # nogil kernel, disjoint rows of out per chunk of columns; as many chunks as the points warrant.
+    run_chunked(len(col_keys), lambda c0, c1: _voxel_knn(p, kk, col_keys, col_start, int(k), float(radius) ** 2,
+                                                         reach, c0, c1, out), 100_000, size=len(p))
     return out
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 from numba import njit
 from numpy.typing import NDArray
+
+from hullscan.core.chunks import run_chunked
 
 F64 = NDArray[np.float64]
 
@@ -85,16 +84,6 @@ def blend_shifts(points: F64, centres: F64, shifts: F64, k: int, sigma: float) -
     out = np.empty(p.shape)
     cx, cy, cz = (np.ascontiguousarray(c[:, j]) for j in range(3))
     # nogil kernel: large queries in a few chunks on threads.
-    n_chunks = max(1, min(os.cpu_count() or 1, 4, len(p) // 50_000))
-    bounds = np.linspace(0, len(p), n_chunks + 1).astype(np.int64)
-
-    def run(i: int) -> None:
-        lo, hi = bounds[i], bounds[i + 1]
-        _blend_shifts(p[lo:hi], cx, cy, cz, sh, int(k), float(sigma), out[lo:hi])
-
-    if n_chunks == 1:
-        run(0)
-    else:
-        with ThreadPoolExecutor(n_chunks) as pool:
-            list(pool.map(run, range(n_chunks)))
+    run_chunked(len(p), lambda lo, hi: _blend_shifts(p[lo:hi], cx, cy, cz, sh, int(k), float(sigma), out[lo:hi]),
+                50_000)
     return out

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 from numba import njit
 from numpy.typing import NDArray
+
+from hullscan.core.chunks import run_chunked
 
 F64 = NDArray[np.float64]
 
@@ -59,12 +58,5 @@ def neighbour_nanmedian(values: F64, nb: NDArray[np.int64]) -> tuple[F64, NDArra
         raise ValueError(f"neighbour_nanmedian: expected values (N,) and nb (M, K), got {v.shape} and {idx.shape}")
     out = np.empty(len(idx))
     count = np.empty(len(idx), np.int64)
-    n_chunks = max(1, min(os.cpu_count() or 1, 4, len(idx) // 100_000))
-    cuts = np.linspace(0, len(idx), n_chunks + 1).astype(np.int64)
-    if n_chunks == 1:
-        _neighbour_nanmedian(v, idx, out, count, 0, len(idx))
-    else:  # nogil kernel, disjoint rows of out per chunk
-        with ThreadPoolExecutor(n_chunks) as pool:
-            list(pool.map(lambda i: _neighbour_nanmedian(v, idx, out, count, int(cuts[i]), int(cuts[i + 1])),
-                          range(n_chunks)))
+    run_chunked(len(idx), lambda lo, hi: _neighbour_nanmedian(v, idx, out, count, lo, hi), 100_000)
     return out, count

@@ -1,0 +1,23 @@
+"""Contiguous chunks of a large query on threads, for nogil numba kernels."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+
+def run_chunked(n: int, run: Callable[[int, int], None], rows_per_thread: int, size: int | None = None) -> None:
+    """Call ``run(begin, end)`` over ``[0, n)`` in contiguous chunks, one per core (at most 4), on
+    threads when there is more than one: each chunk at least ``rows_per_thread`` of ``size`` (default
+    ``n``: the work a chunk count is judged by, where ``n`` counts something coarser, columns of a
+    voxel grid). ``run`` must release the GIL (a ``nogil`` kernel) and write only its own rows."""
+    n_chunks = max(1, min(os.cpu_count() or 1, 4, (n if size is None else size) // rows_per_thread))
+    cuts = np.linspace(0, n, n_chunks + 1).astype(np.int64)
+    if n_chunks == 1:
+        run(0, n)
+        return
+    with ThreadPoolExecutor(n_chunks) as pool:
+        list(pool.map(lambda i: run(int(cuts[i]), int(cuts[i + 1])), range(n_chunks)))
