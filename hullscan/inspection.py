@@ -212,7 +212,8 @@ def compare_survey(cloud: HullCloud, reference: SurveyReference, config: Hullsca
     ins = attempt_inspection(cloud, reference.source, config.compare, hull_to_nav=hull_to_nav, cameras=cameras,
                              progress=progress_printer(progress), sigma=sigma,
                              prior=None if prior is None else prior.as_dict(),
-                             registration=None if registered is None else registered.summary)
+                             registration=None if registered is None else registered.summary,
+                             along=None if registered is None else registered.along)
     # Upstream losses belong to this run's outputs too, complete or partial.
     if upstream is not None:
         ins.drops.merge(upstream)
@@ -227,18 +228,11 @@ def place_along_ship(ins: Inspection, along: AlongShipUncertainty, cloud_to_ref:
     frame, on ``ins`` and on each of its findings (:mod:`hullscan.compare.alongship`), with a note
     where a stretch rests on dead reckoning. The comparison's fine fit after the drift stage only
     refines the placement; the along-ship posterior is the drift stage's."""
-    from hullscan.compare.alongship import AlongShipPlacement, place_findings
+    from hullscan.compare.alongship import place_findings, survey_placement
 
-    # The comparison's registration of the corrected cloud fixes the whole survey along the ship;
-    # before it, the drift stage's did.
-    reg = None if ins.alignment is None else ins.alignment.registration
-    common = None if reg is None else reg.along_sd_m(ins.config.alignment.registration.along_settle_step_m)
-    placement = AlongShipPlacement.from_survey(along, cloud_to_ref, common)
-    layer = None if ins.alignment is None else ins.alignment.layer
-    if layer is not None:
-        # A fouled hull: a growth layer as thick as its relief could have moved the whole survey this
-        # far along a taper (a bound, taken as 2 sigma; a bias the drift model does not hold).
-        placement = replace(placement, layer_two_sd_m=abs(layer.along_m))
+    # The comparison placed it already where it was given the drift stage's figures.
+    placement = ins.along_ship or survey_placement(along, cloud_to_ref, ins.alignment,
+                                                   ins.config.alignment.registration.along_settle_step_m)
     ins.along_ship = placement
     ins.findings = place_findings(ins.findings, placement, radius_m)
     note = placement.note()

@@ -13,13 +13,16 @@ between them. An investigator acting on a finding needs the figure where the fin
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from hullscan.model import Finding, Transform
 from hullscan.recon.drift import AlongShipUncertainty
+
+if TYPE_CHECKING:
+    from hullscan.compare.align import Alignment
 
 F64 = NDArray[np.float64]
 
@@ -66,6 +69,21 @@ class AlongShipPlacement:
         total = self.total_two_sd_m
         return float(total[near].max() if near.any() else total[int(np.argmin(d))])
 
+    def at_many(self, points: F64, radius_m: float) -> F64:
+        """:meth:`at` for each of ``points`` (K, 3): 2 sigma along the ship (K,) (m)."""
+        from scipy.spatial import cKDTree
+
+        points = np.asarray(points, np.float64).reshape(-1, 3)
+        total = self.total_two_sd_m
+        if not len(points) or not len(total):
+            return np.zeros(len(points))
+        tree = cKDTree(self.centres)
+        out = total[tree.query(points)[1]]
+        for k, near in enumerate(tree.query_ball_point(points, r=radius_m)):
+            if near:
+                out[k] = total[near].max()
+        return np.asarray(out, np.float64)
+
     def stretches(self, from_m: float = NOTE_FROM_M) -> list[tuple[float, float, float]]:
         """Runs of consecutive submaps (in travel order) at or above ``from_m`` (2 sigma): their
         extent along the ship (from, to; m from the stern) and their largest 2 sigma."""
@@ -106,6 +124,20 @@ class AlongShipPlacement:
                 "stretches": [{"from_stern_m": [round(a, 2), round(b, 2)], "two_sd_m": round(s, 3)}
                               for a, b, s in self.stretches()],
                 "note": self.note()}
+
+
+def survey_placement(along: AlongShipUncertainty, cloud_to_ref: Transform, alignment: Alignment | None,
+                     settle_step_m: float) -> AlongShipPlacement:
+    """The drift stage's along-ship uncertainty ``along`` placed by ``cloud_to_ref`` in the
+    reference's frame. The comparison's registration of the corrected cloud (``alignment``) fixes
+    the whole survey along the ship, to its settle's step ``settle_step_m``; before it, the drift
+    stage's did. On a fouled hull a growth layer as thick as its relief could have moved the whole
+    survey along a taper (a bound, taken as 2 sigma; a bias the drift model does not hold)."""
+    reg = None if alignment is None else alignment.registration
+    common = None if reg is None else reg.along_sd_m(settle_step_m)
+    placement = AlongShipPlacement.from_survey(along, cloud_to_ref, common)
+    layer = None if alignment is None else alignment.layer
+    return placement if layer is None else replace(placement, layer_two_sd_m=abs(layer.along_m))
 
 
 def place_findings(findings: tuple[Finding, ...], placement: AlongShipPlacement, radius_m: float

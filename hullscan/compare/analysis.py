@@ -76,6 +76,10 @@ class Cells:
     # The share of the leading-edge model taken out of ``d`` (uncertainty.leading_edge: correct;
     # 0 where not, or where the survey did not show it).
     leading_edge_gain: float = 0.0
+    # How far along the ship the survey's placement is stated uncertain (2 sigma, m) at each of K
+    # points (K, 3) in the reference frame (hullscan.compare.alongship): a reference feature may
+    # have moved that far (explained_by_reference); None where the survey states nothing.
+    along_reach: Callable[[F64], F64] | None = None
 
 
 def group_quantile(groups: I64, values: F64, n_groups: int, q: float) -> F64:
@@ -623,15 +627,17 @@ def explained_by_reference(cells: Cells, candidates: NDArray[np.bool_], config: 
         # The same surface, moved: the cell faces the way the reference surface there does (the
         # top of a box on a propeller hub is beside a blade's face of its height, not parallel to it).
         own = cells.cloud_normal[idx] if cells.cloud_rotation is None else cells.cloud_normal[idx] @ cells.cloud_rotation.T
-    out[idx] = _explained_at(ref, cells.points[idx], cells.base[idx], own, config)
+    reach = None if cells.along_reach is None else cells.along_reach(cells.points[idx])
+    out[idx] = _explained_at(ref, cells.points[idx], cells.base[idx], own, config, reach)
     return out
 
 
-def _explained_at(ref: Reference, p: F64, feet: F64, own: F64 | None, config: CompareConfig) -> NDArray[np.bool_]:
+def _explained_at(ref: Reference, p: F64, feet: F64, own: F64 | None, config: CompareConfig,
+                  reach: F64 | None = None) -> NDArray[np.bool_]:
     """:func:`explained_by_reference` for points ``p`` (K, 3) whose feet on the reference are ``feet``
-    (K, 3), facing ``own`` (K, 3; None: any way). Boolean (K,)."""
+    (K, 3), facing ``own`` (K, 3; None: any way); ``reach`` (K,): how far along the ship (m) the
+    survey's placement is stated uncertain there (:func:`along_ship_shift`). Boolean (K,)."""
     out = np.zeros(len(p), bool)
-    tree = ref.icp_tree()
     # Where the reference's normals around the foot disagree (a propeller's hub among its blades,
     # a rudder's edge) there is no shell to move along: not judged.
     shell = reference_shell(ref, feet)
@@ -639,21 +645,68 @@ def _explained_at(ref: Reference, p: F64, feet: F64, own: F64 | None, config: Co
     if not len(plated):
         return out
     shell = shell[plated]
-    # Reference surface within the shift along the shell and the tolerance across it.
+    # Reference surface within the shift along the shell and the tolerance across it; along the
+    # ship, within what the survey's placement there is stated uncertain by.
     tol, rho = config.detection.grow_height_m, config.detection.feature_shift_m + ref.spacing
-    q0 = p[plated]
-    near = tree.query_ball_point(q0, r=float(np.hypot(rho, tol)), workers=-1, return_sorted=False)
-    owner, members = _flatten(near)
+    shift = along_ship_shift(None if reach is None else reach[plated], rho, config)
+    owner, members = _shifted_neighbours(ref, p[plated], shift, rho, tol)
     if not len(owner):
         return out
-    q = ref.icp_points[members] - q0[owner]
+    q = ref.icp_points[members] - p[plated][owner]
     up = np.einsum("ij,ij->i", q, shell[owner])
-    along = np.linalg.norm(q - up[:, None] * shell[owner], axis=1)
-    hit = (np.abs(up) <= tol) & (along <= rho)
+    flat = q - up[:, None] * shell[owner]  # the move along the shell
+    hit = (np.abs(up) <= tol) & _within_shift(flat, shell[owner], None if shift is None else shift[owner], rho)
     if own is not None:
         hit &= np.abs(np.einsum("ij,ij->i", own[plated][owner], ref.icp_normals[members])) >= FACING_COS
     out[plated] = np.bincount(owner[hit], minlength=len(plated)) > 0
     return out
+
+
+def along_ship_shift(reach: F64 | None, rho: float, config: CompareConfig) -> F64 | None:
+    """How far (m) along the ship a reference feature may have moved at each point: the survey's
+    stated along-ship uncertainty ``reach`` (K,; 2 sigma) where it exceeds the shift along the shell
+    ``rho``, up to ``detection.feature_shift_along_max_m``; None where nothing is stated."""
+    cap = config.detection.feature_shift_along_max_m
+    if reach is None or cap <= rho:
+        return None
+    return np.asarray(np.clip(np.nan_to_num(reach, nan=rho), rho, cap), np.float64)
+
+
+def _shifted_neighbours(ref: Reference, q0: F64, shift: F64 | None, rho: float, tol: float) -> tuple[I64, I64]:
+    """(owner, member) pairs of the points ``q0`` (K, 3) and the reference samples within ``rho``
+    along the shell and ``tol`` across it, and (``shift``, K) within ``shift`` along the ship:
+    balls of the same radius strung along the ship's axis every ``rho`` (a ball as long as the
+    shift would hold hundreds of times the samples). Pairs may repeat."""
+    tree = ref.icp_tree()
+    r = float(np.hypot(rho, tol))
+    owners, members = [], []
+    steps = 0 if shift is None else int(np.ceil(float(shift.max()) / rho))
+    for k in range(-steps, steps + 1):
+        at = np.flatnonzero(np.ones(len(q0), bool) if k == 0 or shift is None else shift >= abs(k) * rho - 1e-9)
+        if not len(at):
+            continue
+        o, m = _flatten(tree.query_ball_point(q0[at] + np.array([k * rho, 0.0, 0.0]), r=r, workers=-1,
+                                              return_sorted=False))
+        owners.append(at[o])
+        members.append(m)
+    if not owners:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(owners), np.concatenate(members)
+
+
+def _within_shift(flat: F64, shell: F64, shift: F64 | None, rho: float) -> NDArray[np.bool_]:
+    """Moves ``flat`` (P, 3) along a shell of normal ``shell`` (P, 3) that lie within ``rho``, or
+    (``shift``, P) within ``shift`` along the ship and ``rho`` across it. Where the shell faces
+    along the ship (a transom, a bow's flare) it has no along-ship direction to move in: ``rho``."""
+    inside = np.linalg.norm(flat, axis=1) <= rho
+    if shift is None:
+        return inside
+    axis = np.array([1.0, 0.0, 0.0]) - shell[:, :1] * shell  # the ship's axis in the shell's plane
+    length = np.linalg.norm(axis, axis=1)
+    axis = axis / np.maximum(length, 1e-12)[:, None]
+    a = np.einsum("ij,ij->i", flat, axis)
+    across = np.sqrt(np.maximum(np.einsum("ij,ij->i", flat, flat) - a * a, 0.0))
+    return np.asarray(inside | ((length >= 0.5) & (np.abs(a) <= shift) & (across <= rho)), np.bool_)
 
 
 def reference_shell(ref: Reference, feet: F64) -> F64:
@@ -685,8 +738,8 @@ def shell_normals(at: F64, normals: F64) -> F64:
     return _agreeing_mean(owner, normals[::step][members], len(at))
 
 
-def relief_hides(ref: Reference | None, at: F64, normals: F64, shell: F64, height: float, config: CompareConfig
-                 ) -> NDArray[np.bool_]:
+def relief_hides(ref: Reference | None, at: F64, normals: F64, shell: F64, height: float, config: CompareConfig,
+                 along_reach: Callable[[F64], F64] | None = None) -> NDArray[np.bool_]:
     """Places ``at`` (N, 3) on the reference, its normals there ``normals`` (N, 3) and the shell's
     (:func:`shell_normals`), where a compartment ``height`` tall would read as the reference's own
     relief moved along the shell (:func:`explained_by_reference`, which the detector drops): its top,
@@ -694,7 +747,8 @@ def relief_hides(ref: Reference | None, at: F64, normals: F64, shell: F64, heigh
     ``feature_shift_m`` along the shell. Beside an anode's top, at a skeg's or a bilge keel's edge
     (where the shell turns between two faces), such a place cannot be cleared for that height,
     however well it was seen (bench/clearance.py at stop 40: a 10 cm cap on a skeg's flank, in
-    surface the coverage called cleared, was dropped as the skeg moved). Boolean (N,)."""
+    surface the coverage called cleared, was dropped as the skeg moved). ``along_reach``: as
+    :attr:`Cells.along_reach`, the farther reach along the ship the detector allows. Boolean (N,)."""
     out = np.zeros(len(at), bool)
     if ref is None or height <= 0 or config.detection.feature_shift_m <= 0 or not len(at) or not len(ref.icp_points):
         return out
@@ -702,15 +756,16 @@ def relief_hides(ref: Reference | None, at: F64, normals: F64, shell: F64, heigh
     # Most places are plating with nothing at the top's height near: only those with reference
     # surface within the tolerance of it (along the shell) are judged in full.
     tol, rho = config.detection.grow_height_m, config.detection.feature_shift_m + ref.spacing
-    near = ref.icp_tree().query_ball_point(top, r=float(np.hypot(rho, tol)), workers=-1, return_sorted=False)
-    owner, members = _flatten(near)
+    reach = None if along_reach is None else along_reach(at)
+    owner, members = _shifted_neighbours(ref, top, along_ship_shift(reach, rho, config), rho, tol)
     if not len(owner):
         return out
     up = np.einsum("ij,ij->i", ref.icp_points[members] - top[owner], shell[owner])
     maybe = np.flatnonzero((np.bincount(owner[np.abs(up) <= tol], minlength=len(at)) > 0)
                            & (np.linalg.norm(shell, axis=1) > 0))
     if len(maybe):
-        out[maybe] = _explained_at(ref, top[maybe], at[maybe], normals[maybe], config)
+        out[maybe] = _explained_at(ref, top[maybe], at[maybe], normals[maybe], config,
+                                   None if reach is None else reach[maybe])
     return out
 
 
@@ -1137,7 +1192,8 @@ def clearance(cells: Cells, config: CompareConfig, at: F64, mirror: bool = False
                 shell.append(reference_shell(cells.reference, at) if local and cells.reference is not None
                              else shell_normals(at, at_normals))
             idx = np.flatnonzero(out)
-            out[idx] &= ~relief_hides(cells.reference, at[idx], at_normals[idx], shell[0][idx], height, config)
+            out[idx] &= ~relief_hides(cells.reference, at[idx], at_normals[idx], shell[0][idx], height, config,
+                                      cells.along_reach)
         return out
 
     return seen, cleared

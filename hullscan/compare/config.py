@@ -140,6 +140,11 @@ class DetectionConfig(BaseModel):
                                    "keel's edge seen by a lane placed a little off along the ship: the reference has "
                                    "surface at the cell's height within this distance of its foot) cannot seed a "
                                    "finding; not in recesses behind a grating (0: off)")
+    feature_shift_along_max_m: float = Field(1.0, ge=0.0, description="... and where the survey states its placement "
+                                             "along the ship uncertain by more (2 sigma, along_ship in findings.json: dead "
+                                             "reckoning over plating that fixes no position along it), up to this far "
+                                             "along the ship; coverage clears no such place beside relief of the "
+                                             "compartment's height (0 or <= feature_shift_m: feature_shift_m only)")
     pass_gap_s: float = Field(15.0, gt=0.0, description="returns of a finding taken further apart in time than this "
                               "came from separate passes (a multibeam sees a spot for a second or two as it goes by; "
                               "a lane that comes back does so after a turn), each counted where it saw min_points of "

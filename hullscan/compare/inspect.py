@@ -51,6 +51,7 @@ from hullscan.model import Finding, HistoryComparison, HullCloud, Transform
 if TYPE_CHECKING:
     from hullscan.compare.alongship import AlongShipPlacement
     from hullscan.compare.camera import CameraSet
+    from hullscan.recon.drift import AlongShipUncertainty
 
 log = logging.getLogger("hullscan.compare")
 F64 = NDArray[np.float64]
@@ -202,10 +203,13 @@ def inspect(cloud: HullCloud, reference: Any, config: CompareConfig | None = Non
 def attempt_inspection(cloud: HullCloud, reference: Any, config: CompareConfig | None = None, *,
                        hull_to_nav: Transform | None = None, cameras: CameraSet | None = None,
                        progress: Callable[[str], None] | None = None, sigma: PriorSigma | None = None,
-                       prior: dict[str, Any] | None = None, registration: dict[str, Any] | None = None
-                       ) -> Inspection:
+                       prior: dict[str, Any] | None = None, registration: dict[str, Any] | None = None,
+                       along: AlongShipUncertainty | None = None) -> Inspection:
     """:func:`inspect` without raising: an error ends the comparison with ``status='partial'``,
-    the error in ``failure`` and whatever was computed before it, for a partial report."""
+    the error in ``failure`` and whatever was computed before it, for a partial report.
+
+    ``along``: the drift stage's along-ship uncertainty, placed with the survey (``along_ship``):
+    where it is large, the detector lets a reference feature move that far along the ship."""
     config = config or CompareConfig()
     try:
         source = reference_source(reference)
@@ -214,7 +218,7 @@ def attempt_inspection(cloud: HullCloud, reference: Any, config: CompareConfig |
                           failure=err)
     ins = _open_inspection(source.describe(), len(cloud), config, prior, registration)
     try:
-        _inspect(ins, cloud, source, config, hull_to_nav, cameras, progress, sigma)
+        _inspect(ins, cloud, source, config, hull_to_nav, cameras, progress, sigma, along)
     except HullscanError as err:
         ins.status, ins.error, ins.error_type, ins.failure = "partial", str(err), type(err).__name__, err
         if isinstance(err, AlignmentFailed):
@@ -235,7 +239,7 @@ def _open_inspection(about: ReferenceDescription, n_points: int, config: Compare
 
 def _inspect(ins: Inspection, cloud: HullCloud, source: ReferenceSource, config: CompareConfig,
              prior: Transform | None, cameras: CameraSet | None, progress: Callable[[str], None] | None,
-             sigma: PriorSigma | None = None) -> None:
+             sigma: PriorSigma | None = None, along: AlongShipUncertainty | None = None) -> None:
     """The comparison, stage by stage, each timed under its name in ``ins.timings_s``."""
     tm = ins.timings_s
     # Points that are not numbers are dropped; too few cannot be a hull.
@@ -250,12 +254,19 @@ def _inspect(ins: Inspection, cloud: HullCloud, source: ReferenceSource, config:
     with _stage(tm, "alignment", progress):
         placement = source.align(points, framing, config, prior, sigma)
         _record_placement(ins, placement)
+        if along is not None and ins.cloud_to_ref is not None:
+            from hullscan.compare.alongship import survey_placement
+
+            # How well the survey is placed along the ship, stretch by stretch (drift stage).
+            ins.along_ship = survey_placement(along, ins.cloud_to_ref, ins.alignment,
+                                              config.alignment.registration.along_settle_step_m)
     # The signed deviation of each point, where the reference can judge it.
     with _stage(tm, "signed_distance", progress):
         _judge_points(ins, placement.points, source, framing, config)
     # Points averaged into analysis cells, each with its deviation's uncertainty.
     with _stage(tm, "cells", progress):
-        ins.cells = cells = source.cells(placement, cloud, framing, config)
+        ins.cells = cells = _with_along_reach(source.cells(placement, cloud, framing, config), ins.along_ship,
+                                                None if along is None else along.submap_length_m)
         ins.notes.append(_uncertainty_note(cells, cloud, config))
     # Deviating cells grouped into findings, largest risk first.
     with _stage(tm, "segmentation", progress):
@@ -306,6 +317,14 @@ def _usable_cloud(cloud: HullCloud, drops: DropLog) -> HullCloud:
         raise HullscanError(f"cloud has {len(cloud)} usable points; need at least {MIN_CLOUD_POINTS} to inspect "
                             "a hull (empty survey, or the wrong topic/frame?)")
     return cloud
+
+
+def _with_along_reach(cells: Cells, along: AlongShipPlacement | None, radius_m: float | None) -> Cells:
+    """``cells`` knowing how far along the ship the survey's placement is stated uncertain at any
+    place (2 sigma, the largest over the submaps within ``radius_m`` of it, as each finding's)."""
+    if along is None or radius_m is None:
+        return cells
+    return replace(cells, along_reach=lambda at: along.at_many(at, radius_m))
 
 
 def _record_placement(ins: Inspection, placement: Placement) -> None:

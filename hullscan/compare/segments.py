@@ -131,7 +131,9 @@ def resolve_segments(segs: list[Seg], cells: Cells, config: CompareConfig, drops
             # seen a little off along the shell (analysis.explained_by_reference).
             drops.add("findings", "reference_feature_moved", 1,
                       f"{m['volume']:.4f} m3, {m['max_height']:.3f} m high: the reference has surface of its "
-                      f"height within {config.detection.feature_shift_m} m along the shell")
+                      f"height within {config.detection.feature_shift_m} m along the shell, or along the ship "
+                      "within the survey's stated placement uncertainty there (at most "
+                      f"{config.detection.feature_shift_along_max_m} m)")
             continue
         growth = seg[0] == "protrusion" and is_growth_layer(m, config)
         if growth or (seg[0] == "protrusion" and not m.get("peeled") and carries_layer(m, config)):

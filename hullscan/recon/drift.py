@@ -363,7 +363,7 @@ class AlongShipUncertainty:
     navigation frame; ``axis`` (3,) the ship's along axis there; ``posterior`` the smoother's
     along that axis; ``placement_sd_m`` how well the registration before drift correction fixed
     the whole survey along it (None: not known); ``drift_rate`` the drift model's rate per metre
-    that the figures rest on."""
+    that the figures rest on; ``submap_length_m`` the travel per submap."""
 
     stamps_ns: NDArray[np.float64]
     centres: NDArray[np.float64]
@@ -371,6 +371,7 @@ class AlongShipUncertainty:
     posterior: AlongPosterior
     placement_sd_m: float | None
     drift_rate: float
+    submap_length_m: float = 10.0  # travel per submap (recon.drift.submap_length_m)
 
     def sd_m(self, placement_sd_m: float | None = None) -> NDArray[np.float64]:
         """1 sigma along the ship (m) per submap (N,), the whole survey fixed along it to
@@ -783,6 +784,6 @@ def _smooth_to_reference(cfg: DriftConfig, reference: SurfaceReference, survey: 
         post = along_posterior(fits, solved.weights, model, axis)
         centres = np.array([T[:3, :3] @ sm.centre + T[:3, 3] for sm, T in zip(subs, anchors_T, strict=True)])
         along = AlongShipUncertainty(np.array([sm.mid_t for sm in subs]), centres, np.asarray(axis, np.float64),
-                                     post, common, model.drift_rate)
+                                     post, common, model.drift_rate, cfg.submap_length_m)
         info["drift_along_sd_max_m"] = float(along.sd_m().max())
     return [sm.mid_t for sm in subs], anchors_T, info, anchors_sigma, along

@@ -43,6 +43,16 @@ def test_a_finding_takes_the_least_well_placed_submap_near_it() -> None:
     assert g.along_uncertainty_m == 0.24 and f.along_uncertainty_m is None
 
 
+def test_every_place_takes_what_a_finding_there_would() -> None:
+    """at_many (the detector's reach along the ship at each cell) is at() place by place."""
+    p = _placement()
+    rng = np.random.default_rng(4)
+    at = np.column_stack([rng.uniform(0.0, 50.0, 40), rng.uniform(0.0, 10.0, 40), rng.uniform(-8.0, 0.0, 40)])
+    expect = [p.at(q, radius_m=5.0) for q in at]
+    np.testing.assert_array_equal(p.at_many(at, 5.0), expect)
+    assert len(set(expect)) > 2 and p.at_many(np.zeros((0, 3)), 5.0).shape == (0,)
+
+
 def test_the_survey_placement_carries_the_navigation_frame_into_the_hull_frame() -> None:
     post = AlongPosterior(np.array([0.04, 0.09]), np.array([0.01, 0.01]), 0.02)
     along = AlongShipUncertainty(np.array([1.0, 2.0]), np.array([[0.0, 0.0, 0.0], [10.0, 0.0, 0.0]]),

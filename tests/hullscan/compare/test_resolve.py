@@ -235,13 +235,15 @@ def test_returns_on_one_face_of_a_thin_plate_do_not_clear_the_other_face():
     assert clearance(cells, cfg, top)[0].all()
 
 
-def _plate_with_anode(shift_m: float = 0.0) -> Reference:
+def _plate_with_anode(shift_m: float = 0.0, across_m: float = 0.0) -> Reference:
     """A flat plate's reference (z = 0, 3 x 1.5 m) with an anode 0.8 x 0.25 x 0.08 m on it
-    (x 0.5-1.3, y 0.6-0.85), as 5 cm samples; ``shift_m`` moves the anode along x."""
+    (x 0.5-1.3, y 0.6-0.85), as 5 cm samples; ``shift_m`` moves the anode along x (the ship's
+    axis), ``across_m`` along y."""
     g = np.arange(0.0, 3.0, 0.05) + 0.025
     x, y = np.meshgrid(g, g[g < 1.5], indexing="ij")
     plating = np.c_[x.ravel(), y.ravel(), np.zeros(x.size)]
-    ax, ay = np.meshgrid(np.arange(0.5, 1.3, 0.05) + 0.025 + shift_m, np.arange(0.6, 0.85, 0.05) + 0.025, indexing="ij")
+    ax, ay = np.meshgrid(np.arange(0.5, 1.3, 0.05) + 0.025 + shift_m,
+                         np.arange(0.6, 0.85, 0.05) + 0.025 + across_m, indexing="ij")
     top = np.c_[ax.ravel(), ay.ravel(), np.full(ax.size, 0.08)]
     pts = np.vstack([plating, top])
     normals = np.tile([0.0, 0.0, 1.0], (len(pts), 1))
@@ -290,6 +292,61 @@ def test_an_anode_seen_from_a_lane_placed_off_along_the_ship_is_not_a_compartmen
     scattered = rng.normal(size=tangle.icp_normals.shape)
     tangle = replace(tangle, icp_normals=scattered / np.linalg.norm(scattered, axis=1, keepdims=True))
     assert not any(m["feature_moved"] for _, _, m in segment(replace(cells, reference=tangle), CompareConfig()))
+
+
+def test_where_the_survey_states_its_placement_along_the_ship_uncertain_the_anode_may_have_moved_that_far():
+    """The survey shows the anode 35 cm further along the ship than the reference has it, beyond
+    the 20 cm shift along the shell (partial_coverage at stop 45: 30 cm, one lane, its stated 2 sigma
+    0.76 m there). Where the survey states that much uncertainty along the ship the stripe and the
+    hollow are the anode moved, not findings; the box beside the anode, taller than it, still is.
+    The along-ship reach does not stretch across the ship. (The hollow, plating where the
+    reference has the anode's narrow top, is explained by the plating beside it either way.)"""
+    p = plate(60, 30)
+    stripe = box(p, 1.3, 1.65, 0.6, 0.85)
+    hollow = box(p, 0.5, 0.85, 0.6, 0.85)
+    beside = box(p, 0.7, 1.1, 0.9, 1.3)
+    p["height"][stripe], p["height"][hollow], p["height"][beside] = 0.08, -0.08, 0.2
+    cells = cells_of(p)
+    cells.points[:, 2] = p["height"]
+    cells.points[hollow, 2], cells.base[hollow, 2] = 0.0, 0.08
+    cells = replace(cells, reference=_plate_with_anode())
+    cfg = CompareConfig()
+
+    def stripe_moved(c: Cells, config: CompareConfig = cfg) -> bool:
+        """Whether the stripe (the protrusion beyond the anode's end) was taken for the anode moved."""
+        (m,) = [m for k, _, m in segment(c, config) if k == "protrusion" and m["centroid"][0] > 1.2]
+        return bool(m["feature_moved"])
+
+    # Nothing stated: beyond the shift along the shell, the stripe seeds a finding.
+    assert not stripe_moved(cells)
+    stated = replace(cells, along_reach=lambda at: np.full(len(at), 0.76))
+    assert stripe_moved(stated)
+    # The box beside the anode, taller than it, is not explained.
+    assert [bool(m["feature_moved"]) for k, _, m in segment(stated, cfg)
+            if k == "protrusion" and m["centroid"][1] > 0.9] == [False]
+    # Stated, but the survey's anode lies across the ship from the reference's: not explained.
+    assert not stripe_moved(replace(stated, reference=_plate_with_anode(across_m=0.35)))
+    # A stated reach shorter than the move does not explain it; 0 turns the reach off.
+    assert not stripe_moved(replace(stated, along_reach=lambda at: np.full(len(at), 0.3)))
+    assert not stripe_moved(stated, CompareConfig(detection={"feature_shift_along_max_m": 0.0}))
+
+
+def test_coverage_clears_no_place_the_detector_would_take_for_the_anode_moved_along_the_ship():
+    """With the survey's placement along the ship stated uncertain by 0.76 m, a place 0.5 m beyond the
+    anode's end is not cleared for a compartment of the anode's height (the detector would drop it
+    as the anode moved); one 0.5 m across from it, or 1.2 m beyond (the reach is capped at 1 m), is."""
+    from hullscan.compare.analysis import relief_hides, shell_normals
+
+    cfg = CompareConfig()
+    ref = _plate_with_anode()
+    places = np.array([[1.8, 0.72, 0.0], [0.9, 1.35, 0.0], [2.5, 0.72, 0.0]])
+    up = np.tile([0.0, 0.0, 1.0], (len(places), 1))
+    shell = shell_normals(places, up)
+    assert not relief_hides(ref, places, up, shell, 0.08, cfg).any()
+    wide = relief_hides(ref, places, up, shell, 0.08, cfg, lambda at: np.full(len(at), 0.76))
+    assert wide.tolist() == [True, False, False]
+    assert relief_hides(ref, places, up, shell, 0.08, cfg, lambda at: np.full(len(at), 5.0)).tolist() == \
+        [True, False, False]
 
 
 def test_a_box_beside_a_blade_is_not_explained_by_the_blades_flank():
