@@ -30,6 +30,7 @@ from hullscan_sim.sensors import (
 from hullscan_sim.survey import Motion, NavSolution, fly, navigate, plan_route, route_from_plan
 from hullscan_sim.world import Parasite, SurfaceTexture, apply_dents, place_parasites
 
+from hullscan._version import software
 from hullscan.bag import BagWriter
 from hullscan.config import TopicsConfig
 from hullscan.errors import BagError, ConfigError, MeshError
@@ -348,6 +349,8 @@ def _write_truth(truth: Path, sc: Scenario, built: Built, motion: Motion, nav: N
     doc = {
         "seed": sc.seed,
         "scenario": sc.name,
+        # The same scenario and seed simulate other bags on other numpy/scipy/open3d (stop 45).
+        "software": software(),
         "hull": {"name": built.reference.name, "source": built.reference.source, "length_m": built.reference.length,
                  "beam_m": built.reference.beam, "draft_m": built.reference.draft,
                  "regions": list(built.reference.regions_present())},

@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hullscan._version import software
+
 EXAMPLES = """\
 examples:
   hullscan evaluate --scenarios sim/scenarios --out runs/eval
@@ -177,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     registration = summarise_registration(runs)
     (out / "evaluation.json").write_text(json.dumps(
         {"summary": summary, "registration": registration, "hulls": [r.__dict__ for r in results],
-         "registration_runs": runs}, indent=2, default=str))
+         "registration_runs": runs, "software": software()}, indent=2, default=str))
     table = markdown_table(summary, results) + "\n" + registration_table(registration)
     (out / "evaluation.md").write_text(table)
     print(table)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from hullscan._version import __version__
+from hullscan._version import software
 from hullscan.compare.analysis import Coverage
 from hullscan.compare.inspect import Inspection
 from hullscan.core.colour import deviation_colours
@@ -38,7 +38,8 @@ SCHEMA = "hullscan.findings"
 # as thick as the relief would move the placement), along_ship.growth_layer_two_sd_m.
 # 2.6: "volume_across_unseen_m3" per finding (the part of its volume over a band not seen, between parts seen on
 # both sides).
-SCHEMA_VERSION = "2.6"
+# 2.7: software.python and software.packages (the numerical packages' versions: the figures depend on them).
+SCHEMA_VERSION = "2.7"
 
 
 def sha256_file(path: str | Path) -> str:
@@ -147,7 +148,7 @@ def findings_document(ins: Inspection, inputs: list[dict[str, Any]], config: Bas
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
-        "software": {"name": "hullscan", "version": __version__},
+        "software": software(),
         "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "status": status,
         "error": error,

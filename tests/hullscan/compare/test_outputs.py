@@ -69,7 +69,9 @@ def test_findings_json_schema(written):
     ins, out = written
     doc = json.loads((out / "findings.json").read_text())
     validate_findings(doc)
-    assert doc["schema_version"] == SCHEMA_VERSION == "2.6" and doc["status"] == "complete"
+    assert doc["schema_version"] == SCHEMA_VERSION == "2.7" and doc["status"] == "complete"
+    # What the figures were computed with: the numerical packages change them (stop 45).
+    assert doc["software"]["packages"]["numpy"] == np.__version__ and doc["software"]["python"]
     assert isinstance(doc["alignment"]["surface_offset_m"], float)  # the fit took out the surface offset
     assert doc["inputs"][0]["sha256"] == "0ba5b1c4d4d5c0b53ac8b7f4e1e38d5e4d2fd41f0bc5da6a50aee4bf6e0f3ec6" or \
         len(doc["inputs"][0]["sha256"]) == 64
