@@ -1,7 +1,9 @@
 """Small surveys for the batch tests, simulated once per session, and their serial batch.
 
-Two short sections of the demo coaster's port side (30 s and 26 s of survey, every 4th ping: a
-few seconds of replay each, both passing the box on the side), and a bag that is not one. The
+Two short sections of the demo coaster's port side (36 s and 26 s of survey, every 4th ping: a
+few seconds of replay each, both passing the box on the side), and a bag that is not one. (At 30 s
+the first section ended as it reached the box: on newer numpy/scipy/open3d its few returns faced
+the box's edge, and the box was dropped as seen edge on; 34-38 s find it, stop 45.) The
 replays get the simulator's exact placement as an explicit --prior, as the other end-to-end
 tests do: what is tested here is the batch, not the registration. No PDF: the slowest output,
 and the same for every engine.
@@ -22,7 +24,7 @@ from tests.hullscan.batch.helpers import Surveys
 def surveys(tmp_path_factory: pytest.TempPathFactory) -> Surveys:
     d = tmp_path_factory.mktemp("batch-surveys")
     bags = (d / "port_a", d / "port_b")
-    for bag, seconds in zip(bags, ("30", "26"), strict=True):
+    for bag, seconds in zip(bags, ("36", "26"), strict=True):
         assert main(["-q", "simulate", "--scenario", "demo", "--out", str(bag), "--duration", seconds,
                      "--decimate", "4"]) == 0
     truth = bags[0].with_name("port_a.truth")
