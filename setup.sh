@@ -7,8 +7,9 @@
 #
 # Installs: the Debian packages open3d needs (libusb-1.0-0) and python3-venv (for `test`:
 # Chromium, colcon and PostgreSQL, which the tests start themselves on loopback),
-# a project virtual environment in .venv with hullscan, its dependencies and the
-# ROS 2 Kilted wheels (rclpy, Fast DDS RMW, message packages). A second run
+# a project virtual environment in .venv with hullscan, its dependencies (the numerical
+# packages at the versions in constraints.txt, which the published figures were measured with)
+# and the ROS 2 Kilted wheels (rclpy, Fast DDS RMW, message packages). A second run
 # skips whatever is already in place.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -46,7 +47,7 @@ fi
 "$PY" -c 'import sys; assert sys.version_info >= (3, 11), sys.version' \
   || { echo "hullscan needs Python 3.11 or newer (found $("$PY" --version))" >&2; exit 1; }
 
-stamp_src="$(cat pyproject.toml setup.py | sha256sum | cut -d' ' -f1)"
+stamp_src="$(cat pyproject.toml setup.py constraints.txt | sha256sum | cut -d' ' -f1)"
 if [ ! -x .venv/bin/python ]; then
   say "creating .venv"
   "$PY" -m venv .venv
@@ -54,7 +55,11 @@ fi
 if [ "$(cat .venv/.hullscan-installed 2>/dev/null)" != "$stamp_src" ]; then
   say "installing hullscan and its dependencies into .venv (first run: a few minutes)"
   .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
-  .venv/bin/python -m pip install -q -e ".[ros,dev]"
+  # constraints.txt: the numerical packages the published figures were measured with.
+  if ! .venv/bin/python -m pip install -q -c constraints.txt -e ".[ros,dev]"; then
+    say "the numerical packages of constraints.txt do not install on this Python; installing the newest instead (figures may differ from the README's)"
+    .venv/bin/python -m pip install -q -e ".[ros,dev]"
+  fi
   echo "$stamp_src" > .venv/.hullscan-installed
 else
   say ".venv is up to date"
