@@ -180,10 +180,20 @@ def run(args: argparse.Namespace) -> int:
     (out / "evaluation.json").write_text(json.dumps(
         {"summary": summary, "registration": registration, "hulls": [r.__dict__ for r in results],
          "registration_runs": runs, "software": software()}, indent=2, default=str))
-    table = markdown_table(summary, results) + "\n" + registration_table(registration)
+    table = markdown_table(summary, results) + "\n" + registration_table(registration) + "\n" + software_line()
     (out / "evaluation.md").write_text(table)
     print(table)
     return 0
+
+
+def software_line() -> str:
+    """What the figures were computed with, in one line (the same stack simulates other bags and
+    scores otherwise on other versions: docs/evaluation.md, stop 45)."""
+    sw = software()
+    packages = sw["packages"]
+    assert isinstance(packages, dict)
+    listed = ", ".join(f"{k} {v}" for k, v in packages.items() if v is not None)
+    return f"Computed with hullscan {sw['version']} on Python {sw['python']}: {listed}.\n"
 
 
 def _plan_check(files: list[Path], out: Path, args: argparse.Namespace) -> int:

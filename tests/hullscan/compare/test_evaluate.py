@@ -104,6 +104,11 @@ def test_evaluate_end_to_end_with_an_operator_prior_never_the_truth(tmp_path):
     assert doc["along_ship"]["submap_two_sd_m"] and all(f["along_uncertainty_m"] > 0 for f in doc["findings"])
     assert 0.0 <= run["error"]["along_inside_two_sd"] <= 1.0 and run["error"]["along_two_sd_max_m"] > 0
     assert ev["summary"]["along_uncertainty"]["n"] == 2
+    # What the figures were computed with (the numerical packages move them: stop 45).
+    import numpy as np
+
+    assert ev["software"]["packages"]["numpy"] == np.__version__
+    assert f"numpy {np.__version__}" in (out / "evaluation.md").read_text()
 
 
 def test_unseen_reason_takes_the_patch_around_the_point_not_a_broad_one_wrapping_it():
