@@ -12,12 +12,18 @@ __version__ = "0.1.0"
 NUMERIC_PACKAGES = ("numpy", "scipy", "numba", "open3d", "rosbags", "pydantic")
 
 
-def software() -> dict[str, object]:
-    """hullscan's name and version, Python's, and the numerical packages' (None: not installed)."""
-    packages: dict[str, str | None] = {}
+def package_versions() -> dict[str, str | None]:
+    """The numerical packages' versions (None: not installed)."""
+    out: dict[str, str | None] = {}
     for name in NUMERIC_PACKAGES:
         try:
-            packages[name] = metadata.version(name)
+            out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
-            packages[name] = None
-    return {"name": "hullscan", "version": __version__, "python": platform.python_version(), "packages": packages}
+            out[name] = None
+    return out
+
+
+def software() -> dict[str, object]:
+    """hullscan's name and version, Python's, and the numerical packages' (:func:`package_versions`)."""
+    return {"name": "hullscan", "version": __version__, "python": platform.python_version(),
+            "packages": package_versions()}

@@ -15,12 +15,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import platform
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from hullscan._version import software
+from hullscan._version import __version__, package_versions, software
 
 EXAMPLES = """\
 examples:
@@ -189,11 +190,8 @@ def run(args: argparse.Namespace) -> int:
 def software_line() -> str:
     """What the figures were computed with, in one line (the same stack simulates other bags and
     scores otherwise on other versions: docs/evaluation.md, stop 45)."""
-    sw = software()
-    packages = sw["packages"]
-    assert isinstance(packages, dict)
-    listed = ", ".join(f"{k} {v}" for k, v in packages.items() if v is not None)
-    return f"Computed with hullscan {sw['version']} on Python {sw['python']}: {listed}.\n"
+    listed = ", ".join(f"{k} {v}" for k, v in package_versions().items() if v is not None)
+    return f"Computed with hullscan {__version__} on Python {platform.python_version()}: {listed}.\n"
 
 
 def _plan_check(files: list[Path], out: Path, args: argparse.Namespace) -> int:

@@ -78,10 +78,13 @@ class AlongShipPlacement:
         if not len(points) or not len(total):
             return np.zeros(len(points))
         tree = cKDTree(self.centres)
-        out = total[tree.query(points)[1]]
-        for k, near in enumerate(tree.query_ball_point(points, r=radius_m)):
-            if near:
-                out[k] = total[near].max()
+        out = np.full(len(points), -np.inf)
+        pairs = cKDTree(points).sparse_distance_matrix(tree, radius_m, output_type="ndarray")
+        np.maximum.at(out, pairs["i"].astype(np.int64), total[pairs["j"].astype(np.int64)])
+        # Beyond every submap's radius: the nearest one's.
+        far = ~np.isfinite(out)
+        if far.any():
+            out[far] = total[tree.query(points[far])[1]]
         return np.asarray(out, np.float64)
 
     def stretches(self, from_m: float = NOTE_FROM_M) -> list[tuple[float, float, float]]:

@@ -665,11 +665,14 @@ def _explained_at(ref: Reference, p: F64, feet: F64, own: F64 | None, config: Co
 def along_ship_shift(reach: F64 | None, rho: float, config: CompareConfig) -> F64 | None:
     """How far (m) along the ship a reference feature may have moved at each point: the survey's
     stated along-ship uncertainty ``reach`` (K,; 2 sigma) where it exceeds the shift along the shell
-    ``rho``, up to ``detection.feature_shift_along_max_m``; None where nothing is stated."""
+    ``rho``, up to ``detection.feature_shift_along_max_m``; 0 elsewhere (the shift along the shell
+    alone); None where nothing is stated anywhere."""
     cap = config.detection.feature_shift_along_max_m
     if reach is None or cap <= rho:
         return None
-    return np.asarray(np.clip(np.nan_to_num(reach, nan=rho), rho, cap), np.float64)
+    r = np.nan_to_num(np.asarray(reach, np.float64), nan=0.0)
+    out = np.where(r > rho, np.minimum(r, cap), 0.0)
+    return np.asarray(out, np.float64) if out.any() else None
 
 
 def _shifted_neighbours(ref: Reference, q0: F64, shift: F64 | None, rho: float, tol: float) -> tuple[I64, I64]:
@@ -682,7 +685,8 @@ def _shifted_neighbours(ref: Reference, q0: F64, shift: F64 | None, rho: float, 
     owners, members = [], []
     steps = 0 if shift is None else int(np.ceil(float(shift.max()) / rho))
     for k in range(-steps, steps + 1):
-        at = np.flatnonzero(np.ones(len(q0), bool) if k == 0 or shift is None else shift >= abs(k) * rho - 1e-9)
+        # A ball at k steps is asked only for the points whose shift reaches past the one before.
+        at = np.flatnonzero(np.ones(len(q0), bool) if k == 0 or shift is None else shift > (abs(k) - 1) * rho)
         if not len(at):
             continue
         o, m = _flatten(tree.query_ball_point(q0[at] + np.array([k * rho, 0.0, 0.0]), r=r, workers=-1,
@@ -706,7 +710,7 @@ def _within_shift(flat: F64, shell: F64, shift: F64 | None, rho: float) -> NDArr
     axis = axis / np.maximum(length, 1e-12)[:, None]
     a = np.einsum("ij,ij->i", flat, axis)
     across = np.sqrt(np.maximum(np.einsum("ij,ij->i", flat, flat) - a * a, 0.0))
-    return np.asarray(inside | ((length >= 0.5) & (np.abs(a) <= shift) & (across <= rho)), np.bool_)
+    return np.asarray(inside | ((shift > 0) & (length >= 0.5) & (np.abs(a) <= shift) & (across <= rho)), np.bool_)
 
 
 def reference_shell(ref: Reference, feet: F64) -> F64:
@@ -739,7 +743,7 @@ def shell_normals(at: F64, normals: F64) -> F64:
 
 
 def relief_hides(ref: Reference | None, at: F64, normals: F64, shell: F64, height: float, config: CompareConfig,
-                 along_reach: Callable[[F64], F64] | None = None) -> NDArray[np.bool_]:
+                 along_reach: F64 | None = None) -> NDArray[np.bool_]:
     """Places ``at`` (N, 3) on the reference, its normals there ``normals`` (N, 3) and the shell's
     (:func:`shell_normals`), where a compartment ``height`` tall would read as the reference's own
     relief moved along the shell (:func:`explained_by_reference`, which the detector drops): its top,
@@ -747,8 +751,9 @@ def relief_hides(ref: Reference | None, at: F64, normals: F64, shell: F64, heigh
     ``feature_shift_m`` along the shell. Beside an anode's top, at a skeg's or a bilge keel's edge
     (where the shell turns between two faces), such a place cannot be cleared for that height,
     however well it was seen (bench/clearance.py at stop 40: a 10 cm cap on a skeg's flank, in
-    surface the coverage called cleared, was dropped as the skeg moved). ``along_reach``: as
-    :attr:`Cells.along_reach`, the farther reach along the ship the detector allows. Boolean (N,)."""
+    surface the coverage called cleared, was dropped as the skeg moved). ``along_reach`` (N,): the
+    survey's stated along-ship uncertainty at ``at`` (:attr:`Cells.along_reach`), the farther reach
+    along the ship the detector allows. Boolean (N,)."""
     out = np.zeros(len(at), bool)
     if ref is None or height <= 0 or config.detection.feature_shift_m <= 0 or not len(at) or not len(ref.icp_points):
         return out
@@ -756,7 +761,7 @@ def relief_hides(ref: Reference | None, at: F64, normals: F64, shell: F64, heigh
     # Most places are plating with nothing at the top's height near: only those with reference
     # surface within the tolerance of it (along the shell) are judged in full.
     tol, rho = config.detection.grow_height_m, config.detection.feature_shift_m + ref.spacing
-    reach = None if along_reach is None else along_reach(at)
+    reach = along_reach
     owner, members = _shifted_neighbours(ref, top, along_ship_shift(reach, rho, config), rho, tol)
     if not len(owner):
         return out
@@ -1179,6 +1184,7 @@ def clearance(cells: Cells, config: CompareConfig, at: F64, mirror: bool = False
         seen &= n >= config.coverage.coverage_min_points
 
     shell: list[F64] = []  # the shell's normals at ``at``, once asked for
+    reach: list[F64 | None] = []  # the survey's stated along-ship uncertainty at ``at``, once asked for
     by_rule: dict[tuple[float, bool], NDArray[np.bool_]] = {}  # per height (and low), cleared before the relief test
 
     def cleared(height: float, relief: bool = True, low: bool = True) -> NDArray[np.bool_]:
@@ -1191,9 +1197,12 @@ def clearance(cells: Cells, config: CompareConfig, at: F64, mirror: bool = False
             if not shell:  # a few places (local): the reference's own samples around them
                 shell.append(reference_shell(cells.reference, at) if local and cells.reference is not None
                              else shell_normals(at, at_normals))
+            if not reach:
+                reach.append(None if cells.along_reach is None else cells.along_reach(at))
             idx = np.flatnonzero(out)
+            near = reach[0]
             out[idx] &= ~relief_hides(cells.reference, at[idx], at_normals[idx], shell[0][idx], height, config,
-                                      cells.along_reach)
+                                      None if near is None else near[idx])
         return out
 
     return seen, cleared

@@ -343,9 +343,9 @@ def test_coverage_clears_no_place_the_detector_would_take_for_the_anode_moved_al
     up = np.tile([0.0, 0.0, 1.0], (len(places), 1))
     shell = shell_normals(places, up)
     assert not relief_hides(ref, places, up, shell, 0.08, cfg).any()
-    wide = relief_hides(ref, places, up, shell, 0.08, cfg, lambda at: np.full(len(at), 0.76))
+    wide = relief_hides(ref, places, up, shell, 0.08, cfg, np.full(len(places), 0.76))
     assert wide.tolist() == [True, False, False]
-    assert relief_hides(ref, places, up, shell, 0.08, cfg, lambda at: np.full(len(at), 5.0)).tolist() == \
+    assert relief_hides(ref, places, up, shell, 0.08, cfg, np.full(len(places), 5.0)).tolist() == \
         [True, False, False]
 
 
