@@ -193,6 +193,13 @@ def _registered_sigma(registered: EarlierRegistration) -> PriorSigma:
     if registered.along_range_m is None:
         return REGISTERED_SIGMA
     reach = max(abs(registered.along_range_m[0]), abs(registered.along_range_m[1]))
+    fixed = None if registered.along is None else registered.along.relief_sd_m()
+    if fixed is not None:
+        # Since then the drift stage placed the survey along the ship from reference relief it saw
+        # (an anode; hullscan/recon/alongfix.py): the check stays within that (1 sigma), where the
+        # cost of the whole cloud, flat along a midbody and pulled by compartments and growth,
+        # would let the fit settle decimetres off.
+        return replace(REGISTERED_SIGMA, along_m=min(fixed, REGISTERED_SIGMA.along_m))
     return replace(REGISTERED_SIGMA, along_m=max(REGISTERED_SIGMA.along_m, reach))
 
 

@@ -45,6 +45,8 @@ class AlongShipPlacement:
     drift_rate: float
     stamps_ns: F64
     layer_two_sd_m: float = 0.0
+    # per submap: placed along the ship by reference relief it saw (hullscan.recon.alongfix)
+    relief_fixed: tuple[bool, ...] = ()
 
     @property
     def total_two_sd_m(self) -> F64:
@@ -57,8 +59,9 @@ class AlongShipPlacement:
         """``along`` (corrected navigation frame) placed by ``cloud_to_ref`` (reference <- cloud);
         ``placement_sd_m``: how well that placement fixes the whole survey along the ship (the
         comparison's registration of the corrected cloud), else the drift stage's figure."""
+        fixed = () if along.relief_fixed is None else tuple(bool(v) for v in along.relief_fixed)
         return cls(cloud_to_ref.apply(np.asarray(along.centres, np.float64)), 2.0 * along.sd_m(placement_sd_m),
-                   float(along.drift_rate), np.asarray(along.stamps_ns, np.float64))
+                   float(along.drift_rate), np.asarray(along.stamps_ns, np.float64), relief_fixed=fixed)
 
     def at(self, point: F64, radius_m: float) -> float:
         """2 sigma along the ship (m) at ``point`` (3,) (hull frame): the largest of the submaps whose
@@ -124,6 +127,7 @@ class AlongShipPlacement:
                 "submap_from_stern_m": [round(float(v), 2) for v in self.centres[:, 0]],
                 "submap_two_sd_m": [round(float(v), 3) for v in self.two_sd_m],
                 "growth_layer_two_sd_m": round(self.layer_two_sd_m, 3),
+                "submap_fixed_by_relief": list(self.relief_fixed),
                 "stretches": [{"from_stern_m": [round(a, 2), round(b, 2)], "two_sd_m": round(s, 3)}
                               for a, b, s in self.stretches()],
                 "note": self.note()}

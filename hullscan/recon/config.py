@@ -54,6 +54,12 @@ class DriftConfig(BaseModel):
                                              "a single side lane leaves the vertical to a wall's slight tilt)")
     fit_sigma_m: float = Field(0.02, gt=0.0, description="smoother: uncertainty of a submap's fit along "
                                "its best-constrained direction (m); weaker directions in proportion")
+    along_features: bool = Field(False, description="smoother: measure each submap's position along the ship "
+                                 "from reference relief it saw (an anode) on a 1-D profile of its distance to the "
+                                 "reference (hullscan/recon/alongfix.py); plain plating, a taper and a row of "
+                                 "look-alike features give none. Off by default: on the scenario library it placed "
+                                 "partial_coverage's lane to 5 cm but moved all_sensors' 0.2 m the wrong way "
+                                 "(docs/evaluation.md, stop 46)")
     smoother_refit_m: float = Field(0.5, gt=0.0, description="smoother: correspondence distance when "
                                     "submaps are fitted again from the solved corrections")
     measured_sigma: bool = Field(

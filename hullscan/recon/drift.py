@@ -34,6 +34,7 @@ from scipy.spatial.transform import Rotation
 
 from hullscan.core.nav import slerp
 from hullscan.errors import HullscanError
+from hullscan.recon.alongfix import AlongFix, AlongFixParams, measure_along
 from hullscan.recon.config import DriftConfig
 from hullscan.recon.nav import NavBuffer
 from hullscan.recon.smoothing import (
@@ -372,11 +373,22 @@ class AlongShipUncertainty:
     placement_sd_m: float | None
     drift_rate: float
     submap_length_m: float = 10.0  # travel per submap (recon.drift.submap_length_m)
+    # (N,) the submaps whose position along the ship the reference relief they saw measured
+    # (hullscan.recon.alongfix); None: not asked
+    relief_fixed: NDArray[np.bool_] | None = None
 
     def sd_m(self, placement_sd_m: float | None = None) -> NDArray[np.float64]:
         """1 sigma along the ship (m) per submap (N,), the whole survey fixed along it to
         ``placement_sd_m`` (a later registration's), else to the drift stage's."""
         return self.posterior.sd(self.placement_sd_m if placement_sd_m is None else placement_sd_m)
+
+    def relief_sd_m(self) -> float | None:
+        """How well reference relief alone placed the survey along the ship (1 sigma, m, at the best
+        placed submap that relief fixed, without the registration's measurement); None where no
+        relief did."""
+        if self.relief_fixed is None or not np.any(self.relief_fixed):
+            return None
+        return float(self.posterior.sd(None)[self.relief_fixed].min())
 
 
 def correct_drift(cfg: DriftConfig, nav: NavBuffer, returns: Returns,
@@ -731,6 +743,16 @@ def _fit(cfg: DriftConfig, reference: SurfaceReference, sm: _Submap, x0: NDArray
     return SubmapFit(sm.centre, sm.travelled, z, a.info / cfg.fit_sigma_m**2), a.rms
 
 
+def _with_along(fit: SubmapFit, x: NDArray[np.float64], axis: NDArray[np.float64], fix: AlongFix) -> SubmapFit:
+    """``fit`` with the along-ship measurement ``fix`` (made at the correction ``x``) added: one more
+    row of information on the centre shift along ``axis``."""
+    a = np.concatenate([[0.0], np.asarray(axis, np.float64) / np.linalg.norm(axis)])
+    info = fit.info + np.outer(a, a) / fix.sigma_m**2
+    rhs = fit.info @ fit.z + a * (float(a @ x) + fix.shift_m) / fix.sigma_m**2
+    z = np.asarray(np.linalg.lstsq(info, rhs, rcond=None)[0], np.float64)
+    return SubmapFit(fit.centre, fit.travelled, z, info)
+
+
 def _smooth_to_reference(cfg: DriftConfig, reference: SurfaceReference, survey: SurveyReturns
                          ) -> tuple[list[float], list[NDArray[np.float64]], dict[str, float], list[float],
                                     AlongShipUncertainty | None]:
@@ -762,6 +784,24 @@ def _smooth_to_reference(cfg: DriftConfig, reference: SurfaceReference, survey: 
               for sm, xk in zip(subs, solved.x, strict=True)]
     fits = [f for f, _ in refits]
     solved = smooth_corrections(fits, model)
+    ax = reference.along()
+    fixed = np.zeros(len(subs), bool)
+    if ax is not None and cfg.along_features:
+        # 3b. Where a submap saw reference relief, its position along the ship from that relief.
+        # A fix is taken where it agrees with the drift model's placement there (inside its
+        # 2 sigma): it sharpens a placement, it does not overrule the navigation.
+        sd = along_posterior(fits, solved.weights, model, ax[0]).sd(ax[1])
+        params = AlongFixParams(min_sigma_m=max(0.03, cfg.smoother_drift_rate * cfg.submap_length_m))
+        fixes = [measure_along(sm.points @ correction_matrix(sm.centre, xk)[:3, :3].T
+                               + correction_matrix(sm.centre, xk)[:3, 3], ax[0], reference.closest, params)
+                 for sm, xk in zip(subs, solved.x, strict=True)]
+        for k, fx in enumerate(fixes):
+            log.debug("submap %d: along fix %s (2 sigma before %.3f m)", k, fx, 2 * sd[k])
+        fixes = [None if fx is None or abs(fx.shift_m) > 2 * sdk else fx for fx, sdk in zip(fixes, sd, strict=True)]
+        fits = [f if fx is None else _with_along(f, xk, ax[0], fx) for f, fx, xk in zip(fits, fixes, solved.x, strict=True)]
+        fixed = np.array([fx is not None for fx in fixes], bool)
+        if fixed.any():
+            solved = smooth_corrections(fits, model)
     anchors_T = [correction_matrix(sm.centre, xk) for sm, xk in zip(subs, solved.x, strict=True)]
     anchors_sigma = ([_fit_rms(sm.points @ T[:3, :3].T + T[:3, 3], reference, cfg) for sm, T in zip(subs, anchors_T, strict=True)]
                      if cfg.measured_sigma else [float("nan")] * len(subs))
@@ -776,14 +816,15 @@ def _smooth_to_reference(cfg: DriftConfig, reference: SurfaceReference, survey: 
     for k, xk in enumerate(solved.x):
         log.debug("submap %d: yaw %.3f deg, centre shift %s, weight %.2f", k, np.rad2deg(xk[0]),
                   np.round(xk[1:4], 3).tolist(), solved.weights[k])
+    info["drift_along_fixed"] = float(fixed.sum())
     # 4. The placement along the ship, stretch by stretch.
     along = None
-    ax = reference.along()
     if ax is not None and subs:
         axis, common = ax
         post = along_posterior(fits, solved.weights, model, axis)
         centres = np.array([T[:3, :3] @ sm.centre + T[:3, 3] for sm, T in zip(subs, anchors_T, strict=True)])
         along = AlongShipUncertainty(np.array([sm.mid_t for sm in subs]), centres, np.asarray(axis, np.float64),
-                                     post, common, model.drift_rate, cfg.submap_length_m)
+                                     post, common, model.drift_rate, cfg.submap_length_m,
+                                     fixed if cfg.along_features else None)
         info["drift_along_sd_max_m"] = float(along.sd_m().max())
     return [sm.mid_t for sm in subs], anchors_T, info, anchors_sigma, along

@@ -39,7 +39,8 @@ SCHEMA = "hullscan.findings"
 # 2.6: "volume_across_unseen_m3" per finding (the part of its volume over a band not seen, between parts seen on
 # both sides).
 # 2.7: software.python and software.packages (the numerical packages' versions: the figures depend on them).
-SCHEMA_VERSION = "2.7"
+# 2.8: along_ship.submap_fixed_by_relief (submaps placed along the ship by an anode they saw).
+SCHEMA_VERSION = "2.8"
 
 
 def sha256_file(path: str | Path) -> str:

@@ -195,3 +195,25 @@ def test_a_fouled_hulls_growth_layer_widens_every_findings_along_ship_uncertaint
 
     smooth, fouled = placed(False), placed(True)
     assert fouled >= 0.84 and fouled > smooth + 0.2
+
+
+def test_a_placement_an_anode_fixed_is_checked_within_that_not_the_registrations_range() -> None:
+    # The registration before drift correction called the position along the ship ambiguous by
+    # -3.5/+4.5 m; the comparison re-checks it over that range, unless the drift stage has since
+    # placed the survey along the ship from an anode it saw (recon.drift.along_features).
+    from hullscan.inspection import EarlierRegistration, _registered_sigma
+    from hullscan.model import Transform
+    from hullscan.recon.drift import AlongShipUncertainty
+    from hullscan.recon.smoothing import AlongPosterior
+
+    post = AlongPosterior(np.array([0.12**2, 0.3**2]), np.array([0.0, 0.0]), 1.0)
+    centres = np.array([[0.0, 0.0, 0.0], [10.0, 0.0, 0.0]])
+
+    def sigma(fixed: np.ndarray | None) -> float:
+        along = AlongShipUncertainty(np.array([1.0, 2.0]), centres, np.array([1.0, 0.0, 0.0]), post, None, 0.01,
+                                     relief_fixed=fixed)
+        return _registered_sigma(EarlierRegistration(Transform(), along=along, along_range_m=(-3.5, 4.5))).along_m
+
+    assert sigma(None) == 4.5
+    assert sigma(np.array([False, False])) == 4.5
+    assert abs(sigma(np.array([True, False])) - 0.12) < 1e-9

@@ -69,7 +69,7 @@ def test_findings_json_schema(written):
     ins, out = written
     doc = json.loads((out / "findings.json").read_text())
     validate_findings(doc)
-    assert doc["schema_version"] == SCHEMA_VERSION == "2.7" and doc["status"] == "complete"
+    assert doc["schema_version"] == SCHEMA_VERSION == "2.8" and doc["status"] == "complete"
     # What the figures were computed with: the numerical packages change them (stop 45).
     assert doc["software"]["packages"]["numpy"] == np.__version__ and doc["software"]["python"]
     assert isinstance(doc["alignment"]["surface_offset_m"], float)  # the fit took out the surface offset
