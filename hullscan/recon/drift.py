@@ -39,6 +39,7 @@ from hullscan.recon.config import DriftConfig
 from hullscan.recon.nav import NavBuffer
 from hullscan.recon.smoothing import (
     AlongPosterior,
+    Smoothed,
     SmootherModel,
     SubmapFit,
     along_posterior,
@@ -753,6 +754,27 @@ def _with_along(fit: SubmapFit, x: NDArray[np.float64], axis: NDArray[np.float64
     return SubmapFit(fit.centre, fit.travelled, z, info)
 
 
+def _relief_fixes(cfg: DriftConfig, reference: SurfaceReference, subs: list[_Submap], fits: list[SubmapFit],
+                  solved: Smoothed, model: SmootherModel, ax: tuple[NDArray[np.float64], float | None]
+                  ) -> tuple[list[SubmapFit], NDArray[np.bool_]]:
+    """The fits with each submap's along-ship position measured from the reference relief it saw
+    (:func:`hullscan.recon.alongfix.measure_along`, at its solved correction), and which submaps got
+    one. A fix is taken only inside the drift model's 2 sigma there: it sharpens a placement, it
+    does not overrule the navigation. Its 1 sigma is never under the drift over one submap (the
+    submap is rigid only to that)."""
+    axis, common = ax
+    sd = along_posterior(fits, solved.weights, model, axis).sd(common)
+    params = AlongFixParams(min_sigma_m=max(0.03, cfg.smoother_drift_rate * cfg.submap_length_m))
+    out, fixed = list(fits), np.zeros(len(subs), bool)
+    for k, (sm, xk) in enumerate(zip(subs, solved.x, strict=True)):
+        t = correction_matrix(sm.centre, xk)
+        fix = measure_along(sm.points @ t[:3, :3].T + t[:3, 3], axis, reference.closest, params)
+        log.debug("submap %d: along fix %s (2 sigma before %.3f m)", k, fix, 2 * sd[k])
+        if fix is not None and abs(fix.shift_m) <= 2 * sd[k]:
+            out[k], fixed[k] = _with_along(fits[k], xk, axis, fix), True
+    return out, fixed
+
+
 def _smooth_to_reference(cfg: DriftConfig, reference: SurfaceReference, survey: SurveyReturns
                          ) -> tuple[list[float], list[NDArray[np.float64]], dict[str, float], list[float],
                                     AlongShipUncertainty | None]:
@@ -765,7 +787,8 @@ def _smooth_to_reference(cfg: DriftConfig, reference: SurfaceReference, survey: 
        continuous).
     2. Solve all corrections under the drift model; fits that disagree are down-weighted.
     3. Fit every submap again from its solved correction (a near start keeps ICP out of a
-       neighbouring minimum), and solve again.
+       neighbouring minimum), and solve again. With ``along_features``, add where reference
+       relief places a submap along the ship (:func:`_relief_fixes`) and solve once more.
     4. How well that places each submap along the ship (:class:`AlongShipUncertainty`).
     """
     subs = _submaps(cfg, survey)
@@ -787,19 +810,8 @@ def _smooth_to_reference(cfg: DriftConfig, reference: SurfaceReference, survey: 
     ax = reference.along()
     fixed = np.zeros(len(subs), bool)
     if ax is not None and cfg.along_features:
-        # 3b. Where a submap saw reference relief, its position along the ship from that relief.
-        # A fix is taken where it agrees with the drift model's placement there (inside its
-        # 2 sigma): it sharpens a placement, it does not overrule the navigation.
-        sd = along_posterior(fits, solved.weights, model, ax[0]).sd(ax[1])
-        params = AlongFixParams(min_sigma_m=max(0.03, cfg.smoother_drift_rate * cfg.submap_length_m))
-        fixes = [measure_along(sm.points @ correction_matrix(sm.centre, xk)[:3, :3].T
-                               + correction_matrix(sm.centre, xk)[:3, 3], ax[0], reference.closest, params)
-                 for sm, xk in zip(subs, solved.x, strict=True)]
-        for k, fx in enumerate(fixes):
-            log.debug("submap %d: along fix %s (2 sigma before %.3f m)", k, fx, 2 * sd[k])
-        fixes = [None if fx is None or abs(fx.shift_m) > 2 * sdk else fx for fx, sdk in zip(fixes, sd, strict=True)]
-        fits = [f if fx is None else _with_along(f, xk, ax[0], fx) for f, fx, xk in zip(fits, fixes, solved.x, strict=True)]
-        fixed = np.array([fx is not None for fx in fixes], bool)
+        # 3b. Where a submap saw reference relief (an anode), its position along the ship from it.
+        fits, fixed = _relief_fixes(cfg, reference, subs, fits, solved, model, ax)
         if fixed.any():
             solved = smooth_corrections(fits, model)
     anchors_T = [correction_matrix(sm.centre, xk) for sm, xk in zip(subs, solved.x, strict=True)]
