@@ -99,6 +99,16 @@ def _profile(points: F64, axis: F64, shifts: F64, closest: Closest, p: AlongFixP
     return out
 
 
+def _run_around(mask: NDArray[np.bool_], i: int) -> tuple[int, int]:
+    """The first and last index of the run of True in ``mask`` that holds ``i``."""
+    lo, hi = i, i
+    while lo > 0 and mask[lo - 1]:
+        lo -= 1
+    while hi < len(mask) - 1 and mask[hi + 1]:
+        hi += 1
+    return lo, hi
+
+
 def measure_along(points: F64, axis: F64, closest: Closest, params: AlongFixParams | None = None,
                   rng: np.random.Generator | None = None) -> AlongFix | None:
     """The along-ship shift (along unit ``axis`` (3,)) that best lays ``points`` (N, 3, corrected
@@ -148,21 +158,12 @@ def measure_along(points: F64, axis: F64, closest: Closest, params: AlongFixPara
     depth = float(np.median(prof) - prof[i])
     if depth < p.min_depth or i in (0, len(fine) - 1):
         return None
-    within = prof <= prof[i] + 0.1 * depth
-    lo, hi = i, i
-    while lo > 0 and within[lo - 1]:
-        lo -= 1
-    while hi < len(fine) - 1 and within[hi + 1]:
-        hi += 1
+    lo, hi = _run_around(prof <= prof[i] + 0.1 * depth, i)
     width = (hi - lo + 1) * p.step_m
     # A second valley half as deep, apart from this one (the cost rose above half the depth in
     # between): the relief repeats within the range, or the submap fits two ways.
     low = prof <= prof[i] + 0.5 * depth
-    a, b = i, i
-    while a > 0 and low[a - 1]:
-        a -= 1
-    while b < len(fine) - 1 and low[b + 1]:
-        b += 1
+    a, b = _run_around(low, i)
     low[a:b + 1] = False
     if np.any(low):
         return None
