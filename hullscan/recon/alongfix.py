@@ -114,11 +114,12 @@ def measure_along(points: F64, axis: F64, closest: Closest, params: AlongFixPara
     """The along-ship shift (along unit ``axis`` (3,)) that best lays ``points`` (N, 3, corrected
     submap in the reference's placement) on the reference, or None where the profile fixes none.
 
-    1. A coarse profile (every 5th shift) picks the points whose robust distance changes with the
-       shift: on plain plating none do.
-    2. The fine profile over those points: its minimum must lie inside the range, be deep enough,
-       and be the only deep one (a second minimum as low, farther than its own width, is an
-       ambiguity: no measurement).
+    1. The points whose robust distance changes as the submap slides (every 0.2 m over the
+       range, nothing else moved): on plain plating none do; on a taper most do (none taken).
+    2. The profile over those points and some plating around them, free across the axis at each
+       shift: every 0.1 m over the range, then every ``step_m`` about its lowest. Its minimum must
+       lie inside the range, be deep enough, and be the only deep one (a second valley half as
+       deep, apart from it, is an ambiguity: no measurement).
     3. The uncertainty is the half width of the minimum where the cost is within a tenth of the
        depth, over two, at least ``min_sigma_m``.
     4. At the best shift most of the relief points (``min_on_share``) must lie on the reference.

@@ -7,9 +7,11 @@ across track. Ranges are exact ray-cylinder intersections plus Gaussian noise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
 
 from hullscan.core.voxelmap import VoxelMap
 from hullscan.model import NavSample, ProfilingPing, Transform, TransformStamped
@@ -116,3 +118,34 @@ def fuse_patch(vm: VoxelMap, rng: np.random.Generator, x0: float, x1: float, m: 
     pts = np.column_stack([rng.uniform(x0, x1, m), rng.uniform(-0.3, 0.3, m), rng.normal(mu, 0.01, m)])
     ray = rng.integers(0, 2, m).astype(np.int32)
     vm.fuse(pts, ray, PATCH_ORIGINS, rng.uniform(0.005, 0.02, m).astype(np.float32), 2.0, 0.15)
+
+
+@dataclass(frozen=True)
+class PlacedSurface:
+    """A :class:`hullscan.recon.drift.SurfaceReference` on sampled points and their normals, already
+    placed in the navigation frame (no registration to make), the ship's axis along x."""
+
+    points: np.ndarray
+    normals: np.ndarray
+    sigma: object | None = None
+    _tree: cKDTree = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_tree", cKDTree(self.points))
+
+    def registered(self, survey: object) -> tuple[PlacedSurface, object]:
+        return self, None
+
+    def along(self) -> tuple[np.ndarray, float | None] | None:
+        return np.array([1.0, 0.0, 0.0]), None
+
+    def closest(self, p: np.ndarray, dist: float) -> tuple[np.ndarray, np.ndarray, NDArray[np.bool_]]:
+        from hullscan.recon.drift import tree_closest
+
+        return tree_closest(self.points, self.normals, self._tree)(p, dist)
+
+    def cost(self, p: np.ndarray, c: float) -> float:
+        q, n, ok = self.closest(p, c)
+        r = np.full(len(p), c)
+        r[ok] = np.minimum(np.abs(((p[ok] - q) * n).sum(1)), c)
+        return float(np.mean(r**2))

@@ -135,30 +135,11 @@ def test_the_drift_stage_places_a_midbody_lane_by_the_anode_it_passed() -> None:
     # dead reckoning has the lane 0.3 m further aft than it was. The smoother alone keeps the
     # registered placement (nothing says otherwise); with the relief measurement the lane is put
     # back, and the posterior says where it was measured.
-    from dataclasses import dataclass
-
     from hullscan.recon.config import DriftConfig
     from hullscan.recon.drift import ReturnsInMemory, _smooth_to_reference
+    from tests.hullscan.recon.synth import PlacedSurface
 
-    @dataclass(frozen=True)
-    class Shell:
-        points: F
-        normals: F
-        sigma: object | None = None
-
-        def registered(self, survey: object) -> tuple[Shell, object]:
-            return self, None
-
-        def along(self) -> tuple[F, float | None]:
-            return X, None
-
-        def closest(self, p: F, dist: float) -> tuple[F, F, NDArray[np.bool_]]:
-            return tree_closest(self.points, self.normals)(p, dist)
-
-        def cost(self, p: F, c: float) -> float:
-            return 0.0
-
-    ref = Shell(*_shell(-5.0, 65.0, 31.0, 0.05))
+    ref = PlacedSurface(*_shell(-5.0, 65.0, 31.0, 0.05))
     rng = np.random.default_rng(6)
     true, _ = _shell(0.0, 60.0, 31.0, 0.07)
     true = true[np.argsort(true[:, 0], kind="stable")] + rng.normal(0, 0.005, true.shape)

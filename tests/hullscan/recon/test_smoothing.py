@@ -3,18 +3,14 @@ squares, outlier fits, and a lane whose middle the reference cannot place along 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
 from hullscan.recon.config import DriftConfig
 from hullscan.recon.drift import (
     ReturnsInMemory,
     _align_to_reference,
     _smooth_to_reference,
-    tree_closest,
 )
 from hullscan.recon.smoothing import (
     SmootherModel,
@@ -23,6 +19,7 @@ from hullscan.recon.smoothing import (
     correction_matrix,
     smooth_corrections,
 )
+from tests.hullscan.recon.synth import PlacedSurface
 
 F = NDArray[np.float64]
 SIGMA = 0.02
@@ -185,34 +182,10 @@ def _normals(x: F, y: F) -> F:
     return n / np.linalg.norm(n, axis=1, keepdims=True)
 
 
-@dataclass(frozen=True)
-class _Surface:
-    """A :class:`hullscan.recon.drift.SurfaceReference` on sampled points (already placed)."""
-
-    points: F
-    normals: F
-    sigma: object | None = None
-
-    def registered(self, survey: object) -> tuple[_Surface, object]:
-        return self, None
-
-    def along(self) -> tuple[F, float | None] | None:
-        return np.array([1.0, 0.0, 0.0]), None
-
-    def closest(self, p: F, dist: float) -> tuple[F, F, NDArray[np.bool_]]:
-        return tree_closest(self.points, self.normals, cKDTree(self.points))(p, dist)
-
-    def cost(self, p: F, c: float) -> float:
-        q, n, ok = self.closest(p, c)
-        r = np.full(len(p), c)
-        r[ok] = np.minimum(np.abs(((p[ok] - q) * n).sum(1)), c)
-        return float(np.mean(r**2))
-
-
 def test_the_drift_stage_places_a_lane_the_flat_middle_cannot_place_along() -> None:
     rng = np.random.default_rng(5)
     gx, gy = np.meshgrid(np.arange(-5, 105, 0.1), np.arange(-3, 3, 0.1), indexing="ij")
-    ref = _Surface(np.column_stack([gx.ravel(), gy.ravel(), _height(gx.ravel(), gy.ravel())]),
+    ref = PlacedSurface(np.column_stack([gx.ravel(), gy.ravel(), _height(gx.ravel(), gy.ravel())]),
                    _normals(gx.ravel(), gy.ravel()))
     x, y = rng.uniform(0, 100, 30000), rng.uniform(-2, 2, 30000)
     order = np.argsort(x)
