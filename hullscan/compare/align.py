@@ -204,9 +204,9 @@ def _inverse(order: NDArray[np.int64] | None) -> NDArray[np.int64] | None:
     return inv
 
 
-def robust_icp(src: F64, reference: Reference, t0: F64, schedule: tuple[float, ...], k_final: float,
+def robust_icp(src: F64, reference: Reference, t0: F64, schedule: tuple[float, ...], k_final: float,  # noqa: PLR0913 (keyword-only switches of one fit, each documented below)
                max_iter: int, *, order: NDArray[np.int64] | None = None, upright: bool = False,
-               offset: bool = False, held: float = 0.0) -> tuple[F64, int, tuple[str, ...]]:
+               offset: bool = False, held: float = 0.0, metric: bool = True) -> tuple[F64, int, tuple[str, ...]]:
     """Tukey-weighted point-to-plane ICP against ``reference.closest``; returns the 4x4 matrix.
 
     ``offset``: at the finest stage, how far the cloud stands proud of the reference everywhere
@@ -227,6 +227,10 @@ def robust_icp(src: F64, reference: Reference, t0: F64, schedule: tuple[float, .
 
     ``held``: the cloud is fitted standing this far (m) proud of the reference everywhere (a growth
     layer taken as given, :func:`layer_trade`), the offset not solved.
+
+    ``metric``: each step solved in metres (:func:`_gauss_newton`); False: in radians, where every
+    shift the surface constrains less than the turns is left loose (the drift stage's registration
+    from the prior, :mod:`hullscan.compare.navref`).
     """
     back = _inverse(order)
     t = t0.copy()
@@ -263,16 +267,16 @@ def robust_icp(src: F64, reference: Reference, t0: F64, schedule: tuple[float, .
                 a[:, :2] = 0.0
             d_proud = 0.0
             if joint:
-                x, evec, ok = _gauss_newton(np.hstack([a, -np.ones((len(a), 1))]), w, r, upright)
+                x, evec, ok = _gauss_newton(np.hstack([a, -np.ones((len(a), 1))]), w, r, upright, metric)
                 d_proud = float(x[6])
                 if not lo <= proud + d_proud <= hi:
                     # At a bound the offset is held there and the pose solved alone: a pose step
                     # solved with the offset moving does not fit the offset held.
                     d_proud = float(np.clip(proud + d_proud, lo, hi)) - proud
-                    x, evec, ok = _gauss_newton(a, w, r - d_proud, upright)
+                    x, evec, ok = _gauss_newton(a, w, r - d_proud, upright, metric)
                 proud += d_proud
             else:
-                x, evec, ok = _gauss_newton(a, w, r, upright)
+                x, evec, ok = _gauss_newton(a, w, r, upright, metric)
             if si == len(schedule) - 1:
                 degenerate = tuple((*_DIRS, "surface offset")[int(np.argmax(np.abs(evec[:, j])))]
                                    for j in np.flatnonzero(~ok))
@@ -288,15 +292,33 @@ def robust_icp(src: F64, reference: Reference, t0: F64, schedule: tuple[float, .
     return t, iters, degenerate
 
 
-def _gauss_newton(a: F64, w: F64, r: F64, upright: bool) -> tuple[F64, F64, NDArray[np.bool_]]:
-    """One weighted least-squares step for residuals ``r`` (N,) with Jacobian ``a`` (N, 6 or 7):
-    the step, the eigenvectors of the normal matrix and which of them were solved. Directions the
-    surface barely constrains keep their current value."""
-    h = a.T @ (w[:, None] * a)
-    g = -a.T @ (w * r)
+def _gauss_newton(a: F64, w: F64, r: F64, upright: bool, metric: bool = True) -> tuple[F64, F64, NDArray[np.bool_]]:
+    """One weighted least-squares step for residuals ``r`` (N,) with Jacobian ``a`` (N, 6 or 7;
+    rotation first, then translation): the step, the eigenvectors of the normal matrix and which
+    of them were solved. Directions the surface barely constrains keep their current value.
+
+    The rotations are solved as the motion (m) they give at the points' lever arm (:func:`_lever`),
+    so that "barely" compares metres with metres: in radians a turn about a survey tens of metres
+    across carries a thousand times the information of a shift, and a shift along a gently
+    tapering hull (taper 1:10, a tenth of the information of a shift across it) fell under the
+    threshold and was never solved; the position along the ship was then left to the scans that
+    hold the other unknowns still, 9 cm off on an exactly navigated survey (fouled_feeder's hull)."""
+    scale = np.ones(a.shape[1])
+    if metric:
+        scale[:3] = 1.0 / _lever(a, w)
+    a_m = a * scale
+    h = a_m.T @ (w[:, None] * a_m)
+    g = -a_m.T @ (w * r)
     ev, evec = np.linalg.eigh(h)
     ok = ev > 1e-4 * ev.max() if not upright else ev > max(1e-4 * ev.max(), 1e-12)
-    return evec[:, ok] @ ((evec[:, ok].T @ g) / ev[ok]), evec, ok
+    return scale * (evec[:, ok] @ ((evec[:, ok].T @ g) / ev[ok])), evec, ok
+
+
+def _lever(a: F64, w: F64) -> float:
+    """The points' weighted RMS lever arm (m) about the centre of the rotation: the ratio of the
+    Jacobian ``a``'s rotation columns (``(p - m) x n``) to its translation columns (``n``)."""
+    rot, shift = float(np.sum(w[:, None] * a[:, :3] ** 2)), float(np.sum(w[:, None] * a[:, 3:6] ** 2))
+    return float(np.sqrt(rot / shift)) if rot > 0.0 and shift > 0.0 else 1.0
 
 
 def score(src: F64, reference: Reference, t: F64, k: float, *, order: NDArray[np.int64] | None = None,
@@ -435,7 +457,7 @@ def _steps(sigma: float, step: float) -> F64:
 
 
 def coarse_register(points: F64, reference: Reference, prior: Transform, sigma: PriorSigma,
-                    config: CompareConfig) -> Registration:
+                    config: CompareConfig, metric: bool = True) -> Registration:
     """Multi-hypothesis coarse registration of cloud ``points`` from ``prior`` (reference <- cloud).
 
     The prior's error is bounded by ``sigma`` (ship terms) at ``sigma.about_nav`` (the start of
@@ -444,6 +466,7 @@ def coarse_register(points: F64, reference: Reference, prior: Transform, sigma: 
     wide, shrinking radii on a sparse copy of the cloud. Directions the surface does not constrain
     keep their seed's value, so on a parallel midbody the seeds stay where they started, all fitting
     equally well: the fit is then reported as ambiguous along the ship, never silently chosen.
+    ``metric``: as in :func:`robust_icp`.
     """
     rc = config.alignment.registration
     # 1. A sparse cloud, and the reference as oriented samples in a KD-tree: the coarse search
@@ -464,7 +487,8 @@ def coarse_register(points: F64, reference: Reference, prior: Transform, sigma: 
     coarse: list[tuple[F64, str, tuple[float, float, float, float]]] = []
     for yaw, along in seeds:
         t0 = _about(pivot, float(yaw), np.array([along, 0.0, 0.0])) @ p0
-        t, _, _ = robust_icp(src, reference, t0, wide, rc.coarse_tukey_m, rc.coarse_max_iter, upright=True)
+        t, _, _ = robust_icp(src, reference, t0, wide, rc.coarse_tukey_m, rc.coarse_max_iter, upright=True,
+                             metric=metric)
         off = _offsets(t, p0, pivot)
         # Seeds that the wide radii bring to the same place are one hypothesis.
         if all(abs(off[3] - o[3]) > rc.distinct_heading_deg or np.hypot(off[0] - o[0], off[1] - o[1])
@@ -476,7 +500,7 @@ def coarse_register(points: F64, reference: Reference, prior: Transform, sigma: 
     hyps: list[Hypothesis] = []
     for t_c, name, _ in coarse:
         t, _, _ = robust_icp(src, reference, t_c, (*narrow, *config.alignment.icp_schedule_m), k, rc.coarse_max_iter,
-                             upright=True)
+                             upright=True, metric=metric)
         _, med, inl = score(src, reference, t, k)
         hyps.append(Hypothesis(Transform.from_matrix(t), name, inl, med, _cost(src, reference, t, 2 * k),
                                *_offsets(t, p0, pivot)))
@@ -591,13 +615,14 @@ class _Refiner:
 
 
 def register_prior(points: F64, reference: Reference, prior: Transform, sigma: PriorSigma,
-                   config: CompareConfig) -> Registration:
+                   config: CompareConfig, metric: bool = True) -> Registration:
     """:func:`coarse_register`, checked: when nothing within the prior's range fits even coarsely
     (a drifting survey still fits within ``2 x coarse_tukey_m`` almost everywhere), the whole
-    reference is searched and the error says how far from the prior the cloud does fit."""
+    reference is searched and the error says how far from the prior the cloud does fit.
+    ``metric``: as in :func:`robust_icp`."""
     rc = config.alignment.registration
     check_scale(points, reference)
-    reg = coarse_register(points, reference, prior, sigma, config)
+    reg = coarse_register(points, reference, prior, sigma, config, metric)
     src = _sparse(points, config)
     t = reg.best.transform.as_matrix()
     rms, med, inl = score(src, reference, t, rc.coarse_tukey_m)

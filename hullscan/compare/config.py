@@ -70,10 +70,11 @@ class AlignmentConfig(BaseModel):
         0.8, gt=0.0, le=1.0, description="share of the cloud within 2 x tukey_k of the reference after ICP; the "
         "right ship fits >= 0.886 in every scenario (1.7 m drift, heavy growth), a similar ship's midbody 0.77")
     surface_offset: bool = Field(
-        True, description="the fine fit estimates, with the pose, how far the surveyed surface stands proud of the "
+        False, description="the fine fit estimates, with the pose, how far the surveyed surface stands proud of the "
         "reference everywhere alike (paint and growth, the sonar's first arrival: 1-2 cm in the simulated library) and "
-        "judges the placement net of it; a rigid fit alone trades that offset for a shift along a tapering hull "
-        "(offset / taper: 8 cm on fine_container_ship). False: the behaviour before stop 37")
+        "judges the placement net of it. Off since stop 47: once the fit solves the shift along a taper (its rotations "
+        "weighed in metres), a free offset trades with that shift instead (wigley_mesh 0.24 m along, the offset at its "
+        "5 cm bound); on a survey seen from one side nothing else tells an offset from a shift (docs/method.md)")
     local_block_m: float = Field(4.0, ge=0.0, description="piecewise drift correction block size (0: rigid only)")
     local_max_shift_m: float = Field(0.6, gt=0.0, description="largest drift a block may be shifted by (m)")
     global_registration: bool = Field(True, description="try FPFH + RANSAC when no navigation prior is given, or when the prior does not fit")

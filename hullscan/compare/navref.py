@@ -58,15 +58,19 @@ class NavReference:
         survey's value)."""
         cfg = self.compare_config or CompareConfig()
         dense = survey.dense(0.25)
-        reg = register_prior(dense, self.reference, self.hull_to_nav.inverse(), self.sigma, cfg)
+        reg = register_prior(dense, self.reference, self.hull_to_nav.inverse(), self.sigma, cfg, metric=False)
         t, _ = settle_along(dense, self.reference, reg.best.transform.as_matrix(), self.sigma, cfg,
                             ambiguity=False)
         first = survey.dense(cfg.alignment.voxel_m, head=max(1, int(early * len(survey))))
         if len(first) > 20000:
             first = first[np.sort(np.random.default_rng(cfg.seed).choice(len(first), 20000, replace=False))]
         if len(first) >= 200:
+            # In radians, as the registration above: a side seen alone fixes depth barely above the
+            # threshold in metres, and one of turbid_water's priors went 0.38 m deep; the position
+            # along the ship is the comparison's to settle (stop 47).
             t, _, _ = robust_icp(first, self.reference, t, (1.0, 0.5, *cfg.alignment.icp_schedule_m), cfg.alignment.tukey_k_m,
-                                 cfg.alignment.icp_max_iter, upright=True, offset=cfg.alignment.surface_offset)
+                                 cfg.alignment.icp_max_iter, upright=True, offset=cfg.alignment.surface_offset,
+                                 metric=False)
         proud = proud_at(first, self.reference, t, cfg) if len(first) >= 200 else 0.0
         along_sd = reg.along_sd_m(cfg.alignment.registration.along_settle_step_m)
         return replace(self, hull_to_nav=Transform.from_matrix(t).inverse(), sigma=None, along_sd_m=along_sd,
