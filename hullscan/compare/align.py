@@ -300,7 +300,7 @@ def _gauss_newton(a: F64, w: F64, r: F64, upright: bool, metric: bool = True) ->
     The rotations are solved as the motion (m) they give at the points' lever arm (:func:`_lever`),
     so that "barely" compares metres with metres: in radians a turn about a survey tens of metres
     across carries a thousand times the information of a shift, and a shift along a gently
-    tapering hull (taper 1:10, a tenth of the information of a shift across it) fell under the
+    tapering hull (taper 1:10, a hundredth of the information of a shift across it) fell under the
     threshold and was never solved; the position along the ship was then left to the scans that
     hold the other unknowns still, 9 cm off on an exactly navigated survey (fouled_feeder's hull)."""
     scale = np.ones(a.shape[1])
