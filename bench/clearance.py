@@ -14,7 +14,8 @@ the reference normal by the cap's height there. So each limpet is seen exactly a
 there was (the same returns, with the same uncertainty), which is what coverage claims to
 speak for. Locations are random reference samples, half in cleared surface and half in surface
 seen but not cleared (``--per-status`` each), at least 3 m from each other and from the truth's
-parasites. The comparator runs on the pressed cloud, and each limpet is detected (a finding
+parasites. The comparator runs on the pressed cloud (with the survey's stated along-ship
+uncertainty, at its largest, :func:`stated_along`; since stop 48), and each limpet is detected (a finding
 within 0.5 m) or not. The detection rate per status of its location in the first run:
 
 - cleared: should be at least 0.95 (the recall target), or "cleared" overstates;
@@ -45,6 +46,7 @@ from hullscan.compare.inspect import Inspection, inspect
 from hullscan.compare.loading import load_prior
 from hullscan.inspection import ReferenceFile, load_survey_reference
 from hullscan.model import HullCloud, Transform
+from hullscan.recon.drift import AlongShipUncertainty
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CAP = [0.45, 0.325, 0.10]  # semi-axes and height (m): 2/3 pi a b h = 0.0306 m3 (height: --height)
@@ -105,6 +107,20 @@ def pick(ins: Inspection, truth: list[dict[str, Any]], per_status: int, rng: np.
     return out
 
 
+def stated_along(findings_json: Path, cloud: HullCloud) -> AlongShipUncertainty | None:
+    """The along-ship uncertainty the survey's run stated (findings.json ``along_ship``), at its
+    largest submap's everywhere: the detector lets reference features and the local baseline move
+    that far along the ship (docs/method.md, "Deviation and findings"), so a cap is pressed into
+    the comparison as ``hullscan replay`` would judge it, never more leniently. The drift stage's
+    posterior itself is not in the run's outputs; None where the run stated nothing."""
+    doc = json.loads(findings_json.read_text()) if findings_json.exists() else {}
+    stated = (doc.get("along_ship") or {}).get("submap_two_sd_m") or []
+    if not stated:
+        return None
+    return AlongShipUncertainty.uniform(np.asarray(cloud.points, np.float64).mean(axis=0), max(float(v) for v in stated),
+                                        float(doc["along_ship"].get("drift_rate_per_m", 0.0)))
+
+
 def run_scenario(run: Path, name: str, rounds: int, per_status: int, seed: int, model: str,
                  systematic: str = "alignment", random: str = "point", min_height: float | None = None
                  ) -> list[dict[str, Any]]:
@@ -126,7 +142,8 @@ def run_scenario(run: Path, name: str, rounds: int, per_status: int, seed: int, 
     detection = {} if min_height is None else {"min_protrusion_height_m": min_height}
     config = CompareConfig(coverage={"clear_height_m": CAP[2]}, detection=detection,
                            uncertainty={"model": model, "systematic": systematic, "random": random})
-    base = inspect(cloud, reference, config, hull_to_nav=prior, sigma=sigma)
+    along = stated_along(run / name / "findings.json", cloud)
+    base = inspect(cloud, reference, config, hull_to_nav=prior, sigma=sigma, along=along)
     assert base.cloud_to_ref is not None
     placed = base.cloud_to_ref.inverse()  # nav <- hull, as the first run found it
     rng = np.random.default_rng(seed)
@@ -144,7 +161,7 @@ def run_scenario(run: Path, name: str, rounds: int, per_status: int, seed: int, 
         # patch of plating that fixes no position along the ship, a few caps can move the search's
         # choice along it (turbid_water: 0.7 m, every cap then "missed" beyond the 0.5 m match). The
         # registration is scored by hullscan evaluate; this bench measures the detector.
-        ins = inspect(pressed, reference, config, hull_to_nav=placed, sigma=None)
+        ins = inspect(pressed, reference, config, hull_to_nav=placed, sigma=None, along=along)
         assert base.cells is not None and base.cells.uncertainty is not None and ins.cells is not None
         findings = [asdict(f) for f in ins.findings]
         res = match_truth(findings, parasites + [{**t, "truth": True} for t in truth])

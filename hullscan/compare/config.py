@@ -146,6 +146,11 @@ class DetectionConfig(BaseModel):
                                              "reckoning over plating that fixes no position along it), up to this far "
                                              "along the ship; coverage clears no such place beside relief of the "
                                              "compartment's height (0 or <= feature_shift_m: feature_shift_m only)")
+    local_shift: bool = Field(True, description="the local baseline also takes out a shift along the ship, fitted "
+                              "around each 0.5 m block on the plating that faces fore or aft (a thruster tunnel's "
+                              "walls, a transom) and kept within the survey's stated along-ship uncertainty there "
+                              "(up to feature_shift_along_max_m): a survey placed centimetres off along the ship "
+                              "reads a tunnel's forward wall proud and its after wall sunk (hullscan.compare.localshift)")
     pass_gap_s: float = Field(15.0, gt=0.0, description="returns of a finding taken further apart in time than this "
                               "came from separate passes (a multibeam sees a spot for a second or two as it goes by; "
                               "a lane that comes back does so after a turn), each counted where it saw min_points of "

@@ -42,6 +42,7 @@ from hullscan.compare.kinds import (
 from hullscan.compare.kinds import (
     build_reference as build_reference,  # re-exported: ros.camera, tests
 )
+from hullscan.compare.localshift import with_local_shift
 from hullscan.compare.prior import PriorSigma
 from hullscan.compare.reference import Reference
 from hullscan.diagnostics import DropLog
@@ -184,17 +185,19 @@ def _stage(timings: dict[str, float], name: str, progress: Callable[[str], None]
 def inspect(cloud: HullCloud, reference: Any, config: CompareConfig | None = None, *,
             hull_to_nav: Transform | None = None, cameras: CameraSet | None = None,
             progress: Callable[[str], None] | None = None, sigma: PriorSigma | None = None,
-            prior: dict[str, Any] | None = None, registration: dict[str, Any] | None = None) -> Inspection:
+            prior: dict[str, Any] | None = None, registration: dict[str, Any] | None = None,
+            along: AlongShipUncertainty | None = None) -> Inspection:
     """Compare ``cloud`` with ``reference`` (a :class:`ReferenceSource`, or what
     :func:`reference_source` turns into one: HullMesh, HullCloud or ``"mirror"``).
 
     ``hull_to_nav`` is the navigation prior (nav <- hull, the internal hull frame) and ``sigma``
     its uncertainty (searched by the registration; None: the prior is only refined). ``cameras`` is a
-    :class:`hullscan.compare.camera.CameraSet` for camera evidence. Raises HullscanError
-    subclasses; :func:`attempt_inspection` returns the partial result instead.
+    :class:`hullscan.compare.camera.CameraSet` for camera evidence; ``along`` as in
+    :func:`attempt_inspection`. Raises HullscanError subclasses; :func:`attempt_inspection` returns
+    the partial result instead.
     """
     ins = attempt_inspection(cloud, reference, config, hull_to_nav=hull_to_nav, cameras=cameras, progress=progress,
-                             sigma=sigma, prior=prior, registration=registration)
+                             sigma=sigma, prior=prior, registration=registration, along=along)
     if ins.failure is not None:
         raise ins.failure
     return ins
@@ -265,8 +268,10 @@ def _inspect(ins: Inspection, cloud: HullCloud, source: ReferenceSource, config:
         _judge_points(ins, placement.points, source, framing, config)
     # Points averaged into analysis cells, each with its deviation's uncertainty.
     with _stage(tm, "cells", progress):
-        ins.cells = cells = _with_along_reach(source.cells(placement, cloud, framing, config), ins.along_ship,
-                                                None if along is None else along.submap_length_m)
+        cells = _with_along_reach(source.cells(placement, cloud, framing, config), ins.along_ship,
+                                  None if along is None else along.submap_length_m)
+        # Plating facing fore or aft judged against its surroundings moved along the ship too.
+        ins.cells = cells = with_local_shift(cells, config)
         ins.notes.append(_uncertainty_note(cells, cloud, config))
     # Deviating cells grouped into findings, largest risk first.
     with _stage(tm, "segmentation", progress):

@@ -60,3 +60,24 @@ def neighbour_nanmedian(values: F64, nb: NDArray[np.int64]) -> tuple[F64, NDArra
     count = np.empty(len(idx), np.int64)
     run_chunked(len(idx), lambda lo, hi: _neighbour_nanmedian(v, idx, out, count, lo, hi), 100_000)
     return out, count
+
+
+def group_weighted_median(groups: NDArray[np.int64], values: F64, weights: F64, n_groups: int) -> F64:
+    """The weighted median of ``values`` (N,) per group id ``groups`` (N,; 0..``n_groups``-1) with
+    ``weights`` (N,; > 0): the least value whose cumulative weight within its group reaches half
+    the group's total; NaN for empty groups (n_groups,). The L1 fit of a constant: half the weight
+    can be outliers before it moves (a compartment among the plating it sits on)."""
+    out = np.full(n_groups, np.nan)
+    if not len(values):
+        return out
+    order = np.lexsort((values, groups))
+    g, v, w = groups[order], values[order], weights[order]
+    total = np.bincount(g, weights=w, minlength=n_groups)
+    cum = np.cumsum(w)
+    # Cumulative weight within each group: the running sum less everything before the group.
+    before = np.concatenate([[0.0], np.cumsum(total)[:-1]])
+    within = cum - before[g]
+    half = 0.5 * total[g]
+    first = (within >= half) & (within - w < half)
+    out[g[first]] = v[first]
+    return out

@@ -378,6 +378,15 @@ class AlongShipUncertainty:
     # (hullscan.recon.alongfix); None: not asked
     relief_fixed: NDArray[np.bool_] | None = None
 
+    @classmethod
+    def uniform(cls, centre: NDArray[np.float64], two_sd_m: float, drift_rate: float = 0.0) -> AlongShipUncertainty:
+        """One submap at ``centre`` (3,; corrected navigation frame) placed to ``two_sd_m`` (2 sigma)
+        along the ship, that figure everywhere: for a cloud whose drift stage's posterior is not at
+        hand (the benches replay saved clouds with what the run stated)."""
+        sd = float(two_sd_m) / 2.0
+        return cls(np.zeros(1), np.asarray(centre, np.float64).reshape(1, 3), np.array([1.0, 0.0, 0.0]),
+                   AlongPosterior(np.array([sd**2]), np.zeros(1), 1.0), None, float(drift_rate))
+
     def sd_m(self, placement_sd_m: float | None = None) -> NDArray[np.float64]:
         """1 sigma along the ship (m) per submap (N,), the whole survey fixed along it to
         ``placement_sd_m`` (a later registration's), else to the drift stage's."""

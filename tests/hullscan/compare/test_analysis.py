@@ -68,3 +68,18 @@ def test_a_finding_astride_a_band_not_seen_is_measured_across_it():
     # A band wider than the bridge stays open.
     apart = measure(cells, idx, 1.0, bridge_m=0.2)
     assert apart["volume"] == pytest.approx(seen["volume"], rel=0.02)
+
+
+def test_ball_pairs_are_the_ball_querys_pairs():
+    from scipy.spatial import cKDTree
+
+    from hullscan.compare.analysis import ball_pairs
+
+    rng = np.random.default_rng(1)
+    ref = rng.uniform(0, 3, (4000, 3))
+    q = np.vstack([rng.uniform(0, 3, (1500, 3)), ref[:40]])  # some exactly on a sample
+    tree = cKDTree(ref)
+    want = {(i, j) for i, near in enumerate(tree.query_ball_point(q, r=0.3)) for j in near}
+    o, m = ball_pairs(tree, q, 0.3)
+    assert set(zip(o.tolist(), m.tolist(), strict=True)) == want and len(o) == len(want)
+    assert all(len(a) == 0 for a in ball_pairs(tree, q[:0], 0.3))

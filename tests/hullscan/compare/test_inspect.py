@@ -51,6 +51,18 @@ def test_mesh_reference_with_prior_finds_every_box(hull, scan):
     assert 0 < side.confidence <= 1 and 0 < side.risk <= 1
 
 
+def test_with_a_stated_along_ship_uncertainty_every_box_is_still_found(hull, scan):
+    # As replay inspects a survey after drift correction: the detector lets reference features and
+    # the local baseline move along the ship as far as the survey's placement is stated uncertain.
+    from hullscan.recon.drift import AlongShipUncertainty
+
+    centre = np.asarray(scan.cloud.points, float).mean(axis=0)
+    ins = inspect(scan.cloud, hull, CompareConfig(), hull_to_nav=PRIOR, along=AlongShipUncertainty.uniform(centre, 0.4))
+    check_boxes(ins, scan)
+    assert ins.cells.along_reach is not None
+    np.testing.assert_allclose(ins.cells.along_reach(ins.cells.points[:5]), 0.4, atol=0.06)
+
+
 def test_global_registration_without_prior(hull, scan):
     ins = inspect(scan.cloud, hull, CompareConfig())
     check_boxes(ins, scan)
