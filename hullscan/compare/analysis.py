@@ -685,11 +685,11 @@ def _shifted_neighbours(ref: Reference, q0: F64, shift: F64 | None, rho: float, 
     owners, members = [], []
     steps = 0 if shift is None else int(np.ceil(float(shift.max()) / rho))
     for k in range(-steps, steps + 1):
-        # A ball at k steps is asked only for the points whose shift (and the tolerance across the
-        # shell, which a face turned along the ship adds to it) reaches past half a step beyond the
-        # ball before: short of that, any surface within the shift that this ball holds, the one
-        # before holds too (both of radius rho: what lies beside the axis is reached by both or neither).
-        at = np.flatnonzero(np.ones(len(q0), bool) if k == 0 or shift is None else shift + tol > (abs(k) - 0.5) * rho)
+        # A ball at k steps is asked only for the points whose shift reaches past the one before.
+        # (Not half a step past: within the shift the ball before holds the same surface, but
+        # relief_hides' first screen, which judges height along other normals than the full test,
+        # then let through one place in ten thousand that the full test would not have cleared.)
+        at = np.flatnonzero(np.ones(len(q0), bool) if k == 0 or shift is None else shift > (abs(k) - 1) * rho)
         if not len(at):
             continue
         o, m = ball_pairs(tree, q0[at] + np.array([k * rho, 0.0, 0.0]), r)
