@@ -3,11 +3,13 @@
 Prints the stage timings of hullscan's inspect() and, on the same data, the signed-distance stage
 against open3d's RaycastingScene.compute_signed_distance and py4dgeo's M3C2 (when installed:
 pip install -e '.[bench]'). Results: bench/results/compare.json and .md. Timings on a shared
-2-core machine are noisy; the target (<= 15 s) is reported, never asserted. The comparator's
+2-core machine are noisy (the same code has run 13-16 s an hour apart), so the inspection runs
+``--repeat`` times (3) and the median run is reported, with every run's total; the target (<= 15 s)
+is judged on the median, never asserted. The comparator's
 numba kernels are compiled (first run after a change) or loaded from numba's cache before the
 timing starts, as a long-running comparator has them; that time is reported apart.
 
-    .venv/bin/python bench/bench_compare.py [--points 5000000] [--triangles 200000]
+    .venv/bin/python bench/bench_compare.py [--points 5000000] [--triangles 200000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ STATED_ALONG_M = 0.37  # 2 sigma along the ship: the median of the most each lib
 
 def warm_kernels() -> float:
     """Compile or load the comparator's numba kernels on a few points; returns the seconds it took."""
-    from hullscan.core.distance import mesh_signed_distance
+    from hullscan.core.distance import any_near_plane, mesh_signed_distance
     from hullscan.core.grid import group_keys, voxel_keys, voxel_knn
     from hullscan.core.interp import blend_shifts
 
@@ -48,6 +50,7 @@ def warm_kernels() -> float:
     voxel_knn(p[first], keys[first], 0.2, 4, 0.3)
     blend_shifts(p, p[:8], np.zeros((8, 3)), 8, 1.0)
     mesh_signed_distance(p, p.astype(np.float32), p.astype(np.float32))
+    any_near_plane(p, np.arange(8), np.arange(8), p[:8], p[:8], 0.1)
     return time.perf_counter() - t
 
 
@@ -58,18 +61,23 @@ def main() -> None:
     ap.add_argument("--m3c2-cores", type=int, default=20000, help="M3C2 core points (it is much slower)")
     ap.add_argument("--no-registration", action="store_true",
                     help="only refine the prior (the figure before registration from an operator's prior)")
+    ap.add_argument("--repeat", type=int, default=3, help="inspections timed; the median one is reported")
     args = ap.parse_args()
     case = make_case(args.points, args.triangles)
     hull, scan, tf, pivot = case.hull, case.scan, case.tf, case.pivot
     cfg = CompareConfig()
     warm_s = warm_kernels()
-    t = time.perf_counter()
     # As replay judges a survey: with an along-ship uncertainty stated (the library's median 2 sigma),
     # so the detector's reach along the ship and the local baseline's shift along it are timed too.
     along = AlongShipUncertainty.uniform(np.asarray(scan.cloud.points[::1000], np.float64).mean(axis=0), STATED_ALONG_M)
-    ins = inspect(scan.cloud, hull, cfg, hull_to_nav=case.prior, sigma=None if args.no_registration else DEFAULT_SIGMA,
-                  along=along)
-    total = time.perf_counter() - t
+    runs = []
+    for _ in range(max(1, args.repeat)):
+        t = time.perf_counter()
+        ins = inspect(scan.cloud, hull, cfg, hull_to_nav=case.prior,
+                      sigma=None if args.no_registration else DEFAULT_SIGMA, along=along)
+        runs.append((time.perf_counter() - t, ins))
+    totals = [round(r[0], 2) for r in runs]
+    total, ins = sorted(runs, key=lambda r: r[0])[len(runs) // 2]  # the median run (the upper one of an even count)
     pts = ins.points
     assert pts is not None and ins.reference is not None
     ref = ins.reference
@@ -84,6 +92,7 @@ def main() -> None:
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "note": "shared 2-core box, noisy"},
         "cloud_points": len(scan.cloud), "reference_triangles": len(hull.faces),
         "generate_s": round(case.generate_s, 2), "numba_warmup_s": round(warm_s, 2), "inspect_total_s": round(total, 2),
+        "inspect_totals_s": totals,
         "target_s": 15.0, "meets_target": total <= 15.0, "stages_s": ins.timings_s,
         "signed_distance": {
             "hullscan_s": ours_sd, "open3d_compute_signed_distance_s": round(o3d_s, 3),
@@ -183,7 +192,9 @@ def markdown(result: dict[str, Any], stages: dict[str, float], total: float, war
           "refined only", "", "Reproduce: `.venv/bin/python bench/bench_compare.py`",
           "", "| stage | seconds |", "|---|---|"]
     md += [f"| {k} | {v} |" for k, v in stages.items()]
-    md += [f"| **total inspect** | **{total:.2f}** (target 15) |",
+    runs = result["inspect_totals_s"]
+    md += [f"| **total inspect** | **{total:.2f}** (target 15; the median of {len(runs)} runs: "
+           f"{', '.join(f'{t:.2f}' for t in runs)}) |",
            f"| (numba kernels compiled or loaded from cache beforehand) | {warm_s:.2f} |", "",
            "| signed distance | seconds | ratio vs hullscan |", "|---|---|---|",
            f"| hullscan (closest point + sign) | {ours_sd} | 1.0 |",

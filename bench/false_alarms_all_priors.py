@@ -8,17 +8,28 @@ millimetres of a placement. Every prior's findings.json is matched here against 
 reference file's frame, as ``evaluate`` does), so the false-alarm rate rests on N times the runs. From
 the saved outputs only: no replay, a few seconds. Parasites not matched are counted as undetected
 without telling missed from not inspected (that needs the inspection's coverage): recall here is a
-lower bound. Writes ``bench/results/<stem>.md`` and ``.json`` (default stem: false_alarms_all_priors).
+lower bound. Centroid errors too, with each detection's error along the ship against the finding's
+stated along-ship uncertainty (the reference is loaded to put both in its internal frame, as
+``evaluate`` does). Writes ``bench/results/<stem>.md`` and ``.json`` (default stem: false_alarms_all_priors).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hullscan.compare.evaluate import match_truth, truth_in_reference_frame
+import numpy as np
+
+from hullscan.compare.evaluate import (
+    evaluation_reference,
+    match_truth,
+    outside_stated_along,
+    truth_in_reference_frame,
+)
+from hullscan.inspection import ReferenceFile, load_survey_reference
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -33,19 +44,37 @@ def runs_of(run: Path) -> list[tuple[str, int, Path]]:
     return out
 
 
+def along_ship(run: Path, name: str) -> Callable[[Any], float]:
+    """A point's (reference file frame) position along the ship in the inspection's internal frame."""
+    notes = evaluation_reference(run / "bags" / f"{name}.operator.yaml")
+    ref = load_survey_reference(ReferenceFile(notes.path, notes.units, notes.draft_m, notes.up, notes.bow,
+                                              notes.trim_m or None))
+    inverse = None if ref.ref_from_hull is None else ref.ref_from_hull.inverse()
+
+    def along_of(c: Any) -> float:
+        p = np.asarray(c, float)
+        return float((p if inverse is None else inverse.apply(p))[0])
+    return along_of
+
+
 def score(run: Path) -> list[dict[str, Any]]:
     rows = []
+    along: dict[str, Callable[[Any], float]] = {}
     for name, k, path in runs_of(run):
         truth = json.loads((run / "bags" / f"{name}.truth" / "truth.json").read_text())
         doc = json.loads(path.read_text())
         if doc.get("status") != "complete":
             rows.append({"scenario": name, "prior": k, "status": doc.get("status"), "false_alarms": None})
             continue
-        res = match_truth(doc["findings"], truth_in_reference_frame(truth), scenario=name)
+        if name not in along:
+            along[name] = along_ship(run, name)
+        res = match_truth(doc["findings"], truth_in_reference_frame(truth), scenario=name, along_of=along[name])
         by_id = {f["id"]: f for f in doc["findings"]}
         hits = [by_id[d["finding"]] for d in res.detected if d.get("finding") in by_id]
         rows.append({"scenario": name, "prior": k, "status": "complete", "parasites": len(truth["parasites"]),
                      "detected": len(res.detected), "false_alarms": len(res.false_alarms),
+                     "centroid_errors_m": [d["centroid_error_m"] for d in res.detected],
+                     "centroid_errors_outside_stated_m": [outside_stated_along(d) for d in res.detected],
                      "false_alarm_volumes_l": [round(1000 * f["volume_m3"], 1) for f in res.false_alarms],
                      # Evidence across passes (findings.json 2.4; None where the cloud kept no times).
                      "detected_passes": [f.get("passes") for f in hits],
@@ -69,6 +98,14 @@ def by_passes(rows: list[dict[str, Any]], what: str) -> dict[str, Any]:
     return out
 
 
+def centroid_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Centroid errors over every detection of ``rows``: raw and net of the stated along-ship uncertainty."""
+    raw = [e for r in rows for e in r.get("centroid_errors_m", [])]
+    net = [e for r in rows for e in r.get("centroid_errors_outside_stated_m", [])]
+    return {"n": len(raw), "max_m": max(raw, default=None), "over_0.25_m": sum(e > 0.25 for e in raw),
+            "outside_stated_max_m": max(net, default=None), "outside_stated_over_0.25_m": sum(e > 0.25 for e in net)}
+
+
 def _conf(c: dict[str, Any] | None) -> str:
     return "-" if c is None else f"{c['median']:.2f} ({100 * c['high_share']:.0f} % high)"
 
@@ -88,6 +125,7 @@ def main() -> None:
                "first_prior_false_alarms_per_run": round(sum(r["false_alarms"] for r in first) / len(first), 3)
                if first else None,
                "detected": sum(r["detected"] for r in done), "parasites": sum(r["parasites"] for r in done),
+               "centroid": centroid_summary(done),
                "passes": {"detected": by_passes(done, "detected"), "false_alarms": by_passes(done, "false_alarm")}}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.out}.json").write_text(json.dumps({"summary": summary, "runs": rows}, indent=1))
@@ -97,6 +135,11 @@ def main() -> None:
              f"({summary['runs_with_false_alarms']} runs with any); first priors only "
              f"{summary['first_prior_false_alarms_per_run']}; parasites matched {summary['detected']} of "
              f"{summary['parasites']} (not matched: missed or not inspected).", "",
+             f"Centroid error over every detection: max {summary['centroid']['max_m']} m, "
+             f"{summary['centroid']['over_0.25_m']} of {summary['centroid']['n']} over 0.25 m; net of each finding's "
+             f"stated along-ship uncertainty (across and in depth in full, along the ship what lies beyond it): "
+             f"max {summary['centroid']['outside_stated_max_m']} m, {summary['centroid']['outside_stated_over_0.25_m']} "
+             "over 0.25 m.", "",
              "Evidence across passes (findings.json `passes`; confidence median and share >= 0.7):", "",
              "| findings | n | 2+ passes | one pass | unknown | confidence, 2+ passes | confidence, one pass |",
              "|---|---|---|---|---|---|---|",

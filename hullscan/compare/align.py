@@ -10,7 +10,7 @@ not constrain (sliding along a parallel mid-body) keep the prior instead of drif
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any
@@ -690,6 +690,10 @@ def _scan_sample(src: F64, config: CompareConfig) -> F64:
 # (20) took 2.2 s of bench_compare's 15.5 s on a fouled synthetic hull; a few keep the points within
 # the Tukey width's reach of the next step, and the last step converges from there.
 LAYER_STEP_ITERS = 4
+# Points the trade's fits use: a third of the fine fit's 60 k. The trade is stated in centimetres;
+# on bench_compare's fouled hull a third of the points moved it by 1 mm across and in depth and
+# took 1.2 s off its 2 s (each of its 27 ICP iterations asks the mesh for every point).
+LAYER_POINTS = 20_000
 
 
 def layer_trade(fit: _Refiner, t: F64, thickness_m: float) -> LayerTrade:
@@ -703,12 +707,15 @@ def layer_trade(fit: _Refiner, t: F64, thickness_m: float) -> LayerTrade:
     placement, iterated to convergence, is reported)."""
     k = fit.config.alignment.tukey_k_m
     steps = max(1, int(np.ceil(thickness_m / (k / 2))))
+    # Every k-th point in cloud order (:data:`LAYER_POINTS`): spread over the survey as the
+    # sample is, and queried in that order.
+    in_order = fit.order if fit.order is not None else np.arange(len(fit.src))
+    src = fit.src[in_order[::max(1, int(np.ceil(len(fit.src) / LAYER_POINTS)))]]
     moved = t
     for i in range(1, steps + 1):
         held = thickness_m * i / steps  # the points stand this much further off: the radius follows
-        moved, _, _ = robust_icp(fit.src, fit.reference, moved, (fit.config.alignment.icp_schedule_m[-1] + held,), k,
-                                 fit.max_iter if i == steps else min(fit.max_iter, LAYER_STEP_ITERS), order=fit.order,
-                                 held=held)
+        moved, _, _ = robust_icp(src, fit.reference, moved, (fit.config.alignment.icp_schedule_m[-1] + held,), k,
+                                 fit.max_iter if i == steps else min(fit.max_iter, LAYER_STEP_ITERS), held=held)
     motion = moved @ np.linalg.inv(t)
     pivot = t[:3, :3] @ fit.src.mean(axis=0) + t[:3, 3]
     _, across, vertical, yaw = _offsets(moved, t, pivot)
@@ -727,18 +734,17 @@ def _along_trade(fit: _Refiner, t: F64, thickness_m: float, pivot: F64, gain: fl
     src = _scan_sample(fit.src, fit.config)
     c = 2 * fit.config.alignment.tukey_k_m
 
-    def cost(shift: float, yaw: float = 0.0) -> float:
-        return _cost(src, fit.reference, _about(pivot, yaw, np.array([shift, 0.0, 0.0])) @ t, c, thickness_m)
-
+    costs = _pose_costs(src, fit.reference, t, pivot, c, thickness_m)
     step, ystep = rc.along_settle_step_m / 2, rc.settle_heading_step_deg
     reach = min(3.0, 20.0 * thickness_m)
     # The shift first, then the shift and heading together about the best one (the settle's valley).
-    best, yaw, low = _lowest(cost, np.arange(-reach, reach + 1e-9, 2 * step), np.zeros(1))
-    best, yaw, low = _lowest(cost, best + step * np.arange(-2.0, 3.0),
+    best, yaw, low = _lowest(costs, np.arange(-reach, reach + 1e-9, 2 * step), np.zeros(1))
+    best, yaw, low = _lowest(costs, best + step * np.arange(-2.0, 3.0),
                              np.arange(-rc.settle_heading_deg, rc.settle_heading_deg + 1e-9, ystep))
-    best, yaw, low = _lowest(cost, best + step * np.arange(-1.0, 2.0), yaw + 0.5 * ystep * np.arange(-1.0, 2.0))
-    best += _parabola_offset(cost(best - step, yaw), low, cost(best + step, yaw), step)
-    if min(low, cost(best, yaw)) > (1.0 - gain) * cost(0.0, 0.0):
+    best, yaw, low = _lowest(costs, best + step * np.arange(-1.0, 2.0), yaw + 0.5 * ystep * np.arange(-1.0, 2.0))
+    best = _parabola_along(costs, best, yaw, low, step)
+    there, here = costs(np.array([best, 0.0]), np.array([yaw, 0.0]))
+    if min(low, float(there)) > (1.0 - gain) * float(here):
         return np.eye(4)
     return _about(pivot, yaw, np.array([best, 0.0, 0.0]))
 
@@ -767,10 +773,22 @@ def surface_offset(r: F64, use: NDArray[np.bool_], fallback: float = 0.0) -> flo
 def _cost(src: F64, reference: Reference, t: F64, c: float, offset: float = 0.0) -> float:
     """Mean squared distance of ``src`` placed by ``t`` to the reference, each truncated at ``c``;
     net of ``offset`` (m), the cloud's uniform offset from the reference (:func:`surface_offset`)."""
+    return float(_costs(src, reference, [t], c, offset)[0])
+
+
+def _costs(src: F64, reference: Reference, ts: Sequence[F64], c: float, offset: float = 0.0) -> F64:
+    """:func:`_cost` of ``src`` (N, 3) under each placement of ``ts`` (K of 4x4), the reference asked
+    once for all K x N points: each query of the mesh carries milliseconds of fixed cost, about as
+    much as its 6,000 points (bench_compare's scans along the ship asked 200 of them). Each value is
+    the mean of its own N, as :func:`_cost` takes it alone. Shape (K,)."""
+    if not len(ts):
+        return np.zeros(0)
+    p = np.concatenate([src @ t[:3, :3].T + t[:3, 3] for t in ts])
     # A point with no sample within c (along the normal) and 3 spacings (across) costs c anyway.
-    d, _, _, _, over = reference.signed_distance(src @ t[:3, :3].T + t[:3, 3], within=c + 3.0 * reference.spacing)
-    d = d - offset
-    return float(np.mean(np.where(over, np.minimum(np.abs(d), c), c) ** 2))
+    d, _, _, _, over = reference.signed_distance(p, within=c + 3.0 * reference.spacing)
+    e = np.where(over, np.minimum(np.abs(d - offset), c), c) ** 2
+    n = len(src)
+    return np.array([np.mean(e[k * n:(k + 1) * n]) for k in range(len(ts))], np.float64)
 
 
 def _along_range(src: F64, reference: Reference, t: F64, cost0: float, sigma: PriorSigma,
@@ -985,9 +1003,7 @@ def settle_along(src: F64, reference: Reference, t: F64, sigma: PriorSigma, conf
     proud = proud_at(pts, reference, t, config)
     pivot = pts.mean(axis=0) @ t[:3, :3].T + t[:3, 3]  # the cloud's centre, reference frame
 
-    def cost(shift: float, yaw: float = 0.0) -> float:
-        return _cost(pts, reference, _about(pivot, yaw, np.array([shift, 0.0, 0.0])) @ t, c, proud)
-
+    costs = _pose_costs(pts, reference, t, pivot, c, proud)
     step, ystep = rc.along_settle_step_m, rc.settle_heading_step_deg
     # Never beyond what check_within_prior still accepts: a prior that is already a registration
     # (drift correction's, +/- 0.5 m) is not walked off along a hull that looks alike.
@@ -996,24 +1012,25 @@ def settle_along(src: F64, reference: Reference, t: F64, sigma: PriorSigma, conf
     # Shift and heading together, first at twice the step over the window, then at the step
     # about the best of those (a shift and a turn trade off along a smooth hull: the valley of
     # the cost runs diagonally, and one direction at a time would stop on its side).
-    best, yaw, low = _lowest(cost, np.arange(-half, half + 1e-9, 2 * step), turns)
+    best, yaw, low = _lowest(costs, np.arange(-half, half + 1e-9, 2 * step), turns)
     scan = np.arange(-1.5 * sigma.along_m, 1.5 * sigma.along_m + 1e-9, rc.ambiguity_step_m) if far else np.zeros(0)
     scan = scan[np.abs(scan) > half]
     if len(scan):
-        shift, _, lowest = _lowest(cost, scan, np.array([yaw]))
+        shift, _, lowest = _lowest(costs, scan, np.array([yaw]))
         if lowest * (1.0 + rc.along_tie) < low:
-            best, yaw, low = _lowest(cost, shift + np.arange(-rc.ambiguity_step_m, rc.ambiguity_step_m + 1e-9,
-                                                             2 * step), turns)
-    best, yaw, low = _lowest(cost, best + step * np.arange(-1.0, 2.0), yaw + 0.5 * ystep * np.arange(-1.0, 2.0))
+            best, yaw, low = _lowest(costs, shift + np.arange(-rc.ambiguity_step_m, rc.ambiguity_step_m + 1e-9,
+                                                              2 * step), turns)
+    best, yaw, low = _lowest(costs, best + step * np.arange(-1.0, 2.0), yaw + 0.5 * ystep * np.arange(-1.0, 2.0))
     ystep *= 0.5
-    best += _parabola_offset(cost(best - step, yaw), low, cost(best + step, yaw), step)
-    yaw += _parabola_offset(cost(best, yaw - ystep), cost(best, yaw), cost(best, yaw + ystep), ystep)
-    low = min(low, cost(best, yaw))
-    if rc.settle_min_gain > 0:
-        here = cost(0.0, 0.0)
-        if low > (1.0 - rc.settle_min_gain) * here:
-            # Not clearly better than where the fit is: along a flat cost the lowest point is noise.
-            best, yaw, low = 0.0, 0.0, min(low, here)
+    best = _parabola_along(costs, best, yaw, low, step)
+    left, mid, right = costs(np.full(3, best), yaw + ystep * np.arange(-1.0, 2.0))
+    yaw += _parabola_offset(float(left), float(mid), float(right), ystep)
+    # The cost where the settle ends, and where it started (the least gain's yardstick), at once.
+    there, here = (float(v) for v in costs(np.array([best, 0.0]), np.array([yaw, 0.0])))
+    low = min(low, there)
+    if rc.settle_min_gain > 0 and low > (1.0 - rc.settle_min_gain) * here:
+        # Not clearly better than where the fit is: along a flat cost the lowest point is noise.
+        best, yaw, low = 0.0, 0.0, min(low, here)
     t = _about(pivot, yaw, np.array([best, 0.0, 0.0])) @ t
     # The ambiguity scan walks up to 10 m each way: only for the settle whose range is reported.
     return t, _tie_range(pts, reference, t, low, sigma, config, proud) if ambiguity else (0.0, 0.0)
@@ -1040,11 +1057,30 @@ def _tie_range(pts: F64, reference: Reference, t: F64, low: float, sigma: PriorS
     return lo, hi
 
 
-def _lowest(cost: Callable[[float, float], float], shifts: F64, yaws: F64) -> tuple[float, float, float]:
-    """(shift, yaw, cost) of the lowest ``cost(shift, yaw)`` over the grid of the two."""
-    grid = np.array([[cost(float(v), float(y)) for y in yaws] for v in shifts])
+def _lowest(costs: Callable[[F64, F64], F64], shifts: F64, yaws: F64) -> tuple[float, float, float]:
+    """(shift, yaw, cost) of the lowest cost over the grid of ``shifts`` and ``yaws``; ``costs(s, y)``:
+    the costs (K,) at K pairs of shift and yaw (:func:`_pose_costs`), asked once for the grid."""
+    s, y = np.meshgrid(np.asarray(shifts, np.float64), np.asarray(yaws, np.float64), indexing="ij")
+    grid = costs(s.ravel(), y.ravel()).reshape(s.shape)
     i, j = np.unravel_index(int(np.argmin(grid)), grid.shape)
     return float(shifts[i]), float(yaws[j]), float(grid[i, j])
+
+
+def _pose_costs(src: F64, reference: Reference, t: F64, pivot: F64, c: float, offset: float
+                ) -> Callable[[F64, F64], F64]:
+    """``costs(shifts, yaws)``: :func:`_cost` (K,) of ``src`` placed by ``t``, then moved each shift
+    (m) along hull x and turned each yaw (deg) about the vertical through ``pivot`` (K, each)."""
+    def costs(shifts: F64, yaws: F64) -> F64:
+        return _costs(src, reference, [_about(pivot, float(y), np.array([float(v), 0.0, 0.0])) @ t
+                                       for v, y in zip(shifts, yaws, strict=True)], c, offset)
+    return costs
+
+
+def _parabola_along(costs: Callable[[F64, F64], F64], best: float, yaw: float, low: float, step: float) -> float:
+    """``best`` moved to the lowest point of a parabola through the costs a ``step`` either side of it
+    along the ship (and ``low`` at it; :func:`_parabola_offset`), the two asked at once."""
+    left, right = costs(np.array([best - step, best + step]), np.array([yaw, yaw]))
+    return best + _parabola_offset(float(left), low, float(right), step)
 
 
 def _parabola_offset(left: float, mid: float, right: float, step: float) -> float:

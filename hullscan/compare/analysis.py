@@ -30,6 +30,7 @@ from hullscan.compare.uncertainty import (
     leading_edge_bias,
     point_sigma,
 )
+from hullscan.core.distance import any_near_plane
 from hullscan.core.grid import group_keys, voxel_keys, voxel_knn
 from hullscan.core.robust import neighbour_nanmedian
 from hullscan.core.visits import pass_starts
@@ -767,8 +768,7 @@ def relief_hides(ref: Reference | None, at: F64, normals: F64, shell: F64, heigh
     owner, members = _shifted_neighbours(ref, top, along_ship_shift(reach, rho, config), rho, tol)
     if not len(owner):
         return out
-    up = np.einsum("ij,ij->i", ref.icp_points[members] - top[owner], shell[owner])
-    maybe = np.flatnonzero((np.bincount(owner[np.abs(up) <= tol], minlength=len(at)) > 0)
+    maybe = np.flatnonzero(any_near_plane(ref.icp_points, owner, members, top, shell, tol)
                            & (np.linalg.norm(shell, axis=1) > 0))
     if len(maybe):
         out[maybe] = _explained_at(ref, top[maybe], at[maybe], normals[maybe], config,

@@ -167,11 +167,26 @@ def _along_scores(detected: list[dict[str, Any]]) -> dict[str, Any]:
     """The findings' stated along-ship uncertainty (2 sigma) against their centroids' error along
     the ship: how many hold the truth inside, and how wide the statements are."""
     rows = [it for it in detected if it.get("along_uncertainty_m") is not None]
+    outside = [outside_stated_along(it) for it in detected]
     return {"n": len(rows), "truth_inside": sum(abs(it["along_error_m"]) <= it["along_uncertainty_m"] for it in rows),
             "stated_two_sd_m": {"median": _q([it["along_uncertainty_m"] for it in rows], 50),
                                 "max": _q([it["along_uncertainty_m"] for it in rows], 100)},
             "error_m": {"median": _q([abs(it["along_error_m"]) for it in rows], 50),
-                        "max": _q([abs(it["along_error_m"]) for it in rows], 100)}}
+                        "max": _q([abs(it["along_error_m"]) for it in rows], 100)},
+            # Issue 13's rule for placements, applied to centroids: across and in depth the full error,
+            # along the ship only what lies beyond the finding's stated uncertainty there.
+            "centroid_error_outside_stated_m": {"median": _q(outside, 50), "max": _q(outside, 100)}}
+
+
+def outside_stated_along(detection: dict[str, Any]) -> float:
+    """A detection's centroid error (m) net of its stated along-ship uncertainty: the error across
+    the ship and in depth in full, along it only by what lies beyond the stated 2 sigma (the whole
+    error where none is stated)."""
+    c = float(detection["centroid_error_m"])
+    if detection.get("along_uncertainty_m") is None or detection.get("along_error_m") is None:
+        return c
+    a, u = abs(float(detection["along_error_m"])), float(detection["along_uncertainty_m"])
+    return round(float(np.hypot(np.sqrt(max(c * c - a * a, 0.0)), max(a - u, 0.0))), 4)
 
 
 def _q(v: list[float], q: float) -> float | None:

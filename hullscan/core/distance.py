@@ -63,3 +63,47 @@ def mesh_signed_distance(p: F64, closest32: NDArray[np.float32], normals32: NDAr
     over = np.empty(len(p), np.bool_)
     _mesh_signed_distance(p, c32, n32, c, n, d, over)
     return d, c, n, over
+
+
+@njit(cache=True, nogil=True)
+def _any_near_plane(points: F64, owner: NDArray[np.int64], member: NDArray[np.int64], at: F64, normal: F64,
+                    tol: float, out: NDArray[np.bool_]) -> None:
+    for i in range(owner.shape[0]):
+        o = owner[i]
+        if out[o]:
+            continue  # one point on the plane settles its owner
+        m = member[i]
+        up = ((points[m, 0] - at[o, 0]) * normal[o, 0] + (points[m, 1] - at[o, 1]) * normal[o, 1]
+              + (points[m, 2] - at[o, 2]) * normal[o, 2])
+        if abs(up) <= tol:
+            out[o] = True
+
+
+def _any_near_plane_numpy(points: F64, owner: NDArray[np.int64], member: NDArray[np.int64], at: F64, normal: F64,
+                          tol: float) -> NDArray[np.bool_]:
+    """Plain numpy reference of :func:`any_near_plane`."""
+    up = np.einsum("ij,ij->i", points[member] - at[owner], normal[owner])
+    return np.asarray(np.bincount(owner[np.abs(up) <= tol], minlength=len(at)) > 0, np.bool_)
+
+
+def any_near_plane(points: F64, owner: NDArray[np.int64], member: NDArray[np.int64], at: F64, normal: F64,
+                   tol: float) -> NDArray[np.bool_]:
+    """Whether any of its ``member`` points lies within ``tol`` (m) of the plane through each place
+    ``at`` (K, 3) with unit normal ``normal`` (K, 3): ``points`` (P, 3), pairs ``(owner[i],
+    member[i])`` (each (Q,) int64; owner indexes ``at``). Boolean (K,). One pass over the pairs
+    without gathering three (Q, 3) copies of them (relief_hides' screen over a coverage's places has
+    millions); an owner stops being tested at its first point on the plane."""
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    at = np.ascontiguousarray(at, dtype=np.float64)
+    normal = np.ascontiguousarray(normal, dtype=np.float64)
+    owner = np.ascontiguousarray(owner, dtype=np.int64)
+    member = np.ascontiguousarray(member, dtype=np.int64)
+    if (points.ndim != 2 or points.shape[1] != 3 or at.ndim != 2 or at.shape[1] != 3 or normal.shape != at.shape
+            or owner.shape != member.shape or owner.ndim != 1):
+        raise ValueError(f"any_near_plane: expected points (P, 3), owner and member (Q,), at and normal (K, 3); got "
+                         f"{points.shape}, {owner.shape}, {member.shape}, {at.shape}, {normal.shape}")
+    if len(owner) and (owner.min() < 0 or owner.max() >= len(at) or member.min() < 0 or member.max() >= len(points)):
+        raise ValueError("any_near_plane: an owner or member index is out of range")
+    out = np.zeros(len(at), np.bool_)
+    _any_near_plane(points, owner, member, at, normal, float(tol), out)
+    return out

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
 from hullscan.compare.evaluate import match_truth, summarise
 
 
@@ -41,6 +44,21 @@ def test_a_findings_stated_along_ship_uncertainty_is_scored_against_the_truth():
     scores = summarise([res])["along_uncertainty"]
     assert scores["n"] == 2 and scores["truth_inside"] == 1
     assert scores["stated_two_sd_m"]["max"] == 0.3 and scores["error_m"]["max"] == 0.2
+    # Net of the stated along-ship uncertainty: F001's 0.2 m lies inside its 0.3 m (nothing left);
+    # F002's 0.1 m is 0.05 m beyond its 0.05 m.
+    assert scores["centroid_error_outside_stated_m"]["max"] == pytest.approx(0.05, abs=1e-4)
+    assert scores["centroid_error_outside_stated_m"]["median"] == pytest.approx(0.025, abs=1e-4)
+
+
+def test_a_centroid_error_counts_across_and_in_depth_in_full_and_along_beyond_the_stated_range():
+    from hullscan.compare.evaluate import outside_stated_along
+
+    # 0.5 m off: 0.3 along (stated 2 sigma 1 m), 0.4 across; only the across part is left.
+    assert outside_stated_along({"centroid_error_m": 0.5, "along_error_m": -0.3, "along_uncertainty_m": 1.0}) == 0.4
+    # Along 0.3 beyond a stated 0.1 m: 0.2 of it counts with the 0.4 across.
+    assert outside_stated_along({"centroid_error_m": 0.5, "along_error_m": 0.3, "along_uncertainty_m": 0.1}) == \
+        pytest.approx(np.hypot(0.4, 0.2), abs=1e-4)
+    assert outside_stated_along({"centroid_error_m": 0.5}) == 0.5  # nothing stated: all of it
 
 
 def test_only_a_protrusion_detects_a_parasite():

@@ -407,3 +407,37 @@ def test_a_shift_along_a_gentle_taper_is_solved_by_the_fine_fit() -> None:
                              order=fit.order, offset=cfg.alignment.surface_offset)
     assert "x" not in loose
     assert np.abs(t[:3, 3]).max() < 0.005, t[:3, 3]
+
+
+def test_costs_asked_at_once_equal_each_asked_alone(ref) -> None:
+    """The scans along the ship ask the mesh once for a grid of placements (each query carries a
+    fixed overhead); each cost is the one the placement gives alone, to the bit."""
+    from hullscan.compare.align import _about, _cost, _costs, _sample_proxy
+
+    rng = np.random.default_rng(4)
+    pts = ref.icp_points[rng.choice(len(ref.icp_points), 3000, replace=False)] + rng.normal(0.0, 0.02, (3000, 3))
+    pivot = pts.mean(axis=0)
+    ts = [_about(pivot, yaw, np.array([shift, 0.0, 0.0])) for shift in (-0.6, 0.0, 0.35) for yaw in (-0.4, 0.0, 0.2)]
+    for surface in (ref, _sample_proxy(ref, 0.3)):
+        alone = [_cost(pts, surface, t, 0.12, 0.01) for t in ts]
+        assert _costs(pts, surface, ts, 0.12, 0.01).tolist() == alone
+    assert len(set(alone)) > 1 and _costs(pts, ref, [], 0.12).shape == (0,)
+
+
+
+def test_the_layer_trade_on_a_third_of_the_points_moves_the_survey_as_on_all(midbody, monkeypatch) -> None:
+    # Stop 49: the trade's ICP fits take every 3rd of the fine fit's points (LAYER_POINTS), a
+    # centimetre-scale statement; its placement agrees with the one on all of them within 2 mm.
+    import hullscan.compare.align as align
+
+    r, _, hull_pts = midbody
+    d, _, n, _, _ = r.signed_distance(hull_pts)
+    fit = align.fine_refiner(hull_pts - d[:, None] * n, r, CompareConfig())
+    monkeypatch.setattr(align, "LAYER_POINTS", len(fit.src) // 3)
+    third = align.layer_trade(fit, np.eye(4), 0.08)
+    monkeypatch.setattr(align, "LAYER_POINTS", len(fit.src))
+    full = align.layer_trade(fit, np.eye(4), 0.08)
+    probe = np.array([[0.0, 0.0, 0.0, 1.0], [10.0, 3.0, -2.0, 1.0]]).T
+    assert np.abs((third.motion - full.motion) @ probe).max() < 0.002
+    assert abs(third.across_m - full.across_m) < 0.002 and abs(third.vertical_m - full.vertical_m) < 0.002
+    assert third.along_m == full.along_m  # the scan along the ship keeps the fine fit's sample

@@ -52,3 +52,33 @@ def test_fix_winding_matches_trimesh_on_randomly_flipped_parts():
         sel = labels == part
         same = np.array_equal(got[sel], want[sel])
         assert same or np.array_equal(got[sel], want[sel][:, ::-1])
+
+
+@pytest.mark.parametrize("n", [0, 1, 200000])
+def test_any_near_plane_matches_numpy(n):
+    from hullscan.core.distance import _any_near_plane_numpy, any_near_plane
+
+    rng = np.random.default_rng(n)
+    pts = rng.normal(size=(5000, 3))
+    at = rng.normal(size=(max(n // 50, 1), 3))
+    nrm = rng.normal(size=at.shape)
+    nrm /= np.linalg.norm(nrm, axis=1, keepdims=True)
+    nrm[: len(nrm) // 5] = 0.0  # no shell there: every point reads on its plane (the caller masks such places)
+    owner = rng.integers(0, len(at), n)
+    member = rng.integers(0, len(pts), n)
+    for tol in (0.0, 0.03, 0.5):
+        got = any_near_plane(pts, owner, member, at, nrm, tol)
+        want = _any_near_plane_numpy(pts, owner, member, at, nrm, tol)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+    if n > 1:
+        assert 0 < got.sum() < len(at)  # some places on the plane, some not
+
+
+def test_any_near_plane_checks_shapes_and_indices():
+    from hullscan.core.distance import any_near_plane
+
+    z = np.zeros((2, 3))
+    with pytest.raises(ValueError, match="expected points"):
+        any_near_plane(z, np.zeros(2, np.int64), np.zeros(3, np.int64), z, z, 0.1)
+    with pytest.raises(ValueError, match="out of range"):
+        any_near_plane(z, np.array([2]), np.array([0]), z, z, 0.1)
