@@ -22,6 +22,7 @@ from scipy.spatial.transform import Rotation
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.prior import PriorSigma
 from hullscan.compare.reference import Reference
+from hullscan.core.chunks import map_threads
 from hullscan.core.grid import extent, group_keys, voxel_down, voxel_keys
 from hullscan.core.interp import blend_shifts
 from hullscan.core.robust import tukey
@@ -485,10 +486,15 @@ def coarse_register(points: F64, reference: Reference, prior: Transform, sigma: 
     seeds = [(yaw, along) for yaw in _steps(sigma.heading_deg, heading_step)
              for along in _steps(sigma.along_m, rc.seed_along_step_m)]
     coarse: list[tuple[F64, str, tuple[float, float, float, float]]] = []
-    for yaw, along in seeds:
-        t0 = _about(pivot, float(yaw), np.array([along, 0.0, 0.0])) @ p0
-        t, _, _ = robust_icp(src, reference, t0, wide, rc.coarse_tukey_m, rc.coarse_max_iter, upright=True,
-                             metric=metric)
+
+    def from_seed(seed: tuple[float, float]) -> F64:
+        t0 = _about(pivot, float(seed[0]), np.array([seed[1], 0.0, 0.0])) @ p0
+        return robust_icp(src, reference, t0, wide, rc.coarse_tukey_m, rc.coarse_max_iter, upright=True,
+                          metric=metric)[0]
+
+    # The seeds' fits are independent: on threads (the KD-tree's queries leave the GIL), then taken
+    # in the seeds' order, so which are distinct is decided as one after the other would.
+    for (yaw, along), t in zip(seeds, map_threads(from_seed, seeds), strict=True):
         off = _offsets(t, p0, pivot)
         # Seeds that the wide radii bring to the same place are one hypothesis.
         if all(abs(off[3] - o[3]) > rc.distinct_heading_deg or np.hypot(off[0] - o[0], off[1] - o[1])
@@ -497,13 +503,14 @@ def coarse_register(points: F64, reference: Reference, prior: Transform, sigma: 
     # 3. Each distinct hypothesis refined to the fine scale and judged there: at the coarse scale a
     #    fit metres along a hull can hold as many points within 0.3 m as the right one.
     k = config.alignment.tukey_k_m
-    hyps: list[Hypothesis] = []
-    for t_c, name, _ in coarse:
-        t, _, _ = robust_icp(src, reference, t_c, (*narrow, *config.alignment.icp_schedule_m), k, rc.coarse_max_iter,
-                             upright=True, metric=metric)
+    def refined(t_c: F64) -> Hypothesis:
+        t = robust_icp(src, reference, t_c, (*narrow, *config.alignment.icp_schedule_m), k, rc.coarse_max_iter,
+                       upright=True, metric=metric)[0]
         _, med, inl = score(src, reference, t, k)
-        hyps.append(Hypothesis(Transform.from_matrix(t), name, inl, med, _cost(src, reference, t, 2 * k),
-                               *_offsets(t, p0, pivot)))
+        return Hypothesis(Transform.from_matrix(t), "", inl, med, _cost(src, reference, t, 2 * k), *_offsets(t, p0, pivot))
+
+    hyps = [replace(h, seed=name) for (_, name, _), h in zip(coarse, map_threads(refined, [c[0] for c in coarse]),
+                                                               strict=True)]
 
     # 4. The best fit, and the distinct hypotheses that fit about as well: reported, never dropped.
     def move(h: Hypothesis) -> float:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def run_chunked(n: int, run: Callable[[int, int], None], rows_per_thread: int, size: int | None = None) -> None:
@@ -21,3 +25,14 @@ def run_chunked(n: int, run: Callable[[int, int], None], rows_per_thread: int, s
         return
     with ThreadPoolExecutor(n_chunks) as pool:
         list(pool.map(lambda i: run(int(cuts[i]), int(cuts[i + 1])), range(n_chunks)))
+
+
+def map_threads(fn: Callable[[T], R], items: Sequence[T], max_workers: int | None = None) -> list[R]:
+    """``[fn(x) for x in items]``, in order, on one thread per core (at most 4, or ``max_workers``)
+    when there is more than one item and core: for independent pieces of work that spend most of
+    their time outside the GIL (KD-tree queries, numba ``nogil`` kernels)."""
+    n = max(1, min(os.cpu_count() or 1, 4 if max_workers is None else max_workers, len(items)))
+    if n == 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(fn, items))

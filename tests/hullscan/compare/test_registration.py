@@ -441,3 +441,23 @@ def test_the_layer_trade_on_a_third_of_the_points_moves_the_survey_as_on_all(mid
     assert np.abs((third.motion - full.motion) @ probe).max() < 0.002
     assert abs(third.across_m - full.across_m) < 0.002 and abs(third.vertical_m - full.vertical_m) < 0.002
     assert third.along_m == full.along_m  # the scan along the ship keeps the fine fit's sample
+
+
+def test_the_coarse_registration_on_threads_finds_what_one_thread_finds(midbody, monkeypatch) -> None:
+    """The seeds' fits run on threads (stop 49; long_side_160m's drift stage 10.5 -> 5.7 s); taken in
+    the seeds' order, the hypotheses (several along a parallel midbody) and the best are those of
+    one thread, to the bit."""
+    from hullscan.compare.align import coarse_register
+    from hullscan.core import chunks
+
+    ref, pts, hull_pts = midbody
+    prior = perturbed(HULL_TO_NAV, hull_pts.mean(axis=0), 3.0, 0.5, 2.0).inverse()
+    monkeypatch.setattr(chunks.os, "cpu_count", lambda: 2)
+    threaded = coarse_register(pts, ref, prior, DEFAULT_SIGMA, CompareConfig())
+    monkeypatch.setattr(chunks.os, "cpu_count", lambda: 1)
+    alone = coarse_register(pts, ref, prior, DEFAULT_SIGMA, CompareConfig())
+    assert len(threaded.hypotheses) == len(alone.hypotheses) > 1
+    for a, b in zip(threaded.hypotheses, alone.hypotheses, strict=True):
+        assert a.seed == b.seed and a.cost == b.cost
+        assert np.array_equal(a.transform.as_matrix(), b.transform.as_matrix())
+    assert threaded.best.seed == alone.best.seed and threaded.along_range_m == alone.along_range_m
