@@ -20,11 +20,7 @@ def run_chunked(n: int, run: Callable[[int, int], None], rows_per_thread: int, s
     voxel grid). ``run`` must release the GIL (a ``nogil`` kernel) and write only its own rows."""
     n_chunks = max(1, min(os.cpu_count() or 1, 4, (n if size is None else size) // rows_per_thread))
     cuts = np.linspace(0, n, n_chunks + 1).astype(np.int64)
-    if n_chunks == 1:
-        run(0, n)
-        return
-    with ThreadPoolExecutor(n_chunks) as pool:
-        list(pool.map(lambda i: run(int(cuts[i]), int(cuts[i + 1])), range(n_chunks)))
+    map_threads(lambda i: run(int(cuts[i]), int(cuts[i + 1])), range(n_chunks))
 
 
 def map_threads(fn: Callable[[T], R], items: Sequence[T], max_workers: int | None = None) -> list[R]:
