@@ -45,7 +45,9 @@ class RegistrationConfig(BaseModel):
                                "settle moves the fit by half a step or more and lowers its cost by more than along_tie, "
                                "at most this many rounds (1: the behaviour before stop 36)")
     along_tie: float = Field(0.03, gt=0.0, description="shifts along the ship whose cost is within this share of "
-                             "the lowest are as good: the reported ambiguity")
+                             "the lowest are as good: the reported ambiguity; of the coarse hypotheses that slide from "
+                             "the lowest-cost one only along the ship and fit within it, the one nearest the prior is "
+                             "taken (stop 50)")
     ambiguity_scan_m: float = Field(10.0, gt=0.0, description="least reach of the scan along the ship (m)")
     ambiguity_step_m: float = Field(0.5, gt=0.0, description="step of the scan along the ship (m)")
 

@@ -50,6 +50,27 @@ def test_a_findings_stated_along_ship_uncertainty_is_scored_against_the_truth():
     assert scores["centroid_error_outside_stated_m"]["median"] == pytest.approx(0.025, abs=1e-4)
 
 
+def test_a_finding_off_along_the_ship_inside_its_stated_range_detects_the_parasite_and_is_marked():
+    # A flat bottom that fixes no position along the ship (stop 50, ho_tanker_bottom): the finding
+    # lies 3 m along from the truth and says so (+/- 5 m); across and in depth it is where the truth is.
+    truth = [{"id": "P1", "centroid_hull": [75.0, -0.8, -10.1], "volume_m3": 0.01, "height_m": 0.2}]
+    box = {"volume_m3": 0.012, "kind": "protrusion"}
+    finding = {"id": "F001", "centroid": [72.0, -0.8, -10.05], "bbox_min": [71.8, -1.0, -10.2],
+               "bbox_max": [72.2, -0.6, -10.0], **box}
+    res = match_truth([{**finding, "along_uncertainty_m": 5.0}], truth, along_of=lambda c: float(c[0]))
+    assert len(res.detected) == 1 and not res.false_alarms
+    assert res.detected[0]["matched"] == "inside the stated along-ship range"
+    assert res.detected[0]["centroid_error_m"] == pytest.approx(3.0, abs=0.01)
+    assert summarise([res])["detected_inside_stated_along"] == 1
+    # Stated tighter than it is off, or off across the ship too: a miss and a false alarm.
+    for f in ({**finding, "along_uncertainty_m": 2.0}, {**finding, "centroid": [72.0, -0.1, -10.05],
+                                                           "along_uncertainty_m": 5.0}):
+        res = match_truth([f], truth, along_of=lambda c: float(c[0]))
+        assert not res.detected and len(res.missed) == 1 and len(res.false_alarms) == 1
+    # Without along_of (nothing stated to score against) the match radius alone decides.
+    assert not match_truth([{**finding, "along_uncertainty_m": 5.0}], truth).detected
+
+
 def test_a_centroid_error_counts_across_and_in_depth_in_full_and_along_beyond_the_stated_range():
     from hullscan.compare.evaluate import outside_stated_along
 

@@ -120,9 +120,13 @@ def test_the_along_posterior_matches_a_dense_inverse_with_the_mean_shift_measure
     for k in range(21):
         e[4 * k + 1:4 * k + 4, k] = u
     mean = e.sum(axis=1)[None, :] / 21
-    for s in (None, 0.05):
-        j = rows if s is None else np.vstack([rows, mean / s])
-        cov = np.linalg.inv(j.T @ j)
+    for s in (None, 0.05, 3.0):
+        a = rows.T @ rows
+        if s is not None:
+            # The registration measures the mean shift; the weak prior's hold on it (21 submaps at
+            # prior_m each) comes out, as the registration it stands for is now in.
+            a = a + mean.T @ mean / s**2 - 21 / model.prior_m**2 * (mean.T @ mean)
+        cov = np.linalg.inv(a)
         np.testing.assert_allclose(post.sd(s), np.sqrt(np.einsum("ij,ik,kj->j", e, cov, e)), rtol=1e-6)
     # Fixed at both ends, the flat middle rests on dead reckoning: least certain half-way.
     sd = post.sd()
@@ -139,6 +143,25 @@ def test_a_survey_nothing_places_along_is_held_by_the_registration_not_the_weak_
     held = post.sd(0.05)
     # The mean shift to 5 cm; the lane's ends drift from it by up to the drift model's 1 %/m.
     assert held.min() < 0.1 and held.max() < 0.1 + 0.01 * 100
+
+
+def test_an_ambiguous_registration_is_not_narrowed_by_the_weak_prior() -> None:
+    # A flat bottom under a parallel midbody: no submap places the survey along the ship, and the
+    # registration found it fits as well over +/- 15 m. The weak prior (10 m on each of 21 submaps)
+    # must not turn that into +/- 2 m: it is the registered placement again, not a measurement.
+    rng = np.random.default_rng(8)
+    centres, travelled = _lane()
+    fits = _fits(np.zeros((21, 4)), centres, travelled, [np.array([0.0, 0.0, 1.0, 1.0])] * 21, rng)
+    post = along_posterior(fits, np.ones(21), SmootherModel(), np.array([1.0, 0.0, 0.0]))
+    held_by_prior = 1.0 / np.sqrt(1.0 / 15.0**2 + 21 / SmootherModel().prior_m**2)
+    assert held_by_prior < 2.5
+    assert post.sd(15.0).min() >= 15.0 - 1e-6
+    # Only the mean's hold comes out: a survey whose fits place it is stated as before, to a hair.
+    full = [np.ones(4)] * 21
+    placed = along_posterior(_fits(np.zeros((21, 4)), centres, travelled, full, rng), np.ones(21), SmootherModel(),
+                             np.array([1.0, 0.0, 0.0]))
+    old = placed.var - placed.cross**2 / (0.1**2 + placed.mean_var)
+    np.testing.assert_allclose(placed.sd(0.1), np.sqrt(old), rtol=1e-3)
 
 
 def test_a_fit_caught_in_a_neighbouring_minimum_is_outvoted() -> None:
