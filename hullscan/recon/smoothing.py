@@ -238,7 +238,8 @@ def along_posterior(fits: list[SubmapFit], weights: F, model: SmootherModel, dir
         e[4 * k + 1: 4 * k + 4, k] = u
     x = lu.solve(e)
     j = e.sum(axis=1) / n
-    # The weak prior's information on each submap's shift along u (horizontal: prior_m; vertical:
-    # prior_vertical_m), N of them on the mean shift.
-    hold = float((u[0] ** 2 + u[1] ** 2) / model.prior_m**2 + u[2] ** 2 / model.prior_vertical_m**2)
+    # The weak prior's hold on each submap's shift along u (horizontal: prior_m; vertical:
+    # prior_vertical_m), N of them on the mean shift: 1 / (u' P^-1 u), so that the prior alone bounds
+    # j' A^-1 j by 1 / (N hold) exactly and the update in AlongPosterior.sd stays positive definite.
+    hold = float(1.0 / ((u[0] ** 2 + u[1] ** 2) * model.prior_m**2 + u[2] ** 2 * model.prior_vertical_m**2))
     return AlongPosterior(np.einsum("ij,ij->j", e, x), x.T @ j, float(j @ lu.solve(j)), n * hold)

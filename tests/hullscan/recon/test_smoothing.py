@@ -267,3 +267,16 @@ def test_a_vertical_no_fit_fixes_stays_where_registration_put_it() -> None:
     assert np.all(np.abs(x[:, 3]) < 0.005)
     loose = smooth_corrections(fits, SmootherModel(prior_vertical_m=10.0)).x
     assert np.all(np.abs(loose[:, 3]) > 0.02)  # as it was
+
+
+def test_taking_the_weak_prior_off_the_mean_stays_finite_for_a_tilted_axis_and_a_huge_range() -> None:
+    # The ship's axis a little out of the horizontal (trim), no fit placing the survey along it, and a
+    # registration that says nothing (1 km): the update must stay positive definite, not go negative.
+    rng = np.random.default_rng(9)
+    centres, travelled = _lane()
+    fits = _fits(np.zeros((21, 4)), centres, travelled, [np.array([0.0, 0.0, 1.0, 1.0])] * 21, rng)
+    u = np.array([1.0, 0.0, 0.02]) / np.hypot(1.0, 0.02)
+    post = along_posterior(fits, np.ones(21), SmootherModel(), u)
+    sd = post.sd(1000.0)
+    # (a hold taken as u' P u, 0.42 here against the 0.21 the prior bounds, sent these to 0)
+    assert np.all(np.isfinite(sd)) and sd.min() > 900.0
