@@ -68,7 +68,9 @@ def score(run: Path) -> list[dict[str, Any]]:
             continue
         if name not in along:
             along[name] = along_ship(run, name)
-        res = match_truth(doc["findings"], truth_in_reference_frame(truth), scenario=name, along_of=along[name])
+        # A finding the ship's plan explains (evaluate --fittings) is not reported as a compartment.
+        counted = [f for f in doc["findings"] if not (f.get("fitting") or {}).get("explained")]
+        res = match_truth(counted, truth_in_reference_frame(truth), scenario=name, along_of=along[name])
         by_id = {f["id"]: f for f in doc["findings"]}
         hits = [by_id[d["finding"]] for d in res.detected if d.get("finding") in by_id]
         rows.append({"scenario": name, "prior": k, "status": "complete", "parasites": len(truth["parasites"]),

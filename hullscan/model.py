@@ -648,6 +648,44 @@ class HistoryComparison:
 
 
 @dataclass(frozen=True)
+class FittingMatch:
+    """A fitting of the ship's plan (``--fittings``) beside a finding: ``explained`` where the finding
+    lies where the plan puts the fitting and is no larger than it (then it is that fitting, as far as
+    the survey can tell); otherwise the finding stays a finding and ``text`` says why."""
+
+    id: str
+    kind: str
+    explained: bool
+    distance_m: float  # from where the plan puts the fitting, net of the stated along-ship uncertainty
+    text: str  # "matches declared anode A5 ...": what the report and findings.json show
+
+
+@dataclass(frozen=True)
+class DeclaredFitting:
+    """A declared fitting as placed for this inspection: ``position`` in the reference file's own
+    coordinates (None where it is not on the surveyed reference), and the findings it explains."""
+
+    id: str
+    kind: str
+    position: tuple[float, float, float] | None
+    explains: tuple[str, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class FittingsSummary:
+    """What the plan did to this inspection's findings (findings.json ``fittings``)."""
+
+    source: str
+    n_declared: int
+    n_placed: int
+    n_findings_explained: int
+    n_findings_beside: int  # near a fitting, but larger than it: still findings
+    summary: str
+    declared: tuple[DeclaredFitting, ...]
+
+
+@dataclass(frozen=True)
 class Finding:
     """A flagged deviation from the reference hull.
 
@@ -686,6 +724,8 @@ class Finding:
     # seen on both sides of it, filled from their heights (hullscan.compare.analysis.measure); 0
     # where all of it was seen. What was seen alone is volume_m3 less this: a lower bound.
     volume_across_unseen_m3: float = 0.0
+    # The fitting of the ship's plan beside it (--fittings); None without a plan or none near.
+    fitting: FittingMatch | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.confidence <= 1.0:

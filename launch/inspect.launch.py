@@ -3,7 +3,8 @@
     ros2 launch hullscan inspect.launch.py reference:=/data/hull.stl draft:=6.8 rviz:=true
 
 Arguments: params_file, reference (mesh, earlier scan or 'mirror'), draft (m above the keel from
-the draft marks; 0 = unknown), trim (aft minus forward draft, m; 0 = even keel), prior (navigation-prior JSON; '' = none), plan (plan.json; '' = none), use_sim_time, rviz,
+the draft marks; 0 = unknown), trim (aft minus forward draft, m; 0 = even keel), prior (navigation-prior JSON; '' = none), plan (plan.json; '' = none), fittings (the ship's
+anode plan, as hullscan replay --fittings; '' = none), use_sim_time, rviz,
 allow_missing (run where tf2_msgs / marine_acoustic_msgs are missing). The arguments are given
 to each node by its own name, after the params file, so they win over the file's node sections.
 """
@@ -38,6 +39,7 @@ def generate_launch_description():
         DeclareLaunchArgument("trim", default_value="0.0", description="aft minus forward draft, m (0 = even keel)"),
         DeclareLaunchArgument("prior", default_value="", description="navigation-prior JSON ('' = none)"),
         DeclareLaunchArgument("plan", default_value="", description="plan.json from 'hullscan plan' ('' = none)"),
+        DeclareLaunchArgument("fittings", default_value="", description="the ship's anode plan YAML ('' = none)"),
         DeclareLaunchArgument("use_sim_time", default_value="false"),
         DeclareLaunchArgument("rviz", default_value="true"),
         DeclareLaunchArgument("allow_missing", default_value="false",
@@ -48,7 +50,8 @@ def generate_launch_description():
             "reference": arg("reference"), "draft": ParameterValue(arg("draft"), value_type=float),
             "trim": ParameterValue(arg("trim"), value_type=float),
             "prior": ParameterValue(arg("prior"), value_type=str),
-            "plan": ParameterValue(arg("plan"), value_type=str)}]),
+            "plan": ParameterValue(arg("plan"), value_type=str),
+            "fittings": ParameterValue(arg("fittings"), value_type=str)}]),
         hullscan_node("hullscan_camera", [arg("params_file"), common, {
             "allow_missing_msgs": ParameterValue(arg("allow_missing"), value_type=bool)}]),
         Node(package="rviz2", executable="rviz2", name="rviz2", condition=IfCondition(arg("rviz")),

@@ -73,6 +73,13 @@ def operator_notes_for(bag: str | Path) -> Path:
     return p.with_name(p.name + ".operator.yaml")
 
 
+def fittings_plan_for(bag: str | Path) -> Path:
+    """``BAG.fittings.yaml``: the ship's anode plan, where the simulator fitted anodes that the design
+    file the dive team holds does not have (a mesh hull; not ground truth: a plan's accuracy)."""
+    p = Path(bag)
+    return p.with_name(p.name + ".fittings.yaml")
+
+
 def truth_dir_for(bag: str | Path) -> Path:
     p = Path(bag)
     return p.with_name(p.name + ".truth")
@@ -181,6 +188,8 @@ def simulate(scenario: Scenario | str | Path, out_dir: str | Path, *, duration_s
     timings["write_s"] = rec.write_s
     _write_truth(truth, sc, built, motion, nav, true_nav)
     _write_operator_notes(operator_notes_for(bag_path), sc, built, motion, rngs["operator"])
+    # Its own stream: the plan leaves every other draw (and so the bag) as it was.
+    _write_fittings_plan(fittings_plan_for(bag_path), sc, built, np.random.default_rng([sc.seed, 0xF177]))
     timings["total_s"] = time.perf_counter() - t_start
     duration = (hi - lo) * 1e-9
     return SimResult(bag_path, truth, sc, duration, rec.counts, world.rays_cast, timings, nav.stats(),
@@ -405,6 +414,33 @@ def _write_operator_notes(path: Path, sc: Scenario, built: Built, motion: Motion
     text = ("# What the dive team noted on the quay (simulated notes with realistic errors; not ground truth).\n"
             "# hullscan replay BAG --reference MESH --draft DRAFT [--trim TRIM] --prior THIS_FILE\n")
     path.write_text(text + yaml.safe_dump(notes, sort_keys=False))
+
+
+def _write_fittings_plan(path: Path, sc: Scenario, built: Built, rng: np.random.Generator) -> None:
+    """The anode plan of a mesh hull whose anodes the simulator fitted (the design file has none):
+    each anode's station, side, height above the keel and breadth off the centreline, as a yard's
+    plan gives them (to 0.05 m, about 0.1 m along and 0.05 m in height off). Parametric hulls
+    carry their anodes in the design the team holds: no plan."""
+    path.unlink(missing_ok=True)
+    anodes = [d for d in built.decoys if d.get("kind") == "anode"]
+    if sc.hull.mesh is None or not anodes:
+        return
+    hull = built.reference
+    keel = float(hull.vertices[np.unique(hull.faces[~hull.region_mask("anode")]), 2].min())
+
+    def r(v: float) -> float:
+        return round(v * 20.0) / 20.0
+
+    entries = []
+    for d in anodes:
+        c = np.asarray(d["centroid_hull"], float)
+        entries.append({"id": d["id"], "kind": "anode", "x_from_stern_m": r(c[0] + rng.normal(0.0, 0.1)),
+                        "side": "port" if c[1] >= 0 else "starboard",
+                        "above_keel_m": r(max(c[2] - keel + rng.normal(0.0, 0.05), 0.0)),
+                        "off_centre_m": r(max(abs(c[1]) + rng.normal(0.0, 0.05), 0.0)), "size_m": [0.8, 0.25, 0.08]})
+    text = ("# The ship's anode plan (simulated: the anodes the simulator fitted, to a plan's accuracy; not ground\n"
+            "# truth). hullscan replay BAG --reference MESH --draft DRAFT --prior NOTES --fittings THIS_FILE\n")
+    path.write_text(text + yaml.safe_dump({"tolerance_m": 0.5, "fittings": entries}, sort_keys=False))
 
 
 def _savez_deterministic(path: Path, **arrays: np.ndarray) -> None:

@@ -51,6 +51,10 @@ def add_reference_args(p: argparse.ArgumentParser) -> None:
                    help="the mesh file's up axis (default: the file's +z when its axes read as a hull's)")
     p.add_argument("--bow", default="auto", choices=("auto", "+x", "-x", "+y", "-y", "+z", "-z"),
                    help="the mesh file's axis towards the bow (default: the file's +x when plausible)")
+    p.add_argument("--fittings", metavar="FILE",
+                   help="the ship's declared fittings (anode or docking plan, YAML): a finding where the plan puts "
+                        "an anode and no larger than it is marked as that fitting and not counted by the verdict; "
+                        "one larger than it stays a finding. See docs/fittings.md")
     p.add_argument("--case", help="case YAML: case_number, vessel_name, imo_number, flag, port, berth, operator, "
                    "agency, survey_start/end, vehicle, sensor_serials (shown in the report, kept in findings.json)")
 

@@ -60,6 +60,11 @@ def register(sub: Any) -> None:
                    "the plan and the replays use --config's uncertainty model (default: the comparator's default)")
     p.add_argument("--clear-height", type=float, default=0.1, metavar="H", help="with --plan: compartment height "
                    "to plan for (m, default 0.1)")
+    p.add_argument("--fittings", action="store_true",
+                   help="give each replay the ship's anode plan where the simulator wrote one (BAG.fittings.yaml: "
+                        "a mesh hull's anodes, which the design file lacks, to a plan's accuracy), as a dive team "
+                        "would pass --fittings; findings it explains are scored neither as detections nor as false "
+                        "alarms, and any on a compartment is counted (compartments_explained_away)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
@@ -81,8 +86,9 @@ def _simulate(f: Path, bag: Path, resimulate: bool) -> None:
 def _one_scenario(f: Path, out: Path, cfg: Any, args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]]]:
     """Detection result (first prior) and registration runs (every prior) of one scenario."""
     import numpy as np
-    from hullscan_sim.simulate import operator_notes_for
+    from hullscan_sim.simulate import fittings_plan_for, operator_notes_for
 
+    from hullscan.commands.history import with_fittings
     from hullscan.compare.evaluate import (
         HullResult,
         evaluation_reference,
@@ -100,6 +106,12 @@ def _one_scenario(f: Path, out: Path, cfg: Any, args: argparse.Namespace) -> tup
     truth_dir = Path(f"{bag}.truth")
     truth = json.loads((truth_dir / "truth.json").read_text())
     ref = evaluation_reference(operator_notes_for(bag))
+    plan_file = fittings_plan_for(bag)
+    plan = None
+    if args.fittings and plan_file.exists():
+        from hullscan.compare.fittings import load_fittings
+
+        plan = load_fittings(plan_file)
     traj = np.load(truth_dir / "trajectory_true.npz")
     pivot = traj["positions_hull"].mean(axis=0)
     rng = np.random.default_rng([args.prior_seed, int(hashlib.sha256(f.stem.encode()).hexdigest()[:8], 16)])
@@ -117,7 +129,8 @@ def _one_scenario(f: Path, out: Path, cfg: Any, args: argparse.Namespace) -> tup
             reference = (ReferenceFile(None) if args.mirror
                          else ReferenceFile(ref.path, ref.units, ref.draft_m, ref.up, ref.bow, ref.trim_m or None))
             ins = replay(str(bag), reference, str(run_dir), cfg, prior_path=str(prior_file),
-                         progress=not args.no_progress, drift=not args.no_drift, camera=k == 0)
+                         progress=not args.no_progress, drift=not args.no_drift, camera=k == 0,
+                         amend=with_fittings(plan, None))
             if ins.track is not None and ins.cloud_to_ref is not None:
                 stamps, positions, orientations = ins.track
                 err = placement_error(ins, stamps, positions, orientations, traj, truth)

@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from hullscan.compare.fittings import FittingPlan
     from hullscan.compare.inspect import Inspection
     from hullscan.config import HullscanConfig
     from hullscan.history import VesselHistory
     from hullscan.inspection import Amend
+    from hullscan.model import HullCloud
     from hullscan.report.verdict import Verdict
 
 EXAMPLES = """\
@@ -138,6 +140,31 @@ def record_run(history: VesselHistory, args: argparse.Namespace, ins: Inspection
           f"{history.db.target.label}{kept}", file=sys.stderr)
 
 
+def load_plan(args: argparse.Namespace, cfg: HullscanConfig) -> FittingPlan | None:
+    """The ship's declared fittings (``--fittings``), read and checked; None without it."""
+    if not getattr(args, "fittings", None):
+        return None
+    from hullscan.compare.fittings import check_plan, load_fittings
+
+    plan = load_fittings(args.fittings)
+    check_plan(plan, cfg.compare, bool(getattr(args, "mirror", False)))
+    return plan
+
+
+def with_fittings(plan: FittingPlan | None, then: Amend | None) -> Amend | None:
+    """The amend step: the plan's fittings marked on the findings, then ``then`` (the history's check)."""
+    if plan is None:
+        return then
+    from hullscan.compare.fittings import apply_fittings
+
+    def amend(ins: Inspection, cloud: HullCloud) -> None:
+        apply_fittings(ins, plan)
+        if then is not None:
+            then(ins, cloud)
+
+    return amend
+
+
 def inspect_and_record(args: argparse.Namespace, cfg: HullscanConfig, command: str, cloud: str | Path,
                        inspect: Callable[[Amend | None], Inspection]) -> int:
     """``compare`` and ``replay``'s run: the history opened (``--vessel``) before any work, the
@@ -148,13 +175,14 @@ def inspect_and_record(args: argparse.Namespace, cfg: HullscanConfig, command: s
     from hullscan.outdir import output_folder
     from hullscan.report.verdict import failed, inspection_verdict, print_verdict
 
+    plan = load_plan(args, cfg)  # --fittings: read and checked before any work
     history = open_vessel_history(args)  # --vessel: the database checked before any work
     try:
         try:
             with output_folder(args.out, command):  # checked and locked before any work
-                amend = None if history is None else history.change_check(
+                check = None if history is None else history.change_check(
                     cfg.compare, reference_sha256(args), progress_printer(not args.no_progress))
-                ins = inspect(amend)
+                ins = inspect(with_fittings(plan, check))
         except HullscanError as err:
             return failed(err)
         verdict = inspection_verdict(ins, cfg.report)

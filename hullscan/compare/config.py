@@ -344,6 +344,22 @@ FLAT_KEYS: dict[str, str] = {
 }
 
 
+class FittingsConfig(BaseModel):
+    """How a finding is matched to a fitting the ship's plan declares (``--fittings``, docs/fittings.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tolerance_m: float = Field(0.5, ge=0.0, le=5.0, description="how far a plan's fitting may be from where the "
+                               "plan puts it (m), beyond half its length and the survey's stated along-ship "
+                               "uncertainty; a plan file's own tolerance_m overrides it")
+    height_margin_m: float = Field(0.04, ge=0.0, le=0.2, description="a finding a fitting explains stands at most "
+                                   "this much higher than the fitting's declared height (m)")
+    volume_factor: float = Field(1.5, ge=1.0, le=3.0, description="a finding a fitting explains holds at most this "
+                                 "multiple of its declared volume: a 10 L pack strapped beside a 16 L anode makes a "
+                                 "26 L finding, more than 1.5 x 16 L, and it stays a finding (a fitting explains one "
+                                 "finding, the nearest to where the plan puts it)")
+
+
 class CompareConfig(BaseModel):
     """The comparator's settings, by concern (metres unless named)::
 
@@ -355,6 +371,7 @@ class CompareConfig(BaseModel):
           mirror:    {mirror_centre_band_m, ...}
           scoring:   {region_weights, frame_spacing_m, frame_zero_x_m}
           evidence:  {max_crops, crop_margin_px}
+          fittings:  {tolerance_m, height_margin_m, volume_factor}
           seed: 0
     """
 
@@ -367,6 +384,7 @@ class CompareConfig(BaseModel):
     mirror: MirrorConfig = Field(default_factory=MirrorConfig)
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
+    fittings: FittingsConfig = Field(default_factory=FittingsConfig)
     seed: int = Field(0, description="seed of every random subsample (alignment, coverage): a run repeats exactly")
 
     @model_validator(mode="before")

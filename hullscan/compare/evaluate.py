@@ -47,6 +47,9 @@ class HullResult:
     coverage_seen: float = 0.0
     coverage_by_height: dict[float, float] = field(default_factory=dict)  # clear height (m) -> fraction
     error: str | None = None
+    # Findings a declared fitting explained (evaluate --fittings): not scored as detections or false
+    # alarms; ``on_parasite`` where one lies on a truth compartment (a compartment explained away).
+    explained_by_fittings: list[dict[str, Any]] = field(default_factory=list)
 
 
 # A finding many times the parasite's volume does not detect it through its box alone (its centroid must
@@ -181,6 +184,9 @@ def summarise(results: list[HullResult]) -> dict[str, Any]:
         # finding's stated along-ship range (:func:`_inside_stated_along`); counted in the recall.
         "detected_inside_stated_along": sum(1 for r in results for it in r.detected if it.get("matched")),
         "not_inspected": sum(len(r.not_inspected) for r in results),
+        # evaluate --fittings: findings the ship's plan explained, and those of them on a compartment.
+        "explained_by_fittings": sum(len(r.explained_by_fittings) for r in results),
+        "compartments_explained_away": sum(1 for r in results for it in r.explained_by_fittings if it["on_parasite"]),
         "not_inspected_by_reason": dict(sorted(Counter(str(it.get("reason", "not seen")) for r in results
                                                        for it in r.not_inspected).items())),
         "centroid_error_m": {"median": _q(cerr, 50), "p95": _q(cerr, 95)},
@@ -241,7 +247,8 @@ def markdown_table(summary: dict[str, Any], results: list[HullResult]) -> str:
                      f"{len(r.not_inspected)} | {len(r.false_alarms)} | {cov}{r.coverage_seen:.2f} | "
                      f"{r.run_time_s:.1f} |" + (f" error: {r.error}" if r.error else ""))
     lines += ["", "| metric | value |", "|---|---|"]
-    for k in ("recall", "precision", "false_alarms_per_hull", "not_inspected", "not_inspected_by_reason", "centroid_error_m",
+    for k in ("recall", "precision", "false_alarms_per_hull", "explained_by_fittings", "compartments_explained_away",
+              "not_inspected", "not_inspected_by_reason", "centroid_error_m",
               "centroid_error_max_m", "volume_error_ge_0.1m3", "volume_error_ge_0.1m3_max", "along_uncertainty", "targets",
               "by_size", "by_region", "run_time_s"):
         lines.append(f"| {k} | {summary[k]} |")
@@ -275,8 +282,24 @@ def score_inspection(ins: Any, doc: dict[str, Any], truth: dict[str, Any], scena
     def along_of(c: Any) -> float:
         return float(ins.to_internal(np.asarray(c, float))[0])
 
-    return match_truth(doc["findings"], truth_in_reference_frame(truth), status_at, scenario=scenario,
-                       reason_at=reason_at, along_of=along_of)
+    parasites = truth_in_reference_frame(truth)
+    # A finding a declared fitting explains is not reported as a compartment (the verdict does not
+    # count it): it neither detects a parasite nor is a false alarm.
+    counted = [f for f in doc["findings"] if not (f.get("fitting") or {}).get("explained")]
+    res = match_truth(counted, parasites, status_at, scenario=scenario, reason_at=reason_at, along_of=along_of)
+    for f in doc["findings"]:
+        if (f.get("fitting") or {}).get("explained"):
+            on = [p["id"] for p in parasites if _on(f, p)]
+            res.explained_by_fittings.append({"finding": f["id"], "fitting": f["fitting"]["id"],
+                                              "volume_m3": f["volume_m3"], "on_parasite": on[0] if on else None})
+    return res
+
+
+def _on(f: dict[str, Any], p: dict[str, Any], radius: float = 0.5) -> bool:
+    """Finding ``f`` lies on parasite ``p`` (centroid within ``radius`` or inside its box)."""
+    c = np.asarray(p["centroid_hull"], float)
+    inside = np.all(c >= np.asarray(f["bbox_min"]) - 0.1) and np.all(c <= np.asarray(f["bbox_max"]) + 0.1)
+    return bool(inside or np.linalg.norm(np.asarray(f["centroid"], float) - c) < radius)
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from hullscan.compare.prior import PriorSigma
 from hullscan.compare.reference import Reference
 from hullscan.diagnostics import DropLog
 from hullscan.errors import HullscanError
-from hullscan.model import Finding, HistoryComparison, HullCloud, Transform
+from hullscan.model import Finding, FittingsSummary, HistoryComparison, HullCloud, Transform
 
 if TYPE_CHECKING:
     from hullscan.compare.alongship import AlongShipPlacement
@@ -101,6 +101,8 @@ class Inspection:
     history: HistoryComparison | None = None
     # How well drift correction placed the survey along the ship, per submap (hull frame).
     along_ship: AlongShipPlacement | None = None
+    # The ship's declared fittings (--fittings) and the findings they explain; None without a plan.
+    fittings: FittingsSummary | None = None
 
     def to_user(self, points: ArrayLike) -> F64:
         """Internal hull-frame points (N, 3) or (3,) in the reference file's own coordinates (m)."""

@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hullscan.compare.config import CompareConfig
+from hullscan.compare.fittings import FittingPlan, apply_fittings
 from hullscan.compare.inspect import MIN_CLOUD_POINTS, Inspection, build_reference, inspect
 from hullscan.compare.loading import load_reference as load_reference_file
 from hullscan.compare.prior import DEFAULT_SIGMA, REGISTERED_SIGMA, PriorSigma, load_prior
@@ -97,7 +98,7 @@ class LiveComparator:
     navigation prior ``hull_to_nav`` (searched over ``sigma``), then from its own registration."""
 
     def __init__(self, reference: Any, config: CompareConfig, hull_to_nav: Transform | None = None,
-                 sigma: PriorSigma | None = None) -> None:
+                 sigma: PriorSigma | None = None, fittings: FittingPlan | None = None) -> None:
         if hull_to_nav is not None and config.alignment.global_registration:
             # Live, a prior that does not fit is an ERROR within an inspection period; the global
             # search (FPFH + RANSAC) that replay runs to explain a misfit takes over a minute on 2
@@ -106,6 +107,7 @@ class LiveComparator:
                 update={"alignment": config.alignment.model_copy(update={"global_registration": False})})
         self.reference, self.config = reference, config
         self.hull_to_nav, self.sigma = hull_to_nav, sigma
+        self.fittings = fittings  # the ship's declared fittings: the findings they explain are marked
         self.registered: Transform | None = None  # the last registration (nav <- hull), once there is one
         self.inspection: Inspection | None = None  # the last successful one
 
@@ -142,6 +144,8 @@ class LiveComparator:
             return LiveResult(cloud, final, self.hull_to_nav or Transform(), time.perf_counter() - t0,
                               error=f"{type(err).__name__}: {err}",
                               deviation=np.full(len(cloud), np.nan))
+        if self.fittings is not None:
+            apply_fittings(ins, self.fittings)
         inspect_s = time.perf_counter() - t0
         self.inspection = ins
         reg = ins.alignment.registration if ins.alignment is not None else None

@@ -208,6 +208,8 @@ def _finding_card(f: dict[str, Any], ins: Any, doc: dict[str, Any]) -> str:
     ]
     if f.get("history"):  # against the vessel's last cleared scan (--vessel)
         where.insert(0, ("history", f["history"]["text"]))
+    if f.get("fitting"):  # the ship's declared fittings (--fittings)
+        where.insert(0, ("declared fitting", f["fitting"]["text"]))
     table = "".join(f"<tr><th>{e(k)}</th><td>{v if k == 'confidence' else e(v)}</td></tr>" for k, v in where)
     lm = ins.local_maps.get(f["id"])
     local = (f"<div class='local'><b>Local height map</b><br>{local_map_svg(lm[0], lm[1], f['id'])}</div>"
@@ -228,6 +230,10 @@ def _finding_card(f: dict[str, Any], ins: Any, doc: dict[str, Any]) -> str:
                  "<div class='crops'><b>Camera</b><br><span class='muted'>no camera frame saw it</span></div>")
     title = f"{f['id']}: {f['kind']} on the {f['side']}, {f['distance_from_stern_m']:.1f} m from the stern"
     hist = f"data-history='{e(f['history']['status'])}' " if f.get("history") else ""
+    if f.get("fitting"):
+        hist += f"data-fitting='{'explained' if f['fitting']['explained'] else 'beside'}' "
+        if f["fitting"]["explained"]:
+            title += f" (declared {f['fitting']['kind']} {f['fitting']['id']})"
     return (f"<section class='finding cls-{e(cls)}' id='finding-{e(f['id'])}' {hist}data-finding-id='{e(f['id'])}'>"
             f"<div class='where'><h3>{e(title)}</h3><table>{table}</table></div>{local}{cam_block}</section>")
 
@@ -318,6 +324,8 @@ def render_report(ins: Any, doc: dict[str, Any]) -> str:
             ("cloud points", doc["cloud"]["n_points"])]
     if doc.get("history"):  # the vessel's last cleared scan (--vessel): what is new since
         rows.insert(2, ("history", doc["history"]["summary"]))
+    if doc.get("fittings"):  # the ship's declared fittings (--fittings)
+        rows.insert(2, ("declared fittings", doc["fittings"]["summary"]))
     parts.extend(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows)
     parts.append("</table>")
     parts.append("<h2>High-risk landmarks (clear these first)</h2>" + _landmark_table(landmarks))

@@ -40,7 +40,8 @@ SCHEMA = "hullscan.findings"
 # both sides).
 # 2.7: software.python and software.packages (the numerical packages' versions: the figures depend on them).
 # 2.8: along_ship.submap_fixed_by_relief (submaps placed along the ship by an anode they saw).
-SCHEMA_VERSION = "2.8"
+# 2.9: the ship's declared fittings (--fittings): "fittings", "fitting" per finding, summary.n_explained_by_fittings.
+SCHEMA_VERSION = "2.9"
 
 
 def sha256_file(path: str | Path) -> str:
@@ -130,6 +131,7 @@ def coverage_record(cov: Coverage, max_patches: int = 200, ins: Inspection | Non
 
 def findings_document(ins: Inspection, inputs: list[dict[str, Any]], config: BaseModel | None,
                       case: dict[str, Any] | None = None) -> dict[str, Any]:
+    from hullscan.compare.fittings import unexplained
     from hullscan.report.landmarks import find_landmarks
     from hullscan.report.verdict import inspection_verdict
 
@@ -196,6 +198,8 @@ def findings_document(ins: Inspection, inputs: list[dict[str, Any]], config: Bas
         "landmarks": [_landmark_dict(lm, ins) for lm in landmarks],
         "summary": {
             "n_findings": len(ins.findings),
+            # Findings a declared fitting (--fittings) explains: listed, not counted by the verdict.
+            "n_explained_by_fittings": len(ins.findings) - unexplained(ins.findings),
             "n_protrusions": sum(f.kind == "protrusion" for f in ins.findings),
             "n_recesses": sum(f.kind == "recess" for f in ins.findings),
             "max_risk": max((f.risk for f in ins.findings), default=0.0),
@@ -204,6 +208,8 @@ def findings_document(ins: Inspection, inputs: list[dict[str, Any]], config: Bas
         "findings": [_finding_dict(f, ins, landmarks, rcfg) for f in ins.findings],
         # The vessel's inspection history (replay/compare --vessel): null without it.
         "history": None if ins.history is None else asdict(ins.history),
+        # The ship's declared fittings (--fittings) and the findings each explains: null without a plan.
+        "fittings": None if ins.fittings is None else asdict(ins.fittings),
         "notes": list(ins.notes),
         "drops": ins.drops.as_dict(),
         "timings_s": dict(ins.timings_s),

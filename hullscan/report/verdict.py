@@ -48,30 +48,41 @@ def _pct(f: float) -> str:
 
 
 def verdict_for(status: str, error: str | None, n_findings: int, cleared_fraction: float | None,
-                clear_height_m: float | None, config: ReportConfig | None = None) -> Verdict:
-    """The verdict from what an inspection produced (an Inspection's or a findings.json's fields)."""
+                clear_height_m: float | None, config: ReportConfig | None = None, n_fittings: int = 0) -> Verdict:
+    """The verdict from what an inspection produced (an Inspection's or a findings.json's fields).
+
+    ``n_findings``: the findings no declared fitting explains; ``n_fittings``: those one does
+    (``--fittings``: the ship's anodes, not compartments; the verdict names them, not counts them)."""
     cfg = config or ReportConfig()
+    one = n_fittings == 1
+    also = f"; {n_fittings} more {'matches a declared fitting' if one else 'match declared fittings'}" if n_fittings else ""
+    fits = (f"; {n_fittings} {'finding matches a declared fitting' if one else 'findings match declared fittings'} "
+            "(check their images)" if n_fittings else "")
     if status != "complete":
         extra = f" ({n_findings} possible compartments in the part computed)" if n_findings else ""
         return Verdict("failed", f"inspection failed: {error or 'incomplete'}{extra}", EXIT_FAILED,
                        cleared_fraction, clear_height_m)
     if n_findings:
-        return Verdict("found", f"compartments found ({n_findings})", EXIT_FOUND, cleared_fraction, clear_height_m)
+        return Verdict("found", f"compartments found ({n_findings}){also}", EXIT_FOUND, cleared_fraction,
+                       clear_height_m)
     if cleared_fraction is None:
         return Verdict("failed", "inspection failed: coverage was not computed, so nothing is cleared",
                        EXIT_FAILED, None, clear_height_m)
     h = f" (for {100 * clear_height_m:g} cm compartments)" if clear_height_m else ""
     text = (f"nothing found in the cleared {_pct(cleared_fraction)} %{h}; "
-            f"{_pct(1.0 - cleared_fraction)} % not inspected")
+            f"{_pct(1.0 - cleared_fraction)} % not inspected{fits}")
     code = EXIT_CLEAN if cleared_fraction >= cfg.clear_floor else EXIT_NOT_ENOUGH_CLEARED
     return Verdict("nothing_found", text, code, cleared_fraction, clear_height_m)
 
 
 def inspection_verdict(ins: Any, config: ReportConfig | None = None) -> Verdict:
     """The verdict of an :class:`~hullscan.compare.inspect.Inspection`."""
+    from hullscan.compare.fittings import unexplained
+
     cov = ins.coverage
-    return verdict_for(ins.status, ins.error, len(ins.findings), None if cov is None else cov.fraction,
-                       None if cov is None else (cov.clear_height or None), config)
+    n = unexplained(ins.findings)
+    return verdict_for(ins.status, ins.error, n, None if cov is None else cov.fraction,
+                       None if cov is None else (cov.clear_height or None), config, len(ins.findings) - n)
 
 
 def print_verdict(verdict: Verdict) -> int:

@@ -10,7 +10,8 @@ navigation frame. ``~/save_report`` writes findings.json, report.html and deviat
 
 ``draft`` (m above the keel, read from the draft marks; 0 = unknown, the waterline is then
 guessed) places a mesh reference's waterline, ``trim`` (aft minus forward draft, m) tilts it; ``prior`` names a navigation-prior file (JSON, as
-``hullscan replay --prior``; empty = none; ``hull_to_nav_file`` is its older name).
+``hullscan replay --prior``; empty = none; ``hull_to_nav_file`` is its older name); ``fittings`` the ship's
+anode plan (as ``--fittings``: the findings it explains are drawn grey and named).
 
 Planning (``plan``, ``~/publish_plan``, ``/hullscan/gaps``, ``/hullscan/next_lane``): :mod:`hullscan.ros.planning`.
 
@@ -33,6 +34,7 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
+from hullscan.compare.fittings import check_plan, load_fittings
 from hullscan.compare.live import LiveComparator, LiveResult, hull_to_nav_from, load_reference
 from hullscan.errors import ConfigError
 from hullscan.model import Transform
@@ -46,7 +48,7 @@ class ComparatorNode(HullscanNode):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("hullscan_comparator", **kwargs)
         p: dict[str, Any] = {k: self.declare_parameter(k, v).value for k, v in {
-            "reference": "mirror", "draft": 0.0, "trim": 0.0, "prior": "", "hull_to_nav": [0.0], "hull_to_nav_file": "",
+            "reference": "mirror", "draft": 0.0, "trim": 0.0, "prior": "", "hull_to_nav": [0.0], "hull_to_nav_file": "", "fittings": "",
             "inspect_period_s": 2.0, "report_dir": "reports", "max_mesh_faces": 60000, "no_cloud_warning_s": 5.0,
             "plan": "", "lane_standoff_m": 3.0, "lane_min_depth_m": 1.0, "lane_speed_mps": 0.8,
         }.items()}
@@ -59,7 +61,10 @@ class ComparatorNode(HullscanNode):
         self.stats.update(reference=str(p["reference"]), draft=float(p["draft"]), trim=float(p["trim"]),
                           prior=str(p["prior"] or p["hull_to_nav_file"]))
         hull_to_nav, sigma = hull_to_nav_from(p["hull_to_nav"], str(p["prior"] or p["hull_to_nav_file"]), reference)
-        self.live = LiveComparator(reference, self.config.compare, hull_to_nav, sigma)
+        plan = load_fittings(str(p["fittings"])) if p["fittings"] else None
+        if plan is not None:
+            check_plan(plan, self.config.compare, str(p["reference"]) == "mirror")
+        self.live = LiveComparator(reference, self.config.compare, hull_to_nav, sigma, plan)
         self.latest: PointCloud2 | None = None
         self.inspected_stamp: tuple[int, int] | None = None
         self.started = time.monotonic()

@@ -266,7 +266,8 @@ def finding_label(f: Finding) -> str:
     size = np.subtract(f.bbox_max, f.bbox_min)
     # The passes only where the map said when it saw what (a map restored from a checkpoint written without them does not).
     seen = "" if f.passes is None else f", {f.passes} pass{'es' if f.passes != 1 else ''}"
-    return (f"{f.id} {f.kind} {size[0]:.2f}x{size[1]:.2f}x{size[2]:.2f} m\n"
+    fit = f"declared {f.fitting.kind} {f.fitting.id}: " if f.fitting is not None and f.fitting.explained else ""
+    return (f"{fit}{f.id} {f.kind} {size[0]:.2f}x{size[1]:.2f}x{size[2]:.2f} m\n"
             f"{f.region} ({f.side}) {f.volume_m3 * 1000:.0f} L risk {f.risk:.2f}{seen}")
 
 
@@ -281,7 +282,10 @@ def finding_markers(findings: Sequence[Finding], hull_to_nav: Transform, frame_i
         centre = hull_to_nav.apply((lo + hi) / 2)
         size = np.maximum(hi - lo, 0.02)
         box = Marker(header=header(stamp_ns, frame_id), ns="findings", id=2 * i, type=Marker.CUBE,
-                     action=Marker.ADD, pose=_pose(centre, q), color=risk_colour(f.risk))
+                     action=Marker.ADD, pose=_pose(centre, q),
+                     # A finding the ship's plan explains (an anode) in grey: seen, not suspect.
+                     color=ColorRGBA(r=0.6, g=0.6, b=0.6, a=0.6) if f.fitting is not None and f.fitting.explained
+                     else risk_colour(f.risk))
         box.scale = Vector3(x=float(size[0]), y=float(size[1]), z=float(size[2]))
         box.text = f.id
         label = Marker(header=header(stamp_ns, frame_id), ns="findings", id=2 * i + 1,

@@ -43,3 +43,18 @@ def test_a_held_out_survey_simulates(tmp_path: Path) -> None:
     res = simulate(sc, tmp_path / "bag", duration_s=3)
     truth = json.loads((res.truth_dir / "truth.json").read_text())
     assert {p["id"] for p in truth["parasites"]} == {"rudder_pack", "stern_limpet"}
+
+
+FITTINGS = SCENARIO_DIR / "fittings"
+
+
+@pytest.mark.parametrize("path", sorted(FITTINGS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_each_fittings_scenario_is_documented_and_puts_a_compartment_at_an_anode(path: Path, shared_hulls: Path) -> None:
+    """sim/scenarios/fittings: a mesh hull whose anodes the simulator fits (so it writes their plan),
+    with compartments at the anodes: what a plan must never explain away (README there)."""
+    sc = load_scenario(path)
+    assert sc.name == path.stem and f"| {path.stem} |" in (FITTINGS / "README.md").read_text()
+    assert sc.hull.mesh is not None and sc.hull.mesh.anodes > 0
+    assert Path(sc.hull.mesh.path).resolve().parent == shared_hulls.resolve()
+    assert path.stem not in {p.stem for p in SCENARIO_DIR.glob("*.yaml")}
+    assert sum(p.position is not None for p in sc.parasites) >= 2  # placed at anodes by position

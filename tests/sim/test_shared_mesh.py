@@ -43,3 +43,37 @@ def test_survey_of_dtmb5415_with_a_box(shared_hulls: Path, tmp_path: Path) -> No
     near = np.linalg.norm(pts - np.asarray(box["centroid_hull"]), axis=1) < 1.0
     assert np.median(dist[~near]) < 0.05
     assert ((dist > 0.15) & near).sum() > 50, "the box must stand out of the DTMB 5415 hull in the returns"
+
+
+def test_the_anode_plan_of_a_mesh_hull_puts_each_anode_where_it_is(shared_hulls: Path, tmp_path: Path) -> None:
+    """The design STL has no anodes; the simulator fits six and writes the plan a yard would hand over
+    (BAG.fittings.yaml, to a plan's accuracy). Read by hullscan and placed on the design surface by
+    its ship terms, each entry lands on its anode."""
+    from types import SimpleNamespace
+
+    import trimesh
+    from hullscan_sim.simulate import fittings_plan_for
+
+    from hullscan.compare.fittings import _on_surface, load_fittings
+
+    scenario = {
+        "name": "dtmb5415_anodes", "seed": 6,
+        "hull": {"mesh": {"path": str(shared_hulls / "dtmb5415.stl.gz"), "units": "auto", "draft_m": 6.0}},
+        "survey": {"sides": ["port"], "side_lane_depths": [0.5], "bottom_lanes": 0, "x_range_m": [64, 66],
+                   "standoff_m": 3},
+        "sensors": {"multibeam": {"rate_hz": 2}, "camera": {"rate_hz": 0.2, "width": 32, "height": 24}},
+    }
+    res = simulate(scenario_from_dict(scenario), tmp_path / "bag", duration_s=2)
+    truth = json.loads((res.truth_dir / "truth.json").read_text())
+    anodes = {d["id"]: np.asarray(d["centroid_hull"]) for d in truth["decoys"] if d["kind"] == "anode"}
+    plan = load_fittings(fittings_plan_for(res.bag))
+    assert len(anodes) == 6 and {f.id for f in plan.fittings} == set(anodes)
+    ref = load_mesh(res.truth_dir / "reference.ply")
+    bare = ~ref.region_mask("anode")
+    skin = trimesh.Trimesh(ref.vertices, ref.faces[bare], process=False)
+    samples = np.asarray(trimesh.sample.sample_surface_even(skin, 200_000, seed=1)[0])
+    for f in plan.fittings:
+        assert f.kind == "anode" and f.side == ("port" if anodes[f.id][1] >= 0 else "starboard")
+        at, why = _on_surface(SimpleNamespace(samples=samples), float(f.x_from_stern_m), f)  # type: ignore[arg-type]
+        assert at is not None, why
+        assert np.linalg.norm(at - anodes[f.id]) < 0.4, (f.id, at, anodes[f.id])

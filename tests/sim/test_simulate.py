@@ -125,6 +125,10 @@ def test_truth_folder_contract(tmp_path: Path) -> None:
     assert {"id", "shape", "size_m", "volume_m3", "region", "centroid_hull", "height_m", "inside_sea_chest"} <= set(p)
     assert p["inside_sea_chest"] and p["region"] == "sea_chest"
     assert any(d["kind"] == "anode" for d in doc["decoys"])
+    # A parametric hull's anodes are in the design the dive team holds: no anode plan to hand over.
+    from hullscan_sim.simulate import fittings_plan_for
+
+    assert not fittings_plan_for(res.bag).exists()
     npz = np.load(t / "trajectory_true.npz")
     assert npz["positions"].shape == (len(npz["stamps_ns"]), 3) and npz["orientations"].shape[1] == 4
     ref = load_mesh(t / "reference.ply")

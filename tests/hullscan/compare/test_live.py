@@ -155,3 +155,23 @@ def test_a_registration_ambiguous_along_the_ship_is_not_refined_from(hull: Any, 
     assert lc.inspect(scan.cloud).ok and lc.registered is None
     assert lc.inspect(scan.cloud).ok
     assert [c["hull_to_nav"] for c in seen] == [PRIOR, PRIOR] and seen[1]["sigma"] is DEFAULT_SIGMA
+
+
+def test_the_ship_s_declared_fittings_mark_the_live_findings(hull: Any, scan: Any, tmp_path: Path) -> None:
+    """As the node's ``fittings`` parameter: the plan declares the port box at its size; every live
+    inspection marks it, its RViz label names it, and the saved report's verdict leaves it out."""
+    from hullscan.compare.fittings import load_fittings
+
+    plan_file = tmp_path / "anodes.yaml"
+    plan_file.write_text("fittings: [{id: B1, kind: box, x_from_stern_m: 8.0, side: port, above_keel_m: 1.3, "
+                         "size_m: [0.6, 0.5, 0.2]}]\n")
+    lc = LiveComparator(hull, CompareConfig(), PRIOR, DEFAULT_SIGMA, load_fittings(plan_file))
+    res = lc.inspect(scan.cloud, final=True)
+    assert res.ok and len(res.findings) == len(BOXES)
+    marked = [f for f in res.findings if f.fitting is not None]
+    assert len(marked) == 1 and marked[0].fitting.explained and marked[0].fitting.id == "B1"
+    assert marked[0].side == "port" and abs(marked[0].distance_from_stern_m - 8.0) < 0.3
+    out = save_live_report(lc.inspection, tmp_path / "report", "hull.stl", lc.config)
+    doc = json.loads((out / "findings.json").read_text())
+    assert doc["fittings"]["n_findings_explained"] == 1
+    assert doc["verdict"]["text"].startswith(f"compartments found ({len(BOXES) - 1}); 1 more matches")

@@ -64,3 +64,17 @@ def test_failed_inspection_shows_a_red_banner_not_a_clean_hull(tmp_path: Path) -
 
     assert red_rows(render_operator_view(grey, failed, tmp_path / "failed.png")) >= 20
     assert red_rows(render_operator_view(grey, ok, tmp_path / "ok.png")) == 0
+
+
+def test_a_finding_the_ship_s_plan_explains_is_grey_and_named() -> None:
+    from dataclasses import replace
+
+    from hullscan.model import FittingMatch
+
+    anode = replace(_finding("F002", 6.0), fitting=FittingMatch("A5", "anode", True, 0.1, "matches declared anode A5"))
+    beside = replace(_finding("F003", 7.0), fitting=FittingMatch("A6", "anode", False, 0.2, "larger than it"))
+    boxes = [m for m in messages.finding_markers([_finding("F001", 5.0), anode, beside], Transform.identity(),
+                                                 "odom", 0).markers if m.type == m.CUBE]
+    assert [m.color.r for m in boxes] == [messages.risk_colour(0.5).r, 0.6, messages.risk_colour(0.5).r]
+    assert messages.finding_label(anode).startswith("declared anode A5: F002")
+    assert messages.finding_label(beside).startswith("F003")  # larger than its anode: still a suspect
