@@ -34,3 +34,20 @@ def scan(hull):
 @pytest.fixture(scope="session")
 def clean_scan(hull):
     return make_scan(hull, (), spacing=0.05, growth=0.0, hull_to_nav=HULL_TO_NAV, seed=2)
+
+
+def write_compare_inputs(hull, scan, folder):
+    """The synthetic hull as a mesh file, the scan as a cloud PLY and the exact prior as JSON, in
+    ``folder``, as ``hullscan compare`` reads them: returns (cloud, reference, prior) paths."""
+    import json
+
+    from hullscan.cloud_io import save_cloud
+    from hullscan.hull import HullMesh, save_mesh
+
+    mesh = HullMesh(hull.vertices, hull.faces, hull.face_region, "synth", "synth", 20.0, 6.0, 2.5)
+    save_mesh(mesh, folder / "hull.ply")
+    save_cloud(scan.cloud, folder / "cloud.ply")
+    prior = folder / "prior.json"
+    prior.write_text(json.dumps({"hull_to_nav": {"translation": HULL_TO_NAV.translation.tolist(),
+                                                 "rotation": HULL_TO_NAV.rotation.tolist()}}))
+    return folder / "cloud.ply", folder / "hull.ply", prior

@@ -13,7 +13,7 @@ from hullscan.compare.fittings import FittingsError, explain, load_fittings, une
 from hullscan.model import Finding
 from hullscan.report.verdict import verdict_for
 
-from .conftest import HULL_TO_NAV
+from .conftest import write_compare_inputs
 
 PLAN = """\
 # the ship's anode plan
@@ -142,23 +142,16 @@ def test_the_verdict_counts_only_findings_no_fitting_explains():
 def test_compare_with_a_plan_marks_the_box_it_declares(hull, scan, tmp_path, capsys, caplog):
     """End to end: the synthetic survey's three boxes, one of them declared (ship terms: x from the
     stern, side, height above the keel) at its size: two compartments, the declared one marked."""
-    from hullscan.cloud_io import save_cloud
-    from hullscan.hull import HullMesh, save_mesh
     from hullscan.report.schema import validate_findings
 
-    mesh = HullMesh(hull.vertices, hull.faces, hull.face_region, "synth", "synth", 20.0, 6.0, 2.5)
-    save_mesh(mesh, tmp_path / "hull.ply")
-    save_cloud(scan.cloud, tmp_path / "cloud.ply")
-    prior = tmp_path / "prior.json"
-    prior.write_text(json.dumps({"hull_to_nav": {"translation": HULL_TO_NAV.translation.tolist(),
-                                                 "rotation": HULL_TO_NAV.rotation.tolist()}}))
+    cloud, reference, prior = write_compare_inputs(hull, scan, tmp_path)
     # conftest's port box: 8 m from the stern, 1.2 m deep on a 2.5 m draft (1.3 m above the keel).
     plan = tmp_path / "anodes.yaml"
     plan.write_text("fittings:\n"
                     "  - {id: B1, kind: box, x_from_stern_m: 8.2, side: port, above_keel_m: 1.3, size_m: [0.6, 0.5, 0.2]}\n"
                     "  - {id: A9, x_from_stern_m: 60, side: port, above_keel_m: 1.0}\n")
     out = tmp_path / "out"
-    rc = main(["-q", "compare", str(tmp_path / "cloud.ply"), "--reference", str(tmp_path / "hull.ply"),
+    rc = main(["-q", "compare", str(cloud), "--reference", str(reference),
                "--hull-to-nav", str(prior), "--out", str(out), "--no-progress", "--fittings", str(plan)])
     assert rc == 3
     last = capsys.readouterr().out.strip().splitlines()[-1]
@@ -176,7 +169,7 @@ def test_compare_with_a_plan_marks_the_box_it_declares(hull, scan, tmp_path, cap
     assert "declared fitting" in (out / "report.html").read_text()
     # A bad plan stops the run before any work, in one line naming it.
     plan.write_text("fittings: [{id: A1, frame: 3, side: port, above_keel_m: 1}]")
-    rc = main(["-q", "compare", str(tmp_path / "cloud.ply"), "--reference", str(tmp_path / "hull.ply"),
+    rc = main(["-q", "compare", str(cloud), "--reference", str(reference),
                "--out", str(tmp_path / "out2"), "--no-progress", "--fittings", str(plan)])
     assert rc == 1 and not (tmp_path / "out2").exists()
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]

@@ -339,15 +339,9 @@ def test_mesh_with_holes_gives_partial_report(hull, scan):
 
 
 def test_compare_command(hull, scan, tmp_path, capsys):
-    from hullscan.cloud_io import save_cloud
-    from hullscan.hull import HullMesh, save_mesh
+    from .conftest import write_compare_inputs
 
-    mesh = HullMesh(hull.vertices, hull.faces, hull.face_region, "synth", "synth", 20.0, 6.0, 2.5)
-    save_mesh(mesh, tmp_path / "hull.ply")
-    save_cloud(scan.cloud, tmp_path / "cloud.ply")
-    prior = tmp_path / "prior.json"
-    prior.write_text(json.dumps({"hull_to_nav": {"translation": HULL_TO_NAV.translation.tolist(),
-                                                 "rotation": HULL_TO_NAV.rotation.tolist()}}))
+    _, _, prior = write_compare_inputs(hull, scan, tmp_path)
     out = tmp_path / "out"
     rc = main(["-q", "compare", str(tmp_path / "cloud.ply"), "--reference", str(tmp_path / "hull.ply"),
                "--hull-to-nav", str(prior), "--out", str(out), "--no-progress", "--frame-spacing", "0.6"])
