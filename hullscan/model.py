@@ -677,6 +677,7 @@ class FittingsSummary:
     """What the plan did to this inspection's findings (findings.json ``fittings``)."""
 
     source: str
+    sha256: str  # of the plan file as read
     n_declared: int
     n_placed: int
     n_findings_explained: int

@@ -32,6 +32,7 @@ placed on the reference's surface.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -128,6 +129,7 @@ class FittingPlan:
 
     source: str
     fittings: tuple[Fitting, ...]
+    sha256: str = ""  # of the file as read: the plan the verdict rests on, for the case file
     tolerance_m: float | None = None
     frame_spacing_m: float | None = None
     frame_zero_x_m: float | None = None
@@ -139,9 +141,12 @@ def load_fittings(path: str | Path) -> FittingPlan:
 
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text())
+        raw = p.read_bytes()
+        data = yaml.safe_load(raw.decode("utf-8"))
     except OSError as err:
         raise FittingsError(f"{p}: cannot read the fittings plan: {err.strerror or err}") from err
+    except UnicodeDecodeError as err:
+        raise FittingsError(f"{p}: the fittings plan is not UTF-8 text (byte {err.start})") from err
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -168,7 +173,8 @@ def load_fittings(path: str | Path) -> FittingPlan:
         raise FittingsError(f"{p}: fittings: ids must be unique, {', '.join(dup)} repeated")
     fittings = tuple(Fitting(f.id, f.kind, f.size_m, f.at, f.frame, f.x_from_stern_m, f.side, f.above_keel_m,
                              f.off_centre_m) for f in doc.fittings)
-    return FittingPlan(str(p), fittings, doc.tolerance_m, doc.frame_spacing_m, doc.frame_zero_x_m)
+    return FittingPlan(str(p), fittings, hashlib.sha256(raw).hexdigest(), doc.tolerance_m, doc.frame_spacing_m,
+                       doc.frame_zero_x_m)
 
 
 def check_plan(plan: FittingPlan, config: CompareConfig, mirror: bool = False) -> None:
@@ -303,7 +309,7 @@ def apply_fittings(ins: Inspection, plan: FittingPlan) -> FittingsSummary:
             f"{'finding matches one and is not counted as a compartment' if one else 'findings match one and are not counted as compartments'}")
     if beside:
         text += f"; {beside} beside one but not explained by it, counted"
-    summary = FittingsSummary(plan.source, len(plan.fittings), int(placed.sum()), n_explained, beside, text, declared)
+    summary = FittingsSummary(plan.source, plan.sha256, len(plan.fittings), int(placed.sum()), n_explained, beside, text, declared)
     ins.fittings = summary
     ins.notes.extend(notes)
     ins.notes.append(text)

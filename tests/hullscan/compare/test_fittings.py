@@ -37,6 +37,7 @@ def test_a_plan_file_reads_back_as_written(tmp_path):
     p.write_text(PLAN)
     plan = load_fittings(p)
     assert plan.tolerance_m == 0.4 and plan.frame_spacing_m == 0.6 and plan.source == str(p)
+    assert plan.sha256 == __import__("hashlib").sha256(PLAN.encode()).hexdigest()
     a1, a2, t1 = plan.fittings
     assert (a1.id, a1.kind, a1.frame, a1.side, a1.above_keel_m, a1.size_m) == ("A1", "anode", 10, "port", 1.0,
                                                                                (0.8, 0.25, 0.08))
@@ -59,10 +60,11 @@ def test_a_plan_file_reads_back_as_written(tmp_path):
     ("fittings: [{id: A1, at: [1, 2, 3]}, {id: A1, at: [4, 5, 6]}]", "A1 repeated"),
     ("fittings: {id: A1", "not valid YAML"),
     ("42", "expected a mapping"),
+    (b"fittings: \xff\xfe", "not UTF-8"),
 ])
 def test_a_bad_plan_is_one_line_naming_the_file_and_the_field(tmp_path, text, expect):
     p = tmp_path / "plan.yaml"
-    p.write_text(text)
+    p.write_bytes(text if isinstance(text, bytes) else text.encode())
     with pytest.raises(FittingsError) as info:
         load_fittings(p)
     msg = str(info.value)
@@ -163,6 +165,7 @@ def test_compare_with_a_plan_marks_the_box_it_declares(hull, scan, tmp_path, cap
     assert abs(marked[0]["distance_from_stern_m"] - 8.0) < 0.3
     fit = doc["fittings"]
     assert fit["n_declared"] == 2 and fit["n_placed"] == 1 and fit["n_findings_explained"] == 1
+    assert fit["sha256"] == __import__("hashlib").sha256(plan.read_bytes()).hexdigest()  # the plan as evidence
     assert fit["declared"][0]["explains"] == [marked[0]["id"]] and fit["declared"][1]["position"] is None
     assert doc["summary"]["n_explained_by_fittings"] == 1 and doc["summary"]["n_findings"] == 3
     assert any("A9" in n and "not on the surveyed reference" in n for n in doc["notes"])
