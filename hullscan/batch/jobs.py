@@ -35,6 +35,7 @@ class ReplayOptions:
     camera: bool = True
     drift: bool = True
     case: str | None = None
+    fittings: str | None = None  # the ship's anode plan (--fittings), for every survey of the batch
 
 
 @dataclass(frozen=True)
@@ -145,17 +146,18 @@ def _stat_signature(path: str | None) -> list[object]:
 
 
 def fingerprint(bag: str, options: ReplayOptions) -> str:
-    """The input hash written in a survey's done-marker: the bag, the reference, prior, config and
-    case files, every option and the software version. Any change redoes the survey."""
+    """The input hash written in a survey's done-marker: the bag, the reference, prior, config,
+    case and fittings files, every option and the software version. Any change redoes the survey."""
     ref = options.reference
     doc = {
         "version": __version__,
         "bag": _stat_signature(bag),
         "reference": _stat_signature(ref.path),
-        "reference_options": [ref.units, ref.draft, ref.up, ref.bow],
+        "reference_options": [ref.units, ref.draft, ref.up, ref.bow, ref.trim],
         "prior": _stat_signature(options.prior),
         "config": _stat_signature(options.config),
         "case": _stat_signature(options.case),
+        "fittings": _stat_signature(options.fittings),
         "options": [options.frame_spacing, options.camera, options.drift],
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()

@@ -39,6 +39,7 @@ def run_survey(job: SurveyJob) -> SurveyResult:
     """Replay one survey into ``job.out`` and mark it done; a HullscanError (a bad bag, a failed
     registration) is this survey's result, not the batch's end. Anything else (out of memory, a
     bug, a vanished shared disk) propagates, so the engine may retry it on another worker."""
+    from hullscan.compare.fittings import amend_with, load_fittings
     from hullscan.config import load_config
     from hullscan.inspection import replay
     from hullscan.outdir import output_folder
@@ -51,9 +52,10 @@ def run_survey(job: SurveyJob) -> SurveyResult:
     try:
         overrides = {"compare": {"scoring": {"frame_spacing_m": opts.frame_spacing}}} if opts.frame_spacing else None
         cfg = load_config(opts.config, overrides)
+        plan = load_fittings(opts.fittings) if opts.fittings else None
         with output_folder(job.out, "replay"):
             replay(job.bag, opts.reference, job.out, cfg, prior_path=opts.prior, camera=opts.camera,
-                   progress=False, drift=opts.drift, case=opts.case)
+                   progress=False, drift=opts.drift, case=opts.case, amend=amend_with(plan))
     except HullscanError as err:
         error = str(err)
     result = _result(job, started, time.monotonic() - t0, error)

@@ -61,6 +61,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hullscan.batch import ReplayOptions, parse_engine, read_survey_list, run_batch
+    from hullscan.commands.history import load_plan
     from hullscan.config import load_config
     from hullscan.errors import BatchError
 
@@ -72,9 +73,12 @@ def run(args: argparse.Namespace) -> int:
     if args.retries < 0:
         raise BatchError(f"--retries {args.retries}: expected 0 or more")
     engine = parse_engine(args.workers, args.dask, args.retries, args.dask_timeout)
-    load_config(args.config)  # a bad config fails here, once, not in every worker
+    overrides = {"compare": {"scoring": {"frame_spacing_m": args.frame_spacing}}} if args.frame_spacing else None
+    cfg = load_config(args.config, overrides)  # a bad config fails here, once, not in every worker
+    load_plan(args, cfg)  # so does a bad --fittings plan
     options = ReplayOptions(reference_file(args), args.prior, args.config, args.frame_spacing,
-                            camera=not args.no_camera, drift=not args.no_drift, case=args.case)
+                            camera=not args.no_camera, drift=not args.no_drift, case=args.case,
+                            fittings=args.fittings)
     result = run_batch(bags, args.out, options, engine, force=args.force, progress=not args.no_progress)
     counts = {k: sum(1 for r in result.rows if r.kind == k) for k in ("found", "nothing_found", "failed")}
     print(f"batch: {len(result.rows)} surveys in {result.wall_s:.1f} s: {counts['found']} with compartments found, "

@@ -88,7 +88,6 @@ def _one_scenario(f: Path, out: Path, cfg: Any, args: argparse.Namespace) -> tup
     import numpy as np
     from hullscan_sim.simulate import fittings_plan_for, operator_notes_for
 
-    from hullscan.commands.history import with_fittings
     from hullscan.compare.evaluate import (
         HullResult,
         evaluation_reference,
@@ -98,6 +97,7 @@ def _one_scenario(f: Path, out: Path, cfg: Any, args: argparse.Namespace) -> tup
         placement_error,
         score_inspection,
     )
+    from hullscan.compare.fittings import amend_with
     from hullscan.errors import HullscanError
     from hullscan.inspection import ReferenceFile, replay
 
@@ -130,7 +130,7 @@ def _one_scenario(f: Path, out: Path, cfg: Any, args: argparse.Namespace) -> tup
                          else ReferenceFile(ref.path, ref.units, ref.draft_m, ref.up, ref.bow, ref.trim_m or None))
             ins = replay(str(bag), reference, str(run_dir), cfg, prior_path=str(prior_file),
                          progress=not args.no_progress, drift=not args.no_drift, camera=k == 0,
-                         amend=with_fittings(plan, None))
+                         amend=amend_with(plan))
             if ins.track is not None and ins.cloud_to_ref is not None:
                 stamps, positions, orientations = ins.track
                 err = placement_error(ins, stamps, positions, orientations, traj, truth)

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from hullscan.config import HullscanConfig
     from hullscan.history import VesselHistory
     from hullscan.inspection import Amend
-    from hullscan.model import HullCloud
     from hullscan.report.verdict import Verdict
 
 EXAMPLES = """\
@@ -151,25 +150,12 @@ def load_plan(args: argparse.Namespace, cfg: HullscanConfig) -> FittingPlan | No
     return plan
 
 
-def with_fittings(plan: FittingPlan | None, then: Amend | None) -> Amend | None:
-    """The amend step: the plan's fittings marked on the findings, then ``then`` (the history's check)."""
-    if plan is None:
-        return then
-    from hullscan.compare.fittings import apply_fittings
-
-    def amend(ins: Inspection, cloud: HullCloud) -> None:
-        apply_fittings(ins, plan)
-        if then is not None:
-            then(ins, cloud)
-
-    return amend
-
-
 def inspect_and_record(args: argparse.Namespace, cfg: HullscanConfig, command: str, cloud: str | Path,
                        inspect: Callable[[Amend | None], Inspection]) -> int:
     """``compare`` and ``replay``'s run: the history opened (``--vessel``) before any work, the
     inspection in its locked output folder with the change check as its amend step, the verdict,
     then the inspection recorded; the exit status is the verdict's."""
+    from hullscan.compare.fittings import amend_with
     from hullscan.compare.loading import progress_printer
     from hullscan.errors import HullscanError
     from hullscan.outdir import output_folder
@@ -182,7 +168,7 @@ def inspect_and_record(args: argparse.Namespace, cfg: HullscanConfig, command: s
             with output_folder(args.out, command):  # checked and locked before any work
                 check = None if history is None else history.change_check(
                     cfg.compare, reference_sha256(args), progress_printer(not args.no_progress))
-                ins = inspect(with_fittings(plan, check))
+                ins = inspect(amend_with(plan, check))
         except HullscanError as err:
             return failed(err)
         verdict = inspection_verdict(ins, cfg.report)

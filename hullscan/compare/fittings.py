@@ -33,6 +33,7 @@ placed on the reference's surface.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -42,7 +43,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hullscan.errors import HullscanError
-from hullscan.model import DeclaredFitting, Finding, FittingMatch, FittingsSummary
+from hullscan.model import DeclaredFitting, Finding, FittingMatch, FittingsSummary, HullCloud
 
 if TYPE_CHECKING:
     from hullscan.compare.config import CompareConfig
@@ -314,6 +315,22 @@ def apply_fittings(ins: Inspection, plan: FittingPlan) -> FittingsSummary:
     ins.notes.extend(notes)
     ins.notes.append(text)
     return summary
+
+
+def amend_with(plan: FittingPlan | None, then: Callable[[Inspection, HullCloud], None] | None = None
+               ) -> Callable[[Inspection, HullCloud], None] | None:
+    """The step between a finished comparison and its report (``hullscan.inspection.Amend``) that
+    marks the plan's fittings on the findings, then runs ``then`` (the history's check); ``then``
+    alone without a plan. compare, replay, batch and evaluate all take it from here."""
+    if plan is None:
+        return then
+
+    def amend(ins: Inspection, cloud: HullCloud) -> None:
+        apply_fittings(ins, plan)
+        if then is not None:
+            then(ins, cloud)
+
+    return amend
 
 
 def unexplained(findings: tuple[Finding, ...] | list[Any]) -> int:

@@ -127,6 +127,36 @@ def test_changed_options_redo_a_survey(surveys: Surveys, serial_batch: Path, tmp
                                                                                           draft=4.0)))[0]
     assert same.fingerprint == plan_jobs([str(surveys.bags[0])], str(tmp_path), opts)[0].fingerprint
     assert same.fingerprint != other.fingerprint
+    # The ship's anode plan is an input too, and so is the trim.
+    plan = tmp_path / "anodes.yaml"
+    plan.write_text("fittings: [{id: A1, x_from_stern_m: 5, side: port, above_keel_m: 1}]\n")
+    from dataclasses import replace
+
+    for changed in (replace(opts, fittings=str(plan)),
+                    replace(opts, reference=ReferenceFile(str(surveys.reference), trim=0.3))):
+        assert plan_jobs([str(surveys.bags[0])], str(tmp_path), changed)[0].fingerprint != same.fingerprint
+
+
+def test_every_survey_of_a_batch_is_inspected_with_the_plan(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """--fittings reaches each survey's replay as its amend step (as replay --fittings)."""
+    import hullscan.inspection
+    from hullscan.batch import ReplayOptions
+    from hullscan.batch.jobs import SurveyJob
+    from hullscan.batch.task import run_survey
+    from hullscan.compare.fittings import FittingPlan
+    from hullscan.inspection import ReferenceFile
+
+    plan = tmp_path / "anodes.yaml"
+    plan.write_text("fittings: [{id: A1, x_from_stern_m: 5, side: port, above_keel_m: 1}]\n")
+    seen: list[object] = []
+    monkeypatch.setattr(hullscan.inspection, "replay", lambda *a, **k: seen.append(k["amend"]))
+    applied: list[FittingPlan] = []
+    monkeypatch.setattr("hullscan.compare.fittings.apply_fittings", lambda ins, p: applied.append(p))
+    opts = ReplayOptions(ReferenceFile("hull.stl"), fittings=str(plan))
+    run_survey(SurveyJob("a", str(tmp_path / "bag"), str(tmp_path / "out"), opts))
+    assert callable(seen[0])
+    seen[0](object(), object())  # type: ignore[operator]
+    assert [p.fittings[0].id for p in applied] == ["A1"]
 
 
 def test_survey_names_are_the_bags_and_stay_apart(tmp_path: Path) -> None:
@@ -145,7 +175,7 @@ def test_survey_list_reads_paths_and_comments(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("case", ["missing bag", "missing list", "empty list", "no bags", "bad dask",
-                                  "unreachable scheduler"])
+                                  "unreachable scheduler", "bad fittings"])
 def test_bad_input_is_one_clear_line(case: str, surveys: Surveys, tmp_path: Path) -> None:
     empty = tmp_path / "empty.txt"
     empty.write_text("# nothing yet\n")
@@ -158,6 +188,7 @@ def test_bad_input_is_one_clear_line(case: str, surveys: Surveys, tmp_path: Path
         "bad dask": ([str(surveys.bags[0]), *ref, "--dask", "local:0"], "expected local:N"),
         "unreachable scheduler": ([str(surveys.bags[0]), *ref, "--dask", "tcp://127.0.0.1:9", "--dask-timeout", "1"],
                                   "Dask scheduler tcp://127.0.0.1:9 cannot be reached within 1 s"),
+        "bad fittings": ([str(surveys.bags[0]), *ref, "--fittings", str(empty)], "empty.txt: expected a mapping"),
     }[case]
     done = subprocess.run([*CLI, "batch", *args], cwd=REPO, env=cli_env(), capture_output=True, text=True,
                           timeout=60)
