@@ -127,7 +127,7 @@ def run_scenario(run: Path, name: str, rounds: int, per_status: int, seed: int, 
     truth_dir = run / "bags" / f"{name}.truth"
     cloud = load_cloud(run / name / "cloud.ply")
     notes = evaluation_reference(run / "bags" / f"{name}.operator.yaml")
-    survey_ref = load_survey_reference(ReferenceFile(notes.path, notes.units, notes.draft_m, notes.up, notes.bow, notes.trim_m or None))
+    survey_ref = load_survey_reference(ReferenceFile.from_notes(notes))
     reference = survey_ref.source
     op = load_prior(str(run / name / "operator_prior.json"))
     assert op is not None

@@ -39,7 +39,7 @@ def one(run: Path, name: str, out: Path, cfg: HullscanConfig) -> HullResult:
     t0 = time.perf_counter()
     try:
         ins = compare_cloud(str(run / name / "cloud.ply"),
-                            ReferenceFile(notes.path, notes.units, notes.draft_m, notes.up, notes.bow, notes.trim_m or None),
+                            ReferenceFile.from_notes(notes),
                             str(out / name), cfg, prior_path=str(run / name / "operator_prior.json"),
                             progress=False)
         res = score_inspection(ins, json.loads((out / name / "findings.json").read_text()), truth, name)

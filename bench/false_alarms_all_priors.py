@@ -47,8 +47,7 @@ def runs_of(run: Path) -> list[tuple[str, int, Path]]:
 def along_ship(run: Path, name: str) -> Callable[[Any], float]:
     """A point's (reference file frame) position along the ship in the inspection's internal frame."""
     notes = evaluation_reference(run / "bags" / f"{name}.operator.yaml")
-    ref = load_survey_reference(ReferenceFile(notes.path, notes.units, notes.draft_m, notes.up, notes.bow,
-                                              notes.trim_m or None))
+    ref = load_survey_reference(ReferenceFile.from_notes(notes))
     inverse = None if ref.ref_from_hull is None else ref.ref_from_hull.inverse()
 
     def along_of(c: Any) -> float:

@@ -76,7 +76,7 @@ def main() -> None:
     for name in args.scenario:
         bag = run / "bags" / name
         ref = evaluation_reference(operator_notes_for(bag))
-        replay(str(bag), ReferenceFile(ref.path, ref.units, ref.draft_m, ref.up, ref.bow, ref.trim_m or None),
+        replay(str(bag), ReferenceFile.from_notes(ref),
                str(Path(args.out) / name), cfg, prior_path=str(run / name / "operator_prior.json"), progress=False,
                drift=True, camera=False)
         local = float(np.nanmedian(rec["local"][-1] / ndtri(0.5 + q / 2)))

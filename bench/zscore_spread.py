@@ -47,7 +47,7 @@ def spread(z: np.ndarray) -> dict[str, float | int]:
 
 def scenario(run: Path, name: str, model: str, systematic: str = "alignment", random: str = "point") -> dict[str, Any]:
     notes = evaluation_reference(run / "bags" / f"{name}.operator.yaml")
-    ref = load_survey_reference(ReferenceFile(notes.path, notes.units, notes.draft_m, notes.up, notes.bow, notes.trim_m or None))
+    ref = load_survey_reference(ReferenceFile.from_notes(notes))
     prior = load_prior(str(run / name / "operator_prior.json"))
     assert prior is not None
     cloud = load_cloud(run / name / "cloud.ply")

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from hullscan.compare.camera import CameraSet
+    from hullscan.compare.evaluate import EvalReference
     from hullscan.compare.inspect import Inspection
     from hullscan.compare.navref import NavReference
     from hullscan.recon.drift import AlongShipUncertainty
@@ -55,8 +56,8 @@ __all__ = ["Amend", "EarlierRegistration", "ReferenceFile", "SurveyReference", "
 @dataclass(frozen=True)
 class ReferenceFile:
     """The reference as named on the command line: a design mesh or an earlier scan, with how to
-    read it (units, the ship's draft, the file's up and bow axes, and the trim: aft minus forward
-    draft, m); ``path`` None is mirror mode."""
+    read it (units, the ship's draft, the file's up and bow axes, the trim: aft minus forward
+    draft, m, and the ship's length, m, for a model-scale file); ``path`` None is mirror mode."""
 
     path: str | None
     units: str = "auto"
@@ -64,6 +65,13 @@ class ReferenceFile:
     up: str = "auto"
     bow: str = "auto"
     trim: float | None = None
+    length: float | None = None
+
+    @classmethod
+    def from_notes(cls, notes: EvalReference) -> ReferenceFile:
+        """The reference a simulated survey's operator notes name (design file, units, draft, axes,
+        trim and a model's length), as the dive team would give it on the command line."""
+        return cls(notes.path, notes.units, notes.draft_m, notes.up, notes.bow, notes.trim_m or None, notes.length_m)
 
 
 @dataclass(frozen=True)
@@ -99,7 +107,7 @@ def load_survey_reference(file: ReferenceFile | str | None) -> SurveyReference:
     f = file if isinstance(file, ReferenceFile) else ReferenceFile(file)
     if f.path is None:
         return SurveyReference(MirrorSource(), None, "mirror")
-    surface = load_reference(f.path, f.units, draft=f.draft, up=f.up, bow=f.bow, trim=f.trim)
+    surface = load_reference(f.path, f.units, draft=f.draft, up=f.up, bow=f.bow, trim=f.trim, length=f.length)
     return SurveyReference(reference_source(surface), surface, str(f.path))
 
 

@@ -396,7 +396,9 @@ def _write_operator_notes(path: Path, sc: Scenario, built: Built, motion: Motion
     side = "port" if start[1] >= 0 else "starboard"
     m = sc.hull.mesh
     # The design hull the team holds: the scenario's mesh file as drawn, or the parametric design.
-    design = ({"path": str(m.path), "units": m.units, "up": m.up, "bow": m.bow} if m is not None else
+    design = ({"path": str(m.path), "units": m.units, "up": m.up, "bow": m.bow,
+               # A model-scale file: the ship's length overall, from its particulars.
+               **({"length_m": float(m.length_m)} if m.length_m else {})} if m is not None else
               {"path": f"{path.name.removesuffix('.operator.yaml')}.truth/reference.ply",  # beside this file
                "units": "auto", "up": "auto", "bow": "auto"})
     notes = {

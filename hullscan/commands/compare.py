@@ -47,6 +47,9 @@ def add_reference_args(p: argparse.ArgumentParser) -> None:
                    help="the ship's trim today: aft draft minus forward draft in metres (positive by the stern); "
                         "with it --draft is the mean draft, and the waterline and depths follow the trimmed ship")
     p.add_argument("--units", default="auto", help="mesh units: auto, m, cm, mm, model (default auto)")
+    p.add_argument("--length", type=float, metavar="M",
+                   help="the ship's length overall in metres, for a model-scale mesh (the file's largest extent "
+                        "becomes this); without it a model is read as a 100 m ship and every output says so")
     p.add_argument("--up", default="auto", choices=("auto", "+x", "-x", "+y", "-y", "+z", "-z"),
                    help="the mesh file's up axis (default: the file's +z when its axes read as a hull's)")
     p.add_argument("--bow", default="auto", choices=("auto", "+x", "-x", "+y", "-y", "+z", "-z"),
@@ -77,7 +80,7 @@ def reference_file(args: argparse.Namespace) -> Any:
     from hullscan.inspection import ReferenceFile
 
     return ReferenceFile(None if args.mirror else args.reference, args.units, args.draft, args.up, args.bow,
-                         args.trim)
+                         args.trim, args.length)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if args.mirror:
         inspection = replay(str(out / "bag"), None, str(out / "inspection"), cfg, case=args.case)
     else:
-        inspection = replay(str(out / "bag"), ReferenceFile(ref.path, ref.units, ref.draft_m, ref.up, ref.bow, ref.trim_m or None),
+        inspection = replay(str(out / "bag"), ReferenceFile.from_notes(ref),
                             str(out / "inspection"), cfg, prior_path=str(notes), case=args.case)
     t_replay = time.perf_counter() - t0 - t_sim
 

@@ -127,7 +127,7 @@ def _one_scenario(f: Path, out: Path, cfg: Any, args: argparse.Namespace) -> tup
         rec: dict[str, Any] = {"scenario": f.stem, "k": k, "prior": drawn["error"]}
         try:
             reference = (ReferenceFile(None) if args.mirror
-                         else ReferenceFile(ref.path, ref.units, ref.draft_m, ref.up, ref.bow, ref.trim_m or None))
+                         else ReferenceFile.from_notes(ref))
             ins = replay(str(bag), reference, str(run_dir), cfg, prior_path=str(prior_file),
                          progress=not args.no_progress, drift=not args.no_drift, camera=k == 0,
                          amend=amend_with(plan))

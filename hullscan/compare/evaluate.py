@@ -48,7 +48,9 @@ class HullResult:
     coverage_by_height: dict[float, float] = field(default_factory=dict)  # clear height (m) -> fraction
     error: str | None = None
     # Findings a declared fitting explained (evaluate --fittings): not scored as detections or false
-    # alarms; ``on_parasite`` where one lies on a truth compartment (a compartment explained away).
+    # alarms; ``on_parasite``: a truth compartment that no counted finding detected and that lies under
+    # this one (a compartment explained away). A compartment beside an anode that another finding
+    # detects is not: the anode's finding lies within 0.5 m of it and is still the anode.
     explained_by_fittings: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -287,12 +289,22 @@ def score_inspection(ins: Any, doc: dict[str, Any], truth: dict[str, Any], scena
     # count it): it neither detects a parasite nor is a false alarm.
     counted = [f for f in doc["findings"] if not (f.get("fitting") or {}).get("explained")]
     res = match_truth(counted, parasites, status_at, scenario=scenario, reason_at=reason_at, along_of=along_of)
-    for f in doc["findings"]:
-        if (f.get("fitting") or {}).get("explained"):
-            on = [p["id"] for p in parasites if _on(f, p)]
-            res.explained_by_fittings.append({"finding": f["id"], "fitting": f["fitting"]["id"],
-                                              "volume_m3": f["volume_m3"], "on_parasite": on[0] if on else None})
+    res.explained_by_fittings = explained_by_fittings(doc["findings"], parasites, res)
     return res
+
+
+def explained_by_fittings(findings: list[dict[str, Any]], parasites: list[dict[str, Any]], res: HullResult
+                          ) -> list[dict[str, Any]]:
+    """The findings.json entries a declared fitting explained, each with the truth compartment it
+    hides (``on_parasite``): one that no counted finding detected (``res``) and that lies under it."""
+    found = {id(d["truth"]) for d in res.detected}
+    out = []
+    for f in findings:
+        if (f.get("fitting") or {}).get("explained"):
+            on = [p["id"] for p in parasites if id(p) not in found and _on(f, p)]
+            out.append({"finding": f["id"], "fitting": f["fitting"]["id"], "volume_m3": f["volume_m3"],
+                        "on_parasite": on[0] if on else None})
+    return out
 
 
 def _on(f: dict[str, Any], p: dict[str, Any], radius: float = 0.5) -> bool:
@@ -314,6 +326,7 @@ class EvalReference:
     bow: str
     draft_m: float
     trim_m: float = 0.0
+    length_m: float | None = None  # a model-scale file's full-scale length overall (--length)
 
 
 def evaluation_reference(notes_path: Any) -> EvalReference:
@@ -325,8 +338,10 @@ def evaluation_reference(notes_path: Any) -> EvalReference:
     notes = yaml.safe_load(Path(notes_path).read_text())
     r = notes["reference"]
     path = Path(r["path"]) if Path(r["path"]).is_absolute() else Path(notes_path).parent / r["path"]
+    length = r.get("length_m")
     return EvalReference(str(path), str(r.get("units", "auto")), str(r.get("up", "auto")),
-                         str(r.get("bow", "auto")), float(notes["draft_m"]), float(notes.get("trim_m", 0.0)))
+                         str(r.get("bow", "auto")), float(notes["draft_m"]), float(notes.get("trim_m", 0.0)),
+                         None if length is None else float(length))
 
 
 def operator_prior(truth: dict[str, Any], pivot_hull: Any, rng: np.random.Generator,

@@ -239,6 +239,8 @@ def _open_inspection(about: ReferenceDescription, n_points: int, config: Compare
     if ins.waterline_guessed:
         ins.notes.append(f"{ins.waterline}: depths below the waterline and the wetted surface are a guess; "
                          "give --draft from the draft marks")
+    if about.scale_guess:
+        ins.notes.append(f"{about.scale_guess}; positions, sizes and volumes scale with it")
     return ins
 
 

@@ -70,6 +70,7 @@ class ReferenceDescription:
     ref_from_hull: Transform | None = None
     waterline: str = ""
     waterline_guessed: bool = False
+    scale_guess: str = ""  # a model-scale file read at an assumed length (HullMesh.scale_guess)
 
 
 @dataclass(frozen=True, eq=False)
@@ -280,7 +281,8 @@ class MeshSource(_SurfaceSource):
         m = self.mesh
         return ReferenceDescription("mesh", str(getattr(m, "name", "") or type(m).__name__),
                                     getattr(m, "ref_from_hull", None), str(getattr(m, "waterline", "") or ""),
-                                    bool(getattr(m, "waterline_guessed", False)))
+                                    bool(getattr(m, "waterline_guessed", False)),
+                                    str(getattr(m, "scale_guess", "") or ""))
 
     def surface(self, config: CompareConfig) -> Reference:
         if isinstance(self.mesh, Reference):

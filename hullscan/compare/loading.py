@@ -32,18 +32,18 @@ def reference_is_mesh(path: Path) -> bool:
 
 
 def load_reference(path: str | Path, units: str = "auto", *, draft: float | None = None, up: str = "auto",
-                   bow: str = "auto", trim: float | None = None) -> Any:
+                   bow: str = "auto", trim: float | None = None, length: float | None = None) -> Any:
     """A HullMesh (design mesh) or a HullCloud (earlier scan), by content.
 
-    ``draft`` (m, keel to waterline), ``trim`` (m, aft minus forward draft), ``up`` and ``bow`` apply
-    to a mesh (see load_mesh)."""
+    ``draft`` (m, keel to waterline), ``trim`` (m, aft minus forward draft), ``up``, ``bow`` and
+    ``length`` (m: the ship's length, for a model-scale file) apply to a mesh (see load_mesh)."""
     p = Path(path)
     if not p.exists():
         raise HullscanError(f"{p}: reference not found")
     if reference_is_mesh(p):
         from hullscan.hull import load_mesh
 
-        return load_mesh(p, units=units, draft=draft, up=up, bow=bow, trim=trim)
+        return load_mesh(p, units=units, draft=draft, up=up, bow=bow, trim=trim, length=length)
     from hullscan.cloud_io import load_cloud
 
     return load_cloud(p)

@@ -246,7 +246,7 @@ def load_mesh(
     keep their region labels and frame; others get :func:`classify_regions`.
     """
     p = Path(path)
-    _check_options(p, units, (bow, up), scale, draft)
+    _check_options(p, units, (bow, up), scale, draft, length)
     if trim is not None and draft is None:
         raise MeshError(f"{p}: a trim needs the draft too (--draft, the mean draft from the marks)")
     raw, ext = _read_bytes(p)
@@ -302,7 +302,8 @@ def load_mesh(
 
     hull_from_ref = Transform(Rotation.from_matrix(rot).as_quat(), -np.array([x0, yc, wl.z]))
     mesh = _finish(v, faces, np.full(len(faces), -1, np.int16), stem, f"{p} ({'; '.join(notes)})",
-                   ref_from_hull=hull_from_ref.inverse(), waterline=wl.note, guessed=wl.guessed, half=side)
+                   ref_from_hull=hull_from_ref.inverse(), waterline=wl.note, guessed=wl.guessed, half=side,
+                   scale_guess=_scale_guess(extent, units, scale, length, s))
     regions = regions_opt if regions_opt is not None else classify_regions(mesh)
     log.info("loaded %s", mesh.source)
     return mesh.with_regions(regions)
@@ -335,7 +336,8 @@ def _trimmed_waterline(p: Path, v: NDArray[np.float64], pitch: NDArray[np.float6
     return _Waterline(float((pitch @ mid)[2]), f"draft {draft:g} m above the keel at mid-length (stated)", False)
 
 
-def _check_options(p: Path, units: str, bow_up: tuple[str, str], scale: float | None, draft: float | None) -> None:
+def _check_options(p: Path, units: str, bow_up: tuple[str, str], scale: float | None, draft: float | None,
+                   length: float | None = None) -> None:
     """Refuse option values load_mesh cannot use, before the file is read."""
     if units not in UNITS:
         raise MeshError(f"{p}: units must be one of {', '.join(UNITS)}, got {units!r}")
@@ -346,6 +348,11 @@ def _check_options(p: Path, units: str, bow_up: tuple[str, str], scale: float | 
         raise MeshError(f"{p}: scale must be > 0, got {scale}")
     if draft is not None and not draft > 0:
         raise MeshError(f"{p}: draft must be > 0 m, got {draft}")
+    if length is not None and not length > 0:
+        raise MeshError(f"{p}: length must be > 0 m, got {length}")
+    if length is not None and scale is None and units not in ("auto", "model"):
+        raise MeshError(f"{p}: a length scales a model-scale mesh; units {units} already give the scale "
+                        "(leave out --length, or give --units model)")
 
 
 def _checked_extent(p: Path, verts: NDArray[np.float64], faces: NDArray[np.int64]) -> float:
@@ -365,11 +372,29 @@ def _file_scale(extent: float, units: str, scale: float | None, length: float | 
     if scale is not None:
         s = float(scale)
         return s, f"scale={s:g}"
-    u = units
-    if u == "auto":
-        u = "mm" if extent > MM_MIN_LENGTH else ("model" if extent < MODEL_MAX_LENGTH else "m")
+    # A stated length says the file is a model to be scaled to it, whatever its extent.
+    u = "model" if length is not None and units in ("auto", "model") else _resolved_units(extent, units)
     s = (length or DEFAULT_MODEL_LENGTH_M) / extent if u == "model" else _UNIT_SCALE[u]
     return s, f"units={u} (x{s:g})"
+
+
+def _resolved_units(extent: float, units: str) -> str:
+    """``units``, or for ``auto`` what the file's extent says: longer than 1000 units mm, shorter
+    than 5 a model, else metres."""
+    if units != "auto":
+        return units
+    return "mm" if extent > MM_MIN_LENGTH else ("model" if extent < MODEL_MAX_LENGTH else "m")
+
+
+def _scale_guess(extent: float, units: str, scale: float | None, length: float | None, s: float) -> str:
+    """The note for a model-scale file read at the default length (its real length not stated):
+    every position, size and volume the comparison gives rests on that guess. '' otherwise."""
+    if scale is not None or length is not None:
+        return ""
+    if _resolved_units(extent, units) != "model":
+        return ""
+    return (f"model-scale mesh ({extent:g} file units long) read as a {extent * s:g} m ship, a guess: give the ship's "
+            "length with --length")
 
 
 @dataclass(frozen=True)
@@ -418,7 +443,7 @@ def _centreline(v: NDArray[np.float64], faces: NDArray[np.int64]) -> tuple[float
 
 def _finish(verts: NDArray[np.float64], faces: NDArray[np.int64], regions: NDArray[np.int16],
             name: str, source: str, *, ref_from_hull: Transform | None = None, waterline: str = "",
-            guessed: bool = False, half: str = "") -> HullMesh:
+            guessed: bool = False, half: str = "", scale_guess: str = "") -> HullMesh:
     wlp = _waterline_points(verts, faces)
     below = verts[verts[:, 2] <= 0]
     if len(wlp):
@@ -430,7 +455,7 @@ def _finish(verts: NDArray[np.float64], faces: NDArray[np.int64], regions: NDArr
         beam = 2.0 * float(np.abs(below[:, 1] if len(below) else verts[:, 1]).max())
     draft = float(max(0.0, -verts[:, 2].min()))
     return HullMesh(verts, faces.astype(np.int32), regions, name, source, length, beam, draft,
-                    ref_from_hull, waterline, guessed, half)
+                    ref_from_hull, waterline, guessed, half, scale_guess)
 
 
 def save_mesh(mesh: HullMesh, path: str | Path) -> None:

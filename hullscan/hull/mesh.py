@@ -63,6 +63,9 @@ class HullMesh:
     waterline: str = ""
     waterline_guessed: bool = False
     half: str = ""
+    # How the file's units were read where it was a guess a user should check ("" where stated or
+    # plain metres): a model-scale file read as a 100 m ship.
+    scale_guess: str = ""
 
     def __post_init__(self) -> None:
         v = np.array(self.vertices, dtype=np.float64, copy=True)
@@ -120,7 +123,7 @@ class HullMesh:
     def with_regions(self, face_region: ArrayLike) -> HullMesh:
         return HullMesh(self.vertices, self.faces, np.asarray(face_region), self.name, self.source,
                         self.length, self.beam, self.draft, self.ref_from_hull, self.waterline,
-                        self.waterline_guessed, self.half)
+                        self.waterline_guessed, self.half, self.scale_guess)
 
     def to_open3d(self) -> open3d.geometry.TriangleMesh:
         import open3d as o3d

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hullscan_sim import simulate
 from hullscan_sim.scenario import scenario_from_dict
 
@@ -77,3 +78,28 @@ def test_the_anode_plan_of_a_mesh_hull_puts_each_anode_where_it_is(shared_hulls:
         at, why = _on_surface(SimpleNamespace(samples=samples), float(f.x_from_stern_m), f)  # type: ignore[arg-type]
         assert at is not None, why
         assert np.linalg.norm(at - anodes[f.id]) < 0.4, (f.id, at, anodes[f.id])
+
+
+def test_a_model_scale_file_s_length_reaches_the_replay(shared_hulls: Path, tmp_path: Path) -> None:
+    """The Wigley file is a 1 m model; the scenario reads it as an 80 m ship. The quay notes carry that
+    length (the ship's particulars), so the replay reads the design file at the ship's size: without
+    it the file is read as a 100 m ship and the survey placed metres off (stop 51's first run)."""
+    from hullscan_sim.simulate import operator_notes_for
+
+    from hullscan.compare.evaluate import evaluation_reference
+    from hullscan.inspection import ReferenceFile, load_survey_reference
+
+    scenario = {
+        "name": "wigley_80m", "seed": 7,
+        "hull": {"mesh": {"path": str(shared_hulls / "wigley.stl.gz"), "units": "auto", "length_m": 80,
+                          "draft_m": 5.0}},
+        "survey": {"sides": ["port"], "side_lane_depths": [0.5], "bottom_lanes": 0, "x_range_m": [30, 32],
+                   "standoff_m": 3},
+        "sensors": {"multibeam": {"rate_hz": 2}, "camera": {"rate_hz": 0.2, "width": 32, "height": 24}},
+    }
+    res = simulate(scenario_from_dict(scenario), tmp_path / "bag", duration_s=1)
+    notes = evaluation_reference(operator_notes_for(res.bag))
+    assert notes.length_m == 80.0
+    ref = load_survey_reference(ReferenceFile.from_notes(notes)).surface
+    truth = load_mesh(res.truth_dir / "reference.ply")
+    assert ref.length == pytest.approx(truth.length, rel=1e-3) and ref.scale_guess == ""

@@ -262,3 +262,23 @@ def test_a_stated_growth_layer_counts_where_the_truth_lies_between_the_two_place
     assert s["within_target_every_run"] == 2 and s["within_target_every_run_no_layer"] == 0
     assert [m["stated_layer_m"] for m in s["placement_misses"]] == [0.12, None]
     assert [r["on_layer"]["along_m"] for r in s["excused_by_stated_layer"]] == [0.35, 0.35]
+
+
+def test_a_compartment_is_explained_away_only_where_no_counted_finding_detects_it() -> None:
+    """evaluate --fittings: an anode's finding 0.3 m from a box that another finding detects hides
+    nothing; the same anode finding over a box nothing else detects does."""
+    from hullscan.compare.evaluate import explained_by_fittings, match_truth
+
+    box = {"id": "box", "centroid_hull": [10.3, 3.0, -1.0], "volume_m3": 0.01, "height_m": 0.1}
+
+    def finding(fid: str, x: float, explained: bool) -> dict:
+        return {"id": fid, "kind": "protrusion", "centroid": [x, 3.0, -1.0], "bbox_min": [x - 0.2, 2.9, -1.1],
+                "bbox_max": [x + 0.2, 3.1, -0.9], "volume_m3": 0.016,
+                "fitting": {"id": "A5", "explained": True} if explained else None}
+
+    anode, pack = finding("F001", 10.0, True), finding("F002", 10.35, False)
+    res = match_truth([pack], [box])
+    assert explained_by_fittings([anode, pack], [box], res) == [
+        {"finding": "F001", "fitting": "A5", "volume_m3": 0.016, "on_parasite": None}]
+    res = match_truth([], [box])
+    assert explained_by_fittings([anode], [box], res)[0]["on_parasite"] == "box"
