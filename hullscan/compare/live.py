@@ -29,15 +29,18 @@ from hullscan.model import Finding, HullCloud, Transform
 F64 = NDArray[np.float64]
 
 
-def load_reference(spec: str, draft: float = 0.0, trim: float = 0.0) -> Any:
+def load_reference(spec: str, draft: float = 0.0, trim: float = 0.0, length: float = 0.0) -> Any:
     """A mesh (STL/OBJ/PLY) or a cloud file (an earlier clean scan), or the string ``mirror`` (for
     ``''`` too); ``draft`` > 0 is the ship's draft (m above the keel) for a mesh's waterline, ``trim``
-    the aft minus the forward draft (m; 0: on an even keel)."""
+    the aft minus the forward draft (m; 0: on an even keel), ``length`` > 0 the ship's length overall
+    for a model-scale mesh (m; 0: not stated, as ``--length``)."""
     if draft < 0:
         raise ConfigError(f"draft {draft} m: expected metres above the keel (0 = unknown)")
+    if length < 0:
+        raise ConfigError(f"length {length} m: expected the ship's length overall in metres (0 = not stated)")
     if spec in ("", "mirror"):
         return "mirror"
-    return load_reference_file(spec, draft=draft if draft > 0 else None, trim=trim or None)
+    return load_reference_file(spec, draft=draft if draft > 0 else None, trim=trim or None, length=length or None)
 
 
 def hull_to_nav_from(values: list[float], file: str, reference: Any = None

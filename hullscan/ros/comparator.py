@@ -11,7 +11,8 @@ navigation frame. ``~/save_report`` writes findings.json, report.html and deviat
 ``draft`` (m above the keel, read from the draft marks; 0 = unknown, the waterline is then
 guessed) places a mesh reference's waterline, ``trim`` (aft minus forward draft, m) tilts it; ``prior`` names a navigation-prior file (JSON, as
 ``hullscan replay --prior``; empty = none; ``hull_to_nav_file`` is its older name); ``fittings`` the ship's
-anode plan (as ``--fittings``: the findings it explains are drawn grey and named).
+anode plan (as ``--fittings``: the findings it explains are drawn grey and named); ``length`` a
+model-scale mesh's full length overall (as ``--length``; 0 = not stated).
 
 Planning (``plan``, ``~/publish_plan``, ``/hullscan/gaps``, ``/hullscan/next_lane``): :mod:`hullscan.ros.planning`.
 
@@ -48,7 +49,7 @@ class ComparatorNode(HullscanNode):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("hullscan_comparator", **kwargs)
         p: dict[str, Any] = {k: self.declare_parameter(k, v).value for k, v in {
-            "reference": "mirror", "draft": 0.0, "trim": 0.0, "prior": "", "hull_to_nav": [0.0], "hull_to_nav_file": "", "fittings": "",
+            "reference": "mirror", "draft": 0.0, "trim": 0.0, "length": 0.0, "prior": "", "hull_to_nav": [0.0], "hull_to_nav_file": "", "fittings": "",
             "inspect_period_s": 2.0, "report_dir": "reports", "max_mesh_faces": 60000, "no_cloud_warning_s": 5.0,
             "plan": "", "lane_standoff_m": 3.0, "lane_min_depth_m": 1.0, "lane_speed_mps": 0.8,
         }.items()}
@@ -56,7 +57,7 @@ class ComparatorNode(HullscanNode):
         if float(p["draft"]) < 0:
             raise ConfigError(f"hullscan_comparator parameter draft is {p['draft']}: expected metres above the keel "
                               "(0 = unknown)")
-        reference = load_reference(str(p["reference"]), float(p["draft"]), float(p["trim"]))
+        reference = load_reference(str(p["reference"]), float(p["draft"]), float(p["trim"]), float(p["length"]))
         # What the node runs with, on /diagnostics: a dropped override shows at a glance.
         self.stats.update(reference=str(p["reference"]), draft=float(p["draft"]), trim=float(p["trim"]),
                           prior=str(p["prior"] or p["hull_to_nav_file"]))

@@ -112,6 +112,13 @@ def test_reference_spec() -> None:
         load_reference("mirror", -1.0)
     with pytest.raises(HullscanError, match="not found"):
         load_reference("/no/such/hull.stl")
+    with pytest.raises(ConfigError, match="length overall"):
+        load_reference("mirror", 3.0, 0.0, -80.0)
+
+
+def test_a_model_scale_reference_takes_the_node_s_length(shared_hulls: Path) -> None:
+    wigley = str(shared_hulls / "wigley.stl.gz")
+    assert load_reference(wigley, 5.0, 0.0, 80.0).length == pytest.approx(0.8 * load_reference(wigley, 5.0).length)
 
 
 def test_live_prior_misfit_is_not_searched_globally(hull: Any) -> None:
