@@ -81,7 +81,7 @@ def match_truth(findings: list[dict[str, Any]], parasites: list[dict[str, Any]],
             fc = np.asarray(f["centroid"], float)
             # Its box holding the parasite counts for a finding of about its size: a stretch of plating
             # whose box happens to hold it does not find it.
-            inside = (np.all(c >= np.asarray(f["bbox_min"]) - 0.1) and np.all(c <= np.asarray(f["bbox_max"]) + 0.1)
+            inside = (_box_holds(f, c)
                       and f.get("volume_m3", 0.0) <= MAX_VOLUME_RATIO * float(p.get("volume_proud_m3")
                                                                               or p.get("volume_m3", 0.0)))
             d = float(np.linalg.norm(fc - c))
@@ -310,8 +310,12 @@ def explained_by_fittings(findings: list[dict[str, Any]], parasites: list[dict[s
 def _on(f: dict[str, Any], p: dict[str, Any], radius: float = 0.5) -> bool:
     """Finding ``f`` lies on parasite ``p`` (centroid within ``radius`` or inside its box)."""
     c = np.asarray(p["centroid_hull"], float)
-    inside = np.all(c >= np.asarray(f["bbox_min"]) - 0.1) and np.all(c <= np.asarray(f["bbox_max"]) + 0.1)
-    return bool(inside or np.linalg.norm(np.asarray(f["centroid"], float) - c) < radius)
+    return _box_holds(f, c) or bool(np.linalg.norm(np.asarray(f["centroid"], float) - c) < radius)
+
+
+def _box_holds(f: dict[str, Any], c: Any, margin: float = 0.1) -> bool:
+    """Finding ``f``'s box, grown by ``margin`` (m), holds the point ``c`` (3,)."""
+    return bool(np.all(c >= np.asarray(f["bbox_min"]) - margin) and np.all(c <= np.asarray(f["bbox_max"]) + margin))
 
 
 @dataclass(frozen=True)

@@ -172,8 +172,7 @@ def load_fittings(path: str | Path) -> FittingPlan:
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
         raise FittingsError(f"{p}: fittings: ids must be unique, {', '.join(dup)} repeated")
-    fittings = tuple(Fitting(f.id, f.kind, f.size_m, f.at, f.frame, f.x_from_stern_m, f.side, f.above_keel_m,
-                             f.off_centre_m) for f in doc.fittings)
+    fittings = tuple(Fitting(**f.model_dump()) for f in doc.fittings)
     return FittingPlan(str(p), fittings, hashlib.sha256(raw).hexdigest(), doc.tolerance_m, doc.frame_spacing_m,
                        doc.frame_zero_x_m)
 
@@ -340,9 +339,3 @@ def unexplained(findings: tuple[Finding, ...] | list[Any]) -> int:
         fit: FittingMatch | None = getattr(f, "fitting", None)
         n += not (fit is not None and fit.explained)
     return n
-
-
-def as_dict(summary: FittingsSummary | None) -> dict[str, Any] | None:
-    from dataclasses import asdict
-
-    return None if summary is None else asdict(summary)
