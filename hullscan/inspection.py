@@ -308,6 +308,10 @@ def replay(bag: str, reference_file: ReferenceFile | str | None, out: str, confi
                   if drift_to is not None and recon.hull_to_nav is not None else None)
     ins = compare_survey(recon.cloud, reference, config, prior=prior, cameras=cameras, registered=registered,
                          progress=progress, upstream=recon.drops)
+    if reg is not None and reg.relief is not None:
+        # Where the drift stage's registration placed the survey along the ship from; the comparison
+        # then settled the corrected cloud within +/- 0.5 m of it.
+        ins.notes.append(f"before drift correction, {reg.relief.note()}")
     report_survey(ins, recon.cloud, out, inputs, config, amend)
     if recon.trajectory is not None:
         t = recon.trajectory

@@ -20,8 +20,9 @@ from numpy.typing import NDArray
 from scipy.spatial.transform import Rotation
 
 from hullscan.compare.config import CompareConfig
-from hullscan.compare.prior import PriorSigma
+from hullscan.compare.prior import PriorSigma, held_along
 from hullscan.compare.reference import Reference
+from hullscan.compare.relief import ReliefFix, fix_along
 from hullscan.core.chunks import map_threads
 from hullscan.core.grid import extent, group_keys, voxel_down, voxel_keys
 from hullscan.core.interp import blend_shifts
@@ -150,6 +151,7 @@ class Registration:
     along_range_m: tuple[float, float]
     searched: dict[str, float]
     pivot: tuple[float, float, float] = (0.0, 0.0, 0.0)  # where the prior's bounds hold (the start of a quay prior, else the survey's centre), reference frame
+    relief: ReliefFix | None = None  # the position along the ship fixed by reference relief the survey saw (compare.relief)
 
     @property
     def along_ambiguous(self) -> bool:
@@ -163,6 +165,8 @@ class Registration:
         return max((hi - lo) / 2.0, step_m / 2.0)
 
     def ambiguity_note(self) -> str | None:
+        if self.relief is not None:
+            return self.relief.note()
         if not self.along_ambiguous:
             return None
         lo, hi = self.along_range_m
@@ -173,7 +177,8 @@ class Registration:
         return {"best": self.best.as_dict(), "alternatives": [h.as_dict() for h in self.alternatives],
                 "hypotheses": len(self.hypotheses), "along_range_m": [round(v, 2) for v in self.along_range_m],
                 "along_ambiguous": self.along_ambiguous, "note": self.ambiguity_note(), "searched": self.searched,
-                "pivot": [round(v, 3) for v in self.pivot]}
+                "pivot": [round(v, 3) for v in self.pivot],
+                "relief": None if self.relief is None else self.relief.as_dict()}
 
 
 def _exp(x: F64) -> F64:
@@ -903,11 +908,26 @@ def align(points: F64, reference: Reference, config: CompareConfig, *, prior: Tr
         raise _no_fit(best, result, reference, config, prior is not None)
     t = best.matrix
     if reg is not None and sigma is not None:
+        # Where the plating leaves the position along the ship open, the relief the survey saw (an
+        # anode row) may fix it within the prior's range (at least 1.5 m): the operator's, or after
+        # drift correction +/- 0.5 m about the drift stage's placement. There the corrected cloud's plating ties over
+        # metres too, and a settle within that window took the noisy lowest point: the held-out
+        # bulker's third prior, placed by the drift stage's fix, was settled 0.74 m off (stop 52).
+        held = sigma
+        if reg.along_ambiguous:
+            t, reg = fix_along(voxel_down(points, config.alignment.voxel_m), reference, t, reg, sigma, config,
+                               proud_at(fit.src, reference, t, config))
+        if reg.relief is not None:
+            held = held_along(sigma, reg.relief.sigma_m)
         # Along a hull the fit is held by a few features (bilge keel ends, sea chests, the ends'
         # curvature) that the Tukey-weighted ICP cannot pull once they are off by more than its
         # width: the shift along the ship is settled by scanning the fit's cost directly.
-        t, _ = settle_along(fit.src, reference, t, sigma, config, ambiguity=False)
-        t, along_range = _settle_with_icp(fit, best.method, t, sigma, config)
+        t, _ = settle_along(fit.src, reference, t, held, config, ambiguity=False)
+        t, along_range = _settle_with_icp(fit, best.method, t, held, config)
+        if held.along_fixed_m is not None:
+            # Reference relief fixed the position along the ship (above, or in the live comparator's
+            # last inspection): the plating's own range, flat along a midbody, says nothing against it.
+            along_range = (-held.along_fixed_m, held.along_fixed_m)
         reg = replace(reg, along_range_m=along_range)
         rms, med, inl = score(fit.src, reference, t, fit.tukey_m, order=fit.order, offset=config.alignment.surface_offset)
         result = replace(result, transform=Transform.from_matrix(t), residual_m=rms, median_abs_m=med,
@@ -932,21 +952,23 @@ def _settle_with_icp(fit: _Refiner, method: str, t: F64, sigma: PriorSigma, conf
     the valley: one round stopped a 160 m side 0.17 m along the ship from the cost's lowest point,
     at three times its cost (stop 36). Along a parallel midbody the cost is flat, and rounds that
     do not lower it would only walk the fit along the ship. Returns the fit and the range of
-    shifts along it that fit as well (:func:`settle_along`)."""
+    shifts along it that fit as well (:func:`_tie_range`)."""
     rc = config.alignment.registration
     c = 2 * config.alignment.tukey_k_m
-    along_range = (0.0, 0.0)
     centre = fit.src.mean(axis=0)
     for _ in range(rc.settle_rounds):
         t = fit.refine([(method, t)], fit.config.alignment.icp_schedule_m[-1:])[0].matrix
         proud = proud_at(fit.src, fit.reference, t, config)
         before = _cost(fit.src, fit.reference, t, c, proud)
-        settled, along_range = settle_along(fit.src, fit.reference, t, sigma, config, window_m=0.3, far=False)
+        settled, _ = settle_along(fit.src, fit.reference, t, sigma, config, window_m=0.3, far=False, ambiguity=False)
         # How far the settle moved the cloud's centre along the ship (reference frame).
         moved, t = abs(_offsets(settled, t, t[:3, :3] @ centre + t[:3, 3])[0]), settled
         if moved < 0.5 * rc.along_settle_step_m or _cost(fit.src, fit.reference, t, c, proud) > (1.0 - rc.along_tie) * before:
             break
-    return t, along_range
+    # The range that fits as well, once, where the fit ended.
+    pts = _scan_sample(fit.src, config)
+    proud = proud_at(pts, fit.reference, t, config)
+    return t, _tie_range(pts, fit.reference, t, _cost(pts, fit.reference, t, c, proud), sigma, config, proud)
 
 
 def fine_refiner(points: F64, reference: Reference, config: CompareConfig) -> _Refiner:
@@ -1065,22 +1087,37 @@ def settle_along(src: F64, reference: Reference, t: F64, sigma: PriorSigma, conf
 
 def _tie_range(pts: F64, reference: Reference, t: F64, low: float, sigma: PriorSigma, config: CompareConfig,
                proud: float = 0.0) -> tuple[float, float]:
-    """Shifts along hull x (m) from ``t`` over which the cost stays within ``along_tie`` of ``low``."""
+    """Shifts along hull x (m) from ``t`` over which the cost stays within ``along_tie`` of ``low``:
+    scanned at the settle's step out to ``along_settle_m``, beyond that at ``ambiguity_step_m``.
+    Scanned at the coarse step from the first fine one (0.1, 0.6, 1.1 m ...), a cost that stayed
+    within the tie out to 0.5 m was reported as +/- 0.1 m: a flat bottom's survey placed 0.3 m
+    along from the truth stated 0.1 m (limpet_on_bottom, stop 52)."""
     rc = config.alignment.registration
     c = 2 * config.alignment.tukey_k_m
     reach = max(2.0 * sigma.along_m, rc.ambiguity_scan_m)
-    step = rc.along_settle_step_m if reach <= rc.along_settle_m else rc.ambiguity_step_m
-    lo = hi = 0.0
-    for sign in (1.0, -1.0):
-        for v in np.arange(rc.along_settle_step_m, reach + 1e-9, step):
-            m = t.copy()
-            m[0, 3] += sign * float(v)
-            if _cost(pts, reference, m, c, proud) > (1.0 + rc.along_tie) * low:
-                break
-            if sign > 0:
-                hi = float(v)
-            else:
-                lo = -float(v)
+    fine = np.arange(rc.along_settle_step_m, min(rc.along_settle_m, reach) + 1e-9, rc.along_settle_step_m)
+    coarse = np.arange(fine[-1] + rc.ambiguity_step_m, reach + 1e-9, rc.ambiguity_step_m)
+
+    def placed(v: float) -> F64:
+        m = t.copy()
+        m[0, 3] += v
+        return m
+
+    # The fine steps either side asked at once (one query of the reference), the coarse ones in turn
+    # only where the cost is still within the tie at the last fine step.
+    near = _costs(pts, reference, [placed(s * float(v)) for s in (1.0, -1.0) for v in fine], c, proud)
+    reach_of = []
+    for k, sign in enumerate((1.0, -1.0)):
+        over = near[k * len(fine):(k + 1) * len(fine)] > (1.0 + rc.along_tie) * low
+        first = int(np.argmax(over)) if over.any() else len(fine)
+        end = float(fine[first - 1]) if first > 0 else 0.0
+        if first == len(fine):
+            for v in coarse:
+                if _cost(pts, reference, placed(sign * float(v)), c, proud) > (1.0 + rc.along_tie) * low:
+                    break
+                end = float(v)
+        reach_of.append(end)
+    hi, lo = reach_of[0], -reach_of[1] if reach_of[1] else 0.0
     return lo, hi
 
 

@@ -21,7 +21,13 @@ from hullscan.compare.config import CompareConfig
 from hullscan.compare.fittings import FittingPlan, apply_fittings
 from hullscan.compare.inspect import MIN_CLOUD_POINTS, Inspection, build_reference, inspect
 from hullscan.compare.loading import load_reference as load_reference_file
-from hullscan.compare.prior import DEFAULT_SIGMA, REGISTERED_SIGMA, PriorSigma, load_prior
+from hullscan.compare.prior import (
+    DEFAULT_SIGMA,
+    REGISTERED_SIGMA,
+    PriorSigma,
+    held_along,
+    load_prior,
+)
 from hullscan.compare.reference import Reference
 from hullscan.errors import ConfigError, HullscanError
 from hullscan.model import Finding, HullCloud, Transform
@@ -112,6 +118,7 @@ class LiveComparator:
         self.hull_to_nav, self.sigma = hull_to_nav, sigma
         self.fittings = fittings  # the ship's declared fittings: the findings they explain are marked
         self.registered: Transform | None = None  # the last registration (nav <- hull), once there is one
+        self.registered_sigma = REGISTERED_SIGMA  # ... and the range it is refined within
         self.inspection: Inspection | None = None  # the last successful one
 
     def wait_reason(self, cloud: HullCloud, final: bool) -> str:
@@ -129,11 +136,11 @@ class LiveComparator:
         if self.registered is not None:
             try:
                 return inspect(cloud, self.reference, self.config, hull_to_nav=self.registered,
-                               sigma=REGISTERED_SIGMA if self.sigma is not None else None)
+                               sigma=self.registered_sigma if self.sigma is not None else None)
             except HullscanError as err:
                 log.warning("the last registration does not fit the grown map (%s); searching from the prior "
                             "again", err)
-                self.registered = None
+                self.registered, self.registered_sigma = None, REGISTERED_SIGMA
         return inspect(cloud, self.reference, self.config, hull_to_nav=self.hull_to_nav,
                        sigma=self.sigma if self.hull_to_nav is not None else None)
 
@@ -157,6 +164,10 @@ class LiveComparator:
         # from the prior again until it fixes the position.
         if self.hull_to_nav is not None and ins.cloud_to_ref is not None and not (reg and reg.along_ambiguous):
             self.registered = ins.cloud_to_ref.inverse()
+            # A position along the ship that relief fixed (an anode row) is kept to that, as replay keeps
+            # the drift stage's: the plating's own tie range says nothing against it.
+            if reg is not None and reg.relief is not None:
+                self.registered_sigma = held_along(REGISTERED_SIGMA, reg.relief.sigma_m)
         h2n = ins.cloud_to_ref.inverse() if ins.cloud_to_ref is not None else (self.hull_to_nav or Transform())
         dev = ins.deviation if ins.deviation is not None and len(ins.deviation) == len(cloud) else None
         cov = ins.coverage

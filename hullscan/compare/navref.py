@@ -14,10 +14,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hullscan.compare.align import proud_at, register_prior, robust_icp, settle_along
+from hullscan.compare.align import (
+    proud_at,
+    register_prior,
+    robust_icp,
+    settle_along,
+)
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.loading import load_prior, load_reference
+from hullscan.compare.prior import REGISTERED_SIGMA
 from hullscan.compare.reference import mesh_reference, scan_reference
+from hullscan.compare.relief import fix_along
 from hullscan.errors import HullscanError
 from hullscan.model import HullCloud, Transform
 from hullscan.recon.config import DriftConfig
@@ -72,6 +79,16 @@ class NavReference:
                                  cfg.alignment.icp_max_iter, upright=True, offset=cfg.alignment.surface_offset,
                                  metric=False)
         proud = proud_at(first, self.reference, t, cfg) if len(first) >= 200 else 0.0
+        if self.sigma is not None:
+            # Where the plating leaves the position along the ship open, the relief seen may fix it.
+            t, reg = fix_along(survey.dense(cfg.alignment.voxel_m), self.reference, t, reg, self.sigma, cfg, proud)
+            if reg.relief is not None:
+                # Seen before drift correction, whose lanes may lie decimetres apart along the ship, the
+                # relief places the survey to the comparison's check of the corrected cloud
+                # (REGISTERED_SIGMA), which measures it again there: held to its own 0.1 m, the
+                # corrected cloud of partial_coverage stayed 0.34-0.45 m off along the ship.
+                reach = max(reg.relief.sigma_m, REGISTERED_SIGMA.along_m)
+                reg = replace(reg, along_range_m=(-reach, reach))
         along_sd = reg.along_sd_m(cfg.alignment.registration.along_settle_step_m)
         return replace(self, hull_to_nav=Transform.from_matrix(t).inverse(), sigma=None, along_sd_m=along_sd,
                        surface_offset_m=proud), reg

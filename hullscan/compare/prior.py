@@ -49,6 +49,10 @@ class PriorSigma:
     # (the first fix), and its heading error turns the rest of the survey about that point, so a
     # 2 deg error puts the far end of a 250 m survey 9 m across. None: at the survey's centre.
     about_nav: tuple[float, float, float] | None = None
+    # The position along the ship already fixed to this 1 sigma (m) by reference relief the survey
+    # saw (the drift stage's registration): the reported along-ship range is that, not the range
+    # over which the plating alone fits as well. None: the plating's range stands.
+    along_fixed_m: float | None = None
 
     @property
     def exact(self) -> bool:
@@ -60,7 +64,15 @@ class PriorSigma:
                                "heading_deg": self.heading_deg}
         if self.about_nav is not None:
             out["about_nav"] = [round(v, 3) for v in self.about_nav]
+        if self.along_fixed_m is not None:
+            out["along_fixed_m"] = round(self.along_fixed_m, 3)
         return out
+
+
+def held_along(sigma: PriorSigma, fixed_m: float) -> PriorSigma:
+    """``sigma`` with the position along the ship fixed to ``fixed_m`` (1 sigma, m) by reference relief:
+    searched no further than that, and reported as that range (:attr:`PriorSigma.along_fixed_m`)."""
+    return replace(sigma, along_m=min(fixed_m, sigma.along_m), along_fixed_m=fixed_m)
 
 
 DEFAULT_SIGMA = PriorSigma()

@@ -43,16 +43,17 @@ class AlongFix:
 
 @dataclass(frozen=True)
 class AlongFixParams:
-    """How the profile is searched and judged: the half range and step of the shifts (m), the
-    robust scale of a point's distance (m), the distance beyond which a point is an outlier (m),
-    the points kept for the fine profile, the least depth (in points' worth of robust cost) and
-    the floor of the stated uncertainty (m: a submap is itself rigid only to the drift over its
-    length, 1 % of 10 m), the largest share of the submap's points that may see the relief (more: a
-    taper or a curved end, not local relief), and the least share of the relief points that the
-    best shift must lay on the reference."""
+    """How the profile is searched and judged: the half range and step of the shifts (m), the step
+    the points that see relief are picked at (m), the robust scale of a point's distance (m), the
+    distance beyond which a point is an outlier (m), the points kept for the fine profile, the least
+    depth (in points' worth of robust cost) and the floor of the stated uncertainty (m: a submap is
+    itself rigid only to the drift over its length, 1 % of 10 m), the largest share of the submap's
+    points that may see the relief (more: a taper or a curved end, not local relief), and the least
+    share of the relief points that the best shift must lay on the reference."""
 
     half_range_m: float = 1.0
     step_m: float = 0.02
+    select_step_m: float = 0.2
     scale_m: float = 0.03
     outlier_m: float = 0.3
     max_points: int = 4000
@@ -119,7 +120,8 @@ def measure_along(points: F64, axis: F64, closest: Closest, params: AlongFixPara
     2. The profile over those points and some plating around them, free across the axis at each
        shift: every 0.1 m over the range, then every ``step_m`` about its lowest. Its minimum must
        lie inside the range, be deep enough, and be the only deep one (a second valley half as
-       deep, apart from it, is an ambiguity: no measurement).
+       deep, apart from it, is an ambiguity: no measurement). The shift is the middle of the
+       valley's floor (within a tenth of the depth of its lowest point).
     3. The uncertainty is the half width of the minimum where the cost is within a tenth of the
        depth, over two, at least ``min_sigma_m``.
     4. At the best shift most of the relief points (``min_on_share``) must lie on the reference.
@@ -132,7 +134,7 @@ def measure_along(points: F64, axis: F64, closest: Closest, params: AlongFixPara
     # 1. Points that see relief.
     k = round(p.half_range_m / p.step_m)
     fine = np.asarray(np.arange(-k, k + 1) * p.step_m, np.float64)
-    c0 = _raw_costs(points, u, fine[::10], closest, p)
+    c0 = _raw_costs(points, u, fine[::max(1, round(p.select_step_m / p.step_m))], closest, p)
     keep = np.flatnonzero(c0.max(axis=0) - c0.min(axis=0) > 0.5)
     if len(keep) < p.min_depth or len(keep) > p.max_relief_fraction * len(points):
         # Nothing, or a taper or a curved end: surface that ICP's own information already holds,
@@ -150,7 +152,7 @@ def measure_along(points: F64, axis: F64, closest: Closest, params: AlongFixPara
     coarse = fine[::5]
     prof_c = _profile(pts, u, coarse, closest, p)
     j = int(np.argmin(prof_c))
-    lo_i, hi_i = max(0, 5 * j - 5), min(len(fine) - 1, 5 * j + 5)
+    lo_i, hi_i = max(0, 5 * j - 10), min(len(fine) - 1, 5 * j + 10)
     prof = np.full(len(fine), np.inf)
     prof[::5] = prof_c
     prof[lo_i:hi_i + 1] = _profile(pts, u, fine[lo_i:hi_i + 1], closest, p)
@@ -161,6 +163,10 @@ def measure_along(points: F64, axis: F64, closest: Closest, params: AlongFixPara
         return None
     lo, hi = _run_around(prof <= prof[i] + 0.1 * depth, i)
     width = (hi - lo + 1) * p.step_m
+    # The middle of the valley's floor, not its lowest sample: points a voxel apart leave the floor
+    # flat over a voxel or two, and the lowest sample on it is decided by noise (the drift stage's
+    # fix of a lane past two anodes stopped 8 cm along from the truth at the floor's edge).
+    mid = 0.5 * (fine[lo] + fine[hi])
     # A second valley half as deep, apart from this one (the cost rose above half the depth in
     # between): the relief repeats within the range, or the submap fits two ways.
     low = prof <= prof[i] + 0.5 * depth
@@ -170,9 +176,41 @@ def measure_along(points: F64, axis: F64, closest: Closest, params: AlongFixPara
         return None
     # 4. How much of the relief the best shift lays on the reference: a seen anode lies on the
     # reference's; a compartment or growth slid onto reference relief leaves much of itself off it.
-    at = _raw_costs(points[keep], u, fine[i:i + 1], closest, p)[0]
+    at = _raw_costs(points[keep], u, np.array([mid]), closest, p)[0]
     share = float(np.mean(at < 0.5))
     if share < p.min_on_share:
         return None
     sigma = max(p.min_sigma_m, 0.5 * width / 2.0)
-    return AlongFix(float(fine[i]), float(sigma), len(keep), depth, share)
+    return AlongFix(float(mid), float(sigma), len(keep), depth, share)
+
+
+def relief_features(points: F64, axis: F64, closest: Closest, shift_m: float, params: AlongFixParams | None = None,
+                    *, slide_m: float = 1.0, gap_m: float = 0.5, min_points: int = 10) -> int:
+    """How many separate pieces of relief hold ``points`` (N, 3) at ``shift_m`` along unit ``axis``:
+    groups (points within ``gap_m`` of each other) of at least ``min_points`` points that lie on the
+    reference there and stand proud of it slid ``slide_m`` either way (the survey's own relief). A measurement over a range wider than the
+    spacing of anode-sized relief could rest on one protrusion laid over a reference anode, a pack
+    among them; two pieces that agree cannot be one pack."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    p = params or AlongFixParams()
+    u = np.asarray(axis, np.float64) / np.linalg.norm(axis)
+    on = _raw_costs(points, u, np.array([shift_m]), closest, p)[0] < 0.5
+    # Slid either way, a point of the survey's own relief stands proud of the reference (plating
+    # beside it slid onto the reference's relief would lie under it: not the survey's relief).
+    proud = np.zeros(len(points), bool)
+    for s in (shift_m - slide_m, shift_m + slide_m):
+        moved = points + s * u
+        q, nrm, ok = closest(moved, p.outlier_m)
+        d = np.full(len(points), -np.inf)  # nothing within reach (past the reference's edge): no evidence
+        d[ok] = ((moved[ok] - q) * nrm).sum(1)
+        proud |= d > p.scale_m * 1.5
+    held = points[on & proud]
+    if len(held) < min_points:
+        return 0
+    pairs = cKDTree(held).query_pairs(gap_m, output_type="ndarray")
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(held), len(held)))
+    _, label = connected_components(graph, directed=False)
+    return int(np.sum(np.bincount(label) >= min_points))

@@ -41,7 +41,9 @@ SCHEMA = "hullscan.findings"
 # 2.7: software.python and software.packages (the numerical packages' versions: the figures depend on them).
 # 2.8: along_ship.submap_fixed_by_relief (submaps placed along the ship by an anode they saw).
 # 2.9: the ship's declared fittings (--fittings): "fittings", "fitting" per finding, summary.n_explained_by_fittings.
-SCHEMA_VERSION = "2.9"
+# 2.10: alignment.registration.relief and prior_registration.relief (the position along the ship fixed by
+#       reference relief the survey saw, where the plating left it ambiguous).
+SCHEMA_VERSION = "2.10"
 
 
 def sha256_file(path: str | Path) -> str:

@@ -164,6 +164,33 @@ def test_a_registration_ambiguous_along_the_ship_is_not_refined_from(hull: Any, 
     assert [c["hull_to_nav"] for c in seen] == [PRIOR, PRIOR] and seen[1]["sigma"] is DEFAULT_SIGMA
 
 
+def test_a_position_fixed_by_relief_is_refined_within_it(hull: Any, scan: Any,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # Where the anodes the map passed fixed the position along the ship (compare/relief.py), the
+    # next inspection refines it within that fix, not the plating's wider range.
+    from dataclasses import replace
+
+    from hullscan.compare.relief import ReliefFix
+
+    seen: list[dict[str, Any]] = []
+
+    def fixed(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs)
+        ins = real_inspect(*args, **kwargs)
+        reg = ins.alignment.registration
+        if len(seen) == 1:
+            fix = ReliefFix(1.2, 0.1, 2, (-3.0, 2.5))
+            ins.alignment = replace(ins.alignment, registration=replace(reg, along_range_m=(-0.1, 0.1), relief=fix))
+        return ins
+
+    monkeypatch.setattr(live, "inspect", fixed)
+    lc = LiveComparator(hull, CompareConfig(), PRIOR, DEFAULT_SIGMA)
+    assert lc.inspect(scan.cloud).ok and lc.registered is not None
+    assert lc.inspect(scan.cloud).ok
+    assert seen[1]["hull_to_nav"] is not PRIOR
+    assert seen[1]["sigma"].along_fixed_m == 0.1 and seen[1]["sigma"].along_m == 0.1
+
+
 def test_the_ship_s_declared_fittings_mark_the_live_findings(hull: Any, scan: Any, tmp_path: Path) -> None:
     """As the node's ``fittings`` parameter: the plan declares the port box at its size; every live
     inspection marks it, its RViz label names it, and the saved report's verdict leaves it out."""

@@ -201,21 +201,46 @@ def test_settle_and_icp_repeat_until_the_settle_no_longer_moves_the_fit(monkeypa
         t = t.copy()
         t[0, 3] += 0.6 * (goal - t[0, 3])
         calls.append(t[0, 3])
-        return t, (-0.1 * len(calls), 0.1)
+        return t, (0.0, 0.0)
 
     monkeypatch.setattr(al, "settle_along", fake_settle)
     monkeypatch.setattr(al, "proud_at", lambda src, reference, t, config: 0.0)  # no surface to measure it on
+    # The range that fits as well is measured once, where the fit ends (a stand-in that says where).
+    ranged: list[float] = []
+    monkeypatch.setattr(al, "_tie_range", lambda pts, reference, t, low, sigma, config, proud=0.0:
+                        (ranged.append(t[0, 3]), (-0.3, 0.1))[1])
     # The cost falls with the distance left to the minimum (by more than the tie each round).
     monkeypatch.setattr(al, "_cost", lambda src, reference, t, c, offset=0.0: 1.0 + (goal - t[0, 3]) ** 2 / 0.01)
     refiner = SimpleNamespace(src=np.zeros((10, 3)), reference=None, config=CompareConfig(),
                               refine=lambda cands, schedule: [SimpleNamespace(matrix=cands[0][1])])
     t, rng = al._settle_with_icp(refiner, "test", np.eye(4), REGISTERED_SIGMA, CompareConfig())
     # 0.6 of the rest each round: 0.21, 0.084, then 0.034 m, under half a settle step (0.05 m);
-    # the last round's settle states the range.
+    # the range is stated where the last round ended.
     assert len(calls) == 3
-    assert abs(t[0, 3] - goal) < 0.03 and rng == pytest.approx((-0.3, 0.1))
+    assert abs(t[0, 3] - goal) < 0.03 and rng == pytest.approx((-0.3, 0.1)) and ranged == [t[0, 3]]
     # One round (the earlier code) would have stopped 0.14 m short.
     assert abs(calls[0] - goal) > 0.1
+
+
+def test_the_range_that_fits_as_well_is_read_at_the_settle_step_then_coarser(monkeypatch) -> None:
+    # A flat bottom's cost stayed within the tie out to 0.4 m and the range read +/- 0.1 m (scanned
+    # 0.1, 0.6, 1.1 m ...), so a survey placed 0.3 m along from the truth stated 0.1 m (stop 52).
+    # Stand-in costs of the shift along the ship (the tie is 3 %): within it to 0.45 m ahead and
+    # 0.25 m astern; then a flat stretch to 3.2 m ahead, read at the coarse step beyond 1.5 m.
+    import hullscan.compare.align as al
+    from hullscan.compare.prior import DEFAULT_SIGMA
+
+    def cost_of(v: float, flat_to: float) -> float:
+        if 0.0 <= v <= flat_to:
+            return 1.0
+        return 1.0 + 0.03 * (v / (0.45 if v > 0 else 0.25)) ** 2
+
+    for flat_to, expected in ((0.0, (-0.2, 0.4)), (3.2, (-0.2, 3.0))):
+        monkeypatch.setattr(al, "_costs", lambda src, reference, ts, c, offset=0.0, f=flat_to:
+                            np.array([cost_of(float(t[0, 3]), f) for t in ts]))
+        monkeypatch.setattr(al, "_cost", lambda src, reference, t, c, offset=0.0, f=flat_to: cost_of(float(t[0, 3]), f))
+        lo, hi = al._tie_range(np.zeros((10, 3)), None, np.eye(4), 1.0, DEFAULT_SIGMA, CompareConfig())
+        assert (lo, hi) == pytest.approx(expected), flat_to
 
 
 def test_where_the_settle_does_not_lower_the_cost_one_round_is_all(monkeypatch) -> None:
@@ -236,6 +261,7 @@ def test_where_the_settle_does_not_lower_the_cost_one_round_is_all(monkeypatch) 
     monkeypatch.setattr(al, "settle_along", fake_settle)
     monkeypatch.setattr(al, "proud_at", lambda src, reference, t, config: 0.0)
     monkeypatch.setattr(al, "_cost", lambda src, reference, t, c, offset=0.0: 1.0)
+    monkeypatch.setattr(al, "_tie_range", lambda pts, reference, t, low, sigma, config, proud=0.0: (-2.0, 2.0))
     refiner = SimpleNamespace(src=np.zeros((10, 3)), reference=None, config=CompareConfig(),
                               refine=lambda cands, schedule: [SimpleNamespace(matrix=cands[0][1])])
     al._settle_with_icp(refiner, "test", np.eye(4), REGISTERED_SIGMA, CompareConfig())
@@ -498,3 +524,22 @@ def test_along_a_parallel_midbody_the_registration_stays_near_the_prior(midbody)
         # Nothing along a midbody says where along it the survey is: the registration leaves it
         # where the prior put it (within a seed step's settling), and the range holds the truth.
         assert abs(reg.best.offset_along_m) <= 1.0
+
+
+def test_a_position_fixed_by_relief_before_is_the_range_reported(midbody) -> None:
+    # The drift stage's registration placed the survey along the ship by the relief it saw (an anode
+    # row, compare/relief.py): the comparison's fit only refines it, and the plating's own tie range,
+    # flat along a midbody, is not reported as an ambiguity over it.
+    from hullscan.compare.prior import REGISTERED_SIGMA
+
+    r, pts, hull_pts = midbody
+    registered = HULL_TO_NAV.inverse()
+    plain = align(pts, r, CompareConfig(), prior=registered, sigma=REGISTERED_SIGMA)
+    assert plain.registration is not None and plain.registration.along_ambiguous
+    fixed = replace(REGISTERED_SIGMA, along_m=0.1, along_fixed_m=0.1)
+    a = align(pts, r, CompareConfig(), prior=registered, sigma=fixed)
+    assert a.registration is not None and a.registration.along_range_m == (-0.1, 0.1)
+    assert not a.registration.along_ambiguous and a.ambiguity_note is None
+    # Nothing here fixes it along the ship: the refinement stays within 1.5 sigma of where it was.
+    err_m, _ = _error(a.transform, HULL_TO_NAV, hull_pts.mean(axis=0))
+    assert err_m <= 1.5 * 0.1 + 0.05

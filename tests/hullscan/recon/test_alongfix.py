@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from hullscan.recon.alongfix import AlongFixParams, Closest, measure_along
+from hullscan.recon.alongfix import AlongFixParams, Closest, measure_along, relief_features
 from hullscan.recon.drift import tree_closest
 
 F = NDArray[np.float64]
@@ -164,3 +164,18 @@ def test_the_drift_stage_places_a_midbody_lane_by_the_anode_it_passed() -> None:
     assert abs(along.centres[k, 0] + 0.3 - 31.0) < 6.0  # the submap that passed the anode
     sd = along.sd_m()
     assert np.argmin(sd) == k and along.relief_sd_m() == sd[k]
+
+
+def test_pieces_of_relief_are_counted_apart_and_one_protrusion_is_one() -> None:
+    # Two anodes 4 m apart along the plating, seen in place: two pieces hold the survey there. One
+    # anode: one. An anode-sized pack laid over the reference's only anode (the survey slid to put
+    # it there) is one piece too: a wide search takes a position only where two agree.
+    rng = np.random.default_rng(7)
+    ref, nrm = _plating([-2.0, 2.0])
+    closest = tree_closest(ref, nrm)
+    assert relief_features(_seen([-2.0, 2.0], 0.0, rng), X, closest, 0.0) == 2
+    one, one_n = _plating([2.0], spacing=0.04, half=10.0)  # wide enough that nothing slides off its edge
+    assert relief_features(_seen([-2.0, 2.0], 0.0, rng), X, tree_closest(one, one_n), 0.0) == 1
+    # The pack at x = -2 in the survey, slid 4 m onto the reference's anode at +2: one piece.
+    assert relief_features(_seen([-2.0], 0.0, rng), X, tree_closest(one, one_n), 4.0) == 1
+    assert relief_features(_seen([], 0.0, rng), X, closest, 0.0) == 0
