@@ -22,7 +22,7 @@ from scipy.spatial.transform import Rotation
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.prior import PriorSigma, held_along
 from hullscan.compare.reference import Reference
-from hullscan.compare.relief import ReliefFix, fix_along
+from hullscan.compare.relief import ReliefFix, measure_relief
 from hullscan.core.chunks import map_threads
 from hullscan.core.grid import extent, group_keys, voxel_down, voxel_keys
 from hullscan.core.interp import blend_shifts
@@ -541,6 +541,22 @@ def coarse_register(points: F64, reference: Reference, prior: Transform, sigma: 
     return Registration(best, tuple(hyps), tuple(alternatives), along_range,
                         {"seeds": float(len(seeds)), "heading_step_deg": round(heading_step, 3),
                          "along_m": sigma.along_m, "across_m": sigma.across_m, "heading_deg": sigma.heading_deg}, (float(pivot[0]), float(pivot[1]), float(pivot[2])))
+
+
+def fix_along(points: F64, reference: Reference, t: F64, reg: Registration, sigma: PriorSigma,
+              config: CompareConfig, offset_m: float = 0.0) -> tuple[F64, Registration]:
+    """``t`` (reference <- cloud, 4x4) and ``reg`` with the position along the ship (hull x) taken
+    from the reference relief ``points`` (N, 3, cloud frame, 0.1 m voxels) saw, where ``reg`` is
+    ambiguous along it (:func:`hullscan.compare.relief.measure_relief`, over the range of ``sigma``);
+    unchanged otherwise. The range reported is then the fix's 1 sigma."""
+    if not reg.along_ambiguous or not reference.hull_frame:
+        return t, reg
+    relief = measure_relief(points, reference, t, sigma.along_m, reg.along_range_m, config.seed, offset_m)
+    if relief is None:
+        return t, reg
+    moved = t.copy()
+    moved[0, 3] += relief.shift_m  # the survey slid along hull x
+    return moved, replace(reg, along_range_m=(-relief.sigma_m, relief.sigma_m), relief=relief)
 
 
 def prior_nearest(hyps: list[Hypothesis], sigma: PriorSigma, tie: float, same_heading_deg: float,

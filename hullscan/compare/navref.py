@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hullscan.compare.align import (
+    fix_along,
     proud_at,
     register_prior,
     robust_icp,
@@ -24,7 +25,6 @@ from hullscan.compare.config import CompareConfig
 from hullscan.compare.loading import load_prior, load_reference
 from hullscan.compare.prior import REGISTERED_SIGMA
 from hullscan.compare.reference import mesh_reference, scan_reference
-from hullscan.compare.relief import fix_along
 from hullscan.errors import HullscanError
 from hullscan.model import HullCloud, Transform
 from hullscan.recon.config import DriftConfig

@@ -16,7 +16,7 @@ range (a row repeating within it is no position).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,9 +25,6 @@ from numpy.typing import NDArray
 from hullscan.recon.alongfix import AlongFixParams, measure_along, relief_features
 
 if TYPE_CHECKING:
-    from hullscan.compare.align import Registration
-    from hullscan.compare.config import CompareConfig
-    from hullscan.compare.prior import PriorSigma
     from hullscan.compare.reference import Reference
 
 log = logging.getLogger("hullscan.compare")
@@ -72,20 +69,20 @@ class ReliefFix:
                 "plating_range_m": [round(v, 2) for v in self.plating_range_m], "note": self.note()}
 
 
-def fix_along(points: F64, reference: Reference, t: F64, reg: Registration, sigma: PriorSigma,
-              config: CompareConfig, offset_m: float = 0.0) -> tuple[F64, Registration]:
-    """``t`` (reference <- cloud, 4x4) and ``reg`` with the position along the ship (hull x) taken
-    from the reference relief ``points`` (N, 3, cloud frame, 0.1 m voxels) saw, where ``reg`` is
-    ambiguous along it; unchanged otherwise. ``offset_m``: the cloud's uniform offset from the reference (the
-    reference is moved out by it, as the fit does; :func:`hullscan.compare.align.surface_offset`)."""
-    if not reg.along_ambiguous or not reference.hull_frame:
-        return t, reg
+def measure_relief(points: F64, reference: Reference, t: F64, sigma_along_m: float, plating_range_m: tuple[float, float],
+                   seed: int, offset_m: float = 0.0) -> ReliefFix | None:
+    """Where the reference relief ``points`` (N, 3, cloud frame, 0.1 m voxels) saw places them along
+    the ship (hull x), ``t`` (reference <- cloud, 4x4) being a placement the plating alone fits as
+    well over ``plating_range_m``: searched over 1.2 x ``sigma_along_m`` (the prior's, at least
+    :data:`RELIEF_MIN_M`) either way; None where no single valley two pieces agree on is found.
+    ``offset_m``: the cloud's uniform offset from the reference (the reference is moved out by it, as
+    the fit does; :func:`hullscan.compare.align.surface_offset`)."""
     # The points that see relief are picked every 0.4 m (half an anode's length: every point that
     # passes over one lands on it at least once), half the queries of the submaps' 0.2 m.
-    params = AlongFixParams(half_range_m=max(RELIEF_RANGE * float(sigma.along_m), RELIEF_MIN_M), select_step_m=0.4)
+    params = AlongFixParams(half_range_m=max(RELIEF_RANGE * float(sigma_along_m), RELIEF_MIN_M), select_step_m=0.4)
     most = int(RELIEF_QUERIES / (2.0 * params.half_range_m / params.select_step_m + 1.0))
     if len(points) > most:
-        points = points[np.sort(np.random.default_rng(config.seed).choice(len(points), most, replace=False))]
+        points = points[np.sort(np.random.default_rng(seed).choice(len(points), most, replace=False))]
     placed = points @ t[:3, :3].T + t[:3, 3]
 
     def closest(p: F64, dist: float) -> tuple[F64, F64, NDArray[np.bool_]]:
@@ -95,15 +92,12 @@ def fix_along(points: F64, reference: Reference, t: F64, reg: Registration, sigm
         return c[ok], n[ok], ok
 
     axis = np.array([1.0, 0.0, 0.0])
-    fix = measure_along(placed, axis, closest, params, np.random.default_rng(config.seed))
+    fix = measure_along(placed, axis, closest, params, np.random.default_rng(seed))
     pieces = 0 if fix is None else relief_features(placed, axis, closest, fix.shift_m, params)
-    lo, hi = reg.along_range_m
+    lo, hi = plating_range_m
     log.info("position along the ship ambiguous by %+.1f/%+.1f m: reference relief %s (%d pieces agree)", lo, hi,
              "gives no single position" if fix is None else f"moves it {fix.shift_m:+.2f} m (1 sigma {fix.sigma_m:.2f} m)",
              pieces)
     if fix is None or pieces < MIN_PIECES:
-        return t, reg
-    moved = t.copy()
-    moved[0, 3] += fix.shift_m  # the survey slid along hull x
-    relief = ReliefFix(fix.shift_m, fix.sigma_m, pieces, reg.along_range_m)
-    return moved, replace(reg, along_range_m=(-fix.sigma_m, fix.sigma_m), relief=relief)
+        return None
+    return ReliefFix(fix.shift_m, fix.sigma_m, pieces, plating_range_m)

@@ -8,10 +8,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-from hullscan.compare.align import Hypothesis, Registration
+from hullscan.compare.align import Hypothesis, Registration, fix_along
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.prior import DEFAULT_SIGMA
-from hullscan.compare.relief import fix_along
 from hullscan.model import Transform
 
 F = NDArray[np.float64]
