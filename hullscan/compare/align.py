@@ -642,6 +642,9 @@ class _Refiner:
     max_median_m: float = np.inf
     order: NDArray[np.int64] | None = None
     verbose: bool = False
+    # The whole cloud at the fine fit's voxels, before ``src`` was sampled from it (None: ``src`` is
+    # all of it): the relief along the ship is looked for in every voxel (fix_along).
+    voxels: F64 | None = None
 
     def refine(self, cands: list[StartingPose], schedule: tuple[float, ...]) -> list[AlignmentCandidate]:
         out = []
@@ -931,7 +934,7 @@ def align(points: F64, reference: Reference, config: CompareConfig, *, prior: Tr
         # bulker's third prior, placed by the drift stage's fix, was settled 0.74 m off (stop 52).
         held = sigma
         if reg.along_ambiguous:
-            t, reg = fix_along(voxel_down(points, config.alignment.voxel_m), reference, t, reg, sigma, config,
+            t, reg = fix_along(fit.src if fit.voxels is None else fit.voxels, reference, t, reg, sigma, config,
                                proud_at(fit.src, reference, t, config))
         if reg.relief is not None:
             held = held_along(sigma, reg.relief.sigma_m)
@@ -994,7 +997,7 @@ def fine_refiner(points: F64, reference: Reference, config: CompareConfig) -> _R
     if len(reference.icp_points) < 50:
         raise AlignmentError(f"reference {reference.name!r} has too little surface to align with")
     ac = config.alignment
-    src = voxel_down(points, ac.voxel_m)
+    src = voxels = voxel_down(points, ac.voxel_m)
     order = None
     if len(src) > 60000:
         sel = np.random.default_rng(config.seed).choice(len(src), 60000, replace=False)
@@ -1002,7 +1005,7 @@ def fine_refiner(points: F64, reference: Reference, config: CompareConfig) -> _R
         order = np.argsort(sel)  # the same points in cloud order: the reference is queried in that order
     check_scale(points, reference)
     return _Refiner(src, reference, config, ac.tukey_k_m, ac.icp_max_iter, ac.min_inlier_fraction,
-                    ac.max_residual_m, order, verbose=True)
+                    ac.max_residual_m, order, verbose=True, voxels=voxels)
 
 
 def _fine_candidates(points: F64, fit: _Refiner, prior: Transform | None, sigma: PriorSigma | None
@@ -1122,8 +1125,9 @@ def _tie_range(pts: F64, reference: Reference, t: F64, low: float, sigma: PriorS
     # The fine steps either side asked at once (one query of the reference), the coarse ones in turn
     # only where the cost is still within the tie at the last fine step.
     near = _costs(pts, reference, [placed(s * float(v)) for s in (1.0, -1.0) for v in fine], c, proud)
-    reach_of = []
-    for k, sign in enumerate((1.0, -1.0)):
+
+    def end_of(k: int, sign: float) -> float:
+        """How far the tie holds on side ``k`` (0 ahead, 1 astern) of the fine scan, then the coarse one."""
         over = near[k * len(fine):(k + 1) * len(fine)] > (1.0 + rc.along_tie) * low
         first = int(np.argmax(over)) if over.any() else len(fine)
         end = float(fine[first - 1]) if first > 0 else 0.0
@@ -1132,9 +1136,9 @@ def _tie_range(pts: F64, reference: Reference, t: F64, low: float, sigma: PriorS
                 if _cost(pts, reference, placed(sign * float(v)), c, proud) > (1.0 + rc.along_tie) * low:
                     break
                 end = float(v)
-        reach_of.append(end)
-    hi, lo = reach_of[0], -reach_of[1] if reach_of[1] else 0.0
-    return lo, hi
+        return end
+
+    return 0.0 - end_of(1, -1.0), end_of(0, 1.0)
 
 
 def _lowest(costs: Callable[[F64, F64], F64], shifts: F64, yaws: F64) -> tuple[float, float, float]:

@@ -5,6 +5,8 @@ loading as the node's parameters give them."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -141,23 +143,27 @@ def test_a_registration_that_no_longer_fits_is_searched_again_at_once(hull: Any,
     assert lc.registered is not None and lc.registered is not stale
 
 
+def _registrations_edited(monkeypatch: pytest.MonkeyPatch, edit: Callable[[int, Any], Any]) -> list[dict[str, Any]]:
+    """The live comparator's inspections made for real, each registration then replaced by
+    ``edit(k, registration)`` (k: the call's number, from 1); returns each call's keyword arguments."""
+    seen: list[dict[str, Any]] = []
+
+    def edited(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs)
+        ins = real_inspect(*args, **kwargs)
+        ins.alignment = replace(ins.alignment, registration=edit(len(seen), ins.alignment.registration))
+        return ins
+
+    monkeypatch.setattr(live, "inspect", edited)
+    return seen
+
+
 def test_a_registration_ambiguous_along_the_ship_is_not_refined_from(hull: Any, scan: Any,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     # The first inspections of a survey see a few hundred points, often of a parallel midbody: their
     # registration is reported ambiguous along the ship, and the next inspection searches the prior
     # again instead of refining a placement that may be metres off.
-    from dataclasses import replace
-
-    seen: list[dict[str, Any]] = []
-
-    def ambiguous(*args: Any, **kwargs: Any) -> Any:
-        seen.append(kwargs)
-        ins = real_inspect(*args, **kwargs)
-        reg = ins.alignment.registration
-        ins.alignment = replace(ins.alignment, registration=replace(reg, along_range_m=(-3.0, 2.5)))
-        return ins
-
-    monkeypatch.setattr(live, "inspect", ambiguous)
+    seen = _registrations_edited(monkeypatch, lambda k, reg: replace(reg, along_range_m=(-3.0, 2.5)))
     lc = LiveComparator(hull, CompareConfig(), PRIOR, DEFAULT_SIGMA)
     assert lc.inspect(scan.cloud).ok and lc.registered is None
     assert lc.inspect(scan.cloud).ok
@@ -168,22 +174,11 @@ def test_a_position_fixed_by_relief_is_refined_within_it(hull: Any, scan: Any,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     # Where the anodes the map passed fixed the position along the ship (compare/relief.py), the
     # next inspection refines it within that fix, not the plating's wider range.
-    from dataclasses import replace
-
     from hullscan.compare.relief import ReliefFix
 
-    seen: list[dict[str, Any]] = []
-
-    def fixed(*args: Any, **kwargs: Any) -> Any:
-        seen.append(kwargs)
-        ins = real_inspect(*args, **kwargs)
-        reg = ins.alignment.registration
-        if len(seen) == 1:
-            fix = ReliefFix(1.2, 0.1, 2, (-3.0, 2.5))
-            ins.alignment = replace(ins.alignment, registration=replace(reg, along_range_m=(-0.1, 0.1), relief=fix))
-        return ins
-
-    monkeypatch.setattr(live, "inspect", fixed)
+    fix = ReliefFix(1.2, 0.1, 2, (-3.0, 2.5))
+    seen = _registrations_edited(monkeypatch, lambda k, reg: replace(reg, along_range_m=(-0.1, 0.1), relief=fix)
+                                 if k == 1 else reg)
     lc = LiveComparator(hull, CompareConfig(), PRIOR, DEFAULT_SIGMA)
     assert lc.inspect(scan.cloud).ok and lc.registered is not None
     assert lc.inspect(scan.cloud).ok
