@@ -548,7 +548,7 @@ def fix_along(points: F64, reference: Reference, t: F64, reg: Registration, sigm
     """``t`` (reference <- cloud, 4x4) and ``reg`` with the position along the ship (hull x) taken
     from the reference relief ``points`` (N, 3, cloud frame, 0.1 m voxels) saw, where ``reg`` is
     ambiguous along it (:func:`hullscan.compare.relief.measure_relief`, over the range of ``sigma``);
-    unchanged otherwise. The range reported is then the fix's 1 sigma."""
+    unchanged otherwise. The range reported is then the fix's stated 1 sigma (:attr:`ReliefFix.sigma_m`)."""
     if not reg.along_ambiguous or not reference.hull_frame:
         return t, reg
     relief = measure_relief(points, reference, t, sigma.along_m, reg.along_range_m, config.seed, offset_m)
@@ -877,14 +877,15 @@ def check_within_prior(t: F64, prior: Transform, pivot: F64, sigma: PriorSigma, 
         "coordinates) and the reference's --bow/--up; or state a wider sigma in the prior.", attempt)
 
 
-def check_half_side(points_ref: F64, reference: Reference) -> None:
+def check_half_side(points: F64, t: F64, reference: Reference) -> None:
     """A half-hull reference (one side, open along the centreline) can only judge a survey of that
-    side: a cloud placed mostly on the open side is refused with the reason."""
+    side: a cloud (``points``, N x 3, placed by ``t``, reference <- cloud) placed mostly on the open
+    side is refused with the reason. The cloud is placed only for a half hull (5 M points: 0.2 s)."""
     half = str(getattr(reference.mesh, "half", "") or "")
-    if not half or not len(points_ref):
+    if not half or not len(points):
         return
     sign = 1.0 if half == "port" else -1.0
-    other = float(np.mean(sign * points_ref[:, 1] < -0.5))
+    other = float(np.mean(sign * (points @ t[1, :3] + t[1, 3]) < -0.5))
     if other > 0.5:
         seen = "starboard" if half == "port" else "port"
         raise AlignmentError(
@@ -907,17 +908,19 @@ def check_upright(t: F64, reference: Reference) -> None:
 
 
 def align(points: F64, reference: Reference, config: CompareConfig, *, prior: Transform | None = None,
-          sigma: PriorSigma | None = None) -> Alignment:
+          sigma: PriorSigma | None = None, voxels: F64 | None = None) -> Alignment:
     """Align cloud ``points`` (cloud frame) with ``reference``; raises AlignmentError when it fails.
 
     ``prior`` is reference <- cloud from the navigation prior; with ``sigma`` (its uncertainty) the
     prior's neighbourhood is searched first (:func:`coarse_register`), without it the prior is
     only refined. Without a prior, global candidates (principal axes, FPFH + RANSAC) are tried.
+    ``voxels``: ``points`` already thinned to ``alignment.voxel_m`` (:func:`voxel_down`; a caller
+    that moves every point afterwards groups them once).
     """
     # The cloud as the fine fit sees it (voxel-thinned, at most 60 k points).
-    fit = fine_refiner(points, reference, config)
+    fit = fine_refiner(points, reference, config, voxels)
     if prior is not None:
-        check_half_side(prior.apply(points), reference)
+        check_half_side(points, prior.as_matrix(), reference)
     # Candidate poses: from the prior's neighbourhood, the prior itself, or global registration.
     results, reg = _fine_candidates(points, fit, prior, sigma)
     results.sort(key=lambda r: r.rank, reverse=True)
@@ -937,7 +940,7 @@ def align(points: F64, reference: Reference, config: CompareConfig, *, prior: Tr
             t, reg = fix_along(fit.src if fit.voxels is None else fit.voxels, reference, t, reg, sigma, config,
                                proud_at(fit.src, reference, t, config))
         if reg.relief is not None:
-            held = held_along(sigma, reg.relief.sigma_m)
+            held = held_along(sigma, reg.relief.sigma_m, reg.relief.valley_sigma_m)
         # Along a hull the fit is held by a few features (bilge keel ends, sea chests, the ends'
         # curvature) that the Tukey-weighted ICP cannot pull once they are off by more than its
         # width: the shift along the ship is settled by scanning the fit's cost directly.
@@ -955,7 +958,7 @@ def align(points: F64, reference: Reference, config: CompareConfig, *, prior: Tr
         result = replace(result, surface_offset_m=proud_at(fit.src, reference, t, config))
     # A fit must leave the hull upright, on its surveyed side, and within the prior's range.
     check_upright(t, reference)
-    check_half_side(points @ t[:3, :3].T + t[:3, 3], reference)
+    check_half_side(points, t, reference)
     if reg is not None and prior is not None and sigma is not None:
         check_within_prior(t, prior, np.array(reg.pivot), sigma, result)
     return result
@@ -990,14 +993,15 @@ def _settle_with_icp(fit: _Refiner, method: str, t: F64, sigma: PriorSigma, conf
     return t, _tie_range(pts, fit.reference, t, _cost(pts, fit.reference, t, c, proud), sigma, config, proud)
 
 
-def fine_refiner(points: F64, reference: Reference, config: CompareConfig) -> _Refiner:
-    """The fine fit's sample of the cloud and its acceptance (inliers and median distance)."""
+def fine_refiner(points: F64, reference: Reference, config: CompareConfig, voxels: F64 | None = None) -> _Refiner:
+    """The fine fit's sample of the cloud and its acceptance (inliers and median distance).
+    ``voxels``: ``points`` already thinned to ``alignment.voxel_m`` (:func:`voxel_down`)."""
     if len(points) < 50:
         raise HullscanError(f"cloud has only {len(points)} points; need at least 50 to align")
     if len(reference.icp_points) < 50:
         raise AlignmentError(f"reference {reference.name!r} has too little surface to align with")
     ac = config.alignment
-    src = voxels = voxel_down(points, ac.voxel_m)
+    src = voxels = voxel_down(points, ac.voxel_m) if voxels is None else voxels
     order = None
     if len(src) > 60000:
         sel = np.random.default_rng(config.seed).choice(len(src), 60000, replace=False)
@@ -1016,8 +1020,9 @@ def _fine_candidates(points: F64, fit: _Refiner, prior: Transform | None, sigma:
     if prior is None:
         return fit.refine(fit.global_candidates(), wide), None
     if sigma is not None:
-        # Search the prior's neighbourhood (its stated or default uncertainty), then refine.
-        reg = coarse_register(points, fit.reference, prior, sigma, fit.config)
+        # Search the prior's neighbourhood (its stated or default uncertainty), then refine. The
+        # coarse fit's sparse cloud is thinned from the fine fit's voxels, not all the points again.
+        reg = coarse_register(points if fit.voxels is None else fit.voxels, fit.reference, prior, sigma, fit.config)
         results = fit.refine([("registration from the navigation prior", reg.best.transform.as_matrix())],
                              ac.icp_schedule_m)
         if not fit.fits(results[0]):
@@ -1223,22 +1228,33 @@ class LocalCorrection:
         return blend_shifts(points, self.centres, self.shifts, min(8, len(self.centres)), 0.5 * block)
 
     def apply(self, points: F64, block: float) -> F64:
-        """Shift ``points`` by :meth:`shift_at`, evaluated once per cell of ``block / 64``.
+        """Shift ``points`` by :meth:`shift_at` (:func:`apply_corrections` of this one)."""
+        return apply_corrections(points, (self,), block)
 
-        The blend varies over metres, so evaluating it at each small cell's centre moves a shift
-        by a few millimetres at most (1 mm for a 0.1 m step between neighbouring blocks), and
-        millions of points cost a few hundred thousand lookups.
-        """
-        if not len(self.centres) or not len(points):
-            return points
-        cell = block / 64.0
-        first, inv, _ = group_keys(voxel_keys(points, cell), sort=False)
-        centres = (np.floor(points[first] / cell) + 0.5) * cell
-        return points + self.shift_at(centres, block)[inv]
+
+def apply_corrections(points: F64, corrections: Sequence[LocalCorrection], block: float) -> F64:
+    """``points`` (N, 3) shifted by each of ``corrections`` in turn, every shift evaluated once per
+    cell of ``block / 64`` m (the cells of ``points`` as given, each moved on by the shifts before).
+
+    The blend varies over metres, so evaluating it at each small cell's centre moves a shift
+    by a few millimetres at most (2.3 mm over 20,000 points with neighbouring 4 m blocks up to
+    8 cm apart, tests/hullscan/compare/test_registration.py), and millions of points cost a few
+    hundred thousand lookups; the cells are found once for all the corrections.
+    """
+    used = [c for c in corrections if len(c.centres)]
+    if not used or not len(points):
+        return points
+    cell = block / 64.0
+    first, inv, _ = group_keys(voxel_keys(points, cell), sort=False)
+    centres = (np.floor(points[first] / cell) + 0.5) * cell
+    moved = centres
+    for corr in used:
+        moved = moved + corr.shift_at(moved, block)
+    return points + (moved - centres)[inv]
 
 
 def local_refine(points: F64, reference: Reference, config: CompareConfig, offset: float = 0.0,
-                 proud: float = 0.0) -> LocalCorrection:
+                 proud: float = 0.0, *, thinned: bool = False) -> LocalCorrection:
     """Per-block (``config.alignment.local_block_m`` cubes) robust point-to-plane translation.
 
     A drifting navigation solution bends the map: each survey lane is shifted a little
@@ -1250,9 +1266,11 @@ def local_refine(points: F64, reference: Reference, config: CompareConfig, offse
     or the start of a lane could not). ``proud``: the whole cloud's uniform offset from the
     reference (:attr:`Alignment.surface_offset_m`), taken out of every block's distances, so that
     blocks correct drift only and do not each trade the offset for a shift along a taper.
+    ``thinned``: ``points`` are already thinned to ``alignment.voxel_m`` (the caller keeps the
+    thinned cloud across both grids rather than thinning millions of points twice).
     """
     block = config.alignment.local_block_m
-    src = voxel_down(points, config.alignment.voxel_m)
+    src = points if thinned else voxel_down(points, config.alignment.voxel_m)
     # Blocks in lexicographic (x, y, z) block-index order, points of each in input order. Every
     # step queries the reference once for all blocks still iterating (one large query instead of
     # a few hundred small ones); each block's own fit is as if it were done alone.

@@ -81,6 +81,9 @@ class Cells:
     # points (K, 3) in the reference frame (hullscan.compare.alongship): a reference feature may
     # have moved that far (explained_by_reference); None where the survey states nothing.
     along_reach: Callable[[F64], F64] | None = None
+    # (M,) the mean range (m) of each cell's returns, where the cloud kept ranges: how wide the
+    # sonar's beam was where it saw the cell (segments.resolve_segments' beam test).
+    range_m: F64 | None = None
 
 
 def group_quantile(groups: I64, values: F64, n_groups: int, q: float) -> F64:
@@ -207,7 +210,7 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
     cn = None if normals is None or len(normals) != len(points) else _cell_normals(normals, inv, m)
     return Cells(cp, count, csig, cconf, inv, d, base, normal, ids, smooth, baseline, residual, z, judged,
                  reference.in_recess(ids), reference, float(align_residual), unc, how, float(scale), cn,
-                 normals_rotation, gain)
+                 normals_rotation, gain, range_m=None if geometry is None else mean(geometry[1]))
 
 
 def _without_leading_edge(d: F64, judged: NDArray[np.bool_], geometry: tuple[F64, F64] | None,
@@ -534,6 +537,7 @@ def measure(cells: Cells, idx: I64, sign: float, bridge_m: float = 0.0) -> dict[
         "layer_volume": float(np.nansum(layer) * g * g), "layer_max_height": float(h0.max()),
         "layer_median_height": float(np.median(h0)),
         "facing": facing, "bridged_volume": bridged, "bridge_m": bridge_m,
+        "range": float(np.median(cells.range_m[idx])) if cells.range_m is not None and len(idx) else float("nan"),
     }
 
 

@@ -382,13 +382,13 @@ def placement_error(ins: Any, stamps: Any, nav_positions: Any, nav_orientations:
     :class:`hullscan.compare.align.LayerTrade`)."""
     from scipy.spatial.transform import Rotation
 
+    from hullscan.compare.align import apply_corrections
     from hullscan.model import Transform
 
     cfg = ins.config
     placed = ins.cloud_to_ref if cloud_to_ref is None else cloud_to_ref
-    est = placed.apply(np.asarray(nav_positions, float))
-    for corr in ins.local_corrections:
-        est = corr.apply(est, cfg.alignment.local_block_m)
+    est = apply_corrections(placed.apply(np.asarray(nav_positions, float)), ins.local_corrections,
+                            cfg.alignment.local_block_m)
     ts, s = np.asarray(truth_track["stamps_ns"], float), np.asarray(stamps, float)
     inside = (s >= ts[0]) & (s <= ts[-1])
     true_p = np.column_stack([np.interp(s[inside], ts, truth_track["positions_hull"][:, j]) for j in range(3)])

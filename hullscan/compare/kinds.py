@@ -23,6 +23,7 @@ from hullscan.compare.align import (
     LayerTrade,
     LocalCorrection,
     align,
+    apply_corrections,
     fine_refiner,
     layer_trade,
     local_refine,
@@ -51,6 +52,7 @@ from hullscan.compare.reference import (
     scan_reference,
 )
 from hullscan.compare.segments import Seg, resolve_segments
+from hullscan.core.grid import group_keys, voxel_keys
 from hullscan.diagnostics import DropLog
 from hullscan.errors import HullscanError
 from hullscan.model import HullCloud, Transform
@@ -218,7 +220,12 @@ class _SurfaceSource(ABC):
     def align(self, points: F64, framing: Framing, config: CompareConfig, prior: Transform | None,
               sigma: PriorSigma | None) -> Placement:
         prior_ref = prior.inverse() if prior is not None else None
-        fit = align(points, framing.reference, config, prior=prior_ref, sigma=sigma if prior is not None else None)
+        # The cloud grouped into the fit's voxels once: the fit, the coarse search and the drift
+        # correction's blocks use the voxels, and every point is moved by its voxel's correction.
+        first, of_voxel, _ = group_keys(voxel_keys(points, config.alignment.voxel_m), sort=False)
+        voxels = points[first]
+        fit = align(points, framing.reference, config, prior=prior_ref, sigma=sigma if prior is not None else None,
+                    voxels=voxels)
         notes = [fit.ambiguity_note] if fit.ambiguity_note else []
         if fit.surface_offset_m is not None:
             notes.append(f"the surveyed surface stands {abs(fit.surface_offset_m) * 1000:.0f} mm "
@@ -226,15 +233,22 @@ class _SurfaceSource(ABC):
                          "growth, the sonar's first arrival): the fit and the drift correction take it out")
         p_ref = fit.transform.apply(points)
         corrections = []
-        if config.alignment.local_block_m > 0:
+        block = config.alignment.local_block_m
+        if block > 0:
             # Two passes, the second on a half-offset grid: what a block straddling a lane's
-            # start or two lanes left behind is a ramp the shifted blocks fit.
-            for off in (0.0, 0.5 * config.alignment.local_block_m):
-                corr = local_refine(p_ref, framing.reference, config, offset=off, proud=fit.surface_offset_m or 0.0)
-                p_ref = corr.apply(p_ref, config.alignment.local_block_m)
+            # start or two lanes left behind is a ramp the shifted blocks fit. The blocks are
+            # fitted on the voxels; each point then moves as its voxel's first point did (within
+            # 0.17 m of it: the blend varies over metres, a few millimetres at most).
+            start = fit.transform.apply(voxels)
+            thin = start
+            for off in (0.0, 0.5 * block):
+                corr = local_refine(thin, framing.reference, config, offset=off, proud=fit.surface_offset_m or 0.0,
+                                    thinned=True)
+                thin = corr.apply(thin, block)
                 corrections.append(corr)
-                notes.append(f"drift correction: {len(corr.shifts)} blocks of {config.alignment.local_block_m} m "
+                notes.append(f"drift correction: {len(corr.shifts)} blocks of {block} m "
                              f"(grid offset {off:g} m) shifted by up to {corr.max_shift_m:.3f} m")
+            p_ref += (thin - start)[of_voxel]
         fit = rough_surface(points, p_ref, fit, framing.reference, config)
         if fit.layer is not None and fit.surface_texture_m is not None:
             notes.append(rough_surface_note(fit.surface_texture_m, fit.layer))
@@ -593,10 +607,7 @@ def _at(m: dict[str, Any], digits: int) -> str:
 
 
 def _placed(points: F64, frame: Transform, corrections: tuple[LocalCorrection, ...], config: CompareConfig) -> F64:
-    p = frame.apply(points)
-    for corr in corrections:
-        p = corr.apply(p, config.alignment.local_block_m)
-    return p
+    return apply_corrections(frame.apply(points), corrections, config.alignment.local_block_m)
 
 
 def _fit(framing: Framing) -> Alignment:

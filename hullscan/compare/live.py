@@ -167,7 +167,7 @@ class LiveComparator:
             # A position along the ship that relief fixed (an anode row) is kept to that, as replay keeps
             # the drift stage's: the plating's own tie range says nothing against it.
             if reg is not None and reg.relief is not None:
-                self.registered_sigma = held_along(REGISTERED_SIGMA, reg.relief.sigma_m)
+                self.registered_sigma = held_along(REGISTERED_SIGMA, reg.relief.sigma_m, reg.relief.valley_sigma_m)
         h2n = ins.cloud_to_ref.inverse() if ins.cloud_to_ref is not None else (self.hull_to_nav or Transform())
         dev = ins.deviation if ins.deviation is not None and len(ins.deviation) == len(cloud) else None
         cov = ins.coverage

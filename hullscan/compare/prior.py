@@ -69,10 +69,12 @@ class PriorSigma:
         return out
 
 
-def held_along(sigma: PriorSigma, fixed_m: float) -> PriorSigma:
+def held_along(sigma: PriorSigma, fixed_m: float, search_m: float | None = None) -> PriorSigma:
     """``sigma`` with the position along the ship fixed to ``fixed_m`` (1 sigma, m) by reference relief:
-    searched no further than that, and reported as that range (:attr:`PriorSigma.along_fixed_m`)."""
-    return replace(sigma, along_m=min(fixed_m, sigma.along_m), along_fixed_m=fixed_m)
+    reported as that range (:attr:`PriorSigma.along_fixed_m`) and searched no further than
+    ``search_m`` (the relief's valley, which may be narrower than what is stated; default ``fixed_m``)."""
+    search = fixed_m if search_m is None else min(search_m, fixed_m)
+    return replace(sigma, along_m=min(search, sigma.along_m), along_fixed_m=fixed_m)
 
 
 DEFAULT_SIGMA = PriorSigma()

@@ -176,6 +176,14 @@ def resolve_segments(segs: list[Seg], cells: Cells, config: CompareConfig, drops
             drops.add("findings", "seen_edge_on", 1,
                       f"{m['volume']:.4f} m3, {facing:.0%} of its returns face along the reference's normal")
             continue
+        beam = float(m.get("range", float("nan"))) * np.radians(config.uncertainty.beam_width_deg)
+        if seg[0] == "protrusion" and np.sqrt(m["footprint"]) < config.detection.min_beam_footprints * beam:
+            # Narrower than the beam's footprint where it was seen: the sonar cannot resolve it, and
+            # returns smeared over an edge (a bilge keel seen from 15 m) read as a bump of that size.
+            drops.add("findings", "narrower_than_beam", 1,
+                      f"{m['volume']:.4f} m3, {np.sqrt(m['footprint']):.2f} m across, seen from {m['range']:.1f} m where "
+                      f"the {config.uncertainty.beam_width_deg:g} deg beam is {beam:.2f} m wide")
+            continue
         if seed_support and m.get("seed_points", need) < need:
             # Seeds holding only a few returns (single far-range returns at a swath edge or a
             # sea-chest wall) and no finding beside it to belong to: not evidence of an object.

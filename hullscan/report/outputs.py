@@ -43,7 +43,8 @@ SCHEMA = "hullscan.findings"
 # 2.9: the ship's declared fittings (--fittings): "fittings", "fitting" per finding, summary.n_explained_by_fittings.
 # 2.10: alignment.registration.relief and prior_registration.relief (the position along the ship fixed by
 #       reference relief the survey saw, where the plating left it ambiguous).
-SCHEMA_VERSION = "2.10"
+# 2.11: relief.valley_sigma_m (the valley's own width; relief.sigma_m is stated to at least 0.2 m).
+SCHEMA_VERSION = "2.11"
 
 
 def sha256_file(path: str | Path) -> str:

@@ -69,7 +69,7 @@ def test_findings_json_schema(written):
     ins, out = written
     doc = json.loads((out / "findings.json").read_text())
     validate_findings(doc)
-    assert doc["schema_version"] == SCHEMA_VERSION == "2.10" and doc["status"] == "complete"
+    assert doc["schema_version"] == SCHEMA_VERSION == "2.11" and doc["status"] == "complete"
     assert doc["fittings"] is None and doc["summary"]["n_explained_by_fittings"] == 0  # no --fittings
     # What the figures were computed with: the numerical packages change them (stop 45).
     assert doc["software"]["packages"]["numpy"] == np.__version__ and doc["software"]["python"]

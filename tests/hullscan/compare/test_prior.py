@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from hullscan.compare.prior import DEFAULT_SIGMA, load_prior, parse_prior, perturbed
+from hullscan.compare.prior import DEFAULT_SIGMA, held_along, load_prior, parse_prior, perturbed
 from hullscan.compare.synthetic import make_hull
 from hullscan.errors import HullscanError
 from hullscan.hull.mesh import HullMesh
@@ -120,3 +121,12 @@ def test_perturbed_moves_the_ship_by_the_stated_error() -> None:
     assert np.allclose(truth.inverse().apply(wrong.apply(pivot)) - pivot, [4.0, -1.5, 0.0])
     turned = perturbed(truth, pivot, 0.0, 0.0, 10.0)
     assert np.allclose(turned.apply(pivot), truth.apply(pivot))
+
+
+def test_a_position_held_by_relief_is_stated_wider_than_it_is_searched() -> None:
+    # Relief fixed the position to a valley 0.1 m wide, stated to 0.2 m: the settle keeps to the
+    # valley, the range reported is the statement; never wider than the prior's own search.
+    held = held_along(DEFAULT_SIGMA, 0.2, 0.1)
+    assert held.along_m == 0.1 and held.along_fixed_m == 0.2
+    assert held_along(DEFAULT_SIGMA, 0.2).along_m == 0.2
+    assert held_along(replace(DEFAULT_SIGMA, along_m=0.05), 0.2, 0.1).along_m == 0.05

@@ -543,3 +543,24 @@ def test_a_position_fixed_by_relief_before_is_the_range_reported(midbody) -> Non
     # Nothing here fixes it along the ship: the refinement stays within 1.5 sigma of where it was.
     err_m, _ = _error(a.transform, HULL_TO_NAV, hull_pts.mean(axis=0))
     assert err_m <= 1.5 * 0.1 + 0.05
+
+
+def test_drift_corrections_move_millions_of_points_as_the_blend_at_each_would() -> None:
+    # Two grids of block shifts (each block's up to 4 cm either way, neighbours up to 8 cm apart),
+    # applied in one pass over cells of block / 64: within a few millimetres of each point's own
+    # blend, the second grid's taken where the first moved the point.
+    from hullscan.compare.align import LocalCorrection, apply_corrections
+
+    rng = np.random.default_rng(5)
+    pts = rng.uniform([0.0, -6.0, -5.0], [40.0, 6.0, 0.0], (20_000, 3))
+    grids = []
+    for off in (0.0, 2.0):
+        centres = np.array([[x, y, z] for x in np.arange(2.0 + off, 40.0, 4.0) for y in (-4.0, 0.0, 4.0)
+                            for z in (-3.0, -1.0)])
+        grids.append(LocalCorrection(centres, rng.uniform(-0.04, 0.04, (len(centres), 3))))
+    exact = pts + grids[0].shift_at(pts, 4.0)
+    exact = exact + grids[1].shift_at(exact, 4.0)
+    once = apply_corrections(pts, grids, 4.0)
+    assert np.abs(once - exact).max() < 3e-3 and np.abs(once - exact).mean() < 1e-3
+    assert np.abs(once - pts).max() > 0.02  # the corrections did move them
+    assert apply_corrections(pts, (), 4.0) is pts

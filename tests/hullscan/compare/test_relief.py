@@ -11,6 +11,7 @@ from scipy.spatial import cKDTree
 from hullscan.compare.align import Hypothesis, Registration, fix_along
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.prior import DEFAULT_SIGMA
+from hullscan.compare.relief import STATED_SIGMA_MIN_M
 from hullscan.model import Transform
 
 F = NDArray[np.float64]
@@ -58,6 +59,9 @@ def test_a_lane_past_two_anodes_is_put_back_along_the_ship() -> None:
     assert abs(t[0, 3] + 3.6) < 0.05, t[0, 3]
     assert reg.relief is not None and reg.relief.features == 2 and not reg.along_ambiguous
     assert reg.along_range_m == (-reg.relief.sigma_m, reg.relief.sigma_m)
+    # Stated to what such fixes are right to, not to the valley's centimetres.
+    assert reg.relief.sigma_m == STATED_SIGMA_MIN_M > reg.relief.valley_sigma_m
+    assert "+/-0.40 m at 2 sigma" in reg.relief.note()
     assert reg.as_dict()["relief"]["plating_range_m"] == [-10.0, 10.0]
     assert "fixed by 2 pieces of reference relief" in (reg.ambiguity_note() or "")
 

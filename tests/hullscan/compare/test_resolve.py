@@ -434,3 +434,20 @@ def test_beside_the_references_own_relief_a_compartment_of_its_height_is_not_cle
     cov = coverage(replace(cells, reference=replace(ref, hull_frame=False)), replace(ref, hull_frame=False),
                    CompareConfig(coverage={"clear_height_m": 0.08}), [])
     assert any(str(p["reason"]).startswith(RELIEF) for p in cov.patches)
+
+
+def test_a_bump_narrower_than_the_beam_where_it_was_seen_is_not_resolved():
+    # A 0.2 x 0.2 m bump 7 cm proud: seen from 3 m (a 1 deg beam 5 cm wide) it is an object; seen
+    # from 15 m only (the beam 26 cm wide) it is the footprint smeared over an edge.
+    cfg = CompareConfig()
+    p = plate(20, 20, count=8)
+    p["height"][box(p, 0.4, 0.6, 0.4, 0.6)] = 0.07
+    for rng, kept in ((3.0, 1), (15.0, 0)):
+        cells = replace(cells_of(p), range_m=np.full(len(p["points"]), rng))
+        order, drops = resolve(cells, cfg)
+        assert len(order) == kept, rng
+        assert drops.total("narrower_than_beam") == 1 - kept
+    # Off, or a cloud that kept no ranges: kept.
+    off = cfg.model_copy(update={"detection": cfg.detection.model_copy(update={"min_beam_footprints": 0.0})})
+    assert len(resolve(replace(cells_of(p), range_m=np.full(len(p["points"]), 15.0)), off)[0]) == 1
+    assert len(resolve(cells_of(p), cfg)[0]) == 1

@@ -73,9 +73,9 @@ def test_half_hull_keeps_its_centreline_and_refuses_the_other_side(tmp_path: Pat
     assert m.beam == pytest.approx(8.0, abs=0.2)
     ref = mesh_reference(m, icp_spacing=0.2)
     side = np.array([[20.0, 4.0, -1.5], [21.0, 4.0, -1.0]])
-    check_half_side(side, ref)
+    check_half_side(side, np.eye(4), ref)
     with pytest.raises(AlignmentError, match=r"port half hull.*starboard side"):
-        check_half_side(side * [1, -1, 1], ref)
+        check_half_side(side * [1, -1, 1], np.eye(4), ref)
 
 
 def test_trim_levels_the_waterline_the_marks_give(tmp_path: Path, synth) -> None:
