@@ -55,7 +55,7 @@ def test_a_finding_astride_a_band_not_seen_is_measured_across_it():
     n = len(feet)
     cells = SimpleNamespace(base=feet, points=feet + np.array([0.0, 0.0, 0.3]), residual=np.full(n, 0.3),
                             normal=np.tile([0.0, 0.0, 1.0], (n, 1)), in_recess=None, reference=None,
-                            cloud_normal=None, count=np.ones(n))
+                            cloud_normal=None, count=np.ones(n), range_m=None)
     idx = np.arange(n)
     seen = measure(cells, idx, 1.0)
     both = measure(cells, idx, 1.0, bridge_m=0.6)
