@@ -206,6 +206,37 @@ def test_placement_off_along_the_ship_counts_only_inside_its_stated_range_and_le
     assert s["within_target"] == 1 and s["within_target_or_stated_along"] == 2
 
 
+def test_the_placed_tracks_heading_is_its_rigid_fit_to_the_truth() -> None:
+    """track_yaw_deg: a lawn-mower track turned 0.1 deg about any point and shifted reads 0.1 deg; a
+    shear (one lane placed 5 cm further along than the other, 4 m across) reads as part heading, as
+    documented."""
+    from scipy.spatial.transform import Rotation
+
+    from hullscan.compare.evaluate import track_yaw_deg
+
+    x = np.linspace(0.0, 20.0, 200)
+    lanes = [np.column_stack([x, np.full_like(x, y), np.full_like(x, -3.0)]) for y in (0.0, 4.0)]
+    truth = np.vstack(lanes)
+    turned = Rotation.from_euler("z", 0.1, degrees=True).apply(truth - np.array([7.0, 2.0, 0.0])) + np.array([7.3, 1.9, 0.1])
+    assert abs(track_yaw_deg(truth, turned) - 0.1) < 1e-9
+    sheared = truth + np.where(truth[:, 1:2] > 2.0, [0.05, 0.0, 0.0], [0.0, 0.0, 0.0])
+    assert 0.0 < abs(track_yaw_deg(truth, sheared)) < np.rad2deg(0.05 / 4.0)
+    assert track_yaw_deg(truth[:2], turned[:2]) == 0.0
+
+
+def test_the_tracks_heading_is_summarised_beside_the_vehicles_and_not_judged() -> None:
+    """A run off only in the vehicle's heading (0.106 deg) while its placed track is turned 0.02 deg
+    (the held-out trawler, stop 54) is a miss: the track's heading is a diagnostic, summarised apart."""
+    from hullscan.compare.evaluate import summarise_registration
+
+    run = {"scenario": "s", "k": 0, "prior": 0, "success": True, "ambiguous": False,
+           "error": {"translation_m": 0.03, "along_m": 0.02, "across_m": 0.01, "vertical_m": 0.01,
+                     "rotation_deg": 0.106, "rotation_track_deg": 0.021, "along_inside_two_sd": 1.0}}
+    s = summarise_registration([run])
+    assert s["within_target_every_run"] == 0 and len(s["placement_misses"]) == 1
+    assert s["rotation_track_error_deg"]["max"] == 0.021 and s["rotation_error_deg"]["max"] == 0.106
+
+
 def test_an_ambiguous_run_is_excused_along_the_ship_only():
     """A run that reports the position along the ship ambiguous (and holds the truth in that range)
     succeeds, but counts as placed to the target only if across, depth and heading are: a fouled
