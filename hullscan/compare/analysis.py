@@ -84,6 +84,10 @@ class Cells:
     # (M,) the mean range (m) of each cell's returns, where the cloud kept ranges: how wide the
     # sonar's beam was where it saw the cell (segments.resolve_segments' beam test).
     range_m: F64 | None = None
+    # (M,) the share of each cell's variance that is random (few returns: more of them would lower it),
+    # the rest systematic (what the surface around it shows: growth, plate edges, lanes placed apart);
+    # None where the model keeps no such split. Why a place is too uncertain to clear (coverage).
+    random_share: F64 | None = None
 
 
 def group_quantile(groups: I64, values: F64, n_groups: int, q: float) -> F64:
@@ -179,6 +183,7 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
         # alignment's residual is not added: the relative deviation cancels it.
         model = _judged_height_sigma(np.sqrt(1.0 / wsum), nb, np.isfinite(d), config.uncertainty.floor_m)
         unc0 = np.hypot(model, _local_systematic(cp, residual, bmed, bbase, binv, owner, members, config))
+        random_var = model**2
         scale = calibrated_scale(residual, unc0, np.isfinite(residual), config.uncertainty)
         unc = scale * unc0
         align_residual, how = 0.0, "sonar"
@@ -198,6 +203,7 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
                                                config.detection.baseline_clip_m,
                                                sig if config.uncertainty.random == "mean" else None)
                         if is_local else align_residual)
+        random_var = sig**2
         # The terms above are each an upper bound (a voxel point's plane fit is better than the
         # single-return sigma it reports; the metre-scale spread holds some random error again):
         # the survey's own plating scatter sets the scale, as in the sonar model, so that a z-score
@@ -210,7 +216,14 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
     cn = None if normals is None or len(normals) != len(points) else _cell_normals(normals, inv, m)
     return Cells(cp, count, csig, cconf, inv, d, base, normal, ids, smooth, baseline, residual, z, judged,
                  reference.in_recess(ids), reference, float(align_residual), unc, how, float(scale), cn,
-                 normals_rotation, gain, range_m=None if geometry is None else mean(geometry[1]))
+                 normals_rotation, gain, range_m=None if geometry is None else mean(geometry[1]),
+                 random_share=_share_of(random_var, unc0**2))
+
+
+def _share_of(part: F64, whole: F64) -> F64:
+    """``part / whole`` (M,) within [0, 1]; 1 where ``whole`` is 0 (nothing but the random term)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(np.clip(np.nan_to_num(part / whole, nan=1.0, posinf=1.0), 0.0, 1.0), np.float64)
 
 
 def _without_leading_edge(d: F64, judged: NDArray[np.bool_], geometry: tuple[F64, F64] | None,
@@ -999,9 +1012,21 @@ def finding_passes(cells: Cells, idx: I64, first_s: NDArray[np.floating] | None,
 UNCERTAIN = "seen, too uncertain to clear"
 
 
-def uncertain_reason(height: float) -> str:
-    """The reason given for surface seen, but too uncertain to clear a compartment ``height`` high."""
-    return f"{UNCERTAIN} {height:g} m"
+# Why: the cells there are uncertain mostly for their returns (too few, too noisy: far, grazing), or
+# mostly for what the surface around them shows. A closer, slower or crossing pass helps the first;
+# the second it may not.
+FEW_RETURNS = "its returns are too few or too noisy: fly it closer, slower or from another lane"
+UNEVEN = "the surface around it is uneven (growth, plate edges, lanes placed apart): another pass alone may not clear it"
+
+
+def uncertain_reason(height: float, random_share: float | None = None) -> str:
+    """The reason given for surface seen, but too uncertain to clear a compartment ``height`` high;
+    with the share of its cells' variance that is random (``Cells.random_share``, 0-1), why: too few
+    or too noisy returns (over half) or an uneven surface (the rest), and what a dive team can do."""
+    base = f"{UNCERTAIN} {height:g} m"
+    if random_share is None or not np.isfinite(random_share):
+        return base
+    return f"{base}: {FEW_RETURNS if random_share > 0.5 else UNEVEN}"
 
 
 RELIEF = "seen, beside the reference's own relief"
@@ -1142,6 +1167,13 @@ def least_clearable_height(config: CompareConfig, uncertainty: float) -> float:
     return max(zscore * uncertainty / margin, (least_seed_height(config) + 1e-6) / margin)
 
 
+def _mean_over_pairs(values: F64, i: I64, j: I64, n: I64) -> F64:
+    """Per place (len(n),): the mean of ``values`` over its cells ``j`` (pairs ``i``, ``j``; ``n`` per
+    place), NaN where it has none."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(np.bincount(i, weights=values[j], minlength=len(n)) / n, np.float64)
+
+
 def _cleared_by_rule(cells: Cells, config: CompareConfig, seen: NDArray[np.bool_], n_good: list[I64],
                      pairs: list[tuple[I64, I64]], height: float, low: bool = True) -> NDArray[np.bool_]:
     """:func:`clearance`'s places cleared for ``height`` by the clearing rule alone: seen, and most of
@@ -1158,8 +1190,8 @@ REPORT_CLEAR_HEIGHTS_M = (0.1, 0.2, 0.3)
 
 
 def clearance(cells: Cells, config: CompareConfig, at: F64, mirror: bool = False, local: bool = False,
-              at_normals: F64 | None = None) -> tuple[NDArray[np.bool_], Callable[..., NDArray[np.bool_]]]:
-    """(seen, cleared) at reference points ``at`` (N, 3): seen where >= coverage_min_points good cells
+              at_normals: F64 | None = None) -> tuple[NDArray[np.bool_], Callable[..., NDArray[np.bool_]], F64 | None]:
+    """(seen, cleared, random_share) at reference points ``at`` (N, 3): seen where >= coverage_min_points good cells
     lie within coverage_radius_m (in mirror mode around the reflection too, outside the centre band);
     ``cleared(height, relief=True)``: seen, and most of those cells (so that a few good returns among
     poor ones do not speak for the place) are clearing cells for ``height``, and (``relief``, where
@@ -1168,7 +1200,9 @@ def clearance(cells: Cells, config: CompareConfig, at: F64, mirror: bool = False
     only the cells around them are searched. ``at_normals`` (N, 3): the reference's normals there;
     a cell then counts only where it was measured from a surface facing the same way (within 60 deg):
     returns from one face of a thin plate (a bilge keel's underside) do not clear the other face, a
-    few centimetres away and never seen."""
+    few centimetres away and never seen. ``random_share`` (N,): the mean ``Cells.random_share`` of the
+    good cells around each place (NaN where none; None where the cells keep none): why a place
+    seen is too uncertain to clear."""
     places = [at]
     facing = [at_normals]
     if mirror:
@@ -1196,6 +1230,7 @@ def clearance(cells: Cells, config: CompareConfig, at: F64, mirror: bool = False
             i, j = i[same], j[same]
         pairs.append((i, j))
     n_good = [np.bincount(i, minlength=len(at)) for i, _ in pairs]
+    share = None if cells.random_share is None else _mean_over_pairs(cells.random_share, *pairs[0], n_good[0])
     seen = centre.copy()
     for n in n_good:
         seen &= n >= config.coverage.coverage_min_points
@@ -1222,7 +1257,7 @@ def clearance(cells: Cells, config: CompareConfig, at: F64, mirror: bool = False
                                       None if near is None else near[idx])
         return out
 
-    return seen, cleared
+    return seen, cleared, share
 
 
 def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_cells: list[I64],
@@ -1245,7 +1280,7 @@ def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_
     for idx in finding_cells:
         near = cKDTree(cells.base[idx]).query(samples, k=1, distance_upper_bound=config.coverage.coverage_radius_m)[0]
         under |= np.isfinite(near)
-    seen_any, cleared_at = clearance(cells, config, samples, mirror, at_normals=normals)
+    seen_any, cleared_at, share = clearance(cells, config, samples, mirror, at_normals=normals)
 
     def cleared(height: float) -> NDArray[np.bool_]:
         return cleared_at(height) | under
@@ -1263,9 +1298,9 @@ def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_
     patches: list[dict[str, Any]] = []
     spacing = float(np.sqrt(reference.sample_area))
     # Patches never seen, and patches seen only too uncertainly to clear (each with its reason).
+    uncertain = np.flatnonzero(seen_any & ~seen & ~by_relief & ~by_low)
     for unseen, reason in ((np.flatnonzero(~seen_any), "not seen"),
-                           (np.flatnonzero(seen_any & ~seen & ~by_relief & ~by_low),
-                            uncertain_reason(config.coverage.clear_height_m)),
+                           (uncertain, UNCERTAIN),
                            (np.flatnonzero(by_relief), relief_reason(config.coverage.clear_height_m)),
                            (np.flatnonzero(by_low), low_reason(config.coverage.clear_height_m))):
         k, labels = components(samples[unseen], 1.6 * spacing)
@@ -1290,7 +1325,10 @@ def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_
                 "side": side_of(c, normals[unseen[sel]].mean(axis=0)),
                 "distance_from_stern_m": round(float(c[0]), 2),
                 "depth_m": round(float(-c[2]), 2),
-                "reason": reason,
+                # Too uncertain: why, from the patch's cells (few returns, or an uneven surface).
+                "reason": reason if reason != UNCERTAIN else uncertain_reason(
+                    config.coverage.clear_height_m, None if share is None else float(np.nanmean(share[unseen[sel]]))
+                    if np.isfinite(share[unseen[sel]]).any() else None),
             })
     if patches:
         patches.sort(key=lambda p: -p["area_m2"])

@@ -22,6 +22,7 @@ from hullscan.compare.align import Alignment, AlignmentFailed, LocalCorrection
 from hullscan.compare.analysis import (
     LOW,
     RELIEF,
+    UNCERTAIN,
     Cells,
     Coverage,
     clearance,
@@ -166,8 +167,8 @@ class Inspection:
             # Beside the reference's own relief, or over plating that reads low: that patch's reason
             # (drawn for the clear height).
             patch = unseen_reason(cov.patches, point, margin)
-            if patch.startswith((RELIEF, LOW)) and (height is None or height == cov.clear_height):
-                return patch
+            if patch.startswith((RELIEF, LOW, UNCERTAIN)) and (height is None or height == cov.clear_height):
+                return patch  # with why, where the patch says (few returns, or an uneven surface)
             return uncertain_reason(cov.clear_height if height is None else height)
         return "not seen"
 

@@ -7,7 +7,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from hullscan.compare.analysis import LOW, UNCERTAIN, group_median
+from hullscan.compare.analysis import (
+    FEW_RETURNS,
+    LOW,
+    UNCERTAIN,
+    UNEVEN,
+    group_median,
+    uncertain_reason,
+)
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.inspect import inspect
 from hullscan.compare.synthetic import Box, make_scan
@@ -183,6 +190,9 @@ def test_patch_seen_too_uncertain_to_clear_is_not_inspected(hull):
     assert cov.seen_fraction > cov.fraction
     where = [p for p in cov.patches if abs(p["centroid"][0] - 15.0) < 0.6 and p["side"] == "port"]
     assert where and where[0]["reason"].startswith(UNCERTAIN) and where[0]["area_m2"] > 1.0
+    # Why, and what to do: its cells' uncertainty is their returns' (10 cm each), not the surface's.
+    assert where[0]["reason"] == uncertain_reason(0.1, 1.0) and FEW_RETURNS in where[0]["reason"]
+    assert ins.reason_not_inspected(s.box_centroids[0]) == where[0]["reason"]
     doc = cov.as_dict()
     assert doc["clear_height_m"] == 0.10
     # 5 x about 3.5 cm stays under 0.8 x 0.3 m: the patch is cleared for compartments of 0.3 m.
@@ -203,6 +213,24 @@ def test_patch_seen_too_uncertain_to_clear_is_not_inspected(hull):
     lower = inspect(s.cloud, hull, CompareConfig(detection={"min_protrusion_height_m": 0.035, "rough_smooth_radius_m": 0.0}),
                     hull_to_nav=PRIOR)
     assert lower.status_at(side, height=0.05) == "clear"
+
+
+def test_uneven_plating_too_uncertain_to_clear_says_so_and_not_few_returns(hull):
+    # Plating that undulates 5 cm over a metre and a half (growth patches' edges, plates' own shape) is
+    # seen by plenty of good returns, yet its local baseline is uncertain by centimetres: a 10 cm
+    # compartment there cannot stand min_zscore sigmas proud. Not inspected, and why: the surface,
+    # which another pass alone does not change (not "fly closer").
+    s = make_scan(hull, (), spacing=0.05, hull_to_nav=HULL_TO_NAV, seed=5)
+    p_hull = HULL_TO_NAV.inverse().apply(s.cloud.points)
+    wavy = (np.abs(p_hull[:, 0] - 11.0) < 3.0) & (p_hull[:, 1] > 0) & (np.abs(p_hull[:, 2] + 1.2) < 1.0)
+    p_hull[wavy, 1] += 0.05 * np.sin(2 * np.pi * p_hull[wavy, 0] / 1.5) * np.sin(2 * np.pi * p_hull[wavy, 2] / 1.5)
+    ins = inspect(replace(s.cloud, points=HULL_TO_NAV.apply(p_hull).astype(s.cloud.points.dtype)), hull,
+                  CompareConfig(detection={"rough_smooth_radius_m": 0.0}), hull_to_nav=PRIOR)
+    assert ins.findings == ()
+    where = [p for p in ins.coverage.patches if p["reason"].startswith(UNCERTAIN) and abs(p["centroid"][0] - 11.0) < 2.0]
+    assert where and sum(p["area_m2"] for p in where) > 4.0
+    assert all(UNEVEN in p["reason"] for p in where), [p["reason"] for p in where]
+    assert uncertain_reason(0.1) == f"{UNCERTAIN} 0.1 m"  # where the cells keep no split: no why
 
 
 def test_a_compartment_in_plating_that_reads_low_is_not_cleared_and_says_why(hull):

@@ -227,9 +227,9 @@ def test_returns_on_one_face_of_a_thin_plate_do_not_clear_the_other_face():
     under = np.column_stack([p["points"][:, :2], np.full(len(p["points"]), -0.01)])[::7]
     top = under + np.array([0.0, 0.0, -0.02])
     down = np.tile([0.0, 0.0, -1.0], (len(top), 1))
-    seen_top, _ = clearance(cells, cfg, top, at_normals=down)
+    seen_top, _, _ = clearance(cells, cfg, top, at_normals=down)
     assert not seen_top.any()
-    seen_under, cleared = clearance(cells, cfg, under, at_normals=-down)
+    seen_under, cleared, _ = clearance(cells, cfg, under, at_normals=-down)
     assert seen_under.all() and cleared(0.1).all()
     # Without the normals (as before), the other face was called seen.
     assert clearance(cells, cfg, top)[0].all()
@@ -424,7 +424,7 @@ def test_beside_the_references_own_relief_a_compartment_of_its_height_is_not_cle
     hides = relief_hides(ref, places, up, shell_normals(places, up), 0.08, cfg)
     assert hides.tolist() == [True, True, False, False]
     assert not relief_hides(ref, places, up, shell_normals(places, up), 0.2, cfg).any()
-    seen, cleared = clearance(cells, cfg, places, at_normals=up)
+    seen, cleared, _ = clearance(cells, cfg, places, at_normals=up)
     assert seen.all() and cleared(0.08).tolist() == [False, False, True, True]
     assert cleared(0.08, relief=False).all() and cleared(0.2).all()
     # Off (feature_shift_m 0: the detector explains nothing), everything seen is cleared.
