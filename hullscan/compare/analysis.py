@@ -1100,6 +1100,9 @@ class Coverage:
     cleared_by_height: dict[float, float] = field(default_factory=dict)  # clear height (m) -> fraction
     under: NDArray[np.bool_] | None = None  # samples under a reported finding (cleared through it)
     normals: F64 | None = None  # the reference's outward normal at each sample
+    # per sample, the mean Cells.random_share of the good cells around it (NaN where none): over 0.5,
+    # what keeps it from clearing is its returns (another pass helps), else the surface around it
+    random_share: F64 | None = None
 
     @property
     def fraction(self) -> float:
@@ -1335,4 +1338,4 @@ def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_
         for i, p in enumerate(patches):
             p["id"] = f"U{i + 1:03d}"
     return Coverage(samples, seen, reference.sample_area, tuple(patches), seen_any, config.coverage.clear_height_m,
-                    dict(sorted(by_height.items())), under, normals)
+                    dict(sorted(by_height.items())), under, normals, share)

@@ -44,6 +44,9 @@ class Gap:
     not_seen_m2: float
     uncertain_m2: float  # seen, but too uncertain to clear
     risk_weight: float
+    # of the uncertain, where the surface around it is uneven (growth, plate edges): another lane
+    # alone may not clear it (Coverage.random_share)
+    uneven_m2: float = 0.0
 
     @property
     def area_m2(self) -> float:
@@ -53,15 +56,23 @@ class Gap:
     def score(self) -> float:
         return self.risk_weight * self.area_m2
 
+    @property
+    def lane_score(self) -> float:
+        """The score of what a lane over it can clear: all of it but its uneven surface."""
+        return self.risk_weight * max(self.area_m2 - self.uneven_m2, 0.0)
+
     def label(self) -> str:
+        uneven = (f" ({self.uneven_m2:.0f} m² of it uneven surface: a lane alone may not clear it)"
+                  if self.uneven_m2 >= 0.5 else "")
         return (f"{self.region.replace('_', ' ')} ({self.side}), {self.x_range[0]:.0f}-{self.x_range[1]:.0f} m from "
-                f"the stern: {self.area_m2:.0f} m² not cleared")
+                f"the stern: {self.area_m2:.0f} m² not cleared{uneven}")
 
 
 @dataclass(frozen=True, eq=False)
 class Gaps:
-    """The gaps ranked by risk-weighted area, highest first, and the next suggested lane (hull frame;
-    None when nothing is left or the reference has no surface to fly along)."""
+    """The gaps ranked by risk-weighted area, highest first, and the next suggested lane over the gap a
+    pass can clear most of (hull frame; None when nothing is left that a pass would clear, or the
+    reference has no surface to fly along)."""
 
     gaps: tuple[Gap, ...]
     next_lane: Lane | None
@@ -75,10 +86,13 @@ def _sides(samples: F64, normals: F64) -> NDArray[np.str_]:
 
 def find_gaps(samples: F64, normals: F64, regions: NDArray[np.str_], seen: NDArray[np.bool_],
               cleared: NDArray[np.bool_], sample_area: float, weights: dict[str, float],
-              stretch_m: float = STRETCH_M, min_area_m2: float = MIN_GAP_M2) -> list[Gap]:
+              stretch_m: float = STRETCH_M, min_area_m2: float = MIN_GAP_M2,
+              uneven: NDArray[np.bool_] | None = None) -> list[Gap]:
     """Uncleared samples (N, hull frame) grouped by region, side and stretch along the ship; adjacent
-    stretches of one region and side merge. Ranked by risk weight times area, highest first."""
+    stretches of one region and side merge. Ranked by risk weight times area, highest first.
+    ``uneven`` (N,): samples seen but too uncertain for the surface around them (counted apart)."""
     todo = ~np.asarray(cleared, bool)
+    uneven = np.zeros(len(todo), bool) if uneven is None else np.asarray(uneven, bool) & todo & np.asarray(seen, bool)
     if not todo.any():
         return []
     sides = _sides(samples, normals)
@@ -99,7 +113,8 @@ def find_gaps(samples: F64, normals: F64, regions: NDArray[np.str_], seen: NDArr
                                 (float(p[:, 2].min()), float(p[:, 2].max())),
                                 (float(p[:, 0].mean()), float(p[:, 1].mean()), float(p[:, 2].mean())),
                                 float((g & ~seen).sum() * sample_area), float((g & seen).sum() * sample_area),
-                                float(weights.get(str(region), weights.get("unknown", 0.6)))))
+                                float(weights.get(str(region), weights.get("unknown", 0.6))),
+                                float((g & uneven).sum() * sample_area)))
     gaps.sort(key=lambda gp: (-gp.score, gp.x_range[0]))
     return gaps
 
@@ -139,9 +154,15 @@ class LiveGaps:
         ref = self.reference
         cleared = np.asarray(coverage.seen, bool)
         seen = np.asarray(coverage.seen_any if coverage.seen_any is not None else cleared, bool)
-        gaps = find_gaps(ref.samples, ref.sample_normals, self.regions, seen, cleared, ref.sample_area, self.weights)
+        uneven = None
+        if coverage.random_share is not None and len(coverage.random_share) == len(cleared):
+            uneven = np.nan_to_num(coverage.random_share, nan=1.0) <= 0.5
+        gaps = find_gaps(ref.samples, ref.sample_normals, self.regions, seen, cleared, ref.sample_area, self.weights,
+                         uneven=uneven)
+        # The lane goes where a pass can clear most: an uneven surface's gap it may not.
+        worth = [g for g in gaps if g.lane_score > 0.0]
         lane = None
-        if gaps and self.flyable:
-            lane = lane_over(gaps[0], ref._scene, float(ref.mesh.beam), float(ref.mesh.draft), self.vehicle,
-                             self.nogo)
+        if worth and self.flyable:
+            best = max(worth, key=lambda g: g.lane_score)
+            lane = lane_over(best, ref._scene, float(ref.mesh.beam), float(ref.mesh.draft), self.vehicle, self.nogo)
         return Gaps(tuple(gaps), lane, float(cleared.mean()) if len(cleared) else 0.0)

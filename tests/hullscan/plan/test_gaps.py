@@ -100,6 +100,32 @@ def test_bottom_gap_gets_a_lane_under_the_keel(barge_reference) -> None:  # type
     assert np.allclose(gaps.next_lane.waypoints[:, 2], -(3.0 + 2.0))
 
 
+def test_the_next_lane_skips_a_gap_whose_surface_a_pass_would_not_clear(barge_reference) -> None:  # type: ignore[no-untyped-def]
+    """The port sea chest seen but too uncertain for the surface around it (Coverage.random_share 0.2:
+    its plating's own unevenness, which another pass does not change) outranks the bottom gap by risk,
+    but the lane goes under the bottom, whose returns were too few (0.9); the chest's label says why."""
+    ref = barge_reference
+    regions = np.asarray(ref.regions_at(ref.samples))
+    chest, bottom = regions == "sea_chest", regions == "bottom"
+    cleared = ~chest & ~bottom
+    share = np.where(chest, 0.2, 0.9)
+    weights = {"sea_chest": 50.0, "bottom": 0.01, "unknown": 0.1}
+    cov = Coverage(ref.samples, cleared, ref.sample_area, (), np.ones(len(cleared), bool), random_share=share)
+    gaps = LiveGaps(ref, weights, Vehicle(standoff_m=2.0))(cov)
+    top = gaps.gaps[0]
+    assert top.region == "sea_chest" and top.uneven_m2 == pytest.approx(top.area_m2) and top.lane_score == 0.0
+    assert "uneven surface: a lane alone may not clear it" in top.label()
+    assert gaps.next_lane is not None and gaps.next_lane.side == "bottom"
+    # Without the split (a cloud whose cells keep none) the lane goes over the chest, as before.
+    plain = LiveGaps(ref, weights, Vehicle(standoff_m=2.0))(Coverage(ref.samples, cleared, ref.sample_area, (),
+                                                                    np.ones(len(cleared), bool)))
+    assert plain.next_lane is not None and plain.next_lane.side == "port"
+    # Only uneven surface left: no lane would clear it, so none is suggested; the gap is still listed.
+    only = LiveGaps(ref, weights, Vehicle(standoff_m=2.0))(Coverage(ref.samples, ~chest, ref.sample_area, (),
+                                                                   np.ones(len(cleared), bool), random_share=share))
+    assert only.gaps and only.next_lane is None
+
+
 def test_plan_json_read_back_for_the_vehicle(tmp_path: Path) -> None:
     plan = make_plan(barge(), MULTIBEAM, PlanRequest(0.1, 20 * 60, Vehicle()), CompareConfig())
     doc = plan_document(plan, reference_path="barge.stl", draft_m=3.0)
