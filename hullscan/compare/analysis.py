@@ -1048,6 +1048,27 @@ def low_reason(height: float) -> str:
             "found")
 
 
+def not_inspected_why(patches: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> list[tuple[str, float]]:
+    """The area (m²) of not-inspected ``patches`` by why, largest first, each as what a dive team can
+    do about it: never seen (fly there), seen with returns too few or too noisy (a closer, slower or
+    crossing pass clears it), over an uneven surface (a pass alone may not), beside the design's own
+    relief or over plating that reads low (a diver's or the camera's look); zero areas left out."""
+    kinds = {"not seen": "not seen (no lane saw it)",
+             FEW_RETURNS: "seen with too few or too noisy returns (a closer, slower or crossing pass would clear it)",
+             UNEVEN: "seen over uneven surface (another pass alone may not clear it)",
+             RELIEF: "beside the design's own relief (a diver's or the camera's look)",
+             LOW: "over plating that reads below its surroundings (a diver's or the camera's look)",
+             UNCERTAIN: "seen, too uncertain to clear"}
+    area: dict[str, float] = {}
+    for p in patches:
+        reason = str(p.get("reason", "not seen"))
+        # The most specific match: an uncertain patch's why before the bare "too uncertain".
+        key = next((k for k in (FEW_RETURNS, UNEVEN, RELIEF, LOW, UNCERTAIN) if k in reason), None)
+        label = kinds[key] if key is not None else (kinds["not seen"] if reason == "not seen" else reason)
+        area[label] = area.get(label, 0.0) + float(p.get("area_m2", 0.0))
+    return sorted(((k, v) for k, v in area.items() if v > 0), key=lambda kv: -kv[1])
+
+
 def coverage_summary(cov: dict[str, Any]) -> str:
     """One line from ``Coverage.as_dict()``: 'cleared 0.3 % for 0.1 m compartments (0.2 m: 10 %,
     0.3 m: 16 %), seen 24 %' (the report, the [compare] line and the demo print it)."""

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hullscan.compare.analysis import coverage_summary
+from hullscan.compare.analysis import coverage_summary, not_inspected_why
 from hullscan.core.colour import deviation_colours
 from hullscan.report.case import CASE_FIELDS
 from hullscan.report.drawing import local_map_svg, section_svg, ship_drawing
@@ -406,6 +406,11 @@ def _not_inspected_section(cov: dict[str, Any]) -> list[str]:
                          f"<td>{e(p['region'])}</td><td>{e(p['side'])}</td><td>{p['distance_from_stern_m']}</td>"
                          f"<td>{p['depth_m']}</td><td>{e(p.get('reason', 'not seen'))}</td></tr>")
         parts.append("</table>")
+        why = not_inspected_why(patches)
+        if why:
+            # What a dive team can do about it, by why (over the patches listed in findings.json).
+            parts.append("<p id='not-inspected-why'>By why, over its patches of 0.1 m² or more: "
+                         + "; ".join(f"{v:.1f} m² {e(k)}" for k, v in why) + ".</p>")
     else:
         parts.append("<p>Not computed: nothing is cleared by this report.</p>")
     return parts

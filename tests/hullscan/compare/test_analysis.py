@@ -83,3 +83,24 @@ def test_ball_pairs_are_the_ball_querys_pairs():
     o, m = ball_pairs(tree, q, 0.3)
     assert set(zip(o.tolist(), m.tolist(), strict=True)) == want and len(o) == len(want)
     assert all(len(a) == 0 for a in ball_pairs(tree, q[:0], 0.3))
+
+
+def test_not_inspected_area_is_summed_by_what_a_dive_team_can_do() -> None:
+    """The report's line under the not-inspected table: each patch's area by why, largest first."""
+    from hullscan.compare.analysis import (
+        low_reason,
+        not_inspected_why,
+        relief_reason,
+        uncertain_reason,
+    )
+
+    patches = [{"area_m2": 3.0, "reason": "not seen"}, {"area_m2": 1.5, "reason": uncertain_reason(0.1, 0.9)},
+               {"area_m2": 2.5, "reason": uncertain_reason(0.1, 0.2)}, {"area_m2": 0.5, "reason": uncertain_reason(0.1, 0.7)},
+               {"area_m2": 0.4, "reason": relief_reason(0.1)}, {"area_m2": 0.3, "reason": low_reason(0.1)},
+               {"area_m2": 0.2, "reason": uncertain_reason(0.1)}, {"area_m2": 0.0, "reason": "not seen"}]
+    why = not_inspected_why(patches)
+    assert [round(a, 3) for _, a in why] == [3.0, 2.5, 2.0, 0.4, 0.3, 0.2]
+    labels = [k for k, _ in why]
+    assert labels[0].startswith("not seen") and "uneven" in labels[1] and "closer, slower" in labels[2]
+    assert "relief" in labels[3] and "below its surroundings" in labels[4] and labels[5] == "seen, too uncertain to clear"
+    assert not_inspected_why([]) == []
