@@ -91,6 +91,8 @@ class LiveResult:
     coverage: float | None = None  # share of the reference samples cleared
     unseen_nav: F64 = field(default_factory=lambda: np.zeros((0, 3)))      # never observed
     uncertain_nav: F64 = field(default_factory=lambda: np.zeros((0, 3)))   # observed, too uncertain to clear
+    # of those, where the surface around is uneven: another pass alone may not clear it (Coverage.random_share)
+    uneven_nav: F64 = field(default_factory=lambda: np.zeros((0, 3)))
     cell_m: float = 0.25  # the reference samples' spacing
 
     @property
@@ -176,9 +178,12 @@ class LiveComparator:
         samples = np.asarray(cov.samples, np.float64).reshape(-1, 3)
         seen = np.asarray(cov.seen, bool)
         seen_any = np.asarray(cov.seen_any if cov.seen_any is not None else seen, bool)
+        uneven = seen_any & ~seen & (np.nan_to_num(cov.random_share, nan=1.0) <= 0.5
+                                     if cov.random_share is not None else False)
         return LiveResult(cloud, final, h2n, inspect_s, ins, findings=tuple(ins.findings), deviation=dev,
                           coverage=float(np.mean(seen)), unseen_nav=h2n.apply(samples[~seen_any]),
-                          uncertain_nav=h2n.apply(samples[seen_any & ~seen]), cell_m=float(np.sqrt(cov.sample_area)))
+                          uncertain_nav=h2n.apply(samples[seen_any & ~seen & ~uneven]),
+                          uneven_nav=h2n.apply(samples[uneven]), cell_m=float(np.sqrt(cov.sample_area)))
 
 
 __all__ = ["LiveComparator", "LiveResult", "hull_to_nav_from", "load_reference"]

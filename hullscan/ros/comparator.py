@@ -146,7 +146,7 @@ class ComparatorNode(HullscanNode):
         self.json_pub.publish(String(data=messages.findings_json(res.findings, h2n, **extra)))
         if res.coverage is not None:
             self.unseen_pub.publish(messages.unseen_markers(res.unseen_nav, res.cell_m, frame, stamp_ns,
-                                                            res.uncertain_nav))
+                                                            res.uncertain_nav, res.uneven_nav))
         ins = res.inspection
         if ins is not None and ins.coverage is not None and ins.reference is not None:
             self.planning.publish_gaps(ins.reference, ins.coverage, h2n, frame, stamp_ns)

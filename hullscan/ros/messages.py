@@ -317,14 +317,16 @@ def failure_markers(text: str, position: Sequence[float] | NDArray[Any], frame_i
 
 
 def unseen_markers(points_nav: NDArray[Any], cell_m: float, frame_id: str, stamp_ns: int,
-                   uncertain_nav: NDArray[Any] | None = None) -> MarkerArray:
-    """Areas not inspected as CUBE_LISTs: never seen (id 0, purple) and seen but too uncertain to
-    clear (id 1, amber; ``uncertain_nav``)."""
+                   uncertain_nav: NDArray[Any] | None = None, uneven_nav: NDArray[Any] | None = None) -> MarkerArray:
+    """Areas not inspected as CUBE_LISTs: never seen (id 0, purple), seen but too uncertain to
+    clear (id 1, amber; ``uncertain_nav``: another, closer or slower pass would help) and seen over
+    uneven surface (id 2, brown; ``uneven_nav``: another pass alone may not clear it)."""
     out = MarkerArray()
     out.markers.append(Marker(header=header(stamp_ns, frame_id), ns="unseen", action=Marker.DELETEALL))
     for i, (pts, color) in enumerate(((points_nav, ColorRGBA(r=0.6, g=0.2, b=0.8, a=0.5)),
-                                      (uncertain_nav, ColorRGBA(r=0.9, g=0.6, b=0.1, a=0.35)))):
-        if pts is None:
+                                      (uncertain_nav, ColorRGBA(r=0.9, g=0.6, b=0.1, a=0.35)),
+                                      (uneven_nav, ColorRGBA(r=0.55, g=0.35, b=0.15, a=0.45)))):
+        if pts is None or (i == 2 and not len(pts)):
             continue
         m = Marker(header=header(stamp_ns, frame_id), ns="unseen", id=i, type=Marker.CUBE_LIST,
                    action=Marker.ADD, color=color)

@@ -62,6 +62,27 @@ def test_prior_searched_once_then_the_registration_refined(hull: Any, scan: Any,
     assert len(doc["findings"]) == len(BOXES)
 
 
+def test_live_not_inspected_surface_is_split_by_whether_another_pass_would_clear_it(hull: Any) -> None:
+    """Seen but not cleared: plating undulating 5 cm over 1.5 m (uneven, another pass alone may not
+    clear it) comes out in ``uneven_nav``; plating seen only by 10 cm-sigma returns (a closer pass
+    would help) in ``uncertain_nav``; the two apart, and not seen in neither."""
+    from hullscan.compare.synthetic import make_scan
+
+    s = make_scan(hull, (), spacing=0.05, hull_to_nav=HULL_TO_NAV, seed=5)
+    p_hull = HULL_TO_NAV.inverse().apply(s.cloud.points)
+    wavy = (np.abs(p_hull[:, 0] - 11.0) < 3.0) & (p_hull[:, 1] > 0) & (np.abs(p_hull[:, 2] + 1.2) < 1.0)
+    p_hull[wavy, 1] += 0.05 * np.sin(2 * np.pi * p_hull[wavy, 0] / 1.5) * np.sin(2 * np.pi * p_hull[wavy, 2] / 1.5)
+    noisy = (np.abs(p_hull[:, 0] - 4.0) < 1.0) & (p_hull[:, 1] > 0) & (np.abs(p_hull[:, 2] + 1.0) < 0.75)
+    cloud = replace(s.cloud, points=HULL_TO_NAV.apply(p_hull).astype(s.cloud.points.dtype),
+                    sigma=np.where(noisy, 0.1, s.cloud.sigma).astype(np.float32))
+    res = LiveComparator(hull, CompareConfig(detection={"rough_smooth_radius_m": 0.0}), PRIOR, DEFAULT_SIGMA).inspect(cloud)
+    assert res.ok and len(res.uneven_nav) and len(res.uncertain_nav)
+    to_hull = HULL_TO_NAV.inverse()
+    uneven_x, uncertain_x = to_hull.apply(res.uneven_nav)[:, 0], to_hull.apply(res.uncertain_nav)[:, 0]
+    assert np.mean(np.abs(uneven_x - 11.0) < 3.5) > 0.9
+    assert np.mean(np.abs(uncertain_x - 4.0) < 1.5) > 0.5
+
+
 def test_failed_inspection_withdraws_findings_and_searches_the_prior_again(hull: Any, scan: Any,
                                                                            calls: list[dict[str, Any]]) -> None:
     lc = LiveComparator(hull, CompareConfig(alignment={"global_registration": False}), WRONG, DEFAULT_SIGMA)

@@ -149,3 +149,10 @@ def test_unseen_markers_show_not_seen_and_too_uncertain_apart() -> None:
     assert [(m.id, len(m.points)) for m in add] == [(0, 2), (1, 1)]
     assert add[0].color != add[1].color and add[1].points[0].x == 5.0
     assert [m.id for m in messages.unseen_markers(not_seen, 0.2, "odom", 0).markers if m.action == m.ADD] == [0]
+    # Seen over uneven surface (another pass alone may not clear it): a third colour; none: no marker.
+    uneven = np.array([[7.0, 1.0, -2.0], [7.2, 1.0, -2.0], [7.4, 1.0, -2.0]])
+    three = [m for m in messages.unseen_markers(not_seen, 0.2, "odom", 0, uncertain, uneven).markers if m.action == m.ADD]
+    assert [(m.id, len(m.points)) for m in three] == [(0, 2), (1, 1), (2, 3)]
+    assert len({(m.color.r, m.color.g, m.color.b) for m in three}) == 3
+    assert [m.id for m in messages.unseen_markers(not_seen, 0.2, "odom", 0, uncertain, uneven[:0]).markers
+            if m.action == m.ADD] == [0, 1]
