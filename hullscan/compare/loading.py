@@ -66,6 +66,22 @@ def progress_printer(enabled: bool = True) -> Any:
     return show
 
 
+def seen_not_cleared_line(cov: Coverage | None) -> str | None:
+    """'seen but not cleared: 42.5 m² another, closer or slower pass would clear; 38.2 m² uneven surface
+    it may not' (the patches too uncertain to clear, by why); None where there are none."""
+    if cov is None:
+        return None
+    from hullscan.compare.analysis import FEW_RETURNS, UNCERTAIN, UNEVEN
+
+    few = sum(p["area_m2"] for p in cov.patches if FEW_RETURNS in str(p.get("reason", "")))
+    uneven = sum(p["area_m2"] for p in cov.patches if UNEVEN in str(p.get("reason", "")))
+    other = sum(p["area_m2"] for p in cov.patches if str(p.get("reason", "")).startswith(UNCERTAIN)) - few - uneven
+    parts = [f"{few:.1f} m² another, closer or slower pass would clear"] if few >= 0.05 else []
+    parts += [f"{uneven:.1f} m² uneven surface it may not"] if uneven >= 0.05 else []
+    parts += [f"{other:.1f} m² too uncertain"] if other >= 0.05 else []
+    return "seen but too uncertain to clear: " + "; ".join(parts) if parts else None
+
+
 def coverage_line(cov: Coverage | None) -> str:
     """'coverage: cleared 4.1 % for 0.1 m compartments (0.2 m: 16 %, 0.3 m: 21 %), seen 25 %'."""
     if cov is None:

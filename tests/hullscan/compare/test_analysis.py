@@ -104,3 +104,22 @@ def test_not_inspected_area_is_summed_by_what_a_dive_team_can_do() -> None:
     assert labels[0].startswith("not seen") and "uneven" in labels[1] and "closer, slower" in labels[2]
     assert "relief" in labels[3] and "below its surroundings" in labels[4] and labels[5] == "seen, too uncertain to clear"
     assert not_inspected_why([]) == []
+
+
+def test_the_compare_line_says_what_another_pass_would_clear() -> None:
+    """[compare]'s second line: the surface seen but too uncertain to clear, by why; none: no line."""
+    from hullscan.compare.analysis import Coverage, relief_reason, uncertain_reason
+    from hullscan.compare.loading import seen_not_cleared_line
+
+    def cov(*patches: dict[str, object]) -> Coverage:
+        return Coverage(np.zeros((1, 3)), np.zeros(1, bool), 0.04, tuple(patches))
+
+    line = seen_not_cleared_line(cov({"area_m2": 42.5, "reason": uncertain_reason(0.1, 0.8)},
+                                     {"area_m2": 38.2, "reason": uncertain_reason(0.1, 0.3)},
+                                     {"area_m2": 1.0, "reason": uncertain_reason(0.1)},
+                                     {"area_m2": 9.0, "reason": relief_reason(0.1)},
+                                     {"area_m2": 900.0, "reason": "not seen"}))
+    assert line == ("seen but too uncertain to clear: 42.5 m² another, closer or slower pass would clear; "
+                    "38.2 m² uneven surface it may not; 1.0 m² too uncertain")
+    assert seen_not_cleared_line(cov({"area_m2": 900.0, "reason": "not seen"})) is None
+    assert seen_not_cleared_line(None) is None
