@@ -1017,6 +1017,9 @@ UNCERTAIN = "seen, too uncertain to clear"
 # the second it may not.
 FEW_RETURNS = "its returns are too few or too noisy: fly it closer, slower or from another lane"
 UNEVEN = "the surface around it is uneven (growth, plate edges, lanes placed apart): another pass alone may not clear it"
+# Over this share of a place's variance random, its returns are what keeps it from clearing (the plain
+# majority, not fitted).
+FEW_RETURNS_MIN_SHARE = 0.5
 
 
 def uncertain_reason(height: float, random_share: float | None = None) -> str:
@@ -1026,7 +1029,7 @@ def uncertain_reason(height: float, random_share: float | None = None) -> str:
     base = f"{UNCERTAIN} {height:g} m"
     if random_share is None or not np.isfinite(random_share):
         return base
-    return f"{base}: {FEW_RETURNS if random_share > 0.5 else UNEVEN}"
+    return f"{base}: {FEW_RETURNS if random_share > FEW_RETURNS_MIN_SHARE else UNEVEN}"
 
 
 RELIEF = "seen, beside the reference's own relief"
@@ -1048,25 +1051,35 @@ def low_reason(height: float) -> str:
             "found")
 
 
+def reason_kind(reason: str) -> str:
+    """A patch's ``reason`` as the kind it is: one of the reason constants (``FEW_RETURNS`` and
+    ``UNEVEN`` before the bare ``UNCERTAIN`` they extend), or the reason itself ("not seen", mirror
+    mode's own)."""
+    return next((k for k in (FEW_RETURNS, UNEVEN, RELIEF, LOW, UNCERTAIN) if k in reason), reason)
+
+
+def area_by_kind(patches: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> dict[str, float]:
+    """The area (m²) of ``patches`` per :func:`reason_kind`."""
+    area: dict[str, float] = {}
+    for p in patches:
+        kind = reason_kind(str(p.get("reason", "not seen")))
+        area[kind] = area.get(kind, 0.0) + float(p.get("area_m2", 0.0))
+    return area
+
+
 def not_inspected_why(patches: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> list[tuple[str, float]]:
     """The area (m²) of not-inspected ``patches`` by why, largest first, each as what a dive team can
     do about it: never seen (fly there), seen with returns too few or too noisy (a closer, slower or
     crossing pass clears it), over an uneven surface (a pass alone may not), beside the design's own
     relief or over plating that reads low (a diver's or the camera's look); zero areas left out."""
-    kinds = {"not seen": "not seen (no lane saw it)",
-             FEW_RETURNS: "seen with too few or too noisy returns (a closer, slower or crossing pass would clear it)",
-             UNEVEN: "seen over uneven surface (another pass alone may not clear it)",
-             RELIEF: "beside the design's own relief (a diver's or the camera's look)",
-             LOW: "over plating that reads below its surroundings (a diver's or the camera's look)",
-             UNCERTAIN: "seen, too uncertain to clear"}
-    area: dict[str, float] = {}
-    for p in patches:
-        reason = str(p.get("reason", "not seen"))
-        # The most specific match: an uncertain patch's why before the bare "too uncertain".
-        key = next((k for k in (FEW_RETURNS, UNEVEN, RELIEF, LOW, UNCERTAIN) if k in reason), None)
-        label = kinds[key] if key is not None else (kinds["not seen"] if reason == "not seen" else reason)
-        area[label] = area.get(label, 0.0) + float(p.get("area_m2", 0.0))
-    return sorted(((k, v) for k, v in area.items() if v > 0), key=lambda kv: -kv[1])
+    labels = {"not seen": "not seen (no lane saw it)",
+              FEW_RETURNS: "seen with too few or too noisy returns (a closer, slower or crossing pass would clear it)",
+              UNEVEN: "seen over uneven surface (another pass alone may not clear it)",
+              RELIEF: "beside the design's own relief (a diver's or the camera's look)",
+              LOW: "over plating that reads below its surroundings (a diver's or the camera's look)",
+              UNCERTAIN: "seen, too uncertain to clear"}
+    area = area_by_kind(patches)
+    return sorted(((labels.get(k, k), v) for k, v in area.items() if v > 0), key=lambda kv: -kv[1])
 
 
 def coverage_summary(cov: dict[str, Any]) -> str:
@@ -1124,6 +1137,16 @@ class Coverage:
     # per sample, the mean Cells.random_share of the good cells around it (NaN where none): over 0.5,
     # what keeps it from clearing is its returns (another pass helps), else the surface around it
     random_share: F64 | None = None
+
+    @property
+    def uneven(self) -> NDArray[np.bool_]:
+        """Samples seen but not cleared for the surface around them, not for their returns: another
+        pass alone may not clear them (none where the cells kept no split)."""
+        if self.random_share is None or len(self.random_share) != len(self.seen):
+            return np.zeros(len(self.seen), bool)
+        seen_any = self.seen if self.seen_any is None else self.seen_any
+        return np.asarray(seen_any & ~self.seen & (np.nan_to_num(self.random_share, nan=1.0) <= FEW_RETURNS_MIN_SHARE),
+                          np.bool_)
 
     @property
     def fraction(self) -> float:
@@ -1189,6 +1212,14 @@ def least_clearable_height(config: CompareConfig, uncertainty: float) -> float:
     by the seed's z-score, and above the height whose top the detector may read at its floor."""
     zscore, margin = _clear_factors(config)
     return max(zscore * uncertainty / margin, (least_seed_height(config) + 1e-6) / margin)
+
+
+def _patch_share(share: F64 | None, idx: I64) -> float | None:
+    """A too-uncertain patch's random share (its places ``idx``): why it is (few returns, or an uneven
+    surface); None where no place of it has one."""
+    if share is None or not np.isfinite(share[idx]).any():
+        return None
+    return float(np.nanmean(share[idx]))
 
 
 def _mean_over_pairs(values: F64, i: I64, j: I64, n: I64) -> F64:
@@ -1349,10 +1380,8 @@ def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_
                 "side": side_of(c, normals[unseen[sel]].mean(axis=0)),
                 "distance_from_stern_m": round(float(c[0]), 2),
                 "depth_m": round(float(-c[2]), 2),
-                # Too uncertain: why, from the patch's cells (few returns, or an uneven surface).
                 "reason": reason if reason != UNCERTAIN else uncertain_reason(
-                    config.coverage.clear_height_m, None if share is None else float(np.nanmean(share[unseen[sel]]))
-                    if np.isfinite(share[unseen[sel]]).any() else None),
+                    config.coverage.clear_height_m, _patch_share(share, unseen[sel])),
             })
     if patches:
         patches.sort(key=lambda p: -p["area_m2"])

@@ -178,8 +178,7 @@ class LiveComparator:
         samples = np.asarray(cov.samples, np.float64).reshape(-1, 3)
         seen = np.asarray(cov.seen, bool)
         seen_any = np.asarray(cov.seen_any if cov.seen_any is not None else seen, bool)
-        uneven = seen_any & ~seen & (np.nan_to_num(cov.random_share, nan=1.0) <= 0.5
-                                     if cov.random_share is not None else False)
+        uneven = cov.uneven
         return LiveResult(cloud, final, h2n, inspect_s, ins, findings=tuple(ins.findings), deviation=dev,
                           coverage=float(np.mean(seen)), unseen_nav=h2n.apply(samples[~seen_any]),
                           uncertain_nav=h2n.apply(samples[seen_any & ~seen & ~uneven]),

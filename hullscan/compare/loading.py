@@ -71,11 +71,10 @@ def seen_not_cleared_line(cov: Coverage | None) -> str | None:
     it may not' (the patches too uncertain to clear, by why); None where there are none."""
     if cov is None:
         return None
-    from hullscan.compare.analysis import FEW_RETURNS, UNCERTAIN, UNEVEN
+    from hullscan.compare.analysis import FEW_RETURNS, UNCERTAIN, UNEVEN, area_by_kind
 
-    few = sum(p["area_m2"] for p in cov.patches if FEW_RETURNS in str(p.get("reason", "")))
-    uneven = sum(p["area_m2"] for p in cov.patches if UNEVEN in str(p.get("reason", "")))
-    other = sum(p["area_m2"] for p in cov.patches if str(p.get("reason", "")).startswith(UNCERTAIN)) - few - uneven
+    area = area_by_kind(cov.patches)
+    few, uneven, other = (area.get(k, 0.0) for k in (FEW_RETURNS, UNEVEN, UNCERTAIN))
     parts = [f"{few:.1f} m² another, closer or slower pass would clear"] if few >= 0.05 else []
     parts += [f"{uneven:.1f} m² uneven surface it may not"] if uneven >= 0.05 else []
     parts += [f"{other:.1f} m² too uncertain"] if other >= 0.05 else []

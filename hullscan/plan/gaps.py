@@ -154,11 +154,8 @@ class LiveGaps:
         ref = self.reference
         cleared = np.asarray(coverage.seen, bool)
         seen = np.asarray(coverage.seen_any if coverage.seen_any is not None else cleared, bool)
-        uneven = None
-        if coverage.random_share is not None and len(coverage.random_share) == len(cleared):
-            uneven = np.nan_to_num(coverage.random_share, nan=1.0) <= 0.5
         gaps = find_gaps(ref.samples, ref.sample_normals, self.regions, seen, cleared, ref.sample_area, self.weights,
-                         uneven=uneven)
+                         uneven=coverage.uneven)
         # The lane goes where a pass can clear most: an uneven surface's gap it may not.
         worth = [g for g in gaps if g.lane_score > 0.0]
         lane = None
