@@ -116,6 +116,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {coverage_line(inspection.coverage)} of the wetted hull")
     print(f"  report:   {out / 'inspection' / 'report.html'}")
     print(f"  findings: {out / 'inspection' / 'findings.json'}")
+    if not args.mirror and "coverage_ply" in doc["outputs"] and doc["coverage"]["not_inspected_area_m2"] > 0:
+        # What a dive team does next with a hull not cleared: a re-dive over what a pass can still clear.
+        axes = "".join(f" --{k} {v}" for k, v in (("units", ref.units), ("up", ref.up), ("bow", ref.bow)) if v != "auto")
+        print(f"  next dive: hullscan plan --reference {ref.path} --draft {ref.draft_m:g}{axes} --time 20min "
+              f"--after {out / 'inspection'} --out {out / 'redive'}")
     # The verdict as replay prints it; the demo itself exits 0 when it ran end to end (finding the
     # simulated compartments is what it is for), unlike compare/replay (3 = compartments found).
     print(f"verdict: {doc['verdict']['text']}")

@@ -17,6 +17,11 @@ examples:
   hullscan plan --reference hull.stl --draft 7 --sonar my_sonar.yaml --time 1h --prior prior.json --out plans/ship
       my_sonar.yaml: {preset: multibeam, beams: 256, ping_rate_hz: 10, range_max_m: 30}
       prior.json: {"translation": [50, -20, 0], "yaw_deg": 30} (waypoints also in the navigation frame)
+  hullscan plan --reference hull.stl --draft 7 --time 20min --after runs/case42 --out plans/ship-redive
+      a re-dive: lanes only over what the inspection in runs/case42 left that a pass can clear
+      (its coverage.ply: not seen, or seen with too few or too noisy returns); its cleared surface and
+      cleared landmarks are not flown again, and what another pass alone may not clear (uneven
+      surface, relief beside it, plating reading low) is listed for the divers
 
 writes PLAN_DIR/plan.json (lanes and route in the hull frame: x from the stern end of the waterline,
 y to port, z up; in the navigation frame too with --prior) and PLAN_DIR/plan.svg (the lanes on the
@@ -73,6 +78,9 @@ def register(sub: Any) -> None:
                    "cannot see it)")
     p.add_argument("--prior", help="navigation prior (transform form): waypoints in the navigation frame too")
     p.add_argument("--config", help="YAML config (compare.coverage and compare.uncertainty settings are used)")
+    p.add_argument("--after", metavar="RUN_DIR",
+                   help="plan a re-dive: an earlier inspection's output folder (its coverage.ply) against the same "
+                   "mesh; lanes go only over what it left that a pass can clear")
     p.add_argument("--out", required=True, metavar="PLAN_DIR", help="folder for plan.json and plan.svg")
     p.set_defaults(func=run)
 
@@ -85,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     from hullscan.config import load_config
     from hullscan.errors import MeshError, PlanError
     from hullscan.hull import load_mesh
+    from hullscan.plan.earlier import load_earlier, other_reference
     from hullscan.plan.lanes import Vehicle
     from hullscan.plan.outputs import plan_document, plan_drawing, write_plan
     from hullscan.plan.planner import PlanRequest, make_plan
@@ -112,7 +121,14 @@ def run(args: argparse.Namespace) -> int:
     request = PlanRequest(args.clear_height, budget, vehicle, systematic_m=args.systematic,
                           alignment_m=args.alignment_residual)
     draft_text = f"draft {args.draft:g} m" if args.draft is not None else "the file's waterline"
-    plan = make_plan(mesh, profile, request, cfg.compare, voxel_m=cfg.recon.voxel_size, draft_text=draft_text)
+    earlier = None
+    if args.after:
+        earlier = load_earlier(args.after)
+        warning = other_reference(earlier, args.reference)
+        if warning:
+            print(f"warning: {warning}")
+    plan = make_plan(mesh, profile, request, cfg.compare, voxel_m=cfg.recon.voxel_size, draft_text=draft_text,
+                     earlier=earlier)
     doc = plan_document(plan, reference_path=str(args.reference), draft_m=round(mesh.draft, 3), hull_to_nav=hull_to_nav,
                         prior_source=args.prior, planning_s=time.perf_counter() - t0)
     paths = write_plan(Path(args.out), doc, plan_drawing(plan))
@@ -130,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {lm.name}: {lm.status} ({100 * lm.cleared_fraction:.0f} % cleared)")
     if plan.left:
         print("left, by risk: " + "; ".join(f"{d['what']} {d['area_m2']:.1f} m2" for d in plan.left[:6]))
+    if plan.earlier is not None:
+        print(next(n for n in plan.notes if n.startswith("after ")))
     if plan.targets["why_not"]:
         print(f"targets not met: {plan.targets['why_not']}")
     print("wrote " + ", ".join(str(p) for p in paths))

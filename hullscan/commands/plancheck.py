@@ -169,3 +169,85 @@ def markdown(results: list[dict[str, Any]]) -> str:
         lines.append(f"| {r['scenario']} | {r['lanes']} | {r['planned_s'] / 60:.1f} | " + " | ".join(cells)
                      + f" | {r['worst_difference_pp']} | {'yes' if r['within_target'] else 'no'} |")
     return "\n".join(lines) + "\n"
+
+
+def check_redive(scenario: Path, out: Path, check: PlanCheck) -> dict[str, Any]:
+    """A re-dive checked in simulation: ``scenario``'s own survey replayed (the first dive), a re-dive
+    planned over what it left (``hullscan plan --after``), that plan flown and replayed, and the
+    surface cleared by either dive (the union of the two ``coverage.ply``) against the plan's
+    prediction, which adds the first dive's cleared surface to what it predicts for its own lanes.
+    Both replays use the quay notes as the prior and the configuration the plan predicts with."""
+    from hullscan_sim.scenario import load_scenario
+    from hullscan_sim.simulate import build_world, simulate
+
+    from hullscan.cli import main as hullscan
+    from hullscan.hull import save_mesh
+
+    out.mkdir(parents=True, exist_ok=True)
+    sc = load_scenario(scenario)
+    mb = sc.sensors.multibeam
+    if mb is None:
+        raise HullscanError(f"{scenario}: no multibeam in sensors: the re-dive check needs the sonar it plans for")
+    built = build_world(sc)
+    ref, cfg = out / "reference.ply", out / "config.yaml"
+    save_mesh(built.reference, ref)
+    (out / "sonar.yaml").write_text(yaml.safe_dump(_sonar_profile(mb, f"{sc.name}_multibeam")))
+    cfg.write_text(yaml.safe_dump(shared_config(check.config, mb.noise_m, mb.noise_per_m, mb.beamwidth_deg)))
+    draft = f"{built.reference.draft:.4f}"
+    quiet = [] if check.progress else ["--no-progress"]
+    timings: dict[str, float] = {}
+
+    def dive(name: str, scenario_file: Path) -> Path:
+        t0 = time.perf_counter()
+        simulate(scenario_file, out / name / "bag", overwrite=True)
+        rc = hullscan(["replay", str(out / name / "bag"), "--reference", str(ref), "--draft", draft, "--prior",
+                       str(out / name / "bag.operator.yaml"), "--config", str(cfg), "--no-camera", *quiet,
+                       "--out", str(out / name / "replay")])
+        if rc not in (0, 3, 4):
+            raise HullscanError(f"{scenario}: the replay of the {name} dive failed (exit {rc}; see above)")
+        timings[name] = round(time.perf_counter() - t0, 1)
+        return out / name / "replay"
+
+    (out / "first").mkdir(exist_ok=True)
+    first = dive("first", scenario)
+    t0 = time.perf_counter()
+    _plan(["--reference", str(ref), "--draft", draft, "--sonar", str(out / "sonar.yaml"),
+           "--clear-height", str(check.clear_height_m), "--time", check.budget,
+           "--speed", str(sc.survey.speed_mps), "--standoff", str(sc.survey.standoff_m),
+           "--min-depth", str(sc.survey.min_depth_m), "--systematic", str(check.systematic_m),
+           "--config", str(cfg), "--after", str(first), "--out", str(out / "plan")])
+    timings["plan"] = round(time.perf_counter() - t0, 1)
+    (out / "second").mkdir(exist_ok=True)
+    flown = out / "second" / "scenario.yaml"
+    flown.write_text(yaml.safe_dump(_flown_scenario(scenario, out / "plan" / "plan.json", sc.survey.standoff_m,
+                                                    check.keep_parasites)))
+    second = dive("second", flown)
+    result = redive_union(json.loads((out / "plan" / "plan.json").read_text()), first, second)
+    result.update(scenario=sc.name, time_budget=check.budget, timings_s=timings)
+    (out / "redive_vs_achieved.json").write_text(json.dumps(result, indent=1))
+    return result
+
+
+def redive_union(plan: dict[str, Any], first: Path, second: Path) -> dict[str, Any]:
+    """The surface cleared by either dive (each folder's coverage.ply, on the first one's samples)
+    against the re-dive plan's prediction; and on the surface the re-dive was for (not cleared by the
+    first dive, nor held back by uneven surface), its own share cleared, predicted and achieved."""
+    from hullscan.plan.earlier import load_earlier, on_samples
+
+    a, b = load_earlier(first), load_earlier(second)
+    on_b = on_samples(b, a.points, a.sample_area_m2)
+    cleared_a = a.status == 3
+    union = cleared_a | on_b.cleared
+    target = ~cleared_a & (a.status != 2)
+    pred = plan["predicted"]["cleared_fraction"]
+    achieved = float(union.mean())
+    return {"lanes": len(plan["lanes"]), "planned_s": plan["planned_s"],
+            "first_cleared": round(float(cleared_a.mean()), 4),
+            "second_cleared": round(float(on_b.cleared.mean()), 4),
+            "union_cleared": {"predicted": pred, "achieved": round(achieved, 4),
+                              "difference_pp": round(100 * (pred - achieved), 1)},
+            "targeted_share": round(float(target.mean()), 4),
+            "targeted_cleared_achieved": round(float(on_b.cleared[target].mean()), 4) if target.any() else None,
+            "held_back_cleared_by_second": round(float(on_b.cleared[a.status == 2].mean()), 4)
+            if (a.status == 2).any() else None,
+            "within_target": abs(100 * (pred - achieved)) <= TARGET_PP}

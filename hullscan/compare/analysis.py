@@ -1020,6 +1020,13 @@ UNEVEN = "the surface around it is uneven (growth, plate edges, lanes placed apa
 # Over this share of a place's variance random, its returns are what keeps it from clearing (the plain
 # majority, not fitted).
 FEW_RETURNS_MIN_SHARE = 0.5
+# What an inspection left at each reference sample (Coverage.status, coverage.ply's scalar_status).
+STATUS_NOT_SEEN, STATUS_ANOTHER_PASS, STATUS_NOT_BY_A_PASS, STATUS_CLEARED = 0, 1, 2, 3
+STATUS_TEXT = {STATUS_NOT_SEEN: "not seen",
+               STATUS_ANOTHER_PASS: "seen, too uncertain to clear: another, closer or slower pass would clear it",
+               STATUS_NOT_BY_A_PASS: "seen, too uncertain to clear: uneven surface, relief beside it or plating "
+                                     "reading low: another pass alone may not clear it",
+               STATUS_CLEARED: "cleared"}
 
 
 def uncertain_reason(height: float, random_share: float | None = None) -> str:
@@ -1137,6 +1144,9 @@ class Coverage:
     # per sample, the mean Cells.random_share of the good cells around it (NaN where none): over 0.5,
     # what keeps it from clearing is its returns (another pass helps), else the surface around it
     random_share: F64 | None = None
+    # per sample, seen and clear enough but held back by the reference's own relief beside it or by
+    # plating that reads low: another pass alone does not change either (None: not computed)
+    held: NDArray[np.bool_] | None = None
 
     @property
     def uneven(self) -> NDArray[np.bool_]:
@@ -1147,6 +1157,20 @@ class Coverage:
         seen_any = self.seen if self.seen_any is None else self.seen_any
         return np.asarray(seen_any & ~self.seen & (np.nan_to_num(self.random_share, nan=1.0) <= FEW_RETURNS_MIN_SHARE),
                           np.bool_)
+
+    def status(self) -> NDArray[np.uint8]:
+        """Per sample, what an inspection left there (``coverage.ply``, and what a re-dive plan
+        reads): :data:`STATUS_NOT_SEEN`, :data:`STATUS_ANOTHER_PASS` (seen too uncertainly for its
+        returns: another, closer or slower pass would clear it), :data:`STATUS_NOT_BY_A_PASS` (seen
+        too uncertainly for the surface around it, the reference's relief beside it or plating that
+        reads low: another pass alone may not clear it) or :data:`STATUS_CLEARED`."""
+        seen_any = self.seen if self.seen_any is None else self.seen_any
+        out = np.full(len(self.seen), STATUS_NOT_SEEN, np.uint8)
+        out[seen_any] = STATUS_ANOTHER_PASS
+        stuck = self.uneven if self.held is None or len(self.held) != len(self.seen) else self.uneven | self.held
+        out[seen_any & stuck] = STATUS_NOT_BY_A_PASS
+        out[self.seen] = STATUS_CLEARED
+        return out
 
     @property
     def fraction(self) -> float:
@@ -1388,4 +1412,4 @@ def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_
         for i, p in enumerate(patches):
             p["id"] = f"U{i + 1:03d}"
     return Coverage(samples, seen, reference.sample_area, tuple(patches), seen_any, config.coverage.clear_height_m,
-                    dict(sorted(by_height.items())), under, normals, share)
+                    dict(sorted(by_height.items())), under, normals, share, by_relief | by_low)

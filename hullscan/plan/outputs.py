@@ -68,6 +68,13 @@ def plan_document(plan: Plan, *, reference_path: str, draft_m: float, hull_to_na
             "rotation": np.round(hull_to_nav.rotation, 8).tolist()}}
         doc["route_nav"] = np.column_stack([hull_to_nav.apply(plan.route[:, :3]), plan.route[:, 3]]).round(3).tolist() \
             if len(plan.route) else []
+    if plan.earlier is not None:
+        e = plan.earlier
+        doc["after"] = {"coverage": e.source, "clear_height_m": e.clear_height_m,
+                        "matched_fraction": round(e.matched_fraction, 4),
+                        "cleared_before_m2": round(e.area(e.cleared, area), 2),
+                        "not_by_a_pass_m2": round(e.area(e.stuck & ~e.cleared, area), 2),
+                        "seen_before_m2": round(e.area(e.seen, area), 2)}
     if planning_s is not None:
         doc["planning_s"] = round(planning_s, 2)
     return doc

@@ -16,6 +16,7 @@ from hullscan.compare.reference import Reference, mesh_reference
 from hullscan.errors import MeshError, PlanError
 from hullscan.hull.mesh import HullMesh
 from hullscan.plan import SYSTEMATIC_ALLOWANCE_M
+from hullscan.plan.earlier import EarlierCoverage, EarlierMasks, on_samples
 from hullscan.plan.lanes import Lane, NoGo, Vehicle, polyline_length, side_lane, transit
 from hullscan.plan.predict import Accumulation, Predictor
 from hullscan.plan.sonar import SonarProfile
@@ -68,6 +69,7 @@ class Plan:
     lane_start_s: tuple[float, ...] = ()
     model: str = ""  # the uncertainty model the prediction uses, in words
     alignment_residual_m: float | None = None  # what the estimated model's prediction added (None: not used)
+    earlier: EarlierMasks | None = None  # a re-dive: what the earlier inspection left (--after)
 
     def by_region(self) -> dict[str, dict[str, float]]:
         h = self.request.clear_height_m
@@ -148,30 +150,25 @@ class _Route:
 
 
 def make_plan(mesh: HullMesh, profile: SonarProfile, request: PlanRequest, config: CompareConfig,
-              voxel_m: float = 0.02, draft_text: str = "") -> Plan:
+              voxel_m: float = 0.02, draft_text: str = "",
+              earlier: EarlierCoverage | None = None) -> Plan:
     """Plan lanes over ``mesh`` (hull frame) for ``request``; raises :class:`PlanError` for a hull
     without a wetted part, a sonar that cannot see it from the standoff, or a time window too short
-    for the landmarks."""
+    for the landmarks.
+
+    ``earlier`` (a re-dive) is what an earlier inspection left, read on the plan's samples through
+    the reference file's frame: its cleared surface and the surface another pass alone may not clear are not flown for again,
+    nor the landmarks it cleared."""
     v = request.vehicle
     h = request.clear_height_m
-    if not h > 0:
-        raise PlanError(f"--clear-height: expected a compartment height > 0 m, got {h:g}")
-    if v.standoff_m >= profile.range_max_m or v.standoff_m < profile.range_min_m:
-        raise PlanError(f"sonar {profile.name!r} sees from {profile.range_min_m:g} to {profile.range_max_m:g} m: it "
-                        f"cannot see the hull from a {v.standoff_m:g} m standoff (choose a standoff within its range)")
-    cov_cfg = config.coverage
-    try:
-        reference = mesh_reference(mesh, coverage_cell=cov_cfg.coverage_cell_m, coverage_max_z=cov_cfg.coverage_max_z_m)
-    except MeshError as err:
-        raise PlanError(f"{mesh.name}: {err}") from err
-    if len(reference.samples) < 10 or mesh.draft <= -cov_cfg.coverage_max_z_m:
-        raise PlanError(f"{mesh.name}: no wetted part below {-cov_cfg.coverage_max_z_m:g} m at {draft_text or 'this draft'} "
-                        f"(the hull reaches {mesh.draft:.2f} m below the waterline): nothing to survey")
+    reference = _wetted_reference(mesh, profile, request, config, draft_text)
     scene = reference._scene
     samples = reference.samples
     regions = np.asarray(reference.regions_at(samples))
     weights = config.scoring.region_weights
     w_sample = np.array([weights.get(r, weights.get("unknown", 0.6)) for r in regions]) * reference.sample_area
+    before = None if earlier is None else on_samples(earlier, _file_frame(mesh, samples), reference.sample_area)
+    done, stuck = _earlier_masks(before, len(samples), h)
     predictor = Predictor(reference, profile, config, speed_mps=v.speed_mps, voxel_m=voxel_m,
                           systematic_m=request.systematic_m, ping_spacing_m=request.ping_spacing_m,
                           max_beams=request.max_beams, alignment_m=request.alignment_m)
@@ -185,18 +182,11 @@ def make_plan(mesh: HullMesh, profile: SonarProfile, request: PlanRequest, confi
 
     fit_nogo = _nogo_fitter(nogo)
     marks, landmark_lanes = _landmark_lanes(reference, scene, weights, v, beam, (x_lo, x_hi), z_min, fit_nogo)
+    if before is not None:
+        landmark_lanes = _not_cleared_before(reference, before, done, landmark_lanes, notes)
     deep_z = -(draft + v.standoff_m + 0.5)
     route = _Route(scene, v, deep_z, nogo)
-    acc = Accumulation.zeros(len(samples))
-    for lane in landmark_lanes:
-        need = route.cost(lane)
-        if route.t + need > request.time_budget_s:
-            fits = ", ".join(f"{ln.name} ({ln.duration_s / 60:.1f} min)" for ln in route.lanes) or "none"
-            total = route.t + need + sum(ln.duration_s + v.turn_time_s for ln in landmark_lanes[len(route.lanes) + 1:])
-            raise PlanError(f"--time {request.time_budget_s / 60:g} min is too short for the landmarks (their lanes "
-                            f"need about {total / 60:.1f} min at {v.speed_mps:g} m/s); what fits: {fits}")
-        route.add(lane)
-        acc = acc + predictor.cast(lane.waypoints)
+    acc = _fly_landmarks(route, landmark_lanes, predictor, request, len(samples))
     if not marks:
         notes.append("the reference names no landmark regions (sea chests, rudder, propeller, thruster tunnels, "
                       "bilge keels): lanes are chosen for the whole hull alone")
@@ -206,7 +196,8 @@ def make_plan(mesh: HullMesh, profile: SonarProfile, request: PlanRequest, confi
 
     def value(a: Accumulation) -> float:
         _, cl = predictor.clearance(a, (h, 2 * h))
-        return float((w_sample * (cl[h] + COARSE_WEIGHT * (cl[2 * h] & ~cl[h]))).sum())
+        new = ~done & ~stuck  # what the lanes add to what the earlier inspection cleared
+        return float((w_sample * new * (cl[h] + COARSE_WEIGHT * (cl[2 * h] & ~cl[h]))).sum())
 
     seen_all, cl_all = predictor.clearance(sum(cand_acc, acc), (h,))
     if not seen_all.any():
@@ -216,9 +207,14 @@ def make_plan(mesh: HullMesh, profile: SonarProfile, request: PlanRequest, confi
     if not cl_all[h].any():
         raise PlanError(_clears_nothing(predictor, sum(cand_acc, acc), seen_all, profile, v, h))
     left_cands = _choose(route, cands, cand_acc, acc, value, request.time_budget_s)
+    if before is not None and not route.lanes:
+        raise PlanError(_nothing_left(before, done, stuck, reference.sample_area, h))
     # The prediction flies the whole route: transits under the keel and between lanes see the hull too.
     acc = predictor.cast(route.array()[:, :3])
     seen, cleared = predictor.clearance(acc, heights)
+    if before is not None:
+        seen, cleared = _with_earlier(before, seen, cleared, stuck)
+        notes.append(_earlier_note(before, done, stuck, reference.sample_area, h))
     ins = _ins(reference, seen, cleared[h])
     predicted_marks = tuple(find_landmarks(ins))
     # Lanes left out that would still clear something: the time they need is the price of the rest.
@@ -231,7 +227,103 @@ def make_plan(mesh: HullMesh, profile: SonarProfile, request: PlanRequest, confi
                 predicted_marks, tuple(left), targets, nogo, tuple(notes), predictor.rays_cast,
                 tuple(route.starts), predictor.describe(),
                 predictor.alignment_residual(acc, seen)
-                if config.uncertainty.model == "estimated" and config.uncertainty.systematic == "alignment" else None)
+                if config.uncertainty.model == "estimated" and config.uncertainty.systematic == "alignment" else None,
+                before)
+
+
+def _wetted_reference(mesh: HullMesh, profile: SonarProfile, request: PlanRequest, config: CompareConfig,
+                      draft_text: str) -> Reference:
+    """The reference's wetted samples to plan over, after checking the request against the sonar."""
+    v, h = request.vehicle, request.clear_height_m
+    if not h > 0:
+        raise PlanError(f"--clear-height: expected a compartment height > 0 m, got {h:g}")
+    if v.standoff_m >= profile.range_max_m or v.standoff_m < profile.range_min_m:
+        raise PlanError(f"sonar {profile.name!r} sees from {profile.range_min_m:g} to {profile.range_max_m:g} m: it "
+                        f"cannot see the hull from a {v.standoff_m:g} m standoff (choose a standoff within its range)")
+    cov_cfg = config.coverage
+    try:
+        reference = mesh_reference(mesh, coverage_cell=cov_cfg.coverage_cell_m, coverage_max_z=cov_cfg.coverage_max_z_m)
+    except MeshError as err:
+        raise PlanError(f"{mesh.name}: {err}") from err
+    if len(reference.samples) < 10 or mesh.draft <= -cov_cfg.coverage_max_z_m:
+        raise PlanError(f"{mesh.name}: no wetted part below {-cov_cfg.coverage_max_z_m:g} m at {draft_text or 'this draft'} "
+                        f"(the hull reaches {mesh.draft:.2f} m below the waterline): nothing to survey")
+    return reference
+
+
+def _fly_landmarks(route: _Route, lanes: list[Lane], predictor: Predictor, request: PlanRequest,
+                   n_samples: int) -> Accumulation:
+    """Add the landmark lanes to ``route`` in order; what they see. :class:`PlanError` when the time
+    window cannot hold them, with what fits."""
+    v = request.vehicle
+    acc = Accumulation.zeros(n_samples)
+    for lane in lanes:
+        need = route.cost(lane)
+        if route.t + need > request.time_budget_s:
+            fits = ", ".join(f"{ln.name} ({ln.duration_s / 60:.1f} min)" for ln in route.lanes) or "none"
+            total = route.t + need + sum(ln.duration_s + v.turn_time_s for ln in lanes[len(route.lanes) + 1:])
+            raise PlanError(f"--time {request.time_budget_s / 60:g} min is too short for the landmarks (their lanes "
+                            f"need about {total / 60:.1f} min at {v.speed_mps:g} m/s); what fits: {fits}")
+        route.add(lane)
+        acc = acc + predictor.cast(lane.waypoints)
+    return acc
+
+
+def _not_cleared_before(reference: Reference, before: EarlierMasks, done: NDArray[np.bool_], lanes: list[Lane],
+                        notes: list[str]) -> list[Lane]:
+    """The landmark lanes less those over a landmark the earlier inspection cleared (the report's
+    rule: half its surface), noted."""
+    cleared = {lm.name for lm in find_landmarks(_ins(reference, before.seen, done)) if lm.cleared_fraction >= 0.5}
+    if cleared:
+        notes.append(f"cleared by {before.source}, not flown again: {', '.join(sorted(cleared))}")
+    return [ln for ln in lanes if ln.target not in cleared]
+
+
+def _file_frame(mesh: HullMesh, points: F64) -> F64:
+    """Hull-frame points in the mesh file's own coordinates, where an inspection writes coverage.ply."""
+    return points if mesh.ref_from_hull is None else mesh.ref_from_hull.apply(points)
+
+
+def _earlier_masks(before: EarlierMasks | None, n: int, h: float) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """What the lanes need not clear again: (cleared before, for ``h`` or less; seen before where
+    another pass alone may not clear it, when the earlier inspection judged ``h`` or more)."""
+    none = np.zeros(n, bool)
+    if before is None:
+        return none, none
+    done = before.cleared if h >= before.clear_height_m - 1e-9 else none
+    stuck = before.stuck & ~done if h <= before.clear_height_m + 1e-9 else none
+    return done, stuck
+
+
+def _with_earlier(before: EarlierMasks, seen: NDArray[np.bool_], cleared: dict[float, NDArray[np.bool_]],
+                  stuck: NDArray[np.bool_]) -> tuple[NDArray[np.bool_], dict[float, NDArray[np.bool_]]]:
+    """The plan's prediction on top of the earlier inspection: seen either time, cleared for a height
+    at least the earlier one's where it cleared, and not where another pass alone may not clear."""
+    out = {}
+    for hh, c in cleared.items():
+        c = c | before.cleared if hh >= before.clear_height_m - 1e-9 else c.copy()
+        out[hh] = c & ~stuck if hh <= before.clear_height_m + 1e-9 else c
+    return seen | before.seen, out
+
+
+def _earlier_note(before: EarlierMasks, done: NDArray[np.bool_], stuck: NDArray[np.bool_], area: float,
+                  h: float) -> str:
+    text = (f"after {before.source}: {before.area(done, area):.1f} m2 it cleared for {before.clear_height_m:g} m is "
+            f"not flown again; {before.area(stuck, area):.1f} m2 it saw over uneven surface, relief or plating reading "
+            "low is left for divers or a closer look (another pass alone may not clear it)")
+    if h < before.clear_height_m - 1e-9:
+        text += f"; it cleared for {before.clear_height_m:g} m, not {h:g} m: its cleared surface is planned again"
+    if before.matched_fraction < 0.95:
+        text += (f"; only {100 * before.matched_fraction:.0f} % of this plan's hull lies on its samples (another mesh "
+                 "or draft?): the rest is planned as not seen")
+    return text
+
+
+def _nothing_left(before: EarlierMasks, done: NDArray[np.bool_], stuck: NDArray[np.bool_], area: float,
+                  h: float) -> str:
+    return (f"after {before.source}: no lane from this standoff clears more for {h:g} m ({before.area(done, area):.1f} m2 "
+            f"cleared then; {before.area(stuck, area):.1f} m2 seen over uneven surface, relief or plating reading low, "
+            "which another pass alone may not clear): send divers or fly closer (--standoff)")
 
 
 def _clears_nothing(predictor: Predictor, acc: Accumulation, seen: NDArray[np.bool_], profile: SonarProfile,

@@ -354,7 +354,7 @@ def render_report(ins: Any, doc: dict[str, Any]) -> str:
     parts.append("</div>")
 
     # --- not inspected
-    parts += _not_inspected_section(cov)
+    parts += _not_inspected_section(cov, bool(doc["outputs"].get("coverage_ply")))
 
     # --- 3D view (screen only)
     parts.append("<div class='screen-only'><h2>3D view</h2><p class='muted'>Drag to rotate, wheel to zoom. Colour: "
@@ -390,8 +390,9 @@ def _ship_section(ins: Any, doc: dict[str, Any], landmarks: list[Landmark]) -> l
     return parts
 
 
-def _not_inspected_section(cov: dict[str, Any]) -> list[str]:
-    """The surface not inspected: its area and the largest patches (at most 25), each with why."""
+def _not_inspected_section(cov: dict[str, Any], coverage_ply: bool = False) -> list[str]:
+    """The surface not inspected: its area and the largest patches (at most 25), each with why, and
+    how to plan a re-dive over it (when ``coverage.ply`` was written)."""
     e = _esc
     parts: list[str] = []
     parts.append("<h2>Not inspected</h2>")
@@ -411,6 +412,10 @@ def _not_inspected_section(cov: dict[str, Any]) -> list[str]:
             # What a dive team can do about it, by why (over the patches listed in findings.json).
             parts.append("<p id='not-inspected-why'>By why, over its patches of 0.1 m² or more: "
                          + "; ".join(f"{v:.1f} m² {e(k)}" for k, v in why) + ".</p>")
+        if coverage_ply and cov["not_inspected_area_m2"] > 0:
+            parts.append("<p id='re-dive'><code>coverage.ply</code> beside this report maps it sample by sample; "
+                         "<code>hullscan plan --reference MESH --draft D --after FOLDER</code> (this report's folder, "
+                         "the same mesh and draft) plans the next dive over what a pass can still clear.</p>")
     else:
         parts.append("<p>Not computed: nothing is cleared by this report.</p>")
     return parts

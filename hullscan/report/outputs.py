@@ -19,7 +19,14 @@ import numpy as np
 from pydantic import BaseModel
 
 from hullscan._version import software
-from hullscan.compare.analysis import Coverage
+from hullscan.compare.analysis import (
+    STATUS_ANOTHER_PASS,
+    STATUS_CLEARED,
+    STATUS_NOT_BY_A_PASS,
+    STATUS_NOT_SEEN,
+    STATUS_TEXT,
+    Coverage,
+)
 from hullscan.compare.inspect import Inspection
 from hullscan.core.colour import deviation_colours
 from hullscan.model import Transform
@@ -44,7 +51,7 @@ SCHEMA = "hullscan.findings"
 # 2.10: alignment.registration.relief and prior_registration.relief (the position along the ship fixed by
 #       reference relief the survey saw, where the plating left it ambiguous).
 # 2.11: relief.valley_sigma_m (the valley's own width; relief.sigma_m is stated to at least 0.2 m).
-SCHEMA_VERSION = "2.11"
+SCHEMA_VERSION = "2.12"
 
 
 def sha256_file(path: str | Path) -> str:
@@ -242,6 +249,33 @@ def write_deviation_ply(path: Path, points: np.ndarray, d: np.ndarray) -> None:
     write_ply(path, {"vertex": rec}, ["hullscan deviation cloud (reference frame, m)"])
 
 
+# coverage.ply's colours per status: the report's grey, amber and green, and brown as RViz draws
+# uneven surface.
+STATUS_COLOURS = {STATUS_NOT_SEEN: (189, 189, 189), STATUS_ANOTHER_PASS: (253, 191, 111),
+                  STATUS_NOT_BY_A_PASS: (140, 86, 40), STATUS_CLEARED: (77, 175, 74)}
+
+
+def write_coverage_ply(path: Path, points: np.ndarray, normals: np.ndarray | None, status: np.ndarray,
+                       clear_height_m: float, sample_area_m2: float) -> None:
+    """Binary PLY of the reference's samples (N, 3; the reference file's frame): x y z, nx ny nz
+    (outward; 0 when unknown), red green blue by status, and ``scalar_status`` (uchar, N;
+    :data:`~hullscan.compare.analysis.STATUS_TEXT`). The header states the clear height and the area
+    each sample stands for: what ``hullscan plan --after`` reads to plan a re-dive."""
+    n = len(points)
+    rec = np.zeros(n, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("nx", "<f4"), ("ny", "<f4"), ("nz", "<f4"),
+                             ("red", "u1"), ("green", "u1"), ("blue", "u1"), ("scalar_status", "u1")])
+    rec["x"], rec["y"], rec["z"] = points[:, 0], points[:, 1], points[:, 2]
+    if normals is not None and len(normals) == n:
+        rec["nx"], rec["ny"], rec["nz"] = normals[:, 0], normals[:, 1], normals[:, 2]
+    rgb = np.array([STATUS_COLOURS[k] for k in sorted(STATUS_COLOURS)], np.uint8)[status]
+    rec["red"], rec["green"], rec["blue"] = rgb[:, 0], rgb[:, 1], rgb[:, 2]
+    rec["scalar_status"] = status
+    comments = ["hullscan coverage (reference frame, m)", f"clear_height_m {clear_height_m:g}",
+                f"sample_area_m2 {sample_area_m2:.6g}",
+                *(f"status {k} {STATUS_TEXT[k]}" for k in sorted(STATUS_TEXT))]
+    write_ply(path, {"vertex": rec}, comments)
+
+
 def write_sha256_sidecar(path: Path) -> Path:
     """``path.sha256`` in ``sha256sum`` format, so ``sha256sum -c report.html.sha256`` checks the file."""
     side = path.with_name(path.name + ".sha256")
@@ -275,6 +309,9 @@ def write_outputs(ins: Inspection, out_dir: str | Path, inputs: Mapping[str, str
     # written again at the end with the report's hashes.
     if ins.points is not None and ins.deviation is not None:
         doc["outputs"]["deviation_ply"] = "deviation.ply"
+    cov = ins.coverage
+    if cov is not None and len(cov.samples):
+        doc["outputs"]["coverage_ply"] = "coverage.ply"
     doc = _finite(doc)
     write_text_atomic(out / "findings.json", json.dumps(doc, indent=2, allow_nan=False, default=_json_default))
     files["findings"] = out / "findings.json"
@@ -282,6 +319,14 @@ def write_outputs(ins: Inspection, out_dir: str | Path, inputs: Mapping[str, str
         with atomic_path(out / "deviation.ply") as tmp:
             write_deviation_ply(tmp, ins.to_user(ins.points), ins.deviation)
         files["deviation"] = out / "deviation.ply"
+    if cov is not None and len(cov.samples):
+        normals = cov.normals
+        if normals is not None and ins.ref_from_hull is not None:
+            normals = ins.ref_from_hull.rot.apply(normals)
+        with atomic_path(out / "coverage.ply") as tmp:
+            write_coverage_ply(tmp, ins.to_user(cov.samples), normals, cov.status(), cov.clear_height,
+                               cov.sample_area)
+        files["coverage"] = out / "coverage.ply"
     if ins.crops:
         from PIL import Image
 

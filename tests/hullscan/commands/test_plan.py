@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,3 +59,54 @@ def test_bad_input_is_one_line(mesh: Path, tmp_path: Path, args: list[str], line
     assert out.returncode == 1
     assert line in out.stderr and "Traceback" not in out.stderr
     assert len([ln for ln in out.stderr.splitlines() if "ERROR" in ln]) == 1
+
+
+def _first_dive(mesh: Path, run: Path, status_at: Any) -> None:
+    """An earlier inspection's coverage.ply as replay writes it, in the mesh file's frame."""
+    import numpy as np
+
+    from hullscan.compare.config import CompareConfig
+    from hullscan.compare.reference import mesh_reference
+    from hullscan.hull import load_mesh
+    from hullscan.report.outputs import write_coverage_ply
+
+    m = load_mesh(mesh, draft=3.0)
+    cov = CompareConfig().coverage
+    ref = mesh_reference(m, coverage_cell=cov.coverage_cell_m, coverage_max_z=cov.coverage_max_z_m)
+    s = ref.samples
+    pts = s if m.ref_from_hull is None else m.ref_from_hull.apply(s)
+    run.mkdir(parents=True)
+    write_coverage_ply(run / "coverage.ply", pts, None, status_at(s).astype(np.uint8), 0.1, ref.sample_area)
+
+
+def test_redive_after_an_earlier_inspection(mesh: Path, tmp_path: Path) -> None:
+    import dataclasses
+
+    import numpy as np
+
+    from hullscan.plan.earlier import load_earlier, other_reference, sha256_of
+
+    run = tmp_path / "first"
+    _first_dive(mesh, run, lambda s: np.where(s[:, 1] < -2.9, 1, 3))
+    out = _plan("--reference", str(mesh), "--draft", "3", "--time", "15min", "--after", str(run),
+                "--out", str(tmp_path / "p"))
+    assert out.returncode == 0, out.stderr
+    doc = json.loads((tmp_path / "p" / "plan.json").read_text())
+    assert doc["after"]["matched_fraction"] == 1.0 and doc["after"]["cleared_before_m2"] > 100
+    assert doc["lanes"] and {ln["side"] for ln in doc["lanes"]} <= {"starboard", "bottom"}
+    assert "it cleared for 0.1 m is not flown again" in out.stdout and "warning" not in out.stdout
+    # made against another reference file (findings.json's hash): said, not refused
+    earlier = load_earlier(run)
+    assert earlier.reference_sha256 is None and other_reference(earlier, mesh) is None
+    assert other_reference(dataclasses.replace(earlier, reference_sha256=sha256_of(mesh)), mesh) is None
+    assert "another reference file" in str(other_reference(dataclasses.replace(earlier, reference_sha256="0" * 64), mesh))
+
+
+def test_redive_bad_input_is_one_line(mesh: Path, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "coverage.ply").write_text("not a ply")
+    for run, line in ((tmp_path / "empty", "no coverage.ply there"), (bad, "not a PLY file")):
+        out = _plan("--reference", str(mesh), "--draft", "3", "--after", str(run), "--out", str(tmp_path / "p"))
+        assert out.returncode == 1 and line in out.stderr and "Traceback" not in out.stderr, out.stderr

@@ -123,3 +123,27 @@ def test_the_compare_line_says_what_another_pass_would_clear() -> None:
                     "38.2 m² uneven surface it may not; 1.0 m² too uncertain")
     assert seen_not_cleared_line(cov({"area_m2": 900.0, "reason": "not seen"})) is None
     assert seen_not_cleared_line(None) is None
+
+
+def test_coverage_status_per_sample() -> None:
+    """What coverage.ply says at each sample: not seen; seen but not cleared for its returns (random
+    share over the half: another pass); for the surface around it or held back by relief or by
+    reading low (another pass alone may not); cleared."""
+    from hullscan.compare.analysis import (
+        STATUS_ANOTHER_PASS,
+        STATUS_CLEARED,
+        STATUS_NOT_BY_A_PASS,
+        STATUS_NOT_SEEN,
+        Coverage,
+    )
+
+    seen_any = np.array([False, True, True, True, True])
+    cleared = np.array([False, False, False, False, True])
+    share = np.array([np.nan, 0.8, 0.3, 0.9, 0.2])
+    held = np.array([False, False, False, True, False])
+    cov = Coverage(np.zeros((5, 3)), cleared, 0.01, (), seen_any, 0.1, random_share=share, held=held)
+    assert cov.status().tolist() == [STATUS_NOT_SEEN, STATUS_ANOTHER_PASS, STATUS_NOT_BY_A_PASS, STATUS_NOT_BY_A_PASS,
+                                     STATUS_CLEARED]
+    # without the split (a coverage made before it): seen and not cleared reads as another pass
+    bare = Coverage(np.zeros((5, 3)), cleared, 0.01, (), seen_any, 0.1)
+    assert bare.status().tolist() == [0, 1, 1, 1, 3]

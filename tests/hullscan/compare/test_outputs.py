@@ -69,7 +69,7 @@ def test_findings_json_schema(written):
     ins, out = written
     doc = json.loads((out / "findings.json").read_text())
     validate_findings(doc)
-    assert doc["schema_version"] == SCHEMA_VERSION == "2.11" and doc["status"] == "complete"
+    assert doc["schema_version"] == SCHEMA_VERSION == "2.12" and doc["status"] == "complete"
     assert doc["fittings"] is None and doc["summary"]["n_explained_by_fittings"] == 0  # no --fittings
     # What the figures were computed with: the numerical packages change them (stop 45).
     assert doc["software"]["packages"]["numpy"] == np.__version__ and doc["software"]["python"]
@@ -394,3 +394,26 @@ def test_passes_reach_the_record_the_csv_and_the_report(hull, scan, tmp_path):
         evidence = re.findall(r"sonar cloud points([^<]*?), \d+ camera frames", report)
         assert len(evidence) == len(doc["findings"])
         assert all(e.startswith(f" {words}") if words else e == "" for e in evidence), evidence
+
+
+def test_coverage_ply(written):
+    """coverage.ply: the reference's samples in the file's frame with what the inspection left at
+    each (what a re-dive plan reads), the clear height and sample area in its header."""
+    from hullscan.compare.analysis import STATUS_CLEARED, STATUS_NOT_SEEN
+    from hullscan.ply import read_ply
+
+    ins, out = written
+    ply = read_ply(out / "coverage.ply", "coverage.ply")
+    v = ply.elements["vertex"]
+    cov = ins.coverage
+    assert len(v) == len(cov.samples)
+    assert np.allclose(np.column_stack([v["x"], v["y"], v["z"]]), ins.to_user(cov.samples), atol=1e-4)
+    status = v["scalar_status"]
+    assert ((status == STATUS_CLEARED) == cov.seen).all()
+    assert ((status == STATUS_NOT_SEEN) == ~cov.seen_any).all()
+    assert float(ply.comment("clear_height_m")) == cov.clear_height
+    assert float(ply.comment("sample_area_m2")) == pytest.approx(cov.sample_area, rel=1e-5)
+    assert json.loads((out / "findings.json").read_text())["outputs"]["coverage_ply"] == "coverage.ply"
+    doc = json.loads((out / "findings.json").read_text())
+    assert doc["coverage"]["not_inspected_area_m2"] > 0
+    assert "id='re-dive'" in (out / "report.html").read_text()  # the report says how to plan the next dive

@@ -66,7 +66,7 @@ def _doc(path: Path) -> dict:  # type: ignore[type-arg]
 
 def test_the_first_visit_has_no_history_to_compare_with(visits: dict[str, Path]) -> None:
     doc = _doc(visits["dir"] / "v1")
-    assert doc["schema_version"] == "2.11"
+    assert doc["schema_version"] == "2.12"
     assert doc["history"]["status"] == "none" and doc["history"]["imo"] == IMO
     assert all(f["history"] is None for f in doc["findings"])
 

@@ -103,3 +103,53 @@ def test_a_residual_that_alone_clears_nothing_says_so_and_what_height_it_allows(
     plan = make_plan(barge(), MULTIBEAM, PlanRequest(least, 20 * 60, Vehicle(standoff_m=3.0, min_depth_m=1.0),
                                                      alignment_m=0.03), stop37)
     assert plan.cleared[least].any() and plan.alignment_residual_m == pytest.approx(0.03)
+
+
+def _earlier(plan, status_at, height=0.1):  # type: ignore[no-untyped-def]
+    from hullscan.plan.earlier import EarlierCoverage
+
+    s = plan.reference.samples
+    return EarlierCoverage("runs/first-dive/coverage.ply", s.copy(), status_at(s).astype(np.uint8), height,
+                           plan.reference.sample_area)
+
+
+def test_a_redive_flies_only_what_a_pass_can_still_clear(plan) -> None:  # type: ignore[no-untyped-def]
+    """An earlier inspection cleared all but the starboard side: the re-dive flies no landmark lane
+    (sea chest and propeller cleared) and no port lane, goes over the starboard side, and predicts the
+    earlier cleared surface as cleared."""
+    earlier = _earlier(plan, lambda s: np.where(s[:, 1] < -2.9, 1, 3))
+    again = make_plan(barge(), MULTIBEAM, PlanRequest(0.1, 20 * 60, Vehicle(standoff_m=3.0, min_depth_m=1.0)),
+                      CompareConfig(), earlier=earlier)
+    assert again.lanes and not any(ln.kind == "landmark" or ln.side == "port" for ln in again.lanes)
+    assert any(ln.side == "starboard" for ln in again.lanes)
+    assert again.planned_s < 0.5 * plan.planned_s
+    port = again.reference.samples[:, 1] > 2.9
+    assert again.cleared[0.1][port].all() and again.cleared[0.1].mean() > plan.cleared[0.1].mean()
+    assert any("not flown again: port sea chest, propeller" in n for n in again.notes)
+    assert again.earlier is not None and again.earlier.matched_fraction == pytest.approx(1.0)
+
+
+def test_a_redive_leaves_uneven_surface_to_the_divers(plan) -> None:  # type: ignore[no-untyped-def]
+    """What another pass alone may not clear is not flown for, nor predicted cleared; with nothing else
+    left the re-dive says so, with the areas."""
+    stuck = _earlier(plan, lambda s: np.where(s[:, 1] < -2.9, 2, 3))
+    request = PlanRequest(0.1, 20 * 60, Vehicle(standoff_m=3.0, min_depth_m=1.0))
+    with pytest.raises(PlanError, match=r"no lane from this standoff clears more for 0\.1 m .* m2 seen over uneven"):
+        make_plan(barge(), MULTIBEAM, request, CompareConfig(), earlier=stuck)
+    # half of it uneven, half few returns: the lanes go for the half a pass can clear, and the uneven
+    # half stays not cleared in the prediction
+    half = _earlier(plan, lambda s: np.where(s[:, 1] < -2.9, np.where(s[:, 0] < 12, 2, 1), 3))
+    again = make_plan(barge(), MULTIBEAM, request, CompareConfig(), earlier=half)
+    s = again.reference.samples
+    assert not again.cleared[0.1][(s[:, 1] < -2.9) & (s[:, 0] < 12)].any()
+    assert again.cleared[0.1][(s[:, 1] < -2.9) & (s[:, 0] > 14)].mean() > 0.5
+
+
+def test_a_redive_for_a_smaller_height_plans_the_cleared_surface_again(plan) -> None:  # type: ignore[no-untyped-def]
+    """Cleared for 0.2 m is not cleared for 0.1 m: a re-dive for 0.1 m flies it again, and says why."""
+    earlier = _earlier(plan, lambda s: np.full(len(s), 3), height=0.2)
+    again = make_plan(barge(), MULTIBEAM, PlanRequest(0.1, 20 * 60, Vehicle(standoff_m=3.0, min_depth_m=1.0)),
+                      CompareConfig(), earlier=earlier)
+    assert any(ln.kind == "landmark" for ln in again.lanes)
+    assert any("not 0.1 m: its cleared surface is planned again" in n for n in again.notes)
+    assert again.cleared[0.2].all() and again.cleared[0.1].mean() == pytest.approx(plan.cleared[0.1].mean(), abs=0.02)

@@ -1,0 +1,136 @@
+"""What an earlier inspection left, read back for a re-dive plan (``hullscan plan --after RUN``).
+
+An inspection writes ``coverage.ply``: the reference's samples in the reference file's own frame,
+each with its status (:data:`hullscan.compare.analysis.STATUS_TEXT`). A re-dive plan puts its lanes
+over what a pass can still clear (not seen, or seen with too few or too noisy returns) and leaves
+alone what is cleared, and what another pass alone may not clear (uneven surface, relief beside it,
+plating reading low), which it lists for the divers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+
+from hullscan.compare.analysis import (
+    STATUS_ANOTHER_PASS,
+    STATUS_CLEARED,
+    STATUS_NOT_BY_A_PASS,
+    STATUS_TEXT,
+)
+from hullscan.errors import PlanError, PlyError
+from hullscan.ply import read_ply
+
+F64 = NDArray[np.float64]
+Mask = NDArray[np.bool_]
+
+
+@dataclass(frozen=True, eq=False)
+class EarlierCoverage:
+    """An earlier inspection's coverage: samples (N, 3, the reference file's frame), their status
+    (N, uint8), the compartment height it cleared for, and where it came from."""
+
+    source: str
+    points: F64
+    status: NDArray[np.uint8]
+    clear_height_m: float
+    sample_area_m2: float
+    reference_sha256: str | None = None  # of the reference file that inspection compared with
+    created_utc: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class EarlierMasks:
+    """An earlier inspection's coverage on a plan's samples (each (M,), bool): seen at all, cleared
+    (for ``clear_height_m``) and seen but not clearable by another pass alone."""
+
+    source: str
+    seen: Mask
+    cleared: Mask
+    stuck: Mask
+    clear_height_m: float
+    matched_fraction: float  # share of the plan's samples with an earlier sample nearby
+
+    def area(self, mask: Mask, sample_area: float) -> float:
+        return float(mask.sum() * sample_area)
+
+
+def load_earlier(run_dir: str | Path) -> EarlierCoverage:
+    """Read ``RUN/coverage.ply`` (and the date and reference hash from ``RUN/findings.json``); raises
+    :class:`PlanError` naming the file and what was expected."""
+    run = Path(run_dir)
+    ply_path = run / "coverage.ply" if run.is_dir() else run
+    if not ply_path.is_file():
+        raise PlanError(f"--after {run_dir}: no coverage.ply there (expected the output folder of an earlier "
+                        "hullscan replay or compare against a mesh, from version 2.12 of findings.json on)")
+    try:
+        ply = read_ply(ply_path, ply_path)
+    except PlyError as err:
+        raise PlanError(f"--after: {err}") from err
+    vert = ply.elements.get("vertex")
+    names = () if vert is None or vert.dtype.names is None else vert.dtype.names
+    if vert is None or not {"x", "y", "z", "scalar_status"} <= set(names):
+        raise PlanError(f"{ply_path}: expected a hullscan coverage PLY (vertex x, y, z, scalar_status)")
+    height, area = ply.comment("clear_height_m"), ply.comment("sample_area_m2")
+    try:
+        h, a = float(height or ""), float(area or "")
+    except ValueError as err:
+        raise PlanError(f"{ply_path}: expected 'clear_height_m' and 'sample_area_m2' header comments") from err
+    status = np.asarray(vert["scalar_status"], np.uint8)
+    if len(status) and status.max() > max(STATUS_TEXT):
+        raise PlanError(f"{ply_path}: scalar_status {int(status.max())} unknown (expected 0-{max(STATUS_TEXT)})")
+    points = np.column_stack([vert["x"], vert["y"], vert["z"]]).astype(np.float64)
+    sha, created = _findings_facts(ply_path.parent / "findings.json")
+    return EarlierCoverage(str(ply_path), points, status, h, a, sha, created)
+
+
+def _findings_facts(path: Path) -> tuple[str | None, str]:
+    """The reference file's SHA-256 and the inspection's date from findings.json (None, '' without one)."""
+    if not path.is_file():
+        return None, ""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise PlanError(f"{path}: not readable as JSON ({err})") from err
+    sha = next((i.get("sha256") for i in doc.get("inputs", []) if i.get("role") == "reference"), None)
+    return sha, str(doc.get("created_utc", ""))
+
+
+def sha256_of(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def other_reference(earlier: EarlierCoverage, reference: str | Path) -> str | None:
+    """A warning when the earlier inspection compared with another reference file (by SHA-256); None
+    when the same, or when its findings.json did not say."""
+    if earlier.reference_sha256 is None or earlier.reference_sha256 == sha256_of(reference):
+        return None
+    return (f"{earlier.source} was made against another reference file than {reference}: its coverage is read "
+            "where its samples lie on this mesh's")
+
+
+def on_samples(earlier: EarlierCoverage, samples_ref: F64, sample_area: float) -> EarlierMasks:
+    """The earlier status at each plan sample (M, 3; the reference file's frame): the nearest earlier
+    sample within a sample spacing and a half (at one spacing grids of the same cell meet; another
+    draft moves the samples near the waterline); none nearby reads as not seen."""
+    reach = 1.5 * float(np.sqrt(max(sample_area, earlier.sample_area_m2)))
+    if not len(earlier.points):
+        idx = np.full(len(samples_ref), -1)
+    else:
+        d, idx = cKDTree(earlier.points).query(samples_ref, k=1, distance_upper_bound=reach)
+        idx = np.where(np.isfinite(d), idx, -1)
+    found = idx >= 0
+    st = np.where(found, earlier.status[np.clip(idx, 0, None)] if len(earlier.status) else 0, 0)
+    seen = found & (st >= STATUS_ANOTHER_PASS)
+    return EarlierMasks(earlier.source, seen, found & (st == STATUS_CLEARED), found & (st == STATUS_NOT_BY_A_PASS),
+                        earlier.clear_height_m, float(found.mean()) if len(found) else 0.0)

@@ -1,0 +1,52 @@
+"""An earlier inspection's coverage.ply read back for a re-dive: round trip, matching onto another
+set of samples, and bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hullscan.errors import PlanError
+from hullscan.plan.earlier import load_earlier, on_samples
+from hullscan.ply import write_ply
+from hullscan.report.outputs import write_coverage_ply
+
+
+def _grid(step: float = 0.2) -> np.ndarray:
+    x, z = np.meshgrid(np.arange(0.0, 4.0, step), np.arange(-2.0, 0.0, step))
+    return np.column_stack([x.ravel(), np.full(x.size, 3.0), z.ravel()])
+
+
+def test_round_trip_and_matching(tmp_path: Path) -> None:
+    pts = _grid()
+    status = (np.arange(len(pts)) % 4).astype(np.uint8)
+    write_coverage_ply(tmp_path / "coverage.ply", pts, np.tile([0.0, 1.0, 0.0], (len(pts), 1)), status, 0.1, 0.04)
+    e = load_earlier(tmp_path)  # the folder, as --after takes it
+    assert e.clear_height_m == 0.1 and e.sample_area_m2 == pytest.approx(0.04)
+    assert np.allclose(e.points, pts, atol=1e-5) and (e.status == status).all()
+    # a plan's samples a few cm off the earlier ones (another draft's grid), and one far away
+    mine = np.vstack([pts + np.array([0.03, 0.0, -0.02]), [[40.0, 3.0, -1.0]]])
+    m = on_samples(e, mine, 0.04)
+    assert m.cleared[:-1].tolist() == (status == 3).tolist() and m.stuck[:-1].tolist() == (status == 2).tolist()
+    assert m.seen[:-1].tolist() == (status >= 1).tolist()
+    assert not (m.seen[-1] or m.cleared[-1] or m.stuck[-1])  # nothing nearby: not seen
+    assert m.matched_fraction == pytest.approx(len(pts) / len(mine))
+
+
+def test_bad_files_name_themselves(tmp_path: Path) -> None:
+    rec = np.zeros(3, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
+    write_ply(tmp_path / "plain.ply", {"vertex": rec})
+    with pytest.raises(PlanError, match=r"plain\.ply: expected a hullscan coverage PLY"):
+        load_earlier(tmp_path / "plain.ply")
+    rec2 = np.zeros(3, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("scalar_status", "u1")])
+    write_ply(tmp_path / "nohead.ply", {"vertex": rec2})
+    with pytest.raises(PlanError, match="expected 'clear_height_m' and 'sample_area_m2'"):
+        load_earlier(tmp_path / "nohead.ply")
+    rec2["scalar_status"] = 9
+    write_ply(tmp_path / "odd.ply", {"vertex": rec2}, ["clear_height_m 0.1", "sample_area_m2 0.04"])
+    with pytest.raises(PlanError, match="scalar_status 9 unknown"):
+        load_earlier(tmp_path / "odd.ply")
+    with pytest.raises(PlanError, match=r"no coverage\.ply there"):
+        load_earlier(tmp_path / "nowhere")
