@@ -67,10 +67,9 @@ def register(sub: Any) -> None:
     p.add_argument("--turn-time", type=float, default=20.0, help="time a turn onto a lane costs (s, default 20)")
     p.add_argument("--propeller-nogo", type=float, default=2.0, metavar="M",
                    help="distance kept from the propeller's blade tips (m, default 2)")
-    p.add_argument("--systematic", type=float, default=None, metavar="M",
+    p.add_argument("--systematic", type=float, default=SYSTEMATIC_ALLOWANCE_M, metavar="M",
                    help="allowance for the survey's systematic error in a cell's height (m, default "
-                   f"{SYSTEMATIC_ALLOWANCE_M:g}: measured on replayed library surveys, docs/results/issue20_plan.md; "
-                   "with --after, what that inspection measured on this hull)")
+                   f"{SYSTEMATIC_ALLOWANCE_M:g}: measured on replayed library surveys, docs/results/issue20_plan.md)")
     p.add_argument("--alignment-residual", type=float, default=None, metavar="M",
                    help="estimated model: the survey's alignment residual, which it adds to every cell (m; default: "
                    "predicted from the plan, from the spread of its returns' leading-edge bias over the hull, "
@@ -86,24 +85,6 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _earlier(args: argparse.Namespace) -> tuple[Any, float]:
-    """The earlier inspection a re-dive plans after (None without --after) and the systematic
-    allowance: as given, else what that inspection measured on this hull today (growth, lane
-    offsets), else the library surveys' typical figure."""
-    from hullscan.plan.earlier import load_earlier, other_reference
-
-    earlier = None
-    if args.after:
-        earlier = load_earlier(args.after)
-        warning = other_reference(earlier, args.reference)
-        if warning:
-            print(f"warning: {warning}")
-    if args.systematic is not None:
-        return earlier, float(args.systematic)
-    measured = None if earlier is None else earlier.systematic_m
-    return earlier, SYSTEMATIC_ALLOWANCE_M if measured is None else measured
-
-
 def run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
@@ -112,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     from hullscan.config import load_config
     from hullscan.errors import MeshError, PlanError
     from hullscan.hull import load_mesh
+    from hullscan.plan.earlier import load_earlier, other_reference
     from hullscan.plan.lanes import Vehicle
     from hullscan.plan.outputs import plan_document, plan_drawing, write_plan
     from hullscan.plan.planner import PlanRequest, make_plan
@@ -136,10 +118,15 @@ def run(args: argparse.Namespace) -> int:
                             "fix; give the transform form ({translation, yaw_deg}) to plan in the navigation frame")
         hull_to_nav = prior.hull_to_nav(mesh.ref_from_hull)
     vehicle = Vehicle(args.speed, args.standoff, args.min_depth, args.turn_time, args.propeller_nogo)
-    draft_text = f"draft {args.draft:g} m" if args.draft is not None else "the file's waterline"
-    earlier, systematic = _earlier(args)
-    request = PlanRequest(args.clear_height, budget, vehicle, systematic_m=systematic,
+    request = PlanRequest(args.clear_height, budget, vehicle, systematic_m=args.systematic,
                           alignment_m=args.alignment_residual)
+    draft_text = f"draft {args.draft:g} m" if args.draft is not None else "the file's waterline"
+    earlier = None
+    if args.after:
+        earlier = load_earlier(args.after)
+        warning = other_reference(earlier, args.reference)
+        if warning:
+            print(f"warning: {warning}")
     plan = make_plan(mesh, profile, request, cfg.compare, voxel_m=cfg.recon.voxel_size, draft_text=draft_text,
                      earlier=earlier)
     doc = plan_document(plan, reference_path=str(args.reference), draft_m=round(mesh.draft, 3), hull_to_nav=hull_to_nav,
@@ -159,11 +146,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {lm.name}: {lm.status} ({100 * lm.cleared_fraction:.0f} % cleared)")
     if plan.left:
         print("left, by risk: " + "; ".join(f"{d['what']} {d['area_m2']:.1f} m2" for d in plan.left[:6]))
-    if earlier is not None:
+    if plan.earlier is not None:
         print(next(n for n in plan.notes if n.startswith("after ")))
-        how = "as given" if args.systematic is not None else (
-            "as that inspection measured it on this hull" if earlier.systematic_m is not None else "the default")
-        print(f"systematic allowance {1000 * systematic:.1f} mm, {how}")
     if plan.targets["why_not"]:
         print(f"targets not met: {plan.targets['why_not']}")
     print("wrote " + ", ".join(str(p) for p in paths))

@@ -214,8 +214,8 @@ def check_redive(scenario: Path, out: Path, check: PlanCheck) -> dict[str, Any]:
     _plan(["--reference", str(ref), "--draft", draft, "--sonar", str(out / "sonar.yaml"),
            "--clear-height", str(check.clear_height_m), "--time", check.budget,
            "--speed", str(sc.survey.speed_mps), "--standoff", str(sc.survey.standoff_m),
-           "--min-depth", str(sc.survey.min_depth_m), "--config", str(cfg), "--after", str(first),
-           "--out", str(out / "plan")])  # the allowance: what the first dive measured (plan --after's default)
+           "--min-depth", str(sc.survey.min_depth_m), "--systematic", str(check.systematic_m),
+           "--config", str(cfg), "--after", str(first), "--out", str(out / "plan")])
     timings["plan"] = round(time.perf_counter() - t0, 1)
     (out / "second").mkdir(exist_ok=True)
     flown = out / "second" / "scenario.yaml"
@@ -242,7 +242,6 @@ def redive_union(plan: dict[str, Any], first: Path, second: Path) -> dict[str, A
     pred = plan["predicted"]["cleared_fraction"]
     achieved = float(union.mean())
     return {"lanes": len(plan["lanes"]), "planned_s": plan["planned_s"],
-            "systematic_m": plan["predicted"].get("systematic_m"),
             "first_cleared": round(float(cleared_a.mean()), 4),
             "second_cleared": round(float(on_b.cleared.mean()), 4),
             "union_cleared": {"predicted": pred, "achieved": round(achieved, 4),

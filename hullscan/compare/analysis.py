@@ -88,10 +88,6 @@ class Cells:
     # the rest systematic (what the surface around it shows: growth, plate edges, lanes placed apart);
     # None where the model keeps no such split. Why a place is too uncertain to clear (coverage).
     random_share: F64 | None = None
-    # (M,) each cell's systematic term before the survey's scale (m, 1 sigma): what the surface around
-    # it shows (lane offsets, plate shape, growth), as the uncertainty model added it to the random
-    # term; None where the model keeps no such split.
-    systematic: F64 | None = None
 
 
 def group_quantile(groups: I64, values: F64, n_groups: int, q: float) -> F64:
@@ -221,8 +217,7 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
     return Cells(cp, count, csig, cconf, inv, d, base, normal, ids, smooth, baseline, residual, z, judged,
                  reference.in_recess(ids), reference, float(align_residual), unc, how, float(scale), cn,
                  normals_rotation, gain, range_m=None if geometry is None else mean(geometry[1]),
-                 random_share=_share_of(random_var, unc0**2),
-                 systematic=np.sqrt(np.maximum(unc0**2 - random_var, 0.0)))
+                 random_share=_share_of(random_var, unc0**2))
 
 
 def _share_of(part: F64, whole: F64) -> F64:
@@ -1152,8 +1147,6 @@ class Coverage:
     # per sample, seen and clear enough but held back by the reference's own relief beside it or by
     # plating that reads low: another pass alone does not change either (None: not computed)
     held: NDArray[np.bool_] | None = None
-    # the survey's systematic error in a cell's height as measured (m; survey_systematic), None: unknown
-    systematic_m: float | None = None
 
     @property
     def uneven(self) -> NDArray[np.bool_]:
@@ -1348,7 +1341,7 @@ def clearance(cells: Cells, config: CompareConfig, at: F64, mirror: bool = False
 
 def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_cells: list[I64],
              mirror: bool = False) -> Coverage:
-    """Seen and cleared reference samples (docs/method.md, Coverage) and the patches not cleared.
+    """Seen and cleared reference samples (see README, Coverage) and the patches not cleared.
 
     ``finding_cells``: cell indices of each reported finding; the surface under one is cleared.
     """
@@ -1419,15 +1412,4 @@ def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_
         for i, p in enumerate(patches):
             p["id"] = f"U{i + 1:03d}"
     return Coverage(samples, seen, reference.sample_area, tuple(patches), seen_any, config.coverage.clear_height_m,
-                    dict(sorted(by_height.items())), under, normals, share, by_relief | by_low,
-                    survey_systematic(cells))
-
-
-def survey_systematic(cells: Cells) -> float | None:
-    """The survey's systematic error in a cell's height as the comparator measured it (m): the median
-    of the judged cells' :attr:`Cells.systematic`, before the survey's scale; what a re-dive plan
-    of the same hull predicts with (``hullscan plan --after``). None where the model keeps no split."""
-    if cells.systematic is None or len(cells.systematic) != len(cells.judged):
-        return None
-    v = cells.systematic[cells.judged & np.isfinite(cells.residual)]
-    return float(np.median(v)) if len(v) else None
+                    dict(sorted(by_height.items())), under, normals, share, by_relief | by_low)

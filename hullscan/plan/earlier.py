@@ -43,8 +43,6 @@ class EarlierCoverage:
     sample_area_m2: float
     reference_sha256: str | None = None  # of the reference file that inspection compared with
     created_utc: str = ""
-    # the survey's systematic error in a cell's height as that inspection measured it (m; None: not written)
-    systematic_m: float | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,12 +87,7 @@ def load_earlier(run_dir: str | Path) -> EarlierCoverage:
         raise PlanError(f"{ply_path}: scalar_status {int(status.max())} unknown (expected 0-{max(STATUS_TEXT)})")
     points = np.column_stack([vert["x"], vert["y"], vert["z"]]).astype(np.float64)
     sha, created = _findings_facts(ply_path.parent / "findings.json")
-    try:
-        systematic = float(ply.comment("systematic_m") or "nan")
-    except ValueError:
-        systematic = float("nan")
-    return EarlierCoverage(str(ply_path), points, status, h, a, sha, created,
-                           systematic if np.isfinite(systematic) and systematic > 0 else None)
+    return EarlierCoverage(str(ply_path), points, status, h, a, sha, created)
 
 
 def _findings_facts(path: Path) -> tuple[str | None, str]:

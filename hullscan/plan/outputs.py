@@ -51,7 +51,6 @@ def plan_document(plan: Plan, *, reference_path: str, draft_m: float, hull_to_na
         "route_hull": np.round(plan.route, 3).tolist(),
         "predicted": {
             "model": plan.model,
-            "systematic_m": req.systematic_m,
             "alignment_residual_m": None if plan.alignment_residual_m is None else round(plan.alignment_residual_m, 4),
             "cleared_fraction": round(float(plan.cleared[h].mean()), 4),
             "seen_fraction": round(float(plan.seen.mean()), 4),

@@ -136,7 +136,6 @@ def coverage_record(cov: Coverage, max_patches: int = 200, ins: Inspection | Non
         "not_inspected_area_m2": d["unseen_area_m2"],
         "n_not_inspected_patches": d["n_unseen_patches"],
         "not_inspected_patches": d["unseen_patches"],
-        "systematic_m": None if cov.systematic_m is None else round(cov.systematic_m, 5),
     }
 
 
@@ -257,7 +256,7 @@ STATUS_COLOURS = {STATUS_NOT_SEEN: (189, 189, 189), STATUS_ANOTHER_PASS: (253, 1
 
 
 def write_coverage_ply(path: Path, points: np.ndarray, normals: np.ndarray | None, status: np.ndarray,
-                       clear_height_m: float, sample_area_m2: float, systematic_m: float | None = None) -> None:
+                       clear_height_m: float, sample_area_m2: float) -> None:
     """Binary PLY of the reference's samples (N, 3; the reference file's frame): x y z, nx ny nz
     (outward; 0 when unknown), red green blue by status, and ``scalar_status`` (uchar, N;
     :data:`~hullscan.compare.analysis.STATUS_TEXT`). The header states the clear height and the area
@@ -273,7 +272,6 @@ def write_coverage_ply(path: Path, points: np.ndarray, normals: np.ndarray | Non
     rec["scalar_status"] = status
     comments = ["hullscan coverage (reference frame, m)", f"clear_height_m {clear_height_m:g}",
                 f"sample_area_m2 {sample_area_m2:.6g}",
-                *([] if systematic_m is None else [f"systematic_m {systematic_m:.5f}"]),
                 *(f"status {k} {STATUS_TEXT[k]}" for k in sorted(STATUS_TEXT))]
     write_ply(path, {"vertex": rec}, comments)
 
@@ -327,7 +325,7 @@ def write_outputs(ins: Inspection, out_dir: str | Path, inputs: Mapping[str, str
             normals = ins.ref_from_hull.rot.apply(normals)
         with atomic_path(out / "coverage.ply") as tmp:
             write_coverage_ply(tmp, ins.to_user(cov.samples), normals, cov.status(), cov.clear_height,
-                               cov.sample_area, cov.systematic_m)
+                               cov.sample_area)
         files["coverage"] = out / "coverage.ply"
     if ins.crops:
         from PIL import Image

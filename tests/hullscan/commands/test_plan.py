@@ -61,7 +61,7 @@ def test_bad_input_is_one_line(mesh: Path, tmp_path: Path, args: list[str], line
     assert len([ln for ln in out.stderr.splitlines() if "ERROR" in ln]) == 1
 
 
-def _first_dive(mesh: Path, run: Path, status_at: Any, systematic_m: float | None = None) -> None:
+def _first_dive(mesh: Path, run: Path, status_at: Any) -> None:
     """An earlier inspection's coverage.ply as replay writes it, in the mesh file's frame."""
     import numpy as np
 
@@ -76,8 +76,7 @@ def _first_dive(mesh: Path, run: Path, status_at: Any, systematic_m: float | Non
     s = ref.samples
     pts = s if m.ref_from_hull is None else m.ref_from_hull.apply(s)
     run.mkdir(parents=True)
-    write_coverage_ply(run / "coverage.ply", pts, None, status_at(s).astype(np.uint8), 0.1, ref.sample_area,
-                       systematic_m)
+    write_coverage_ply(run / "coverage.ply", pts, None, status_at(s).astype(np.uint8), 0.1, ref.sample_area)
 
 
 def test_redive_after_an_earlier_inspection(mesh: Path, tmp_path: Path) -> None:
@@ -96,14 +95,6 @@ def test_redive_after_an_earlier_inspection(mesh: Path, tmp_path: Path) -> None:
     assert doc["after"]["matched_fraction"] == 1.0 and doc["after"]["cleared_before_m2"] > 100
     assert doc["lanes"] and {ln["side"] for ln in doc["lanes"]} <= {"starboard", "bottom"}
     assert "it cleared for 0.1 m is not flown again" in out.stdout and "warning" not in out.stdout
-    assert "systematic allowance 7.0 mm, the default" in out.stdout and doc["predicted"]["systematic_m"] == 0.007
-    # the systematic error the first dive measured on this hull is what the re-dive predicts with
-    measured = tmp_path / "measured"
-    _first_dive(mesh, measured, lambda s: np.where(s[:, 1] < -2.9, 1, 3), systematic_m=0.012)
-    out = _plan("--reference", str(mesh), "--draft", "3", "--time", "15min", "--after", str(measured),
-                "--out", str(tmp_path / "m"))
-    assert "systematic allowance 12.0 mm, as that inspection measured it on this hull" in out.stdout, out.stdout
-    assert json.loads((tmp_path / "m" / "plan.json").read_text())["predicted"]["systematic_m"] == 0.012
     # made against another reference file (findings.json's hash): said, not refused
     earlier = load_earlier(run)
     assert earlier.reference_sha256 is None and other_reference(earlier, mesh) is None

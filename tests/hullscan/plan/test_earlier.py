@@ -22,11 +22,9 @@ def _grid(step: float = 0.2) -> np.ndarray:
 def test_round_trip_and_matching(tmp_path: Path) -> None:
     pts = _grid()
     status = (np.arange(len(pts)) % 4).astype(np.uint8)
-    write_coverage_ply(tmp_path / "coverage.ply", pts, np.tile([0.0, 1.0, 0.0], (len(pts), 1)), status, 0.1, 0.04,
-                       systematic_m=0.0123)
+    write_coverage_ply(tmp_path / "coverage.ply", pts, np.tile([0.0, 1.0, 0.0], (len(pts), 1)), status, 0.1, 0.04)
     e = load_earlier(tmp_path)  # the folder, as --after takes it
     assert e.clear_height_m == 0.1 and e.sample_area_m2 == pytest.approx(0.04)
-    assert e.systematic_m == pytest.approx(0.0123)
     assert np.allclose(e.points, pts, atol=1e-5) and (e.status == status).all()
     # a plan's samples a few cm off the earlier ones (another draft's grid), and one far away
     mine = np.vstack([pts + np.array([0.03, 0.0, -0.02]), [[40.0, 3.0, -1.0]]])
