@@ -1341,7 +1341,7 @@ def clearance(cells: Cells, config: CompareConfig, at: F64, mirror: bool = False
 
 def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_cells: list[I64],
              mirror: bool = False) -> Coverage:
-    """Seen and cleared reference samples (see README, Coverage) and the patches not cleared.
+    """Seen and cleared reference samples (docs/method.md, Coverage) and the patches not cleared.
 
     ``finding_cells``: cell indices of each reported finding; the surface under one is cleared.
     """
