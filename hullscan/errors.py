@@ -57,3 +57,7 @@ class BatchError(HullscanError):
 
 class PlanError(HullscanError):
     """A survey plan cannot be made as asked (names the input at fault and what would work)."""
+
+
+class CoverageFileError(HullscanError):
+    """An earlier inspection's coverage.ply that cannot be read or used (names the file and why)."""

@@ -4,7 +4,8 @@
 
 Arguments: params_file, reference (mesh, earlier scan or 'mirror'), draft (m above the keel from
 the draft marks; 0 = unknown), trim (aft minus forward draft, m; 0 = even keel), prior (navigation-prior JSON; '' = none), plan (plan.json; '' = none), fittings (the ship's
-anode plan, as hullscan replay --fittings; '' = none), use_sim_time, rviz,
+anode plan, as hullscan replay --fittings; '' = none), after (a re-dive: the first dive's output folder,
+whose coverage.ply the coverage, gaps and next lane are shown with; '' = none), use_sim_time, rviz,
 allow_missing (run where tf2_msgs / marine_acoustic_msgs are missing). The arguments are given
 to each node by its own name, after the params file, so they win over the file's node sections.
 """
@@ -40,6 +41,8 @@ def generate_launch_description():
         DeclareLaunchArgument("prior", default_value="", description="navigation-prior JSON ('' = none)"),
         DeclareLaunchArgument("plan", default_value="", description="plan.json from 'hullscan plan' ('' = none)"),
         DeclareLaunchArgument("fittings", default_value="", description="the ship's anode plan YAML ('' = none)"),
+        DeclareLaunchArgument("after", default_value="",
+                              description="a re-dive: the first dive's output folder (its coverage.ply; '' = none)"),
         DeclareLaunchArgument("use_sim_time", default_value="false"),
         DeclareLaunchArgument("rviz", default_value="true"),
         DeclareLaunchArgument("allow_missing", default_value="false",
@@ -51,7 +54,8 @@ def generate_launch_description():
             "trim": ParameterValue(arg("trim"), value_type=float),
             "prior": ParameterValue(arg("prior"), value_type=str),
             "plan": ParameterValue(arg("plan"), value_type=str),
-            "fittings": ParameterValue(arg("fittings"), value_type=str)}]),
+            "fittings": ParameterValue(arg("fittings"), value_type=str),
+            "after": ParameterValue(arg("after"), value_type=str)}]),
         hullscan_node("hullscan_camera", [arg("params_file"), common, {
             "allow_missing_msgs": ParameterValue(arg("allow_missing"), value_type=bool)}]),
         Node(package="rviz2", executable="rviz2", name="rviz2", condition=IfCondition(arg("rviz")),

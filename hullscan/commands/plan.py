@@ -89,11 +89,11 @@ def run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
+    from hullscan.compare.earlier import load_earlier, other_reference
     from hullscan.compare.prior import load_prior
     from hullscan.config import load_config
     from hullscan.errors import MeshError, PlanError
     from hullscan.hull import load_mesh
-    from hullscan.plan.earlier import load_earlier, other_reference
     from hullscan.plan.lanes import Vehicle
     from hullscan.plan.outputs import plan_document, plan_drawing, write_plan
     from hullscan.plan.planner import PlanRequest, make_plan

@@ -232,7 +232,7 @@ def redive_union(plan: dict[str, Any], first: Path, second: Path) -> dict[str, A
     """The surface cleared by either dive (each folder's coverage.ply, on the first one's samples)
     against the re-dive plan's prediction; and on the surface the re-dive was for (not cleared by the
     first dive, nor held back by uneven surface), its own share cleared, predicted and achieved."""
-    from hullscan.plan.earlier import load_earlier, on_samples
+    from hullscan.compare.earlier import load_earlier, on_samples
 
     a, b = load_earlier(first), load_earlier(second)
     on_b = on_samples(b, a.points, a.sample_area_m2)

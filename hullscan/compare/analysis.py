@@ -1158,6 +1158,14 @@ class Coverage:
         return np.asarray(seen_any & ~self.seen & (np.nan_to_num(self.random_share, nan=1.0) <= FEW_RETURNS_MIN_SHARE),
                           np.bool_)
 
+    @property
+    def not_by_a_pass(self) -> NDArray[np.bool_]:
+        """Samples seen but not cleared for what another pass does not change: the surface around them
+        (:attr:`uneven`), the reference's relief beside them or plating that reads low (``held``)."""
+        held = self.held if self.held is not None and len(self.held) == len(self.seen) else np.zeros(len(self.seen), bool)
+        seen_any = self.seen if self.seen_any is None else self.seen_any
+        return np.asarray(self.uneven | (held & seen_any & ~self.seen), np.bool_)
+
     def status(self) -> NDArray[np.uint8]:
         """Per sample, what an inspection left there (``coverage.ply``, and what a re-dive plan
         reads): :data:`STATUS_NOT_SEEN`, :data:`STATUS_ANOTHER_PASS` (seen too uncertainly for its
@@ -1167,8 +1175,7 @@ class Coverage:
         seen_any = self.seen if self.seen_any is None else self.seen_any
         out = np.full(len(self.seen), STATUS_NOT_SEEN, np.uint8)
         out[seen_any] = STATUS_ANOTHER_PASS
-        stuck = self.uneven if self.held is None or len(self.held) != len(self.seen) else self.uneven | self.held
-        out[seen_any & stuck] = STATUS_NOT_BY_A_PASS
+        out[self.not_by_a_pass] = STATUS_NOT_BY_A_PASS
         out[self.seen] = STATUS_CLEARED
         return out
 

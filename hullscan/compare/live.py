@@ -4,7 +4,8 @@
 a map message in and the deviation, findings and coverage messages out, without ROS. The
 navigation prior is searched over its uncertainty once; later inspections of the growing map
 start from the last registration and only check and refine it (:data:`REGISTERED_SIGMA`). A
-failed inspection searches from the prior again next time.
+failed inspection searches from the prior again next time. On a re-dive (``earlier``: the first
+dive's ``coverage.ply``) the coverage shown, the gaps and the next lane are what neither dive cleared.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from hullscan.compare.analysis import Coverage
 from hullscan.compare.config import CompareConfig
+from hullscan.compare.earlier import EarlierCoverage, combined, on_samples
 from hullscan.compare.fittings import FittingPlan, apply_fittings
 from hullscan.compare.inspect import MIN_CLOUD_POINTS, Inspection, build_reference, inspect
 from hullscan.compare.loading import load_reference as load_reference_file
@@ -91,9 +94,13 @@ class LiveResult:
     coverage: float | None = None  # share of the reference samples cleared
     unseen_nav: F64 = field(default_factory=lambda: np.zeros((0, 3)))      # never observed
     uncertain_nav: F64 = field(default_factory=lambda: np.zeros((0, 3)))   # observed, too uncertain to clear
-    # of those, where the surface around is uneven: another pass alone may not clear it (Coverage.random_share)
+    # of those, where another pass alone may not clear it (Coverage.not_by_a_pass: uneven surface, the
+    # reference's relief beside it, plating reading low)
     uneven_nav: F64 = field(default_factory=lambda: np.zeros((0, 3)))
     cell_m: float = 0.25  # the reference samples' spacing
+    # The coverage shown (markers, gaps, next lane): this inspection's, with an earlier dive's cleared
+    # surface on a re-dive; the inspection's own stays its evidence. None without coverage.
+    view: Coverage | None = None
 
     @property
     def ok(self) -> bool:
@@ -109,7 +116,8 @@ class LiveComparator:
     navigation prior ``hull_to_nav`` (searched over ``sigma``), then from its own registration."""
 
     def __init__(self, reference: Any, config: CompareConfig, hull_to_nav: Transform | None = None,
-                 sigma: PriorSigma | None = None, fittings: FittingPlan | None = None) -> None:
+                 sigma: PriorSigma | None = None, fittings: FittingPlan | None = None,
+                 earlier: EarlierCoverage | None = None) -> None:
         if hull_to_nav is not None and config.alignment.global_registration:
             # Live, a prior that does not fit is an ERROR within an inspection period; the global
             # search (FPFH + RANSAC) that replay runs to explain a misfit takes over a minute on 2
@@ -119,6 +127,7 @@ class LiveComparator:
         self.reference, self.config = reference, config
         self.hull_to_nav, self.sigma = hull_to_nav, sigma
         self.fittings = fittings  # the ship's declared fittings: the findings they explain are marked
+        self.earlier = earlier  # a re-dive: what the first dive left (coverage.ply)
         self.registered: Transform | None = None  # the last registration (nav <- hull), once there is one
         self.registered_sigma = REGISTERED_SIGMA  # ... and the range it is refined within
         self.inspection: Inspection | None = None  # the last successful one
@@ -175,14 +184,16 @@ class LiveComparator:
         cov = ins.coverage
         if cov is None or not len(cov.seen):
             return LiveResult(cloud, final, h2n, inspect_s, ins, findings=tuple(ins.findings), deviation=dev)
+        if self.earlier is not None:
+            cov = combined(cov, on_samples(self.earlier, ins.to_user(cov.samples), cov.sample_area))
         samples = np.asarray(cov.samples, np.float64).reshape(-1, 3)
         seen = np.asarray(cov.seen, bool)
         seen_any = np.asarray(cov.seen_any if cov.seen_any is not None else seen, bool)
-        uneven = cov.uneven
+        stuck = cov.not_by_a_pass
         return LiveResult(cloud, final, h2n, inspect_s, ins, findings=tuple(ins.findings), deviation=dev,
                           coverage=float(np.mean(seen)), unseen_nav=h2n.apply(samples[~seen_any]),
-                          uncertain_nav=h2n.apply(samples[seen_any & ~seen & ~uneven]),
-                          uneven_nav=h2n.apply(samples[uneven]), cell_m=float(np.sqrt(cov.sample_area)))
+                          uncertain_nav=h2n.apply(samples[seen_any & ~seen & ~stuck]),
+                          uneven_nav=h2n.apply(samples[stuck]), cell_m=float(np.sqrt(cov.sample_area)), view=cov)
 
 
 __all__ = ["LiveComparator", "LiveResult", "hull_to_nav_from", "load_reference"]

@@ -155,7 +155,7 @@ class LiveGaps:
         cleared = np.asarray(coverage.seen, bool)
         seen = np.asarray(coverage.seen_any if coverage.seen_any is not None else cleared, bool)
         gaps = find_gaps(ref.samples, ref.sample_normals, self.regions, seen, cleared, ref.sample_area, self.weights,
-                         uneven=coverage.uneven)
+                         uneven=coverage.not_by_a_pass)
         # The lane goes where a pass can clear most: an uneven surface's gap it may not.
         worth = [g for g in gaps if g.lane_score > 0.0]
         lane = None

@@ -12,11 +12,11 @@ from numpy.typing import NDArray
 
 from hullscan.compare.analysis import REPORT_CLEAR_HEIGHTS_M, Coverage, least_clearable_height
 from hullscan.compare.config import CompareConfig
+from hullscan.compare.earlier import EarlierCoverage, EarlierMasks, on_samples
 from hullscan.compare.reference import Reference, mesh_reference
 from hullscan.errors import MeshError, PlanError
 from hullscan.hull.mesh import HullMesh
 from hullscan.plan import SYSTEMATIC_ALLOWANCE_M
-from hullscan.plan.earlier import EarlierCoverage, EarlierMasks, on_samples
 from hullscan.plan.lanes import Lane, NoGo, Vehicle, polyline_length, side_lane, transit
 from hullscan.plan.predict import Accumulation, Predictor
 from hullscan.plan.sonar import SonarProfile

@@ -35,6 +35,7 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
+from hullscan.compare.earlier import load_earlier
 from hullscan.compare.fittings import check_plan, load_fittings
 from hullscan.compare.live import LiveComparator, LiveResult, hull_to_nav_from, load_reference
 from hullscan.errors import ConfigError
@@ -51,7 +52,7 @@ class ComparatorNode(HullscanNode):
         p: dict[str, Any] = {k: self.declare_parameter(k, v).value for k, v in {
             "reference": "mirror", "draft": 0.0, "trim": 0.0, "length": 0.0, "prior": "", "hull_to_nav": [0.0], "hull_to_nav_file": "", "fittings": "",
             "inspect_period_s": 2.0, "report_dir": "reports", "max_mesh_faces": 60000, "no_cloud_warning_s": 5.0,
-            "plan": "", "lane_standoff_m": 3.0, "lane_min_depth_m": 1.0, "lane_speed_mps": 0.8,
+            "plan": "", "lane_standoff_m": 3.0, "lane_min_depth_m": 1.0, "lane_speed_mps": 0.8, "after": "",
         }.items()}
         self.p = p
         if float(p["draft"]) < 0:
@@ -65,7 +66,9 @@ class ComparatorNode(HullscanNode):
         plan = load_fittings(str(p["fittings"])) if p["fittings"] else None
         if plan is not None:
             check_plan(plan, self.config.compare, str(p["reference"]) == "mirror")
-        self.live = LiveComparator(reference, self.config.compare, hull_to_nav, sigma, plan)
+        # A re-dive: the first dive's coverage.ply, so that what is shown left is what neither cleared.
+        earlier = load_earlier(str(p["after"]), "hullscan_comparator parameter after:") if p["after"] else None
+        self.live = LiveComparator(reference, self.config.compare, hull_to_nav, sigma, plan, earlier)
         self.latest: PointCloud2 | None = None
         self.inspected_stamp: tuple[int, int] | None = None
         self.started = time.monotonic()
@@ -148,8 +151,8 @@ class ComparatorNode(HullscanNode):
             self.unseen_pub.publish(messages.unseen_markers(res.unseen_nav, res.cell_m, frame, stamp_ns,
                                                             res.uncertain_nav, res.uneven_nav))
         ins = res.inspection
-        if ins is not None and ins.coverage is not None and ins.reference is not None:
-            self.planning.publish_gaps(ins.reference, ins.coverage, h2n, frame, stamp_ns)
+        if ins is not None and res.view is not None and ins.reference is not None:
+            self.planning.publish_gaps(ins.reference, res.view, h2n, frame, stamp_ns)
         ref = self.live.reference
         if not self.ref_sent and hasattr(ref, "faces"):
             self.ref_pub.publish(messages.mesh_marker(ref.vertices, ref.faces, h2n, frame, int(self.p["max_mesh_faces"])))

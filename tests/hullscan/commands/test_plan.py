@@ -84,7 +84,7 @@ def test_redive_after_an_earlier_inspection(mesh: Path, tmp_path: Path) -> None:
 
     import numpy as np
 
-    from hullscan.plan.earlier import load_earlier, other_reference, sha256_of
+    from hullscan.compare.earlier import load_earlier, other_reference, sha256_of
 
     run = tmp_path / "first"
     _first_dive(mesh, run, lambda s: np.where(s[:, 1] < -2.9, 1, 3))

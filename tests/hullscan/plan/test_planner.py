@@ -106,7 +106,7 @@ def test_a_residual_that_alone_clears_nothing_says_so_and_what_height_it_allows(
 
 
 def _earlier(plan, status_at, height=0.1):  # type: ignore[no-untyped-def]
-    from hullscan.plan.earlier import EarlierCoverage
+    from hullscan.compare.earlier import EarlierCoverage
 
     s = plan.reference.samples
     return EarlierCoverage("runs/first-dive/coverage.ply", s.copy(), status_at(s).astype(np.uint8), height,

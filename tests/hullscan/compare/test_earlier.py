@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hullscan.errors import PlanError
-from hullscan.plan.earlier import load_earlier, on_samples
+from hullscan.compare.earlier import load_earlier, on_samples
+from hullscan.errors import CoverageFileError
 from hullscan.ply import write_ply
 from hullscan.report.outputs import write_coverage_ply
 
@@ -38,15 +38,34 @@ def test_round_trip_and_matching(tmp_path: Path) -> None:
 def test_bad_files_name_themselves(tmp_path: Path) -> None:
     rec = np.zeros(3, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
     write_ply(tmp_path / "plain.ply", {"vertex": rec})
-    with pytest.raises(PlanError, match=r"plain\.ply: expected a hullscan coverage PLY"):
+    with pytest.raises(CoverageFileError, match=r"plain\.ply: expected a hullscan coverage PLY"):
         load_earlier(tmp_path / "plain.ply")
     rec2 = np.zeros(3, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("scalar_status", "u1")])
     write_ply(tmp_path / "nohead.ply", {"vertex": rec2})
-    with pytest.raises(PlanError, match="expected 'clear_height_m' and 'sample_area_m2'"):
+    with pytest.raises(CoverageFileError, match="expected 'clear_height_m' and 'sample_area_m2'"):
         load_earlier(tmp_path / "nohead.ply")
     rec2["scalar_status"] = 9
     write_ply(tmp_path / "odd.ply", {"vertex": rec2}, ["clear_height_m 0.1", "sample_area_m2 0.04"])
-    with pytest.raises(PlanError, match="scalar_status 9 unknown"):
+    with pytest.raises(CoverageFileError, match="scalar_status 9 unknown"):
         load_earlier(tmp_path / "odd.ply")
-    with pytest.raises(PlanError, match=r"no coverage\.ply there"):
+    with pytest.raises(CoverageFileError, match=r"no coverage\.ply there"):
         load_earlier(tmp_path / "nowhere")
+
+
+def test_combined_is_what_either_dive_cleared() -> None:
+    from hullscan.compare.analysis import Coverage
+    from hullscan.compare.earlier import EarlierMasks, combined
+
+    now = Coverage(np.zeros((5, 3)), np.array([True, False, False, False, False]), 0.04, (),
+                   np.array([True, True, False, False, False]), 0.1)
+    before = EarlierMasks("first", seen=np.array([False, True, True, True, False]),
+                          cleared=np.array([False, True, False, False, False]),
+                          stuck=np.array([False, False, True, False, False]), clear_height_m=0.1, matched_fraction=1.0)
+    both = combined(now, before)
+    assert both.seen.tolist() == [True, True, False, False, False]
+    assert both.seen_any.tolist() == [True, True, True, True, False]
+    assert both.not_by_a_pass.tolist() == [False, False, True, False, False]
+    assert now.seen.tolist() == [True, False, False, False, False]  # this inspection's own, untouched
+    # cleared before for 0.2 m only: not cleared for this inspection's 0.1 m
+    coarse = combined(now, EarlierMasks("first", before.seen, before.cleared, before.stuck, 0.2, 1.0))
+    assert coarse.seen.tolist() == now.seen.tolist()

@@ -1,17 +1,19 @@
-"""What an earlier inspection left, read back for a re-dive plan (``hullscan plan --after RUN``).
+"""What an earlier inspection left, read back for a re-dive: its plan (``hullscan plan --after RUN``)
+and its live view (the comparator node's ``after``).
 
 An inspection writes ``coverage.ply``: the reference's samples in the reference file's own frame,
 each with its status (:data:`hullscan.compare.analysis.STATUS_TEXT`). A re-dive plan puts its lanes
 over what a pass can still clear (not seen, or seen with too few or too noisy returns) and leaves
 alone what is cleared, and what another pass alone may not clear (uneven surface, relief beside it,
-plating reading low), which it lists for the divers.
+plating reading low), which it lists for the divers. Live, the surface either dive cleared is shown
+cleared, and the gaps and the next lane are what neither did (:func:`combined`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +25,9 @@ from hullscan.compare.analysis import (
     STATUS_CLEARED,
     STATUS_NOT_BY_A_PASS,
     STATUS_TEXT,
+    Coverage,
 )
-from hullscan.errors import PlanError, PlyError
+from hullscan.errors import CoverageFileError, PlyError
 from hullscan.ply import read_ply
 
 F64 = NDArray[np.float64]
@@ -61,30 +64,32 @@ class EarlierMasks:
         return float(mask.sum() * sample_area)
 
 
-def load_earlier(run_dir: str | Path) -> EarlierCoverage:
+def load_earlier(run_dir: str | Path, given_as: str = "--after") -> EarlierCoverage:
     """Read ``RUN/coverage.ply`` (and the date and reference hash from ``RUN/findings.json``); raises
-    :class:`PlanError` naming the file and what was expected."""
+    :class:`CoverageFileError` naming the option or parameter (``given_as``), the file and what was
+    expected."""
     run = Path(run_dir)
     ply_path = run / "coverage.ply" if run.is_dir() else run
     if not ply_path.is_file():
-        raise PlanError(f"--after {run_dir}: no coverage.ply there (expected the output folder of an earlier "
-                        "hullscan replay or compare against a mesh, from version 2.12 of findings.json on)")
+        raise CoverageFileError(f"{given_as} {run_dir}: no coverage.ply there (expected the output folder of an "
+                                "earlier hullscan replay or compare against a mesh, from version 2.12 of "
+                                "findings.json on)")
     try:
         ply = read_ply(ply_path, ply_path)
     except PlyError as err:
-        raise PlanError(f"--after: {err}") from err
+        raise CoverageFileError(f"{given_as}: {err}") from err
     vert = ply.elements.get("vertex")
     names = () if vert is None or vert.dtype.names is None else vert.dtype.names
     if vert is None or not {"x", "y", "z", "scalar_status"} <= set(names):
-        raise PlanError(f"{ply_path}: expected a hullscan coverage PLY (vertex x, y, z, scalar_status)")
+        raise CoverageFileError(f"{ply_path}: expected a hullscan coverage PLY (vertex x, y, z, scalar_status)")
     height, area = ply.comment("clear_height_m"), ply.comment("sample_area_m2")
     try:
         h, a = float(height or ""), float(area or "")
     except ValueError as err:
-        raise PlanError(f"{ply_path}: expected 'clear_height_m' and 'sample_area_m2' header comments") from err
+        raise CoverageFileError(f"{ply_path}: expected 'clear_height_m' and 'sample_area_m2' header comments") from err
     status = np.asarray(vert["scalar_status"], np.uint8)
     if len(status) and status.max() > max(STATUS_TEXT):
-        raise PlanError(f"{ply_path}: scalar_status {int(status.max())} unknown (expected 0-{max(STATUS_TEXT)})")
+        raise CoverageFileError(f"{ply_path}: scalar_status {int(status.max())} unknown (expected 0-{max(STATUS_TEXT)})")
     points = np.column_stack([vert["x"], vert["y"], vert["z"]]).astype(np.float64)
     sha, created = _findings_facts(ply_path.parent / "findings.json")
     return EarlierCoverage(str(ply_path), points, status, h, a, sha, created)
@@ -97,7 +102,7 @@ def _findings_facts(path: Path) -> tuple[str | None, str]:
     try:
         doc = json.loads(path.read_text())
     except (OSError, ValueError) as err:
-        raise PlanError(f"{path}: not readable as JSON ({err})") from err
+        raise CoverageFileError(f"{path}: not readable as JSON ({err})") from err
     sha = next((i.get("sha256") for i in doc.get("inputs", []) if i.get("role") == "reference"), None)
     return sha, str(doc.get("created_utc", ""))
 
@@ -134,3 +139,18 @@ def on_samples(earlier: EarlierCoverage, samples_ref: F64, sample_area: float) -
     seen = found & (st >= STATUS_ANOTHER_PASS)
     return EarlierMasks(earlier.source, seen, found & (st == STATUS_CLEARED), found & (st == STATUS_NOT_BY_A_PASS),
                         earlier.clear_height_m, float(found.mean()) if len(found) else 0.0)
+
+
+def combined(coverage: Coverage, before: EarlierMasks) -> Coverage:
+    """``coverage`` (this inspection's) with what an earlier one left on the same samples: cleared
+    where either cleared (the earlier one for a height at most this one's), seen where either saw,
+    and held back where the earlier one saw surface another pass alone may not clear and this one
+    has not cleared. For the live view (what is left of both dives); each inspection's report keeps
+    its own coverage, the evidence it stands on."""
+    if len(before.seen) != len(coverage.seen):
+        raise CoverageFileError(f"{before.source}: {len(before.seen)} samples matched against {len(coverage.seen)}")
+    counts = coverage.clear_height >= before.clear_height_m - 1e-9
+    seen = coverage.seen | (before.cleared if counts else np.zeros(len(coverage.seen), bool))
+    seen_any = (coverage.seen if coverage.seen_any is None else coverage.seen_any) | before.seen | seen
+    held = (np.zeros(len(seen), bool) if coverage.held is None else coverage.held) | before.stuck
+    return replace(coverage, seen=seen, seen_any=seen_any, held=held & ~seen)
