@@ -78,53 +78,86 @@ def shared_config(path: str | None, range_sigma_m: float, range_sigma_per_m: flo
     return deep_merge(read_yaml(path) if path else {}, {"compare": {"uncertainty": noise}})
 
 
+@dataclass(frozen=True)
+class _Bench:
+    """One scenario's hull made ready to plan for and to fly: the design mesh, the sonar profile and
+    the configuration the plan and the replays share, in ``out``."""
+
+    scenario: Path
+    out: Path
+    check: PlanCheck
+    survey: Any  # the scenario's survey section (speed, standoff, min depth)
+    name: str
+    reference: Path
+    config: Path
+    draft: str
+
+    @classmethod
+    def make(cls, scenario: Path, out: Path, check: PlanCheck, what: str) -> _Bench:
+        from hullscan_sim.scenario import load_scenario
+        from hullscan_sim.simulate import build_world
+
+        from hullscan.hull import save_mesh
+
+        out.mkdir(parents=True, exist_ok=True)
+        sc = load_scenario(scenario)
+        mb = sc.sensors.multibeam
+        if mb is None:
+            raise HullscanError(f"{scenario}: no multibeam in sensors: the {what} needs the sonar it plans for")
+        built = build_world(sc)
+        ref, cfg = out / "reference.ply", out / "config.yaml"
+        save_mesh(built.reference, ref)
+        (out / "sonar.yaml").write_text(yaml.safe_dump(_sonar_profile(mb, f"{sc.name}_multibeam")))
+        cfg.write_text(yaml.safe_dump(shared_config(check.config, mb.noise_m, mb.noise_per_m, mb.beamwidth_deg)))
+        return cls(scenario, out, check, sc.survey, sc.name, ref, cfg, f"{built.reference.draft:.4f}")
+
+    def plan(self, *extra: str) -> Path:
+        """``hullscan plan`` for the check's window and height with the scenario's vehicle; its folder."""
+        s, c = self.survey, self.check
+        _plan(["--reference", str(self.reference), "--draft", self.draft, "--sonar", str(self.out / "sonar.yaml"),
+               "--clear-height", str(c.clear_height_m), "--time", c.budget, "--speed", str(s.speed_mps),
+               "--standoff", str(s.standoff_m), "--min-depth", str(s.min_depth_m), "--systematic", str(c.systematic_m),
+               "--config", str(self.config), *extra, "--out", str(self.out / "plan")])
+        return self.out / "plan"
+
+    def flown(self, plan_json: Path, path: Path) -> Path:
+        """The scenario with its survey replaced by the plan, written to ``path``."""
+        path.write_text(yaml.safe_dump(_flown_scenario(self.scenario, plan_json, self.survey.standoff_m,
+                                                       self.check.keep_parasites)))
+        return path
+
+    def fly(self, scenario_file: Path, where: Path, what: str) -> tuple[Path, float, float]:
+        """Simulate ``scenario_file`` into ``where``/bag and replay it from the quay notes (never the
+        simulator's transform: what is achieved is what a user would get); the replay folder and the
+        seconds each took."""
+        from hullscan_sim.simulate import simulate
+
+        from hullscan.cli import main as hullscan
+
+        t0 = time.perf_counter()
+        simulate(scenario_file, where / "bag", overwrite=True)
+        t1 = time.perf_counter()
+        quiet = [] if self.check.progress else ["--no-progress"]
+        rc = hullscan(["replay", str(where / "bag"), "--reference", str(self.reference), "--draft", self.draft,
+                       "--prior", str(where / "bag.operator.yaml"), "--config", str(self.config), "--no-camera",
+                       *quiet, "--out", str(where / "replay")])
+        if rc not in (0, 3, 4):  # the verdicts (3: compartments found, 4: less cleared); 1: the inspection failed
+            raise HullscanError(f"{self.scenario}: the replay of {what} failed (exit {rc}; see above)")
+        return where / "replay", t1 - t0, time.perf_counter() - t1
+
+
 def check_plan(scenario: Path, out: Path, check: PlanCheck) -> dict[str, Any]:
     """Plan, fly and replay ``scenario`` in ``out``; the comparison as JSON-ready data (also written
     to ``out/plan_vs_achieved.json``). Raises :class:`HullscanError` for a scenario without a multibeam
     or a plan or replay that fails."""
-    from hullscan_sim.scenario import load_scenario
-    from hullscan_sim.simulate import build_world, simulate
-
-    from hullscan.cli import main as hullscan
-    from hullscan.hull import save_mesh
-
-    out.mkdir(parents=True, exist_ok=True)
-    sc = load_scenario(scenario)
-    mb = sc.sensors.multibeam
-    if mb is None:
-        raise HullscanError(f"{scenario}: no multibeam in sensors: the plan check needs the sonar it plans for")
-    built = build_world(sc)
-    ref = out / "reference.ply"
-    save_mesh(built.reference, ref)
-    (out / "sonar.yaml").write_text(yaml.safe_dump(_sonar_profile(mb, f"{sc.name}_multibeam")))
-    cfg = out / "config.yaml"
-    cfg.write_text(yaml.safe_dump(shared_config(check.config, mb.noise_m, mb.noise_per_m, mb.beamwidth_deg)))
-    draft = f"{built.reference.draft:.4f}"
-    quiet = [] if check.progress else ["--no-progress"]
+    bench = _Bench.make(scenario, out, check, "plan check")
     t0 = time.perf_counter()
-    _plan(["--reference", str(ref), "--draft", draft, "--sonar", str(out / "sonar.yaml"),
-           "--clear-height", str(check.clear_height_m), "--time", check.budget,
-           "--speed", str(sc.survey.speed_mps), "--standoff", str(sc.survey.standoff_m),
-           "--min-depth", str(sc.survey.min_depth_m), "--systematic", str(check.systematic_m),
-           "--config", str(cfg), "--out", str(out / "plan")])
+    plan = bench.plan()
     plan_s = time.perf_counter() - t0
-    flown = out / "scenario.yaml"
-    flown.write_text(yaml.safe_dump(_flown_scenario(scenario, out / "plan" / "plan.json", sc.survey.standoff_m,
-                                                    check.keep_parasites)))
-    t0 = time.perf_counter()
-    simulate(flown, out / "bag", overwrite=True)
-    sim_s = time.perf_counter() - t0
-    # The dive team's quay notes as the prior: what is achieved is what a user would get.
-    t0 = time.perf_counter()
-    rc = hullscan(["replay", str(out / "bag"), "--reference", str(ref), "--draft", draft, "--prior",
-                   str(out / "bag.operator.yaml"), "--config", str(cfg), "--no-camera", *quiet,
-                   "--out", str(out / "replay")])
-    replay_s = time.perf_counter() - t0
-    if rc not in (0, 3, 4):  # the verdicts (3: compartments found, 4: less cleared); 1: the inspection failed
-        raise HullscanError(f"{scenario}: the replay of the planned survey failed (exit {rc}; see above)")
-    result = compare(json.loads((out / "plan" / "plan.json").read_text()),
-                     json.loads((out / "replay" / "findings.json").read_text()))
-    result.update(scenario=sc.name, time_budget=check.budget,
+    replay, sim_s, replay_s = bench.fly(bench.flown(plan / "plan.json", out / "scenario.yaml"), out,
+                                        "the planned survey")
+    result = compare(json.loads((plan / "plan.json").read_text()), json.loads((replay / "findings.json").read_text()))
+    result.update(scenario=bench.name, time_budget=check.budget,
                   timings_s={"plan": round(plan_s, 1), "simulate": round(sim_s, 1), "replay": round(replay_s, 1)})
     (out / "plan_vs_achieved.json").write_text(json.dumps(result, indent=1))
     return result
@@ -177,53 +210,20 @@ def check_redive(scenario: Path, out: Path, check: PlanCheck) -> dict[str, Any]:
     surface cleared by either dive (the union of the two ``coverage.ply``) against the plan's
     prediction, which adds the first dive's cleared surface to what it predicts for its own lanes.
     Both replays use the quay notes as the prior and the configuration the plan predicts with."""
-    from hullscan_sim.scenario import load_scenario
-    from hullscan_sim.simulate import build_world, simulate
-
-    from hullscan.cli import main as hullscan
-    from hullscan.hull import save_mesh
-
-    out.mkdir(parents=True, exist_ok=True)
-    sc = load_scenario(scenario)
-    mb = sc.sensors.multibeam
-    if mb is None:
-        raise HullscanError(f"{scenario}: no multibeam in sensors: the re-dive check needs the sonar it plans for")
-    built = build_world(sc)
-    ref, cfg = out / "reference.ply", out / "config.yaml"
-    save_mesh(built.reference, ref)
-    (out / "sonar.yaml").write_text(yaml.safe_dump(_sonar_profile(mb, f"{sc.name}_multibeam")))
-    cfg.write_text(yaml.safe_dump(shared_config(check.config, mb.noise_m, mb.noise_per_m, mb.beamwidth_deg)))
-    draft = f"{built.reference.draft:.4f}"
-    quiet = [] if check.progress else ["--no-progress"]
+    bench = _Bench.make(scenario, out, check, "re-dive check")
     timings: dict[str, float] = {}
-
-    def dive(name: str, scenario_file: Path) -> Path:
-        t0 = time.perf_counter()
-        simulate(scenario_file, out / name / "bag", overwrite=True)
-        rc = hullscan(["replay", str(out / name / "bag"), "--reference", str(ref), "--draft", draft, "--prior",
-                       str(out / name / "bag.operator.yaml"), "--config", str(cfg), "--no-camera", *quiet,
-                       "--out", str(out / name / "replay")])
-        if rc not in (0, 3, 4):
-            raise HullscanError(f"{scenario}: the replay of the {name} dive failed (exit {rc}; see above)")
-        timings[name] = round(time.perf_counter() - t0, 1)
-        return out / name / "replay"
-
     (out / "first").mkdir(exist_ok=True)
-    first = dive("first", scenario)
+    first, sim_s, replay_s = bench.fly(scenario, out / "first", "the first dive")
+    timings["first"] = round(sim_s + replay_s, 1)
     t0 = time.perf_counter()
-    _plan(["--reference", str(ref), "--draft", draft, "--sonar", str(out / "sonar.yaml"),
-           "--clear-height", str(check.clear_height_m), "--time", check.budget,
-           "--speed", str(sc.survey.speed_mps), "--standoff", str(sc.survey.standoff_m),
-           "--min-depth", str(sc.survey.min_depth_m), "--systematic", str(check.systematic_m),
-           "--config", str(cfg), "--after", str(first), "--out", str(out / "plan")])
+    plan = bench.plan("--after", str(first))
     timings["plan"] = round(time.perf_counter() - t0, 1)
     (out / "second").mkdir(exist_ok=True)
-    flown = out / "second" / "scenario.yaml"
-    flown.write_text(yaml.safe_dump(_flown_scenario(scenario, out / "plan" / "plan.json", sc.survey.standoff_m,
-                                                    check.keep_parasites)))
-    second = dive("second", flown)
-    result = redive_union(json.loads((out / "plan" / "plan.json").read_text()), first, second)
-    result.update(scenario=sc.name, time_budget=check.budget, timings_s=timings)
+    second, sim_s, replay_s = bench.fly(bench.flown(plan / "plan.json", out / "second" / "scenario.yaml"),
+                                        out / "second", "the re-dive")
+    timings["second"] = round(sim_s + replay_s, 1)
+    result = redive_union(json.loads((plan / "plan.json").read_text()), first, second)
+    result.update(scenario=bench.name, time_budget=check.budget, timings_s=timings)
     (out / "redive_vs_achieved.json").write_text(json.dumps(result, indent=1))
     return result
 

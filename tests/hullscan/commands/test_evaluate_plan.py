@@ -69,3 +69,22 @@ def test_plan_and_replay_share_the_users_config_with_the_sonars_noise(tmp_path: 
     bad.write_text("- a list\n")
     with pytest.raises(HullscanError, match="expected a mapping"):
         shared_config(str(bad), 0.01, 0.001, 1.0)
+
+
+def test_redive_flown_after_the_first_dive(tmp_path: Path) -> None:
+    """The re-dive check: the scenario's own survey (the port side) replayed, a re-dive planned over what
+    it left, flown and replayed; the union of the two coverage.ply files against the plan's prediction."""
+    from hullscan.commands.plancheck import PlanCheck, check_redive
+
+    src = tmp_path / "small.yaml"
+    src.write_text(yaml.safe_dump({**SMALL, "survey": {**SMALL["survey"], "bottom_lanes": 0}}))
+    res = check_redive(src, tmp_path / "out", PlanCheck("8min"))
+    plan = json.loads((tmp_path / "out" / "plan" / "plan.json").read_text())
+    assert plan["after"]["matched_fraction"] == 1.0 and plan["after"]["cleared_before_m2"] > 0
+    assert res["lanes"] == len(plan["lanes"]) > 0
+    assert 0 < res["first_cleared"] < res["union_cleared"]["achieved"] <= 1
+    u = res["union_cleared"]
+    assert u["predicted"] == plan["predicted"]["cleared_fraction"]
+    assert u["difference_pp"] == pytest.approx(100 * (u["predicted"] - u["achieved"]), abs=0.06)
+    assert res["within_target"] == (abs(u["difference_pp"]) <= 5.0)
+    assert (tmp_path / "out" / "redive_vs_achieved.json").exists()
