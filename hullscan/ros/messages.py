@@ -319,8 +319,9 @@ def failure_markers(text: str, position: Sequence[float] | NDArray[Any], frame_i
 def unseen_markers(points_nav: NDArray[Any], cell_m: float, frame_id: str, stamp_ns: int,
                    uncertain_nav: NDArray[Any] | None = None, uneven_nav: NDArray[Any] | None = None) -> MarkerArray:
     """Areas not inspected as CUBE_LISTs: never seen (id 0, purple), seen but too uncertain to
-    clear (id 1, amber; ``uncertain_nav``: another, closer or slower pass would help) and seen over
-    uneven surface (id 2, brown; ``uneven_nav``: another pass alone may not clear it)."""
+    clear (id 1, amber; ``uncertain_nav``: another, closer or slower pass would help) and seen where
+    another pass alone may not clear it (id 2, brown; ``uneven_nav``: uneven surface, the reference's
+    relief beside it, plating reading low)."""
     out = MarkerArray()
     out.markers.append(Marker(header=header(stamp_ns, frame_id), ns="unseen", action=Marker.DELETEALL))
     for i, (pts, color) in enumerate(((points_nav, ColorRGBA(r=0.6, g=0.2, b=0.8, a=0.5)),
