@@ -32,13 +32,17 @@ examples:
   hullscan evaluate --scenarios sim/scenarios --no-drift --out runs/eval-nodrift  without drift correction
   hullscan evaluate --scenarios sim/scenarios --only full_hull_120m --plan 30min --out runs/eval-plan
       plan each scenario's hull, fly the plan, compare predicted with achieved cleared coverage
+  hullscan evaluate --scenarios sim/scenarios/demo.yaml --scenarios sim/scenarios/holdout --plan 20min --redive --out runs/redive
+      replay each scenario's own survey, plan a 20-minute re-dive over what it left (plan --after), fly
+      it, compare the surface cleared by either dive with the prediction
 """
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("evaluate", help="simulate scenarios, inspect them, score against ground truth",
                        description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--scenarios", required=True, help="folder of scenario YAML files (or one file)")
+    p.add_argument("--scenarios", required=True, action="append",
+                   help="folder of scenario YAML files (or one file); repeat for several")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--only", action="append", default=[], help="scenario name (repeatable)")
     p.add_argument("--exclude", action="append", default=[], help="scenario name to leave out (repeatable)")
@@ -60,6 +64,9 @@ def register(sub: Any) -> None:
                    "the plan and the replays use --config's uncertainty model (default: the comparator's default)")
     p.add_argument("--clear-height", type=float, default=0.1, metavar="H", help="with --plan: compartment height "
                    "to plan for (m, default 0.1)")
+    p.add_argument("--redive", action="store_true", help="with --plan: replay each scenario's own survey first, "
+                   "plan a re-dive over what it left for the time window (hullscan plan --after), fly and replay it, "
+                   "and compare the surface cleared by either dive with the prediction (redive_vs_achieved.json/.md)")
     p.add_argument("--fittings", action="store_true",
                    help="give each replay the ship's anode plan where the simulator wrote one (BAG.fittings.yaml: "
                         "a mesh hull's anodes, which the design file lacks, to a plan's accuracy), as a dive team "
@@ -171,15 +178,17 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     if not args.pdf:
         cfg = cfg.model_copy(update={"report": cfg.report.model_copy(update={"pdf": False})})
-    src = Path(args.scenarios)
-    files = sorted(src.glob("*.yaml")) if src.is_dir() else [src]
+    srcs = [Path(x) for x in args.scenarios]
+    files = [f for src in srcs for f in (sorted(src.glob("*.yaml")) if src.is_dir() else [src])]
     if args.only:
         files = [f for f in files if f.stem in args.only]
     files = [f for f in files if f.stem not in args.exclude]
     if not files:
-        raise HullscanError(f"{src}: no scenario files")
+        raise HullscanError(f"{', '.join(map(str, srcs))}: no scenario files")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.redive and not args.plan:
+        raise HullscanError("--redive: give the re-dive's time window with --plan (e.g. --plan 20min)")
     if args.plan:
         return _plan_check(files, out, args)
     dump_config(cfg, out / "config.yaml")
@@ -209,22 +218,30 @@ def software_line() -> str:
 
 def _plan_check(files: list[Path], out: Path, args: argparse.Namespace) -> int:
     """``--plan``: each scenario planned, flown and replayed; predicted against achieved coverage."""
-    from hullscan.commands.plancheck import PlanCheck, check_plan, markdown
+    from hullscan.commands.plancheck import (
+        PlanCheck,
+        check_plan,
+        check_redive,
+        markdown,
+        redive_markdown,
+    )
     from hullscan.errors import HullscanError
 
     check = PlanCheck(args.plan, args.clear_height, progress=not args.no_progress, config=args.config)
+    one, name, tabulate = (check_redive, "redive_vs_achieved", redive_markdown) if args.redive else \
+        (check_plan, "plan_vs_achieved", markdown)
     results: list[dict[str, Any]] = []
     for i, f in enumerate(files):
         print(f"[evaluate --plan] {i + 1}/{len(files)} {f.stem}", file=sys.stderr, flush=True)
         try:
-            results.append(check_plan(f, out / f.stem, check))
+            results.append(one(f, out / f.stem, check))
         except HullscanError as err:  # one scenario failing does not stop the others
             error = " ".join(str(err).split())
             print(f"[evaluate --plan] {f.stem}: {error}", file=sys.stderr, flush=True)
             results.append({"scenario": f.stem, "error": error})
-    (out / "plan_vs_achieved.json").write_text(json.dumps({"runs": results}, indent=1))
-    table = markdown(results)
-    (out / "plan_vs_achieved.md").write_text(table)
+    (out / f"{name}.json").write_text(json.dumps({"runs": results}, indent=1))
+    table = tabulate(results)
+    (out / f"{name}.md").write_text(table)
     print(table)
     return 1 if any("error" in r for r in results) else 0
 

@@ -251,3 +251,25 @@ def redive_union(plan: dict[str, Any], first: Path, second: Path) -> dict[str, A
             "held_back_cleared_by_second": round(float(on_b.cleared[a.status == 2].mean()), 4)
             if (a.status == 2).any() else None,
             "within_target": abs(100 * (pred - achieved)) <= TARGET_PP}
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.1f} %"
+
+
+def redive_markdown(rows: list[dict[str, Any]]) -> str:
+    """The re-dive checks as a table: the first dive's cleared share, the re-dive's lanes, the surface
+    cleared by either dive predicted and achieved, and what the re-dive cleared of what it aimed at and
+    of what the first dive held back."""
+    lines = ["| scenario | first dive cleared | re-dive: lanes, min | cleared by either: predicted | achieved | "
+             "difference (pp) | targeted surface cleared by the re-dive | held back, cleared by the re-dive |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['scenario']} | failed: {r['error']} |  |  |  |  |  |  |")
+            continue
+        u = r["union_cleared"]
+        lines.append(f"| {r['scenario']} | {_pct(r['first_cleared'])} | {r['lanes']}, {r['planned_s'] / 60:.1f} | "
+                     f"{_pct(u['predicted'])} | {_pct(u['achieved'])} | {u['difference_pp']:+.1f} | "
+                     f"{_pct(r['targeted_cleared_achieved'])} | {_pct(r['held_back_cleared_by_second'])} |")
+    return "\n".join(lines) + "\n"

@@ -88,3 +88,21 @@ def test_redive_flown_after_the_first_dive(tmp_path: Path) -> None:
     assert u["difference_pp"] == pytest.approx(100 * (u["predicted"] - u["achieved"]), abs=0.06)
     assert res["within_target"] == (abs(u["difference_pp"]) <= 5.0)
     assert (tmp_path / "out" / "redive_vs_achieved.json").exists()
+
+
+def test_redive_through_the_cli_and_its_bad_input(tmp_path: Path) -> None:
+    """``hullscan evaluate --plan TIME --redive`` over scenarios given one by one; --redive without
+    --plan is one line."""
+    src = tmp_path / "small.yaml"
+    src.write_text(yaml.safe_dump({**SMALL, "survey": {**SMALL["survey"], "bottom_lanes": 0}}))
+    bad = subprocess.run([sys.executable, "-m", "hullscan", "evaluate", "--scenarios", str(src), "--redive",
+                          "--out", str(tmp_path / "x")], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "--redive: give the re-dive's time window with --plan" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    done = subprocess.run([sys.executable, "-m", "hullscan", "evaluate", "--scenarios", str(src), "--scenarios",
+                           str(src), "--plan", "8min", "--redive", "--out", str(tmp_path / "out"), "--no-progress"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs = json.loads((tmp_path / "out" / "redive_vs_achieved.json").read_text())["runs"]
+    assert [r["scenario"] for r in runs] == ["small", "small"]  # each --scenarios given is run
+    assert "| small | " in (tmp_path / "out" / "redive_vs_achieved.md").read_text()
