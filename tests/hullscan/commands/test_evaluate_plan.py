@@ -72,14 +72,28 @@ def test_plan_and_replay_share_the_users_config_with_the_sonars_noise(tmp_path: 
 
 
 def test_redive_flown_after_the_first_dive(tmp_path: Path) -> None:
-    """The re-dive check: the scenario's own survey (the port side) replayed, a re-dive planned over what
-    it left, flown and replayed; the union of the two coverage.ply files against the plan's prediction."""
-    from hullscan.commands.plancheck import PlanCheck, check_redive
-
+    """``hullscan evaluate --plan TIME --redive``: each scenario's own survey (the port side) replayed, a
+    re-dive planned over what it left, flown and replayed; the union of the two coverage.ply files
+    against the plan's prediction. --scenarios repeats; a scenario that cannot be checked is one line
+    and the others still run; --redive without --plan is one line."""
     src = tmp_path / "small.yaml"
     src.write_text(yaml.safe_dump({**SMALL, "survey": {**SMALL["survey"], "bottom_lanes": 0}}))
-    res = check_redive(src, tmp_path / "out", PlanCheck("8min"))
-    plan = json.loads((tmp_path / "out" / "plan" / "plan.json").read_text())
+    imaging = tmp_path / "imaging_only.yaml"
+    imaging.write_text(yaml.safe_dump({**SMALL, "name": "imaging_only",
+                                       "sensors": {"multibeam": None, "imaging": {"rate_hz": 5}}}))
+    bad = subprocess.run([sys.executable, "-m", "hullscan", "evaluate", "--scenarios", str(src), "--redive",
+                          "--out", str(tmp_path / "x")], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "--redive: give the re-dive's time window with --plan" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "hullscan", "evaluate", "--scenarios", str(src), "--scenarios",
+                           str(imaging), "--plan", "8min", "--redive", "--out", str(out), "--no-progress"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    runs = {r["scenario"]: r for r in json.loads((out / "redive_vs_achieved.json").read_text())["runs"]}
+    assert "no multibeam" in runs["imaging_only"]["error"]
+    res = runs["small"]
+    plan = json.loads((out / "small" / "plan" / "plan.json").read_text())
     assert plan["after"]["matched_fraction"] == 1.0 and plan["after"]["cleared_before_m2"] > 0
     assert res["lanes"] == len(plan["lanes"]) > 0
     assert 0 < res["first_cleared"] < res["union_cleared"]["achieved"] <= 1
@@ -87,22 +101,5 @@ def test_redive_flown_after_the_first_dive(tmp_path: Path) -> None:
     assert u["predicted"] == plan["predicted"]["cleared_fraction"]
     assert u["difference_pp"] == pytest.approx(100 * (u["predicted"] - u["achieved"]), abs=0.06)
     assert res["within_target"] == (abs(u["difference_pp"]) <= 5.0)
-    assert (tmp_path / "out" / "redive_vs_achieved.json").exists()
-
-
-def test_redive_through_the_cli_and_its_bad_input(tmp_path: Path) -> None:
-    """``hullscan evaluate --plan TIME --redive`` over scenarios given one by one; --redive without
-    --plan is one line."""
-    src = tmp_path / "small.yaml"
-    src.write_text(yaml.safe_dump({**SMALL, "survey": {**SMALL["survey"], "bottom_lanes": 0}}))
-    bad = subprocess.run([sys.executable, "-m", "hullscan", "evaluate", "--scenarios", str(src), "--redive",
-                          "--out", str(tmp_path / "x")], capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 1 and "--redive: give the re-dive's time window with --plan" in bad.stderr
-    assert "Traceback" not in bad.stderr
-    done = subprocess.run([sys.executable, "-m", "hullscan", "evaluate", "--scenarios", str(src), "--scenarios",
-                           str(src), "--plan", "8min", "--redive", "--out", str(tmp_path / "out"), "--no-progress"],
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    runs = json.loads((tmp_path / "out" / "redive_vs_achieved.json").read_text())["runs"]
-    assert [r["scenario"] for r in runs] == ["small", "small"]  # each --scenarios given is run
-    assert "| small | " in (tmp_path / "out" / "redive_vs_achieved.md").read_text()
+    table = (out / "redive_vs_achieved.md").read_text()
+    assert "| small | " in table and "| imaging_only | failed: " in table

@@ -102,11 +102,17 @@ def test_redive_after_an_earlier_inspection(mesh: Path, tmp_path: Path) -> None:
     assert "another reference file" in str(other_reference(dataclasses.replace(earlier, reference_sha256="0" * 64), mesh))
 
 
-def test_redive_bad_input_is_one_line(mesh: Path, tmp_path: Path) -> None:
+def test_redive_bad_input_is_one_line(mesh: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from hullscan.cli import main
+
     (tmp_path / "empty").mkdir()
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "coverage.ply").write_text("not a ply")
-    for run, line in ((tmp_path / "empty", "no coverage.ply there"), (bad, "not a PLY file")):
-        out = _plan("--reference", str(mesh), "--draft", "3", "--after", str(run), "--out", str(tmp_path / "p"))
-        assert out.returncode == 1 and line in out.stderr and "Traceback" not in out.stderr, out.stderr
+    for run, line in ((tmp_path / "empty", "--after " + str(tmp_path / "empty") + ": no coverage.ply there"),
+                      (bad, "--after: " + str(bad / "coverage.ply") + ": not a PLY file")):
+        caplog.clear()
+        assert main(["plan", "--reference", str(mesh), "--draft", "3", "--after", str(run), "--out",
+                     str(tmp_path / "p")]) == 1
+        errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+        assert len(errors) == 1 and line in errors[0], errors
