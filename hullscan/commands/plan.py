@@ -21,7 +21,8 @@ examples:
       a re-dive: lanes only over what the inspection in runs/case42 left that a pass can clear
       (its coverage.ply: not seen, or seen with too few or too noisy returns); its cleared surface and
       cleared landmarks are not flown again, and what another pass alone may not clear (uneven
-      surface, relief beside it, plating reading low) is listed for the divers
+      surface, relief beside it, plating reading low) is listed for the divers; after a second dive,
+      --after runs/case42 --after runs/case42-redive plans the third over what both left
 
 writes PLAN_DIR/plan.json (lanes and route in the hull frame: x from the stern end of the waterline,
 y to port, z up; in the navigation frame too with --prior) and PLAN_DIR/plan.svg (the lanes on the
@@ -78,18 +79,31 @@ def register(sub: Any) -> None:
                    "cannot see it)")
     p.add_argument("--prior", help="navigation prior (transform form): waypoints in the navigation frame too")
     p.add_argument("--config", help="YAML config (compare.coverage and compare.uncertainty settings are used)")
-    p.add_argument("--after", metavar="RUN_DIR",
+    p.add_argument("--after", metavar="RUN_DIR", action="append", default=[],
                    help="plan a re-dive: an earlier inspection's output folder (its coverage.ply) against the same "
-                   "mesh; lanes go only over what it left that a pass can clear")
+                   "mesh; lanes go only over what it left that a pass can clear; repeat for each earlier dive")
     p.add_argument("--out", required=True, metavar="PLAN_DIR", help="folder for plan.json and plan.svg")
     p.set_defaults(func=run)
+
+
+def _earlier_dives(runs: list[str], reference: str) -> Any:
+    """The earlier dives' coverage as one (None without --after), each checked against ``reference``."""
+    from hullscan.compare.earlier import load_earlier, merged, other_reference
+
+    if not runs:
+        return None
+    dives = [load_earlier(run) for run in runs]
+    for dive in dives:
+        warning = other_reference(dive, reference)
+        if warning:
+            print(f"warning: {warning}")
+    return merged(dives)
 
 
 def run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from hullscan.compare.earlier import load_earlier, other_reference
     from hullscan.compare.prior import load_prior
     from hullscan.config import load_config
     from hullscan.errors import MeshError, PlanError
@@ -121,12 +135,7 @@ def run(args: argparse.Namespace) -> int:
     request = PlanRequest(args.clear_height, budget, vehicle, systematic_m=args.systematic,
                           alignment_m=args.alignment_residual)
     draft_text = f"draft {args.draft:g} m" if args.draft is not None else "the file's waterline"
-    earlier = None
-    if args.after:
-        earlier = load_earlier(args.after)
-        warning = other_reference(earlier, args.reference)
-        if warning:
-            print(f"warning: {warning}")
+    earlier = _earlier_dives(args.after, args.reference)
     plan = make_plan(mesh, profile, request, cfg.compare, voxel_m=cfg.recon.voxel_size, draft_text=draft_text,
                      earlier=earlier)
     doc = plan_document(plan, reference_path=str(args.reference), draft_m=round(mesh.draft, 3), hull_to_nav=hull_to_nav,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from hullscan.compare.analysis import (
     STATUS_ANOTHER_PASS,
     STATUS_CLEARED,
     STATUS_NOT_BY_A_PASS,
+    STATUS_NOT_SEEN,
     STATUS_TEXT,
     Coverage,
 )
@@ -154,3 +156,29 @@ def combined(coverage: Coverage, before: EarlierMasks) -> Coverage:
     seen_any = (coverage.seen if coverage.seen_any is None else coverage.seen_any) | before.seen | seen
     held = (np.zeros(len(seen), bool) if coverage.held is None else coverage.held) | before.stuck
     return replace(coverage, seen=seen, seen_any=seen_any, held=held & ~seen)
+
+
+def merged(dives: Sequence[EarlierCoverage]) -> EarlierCoverage:
+    """Several earlier dives of one hull as one coverage, on the first one's samples: cleared where any
+    cleared; else held back where any held it back (the surface is what it is, whichever pass saw it);
+    else seen too uncertainly where any saw it; else not seen. The dives must have judged one
+    compartment height (cleared for another height is not cleared for this one)."""
+    if not dives:
+        raise CoverageFileError("no earlier dive given")
+    first = dives[0]
+    heights = {d.clear_height_m for d in dives}
+    if len(heights) > 1:
+        raise CoverageFileError("--after: the earlier dives were judged for different compartment heights ("
+                                + ", ".join(f"{d.source}: {d.clear_height_m:g} m" for d in dives)
+                                + "); give dives judged for one height")
+    if len(dives) == 1:
+        return first
+    masks = [on_samples(d, first.points, first.sample_area_m2) for d in dives[1:]]
+    cleared = (first.status == STATUS_CLEARED) | np.any([m.cleared for m in masks], axis=0)
+    stuck = (first.status == STATUS_NOT_BY_A_PASS) | np.any([m.stuck for m in masks], axis=0)
+    seen = (first.status >= STATUS_ANOTHER_PASS) | np.any([m.seen for m in masks], axis=0)
+    status = np.full(len(first.points), STATUS_NOT_SEEN, np.uint8)
+    status[seen] = STATUS_ANOTHER_PASS
+    status[stuck] = STATUS_NOT_BY_A_PASS
+    status[cleared] = STATUS_CLEARED
+    return replace(first, source=" + ".join(d.source for d in dives), status=status)

@@ -95,6 +95,12 @@ def test_redive_after_an_earlier_inspection(mesh: Path, tmp_path: Path) -> None:
     assert doc["after"]["matched_fraction"] == 1.0 and doc["after"]["cleared_before_m2"] > 100
     assert doc["lanes"] and {ln["side"] for ln in doc["lanes"]} <= {"starboard", "bottom"}
     assert "it cleared for 0.1 m is not flown again" in out.stdout and "warning" not in out.stdout
+    # a third dive after two: what both left (the second cleared the starboard side)
+    second = tmp_path / "second"
+    _first_dive(mesh, second, lambda s: np.where(s[:, 1] < -2.9, 3, 0))
+    out = _plan("--reference", str(mesh), "--draft", "3", "--time", "15min", "--after", str(run), "--after",
+                str(second), "--out", str(tmp_path / "q"))
+    assert out.returncode == 1 and "no lane from this standoff clears more" in out.stderr, out.stderr
     # made against another reference file (findings.json's hash): said, not refused
     earlier = load_earlier(run)
     assert earlier.reference_sha256 is None and other_reference(earlier, mesh) is None

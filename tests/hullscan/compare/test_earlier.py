@@ -69,3 +69,20 @@ def test_combined_is_what_either_dive_cleared() -> None:
     # cleared before for 0.2 m only: not cleared for this inspection's 0.1 m
     coarse = combined(now, EarlierMasks("first", before.seen, before.cleared, before.stuck, 0.2, 1.0))
     assert coarse.seen.tolist() == now.seen.tolist()
+
+
+def test_several_dives_merge_onto_the_first_ones_samples(tmp_path: Path) -> None:
+    """Cleared where any dive cleared; held back where any held it back and none cleared; seen where any
+    saw; a second dive's samples a few cm off still land. Dives judged for other heights are refused."""
+    import dataclasses
+
+    from hullscan.compare.earlier import EarlierCoverage, merged
+
+    pts = _grid()[:5]
+    a = EarlierCoverage("a", pts, np.array([3, 1, 0, 0, 2], np.uint8), 0.1, 0.04)
+    b = EarlierCoverage("b", pts + np.array([0.02, 0.0, 0.01]), np.array([0, 3, 1, 0, 1], np.uint8), 0.1, 0.04)
+    both = merged([a, b])
+    assert both.status.tolist() == [3, 3, 1, 0, 2] and both.source == "a + b"
+    assert np.array_equal(both.points, a.points) and merged([a]) is a
+    with pytest.raises(CoverageFileError, match="different compartment heights"):
+        merged([a, dataclasses.replace(b, clear_height_m=0.2)])
