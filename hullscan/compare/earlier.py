@@ -11,7 +11,6 @@ cleared, and the gaps and the next lane are what neither did (:func:`combined`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -30,6 +29,7 @@ from hullscan.compare.analysis import (
     Coverage,
 )
 from hullscan.errors import CoverageFileError, PlyError
+from hullscan.outdir import sha256_file
 from hullscan.ply import read_ply
 
 F64 = NDArray[np.float64]
@@ -109,18 +109,10 @@ def _findings_facts(path: Path) -> tuple[str | None, str]:
     return sha, str(doc.get("created_utc", ""))
 
 
-def sha256_of(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def other_reference(earlier: EarlierCoverage, reference: str | Path) -> str | None:
     """A warning when the earlier inspection compared with another reference file (by SHA-256); None
     when the same, or when its findings.json did not say."""
-    if earlier.reference_sha256 is None or earlier.reference_sha256 == sha256_of(reference):
+    if earlier.reference_sha256 is None or earlier.reference_sha256 == sha256_file(reference):
         return None
     return (f"{earlier.source} was made against another reference file than {reference}: its coverage is read "
             "where its samples lie on this mesh's")

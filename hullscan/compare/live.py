@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from hullscan.compare.analysis import Coverage
 from hullscan.compare.config import CompareConfig
-from hullscan.compare.earlier import EarlierCoverage, combined, on_samples
+from hullscan.compare.earlier import EarlierCoverage, EarlierMasks, combined, on_samples
 from hullscan.compare.fittings import FittingPlan, apply_fittings
 from hullscan.compare.inspect import MIN_CLOUD_POINTS, Inspection, build_reference, inspect
 from hullscan.compare.loading import load_reference as load_reference_file
@@ -128,6 +128,8 @@ class LiveComparator:
         self.hull_to_nav, self.sigma = hull_to_nav, sigma
         self.fittings = fittings  # the ship's declared fittings: the findings they explain are marked
         self.earlier = earlier  # a re-dive: what the first dive left (coverage.ply)
+        # ... on the reference's samples, matched once: they stay where they are between inspections.
+        self._before: EarlierMasks | None = None
         self.registered: Transform | None = None  # the last registration (nav <- hull), once there is one
         self.registered_sigma = REGISTERED_SIGMA  # ... and the range it is refined within
         self.inspection: Inspection | None = None  # the last successful one
@@ -185,7 +187,9 @@ class LiveComparator:
         if cov is None or not len(cov.seen):
             return LiveResult(cloud, final, h2n, inspect_s, ins, findings=tuple(ins.findings), deviation=dev)
         if self.earlier is not None:
-            cov = combined(cov, on_samples(self.earlier, ins.to_user(cov.samples), cov.sample_area))
+            if self._before is None or len(self._before.seen) != len(cov.samples):
+                self._before = on_samples(self.earlier, ins.to_user(cov.samples), cov.sample_area)
+            cov = combined(cov, self._before)
         samples = np.asarray(cov.samples, np.float64).reshape(-1, 3)
         seen = np.asarray(cov.seen, bool)
         seen_any = np.asarray(cov.seen_any if cov.seen_any is not None else seen, bool)

@@ -8,7 +8,6 @@ custody can be checked later. Schema: docs/findings-schema.md and the JSON Schem
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -30,6 +29,7 @@ from hullscan.compare.analysis import (
 from hullscan.compare.inspect import Inspection
 from hullscan.core.colour import deviation_colours
 from hullscan.model import Transform
+from hullscan.outdir import sha256_file
 from hullscan.ply import write_ply
 from hullscan.report.case import CaseData, case_record, load_case
 from hullscan.report.config import ReportConfig
@@ -52,20 +52,6 @@ SCHEMA = "hullscan.findings"
 #       reference relief the survey saw, where the plating left it ambiguous).
 # 2.11: relief.valley_sigma_m (the valley's own width; relief.sigma_m is stated to at least 0.2 m).
 SCHEMA_VERSION = "2.12"
-
-
-def sha256_file(path: str | Path) -> str:
-    """SHA-256 of a file, or of every file below a directory (sorted, path-qualified)."""
-    p = Path(path)
-    h = hashlib.sha256()
-    files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
-    for q in files:
-        if p.is_dir():
-            h.update(str(q.relative_to(p)).encode() + b"\0")
-        with q.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
 
 
 def describe_inputs(inputs: Mapping[str, str | Path | None]) -> list[dict[str, Any]]:

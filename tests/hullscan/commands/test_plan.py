@@ -84,7 +84,8 @@ def test_redive_after_an_earlier_inspection(mesh: Path, tmp_path: Path) -> None:
 
     import numpy as np
 
-    from hullscan.compare.earlier import load_earlier, other_reference, sha256_of
+    from hullscan.compare.earlier import load_earlier, other_reference
+    from hullscan.outdir import sha256_file
 
     run = tmp_path / "first"
     _first_dive(mesh, run, lambda s: np.where(s[:, 1] < -2.9, 1, 3))
@@ -104,7 +105,7 @@ def test_redive_after_an_earlier_inspection(mesh: Path, tmp_path: Path) -> None:
     # made against another reference file (findings.json's hash): said, not refused
     earlier = load_earlier(run)
     assert earlier.reference_sha256 is None and other_reference(earlier, mesh) is None
-    assert other_reference(dataclasses.replace(earlier, reference_sha256=sha256_of(mesh)), mesh) is None
+    assert other_reference(dataclasses.replace(earlier, reference_sha256=sha256_file(mesh)), mesh) is None
     assert "another reference file" in str(other_reference(dataclasses.replace(earlier, reference_sha256="0" * 64), mesh))
 
 
