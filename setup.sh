@@ -42,6 +42,8 @@ if command -v dpkg-query >/dev/null 2>&1; then
   if [ "$job" = "test" ]; then apt_install colcon python3-colcon-ros python3-colcon-defaults python3-setuptools; fi
   # The history test runs a real PostgreSQL server on a loopback port (tests/hullscan/history).
   if [ "$job" = "test" ]; then apt_install postgresql; fi
+  # The output tests open cloud.ply, deviation.ply and coverage.ply in CloudCompare's command line, as an analyst would.
+  if [ "$job" = "test" ]; then apt_install cloudcompare; fi
   "$PY" -c "import ensurepip" 2>/dev/null || apt_install python3-venv
 fi
 "$PY" -c 'import sys; assert sys.version_info >= (3, 11), sys.version' \
@@ -75,6 +77,9 @@ case "$job" in
   demo)
     exec .venv/bin/hullscan demo --out "${HULLSCAN_DEMO_OUT:-runs/demo}" "$@" ;;
   test)
+    # The tools installed above are required: a test that needs one fails rather than skips
+    # (tests/tools.py), so CI never passes a check by not running it.
+    export HULLSCAN_REQUIRE_TOOLS=1
     set +e
     .venv/bin/python -m pytest "$@"
     rc=$?

@@ -1,5 +1,5 @@
 """The package builds as a ROS user builds it: the system's python3 and setuptools (not the venv's),
-and colcon from Debian's packages. Skipped where they are absent (``./setup.sh test`` installs them)."""
+and colcon from Debian's packages. Skipped where they are absent, failed under ``./setup.sh test`` (which installs them; tests/tools.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.tools import missing_tool
 
 REPO = Path(__file__).resolve().parents[1]
 SYSTEM_PYTHON = Path("/usr/bin/python3")
@@ -21,7 +23,7 @@ def _system_setuptools() -> str:
     done = subprocess.run([str(SYSTEM_PYTHON), "-c", "import setuptools; print(setuptools.__version__)"],
                           capture_output=True, text=True)
     if done.returncode:
-        pytest.skip("the system python3 has no setuptools (Debian: python3-setuptools)")
+        missing_tool("setuptools for the system python3", "Debian: python3-setuptools")
     return done.stdout.strip()
 
 
@@ -36,7 +38,7 @@ def test_setup_py_name_with_system_setuptools() -> None:
 def test_colcon_build(tmp_path: Path) -> None:
     colcon = shutil.which("colcon")
     if colcon is None:
-        pytest.skip("colcon is not installed (Debian: colcon python3-colcon-ros)")
+        missing_tool("colcon", "Debian: colcon python3-colcon-ros")
     _system_setuptools()
     src = tmp_path / "src" / "hullscan"
     shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".git", ".venv", "runs", "bags", "build", "install",

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.tools import missing_tool
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -20,7 +22,7 @@ def _tool(name: str) -> str:
         return str(exe)
     found = shutil.which(name)
     if found is None:
-        pytest.skip(f"{name} not installed (pip install -e '.[dev]')")
+        missing_tool(name, "pip install -e '.[dev]'")
     return found
 
 

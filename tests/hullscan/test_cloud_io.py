@@ -10,6 +10,7 @@ import pytest
 from hullscan.cloud_io import load_cloud, load_metadata, save_cloud
 from hullscan.errors import HullscanError
 from hullscan.model import HullCloud
+from tests.tools import missing_tool
 
 
 def _cloud(n: int = 500) -> HullCloud:
@@ -107,7 +108,7 @@ def test_cloudcompare_loads_the_scalar_fields(tmp_path: Path) -> None:
 
     exe = shutil.which("CloudCompare") or shutil.which("cloudcompare")
     if exe is None:
-        pytest.skip("CloudCompare not installed (Debian: apt-get install cloudcompare)")
+        missing_tool("CloudCompare", "Debian: apt-get install cloudcompare")
     p = save_cloud(_cloud(50), tmp_path / "cloud.ply")
     out = tmp_path / "cc.asc"
     res = subprocess.run([exe, "-SILENT", "-AUTO_SAVE", "OFF", "-O", str(p), "-C_EXPORT_FMT", "ASC", "-ADD_HEADER",

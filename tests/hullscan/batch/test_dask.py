@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.hullscan.batch.helpers import CLI, REPO, Surveys, cli_env, findings_of, replaying_pid
+from tests.tools import missing_tool
 
 pytestmark = pytest.mark.slow
 DASK = Path(sys.executable).with_name("dask")
@@ -47,7 +48,7 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A scheduler and two single-threaded workers on loopback; their address. Each worker is
     started with this checkout on its PYTHONPATH (it imports hullscan.batch.task to run a survey)."""
     if not DASK.is_file():
-        pytest.skip(f"no dask command beside {sys.executable}")
+        missing_tool(f"the dask command beside {sys.executable}", "pip install -e '.[dev]'")
     from distributed import Client
 
     port = _free_port()

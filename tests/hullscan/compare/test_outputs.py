@@ -20,6 +20,7 @@ from hullscan.compare.synthetic import SynthHullMesh, make_hull
 from hullscan.errors import AlignmentError, HullscanError
 from hullscan.model import HullCloud
 from hullscan.report.outputs import SCHEMA_VERSION, write_outputs
+from tests.tools import missing_tool
 
 from .conftest import HULL_TO_NAV
 
@@ -130,17 +131,20 @@ def test_deviation_ply(written):
     assert "property float scalar_deviation" in header
 
 
-def test_deviation_ply_in_cloudcompare(written, tmp_path):
+@pytest.mark.parametrize(("name", "field"), [("deviation.ply", "deviation"), ("coverage.ply", "status")])
+def test_outputs_in_cloudcompare(written, tmp_path, name, field):
+    """CloudCompare's command line opens the PLY and offers its scalar field (exported to ASCII)."""
     exe = shutil.which("CloudCompare") or shutil.which("cloudcompare")
     if exe is None:
-        pytest.skip("CloudCompare not installed (Debian: apt-get install cloudcompare)")
+        missing_tool("CloudCompare", "Debian: apt-get install cloudcompare")
     _, out = written
-    res = subprocess.run([exe, "-SILENT", "-AUTO_SAVE", "OFF", "-O", str(out / "deviation.ply"), "-C_EXPORT_FMT",
+    res = subprocess.run([exe, "-SILENT", "-AUTO_SAVE", "OFF", "-O", str(out / name), "-C_EXPORT_FMT",
                           "ASC", "-ADD_HEADER", "-SAVE_CLOUDS", "FILE", str(tmp_path / "cc.asc")],
                          capture_output=True, text=True, timeout=120,
                          env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
     assert res.returncode == 0, res.stderr[-1000:]
-    assert "deviation" in (tmp_path / "cc.asc").read_text().splitlines()[0]
+    head, *rows = (tmp_path / "cc.asc").read_text().splitlines()
+    assert field in head.lower() and len(rows) > 100
 
 
 def test_sidecars_and_exports(written):
@@ -227,7 +231,7 @@ window.addEventListener('load', function(){
 def test_report_in_headless_chromium(written, width, tmp_path):
     exe = _chromium()
     if exe is None:
-        pytest.skip("headless Chromium not installed (Debian: apt-get install chromium); setup.sh should add it")
+        missing_tool("headless Chromium", "Debian: apt-get install chromium")
     ins, out = written
     probe = out / f"report_probe_{width}.html"
     probe.write_text((out / "report.html").read_text().replace("</body>", _PROBE, 1))

@@ -20,6 +20,7 @@ from hullscan.history.db import HistoryDB, resolve
 from hullscan.history.errors import HistoryLockedError, HistorySchemaError
 from hullscan.history.record import Visit, last_clean_scan, record_inspection, vessel_history
 from tests.hullscan.history.helpers import FOUND, cloud_file, finding, inspection, run_record
+from tests.tools import missing_tool
 
 
 def _bin_dir() -> Path | None:
@@ -37,7 +38,7 @@ def _free_port() -> int:
 def postgres_url() -> Iterator[str]:
     bindir = _bin_dir()
     if bindir is None:
-        pytest.skip("Debian's postgresql package is not installed (/usr/lib/postgresql/*/bin)")
+        missing_tool("PostgreSQL", "Debian: apt-get install postgresql; looked in /usr/lib/postgresql/*/bin")
     as_root = os.geteuid() == 0
     # Not under pytest's tmp_path: its parents are root's alone, and the server runs as postgres.
     base = Path(tempfile.mkdtemp(prefix="hullscan-pg-"))
