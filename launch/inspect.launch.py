@@ -3,7 +3,7 @@
     ros2 launch hullscan inspect.launch.py reference:=/data/hull.stl draft:=6.8 rviz:=true
 
 Arguments: params_file, reference (mesh, earlier scan or 'mirror'), draft (m above the keel from
-the draft marks; 0 = unknown), trim (aft minus forward draft, m; 0 = even keel), prior (navigation-prior JSON; '' = none), plan (plan.json; '' = none), fittings (the ship's
+the draft marks; 0 = unknown), trim (aft minus forward draft, m; 0 = even keel), prior (the quay notes or a transform file, as hullscan replay --prior; '' = none), plan (plan.json; '' = none), fittings (the ship's
 anode plan, as hullscan replay --fittings; '' = none), after (a re-dive: the first dive's output folder,
 whose coverage.ply the coverage, gaps and next lane are shown with; '' = none), use_sim_time, rviz,
 allow_missing (run where tf2_msgs / marine_acoustic_msgs are missing). The arguments are given
@@ -38,7 +38,8 @@ def generate_launch_description():
         DeclareLaunchArgument("reference", default_value="mirror", description="reference hull mesh or 'mirror'"),
         DeclareLaunchArgument("draft", default_value="0.0", description="draft from the marks, m (0 = unknown)"),
         DeclareLaunchArgument("trim", default_value="0.0", description="aft minus forward draft, m (0 = even keel)"),
-        DeclareLaunchArgument("prior", default_value="", description="navigation-prior JSON ('' = none)"),
+        DeclareLaunchArgument("prior", default_value="",
+                              description="navigation prior: the quay notes or a transform file, as replay --prior ('' = none)"),
         DeclareLaunchArgument("plan", default_value="", description="plan.json from 'hullscan plan' ('' = none)"),
         DeclareLaunchArgument("fittings", default_value="", description="the ship's anode plan YAML ('' = none)"),
         DeclareLaunchArgument("after", default_value="",

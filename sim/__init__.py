@@ -13,6 +13,6 @@ from pathlib import Path
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 
 from hullscan_sim.scenario import Scenario, load_scenario  # noqa: E402
-from hullscan_sim.simulate import SimResult, build_world, simulate, truth_dir_for  # noqa: E402
+from hullscan_sim.simulate import SimResult, build_world, design_mesh_for, simulate, truth_dir_for  # noqa: E402
 
-__all__ = ["SCENARIO_DIR", "Scenario", "SimResult", "build_world", "load_scenario", "simulate", "truth_dir_for"]
+__all__ = ["SCENARIO_DIR", "Scenario", "SimResult", "build_world", "design_mesh_for", "load_scenario", "simulate", "truth_dir_for"]

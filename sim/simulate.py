@@ -80,6 +80,15 @@ def fittings_plan_for(bag: str | Path) -> Path:
     return p.with_name(p.name + ".fittings.yaml")
 
 
+def design_mesh_for(bag: str | Path) -> Path:
+    """``BAG.design.ply``: the design hull the dive team holds for a parametric hull (no parasites,
+    growth or dents), beside the bag with the quay notes that name it. A mesh hull's design is the
+    scenario's own file, which the notes name instead; the scorer's copy of either, in the hull
+    frame with region labels, is ``BAG.truth/reference.ply``."""
+    p = Path(bag)
+    return p.with_name(p.name + ".design.ply")
+
+
 def truth_dir_for(bag: str | Path) -> Path:
     p = Path(bag)
     return p.with_name(p.name + ".truth")
@@ -187,6 +196,10 @@ def simulate(scenario: Scenario | str | Path, out_dir: str | Path, *, duration_s
     timings["sensors_s"] = rec.cast_s
     timings["write_s"] = rec.write_s
     _write_truth(truth, sc, built, motion, nav, true_nav)
+    design = design_mesh_for(bag_path)
+    design.unlink(missing_ok=True)
+    if sc.hull.mesh is None:  # a parametric hull: its design, as the team holds it, beside the bag
+        save_mesh(built.reference, design)
     _write_operator_notes(operator_notes_for(bag_path), sc, built, motion, rngs["operator"])
     # Its own stream: the plan leaves every other draw (and so the bag) as it was.
     _write_fittings_plan(fittings_plan_for(bag_path), sc, built, np.random.default_rng([sc.seed, 0xF177]))
@@ -399,7 +412,7 @@ def _write_operator_notes(path: Path, sc: Scenario, built: Built, motion: Motion
     design = ({"path": str(m.path), "units": m.units, "up": m.up, "bow": m.bow,
                # A model-scale file: the ship's length overall, from its particulars.
                **({"length_m": float(m.length_m)} if m.length_m else {})} if m is not None else
-              {"path": f"{path.name.removesuffix('.operator.yaml')}.truth/reference.ply",  # beside this file
+              {"path": design_mesh_for(path.name.removesuffix(".operator.yaml")).name,  # beside this file
                "units": "auto", "up": "auto", "bow": "auto"})
     notes = {
         "reference": design,

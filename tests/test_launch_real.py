@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.conftest import REPO, ros_env
 from tests.hullscan.ros.helpers import spawn
@@ -146,8 +147,9 @@ def _findings(probe: subprocess.Popen[str], launch: Launch) -> list[dict[str, An
 
 
 def _check_findings(events: list[dict[str, Any]], launch: Launch) -> None:
-    # Finding boxes went out on /hullscan/findings, no inspection failed (no red banner), and the
-    # final inspection of the finished map has findings.
+    # The quay notes were placed at the survey's first fix; finding boxes went out on /hullscan/findings,
+    # no inspection failed (no red banner), and the final inspection of the finished map has findings.
+    assert "quay notes placed at the survey's first fix" in launch.log, launch.log[-3000:]
     marks = [e for e in events if e["topic"] == "/hullscan/findings"]
     docs = [(e.get("final"), e.get("status"), e.get("cloud_points"), len(e.get("findings") or []))
             for e in events if e["topic"] == "/hullscan/findings_json"]
@@ -170,15 +172,16 @@ def _check_clean_exit(launch: Launch, n_processes: int) -> None:
 
 def test_inspect_launch(prefix: Path, survey: Path, tmp_path: Path) -> None:
     env = _env(prefix, tmp_path)
-    truth = survey.with_name("bag.truth")  # test scaffolding: the simulator's mesh and prior
+    # What the dive team has: the design hull and the quay notes (heading, start) beside the bag.
+    design, notes = survey.with_name("bag.design.ply"), survey.with_name("bag.operator.yaml")
     params = _params("hullscan.yaml", tmp_path, **{"reliable_inputs: false": "reliable_inputs: true"})  # 5x, no loss
-    args = {"rviz": "false", "params_file": params, "reference": truth / "reference.ply", "draft": "4.0",
-            "prior": truth / "truth.json", "use_sim_time": "true", "allow_missing": "true"}
+    args = {"rviz": "false", "params_file": params, "reference": design, "draft": "4.0",
+            "prior": notes, "use_sim_time": "true", "allow_missing": "true"}
     launch = Launch(prefix, "inspect.launch.py", args, env)
     probe = _probe(env, 150)
     try:
         got = _get_params("hullscan_comparator", ["reference", "draft", "prior", "use_sim_time", "report_dir"], env)
-        assert got == {"reference": str(truth / "reference.ply"), "draft": 4.0, "prior": str(truth / "truth.json"),
+        assert got == {"reference": str(design), "draft": 4.0, "prior": str(notes),
                        "use_sim_time": True, "report_dir": str(tmp_path / "hullscan" / "reports")}, got
         got = _get_params("hullscan_mapper", ["use_sim_time", "reliable_inputs", "allow_missing_msgs"], env)
         assert got == {"use_sim_time": True, "reliable_inputs": True, "allow_missing_msgs": True}, got
@@ -196,15 +199,15 @@ def test_inspect_launch(prefix: Path, survey: Path, tmp_path: Path) -> None:
 
 def test_replay_launch(prefix: Path, survey: Path, tmp_path: Path) -> None:
     env = _env(prefix, tmp_path)
-    truth = survey.with_name("bag.truth")
+    design, notes = survey.with_name("bag.design.ply"), survey.with_name("bag.operator.yaml")
     params = _params("replay.yaml", tmp_path)
-    args = {"rviz": "false", "bag": survey, "rate": "5", "params_file": params, "reference": truth / "reference.ply",
-            "draft": "4.0", "prior": truth / "truth.json", "allow_missing": "true"}
+    args = {"rviz": "false", "bag": survey, "rate": "5", "params_file": params, "reference": design,
+            "draft": "4.0", "prior": notes, "allow_missing": "true"}
     probe = _probe(env, 150)
     launch = Launch(prefix, "replay.launch.py", args, env)
     try:
         got = _get_params("hullscan_comparator", ["reference", "draft", "prior", "use_sim_time", "report_dir"], env)
-        assert got == {"reference": str(truth / "reference.ply"), "draft": 4.0, "prior": str(truth / "truth.json"),
+        assert got == {"reference": str(design), "draft": 4.0, "prior": str(notes),
                        "use_sim_time": True, "report_dir": str(tmp_path / "hullscan" / "reports")}, got
         events = _findings(probe, launch)
     finally:
@@ -223,16 +226,19 @@ def test_simulate_launch_first_and_second_run(prefix: Path, tmp_path: Path) -> N
     params = _params("replay.yaml", tmp_path)
     stamps = []
     for run in (1, 2):
+        # What the dive team has, as the simulator wrote it beside the bag: the quay notes' design hull,
+        # prior (ship heading, start) and draft; the first run states the draft, the second takes the notes'.
         args = {"rviz": "false", "scenario": "demo", "out": out, "duration": "30", "decimate": "2", "rate": "5",
-                "params_file": params, "draft": "4.0", "prior": out / "bag.truth" / "truth.json",
-                "allow_missing": "true"}
+                "params_file": params, "allow_missing": "true", **({"draft": "4.0"} if run == 1 else {})}
         probe = _probe(env, 180, "" if run == 1 else "/hullscan/cloud_final")
         launch = Launch(prefix, "simulate.launch.py", args, env)
         try:
             # Asked as soon as the nodes are up (after the simulator), before the map keeps them busy.
             got = _get_params("hullscan_comparator", ["reference", "draft", "prior", "use_sim_time"], env)
-            assert got == {"reference": str(out / "bag.truth" / "reference.ply"), "draft": 4.0,
-                           "prior": str(out / "bag.truth" / "truth.json"), "use_sim_time": True}, got
+            # The design hull the quay notes name, never the simulator's truth folder.
+            draft = 4.0 if run == 1 else float(yaml.safe_load((out / "bag.operator.yaml").read_text())["draft_m"])
+            assert got == {"reference": str(out / "bag.design.ply"), "draft": draft,
+                           "prior": str(out / "bag.operator.yaml"), "use_sim_time": True}, got
             assert _get_params("hullscan_mapper", ["checkpoint_dir"], env) == {"checkpoint_dir": ""}
             events = _findings(probe, launch)
         finally:

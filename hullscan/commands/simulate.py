@@ -19,7 +19,9 @@ The bag holds /sonar/scan (LaserScan), /sonar/image (ProjectedSonarImage),
 /sonar/points (PointCloud2), /camera/image_raw[/compressed] + /camera/camera_info,
 /nav/odom, /tf and /tf_static, as each scenario's sensors say. BAG_DIR.truth/ holds
 truth.json (parasites, decoys, hull_to_nav, drift), trajectory_true.npz,
-reference.ply (design hull with region labels) and scenario.yaml.
+reference.ply (design hull with region labels) and scenario.yaml. What the dive team has lies
+beside it: BAG_DIR.operator.yaml (quay notes: design file, draft, a prior), BAG_DIR.design.ply (a
+parametric hull's design) and, for a mesh hull with fitted anodes, BAG_DIR.fittings.yaml.
 """
 
 

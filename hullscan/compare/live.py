@@ -27,6 +27,7 @@ from hullscan.compare.loading import load_reference as load_reference_file
 from hullscan.compare.prior import (
     DEFAULT_SIGMA,
     REGISTERED_SIGMA,
+    NavPrior,
     PriorSigma,
     held_along,
     load_prior,
@@ -64,14 +65,39 @@ def hull_to_nav_from(values: list[float], file: str, reference: Any = None
         if prior is None:
             return None, None
         if prior.form == "quay":
-            raise ConfigError(f"{file}: a quay prior is resolved against the survey's first fix by hullscan replay; "
-                              "live, give the comparator a {translation, rotation} prior")
+            raise ConfigError(f"{file}: a quay prior is placed at the survey's first fix: read it with quay_prior "
+                              "and give it to LiveComparator (the comparator node does)")
         return prior.hull_to_nav(ref_from_hull), prior.search
     h = list(values)
     if len(h) != 7:
         return None, None
     tf = Transform(np.array(h[3:7]), np.array(h[:3]))
     return (tf if ref_from_hull is None else tf @ ref_from_hull), DEFAULT_SIGMA
+
+
+def quay_prior(file: str, reference: Any, config: CompareConfig) -> NavPrior | None:
+    """The quay notes' prior in ``file`` (what the dive team wrote on the quay: the ship's heading and
+    where the vehicle went in, as ``hullscan replay --prior`` reads it), or None when ``file`` holds
+    another kind of prior (or none). Live it is placed at the survey's first fix once the mapper's
+    path gives it (:meth:`LiveComparator.first_fix`); it is checked here, so that notes that cannot
+    be placed (a frame number without the frame spacing, no design mesh) stop the node at start."""
+    prior = load_prior(file) if file else None
+    if prior is None or prior.form != "quay":
+        return None
+    if not hasattr(reference, "faces"):
+        raise ConfigError(f"{file}: a quay prior names a frame and side of the design hull; give a design mesh "
+                          "as the reference, or a {translation, rotation} prior")
+    sc = config.scoring
+    prior.resolve(reference, np.zeros(3), sc.frame_spacing_m, sc.frame_zero_x_m)
+    return prior
+
+
+def node_prior(values: list[float], file: str, reference: Any, config: CompareConfig
+               ) -> tuple[Transform | None, PriorSigma | None, NavPrior | None]:
+    """The comparator node's prior: (hull_to_nav, sigma, None) as :func:`hull_to_nav_from` reads it, or
+    (None, None, the quay notes) for :class:`LiveComparator` to place at the survey's first fix."""
+    quay = quay_prior(file, reference, config)
+    return (None, None, quay) if quay is not None else (*hull_to_nav_from(values, file, reference), None)
 
 
 log = logging.getLogger("hullscan.compare")
@@ -117,8 +143,8 @@ class LiveComparator:
 
     def __init__(self, reference: Any, config: CompareConfig, hull_to_nav: Transform | None = None,
                  sigma: PriorSigma | None = None, fittings: FittingPlan | None = None,
-                 earlier: EarlierCoverage | None = None) -> None:
-        if hull_to_nav is not None and config.alignment.global_registration:
+                 earlier: EarlierCoverage | None = None, quay: NavPrior | None = None) -> None:
+        if (hull_to_nav is not None or quay is not None) and config.alignment.global_registration:
             # Live, a prior that does not fit is an ERROR within an inspection period; the global
             # search (FPFH + RANSAC) that replay runs to explain a misfit takes over a minute on 2
             # cores and would keep the operator looking at a stale "ok" meanwhile.
@@ -126,6 +152,7 @@ class LiveComparator:
                 update={"alignment": config.alignment.model_copy(update={"global_registration": False})})
         self.reference, self.config = reference, config
         self.hull_to_nav, self.sigma = hull_to_nav, sigma
+        self.quay = quay  # quay notes (quay_prior), placed at the survey's first fix (first_fix)
         self.fittings = fittings  # the ship's declared fittings: the findings they explain are marked
         self.earlier = earlier  # a re-dive: what the first dive left (coverage.ply)
         # ... on the reference's samples, matched once: they stay where they are between inspections.
@@ -134,9 +161,23 @@ class LiveComparator:
         self.registered_sigma = REGISTERED_SIGMA  # ... and the range it is refined within
         self.inspection: Inspection | None = None  # the last successful one
 
+    def first_fix(self, position: F64) -> bool:
+        """Place the quay notes' prior at the survey's first navigation fix (``position``, (3,), the
+        navigation frame), as ``hullscan replay`` places it at the bag's: once; True when it did."""
+        if self.quay is None or self.hull_to_nav is not None:
+            return False
+        sc = self.config.scoring
+        placed = self.quay.resolve(self.reference, np.asarray(position, np.float64), sc.frame_spacing_m,
+                                   sc.frame_zero_x_m)
+        self.hull_to_nav, self.sigma = placed.hull_to_nav(getattr(self.reference, "ref_from_hull", None)), placed.search
+        return True
+
     def wait_reason(self, cloud: HullCloud, final: bool) -> str:
         """Why ``cloud`` is not inspected yet ('' when it is): the survey has only begun, and too
-        little map is a wait, not a failed inspection (the final map is inspected whatever its size)."""
+        little map is a wait, not a failed inspection (the final map is inspected whatever its size);
+        quay notes wait for the survey's first fix."""
+        if self.quay is not None and self.hull_to_nav is None:
+            return "waiting for the survey's first navigation fix (/hullscan/path) to place the quay notes' prior"
         if len(cloud) < MIN_CLOUD_POINTS and not final:
             return f"hull map has {len(cloud)} points so far; inspecting from {MIN_CLOUD_POINTS}"
         return ""
@@ -200,7 +241,7 @@ class LiveComparator:
                           uneven_nav=h2n.apply(samples[stuck]), cell_m=float(np.sqrt(cov.sample_area)), view=cov)
 
 
-__all__ = ["LiveComparator", "LiveResult", "hull_to_nav_from", "load_reference"]
+__all__ = ["LiveComparator", "LiveResult", "hull_to_nav_from", "load_reference", "node_prior", "quay_prior"]
 
 
 def occlusion_reference(spec: str, config: CompareConfig) -> Reference | None:

@@ -9,8 +9,9 @@ every ``full_cloud_period_s``; ``/hullscan/cloud`` is a bounded display cloud), 
 navigation frame. ``~/save_report`` writes findings.json, report.html and deviation.ply.
 
 ``draft`` (m above the keel, read from the draft marks; 0 = unknown, the waterline is then
-guessed) places a mesh reference's waterline, ``trim`` (aft minus forward draft, m) tilts it; ``prior`` names a navigation-prior file (JSON, as
-``hullscan replay --prior``; empty = none; ``hull_to_nav_file`` is its older name); ``fittings`` the ship's
+guessed) places a mesh reference's waterline, ``trim`` (aft minus forward draft, m) tilts it; ``prior`` names a navigation-prior file (as
+``hullscan replay --prior``: a transform, or the quay notes, placed at the survey's first fix from
+``/hullscan/path``; empty = none; ``hull_to_nav_file`` is its older name); ``fittings`` the ship's
 anode plan (as ``--fittings``: the findings it explains are drawn grey and named); ``length`` a
 model-scale mesh's full length overall (as ``--length``; 0 = not stated).
 
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from nav_msgs.msg import Path as PathMsg
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
@@ -37,7 +39,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from hullscan.compare.earlier import load_earlier
 from hullscan.compare.fittings import check_plan, load_fittings
-from hullscan.compare.live import LiveComparator, LiveResult, hull_to_nav_from, load_reference
+from hullscan.compare.live import LiveComparator, LiveResult, load_reference, node_prior
 from hullscan.errors import ConfigError
 from hullscan.model import Transform
 from hullscan.report.run import save_live_report
@@ -62,13 +64,17 @@ class ComparatorNode(HullscanNode):
         # What the node runs with, on /diagnostics: a dropped override shows at a glance.
         self.stats.update(reference=str(p["reference"]), draft=float(p["draft"]), trim=float(p["trim"]),
                           prior=str(p["prior"] or p["hull_to_nav_file"]))
-        hull_to_nav, sigma = hull_to_nav_from(p["hull_to_nav"], str(p["prior"] or p["hull_to_nav_file"]), reference)
+        # Quay notes wait for the survey's first fix (the mapper's path); any other prior is used as given.
+        hull_to_nav, sigma, quay = node_prior(p["hull_to_nav"], str(p["prior"] or p["hull_to_nav_file"]), reference,
+                                              self.config.compare)
         plan = load_fittings(str(p["fittings"])) if p["fittings"] else None
         if plan is not None:
             check_plan(plan, self.config.compare, str(p["reference"]) == "mirror")
         # A re-dive: the first dive's coverage.ply, so that what is shown left is what neither cleared.
         earlier = load_earlier(str(p["after"]), "hullscan_comparator parameter after:") if p["after"] else None
-        self.live = LiveComparator(reference, self.config.compare, hull_to_nav, sigma, plan, earlier)
+        self.live = LiveComparator(reference, self.config.compare, hull_to_nav, sigma, plan, earlier, quay)
+        if quay is not None:
+            self.path_sub = self.create_subscription(PathMsg, "/hullscan/path", self.on_path, LATCHED)
         self.latest: PointCloud2 | None = None
         self.inspected_stamp: tuple[int, int] | None = None
         self.started = time.monotonic()
@@ -87,6 +93,14 @@ class ComparatorNode(HullscanNode):
 
     def on_cloud(self, msg: PointCloud2) -> None:
         self.latest = msg
+
+    @guarded("/hullscan/path")
+    def on_path(self, msg: PathMsg) -> None:
+        if msg.poses:  # its first pose is the survey's first fix (kept however long the path grows)
+            at = msg.poses[0].pose.position
+            if self.live.first_fix(np.array([at.x, at.y, at.z])):
+                self.get_logger().info(f"quay notes placed at the survey's first fix ({at.x:.1f}, {at.y:.1f}, {at.z:.1f})")
+                self.destroy_subscription(self.path_sub)
 
     @guarded("/hullscan/cloud_final")
     def on_final(self, msg: PointCloud2) -> None:

@@ -55,7 +55,7 @@ def test_camera_killed_during_a_survey_answers_the_final_findings_with_frames(
     prior.write_text(json.dumps({**doc["hull_to_nav"], "sigma": {"along_m": 0, "across_m": 0, "vertical_m": 0,
                                                                  "heading_deg": 0}}))
     env = ros_domain_env
-    ref = truth / "reference.ply"
+    ref = bag.with_name("bag.design.ply")  # the design hull the quay notes name
     camera_cmd = node_cmd("camera", reference=ref, checkpoint_dir=tmp_path / "checkpoints", reliable_inputs="true")
     mapper = spawn(node_cmd("mapper", reliable_inputs="true", input_depth=2000), env)
     comparator = spawn(node_cmd("comparator", reference=ref, prior=prior, inspect_period_s=30.0), env)

@@ -32,7 +32,7 @@ def _map_and_prior(tmp_path: Path) -> tuple[Path, Path, Path]:
     prior = tmp_path / "prior.json"
     prior.write_text(json.dumps({**doc["hull_to_nav"], "sigma": {"along_m": 0, "across_m": 0, "vertical_m": 0,
                                                                  "heading_deg": 0}}))
-    return cloud, truth / "reference.ply", prior
+    return cloud, truth.with_name("bag.design.ply"), prior
 
 
 class _Findings:

@@ -44,6 +44,11 @@ def test_survey_of_dtmb5415_with_a_box(shared_hulls: Path, tmp_path: Path) -> No
     near = np.linalg.norm(pts - np.asarray(box["centroid_hull"]), axis=1) < 1.0
     assert np.median(dist[~near]) < 0.05
     assert ((dist > 0.15) & near).sum() > 50, "the box must stand out of the DTMB 5415 hull in the returns"
+    # The design the team holds is the mesh file itself (the quay notes name it): no copy beside the bag,
+    # and the scorer's hull-frame copy (with the simulator's anodes) stays in the truth folder.
+    from hullscan_sim.simulate import design_mesh_for
+
+    assert not design_mesh_for(res.bag).exists()
 
 
 def test_the_anode_plan_of_a_mesh_hull_puts_each_anode_where_it_is(shared_hulls: Path, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from hullscan_sim import SCENARIO_DIR, load_scenario, simulate
 from hullscan_sim.hullform import _fit_lines
 from hullscan_sim.scenario import NavigationSpec, scenario_from_dict
@@ -134,6 +135,15 @@ def test_truth_folder_contract(tmp_path: Path) -> None:
     ref = load_mesh(t / "reference.ply")
     assert {"sea_chest", "anode", "side", "bottom", "rudder", "propeller"} <= set(ref.regions_present())
     assert (t / "scenario.yaml").exists()
+    # What the dive team holds lies beside the bag, outside the truth folder: the quay notes and the
+    # design hull they name (the same mesh as the scorer's copy, for a parametric hull).
+    from hullscan_sim.simulate import design_mesh_for, operator_notes_for
+
+    notes = yaml.safe_load(operator_notes_for(res.bag).read_text())
+    named = (res.bag.parent / notes["reference"]["path"]).resolve()
+    assert named == design_mesh_for(res.bag).resolve() and t.resolve() not in named.parents
+    design = load_mesh(named)
+    assert np.allclose(design.vertices, ref.vertices) and design.regions_present() == ref.regions_present()
 
 
 @pytest.mark.parametrize("path", sorted(SCENARIO_DIR.glob("*.yaml")), ids=lambda p: p.stem)

@@ -37,7 +37,7 @@ def surveys(tmp_path_factory: pytest.TempPathFactory) -> Surveys:
     junk = d / "not_a_bag"
     junk.mkdir()
     (junk / "survey.mcap").write_bytes(b"this is not an MCAP file\n")
-    return Surveys(bags, junk, truth / "reference.ply", prior, config)
+    return Surveys(bags, junk, bags[0].with_name("port_a.design.ply"), prior, config)
 
 
 @pytest.fixture(scope="session")

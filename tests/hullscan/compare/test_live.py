@@ -132,6 +132,50 @@ def test_prior_from_values_or_file(tmp_path: Path) -> None:
         hull_to_nav_from([0.0], str(quay))
 
 
+def _quay_mesh() -> Any:
+    from hullscan.compare.synthetic import make_hull
+    from hullscan.hull import HullMesh
+
+    s = make_hull(length=40.0, beam=8.0, draft=3.0, n_x=41, n_s=25)
+    return HullMesh(s.vertices, s.faces, s.face_region, "synth", "synth", 40.0, 8.0, 3.0)
+
+
+def test_quay_notes_wait_for_the_first_fix_then_place_the_prior_as_replay_does(tmp_path: Path) -> None:
+    """Live, the quay notes (ship heading, where the vehicle went in) are placed at the survey's first
+    fix once the mapper's path gives it, exactly as hullscan replay places them at the bag's."""
+    from hullscan.compare.prior import load_prior
+
+    mesh, cfg = _quay_mesh(), CompareConfig()
+    notes = tmp_path / "quay.yaml"
+    notes.write_text("prior:\n  ship_heading_deg: 45\n  start: {x_from_stern_m: 12, side: starboard, depth_m: 1.5, "
+                     "standoff_m: 3}\n")
+    tf, sigma, quay = live.node_prior([0.0], str(notes), mesh, cfg)
+    assert tf is None and sigma is None and quay is not None and quay.form == "quay"
+    lc = LiveComparator(mesh, cfg, tf, sigma, quay=quay)
+    assert not lc.config.alignment.global_registration  # a prior is coming: no global search live
+    cloud = HullCloud.from_points(np.zeros((MIN_CLOUD_POINTS, 3)))
+    assert "first navigation fix" in lc.wait_reason(cloud, final=True)
+    fix = np.array([500.0, 200.0, -1.5])
+    assert lc.first_fix(fix) and not lc.first_fix(fix + 10.0)  # once: a later pose is not the start
+    assert lc.wait_reason(cloud, final=False) == ""
+    loaded = load_prior(str(notes))
+    assert loaded is not None
+    replayed = loaded.resolve(mesh, fix, None)
+    assert lc.hull_to_nav is not None and lc.sigma == replayed.search
+    np.testing.assert_allclose(lc.hull_to_nav.as_matrix(), replayed.hull_to_nav(mesh.ref_from_hull).as_matrix(), atol=1e-9)
+    # A transform prior is used as given, with no wait.
+    assert live.node_prior([1.0, 2.0, 3.0, 0.0, 0.0, 0.0, 1.0], "", mesh, cfg)[2] is None
+
+
+def test_quay_notes_that_cannot_be_placed_stop_the_node_at_start(tmp_path: Path) -> None:
+    notes = tmp_path / "quay.yaml"
+    notes.write_text("prior:\n  ship_heading_deg: 45\n  start: {frame: 20, side: port, depth_m: 1.5}\n")
+    with pytest.raises(HullscanError, match="frame spacing"):
+        live.node_prior([0.0], str(notes), _quay_mesh(), CompareConfig())
+    with pytest.raises(ConfigError, match="design mesh"):
+        live.node_prior([0.0], str(notes), "mirror", CompareConfig())
+
+
 def test_reference_spec() -> None:
     assert load_reference("") == "mirror" and load_reference("mirror", 3.0) == "mirror"
     with pytest.raises(ConfigError, match="above the keel"):

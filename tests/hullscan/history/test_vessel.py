@@ -47,7 +47,7 @@ def visits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     prior.write_text(json.dumps(truth))
     cfg = d / "config.yaml"
     cfg.write_text("report: {pdf: false}\n")  # the PDF is not what this tests
-    ref = d / "bag.truth" / "reference.ply"
+    ref = d / "bag.design.ply"
     db = d / "h.db"
     common = ["--reference", str(ref), "--prior", str(prior), "--config", str(cfg), "--no-progress", "--db", str(db)]
     rc = main(["replay", str(bag), *common, "--no-camera", "--out", str(d / "v1"), "--vessel", f"IMO {IMO}",
@@ -98,7 +98,7 @@ def test_history_lists_the_visits(visits: dict[str, Path], capsys: pytest.Captur
     assert main(["history", IMO, "--db", str(visits["db"])]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].startswith(f"vessel IMO {IMO}  MV Box") and "reference.ply" in lines[0]
+    assert lines[0].startswith(f"vessel IMO {IMO}  MV Box") and "bag.design.ply" in lines[0]
     assert lines[1].split()[:3] == ["#", "date", "(UTC)"]
     assert "Rotterdam" in lines[2] and "J. Smit" in lines[2] and "kept" in lines[2]
     assert "Antwerp" in lines[3] and "1 new, 1 present (vs #1)" in lines[3]

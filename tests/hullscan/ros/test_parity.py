@@ -61,7 +61,7 @@ def test_live_findings_match_replay(tmp_path: Path, ros_domain_env: dict[str, st
     bag = tmp_path / "bag"
     _run([*cli, "simulate", "--scenario", str(SCENARIO), "--out", str(bag)], timeout=300)
     truth = bag.with_name("bag.truth")
-    ref = truth / "reference.ply"
+    ref = bag.with_name("bag.design.ply")  # the design hull the quay notes name
     # Parity of the two paths, not registration: both get the same exact placement (sigma zero: refined,
     # not searched), and replay runs without drift correction, as the live mapper does.
     doc = json.loads((truth / "truth.json").read_text())
