@@ -41,14 +41,32 @@ def _camera_keyframes(probe: subprocess.Popen[str]) -> int:
     return int(diag[-1]["values"].get("keyframes", 0)) if diag else 0
 
 
+def _nodes_up(probe: subprocess.Popen[str], names: tuple[str, ...], timeout_s: float) -> bool:
+    """Each of ``names`` has published on /diagnostics (imports, numba warm-up and DDS discovery done)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        seen = {e["name"] for e in rows(output_so_far(probe)) if e["topic"] == "/diagnostics"}
+        if all(n in seen for n in names):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.fixture(scope="module")
+def demo_bag(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo survey, simulated once for both kill points (the nodes only read it)."""
+    bag = tmp_path_factory.mktemp("camera-kill") / "bag"
+    done = subprocess.run([sys.executable, "-m", "hullscan", "simulate", "--scenario", "demo", "--out", str(bag)],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return bag
+
+
 @pytest.mark.parametrize("when", ["mid", "late"])
 def test_camera_killed_during_a_survey_answers_the_final_findings_with_frames(
-        when: str, tmp_path: Path, ros_domain_env: dict[str, str]) -> None:
+        when: str, demo_bag: Path, tmp_path: Path, ros_domain_env: dict[str, str]) -> None:
     cli = [sys.executable, "-m", "hullscan"]
-    bag = tmp_path / "bag"
-    done = subprocess.run([*cli, "simulate", "--scenario", "demo", "--out", str(bag)], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
+    bag = demo_bag
     truth = bag.with_name("bag.truth")
     doc = json.loads((truth / "truth.json").read_text())
     prior = tmp_path / "prior.json"  # exact: the registration is not what is tested here
@@ -64,7 +82,8 @@ def test_camera_killed_during_a_survey_answers_the_final_findings_with_frames(
     restarted: subprocess.Popen[str] | None = None
     killed_at = 0
     try:
-        time.sleep(20)  # the nodes up (imports, numba, DDS discovery)
+        assert _nodes_up(probe, ("hullscan/hullscan_mapper", "hullscan/hullscan_comparator", CAMERA), 60.0), \
+            "the nodes did not come up within 60 s"
         player = spawn([*cli, "play", str(bag), "--rate", "5", "--wait", "30", "--json"], env)
         deadline, kill_at = time.monotonic() + 90, KILL_AT_KEYFRAMES[when]
         while (killed_at := _camera_keyframes(probe)) < kill_at and time.monotonic() < deadline:
