@@ -42,10 +42,9 @@ def simulate(d: Path, n: int, decimate: int) -> tuple[list[Path], Path, Path]:
         subprocess.run([*CLI, "-q", "simulate", "--scenario", "demo", "--out", str(bag), "--duration", str(seconds),
                         "--decimate", str(decimate)], check=True, capture_output=True, text=True)
         bags.append(bag)
-    # The dive team's quay notes (ship heading, where the vehicle went in) as every survey's prior, as a
-    # port would run an archive: never the simulator's transform. The design hull is the simulator's.
-    truth = bags[0].with_name(bags[0].name + ".truth")
-    return bags, truth / "reference.ply", bags[0].with_name(bags[0].name + ".operator.yaml")
+    # The dive team's quay notes (ship heading, where the vehicle went in) as every survey's prior, and the
+    # design hull they name beside the bag, as a port would run an archive: never the simulator's truth.
+    return bags, bags[0].with_name(bags[0].name + ".design.ply"), bags[0].with_name(bags[0].name + ".operator.yaml")
 
 
 def run_mode(mode: str, bags: list[Path], reference: Path, prior: Path, out: Path) -> dict[str, object]:

@@ -4,8 +4,8 @@
 
 Arguments: params_file, reference (mesh, earlier scan or 'mirror'), draft (m above the keel from
 the draft marks; 0 = unknown), trim (aft minus forward draft, m; 0 = even keel), prior (the quay notes or a transform file, as hullscan replay --prior; '' = none), plan (plan.json; '' = none), fittings (the ship's
-anode plan, as hullscan replay --fittings; '' = none), after (a re-dive: the first dive's output folder,
-whose coverage.ply the coverage, gaps and next lane are shown with; '' = none), use_sim_time, rviz,
+anode plan, as hullscan replay --fittings; '' = none), after (a re-dive: the first dive's output folder, or
+several separated by ':', whose coverage.ply the coverage, gaps and next lane are shown with; '' = none), use_sim_time, rviz,
 allow_missing (run where tf2_msgs / marine_acoustic_msgs are missing). The arguments are given
 to each node by its own name, after the params file, so they win over the file's node sections.
 """

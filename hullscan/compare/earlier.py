@@ -97,6 +97,18 @@ def load_earlier(run_dir: str | Path, given_as: str = "--after") -> EarlierCover
     return EarlierCoverage(str(ply_path), points, status, h, a, sha, created)
 
 
+def load_earlier_dives(spec: str, given_as: str) -> EarlierCoverage:
+    """Several earlier dives in one string, folders separated by ``os.pathsep`` (``runs/a:runs/b``, as a
+    ROS parameter or a launch argument carries them), read and :func:`merged`; one folder as
+    :func:`load_earlier`."""
+    import os
+
+    folders = [f for f in spec.split(os.pathsep) if f]
+    if not folders:
+        raise CoverageFileError(f"{given_as} {spec!r}: expected an earlier inspection's output folder")
+    return merged([load_earlier(f, given_as) for f in folders])
+
+
 def _findings_facts(path: Path) -> tuple[str | None, str]:
     """The reference file's SHA-256 and the inspection's date from findings.json (None, '' without one)."""
     if not path.is_file():

@@ -37,7 +37,7 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
-from hullscan.compare.earlier import load_earlier
+from hullscan.compare.earlier import load_earlier_dives
 from hullscan.compare.fittings import check_plan, load_fittings
 from hullscan.compare.live import LiveComparator, LiveResult, load_reference, node_prior
 from hullscan.errors import ConfigError
@@ -71,7 +71,7 @@ class ComparatorNode(HullscanNode):
         if plan is not None:
             check_plan(plan, self.config.compare, str(p["reference"]) == "mirror")
         # A re-dive: the first dive's coverage.ply, so that what is shown left is what neither cleared.
-        earlier = load_earlier(str(p["after"]), "hullscan_comparator parameter after:") if p["after"] else None
+        earlier = load_earlier_dives(str(p["after"]), "hullscan_comparator parameter after:") if p["after"] else None
         self.live = LiveComparator(reference, self.config.compare, hull_to_nav, sigma, plan, earlier, quay)
         if quay is not None:
             self.path_sub = self.create_subscription(PathMsg, "/hullscan/path", self.on_path, LATCHED)

@@ -86,3 +86,21 @@ def test_several_dives_merge_onto_the_first_ones_samples(tmp_path: Path) -> None
     assert np.array_equal(both.points, a.points) and merged([a]) is a
     with pytest.raises(CoverageFileError, match="different compartment heights"):
         merged([a, dataclasses.replace(b, clear_height_m=0.2)])
+
+
+def test_several_dives_in_one_parameter(tmp_path: Path) -> None:
+    """The comparator node's ``after``: folders separated as in PATH, merged as --after repeated."""
+    import os
+
+    from hullscan.compare.earlier import load_earlier_dives
+
+    pts = _grid()[:4]
+    for name, status in (("a", [3, 0, 0, 2]), ("b", [0, 3, 1, 0])):
+        (tmp_path / name).mkdir()
+        write_coverage_ply(tmp_path / name / "coverage.ply", pts, np.tile([0.0, 1.0, 0.0], (4, 1)),
+                           np.array(status, np.uint8), 0.1, 0.04)
+    both = load_earlier_dives(f"{tmp_path / 'a'}{os.pathsep}{tmp_path / 'b'}", "after:")
+    assert both.status.tolist() == [3, 3, 1, 2]
+    assert load_earlier_dives(str(tmp_path / "a"), "after:").status.tolist() == [3, 0, 0, 2]
+    with pytest.raises(CoverageFileError, match=r"after: .*missing: no coverage\.ply"):
+        load_earlier_dives(f"{tmp_path / 'a'}{os.pathsep}{tmp_path / 'missing'}", "after:")
