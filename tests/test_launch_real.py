@@ -234,11 +234,11 @@ def test_simulate_launch_first_and_second_run(prefix: Path, tmp_path: Path) -> N
         launch = Launch(prefix, "simulate.launch.py", args, env)
         try:
             # Asked as soon as the nodes are up (after the simulator), before the map keeps them busy.
-            got = _get_params("hullscan_comparator", ["reference", "draft", "prior", "use_sim_time"], env)
+            got = _get_params("hullscan_comparator", ["reference", "draft", "prior", "length", "use_sim_time"], env)
             # The design hull the quay notes name, never the simulator's truth folder.
             draft = 4.0 if run == 1 else float(yaml.safe_load((out / "bag.operator.yaml").read_text())["draft_m"])
             assert got == {"reference": str(out / "bag.design.ply"), "draft": draft,
-                           "prior": str(out / "bag.operator.yaml"), "use_sim_time": True}, got
+                           "prior": str(out / "bag.operator.yaml"), "length": 0.0, "use_sim_time": True}, got
             assert _get_params("hullscan_mapper", ["checkpoint_dir"], env) == {"checkpoint_dir": ""}
             events = _findings(probe, launch)
         finally:
