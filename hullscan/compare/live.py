@@ -241,12 +241,47 @@ class LiveComparator:
                           uneven_nav=h2n.apply(samples[stuck]), cell_m=float(np.sqrt(cov.sample_area)), view=cov)
 
 
-__all__ = ["LiveComparator", "LiveResult", "hull_to_nav_from", "load_reference", "node_prior", "quay_prior"]
+__all__ = ["LiveComparator", "LiveResult", "OcclusionReference", "hull_to_nav_from", "load_reference", "node_prior",
+           "occlusion_reference", "quay_prior", "reference_spec"]
 
 
-def occlusion_reference(spec: str, config: CompareConfig) -> Reference | None:
+def occlusion_reference(spec: str, config: CompareConfig, draft: float = 0.0, trim: float = 0.0,
+                        length: float = 0.0) -> Reference | None:
     """The reference as the comparator builds it, for the line-of-sight check (None for ``''`` or
-    ``mirror``); raises HullscanError when it cannot be read."""
+    ``mirror``): read with the comparator's ``draft``, ``trim`` and ``length`` (see :func:`load_reference`),
+    since the draft sets the hull frame's waterline, which the comparator's ``hull_to_nav`` places;
+    raises HullscanError when it cannot be read."""
     if spec in ("", "mirror"):
         return None
-    return build_reference(load_reference_file(spec), config)
+    return build_reference(load_reference(spec, draft, trim, length), config)
+
+
+def reference_spec(path: str, draft: float, trim: float, length: float) -> dict[str, Any]:
+    """How the comparator read its reference, as its findings documents carry it (``reference``), so
+    that the camera node reads the same hull in the same frame (:class:`OcclusionReference`)."""
+    return {"path": path, "draft": float(draft), "trim": float(trim), "length": float(length)}
+
+
+class OcclusionReference:
+    """The camera node's line-of-sight reference, read as the comparator read its own: the hull the
+    findings document names with its draft, trim and length (``param``: the camera node's
+    ``reference``; ``''`` takes the document's path, ``none`` turns the check off, another path is
+    read with the document's settings). Read again only when those change."""
+
+    def __init__(self, param: str, config: CompareConfig) -> None:
+        self.param, self.config = param, config
+        self.key: tuple[str, float, float, float] | None = None
+        self.reference: Reference | None = None
+
+    def for_document(self, doc: dict[str, Any]) -> Reference | None:
+        """The reference for a findings document (``/hullscan/findings_json``); raises HullscanError
+        when the named file cannot be read (the check is then off until the next document)."""
+        if self.param == "none":
+            return None
+        spec = doc.get("reference") or {}
+        path = self.param or str(spec.get("path") or "")
+        key = (path, float(spec.get("draft", 0.0)), float(spec.get("trim", 0.0)), float(spec.get("length", 0.0)))
+        if key != self.key:
+            self.key, self.reference = key, None  # a file that fails is not read again for every document
+            self.reference = occlusion_reference(path, self.config, *key[1:])
+        return self.reference

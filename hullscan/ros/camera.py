@@ -7,7 +7,9 @@ keyframe through the vehicle pose at the frame's stamp (odometry), the camera mo
 (``/tf_static``, ``/hullscan/mounts`` or the ``camera_frames``/``camera_mounts`` parameters)
 and the ``CameraInfo`` intrinsics -- the same scoring as ``hullscan replay``
 (:func:`hullscan.compare.camera.best_frames`: share of the box in view, centred, near),
-with the line of sight checked against the reference hull when ``reference`` names a mesh.
+with the line of sight checked against the reference hull the comparator's findings documents name,
+read with the comparator's draft, trim and length (``reference``: '' = that hull, the default; a path
+read with those settings; ``none`` = no check).
 The best frame of each finding goes out on ``/hullscan/evidence/image`` (latched, one per
 finding) and the index on ``/hullscan/evidence`` (JSON: finding id -> stamp, pixel box,
 visible fraction, candidates).
@@ -32,7 +34,7 @@ from std_msgs.msg import String
 from hullscan.bag import convert
 from hullscan.compare.camera import CameraSet, best_frames, findings_from_document
 from hullscan.compare.keyframes import KeyframeKeeper, KeyframeSettings
-from hullscan.compare.live import occlusion_reference
+from hullscan.compare.live import OcclusionReference
 from hullscan.errors import HullscanError, MessageError
 from hullscan.model import Trajectory, Transform
 from hullscan.ros import common, messages
@@ -56,11 +58,8 @@ class CameraNode(HullscanNode):
         t = self.config.topics
         self.keep = KeyframeKeeper(KeyframeSettings.from_parameters(p), t.nav_frame, self, self.get_logger().info,
                                    max_nav_gap_s=self.config.recon.max_nav_gap_s)
-        try:  # the reference as the comparator builds it, for the line-of-sight check (optional)
-            self.reference = occlusion_reference(str(p["reference"]), self.config.compare)
-        except HullscanError as err:
-            self.warn("reference", "reference_unreadable", f"{err}; no occlusion check")
-            self.reference = None
+        # The line-of-sight check's hull, read as the comparator read its own (its findings documents say how).
+        self.occlusion = OcclusionReference(str(p["reference"]), self.config.compare)
         self.best: dict[str, dict[str, Any]] = {}
         self.where: dict[str, list[float]] = {}  # each finding id's last centroid: ids are reassigned between inspections
         self.stats.update(findings_with_image=0, keyframes_without_pose=0)
@@ -175,7 +174,12 @@ class CameraNode(HullscanNode):
         cams = CameraSet(list(keep.keyframes), keep.models, traj, self._extrinsics(), self.config.topics.camera_image)
         # Never silent: a keyframe in an odometry gap (counted as it came, odometry_gap) gives no evidence.
         self.stats["keyframes_without_pose"] = int((~traj.interpolate(np.array([f.stamp_ns for f in cams.frames]))[3]).sum())
-        for fid, best in best_frames(findings, hull_to_nav, cams, self.config.compare, self.reference).items():
+        try:
+            reference = self.occlusion.for_document(doc)
+        except HullscanError as err:
+            self.warn("reference", "reference_unreadable", f"{err}; no occlusion check")
+            reference = None
+        for fid, best in best_frames(findings, hull_to_nav, cams, self.config.compare, reference).items():
             ev, frame = best.evidence, best.frame
             row = {"stamp_ns": ev.stamp_ns, "frame_id": frame.frame_id, "box": list(ev.box),
                    "visible_fraction": ev.visible_fraction, "candidates": best.candidates}

@@ -39,7 +39,13 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from hullscan.compare.earlier import load_earlier_dives
 from hullscan.compare.fittings import check_plan, load_fittings
-from hullscan.compare.live import LiveComparator, LiveResult, load_reference, node_prior
+from hullscan.compare.live import (
+    LiveComparator,
+    LiveResult,
+    load_reference,
+    node_prior,
+    reference_spec,
+)
 from hullscan.errors import ConfigError
 from hullscan.model import Transform
 from hullscan.report.run import save_live_report
@@ -62,6 +68,8 @@ class ComparatorNode(HullscanNode):
                               "(0 = unknown)")
         reference = load_reference(str(p["reference"]), float(p["draft"]), float(p["trim"]), float(p["length"]))
         # What the node runs with, on /diagnostics: a dropped override shows at a glance.
+        # How it was read, in every findings document: the camera node reads the same hull in the same frame.
+        self.reference_spec = reference_spec(str(p["reference"]), float(p["draft"]), float(p["trim"]), float(p["length"]))
         self.stats.update(reference=str(p["reference"]), draft=float(p["draft"]), trim=float(p["trim"]),
                           prior=str(p["prior"] or p["hull_to_nav_file"]))
         # Quay notes wait for the survey's first fix (the mapper's path); any other prior is used as given.
@@ -159,7 +167,7 @@ class ComparatorNode(HullscanNode):
             self.dev_pub.publish(messages.hull_cloud(res.cloud, stamp_ns, np.asarray(res.deviation, np.float32)))
         self.find_pub.publish(messages.finding_markers(res.findings, h2n, frame, stamp_ns))
         extra = {"final": res.final, "stamp_ns": stamp_ns, "cloud_points": len(res.cloud), "status": res.status,
-                 "coverage": res.coverage}
+                 "coverage": res.coverage, "reference": self.reference_spec}
         self.json_pub.publish(String(data=messages.findings_json(res.findings, h2n, **extra)))
         if res.coverage is not None:
             self.unseen_pub.publish(messages.unseen_markers(res.unseen_nav, res.cell_m, frame, stamp_ns,

@@ -303,3 +303,31 @@ def test_a_redive_shows_what_neither_dive_cleared(hull: Any, scan: Any) -> None:
 
     assert (cKDTree(held).query(cov.samples[patch])[0] < 1e-6).all()  # every held-back sample among them
     assert res.inspection is not None and (res.inspection.coverage.seen == cov.seen).all()
+
+
+def test_the_camera_reads_the_comparator_s_hull_in_the_comparator_s_frame(tmp_path: Path) -> None:
+    """The draft sets the hull frame's waterline, which the comparator's hull_to_nav places: the camera
+    node's line-of-sight hull is read with the draft (trim, length) the findings document carries, from
+    the path it names unless the node names its own; read again only when those change."""
+    from hullscan.compare.synthetic import make_hull
+    from hullscan.hull import HullMesh, save_mesh
+
+    s = make_hull(length=20.0, beam=6.0, draft=2.5, n_x=41, n_s=25)
+    path = tmp_path / "hull.ply"
+    save_mesh(HullMesh(s.vertices, s.faces, s.face_region, "synth", "synth", 20.0, 6.0, 2.5), path)
+    cfg = CompareConfig()
+    occ = live.OcclusionReference("", cfg)
+    doc = {"findings": [], "reference": live.reference_spec(str(path), 2.0, 0.0, 0.0)}
+    ref = occ.for_document(doc)
+    comparator = load_reference(str(path), 2.0)
+    assert ref is not None and np.isclose(ref.mesh.vertices[:, 2].min(), comparator.vertices[:, 2].min())
+    assert occ.for_document(doc) is ref  # not read again
+    deeper = occ.for_document({**doc, "reference": live.reference_spec(str(path), 2.4, 0.0, 0.0)})
+    assert deeper is not None and deeper is not ref
+    assert np.isclose(deeper.mesh.vertices[:, 2].min(), ref.mesh.vertices[:, 2].min() - 0.4)
+    assert live.OcclusionReference("none", cfg).for_document(doc) is None
+    assert live.OcclusionReference("", cfg).for_document({"findings": []}) is None  # no reference named
+    bad = live.OcclusionReference(str(tmp_path / "missing.ply"), cfg)
+    with pytest.raises(HullscanError, match="missing.ply"):
+        bad.for_document(doc)
+    assert bad.for_document(doc) is None  # said once; the check stays off for that file
