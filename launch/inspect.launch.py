@@ -3,7 +3,8 @@
     ros2 launch hullscan inspect.launch.py reference:=/data/hull.stl draft:=6.8 rviz:=true
 
 Arguments: params_file, reference (mesh, earlier scan or 'mirror'), draft (m above the keel from
-the draft marks; 0 = unknown), trim (aft minus forward draft, m; 0 = even keel), prior (the quay notes or a transform file, as hullscan replay --prior; '' = none), plan (plan.json; '' = none), fittings (the ship's
+the draft marks; 0 = unknown), trim (aft minus forward draft, m; 0 = even keel), units, up and bow (how the mesh file is
+read, as --units, --up, --bow; auto = from the mesh), prior (the quay notes or a transform file, as hullscan replay --prior; '' = none), plan (plan.json; '' = none), fittings (the ship's
 anode plan, as hullscan replay --fittings; '' = none), after (a re-dive: the first dive's output folder, or
 several separated by ':', whose coverage.ply the coverage, gaps and next lane are shown with; '' = none), use_sim_time, rviz,
 allow_missing (run where tf2_msgs / marine_acoustic_msgs are missing). The arguments are given
@@ -38,6 +39,10 @@ def generate_launch_description():
         DeclareLaunchArgument("reference", default_value="mirror", description="reference hull mesh or 'mirror'"),
         DeclareLaunchArgument("draft", default_value="0.0", description="draft from the marks, m (0 = unknown)"),
         DeclareLaunchArgument("trim", default_value="0.0", description="aft minus forward draft, m (0 = even keel)"),
+        # How the mesh file is read when its own axes or units are not found (as --units, --up, --bow).
+        DeclareLaunchArgument("units", default_value="auto", description="mesh units: auto, m, cm, mm, model"),
+        DeclareLaunchArgument("up", default_value="auto", description="mesh axis upwards: auto, +x, -x, +y, -y, +z, -z"),
+        DeclareLaunchArgument("bow", default_value="auto", description="mesh axis towards the bow: auto, +x, ..."),
         DeclareLaunchArgument("prior", default_value="",
                               description="navigation prior: the quay notes or a transform file, as replay --prior ('' = none)"),
         DeclareLaunchArgument("plan", default_value="", description="plan.json from 'hullscan plan' ('' = none)"),
@@ -53,6 +58,7 @@ def generate_launch_description():
         hullscan_node("hullscan_comparator", [arg("params_file"), common, {
             "reference": arg("reference"), "draft": ParameterValue(arg("draft"), value_type=float),
             "trim": ParameterValue(arg("trim"), value_type=float),
+            **{k: ParameterValue(arg(k), value_type=str) for k in ("units", "up", "bow")},
             "prior": ParameterValue(arg("prior"), value_type=str),
             "plan": ParameterValue(arg("plan"), value_type=str),
             "fittings": ParameterValue(arg("fittings"), value_type=str),

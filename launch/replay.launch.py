@@ -2,7 +2,7 @@
 
     ros2 launch hullscan replay.launch.py bag:=/data/survey rate:=5 reference:=/data/hull.stl draft:=6.8
 
-Arguments: bag, rate, params_file, reference, draft, trim, prior, rviz, allow_missing (as in
+Arguments: bag, rate, params_file, reference, draft, trim, units, up, bow, prior, rviz, allow_missing (as in
 inspect.launch.py; use_sim_time is always true here: the player publishes /clock).
 """
 
@@ -34,6 +34,10 @@ def generate_launch_description():
         DeclareLaunchArgument("reference", default_value="mirror"),
         DeclareLaunchArgument("draft", default_value="0.0", description="draft from the marks, m (0 = unknown)"),
         DeclareLaunchArgument("trim", default_value="0.0", description="aft minus forward draft, m (0 = even keel)"),
+        # How the mesh file is read when its own axes or units are not found (as --units, --up, --bow).
+        DeclareLaunchArgument("units", default_value="auto", description="mesh units: auto, m, cm, mm, model"),
+        DeclareLaunchArgument("up", default_value="auto", description="mesh axis upwards: auto, +x, -x, +y, -y, +z, -z"),
+        DeclareLaunchArgument("bow", default_value="auto", description="mesh axis towards the bow: auto, +x, ..."),
         DeclareLaunchArgument("prior", default_value="",
                               description="navigation prior: the quay notes or a transform file, as replay --prior ('' = none)"),
         DeclareLaunchArgument("params_file", default_value=os.path.join(share, "config", "replay.yaml")),
@@ -45,6 +49,7 @@ def generate_launch_description():
         hullscan_node("hullscan_comparator", [arg("params_file"), sim, {
             "reference": arg("reference"), "draft": ParameterValue(arg("draft"), value_type=float),
             "trim": ParameterValue(arg("trim"), value_type=float),
+            **{k: ParameterValue(arg(k), value_type=str) for k in ("units", "up", "bow")},
             "prior": ParameterValue(arg("prior"), value_type=str)}]),
         hullscan_node("hullscan_camera", [arg("params_file"), sim, {
             "allow_missing_msgs": ParameterValue(arg("allow_missing"), value_type=bool)}]),

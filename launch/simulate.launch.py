@@ -70,8 +70,10 @@ def _nodes(context, share):
             LogInfo(msg=f"reference {reference} (the quay notes' design hull), draft {draft:g} m"),
             node("hullscan_mapper", {"allow_missing_msgs": allow, "checkpoint_dir": ""}),
             node("hullscan_comparator", {"reference": reference, "draft": draft, "prior": prior,
-                                         # a model-scale file read at the ship's length overall, as the notes say
-                                         "length": float(notes["reference"].get("length_m", 0.0))}),
+                                         # the design file read as the notes say: a model-scale file at the
+                                         # ship's length overall, its units and axes where they are stated
+                                         "length": float(notes["reference"].get("length_m", 0.0)),
+                                         **{k: str(notes["reference"].get(k, "auto")) for k in ("units", "up", "bow")}}),
             node("hullscan_camera", {"reference": reference, "allow_missing_msgs": allow, "checkpoint_dir": ""}),
             Node(package="hullscan", executable="hullscan_player", name="hullscan_player", output="screen",
                  arguments=[bag, "--rate", arg["rate"], "--wait", "30"]),

@@ -39,18 +39,21 @@ from hullscan.model import Finding, HullCloud, Transform
 F64 = NDArray[np.float64]
 
 
-def load_reference(spec: str, draft: float = 0.0, trim: float = 0.0, length: float = 0.0) -> Any:
+def load_reference(spec: str, draft: float = 0.0, trim: float = 0.0, length: float = 0.0, units: str = "auto",
+                   up: str = "auto", bow: str = "auto") -> Any:
     """A mesh (STL/OBJ/PLY) or a cloud file (an earlier clean scan), or the string ``mirror`` (for
     ``''`` too); ``draft`` > 0 is the ship's draft (m above the keel) for a mesh's waterline, ``trim``
     the aft minus the forward draft (m; 0: on an even keel), ``length`` > 0 the ship's length overall
-    for a model-scale mesh (m; 0: not stated, as ``--length``)."""
+    for a model-scale mesh (m; 0: not stated, as ``--length``); ``units``, ``up`` and ``bow`` as
+    ``--units``, ``--up`` and ``--bow`` (``auto``: from the mesh)."""
     if draft < 0:
         raise ConfigError(f"draft {draft} m: expected metres above the keel (0 = unknown)")
     if length < 0:
         raise ConfigError(f"length {length} m: expected the ship's length overall in metres (0 = not stated)")
     if spec in ("", "mirror"):
         return "mirror"
-    return load_reference_file(spec, draft=draft if draft > 0 else None, trim=trim or None, length=length or None)
+    return load_reference_file(spec, units or "auto", draft=draft if draft > 0 else None, up=up or "auto",
+                               bow=bow or "auto", trim=trim or None, length=length or None)
 
 
 def hull_to_nav_from(values: list[float], file: str, reference: Any = None
@@ -241,25 +244,37 @@ class LiveComparator:
                           uneven_nav=h2n.apply(samples[stuck]), cell_m=float(np.sqrt(cov.sample_area)), view=cov)
 
 
-__all__ = ["LiveComparator", "LiveResult", "OcclusionReference", "hull_to_nav_from", "load_reference", "node_prior",
-           "occlusion_reference", "quay_prior", "reference_spec"]
+__all__ = ["READ_AS", "LiveComparator", "LiveResult", "OcclusionReference", "hull_to_nav_from", "load_reference",
+           "node_prior", "occlusion_reference", "quay_prior", "read_reference", "reference_spec"]
 
 
 def occlusion_reference(spec: str, config: CompareConfig, draft: float = 0.0, trim: float = 0.0,
-                        length: float = 0.0) -> Reference | None:
+                        length: float = 0.0, units: str = "auto", up: str = "auto", bow: str = "auto"
+                        ) -> Reference | None:
     """The reference as the comparator builds it, for the line-of-sight check (None for ``''`` or
-    ``mirror``): read with the comparator's ``draft``, ``trim`` and ``length`` (see :func:`load_reference`),
-    since the draft sets the hull frame's waterline, which the comparator's ``hull_to_nav`` places;
-    raises HullscanError when it cannot be read."""
+    ``mirror``): read as the comparator read it (see :func:`load_reference`), since the draft and the
+    axes set the hull frame, which the comparator's ``hull_to_nav`` places; raises HullscanError when
+    it cannot be read."""
     if spec in ("", "mirror"):
         return None
-    return build_reference(load_reference(spec, draft, trim, length), config)
+    return build_reference(load_reference(spec, draft, trim, length, units, up, bow), config)
 
 
-def reference_spec(path: str, draft: float, trim: float, length: float) -> dict[str, Any]:
-    """How the comparator read its reference, as its findings documents carry it (``reference``), so
-    that the camera node reads the same hull in the same frame (:class:`OcclusionReference`)."""
-    return {"path": path, "draft": float(draft), "trim": float(trim), "length": float(length)}
+# How a reference file is read, besides its path: the comparator node's parameters of the same names.
+READ_AS: dict[str, float | str] = {"draft": 0.0, "trim": 0.0, "length": 0.0, "units": "auto", "up": "auto", "bow": "auto"}
+
+
+def read_reference(spec: dict[str, Any]) -> Any:
+    """The reference a :func:`reference_spec` describes, read as it says (:func:`load_reference`)."""
+    return load_reference(str(spec["path"]), **{k: spec[k] for k in READ_AS})
+
+
+def reference_spec(path: str, params: dict[str, Any]) -> dict[str, Any]:
+    """How the comparator read its reference (``path`` and its ``params`` named in :data:`READ_AS`), as
+    its findings documents carry it (``reference``), so that the camera node reads the same hull in
+    the same frame (:class:`OcclusionReference`)."""
+    return {"path": path, **{k: float(params.get(k, v)) if isinstance(v, float) else str(params.get(k, v) or v)
+                             for k, v in READ_AS.items()}}
 
 
 class OcclusionReference:
@@ -270,7 +285,7 @@ class OcclusionReference:
 
     def __init__(self, param: str, config: CompareConfig) -> None:
         self.param, self.config = param, config
-        self.key: tuple[str, float, float, float] | None = None
+        self.key: tuple[Any, ...] | None = None
         self.reference: Reference | None = None
 
     def for_document(self, doc: dict[str, Any]) -> Reference | None:
@@ -278,10 +293,11 @@ class OcclusionReference:
         when the named file cannot be read (the check is then off until the next document)."""
         if self.param == "none":
             return None
-        spec = doc.get("reference") or {}
-        path = self.param or str(spec.get("path") or "")
-        key = (path, float(spec.get("draft", 0.0)), float(spec.get("trim", 0.0)), float(spec.get("length", 0.0)))
+        spec = reference_spec(self.param or str((doc.get("reference") or {}).get("path") or ""),
+                              doc.get("reference") or {})
+        key = tuple(spec.values())
         if key != self.key:
             self.key, self.reference = key, None  # a file that fails is not read again for every document
-            self.reference = occlusion_reference(path, self.config, *key[1:])
+            self.reference = (None if spec["path"] in ("", "mirror") else
+                              build_reference(read_reference(spec), self.config))
         return self.reference

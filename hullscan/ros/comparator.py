@@ -37,15 +37,9 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
+from hullscan.compare import live
 from hullscan.compare.earlier import load_earlier_dives
 from hullscan.compare.fittings import check_plan, load_fittings
-from hullscan.compare.live import (
-    LiveComparator,
-    LiveResult,
-    load_reference,
-    node_prior,
-    reference_spec,
-)
 from hullscan.errors import ConfigError
 from hullscan.model import Transform
 from hullscan.report.run import save_live_report
@@ -58,7 +52,7 @@ class ComparatorNode(HullscanNode):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("hullscan_comparator", **kwargs)
         p: dict[str, Any] = {k: self.declare_parameter(k, v).value for k, v in {
-            "reference": "mirror", "draft": 0.0, "trim": 0.0, "length": 0.0, "prior": "", "hull_to_nav": [0.0], "hull_to_nav_file": "", "fittings": "",
+            "reference": "mirror", **live.READ_AS, "prior": "", "hull_to_nav": [0.0], "hull_to_nav_file": "", "fittings": "",
             "inspect_period_s": 2.0, "report_dir": "reports", "max_mesh_faces": 60000, "no_cloud_warning_s": 5.0,
             "plan": "", "lane_standoff_m": 3.0, "lane_min_depth_m": 1.0, "lane_speed_mps": 0.8, "after": "",
         }.items()}
@@ -66,21 +60,21 @@ class ComparatorNode(HullscanNode):
         if float(p["draft"]) < 0:
             raise ConfigError(f"hullscan_comparator parameter draft is {p['draft']}: expected metres above the keel "
                               "(0 = unknown)")
-        reference = load_reference(str(p["reference"]), float(p["draft"]), float(p["trim"]), float(p["length"]))
-        # What the node runs with, on /diagnostics: a dropped override shows at a glance.
         # How it was read, in every findings document: the camera node reads the same hull in the same frame.
-        self.reference_spec = reference_spec(str(p["reference"]), float(p["draft"]), float(p["trim"]), float(p["length"]))
+        self.reference_spec = live.reference_spec(str(p["reference"]), p)
+        reference = live.read_reference(self.reference_spec)
+        # What the node runs with, on /diagnostics: a dropped override shows at a glance.
         self.stats.update(reference=str(p["reference"]), draft=float(p["draft"]), trim=float(p["trim"]),
                           prior=str(p["prior"] or p["hull_to_nav_file"]))
         # Quay notes wait for the survey's first fix (the mapper's path); any other prior is used as given.
-        hull_to_nav, sigma, quay = node_prior(p["hull_to_nav"], str(p["prior"] or p["hull_to_nav_file"]), reference,
-                                              self.config.compare)
+        hull_to_nav, sigma, quay = live.node_prior(p["hull_to_nav"], str(p["prior"] or p["hull_to_nav_file"]),
+                                                   reference, self.config.compare)
         plan = load_fittings(str(p["fittings"])) if p["fittings"] else None
         if plan is not None:
             check_plan(plan, self.config.compare, str(p["reference"]) == "mirror")
         # A re-dive: the first dive's coverage.ply, so that what is shown left is what neither cleared.
         earlier = load_earlier_dives(str(p["after"]), "hullscan_comparator parameter after:") if p["after"] else None
-        self.live = LiveComparator(reference, self.config.compare, hull_to_nav, sigma, plan, earlier, quay)
+        self.live = live.LiveComparator(reference, self.config.compare, hull_to_nav, sigma, plan, earlier, quay)
         if quay is not None:
             self.path_sub = self.create_subscription(PathMsg, "/hullscan/path", self.on_path, LATCHED)
         self.latest: PointCloud2 | None = None
@@ -144,7 +138,7 @@ class ComparatorNode(HullscanNode):
         self.publish(res, key[0])
         self.recover("inspection")
 
-    def publish_failure(self, res: LiveResult, stamp_ns: int) -> None:
+    def publish_failure(self, res: live.LiveResult, stamp_ns: int) -> None:
         """A failed inspection, visibly: ERROR on /diagnostics, the map uncompared (grey), no findings
         but a red banner over the map, and the reason in findings_json. An earlier inspection's
         findings are withdrawn: they belong to a map that is no longer the current one."""
@@ -160,7 +154,7 @@ class ComparatorNode(HullscanNode):
                                                                  cloud_points=len(cloud), status="failed",
                                                                  error=res.error)))
 
-    def publish(self, res: LiveResult, stamp_ns: int) -> None:
+    def publish(self, res: live.LiveResult, stamp_ns: int) -> None:
         frame, h2n = res.cloud.frame_id, res.hull_to_nav
         self.stats["findings"] = len(res.findings)
         if res.deviation is not None:

@@ -317,17 +317,22 @@ def test_the_camera_reads_the_comparator_s_hull_in_the_comparator_s_frame(tmp_pa
     save_mesh(HullMesh(s.vertices, s.faces, s.face_region, "synth", "synth", 20.0, 6.0, 2.5), path)
     cfg = CompareConfig()
     occ = live.OcclusionReference("", cfg)
-    doc = {"findings": [], "reference": live.reference_spec(str(path), 2.0, 0.0, 0.0)}
+    doc = {"findings": [], "reference": live.reference_spec(str(path), {"draft": 2.0})}
     ref = occ.for_document(doc)
     comparator = load_reference(str(path), 2.0)
     assert ref is not None and np.isclose(ref.mesh.vertices[:, 2].min(), comparator.vertices[:, 2].min())
     assert occ.for_document(doc) is ref  # not read again
-    deeper = occ.for_document({**doc, "reference": live.reference_spec(str(path), 2.4, 0.0, 0.0)})
+    deeper = occ.for_document({**doc, "reference": live.reference_spec(str(path), {"draft": 2.4})})
     assert deeper is not None and deeper is not ref
     assert np.isclose(deeper.mesh.vertices[:, 2].min(), ref.mesh.vertices[:, 2].min() - 0.4)
+    # The comparator's parameters as they were given (its node's names), every one of them carried.
+    spec = live.reference_spec("h.ply", {"draft": 3, "up": "+z", "units": "mm", "prior": "quay.yaml"})
+    assert spec == {"path": "h.ply", "draft": 3.0, "trim": 0.0, "length": 0.0, "units": "mm", "up": "+z", "bow": "auto"}
+    flipped = occ.for_document({**doc, "reference": live.reference_spec(str(path), {"draft": 2.0, "up": "-z"})})
+    assert flipped is not None and not np.isclose(flipped.mesh.vertices[:, 2].mean(), ref.mesh.vertices[:, 2].mean())
     assert live.OcclusionReference("none", cfg).for_document(doc) is None
     assert live.OcclusionReference("", cfg).for_document({"findings": []}) is None  # no reference named
     bad = live.OcclusionReference(str(tmp_path / "missing.ply"), cfg)
-    with pytest.raises(HullscanError, match="missing.ply"):
+    with pytest.raises(HullscanError, match=r"missing\.ply"):
         bad.for_document(doc)
     assert bad.for_document(doc) is None  # said once; the check stays off for that file
