@@ -50,13 +50,22 @@ def write_failure(err: Exception, out_dir: str | Path, config: CompareConfig, in
     return files["report"]
 
 
+# Said in every live report: the live map's navigation is not corrected against the reference, so on a
+# drifting survey its placement and findings are provisional (bench/results/live_quay_registration.md).
+LIVE_NOTE = ("live inspection of the mapper's map: its navigation drift is not corrected against the reference "
+             "(hullscan replay of the survey's bag does that, and is the record); findings and positions here "
+             "are the operator's view")
+
+
 def save_live_report(inspection: Inspection | None, out_dir: str | Path, reference_spec: str,
                      config: CompareConfig) -> Path:
     """findings.json, report.html and deviation.ply of the live comparator's last successful
-    inspection in ``out_dir`` (the ``~/save_report`` service)."""
+    inspection in ``out_dir`` (the ``~/save_report`` service), with :data:`LIVE_NOTE`."""
     if inspection is None:
         raise HullscanError("no inspection yet (no hull map received)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if LIVE_NOTE not in inspection.notes:
+        inspection.notes.append(LIVE_NOTE)
     write_outputs(inspection, out, {"source": "live", "reference": reference_spec}, config)
     return out

@@ -60,6 +60,13 @@ def test_prior_searched_once_then_the_registration_refined(hull: Any, scan: Any,
     out = save_live_report(lc.inspection, tmp_path / "report", "hull.stl", lc.config)
     doc = json.loads((out / "findings.json").read_text())
     assert len(doc["findings"]) == len(BOXES)
+    # A live report says what it rests on, once however often it is saved.
+    from hullscan.report.run import LIVE_NOTE
+
+    save_live_report(lc.inspection, tmp_path / "again", "hull.stl", lc.config)
+    again = json.loads((tmp_path / "again" / "findings.json").read_text())
+    assert doc["notes"].count(LIVE_NOTE) == 1 and again["notes"].count(LIVE_NOTE) == 1
+    assert "not corrected against the reference" in (out / "report.html").read_text()
 
 
 def test_live_not_inspected_surface_is_split_by_whether_another_pass_would_clear_it(hull: Any) -> None:
