@@ -199,7 +199,7 @@ def simulate(scenario: Scenario | str | Path, out_dir: str | Path, *, duration_s
     design = design_mesh_for(bag_path)
     design.unlink(missing_ok=True)
     if sc.hull.mesh is None:  # a parametric hull: its design, as the team holds it, beside the bag
-        save_mesh(built.reference, design)
+        shutil.copyfile(truth / "reference.ply", design)  # the scorer's copy, written just above
     _write_operator_notes(operator_notes_for(bag_path), sc, built, motion, rngs["operator"])
     # Its own stream: the plan leaves every other draw (and so the bag) as it was.
     _write_fittings_plan(fittings_plan_for(bag_path), sc, built, np.random.default_rng([sc.seed, 0xF177]))

@@ -298,6 +298,5 @@ class OcclusionReference:
         key = tuple(spec.values())
         if key != self.key:
             self.key, self.reference = key, None  # a file that fails is not read again for every document
-            self.reference = (None if spec["path"] in ("", "mirror") else
-                              build_reference(read_reference(spec), self.config))
+            self.reference = occlusion_reference(spec.pop("path"), self.config, **spec)
         return self.reference
