@@ -175,6 +175,18 @@ class LiveComparator:
         self.hull_to_nav, self.sigma = placed.hull_to_nav(getattr(self.reference, "ref_from_hull", None)), placed.search
         return True
 
+    def placement(self, reference_spec: dict[str, Any]) -> dict[str, Any] | None:
+        """Where the reference is placed in the navigation frame (nav <- hull, internal frame), for
+        the mapper's drift correction at the survey's end (:class:`DriftReference`): the prior with its
+        uncertainty, and the registration kept from the inspections (None until there is one); None
+        without a prior (mirror, or quay notes not yet placed)."""
+        if self.hull_to_nav is None:
+            return None
+        return {"reference": reference_spec,
+                "prior": {"hull_to_nav": _as_dict(self.hull_to_nav),
+                          "sigma": self.sigma.as_dict() if self.sigma is not None else None},
+                "registered": {"hull_to_nav": _as_dict(self.registered)} if self.registered is not None else None}
+
     def wait_reason(self, cloud: HullCloud, final: bool) -> str:
         """Why ``cloud`` is not inspected yet ('' when it is): the survey has only begun, and too
         little map is a wait, not a failed inspection (the final map is inspected whatever its size);
@@ -244,7 +256,8 @@ class LiveComparator:
                           uneven_nav=h2n.apply(samples[stuck]), cell_m=float(np.sqrt(cov.sample_area)), view=cov)
 
 
-__all__ = ["READ_AS", "LiveComparator", "LiveResult", "OcclusionReference", "hull_to_nav_from", "load_reference",
+__all__ = ["READ_AS", "DriftReference", "LiveComparator", "LiveResult", "OcclusionReference", "hull_to_nav_from",
+           "load_reference",
            "node_prior", "occlusion_reference", "quay_prior", "read_reference", "reference_spec"]
 
 
@@ -300,3 +313,53 @@ class OcclusionReference:
             self.key, self.reference = key, None  # a file that fails is not read again for every document
             self.reference = occlusion_reference(spec.pop("path"), self.config, **spec)
         return self.reference
+
+
+class DriftReference:
+    """The mapper's end-of-survey drift reference: the hull the comparator reads, placed where the
+    comparator places it (its ``/hullscan/placement`` document, :meth:`LiveComparator.placement`), for
+    the replay's drift correction. Where an inspection registered the map, that placement, refined
+    within :data:`REGISTERED_SIGMA` on the survey's first quarter before the submaps are smoothed onto
+    it; until one has (the survey was short, or its drifting map did not fit rigidly), the prior's,
+    searched over its uncertainty as replay searches it. The file is read only at the survey's end."""
+
+    def __init__(self, config: CompareConfig) -> None:
+        self.config = config
+        self.document: dict[str, Any] | None = None  # the comparator's latest placement
+
+    def offer(self, doc: dict[str, Any]) -> bool:
+        """Keep ``doc`` if it places a reference file (a prior, or a registration); True then."""
+        path = str((doc.get("reference") or {}).get("path") or "")
+        if path in ("", "mirror") or not (doc.get("registered") or doc.get("prior")):
+            return False
+        self.document = doc
+        return True
+
+    @property
+    def registered(self) -> bool:
+        return bool(self.document and self.document.get("registered"))
+
+    @property
+    def name(self) -> str:
+        return str(self.document["reference"]["path"]) if self.document is not None else ""
+
+    def placed(self) -> Any:
+        """The reference as a :class:`hullscan.compare.navref.NavReference` in the navigation frame,
+        or None before any placement; raises HullscanError when the file cannot be read."""
+        from hullscan.compare.navref import nav_reference
+
+        if self.document is None:
+            return None
+        doc = self.document
+        at = doc["registered"] if self.registered else doc["prior"]
+        sigma = REGISTERED_SIGMA if self.registered else PriorSigma.from_dict(at["sigma"]) if at.get("sigma") else None
+        return nav_reference(read_reference(doc["reference"]), _transform(at["hull_to_nav"]), str(doc["reference"]["path"]),
+                             sigma=sigma, compare_config=self.config)
+
+
+def _transform(d: dict[str, Any]) -> Transform:
+    return Transform(np.asarray(d["rotation"], np.float64), np.asarray(d["translation"], np.float64))
+
+
+def _as_dict(t: Transform) -> dict[str, list[float]]:
+    return {"translation": t.translation.tolist(), "rotation": t.rotation.tolist()}

@@ -59,6 +59,14 @@ class PriorSigma:
         """All zero: the placement is known exactly (a surveyed berth); it is refined, not searched."""
         return self.along_m == self.across_m == self.vertical_m == self.heading_deg == 0.0
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PriorSigma:
+        """Read back what :meth:`as_dict` wrote (a findings document's ``prior_sigma``)."""
+        about = d.get("about_nav")
+        return cls(float(d["along_m"]), float(d["across_m"]), float(d["vertical_m"]), float(d["heading_deg"]),
+                   None if about is None else (float(about[0]), float(about[1]), float(about[2])),
+                   None if d.get("along_fixed_m") is None else float(d["along_fixed_m"]))
+
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"along_m": self.along_m, "across_m": self.across_m, "vertical_m": self.vertical_m,
                                "heading_deg": self.heading_deg}

@@ -96,6 +96,8 @@ class MapBuilder(Protocol):
     Optional, used when present: ``remount(edge)``, ``packed_cloud(...)``, ``last_extract_s``,
     ``checkpoint_incremental(path)``, ``checkpoint_snapshot()`` and ``restored``."""
 
+    drift_reference: Any  # aligned to in finish() when drift is corrected (recon.drift)
+
     def add(self, item: Any) -> None: ...
     def cloud(self) -> HullCloud: ...
     def finish(self) -> MapResult: ...
@@ -162,6 +164,23 @@ class FinalMap:
     display: HullCloud  # ``cloud`` itself when within display_max_points
     trajectory: Trajectory | None  # None without navigation
     stamp_ns: int
+    # Whether the navigation drift was corrected, against what, and how much (or why not): drift_summary.
+    drift: dict[str, object] = field(default_factory=dict)
+
+
+def drift_summary(result: Any, against: str) -> dict[str, object]:
+    """What the final map's drift correction did, from a reconstructor's result (its ``stats`` and
+    ``drops``, where it has them): ``corrected``, ``against`` (the reference's name, ``""``), the
+    submaps aligned and the largest correction, or ``why`` not."""
+    stats: dict[str, float] = getattr(result, "stats", {}) or {}
+    if stats.get("drift_submaps", 0) and stats.get("drift_aligned", 0):
+        return {"corrected": True, "against": against, "submaps": int(stats["drift_submaps"]),
+                "aligned": int(stats["drift_aligned"]),
+                "largest_correction_m": round(float(stats.get("drift_max_correction_m", 0.0)), 3)}
+    drops = getattr(result, "drops", None)
+    why = [drops.examples.get(k, k[1]) for k in drops.counts if k[0] == "drift"] if drops is not None else []
+    return {"corrected": False, "against": against,
+            "why": "; ".join(why) or ("no submap could be aligned" if stats.get("drift_submaps") else "off")}
 
 
 @dataclass(frozen=True)
@@ -476,9 +495,13 @@ class MappingSession:
         self.end_since = None
         return True
 
-    def finish(self, now: float | None = None) -> FinalMap:
+    def finish(self, now: float | None = None, drift_reference: Any = None, against: str = "") -> FinalMap:
         """The final reconstruction; marks the checkpoint's survey finished (never restored into
-        the next one unless asked to). Raises what the reconstructor raises."""
+        the next one unless asked to). Raises what the reconstructor raises. ``drift_reference``: a
+        reference surface placed in the navigation frame (``against`` names it) for a reconstructor
+        that corrects drift (recon.drift) to align the survey to."""
+        if drift_reference is not None:
+            self.recon.drift_reference = drift_reference
         result = self.recon.finish()
         cloud = result.cloud
         self.full_t = time.monotonic() if now is None else now
@@ -489,7 +512,7 @@ class MappingSession:
             self.wait_checkpoint()
             write_identity(self.ckpt, self._identity(self.latest_ns, finished=True))
         return FinalMap(cloud, display_cloud(cloud, self.settings.display_max_points, self.voxel_size),
-                        result.trajectory, self.latest_ns)
+                        result.trajectory, self.latest_ns, drift_summary(result, against))
 
     def reset(self) -> None:
         """An empty map (the mountings kept); the checkpoint files are removed."""
@@ -716,5 +739,5 @@ def checkpoint_writer(recon: MapBuilder) -> Callable[[Path], None]:
 
 
 __all__ = ["CheckpointDone", "FinalMap", "HealthCheck", "MapBuilder", "MapResult", "MapView", "MapperSettings", "MappingSession",
-           "PathThinner", "Reporter", "SessionLog", "checkpoint_writer", "file_writer",
+           "PathThinner", "Reporter", "SessionLog", "checkpoint_writer", "drift_summary", "file_writer",
            "reconstructor_factory"]

@@ -42,7 +42,12 @@ from hullscan.model import (
 )
 from hullscan.recon import checkpoint as ckpt_files
 from hullscan.recon.config import ReconConfig
-from hullscan.recon.drift import AlongShipUncertainty, SurfaceReference, correct_drift
+from hullscan.recon.drift import (
+    AlongShipUncertainty,
+    DriftCorrection,
+    SurfaceReference,
+    correct_drift,
+)
 from hullscan.recon.nav import NavBuffer
 from hullscan.recon.tiles import Block, BlockStore, TileGrid, fuse_tiles
 from hullscan.settings import TopicsConfig
@@ -134,6 +139,7 @@ class Reconstructor:
         self._queues: dict[str, list[_Ping]] = {}
         self._last_ranges: dict[str, NDArray[np.float32]] = {}
         self._mounts: dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
+        self._dirs: dict[str, NDArray[np.float32]] = {}  # each sonar's beam directions, shared by its blocks
         # Blocks kept for re-fusion after drift correction (in memory), or all of them spilled to disk
         # when the map is fused tile by tile (recon.tiling).
         self.tiled = self.config.tiling.enabled
@@ -289,7 +295,7 @@ class Reconstructor:
         if self._mount(p0.frame_id) is None:
             self.drops.add(where, "no_transform_returns", int(keep.sum()))
             return
-        blk = _Block(stamps, p0.frame_id, p0.dirs, ranges, keep, p0.footprint)
+        blk = _Block(stamps, p0.frame_id, self._shared_dirs(p0.frame_id, p0.dirs), ranges, keep, p0.footprint)
         if self.tiled:
             # Fused tile by tile at the end (with the corrected navigation, if drift is corrected).
             self._blocks.append(blk)
@@ -301,6 +307,15 @@ class Reconstructor:
         if not self.deferred:
             self._fuse_block(blk, self.nav)
         self.stats["pings_fused"] += int(keep.any(axis=1).sum())
+
+    def _shared_dirs(self, frame_id: str, dirs: NDArray[np.float32]) -> NDArray[np.float32]:
+        """``dirs``, or the same beam directions the sonar's last block held: live, a block is one
+        ping, and the kept blocks would otherwise hold a copy per ping (3 kB of a 256-beam ping's 4.4)."""
+        last = self._dirs.get(frame_id)
+        if last is not None and last.shape == dirs.shape and np.array_equal(last, dirs):
+            return last
+        self._dirs[frame_id] = dirs
+        return dirs
 
     def _with_neighbours(self, stream: str, pings: list[_Ping], ranges: NDArray[np.float32],
                          nxt: _Ping | None) -> NDArray[np.float32]:
@@ -512,6 +527,23 @@ class Reconstructor:
         return HullCloud(out["points"], out["normals"], out["confidence"], out["hits"], out["sigma"],
                          self.topics.nav_frame, out["incidence"], out["range"], first, last, t0)
 
+    def _drift_due(self) -> bool:
+        """Whether ``finish()`` corrects navigation drift; when it is on but cannot, why is counted."""
+        d = self.config.drift
+        if not d.enabled or not len(self._blocks):
+            return False
+        if self.restored:
+            # The returns before a restart are not in the checkpoint: a map fused again from the kept
+            # returns alone would lose everything before it.
+            self.drops.add("drift", "not_corrected_after_restore", 1, "the map was restored from a checkpoint "
+                           "and the returns before the restart are not kept; hullscan replay corrects the bag")
+            return False
+        if d.require_reference and self.drift_reference is None:
+            self.drops.add("drift", "not_corrected_without_reference", 1, "no placed reference to correct the "
+                           "navigation against (the comparator had not registered the map)")
+            return False
+        return True
+
     def finish(self) -> ReconResult:
         """Process everything left, correct drift (if enabled) and return the result."""
         self._process(final=True, force=True)
@@ -520,10 +552,17 @@ class Reconstructor:
                 self.drops.add(stream, "unprocessed", len(q))
         traj = self.nav.trajectory(self.config.max_nav_gap_s)
         fuse_all = self.deferred  # offline: the map is fused only now
-        if self.config.drift.enabled and len(self._blocks):
+        if self._drift_due():
             t0 = time.perf_counter()
-            drift = correct_drift(self.config.drift, self.nav, self._returns, self.drift_reference,
-                                  spill=self._blocks.dir if isinstance(self._blocks, BlockStore) else None)
+            try:
+                drift = correct_drift(self.config.drift, self.nav, self._returns, self.drift_reference,
+                                      spill=self._blocks.dir if isinstance(self._blocks, BlockStore) else None)
+            except HullscanError as err:
+                if not self.config.drift.require_reference:
+                    raise
+                # Live: a correction that fails leaves the map as recorded, never no map at all.
+                self.drops.add("drift", "not_corrected", 1, str(err))
+                drift = DriftCorrection(None, {"drift_submaps": 0}, self.drift_reference)
             self.drift_reference, self.registration = drift.reference, drift.registration or self.registration
             self.along = drift.along
             self.stats.update(drift.info)

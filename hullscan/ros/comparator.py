@@ -26,6 +26,7 @@ a map in and the messages out is :class:`hullscan.compare.live.LiveComparator`.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ from hullscan.compare.earlier import load_earlier_dives
 from hullscan.compare.fittings import check_plan, load_fittings
 from hullscan.errors import ConfigError
 from hullscan.model import Transform
-from hullscan.report.run import save_live_report
+from hullscan.report.run import live_note, save_live_report
 from hullscan.ros import messages
 from hullscan.ros.common import LATCHED, STEADY, HullscanNode, guarded, run_node
 from hullscan.ros.planning import Planning
@@ -83,9 +84,17 @@ class ComparatorNode(HullscanNode):
         self.stats.update(inspections=0, findings=0)
         self.create_subscription(PointCloud2, "/hullscan/cloud_full", self.on_cloud, LATCHED)
         self.create_subscription(PointCloud2, "/hullscan/cloud_final", self.on_final, LATCHED)
+        # What the mapper's end of survey did (its drift correction), for the final report's note.
+        self.final_map: dict[str, Any] = {}
+        self.create_subscription(String, "/hullscan/final_map", self.on_final_map, LATCHED)
+        self.last_final = False
         self.dev_pub = self.create_publisher(PointCloud2, "/hullscan/deviation_cloud", LATCHED)
         self.find_pub = self.create_publisher(MarkerArray, "/hullscan/findings", LATCHED)
         self.json_pub = self.create_publisher(String, "/hullscan/findings_json", LATCHED)
+        # Where the reference is placed (prior, registration): the mapper corrects drift against it at the end.
+        self.place_pub = self.create_publisher(String, "/hullscan/placement", LATCHED)
+        self.placement = ""
+        self.publish_placement()
         self.unseen_pub = self.create_publisher(MarkerArray, "/hullscan/unseen", LATCHED)
         self.ref_pub = self.create_publisher(Marker, "/hullscan/reference", LATCHED)
         self.create_service(Trigger, "~/save_report", self.srv_save)
@@ -103,6 +112,18 @@ class ComparatorNode(HullscanNode):
             if self.live.first_fix(np.array([at.x, at.y, at.z])):
                 self.get_logger().info(f"quay notes placed at the survey's first fix ({at.x:.1f}, {at.y:.1f}, {at.z:.1f})")
                 self.destroy_subscription(self.path_sub)
+                self.publish_placement()
+
+    def publish_placement(self) -> None:
+        doc = self.live.placement(self.reference_spec)
+        data = json.dumps(doc) if doc is not None else ""
+        if data and data != self.placement:
+            self.place_pub.publish(String(data=data))
+            self.placement = data
+
+    @guarded("/hullscan/final_map")
+    def on_final_map(self, msg: String) -> None:
+        self.final_map = json.loads(msg.data)
 
     @guarded("/hullscan/cloud_final")
     def on_final(self, msg: PointCloud2) -> None:
@@ -130,11 +151,13 @@ class ComparatorNode(HullscanNode):
             return
         res = self.live.inspect(cloud, final)
         self.stats["inspect_s"] = round(res.inspect_s, 3)
+        self.publish_placement()
         if not res.ok:
             self.stats["failed_inspections"] = int(self.stats.get("failed_inspections", 0)) + 1  # type: ignore[call-overload]
             self.publish_failure(res, key[0])
             return
         self.stats["inspections"] = int(self.stats["inspections"]) + 1  # type: ignore[call-overload]
+        self.last_final = final
         self.publish(res, key[0])
         self.recover("inspection")
 
@@ -180,7 +203,8 @@ class ComparatorNode(HullscanNode):
             return res
         try:
             out = save_live_report(self.live.inspection, Path(self.p["report_dir"]) /
-                                   time.strftime("report_%Y%m%d_%H%M%S"), str(self.p["reference"]), self.config.compare)
+                                   time.strftime("report_%Y%m%d_%H%M%S"), str(self.p["reference"]), self.config.compare,
+                                   live_note(self.last_final, self.final_map.get("drift")))
         except Exception as err:
             self.warn("save_report", "report_failed", f"{type(err).__name__}: {err}")
             res.success, res.message = False, str(err)

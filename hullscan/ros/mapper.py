@@ -5,8 +5,11 @@ LaserScan / PointCloud2 / ProjectedSonarImage / SonarDetections and odometry; mo
 ``/hullscan/mounts`` (the bag player) or ``/tf_static``. Publishes (latched) ``/hullscan/cloud`` at
 ``cloud_rate_hz`` (at most ``display_max_points`` points), the full map ``/hullscan/cloud_full`` every
 ``full_cloud_period_s``, ``/hullscan/path``, and at the end (``/hullscan/survey_end`` or ``~/finish``)
-the drift-corrected ``/hullscan/cloud_final``. All between messages in and out (checkpoints, restore,
-end of survey, health) is :class:`hullscan.recon.live.MappingSession`.
+``/hullscan/cloud_final``, its navigation drift corrected against the reference as the comparator
+placed it (``/hullscan/placement``: :class:`hullscan.compare.live.DriftReference`;
+``recon.drift.enabled:=false`` turns it off), and what that did on ``/hullscan/final_map`` (JSON). All
+between messages in and out (checkpoints, restore, end of survey, health) is
+:class:`hullscan.recon.live.MappingSession`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from hullscan.bag import convert
-from hullscan.errors import MessageError
+from hullscan.compare.live import DriftReference
+from hullscan.errors import HullscanError, MessageError
 from hullscan.model import DEFAULT_BEAMWIDTH_DEG
 from hullscan.recon import live
 from hullscan.ros import common, messages
@@ -32,7 +36,9 @@ from hullscan.ros.common import LATCHED, STEADY, HullscanNode, guarded, run_node
 
 class MapperNode(HullscanNode):
     # One ping per kernel call: steady latency live; the map does not depend on where blocks are cut.
-    node_config_defaults: ClassVar[dict[str, Any]] = {"recon.chunk_pings": 1}
+    # The returns are kept for the survey's end, to correct drift against the comparator's reference.
+    node_config_defaults: ClassVar[dict[str, Any]] = {"recon.chunk_pings": 1, "recon.drift.enabled": True,
+                                                      "recon.drift.require_reference": True}
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("hullscan_mapper", **kwargs)
@@ -65,6 +71,8 @@ class MapperNode(HullscanNode):
         self.create_subscription(Odometry, t.odom, self.on_odom, common.sensor_qos(int(p["nav_input_depth"]), bool(p["reliable_inputs"])))
         self.create_subscription(String, "/hullscan/mounts", self.on_mounts, LATCHED)
         self.create_subscription(String, "/hullscan/survey_end", self.on_end, LATCHED)
+        self.drift_to = DriftReference(self.config.compare)
+        self.create_subscription(String, "/hullscan/placement", self.on_placement, LATCHED)
         common.optional_subscription(self, "tf2_msgs.msg", "TFMessage", t.tf_static, self.on_tf_static, LATCHED,
                                      missing, f"tf2_msgs ({t.tf_static} not subscribed: mountings only from "
                                      "sensor_frames/sensor_mounts and /hullscan/mounts)")
@@ -74,6 +82,7 @@ class MapperNode(HullscanNode):
         self.full_pub = self.create_publisher(PointCloud2, "/hullscan/cloud_full", LATCHED)
         self.final_pub = self.create_publisher(PointCloud2, "/hullscan/cloud_final", LATCHED)
         self.path_pub = self.create_publisher(PathMsg, "/hullscan/path", LATCHED)
+        self.info_pub = self.create_publisher(String, "/hullscan/final_map", LATCHED)
         self.create_service(Trigger, "~/reset_map", self.srv_reset)
         self.create_service(Trigger, "~/save_map", self.srv_save)
         self.create_service(Trigger, "~/finish", lambda req, res: self._finish(res))
@@ -105,6 +114,10 @@ class MapperNode(HullscanNode):
             return
         self.session.add_nav(nav)
         self._maybe_finish()
+
+    @guarded("/hullscan/placement")
+    def on_placement(self, msg: String) -> None:
+        self.drift_to.offer(json.loads(msg.data))
 
     @guarded("sonar")
     def on_ping(self, msg: Any, topic: str, kind: str) -> None:
@@ -168,13 +181,21 @@ class MapperNode(HullscanNode):
 
     def _finish(self, res: Any) -> Any:
         try:
-            final = self.session.finish()
+            placed = self.drift_to.placed() if self.config.recon.drift.enabled else None
+        except HullscanError as err:  # the map is finished uncorrected: recon.drift counts why
+            self.warn("finish", "drift_reference_unreadable", str(err))
+            placed = None
+        try:
+            final = self.session.finish(drift_reference=placed, against=self.drift_to.name if placed else "")
         except Exception as err:
             self.warn("finish", "reconstruction_failed", f"{type(err).__name__}: {err}")
             res.success, res.message = False, str(err)
             return res
         if (tr := final.trajectory) is not None:
             self.path_pub.publish(messages.path(tr.stamps_ns[::10].tolist(), tr.positions[::10], tr.orientations[::10], tr.frame_id))
+        self.stats.update({f"drift_{k}": v for k, v in final.drift.items()})
+        self.info_pub.publish(String(data=json.dumps({"stamp_ns": final.stamp_ns, "points": len(final.cloud),
+                                                      "drift": final.drift})))
         msg = messages.hull_cloud(final.cloud, final.stamp_ns)
         self.cloud_pub.publish(msg if final.display is final.cloud else messages.hull_cloud(final.display, final.stamp_ns))
         self.full_pub.publish(msg)

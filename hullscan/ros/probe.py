@@ -46,6 +46,9 @@ class _Listener:
     def on_evidence(self, msg: Any) -> None:
         self.emit({"topic": "/hullscan/evidence", **json.loads(msg.data)})
 
+    def on_final_map(self, msg: Any) -> None:
+        self.emit({"topic": "/hullscan/final_map", **json.loads(msg.data)})
+
     def on_markers(self, msg: Any) -> None:
         from hullscan.ros.messages import STATUS_NS
 
@@ -79,6 +82,7 @@ def probe(duration_s: float, until_final: bool, save_dir: str | None, linger_s: 
         node.create_subscription(String, "/hullscan/findings_json", ears.on_json, LATCHED)
         node.create_subscription(MarkerArray, "/hullscan/findings", ears.on_markers, LATCHED)
         node.create_subscription(String, "/hullscan/evidence", ears.on_evidence, LATCHED)
+        node.create_subscription(String, "/hullscan/final_map", ears.on_final_map, LATCHED)
         node.create_subscription(Path, "/hullscan/next_lane", ears.on_lane, LATCHED)
         end = time.monotonic() + duration_s
         while time.monotonic() < end and not ears.done:

@@ -54,6 +54,10 @@ def test_prior_searched_once_then_the_registration_refined(hull: Any, scan: Any,
     assert first.coverage is not None and 0.9 < first.coverage <= 1.0
     assert first.unseen_nav.shape[1] == 3 and first.cell_m > 0
     registered = lc.registered
+    # The registration kept is the mapper's drift reference from now on (/hullscan/placement).
+    placement = lc.placement(live.reference_spec("hull.stl", {}))
+    assert placement is not None and placement["prior"]["sigma"] == DEFAULT_SIGMA.as_dict()
+    np.testing.assert_allclose(placement["registered"]["hull_to_nav"]["translation"], registered.translation)
     second = lc.inspect(scan.cloud, final=True)
     assert calls[1]["hull_to_nav"] is registered
     assert calls[1]["sigma"] is REGISTERED_SIGMA and second.final and len(second.findings) == len(BOXES)
@@ -67,6 +71,20 @@ def test_prior_searched_once_then_the_registration_refined(hull: Any, scan: Any,
     again = json.loads((tmp_path / "again" / "findings.json").read_text())
     assert doc["notes"].count(LIVE_NOTE) == 1 and again["notes"].count(LIVE_NOTE) == 1
     assert "not corrected against the reference" in (out / "report.html").read_text()
+    # Saved after the survey's end, of the final map whose drift the mapper corrected: that note
+    # replaces the first (/hullscan/final_map's drift summary); one the mapper could not correct says why.
+    from hullscan.report.run import live_note
+
+    drift = {"corrected": True, "against": "/quay/ship.design.ply", "submaps": 12, "aligned": 11,
+             "largest_correction_m": 0.21}
+    save_live_report(lc.inspection, tmp_path / "end", "hull.stl", lc.config, live_note(True, drift))
+    notes = [n for n in json.loads((tmp_path / "end" / "findings.json").read_text())["notes"]
+             if n.startswith("live inspection")]
+    assert len(notes) == 1 and "corrected at the survey's end against ship.design.ply" in notes[0], notes
+    assert "11 of 12 submaps" in notes[0] and LIVE_NOTE not in notes
+    assert live_note(False, drift) == LIVE_NOTE  # before the end the map is the recorded one
+    why = live_note(True, {"corrected": False, "why": "the map was restored from a checkpoint"})
+    assert why.startswith(LIVE_NOTE) and "restored from a checkpoint" in why
 
 
 def test_live_not_inspected_surface_is_split_by_whether_another_pass_would_clear_it(hull: Any) -> None:
@@ -162,8 +180,15 @@ def test_quay_notes_wait_for_the_first_fix_then_place_the_prior_as_replay_does(t
     assert not lc.config.alignment.global_registration  # a prior is coming: no global search live
     cloud = HullCloud.from_points(np.zeros((MIN_CLOUD_POINTS, 3)))
     assert "first navigation fix" in lc.wait_reason(cloud, final=True)
+    spec = live.reference_spec("ship.stl", {})
+    assert lc.placement(spec) is None  # nothing for the mapper to correct drift against yet
     fix = np.array([500.0, 200.0, -1.5])
     assert lc.first_fix(fix) and not lc.first_fix(fix + 10.0)  # once: a later pose is not the start
+    # Placed: the mapper's drift reference is the prior, with its uncertainty, until a registration.
+    placement = lc.placement(spec)
+    assert placement is not None and placement["registered"] is None and placement["reference"] == spec
+    assert placement["prior"]["sigma"] == lc.sigma.as_dict()  # type: ignore[union-attr]
+    np.testing.assert_allclose(placement["prior"]["hull_to_nav"]["translation"], lc.hull_to_nav.translation)  # type: ignore[union-attr]
     assert lc.wait_reason(cloud, final=False) == ""
     loaded = load_prior(str(notes))
     assert loaded is not None

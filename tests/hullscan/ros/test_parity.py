@@ -63,14 +63,15 @@ def test_live_findings_match_replay(tmp_path: Path, ros_domain_env: dict[str, st
     truth = bag.with_name("bag.truth")
     ref = bag.with_name("bag.design.ply")  # the design hull the quay notes name
     # Parity of the two paths, not registration: both get the same exact placement (sigma zero: refined,
-    # not searched), and replay runs without drift correction, as the live mapper does.
+    # not searched), and both map the navigation as recorded (replay --no-drift; the mapper's end-of-survey
+    # correction off: tests/hullscan/recon/test_live_drift.py and the launch tests test it).
     doc = json.loads((truth / "truth.json").read_text())
     prior = tmp_path / "exact_prior.json"
     prior.write_text(json.dumps({**doc["hull_to_nav"], "sigma": {"along_m": 0, "across_m": 0, "vertical_m": 0,
                                                                  "heading_deg": 0}}))
     env = ros_domain_env
     # Nodes start (numba warm-up, DDS discovery) while replay runs: the test stays short on 2 cores.
-    mapper = spawn(node_cmd("mapper", reliable_inputs="true", input_depth=2000), env)
+    mapper = spawn(node_cmd("mapper", reliable_inputs="true", input_depth=2000, **{"recon.drift.enabled": "false"}), env)
     comparator = spawn(node_cmd("comparator", reference=ref, hull_to_nav_file=prior, inspect_period_s=30.0), env)
     camera = spawn(node_cmd("camera", reference=ref, reliable_inputs="true", input_depth=2000), env)
     probe = spawn([*cli[:2], "hullscan.ros.probe", "--duration", "150", "--until-final", "--linger", "4"], env)

@@ -1,0 +1,135 @@
+"""The live mapper's drift correction at the survey's end (recon.drift.require_reference, the
+mapper node's default): against the reference as the comparator's findings document places it,
+never between submaps, and a map as recorded (with the reason counted) where it cannot correct."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hullscan.compare.config import CompareConfig
+from hullscan.compare.live import DriftReference, hull_to_nav_from, load_reference, read_reference
+from hullscan.compare.navref import nav_reference
+from hullscan.compare.prior import PriorSigma
+from hullscan.model import Transform
+from hullscan.recon.config import DriftConfig, ReconConfig
+from hullscan.recon.live import FinalMap, MapperSettings, MappingSession, SessionLog
+from hullscan.recon.pipeline import Reconstructor
+from hullscan.settings import TopicsConfig
+from tests.hullscan.recon.synth import Faults, surface_distance, survey
+from tests.hullscan.recon.test_drift_reference import (
+    HULL_TO_NAV,
+    _cylinder_mesh,
+    _with_heading_bias,
+)
+
+# The mapper node's defaults (hullscan.ros.mapper.MapperNode.node_config_defaults).
+LIVE = ReconConfig(chunk_pings=1, drift=DriftConfig(enabled=True, require_reference=True, submap_length_m=2.5))
+
+
+def _drifting() -> list[object]:
+    # One lane, 3 % sideways drift and a 1 deg heading bias: the lane's end ~0.45 m off (RMS ~10 cm).
+    return _with_heading_bias(survey(n_pings=400, beams=96, lanes=(0.0,), faults=Faults(drift_per_m=0.03)).items, 1.0)
+
+
+def _document(mesh: Path, registered: bool = True, shift: tuple[float, float, float] = (0.0, 0.0, 0.0),
+              sigma: PriorSigma | None = None) -> dict[str, Any]:
+    """A placement as the comparator node publishes it (``/hullscan/placement``): the reference it
+    read, the prior (``sigma``, default the default) and, ``registered``, the registration it keeps."""
+    ref = load_reference(str(mesh))
+    h = [*(HULL_TO_NAV.translation + shift), *HULL_TO_NAV.rotation]
+    h2n, _ = hull_to_nav_from(h, "", ref)
+    assert h2n is not None
+    at = {"hull_to_nav": {"translation": h2n.translation.tolist(), "rotation": h2n.rotation.tolist()}}
+    return {"reference": {"path": str(mesh), "draft": 0.0, "trim": 0.0, "length": 0.0, "units": "auto",
+                          "up": "auto", "bow": "auto"},
+            "prior": {**at, "sigma": (sigma or PriorSigma()).as_dict()}, "registered": at if registered else None}
+
+
+def _placement(doc: dict[str, Any]) -> Transform:
+    h = doc["registered"]["hull_to_nav"]
+    return Transform(np.asarray(h["rotation"]), np.asarray(h["translation"]))
+
+
+def _finish(items: list[object], placed: Any = None, against: str = "") -> FinalMap:
+    session = MappingSession(lambda: Reconstructor(LIVE, TopicsConfig()), TopicsConfig(), LIVE.voxel_size,
+                             MapperSettings(), SessionLog())
+    for it in items:
+        session.recon.add(it)
+    return session.finish(drift_reference=placed, against=against)
+
+
+def _rms(final: FinalMap) -> float:
+    return float(np.sqrt(np.mean(surface_distance(final.cloud.points) ** 2)))
+
+
+def test_end_of_survey_corrects_against_the_placed_reference(tmp_path: Path) -> None:
+    # Placed exactly (as registered): the session hands it to the reconstructor, which corrects the
+    # drift and fuses the map again. (How the comparator's placement is refined first, on real hull
+    # forms: bench/live_quay_registration.py.)
+    mesh = _cylinder_mesh(tmp_path / "cyl.ply")
+    items = _drifting()
+    doc = _document(mesh)
+    placed = nav_reference(read_reference(doc["reference"]), _placement(doc), str(mesh), compare_config=CompareConfig())
+    recorded = _finish(items)
+    corrected = _finish(items, placed, str(mesh))
+    assert _rms(recorded) > 0.08
+    assert _rms(corrected) < 0.03
+    assert corrected.drift["corrected"] and corrected.drift["against"] == str(mesh)
+    assert int(corrected.drift["aligned"]) >= 1  # type: ignore[call-overload]
+    # Never between submaps live: without a placed reference the map is the recorded one, and says why.
+    assert not recorded.drift["corrected"]
+    assert "no placed reference" in str(recorded.drift["why"])
+    plain = Reconstructor(ReconConfig(chunk_pings=1))
+    plain.add_all(items)
+    assert np.array_equal(plain.finish().cloud.points, recorded.cloud.points)
+
+
+def test_a_correction_that_fails_leaves_the_map_as_recorded(tmp_path: Path) -> None:
+    # Placed 3 m across the cylinder's axis and refined only within the registered range: the drift
+    # stage's registration fails, and the mapper still has a final map (the recorded one), with why.
+    mesh = _cylinder_mesh(tmp_path / "cyl.ply")
+    items = _drifting()
+    drift_to = DriftReference(CompareConfig())
+    assert drift_to.offer(_document(mesh, shift=(0.0, 3.0, 0.0)))  # registered there
+    final = _finish(items, drift_to.placed(), drift_to.name)
+    assert not final.drift["corrected"] and final.drift["why"], final.drift
+    assert np.array_equal(final.cloud.points, _finish(items).cloud.points)
+
+
+def test_a_restored_map_is_not_corrected(tmp_path: Path) -> None:
+    # The returns before a restart are not in the checkpoint: fusing the kept ones again would lose them.
+    mesh = _cylinder_mesh(tmp_path / "cyl.ply")
+    items = _drifting()
+    first = Reconstructor(LIVE)
+    half = len(items) // 2
+    first.add_all(items[:half])
+    first.checkpoint(tmp_path / "mapper.ckpt")
+    again = Reconstructor(LIVE)
+    again.restore(tmp_path / "mapper.ckpt")
+    again.add_all([items[0], *items[half:]])  # the mounting again, then the rest of the survey
+    doc = _document(mesh)
+    again.drift_reference = nav_reference(read_reference(doc["reference"]), _placement(doc), str(mesh))
+    res = again.finish()
+    assert ("drift", "not_corrected_after_restore") in res.drops.counts
+    assert res.stats.get("drift_submaps", 0) == 0
+
+
+def test_drift_reference_takes_the_registration_else_the_prior(tmp_path: Path) -> None:
+    mesh = _cylinder_mesh(tmp_path / "cyl.ply")
+    d = DriftReference(CompareConfig())
+    assert d.placed() is None and d.name == ""
+    assert not d.offer({**_document(mesh), "reference": {"path": "mirror"}})
+    assert not d.offer({**_document(mesh), "prior": None, "registered": None})
+    # Nothing registered yet: the prior, searched over its own uncertainty (as replay searches it).
+    assert d.offer(_document(mesh, registered=False, sigma=PriorSigma(3.0, 1.0, 0.5, 5.0)))
+    placed = d.placed()
+    assert not d.registered and placed.sigma.along_m == 3.0 and placed.sigma.heading_deg == 5.0
+    # Registered: that placement, refined within the registered range.
+    doc = _document(mesh, shift=(0.0, 0.1, 0.0))
+    assert d.offer(doc) and d.registered and d.name == str(mesh)
+    placed = d.placed()
+    assert placed.sigma.along_m == 0.5 and placed.sigma.heading_deg == 1.0
+    np.testing.assert_allclose(placed.hull_to_nav.translation, doc["registered"]["hull_to_nav"]["translation"])
