@@ -10,6 +10,7 @@ dive's ``coverage.ply``) the coverage shown, the gaps and the next lane are what
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -163,6 +164,9 @@ class LiveComparator:
         self.registered: Transform | None = None  # the last registration (nav <- hull), once there is one
         self.registered_sigma = REGISTERED_SIGMA  # ... and the range it is refined within
         self.inspection: Inspection | None = None  # the last successful one
+        self.inspected_final = False  # ... was of the survey's final map
+        self.map_drift: dict[str, Any] | None = None  # what the mapper's end of survey did (/hullscan/final_map)
+        self._placement = ""  # the placement last published
 
     def first_fix(self, position: F64) -> bool:
         """Place the quay notes' prior at the survey's first navigation fix (``position``, (3,), the
@@ -186,6 +190,25 @@ class LiveComparator:
                 "prior": {"hull_to_nav": _as_dict(self.hull_to_nav),
                           "sigma": self.sigma.as_dict() if self.sigma is not None else None},
                 "registered": {"hull_to_nav": _as_dict(self.registered)} if self.registered is not None else None}
+
+    def placement_update(self, reference_spec: dict[str, Any]) -> str:
+        """:meth:`placement` as JSON when it changed since the last call ('' when not, or none)."""
+        doc = self.placement(reference_spec)
+        data = json.dumps(doc) if doc is not None else ""
+        if data == self._placement:
+            return ""
+        self._placement = data
+        return data
+
+    def final_map(self, data: str) -> None:
+        """The mapper's ``/hullscan/final_map`` (JSON): what its end of survey did, for the report's note."""
+        self.map_drift = json.loads(data).get("drift")
+
+    def report_note(self) -> str:
+        """The live report's note on the map its inspection rests on (:func:`hullscan.report.run.live_note`)."""
+        from hullscan.report.run import live_note
+
+        return live_note(self.inspected_final, self.map_drift)
 
     def wait_reason(self, cloud: HullCloud, final: bool) -> str:
         """Why ``cloud`` is not inspected yet ('' when it is): the survey has only begun, and too
@@ -226,7 +249,7 @@ class LiveComparator:
         if self.fittings is not None:
             apply_fittings(ins, self.fittings)
         inspect_s = time.perf_counter() - t0
-        self.inspection = ins
+        self.inspection, self.inspected_final = ins, final
         reg = ins.alignment.registration if ins.alignment is not None else None
         # A registration the map cannot fix along the ship (a first few hundred points on a parallel
         # midbody) is reported as such, but not refined from next time: the grown map is searched

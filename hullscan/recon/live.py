@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 
 from hullscan.core.display import cell_hashes
 from hullscan.diagnostics import DropLog
-from hullscan.errors import MessageError
+from hullscan.errors import HullscanError, MessageError
 from hullscan.model import (
     HullCloud,
     ImagingPing,
@@ -88,6 +88,16 @@ class MapResult(Protocol):
     def cloud(self) -> HullCloud: ...
     @property
     def trajectory(self) -> Trajectory | None: ...
+
+
+class DriftTarget(Protocol):
+    """Where the survey's end finds the reference to correct drift against
+    (``hullscan.compare.live.DriftReference``): ``placed()`` it in the navigation frame or None,
+    raising HullscanError when it cannot be read; ``name`` says which."""
+
+    @property
+    def name(self) -> str: ...
+    def placed(self) -> Any: ...
 
 
 class MapBuilder(Protocol):
@@ -166,6 +176,10 @@ class FinalMap:
     stamp_ns: int
     # Whether the navigation drift was corrected, against what, and how much (or why not): drift_summary.
     drift: dict[str, object] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, object]:
+        """What ``/hullscan/final_map`` says of it."""
+        return {"stamp_ns": self.stamp_ns, "points": len(self.cloud), "drift": self.drift}
 
 
 def drift_summary(result: Any, against: str) -> dict[str, object]:
@@ -260,8 +274,9 @@ class MappingSession:
     it; only the checkpoint writes run on their own thread, on snapshots."""
 
     def __init__(self, new_recon: Callable[[], MapBuilder], topics: TopicsConfig, voxel_size: float,
-                 settings: MapperSettings, report: Reporter) -> None:
+                 settings: MapperSettings, report: Reporter, drift_to: DriftTarget | None = None) -> None:
         self.new_recon, self.topics, self.voxel_size = new_recon, topics, float(voxel_size)
+        self.drift_to = drift_to  # the reference to correct drift against at the end (recon.drift)
         self.settings, self.report = settings, report
         self.recon = new_recon()
         self.mount_table = MountTable()  # /tf_static wins over parameters (hullscan.recon.mounts)
@@ -500,6 +515,11 @@ class MappingSession:
         the next one unless asked to). Raises what the reconstructor raises. ``drift_reference``: a
         reference surface placed in the navigation frame (``against`` names it) for a reconstructor
         that corrects drift (recon.drift) to align the survey to."""
+        if drift_reference is None and self.drift_to is not None:
+            try:
+                drift_reference, against = self.drift_to.placed(), self.drift_to.name
+            except HullscanError as err:  # finished as recorded; the reconstructor counts that
+                self.report.warn("finish", "drift_reference_unreadable", str(err))
         if drift_reference is not None:
             self.recon.drift_reference = drift_reference
         result = self.recon.finish()
@@ -511,11 +531,13 @@ class MappingSession:
         if self.ckpt is not None and self.ckpt.exists():
             self.wait_checkpoint()
             write_identity(self.ckpt, self._identity(self.latest_ns, finished=True))
+        drift = drift_summary(result, against)
+        self.stats.update({f"drift_{k}": v for k, v in drift.items()})
         return FinalMap(cloud, display_cloud(cloud, self.settings.display_max_points, self.voxel_size),
-                        result.trajectory, self.latest_ns, drift_summary(result, against))
+                        result.trajectory, self.latest_ns, drift)
 
-    def reset(self) -> None:
-        """An empty map (the mountings kept); the checkpoint files are removed."""
+    def reset(self) -> str:
+        """An empty map (the mountings kept); the checkpoint files are removed. Says so."""
         self.wait_checkpoint()  # or it would write the old map back after the unlink
         self.recon = self.new_recon()
         self._readd_mounts()
@@ -526,6 +548,7 @@ class MappingSession:
         if self.ckpt:
             self.ckpt.unlink(missing_ok=True)
             delta_path(self.ckpt).unlink(missing_ok=True)
+        return "map reset"
 
     def save_map(self) -> Path:
         """The current map as a PLY file beside the checkpoints (or here)."""
@@ -738,6 +761,6 @@ def checkpoint_writer(recon: MapBuilder) -> Callable[[Path], None]:
     return copy.deepcopy(recon).checkpoint
 
 
-__all__ = ["CheckpointDone", "FinalMap", "HealthCheck", "MapBuilder", "MapResult", "MapView", "MapperSettings", "MappingSession",
+__all__ = ["CheckpointDone", "DriftTarget", "FinalMap", "HealthCheck", "MapBuilder", "MapResult", "MapView", "MapperSettings", "MappingSession",
            "PathThinner", "Reporter", "SessionLog", "checkpoint_writer", "drift_summary", "file_writer",
            "reconstructor_factory"]

@@ -1,32 +1,27 @@
 """Hull comparator node: the hull map and a reference in; deviation, findings and coverage out.
 
-Inspects the latest full-resolution map, ``/hullscan/cloud_full`` (the mapper publishes it
-every ``full_cloud_period_s``; ``/hullscan/cloud`` is a bounded display cloud), every
-``inspect_period_s`` (and the final map from ``/hullscan/cloud_final`` at once) against ``reference`` (a mesh or cloud file, or
-``mirror``). Latched outputs: ``/hullscan/deviation_cloud`` (PointCloud2 with deviation),
-``/hullscan/findings`` (MarkerArray), ``/hullscan/findings_json`` (String),
-``/hullscan/unseen`` (MarkerArray), ``/hullscan/reference`` (Marker mesh), all in the
-navigation frame. ``~/save_report`` writes findings.json, report.html and deviation.ply.
+Inspects the full-resolution map (``/hullscan/cloud_full``) every ``inspect_period_s``, and the final
+map (``/hullscan/cloud_final``) at once, against ``reference`` (a mesh or cloud file, or ``mirror``).
+Latched outputs, in the navigation frame: ``/hullscan/deviation_cloud``,
+``/hullscan/findings`` (MarkerArray), ``/hullscan/findings_json``, ``/hullscan/unseen``, ``/hullscan/reference`` and
+``/hullscan/placement`` (String JSON: where the reference is placed, which the mapper corrects drift
+against at the survey's end). ``~/save_report`` writes findings.json, report.html and deviation.ply.
 
-``draft`` (m above the keel, read from the draft marks; 0 = unknown, the waterline is then
-guessed) places a mesh reference's waterline, ``trim`` (aft minus forward draft, m) tilts it; ``prior`` names a navigation-prior file (as
-``hullscan replay --prior``: a transform, or the quay notes, placed at the survey's first fix from
-``/hullscan/path``; empty = none; ``hull_to_nav_file`` is its older name); ``fittings`` the ship's
-anode plan (as ``--fittings``: the findings it explains are drawn grey and named); ``length`` a
-model-scale mesh's full length overall (as ``--length``; 0 = not stated).
-
+``draft`` (m above the keel, from the draft marks; 0 = unknown, the waterline is then guessed) places a
+mesh reference's waterline, ``trim`` (aft minus forward draft, m) tilts it; ``prior`` names a
+navigation-prior file (as ``hullscan replay --prior``: a transform, or the quay notes, placed at the
+survey's first fix from ``/hullscan/path``; empty = none; ``hull_to_nav_file`` is its older name);
+``fittings`` the ship's anode plan (as ``--fittings``); ``length`` a model-scale mesh's length overall.
 Planning (``plan``, ``~/publish_plan``, ``/hullscan/gaps``, ``/hullscan/next_lane``): :mod:`hullscan.ros.planning`.
 
-Health: an inspection that fails (the map cannot be aligned with the reference, e.g. a reference
-of another ship) is an ERROR on ``/diagnostics`` with the reason, published at once, and a red
-banner (``ns=hullscan_status``) on ``/hullscan/findings`` replaces the findings, until an
-inspection succeeds again. No hull map yet (before the survey) is a warning. What happens between
-a map in and the messages out is :class:`hullscan.compare.live.LiveComparator`.
+Health: an inspection that fails (the map cannot be aligned with the reference, e.g. another ship's) is
+an ERROR on ``/diagnostics`` with the reason, at once, and a red banner (``ns=hullscan_status``) on
+``/hullscan/findings`` replaces the findings until an inspection succeeds again; no hull map yet is a
+warning. Between a map in and the messages out: :class:`hullscan.compare.live.LiveComparator`.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -43,7 +38,7 @@ from hullscan.compare.earlier import load_earlier_dives
 from hullscan.compare.fittings import check_plan, load_fittings
 from hullscan.errors import ConfigError
 from hullscan.model import Transform
-from hullscan.report.run import live_note, save_live_report
+from hullscan.report.run import save_live_report
 from hullscan.ros import messages
 from hullscan.ros.common import LATCHED, STEADY, HullscanNode, guarded, run_node
 from hullscan.ros.planning import Planning
@@ -57,10 +52,9 @@ class ComparatorNode(HullscanNode):
             "inspect_period_s": 2.0, "report_dir": "reports", "max_mesh_faces": 60000, "no_cloud_warning_s": 5.0,
             "plan": "", "lane_standoff_m": 3.0, "lane_min_depth_m": 1.0, "lane_speed_mps": 0.8, "after": "",
         }.items()}
-        self.p = p
         if float(p["draft"]) < 0:
-            raise ConfigError(f"hullscan_comparator parameter draft is {p['draft']}: expected metres above the keel "
-                              "(0 = unknown)")
+            raise ConfigError(f"hullscan_comparator parameter draft is {p['draft']}: expected metres above the keel (0 = unknown)")
+        self.p = p
         # How it was read, in every findings document: the camera node reads the same hull in the same frame.
         self.reference_spec = live.reference_spec(str(p["reference"]), p)
         reference = live.read_reference(self.reference_spec)
@@ -70,8 +64,7 @@ class ComparatorNode(HullscanNode):
         # Quay notes wait for the survey's first fix (the mapper's path); any other prior is used as given.
         hull_to_nav, sigma, quay = live.node_prior(p["hull_to_nav"], str(p["prior"] or p["hull_to_nav_file"]),
                                                    reference, self.config.compare)
-        plan = load_fittings(str(p["fittings"])) if p["fittings"] else None
-        if plan is not None:
+        if (plan := load_fittings(str(p["fittings"])) if p["fittings"] else None) is not None:
             check_plan(plan, self.config.compare, str(p["reference"]) == "mirror")
         # A re-dive: the first dive's coverage.ply, so that what is shown left is what neither cleared.
         earlier = load_earlier_dives(str(p["after"]), "hullscan_comparator parameter after:") if p["after"] else None
@@ -84,16 +77,11 @@ class ComparatorNode(HullscanNode):
         self.stats.update(inspections=0, findings=0)
         self.create_subscription(PointCloud2, "/hullscan/cloud_full", self.on_cloud, LATCHED)
         self.create_subscription(PointCloud2, "/hullscan/cloud_final", self.on_final, LATCHED)
-        # What the mapper's end of survey did (its drift correction), for the final report's note.
-        self.final_map: dict[str, Any] = {}
         self.create_subscription(String, "/hullscan/final_map", self.on_final_map, LATCHED)
-        self.last_final = False
         self.dev_pub = self.create_publisher(PointCloud2, "/hullscan/deviation_cloud", LATCHED)
         self.find_pub = self.create_publisher(MarkerArray, "/hullscan/findings", LATCHED)
         self.json_pub = self.create_publisher(String, "/hullscan/findings_json", LATCHED)
-        # Where the reference is placed (prior, registration): the mapper corrects drift against it at the end.
-        self.place_pub = self.create_publisher(String, "/hullscan/placement", LATCHED)
-        self.placement = ""
+        self.place_pub = self.create_publisher(String, "/hullscan/placement", LATCHED)  # the mapper's, at the end
         self.publish_placement()
         self.unseen_pub = self.create_publisher(MarkerArray, "/hullscan/unseen", LATCHED)
         self.ref_pub = self.create_publisher(Marker, "/hullscan/reference", LATCHED)
@@ -115,15 +103,12 @@ class ComparatorNode(HullscanNode):
                 self.publish_placement()
 
     def publish_placement(self) -> None:
-        doc = self.live.placement(self.reference_spec)
-        data = json.dumps(doc) if doc is not None else ""
-        if data and data != self.placement:
+        if data := self.live.placement_update(self.reference_spec):
             self.place_pub.publish(String(data=data))
-            self.placement = data
 
     @guarded("/hullscan/final_map")
     def on_final_map(self, msg: String) -> None:
-        self.final_map = json.loads(msg.data)
+        self.live.final_map(msg.data)
 
     @guarded("/hullscan/cloud_final")
     def on_final(self, msg: PointCloud2) -> None:
@@ -157,14 +142,12 @@ class ComparatorNode(HullscanNode):
             self.publish_failure(res, key[0])
             return
         self.stats["inspections"] = int(self.stats["inspections"]) + 1  # type: ignore[call-overload]
-        self.last_final = final
         self.publish(res, key[0])
         self.recover("inspection")
 
     def publish_failure(self, res: live.LiveResult, stamp_ns: int) -> None:
-        """A failed inspection, visibly: ERROR on /diagnostics, the map uncompared (grey), no findings
-        but a red banner over the map, and the reason in findings_json. An earlier inspection's
-        findings are withdrawn: they belong to a map that is no longer the current one."""
+        """A failed inspection, visibly: ERROR on /diagnostics, the map uncompared (grey), a red banner for the
+        findings, the reason in findings_json. An earlier inspection's findings, of another map, are withdrawn."""
         self.fail("inspection", res.error)
         self.stats["findings"] = 0
         cloud = res.cloud
@@ -172,10 +155,8 @@ class ComparatorNode(HullscanNode):
         pts = np.asarray(cloud.points, np.float64)
         top = pts.mean(axis=0) + np.array([0.0, 0.0, np.ptp(pts[:, 2]) / 2 + 1.0]) if len(pts) else np.zeros(3)
         self.find_pub.publish(messages.failure_markers(f"INSPECTION FAILED: {res.error}", top, cloud.frame_id, stamp_ns))
-        self.json_pub.publish(String(data=messages.findings_json((), self.live.hull_to_nav or Transform(),
-                                                                 final=res.final, stamp_ns=stamp_ns,
-                                                                 cloud_points=len(cloud), status="failed",
-                                                                 error=res.error)))
+        self.json_pub.publish(String(data=messages.findings_json((), self.live.hull_to_nav or Transform(), final=res.final,
+                                 stamp_ns=stamp_ns, cloud_points=len(cloud), status="failed", error=res.error)))
 
     def publish(self, res: live.LiveResult, stamp_ns: int) -> None:
         frame, h2n = res.cloud.frame_id, res.hull_to_nav
@@ -189,11 +170,9 @@ class ComparatorNode(HullscanNode):
         if res.coverage is not None:
             self.unseen_pub.publish(messages.unseen_markers(res.unseen_nav, res.cell_m, frame, stamp_ns,
                                                             res.uncertain_nav, res.uneven_nav))
-        ins = res.inspection
-        if ins is not None and res.view is not None and ins.reference is not None:
+        if (ins := res.inspection) is not None and res.view is not None and ins.reference is not None:
             self.planning.publish_gaps(ins.reference, res.view, h2n, frame, stamp_ns)
-        ref = self.live.reference
-        if not self.ref_sent and hasattr(ref, "faces"):
+        if not self.ref_sent and hasattr(ref := self.live.reference, "faces"):
             self.ref_pub.publish(messages.mesh_marker(ref.vertices, ref.faces, h2n, frame, int(self.p["max_mesh_faces"])))
             self.ref_sent = True
 
@@ -204,7 +183,7 @@ class ComparatorNode(HullscanNode):
         try:
             out = save_live_report(self.live.inspection, Path(self.p["report_dir"]) /
                                    time.strftime("report_%Y%m%d_%H%M%S"), str(self.p["reference"]), self.config.compare,
-                                   live_note(self.last_final, self.final_map.get("drift")))
+                                   self.live.report_note())
         except Exception as err:
             self.warn("save_report", "report_failed", f"{type(err).__name__}: {err}")
             res.success, res.message = False, str(err)

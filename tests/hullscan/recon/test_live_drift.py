@@ -133,3 +133,24 @@ def test_drift_reference_takes_the_registration_else_the_prior(tmp_path: Path) -
     placed = d.placed()
     assert placed.sigma.along_m == 0.5 and placed.sigma.heading_deg == 1.0
     np.testing.assert_allclose(placed.hull_to_nav.translation, doc["registered"]["hull_to_nav"]["translation"])
+
+
+def test_the_session_asks_its_drift_target_at_the_end(tmp_path: Path) -> None:
+    # The mapper node's path: the session holds the DriftReference and reads the placement only at
+    # the end; a reference file gone by then finishes the map as recorded, with a warning.
+    mesh = _cylinder_mesh(tmp_path / "cyl.ply")
+    items = _drifting()
+    drift_to = DriftReference(CompareConfig())
+    log = SessionLog()
+    session = MappingSession(lambda: Reconstructor(LIVE, TopicsConfig()), TopicsConfig(), LIVE.voxel_size,
+                             MapperSettings(), log, drift_to)
+    for it in items:
+        session.recon.add(it)
+    drift_to.offer(_document(mesh))
+    mesh.unlink()
+    final = session.finish()
+    assert ("finish", "drift_reference_unreadable") in log.drops.counts
+    assert not final.drift["corrected"] and "no placed reference" in str(final.drift["why"])
+    assert session.stats["drift_corrected"] is False
+    assert np.array_equal(final.cloud.points, _finish(items).cloud.points)
+    assert final.summary()["drift"] == final.drift and final.summary()["points"] == len(final.cloud)
