@@ -161,7 +161,8 @@ def _check_findings(events: list[dict[str, Any]], launch: Launch) -> None:
     # At the survey's end the mapper corrected the navigation drift against the design hull, placed
     # where the comparator had registered the map, before the final inspection.
     ends = [e for e in events if e["topic"] == "/hullscan/final_map"]
-    assert ends and ends[-1]["drift"]["corrected"], (ends[-1:] and ends[-1]["drift"], launch.log[-2000:])
+    assert ends, launch.log[-2000:]
+    assert ends[-1]["drift"]["corrected"], ends[-1]["drift"].get("why")
     assert ends[-1]["drift"]["against"].endswith("design.ply"), ends[-1]
     # The survey covers part of the hull: the comparator suggests the next lane over the worst gap.
     lanes = [e for e in events if e["topic"] == "/hullscan/next_lane"]

@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -105,6 +106,26 @@ def node_prior(values: list[float], file: str, reference: Any, config: CompareCo
 
 
 log = logging.getLogger("hullscan.compare")
+
+
+# Said in every live report: the live map's navigation is not corrected against the reference until the
+# survey's end, so on a drifting survey its placement and findings are provisional until then
+# (bench/results/live_quay_registration.md).
+LIVE_NOTE = ("live inspection of the mapper's map: its navigation drift is not corrected against the reference "
+             "(the mapper does that at the survey's end; hullscan replay of the survey's bag does it too, and is "
+             "the record); findings and positions here are the operator's view")
+
+
+def live_note(final: bool, drift: dict[str, Any] | None) -> str:
+    """The live report's note: :data:`LIVE_NOTE`, or for the final map whose drift the mapper
+    corrected (``drift``: its ``/hullscan/final_map`` summary) what that did."""
+    if not final or not drift or not drift.get("corrected"):
+        why = f" (at the survey's end it was not: {drift.get('why')})" if final and drift and drift.get("why") else ""
+        return LIVE_NOTE + why
+    return (f"live inspection of the mapper's final map: its navigation drift corrected at the survey's end against "
+            f"{Path(str(drift.get('against'))).name} as the comparator placed it ({drift.get('aligned')} of "
+            f"{drift.get('submaps')} submaps aligned, largest correction {drift.get('largest_correction_m')} m), as "
+            "hullscan replay corrects it; the replay of the survey's bag is the record")
 
 
 @dataclass(frozen=True)
@@ -205,9 +226,7 @@ class LiveComparator:
         self.map_drift = json.loads(data).get("drift")
 
     def report_note(self) -> str:
-        """The live report's note on the map its inspection rests on (:func:`hullscan.report.run.live_note`)."""
-        from hullscan.report.run import live_note
-
+        """The live report's note on the map its inspection rests on (:func:`live_note`)."""
         return live_note(self.inspected_final, self.map_drift)
 
     def wait_reason(self, cloud: HullCloud, final: bool) -> str:
@@ -279,8 +298,8 @@ class LiveComparator:
                           uneven_nav=h2n.apply(samples[stuck]), cell_m=float(np.sqrt(cov.sample_area)), view=cov)
 
 
-__all__ = ["READ_AS", "DriftReference", "LiveComparator", "LiveResult", "OcclusionReference", "hull_to_nav_from",
-           "load_reference",
+__all__ = ["LIVE_NOTE", "READ_AS", "DriftReference", "FirstThatFits", "LiveComparator", "LiveResult", "OcclusionReference", "hull_to_nav_from",
+           "live_note", "load_reference",
            "node_prior", "occlusion_reference", "quay_prior", "read_reference", "reference_spec"]
 
 
@@ -341,13 +360,16 @@ class OcclusionReference:
 class DriftReference:
     """The mapper's end-of-survey drift reference: the hull the comparator reads, placed where the
     comparator places it (its ``/hullscan/placement`` document, :meth:`LiveComparator.placement`), for
-    the replay's drift correction. Where an inspection registered the map, that placement, refined
-    within :data:`REGISTERED_SIGMA` on the survey's first quarter before the submaps are smoothed onto
-    it; until one has (the survey was short, or its drifting map did not fit rigidly), the prior's,
-    searched over its uncertainty as replay searches it. The file is read only at the survey's end."""
+    the replay's drift correction. First the prior, searched over its uncertainty exactly as replay
+    searches it (the same placement, the same survey: the live map's end is the replay's); where that
+    fails, the registration the comparator kept, refined within :data:`REGISTERED_SIGMA`
+    (:class:`FirstThatFits`). The file is read only at the survey's end."""
 
     def __init__(self, config: CompareConfig) -> None:
-        self.config = config
+        # No global search where a placement does not fit: it takes minutes on 2 cores, and the
+        # survey's final map would wait for it (the map is then finished as recorded, and says why).
+        self.config = config.model_copy(
+            update={"alignment": config.alignment.model_copy(update={"global_registration": False})})
         self.document: dict[str, Any] | None = None  # the comparator's latest placement
 
     def offer(self, doc: dict[str, Any]) -> bool:
@@ -359,25 +381,55 @@ class DriftReference:
         return True
 
     @property
-    def registered(self) -> bool:
-        return bool(self.document and self.document.get("registered"))
-
-    @property
     def name(self) -> str:
         return str(self.document["reference"]["path"]) if self.document is not None else ""
 
     def placed(self) -> Any:
-        """The reference as a :class:`hullscan.compare.navref.NavReference` in the navigation frame,
-        or None before any placement; raises HullscanError when the file cannot be read."""
+        """The reference in the navigation frame, as :class:`FirstThatFits` of the placements, or None
+        before any placement; raises HullscanError when the file cannot be read."""
         from hullscan.compare.navref import nav_reference
 
         if self.document is None:
             return None
-        doc = self.document
-        at = doc["registered"] if self.registered else doc["prior"]
-        sigma = REGISTERED_SIGMA if self.registered else PriorSigma.from_dict(at["sigma"]) if at.get("sigma") else None
-        return nav_reference(read_reference(doc["reference"]), _transform(at["hull_to_nav"]), str(doc["reference"]["path"]),
-                             sigma=sigma, compare_config=self.config)
+        doc, reference = self.document, read_reference(self.document["reference"])
+        name = str(doc["reference"]["path"])
+        out = []
+        if (prior := doc.get("prior")) is not None:
+            sigma = PriorSigma.from_dict(prior["sigma"]) if prior.get("sigma") else None
+            out.append(nav_reference(reference, _transform(prior["hull_to_nav"]), name, sigma, self.config))
+        if (kept := doc.get("registered")) is not None:
+            out.append(nav_reference(reference, _transform(kept["hull_to_nav"]), name, REGISTERED_SIGMA, self.config))
+        return FirstThatFits(tuple(out))
+
+
+@dataclass(frozen=True)
+class FirstThatFits:
+    """Placed references tried in turn: the first whose registration of the survey fits is the one
+    drift is corrected against (a :class:`hullscan.recon.drift.SurfaceReference` until then)."""
+
+    placements: tuple[Any, ...]
+
+    @property
+    def sigma(self) -> object:
+        return "search"  # not None: correct_drift registers it (registered) before aligning submaps
+
+    def registered(self, survey: Any) -> tuple[Any, object]:
+        errors: list[str] = []
+        for ref in self.placements:
+            try:
+                return (ref, None) if ref.sigma is None else ref.registered(survey)
+            except HullscanError as err:
+                errors.append(str(err))
+        raise HullscanError("; then ".join(errors) or "no placement of the reference to correct drift against")
+
+    def closest(self, p: F64, dist: float) -> Any:
+        return self.placements[0].closest(p, dist)
+
+    def cost(self, p: F64, c: float) -> float:
+        return float(self.placements[0].cost(p, c))
+
+    def along(self) -> Any:
+        return self.placements[0].along()
 
 
 def _transform(d: dict[str, Any]) -> Transform:

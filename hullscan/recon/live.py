@@ -185,15 +185,16 @@ class FinalMap:
 def drift_summary(result: Any, against: str) -> dict[str, object]:
     """What the final map's drift correction did, from a reconstructor's result (its ``stats`` and
     ``drops``, where it has them): ``corrected``, ``against`` (the reference's name, ``""``), the
-    submaps aligned and the largest correction, or ``why`` not."""
+    submaps aligned and the largest correction, or ``why`` not, and the ``seconds`` it took."""
     stats: dict[str, float] = getattr(result, "stats", {}) or {}
+    seconds = round(float((getattr(result, "timings_s", {}) or {}).get("drift", 0.0)), 1)
     if stats.get("drift_submaps", 0) and stats.get("drift_aligned", 0):
         return {"corrected": True, "against": against, "submaps": int(stats["drift_submaps"]),
-                "aligned": int(stats["drift_aligned"]),
+                "aligned": int(stats["drift_aligned"]), "seconds": seconds,
                 "largest_correction_m": round(float(stats.get("drift_max_correction_m", 0.0)), 3)}
     drops = getattr(result, "drops", None)
     why = [drops.examples.get(k, k[1]) for k in drops.counts if k[0] == "drift"] if drops is not None else []
-    return {"corrected": False, "against": against,
+    return {"corrected": False, "against": against, "seconds": seconds,
             "why": "; ".join(why) or ("no submap could be aligned" if stats.get("drift_submaps") else "off")}
 
 

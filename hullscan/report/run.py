@@ -13,6 +13,7 @@ from typing import Any
 
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.inspect import Inspection
+from hullscan.compare.live import LIVE_NOTE
 from hullscan.compare.loading import coverage_line, seen_not_cleared_line
 from hullscan.errors import HullscanError
 from hullscan.report.outputs import write_outputs
@@ -50,30 +51,10 @@ def write_failure(err: Exception, out_dir: str | Path, config: CompareConfig, in
     return files["report"]
 
 
-# Said in every live report: the live map's navigation is not corrected against the reference until the
-# survey's end, so on a drifting survey its placement and findings are provisional until then
-# (bench/results/live_quay_registration.md).
-LIVE_NOTE = ("live inspection of the mapper's map: its navigation drift is not corrected against the reference "
-             "(the mapper does that at the survey's end; hullscan replay of the survey's bag does it too, and is "
-             "the record); findings and positions here are the operator's view")
-
-
-def live_note(final: bool, drift: dict[str, Any] | None) -> str:
-    """The live report's note: :data:`LIVE_NOTE`, or for the final map whose drift the mapper
-    corrected (``drift``: its ``/hullscan/final_map`` summary) what that did."""
-    if not final or not drift or not drift.get("corrected"):
-        why = f" (at the survey's end it was not: {drift.get('why')})" if final and drift and drift.get("why") else ""
-        return LIVE_NOTE + why
-    return (f"live inspection of the mapper's final map: its navigation drift corrected at the survey's end against "
-            f"{Path(str(drift.get('against'))).name} as the comparator placed it ({drift.get('aligned')} of "
-            f"{drift.get('submaps')} submaps aligned, largest correction {drift.get('largest_correction_m')} m), as "
-            "hullscan replay corrects it; the replay of the survey's bag is the record")
-
-
 def save_live_report(inspection: Inspection | None, out_dir: str | Path, reference_spec: str,
                      config: CompareConfig, note: str = LIVE_NOTE) -> Path:
     """findings.json, report.html and deviation.ply of the live comparator's last successful
-    inspection in ``out_dir`` (the ``~/save_report`` service), with ``note`` (:func:`live_note`)."""
+    inspection in ``out_dir`` (the ``~/save_report`` service), with ``note`` (:func:`hullscan.compare.live.live_note`)."""
     if inspection is None:
         raise HullscanError("no inspection yet (no hull map received)")
     out = Path(out_dir)

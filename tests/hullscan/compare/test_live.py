@@ -73,7 +73,7 @@ def test_prior_searched_once_then_the_registration_refined(hull: Any, scan: Any,
     assert "not corrected against the reference" in (out / "report.html").read_text()
     # Saved after the survey's end, of the final map whose drift the mapper corrected: that note
     # replaces the first (/hullscan/final_map's drift summary); one the mapper could not correct says why.
-    from hullscan.report.run import live_note
+    from hullscan.compare.live import live_note
 
     drift = {"corrected": True, "against": "/quay/ship.design.ply", "submaps": 12, "aligned": 11,
              "largest_correction_m": 0.21}

@@ -8,11 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from hullscan.compare.config import CompareConfig
-from hullscan.compare.live import DriftReference, hull_to_nav_from, load_reference, read_reference
+from hullscan.compare.live import (
+    DriftReference,
+    FirstThatFits,
+    hull_to_nav_from,
+    load_reference,
+    read_reference,
+)
 from hullscan.compare.navref import nav_reference
 from hullscan.compare.prior import PriorSigma
+from hullscan.errors import HullscanError
 from hullscan.model import Transform
 from hullscan.recon.config import DriftConfig, ReconConfig
 from hullscan.recon.live import FinalMap, MapperSettings, MappingSession, SessionLog
@@ -88,12 +96,12 @@ def test_end_of_survey_corrects_against_the_placed_reference(tmp_path: Path) -> 
 
 
 def test_a_correction_that_fails_leaves_the_map_as_recorded(tmp_path: Path) -> None:
-    # Placed 3 m across the cylinder's axis and refined only within the registered range: the drift
-    # stage's registration fails, and the mapper still has a final map (the recorded one), with why.
+    # The drift stage's registration fails, and the mapper still has a final map (the recorded one), with why.
     mesh = _cylinder_mesh(tmp_path / "cyl.ply")
     items = _drifting()
     drift_to = DriftReference(CompareConfig())
-    assert drift_to.offer(_document(mesh, shift=(0.0, 3.0, 0.0)))  # registered there
+    # Prior and registration both 3 m off across, each stated far tighter: neither search reaches.
+    assert drift_to.offer(_document(mesh, shift=(0.0, 3.0, 0.0), sigma=PriorSigma(0.5, 0.3, 0.3, 1.0)))
     final = _finish(items, drift_to.placed(), drift_to.name)
     assert not final.drift["corrected"] and final.drift["why"], final.drift
     assert np.array_equal(final.cloud.points, _finish(items).cloud.points)
@@ -117,7 +125,7 @@ def test_a_restored_map_is_not_corrected(tmp_path: Path) -> None:
     assert res.stats.get("drift_submaps", 0) == 0
 
 
-def test_drift_reference_takes_the_registration_else_the_prior(tmp_path: Path) -> None:
+def test_drift_reference_tries_the_prior_then_the_registration(tmp_path: Path) -> None:
     mesh = _cylinder_mesh(tmp_path / "cyl.ply")
     d = DriftReference(CompareConfig())
     assert d.placed() is None and d.name == ""
@@ -125,14 +133,31 @@ def test_drift_reference_takes_the_registration_else_the_prior(tmp_path: Path) -
     assert not d.offer({**_document(mesh), "prior": None, "registered": None})
     # Nothing registered yet: the prior, searched over its own uncertainty (as replay searches it).
     assert d.offer(_document(mesh, registered=False, sigma=PriorSigma(3.0, 1.0, 0.5, 5.0)))
-    placed = d.placed()
-    assert not d.registered and placed.sigma.along_m == 3.0 and placed.sigma.heading_deg == 5.0
-    # Registered: that placement, refined within the registered range.
+    (prior,) = d.placed().placements
+    assert prior.sigma.along_m == 3.0 and prior.sigma.heading_deg == 5.0
+    # Registered too: the prior first (replay's search), then the registration, refined within its range.
     doc = _document(mesh, shift=(0.0, 0.1, 0.0))
-    assert d.offer(doc) and d.registered and d.name == str(mesh)
-    placed = d.placed()
-    assert placed.sigma.along_m == 0.5 and placed.sigma.heading_deg == 1.0
-    np.testing.assert_allclose(placed.hull_to_nav.translation, doc["registered"]["hull_to_nav"]["translation"])
+    assert d.offer(doc) and d.name == str(mesh)
+    prior, kept = d.placed().placements
+    assert prior.sigma == PriorSigma() and kept.sigma.along_m == 0.5 and kept.sigma.heading_deg == 1.0
+    np.testing.assert_allclose(kept.hull_to_nav.translation, doc["registered"]["hull_to_nav"]["translation"])
+
+
+def test_the_first_placement_that_fits_is_kept(tmp_path: Path) -> None:
+    class Placement:
+        def __init__(self, fits: bool, sigma: object = "s") -> None:
+            self.fits, self.sigma = fits, sigma
+
+        def registered(self, survey: object) -> tuple[object, object]:
+            if not self.fits:
+                raise HullscanError("does not fit")
+            return self, "registration"
+
+    bad, good, exact = Placement(False), Placement(True), Placement(False, None)
+    assert FirstThatFits((bad, good)).registered(None) == (good, "registration")
+    assert FirstThatFits((exact, bad)).registered(None) == (exact, None)  # already placed: not searched
+    with pytest.raises(HullscanError, match="does not fit; then does not fit"):
+        FirstThatFits((bad, bad)).registered(None)
 
 
 def test_the_session_asks_its_drift_target_at_the_end(tmp_path: Path) -> None:
