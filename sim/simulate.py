@@ -423,7 +423,10 @@ def _write_operator_notes(path: Path, sc: Scenario, built: Built, motion: Motion
             "ship_heading_deg": round(float(heading)),
             "start": {"x_from_stern_m": round(float(start[0] + rng.uniform(-3.0, 3.0)) * 2) / 2,
                       "side": side, "depth_m": round(float(-start[2] + rng.uniform(-0.5, 0.5)) * 2) / 2,
-                      "standoff_m": float(sc.survey.standoff_m)},
+                      "standoff_m": float(sc.survey.standoff_m),
+                      # Under the bottom: how far out from the keel line (to about a metre).
+                      **({"off_centreline_m": round(max(0.0, abs(float(start[1])) + float(rng.uniform(-1.0, 1.0))), 1)}
+                         if -float(start[2]) > built.reference.draft else {})},
         },
     }
     text = ("# What the dive team noted on the quay (simulated notes with realistic errors; not ground truth).\n"

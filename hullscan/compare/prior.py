@@ -101,6 +101,10 @@ class QuayStart:
     side: str = "starboard"
     depth_m: float = 2.0
     standoff_m: float = 3.0
+    # A start under the bottom: how far to ``side`` of the keel line the vehicle went in (m). The side
+    # and the standoff alone put it beside the centreline plane, which on a wide flat bottom can be
+    # metres from where a lane across the bottom began. None: not noted.
+    off_centreline_m: float | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,7 +153,8 @@ class NavPrior:
         z = -float(st.depth_m)
         sign = 1.0 if st.side == "port" else -1.0
         half = _half_breadth(mesh, x, z, sign)
-        hull_pt = np.array([x, sign * (half + st.standoff_m), z])
+        across = st.off_centreline_m if st.off_centreline_m is not None else half + st.standoff_m
+        hull_pt = np.array([x, sign * across, z])
         # The station is uncertain by the along sigma; where the hull's breadth changes within it (the
         # ends of the ship, a transom), the start is as uncertain across: the search must cover that.
         along = self.sigma.along_m
@@ -255,7 +260,11 @@ def parse_prior(data: Any, where: str) -> NavPrior:
             frame=_num(start, "frame", f"{where}: start") if "frame" in start else None,
             side=side,
             depth_m=_num(start, "depth_m", f"{where}: start") if "depth_m" in start else 2.0,
-            standoff_m=_num(start, "standoff_m", f"{where}: start") if "standoff_m" in start else 3.0)
+            standoff_m=_num(start, "standoff_m", f"{where}: start") if "standoff_m" in start else 3.0,
+            off_centreline_m=_num(start, "off_centreline_m", f"{where}: start") if "off_centreline_m" in start else None)
+        if qs.off_centreline_m is not None and qs.off_centreline_m < 0:
+            raise HullscanError(f"{where}: start.off_centreline_m: expected metres to start.side of the keel line "
+                                f"(0 or more), got {qs.off_centreline_m:g}")
         return NavPrior(None, sigma, "quay", where, _num(data, "ship_heading_deg", where), qs, stated)
     tf = data.get("hull_to_nav", data)
     if not isinstance(tf, dict) or "translation" not in tf:

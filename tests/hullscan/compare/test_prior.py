@@ -50,6 +50,7 @@ def test_stated_sigma_and_truth_style_file(tmp_path: Path) -> None:
     ({"ship_heading_deg": 10}, "start"),
     ({"ship_heading_deg": 10, "start": {"frame": 3, "side": "aft"}}, "start.side"),
     ({"ship_heading_deg": "north", "start": {"frame": 3}}, "ship_heading_deg"),
+    ({"ship_heading_deg": 10, "start": {"frame": 3, "off_centreline_m": -2}}, "start.off_centreline_m"),
     ([1, 2, 3], "mapping"),
 ])
 def test_bad_priors_name_the_field(doc: object, match: str) -> None:
@@ -92,6 +93,23 @@ def test_quay_prior_resolves_to_the_true_placement() -> None:
     by_frame = parse_prior({"ship_heading_deg": 45.0, "start": {"frame": 20, "side": "starboard", "depth_m": depth}},
                            "quay").resolve(mesh, first_fix, 0.6)
     assert np.abs(by_frame.hull_to_nav(None).apply(probe) - truth.apply(probe)).max() < 0.5
+
+
+def test_a_start_under_the_bottom_is_placed_off_the_keel_line_as_noted() -> None:
+    # Deeper than the draft (3 m) the side and standoff put the start beside the centreline plane; a
+    # lane across a wide flat bottom can begin metres out from it, which the notes then say.
+    mesh = _hull()
+    truth = Transform.from_euler(0.0, 0.0, np.deg2rad(45.0), (500.0, 200.0, 0.0))
+    hull_pt = np.array([12.0, -2.5, -6.0])  # 2.5 m to starboard of the keel line, 3 m under the keel
+    start = {"x_from_stern_m": 12.0, "side": "starboard", "depth_m": 6.0, "standoff_m": 3.0}
+    probe = np.array([[0.0, 0.0, 0.0], [40.0, 3.0, -2.0]])
+
+    def error(notes: dict[str, object]) -> float:
+        est = parse_prior({"ship_heading_deg": 45.0, "start": notes}, "quay").resolve(mesh, truth.apply(hull_pt), None)
+        return float(np.linalg.norm(est.hull_to_nav(None).apply(probe) - truth.apply(probe), axis=1).max())
+
+    assert error({**start, "off_centreline_m": 2.5}) < 1e-6
+    assert error(start) == pytest.approx(0.5)  # beside the centreline plane, 3 m out: 0.5 m off here
 
 
 def test_quay_start_near_the_ends_widens_the_search_across() -> None:
