@@ -1,20 +1,20 @@
 """Live registration from the quay notes, over the scenario library: what a dive team launching
-``inspect.launch.py ... prior:=quay.yaml`` gets at the end of each survey.
+``inspect.launch.py ... prior:=quay.yaml`` gets during each survey and at its end.
 
     .venv/bin/python bench/live_quay_registration.py --bags runs/p51a/bags --out live_quay_registration
 
-For every simulated survey in ``--bags``: the hull map as the live mapper builds it (no drift
-correction: ``reconstruct_bag`` with the default config, as ``replay --no-drift``), the design hull and
-draft the quay notes (``BAG.operator.yaml``) name, read as the comparator node reads them, and the
-notes' prior placed at the survey's first fix (:meth:`hullscan.compare.live.LiveComparator.first_fix`);
-then the final inspection (:meth:`LiveComparator.inspect`). Scored afterwards against the simulator's
-truth, which the run never sees, as ``hullscan evaluate`` scores a replay
+For every simulated survey in ``--bags``: the design hull and draft the quay notes (``BAG.operator.yaml``)
+name, read as the comparator node reads them, and the notes' prior placed at the survey's first fix
+(:meth:`hullscan.compare.live.LiveComparator.first_fix`). *During*: the map as the live mapper builds it
+on the recorded navigation (``reconstruct_bag`` with the default config, bit for bit the live map) and
+the comparator's inspection of it. *End*: the mapper's end of survey, the navigation drift corrected
+against the placement the comparator publishes (:meth:`LiveComparator.placement`,
+:class:`hullscan.compare.live.DriftReference`; ``recon.drift.require_reference`` as the mapper node
+runs it), then the comparator's final inspection of that map. Both scored afterwards against the
+simulator's truth, which the runs never see, as ``hullscan evaluate`` scores a replay
 (:func:`hullscan.compare.evaluate.placement_error`: the vehicle's track as the inspection placed it,
 block corrections included, against the true track; ``translation_m`` the mean offset, ``rms_m`` the
-scatter about it).
-Replay registers after drift correction (``hullscan evaluate``'s figures); live there is none, so a long
-drifting survey is registered rigidly here and its far ends sit off by the drift. Writes
-``bench/results/<out>.md`` and ``.json``.
+scatter about it). Writes ``bench/results/<out>.md`` and ``.json``.
 """
 
 from __future__ import annotations
