@@ -108,6 +108,15 @@ class Transform:
         """From intrinsic roll-pitch-yaw (radians), as ROS ``tf2::Quaternion::setRPY``."""
         return cls(Rotation.from_euler("xyz", [roll, pitch, yaw]).as_quat(), np.asarray(translation, float))
 
+    @classmethod
+    def from_dict(cls, d: dict[str, ArrayLike]) -> Transform:
+        """From ``{translation: [x, y, z], rotation: [x, y, z, w]}`` (as :meth:`as_dict` writes it)."""
+        return cls(np.asarray(d["rotation"], np.float64), np.asarray(d["translation"], np.float64))
+
+    def as_dict(self) -> dict[str, list[float]]:
+        """``{translation, rotation}`` as JSON documents carry a transform (the findings, the placement)."""
+        return {"translation": self.translation.tolist(), "rotation": self.rotation.tolist()}
+
     @property
     def rot(self) -> Rotation:
         return Rotation.from_quat(self.rotation)

@@ -184,6 +184,5 @@ def finding_from_row(row: dict[str, Any], where: str = "/hullscan/findings_json"
 
 def findings_from_document(doc: dict[str, Any]) -> tuple[tuple[Finding, ...], Transform]:
     """The findings of a live findings document (``/hullscan/findings_json``) and its ``hull_to_nav``."""
-    h = doc.get("hull_to_nav") or {}
-    hull_to_nav = Transform(h.get("rotation", [0, 0, 0, 1]), h.get("translation", [0, 0, 0]))
+    hull_to_nav = Transform.from_dict(doc["hull_to_nav"]) if doc.get("hull_to_nav") else Transform()
     return tuple(finding_from_row(r) for r in doc.get("findings", [])), hull_to_nav

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +162,13 @@ class LiveResult:
         return self.inspection.status if self.inspection is not None else "failed"
 
 
+def without_global_search(config: CompareConfig) -> CompareConfig:
+    """``config`` without the global registration (FPFH + RANSAC) where a prior does not fit."""
+    if not config.alignment.global_registration:
+        return config
+    return config.model_copy(update={"alignment": config.alignment.model_copy(update={"global_registration": False})})
+
+
 class LiveComparator:
     """Inspects the live map against ``reference`` (a loaded mesh or cloud, or ``"mirror"``) from the
     navigation prior ``hull_to_nav`` (searched over ``sigma``), then from its own registration."""
@@ -169,12 +176,11 @@ class LiveComparator:
     def __init__(self, reference: Any, config: CompareConfig, hull_to_nav: Transform | None = None,
                  sigma: PriorSigma | None = None, fittings: FittingPlan | None = None,
                  earlier: EarlierCoverage | None = None, quay: NavPrior | None = None) -> None:
-        if (hull_to_nav is not None or quay is not None) and config.alignment.global_registration:
+        if hull_to_nav is not None or quay is not None:
             # Live, a prior that does not fit is an ERROR within an inspection period; the global
             # search (FPFH + RANSAC) that replay runs to explain a misfit takes over a minute on 2
             # cores and would keep the operator looking at a stale "ok" meanwhile.
-            config = config.model_copy(
-                update={"alignment": config.alignment.model_copy(update={"global_registration": False})})
+            config = without_global_search(config)
         self.reference, self.config = reference, config
         self.hull_to_nav, self.sigma = hull_to_nav, sigma
         self.quay = quay  # quay notes (quay_prior), placed at the survey's first fix (first_fix)
@@ -208,9 +214,9 @@ class LiveComparator:
         if self.hull_to_nav is None:
             return None
         return {"reference": reference_spec,
-                "prior": {"hull_to_nav": _as_dict(self.hull_to_nav),
+                "prior": {"hull_to_nav": self.hull_to_nav.as_dict(),
                           "sigma": self.sigma.as_dict() if self.sigma is not None else None},
-                "registered": {"hull_to_nav": _as_dict(self.registered)} if self.registered is not None else None}
+                "registered": {"hull_to_nav": self.registered.as_dict()} if self.registered is not None else None}
 
     def placement_update(self, reference_spec: dict[str, Any]) -> str:
         """:meth:`placement` as JSON when it changed since the last call ('' when not, or none)."""
@@ -368,8 +374,7 @@ class DriftReference:
     def __init__(self, config: CompareConfig) -> None:
         # No global search where a placement does not fit: it takes minutes on 2 cores, and the
         # survey's final map would wait for it (the map is then finished as recorded, and says why).
-        self.config = config.model_copy(
-            update={"alignment": config.alignment.model_copy(update={"global_registration": False})})
+        self.config = without_global_search(config)
         self.document: dict[str, Any] | None = None  # the comparator's latest placement
 
     def offer(self, doc: dict[str, Any]) -> bool:
@@ -391,15 +396,16 @@ class DriftReference:
 
         if self.document is None:
             return None
-        doc, reference = self.document, read_reference(self.document["reference"])
-        name = str(doc["reference"]["path"])
-        out = []
-        if (prior := doc.get("prior")) is not None:
-            sigma = PriorSigma.from_dict(prior["sigma"]) if prior.get("sigma") else None
-            out.append(nav_reference(reference, _transform(prior["hull_to_nav"]), name, sigma, self.config))
-        if (kept := doc.get("registered")) is not None:
-            out.append(nav_reference(reference, _transform(kept["hull_to_nav"]), name, REGISTERED_SIGMA, self.config))
-        return FirstThatFits(tuple(out))
+        doc = self.document
+        placements = [(Transform.from_dict(doc["prior"]["hull_to_nav"]),
+                       PriorSigma.from_dict(doc["prior"]["sigma"]) if doc["prior"].get("sigma") else None)
+                      ] if doc.get("prior") else []
+        if doc.get("registered"):
+            placements.append((Transform.from_dict(doc["registered"]["hull_to_nav"]), REGISTERED_SIGMA))
+        # The reference surface is built once (a ship's mesh: seconds) and placed each way.
+        first = nav_reference(read_reference(doc["reference"]), placements[0][0], str(doc["reference"]["path"]),
+                              placements[0][1], self.config)
+        return FirstThatFits((first, *(replace(first, hull_to_nav=h, sigma=sg) for h, sg in placements[1:])))
 
 
 @dataclass(frozen=True)
@@ -410,8 +416,9 @@ class FirstThatFits:
     placements: tuple[Any, ...]
 
     @property
-    def sigma(self) -> object:
-        return "search"  # not None: correct_drift registers it (registered) before aligning submaps
+    def sigma(self) -> object | None:
+        """Not None where a placement is to be searched: correct_drift then calls :meth:`registered`."""
+        return next((p.sigma for p in self.placements if p.sigma is not None), None)
 
     def registered(self, survey: Any) -> tuple[Any, object]:
         errors: list[str] = []
@@ -430,11 +437,3 @@ class FirstThatFits:
 
     def along(self) -> Any:
         return self.placements[0].along()
-
-
-def _transform(d: dict[str, Any]) -> Transform:
-    return Transform(np.asarray(d["rotation"], np.float64), np.asarray(d["translation"], np.float64))
-
-
-def _as_dict(t: Transform) -> dict[str, list[float]]:
-    return {"translation": t.translation.tolist(), "rotation": t.rotation.tolist()}

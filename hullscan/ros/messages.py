@@ -400,9 +400,7 @@ def findings_json(findings: Sequence[Finding], hull_to_nav: Transform, **extra: 
         row = asdict(f)
         row["centroid_nav"] = hull_to_nav.apply(np.asarray(f.centroid)).tolist()
         rows.append(row)
-    return json.dumps({**extra, "hull_to_nav": {"translation": hull_to_nav.translation.tolist(),
-                                                "rotation": hull_to_nav.rotation.tolist()},
-                       "findings": rows}, default=_json_default)
+    return json.dumps({**extra, "hull_to_nav": hull_to_nav.as_dict(), "findings": rows}, default=_json_default)
 
 
 def _json_default(o: Any) -> Any:
