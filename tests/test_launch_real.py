@@ -155,15 +155,21 @@ def _check_findings(events: list[dict[str, Any]], launch: Launch) -> None:
             for e in events if e["topic"] == "/hullscan/findings_json"]
     seen = f"findings documents (final, status, map points, findings): {docs}"
     assert any(m["findings"] >= 1 for m in marks), (seen, [m["findings"] for m in marks], launch.log[-3000:])
-    assert not any(m["status"] for m in marks), marks
+    assert not any(s.startswith("INSPECTION FAILED") for m in marks for s in m["status"]), marks
+    # During the survey the banner over the findings says they rest on the recorded navigation.
+    assert any(s.startswith("RECORDED NAVIGATION") for m in marks for s in m["status"]), marks
     final = [e for e in events if e["topic"] == "/hullscan/findings_json" and e.get("final")]
     assert final and final[-1]["findings"], (seen, launch.log[-3000:])
     # At the survey's end the mapper corrected the navigation drift against the design hull, placed
-    # where the comparator had registered the map, before the final inspection.
+    # where the comparator had registered the map, before the final inspection; the final findings
+    # say so, in their document and in the banner over them.
     ends = [e for e in events if e["topic"] == "/hullscan/final_map"]
     assert ends, launch.log[-2000:]
     assert ends[-1]["drift"]["corrected"], ends[-1]["drift"].get("why")
     assert ends[-1]["drift"]["against"].endswith("design.ply"), ends[-1]
+    assert final[-1]["drift_corrected"] and final[-1]["navigation"].startswith("final map: navigation drift "
+                                                                              "corrected against bag.design.ply")
+    assert marks[-1]["status"] == [final[-1]["navigation"]], marks[-1]
     # The survey covers part of the hull: the comparator suggests the next lane over the worst gap.
     lanes = [e for e in events if e["topic"] == "/hullscan/next_lane"]
     assert lanes and lanes[-1]["poses"] >= 2, lanes[-3:]

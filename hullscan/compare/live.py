@@ -129,6 +129,30 @@ def live_note(final: bool, drift: dict[str, Any] | None) -> str:
 
 
 @dataclass(frozen=True)
+class Banner:
+    """The line RViz shows over the findings (``ns=hullscan_status``): which navigation the map they
+    sit on rests on. ``corrected``: drift corrected (the survey's end); otherwise the positions are
+    the recorded navigation's, and drift moves them by up to its share of the distance travelled."""
+
+    text: str
+    corrected: bool
+
+
+def live_banner(final: bool, drift: dict[str, Any] | None) -> Banner:
+    """:class:`Banner` for an inspection of the survey's map (``final``: the mapper's final map;
+    ``drift``: its ``/hullscan/final_map`` summary), the short form of :func:`live_note`."""
+    if final and drift and drift.get("corrected"):
+        return Banner(f"final map: navigation drift corrected against {Path(str(drift.get('against'))).name} "
+                      f"({drift.get('aligned')} of {drift.get('submaps')} submaps)", True)
+    if final:
+        why = f": {drift.get('why')}" if drift and drift.get("why") else ""
+        return Banner(f"FINAL MAP ON RECORDED NAVIGATION: drift not corrected{why}; replay the bag for the record",
+                      False)
+    return Banner("RECORDED NAVIGATION: drift not corrected yet, positions may be off by its share of the "
+                  "distance travelled (corrected at the survey's end)", False)
+
+
+@dataclass(frozen=True)
 class LiveResult:
     """One inspection of the live map, ready to publish: the placement of the reference in the
     navigation frame (``hull_to_nav``), the findings, deviation per map point (NaN where not
@@ -227,9 +251,15 @@ class LiveComparator:
         self._placement = data
         return data
 
-    def final_map(self, data: str) -> None:
-        """The mapper's ``/hullscan/final_map`` (JSON): what its end of survey did, for the report's note."""
+    def final_map(self, data: str) -> bool:
+        """The mapper's ``/hullscan/final_map`` (JSON): what its end of survey did, for the report's note
+        and the banner; True when the final map was inspected before it came (its banner is stale)."""
         self.map_drift = json.loads(data).get("drift")
+        return self.inspected_final
+
+    def banner(self) -> Banner:
+        """The banner over the last inspection's findings (:func:`live_banner`)."""
+        return live_banner(self.inspected_final, self.map_drift)
 
     def report_note(self) -> str:
         """The live report's note on the map its inspection rests on (:func:`live_note`)."""
@@ -304,8 +334,8 @@ class LiveComparator:
                           uneven_nav=h2n.apply(samples[stuck]), cell_m=float(np.sqrt(cov.sample_area)), view=cov)
 
 
-__all__ = ["LIVE_NOTE", "READ_AS", "DriftReference", "FirstThatFits", "LiveComparator", "LiveResult", "OcclusionReference", "hull_to_nav_from",
-           "live_note", "load_reference",
+__all__ = ["LIVE_NOTE", "READ_AS", "Banner", "DriftReference", "FirstThatFits", "LiveComparator", "LiveResult", "OcclusionReference", "hull_to_nav_from",
+           "live_banner", "live_note", "load_reference",
            "node_prior", "occlusion_reference", "quay_prior", "read_reference", "reference_spec"]
 
 

@@ -1,23 +1,22 @@
 """Hull comparator node: the hull map and a reference in; deviation, findings and coverage out.
 
-Inspects the full-resolution map (``/hullscan/cloud_full``) every ``inspect_period_s``, and the final
-map (``/hullscan/cloud_final``) at once, against ``reference`` (a mesh or cloud file, or ``mirror``).
-Latched outputs, in the navigation frame: ``/hullscan/deviation_cloud``,
-``/hullscan/findings`` (MarkerArray), ``/hullscan/findings_json``, ``/hullscan/unseen``, ``/hullscan/reference`` and
-``/hullscan/placement`` (String JSON: where the reference is placed, which the mapper corrects drift
-against at the survey's end). ``~/save_report`` writes findings.json, report.html and deviation.ply.
+Inspects the full-resolution map (``/hullscan/cloud_full``) every ``inspect_period_s``, and the final map
+(``/hullscan/cloud_final``) at once, against ``reference`` (a mesh or cloud file, or ``mirror``). Latched,
+in the navigation frame: ``/hullscan/deviation_cloud``, ``/hullscan/findings`` (MarkerArray), ``/hullscan/findings_json``,
+``/hullscan/unseen``, ``/hullscan/reference``, ``/hullscan/placement`` (String JSON: where the reference is
+placed; the mapper corrects drift against it). ``~/save_report``: findings.json, report.html, deviation.ply.
 
-``draft`` (m above the keel, from the draft marks; 0 = unknown, the waterline is then guessed) places a
-mesh reference's waterline, ``trim`` (aft minus forward draft, m) tilts it; ``prior`` names a
-navigation-prior file (as ``hullscan replay --prior``: a transform, or the quay notes, placed at the
-survey's first fix from ``/hullscan/path``; empty = none; ``hull_to_nav_file`` is its older name);
-``fittings`` the ship's anode plan (as ``--fittings``); ``length`` a model-scale mesh's length overall.
-Planning (``plan``, ``~/publish_plan``, ``/hullscan/gaps``, ``/hullscan/next_lane``): :mod:`hullscan.ros.planning`.
+``draft`` (m above the keel, from the draft marks; 0 = unknown: the waterline is guessed) places a mesh
+reference's waterline, ``trim`` (aft minus forward draft, m) tilts it; ``prior`` a navigation-prior file
+(as ``hullscan replay --prior``: a transform, or quay notes placed at the survey's first fix from
+``/hullscan/path``; ``hull_to_nav_file`` its older name); ``fittings`` the anode plan (as ``--fittings``);
+``length`` a model-scale mesh's length overall. Planning: :mod:`hullscan.ros.planning`.
 
-Health: an inspection that fails (the map cannot be aligned with the reference, e.g. another ship's) is
-an ERROR on ``/diagnostics`` with the reason, at once, and a red banner (``ns=hullscan_status``) on
-``/hullscan/findings`` replaces the findings until an inspection succeeds again; no hull map yet is a
-warning. Between a map in and the messages out: :class:`hullscan.compare.live.LiveComparator`.
+Health: a failed inspection (the map cannot be aligned with the reference, e.g. another ship's) is an
+ERROR on ``/diagnostics`` with the reason, and a red banner (``ns=hullscan_status``) replaces the findings
+until one succeeds again; no hull map yet is a warning. Over the findings, an amber banner while they
+rest on the recorded navigation (drift not yet corrected), a green one on the corrected final map.
+Between a map in and the messages out: :class:`hullscan.compare.live.LiveComparator`.
 """
 
 from __future__ import annotations
@@ -59,11 +58,9 @@ class ComparatorNode(HullscanNode):
         self.reference_spec = live.reference_spec(str(p["reference"]), p)
         reference = live.read_reference(self.reference_spec)
         # What the node runs with, on /diagnostics: a dropped override shows at a glance.
-        self.stats.update(reference=str(p["reference"]), draft=float(p["draft"]), trim=float(p["trim"]),
-                          prior=str(p["prior"] or p["hull_to_nav_file"]))
+        self.stats.update(reference=str(p["reference"]), draft=float(p["draft"]), trim=float(p["trim"]), prior=str(p["prior"] or p["hull_to_nav_file"]))
         # Quay notes wait for the survey's first fix (the mapper's path); any other prior is used as given.
-        hull_to_nav, sigma, quay = live.node_prior(p["hull_to_nav"], str(p["prior"] or p["hull_to_nav_file"]),
-                                                   reference, self.config.compare)
+        hull_to_nav, sigma, quay = live.node_prior(p["hull_to_nav"], str(p["prior"] or p["hull_to_nav_file"]), reference, self.config.compare)
         if (plan := load_fittings(str(p["fittings"])) if p["fittings"] else None) is not None:
             check_plan(plan, self.config.compare, str(p["reference"]) == "mirror")
         # A re-dive: the first dive's coverage.ply, so that what is shown left is what neither cleared.
@@ -76,8 +73,9 @@ class ComparatorNode(HullscanNode):
         self.started = time.monotonic()
         self.stats.update(inspections=0, findings=0)
         self.create_subscription(PointCloud2, "/hullscan/cloud_full", self.on_cloud, LATCHED)
+        self.last: tuple[live.LiveResult, int] | None = None  # the last inspection published, and its map's stamp
+        self.create_subscription(String, "/hullscan/final_map", self.on_final_map, LATCHED)  # before the final map, when both wait
         self.create_subscription(PointCloud2, "/hullscan/cloud_final", self.on_final, LATCHED)
-        self.create_subscription(String, "/hullscan/final_map", self.on_final_map, LATCHED)
         self.dev_pub = self.create_publisher(PointCloud2, "/hullscan/deviation_cloud", LATCHED)
         self.find_pub = self.create_publisher(MarkerArray, "/hullscan/findings", LATCHED)
         self.json_pub = self.create_publisher(String, "/hullscan/findings_json", LATCHED)
@@ -108,7 +106,8 @@ class ComparatorNode(HullscanNode):
 
     @guarded("/hullscan/final_map")
     def on_final_map(self, msg: String) -> None:
-        self.live.final_map(msg.data)
+        if self.live.final_map(msg.data) and self.last is not None:
+            self.publish(*self.last)  # the final map was inspected first: its banner said "not corrected"
 
     @guarded("/hullscan/cloud_final")
     def on_final(self, msg: PointCloud2) -> None:
@@ -126,8 +125,8 @@ class ComparatorNode(HullscanNode):
 
     def run_inspection(self, msg: PointCloud2, final: bool) -> None:
         key = (messages.NS * msg.header.stamp.sec + msg.header.stamp.nanosec, int(msg.width))
-        if key == self.inspected_stamp and not final:
-            return
+        if not final and self.inspected_stamp is not None and (key == self.inspected_stamp or (self.live.inspected_final and key[0] <= self.inspected_stamp[0])):
+            return  # not again; after the final map only a map with later pings (a periodic copy stays the final's)
         self.inspected_stamp = key
         cloud, _ = messages.hull_cloud_from_msg(msg)
         wait = self.live.wait_reason(cloud, final)
@@ -146,14 +145,13 @@ class ComparatorNode(HullscanNode):
         self.recover("inspection")
 
     def publish_failure(self, res: live.LiveResult, stamp_ns: int) -> None:
-        """A failed inspection, visibly: ERROR on /diagnostics, the map uncompared (grey), a red banner for the
-        findings, the reason in findings_json. An earlier inspection's findings, of another map, are withdrawn."""
+        """A failed inspection, visibly: ERROR on /diagnostics, the map uncompared (grey), a red banner for the findings,
+        the reason in findings_json; an earlier inspection's findings (another map's) withdrawn."""
         self.fail("inspection", res.error)
         self.stats["findings"] = 0
         cloud = res.cloud
         self.dev_pub.publish(messages.hull_cloud(cloud, stamp_ns, np.full(len(cloud), np.nan, np.float32)))
-        pts = np.asarray(cloud.points, np.float64)
-        top = pts.mean(axis=0) + np.array([0.0, 0.0, np.ptp(pts[:, 2]) / 2 + 1.0]) if len(pts) else np.zeros(3)
+        top = messages.banner_position(cloud.points)
         self.find_pub.publish(messages.failure_markers(f"INSPECTION FAILED: {res.error}", top, cloud.frame_id, stamp_ns))
         self.json_pub.publish(String(data=messages.findings_json((), self.live.hull_to_nav or Transform(), final=res.final,
                                  stamp_ns=stamp_ns, cloud_points=len(cloud), status="failed", error=res.error)))
@@ -163,9 +161,11 @@ class ComparatorNode(HullscanNode):
         self.stats["findings"] = len(res.findings)
         if res.deviation is not None:
             self.dev_pub.publish(messages.hull_cloud(res.cloud, stamp_ns, np.asarray(res.deviation, np.float32)))
-        self.find_pub.publish(messages.finding_markers(res.findings, h2n, frame, stamp_ns))
+        self.last, banner = (res, stamp_ns), self.live.banner()  # which navigation the findings rest on, over them
+        self.find_pub.publish(messages.finding_markers(res.findings, h2n, frame, stamp_ns, banner.text, banner.corrected,
+                                                       messages.banner_position(res.cloud.points)))
         extra = {"final": res.final, "stamp_ns": stamp_ns, "cloud_points": len(res.cloud), "status": res.status,
-                 "coverage": res.coverage, "reference": self.reference_spec}
+                 "coverage": res.coverage, "reference": self.reference_spec, "navigation": banner.text, "drift_corrected": banner.corrected}
         self.json_pub.publish(String(data=messages.findings_json(res.findings, h2n, **extra)))
         if res.coverage is not None:
             self.unseen_pub.publish(messages.unseen_markers(res.unseen_nav, res.cell_m, frame, stamp_ns,

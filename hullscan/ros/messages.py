@@ -272,8 +272,11 @@ def finding_label(f: Finding) -> str:
 
 
 def finding_markers(findings: Sequence[Finding], hull_to_nav: Transform, frame_id: str,
-                    stamp_ns: int) -> MarkerArray:
-    """Findings as boxes (oriented with the hull) and labels, in the navigation frame."""
+                    stamp_ns: int, banner: str = "", corrected: bool = False,
+                    at: Sequence[float] | NDArray[Any] | None = None) -> MarkerArray:
+    """Findings as boxes (oriented with the hull) and labels, in the navigation frame; ``banner``: a
+    line over them (``ns=hullscan_status``, at ``at``) saying which navigation they rest on, amber
+    unless ``corrected`` (the map's drift corrected). No banner: an earlier one goes away."""
     out = MarkerArray()
     out.markers.append(Marker(header=header(stamp_ns, frame_id), ns="findings", action=Marker.DELETEALL))
     q = hull_to_nav.rotation
@@ -294,8 +297,11 @@ def finding_markers(findings: Sequence[Finding], hull_to_nav: Transform, frame_i
                        color=ColorRGBA(r=1.0, g=1.0, b=1.0, a=1.0), text=finding_label(f))
         label.scale.z = 0.15
         out.markers += [box, label]
-    # A banner of an earlier failed inspection goes away.
-    out.markers.append(Marker(header=header(stamp_ns, frame_id), ns=STATUS_NS, id=0, action=Marker.DELETE))
+    if banner:
+        colour = ColorRGBA(r=0.7, g=1.0, b=0.7, a=1.0) if corrected else ColorRGBA(r=1.0, g=0.75, b=0.0, a=1.0)
+        out.markers.append(status_marker(banner, np.zeros(3) if at is None else at, colour, frame_id, stamp_ns, 0.5))
+    else:  # a banner of an earlier (failed) inspection goes away
+        out.markers.append(Marker(header=header(stamp_ns, frame_id), ns=STATUS_NS, id=0, action=Marker.DELETE))
     return out
 
 
@@ -308,12 +314,25 @@ def failure_markers(text: str, position: Sequence[float] | NDArray[Any], frame_i
     not look like a clean hull."""
     out = MarkerArray()
     out.markers.append(Marker(header=header(stamp_ns, frame_id), ns="findings", action=Marker.DELETEALL))
-    banner = Marker(header=header(stamp_ns, frame_id), ns=STATUS_NS, id=0, type=Marker.TEXT_VIEW_FACING,
-                    action=Marker.ADD, pose=_pose(position, (0.0, 0.0, 0.0, 1.0)),
-                    color=ColorRGBA(r=1.0, g=0.1, b=0.1, a=1.0), text=text)
-    banner.scale.z = 1.0
-    out.markers.append(banner)
+    out.markers.append(status_marker(text, position, ColorRGBA(r=1.0, g=0.1, b=0.1, a=1.0), frame_id, stamp_ns))
     return out
+
+
+def status_marker(text: str, position: Sequence[float] | NDArray[Any], colour: ColorRGBA, frame_id: str,
+                  stamp_ns: int, height_m: float = 1.0) -> Marker:
+    """The one line of text (``ns=hullscan_status``, id 0) over the findings, ``height_m`` tall."""
+    m = Marker(header=header(stamp_ns, frame_id), ns=STATUS_NS, id=0, type=Marker.TEXT_VIEW_FACING,
+               action=Marker.ADD, pose=_pose(position, (0.0, 0.0, 0.0, 1.0)), color=colour, text=text)
+    m.scale.z = height_m
+    return m
+
+
+def banner_position(points: NDArray[Any]) -> NDArray[np.float64]:
+    """Where a banner goes (3,): a metre above the middle of the map ``points`` (N, 3)."""
+    pts = np.asarray(points, np.float64).reshape(-1, 3)
+    if not len(pts):
+        return np.zeros(3)
+    return pts.mean(axis=0) + np.array([0.0, 0.0, float(np.ptp(pts[:, 2])) / 2 + 1.0])
 
 
 def unseen_markers(points_nav: NDArray[Any], cell_m: float, frame_id: str, stamp_ns: int,
