@@ -148,8 +148,8 @@ def live_banner(final: bool, drift: dict[str, Any] | None) -> Banner:
         why = f": {drift.get('why')}" if drift and drift.get("why") else ""
         return Banner(f"FINAL MAP ON RECORDED NAVIGATION: drift not corrected{why}; replay the bag for the record",
                       False)
-    return Banner("RECORDED NAVIGATION: drift not corrected yet, positions may be off by its share of the "
-                  "distance travelled (corrected at the survey's end)", False)
+    # Short: RViz draws it as one line over the hull. The drift is a share of the distance travelled.
+    return Banner("RECORDED NAVIGATION: drift not corrected yet (corrected at the survey's end)", False)
 
 
 @dataclass(frozen=True)
