@@ -116,12 +116,21 @@ LIVE_NOTE = ("live inspection of the mapper's map: its navigation drift is not c
              "the record); findings and positions here are the operator's view")
 
 
+# What the end-of-survey correction was made against in mirror mode (``/hullscan/final_map``'s ``against``).
+BETWEEN_PASSES = "its own passes (mirror mode)"
+
+
 def live_note(final: bool, drift: dict[str, Any] | None) -> str:
     """The live report's note: :data:`LIVE_NOTE`, or for the final map whose drift the mapper
     corrected (``drift``: its ``/hullscan/final_map`` summary) what that did."""
     if not final or not drift or not drift.get("corrected"):
         why = f" (at the survey's end it was not: {drift.get('why')})" if final and drift and drift.get("why") else ""
         return LIVE_NOTE + why
+    if drift.get("against") == BETWEEN_PASSES:
+        return (f"live inspection of the mapper's final map: its navigation drift corrected at the survey's end "
+                f"between the survey's own passes (mirror mode; {drift.get('aligned')} of {drift.get('submaps')} "
+                f"submaps aligned, largest correction {drift.get('largest_correction_m')} m), as hullscan replay "
+                "corrects it in mirror mode; the replay of the survey's bag is the record")
     return (f"live inspection of the mapper's final map: its navigation drift corrected at the survey's end against "
             f"{Path(str(drift.get('against'))).name} as the comparator placed it ({drift.get('aligned')} of "
             f"{drift.get('submaps')} submaps aligned, largest correction {drift.get('largest_correction_m')} m), as "
@@ -142,8 +151,10 @@ def live_banner(final: bool, drift: dict[str, Any] | None) -> Banner:
     """:class:`Banner` for an inspection of the survey's map (``final``: the mapper's final map;
     ``drift``: its ``/hullscan/final_map`` summary), the short form of :func:`live_note`."""
     if final and drift and drift.get("corrected"):
-        return Banner(f"final map: navigation drift corrected against {Path(str(drift.get('against'))).name} "
-                      f"({drift.get('aligned')} of {drift.get('submaps')} submaps)", True)
+        against = ("between its own passes (mirror mode)" if drift.get("against") == BETWEEN_PASSES
+                   else f"against {Path(str(drift.get('against'))).name}")
+        return Banner(f"final map: navigation drift corrected {against} ({drift.get('aligned')} of "
+                      f"{drift.get('submaps')} submaps)", True)
     if final:
         why = f": {drift.get('why')}" if drift and drift.get("why") else ""
         return Banner(f"FINAL MAP ON RECORDED NAVIGATION: drift not corrected{why}; replay the bag for the record",
@@ -234,7 +245,10 @@ class LiveComparator:
         """Where the reference is placed in the navigation frame (nav <- hull, internal frame), for
         the mapper's drift correction at the survey's end (:class:`DriftReference`): the prior with its
         uncertainty, and the registration kept from the inspections (None until there is one); None
-        without a prior (mirror, or quay notes not yet placed)."""
+        without a prior (quay notes not yet placed). In mirror mode it says so (``mirror``): there is no
+        reference to place, and the mapper corrects drift between the survey's passes, as replay does."""
+        if isinstance(self.reference, str) and self.reference == "mirror":
+            return {"reference": reference_spec, "mirror": True, "prior": None, "registered": None}
         if self.hull_to_nav is None:
             return None
         return {"reference": reference_spec,
@@ -334,7 +348,7 @@ class LiveComparator:
                           uneven_nav=h2n.apply(samples[stuck]), cell_m=float(np.sqrt(cov.sample_area)), view=cov)
 
 
-__all__ = ["LIVE_NOTE", "READ_AS", "Banner", "DriftReference", "FirstThatFits", "LiveComparator", "LiveResult", "OcclusionReference", "hull_to_nav_from",
+__all__ = ["BETWEEN_PASSES", "LIVE_NOTE", "READ_AS", "Banner", "DriftReference", "FirstThatFits", "LiveComparator", "LiveResult", "OcclusionReference", "hull_to_nav_from",
            "live_banner", "live_note", "load_reference",
            "node_prior", "occlusion_reference", "quay_prior", "read_reference", "reference_spec"]
 
@@ -406,17 +420,25 @@ class DriftReference:
         # survey's final map would wait for it (the map is then finished as recorded, and says why).
         self.config = without_global_search(config)
         self.document: dict[str, Any] | None = None  # the comparator's latest placement
+        # Mirror mode: no reference to place; the survey's passes are aligned to each other instead.
+        self.between_passes = False
 
     def offer(self, doc: dict[str, Any]) -> bool:
-        """Keep ``doc`` if it places a reference file (a prior, or a registration); True then."""
+        """Keep ``doc`` if it places a reference file (a prior, or a registration), or says the
+        comparator compares the hull with its own mirror (:attr:`between_passes`); True then."""
+        if doc.get("mirror"):
+            self.document, self.between_passes = None, True
+            return True
         path = str((doc.get("reference") or {}).get("path") or "")
         if path in ("", "mirror") or not (doc.get("registered") or doc.get("prior")):
             return False
-        self.document = doc
+        self.document, self.between_passes = doc, False
         return True
 
     @property
     def name(self) -> str:
+        if self.between_passes:
+            return BETWEEN_PASSES
         return str(self.document["reference"]["path"]) if self.document is not None else ""
 
     def placed(self) -> Any:

@@ -13,7 +13,8 @@ class DriftConfig(BaseModel):
     enabled: bool = Field(False, description="align submaps with robust ICP and re-fuse")
     require_reference: bool = Field(False, description="correct only against a reference surface; without "
                                     "one leave the navigation as recorded (the live mapper: the reference is "
-                                    "the comparator's, placed where it registered the map; docs/ros.md)")
+                                    "the comparator's, placed where it registered the map; in mirror mode, which "
+                                    "the comparator says, between the survey's passes as replay; docs/ros.md)")
     submap_length_m: float = Field(10.0, gt=0.5, description="distance travelled per submap")
     icp_voxel: float = Field(0.05, gt=0.0, description="downsampling voxel for ICP (m)")
     max_correspondence_m: float = Field(1.5, gt=0.0, description="ICP correspondence distance at the start")

@@ -93,7 +93,10 @@ class MapResult(Protocol):
 class DriftTarget(Protocol):
     """Where the survey's end finds the reference to correct drift against
     (``hullscan.compare.live.DriftReference``): ``placed()`` it in the navigation frame or None,
-    raising HullscanError when it cannot be read; ``name`` says which."""
+    raising HullscanError when it cannot be read; ``name`` says which. ``between_passes``: there is no
+    reference (the comparator compares the hull with its mirror): the passes are aligned to each other."""
+
+    between_passes: bool
 
     @property
     def name(self) -> str: ...
@@ -107,6 +110,7 @@ class MapBuilder(Protocol):
     ``checkpoint_incremental(path)``, ``checkpoint_snapshot()`` and ``restored``."""
 
     drift_reference: Any  # aligned to in finish() when drift is corrected (recon.drift)
+    drift_between_passes: bool  # ... or, with none, the survey's passes to each other (mirror mode)
 
     def add(self, item: Any) -> None: ...
     def cloud(self) -> HullCloud: ...
@@ -521,6 +525,8 @@ class MappingSession:
                 drift_reference, against = self.drift_to.placed(), self.drift_to.name
             except HullscanError as err:  # finished as recorded; the reconstructor counts that
                 self.report.warn("finish", "drift_reference_unreadable", str(err))
+            # Mirror mode: no reference to place; the passes are aligned to each other, as replay does.
+            self.recon.drift_between_passes = drift_reference is None and self.drift_to.between_passes
         if drift_reference is not None:
             self.recon.drift_reference = drift_reference
         result = self.recon.finish()

@@ -122,6 +122,9 @@ class Reconstructor:
         self.topics = topics or TopicsConfig()
         # recon.drift.reference already loaded (hullscan.compare.navref.load_drift_reference), or None.
         self.drift_reference = drift_reference
+        # Live, in mirror mode (no reference to place): drift corrected between the survey's passes
+        # although recon.drift.require_reference (hullscan.recon.live.MappingSession.finish sets it).
+        self.drift_between_passes = False
         self.registration: Any = None
         self.along: AlongShipUncertainty | None = None
         self.drops = DropLog()
@@ -538,7 +541,7 @@ class Reconstructor:
             self.drops.add("drift", "not_corrected_after_restore", 1, "the map was restored from a checkpoint "
                            "and the returns before the restart are not kept; hullscan replay corrects the bag")
             return False
-        if d.require_reference and self.drift_reference is None:
+        if d.require_reference and self.drift_reference is None and not self.drift_between_passes:
             self.drops.add("drift", "not_corrected_without_reference", 1, "no placed reference to correct the "
                            "navigation against (the comparator had not registered the map)")
             return False

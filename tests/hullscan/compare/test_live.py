@@ -85,6 +85,11 @@ def test_prior_searched_once_then_the_registration_refined(hull: Any, scan: Any,
     assert live_note(False, drift) == LIVE_NOTE  # before the end the map is the recorded one
     why = live_note(True, {"corrected": False, "why": "the map was restored from a checkpoint"})
     assert why.startswith(LIVE_NOTE) and "restored from a checkpoint" in why
+    # Mirror mode: corrected between the survey's own passes, as replay corrects it in mirror mode.
+    mirror = {**drift, "against": live.BETWEEN_PASSES}
+    assert "corrected at the survey's end between the survey's own passes (mirror mode; 11 of 12" in live_note(True, mirror)
+    assert live.live_banner(True, mirror) == live.Banner(
+        "final map: navigation drift corrected between its own passes (mirror mode) (11 of 12 submaps)", True)
 
 
 def test_live_not_inspected_surface_is_split_by_whether_another_pass_would_clear_it(hull: Any) -> None:

@@ -1,6 +1,7 @@
 """The live mapper's drift correction at the survey's end (recon.drift.require_reference, the
 mapper node's default): against the reference as the comparator's findings document places it,
-never between submaps, and a map as recorded (with the reason counted) where it cannot correct."""
+between submaps only where the comparator says it is in mirror mode, and a map as recorded (with the
+reason counted) where it cannot correct."""
 
 from __future__ import annotations
 
@@ -179,3 +180,34 @@ def test_the_session_asks_its_drift_target_at_the_end(tmp_path: Path) -> None:
     assert session.stats["drift_corrected"] is False
     assert np.array_equal(final.cloud.points, _finish(items).cloud.points)
     assert final.summary()["drift"] == final.drift and final.summary()["points"] == len(final.cloud)
+
+
+def test_mirror_mode_corrects_between_the_passes_as_replay_does() -> None:
+    # The comparator in mirror mode says so on /hullscan/placement (no reference to place): the mapper
+    # then aligns the survey's passes to each other at its end, the map bit for bit replay's (drift
+    # between submaps); without that word from a comparator it stays as recorded (no placed reference).
+    from hullscan.compare.live import BETWEEN_PASSES, LiveComparator, reference_spec
+
+    cfg = DriftConfig(enabled=True, require_reference=True, submap_length_m=5.0)
+    live_cfg = ReconConfig(chunk_pings=1, drift=cfg)
+    items = survey(n_pings=400, beams=96, lanes=(-1.5, -0.75, 0.0, 0.75, 1.5), faults=Faults(drift_per_m=0.01)).items
+    doc = LiveComparator("mirror", CompareConfig()).placement(reference_spec("mirror", {}))
+    assert doc is not None and doc["mirror"] and doc["prior"] is None
+
+    def end(offered: dict[str, Any] | None) -> FinalMap:
+        drift_to = DriftReference(CompareConfig())
+        if offered is not None:
+            assert drift_to.offer(offered)
+        session = MappingSession(lambda: Reconstructor(live_cfg, TopicsConfig()), TopicsConfig(), live_cfg.voxel_size,
+                                 MapperSettings(), SessionLog(), drift_to)
+        for it in items:
+            session.recon.add(it)
+        return session.finish()
+
+    mirror, alone = end(doc), end(None)
+    assert mirror.drift["corrected"] and mirror.drift["against"] == BETWEEN_PASSES, mirror.drift
+    assert not alone.drift["corrected"] and "no placed reference" in str(alone.drift["why"])
+    replayed = Reconstructor(ReconConfig(chunk_pings=1, drift=DriftConfig(enabled=True, submap_length_m=5.0)))
+    replayed.add_all(items)
+    assert np.array_equal(replayed.finish().cloud.points, mirror.cloud.points)
+    assert _rms(mirror) < 0.5 * _rms(alone)

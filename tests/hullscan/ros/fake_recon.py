@@ -31,6 +31,7 @@ class FakeResult:
 class FakeReconstructor:
     def __init__(self, config: Any, topics: Any = None) -> None:
         self.drift_reference: Any = None
+        self.drift_between_passes = False
         self.mounts: dict[str, Transform] = {}
         self.nav: list[NavSample] = []
         self.points: list[np.ndarray] = []

@@ -114,3 +114,35 @@ def test_after_the_final_map_only_a_map_with_later_pings_is_inspected(rclpy_ctx:
         assert finals == [False, True, False]
     finally:
         node.destroy_node()
+
+
+def test_mirror_mode_tells_the_mapper_to_correct_between_passes(rclpy_ctx: Any) -> None:
+    """No reference to place: the comparator says it compares the hull with its mirror on
+    /hullscan/placement, and the mapper's end of survey then aligns the passes to each other."""
+    from std_msgs.msg import String
+
+    from hullscan.ros.common import LATCHED
+    from hullscan.ros.comparator import ComparatorNode
+    from hullscan.ros.mapper import MapperNode
+
+    got: list[Any] = []
+    ears = rclpy_ctx.create_node("placement_ears")
+    ears.create_subscription(String, "/hullscan/placement", got.append, LATCHED)
+    from rclpy.parameter import Parameter
+
+    node = ComparatorNode()
+    mapper = MapperNode(parameter_overrides=[Parameter("allow_missing_msgs", value=True)])
+    try:
+        end = time.monotonic() + 15.0
+        while time.monotonic() < end and not got:
+            rclpy_ctx.spin_once(ears, timeout_sec=0.1)
+        assert got, "no placement published"
+        doc = json.loads(got[-1].data)
+        assert doc["mirror"] and doc["reference"]["path"] == "mirror", doc
+        assert not mapper.drift_to.between_passes
+        mapper.on_placement(got[-1])
+        assert mapper.drift_to.between_passes and mapper.drift_to.name == live.BETWEEN_PASSES
+    finally:
+        mapper.destroy_node()
+        node.destroy_node()
+        ears.destroy_node()
