@@ -6,7 +6,9 @@ stream change only thousands of them. So a checkpoint is the base file (the full
 ``<base>.delta``: an append-only log of records, each holding the voxels changed since the
 previous record (ids, keys and 68-byte records; voxel ids are insertion order and voxels are
 never removed, so new voxels are the ids past the previous count), the navigation rows added
-since (the last row again: a sample with the same stamp replaces it), and the stats and drops.
+since (the last row again: a sample with the same stamp replaces it), the stats and drops, and the
+returns kept since (``ret_*``: the blocks the live mapper keeps to correct drift at the survey's end;
+the base holds all of them).
 Restoring applies the records of the same ``base_id`` in order onto the base, which gives
 the map, navigation, stats and drops at the last record bit for bit.
 
@@ -31,7 +33,7 @@ import json
 import os
 import struct
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,8 +44,13 @@ from numpy.typing import NDArray
 from hullscan import recordlog
 from hullscan.core.voxelmap import changed_reference, changed_voxels
 from hullscan.errors import HullscanError
+from hullscan.recon.tiles import Block
 
 MAGIC = b"HSDELTA1"
+# The survey's kept returns (the blocks the live mapper keeps to correct drift at the survey's end)
+# travel with the map: the base holds all of them, each record those kept since the previous one.
+RETURNS = ("ret_block", "ret_stamps", "ret_frames", "ret_footprint", "ret_ranges", "ret_keep", "ret_dirs",
+           "ret_dir_rows")
 _HEAD = struct.Struct("<8sQI")
 # The state keys of the per-voxel times (hullscan.core.visits), beside the map's own; the meta's
 # ``seen_t0_ns`` is their origin.
@@ -173,8 +180,74 @@ def load(path: str | Path) -> dict[str, Any]:
             st.update(seen)
         nav_t, nav_a = t[: ends[-1]], a13[: ends[-1]]
         meta = {**meta, "stats": last["stats"], "drops": last["drops"], "seen_t0_ns": t0 if timed else None}
+    returns = _returns_of(st, recs)
+    st = {k: v for k, v in st.items() if k not in RETURNS}
+    if returns is not None:
+        st.update(returns)
     return {"state": st, "nav_t": nav_t, "nav_a": nav_a, "meta": meta, "base_id": base_id,
             "deltas": len(recs), "log_bytes": used, "ignored_bytes": ignored}
+
+
+def pack_returns(blocks: Sequence[Block]) -> dict[str, NDArray[Any]]:
+    """``blocks`` as flat arrays (copies): per block its first ping, pings, beams and set of beam
+    directions (``ret_block`` (K, 4)), frame and footprint; the stamps (P,), ranges and keep masks
+    flat; each set of beam directions once (``ret_dirs`` (R, 3), ``ret_dir_rows`` (S, 2): first row,
+    rows), as the blocks share them."""
+    sets: dict[int, int] = {}
+    dirs: list[NDArray[np.float32]] = []
+    rows: list[tuple[int, int]] = []
+    head = np.zeros((len(blocks), 4), np.int64)
+    first = row = 0
+    for k, b in enumerate(blocks):
+        d = sets.get(id(b.dirs))
+        if d is None:
+            d = sets[id(b.dirs)] = len(dirs)
+            dirs.append(np.asarray(b.dirs, np.float32).reshape(-1, 3))
+            rows.append((row, dirs[-1].shape[0]))
+            row += dirs[-1].shape[0]
+        head[k] = (first, b.ranges.shape[0], b.ranges.shape[1], d)
+        first += b.ranges.shape[0]
+
+    def flat(parts: list[NDArray[Any]], dtype: Any) -> NDArray[Any]:
+        return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+
+    return {"ret_block": head, "ret_stamps": flat([b.stamps for b in blocks], np.int64),
+            "ret_frames": np.array([b.frame_id for b in blocks], dtype=str),
+            "ret_footprint": np.array([b.footprint for b in blocks], np.float64),
+            "ret_ranges": flat([np.ravel(b.ranges) for b in blocks], np.float32),
+            "ret_keep": flat([np.ravel(b.keep) for b in blocks], np.bool_),
+            "ret_dirs": np.concatenate(dirs) if dirs else np.zeros((0, 3), np.float32),
+            "ret_dir_rows": np.array(rows, np.int64).reshape(-1, 2)}
+
+
+def unpack_returns(packs: Sequence[dict[str, NDArray[Any]]]) -> list[Block]:
+    """The blocks of :func:`pack_returns`' ``packs``, in order; equal sets of beam directions are one
+    array again (a live block is one ping: a copy each would triple the kept returns' memory)."""
+    shared: dict[bytes, NDArray[np.float32]] = {}
+    out: list[Block] = []
+    for pk in packs:
+        sets = []
+        for r0, n in pk["ret_dir_rows"]:
+            d = np.ascontiguousarray(pk["ret_dirs"][r0: r0 + n], np.float32)
+            sets.append(shared.setdefault(d.tobytes(), d))
+        at = 0
+        for (p0, p, nb, di), frame, foot in zip(pk["ret_block"], pk["ret_frames"], pk["ret_footprint"], strict=True):
+            size = int(p) * int(nb)
+            out.append(Block(pk["ret_stamps"][p0: p0 + p], str(frame), sets[int(di)],
+                             pk["ret_ranges"][at: at + size].reshape(int(p), int(nb)),
+                             pk["ret_keep"][at: at + size].reshape(int(p), int(nb)), float(foot)))
+            at += size
+    return out
+
+
+def _returns_of(st: dict[str, NDArray[Any]], recs: list[tuple[dict[str, Any], dict[str, NDArray[Any]]]]
+                ) -> dict[str, NDArray[Any]] | None:
+    """The kept returns of a base's state and its records, merged into one pack; None where the
+    base holds none (written without them, or before they were kept)."""
+    if not all(k in st for k in RETURNS):
+        return None
+    packs = [{k: st[k] for k in RETURNS}, *({k: a[k] for k in RETURNS} for _, a in recs if all(k in a for k in RETURNS))]
+    return pack_returns(unpack_returns(packs)) if len(packs) > 1 else packs[0]
 
 
 def new_base_id() -> str:
@@ -297,8 +370,8 @@ def _guard(tr: Tracker, order: int, fn: Callable[[], dict[str, Any]]) -> dict[st
         raise
 
 
-__all__ = ["MAGIC", "Tracker", "changed_since", "changed_since_reference", "compact", "delta_path", "load",
-           "read_deltas"]
+__all__ = ["MAGIC", "RETURNS", "Tracker", "changed_since", "changed_since_reference", "compact", "delta_path", "load",
+           "pack_returns", "read_deltas", "unpack_returns"]
 
 
 # --------------------------------------------------------------------------- survey identity

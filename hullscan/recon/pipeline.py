@@ -153,6 +153,10 @@ class Reconstructor:
         self._surface = self._new_surface()
         self._ckpt: ckpt_files.Tracker | None = None  # what the incremental checkpoint files hold
         self.restored: dict[str, int] = {}  # what the last restore read: deltas applied, bytes ignored
+        # Whether the kept returns are the whole survey's (checkpoints carry them; one written without
+        # them, restored, leaves the returns before the restart missing), and how many a checkpoint holds.
+        self._returns_complete = True
+        self._ckpt_blocks = 0
         self.progress = False  # a progress bar for the tiles of a tiled finish()
 
     def _new_surface(self) -> SurfaceCache:
@@ -535,9 +539,9 @@ class Reconstructor:
         d = self.config.drift
         if not d.enabled or not len(self._blocks):
             return False
-        if self.restored:
-            # The returns before a restart are not in the checkpoint: a map fused again from the kept
-            # returns alone would lose everything before it.
+        if self.restored and not self._returns_complete:
+            # The returns before the restart were not in the checkpoint: a map fused again from the
+            # kept returns alone would lose everything before it.
             self.drops.add("drift", "not_corrected_after_restore", 1, "the map was restored from a checkpoint "
                            "and the returns before the restart are not kept; hullscan replay corrects the bag")
             return False
@@ -622,7 +626,16 @@ class Reconstructor:
             first, last = self.visits.at(np.arange(self.map.n, dtype=np.int64))
             st.update(seen_first=first, seen_last=last)
             t0 = self.visits.t0_ns
-        return st, {**self._ckpt_meta(), "seen_t0_ns": t0}
+        kept = self._kept()
+        if kept is not None:
+            # The returns kept to correct drift at the survey's end, so that a restart can still.
+            st.update(ckpt_files.pack_returns(kept))
+            self._ckpt_blocks = len(kept)
+        return st, {**self._ckpt_meta(), "seen_t0_ns": t0, "returns_complete": kept is not None and self._returns_complete}
+
+    def _kept(self) -> list[_Block] | None:
+        """The returns kept in memory to correct drift at the survey's end; None where none are kept."""
+        return self._blocks if self.config.drift.enabled and isinstance(self._blocks, list) else None
 
     def _nav_copy(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         t, a = self.nav.arrays()
@@ -676,6 +689,9 @@ class Reconstructor:
         if self._times_known and self.visits is not None:  # a hit changes the counts: the same voxels
             arrays["seen_first"], arrays["seen_last"] = self.visits.at(ids)
             t0 = self.visits.t0_ns
+        if (kept := self._kept()) is not None:  # those kept since the previous checkpoint
+            arrays.update(ckpt_files.pack_returns(kept[self._ckpt_blocks:]))
+            self._ckpt_blocks = len(kept)
         meta = {"n": n, "nav_start": start, "stats": dict(self.stats), "drops": self._ckpt_meta()["drops"],
                 "seen_t0_ns": t0}
         tr.n, tr.nav_n = n, len(self.nav)
@@ -729,6 +745,15 @@ class Reconstructor:
             self.drops.counts[(w, r)] = n
             self.drops.examples[(w, r)] = ex
         self.restored = {"deltas": ck["deltas"], "ignored_bytes": ck["ignored_bytes"]}
+        # The survey's returns before the restart, where the checkpoint kept them (to correct drift at the end).
+        kept = all(k in st for k in ckpt_files.RETURNS)
+        if self._kept() is not None:
+            blocks = ckpt_files.unpack_returns([st]) if kept else []
+            for blk in blocks:  # new pings share their sonar's beam directions again
+                self._dirs[blk.frame_id] = blk.dirs
+            self._blocks = blocks
+        self._returns_complete = kept and bool(meta.get("returns_complete"))
+        self._ckpt_blocks = len(self._blocks)
         self._ckpt = None
         if ck["base_id"] is not None:
             n = self.map.n
