@@ -275,6 +275,7 @@ class Tracker:
     taken: int = 0        # snapshots taken (each one's writer must run in order)
     written: int = 0      # snapshots written
     broken: bool = False  # a write failed: the next checkpoint is a new base
+    blocks: int = 0       # the kept returns' blocks the files hold (the rest go in the next record)
     compact_ratio: float = 0.5
     compact_min_bytes: int = 4 << 20
     info: dict[str, Any] = field(default_factory=dict)

@@ -154,9 +154,8 @@ class Reconstructor:
         self._ckpt: ckpt_files.Tracker | None = None  # what the incremental checkpoint files hold
         self.restored: dict[str, int] = {}  # what the last restore read: deltas applied, bytes ignored
         # Whether the kept returns are the whole survey's (checkpoints carry them; one written without
-        # them, restored, leaves the returns before the restart missing), and how many a checkpoint holds.
+        # them, restored, leaves the returns before the restart missing).
         self._returns_complete = True
-        self._ckpt_blocks = 0
         self.progress = False  # a progress bar for the tiles of a tiled finish()
 
     def _new_surface(self) -> SurfaceCache:
@@ -630,7 +629,6 @@ class Reconstructor:
         if kept is not None:
             # The returns kept to correct drift at the survey's end, so that a restart can still.
             st.update(ckpt_files.pack_returns(kept))
-            self._ckpt_blocks = len(kept)
         return st, {**self._ckpt_meta(), "seen_t0_ns": t0, "returns_complete": kept is not None and self._returns_complete}
 
     def _kept(self) -> list[_Block] | None:
@@ -674,7 +672,7 @@ class Reconstructor:
             t, a = self._nav_copy()
             meta["base_id"] = ckpt_files.new_base_id()
             tr = ckpt_files.Tracker(path, vm, self.nav, np.ascontiguousarray(st["acc"][:, :2]), n, len(self.nav),
-                                    meta["base_id"], compact_ratio=compact_ratio)
+                                    meta["base_id"], compact_ratio=compact_ratio, blocks=len(self._blocks))
             self._ckpt = tr
             return ckpt_files.base_writer(tr, st, t, a, meta)
         tr.grow(n)
@@ -690,8 +688,8 @@ class Reconstructor:
             arrays["seen_first"], arrays["seen_last"] = self.visits.at(ids)
             t0 = self.visits.t0_ns
         if (kept := self._kept()) is not None:  # those kept since the previous checkpoint
-            arrays.update(ckpt_files.pack_returns(kept[self._ckpt_blocks:]))
-            self._ckpt_blocks = len(kept)
+            arrays.update(ckpt_files.pack_returns(kept[tr.blocks:]))
+            tr.blocks = len(kept)
         meta = {"n": n, "nav_start": start, "stats": dict(self.stats), "drops": self._ckpt_meta()["drops"],
                 "seen_t0_ns": t0}
         tr.n, tr.nav_n = n, len(self.nav)
@@ -753,13 +751,12 @@ class Reconstructor:
                 self._dirs[blk.frame_id] = blk.dirs
             self._blocks = blocks
         self._returns_complete = kept and bool(meta.get("returns_complete"))
-        self._ckpt_blocks = len(self._blocks)
         self._ckpt = None
         if ck["base_id"] is not None:
             n = self.map.n
             self._ckpt = ckpt_files.Tracker(Path(path), self.map, self.nav, np.ascontiguousarray(st["acc"][:n, :2]),
                                             n, len(self.nav), ck["base_id"], base_bytes=Path(path).stat().st_size,
-                                            log_end=ck["log_bytes"], seq=ck["deltas"])
+                                            log_end=ck["log_bytes"], seq=ck["deltas"], blocks=len(self._blocks))
 
 
 # --------------------------------------------------------------------------- batch
