@@ -147,6 +147,10 @@ class Banner:
     corrected: bool
 
 
+# The final map's banner before the mapper has said what its end of survey did.
+FINAL_AWAITING = "FINAL MAP: awaiting the mapper's word on navigation drift"
+
+
 def live_banner(final: bool, drift: dict[str, Any] | None) -> Banner:
     """:class:`Banner` for an inspection of the survey's map (``final``: the mapper's final map;
     ``drift``: its ``/hullscan/final_map`` summary), the short form of :func:`live_note`."""
@@ -155,8 +159,12 @@ def live_banner(final: bool, drift: dict[str, Any] | None) -> Banner:
                    else f"against {Path(str(drift.get('against'))).name}")
         return Banner(f"final map: navigation drift corrected {against} ({drift.get('aligned')} of "
                       f"{drift.get('submaps')} submaps)", True)
-    if final:
-        why = f": {drift.get('why')}" if drift and drift.get("why") else ""
+    if final and drift is None:
+        # The mapper's /hullscan/final_map summary and its final map come on different topics, in no
+        # guaranteed order: until the summary comes, say neither corrected nor not (republished then).
+        return Banner(FINAL_AWAITING, False)
+    if final and drift is not None:
+        why = f": {drift.get('why')}" if drift.get("why") else ""
         return Banner(f"FINAL MAP ON RECORDED NAVIGATION: drift not corrected{why}; replay the bag for the record",
                       False)
     # Short: RViz draws it as one line over the hull. The drift is a share of the distance travelled.
@@ -348,7 +356,7 @@ class LiveComparator:
                           uneven_nav=h2n.apply(samples[stuck]), cell_m=float(np.sqrt(cov.sample_area)), view=cov)
 
 
-__all__ = ["BETWEEN_PASSES", "LIVE_NOTE", "READ_AS", "Banner", "DriftReference", "FirstThatFits", "LiveComparator", "LiveResult", "OcclusionReference", "hull_to_nav_from",
+__all__ = ["BETWEEN_PASSES", "FINAL_AWAITING", "LIVE_NOTE", "READ_AS", "Banner", "DriftReference", "FirstThatFits", "LiveComparator", "LiveResult", "OcclusionReference", "hull_to_nav_from",
            "live_banner", "live_note", "load_reference",
            "node_prior", "occlusion_reference", "quay_prior", "read_reference", "reference_spec"]
 

@@ -88,6 +88,9 @@ def test_prior_searched_once_then_the_registration_refined(hull: Any, scan: Any,
     # Mirror mode: corrected between the survey's own passes, as replay corrects it in mirror mode.
     mirror = {**drift, "against": live.BETWEEN_PASSES}
     assert "corrected at the survey's end between the survey's own passes (mirror mode; 11 of 12" in live_note(True, mirror)
+    # The final map before the mapper's summary came: not said either way.
+    assert live.live_banner(True, None) == live.Banner(live.FINAL_AWAITING, False)
+    assert live.live_banner(False, None).text.startswith("RECORDED NAVIGATION")
     assert live.live_banner(True, mirror) == live.Banner(
         "final map: navigation drift corrected between its own passes (mirror mode) (11 of 12 submaps)", True)
 
