@@ -224,7 +224,15 @@ def run_case(tmp: Path, bag: Path, n_pings: int, seconds: float, ckpt_dir: Path,
     end = time.monotonic() + 150
     while time.monotonic() < end and not any(r["topic"] == "/hullscan/cloud_final" for r in rows):
         time.sleep(0.5)
-    time.sleep(2.5)
+    # ... and the mapper's diagnostics once more after that (its 1 Hz timer waits behind a long final
+    # reconstruction): a row from before it would count only the pings fused until then.
+    finals = [float(r["wall"]) for r in rows if r["topic"] == "/hullscan/cloud_final"]  # type: ignore[arg-type]
+    end = time.monotonic() + 30
+    while finals and time.monotonic() < end and not any(
+            r["topic"] == "/diagnostics" and r["name"] == "hullscan/hullscan_mapper" and float(r["wall"]) > finals[0]  # type: ignore[arg-type]
+            for r in list(rows)):
+        time.sleep(0.5)
+    time.sleep(1.0)
     for p in (mapper, probe):
         p.terminate()
     probe.wait(timeout=30)
