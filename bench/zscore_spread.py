@@ -45,13 +45,15 @@ def spread(z: np.ndarray) -> dict[str, float | int]:
             "over3": round(float(np.mean(np.abs(z) > 3)), 4)}
 
 
-def scenario(run: Path, name: str, model: str, systematic: str = "alignment", random: str = "point") -> dict[str, Any]:
+def scenario(run: Path, name: str, model: str, systematic: str = "alignment", random: str = "point",
+             relief_deg: float = 0.0) -> dict[str, Any]:
     notes = evaluation_reference(run / "bags" / f"{name}.operator.yaml")
     ref = load_survey_reference(ReferenceFile.from_notes(notes))
     prior = load_prior(str(run / name / "operator_prior.json"))
     assert prior is not None
     cloud = load_cloud(run / name / "cloud.ply")
-    cfg = CompareConfig(uncertainty={"model": model, "systematic": systematic, "random": random})
+    cfg = CompareConfig(uncertainty={"model": model, "systematic": systematic, "random": random,
+                                     "calibrate_relief_apart_deg": relief_deg})
     ins = attempt_inspection(cloud, ref.source, cfg, hull_to_nav=prior.hull_to_nav(ref.ref_from_hull),
                              sigma=prior.search)
     c = ins.cells
@@ -97,6 +99,8 @@ def main() -> None:
                     help="the estimated model's random term (compare.uncertainty.random)")
     ap.add_argument("--systematic", choices=("alignment", "local"), default=CompareConfig().uncertainty.systematic,
                     help="the estimated model's systematic term (compare.uncertainty.systematic)")
+    ap.add_argument("--relief-deg", type=float, default=CompareConfig().uncertainty.calibrate_relief_apart_deg,
+                    help="compare.uncertainty.calibrate_relief_apart_deg (0: off)")
     ap.add_argument("--out", default=None, help="results name (default zscore_spread_<model>)")
     args = ap.parse_args()
     logging.getLogger("hullscan").setLevel(logging.ERROR)
@@ -105,7 +109,7 @@ def main() -> None:
     t0 = time.perf_counter()
     rows = []
     for i, name in enumerate(names):
-        rows.append(scenario(run, name, args.model, args.systematic, args.random))
+        rows.append(scenario(run, name, args.model, args.systematic, args.random, args.relief_deg))
         print(f"[{i + 1}/{len(names)}] {name}: {rows[-1].get('all', rows[-1].get('error'))}", flush=True)
     RESULTS.mkdir(exist_ok=True)
     u = CompareConfig().uncertainty
@@ -115,7 +119,9 @@ def main() -> None:
     (RESULTS / f"{stem}.json").write_text(json.dumps({"run": str(run), "rows": rows}, indent=1))
     cols = ["all"] + [f"incidence_{lo}_{hi}" for lo, hi in BANDS]
     lines = [f"# z-scores of clean plating ({args.model} model)", "",
-             f"`bench/zscore_spread.py --run {run} --model {args.model} --systematic {args.systematic} --random {args.random}`; "
+             f"`bench/zscore_spread.py --run {run} --model {args.model} --systematic {args.systematic} --random {args.random}"
+             + (f" --relief-deg {args.relief_deg:g}" if args.relief_deg != CompareConfig().uncertainty.calibrate_relief_apart_deg else "")
+             + "`; "
              f"{time.perf_counter() - t0:.0f} s. "
              "Each entry: std / robust spread / share of |z| > 3 (N(0, 1): 1 / 1 / 0.0027).", "",
              "| scenario | scale | " + " | ".join(c.replace("incidence_", "incidence ").replace("_", "-") + " deg"

@@ -21,7 +21,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from scipy.special import ndtri
 
-from hullscan.compare.config import CompareConfig
+from hullscan.compare.config import CompareConfig, UncertaintyConfig
 from hullscan.compare.reference import Reference
 from hullscan.compare.uncertainty import (
     bias_gain,
@@ -209,7 +209,9 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
         # the survey's own plating scatter sets the scale, as in the sonar model, so that a z-score
         # means what it says and min_zscore can be read as a tail probability.
         cell_inc = None if geometry is None else np.bincount(inv, weights=geometry[0], minlength=m) / count
-        scales, scale = calibrated_scales(residual, unc0, np.isfinite(residual), config.uncertainty, cell_inc)
+        # Beside the reference's own relief the returns scatter by another law: calibrated apart.
+        scales, scale = calibrated_scales(residual, unc0, np.isfinite(residual), config.uncertainty, cell_inc,
+                                          relief=_beside_relief(normal, binv, bcen, nb_blocks, config.uncertainty))
         unc = scales * unc0
     with np.errstate(invalid="ignore"):
         z = residual / unc
@@ -218,6 +220,39 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
                  reference.in_recess(ids), reference, float(align_residual), unc, how, float(scale), cn,
                  normals_rotation, gain, range_m=None if geometry is None else mean(geometry[1]),
                  random_share=_share_of(random_var, unc0**2))
+
+
+def _beside_relief(normal: F64, binv: I64, bcen: F64, nb_blocks: int, config: UncertaintyConfig,
+                   radius_m: float = 0.75) -> NDArray[np.bool_] | None:
+    """Per cell (``normal`` (M, 3): the reference's normal at each; ``binv`` (M,): its 0.5 m block;
+    ``bcen`` (B, 3) the blocks' centres), whether it lies within ``radius_m`` of a block where the
+    reference's surface turns by more than ``config.calibrate_relief_apart_deg`` (within the block, or
+    to a block within ``radius_m``): a sea chest's walls and rim, a rudder, a propeller, an anode; a
+    bilge's turn (a metre or more of radius) does not. The reference's geometry only. None where
+    that is off."""
+    turn_deg = config.calibrate_relief_apart_deg
+    if turn_deg <= 0:
+        return None
+    if not nb_blocks:
+        return np.zeros(len(binv), bool)
+    ok = np.all(np.isfinite(normal), axis=1)
+    acc = np.zeros((nb_blocks, 3))
+    for i in range(3):
+        acc[:, i] = np.bincount(binv[ok], weights=normal[ok, i], minlength=nb_blocks)
+    n = np.bincount(binv[ok], minlength=nb_blocks).astype(float)
+    length = np.linalg.norm(acc, axis=1)
+    mean = acc / np.maximum(length, 1e-12)[:, None]
+    cos_turn = float(np.cos(np.radians(turn_deg)))
+    # Within the block: the normals' mean is shorter the more they turn (1 - cos of a spread).
+    out = (n > 0) & (length < n * (0.5 * (1.0 + cos_turn)))
+    owner, member = _flatten(cKDTree(bcen).query_ball_point(bcen, r=radius_m, workers=-1, return_sorted=False))
+    keep = (n[owner] > 0) & (n[member] > 0)
+    turned = np.einsum("ij,ij->i", mean[owner[keep]], mean[member[keep]]) < cos_turn
+    out[owner[keep][turned]] = True
+    # Beside it: a block's mean normal dilutes a wall with the floor it shares the block with.
+    beside = np.zeros(nb_blocks, bool)
+    beside[owner[out[member]]] = True
+    return np.asarray((beside | out)[binv], bool)
 
 
 def _share_of(part: F64, whole: F64) -> F64:

@@ -214,6 +214,14 @@ class UncertaintyConfig(BaseModel):
                                          "returns (0-30, 30-60, 60-90 deg) apart where it holds 200 judged cells "
                                          "(clouds with viewing geometry; estimated model): its terms do not follow "
                                          "the incidence, the survey's scatter does (grazing returns scatter more)")
+    calibrate_relief_apart_deg: float = Field(0.0, ge=0.0, le=180.0, description="within each incidence band "
+                                              "(estimated model, with calibrate_by_incidence), self-calibrate apart the cells beside the reference's own relief "
+                                              "(where its surface turns by more than this many degrees within 0.75 m: a "
+                                              "sea chest's walls, a rudder, a propeller; a bilge's turn does not) and "
+                                              "the plain plating, each where it holds 200 judged cells: beside relief the "
+                                              "returns scatter by another law. 0: off, the default: at 45 the "
+                                              "library's z-scores were honest in every band, but one more false "
+                                              "alarm showed on every prior of one hull (docs/method.md)")
     scale_limits: tuple[float, float] = Field((0.2, 10.0), description="least and largest scale self-calibration may "
                                               "apply to the model (below 1: the model's terms over-count; the "
                                               "least keeps a survey of implausibly smooth plating from clearing "

@@ -86,12 +86,15 @@ INCIDENCE_BANDS_DEG = (30.0, 60.0)
 
 
 def calibrated_scales(residual: F64, sigma: F64, judged: NDArray[np.bool_], config: UncertaintyConfig,
-                      incidence: F64 | None = None, min_cells: int = 200) -> tuple[F64, float]:
+                      incidence: F64 | None = None, min_cells: int = 200,
+                      relief: NDArray[np.bool_] | None = None) -> tuple[F64, float]:
     """Per cell, the factor that makes the z-scores spread as N(0, 1) (:func:`calibrated_scale`),
     and the overall one. With ``incidence`` (deg per cell) and ``config.calibrate_by_incidence``,
     each band of :data:`INCIDENCE_BANDS_DEG` holding ``min_cells`` judged cells gets its own: a model
     whose terms do not follow the incidence (the estimated one) is put right by the survey's scatter
-    in each band; other cells get the overall factor. Shapes (M,)."""
+    in each band; other cells get the overall factor. With ``relief`` (M,; cells beside the reference's
+    own relief) each band's relief and plain cells get their own where each holds ``min_cells``.
+    Shapes (M,)."""
     overall = calibrated_scale(residual, sigma, judged, config, min_cells)
     out = np.full(len(residual), overall)
     if incidence is None or not config.self_calibrate or not config.calibrate_by_incidence:
@@ -102,6 +105,11 @@ def calibrated_scales(residual: F64, sigma: F64, judged: NDArray[np.bool_], conf
         ok = judged & inb & np.isfinite(residual) & np.isfinite(sigma) & (sigma > 0)
         if int(ok.sum()) >= min_cells:
             out[inb] = calibrated_scale(residual, sigma, ok, config, min_cells)
+        if relief is None:
+            continue
+        for part in (relief, ~relief):
+            if int((ok & part).sum()) >= min_cells and int((ok & ~part).sum()) >= min_cells:
+                out[inb & part] = calibrated_scale(residual, sigma, ok & part, config, min_cells)
     return out, overall
 
 

@@ -147,3 +147,47 @@ def test_coverage_status_per_sample() -> None:
     # without the split (a coverage made before it): seen and not cleared reads as another pass
     bare = Coverage(np.zeros((5, 3)), cleared, 0.01, (), seen_any, 0.1)
     assert bare.status().tolist() == [0, 1, 1, 1, 3]
+
+
+def _relief_of(points: np.ndarray, normals: np.ndarray, turn_deg: float = 45.0) -> np.ndarray:
+    from hullscan.compare.analysis import _beside_relief
+    from hullscan.compare.config import UncertaintyConfig
+    from hullscan.core.grid import group_keys, voxel_keys
+
+    _, binv, _ = group_keys(voxel_keys(points, 0.5))
+    nb = int(binv.max()) + 1
+    bcen = np.stack([np.bincount(binv, weights=points[:, i], minlength=nb) / np.bincount(binv, minlength=nb)
+                     for i in range(3)], axis=1)
+    got = _beside_relief(normals, binv, bcen, nb, UncertaintyConfig(calibrate_relief_apart_deg=turn_deg))
+    assert got is not None and got.shape == (len(points),)
+    return got
+
+
+def test_cells_beside_the_reference_s_relief_are_those_where_its_surface_turns_sharply():
+    """Plating stepping down 0.4 m at x = 3 m into a recess (a sea chest's side): the wall's cells and
+    those of the plating and the recess's floor within half a metre of it are beside relief, those a
+    metre and a half off are not. A bilge's turn of 2 m radius (90 deg over 3 m) is not relief; off
+    (0 deg), nothing is said."""
+    from hullscan.compare.analysis import _beside_relief
+    from hullscan.compare.config import UncertaintyConfig
+
+    top, floor = _feet((0.0, 2.98), (0.0, 3.0)), _feet((3.02, 6.0), (0.0, 3.0)) + np.array([0.0, 0.0, -0.4])
+    gz, gy = np.meshgrid(np.arange(-0.38, 0.0, 0.05), np.arange(0.0, 3.0 + 1e-9, 0.05))
+    wall = np.column_stack([np.full(gz.size, 3.0), gy.ravel(), gz.ravel()])
+    points = np.vstack([top, wall, floor])
+    normals = np.vstack([np.tile([0.0, 0.0, 1.0], (len(top), 1)), np.tile([-1.0, 0.0, 0.0], (len(wall), 1)),
+                         np.tile([0.0, 0.0, 1.0], (len(floor), 1))])
+    relief = _relief_of(points, normals)
+    dx = np.abs(points[:, 0] - 3.0)
+    assert relief[len(top):len(top) + len(wall)].all()
+    assert relief[dx < 0.5].mean() > 0.9
+    assert not relief[dx > 1.5].any()
+    # The turn of a bilge: a quarter circle of 2 m radius, its normals turning smoothly.
+    a = np.linspace(0.0, np.pi / 2, 120)
+    y = np.arange(0.0, 3.0, 0.05)
+    aa, yy = np.meshgrid(a, y)
+    bilge = np.column_stack([2.0 * np.cos(aa.ravel()), yy.ravel(), -2.0 * np.sin(aa.ravel())])
+    bn = np.column_stack([np.cos(aa.ravel()), np.zeros(aa.size), -np.sin(aa.ravel())])
+    assert not _relief_of(bilge, bn).any()
+    off = UncertaintyConfig(calibrate_relief_apart_deg=0.0)
+    assert _beside_relief(normals, np.zeros(len(points), np.int64), points[:1], 1, off) is None

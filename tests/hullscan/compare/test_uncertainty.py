@@ -241,6 +241,34 @@ def test_calibrated_scales_put_each_incidence_band_right_on_its_own() -> None:
     assert np.all(off == overall)
 
 
+def test_cells_beside_the_reference_s_relief_are_calibrated_apart_within_their_band() -> None:
+    """Within one band, cells beside the reference's relief (a sea chest's walls, a rudder) scatter
+    twice what the model says, the plain plating as it says. Together, the band's scale (about 1.2)
+    leaves the plating's z-scores at 0.8 of N(0, 1) and the relief's at 1.6; apart, each gets its
+    own. A class under min_cells, or no relief at all, leaves the band's scale."""
+    rng = np.random.default_rng(11)
+    n = 6000
+    inc = rng.uniform(60, 85, n)
+    relief = np.arange(n) < 1500
+    sigma = np.full(n, 0.01)
+    residual = sigma * np.where(relief, 2.0, 1.0) * rng.normal(size=n)
+    judged = np.ones(n, bool)
+    cfg = UncertaintyConfig()
+
+    def robust(z: np.ndarray) -> float:
+        return float(1.4826 * np.median(np.abs(z - np.median(z))))
+
+    together, _ = calibrated_scales(residual, sigma, judged, cfg, inc)
+    assert robust((residual / (sigma * together))[~relief]) < 0.9
+    apart, _ = calibrated_scales(residual, sigma, judged, cfg, inc, relief=relief)
+    assert apart[~relief] == pytest.approx(1.0, rel=0.06) and apart[relief] == pytest.approx(2.0, rel=0.08)
+    assert robust((residual / (sigma * apart))[~relief]) == pytest.approx(1.0, abs=0.05)
+    few, _ = calibrated_scales(residual, sigma, judged, cfg, inc, min_cells=2000, relief=relief)
+    assert np.array_equal(few, calibrated_scales(residual, sigma, judged, cfg, inc, min_cells=2000)[0])
+    none, _ = calibrated_scales(residual, sigma, judged, cfg, inc, relief=np.zeros(n, bool))
+    assert np.array_equal(none, together)
+
+
 def test_default_model_spreads_each_incidence_band_of_clean_plating_as_n01(hull) -> None:
     """Clean bottom plating in 30 cm strips, every other one seen head-on with 1 cm of noise per point,
     the others at grazing incidence with 3 cm (a far lane's returns between a near lane's): the default
@@ -270,6 +298,10 @@ def test_default_model_spreads_each_incidence_band_of_clean_plating_as_n01(hull)
     assert 0.85 < robust(banded, far) < 1.15 and 0.85 < robust(banded, near) < 1.15
     one = make_cells(pts, sig, conf, ref, CompareConfig(uncertainty={"calibrate_by_incidence": False}), 0.0, geometry=geometry)
     assert robust(one, far) > 1.3 * robust(one, near)
+    # Relief calibrated apart: flat bottom plating has none beside it, so nothing changes.
+    relief = make_cells(pts, sig, conf, ref, CompareConfig(uncertainty={"calibrate_relief_apart_deg": 45.0}), 0.0,
+                        geometry=geometry)
+    np.testing.assert_array_equal(relief.zscore, banded.zscore)
 
 
 def test_bias_gain_reads_the_share_of_the_model_the_plating_shows() -> None:
