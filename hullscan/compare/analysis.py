@@ -21,7 +21,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from scipy.special import ndtri
 
-from hullscan.compare.config import CompareConfig, UncertaintyConfig
+from hullscan.compare.config import CompareConfig
 from hullscan.compare.reference import Reference
 from hullscan.compare.uncertainty import (
     bias_gain,
@@ -211,7 +211,7 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
         cell_inc = None if geometry is None else np.bincount(inv, weights=geometry[0], minlength=m) / count
         # Beside the reference's own relief the returns scatter by another law: calibrated apart.
         scales, scale = calibrated_scales(residual, unc0, np.isfinite(residual), config.uncertainty, cell_inc,
-                                          relief=_beside_relief(normal, binv, bcen, nb_blocks, config.uncertainty))
+                                          relief=_beside_relief(normal, binv, bcen, (owner, members), config))
         unc = scales * unc0
     with np.errstate(invalid="ignore"):
         z = residual / unc
@@ -222,17 +222,19 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
                  random_share=_share_of(random_var, unc0**2))
 
 
-def _beside_relief(normal: F64, binv: I64, bcen: F64, nb_blocks: int, config: UncertaintyConfig,
+def _beside_relief(normal: F64, binv: I64, bcen: F64, pairs: tuple[I64, I64], config: CompareConfig,
                    radius_m: float = 0.75) -> NDArray[np.bool_] | None:
     """Per cell (``normal`` (M, 3): the reference's normal at each; ``binv`` (M,): its 0.5 m block;
     ``bcen`` (B, 3) the blocks' centres), whether it lies within ``radius_m`` of a block where the
-    reference's surface turns by more than ``config.calibrate_relief_apart_deg`` (within the block, or
-    to a block within ``radius_m``): a sea chest's walls and rim, a rudder, a propeller, an anode; a
-    bilge's turn (a metre or more of radius) does not. The reference's geometry only. None where
-    that is off."""
-    turn_deg = config.calibrate_relief_apart_deg
+    reference's surface turns by more than ``config.uncertainty.calibrate_relief_apart_deg`` (within
+    the block, or to a block within ``radius_m``): a sea chest's walls and rim, a rudder, a propeller,
+    an anode; a bilge's turn (a metre or more of radius) does not. The reference's geometry only.
+    ``pairs``: the local baseline's (owner, member) block pairs within ``detection.baseline_radius_m``,
+    reused where they reach ``radius_m``. None where that is off."""
+    turn_deg = config.uncertainty.calibrate_relief_apart_deg
     if turn_deg <= 0:
         return None
+    nb_blocks = len(bcen)
     if not nb_blocks:
         return np.zeros(len(binv), bool)
     ok = np.all(np.isfinite(normal), axis=1)
@@ -245,7 +247,12 @@ def _beside_relief(normal: F64, binv: I64, bcen: F64, nb_blocks: int, config: Un
     cos_turn = float(np.cos(np.radians(turn_deg)))
     # Within the block: the normals' mean is shorter the more they turn (1 - cos of a spread).
     out = (n > 0) & (length < n * (0.5 * (1.0 + cos_turn)))
-    owner, member = _flatten(cKDTree(bcen).query_ball_point(bcen, r=radius_m, workers=-1, return_sorted=False))
+    if config.detection.baseline_radius_m >= radius_m:
+        owner, member = pairs
+    else:
+        owner, member = _flatten(cKDTree(bcen).query_ball_point(bcen, r=radius_m, workers=-1, return_sorted=False))
+    near = np.einsum("ij,ij->i", d := bcen[owner] - bcen[member], d) <= radius_m**2
+    owner, member = owner[near], member[near]
     keep = (n[owner] > 0) & (n[member] > 0)
     turned = np.einsum("ij,ij->i", mean[owner[keep]], mean[member[keep]]) < cos_turn
     out[owner[keep][turned]] = True

@@ -159,11 +159,11 @@ def live_banner(final: bool, drift: dict[str, Any] | None) -> Banner:
                    else f"against {Path(str(drift.get('against'))).name}")
         return Banner(f"final map: navigation drift corrected {against} ({drift.get('aligned')} of "
                       f"{drift.get('submaps')} submaps)", True)
-    if final and drift is None:
-        # The mapper's /hullscan/final_map summary and its final map come on different topics, in no
-        # guaranteed order: until the summary comes, say neither corrected nor not (republished then).
-        return Banner(FINAL_AWAITING, False)
-    if final and drift is not None:
+    if final:
+        if drift is None:
+            # The mapper's /hullscan/final_map summary and its final map come on different topics, in no
+            # guaranteed order: until the summary comes, say neither corrected nor not (republished then).
+            return Banner(FINAL_AWAITING, False)
         why = f": {drift.get('why')}" if drift.get("why") else ""
         return Banner(f"FINAL MAP ON RECORDED NAVIGATION: drift not corrected{why}; replay the bag for the record",
                       False)

@@ -105,10 +105,8 @@ def calibrated_scales(residual: F64, sigma: F64, judged: NDArray[np.bool_], conf
         ok = judged & inb & np.isfinite(residual) & np.isfinite(sigma) & (sigma > 0)
         if int(ok.sum()) >= min_cells:
             out[inb] = calibrated_scale(residual, sigma, ok, config, min_cells)
-        if relief is None:
-            continue
-        for part in (relief, ~relief):
-            if int((ok & part).sum()) >= min_cells and int((ok & ~part).sum()) >= min_cells:
+        if relief is not None and min(int((ok & relief).sum()), int((ok & ~relief).sum())) >= min_cells:
+            for part in (relief, ~relief):
                 out[inb & part] = calibrated_scale(residual, sigma, ok & part, config, min_cells)
     return out, overall
 

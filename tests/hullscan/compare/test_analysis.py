@@ -150,15 +150,23 @@ def test_coverage_status_per_sample() -> None:
 
 
 def _relief_of(points: np.ndarray, normals: np.ndarray, turn_deg: float = 45.0) -> np.ndarray:
-    from hullscan.compare.analysis import _beside_relief
-    from hullscan.compare.config import UncertaintyConfig
+    from scipy.spatial import cKDTree
+
+    from hullscan.compare.analysis import _beside_relief, _flatten
+    from hullscan.compare.config import CompareConfig
     from hullscan.core.grid import group_keys, voxel_keys
 
     _, binv, _ = group_keys(voxel_keys(points, 0.5))
     nb = int(binv.max()) + 1
     bcen = np.stack([np.bincount(binv, weights=points[:, i], minlength=nb) / np.bincount(binv, minlength=nb)
                      for i in range(3)], axis=1)
-    got = _beside_relief(normals, binv, bcen, nb, UncertaintyConfig(calibrate_relief_apart_deg=turn_deg))
+    config = CompareConfig(uncertainty={"calibrate_relief_apart_deg": turn_deg})
+    # As make_cells has them: the local baseline's block pairs within its radius.
+    pairs = _flatten(cKDTree(bcen).query_ball_point(bcen, r=config.detection.baseline_radius_m))
+    got = _beside_relief(normals, binv, bcen, pairs, config)
+    # A baseline narrower than the relief's reach: the same, from a query of its own.
+    narrow = config.model_copy(update={"detection": config.detection.model_copy(update={"baseline_radius_m": 0.3})})
+    np.testing.assert_array_equal(_beside_relief(normals, binv, bcen, pairs, narrow), got)
     assert got is not None and got.shape == (len(points),)
     return got
 
@@ -169,7 +177,7 @@ def test_cells_beside_the_reference_s_relief_are_those_where_its_surface_turns_s
     metre and a half off are not. A bilge's turn of 2 m radius (90 deg over 3 m) is not relief; off
     (0 deg), nothing is said."""
     from hullscan.compare.analysis import _beside_relief
-    from hullscan.compare.config import UncertaintyConfig
+    from hullscan.compare.config import CompareConfig
 
     top, floor = _feet((0.0, 2.98), (0.0, 3.0)), _feet((3.02, 6.0), (0.0, 3.0)) + np.array([0.0, 0.0, -0.4])
     gz, gy = np.meshgrid(np.arange(-0.38, 0.0, 0.05), np.arange(0.0, 3.0 + 1e-9, 0.05))
@@ -189,5 +197,6 @@ def test_cells_beside_the_reference_s_relief_are_those_where_its_surface_turns_s
     bilge = np.column_stack([2.0 * np.cos(aa.ravel()), yy.ravel(), -2.0 * np.sin(aa.ravel())])
     bn = np.column_stack([np.cos(aa.ravel()), np.zeros(aa.size), -np.sin(aa.ravel())])
     assert not _relief_of(bilge, bn).any()
-    off = UncertaintyConfig(calibrate_relief_apart_deg=0.0)
-    assert _beside_relief(normals, np.zeros(len(points), np.int64), points[:1], 1, off) is None
+    off = CompareConfig(uncertainty={"calibrate_relief_apart_deg": 0.0})
+    none = np.zeros(0, np.int64)
+    assert _beside_relief(normals, np.zeros(len(points), np.int64), points[:1], (none, none), off) is None
