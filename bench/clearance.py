@@ -14,7 +14,7 @@ the reference normal by the cap's height there. So each limpet is seen exactly a
 there was (the same returns, with the same uncertainty), which is what coverage claims to
 speak for. Locations are random reference samples, half in cleared surface and half in surface
 seen but not cleared (``--per-status`` each), at least 3 m from each other and from the truth's
-parasites. The comparator runs on the pressed cloud (with the survey's stated along-ship
+parasites' edges (since stop 60; their centroids before). The comparator runs on the pressed cloud (with the survey's stated along-ship
 uncertainty, at its largest, :func:`stated_along`; since stop 48), and each limpet is detected (a finding
 within 0.5 m) or not. The detection rate per status of its location in the first run:
 
@@ -85,14 +85,18 @@ def pick(ins: Inspection, truth: list[dict[str, Any]], per_status: int, rng: np.
     if ins.reference.hull_frame:
         normals = normals[ins.reference.samples[:, 2] < ins.config.coverage.coverage_max_z_m]
     status = np.where(cov.seen, "cleared", np.where(cov.seen_any, "uncertain", "not seen"))
-    avoid = [np.asarray(t["centroid_hull"], float) for t in truth] + taken
+    # 3 m from each other and from each parasite's edge (its centroid, plus half its diagonal): a cap
+    # beside a big box is grown into that box's finding (heavy_growth's 2 x 1.5 x 1 m box, a cap
+    # 3.2 m from its centroid: "merged into neighbour", the one finding matched to the box).
+    avoid = [(np.asarray(t["centroid_hull"], float), SPACING_M + 0.5 * float(np.linalg.norm(t.get("size_m", [0.0]))))
+             for t in truth] + [(x, SPACING_M) for x in taken]
     out = []
     for want in ("cleared", "uncertain"):
         cand = rng.permutation(np.flatnonzero(status == want))
         n = 0
         for i in cand:
             c = cov.samples[i]
-            if any(np.linalg.norm(c - x) < SPACING_M for x in avoid):
+            if any(np.linalg.norm(c - x) < r for x, r in avoid):
                 continue
             # Both sides of the status boundary are a coin toss: keep locations whose whole
             # footprint has the status.
@@ -100,7 +104,7 @@ def pick(ins: Inspection, truth: list[dict[str, Any]], per_status: int, rng: np.
             if not np.all(status[near] == want):
                 continue
             out.append((want, c, normals[i] / np.linalg.norm(normals[i])))
-            avoid.append(c)
+            avoid.append((c, SPACING_M))
             n += 1
             if n >= per_status:
                 break

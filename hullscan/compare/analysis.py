@@ -43,6 +43,17 @@ ANALYSIS_CELL_M = 0.05
 
 
 @dataclass(frozen=True, eq=False)
+class Calibration:
+    """The self-calibration's inputs per cell (M,): the model's uncertainty before its scale
+    (m), the cells' mean incidence (deg; None without viewing geometry) and whether each lies
+    beside the reference's relief (None where that is off)."""
+
+    raw: F64
+    incidence: F64 | None = None
+    relief: NDArray[np.bool_] | None = None
+
+
+@dataclass(frozen=True, eq=False)
 class Cells:
     """Cloud averaged into surface cells, in the reference frame."""
 
@@ -88,6 +99,9 @@ class Cells:
     # the rest systematic (what the surface around it shows: growth, plate edges, lanes placed apart);
     # None where the model keeps no such split. Why a place is too uncertain to clear (coverage).
     random_share: F64 | None = None
+    # What the self-calibration read the scale from, to read it again away from what was found
+    # (:func:`recalibrated`); None where the cells were not self-calibrated.
+    calibration: Calibration | None = None
 
 
 def group_quantile(groups: I64, values: F64, n_groups: int, q: float) -> F64:
@@ -186,7 +200,7 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
         random_var = model**2
         scale = calibrated_scale(residual, unc0, np.isfinite(residual), config.uncertainty)
         unc = scale * unc0
-        align_residual, how = 0.0, "sonar"
+        align_residual, how, calib = 0.0, "sonar", Calibration(unc0)
     else:
         how = "estimated"
         sig = np.maximum(np.where(csig > 0, csig, config.uncertainty.fallback_sigma_m), ESTIMATED_LEAST_SIGMA_M)
@@ -208,10 +222,11 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
         # single-return sigma it reports; the metre-scale spread holds some random error again):
         # the survey's own plating scatter sets the scale, as in the sonar model, so that a z-score
         # means what it says and min_zscore can be read as a tail probability.
-        cell_inc = None if geometry is None else np.bincount(inv, weights=geometry[0], minlength=m) / count
         # Beside the reference's own relief the returns scatter by another law: calibrated apart.
-        scales, scale = calibrated_scales(residual, unc0, np.isfinite(residual), config.uncertainty, cell_inc,
-                                          relief=_beside_relief(normal, binv, bcen, (owner, members), config))
+        calib = Calibration(unc0, None if geometry is None else np.bincount(inv, weights=geometry[0], minlength=m) / count,
+                            _beside_relief(normal, binv, bcen, (owner, members), config))
+        scales, scale = calibrated_scales(residual, unc0, np.isfinite(residual), config.uncertainty, calib.incidence,
+                                          relief=calib.relief)
         unc = scales * unc0
     with np.errstate(invalid="ignore"):
         z = residual / unc
@@ -219,7 +234,7 @@ def make_cells(points: F64, sigma: F64, confidence: F64, reference: Reference, c
     return Cells(cp, count, csig, cconf, inv, d, base, normal, ids, smooth, baseline, residual, z, judged,
                  reference.in_recess(ids), reference, float(align_residual), unc, how, float(scale), cn,
                  normals_rotation, gain, range_m=None if geometry is None else mean(geometry[1]),
-                 random_share=_share_of(random_var, unc0**2))
+                 random_share=_share_of(random_var, unc0**2), calibration=calib)
 
 
 def _beside_relief(normal: F64, binv: I64, bcen: F64, pairs: tuple[I64, I64], config: CompareConfig,
@@ -607,6 +622,33 @@ def _facing_share(cells: Cells, idx: I64) -> float:
     dots = np.abs(np.einsum("ij,ij->i", own, cells.normal[idx]))
     n = cells.count[idx].astype(np.float64)
     return float(n[dots >= 0.5].sum() / max(n.sum(), 1.0))
+
+
+def recalibrated(cells: Cells, found: list[I64], config: CompareConfig) -> Cells:
+    """``cells`` with the survey's scale read again from the plating away from what was found.
+
+    The self-calibration reads the scale from every judged cell of an incidence band, robustly. But
+    around a finding the cells are not plating: its flanks (seen at grazing incidence, where a band
+    holds few cells), the baseline it disturbs within ``detection.baseline_radius_m``, the growth
+    around a sea chest's pack. Where they are a large share of a band they widen its scale and every
+    z-score of the band reads low (clean plating's spread 0.88 on a hull with growth at its bow). So
+    the scale is read once more from the judged cells farther than ``uncertainty.calibrate_away_m``
+    from every cell of a finding (``found``: each finding's cells), and the z-scores follow. The
+    caller segments once more with them. Unchanged where that is off, nothing was found or the
+    cells were not self-calibrated."""
+    radius = config.uncertainty.calibrate_away_m
+    cal = cells.calibration
+    if radius <= 0 or not found or cal is None or not config.uncertainty.self_calibrate:
+        return cells
+    near = np.isfinite(cKDTree(cells.points[np.concatenate(found)]).query(
+        cells.points, k=1, distance_upper_bound=radius, workers=-1)[0])
+    plating = cells.judged & np.isfinite(cells.residual) & ~near
+    scales, scale = calibrated_scales(cells.residual, cal.raw, plating, config.uncertainty, cal.incidence,
+                                      relief=cal.relief)
+    unc = scales * cal.raw
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = cells.residual / unc
+    return replace(cells, uncertainty=unc, zscore=z, uncertainty_scale=scale)
 
 
 def contradicted(cells: Cells, config: CompareConfig, around: bool = True) -> NDArray[np.bool_]:

@@ -222,6 +222,11 @@ class UncertaintyConfig(BaseModel):
                                               "returns scatter by another law. 0: off, the default: at 45 the "
                                               "library's z-scores were honest in every band, but one more false "
                                               "alarm showed on every prior of one hull (docs/method.md)")
+    calibrate_away_m: float = Field(2.0, ge=0.0, description="self-calibrate once more, leaving out the cells "
+                                    "within this distance (m) of a finding: its flanks, the baseline it disturbs "
+                                    "and the growth around it are not plating, and where they are a large share of "
+                                    "an incidence band they widen its scale (every z-score there reads low); then "
+                                    "segment again with the new z-scores. 0: off (docs/method.md)")
     scale_limits: tuple[float, float] = Field((0.2, 10.0), description="least and largest scale self-calibration may "
                                               "apply to the model (below 1: the model's terms over-count; the "
                                               "least keeps a survey of implausibly smooth plating from clearing "

@@ -28,6 +28,7 @@ from hullscan.compare.analysis import (
     clearance,
     finding_passes,
     make_finding,
+    recalibrated,
     uncertain_reason,
     unseen_reason,
 )
@@ -280,7 +281,8 @@ def _inspect(ins: Inspection, cloud: HullCloud, source: ReferenceSource, config:
         ins.notes.append(_uncertainty_note(cells, cloud, config))
     # Deviating cells grouped into findings, largest risk first.
     with _stage(tm, "segmentation", progress):
-        candidates = source.candidates(cells, framing, config, ins.drops)
+        cells, candidates = _segmented(cells, source, framing, config, ins.drops)
+        ins.cells = cells
         _record_findings(ins, candidates, cells, framing.reference, config, cloud)
     # What was inspected, and why the rest was not.
     with _stage(tm, "coverage", progress):
@@ -292,6 +294,20 @@ def _inspect(ins: Inspection, cloud: HullCloud, source: ReferenceSource, config:
             _attach_camera_evidence(ins, cameras, config)
     log.info("%d findings, coverage %.0f%%, alignment residual %.3f m", len(ins.findings),
              100 * ins.coverage.fraction, placement.alignment.residual_m)
+
+
+def _segmented(cells: Cells, source: ReferenceSource, framing: Framing, config: CompareConfig,
+               drops: DropLog) -> tuple[Cells, Candidates]:
+    """Deviating cells grouped into candidates; where something was found, the survey's scale read
+    again from the plating away from it and the cells segmented once more
+    (:func:`hullscan.compare.analysis.recalibrated`). Only the last segmentation's drops count."""
+    first = DropLog()
+    candidates = source.candidates(cells, framing, config, first)
+    again = recalibrated(cells, [s[1] for s in candidates.kept], config)
+    if again is cells:
+        drops.merge(first)
+        return cells, candidates
+    return again, source.candidates(again, framing, config, drops)
 
 
 def _uncertainty_note(cells: Cells, cloud: HullCloud, config: CompareConfig) -> str:

@@ -545,7 +545,7 @@ class MirrorSource:
         # hull's own asymmetry, which no scatter of plating vouches for; judged at its own seed
         # threshold instead (mirror_min_zscore, _judged_as_mirror).
         with np.errstate(invalid="ignore"):
-            return replace(c, zscore=c.residual / unc, uncertainty=unc, uncertainty_scale=1.0)
+            return replace(c, zscore=c.residual / unc, uncertainty=unc, uncertainty_scale=1.0, calibration=None)
 
     def candidates(self, cells: Cells, framing: Framing, config: CompareConfig, drops: DropLog) -> Candidates:
         config = _judged_as_mirror(config)

@@ -58,6 +58,16 @@ def test_mesh_reference_with_prior_finds_every_box(hull, scan):
     assert 0 < side.confidence <= 1 and 0 < side.risk <= 1
 
 
+def test_the_scale_is_read_again_away_from_the_findings(hull, scan):
+    """With boxes found, the inspection's cells carry the scale read again from the plating away from
+    them (``uncertainty.calibrate_away_m``); the same boxes are found either way."""
+    on = inspect(scan.cloud, hull, CompareConfig(), hull_to_nav=PRIOR)
+    off = inspect(scan.cloud, hull, CompareConfig(uncertainty={"calibrate_away_m": 0.0}), hull_to_nav=PRIOR)
+    check_boxes(on, scan)
+    check_boxes(off, scan)
+    assert on.cells.uncertainty_scale != off.cells.uncertainty_scale
+
+
 def test_with_a_stated_along_ship_uncertainty_every_box_is_still_found(hull, scan):
     # As replay inspects a survey after drift correction: the detector lets reference features and
     # the local baseline move along the ship as far as the survey's placement is stated uncertain.

@@ -378,3 +378,60 @@ def test_a_wider_median_on_a_rough_hull_clears_more_and_still_reads_a_cap(hull) 
     assert out[0.15][0] < 0.7 * out[0.08][0]
     assert out[0.08][1] < 0.2 and out[0.15][1] > 0.8
     assert out[0.15][2] > 0.08 and out[0.08][2] > 0.08
+
+
+def test_scale_read_again_away_from_a_finding_spreads_the_plating_as_n01(hull) -> None:
+    """Bottom plating seen with 1 cm of noise, a 0.6 m box 20 cm tall on it, and the plating within
+    1.6 m of the box rough (3 cm: growth around a pack, a baseline the box disturbs) over about half
+    the strip. Calibrated over every judged cell the rough half widens the scale and the clean
+    plating's z-scores spread narrower than N(0, 1); read again away from the box's cells (the
+    default, ``calibrate_away_m``) they spread as N(0, 1), and the box is still the one finding.
+    Off, or with nothing found, the cells are returned as they are."""
+    from hullscan.compare.analysis import recalibrated
+    from hullscan.compare.inspect import _segmented
+    from hullscan.compare.kinds import Candidates
+
+    ref = mesh_reference(hull, icp_spacing=0.5)
+    rng = np.random.default_rng(17)
+    xy, bottom = _bottom_strip(ref, (6.0, 12.0), 1.2)
+    to_box = np.hypot(xy[:, 0] - 9.0, xy[:, 1])
+    on_box = (np.abs(xy[:, 0] - 9.0) < 0.3) & (np.abs(xy[:, 1]) < 0.3)
+    noise = np.where(to_box < 1.6, 0.03, 0.01)
+    pts = np.c_[xy, bottom - np.where(on_box, 0.2, 0.0) + noise * rng.normal(size=len(xy))]  # outward is -z
+    sig, conf = np.full(len(pts), 0.01), np.ones(len(pts))
+    cfg = CompareConfig()
+    cells = make_cells(pts, sig, conf, ref, cfg, 0.0)
+    found = [idx for kind, idx, _ in segment(cells, cfg, ("protrusion",)) if kind == "protrusion"]
+    assert len(found) >= 1
+
+    def robust(c) -> float:
+        clean = c.judged & np.isfinite(c.zscore) & (np.hypot(c.points[:, 0] - 9.0, c.points[:, 1]) > 2.0)
+        z = c.zscore[clean]
+        assert len(z) > 1000
+        return float(1.4826 * np.median(np.abs(z - np.median(z))))
+
+    assert robust(cells) < 0.85
+    again = recalibrated(cells, found, cfg)
+    assert 0.9 < robust(again) < 1.1
+    assert again.uncertainty_scale < cells.uncertainty_scale
+    segs = segment(again, cfg, ("protrusion",))
+    top = [idx for _, idx, _ in segs if np.nanmax(again.residual[idx]) > 0.15]
+    assert len(top) == 1
+    off = CompareConfig(uncertainty={"calibrate_away_m": 0.0})
+    assert recalibrated(cells, found, off) is cells
+    assert recalibrated(cells, [], cfg) is cells
+
+    # The inspection segments once more with the new scale; only the last segmentation's drops count.
+    class Source:
+        calls = 0
+
+        def candidates(self, c, framing, config, drops):
+            self.calls += 1
+            drops.add("findings", "contradicted_by_plating", 1)
+            return Candidates(kept=tuple(("protrusion", idx, {}) for idx in found))
+
+    for config, calls in ((cfg, 2), (off, 1)):
+        source, drops = Source(), DropLog()
+        got, _ = _segmented(cells, source, None, config, drops)
+        assert source.calls == calls and drops.total() == 1
+        assert (got is cells) == (calls == 1)
