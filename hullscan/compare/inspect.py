@@ -278,11 +278,13 @@ def _inspect(ins: Inspection, cloud: HullCloud, source: ReferenceSource, config:
                                   None if along is None else along.submap_length_m)
         # Plating facing fore or aft judged against its surroundings moved along the ship too.
         ins.cells = cells = with_local_shift(cells, config)
-        ins.notes.append(_uncertainty_note(cells, cloud, config))
     # Deviating cells grouped into findings, largest risk first.
     with _stage(tm, "segmentation", progress):
+        first = cells
         cells, candidates = _segmented(cells, source, framing, config, ins.drops)
         ins.cells = cells
+        # How the deviations' uncertainty was had: the scale is the last segmentation's.
+        ins.notes.append(_uncertainty_note(cells, cloud, config, away=cells is not first))
         _record_findings(ins, candidates, cells, framing.reference, config, cloud)
     # What was inspected, and why the rest was not.
     with _stage(tm, "coverage", progress):
@@ -310,8 +312,9 @@ def _segmented(cells: Cells, source: ReferenceSource, framing: Framing, config: 
     return again, source.candidates(again, framing, config, drops)
 
 
-def _uncertainty_note(cells: Cells, cloud: HullCloud, config: CompareConfig) -> str:
-    """How the deviations' uncertainty was had, for the outputs (docs/method.md, "Uncertainty")."""
+def _uncertainty_note(cells: Cells, cloud: HullCloud, config: CompareConfig, away: bool = False) -> str:
+    """How the deviations' uncertainty was had, for the outputs (docs/method.md, "Uncertainty");
+    ``away``: the scale was read again away from the findings (:func:`_segmented`)."""
     if cells.uncertainty_model == "sonar":
         return (f"uncertainty: sonar model from each point's incidence and range, with the local systematic "
                 f"error (scale {cells.uncertainty_scale:.2f}); the deviation is judged against its surroundings")
@@ -322,7 +325,8 @@ def _uncertainty_note(cells: Cells, cloud: HullCloud, config: CompareConfig) -> 
            + ("the local systematic error around each cell" if u.systematic == "local" else "the alignment's residual"))
     if u.self_calibrate and cells.uncertainty_scale != 1.0:  # mirror mode is not calibrated
         how += (f", scaled by the survey's own plating scatter (x {cells.uncertainty_scale:.2f} overall"
-                + (", each incidence band apart" if u.calibrate_by_incidence and cloud.has_geometry else "") + ")")
+                + (", each incidence band apart" if u.calibrate_by_incidence and cloud.has_geometry else "")
+                + (f", read from the plating farther than {u.calibrate_away_m:g} m from the findings" if away else "") + ")")
     if cells.leading_edge_gain > 0:
         how += (f"; the returns' leading-edge bias taken out of the deviations ({cells.leading_edge_gain:.2f} x the "
                 f"first-arrival model for a {u.beam_width_deg:g} deg beam, as the survey's plating showed it)")

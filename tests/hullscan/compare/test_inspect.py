@@ -66,6 +66,10 @@ def test_the_scale_is_read_again_away_from_the_findings(hull, scan):
     check_boxes(on, scan)
     check_boxes(off, scan)
     assert on.cells.uncertainty_scale != off.cells.uncertainty_scale
+    # The outputs' note gives the scale the findings were judged with, and how it was read.
+    note = next(n for n in on.notes if "scaled by the survey's own plating scatter" in n)
+    assert f"x {on.cells.uncertainty_scale:.2f} overall" in note and "farther than 2 m from the findings" in note
+    assert not any("from the findings" in n for n in off.notes)
 
 
 def test_with_a_stated_along_ship_uncertainty_every_box_is_still_found(hull, scan):
