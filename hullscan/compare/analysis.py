@@ -634,18 +634,23 @@ def recalibrated(cells: Cells, found: list[I64], config: CompareConfig) -> Cells
     z-score of the band reads low (clean plating's spread 0.88 on a hull with growth at its bow). So
     the scale is read once more from the judged cells farther than ``uncertainty.calibrate_away_m``
     from every cell of a finding (``found``: each finding's cells), and the z-scores follow. The
-    caller segments once more with them. Unchanged where that is off, nothing was found or the
-    cells were not self-calibrated."""
+    caller segments once more with them. Unchanged (the same object: no second segmentation) where
+    that is off, nothing was found, the cells were not self-calibrated or the scale read again is
+    the same (every band too thin away from the findings keeps the overall one)."""
     radius = config.uncertainty.calibrate_away_m
     cal = cells.calibration
     if radius <= 0 or not found or cal is None or not config.uncertainty.self_calibrate:
         return cells
-    near = np.isfinite(cKDTree(cells.points[np.concatenate(found)]).query(
-        cells.points, k=1, distance_upper_bound=radius, workers=-1)[0])
-    plating = cells.judged & np.isfinite(cells.residual) & ~near
+    # Only the cells the scale is read from are asked how near a finding they lie.
+    plating = cells.judged & np.isfinite(cells.residual)
+    judged = np.flatnonzero(plating)
+    plating[judged] = np.isinf(cKDTree(cells.points[np.concatenate(found)]).query(
+        cells.points[judged], k=1, distance_upper_bound=radius, workers=-1)[0])
     scales, scale = calibrated_scales(cells.residual, cal.raw, plating, config.uncertainty, cal.incidence,
                                       relief=cal.relief)
     unc = scales * cal.raw
+    if cells.uncertainty is not None and np.array_equal(unc, cells.uncertainty, equal_nan=True):
+        return cells
     with np.errstate(invalid="ignore", divide="ignore"):
         z = cells.residual / unc
     return replace(cells, uncertainty=unc, zscore=z, uncertainty_scale=scale)
