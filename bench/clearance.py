@@ -14,7 +14,9 @@ the reference normal by the cap's height there. So each limpet is seen exactly a
 there was (the same returns, with the same uncertainty), which is what coverage claims to
 speak for. Locations are random reference samples, half in cleared surface and half in surface
 seen but not cleared (``--per-status`` each), at least 3 m from each other and from the truth's
-parasites' edges (since stop 60; their centroids before). The comparator runs on the pressed cloud (with the survey's stated along-ship
+parasites' edges (since stop 60; their centroids before), and only where the whole footprint faces
+within 30 deg of the cap's normal (since stop 61: a cap pressed along one normal does not fit a bilge
+keel's face or a tunnel's lip, so the bench does not speak for such sharp features). The comparator runs on the pressed cloud (with the survey's stated along-ship
 uncertainty, at its largest, :func:`stated_along`; since stop 48), and each limpet is detected (a finding
 within 0.5 m) or not. The detection rate per status of its location in the first run:
 
@@ -103,12 +105,30 @@ def pick(ins: Inspection, truth: list[dict[str, Any]], per_status: int, rng: np.
             near = np.linalg.norm(cov.samples - c, axis=1) < CAP[0]
             if not np.all(status[near] == want):
                 continue
+            # The cap is pressed along one normal: it fits only where the surface under its whole
+            # footprint faces that way. On a bilge keel's face (0.3-0.4 m wide) the footprint also
+            # takes in the keel's other face and the plating beside it, whose points the press moves
+            # sideways (heavy_growth, stop 61: 22 of 31 samples facing more than 30 deg away; the
+            # pressed cells read lower than before, and the cap, one no such surface can carry, was
+            # missed in cleared surface).
+            if not fits_flat(normals[near], normals[i]):
+                continue
             out.append((want, c, normals[i] / np.linalg.norm(normals[i])))
             avoid.append((c, SPACING_M))
             n += 1
             if n >= per_status:
                 break
     return out
+
+
+FIT_MAX_TURN_DEG = 30.0  # 0.45 m round a 1 m bilge radius the plating turns 26 deg
+
+
+def fits_flat(footprint_normals: np.ndarray, normal: np.ndarray, max_turn_deg: float = FIT_MAX_TURN_DEG) -> bool:
+    """Whether a cap pressed along ``normal`` (3,) fits the surface whose reference samples under its
+    footprint face ``footprint_normals`` (K, 3): every one within ``max_turn_deg`` of it."""
+    unit = footprint_normals / np.linalg.norm(footprint_normals, axis=1, keepdims=True)
+    return bool(np.all(unit @ (normal / np.linalg.norm(normal)) >= np.cos(np.radians(max_turn_deg))))
 
 
 def stated_along(findings_json: Path, cloud: HullCloud) -> AlongShipUncertainty | None:
