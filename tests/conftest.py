@@ -24,6 +24,15 @@ def ros_env(domain_id: int | None = None) -> dict[str, str]:
     return env
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that starts DDS participants (the ``ros_domain_env`` or ``rclpy_ctx`` fixture) is
+    marked ``ros``: ``./setup.sh test`` runs those one at a time, as their timing assumes, and the rest
+    on two workers."""
+    for item in items:
+        if {"ros_domain_env", "rclpy_ctx"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.ros)
+
+
 @pytest.fixture
 def ros_domain_env() -> dict[str, str]:
     pytest.importorskip("rclpy", reason="needs the ROS 2 wheels (pip install -e '.[ros]')")
