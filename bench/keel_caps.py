@@ -33,7 +33,7 @@ from hullscan.compare.evaluate import evaluation_reference, match_truth
 from hullscan.compare.inspect import Inspection, inspect
 from hullscan.compare.loading import load_prior
 from hullscan.inspection import ReferenceFile, load_survey_reference
-from hullscan.model import HullCloud
+from hullscan.model import HullCloud, Transform
 
 RESULTS = Path(__file__).resolve().parent / "results"
 KEEL_CAP = (0.45, 0.15, 0.10)  # semi-axes along the ship and across the face, height (m)
@@ -75,10 +75,13 @@ def run_scenario(run: Path, name: str, per_scenario: int, seed: int, face_only: 
     if ref.hull_frame:
         normals = normals[ref.samples[:, 2] < config.coverage.coverage_max_z_m]
     keel = np.flatnonzero(ref.regions_at(cov.samples, normals=normals) == "bilge_keel")
-    truth = json.loads((run / "bags" / f"{name}.truth" / "truth.json").read_text())["parasites"]
-    # (Truth in the hull frame: the library's design meshes are in it; only to keep caps away.)
-    avoid = [(np.asarray(t["centroid_hull"], float), C.SPACING_M + 0.5 * float(np.linalg.norm(t.get("size_m", [0.0]))))
-             for t in truth]
+    truth_doc = json.loads((run / "bags" / f"{name}.truth" / "truth.json").read_text())
+    # The real parasites' places in the comparison's frame, as clearance.py finds them (only to keep caps away).
+    frame = truth_doc.get("reference_frame")
+    t_rfh = Transform(frame["ref_from_hull"]["rotation"], frame["ref_from_hull"]["translation"]) if frame else Transform()
+    to_internal = (survey_ref.ref_from_hull or Transform()).inverse() @ t_rfh
+    avoid = [(to_internal.apply(np.asarray(t["centroid_hull"], float)),
+              C.SPACING_M + 0.5 * float(np.linalg.norm(t.get("size_m", [0.0])))) for t in truth_doc["parasites"]]
     sites: list[tuple[np.ndarray, np.ndarray]] = []
     for i in np.random.default_rng(seed).permutation(keel[cov.seen[keel]]):
         c = cov.samples[i]
