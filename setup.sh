@@ -88,7 +88,7 @@ case "$job" in
     else
       # Two phases. The tests that start ROS nodes or DDS participants (marked ros) run one at a
       # time, as their timing assumes (nodes starting within seconds on a loaded 2-core machine);
-      # the rest on two workers (pytest-xdist), which took the suite from about 15 to 11 minutes.
+      # the rest on two workers (pytest-xdist), which took the suite from 945 s to 765-787 s on a 2-core machine (stop 61).
       say "tests without ROS nodes, on 2 workers"
       .venv/bin/python -m pytest -n "${HULLSCAN_TEST_WORKERS:-2}" -m "not ros" "$@"
       rc_rest=$?

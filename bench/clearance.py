@@ -35,7 +35,7 @@ import json
 import logging
 import time
 import zlib
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,9 @@ from hullscan.cloud_io import load_cloud
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.evaluate import evaluation_reference, match_truth
 from hullscan.compare.inspect import Inspection, inspect
+from hullscan.compare.kinds import ReferenceSource
 from hullscan.compare.loading import load_prior
+from hullscan.compare.prior import PriorSigma
 from hullscan.inspection import ReferenceFile, load_survey_reference
 from hullscan.model import HullCloud, Transform
 from hullscan.recon.drift import AlongShipUncertainty
@@ -59,10 +61,15 @@ def cap_volume(a: float, b: float, h: float) -> float:
     return 2.0 / 3.0 * np.pi * a * b * h
 
 
-def press(cloud: HullCloud, ins: Inspection, centre: np.ndarray, normal: np.ndarray) -> tuple[HullCloud, int]:
-    """``cloud`` with a cap pressed in at ``centre`` (reference frame) along ``normal``; points moved."""
-    a, b, h = CAP
+def press(cloud: HullCloud, ins: Inspection, centre: np.ndarray, normal: np.ndarray,
+          cap: tuple[float, float, float] | list[float] | None = None, face_only: bool = False) -> tuple[HullCloud, int]:
+    """``cloud`` with a cap (semi-axes along the ship and across, height; default :data:`CAP`) pressed
+    in at ``centre`` (reference frame) along ``normal``; points moved. Every point within the
+    footprint and 0.3 m of the surface moves; ``face_only``: only those whose own normal faces within
+    60 deg of ``normal`` and that lie on its outer side (a thin plate's other face stays put)."""
+    a, b, h = CAP if cap is None else cap
     assert ins.points is not None and ins.cloud_to_ref is not None
+    rot = ins.cloud_to_ref.rot.as_matrix()
     p = ins.points  # cloud points in the reference frame (aligned, drift-corrected)
     helper = np.array([1.0, 0.0, 0.0]) if abs(normal[0]) < 0.9 else np.array([0.0, 0.0, 1.0])
     e1 = helper - normal * (helper @ normal)
@@ -72,11 +79,23 @@ def press(cloud: HullCloud, ins: Inspection, centre: np.ndarray, normal: np.ndar
     u, v, w = rel @ e1, rel @ e2, rel @ normal
     q = (u / a) ** 2 + (v / b) ** 2
     inside = (q < 1.0) & (np.abs(w) < 0.3)
+    if face_only and cloud.normals is not None:
+        own = np.asarray(cloud.normals, np.float64) @ rot.T  # normals face the sensor: either sign
+        inside &= (np.abs(own @ normal) > 0.5) & (w > -0.015)
     lift = np.where(inside, h * np.sqrt(np.clip(1.0 - q, 0.0, 1.0)), 0.0)
     # The reference-frame displacement, turned back into the cloud's frame (local corrections
     # are translations, so the rotation alone maps directions).
-    d_cloud = (lift[:, None] * normal[None]) @ ins.cloud_to_ref.rot.as_matrix()
+    d_cloud = (lift[:, None] * normal[None]) @ rot
     return replace(cloud, points=np.asarray(cloud.points) + d_cloud), int(inside.sum())
+
+
+def keep_clear(truth: list[dict[str, Any]]) -> list[tuple[np.ndarray, float]]:
+    """(centre, radius) a cap keeps away from, per real parasite: 3 m from its edge (its centroid,
+    plus half its diagonal): a cap beside a big box is grown into that box's finding (heavy_growth's
+    2 x 1.5 x 1 m box, a cap 3.2 m from its centroid: "merged into neighbour", the one finding
+    matched to the box)."""
+    return [(np.asarray(t["centroid_hull"], float), SPACING_M + 0.5 * float(np.linalg.norm(t.get("size_m", [0.0]))))
+            for t in truth]
 
 
 def pick(ins: Inspection, truth: list[dict[str, Any]], per_status: int, rng: np.random.Generator,
@@ -87,11 +106,8 @@ def pick(ins: Inspection, truth: list[dict[str, Any]], per_status: int, rng: np.
     if ins.reference.hull_frame:
         normals = normals[ins.reference.samples[:, 2] < ins.config.coverage.coverage_max_z_m]
     status = np.where(cov.seen, "cleared", np.where(cov.seen_any, "uncertain", "not seen"))
-    # 3 m from each other and from each parasite's edge (its centroid, plus half its diagonal): a cap
-    # beside a big box is grown into that box's finding (heavy_growth's 2 x 1.5 x 1 m box, a cap
-    # 3.2 m from its centroid: "merged into neighbour", the one finding matched to the box).
-    avoid = [(np.asarray(t["centroid_hull"], float), SPACING_M + 0.5 * float(np.linalg.norm(t.get("size_m", [0.0]))))
-             for t in truth] + [(x, SPACING_M) for x in taken]
+    # 3 m from each other and from each parasite's edge.
+    avoid = keep_clear(truth) + [(x, SPACING_M) for x in taken]
     out = []
     for want in ("cleared", "uncertain"):
         cand = rng.permutation(np.flatnonzero(status == want))
@@ -145,29 +161,47 @@ def stated_along(findings_json: Path, cloud: HullCloud) -> AlongShipUncertainty 
                                         float(doc["along_ship"].get("drift_rate_per_m", 0.0)))
 
 
-def run_scenario(run: Path, name: str, rounds: int, per_status: int, seed: int, model: str,
-                 systematic: str = "alignment", random: str = "point", min_height: float | None = None
-                 ) -> list[dict[str, Any]]:
-    truth_dir = run / "bags" / f"{name}.truth"
+@dataclass(frozen=True)
+class Survey:
+    """One evaluated scenario as the benches press into it: its cloud, the reference and prior its
+    run was inspected with, the along-ship uncertainty it stated, and the truth's parasites (in the
+    comparison's frame; only to keep caps clear of them)."""
+
+    cloud: HullCloud
+    reference: ReferenceSource
+    prior: Transform
+    sigma: PriorSigma | None  # the operator prior's search ranges
+    along: AlongShipUncertainty | None
+    truth: list[dict[str, Any]]
+
+
+def load_survey(run: Path, name: str) -> Survey:
+    """``run``'s scenario ``name`` (the output of ``hullscan evaluate``)."""
     cloud = load_cloud(run / name / "cloud.ply")
     notes = evaluation_reference(run / "bags" / f"{name}.operator.yaml")
     survey_ref = load_survey_reference(ReferenceFile.from_notes(notes))
-    reference = survey_ref.source
     op = load_prior(str(run / name / "operator_prior.json"))
     assert op is not None
-    prior, sigma = op.hull_to_nav(survey_ref.ref_from_hull), op.search
-    truth_doc = json.loads((truth_dir / "truth.json").read_text())
+    truth_doc = json.loads((run / "bags" / f"{name}.truth" / "truth.json").read_text())
     # The parasites' places, in the comparison's frame (only to keep limpets clear of them).
     frame = truth_doc.get("reference_frame")
     t_rfh = Transform(frame["ref_from_hull"]["rotation"], frame["ref_from_hull"]["translation"]) if frame else Transform()
     to_internal = (survey_ref.ref_from_hull or Transform()).inverse() @ t_rfh
     truth = [{**t, "centroid_hull": to_internal.apply(np.asarray(t["centroid_hull"], float)).tolist()}
              for t in truth_doc["parasites"]]
+    return Survey(cloud, survey_ref.source, op.hull_to_nav(survey_ref.ref_from_hull), op.search,
+                  stated_along(run / name / "findings.json", cloud), truth)
+
+
+def run_scenario(run: Path, name: str, rounds: int, per_status: int, seed: int, model: str,
+                 systematic: str = "alignment", random: str = "point", min_height: float | None = None
+                 ) -> list[dict[str, Any]]:
+    survey = load_survey(run, name)
+    cloud, reference, along, truth = survey.cloud, survey.reference, survey.along, survey.truth
     detection = {} if min_height is None else {"min_protrusion_height_m": min_height}
     config = CompareConfig(coverage={"clear_height_m": CAP[2]}, detection=detection,
                            uncertainty={"model": model, "systematic": systematic, "random": random})
-    along = stated_along(run / name / "findings.json", cloud)
-    base = inspect(cloud, reference, config, hull_to_nav=prior, sigma=sigma, along=along)
+    base = inspect(cloud, reference, config, hull_to_nav=survey.prior, sigma=survey.sigma, along=along)
     assert base.cloud_to_ref is not None
     placed = base.cloud_to_ref.inverse()  # nav <- hull, as the first run found it
     rng = np.random.default_rng(seed)

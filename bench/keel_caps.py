@@ -20,68 +20,33 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import clearance as C
 import numpy as np
 
-from hullscan.cloud_io import load_cloud
 from hullscan.compare.config import CompareConfig
-from hullscan.compare.evaluate import evaluation_reference, match_truth
-from hullscan.compare.inspect import Inspection, inspect
-from hullscan.compare.loading import load_prior
-from hullscan.inspection import ReferenceFile, load_survey_reference
-from hullscan.model import HullCloud, Transform
+from hullscan.compare.evaluate import match_truth
+from hullscan.compare.inspect import inspect
 
 RESULTS = Path(__file__).resolve().parent / "results"
 KEEL_CAP = (0.45, 0.15, 0.10)  # semi-axes along the ship and across the face, height (m)
 
 
-def press(cloud: HullCloud, ins: Inspection, centre: np.ndarray, normal: np.ndarray, face_only: bool
-          ) -> tuple[HullCloud, int]:
-    """``cloud`` with a keel cap pressed in at ``centre`` along ``normal`` (reference frame)."""
-    a, b, h = KEEL_CAP
-    assert ins.points is not None and ins.cloud_to_ref is not None
-    rot = ins.cloud_to_ref.rot.as_matrix()
-    helper = np.array([1.0, 0.0, 0.0]) if abs(normal[0]) < 0.9 else np.array([0.0, 0.0, 1.0])
-    e1 = helper - normal * (helper @ normal)
-    e1 /= np.linalg.norm(e1)
-    e2 = np.cross(normal, e1)
-    rel = ins.points - centre
-    u, v, w = rel @ e1, rel @ e2, rel @ normal
-    q = (u / a) ** 2 + (v / b) ** 2
-    inside = (q < 1.0) & (np.abs(w) < 0.3)
-    if face_only and cloud.normals is not None:
-        own = np.asarray(cloud.normals, np.float64) @ rot.T  # normals face the sensor: either sign
-        inside &= (np.abs(own @ normal) > 0.5) & (w > -0.015)
-    lift = np.where(inside, h * np.sqrt(np.clip(1.0 - q, 0.0, 1.0)), 0.0)
-    return replace(cloud, points=np.asarray(cloud.points) + (lift[:, None] * normal[None]) @ rot), int(inside.sum())
-
-
 def run_scenario(run: Path, name: str, per_scenario: int, seed: int, face_only: bool) -> list[dict[str, Any]]:
-    cloud = load_cloud(run / name / "cloud.ply")
-    survey_ref = load_survey_reference(ReferenceFile.from_notes(evaluation_reference(run / "bags" / f"{name}.operator.yaml")))
-    op = load_prior(str(run / name / "operator_prior.json"))
-    assert op is not None
+    survey = C.load_survey(run, name)
     config = CompareConfig(coverage={"clear_height_m": KEEL_CAP[2]})
-    along = C.stated_along(run / name / "findings.json", cloud)
-    base = inspect(cloud, survey_ref.source, config, hull_to_nav=op.hull_to_nav(survey_ref.ref_from_hull),
-                   sigma=op.search, along=along)
+    base = inspect(survey.cloud, survey.reference, config, hull_to_nav=survey.prior, sigma=survey.sigma,
+                   along=survey.along)
     cov, ref = base.coverage, base.reference
-    assert cov is not None and ref is not None and base.cloud_to_ref is not None and base.cells is not None
+    assert cov is not None and ref is not None and base.cloud_to_ref is not None
     normals = ref.sample_normals
     if ref.hull_frame:
         normals = normals[ref.samples[:, 2] < config.coverage.coverage_max_z_m]
     keel = np.flatnonzero(ref.regions_at(cov.samples, normals=normals) == "bilge_keel")
-    truth_doc = json.loads((run / "bags" / f"{name}.truth" / "truth.json").read_text())
-    # The real parasites' places in the comparison's frame, as clearance.py finds them (only to keep caps away).
-    frame = truth_doc.get("reference_frame")
-    t_rfh = Transform(frame["ref_from_hull"]["rotation"], frame["ref_from_hull"]["translation"]) if frame else Transform()
-    to_internal = (survey_ref.ref_from_hull or Transform()).inverse() @ t_rfh
-    avoid = [(to_internal.apply(np.asarray(t["centroid_hull"], float)),
-              C.SPACING_M + 0.5 * float(np.linalg.norm(t.get("size_m", [0.0])))) for t in truth_doc["parasites"]]
+    avoid = C.keep_clear(survey.truth)
     sites: list[tuple[np.ndarray, np.ndarray]] = []
     for i in np.random.default_rng(seed).permutation(keel[cov.seen[keel]]):
         c = cov.samples[i]
@@ -90,12 +55,14 @@ def run_scenario(run: Path, name: str, per_scenario: int, seed: int, face_only: 
         sites.append((c, normals[i] / np.linalg.norm(normals[i])))
         if len(sites) >= per_scenario:
             break
-    pressed, caps = cloud, []
+    pressed, caps = survey.cloud, []
     for j, (c, n) in enumerate(sites):
-        pressed, moved = press(pressed, base, c, n, face_only)
+        pressed, moved = C.press(pressed, base, c, n, KEEL_CAP, face_only)
         caps.append({"id": f"K{j}", "centroid_hull": (c + n * 3 * KEEL_CAP[2] / 8).tolist(),
                      "volume_m3": C.cap_volume(*KEEL_CAP), "points_moved": moved})
-    ins = inspect(pressed, survey_ref.source, config, hull_to_nav=base.cloud_to_ref.inverse(), sigma=None, along=along)
+    # Placed where the first run placed the survey, as in clearance.py.
+    ins = inspect(pressed, survey.reference, config, hull_to_nav=base.cloud_to_ref.inverse(), sigma=None,
+                  along=survey.along)
     hit = {d["truth"]["id"] for d in match_truth([asdict(f) for f in ins.findings], caps).detected}
     # What the comparator dropped as findings on the pressed cloud (and not on the first run).
     before = base.drops.counts
