@@ -882,6 +882,20 @@ def relief_hides(ref: Reference | None, at: F64, normals: F64, shell: F64, heigh
     return out
 
 
+def thin_plate(ref: Reference | None, at: F64, normals: F64, thickness: float) -> NDArray[np.bool_]:
+    """Places ``at`` (N, 3) on the reference, facing ``normals`` (N, 3), on a plate of it thinner
+    than ``thickness`` (m) (:meth:`Reference.thin_at`): a bilge keel, a propeller blade. A
+    compartment on one face of such a plate is not told from the plate: its top stands over returns
+    of the other face a few centimetres from its feet (contradicted_by_plating), it is narrower than
+    the beam seen from most places, or its top is the plate's own edge moved (bench/keel_caps.py:
+    keel-sized caps on keel faces that coverage cleared without this were found 7 of 12 at stop 61
+    and 10 of 12 at stop 62, 3 of 12 where only the face's own returns were lifted; on propeller
+    blades 0 of 2). So such places are not cleared, however well seen. Boolean (N,)."""
+    if ref is None or not len(ref.icp_points):
+        return np.zeros(len(at), bool)
+    return ref.thin_at(at, normals, thickness)
+
+
 def ball_pairs(tree: cKDTree, points: F64, r: float) -> tuple[I64, I64]:
     """(owner, member) pairs of ``points`` (K, 3) and the samples of ``tree`` within ``r`` of each
     (as ``tree.query_ball_point(points, r)``, flattened). Through a tree of the points and one
@@ -1113,8 +1127,8 @@ FEW_RETURNS_MIN_SHARE = 0.5
 STATUS_NOT_SEEN, STATUS_ANOTHER_PASS, STATUS_NOT_BY_A_PASS, STATUS_CLEARED = 0, 1, 2, 3
 STATUS_TEXT = {STATUS_NOT_SEEN: "not seen",
                STATUS_ANOTHER_PASS: "seen, too uncertain to clear: another, closer or slower pass would clear it",
-               STATUS_NOT_BY_A_PASS: "seen, too uncertain to clear: uneven surface, relief beside it or plating "
-                                     "reading low: another pass alone may not clear it",
+               STATUS_NOT_BY_A_PASS: "seen, too uncertain to clear: uneven surface, relief beside it, a thin "
+                                     "appendage or plating reading low: another pass alone may not clear it",
                STATUS_CLEARED: "cleared"}
 
 
@@ -1137,6 +1151,16 @@ def relief_reason(height: float) -> str:
     return f"{RELIEF} (an anode's top, a keel's or skeg's edge): a {height:g} m compartment there reads as it moved"
 
 
+THIN = "seen, on a thin appendage"
+
+
+def thin_reason(height: float) -> str:
+    """The reason given for surface seen on a plate of the reference thinner than ``thin_plate_m``
+    (:func:`thin_plate`), where a compartment ``height`` high is not told from the plate."""
+    return (f"{THIN} (a bilge keel, a propeller blade): a {height:g} m compartment on one face is not told from "
+            "the plate's other face")
+
+
 LOW = "seen, the plating reads below its surroundings"
 
 
@@ -1151,7 +1175,7 @@ def reason_kind(reason: str) -> str:
     """A patch's ``reason`` as the kind it is: one of the reason constants (``FEW_RETURNS`` and
     ``UNEVEN`` before the bare ``UNCERTAIN`` they extend), or the reason itself ("not seen", mirror
     mode's own)."""
-    return next((k for k in (FEW_RETURNS, UNEVEN, RELIEF, LOW, UNCERTAIN) if k in reason), reason)
+    return next((k for k in (FEW_RETURNS, UNEVEN, RELIEF, LOW, THIN, UNCERTAIN) if k in reason), reason)
 
 
 def area_by_kind(patches: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> dict[str, float]:
@@ -1167,12 +1191,14 @@ def not_inspected_why(patches: list[dict[str, Any]] | tuple[dict[str, Any], ...]
     """The area (m²) of not-inspected ``patches`` by why, largest first, each as what a dive team can
     do about it: never seen (fly there), seen with returns too few or too noisy (a closer, slower or
     crossing pass clears it), over an uneven surface (a pass alone may not), beside the design's own
-    relief or over plating that reads low (a diver's or the camera's look); zero areas left out."""
+    relief, on a thin appendage or over plating that reads low (a diver's or the camera's look); zero
+    areas left out."""
     labels = {"not seen": "not seen (no lane saw it)",
               FEW_RETURNS: "seen with too few or too noisy returns (a closer, slower or crossing pass would clear it)",
               UNEVEN: "seen over uneven surface (another pass alone may not clear it)",
               RELIEF: "beside the design's own relief (a diver's or the camera's look)",
               LOW: "over plating that reads below its surroundings (a diver's or the camera's look)",
+              THIN: "on a thin appendage: a bilge keel, a propeller blade (a diver's or the camera's look)",
               UNCERTAIN: "seen, too uncertain to clear"}
     area = area_by_kind(patches)
     return sorted(((labels.get(k, k), v) for k, v in area.items() if v > 0), key=lambda kv: -kv[1])
@@ -1233,8 +1259,9 @@ class Coverage:
     # per sample, the mean Cells.random_share of the good cells around it (NaN where none): over 0.5,
     # what keeps it from clearing is its returns (another pass helps), else the surface around it
     random_share: F64 | None = None
-    # per sample, seen and clear enough but held back by the reference's own relief beside it or by
-    # plating that reads low: another pass alone does not change either (None: not computed)
+    # per sample, seen but held back by a thin plate of the reference's (a bilge keel), or seen and
+    # clear enough but held back by the reference's own relief beside it or by plating that reads
+    # low: another pass alone does not change any of them (None: not computed)
     held: NDArray[np.bool_] | None = None
 
     @property
@@ -1259,8 +1286,8 @@ class Coverage:
         """Per sample, what an inspection left there (``coverage.ply``, and what a re-dive plan
         reads): :data:`STATUS_NOT_SEEN`, :data:`STATUS_ANOTHER_PASS` (seen too uncertainly for its
         returns: another, closer or slower pass would clear it), :data:`STATUS_NOT_BY_A_PASS` (seen
-        too uncertainly for the surface around it, the reference's relief beside it or plating that
-        reads low: another pass alone may not clear it) or :data:`STATUS_CLEARED`."""
+        too uncertainly for the surface around it, the reference's relief beside it, on a thin
+        appendage or plating that reads low: another pass alone may not clear it) or :data:`STATUS_CLEARED`."""
         seen_any = self.seen if self.seen_any is None else self.seen_any
         out = np.full(len(self.seen), STATUS_NOT_SEEN, np.uint8)
         out[seen_any] = STATUS_ANOTHER_PASS
@@ -1361,16 +1388,32 @@ def _cleared_by_rule(cells: Cells, config: CompareConfig, seen: NDArray[np.bool_
     return out
 
 
+def _facing_pairs(cells: Cells, tree: cKDTree | None, gi: I64, at: F64, normals: F64 | None, radius: float
+                  ) -> tuple[I64, I64]:
+    """Every (place of ``at``, good cell ``gi[k]`` of ``tree``) pair within ``radius``; with the
+    places' ``normals``, only cells measured from a surface facing the same way (within 60 deg)."""
+    if tree is None or not len(at):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    m = cKDTree(at).sparse_distance_matrix(tree, radius, output_type="ndarray")
+    i, j = m["i"].astype(np.int64), gi[m["j"]]
+    if normals is not None:
+        same = np.einsum("ij,ij->i", normals[i], cells.normal[j]) >= 0.5
+        i, j = i[same], j[same]
+    return i, j
+
+
 REPORT_CLEAR_HEIGHTS_M = (0.1, 0.2, 0.3)
 
 
 def clearance(cells: Cells, config: CompareConfig, at: F64, mirror: bool = False, local: bool = False,
-              at_normals: F64 | None = None) -> tuple[NDArray[np.bool_], Callable[..., NDArray[np.bool_]], F64 | None]:
+              at_normals: F64 | None = None, on_thin: NDArray[np.bool_] | None = None
+              ) -> tuple[NDArray[np.bool_], Callable[..., NDArray[np.bool_]], F64 | None]:
     """(seen, cleared, random_share) at reference points ``at`` (N, 3): seen where >= coverage_min_points good cells
     lie within coverage_radius_m (in mirror mode around the reflection too, outside the centre band);
     ``cleared(height, relief=True)``: seen, and most of those cells (so that a few good returns among
     poor ones do not speak for the place) are clearing cells for ``height``, and (``relief``, where
-    ``at_normals`` are given) no relief of the reference's own hides such a compartment
+    ``at_normals`` are given) the place is not on a thin plate (:func:`thin_plate`; ``on_thin``: that
+    mask, already made, for ``at``) and no relief of the reference's own hides such a compartment
     (:func:`relief_hides`). ``local``: ``at`` is a few points, so
     only the cells around them are searched. ``at_normals`` (N, 3): the reference's normals there;
     a cell then counts only where it was measured from a surface facing the same way (within 60 deg):
@@ -1393,23 +1436,16 @@ def clearance(cells: Cells, config: CompareConfig, at: F64, mirror: bool = False
     # Every (place, good cell) pair within the radius, once: each clear height then only counts.
     gi = np.flatnonzero(good)
     tree = cKDTree(cells.points[gi]) if len(gi) else None
-    pairs: list[tuple[I64, I64]] = []
-    for p, pn in zip(places, facing, strict=True):
-        if tree is None or not len(p):
-            pairs.append((np.zeros(0, np.int64), np.zeros(0, np.int64)))
-            continue
-        m = cKDTree(p).sparse_distance_matrix(tree, config.coverage.coverage_radius_m, output_type="ndarray")
-        i, j = m["i"].astype(np.int64), gi[m["j"]]
-        if pn is not None:
-            same = np.einsum("ij,ij->i", pn[i], cells.normal[j]) >= 0.5
-            i, j = i[same], j[same]
-        pairs.append((i, j))
+    pairs = [_facing_pairs(cells, tree, gi, p, pn, config.coverage.coverage_radius_m)
+             for p, pn in zip(places, facing, strict=True)]
     n_good = [np.bincount(i, minlength=len(at)) for i, _ in pairs]
     share = None if cells.random_share is None else _mean_over_pairs(cells.random_share, *pairs[0], n_good[0])
     seen = centre.copy()
     for n in n_good:
         seen &= n >= config.coverage.coverage_min_points
 
+    thin = on_thin if on_thin is not None or at_normals is None else thin_plate(
+        cells.reference, at, at_normals, config.coverage.thin_plate_m)
     shell: list[F64] = []  # the shell's normals at ``at``, once asked for
     reach: list[F64 | None] = []  # the survey's stated along-ship uncertainty at ``at``, once asked for
     by_rule: dict[tuple[float, bool], NDArray[np.bool_]] = {}  # per height (and low), cleared before the relief test
@@ -1418,6 +1454,10 @@ def clearance(cells: Cells, config: CompareConfig, at: F64, mirror: bool = False
         if (height, low) not in by_rule:
             by_rule[height, low] = _cleared_by_rule(cells, config, seen, n_good, pairs, height, low)
         out = by_rule[height, low].copy()
+        if relief and thin is not None:
+            # On a plate thinner than thin_plate_m the detector does not tell a compartment from the
+            # plate (its other face's returns lie under it): not cleared, for any height.
+            out &= ~thin
         if relief and at_normals is not None and height > 0 and cells.uncertainty is not None and out.any():
             # Beside the reference's own relief of that height the detector takes such a
             # compartment for the relief moved: not cleared, however well seen.
@@ -1455,7 +1495,8 @@ def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_
     for idx in finding_cells:
         near = cKDTree(cells.base[idx]).query(samples, k=1, distance_upper_bound=config.coverage.coverage_radius_m)[0]
         under |= np.isfinite(near)
-    seen_any, cleared_at, share = clearance(cells, config, samples, mirror, at_normals=normals)
+    on_thin = thin_plate(cells.reference, samples, normals, config.coverage.thin_plate_m)
+    seen_any, cleared_at, share = clearance(cells, config, samples, mirror, at_normals=normals, on_thin=on_thin)
 
     def cleared(height: float) -> NDArray[np.bool_]:
         return cleared_at(height) | under
@@ -1464,18 +1505,22 @@ def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_
     seen_any |= seen
     # Seen and clear enough, but beside relief of the reference's own that such a compartment reads as;
     # or over plating that reads so far below its surroundings that such a compartment would read too low.
-    by_relief = ~seen & (cleared_at(config.coverage.clear_height_m, relief=False) | under)
+    # On a thin plate (a bilge keel, a blade) seen at all: no pass clears it, a diver's look does.
+    by_thin = seen_any & ~seen & on_thin
+    by_relief = ~seen & ~by_thin & (cleared_at(config.coverage.clear_height_m, relief=False) | under)
     # (Without the relief test: a place failing both reads low, and the relief test is the costly one.)
-    by_low = ~seen & ~by_relief & (cleared_at(config.coverage.clear_height_m, relief=False, low=False) | under)
+    by_low = ~seen & ~by_thin & ~by_relief & (cleared_at(config.coverage.clear_height_m, relief=False, low=False)
+                                             | under)
     by_height = {h: float(cleared(h).mean()) for h in sorted({*REPORT_CLEAR_HEIGHTS_M, config.coverage.clear_height_m})
                  if h > 0 and h != config.coverage.clear_height_m}
     by_height[config.coverage.clear_height_m] = float(seen.mean())
     patches: list[dict[str, Any]] = []
     spacing = float(np.sqrt(reference.sample_area))
     # Patches never seen, and patches seen only too uncertainly to clear (each with its reason).
-    uncertain = np.flatnonzero(seen_any & ~seen & ~by_relief & ~by_low)
+    uncertain = np.flatnonzero(seen_any & ~seen & ~by_thin & ~by_relief & ~by_low)
     for unseen, reason in ((np.flatnonzero(~seen_any), "not seen"),
                            (uncertain, UNCERTAIN),
+                           (np.flatnonzero(by_thin), thin_reason(config.coverage.clear_height_m)),
                            (np.flatnonzero(by_relief), relief_reason(config.coverage.clear_height_m)),
                            (np.flatnonzero(by_low), low_reason(config.coverage.clear_height_m))):
         k, labels = components(samples[unseen], 1.6 * spacing)
@@ -1508,4 +1553,4 @@ def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_
         for i, p in enumerate(patches):
             p["id"] = f"U{i + 1:03d}"
     return Coverage(samples, seen, reference.sample_area, tuple(patches), seen_any, config.coverage.clear_height_m,
-                    dict(sorted(by_height.items())), under, normals, share, by_relief | by_low)
+                    dict(sorted(by_height.items())), under, normals, share, by_thin | by_relief | by_low)

@@ -251,6 +251,10 @@ class CoverageConfig(BaseModel):
     clear_margin: float = Field(
         0.8, gt=0.0, le=1.0, description="share of clear_height_m a compartment's top is counted on: the detector "
         "reads a rounded top low (5 cm cells, median, local baseline); bench/clearance.py measures it")
+    thin_plate_m: float = Field(
+        0.2, ge=0.0, description="coverage: reference surface with an opposite face of the reference behind it "
+        "within this depth (a bilge keel, a propeller blade) is not cleared, however well seen: a compartment on "
+        "one face is not told from the plate (bench/keel_caps.py); 0: off")
     coverage_max_z_m: float = Field(-0.1, description="only reference surface below this z (hull frame) must be inspected")
     min_unseen_patch_m2: float = Field(0.1, ge=0.0, description="smaller unseen patches are merged into the total only")
 

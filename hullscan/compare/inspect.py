@@ -22,6 +22,7 @@ from hullscan.compare.align import Alignment, AlignmentFailed, LocalCorrection
 from hullscan.compare.analysis import (
     LOW,
     RELIEF,
+    THIN,
     UNCERTAIN,
     Cells,
     Coverage,
@@ -165,10 +166,11 @@ class Inspection:
             return unseen_reason(cov.patches, point, margin)
         near = np.linalg.norm(cov.samples - np.asarray(point, float), axis=1) < max(margin, 2 * np.sqrt(cov.sample_area))
         if near.any() and cov.seen_any[near].mean() >= 0.5:
-            # Beside the reference's own relief, or over plating that reads low: that patch's reason
-            # (drawn for the clear height).
+            # Beside the reference's own relief, over plating that reads low or on a thin plate: that
+            # patch's reason (drawn for the clear height; a thin plate's holds for any).
             patch = unseen_reason(cov.patches, point, margin)
-            if patch.startswith((RELIEF, LOW, UNCERTAIN)) and (height is None or height == cov.clear_height):
+            if patch.startswith(THIN) or (patch.startswith((RELIEF, LOW, UNCERTAIN))
+                                          and (height is None or height == cov.clear_height)):
                 return patch  # with why, where the patch says (few returns, or an uneven surface)
             return uncertain_reason(cov.clear_height if height is None else height)
         return "not seen"

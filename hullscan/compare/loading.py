@@ -81,6 +81,21 @@ def seen_not_cleared_line(cov: Coverage | None) -> str | None:
     return "seen but too uncertain to clear: " + "; ".join(parts) if parts else None
 
 
+def diver_line(cov: Coverage | None) -> str | None:
+    """'seen, for a diver or the camera (no pass clears it): 12.4 m² on thin appendages (bilge keels,
+    propeller blades); 0.8 m² beside the design's own relief' (the patches held back whatever the
+    survey, by why); None where there are none."""
+    if cov is None:
+        return None
+    from hullscan.compare.analysis import LOW, RELIEF, THIN, area_by_kind
+
+    area = area_by_kind(cov.patches)
+    parts = [f"{area.get(k, 0.0):.1f} m² {what}" for k, what in (
+        (THIN, "on thin appendages (bilge keels, propeller blades)"), (RELIEF, "beside the design's own relief"),
+        (LOW, "over plating that reads below its surroundings")) if area.get(k, 0.0) >= 0.05]
+    return "seen, for a diver or the camera (no pass clears it): " + "; ".join(parts) if parts else None
+
+
 def coverage_line(cov: Coverage | None) -> str:
     """'coverage: cleared 4.1 % for 0.1 m compartments (0.2 m: 16 %, 0.3 m: 21 %), seen 25 %'."""
     if cov is None:

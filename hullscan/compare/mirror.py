@@ -43,7 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-from hullscan.compare.analysis import LOW, RELIEF, UNCERTAIN, Cells, Coverage, coverage
+from hullscan.compare.analysis import LOW, RELIEF, THIN, UNCERTAIN, Cells, Coverage, coverage
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.reference import Reference
 from hullscan.core.grid import group_keys, voxel_down, voxel_keys
@@ -369,8 +369,8 @@ def mirror_coverage(cells: Cells, reference: Any, config: CompareConfig, segs: l
     patches = []
     for p in cov.patches:
         q = dict(p)
-        if str(p.get("reason", "")).startswith((UNCERTAIN, RELIEF, LOW)):
-            patches.append(q)  # comparable, but too uncertain to clear (or beside relief, or reading low)
+        if str(p.get("reason", "")).startswith((UNCERTAIN, RELIEF, LOW, THIN)):
+            patches.append(q)  # comparable, but too uncertain to clear (or beside relief, reading low, thin)
             continue
         seen_own = False
         if tree is not None:

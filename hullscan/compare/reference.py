@@ -205,6 +205,7 @@ class Reference:
     _tree_points: F64 | None = None
     _tree_normals: F64 | None = None
     _icp_tree: cKDTree | None = None
+    _thin_samples: dict[float, NDArray[np.bool_]] = field(default_factory=dict)  # thin_at over ``samples``, per thickness
 
     # ------------------------------------------------------------------ queries
     def icp_tree(self) -> cKDTree:
@@ -340,6 +341,85 @@ class Reference:
         out[front] = t[front]
         return out
 
+    def thin_at(self, points: F64, normals: F64, thickness: float) -> NDArray[np.bool_]:
+        """Whether each place ``points`` (N, 3) on this reference, facing ``normals`` (N, 3), lies on
+        a plate thinner than ``thickness`` (m): a bilge keel, a propeller blade, a grating bar. Its
+        faces (:meth:`_plate_face`); within ``thickness`` plus the samples' spacing of a reference
+        sample on such a face, the same face further on (facing its way, within 1 cm of its plane:
+        near a keel's root the hull's skin crosses the inward ray) and the plate's edges (a place
+        whose own face is turned across the thin face, stands out beyond it along its own normal,
+        so the plate's free edge and not the plating it stands on, and lies within ``thickness`` of
+        the face's plane: a keel's 4 cm edge, which no 0.9 x 0.3 m cap fits)."""
+        if thickness <= 0 or not len(points):
+            return np.zeros(len(points), bool)
+        if thickness not in self._thin_samples:  # the reference's own samples on a plate's faces, once
+            self._thin_samples[thickness] = self._plate_face(self.samples, _unit(self.sample_normals), thickness)
+        n = _unit(normals)
+        return self._plate_face(points, n, thickness) | self._beside_thin(points, n, self._thin_samples[thickness],
+                                                                          thickness)
+
+    def _beside_thin(self, points: F64, n: F64, thin: NDArray[np.bool_], thickness: float) -> NDArray[np.bool_]:
+        """Places ``points`` (N, 3) facing the unit normals ``n`` beside the reference's samples on a
+        thin plate's faces (``thin``, a mask over ``samples``) that :meth:`thin_at` makes the same face
+        or an edge. Not followed further: a keel's face grown sample by sample would creep onto the
+        plating its root stands on."""
+        out = np.zeros(len(points), bool)
+        faces = np.flatnonzero(thin)
+        if not len(faces) or not len(points):
+            return out
+        q, nq = self.samples[faces], _unit(self.sample_normals[faces])
+        m = cKDTree(points).sparse_distance_matrix(cKDTree(q), thickness + np.sqrt(self.sample_area),
+                                                   output_type="ndarray")
+        i, j = m["i"].astype(np.int64), m["j"].astype(np.int64)
+        d = points[i] - q[j]
+        cos = np.einsum("ij,ij->i", n[i], nq[j])
+        off = np.abs(np.einsum("ij,ij->i", d, nq[j]))  # from the thin face's plane
+        edge = (np.abs(cos) < 0.5) & (np.einsum("ij,ij->i", d, n[i]) > 0) & (off <= thickness)
+        # The same face where a ray inward first meets other plating (a keel's face at its root,
+        # where the hull's skin crosses the ray): facing its way, within 1 cm of its plane.
+        same = (cos > 0.9) & (off <= 0.01)
+        out[i[edge | same]] = True
+        return out
+
+    def _plate_face(self, points: F64, n: F64, thickness: float) -> NDArray[np.bool_]:
+        """Whether each place ``points`` (N, 3), facing the unit normals ``n`` (N, 3), lies on a face
+        of a plate thinner than ``thickness`` (m): a face of the reference turned the other way (over
+        120 deg) lies behind it no deeper than that, with open water beyond. A design mesh is made
+        of solids that overlap: an anode's underside lies in the shell plating, a bilge keel's root
+        inside the hull, and those hidden faces are not the back of a plate. So on a mesh, a ray is
+        cast inward to the first face; going on past it, the ray must meet nothing or a face from
+        the front (water beyond), not a face from behind (the inside of the hull). A scan holds only
+        surface that was seen: its samples within ``thickness`` plus the spacing, facing the other
+        way and behind, are enough."""
+        out = np.zeros(len(points), bool)
+        if not len(points):
+            return out
+        if self._scene is None:
+            m = cKDTree(points).sparse_distance_matrix(self.icp_tree(), thickness + self.spacing, output_type="ndarray")
+            i, j = m["i"].astype(np.int64), m["j"].astype(np.int64)
+            depth = np.einsum("ij,ij->i", points[i] - self.icp_points[j], n[i])  # behind the place, along its normal
+            opposite = np.einsum("ij,ij->i", self.icp_normals[j], n[i]) < -0.5
+            # (a scan's mean normals may turn over within the plating's own noise: 1 cm at least)
+            out[i[opposite & (depth >= 0.01) & (depth <= thickness)]] = True
+            return out
+        import open3d.core as o3c
+
+        start = points - 1e-3 * n  # just under the face, so that it does not hit itself
+        rays = np.concatenate([start, -n], axis=1).astype(np.float32)
+        hit = self._scene.cast_rays(o3c.Tensor(np.ascontiguousarray(rays)))  # type: ignore[call-overload]
+        t = hit["t_hit"].numpy().astype(np.float64)
+        back = np.einsum("ij,ij->i", hit["primitive_normals"].numpy().astype(np.float64), -n) > 0.5
+        cand = np.flatnonzero(np.isfinite(t) & (t + 1e-3 <= thickness) & back)
+        if len(cand):
+            # On past the other face: open water (nothing, or a face met from the front) beyond a
+            # plate's back; a face met from behind where that face lies inside another solid.
+            beyond = start[cand] - (t[cand] + 1e-3)[:, None] * n[cand]
+            rays = np.concatenate([beyond, -n[cand]], axis=1).astype(np.float32)
+            hit = self._scene.cast_rays(o3c.Tensor(np.ascontiguousarray(rays)))  # type: ignore[call-overload]
+            into = np.einsum("ij,ij->i", hit["primitive_normals"].numpy().astype(np.float64), -n[cand]) > 0
+            out[cand] = ~(np.isfinite(hit["t_hit"].numpy()) & into)
+        return out
+
     def in_recess(self, ids: NDArray[np.int64]) -> NDArray[np.bool_]:
         """Whether each closest face (from ``closest``/``signed_distance``) lies in a recess (sea chest)."""
         if self._face_region is None or self._recess_region < 0 or self._scene is None:
@@ -373,6 +453,12 @@ class Reference:
 
 
 # ---------------------------------------------------------------------- constructors
+
+
+def _unit(v: F64) -> F64:
+    """Rows of ``v`` (N, 3) scaled to unit length (zero rows stay zero)."""
+    length = np.linalg.norm(v, axis=1, keepdims=True)
+    return np.divide(v, length, out=np.zeros_like(v, dtype=np.float64), where=length > 1e-9)
 
 
 def mesh_reference(mesh: HullMeshLike, *, coverage_cell: float = 0.2, icp_spacing: float = 0.1,

@@ -32,6 +32,7 @@ from hullscan.compare.analysis import (
     clearing_cells,
     relief_hides,
     shell_normals,
+    thin_plate,
 )
 from hullscan.compare.config import CompareConfig, UncertaintyConfig
 from hullscan.compare.reference import Reference
@@ -150,6 +151,8 @@ class Predictor:
         self._pairs: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None
         self._relief: dict[float, NDArray[np.bool_]] = {}
         self._shell = np.zeros((0, 3))
+        # On a thin plate (bilge keels, blades) the comparator clears nothing, whatever the survey.
+        self.thin = thin_plate(reference, self.samples, reference.sample_normals, config.coverage.thin_plate_m)
         self.rays_cast = 0
 
     def describe(self) -> str:
@@ -297,7 +300,7 @@ class Predictor:
         n = np.bincount(i, minlength=len(seen))
         pooled = n >= 1
         return pooled, {h: pooled & (2 * np.bincount(i, weights=direct[h][j], minlength=len(seen)) >= n)
-                        & ~self.relief(h) for h in heights}
+                        & ~self.relief(h) & ~self.thin for h in heights}
 
     def relief(self, height: float) -> NDArray[np.bool_]:
         """Samples beside relief of the reference's own that a compartment ``height`` tall reads as

@@ -382,7 +382,8 @@ def _ship_section(ins: Any, doc: dict[str, Any], landmarks: list[Landmark]) -> l
         parts.append("<p class='muted'>To scale, bow to the right. Green: cleared (a compartment of the cleared "
                      "height would have been found); orange: seen, but too uncertain to clear, or beside the design's own "
                      "relief (an anode's top, a keel's or skeg's edge), where a compartment of that height reads as the "
-                     "relief; grey: not seen. "
+                     "relief, or on a thin appendage (a bilge keel, a propeller blade), where one is not told from the "
+                     "plate; grey: not seen. "
                      "Both orange and grey are <b>not inspected</b>. Red rings: findings (cards below). Dashed "
                      "boxes: high-risk landmarks, edged by status.</p>")
     else:

@@ -14,7 +14,7 @@ from typing import Any
 from hullscan.compare.config import CompareConfig
 from hullscan.compare.inspect import Inspection
 from hullscan.compare.live import LIVE_NOTE
-from hullscan.compare.loading import coverage_line, seen_not_cleared_line
+from hullscan.compare.loading import coverage_line, diver_line, seen_not_cleared_line
 from hullscan.errors import HullscanError
 from hullscan.report.outputs import write_outputs
 
@@ -35,8 +35,9 @@ def report_inspection(ins: Inspection, out_dir: str | Path, inputs: dict[str, An
         log.warning("PARTIAL: the input was damaged; findings.json lists the time spans lost")
     print(f"[compare] {len(ins.findings)} findings, {coverage_line(ins.coverage)}, alignment "
           f"residual {ins.alignment_residual_m or 0.0:.3f} m -> {files['report']}", file=sys.stderr)
-    if (again := seen_not_cleared_line(ins.coverage)) is not None:
-        print(f"[compare] {again}", file=sys.stderr)
+    for line in (seen_not_cleared_line(ins.coverage), diver_line(ins.coverage)):
+        if line is not None:
+            print(f"[compare] {line}", file=sys.stderr)
     if ins.status != "complete":
         raise HullscanError(f"{ins.error} (partial report: {files['report']})")
 

@@ -125,6 +125,31 @@ def test_the_compare_line_says_what_another_pass_would_clear() -> None:
     assert seen_not_cleared_line(None) is None
 
 
+def test_the_compare_line_says_what_needs_a_diver() -> None:
+    """[compare]'s third line: the surface seen that no pass clears (thin appendages, beside the
+    design's relief, plating reading low), by why; none: no line."""
+    from hullscan.compare.analysis import (
+        Coverage,
+        low_reason,
+        relief_reason,
+        thin_reason,
+        uncertain_reason,
+    )
+    from hullscan.compare.loading import diver_line
+
+    def cov(*patches: dict[str, object]) -> Coverage:
+        return Coverage(np.zeros((1, 3)), np.zeros(1, bool), 0.04, tuple(patches))
+
+    line = diver_line(cov({"area_m2": 12.4, "reason": thin_reason(0.1)}, {"area_m2": 0.8, "reason": relief_reason(0.1)},
+                          {"area_m2": 0.3, "reason": low_reason(0.1)}, {"area_m2": 0.02, "reason": thin_reason(0.1)},
+                          {"area_m2": 5.0, "reason": uncertain_reason(0.1, 0.8)}))
+    assert line == ("seen, for a diver or the camera (no pass clears it): 12.4 m² on thin appendages (bilge keels, "
+                    "propeller blades); 0.8 m² beside the design's own relief; 0.3 m² over plating that reads below "
+                    "its surroundings")
+    assert diver_line(cov({"area_m2": 5.0, "reason": uncertain_reason(0.1, 0.8)})) is None
+    assert diver_line(None) is None
+
+
 def test_coverage_status_per_sample() -> None:
     """What coverage.ply says at each sample: not seen; seen but not cleared for its returns (random
     share over the half: another pass); for the surface around it or held back by relief or by

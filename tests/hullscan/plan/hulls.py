@@ -34,8 +34,9 @@ def barge(length: float = 24.0, beam: float = 6.0, draft: float = 3.0, edge: flo
 
 
 def plate(z: float = -5.0, length: float = 10.0, width: float = 6.0) -> HullMesh:
-    """A flat horizontal plate (a ship's flat bottom) at height ``z``, facing down."""
-    p = _box((length, width, 0.02), (length / 2, 0.0, z), 0.5)
+    """A flat horizontal plate (a ship's flat bottom) at height ``z``, facing down: the underside of a
+    block 0.5 m deep (a plate a few centimetres thick is a thin appendage, which nothing clears)."""
+    p = _box((length, width, 0.5), (length / 2, 0.0, z + 0.24), 0.5)
     reg = np.full(len(p.faces), REGION_INDEX["bottom"], np.int16)
     return HullMesh(p.vertices, p.faces, reg, "plate", "test plate", length, width, -z)
 

@@ -94,8 +94,9 @@ def test_out_of_range_sees_nothing() -> None:
 def test_far_face_of_a_thin_plate_is_judged_by_the_near_faces_cells() -> None:
     """A lane on one side of a 10 cm plate: no ray meets the far face, yet the comparator judges its
     samples by the cells within coverage_radius_m, which lie on the near face; so does the prediction.
-    Samples along one face are not pooled (the density already says how many cells lie near)."""
-    cfg = CompareConfig()
+    Samples along one face are not pooled (the density already says how many cells lie near). Neither
+    face is cleared (the comparator clears no thin plate) unless ``thin_plate_m`` is off."""
+    cfg = CompareConfig(coverage={"thin_plate_m": 0.0})
     ref = mesh_reference(fin(), coverage_cell=cfg.coverage.coverage_cell_m, coverage_max_z=cfg.coverage.coverage_max_z_m)
     pred = Predictor(ref, MULTIBEAM, cfg, speed_mps=0.5, systematic_m=0.01)
     # Along the -y face at 2.5 m, heading +x: the fan looks left (+y), at the plate.
@@ -108,6 +109,9 @@ def test_far_face_of_a_thin_plate_is_judged_by_the_near_faces_cells() -> None:
     mid = (ref.samples[:, 0] > 2) & (ref.samples[:, 0] < 8)
     assert direct_seen[near & mid].mean() > 0.8 and not direct_seen[far].any()
     assert seen[far & mid].mean() > 0.8 and cleared[0.1][far & mid].mean() > 0.7
+    thin = Predictor(ref, MULTIBEAM, CompareConfig(), speed_mps=0.5, systematic_m=0.01)
+    seen_thin, cleared_thin = thin.clearance(thin.cast(np.array([[-2.0, -2.5, -4.75], [12.0, -2.5, -4.75]])), (0.1,))
+    assert seen_thin[far & mid].mean() > 0.8 and not cleared_thin[0.1][(far | near) & mid].any()
     # Same face, no returns (the plate's ends beyond the lane's reach stay as the density says).
     assert np.array_equal(seen[near], direct_seen[near])
 
