@@ -264,6 +264,35 @@ def test_a_compartment_in_plating_that_reads_low_is_not_cleared_and_says_why(hul
     assert any(p["reason"].startswith(LOW) and abs(p["centroid"][0] - 8.0) < 0.5 for p in ins.coverage.patches)
 
 
+def test_a_bilge_keel_seen_all_over_is_not_cleared_and_says_why(hull):
+    """A keel 4 cm thick and 0.4 m deep under the hull, scanned densely on every face: its faces are
+    seen but not inspected (a compartment on one is not told from the keel), with that reason; the
+    bottom beside it is cleared. With the rule off the keel's face reads as cleared (stop 61)."""
+    import trimesh
+
+    from hullscan.compare.analysis import THIN
+    from hullscan.compare.synthetic import SynthHullMesh
+    from hullscan.hull.mesh import REGION_INDEX
+
+    zb = float(hull.vertices[:, 2].min())
+    fin = trimesh.creation.box(extents=[8.0, 0.04, 0.4])
+    fin.apply_translation([10.0, 0.0, zb - 0.19])
+    fv, ff = trimesh.remesh.subdivide_to_size(fin.vertices, fin.faces, max_edge=0.2)
+    keeled = SynthHullMesh(np.vstack([hull.vertices, fv]), np.vstack([hull.faces, np.asarray(ff) + len(hull.vertices)]
+                                                                      ).astype(np.int32),
+                           np.concatenate([hull.face_region, np.full(len(ff), REGION_INDEX["bilge_keel"], np.int16)]),
+                           length=hull.length, beam=hull.beam, draft=hull.draft)
+    s = make_scan(keeled, (), spacing=0.05, hull_to_nav=HULL_TO_NAV, seed=5)
+    face, beside = np.array([10.0, 0.02, zb - 0.2]), np.array([10.0, 1.5, zb + 0.01])
+    ins = inspect(s.cloud, keeled, CompareConfig(), hull_to_nav=HULL_TO_NAV)
+    assert ins.findings == ()
+    assert ins.status_at(face) == "not_inspected" and ins.reason_not_inspected(face).startswith(THIN)
+    assert ins.status_at(beside) == "clear"
+    assert any(p["reason"].startswith(THIN) and p["region"] == "bilge_keel" for p in ins.coverage.patches)
+    off = inspect(s.cloud, keeled, CompareConfig(coverage={"thin_plate_m": 0.0}), hull_to_nav=HULL_TO_NAV)
+    assert off.status_at(face) == "clear"
+
+
 def test_group_median_matches_numpy():
     rng = np.random.default_rng(0)
     g = rng.integers(0, 50, 3000)
