@@ -1482,10 +1482,13 @@ def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_
     ``finding_cells``: cell indices of each reported finding; the surface under one is cleared.
     """
     samples = reference.samples
+    # On a plate thinner than thin_plate_m: a property of the reference alone, made once per reference.
+    on_thin = reference.thin_samples(config.coverage.thin_plate_m)
     if reference.hull_frame and len(samples):
         keep = samples[:, 2] < config.coverage.coverage_max_z_m
         samples = samples[keep]
         normals = reference.sample_normals[keep]
+        on_thin = on_thin[keep]
     else:
         normals = reference.sample_normals
     if not len(samples):
@@ -1495,7 +1498,6 @@ def coverage(cells: Cells, reference: Reference, config: CompareConfig, finding_
     for idx in finding_cells:
         near = cKDTree(cells.base[idx]).query(samples, k=1, distance_upper_bound=config.coverage.coverage_radius_m)[0]
         under |= np.isfinite(near)
-    on_thin = thin_plate(cells.reference, samples, normals, config.coverage.thin_plate_m)
     seen_any, cleared_at, share = clearance(cells, config, samples, mirror, at_normals=normals, on_thin=on_thin)
 
     def cleared(height: float) -> NDArray[np.bool_]:

@@ -205,7 +205,8 @@ class Reference:
     _tree_points: F64 | None = None
     _tree_normals: F64 | None = None
     _icp_tree: cKDTree | None = None
-    _thin_samples: dict[float, NDArray[np.bool_]] = field(default_factory=dict)  # thin_at over ``samples``, per thickness
+    _thin_faces: dict[float, NDArray[np.bool_]] = field(default_factory=dict)  # samples on a thin plate's faces
+    _thin_samples: dict[float, NDArray[np.bool_]] = field(default_factory=dict)  # thin_at over ``samples``
 
     # ------------------------------------------------------------------ queries
     def icp_tree(self) -> cKDTree:
@@ -350,13 +351,28 @@ class Reference:
         whose own face is turned across the thin face, stands out beyond it along its own normal,
         so the plate's free edge and not the plating it stands on, and lies within ``thickness`` of
         the face's plane: a keel's 4 cm edge, which no 0.9 x 0.3 m cap fits)."""
-        if thickness <= 0 or not len(points):
+        if thickness <= 0 or not len(points) or not len(self.icp_points):
             return np.zeros(len(points), bool)
-        if thickness not in self._thin_samples:  # the reference's own samples on a plate's faces, once
-            self._thin_samples[thickness] = self._plate_face(self.samples, _unit(self.sample_normals), thickness)
         n = _unit(normals)
-        return self._plate_face(points, n, thickness) | self._beside_thin(points, n, self._thin_samples[thickness],
+        return self._plate_face(points, n, thickness) | self._beside_thin(points, n, self._faces_at(thickness),
                                                                           thickness)
+
+    def thin_samples(self, thickness: float) -> NDArray[np.bool_]:
+        """:meth:`thin_at` over the reference's own ``samples`` (what coverage and the planner ask on
+        every update), made once per thickness."""
+        if thickness <= 0 or not len(self.samples) or not len(self.icp_points):
+            return np.zeros(len(self.samples), bool)
+        if thickness not in self._thin_samples:
+            n = _unit(self.sample_normals)
+            self._thin_samples[thickness] = self._faces_at(thickness) | self._beside_thin(
+                self.samples, n, self._faces_at(thickness), thickness)
+        return self._thin_samples[thickness]
+
+    def _faces_at(self, thickness: float) -> NDArray[np.bool_]:
+        """The reference's own samples on a thin plate's faces (:meth:`_plate_face`), made once."""
+        if thickness not in self._thin_faces:
+            self._thin_faces[thickness] = self._plate_face(self.samples, _unit(self.sample_normals), thickness)
+        return self._thin_faces[thickness]
 
     def _beside_thin(self, points: F64, n: F64, thin: NDArray[np.bool_], thickness: float) -> NDArray[np.bool_]:
         """Places ``points`` (N, 3) facing the unit normals ``n`` beside the reference's samples on a

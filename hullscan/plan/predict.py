@@ -32,7 +32,6 @@ from hullscan.compare.analysis import (
     clearing_cells,
     relief_hides,
     shell_normals,
-    thin_plate,
 )
 from hullscan.compare.config import CompareConfig, UncertaintyConfig
 from hullscan.compare.reference import Reference
@@ -152,7 +151,7 @@ class Predictor:
         self._relief: dict[float, NDArray[np.bool_]] = {}
         self._shell = np.zeros((0, 3))
         # On a thin plate (bilge keels, blades) the comparator clears nothing, whatever the survey.
-        self.thin = thin_plate(reference, self.samples, reference.sample_normals, config.coverage.thin_plate_m)
+        self.thin = reference.thin_samples(config.coverage.thin_plate_m)
         self.rays_cast = 0
 
     def describe(self) -> str:
